@@ -1,0 +1,67 @@
+/*
+ * log.h - the daemon's one logging path: one line per event on stderr, with
+ * a level.  Under systemd (JOURNAL_STREAM set) each line starts with the
+ * sd-daemon "<N>" priority prefix; otherwise with a timestamp and level name.
+ *
+ * Messages are key=value where it helps: "acct=work conn=3 imap state=A->B".
+ * Never pass a secret to these functions; log_redact_line() masks
+ * credentials in protocol traces.
+ */
+#ifndef MS_LOG_H
+#define MS_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN = 1,
+	LOG_LEVEL_INFO = 2,
+	LOG_LEVEL_DEBUG = 3,
+};
+
+/* Trace areas for -v protocol traces; combine with |. */
+enum {
+	TRACE_IMAP = 1 << 0,
+	TRACE_POP3 = 1 << 1,
+	TRACE_SMTP = 1 << 2,
+	TRACE_TLS = 1 << 3,
+	TRACE_NET = 1 << 4,
+	TRACE_STORE = 1 << 5,
+	TRACE_CTL = 1 << 6,
+	TRACE_ALL = 0x7f,
+};
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+void log_set_trace(unsigned areas);
+bool log_trace_enabled(unsigned areas);
+
+/* Parses "error|warn|info|debug"; returns false if unknown. */
+bool log_level_parse(const char *s, enum log_level *level_r);
+
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like log_err/log_warn, with ": strerror(errnum)" appended. */
+void log_err_errno(int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_warn_errno(int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Emitted at debug priority when one of areas is enabled. */
+void log_trace(unsigned areas, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Copies one protocol line (len bytes, not NUL-terminated, CRLF optional)
+ * into out (size outsz, always NUL-terminated), masking credentials:
+ * IMAP "tag LOGIN user pass" and "tag AUTHENTICATE mech initial",
+ * POP3 "PASS x" / "AUTH mech initial", SMTP "AUTH mech initial", and a
+ * bare SASL continuation line when in_auth is true.  Non-printable bytes
+ * are escaped.  Returns out.
+ */
+char *log_redact_line(const char *line, size_t len, bool in_auth,
+		      char *out, size_t outsz);
+
+#endif
