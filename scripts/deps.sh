@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mailsync needs to build, test and run its demo.
+# Does nothing when they are all present; otherwise runs apt-get as root
+# (through sudo when not root).  Usage: scripts/deps.sh [--all]
+#   --all  also the peers used by benchmarks (isync, mpop, msmtp, fetchmail)
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config git
+	libuv1-dev libssl-dev liblmdb-dev libinih-dev libjansson-dev zlib1g-dev
+	libcmocka-dev
+	clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
+	openssl ca-certificates           # test CA and certificates
+	dovecot-imapd dovecot-pop3d       # real servers for integration tests
+	python3 python3-aiosmtpd          # real SMTP receiver for tests
+	lmdb-utils procps iproute2 groff-base
+)
+if [[ "${1:-}" == "--all" ]]; then
+	packages+=(isync mpop msmtp fetchmail)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+	exit 0
+fi
+
+echo "scripts/deps.sh: installing ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	command -v sudo >/dev/null || { echo "scripts/deps.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+	sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The packaged Dovecot must not start a system instance; the tests run
+# their own private servers.  policy-rc.d keeps invoke-rc.d quiet.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+	printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+	"${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+	created_policy=1
+fi
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ -n "${created_policy:-}" ]]; then
+	"${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+fi
