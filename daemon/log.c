@@ -172,19 +172,25 @@ log_redact_line(const char *line, size_t len, bool in_auth, char *out,
 		masked = len > 0;
 	} else {
 		size_t w1 = log_skip_words(line, len, 1);
-		/* IMAP: "tag LOGIN user pass" / "tag AUTHENTICATE mech ir" */
-		if (log_word_is(line, len, w1, "LOGIN")) {
+
+		/*
+		 * POP3/SMTP commands start the line; check them first so that
+		 * "AUTH LOGIN" is not mistaken for an IMAP "tag LOGIN".  Our
+		 * IMAP tags are never AUTH or PASS.
+		 */
+		if (log_word_is(line, len, 0, "AUTH")) {
+			keep = log_skip_words(line, len, 2);
+			masked = keep < len;	/* an initial response */
+		} else if (log_word_is(line, len, 0, "PASS")) {
+			keep = w1;
+			masked = true;
+		} else if (log_word_is(line, len, w1, "LOGIN")) {
+			/* IMAP "tag LOGIN user pass": hide both */
 			keep = log_skip_words(line, len, 2);
 			masked = true;
-		} else if (log_word_is(line, len, w1, "AUTHENTICATE") ||
-			   log_word_is(line, len, 0, "AUTH")) {
-			/* keep the mechanism name, mask any initial response */
-			size_t words = log_word_is(line, len, 0, "AUTH") ? 2 : 3;
-			keep = log_skip_words(line, len, (int)words);
+		} else if (log_word_is(line, len, w1, "AUTHENTICATE")) {
+			keep = log_skip_words(line, len, 3);
 			masked = keep < len;
-		} else if (log_word_is(line, len, 0, "PASS")) {
-			keep = log_skip_words(line, len, 1);
-			masked = true;
 		}
 	}
 	if (outsz == 0)
