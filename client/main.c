@@ -1,10 +1,45 @@
-/* main.c - mailsyncctl entry point (placeholder until the ctl work lands). */
+/*
+ * main.c - mailsyncctl entry point.
+ *
+ * The control protocol (proto/ctl) and the daemon's control server are not
+ * written yet, so this client only answers --help and --version and says so
+ * plainly for every other command instead of pretending to work.
+ */
 #include <stdio.h>
+#include <string.h>
+
 #include "ms_version.h"
 
-int
-main(void)
+static void
+ctl_usage(FILE *out)
 {
-	printf("mailsyncctl %s\n", MS_VERSION);
-	return 0;
+	fputs("usage: mailsyncctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+	      "       mailsyncctl --help | --version\n"
+	      "\n"
+	      "Commands (see DESIGN): status, sync, folders, list, cat, flag, move,\n"
+	      "delete, send, outbox, watch, pause, resume, reload, version.\n"
+	      "Not implemented yet: this build has no control protocol; every\n"
+	      "command except 'version' exits 2.\n",
+	      out);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		ctl_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("mailsyncctl %s\n", MS_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "mailsyncctl: %s: the control protocol is not "
+		"implemented yet\n", argv[1]);
+	return 2;
 }
