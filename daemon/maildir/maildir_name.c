@@ -213,12 +213,51 @@ maildir_name_id_ok(const char *id)
 	return true;
 }
 
+/* Appends ",U=", ",S=" and ":2," as p asks and copies the result to out. */
+static int
+maildir_name_finish(struct ms_buf *b, const struct maildir_name_params *p,
+		    char *out, size_t outsz)
+{
+	char letters[MAILDIR_FLAGS_STRMAX];
+	int rc = MS_OK;
+
+	if (p->uid != 0)
+		rc = ms_buf_printf(b, ",U=%lu", (unsigned long)p->uid);
+	if (rc == MS_OK && p->has_size)
+		rc = ms_buf_printf(b, ",S=%llu", (unsigned long long)p->size);
+	if (rc == MS_OK && p->has_info) {
+		maildir_flags_format(p->flags, letters);
+		rc = ms_buf_printf(b, ":2,%s", letters);
+	}
+	if (rc == MS_OK && b->len + 1 > outsz)
+		rc = MS_ETOOBIG;
+	if (rc == MS_OK) {
+		memcpy(out, b->p, b->len + 1);
+		rc = (int)b->len;
+	}
+	ms_buf_deinit(b);
+	return rc;
+}
+
+int
+maildir_name__build(const char *unique, const struct maildir_name_params *p,
+		    char *out, size_t outsz)
+{
+	struct ms_buf b;
+
+	ms_buf_init(&b, MAILDIR_NAME_MAX);
+	if (ms_buf_append_cstr(&b, unique) != MS_OK) {
+		ms_buf_deinit(&b);
+		return MS_ETOOBIG;
+	}
+	return maildir_name_finish(&b, p, out, outsz);
+}
+
 int
 maildir_name_new(struct maildir_namegen *g, const struct maildir_name_params *p,
 		 char *out, size_t outsz)
 {
 	struct ms_buf b;
-	char letters[MAILDIR_FLAGS_STRMAX];
 	int rc;
 
 	if (p->id != NULL && !maildir_name_id_ok(p->id))
@@ -243,20 +282,9 @@ maildir_name_new(struct maildir_namegen *g, const struct maildir_name_params *p,
 				   (long)pid, (unsigned long long)++g->counter,
 				   g->host);
 	}
-	if (rc == MS_OK && p->uid != 0)
-		rc = ms_buf_printf(&b, ",U=%lu", (unsigned long)p->uid);
-	if (rc == MS_OK && p->has_size)
-		rc = ms_buf_printf(&b, ",S=%llu", (unsigned long long)p->size);
-	if (rc == MS_OK && p->has_info) {
-		maildir_flags_format(p->flags, letters);
-		rc = ms_buf_printf(&b, ":2,%s", letters);
+	if (rc != MS_OK) {
+		ms_buf_deinit(&b);
+		return rc;
 	}
-	if (rc == MS_OK && b.len + 1 > outsz)
-		rc = MS_ETOOBIG;
-	if (rc == MS_OK) {
-		memcpy(out, b.p, b.len + 1);
-		rc = (int)b.len;
-	}
-	ms_buf_deinit(&b);
-	return rc;
+	return maildir_name_finish(&b, p, out, outsz);
 }

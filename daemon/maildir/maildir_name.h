@@ -134,4 +134,11 @@ int maildir_name_new(struct maildir_namegen *g,
 		     const struct maildir_name_params *p,
 		     char *out, size_t outsz) MS_WUR;
 
+/*
+ * Module-internal: like maildir_name_new() with the unique part given as
+ * is (p->id is ignored); the writer uses it to keep its tmp/ name.
+ */
+int maildir_name__build(const char *unique, const struct maildir_name_params *p,
+			char *out, size_t outsz) MS_WUR;
+
 #endif
