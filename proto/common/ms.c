@@ -195,3 +195,22 @@ ms_buf_take(struct ms_buf *b, size_t *len_r)
 	b->cap = 0;
 	return p;
 }
+
+void
+ms_buf_wipe(struct ms_buf *b)
+{
+	if (b->p != NULL)
+		explicit_bzero(b->p, b->cap);
+	ms_buf_reset(b);
+}
+
+int
+ms_buf_append_wipe_free(struct ms_buf *b, uint8_t *tmp, size_t tmp_size,
+	size_t len)
+{
+	int rc = ms_buf_append(b, tmp, len);
+
+	explicit_bzero(tmp, tmp_size);
+	free(tmp);
+	return rc;
+}

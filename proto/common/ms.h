@@ -89,4 +89,14 @@ void ms_buf_consume(struct ms_buf *b, size_t n);
 /* Gives the bytes to the caller (free() them) and resets the buffer. */
 uint8_t *ms_buf_take(struct ms_buf *b, size_t *len_r);
 
+/*
+ * For secrets (STYLE.md 4): ms_buf_wipe() zeroes the whole allocation of b
+ * with explicit_bzero (not just len) and resets it.  ms_buf_append_wipe_free()
+ * appends tmp[0..len) to b in one append, then wipes tmp[0..tmp_size) and
+ * frees tmp, whatever the result.
+ */
+void ms_buf_wipe(struct ms_buf *b);
+int ms_buf_append_wipe_free(struct ms_buf *b, uint8_t *tmp, size_t tmp_size,
+	size_t len) MS_WUR;
+
 #endif
