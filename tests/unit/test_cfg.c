@@ -1,0 +1,823 @@
+/*
+ * test_cfg.c - reading whole config files: defaults, every error path with
+ * its exact line and text, did-you-mean, the password file mode check, and
+ * the sample files in tests/data/cfg/.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cfg/cfg_int.h"
+
+static const char *const test_vars[] = {
+	"HOME=/home/me", "XDG_RUNTIME_DIR=/run/user/1000", "MAILROOT=/srv/mail",
+	NULL,
+};
+
+static const char *
+test_get(const char *name, void *arg)
+{
+	size_t n = strlen(name);
+
+	(void)arg;
+	for (size_t i = 0; test_vars[i] != NULL; i++)
+		if (strncmp(test_vars[i], name, n) == 0 && test_vars[i][n] == '=')
+			return test_vars[i] + n + 1;
+	return NULL;
+}
+
+static bool
+test_exists(const char *path, void *arg)
+{
+	(void)path;
+	(void)arg;
+	return false;
+}
+
+static const struct cfg_env test_env = { test_get, test_exists, NULL, 1000 };
+
+/* A valid IMAP account, lines 1-5. */
+#define ACC "[account a]\n" \
+	    "protocol = imap\n" \
+	    "host = imap.example.com\n" \
+	    "user = me\n" \
+	    "password_cmd = pass a\n"
+
+static void
+dump(const struct cfg_report *rep)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		fprintf(stderr, "  got: %s\n", rep->v[i].text);
+}
+
+/*
+ * Loads text as "t.ini" and checks that it yields exactly the problems
+ * given (NULL-terminated), in order; none means the config must be valid.
+ */
+static void
+expect(const char *text, ...)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	const char *want;
+	size_t n = 0;
+	va_list ap;
+	int rc;
+
+	cfg_report_init(&rep);
+	rc = cfg_load_text("t.ini", text, strlen(text), &test_env, &cfg, &rep);
+	va_start(ap, text);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (n >= rep.n || strcmp(rep.v[n].text, want) != 0) {
+			fprintf(stderr, "want: %s\n", want);
+			dump(&rep);
+			fail();
+		}
+		n++;
+	}
+	va_end(ap);
+	if (n != rep.n) {
+		dump(&rep);
+		fail();
+	}
+	if (n == 0) {
+		assert_int_equal(rc, MS_OK);
+		assert_non_null(cfg);
+	} else {
+		assert_int_equal(rc, MS_ECONFIG);
+		assert_null(cfg);
+	}
+	cfg_free(&cfg);
+	assert_null(cfg);
+	cfg_report_deinit(&rep);
+}
+
+/* Loads text that must be valid. */
+static struct cfg *
+load_ok(const char *text)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	cfg_report_init(&rep);
+	if (cfg_load_text("t.ini", text, strlen(text), &test_env, &cfg,
+			  &rep) != MS_OK) {
+		dump(&rep);
+		fail();
+	}
+	cfg_report_deinit(&rep);
+	return cfg;
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void
+test_defaults(void **state)
+{
+	struct cfg *cfg = load_ok(ACC);
+	const struct cfg_account *a = cfg_account_find(cfg, "a");
+
+	assert_string_equal(cfg->file, "t.ini");
+	assert_string_equal(cfg->store, "/home/me/.local/share/mailsync");
+	assert_string_equal(cfg->socket, "/run/user/1000/mailsync.sock");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(cfg->n_accounts, 1);
+	assert_non_null(a);
+	assert_null(cfg_account_find(cfg, "b"));
+	assert_int_equal(a->line, 1);
+	assert_int_equal(a->protocol, CFG_PROTOCOL_IMAP);
+	assert_string_equal(a->host, "imap.example.com");
+	assert_int_equal(a->port, 993);
+	assert_int_equal(a->tls, CFG_TLS_IMPLICIT);
+	assert_null(a->ca_file);
+	assert_false(a->tls_fingerprint.is_set);
+	assert_int_equal(a->timeout, 30);
+	assert_string_equal(a->user, "me");
+	assert_null(a->password);
+	assert_string_equal(a->password_cmd, "pass a");
+	assert_int_equal(a->auth, CFG_AUTH_AUTO);
+	assert_null(a->oauth_token_cmd);
+	assert_int_equal(a->folders.n, 1);
+	assert_string_equal(a->folders.v[0], "*");
+	assert_int_equal(a->direction, CFG_DIRECTION_BOTH);
+	assert_true(a->idle);
+	assert_int_equal(a->idle_folders.n, 1);
+	assert_string_equal(a->idle_folders.v[0], "INBOX");
+	assert_true(a->compress);
+	assert_int_equal(a->poll_interval, 300);
+	assert_true(a->keep);
+	assert_int_equal(a->delete_after_days, 0);
+	assert_null(a->maildir);
+	assert_null(a->smtp_host);
+	assert_int_equal(a->from.n, 0);
+	assert_null(a->sent_folder);
+	cfg_free(&cfg);
+}
+
+static void
+expect_ports(const char *protocol, const char *tls, unsigned port)
+{
+	char text[512];
+	struct cfg *cfg;
+
+	snprintf(text, sizeof(text), "[account a]\nprotocol = %s\n"
+		 "host = localhost\nuser = me\npassword_cmd = x\ntls = %s\n",
+		 protocol, tls);
+	cfg = load_ok(text);
+	assert_int_equal(cfg->accounts[0].port, port);
+	cfg_free(&cfg);
+}
+
+static void
+expect_smtp_port(const char *tls, unsigned port)
+{
+	char text[512];
+	struct cfg *cfg;
+
+	snprintf(text, sizeof(text), ACC "smtp_host = localhost\n"
+		 "smtp_tls = %s\nfrom = me@example.com\n", tls);
+	cfg = load_ok(text);
+	assert_int_equal(cfg->accounts[0].smtp_port, port);
+	assert_int_equal(cfg->accounts[0].port, 993);
+	cfg_free(&cfg);
+}
+
+static void
+test_default_ports(void **state)
+{
+	expect_ports("imap", "implicit", 993);
+	expect_ports("imap", "starttls", 143);
+	expect_ports("imap", "none", 143);
+	expect_ports("pop3", "implicit", 995);
+	expect_ports("pop3", "starttls", 110);
+	expect_ports("pop3", "none", 110);
+	expect_smtp_port("implicit", 465);
+	expect_smtp_port("starttls", 587);
+	expect_smtp_port("none", 25);
+}
+
+static void
+test_values_stored(void **state)
+{
+	struct cfg *cfg = load_ok(
+		"[general]\n"
+		"store = $MAILROOT/store\n"
+		"socket = ~/ms.sock\n"
+		"log_level = debug\n"
+		"[account p]\n"
+		"protocol = pop3\n"
+		"host = ::1\n"
+		"port = 1110\n"
+		"tls = none\n"
+		"user = u\n"
+		"password = s3cret;x\n"
+		"keep = off\n"
+		"poll_interval = 1h30m\n"
+		"timeout = 45\n"
+		"maildir = ${MAILROOT}/p\n"
+		"ca_file = /etc/ca.pem\n"
+		"auth = login\n");
+	const struct cfg_account *a = &cfg->accounts[0];
+
+	assert_string_equal(cfg->store, "/srv/mail/store");
+	assert_string_equal(cfg->socket, "/home/me/ms.sock");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(a->protocol, CFG_PROTOCOL_POP3);
+	assert_string_equal(a->host, "::1");
+	assert_int_equal(a->port, 1110);
+	assert_int_equal(a->tls, CFG_TLS_NONE);
+	/* A ';' without a space before it is part of the value. */
+	assert_string_equal(a->password, "s3cret;x");
+	assert_false(a->keep);
+	assert_int_equal(a->poll_interval, 5400);
+	assert_int_equal(a->timeout, 45);
+	assert_string_equal(a->maildir, "/srv/mail/p");
+	assert_string_equal(a->ca_file, "/etc/ca.pem");
+	assert_int_equal(a->auth, CFG_AUTH_LOGIN);
+	cfg_free(&cfg);
+}
+
+/* ---- syntax ------------------------------------------------------------ */
+
+static void
+test_syntax_errors(void **state)
+{
+	expect(ACC "just some words\n",
+	       "t.ini:6: not a setting (expected 'key = value', '[section]' "
+	       "or a comment)", NULL);
+	expect(ACC "[general\n",
+	       "t.ini:6: section header without ']' (expected [general] or "
+	       "[account NAME])", NULL);
+	expect(ACC "  maildir = ~/Mail\n",
+	       "t.ini:6: [account a] password_cmd: indented line continues "
+	       "the previous value (expected 'key = value' at the start of "
+	       "the line)", NULL);
+	expect(ACC "= value\n",
+	       "t.ini:6: missing key name before '=' (expected 'key = value')",
+	       NULL);
+	/* Several bad lines: every one is reported, not just the first. */
+	expect("oops\n" ACC "bad line\n\nworse\n",
+	       "t.ini:1: not a setting (expected 'key = value', '[section]' "
+	       "or a comment)",
+	       "t.ini:7: not a setting (expected 'key = value', '[section]' "
+	       "or a comment)",
+	       "t.ini:9: not a setting (expected 'key = value', '[section]' "
+	       "or a comment)", NULL);
+	/* Comments, blank lines, CRLF, a BOM and an indented first key are
+	 * all fine. */
+	expect("\xef\xbb\xbf; comment\r\n# another\r\n\r\n[account a]\r\n"
+	       "  protocol = imap\r\nhost = localhost ; inline\r\n"
+	       "user = me\r\npassword_cmd = x\r\n", NULL);
+}
+
+static void
+test_nul_and_long_lines(void **state)
+{
+	static const char nul[] = ACC "maildir = /a\0b\n";
+	char *text = malloc(8192);
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load_text("t.ini", nul, sizeof(nul) - 1,
+				       &test_env, &cfg, &rep), MS_ECONFIG);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].text, "t.ini:6: contains a NUL byte "
+			    "(expected text)");
+	cfg_report_deinit(&rep);
+
+	/* A 600-byte value is longer than inih's own line limit and must
+	 * still arrive whole, inline comment removed. */
+	snprintf(text, 8192, ACC "oauth_token_cmd = %0600d ; comment\n", 7);
+	text[strlen(text) - 12] = 'x';	/* the last digit */
+	expect(text, "t.ini:6: [account a] oauth_token_cmd: only applies with "
+	       "auth = xoauth2 or auth = oauthbearer", NULL);
+	snprintf(text, 8192, "[account a]\nprotocol = imap\nhost = localhost\n"
+		 "user = me\nauth = xoauth2\noauth_token_cmd = %0600d ; c\n", 7);
+	cfg = load_ok(text);
+	assert_int_equal(strlen(cfg->accounts[0].oauth_token_cmd), 600);
+	assert_int_equal(cfg->accounts[0].oauth_token_cmd[599], '7');
+	cfg_free(&cfg);
+
+	memset(text, 'x', 2000);
+	memcpy(text, ACC "maildir = /", sizeof(ACC) - 1 + 11);
+	text[2000] = '\n';
+	text[2001] = '\0';
+	expect(text, "t.ini:6: line is longer than 1024 characters", NULL);
+	free(text);
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static void
+test_sections(void **state)
+{
+	expect("host = x\nport = 1\n" ACC,
+	       "t.ini:1: host: outside any section (expected it under "
+	       "[general] or [account NAME])",
+	       "t.ini:2: port: outside any section (expected it under "
+	       "[general] or [account NAME])", NULL);
+	expect(ACC "[genral]\nstore = /x\n",
+	       "t.ini:6: [genral]: unknown section; did you mean [general]?",
+	       NULL);
+	expect(ACC "[acount b]\n",
+	       "t.ini:6: [acount b]: unknown section; did you mean "
+	       "[account NAME]?", NULL);
+	expect(ACC "[server]\n",
+	       "t.ini:6: [server]: unknown section (expected [general] or "
+	       "[account NAME])", NULL);
+	expect(ACC "[account]\n",
+	       "t.ini:6: [account]: missing account name (expected [account "
+	       "NAME])", NULL);
+	expect("[account my work]\nprotocol = imap\nhost = localhost\n"
+	       "user = me\npassword_cmd = x\n",
+	       "t.ini:1: [account my work]: 'my work' is not a valid account "
+	       "name (expected letters, digits, '.', '_' and '-': it names "
+	       "files and commands)", NULL);
+	expect("[account a/b]\nprotocol = imap\nhost = localhost\n"
+	       "user = me\npassword_cmd = x\n",
+	       "t.ini:1: [account a/b]: 'a/b' is not a valid account name "
+	       "(expected letters, digits, '.', '_' and '-': it names files "
+	       "and commands)", NULL);
+	expect(ACC "\n" ACC,
+	       "t.ini:7: [account a]: duplicate account name (first defined "
+	       "on line 1)", NULL);
+	expect("[general]\nstore = /s\n" ACC "[general]\nstore = /t\n"
+	       "log_level = warn\n",
+	       "t.ini:8: [general]: duplicate section (first on line 1)",
+	       "t.ini:9: [general] store: duplicate key (first set on line 2)",
+	       NULL);
+	expect("[general]\n",
+	       "t.ini: no [account NAME] section (expected at least one "
+	       "account)", NULL);
+	expect("", "t.ini: no [account NAME] section (expected at least one "
+	       "account)", NULL);
+	/* White space inside the brackets does not matter. */
+	expect("[ account  a ]\nprotocol = imap\nhost = localhost\n"
+	       "user = me\npassword_cmd = x\n", NULL);
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static void
+test_unknown_keys(void **state)
+{
+	expect(ACC "hots = x\n",
+	       "t.ini:6: [account a] hots: unknown key; did you mean 'host'?",
+	       NULL);
+	expect(ACC "passwd = x\n",
+	       "t.ini:6: [account a] passwd: unknown key; did you mean "
+	       "'password'?", NULL);
+	expect(ACC "Maildir = /m\n",
+	       "t.ini:6: [account a] Maildir: unknown key; did you mean "
+	       "'maildir'?", NULL);
+	expect(ACC "colour = blue\n",
+	       "t.ini:6: [account a] colour: unknown key (expected a key from "
+	       "mailsync.conf(5))", NULL);
+	/* Suggestions come from the section's own keys. */
+	expect("[general]\nstor = /x\n" ACC,
+	       "t.ini:2: [general] stor: unknown key; did you mean 'store'?",
+	       NULL);
+	expect("[general]\nhost = x\n" ACC,
+	       "t.ini:2: [general] host: belongs in an [account NAME] "
+	       "section", NULL);
+	expect(ACC "log_level = debug\n",
+	       "t.ini:6: [account a] log_level: belongs in [general]", NULL);
+	expect(ACC "user = you\n",
+	       "t.ini:6: [account a] user: duplicate key (first set on line "
+	       "4)", NULL);
+	expect(ACC "maildir =\n",
+	       "t.ini:6: [account a] maildir: empty value (expected an "
+	       "absolute path; ~, $VAR and ${VAR} expand)", NULL);
+}
+
+static void
+test_required(void **state)
+{
+	expect(ACC "[account b]\n",
+	       "t.ini:6: [account b] protocol: missing required key "
+	       "(expected imap or pop3)",
+	       "t.ini:6: [account b] host: missing required key (expected a "
+	       "host name or IP address)",
+	       "t.ini:6: [account b] user: missing required key (expected "
+	       "the login name)",
+	       "t.ini:6: [account b] password_cmd: missing (expected "
+	       "password_cmd = COMMAND, or password = SECRET in a file only "
+	       "you can read)", NULL);
+	/* A bad value counts as present: one message, not two. */
+	expect("[account a]\nprotocol = smtp\nhost = localhost\nuser = me\n"
+	       "password_cmd = x\n",
+	       "t.ini:2: [account a] protocol: 'smtp' is not a valid choice "
+	       "(expected imap or pop3)", NULL);
+}
+
+static void
+test_bad_values(void **state)
+{
+	expect(ACC "port = 99999\n",
+	       "t.ini:6: [account a] port: 99999 is out of range (expected a "
+	       "port number 1-65535)", NULL);
+	expect(ACC "idle = sometimes\n",
+	       "t.ini:6: [account a] idle: 'sometimes' is not a boolean "
+	       "(expected yes, no, true, false, on, off, 1 or 0)", NULL);
+	expect(ACC "poll_interval = 5 minutes\n",
+	       "t.ini:6: [account a] poll_interval: '5 minutes' is not a "
+	       "duration (expected a duration such as 30s, 5m, 1h or 1h30m, "
+	       "or plain seconds)", NULL);
+	expect(ACC "tls = ssl\n",
+	       "t.ini:6: [account a] tls: 'ssl' is not a valid choice "
+	       "(expected implicit, starttls or none)", NULL);
+	expect(ACC "auth = cram-md5\n",
+	       "t.ini:6: [account a] auth: 'cram-md5' is not a valid choice "
+	       "(expected auto, plain, login, xoauth2 or oauthbearer)", NULL);
+	expect(ACC "direction = push\n",
+	       "t.ini:6: [account a] direction: 'push' is not a valid choice "
+	       "(expected both or pull)", NULL);
+	expect("[general]\nlog_level = trace\n" ACC,
+	       "t.ini:2: [general] log_level: 'trace' is not a log level "
+	       "(expected error, warn, info or debug)", NULL);
+	expect(ACC "maildir = $NOPE/Mail\n",
+	       "t.ini:6: [account a] maildir: variable $NOPE is not set "
+	       "(expected an absolute path; ~, $VAR and ${VAR} expand)", NULL);
+	expect(ACC "ca_file = certs/ca.pem\n",
+	       "t.ini:6: [account a] ca_file: 'certs/ca.pem' is a relative "
+	       "path (expected an absolute path; ~, $VAR and ${VAR} expand)",
+	       NULL);
+	expect(ACC "tls_fingerprint = AB:CD\n",
+	       "t.ini:6: [account a] tls_fingerprint: 'AB:CD' does not start "
+	       "with 'sha256:' (expected sha256: followed by 32 hex bytes, "
+	       "such as sha256:AB:CD:...)", NULL);
+	expect(ACC "folders = * , , Junk\n",
+	       "t.ini:6: [account a] folders: empty item in '* , , Junk' "
+	       "(expected folder patterns separated by spaces, such as * "
+	       "!Junk)", NULL);
+	expect(ACC "folders = * !\n",
+	       "t.ini:6: [account a] folders: '!' without a pattern to "
+	       "exclude (expected folder patterns separated by spaces, such "
+	       "as * !Junk)", NULL);
+	expect(ACC "host = imap.example.com:993\n",
+	       "t.ini:6: [account a] host: duplicate key (first set on line "
+	       "3)", NULL);
+	expect("[account a]\nprotocol = imap\nhost = imap.example.com:993\n"
+	       "user = me\npassword_cmd = x\n",
+	       "t.ini:3: [account a] host: 'imap.example.com:993' is not an "
+	       "IPv6 address (write it without brackets; the port has its own "
+	       "key) (expected a host name or IP address)", NULL);
+	expect("[account p]\nprotocol = pop3\nhost = localhost\nuser = me\n"
+	       "password_cmd = x\ndelete_after_days = 40000\n",
+	       "t.ini:6: [account p] delete_after_days: '40000' is too large "
+	       "(at most 36500) (expected a number of days 0-36500)", NULL);
+	expect(ACC "timeout = 0s\n",
+	       "t.ini:6: [account a] timeout: '0s' is zero (expected a "
+	       "duration such as 30s, 5m, 1h or 1h30m, or plain seconds)",
+	       NULL);
+}
+
+static void
+test_password_not_echoed(void **state)
+{
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "password =\n",
+	       "t.ini:5: [account a] password: empty value (expected the "
+	       "password)", NULL);
+	/* Any message about the password key leaves its value out. */
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "password = hunter2\npassword_cmd = x\n",
+	       "t.ini:6: [account a] password_cmd: password and password_cmd "
+	       "exclude each other (expected only one of them)", NULL);
+}
+
+/* ---- rules between keys ------------------------------------------------ */
+
+static void
+test_tls_none(void **state)
+{
+	static const char *const loopback[] = { "localhost", "127.0.0.1",
+		"127.1.2.3", "::1" };
+	char text[256];
+
+	expect(ACC "tls = none\n",
+	       "t.ini:6: [account a] tls: none is only allowed for a loopback "
+	       "host, and host is 'imap.example.com' (expected implicit or "
+	       "starttls)", NULL);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[account a]\nprotocol = imap\n"
+			 "host = %s\nuser = me\npassword_cmd = x\ntls = none\n",
+			 loopback[i]);
+		expect(text, NULL);
+	}
+	expect(ACC "smtp_host = smtp.example.com\nsmtp_tls = none\n"
+	       "from = me@example.com\n",
+	       "t.ini:7: [account a] smtp_tls: none is only allowed for a "
+	       "loopback host, and smtp_host is 'smtp.example.com' (expected "
+	       "implicit or starttls)", NULL);
+	expect(ACC "smtp_host = 127.0.0.1\nsmtp_tls = none\nsmtp_port = 2525\n"
+	       "from = me@example.com\n", NULL);
+}
+
+static void
+test_port_vs_tls(void **state)
+{
+	expect(ACC "tls = starttls\nport = 993\n",
+	       "t.ini:7: [account a] port: 993 is the usual port for implicit "
+	       "TLS, but tls = starttls (expected 143, or another tls)", NULL);
+	expect(ACC "port = 143\n",
+	       "t.ini:6: [account a] port: 143 is the usual port for plaintext "
+	       "and STARTTLS, but tls = implicit (expected 993, or another "
+	       "tls)", NULL);
+	expect(ACC "smtp_host = smtp.example.com\nsmtp_port = 587\n"
+	       "from = me@example.com\n",
+	       "t.ini:7: [account a] smtp_port: 587 is the usual port for "
+	       "plaintext and STARTTLS, but smtp_tls = implicit (expected 465, "
+	       "or another smtp_tls)", NULL);
+	/* Ports that are not well known are the user's business. */
+	expect(ACC "port = 10993\ntls = starttls\n", NULL);
+}
+
+static void
+test_protocol_keys(void **state)
+{
+	expect("[account p]\nprotocol = pop3\nhost = localhost\nuser = me\n"
+	       "password_cmd = x\nidle = yes\nfolders = *\ncompress = no\n"
+	       "direction = pull\nidle_folders = INBOX\nsent_folder = Sent\n",
+	       "t.ini:6: [account p] idle: only applies to protocol = imap "
+	       "(this account uses pop3)",
+	       "t.ini:7: [account p] folders: only applies to protocol = imap "
+	       "(this account uses pop3)",
+	       "t.ini:8: [account p] compress: only applies to protocol = imap "
+	       "(this account uses pop3)",
+	       "t.ini:9: [account p] direction: only applies to protocol = "
+	       "imap (this account uses pop3)",
+	       "t.ini:10: [account p] idle_folders: only applies to protocol "
+	       "= imap (this account uses pop3)",
+	       "t.ini:11: [account p] sent_folder: only applies to protocol = "
+	       "imap (this account uses pop3)", NULL);
+	expect(ACC "keep = yes\ndelete_after_days = 3\n",
+	       "t.ini:6: [account a] keep: only applies to protocol = pop3 "
+	       "(this account uses imap)",
+	       "t.ini:7: [account a] delete_after_days: only applies to "
+	       "protocol = pop3 (this account uses imap)", NULL);
+	expect("[account p]\nprotocol = pop3\nhost = localhost\nuser = me\n"
+	       "password_cmd = x\nkeep = no\ndelete_after_days = 3\n",
+	       "t.ini:7: [account p] delete_after_days: only applies with "
+	       "keep = yes", NULL);
+	expect(ACC "idle = no\nidle_folders = INBOX\n",
+	       "t.ini:7: [account a] idle_folders: only applies with idle = "
+	       "yes", NULL);
+}
+
+static void
+test_credentials(void **state)
+{
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "password_cmd = x\npassword = y\n",
+	       "t.ini:6: [account a] password: password and password_cmd "
+	       "exclude each other (expected only one of them)", NULL);
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "auth = xoauth2\n",
+	       "t.ini:5: [account a] auth: xoauth2 needs oauth_token_cmd "
+	       "(expected oauth_token_cmd = COMMAND)", NULL);
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "auth = oauthbearer\noauth_token_cmd = tok\npassword_cmd = x\n",
+	       "t.ini:7: [account a] password_cmd: not used with auth = "
+	       "oauthbearer (expected oauth_token_cmd only)", NULL);
+	expect(ACC "oauth_token_cmd = tok\n",
+	       "t.ini:6: [account a] oauth_token_cmd: only applies with auth "
+	       "= xoauth2 or auth = oauthbearer", NULL);
+	expect(ACC "auth = plain\noauth_token_cmd = tok\n",
+	       "t.ini:7: [account a] oauth_token_cmd: only applies with auth "
+	       "= xoauth2 or auth = oauthbearer", NULL);
+	expect("[account a]\nprotocol = imap\nhost = localhost\nuser = me\n"
+	       "auth = xoauth2\noauth_token_cmd = tok\n", NULL);
+}
+
+static void
+test_smtp(void **state)
+{
+	expect(ACC "smtp_port = 465\nsmtp_tls = implicit\nfrom = a@b.c\n"
+	       "sent_folder = Sent\n",
+	       "t.ini:6: [account a] smtp_port: only applies with smtp_host",
+	       "t.ini:7: [account a] smtp_tls: only applies with smtp_host",
+	       "t.ini:8: [account a] from: only applies with smtp_host",
+	       "t.ini:9: [account a] sent_folder: only applies with smtp_host",
+	       NULL);
+	expect(ACC "smtp_host = smtp.example.com\n",
+	       "t.ini:1: [account a] from: missing; an account with smtp_host "
+	       "needs it (expected the addresses it sends as, such as "
+	       "me@example.com)", NULL);
+	expect(ACC "smtp_host = smtp.example.com\nfrom = Me <me@example.com>\n",
+	       "t.ini:7: [account a] from: 'Me' is not an e-mail address "
+	       "(expected e-mail addresses separated by commas, such as "
+	       "me@example.com)", NULL);
+	{
+		struct cfg *cfg = load_ok(ACC "smtp_host = smtp.example.com\n"
+			"from = me@example.com, me@alias.example.com\n"
+			"sent_folder = Sent\n");
+
+		assert_int_equal(cfg->accounts[0].from.n, 2);
+		assert_string_equal(cfg->accounts[0].from.v[1],
+				    "me@alias.example.com");
+		assert_string_equal(cfg->accounts[0].sent_folder, "Sent");
+		assert_int_equal(cfg->accounts[0].smtp_port, 465);
+		cfg_free(&cfg);
+	}
+}
+
+static void
+test_maildir_shared(void **state)
+{
+	expect(ACC "maildir = ~/Mail\n[account b]\nprotocol = imap\n"
+	       "host = localhost\nuser = me\npassword_cmd = x\n"
+	       "maildir = $HOME/Mail\n",
+	       "t.ini:7: [account b] maildir: '/home/me/Mail' is also the "
+	       "maildir of account 'a' (expected a directory of its own)",
+	       NULL);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+/* Writes text to a new temporary file with the given mode. */
+static char *
+write_temp(const char *text, mode_t mode)
+{
+	char *path = strdup("/tmp/test_cfg_XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void
+test_mode_check(void **state)
+{
+	static const char pw[] = "[account a]\nprotocol = imap\nhost = localhost\n"
+				 "user = me\npassword = hunter2\n";
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	char *path, want[256];
+
+	cfg_report_init(&rep);
+	path = write_temp(pw, 0644);
+	assert_int_equal(cfg_load(path, &test_env, &cfg, &rep), MS_ECONFIG);
+	assert_null(cfg);
+	assert_int_equal(rep.n, 1);
+	snprintf(want, sizeof(want), "%s: contains a password but is readable "
+		 "by others (mode 0644); run: chmod 600 %s", path, path);
+	assert_string_equal(rep.v[0].text, want);
+	cfg_report_deinit(&rep);
+
+	/* Group access alone is refused too; the fix makes it load. */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(cfg_load(path, &test_env, &cfg, &rep), MS_ECONFIG);
+	assert_int_equal(rep.n, 1);
+	assert_non_null(strstr(rep.v[0].text, "(mode 0640)"));
+	cfg_report_deinit(&rep);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(cfg_load(path, &test_env, &cfg, &rep), MS_OK);
+	assert_int_equal(rep.n, 0);
+	assert_string_equal(cfg->accounts[0].password, "hunter2");
+	cfg_free(&cfg);
+	unlink(path);
+	free(path);
+
+	/* Without a password the mode does not matter. */
+	path = write_temp(ACC, 0644);
+	assert_int_equal(cfg_load(path, &test_env, &cfg, &rep), MS_OK);
+	cfg_free(&cfg);
+	unlink(path);
+	free(path);
+	cfg_report_deinit(&rep);
+}
+
+static void
+test_unreadable(void **state)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load("/nonexistent/config.ini", &test_env, &cfg,
+				  &rep), MS_EIO);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].text, "/nonexistent/config.ini: cannot "
+			    "open: No such file or directory");
+	cfg_report_deinit(&rep);
+	assert_int_equal(cfg_load("/tmp", &test_env, &cfg, &rep), MS_EIO);
+	assert_string_equal(rep.v[0].text, "/tmp: not a regular file");
+	cfg_report_deinit(&rep);
+}
+
+static char *
+data_path(const char *name)
+{
+	const char *dir = getenv("MS_TEST_DATA");
+	char *p;
+
+	assert_true(asprintf(&p, "%s/cfg/%s", dir ? dir : "tests/data",
+			     name) > 0);
+	return p;
+}
+
+static void
+test_five_mistakes(void **state)
+{
+	static const unsigned lines[] = { 4, 9, 12, 17, 20 };
+	char *path = data_path("five-mistakes.ini");
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	char prefix[512];
+
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load(path, &test_env, &cfg, &rep), MS_ECONFIG);
+	if (rep.n != 5)
+		dump(&rep);
+	assert_int_equal(rep.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(rep.v[i].line, lines[i]);
+		snprintf(prefix, sizeof(prefix), "%s:%u: ", path, lines[i]);
+		assert_memory_equal(rep.v[i].text, prefix, strlen(prefix));
+	}
+	assert_non_null(strstr(rep.v[0].text, "[general] log_level: "));
+	assert_non_null(strstr(rep.v[1].text, "did you mean 'port'?"));
+	assert_non_null(strstr(rep.v[2].text, "[account work] timeout: "));
+	assert_non_null(strstr(rep.v[3].text, "tls: none is only allowed"));
+	assert_non_null(strstr(rep.v[4].text, "idle: only applies to protocol "
+			       "= imap"));
+	cfg_report_deinit(&rep);
+	free(path);
+}
+
+static void
+test_example(void **state)
+{
+	char *path = data_path("example.ini");
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	const struct cfg_account *a;
+
+	cfg_report_init(&rep);
+	if (cfg_load(path, &test_env, &cfg, &rep) != MS_OK)
+		dump(&rep);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->n_accounts, 4);
+	a = cfg_account_find(cfg, "work");
+	assert_string_equal(a->tls_fingerprint.text,
+			    "sha256:3B:6F:2A:9C:11:D0:8E:47:5A:C2:19:E4:7B:0F:"
+			    "66:A1:3D:92:58:C7:E0:14:B9:6D:2F:8A:71:C5:09:EE:"
+			    "43:B8");
+	assert_int_equal(a->folders.n, 4);
+	assert_string_equal(a->folders.v[3], "!Deleted Items");
+	assert_string_equal(a->maildir, "/home/me/Mail/work");
+	assert_int_equal(a->idle_folders.n, 2);
+	a = cfg_account_find(cfg, "gmail");
+	assert_int_equal(a->auth, CFG_AUTH_XOAUTH2);
+	assert_string_equal(a->folders.v[1], "[Gmail]/Sent Mail");
+	a = cfg_account_find(cfg, "isp");
+	assert_int_equal(a->port, 110);
+	assert_int_equal(a->delete_after_days, 30);
+	a = cfg_account_find(cfg, "local");
+	assert_int_equal(a->timeout, 90);
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_default_ports),
+		cmocka_unit_test(test_values_stored),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_nul_and_long_lines),
+		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_required),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_password_not_echoed),
+		cmocka_unit_test(test_tls_none),
+		cmocka_unit_test(test_port_vs_tls),
+		cmocka_unit_test(test_protocol_keys),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_smtp),
+		cmocka_unit_test(test_maildir_shared),
+		cmocka_unit_test(test_mode_check),
+		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_five_mistakes),
+		cmocka_unit_test(test_example),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
