@@ -1,0 +1,355 @@
+/* test_maildir_scan.c - daemon/maildir: folder listings, tree discovery, fingerprints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "maildir/maildir_hash.h"
+#include "maildir/maildir_scan.h"
+#include "test_maildir_util.h"
+
+struct reports {
+	int n;
+	char paths[16][512];
+};
+
+static void
+record_cb(const char *path, const char *why, void *arg)
+{
+	struct reports *r = arg;
+
+	assert_non_null(why);
+	if (r->n < 16)
+		snprintf(r->paths[r->n], sizeof(r->paths[0]), "%s", path);
+	r->n++;
+}
+
+static bool
+reported(const struct reports *r, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+
+	for (int i = 0; i < r->n && i < 16; i++) {
+		size_t pl = strlen(r->paths[i]);
+
+		if (pl >= sl && strcmp(r->paths[i] + pl - sl, suffix) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const struct maildir_entry *
+find(const struct maildir_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(maildir_list_name(l, i), name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static void
+test_scan_mixed(void **state)
+{
+	char *root = tmd_mkdtemp();
+	struct maildir_dir d;
+	struct maildir_list l;
+	struct maildir_report rep;
+	struct reports rs = { 0 };
+	struct ms_err err = { 0 };
+	const struct maildir_entry *e;
+	char path[1024];
+
+	assert_non_null(root);
+	assert_int_equal(tmd_mkmaildir(root, "f"), 0);
+	snprintf(path, sizeof(path), "%s/f", root);
+	assert_int_equal(tmd_put(path, "new/1.a.host", "hello", 5), 0);
+	assert_int_equal(tmd_put(path, "new/2.b.host,S=7", "abc", 3), 0);
+	assert_int_equal(tmd_put(path, "cur/3.c.host:2,SF", "0123456789", 10), 0);
+	assert_int_equal(tmd_put(path, "cur/4.d.host,U=9,S=11:2,RSab", "x", 1), 0);
+	assert_int_equal(tmd_put(path, "cur/5.e.host!2,T", "", 0), 0);
+	assert_int_equal(tmd_put(path, "cur/README", "not mail", 8), 0);
+	assert_int_equal(tmd_put(path, "cur/6.f.host:2,S?!", "y", 1), 0);
+	assert_int_equal(tmd_put(path, "cur/.garbage", "z", 1), 0);
+	assert_int_equal(tmd_mkdirs(path, "cur/subdir"), 0);
+	snprintf(path, sizeof(path), "%s/f/cur/lnk", root);
+	assert_int_equal(symlink("README", path), 0);
+	assert_int_equal(tmd_put(root, "f/tmp/7.in.progress", "partial", 7), 0);
+
+	snprintf(path, sizeof(path), "%s/f", root);
+	assert_int_equal(maildir_dir_open(&d, path, false, &err), MS_OK);
+	maildir_list_init(&l);
+	maildir_report_init(&rep, record_cb, &rs);
+	assert_int_equal(maildir_scan_folder(&d, &l, &rep, &err), MS_OK);
+	assert_int_equal(l.n, 7);
+
+	e = find(&l, "1.a.host");
+	assert_non_null(e);
+	assert_int_equal(e->sub, MAILDIR_SUB_NEW);
+	assert_int_equal(e->size, 5);
+	assert_false(e->is_size_from_name);
+	assert_true(e->flags == 0);
+	/* S= is trusted: no stat. */
+	e = find(&l, "2.b.host,S=7");
+	assert_non_null(e);
+	assert_int_equal(e->size, 7);
+	assert_true(e->is_size_from_name);
+	e = find(&l, "3.c.host:2,SF");
+	assert_non_null(e);
+	assert_int_equal(e->sub, MAILDIR_SUB_CUR);
+	assert_true(e->flags == (MAILDIR_FLAG_SEEN | MAILDIR_FLAG_FLAGGED));
+	assert_int_equal(e->size, 10);
+	assert_true(e->ino != 0);
+	e = find(&l, "4.d.host,U=9,S=11:2,RSab");
+	assert_non_null(e);
+	assert_true(e->flags == (MAILDIR_FLAG_REPLIED | MAILDIR_FLAG_SEEN |
+				 MAILDIR_FLAG_BIT('a') | MAILDIR_FLAG_BIT('b')));
+	e = find(&l, "5.e.host!2,T");
+	assert_non_null(e);
+	assert_true(e->flags == MAILDIR_FLAG_TRASHED);
+	assert_int_equal(e->size, 0);
+	/* Any name is a message in cur/, per the convention. */
+	assert_non_null(find(&l, "README"));
+	e = find(&l, "6.f.host:2,S?!");
+	assert_non_null(e);
+	assert_true(e->flags == MAILDIR_FLAG_SEEN);
+	assert_null(find(&l, "7.in.progress"));	/* tmp/ is not listed */
+
+	/* The dot file, the directory and the symlink, once each. */
+	assert_int_equal(rs.n, 3);
+	assert_true(reported(&rs, "/f/cur/.garbage"));
+	assert_true(reported(&rs, "/f/cur/subdir"));
+	assert_true(reported(&rs, "/f/cur/lnk"));
+	/* A second scan reports nothing new and lists the same. */
+	maildir_list_deinit(&l);
+	maildir_list_init(&l);
+	assert_int_equal(maildir_scan_folder(&d, &l, &rep, &err), MS_OK);
+	assert_int_equal(l.n, 7);
+	assert_int_equal(rs.n, 3);
+	/* Nothing was touched. */
+	assert_int_equal(tmd_count(path, "cur"), 8);
+	assert_int_equal(tmd_count(path, "tmp"), 1);
+
+	maildir_report_deinit(&rep);
+	maildir_list_deinit(&l);
+	maildir_dir_close(&d);
+	tmd_rmtree(root);
+	free(root);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_discover_tree(void **state)
+{
+	char *root = tmd_mkdtemp();
+	struct maildir_folders f = { 0 };
+	struct maildir_report rep;
+	struct reports rs = { 0 };
+	struct ms_err err = { 0 };
+	char path[1024];
+
+	assert_non_null(root);
+	assert_int_equal(tmd_mkmaildir(root, ""), 0);
+	assert_int_equal(tmd_mkmaildir(root, "Lists/dev"), 0);
+	assert_int_equal(tmd_mkmaildir(root, "Lists/dev/%63ur"), 0);
+	assert_int_equal(tmd_mkmaildir(root, "Ünïcödé"), 0);
+	assert_int_equal(tmd_mkmaildir(root, ".notmuch/xapian"), 0);
+	assert_int_equal(tmd_mkmaildir(root, "Lists/.hidden"), 0);
+	assert_int_equal(tmd_mkdirs(root, "broken/cur"), 0);
+	assert_int_equal(tmd_mkdirs(root, "empty"), 0);
+	assert_int_equal(tmd_put(root, "stray.txt", "x", 1), 0);
+	assert_int_equal(tmd_put(root, "Lists/dev/dovecot-uidlist", "x", 1), 0);
+	assert_int_equal(tmd_put(root, ".mbsyncstate", "x", 1), 0);
+	snprintf(path, sizeof(path), "%s/link", root);
+	assert_int_equal(symlink("Lists", path), 0);
+
+	maildir_report_init(&rep, record_cb, &rs);
+	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	/* Root first. */
+	assert_int_equal(f.n, 4);
+	assert_string_equal(f.v[0], "");
+	qsort(f.v, f.n, sizeof(*f.v), cmp_str);
+	assert_string_equal(f.v[1], "Lists/dev");
+	assert_string_equal(f.v[2], "Lists/dev/%63ur");
+	assert_string_equal(f.v[3], "Ünïcödé");
+	assert_int_equal(rs.n, 4);
+	assert_true(reported(&rs, "/stray.txt"));
+	assert_true(reported(&rs, "/Lists/dev/dovecot-uidlist"));
+	assert_true(reported(&rs, "/broken"));
+	assert_true(reported(&rs, "/link"));
+	/* Again: same folders, no new reports. */
+	maildir_folders_deinit(&f);
+	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	assert_int_equal(f.n, 4);
+	assert_int_equal(rs.n, 4);
+	maildir_folders_deinit(&f);
+	/* A missing root is an error naming it. */
+	snprintf(path, sizeof(path), "%s/nope", root);
+	assert_int_equal(maildir_tree_discover(path, &f, &rep, &err), MS_EIO);
+	assert_non_null(strstr(err.msg, path));
+	maildir_report_deinit(&rep);
+	tmd_rmtree(root);
+	free(root);
+}
+
+static void
+test_report_set_grows(void **state)
+{
+	struct maildir_report rep;
+	struct reports rs = { 0 };
+	char p[32];
+
+	maildir_report_init(&rep, record_cb, &rs);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 1000; i++) {
+			snprintf(p, sizeof(p), "/x/%d", i);
+			maildir_report_note(&rep, p, "why");
+		}
+	}
+	assert_int_equal(rs.n, 1000);
+	maildir_report_deinit(&rep);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * 100,000 files in one folder: once named with S= (no stat needed), once
+ * without (a stat each).  The bound is loose (sanitizers, slow disks); a
+ * quadratic scan would take minutes.  MS_MAILDIR_SCAN_N changes the count.
+ */
+static void
+test_scan_100k(void **state)
+{
+	const char *env = getenv("MS_MAILDIR_SCAN_N");
+	long n = env != NULL ? strtol(env, NULL, 10) : 100000;
+	char *root = tmd_mkdtemp();
+	char folder[1024], name[128];
+	struct maildir_dir d;
+	struct maildir_list l;
+	struct ms_err err = { 0 };
+	double t0, t_mixed, t_named;
+
+	assert_non_null(root);
+	assert_true(n > 0);
+	snprintf(folder, sizeof(folder), "%s/big", root);
+	assert_int_equal(maildir_dir_open(&d, folder, true, &err), MS_OK);
+	for (long i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "1700000000.M%ldP1Q%ld.host,S=%ld:2,S", i, i, i);
+		fd = openat(d.sub_fd[MAILDIR_SUB_CUR], name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		snprintf(name, sizeof(name), "1700000000.M%ldP2Q%ld.host", i, i);
+		fd = openat(d.sub_fd[MAILDIR_SUB_NEW], name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	maildir_list_init(&l);
+	t0 = now_s();
+	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+	t_mixed = now_s() - t0;
+	assert_int_equal(l.n, (size_t)(2 * n));
+	{
+		size_t with_s = 0;
+
+		for (size_t i = 0; i < l.n; i++)
+			with_s += l.v[i].is_size_from_name;
+		assert_int_equal(with_s, (size_t)n);
+	}
+	fprintf(stderr, "# scan of %ld files with S= + %ld files without (stat): %.3f s, "
+		"%.2f us/file, list memory %zu bytes\n", n, n, t_mixed,
+		t_mixed * 1e6 / (double)(2 * n),
+		l.cap * sizeof(*l.v) + l.names_cap);
+	maildir_list_deinit(&l);
+
+	/* Now only the S= half: move the files without S= out of the way. */
+	assert_int_equal(renameat(d.fd, "new", d.fd, "new.old"), 0);
+	assert_int_equal(mkdirat(d.fd, "new", 0700), 0);
+	maildir_dir_close(&d);
+	assert_int_equal(maildir_dir_open(&d, folder, false, &err), MS_OK);
+	maildir_list_init(&l);
+	t0 = now_s();
+	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+	t_named = now_s() - t0;
+	assert_int_equal(l.n, (size_t)n);
+	fprintf(stderr, "# scan of %ld files with S= only: %.3f s, %.2f us/file\n",
+		n, t_named, t_named * 1e6 / (double)n);
+	assert_true(t_mixed < 20.0);
+	assert_true(t_named < 20.0);
+	maildir_list_deinit(&l);
+	maildir_dir_close(&d);
+	tmd_rmtree(root);
+	free(root);
+}
+
+static void
+test_hash_file(void **state)
+{
+	char *root = tmd_mkdtemp();
+	uint8_t h[MAILDIR_HASH_LEN], h2[MAILDIR_HASH_LEN];
+	char hex[MAILDIR_HASH_HEXLEN];
+	struct ms_err err = { 0 };
+	size_t big = 200000;
+	uint8_t *data = malloc(big);
+	int dfd;
+
+	assert_non_null(root);
+	assert_non_null(data);
+	dfd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(tmd_put(root, "abc", "abc", 3), 0);
+	assert_int_equal(maildir_hash_file(dfd, "abc", h, &err), MS_OK);
+	maildir_hash_hex(h, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(tmd_put(root, "empty", "", 0), 0);
+	assert_int_equal(maildir_hash_file(dfd, "empty", h, &err), MS_OK);
+	maildir_hash_hex(h, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	/* A file larger than the read block: same bytes, same hash, under two names. */
+	for (size_t i = 0; i < big; i++)
+		data[i] = (uint8_t)(i * 31 + (i >> 9));
+	assert_int_equal(tmd_put(root, "m1", data, big), 0);
+	assert_int_equal(tmd_put(root, "m2", data, big), 0);
+	assert_int_equal(maildir_hash_file(dfd, "m1", h, &err), MS_OK);
+	assert_int_equal(maildir_hash_file(dfd, "m2", h2, &err), MS_OK);
+	assert_memory_equal(h, h2, MAILDIR_HASH_LEN);
+	data[big - 1] ^= 1;
+	assert_int_equal(tmd_put(root, "m2", data, big), 0);
+	assert_int_equal(maildir_hash_file(dfd, "m2", h2, &err), MS_OK);
+	assert_memory_not_equal(h, h2, MAILDIR_HASH_LEN);
+	/* A vanished file. */
+	assert_int_equal(maildir_hash_file(dfd, "gone", h, &err), MS_EIO);
+	assert_non_null(strstr(err.msg, "gone"));
+	close(dfd);
+	free(data);
+	tmd_rmtree(root);
+	free(root);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scan_mixed),
+		cmocka_unit_test(test_discover_tree),
+		cmocka_unit_test(test_report_set_grows),
+		cmocka_unit_test(test_hash_file),
+		cmocka_unit_test(test_scan_100k),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
