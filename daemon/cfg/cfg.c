@@ -79,7 +79,7 @@ cfg_report_deinit(struct cfg_report *rep)
 }
 
 void
-cfg_report_print(const struct cfg_report *rep, void *out)
+cfg_report_print(const struct cfg_report *rep, FILE *out)
 {
 	for (size_t i = 0; i < rep->n; i++)
 		fprintf(out, "%s\n", rep->v[i].text);

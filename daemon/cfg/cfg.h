@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "common/ms.h"
@@ -57,8 +58,8 @@ struct cfg_report {
 
 void cfg_report_init(struct cfg_report *rep);
 void cfg_report_deinit(struct cfg_report *rep);
-/* Writes each problem's text and a newline to out (a FILE *). */
-void cfg_report_print(const struct cfg_report *rep, void *out);
+/* Writes each problem's text and a newline to out. */
+void cfg_report_print(const struct cfg_report *rep, FILE *out);
 
 /* ---- typed configuration ----------------------------------------------- */
 

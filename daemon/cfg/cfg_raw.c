@@ -220,7 +220,12 @@ cfg_raw_reader(char *str, int num, void *stream)
 		while (sep < len && line[sep] != '=' && line[sep] != ':')
 			sep++;
 
-		if (ctx->kind != CFG_RAW_PAIR || sep >= len || sep + 1 > room) {
+		if (ctx->kind == CFG_RAW_PAIR && sep >= len) {
+			/* No '=': inih would reject it; say so as for a
+			 * short line. */
+			return cfg_raw_blank(str);
+		}
+		if (ctx->kind != CFG_RAW_PAIR || sep + 1 > room) {
 			cfg__report_add(ctx->rep, ctx->file, ctx->lineno,
 					"line is too long to parse");
 			ctx->is_bad = true;

@@ -307,6 +307,13 @@ test_nul_and_long_lines(void **state)
 	assert_int_equal(cfg->accounts[0].oauth_token_cmd[599], '7');
 	cfg_free(&cfg);
 
+	/* A long line without '=' is "not a setting", like a short one. */
+	memset(text, 'x', 300);
+	memcpy(text, ACC, sizeof(ACC) - 1);
+	memcpy(text + 300, "\n", 2);
+	expect(text, "t.ini:6: not a setting (expected 'key = value', "
+	       "'[section]' or a comment)", NULL);
+
 	memset(text, 'x', 2000);
 	memcpy(text, ACC "maildir = /", sizeof(ACC) - 1 + 11);
 	text[2000] = '\n';
