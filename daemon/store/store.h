@@ -1,0 +1,461 @@
+/*
+ * store.h - the durable store: one LMDB environment holding every folder,
+ * message record, message body, summary, pending local change, POP3 UIDL
+ * and outbox entry.  This header is the store's whole interface; nothing
+ * outside daemon/store includes <lmdb.h>.
+ *
+ * Layout (schema version STORE_SCHEMA_VERSION).  All integers in keys and
+ * values are big-endian, so cursors iterate in numeric order.
+ *
+ *   meta         "schema_version" -> u32; "next_folder_id" -> u32;
+ *                "next_change_seq", "next_local_seq", "next_outbox_id" -> u64
+ *   folders      folder id (u32) -> account, name, delimiter, flags,
+ *                UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MESSAGES (server),
+ *                local message count, mirror durable watermark
+ *   folder_names account NUL name -> folder id (u32)
+ *   messages     folder id (u32) . uid (u32) -> body hash, flags, last
+ *                synced flags, modseq, internal date, size, local change
+ *                sequence, Maildir file name
+ *   bodies       SHA-256 (32 bytes) -> the raw message bytes
+ *   body_info    SHA-256 -> refcount (u32), size (u64)
+ *   body_refs    SHA-256 -> folder id . uid (dupsort: every message record
+ *                holding the body; "find by hash")
+ *   summaries    SHA-256 -> date, from, to, subject, Message-ID (UTF-8)
+ *   msgids       Message-ID (at most 400 bytes) -> SHA-256 (dupsort)
+ *   changes      sequence (u64) -> pending local change
+ *   pop3         account NUL uidl -> SHA-256, fetch time
+ *   outbox       id (u64) -> state, attempts, times, envelope, error, hash
+ *
+ * A body's refcount counts the message records, pending APPEND changes,
+ * POP3 records and outbox entries that name it.  When it drops to zero at
+ * the end of a write transaction, the body, its body_info, its summary and
+ * its Message-ID index entries are deleted in that same transaction.
+ *
+ * Threads: every function that writes runs on one thread (the loop
+ * thread).  Read functions may run on other threads (the environment is
+ * opened with MDB_NOTLS); every read opens and closes its own short read
+ * transaction and copies what it returns, so nothing returned points into
+ * the map.  No function keeps a transaction open after it returns.
+ *
+ * Errors: every fallible function returns MS_OK (or another documented
+ * non-negative value) or a negative MS_E* code, with detail in err_r when
+ * err_r is not NULL.  LMDB failures are MS_ESTORE with mdb_strerror()'s
+ * text.  MDB_MAP_FULL is never reported: the map is doubled (logged) and
+ * the transaction retried.
+ */
+#ifndef MS_STORE_H
+#define MS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ms.h"
+
+#define STORE_SCHEMA_VERSION 2
+#define STORE_HASH_LEN 32		/* SHA-256 */
+#define STORE_ACCOUNT_MAX 64		/* bytes of an account name */
+#define STORE_FOLDER_NAME_MAX 400	/* bytes of a folder name */
+#define STORE_MIRROR_NAME_MAX 255	/* bytes of a Maildir file name */
+#define STORE_UIDL_MAX 128		/* bytes of a POP3 UIDL */
+#define STORE_MSGID_KEY_MAX 400		/* Message-ID bytes indexed */
+
+/* A lookup found nothing (a success value, not an error). */
+#define STORE_NOTFOUND 2
+
+struct store;
+struct store_batch;
+struct store_body;
+struct store_body_writer;
+
+/* --- opening ------------------------------------------------------------- */
+
+struct store_params {
+	const char *dir;	/* environment directory; created if absent */
+	/* Initial map size in bytes; 0: 256 MiB.  An existing environment
+	 * keeps its larger size.  The map doubles whenever it fills. */
+	size_t map_size;
+	/* Bodies larger than this spool to an unlinked temporary file in
+	 * DIR/tmp while they arrive; smaller ones stay in memory.  0: 1 MiB. */
+	size_t spool_threshold;
+	/* Largest body accepted; 0: 1 GiB. */
+	uint64_t max_body_size;
+};
+
+/*
+ * Opens (creating when needed) the store in params->dir.  Takes an
+ * exclusive lock on DIR/mailsync.lock (an open-file-description lock, so a
+ * second open in the same process also fails); when another process holds
+ * it, fails with MS_ESTORE "store DIR is in use by pid N".  Creates the
+ * schema in a new environment, runs the migration functions of every
+ * version step in one transaction for an older one, and refuses a newer
+ * one (MS_ESTORE "schema version N is newer than this mailsyncd (M)").
+ * On success *store_r is owned by the caller: store_close() it.
+ */
+int store_open(struct store **store_r, const struct store_params *params,
+	       struct ms_err *err_r) MS_WUR;
+
+/* Closes the environment and releases the lock.  NULL-safe; sets *storep
+ * to NULL.  No batch, body or writer of this store may outlive it. */
+void store_close(struct store **storep);
+
+/* The current map size in bytes (it grows on demand). */
+size_t store_map_size(const struct store *s);
+
+/* --- flags --------------------------------------------------------------- */
+
+/* Message flags: IMAP system flags and the common keywords. */
+enum {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+	STORE_FLAG_FORWARDED = 1 << 5,	/* $Forwarded (Maildir "P") */
+	STORE_FLAG_JUNK = 1 << 6,	/* $Junk */
+	STORE_FLAG_NOTJUNK = 1 << 7,	/* $NotJunk */
+};
+
+/* --- folders ------------------------------------------------------------- */
+
+/* Folder attribute bits (from LIST / SPECIAL-USE). */
+enum {
+	STORE_FOLDER_NOSELECT = 1 << 0,
+	STORE_FOLDER_INBOX = 1 << 1,
+	STORE_FOLDER_SENT = 1 << 2,
+	STORE_FOLDER_DRAFTS = 1 << 3,
+	STORE_FOLDER_TRASH = 1 << 4,
+	STORE_FOLDER_JUNK = 1 << 5,
+	STORE_FOLDER_ARCHIVE = 1 << 6,
+	STORE_FOLDER_ALL = 1 << 7,
+	STORE_FOLDER_FLAGGED = 1 << 8,
+};
+
+/* What the server said about a folder, as last committed. */
+struct store_folder_state {
+	uint32_t uidvalidity;	/* 0: never selected */
+	uint32_t uidnext;	/* every UID below it is in the store */
+	uint64_t highestmodseq;	/* 0: no CONDSTORE */
+	uint32_t messages;	/* MESSAGES from STATUS/SELECT */
+	uint64_t mirror_durable; /* local change sequence known on disk in
+				  * the Maildir mirror */
+};
+
+/* Which members of a struct store_folder_state an update sets. */
+enum {
+	STORE_FS_UIDVALIDITY = 1 << 0,
+	STORE_FS_UIDNEXT = 1 << 1,
+	STORE_FS_HIGHESTMODSEQ = 1 << 2,
+	STORE_FS_MESSAGES = 1 << 3,
+	STORE_FS_MIRROR_DURABLE = 1 << 4,
+	STORE_FS_ALL = 0x1f,
+};
+
+struct store_folder {
+	uint32_t id;		/* store-wide, never reused */
+	char account[STORE_ACCOUNT_MAX + 1];
+	char name[STORE_FOLDER_NAME_MAX + 1];	/* as the server names it */
+	char delimiter;		/* hierarchy delimiter; 0: none */
+	uint32_t attrs;		/* STORE_FOLDER_* */
+	struct store_folder_state state;
+	uint32_t local_count;	/* message records in the store */
+};
+
+/*
+ * Finds the folder (account, name) or creates it (in its own short write
+ * transaction) with the given delimiter and attributes and an empty state.
+ * For an existing folder, delimiter and attrs are updated when they
+ * differ.  *id_r gets the folder id.  MS_EINVAL for an empty or too long
+ * account or name.
+ */
+int store_folder_ensure(struct store *s, const char *account,
+			const char *name, char delimiter, uint32_t attrs,
+			uint32_t *id_r, struct ms_err *err_r) MS_WUR;
+
+/* Copies the folder record.  MS_OK or STORE_NOTFOUND. */
+int store_folder_get(struct store *s, uint32_t folder_id,
+		     struct store_folder *folder_r,
+		     struct ms_err *err_r) MS_WUR;
+int store_folder_find(struct store *s, const char *account, const char *name,
+		      struct store_folder *folder_r,
+		      struct ms_err *err_r) MS_WUR;
+
+/*
+ * Lists the folders of account (NULL: of every account), sorted by
+ * account then name.  *folders_r is a malloc'ed array of *n_r records
+ * (NULL when there are none): free() it.
+ */
+int store_folder_list(struct store *s, const char *account,
+		      struct store_folder **folders_r, size_t *n_r,
+		      struct ms_err *err_r) MS_WUR;
+
+/* --- message records ----------------------------------------------------- */
+
+struct store_msg {
+	uint32_t folder_id;
+	uint32_t uid;
+	uint8_t hash[STORE_HASH_LEN];	/* the body's SHA-256 */
+	uint32_t flags;			/* STORE_FLAG_*, current local view */
+	uint32_t synced_flags;		/* as last agreed with the server */
+	uint64_t modseq;		/* 0: unknown */
+	int64_t internal_date;		/* seconds since the epoch */
+	uint64_t size;			/* body bytes */
+	uint64_t local_seq;		/* set by the store on every write */
+	char mirror_name[STORE_MIRROR_NAME_MAX + 1]; /* "" until exported */
+};
+
+/* Copies the record of (folder, uid).  MS_OK or STORE_NOTFOUND. */
+int store_msg_get(struct store *s, uint32_t folder_id, uint32_t uid,
+		  struct store_msg *msg_r, struct ms_err *err_r) MS_WUR;
+
+/*
+ * Iterates one folder's records in UID order, from uid_from upwards.
+ * The iterator reads chunks of records in short read transactions and
+ * holds none between calls, so it may live across loop callbacks and
+ * commits; records committed meanwhile above the last returned UID are
+ * seen.  It is owned by the caller: store_msg_iter_free() it.
+ */
+struct store_msg_iter;
+int store_msg_iter_new(struct store *s, uint32_t folder_id, uint32_t uid_from,
+		       struct store_msg_iter **it_r) MS_WUR;
+/* MS_OK with the next record in *msg_r, STORE_NOTFOUND at the end. */
+int store_msg_iter_next(struct store_msg_iter *it, struct store_msg *msg_r,
+			struct ms_err *err_r) MS_WUR;
+void store_msg_iter_free(struct store_msg_iter **itp);
+
+/* A message record's place: (folder, uid). */
+struct store_msg_ref {
+	uint32_t folder_id;
+	uint32_t uid;
+};
+
+/*
+ * Every message record holding the body with this hash, in (folder, uid)
+ * order.  *refs_r is malloc'ed (NULL when none): free() it.
+ */
+int store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		       struct store_msg_ref **refs_r, size_t *n_r,
+		       struct ms_err *err_r) MS_WUR;
+
+/*
+ * Hashes of every stored body whose Message-ID (without angle brackets)
+ * is msgid.  *hashes_r is a malloc'ed array of *n_r hashes: free() it.
+ */
+int store_find_by_msgid(struct store *s, const char *msgid,
+			uint8_t (**hashes_r)[STORE_HASH_LEN], size_t *n_r,
+			struct ms_err *err_r) MS_WUR;
+
+/* --- bodies -------------------------------------------------------------- */
+
+/*
+ * A body being received.  Bytes are hashed as they arrive and the header
+ * is summarised on the way; bodies above the spool threshold (or announced
+ * above it with size_hint) go to an unlinked temporary file in DIR/tmp,
+ * so a body is never held twice in memory.
+ */
+int store_body_writer_new(struct store *s, uint64_t size_hint,
+			  struct store_body_writer **w_r,
+			  struct ms_err *err_r) MS_WUR;
+/* Appends bytes.  MS_ETOOBIG past max_body_size, MS_EIO on a spool error. */
+int store_body_writer_write(struct store_body_writer *w, const void *p,
+			    size_t len, struct ms_err *err_r) MS_WUR;
+/*
+ * Finishes the body: *wp is consumed (set to NULL) whatever the result,
+ * and on success *body_r is a finished body owned by the caller until it
+ * is handed to a batch (or store_body_free()'d).
+ */
+int store_body_writer_finish(struct store_body_writer **wp,
+			     struct store_body **body_r,
+			     struct ms_err *err_r) MS_WUR;
+/* Abandons a body being received.  NULL-safe. */
+void store_body_writer_free(struct store_body_writer **wp);
+
+void store_body_hash(const struct store_body *b, uint8_t hash_r[STORE_HASH_LEN]);
+uint64_t store_body_size(const struct store_body *b);
+void store_body_free(struct store_body **bp);
+
+/*
+ * Copies up to len bytes of the body with this hash, from offset, into
+ * dst; *n_r gets the count (0 at or past the end).  MS_OK or
+ * STORE_NOTFOUND.  Each call is one short read transaction, so a large
+ * body can be streamed out in pieces without holding it in memory.
+ */
+int store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		    uint64_t offset, void *dst, size_t len, size_t *n_r,
+		    struct ms_err *err_r) MS_WUR;
+/* The whole body appended to out (bounded by out's limit).  MS_OK,
+ * STORE_NOTFOUND or MS_ETOOBIG. */
+int store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			struct ms_buf *out, struct ms_err *err_r) MS_WUR;
+
+/* --- summaries ----------------------------------------------------------- */
+
+/* Decoded header summary of a body; strings are malloc'ed, NUL-terminated
+ * UTF-8 ("" when absent), freed by store_summary_deinit(). */
+struct store_summary {
+	int64_t date;		/* seconds since the epoch; 0 with !has_date */
+	bool has_date;
+	char *from;
+	char *to;
+	char *subject;
+	char *message_id;	/* without angle brackets */
+};
+
+/* MS_OK or STORE_NOTFOUND.  On MS_OK deinit the summary. */
+int store_summary_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		      struct store_summary *sum_r,
+		      struct ms_err *err_r) MS_WUR;
+void store_summary_deinit(struct store_summary *sum);
+
+/* --- pending local changes ----------------------------------------------- */
+
+enum store_change_kind {
+	STORE_CHANGE_FLAGS = 1,	/* add flags_add, remove flags_remove */
+	STORE_CHANGE_DELETE = 2,	/* delete (folder, uid) on the server */
+	STORE_CHANGE_APPEND = 3,	/* append body hash to folder */
+	STORE_CHANGE_MOVE = 4,		/* move (folder, uid) to dest_folder_id */
+};
+
+struct store_change {
+	uint64_t seq;		/* assigned at commit, increasing */
+	enum store_change_kind kind;
+	uint32_t folder_id;
+	uint32_t uid;		/* 0 for APPEND */
+	uint32_t flags_add;
+	uint32_t flags_remove;
+	uint32_t dest_folder_id;	/* MOVE */
+	uint8_t hash[STORE_HASH_LEN];	/* APPEND: the body (holds a ref) */
+	int64_t internal_date;		/* APPEND */
+};
+
+/*
+ * Pending changes with seq > after_seq, oldest first, at most max of them.
+ * *changes_r is malloc'ed (NULL when none): free() it.
+ */
+int store_change_list(struct store *s, uint64_t after_seq, size_t max,
+		      struct store_change **changes_r, size_t *n_r,
+		      struct ms_err *err_r) MS_WUR;
+
+/* --- POP3 ---------------------------------------------------------------- */
+
+struct store_pop3 {
+	uint8_t hash[STORE_HASH_LEN];
+	int64_t fetched;	/* when the message was stored */
+	bool is_deleted;	/* DELE done on the server */
+};
+
+/* MS_OK or STORE_NOTFOUND. */
+int store_pop3_get(struct store *s, const char *account, const char *uidl,
+		   struct store_pop3 *rec_r, struct ms_err *err_r) MS_WUR;
+
+/* --- batches ------------------------------------------------------------- */
+
+/*
+ * A batch collects operations in memory and writes them all in one write
+ * transaction at store_batch_commit().  Operations apply in the order
+ * they were added.  Nothing is visible, and nothing is durable, before
+ * the commit returned MS_OK.  Add a folder's UIDNEXT/HIGHESTMODSEQ to the
+ * same batch as the messages below it, so the watermark is never ahead of
+ * the messages on disk.
+ *
+ * Adding an operation only copies its arguments (MS_ENOMEM, MS_EINVAL);
+ * store errors appear at commit.
+ */
+int store_batch_new(struct store *s, struct store_batch **b_r) MS_WUR;
+/* Frees the batch and everything it owns (bodies included).  NULL-safe. */
+void store_batch_free(struct store_batch **bp);
+
+/*
+ * Stores a message record for (msg->folder_id, msg->uid), replacing an
+ * existing one (its old body loses a reference).  body (consumed, even on
+ * error) is the finished body; its hash and size override msg's.  With
+ * body NULL, msg->hash must name a body already in the store or added
+ * earlier in the batch (re-matching after a UIDVALIDITY change); the
+ * commit fails with MS_EINVAL otherwise.  msg->local_seq is ignored.
+ */
+int store_batch_msg_add(struct store_batch *b, const struct store_msg *msg,
+			struct store_body *body) MS_WUR;
+/* Sets flags, synced flags and modseq of an existing record (skipped
+ * when the record does not exist: the server may report flags of a
+ * message expunged locally). */
+int store_batch_msg_flags(struct store_batch *b, uint32_t folder_id,
+			  uint32_t uid, uint32_t flags, uint32_t synced_flags,
+			  uint64_t modseq) MS_WUR;
+/* Records the Maildir file name of an existing record (skipped when
+ * absent). */
+int store_batch_msg_mirror(struct store_batch *b, uint32_t folder_id,
+			   uint32_t uid, const char *mirror_name) MS_WUR;
+/* Removes every record with uid_lo <= uid <= uid_hi (a VANISHED range);
+ * UIDs without a record are ignored. */
+int store_batch_msg_expunge(struct store_batch *b, uint32_t folder_id,
+			    uint32_t uid_lo, uint32_t uid_hi) MS_WUR;
+/* Sets the members of state named by mask (STORE_FS_*).  The commit fails
+ * with MS_EINVAL for an unknown folder. */
+int store_batch_folder_state(struct store_batch *b, uint32_t folder_id,
+			     const struct store_folder_state *state,
+			     unsigned mask) MS_WUR;
+/* Removes the folder, its name and all its records. */
+int store_batch_folder_delete(struct store_batch *b,
+			      uint32_t folder_id) MS_WUR;
+/* Records a pending change (c->seq is assigned at commit; an APPEND takes
+ * a reference on c->hash, which must be in the store or added earlier in
+ * the batch with a body: pass that body here or NULL). */
+int store_batch_change_add(struct store_batch *b,
+			   const struct store_change *c,
+			   struct store_body *body) MS_WUR;
+/* Clears the pending change seq (no-op when absent). */
+int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
+/* Stores or replaces a POP3 record; body as for store_batch_msg_add. */
+int store_batch_pop3_put(struct store_batch *b, const char *account,
+			 const char *uidl, const struct store_pop3 *rec,
+			 struct store_body *body) MS_WUR;
+/* Removes a POP3 record (no-op when absent). */
+int store_batch_pop3_delete(struct store_batch *b, const char *account,
+			    const char *uidl) MS_WUR;
+
+/* Operations queued, and bytes of bodies held in memory by the batch. */
+size_t store_batch_count(const struct store_batch *b);
+size_t store_batch_mem(const struct store_batch *b);
+
+/*
+ * Writes every operation in one write transaction and commits it (with
+ * LMDB's default fsync).  On MS_OK the batch is empty and may be reused.
+ * On an error nothing was written and the batch is unchanged: the caller
+ * may retry it or free it.  MDB_MAP_FULL grows the map and retries.
+ */
+int store_batch_commit(struct store_batch *b, struct ms_err *err_r) MS_WUR;
+
+/* --- consistency --------------------------------------------------------- */
+
+enum {
+	STORE_CHECK_HASHES = 1 << 0,	/* also re-hash every body */
+};
+
+/*
+ * Verifies the invariants: every message record's folder exists and its
+ * body, body_info and summary exist; every refcount equals the references
+ * (messages, pending APPENDs, POP3 records); no body, body_info or summary
+ * is orphaned; body_refs mirrors the message records; folder local counts
+ * are right; with STORE_CHECK_HASHES every body hashes to its key.
+ * Returns MS_OK, or MS_ESTORE naming the first violation found.
+ */
+int store_check(struct store *s, unsigned flags, struct ms_err *err_r) MS_WUR;
+
+/* --- testing ------------------------------------------------------------- */
+
+/*
+ * Deliberate damage, for tests of store_check(), migrations and schema
+ * refusal only.  hash is used by the body faults.
+ */
+enum store_testing_fault {
+	STORE_TESTING_DROP_BODY,	/* delete the bytes of hash */
+	STORE_TESTING_BUMP_REFCOUNT,	/* refcount of hash + 1 */
+	STORE_TESTING_ORPHAN_BODY,	/* add an unreferenced body */
+	STORE_TESTING_SCHEMA_V1,	/* turn into a version 1 store */
+	STORE_TESTING_SCHEMA_FUTURE,	/* claim schema version 9999 */
+};
+int store_testing_fault(struct store *s, enum store_testing_fault fault,
+			const uint8_t hash[STORE_HASH_LEN],
+			struct ms_err *err_r) MS_WUR;
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * store_int.h - what the files of daemon/store share with each other and
+ * nobody else: the environment handle, the database handles, value
+ * encodings and the write-transaction runner.
+ */
+#ifndef MS_STORE_INT_H
+#define MS_STORE_INT_H
+
+#include <lmdb.h>
+#include <openssl/evp.h>
+
+#include "store/store.h"
+
+enum store__dbi {
+	STORE_DBI_META,
+	STORE_DBI_FOLDERS,
+	STORE_DBI_FOLDER_NAMES,
+	STORE_DBI_MESSAGES,
+	STORE_DBI_BODIES,
+	STORE_DBI_BODY_INFO,
+	STORE_DBI_BODY_REFS,
+	STORE_DBI_SUMMARIES,
+	STORE_DBI_MSGIDS,
+	STORE_DBI_CHANGES,
+	STORE_DBI_POP3,
+	STORE_DBI_OUTBOX,
+	STORE_DBI_COUNT,
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_DBI_COUNT];
+	char *dir;
+	char *tmpdir;		/* DIR/tmp: spool files of large bodies */
+	int lock_fd;
+	size_t map_size;
+	size_t spool_threshold;
+	uint64_t max_body_size;
+	EVP_MD *sha256;		/* fetched once: per-body fetches are slow */
+	int last_mdb_rc;	/* LMDB code behind the last MS_ESTORE */
+};
+
+/* A finished body, ready to be written by a batch. */
+struct store_body {
+	uint8_t hash[STORE_HASH_LEN];
+	uint64_t size;
+	uint8_t *mem;		/* the bytes when in memory, else NULL */
+	int fd;			/* the spool file when spooled, else -1 */
+	uint8_t *summary;	/* encoded summary value (store__summary_*) */
+	size_t summary_len;
+	char *msgid;		/* Message-ID for the index ("" if none) */
+};
+
+/* Big-endian integer coding for keys and values. */
+static inline void
+store__put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void
+store__put64(uint8_t *p, uint64_t v)
+{
+	store__put32(p, (uint32_t)(v >> 32));
+	store__put32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t
+store__get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t
+store__get64(const uint8_t *p)
+{
+	return (uint64_t)store__get32(p) << 32 | store__get32(p + 4);
+}
+
+/* Records an LMDB failure: MS_ESTORE with mdb_strerror(rc). */
+int store__mdb_err(struct store *s, struct ms_err *err_r, int rc,
+		   const char *what);
+
+/*
+ * Runs fn inside one write transaction and commits it.  When the map is
+ * full (during fn or at commit), the transaction is aborted, the map
+ * doubled and fn run again from the start, so fn must only depend on its
+ * arg.  fn returns MS_OK or a negative code (then the transaction is
+ * aborted and that code returned).
+ */
+typedef int (*store__txn_fn)(struct store *s, MDB_txn *txn, void *arg,
+			     struct ms_err *err_r);
+int store__write(struct store *s, store__txn_fn fn, void *arg,
+		 struct ms_err *err_r);
+int store__read_begin(struct store *s, MDB_txn **txn_r, struct ms_err *err_r);
+
+/*
+ * Makes room for one more element in a growable array: *arrp holds n
+ * elements of elem bytes in *capp slots; doubles from `first`.  Returns
+ * MS_OK or MS_ENOMEM (the array is then unchanged).
+ */
+int store__reserve(void *arrp, size_t *capp, size_t n, size_t elem,
+		   size_t first);
+
+/* Counters in meta: *v_r gets the stored value (1 when absent). */
+int store__meta_next(struct store *s, MDB_txn *txn, const char *key,
+		     uint64_t *v_r, struct ms_err *err_r);
+int store__meta_set(struct store *s, MDB_txn *txn, const char *key,
+		    uint64_t v, struct ms_err *err_r);
+
+/* Encoded values. */
+#define STORE__MSG_FIXED 73	/* message value without the mirror name */
+#define STORE__INFO_LEN 12	/* body_info: refcount u32, size u64 */
+#define STORE__CHANGE_LEN 61
+
+void store__msg_encode(const struct store_msg *m, uint8_t *out,
+		       size_t *len_r);
+int store__msg_decode(uint32_t folder_id, uint32_t uid, const MDB_val *v,
+		      struct store_msg *m);
+void store__folder_key(uint32_t folder_id, uint8_t key[4]);
+void store__msg_key(uint32_t folder_id, uint32_t uid, uint8_t key[8]);
+int store__folder_decode(uint32_t id, const MDB_val *v,
+			 struct store_folder *f);
+int store__folder_encode(const struct store_folder *f, uint8_t *out,
+			 size_t outsz, size_t *len_r);
+void store__change_encode(const struct store_change *c,
+			  uint8_t out[STORE__CHANGE_LEN]);
+int store__change_decode(uint64_t seq, const MDB_val *v,
+			 struct store_change *c);
+/* Message-ID index key: at most STORE_MSGID_KEY_MAX bytes of msgid. */
+MDB_val store__msgid_key(const char *msgid);
+
+/* Migration from schema v1: builds body_refs from the message records. */
+int store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r);
+
+#endif

@@ -1,0 +1,634 @@
+/*
+ * test_store.c - the LMDB store on temporary directories: schema and
+ * migration, ingest, dedup and refcounts, batch atomicity, map growth,
+ * the process lock, iteration, pending changes, POP3 records, summaries
+ * and store_check against planted damage.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+
+#include "test_store_util.h"
+
+static void
+test_schema_reopen(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct store_folder f, *list;
+	struct ms_err err = { 0 };
+	uint32_t inbox, sent, again;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "work", "INBOX", '/',
+					     STORE_FOLDER_INBOX, &inbox, &err),
+			 MS_OK);
+	assert_int_equal(store_folder_ensure(s, "work", "Sent", '/', 0, &sent,
+					     &err), MS_OK);
+	assert_int_not_equal(inbox, sent);
+	assert_int_equal(store_folder_ensure(s, "home", "INBOX", '.', 0,
+					     &again, &err), MS_OK);
+	assert_int_not_equal(again, inbox);
+	store_close(&s);
+	assert_null(s);
+
+	s = tsu_open(dir, 0);
+	assert_int_equal(store_folder_ensure(s, "work", "INBOX", '/',
+					     STORE_FOLDER_INBOX, &again, &err),
+			 MS_OK);
+	assert_int_equal(again, inbox);
+	assert_int_equal(store_folder_find(s, "work", "Sent", &f, &err), MS_OK);
+	assert_int_equal(f.id, sent);
+	assert_string_equal(f.account, "work");
+	assert_int_equal(f.delimiter, '/');
+	assert_int_equal(store_folder_find(s, "work", "Nope", &f, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_folder_get(s, 999, &f, &err), STORE_NOTFOUND);
+	assert_int_equal(store_folder_list(s, "work", &list, &n, &err), MS_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "INBOX");
+	assert_string_equal(list[1].name, "Sent");
+	free(list);
+	assert_int_equal(store_folder_list(s, NULL, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].account, "home");
+	free(list);
+	assert_int_equal(store_folder_ensure(s, "", "x", '/', 0, &again, &err),
+			 MS_EINVAL);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_migration_and_future(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct store_params params = { .dir = dir };
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg_ref *refs;
+	struct store_msg m;
+	uint32_t fid;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 1, "Subject: one\r\n\r\nbody one\r\n");
+	tsu_add(b, s, fid, 2, "Subject: two\r\n\r\nbody two\r\n");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	/* Turn it into a version 1 store: no body_refs. */
+	assert_int_equal(store_testing_fault(s, STORE_TESTING_SCHEMA_V1, NULL,
+					     &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_ESTORE);
+	store_close(&s);
+
+	s = tsu_open(dir, 0);	/* migrates 1 -> 2 */
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, fid, 2, &m, &err), MS_OK);
+	assert_int_equal(store_find_by_hash(s, m.hash, &refs, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(refs[0].folder_id, fid);
+	assert_int_equal(refs[0].uid, 2);
+	free(refs);
+
+	assert_int_equal(store_testing_fault(s, STORE_TESTING_SCHEMA_FUTURE,
+					     NULL, &err), MS_OK);
+	store_close(&s);
+	assert_int_equal(store_open(&s, &params, &err), MS_ESTORE);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "is newer than this mailsyncd"));
+	tsu_rmdir(dir);
+}
+
+static void
+test_ingest_and_summary(void **state)
+{
+	static const char msg[] =
+		"From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\n"
+		"To: you@example.org\r\n"
+		"Subject: =?ISO-8859-1?Q?caf=E9?= time\r\n"
+		"Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
+		"Message-ID: <m1@example.org>\r\n"
+		"\r\n"
+		"Hello.\r\n";
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_body *body;
+	struct store_summary sum;
+	struct store_msg m;
+	struct ms_buf out;
+	uint8_t hash[STORE_HASH_LEN], want[STORE_HASH_LEN];
+	uint8_t (*hashes)[STORE_HASH_LEN];
+	unsigned int hl;
+	char buf[8];
+	size_t n;
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	body = tsu_body(s, msg, sizeof(msg) - 1, 5);
+	store_body_hash(body, hash);
+	EVP_Digest(msg, sizeof(msg) - 1, want, &hl, EVP_sha256(), NULL);
+	assert_memory_equal(hash, want, STORE_HASH_LEN);
+	assert_int_equal(store_body_size(body), sizeof(msg) - 1);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	memset(&m, 0, sizeof(m));
+	m.folder_id = fid;
+	m.uid = 7;
+	m.flags = STORE_FLAG_SEEN;
+	m.synced_flags = STORE_FLAG_SEEN;
+	m.modseq = 42;
+	m.internal_date = 1057049557;
+	assert_int_equal(store_batch_msg_add(b, &m, body), MS_OK);
+	assert_int_equal(store_batch_count(b), 1);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_batch_count(b), 0);
+	store_batch_free(&b);
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(store_msg_get(s, fid, 7, &m, &err), MS_OK);
+	assert_memory_equal(m.hash, want, STORE_HASH_LEN);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN);
+	assert_int_equal(m.modseq, 42);
+	assert_int_equal(m.internal_date, 1057049557);
+	assert_int_equal(m.size, sizeof(msg) - 1);
+	assert_int_equal(store_msg_get(s, fid, 8, &m, &err), STORE_NOTFOUND);
+
+	ms_buf_init(&out, 1 << 20);
+	assert_int_equal(store_body_read_all(s, want, &out, &err), MS_OK);
+	assert_int_equal(out.len, sizeof(msg) - 1);
+	assert_memory_equal(out.p, msg, out.len);
+	ms_buf_deinit(&out);
+	assert_int_equal(store_body_read(s, want, 6, buf, 4, &n, &err), MS_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, msg + 6, 4);
+	assert_int_equal(store_body_read(s, want, 10000, buf, 4, &n, &err),
+			 MS_OK);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(store_summary_get(s, want, &sum, &err), MS_OK);
+	assert_string_equal(sum.from, "Jürgen <j@example.org>");
+	assert_string_equal(sum.to, "you@example.org");
+	assert_string_equal(sum.subject, "café time");
+	assert_string_equal(sum.message_id, "m1@example.org");
+	assert_true(sum.has_date);
+	assert_int_equal(sum.date, 1057049557);
+	store_summary_deinit(&sum);
+
+	assert_int_equal(store_find_by_msgid(s, "m1@example.org", &hashes, &n,
+					     &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_memory_equal(hashes[0], want, STORE_HASH_LEN);
+	free(hashes);
+	assert_int_equal(store_find_by_msgid(s, "m2@example.org", &hashes, &n,
+					     &err), MS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_dedup_refcount(void **state)
+{
+	static const char text[] = "Message-ID: <dup@x>\r\n\r\nsame bytes\r\n";
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg m;
+	struct store_msg_ref *refs;
+	struct store_folder f;
+	struct store_summary sum;
+	uint8_t (*hashes)[STORE_HASH_LEN];
+	uint8_t hash[STORE_HASH_LEN], buf[4];
+	uint32_t f1, f2;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &f1,
+					     &err), MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "Archive", '/', 0, &f2,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	/* Twice in one batch, then again in another. */
+	tsu_add(b, s, f1, 1, text);
+	tsu_add(b, s, f2, 10, text);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	tsu_add(b, s, f2, 11, text);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+
+	assert_int_equal(store_msg_get(s, f1, 1, &m, &err), MS_OK);
+	memcpy(hash, m.hash, sizeof(hash));
+	assert_int_equal(store_find_by_hash(s, hash, &refs, &n, &err), MS_OK);
+	assert_int_equal(n, 3);
+	free(refs);
+	assert_int_equal(store_find_by_msgid(s, "dup@x", &hashes, &n, &err),
+			 MS_OK);
+	assert_int_equal(n, 1);	/* stored once */
+	free(hashes);
+	assert_int_equal(store_folder_get(s, f2, &f, &err), MS_OK);
+	assert_int_equal(f.local_count, 2);
+
+	/* Expunging two of three references keeps the body. */
+	assert_int_equal(store_batch_msg_expunge(b, f1, 1, 1), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, f2, 11, 4000000000u),
+			 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	assert_int_equal(store_body_read(s, hash, 0, buf, 4, &n, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, f1, 1, &m, &err), STORE_NOTFOUND);
+	assert_int_equal(store_folder_get(s, f2, &f, &err), MS_OK);
+	assert_int_equal(f.local_count, 1);
+
+	/* A body re-referenced by hash alone (UIDVALIDITY re-match). */
+	memset(&m, 0, sizeof(m));
+	m.folder_id = f1;
+	m.uid = 100;
+	memcpy(m.hash, hash, sizeof(hash));
+	assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, f2, 10, 10), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, f1, 100, &m, &err), MS_OK);
+	assert_int_equal(m.size, sizeof(text) - 1);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+
+	/* The last reference goes: body, summary and index go with it. */
+	assert_int_equal(store_batch_folder_delete(b, f1), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_body_read(s, hash, 0, buf, 4, &n, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_summary_get(s, hash, &sum, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_find_by_msgid(s, "dup@x", &hashes, &n, &err),
+			 MS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_folder_get(s, f1, &f, &err), STORE_NOTFOUND);
+	assert_int_equal(store_folder_find(s, "a", "INBOX", &f, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_batch_free(&b);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_replace_and_flags(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg m;
+	uint64_t seq1;
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 5, "first version");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, fid, 5, &m, &err), MS_OK);
+	seq1 = m.local_seq;
+	/* Same (folder, uid), other bytes: the old body goes. */
+	tsu_add(b, s, fid, 5, "second version");
+	assert_int_equal(store_batch_msg_flags(b, fid, 5, STORE_FLAG_FLAGGED,
+					       STORE_FLAG_SEEN, 9), MS_OK);
+	assert_int_equal(store_batch_msg_flags(b, fid, 6, 1, 1, 1), MS_OK);
+	assert_int_equal(store_batch_msg_mirror(b, fid, 5, "123.abc:2,F"),
+			 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, fid, 5, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(m.synced_flags, STORE_FLAG_SEEN);
+	assert_int_equal(m.modseq, 9);
+	assert_int_equal(m.size, strlen("second version"));
+	assert_string_equal(m.mirror_name, "123.abc:2,F");
+	assert_true(m.local_seq > seq1);
+	assert_int_equal(store_msg_get(s, fid, 6, &m, &err), STORE_NOTFOUND);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_batch_free(&b);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_batch_atomic(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg m;
+	struct store_folder f;
+	struct store_folder_state st = { .uidvalidity = 7, .uidnext = 4 };
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 1, "one");
+	tsu_add(b, s, fid, 2, "two");
+	tsu_add(b, s, fid, 3, "three");
+	assert_int_equal(store_batch_folder_state(b, fid, &st,
+						  STORE_FS_UIDVALIDITY |
+						  STORE_FS_UIDNEXT), MS_OK);
+	/* A record naming a body the store does not have. */
+	memset(&m, 0, sizeof(m));
+	m.folder_id = fid;
+	m.uid = 4;
+	memset(m.hash, 0xab, sizeof(m.hash));
+	assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_EINVAL);
+	assert_non_null(strstr(err.msg, "no body in the store"));
+	assert_int_equal(store_batch_count(b), 5);	/* unchanged */
+	assert_int_equal(store_msg_get(s, fid, 1, &m, &err), STORE_NOTFOUND);
+	assert_int_equal(store_folder_get(s, fid, &f, &err), MS_OK);
+	assert_int_equal(f.state.uidnext, 0);
+	assert_int_equal(f.local_count, 0);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_batch_free(&b);
+
+	/* A batch for an unknown folder fails as a whole too. */
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 1, "one");
+	assert_int_equal(store_batch_folder_state(b, 4242, &st,
+						  STORE_FS_UIDNEXT), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_EINVAL);
+	assert_int_equal(store_msg_get(s, fid, 1, &m, &err), STORE_NOTFOUND);
+	store_batch_free(&b);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_map_growth(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 256 * 1024);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	size_t before = store_map_size(s);
+	char *text = malloc(300 * 1024);
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	for (uint32_t uid = 1; uid <= 12; uid++) {
+		memset(text, 'a' + (int)uid, 300 * 1024 - 1);
+		text[300 * 1024 - 1] = '\0';
+		tsu_add(b, s, fid, uid, text);
+		if (uid % 4 == 0)
+			assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	}
+	assert_true(store_map_size(s) >= 4 * before);
+	store_batch_free(&b);
+	store_close(&s);
+	s = tsu_open(dir, 256 * 1024);
+	assert_true(store_map_size(s) >= 4 * before);	/* kept */
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_close(&s);
+	free(text);
+	tsu_rmdir(dir);
+}
+
+static void
+test_lock(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0), *s2 = NULL;
+	struct store_params params = { .dir = dir };
+	struct ms_err err = { 0 };
+	char want[64];
+
+	(void)state;
+	assert_int_equal(store_open(&s2, &params, &err), MS_ESTORE);
+	assert_null(s2);
+	snprintf(want, sizeof(want), "is in use by pid %ld", (long)getpid());
+	assert_non_null(strstr(err.msg, want));
+	store_close(&s);
+	assert_int_equal(store_open(&s2, &params, &err), MS_OK);
+	store_close(&s2);
+	tsu_rmdir(dir);
+}
+
+static void
+test_iteration(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg_iter *it;
+	struct store_msg m;
+	uint32_t f1, f2, expect;
+	char text[32];
+	int rc;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "A", '/', 0, &f1, &err),
+			 MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "B", '/', 0, &f2, &err),
+			 MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	/* UIDs 3, 6, ..., 1500 added in a scrambled order, over several
+	 * iterator chunks; and a neighbour folder that must not leak in. */
+	for (uint32_t i = 0; i < 500; i++) {
+		uint32_t uid = 3 * (1 + (i * 7919) % 500);
+
+		snprintf(text, sizeof(text), "msg %u", uid);
+		tsu_add(b, s, f1, uid, text);
+	}
+	tsu_add(b, s, f2, 1, "other");
+	tsu_add(b, s, f2, 2, "other 2");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+
+	assert_int_equal(store_msg_iter_new(s, f1, 0, &it), MS_OK);
+	expect = 3;
+	while ((rc = store_msg_iter_next(it, &m, &err)) == MS_OK) {
+		assert_int_equal(m.folder_id, f1);
+		assert_int_equal(m.uid, expect);
+		expect += 3;
+	}
+	assert_int_equal(rc, STORE_NOTFOUND);
+	assert_int_equal(expect, 1503);
+	store_msg_iter_free(&it);
+	/* From the middle. */
+	assert_int_equal(store_msg_iter_new(s, f1, 1000, &it), MS_OK);
+	assert_int_equal(store_msg_iter_next(it, &m, &err), MS_OK);
+	assert_int_equal(m.uid, 1002);
+	store_msg_iter_free(&it);
+	assert_int_equal(store_msg_iter_new(s, f2 + 1, 0, &it), MS_OK);
+	assert_int_equal(store_msg_iter_next(it, &m, &err), STORE_NOTFOUND);
+	store_msg_iter_free(&it);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+static void
+test_changes_and_pop3(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_change c, *list;
+	struct store_pop3 rec;
+	struct store_body *body;
+	uint8_t h_append[STORE_HASH_LEN], h_pop[STORE_HASH_LEN], buf[4];
+	uint32_t fid;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	memset(&c, 0, sizeof(c));
+	c.kind = STORE_CHANGE_FLAGS;
+	c.folder_id = fid;
+	c.uid = 3;
+	c.flags_add = STORE_FLAG_SEEN;
+	assert_int_equal(store_batch_change_add(b, &c, NULL), MS_OK);
+	c.kind = STORE_CHANGE_DELETE;
+	c.uid = 4;
+	assert_int_equal(store_batch_change_add(b, &c, NULL), MS_OK);
+	body = tsu_body(s, "Subject: draft\r\n\r\nx", 19, 3);
+	store_body_hash(body, h_append);
+	c.kind = STORE_CHANGE_APPEND;
+	c.uid = 0;
+	c.internal_date = 99;
+	assert_int_equal(store_batch_change_add(b, &c, body), MS_OK);
+	body = tsu_body(s, "pop3 message", 12, 100);
+	store_body_hash(body, h_pop);
+	memset(&rec, 0, sizeof(rec));
+	rec.fetched = 1234;
+	assert_int_equal(store_batch_pop3_put(b, "pop", "UID-1", &rec, body),
+			 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_batch_free(&b);
+	store_close(&s);
+
+	s = tsu_open(dir, 0);
+	assert_int_equal(store_change_list(s, 0, 100, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(list[0].kind, STORE_CHANGE_FLAGS);
+	assert_int_equal(list[0].flags_add, STORE_FLAG_SEEN);
+	assert_int_equal(list[1].kind, STORE_CHANGE_DELETE);
+	assert_int_equal(list[1].uid, 4);
+	assert_int_equal(list[2].kind, STORE_CHANGE_APPEND);
+	assert_memory_equal(list[2].hash, h_append, STORE_HASH_LEN);
+	assert_int_equal(list[2].internal_date, 99);
+	assert_true(list[0].seq < list[1].seq && list[1].seq < list[2].seq);
+	uint64_t s1 = list[0].seq, s3 = list[2].seq;
+	free(list);
+	assert_int_equal(store_change_list(s, s1, 1, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].kind, STORE_CHANGE_DELETE);
+	free(list);
+	assert_int_equal(store_pop3_get(s, "pop", "UID-1", &rec, &err), MS_OK);
+	assert_memory_equal(rec.hash, h_pop, STORE_HASH_LEN);
+	assert_int_equal(rec.fetched, 1234);
+	assert_int_equal(store_pop3_get(s, "pop", "UID-2", &rec, &err),
+			 STORE_NOTFOUND);
+
+	/* Clearing the APPEND and the POP3 record frees their bodies. */
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	assert_int_equal(store_batch_change_clear(b, s1), MS_OK);
+	assert_int_equal(store_batch_change_clear(b, s3), MS_OK);
+	assert_int_equal(store_batch_change_clear(b, 999999), MS_OK);
+	assert_int_equal(store_batch_pop3_delete(b, "pop", "UID-1"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_change_list(s, 0, 100, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].kind, STORE_CHANGE_DELETE);
+	free(list);
+	assert_int_equal(store_body_read(s, h_append, 0, buf, 4, &n, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_body_read(s, h_pop, 0, buf, 4, &n, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* Each planted fault is found by store_check. */
+static void
+test_check_detects(void **state)
+{
+	static const enum store_testing_fault faults[] = {
+		STORE_TESTING_DROP_BODY,
+		STORE_TESTING_BUMP_REFCOUNT,
+		STORE_TESTING_ORPHAN_BODY,
+	};
+	static const char *const want[] = {
+		"body bytes missing", "refcount wrong", "orphaned body bytes",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		char *dir = tsu_tmpdir();
+		struct store *s = tsu_open(dir, 0);
+		struct ms_err err = { 0 };
+		struct store_batch *b;
+		struct store_msg m;
+		uint32_t fid;
+
+		assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0,
+						     &fid, &err), MS_OK);
+		assert_int_equal(store_batch_new(s, &b), MS_OK);
+		tsu_add(b, s, fid, 1, "one");
+		tsu_add(b, s, fid, 2, "two");
+		assert_int_equal(store_batch_commit(b, &err), MS_OK);
+		store_batch_free(&b);
+		assert_int_equal(store_check(s, 0, &err), MS_OK);
+		assert_int_equal(store_msg_get(s, fid, 2, &m, &err), MS_OK);
+		assert_int_equal(store_testing_fault(s, faults[i], m.hash,
+						     &err), MS_OK);
+		assert_int_equal(store_check(s, 0, &err), MS_ESTORE);
+		assert_non_null(strstr(err.msg, want[i]));
+		store_close(&s);
+		tsu_rmdir(dir);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schema_reopen),
+		cmocka_unit_test(test_migration_and_future),
+		cmocka_unit_test(test_ingest_and_summary),
+		cmocka_unit_test(test_dedup_refcount),
+		cmocka_unit_test(test_replace_and_flags),
+		cmocka_unit_test(test_batch_atomic),
+		cmocka_unit_test(test_map_growth),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_iteration),
+		cmocka_unit_test(test_changes_and_pop3),
+		cmocka_unit_test(test_check_detects),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
