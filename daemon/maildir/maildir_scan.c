@@ -153,9 +153,8 @@ maildir_list_add(struct maildir_list *l, const struct maildir_entry *e,
 	return MS_OK;
 }
 
-/* Joins the non-empty parts with '/'; NULL when out of memory. */
-static char *
-maildir_scan_join(const char *a, const char *b, const char *c)
+char *
+maildir__path_join(const char *a, const char *b, const char *c)
 {
 	const char *parts[3] = { a, b, c };
 	struct ms_buf buf;
@@ -185,7 +184,7 @@ maildir_scan_note(struct maildir_report *rep, const char *dir, const char *sub,
 
 	if (rep == NULL)
 		return;
-	path = maildir_scan_join(dir, sub, name);
+	path = maildir__path_join(dir, sub, name);
 	if (path != NULL)
 		maildir_report_note(rep, path, why);
 	free(path);
@@ -319,7 +318,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth);
 static int
 maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 {
-	char *dirpath = maildir_scan_join(wk->root, rel, "");
+	char *dirpath = maildir__path_join(wk->root, rel, "");
 	struct maildir_walk_names kids = { 0 };
 	bool has[3] = { false, false, false };	/* new, cur, tmp */
 	DIR *dir = dirpath != NULL ? fdopendir(fd) : NULL;
@@ -391,7 +390,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 					kids.v[i], strerror(errno));
 			break;
 		}
-		if ((child = maildir_scan_join(rel, kids.v[i], "")) == NULL) {
+		if ((child = maildir__path_join(rel, kids.v[i], "")) == NULL) {
 			close(cfd);
 			rc = ms_err_set(wk->err_r, MS_ENOMEM, "out of memory in %s",
 					dirpath);

@@ -100,4 +100,10 @@ int maildir_tree_discover(const char *root, struct maildir_folders *f,
 			  struct ms_err *err_r) MS_WUR;
 void maildir_folders_deinit(struct maildir_folders *f);
 
+/*
+ * Module-internal: joins the non-empty parts of a, b, c with '/' into a
+ * new string (free() it); NULL when out of memory.
+ */
+char *maildir__path_join(const char *a, const char *b, const char *c);
+
 #endif

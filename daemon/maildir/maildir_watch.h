@@ -1,0 +1,66 @@
+/*
+ * maildir_watch.h - inotify (uv_fs_event) watches over an account's mirror
+ * tree, delivering debounced "this folder changed" events.
+ *
+ * Each Maildir folder gets watches on its new/ and cur/ (messages added,
+ * renamed, removed) and on the folder directory itself; every other
+ * directory of the tree (an intermediate "Lists") is watched for folders
+ * appearing or going.  Events are coalesced: the first one arms a timer of
+ * delay_ms, and when it fires every folder touched since is delivered once.
+ * So a burst of N renames in a folder gives one callback, and an event is
+ * delivered at most delay_ms (plus the time of a tree rescan) after it
+ * happened, however busy the folder stays.  When a directory appears or
+ * goes, the tree is walked again and watches are added or closed; a new
+ * folder is delivered as MAILDIR_WATCH_CHANGED, a vanished one as
+ * MAILDIR_WATCH_GONE.
+ *
+ * Events only say where to look: the consumer lists the folder
+ * (maildir_scan_folder) and compares with what it knows.  That includes
+ * changes the daemon made itself.
+ */
+#ifndef MS_MAILDIR_WATCH_H
+#define MS_MAILDIR_WATCH_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "common/ms.h"
+#include "maildir/maildir_scan.h"
+
+enum maildir_watch_what {
+	MAILDIR_WATCH_CHANGED = 0,	/* look at this folder again */
+	MAILDIR_WATCH_GONE = 1,		/* this folder is no longer there */
+};
+
+struct maildir_watch;
+
+/*
+ * rel is the folder's path relative to the root ("" for the root), valid
+ * during the call.  The callback may call maildir_watch_close().
+ */
+typedef void (*maildir_watch_cb)(struct maildir_watch *w, const char *rel,
+				 enum maildir_watch_what what, void *arg);
+
+/*
+ * Walks root and starts the watches.  The folders that exist now are not
+ * delivered (the caller scans them at start anyway).  rep (may be NULL)
+ * receives the tree's non-message entries, and must outlive the watcher.
+ * Returns NULL with err_r set on failure; handles already made are closing
+ * then, so run the loop before uv_loop_close() in that case too.
+ */
+struct maildir_watch *maildir_watch_new(uv_loop_t *loop, const char *root,
+					unsigned delay_ms, maildir_watch_cb cb,
+					void *arg, struct maildir_report *rep,
+					struct ms_err *err_r);
+
+/*
+ * Stops every watch and the timer; no callback fires afterwards.  Memory is
+ * freed from the handles' close callbacks, so after this the loop must run
+ * once more (uv_run) before uv_loop_close().  A no-op on NULL.
+ */
+void maildir_watch_close(struct maildir_watch *w);
+
+/* Number of directories watched; for tests and status. */
+size_t maildir_watch_count_dirs(const struct maildir_watch *w);
+
+#endif

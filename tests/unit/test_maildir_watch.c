@@ -1,0 +1,300 @@
+/* test_maildir_watch.c - daemon/maildir: debounced inotify watches over a tree. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "maildir/maildir_watch.h"
+#include "test_maildir_util.h"
+
+#define DELAY_MS 100
+#define WAIT_MS 3000	/* bound on every wait; delivery takes ~DELAY_MS */
+
+struct got {
+	int n;
+	char rel[64][256];
+	int what[64];
+};
+
+struct wt {
+	uv_loop_t loop;
+	uv_timer_t tick;
+	char *root;
+	struct maildir_watch *w;
+	struct maildir_report rep;
+	struct got got;
+};
+
+static void
+watch_cb(struct maildir_watch *w, const char *rel, enum maildir_watch_what what,
+	 void *arg)
+{
+	struct wt *t = arg;
+
+	if (t->got.n < 64) {
+		snprintf(t->got.rel[t->got.n], sizeof(t->got.rel[0]), "%s", rel);
+		t->got.what[t->got.n] = (int)what;
+	}
+	t->got.n++;
+}
+
+static void
+tick_cb(uv_timer_t *h)
+{
+	(void)h;	/* only makes UV_RUN_ONCE return regularly */
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+count_for(const struct wt *t, const char *rel, int what)
+{
+	int c = 0;
+
+	for (int i = 0; i < t->got.n && i < 64; i++)
+		if (strcmp(t->got.rel[i], rel) == 0 && t->got.what[i] == what)
+			c++;
+	return c;
+}
+
+/* Runs the loop until rel got what, or WAIT_MS pass; returns elapsed ms or -1. */
+static long
+wait_for(struct wt *t, const char *rel, int what)
+{
+	uint64_t start = now_ms();
+
+	while (count_for(t, rel, what) == 0) {
+		if (now_ms() - start > WAIT_MS)
+			return -1;
+		uv_run(&t->loop, UV_RUN_ONCE);
+	}
+	return (long)(now_ms() - start);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void
+run_for(struct wt *t, uint64_t ms)
+{
+	uint64_t start = now_ms();
+
+	while (now_ms() - start < ms)
+		uv_run(&t->loop, UV_RUN_ONCE);
+}
+
+static int
+wt_setup(void **state)
+{
+	struct wt *t = calloc(1, sizeof(*t));
+	struct ms_err err = { 0 };
+
+	if (t == NULL || (t->root = tmd_mkdtemp()) == NULL)
+		return -1;
+	if (tmd_mkmaildir(t->root, "") != 0 || tmd_mkmaildir(t->root, "a") != 0 ||
+	    tmd_mkmaildir(t->root, "Lists/dev") != 0)
+		return -1;
+	if (tmd_put(t->root, "a/cur/1.x.host,S=1:2,", "x", 1) != 0)
+		return -1;
+	uv_loop_init(&t->loop);
+	uv_timer_init(&t->loop, &t->tick);
+	uv_timer_start(&t->tick, tick_cb, 20, 20);
+	maildir_report_init(&t->rep, NULL, NULL);
+	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, watch_cb, t, &t->rep, &err);
+	if (t->w == NULL) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int
+wt_teardown(void **state)
+{
+	struct wt *t = *state;
+
+	maildir_watch_close(t->w);
+	maildir_watch_close(t->w);	/* idempotent */
+	uv_close((uv_handle_t *)&t->tick, NULL);
+	uv_run(&t->loop, UV_RUN_DEFAULT);
+	/* Every handle closed and freed: the loop closes cleanly. */
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	maildir_report_deinit(&t->rep);
+	tmd_rmtree(t->root);
+	free(t->root);
+	free(t);
+	return 0;
+}
+
+static void
+test_initial_state(void **state)
+{
+	struct wt *t = *state;
+
+	/* root, a, Lists, Lists/dev */
+	assert_int_equal(maildir_watch_count_dirs(t->w), 4);
+	/* Existing folders are not delivered at start. */
+	run_for(t, 2 * DELAY_MS);
+	assert_int_equal(t->got.n, 0);
+}
+
+static void
+test_new_file_and_rename(void **state)
+{
+	struct wt *t = *state;
+	char from[1200], to[1200];
+	long ms;
+
+	/* A message delivered the Maildir way: tmp/ then rename into new/. */
+	assert_int_equal(tmd_put(t->root, "tmp/2.y.host", "hello", 5), 0);
+	snprintf(from, sizeof(from), "%s/tmp/2.y.host", t->root);
+	snprintf(to, sizeof(to), "%s/new/2.y.host", t->root);
+	assert_int_equal(rename(from, to), 0);
+	ms = wait_for(t, "", MAILDIR_WATCH_CHANGED);
+	assert_true(ms >= 0);
+	fprintf(stderr, "# new file delivered after %ld ms\n", ms);
+	assert_int_equal(t->got.n, 1);
+
+	/* A reader sets \Seen: a rename within cur/. */
+	snprintf(from, sizeof(from), "%s/a/cur/1.x.host,S=1:2,", t->root);
+	snprintf(to, sizeof(to), "%s/a/cur/1.x.host,S=1:2,S", t->root);
+	assert_int_equal(rename(from, to), 0);
+	ms = wait_for(t, "a", MAILDIR_WATCH_CHANGED);
+	assert_true(ms >= 0);
+	fprintf(stderr, "# rename delivered after %ld ms\n", ms);
+	assert_int_equal(t->got.n, 2);
+
+	/* A deletion in a nested folder. */
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/3.z.host", "x", 1), 0);
+	assert_true(wait_for(t, "Lists/dev", MAILDIR_WATCH_CHANGED) >= 0);
+	snprintf(from, sizeof(from), "%s/Lists/dev/new/3.z.host", t->root);
+	t->got.n = 0;
+	assert_int_equal(unlink(from), 0);
+	assert_true(wait_for(t, "Lists/dev", MAILDIR_WATCH_CHANGED) >= 0);
+	/* Writes in tmp/ are not reported. */
+	t->got.n = 0;
+	assert_int_equal(tmd_put(t->root, "a/tmp/4.w.host", "x", 1), 0);
+	run_for(t, 3 * DELAY_MS);
+	assert_int_equal(t->got.n, 0);
+}
+
+static void
+test_burst_coalesced(void **state)
+{
+	struct wt *t = *state;
+	char name[64];
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "new/%d.burst.host", i);
+		assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
+	}
+	assert_true(wait_for(t, "", MAILDIR_WATCH_CHANGED) >= 0);
+	run_for(t, 3 * DELAY_MS);
+	/* 200 files written in well under DELAY_MS: one delivery, two at most. */
+	fprintf(stderr, "# 200 new files -> %d deliveries\n", t->got.n);
+	assert_true(t->got.n >= 1 && t->got.n <= 2);
+	assert_int_equal(count_for(t, "", MAILDIR_WATCH_CHANGED), t->got.n);
+}
+
+static void
+test_folders_appear_and_go(void **state)
+{
+	struct wt *t = *state;
+	char path[1200];
+
+	/* A reader creates a folder (as mutt does: dir, then cur/new/tmp). */
+	assert_int_equal(tmd_mkmaildir(t->root, "b"), 0);
+	assert_true(wait_for(t, "b", MAILDIR_WATCH_CHANGED) >= 0);
+	assert_int_equal(maildir_watch_count_dirs(t->w), 5);
+	/* Its new/ is watched now. */
+	t->got.n = 0;
+	assert_int_equal(tmd_put(t->root, "b/new/5.v.host", "x", 1), 0);
+	assert_true(wait_for(t, "b", MAILDIR_WATCH_CHANGED) >= 0);
+
+	/* A nested folder below a new plain directory. */
+	assert_int_equal(tmd_mkmaildir(t->root, "x/y/z"), 0);
+	assert_true(wait_for(t, "x/y/z", MAILDIR_WATCH_CHANGED) >= 0);
+	assert_int_equal(maildir_watch_count_dirs(t->w), 8);
+
+	/* Removing a folder: GONE, and its watches are closed. */
+	snprintf(path, sizeof(path), "%s/a", t->root);
+	tmd_rmtree(path);
+	assert_true(wait_for(t, "a", MAILDIR_WATCH_GONE) >= 0);
+	run_for(t, 2 * DELAY_MS);
+	assert_int_equal(maildir_watch_count_dirs(t->w), 7);
+	/* A folder that loses new/ is no longer a folder. */
+	snprintf(path, sizeof(path), "%s/b/new/5.v.host", t->root);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/b/new", t->root);
+	assert_int_equal(rmdir(path), 0);
+	assert_true(wait_for(t, "b", MAILDIR_WATCH_GONE) >= 0);
+	/* ...and is one again when new/ comes back. */
+	t->got.n = 0;
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_true(wait_for(t, "b", MAILDIR_WATCH_CHANGED) >= 0);
+}
+
+/* Closing from inside the callback stops delivery and frees cleanly. */
+static void
+close_in_cb(struct maildir_watch *w, const char *rel, enum maildir_watch_what what,
+	    void *arg)
+{
+	struct wt *t = arg;
+
+	watch_cb(w, rel, what, arg);
+	maildir_watch_close(w);
+	t->w = NULL;
+}
+
+static void
+test_close_from_callback(void **state)
+{
+	struct wt *t = *state;
+	struct ms_err err = { 0 };
+
+	maildir_watch_close(t->w);
+	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, close_in_cb, t, NULL, &err);
+	assert_non_null(t->w);
+	assert_int_equal(tmd_put(t->root, "new/6.u.host", "x", 1), 0);
+	assert_int_equal(tmd_put(t->root, "a/new/7.u.host", "x", 1), 0);
+	run_for(t, 4 * DELAY_MS);
+	/* Two folders were dirty; the first delivery closed the watcher. */
+	assert_int_equal(t->got.n, 1);
+	assert_null(t->w);
+}
+
+static void
+test_missing_root(void **state)
+{
+	uv_loop_t loop;
+	struct ms_err err = { 0 };
+
+	uv_loop_init(&loop);
+	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", DELAY_MS, watch_cb,
+				      NULL, NULL, &err));
+	assert_non_null(strstr(err.msg, "/nonexistent/mirror"));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_initial_state, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_new_file_and_rename, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_coalesced, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_folders_appear_and_go, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_close_from_callback, wt_setup, wt_teardown),
+		cmocka_unit_test(test_missing_root),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
