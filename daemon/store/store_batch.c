@@ -5,6 +5,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -996,15 +997,27 @@ int
 store_batch_commit(struct store_batch *b, struct ms_err *err_r)
 {
 	struct store_commit c = { .b = b };
+	bool has_spooled = false;
 	int rc;
 
 	if (b->n == 0)
 		return MS_OK;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ops[i].body != NULL && b->ops[i].body->fd >= 0)
+			has_spooled = true;
 	rc = store__write(b->s, store_batch_txn, &c, err_r);
 	free(c.folders);
 	free(c.zero);
 	if (rc < 0)
 		return rc;
 	store_batch_clear(b);
+	/*
+	 * LMDB copied the large bodies into malloc'ed dirty pages; glibc
+	 * raises its mmap and trim thresholds after freeing such blocks and
+	 * would keep that memory.  Give it back, so one large message does
+	 * not leave the daemon that much bigger.
+	 */
+	if (has_spooled)
+		malloc_trim(0);
 	return MS_OK;
 }

@@ -13,7 +13,7 @@
 
 #include "store/store.h"
 
-static int
+static inline int
 tsu_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -23,7 +23,7 @@ tsu_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /* A fresh temporary directory (malloc'ed path). */
-static char *
+static inline char *
 tsu_tmpdir(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -38,14 +38,14 @@ tsu_tmpdir(void)
 	return p;
 }
 
-static void
+static inline void
 tsu_rmdir(char *dir)
 {
 	nftw(dir, tsu_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
 }
 
-static struct store *
+static inline struct store *
 tsu_open(const char *dir, size_t map_size)
 {
 	struct store_params params = { .dir = dir, .map_size = map_size };
@@ -60,7 +60,7 @@ tsu_open(const char *dir, size_t map_size)
 }
 
 /* A finished body of the given bytes, written in chunks of `chunk`. */
-static struct store_body *
+static inline struct store_body *
 tsu_body(struct store *s, const void *p, size_t len, size_t chunk)
 {
 	struct store_body_writer *w;
@@ -84,7 +84,7 @@ tsu_body(struct store *s, const void *p, size_t len, size_t chunk)
 }
 
 /* Adds (folder, uid) with a body of the string text. */
-static void
+static inline void
 tsu_add(struct store_batch *b, struct store *s, uint32_t folder,
 	uint32_t uid, const char *text)
 {
