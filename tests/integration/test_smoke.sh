@@ -33,7 +33,7 @@ dovecot_start || exit $?
 smtp_sink_start --tls starttls --auth "sinkuser:sink pass" \
 	--reject temp@example.test=451 --reject perm@example.test=550 || exit $?
 WORK="$(ms_tmpdir_make ms-smoke)" || exit 1
-ms_cleanup_add "rm -rf '$WORK'"
+ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
 
 # --- TLS: verified against the generated CA, for the right name ----------------
 for mode in implicit starttls; do
@@ -221,6 +221,12 @@ client smtp-send --port "$MS_SMTP_PORT" --tls starttls --user "$MS_SMTP_USER" \
 [ $? = 3 ] && ok "SMTP STARTTLS without the CA: verification fails" || fail "SMTP verified without the CA"
 
 # --- stop, and prove the processes are gone ----------------------------------------
+if [ "$FAILS" != 0 ]; then
+	echo "--- dovecot log ($MS_DOVECOT_LOG) ---"
+	tail -n 40 "$MS_DOVECOT_LOG"
+	echo "--- smtp sink log ($MS_SMTP_LOG) ---"
+	tail -n 20 "$MS_SMTP_LOG"
+fi
 dpid="$MS_DOVECOT_PID" spid="$MS_SMTP_PID" ddir="$MS_DOVECOT_DIR" sdir="$MS_SMTP_DIR"
 kids="$(ms_pid_descendants "$dpid")"
 [ -n "$kids" ] || fail "dovecot master $dpid has no child processes"

@@ -40,6 +40,18 @@ ms_tmpdir_make()
 	printf '%s\n' "$d"
 }
 
+# ms_tmpdir_remove DIR RC: removes a fixture's directory, unless its server
+# did not stop (RC != 0) or MS_KEEP_TMP=1, when it stays for inspection.
+ms_tmpdir_remove()
+{
+	[ -n "$1" ] && [ -d "$1" ] || return 0
+	if [ "$2" != 0 ] || [ "${MS_KEEP_TMP:-0}" = 1 ]; then
+		ms_log "keeping $1 for inspection"
+	else
+		rm -rf "$1"
+	fi
+}
+
 # ms_free_ports N: prints N distinct TCP ports on 127.0.0.1 that were free a
 # moment ago. There is a window between this check and the server's bind;
 # dovecot_start retries with new ports when the bind loses that race.

@@ -359,12 +359,7 @@ dovecot_stop()
 	if [ -n "${_DOVECOT_OAUTH_PID:-}" ]; then
 		ms_pid_stop "$_DOVECOT_OAUTH_PID" oauth-introspect || rc=1
 	fi
-	if [ "$rc" != 0 ] || [ "${MS_KEEP_TMP:-0}" = 1 ]; then
-		ms_log "keeping $MS_DOVECOT_DIR for inspection"
-	elif [ -n "${MS_DOVECOT_DIR:-}" ] && [ -d "$MS_DOVECOT_DIR" ]; then
-		rm -rf "$MS_DOVECOT_DIR"
-	fi
-	_DOVECOT_LAST_PID="${MS_DOVECOT_PID:-}"
+	ms_tmpdir_remove "${MS_DOVECOT_DIR:-}" "$rc"
 	MS_DOVECOT_PID= _DOVECOT_OAUTH_PID= MS_OAUTH_PORT=
 	return "$rc"
 }

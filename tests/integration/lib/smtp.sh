@@ -76,11 +76,7 @@ smtp_sink_stop()
 	if [ -n "${MS_SMTP_PID:-}" ]; then
 		ms_pid_stop "$MS_SMTP_PID" smtp-sink || rc=1
 	fi
-	if [ "$rc" != 0 ] || [ "${MS_KEEP_TMP:-0}" = 1 ]; then
-		ms_log "keeping ${_SMTP_TOP:-} for inspection"
-	elif [ -n "${_SMTP_TOP:-}" ] && [ -d "$_SMTP_TOP" ]; then
-		rm -rf "$_SMTP_TOP"
-	fi
+	ms_tmpdir_remove "${_SMTP_TOP:-}" "$rc"
 	MS_SMTP_PID= _SMTP_TOP=
 	return "$rc"
 }

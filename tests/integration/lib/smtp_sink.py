@@ -13,6 +13,10 @@ at once with implicit TLS) and MAIL is refused until the client authenticated.
 451, temporary) or 5xx (e.g. 550, permanent); --reject-data CODE does the same
 for every DATA. The listening port (picked by the kernel unless --port) is
 written to --port-file once the server accepts connections.
+
+Like RFC 5321 (and aiosmtpd), only CRLF ends a line and a line may have at
+most 1000 bytes + CRLF: DATA with bare LF line ends reads as one over-long
+line and gets "500 Line too long". A client must send CRLF.
 """
 import argparse
 import asyncio
@@ -141,7 +145,8 @@ def main():
               and auth_data.login == user.encode() and auth_data.password == password.encode())
         log("AUTH %s %s: %s" % (mechanism, auth_data.login if isinstance(auth_data, LoginPassword) else "?",
                                 "ok" if ok else "refused"))
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        # handled=False: aiosmtpd itself answers 535 to a refused login.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     handler = Sink(args.dir, rejects, args.reject_data, log)
     loop = asyncio.new_event_loop()

@@ -127,6 +127,6 @@ ms_tls_ensure()
 	local d
 	[ -n "${MS_TLS_DIR:-}" ] && [ -f "${MS_TLS_CA:-}" ] && [ -f "${MS_TLS_CERT:-}" ] && return 0
 	d="$(ms_tmpdir_make ms-tls)" || return 1
-	ms_cleanup_add "rm -rf '$d'"
+	ms_cleanup_add "ms_tmpdir_remove '$d' 0"
 	ms_tls_make "$d"
 }
