@@ -135,11 +135,10 @@ EOF
 		bad=$((bad + 1))
 	fi
 done < "$MS_MAILFILL_MANIFEST"
-last="$crlf_file"
-if imap fetch --folder INBOX --uid 3 --out "$WORK/crlf" > /dev/null && cmp "$WORK/crlf" "$CORPUS/$last"; then
-	ok "CRLF corpus file $last read back byte-identical over IMAP"
+if imap fetch --folder INBOX --uid 3 --out "$WORK/crlf" > /dev/null && cmp "$WORK/crlf" "$CORPUS/$crlf_file"; then
+	ok "CRLF corpus file $crlf_file read back byte-identical over IMAP"
 else
-	fail "CRLF corpus file $last not byte-identical over IMAP"
+	fail "CRLF corpus file $crlf_file not byte-identical over IMAP"
 fi
 [ "$bad" = 0 ] && ok "$n filled messages: on disk byte-exact; over IMAP at the predicted UID with the flags written and the expected bytes ($exact identical)"
 
@@ -151,11 +150,11 @@ grep -qP '^\\Noselect.*\tLists$' "$WORK/list" || fail "Lists is not a \\Noselect
 st="$(imap status --folder Ünïcödé)" && [[ "$st" == *"MESSAGES 2 "* ]] &&
 	ok "LIST shows the nested and the non-ASCII folder; Ünïcödé has 2 messages" ||
 	fail "STATUS Ünïcödé: $st"
-unseen="$(imap status --folder INBOX)" && [[ "$unseen" == *"MESSAGES 3 "* ]] ||
-	fail "INBOX should have 3 messages: $unseen"
+st="$(imap status --folder INBOX)" && [[ "$st" == *"MESSAGES 3 "* ]] ||
+	fail "INBOX should have 3 messages: $st"
 
 # --- changes through doveadm ----------------------------------------------------
-mailmutate_add "$MS_USER1" Archive "$CORPUS/$last" || fail "mailmutate_add"
+mailmutate_add "$MS_USER1" Archive "$CORPUS/$crlf_file" || fail "mailmutate_add"
 mailmutate_flags "$MS_USER1" Archive add 1:2 '\Flagged' '\Answered' || fail "mailmutate_flags add"
 mailmutate_flags "$MS_USER1" Archive remove 1 '\Seen' || fail "mailmutate_flags remove"
 flags="$(dovecot_doveadm -f flow fetch -u "$MS_USER1" 'uid flags' mailbox Archive all)"
@@ -193,14 +192,14 @@ client pop3-list --port "$MS_POP3S_PORT" --user "$MS_USER1" --password "$MS_PASS
 client smtp-send --port "$MS_SMTP_PORT" --tls starttls --ca "$MS_TLS_CA" \
 	--user "$MS_SMTP_USER" --password "$MS_SMTP_PASS" --from "$MS_USER1@example.test" \
 	--to "$MS_USER2@example.test" --to temp@example.test --to perm@example.test \
-	--file "$CORPUS/$last" > "$WORK/refused" || fail "SMTP send"
+	--file "$CORPUS/$crlf_file" > "$WORK/refused" || fail "SMTP send"
 grep -q '^refused temp@example.test 451 ' "$WORK/refused" &&
 	grep -q '^refused perm@example.test 550 ' "$WORK/refused" &&
 	ok "SMTP sink refuses the configured recipients with 451 and 550" ||
 	fail "SMTP refusals: $(cat "$WORK/refused")"
 if smtp_sink_wait 1 10; then
-	cmp -s "$MS_SMTP_DIR/001.eml" "$CORPUS/$last" && ok "SMTP sink stored the message byte-exact" ||
-		fail "stored 001.eml differs from $last"
+	cmp -s "$MS_SMTP_DIR/001.eml" "$CORPUS/$crlf_file" && ok "SMTP sink stored the message byte-exact" ||
+		fail "stored 001.eml differs from $crlf_file"
 	"$MS_PYTHON" - "$MS_SMTP_DIR/001.json" "$MS_USER1@example.test" "$MS_USER2@example.test" \
 		"$MS_SMTP_USER" <<'EOF' && ok "SMTP envelope recorded (from, to, TLS, AUTH)" || fail "SMTP envelope: $(cat "$MS_SMTP_DIR/001.json")"
 import json, sys
@@ -211,13 +210,16 @@ EOF
 else
 	fail "SMTP sink stored nothing"
 fi
-client smtp-send --port "$MS_SMTP_PORT" --tls none --user "$MS_SMTP_USER" \
+if client smtp-send --port "$MS_SMTP_PORT" --tls none --user "$MS_SMTP_USER" \
 	--password "$MS_SMTP_PASS" --from a@example.test --to b@example.test \
-	--file "$CORPUS/$last" > /dev/null 2>&1 && fail "SMTP AUTH worked without TLS" ||
+	--file "$CORPUS/$crlf_file" > /dev/null 2>&1; then
+	fail "SMTP AUTH worked without TLS"
+else
 	ok "SMTP AUTH is not offered before STARTTLS"
+fi
 client smtp-send --port "$MS_SMTP_PORT" --tls starttls --user "$MS_SMTP_USER" \
 	--password "$MS_SMTP_PASS" --from a@example.test --to b@example.test \
-	--file "$CORPUS/$last" > /dev/null 2>&1
+	--file "$CORPUS/$crlf_file" > /dev/null 2>&1
 [ $? = 3 ] && ok "SMTP STARTTLS without the CA: verification fails" || fail "SMTP verified without the CA"
 
 # --- stop, and prove the processes are gone ----------------------------------------

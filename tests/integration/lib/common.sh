@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the integration fixtures: skip-or-fail, free ports,
 # process lifetime by PID, bounded waits and one cleanup trap for all servers.
 # Source it (dovecot.sh and smtp.sh do); it defines functions only.
@@ -10,6 +11,7 @@
 _MS_COMMON_SH=1
 
 MS_FIXTURE_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export MS_FIXTURE_LIB
 MS_PYTHON="${MS_PYTHON:-/usr/bin/python3}"
 
 ms_log()

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A private Dovecot 2.3 for integration tests, on free loopback ports.
 # Source this file, then:
 #
@@ -235,7 +236,7 @@ _dovecot_run()
 			ms_log "dovecot exited during start; its output and log:"
 			cat "$d/dovecot.out" >&2
 			tail -c "+$((off + 1))" "$d/dovecot.log" >&2
-			MS_DOVECOT_PID=
+			MS_DOVECOT_PID=''
 			return 1
 		fi
 		# The master binds every listener before it starts login processes,
@@ -313,7 +314,7 @@ dovecot_start()
 		rc=$?
 		[ "$rc" = 2 ] || break
 		ms_log "a picked port was taken before dovecot bound it, retrying ($attempt)"
-		MS_DOVECOT_PID=
+		MS_DOVECOT_PID=''
 	done
 	[ "$rc" = 0 ] || return 1
 	export MS_IMAP_HOST=127.0.0.1
@@ -344,7 +345,7 @@ dovecot_restart()
 {
 	[ -n "${MS_DOVECOT_PID:-}" ] || { ms_log "dovecot_restart: not running"; return 1; }
 	ms_pid_stop "$MS_DOVECOT_PID" dovecot || return 1
-	MS_DOVECOT_PID=
+	MS_DOVECOT_PID=''
 	_dovecot_run || { ms_log "dovecot_restart: could not start again on the same ports"; return 1; }
 	ms_log "dovecot restarted, pid $MS_DOVECOT_PID"
 }
@@ -360,7 +361,7 @@ dovecot_stop()
 		ms_pid_stop "$_DOVECOT_OAUTH_PID" oauth-introspect || rc=1
 	fi
 	ms_tmpdir_remove "${MS_DOVECOT_DIR:-}" "$rc"
-	MS_DOVECOT_PID= _DOVECOT_OAUTH_PID= MS_OAUTH_PORT=
+	MS_DOVECOT_PID='' _DOVECOT_OAUTH_PID='' MS_OAUTH_PORT=''
 	return "$rc"
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Filling and changing the private Dovecot's mailboxes (needs dovecot.sh and
 # a running dovecot_start for everything but mailfill's file writing).
 #

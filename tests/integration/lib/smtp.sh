@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A real SMTP receiver (aiosmtpd, smtp_sink.py) on a free loopback port.
 # Source this file, then:
 #
@@ -77,6 +78,6 @@ smtp_sink_stop()
 		ms_pid_stop "$MS_SMTP_PID" smtp-sink || rc=1
 	fi
 	ms_tmpdir_remove "${_SMTP_TOP:-}" "$rc"
-	MS_SMTP_PID= _SMTP_TOP=
+	MS_SMTP_PID='' _SMTP_TOP=''
 	return "$rc"
 }

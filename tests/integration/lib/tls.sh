@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Test PKI made with openssl at fixture start: a CA, a good server
 # certificate for localhost, and three bad ones for negative TLS tests.
 # Source it; ms_tls_make DIR writes the files and exports:
