@@ -181,7 +181,8 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	n = cfg->n_accounts;
 	if (o.want_check) {
-		printf("%s: OK, %zu account%s:", cfg->file, n, n == 1 ? "" : "s");
+		printf("%s: OK, %zu account%s:", cfg->file, n,
+		       n == 1 ? "" : "s");
 		for (size_t i = 0; i < n; i++)
 			printf(" %s", cfg->accounts[i].name);
 		putchar('\n');

@@ -97,7 +97,7 @@ struct cfg_account {
 	unsigned line;			/* line of the section header */
 	enum cfg_protocol protocol;
 	char *host;
-	uint16_t port;			/* default from protocol and tls */
+	uint16_t port;			/* default from protocol, tls */
 	enum cfg_tls tls;
 	char *ca_file;			/* NULL: the system trust store */
 	struct cfg_fingerprint tls_fingerprint;
@@ -119,8 +119,8 @@ struct cfg_account {
 	char *smtp_host;		/* NULL: this account does not send */
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;
-	struct cfg_list from;		/* addresses this account sends as */
-	char *sent_folder;		/* imap; NULL: "none", do not APPEND */
+	struct cfg_list from;		/* addresses it sends as */
+	char *sent_folder;		/* imap; NULL: "none" */
 };
 
 struct cfg {

@@ -19,7 +19,8 @@
  * memory aborts, as daemon code may (STYLE.md 4).
  */
 void cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Orders problems by line, keeping the order of those on the same line. */
 void cfg__report_sort(struct cfg_report *rep);
 

@@ -110,8 +110,8 @@ cfg__path_expand(const char *in, const struct cfg_env *env, char **out_r,
 		const char *home;
 
 		if (p[1] != '\0' && p[1] != '/') {
-			snprintf(why, whysz, "'%s': only ~ and ~/ are expanded, "
-				 "not ~user", in);
+			snprintf(why, whysz, "'%s': only ~ and ~/ are "
+				 "expanded, not ~user", in);
 			return MS_EINVAL;
 		}
 		home = cfg_path_var(env, "HOME");

@@ -193,7 +193,8 @@ cfg_raw_reader(char *str, int num, void *stream)
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	/* inih skips a UTF-8 byte order mark on line 1; do it first. */
-	if (ctx->lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+	if (ctx->lineno == 1 && len >= 3 &&
+	    memcmp(line, "\xef\xbb\xbf", 3) == 0) {
 		line += 3;
 		len -= 3;
 	}
@@ -259,7 +260,7 @@ cfg_raw_handler(void *user, const char *section, const char *name,
 	struct cfg_raw_ctx *ctx = user;
 	struct cfg_raw_section *sec;
 
-	(void)section;	/* ours is never truncated; see the file comment */
+	(void)section;	/* ours is never truncated (file comment) */
 	ctx->handler_called = true;
 	if (ctx->kind == CFG_RAW_CONTINUATION) {
 		cfg__report_add(ctx->rep, ctx->file, ctx->lineno,
@@ -283,9 +284,8 @@ cfg_raw_handler(void *user, const char *section, const char *name,
 		if (sec == NULL) {
 			/* Keys before any header go to a section of their
 			 * own (line 0) that validation reports. */
-			if (ctx->raw->n == 0 || ctx->raw->sections[0].line != 0) {
+			if (ctx->raw->n == 0 || ctx->raw->sections[0].line)
 				cfg_raw_section_add(ctx->raw, "", 0, 0);
-			}
 			sec = &ctx->raw->sections[0];
 		}
 		cfg_raw_entry_add(sec, name, value, ctx->lineno);

@@ -43,8 +43,11 @@ _Static_assert(sizeof(enum cfg_tls) == sizeof(int) &&
 	       "enum keys are stored through an int pointer");
 
 enum { CFG_IN_GENERAL = 1, CFG_IN_ACCOUNT = 2 };
-enum { CFG_FOR_IMAP = 1 << CFG_PROTOCOL_IMAP, CFG_FOR_POP3 = 1 << CFG_PROTOCOL_POP3,
-       CFG_FOR_ALL = CFG_FOR_IMAP | CFG_FOR_POP3 };
+enum {
+	CFG_FOR_IMAP = 1 << CFG_PROTOCOL_IMAP,
+	CFG_FOR_POP3 = 1 << CFG_PROTOCOL_POP3,
+	CFG_FOR_ALL = CFG_FOR_IMAP | CFG_FOR_POP3,
+};
 
 /* Key ids, in the order of cfg_keys[]. */
 enum cfg_key_id {
@@ -170,7 +173,8 @@ struct cfg_vctx {
 /* Adds "FILE:LINE: [label] key: message". */
 static void
 cfg_validate_problem(struct cfg_vctx *v, unsigned line, const char *key,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void
 cfg_validate_problem(struct cfg_vctx *v, unsigned line, const char *key,
@@ -208,7 +212,8 @@ cfg_validate_expected(const struct cfg_key *k, char *out, size_t outsz)
 			const char *sep = i == 0 ? "" :
 				k->choices[i + 1] == NULL ? " or " : ", ";
 
-			n += (size_t)snprintf(out + n, n < outsz ? outsz - n : 0,
+			n += (size_t)snprintf(out + n,
+					      n < outsz ? outsz - n : 0,
 					      "%s%s", sep, k->choices[i]);
 		}
 		return;
@@ -400,7 +405,8 @@ cfg_validate_collect(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 			continue;
 		}
 		if (!(k->scope & scope)) {
-			cfg_validate_problem(v, e->line, e->key, "belongs in %s",
+			cfg_validate_problem(v, e->line, e->key,
+					     "belongs in %s",
 					     k->scope == CFG_IN_GENERAL ?
 					     "[general]" :
 					     "an [account NAME] section");
@@ -408,9 +414,9 @@ cfg_validate_collect(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 		}
 		id = (size_t)(k - cfg_keys);
 		if (seen[id].entry != NULL) {
-			cfg_validate_problem(v, e->line, e->key, "duplicate key "
-					     "(first set on line %u)",
-					     seen[id].entry->line);
+			cfg_validate_problem(v, e->line, e->key,
+					     "duplicate key (first set on "
+					     "line %u)", seen[id].entry->line);
 			continue;
 		}
 		seen[id].entry = e;
@@ -550,6 +556,18 @@ cfg_validate_tls_none(struct cfg_vctx *v, const struct cfg_seen *seen,
 			     host);
 }
 
+/* Reports a password key given with an OAuth mechanism. */
+static void
+cfg_validate_unused(struct cfg_vctx *v, const struct cfg_seen *seen,
+		    size_t id, const char *mech)
+{
+	if (cfg_validate_has(seen, id))
+		cfg_validate_problem(v, cfg_validate_line(seen, id),
+				     cfg_keys[id].name, "not used with auth = "
+				     "%s (expected oauth_token_cmd only)",
+				     mech);
+}
+
 /* Password, password_cmd and oauth_token_cmd against auth. */
 static void
 cfg_validate_credentials(struct cfg_vctx *v, const struct cfg_seen *seen,
@@ -563,23 +581,15 @@ cfg_validate_credentials(struct cfg_vctx *v, const struct cfg_seen *seen,
 	if (cfg_validate_has(seen, K_AUTH) && !seen[K_AUTH].is_valid)
 		is_oauth = false;	/* unknown; check what we can */
 	if (is_oauth) {
+		const char *mech = cfg_auth_names[a->auth];
+
 		if (!cfg_validate_has(seen, K_OAUTH_TOKEN_CMD))
 			cfg_validate_problem(v, cfg_validate_line(seen, K_AUTH),
 					     "auth", "%s needs oauth_token_cmd "
 					     "(expected oauth_token_cmd = "
-					     "COMMAND)", cfg_auth_names[a->auth]);
-		if (has_pw)
-			cfg_validate_problem(v, cfg_validate_line(seen,
-					     K_PASSWORD), "password", "not used "
-					     "with auth = %s (expected "
-					     "oauth_token_cmd only)",
-					     cfg_auth_names[a->auth]);
-		if (has_cmd)
-			cfg_validate_problem(v, cfg_validate_line(seen,
-					     K_PASSWORD_CMD), "password_cmd",
-					     "not used with auth = %s (expected "
-					     "oauth_token_cmd only)",
-					     cfg_auth_names[a->auth]);
+					     "COMMAND)", mech);
+		cfg_validate_unused(v, seen, K_PASSWORD, mech);
+		cfg_validate_unused(v, seen, K_PASSWORD_CMD, mech);
 		return;
 	}
 	if (seen[K_AUTH].entry == NULL || seen[K_AUTH].is_valid)
@@ -730,10 +740,10 @@ cfg_validate_section_kind(struct cfg_vctx *v, const struct cfg_raw_section *sec)
 		}
 		if (cfg__value_account_name(p, why, sizeof(why)) !=
 			   MS_OK) {
-			cfg_validate_problem(v, sec->line, NULL, "%s (expected "
-					     "letters, digits, '.', '_' and "
-					     "'-': it names files and commands)",
-					     why);
+			cfg_validate_problem(v, sec->line, NULL,
+					     "%s (expected letters, digits, "
+					     "'.', '_' and '-': it names files "
+					     "and commands)", why);
 		}
 		return p;
 	}
@@ -770,9 +780,9 @@ cfg_validate_across(struct cfg_vctx *v, struct cfg *cfg)
 			    strcmp(a->maildir, b->maildir) != 0)
 				continue;
 			cfg__report_add(v->rep, v->file, a->line,
-					"[account %s] maildir: '%s' is also the "
-					"maildir of account '%s' (expected a "
-					"directory of its own)", a->name,
+					"[account %s] maildir: '%s' is also "
+					"the maildir of account '%s' (expected "
+					"a directory of its own)", a->name,
 					a->maildir, b->name);
 			v->is_bad = true;
 			break;
@@ -816,8 +826,9 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 			 * are checked against the first's for duplicates. */
 			if (general_line != 0)
 				cfg_validate_problem(&v, sec->line, NULL,
-						     "duplicate section (first on "
-						     "line %u)", general_line);
+						     "duplicate section (first "
+						     "on line %u)",
+						     general_line);
 			else
 				general_line = sec->line;
 			cfg_validate_general(&v, sec, general, cfg);
@@ -827,12 +838,14 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 			if (strcmp(cfg->accounts[j].name, name) == 0) {
 				cfg_validate_problem(&v, sec->line, NULL,
 						     "duplicate account name "
-						     "(first defined on line %u)",
+						     "(first defined on line "
+						     "%u)",
 						     cfg->accounts[j].line);
 				break;
 			}
 		}
-		cfg_validate_account(&v, sec, name, &cfg->accounts[cfg->n_accounts++]);
+		cfg_validate_account(&v, sec, name,
+				     &cfg->accounts[cfg->n_accounts++]);
 	}
 	v.label = "general";
 	for (size_t id = K_STORE; id < K_PROTOCOL; id++)

@@ -313,7 +313,8 @@ cfg__value_host(const char *s, char *why, size_t whysz)
 	 * at most 63 bytes; this also covers dotted IPv4 literals. */
 	for (const char *p = s; ; p++) {
 		if (*p == '.' || *p == '\0') {
-			if (label == 0 && !(*p == '\0' && p > s && p[-1] == '.'))
+			/* Only a final dot may end an empty label. */
+			if (label == 0 && (*p != '\0' || p == s))
 				goto bad;
 			if (label > 63)
 				goto bad;

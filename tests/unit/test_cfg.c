@@ -245,6 +245,47 @@ test_values_stored(void **state)
 	cfg_free(&cfg);
 }
 
+static const char *
+bare_get(const char *name, void *arg)
+{
+	(void)name;
+	(void)arg;
+	return NULL;
+}
+
+/* With no HOME the default store cannot be made, and says so; with no
+ * XDG_RUNTIME_DIR the socket falls back to a per-user directory. */
+static void
+test_defaults_bare_env(void **state)
+{
+	struct cfg_env env = { bare_get, test_exists, NULL, 1000 };
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load_text("t.ini", ACC, strlen(ACC), &env, &cfg,
+				       &rep), MS_ECONFIG);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].text, "t.ini: [general] store: the "
+			    "default '~/.local/share/mailsync' cannot be used: "
+			    "'~' needs $HOME, which is not set (expected store "
+			    "= ...)");
+	cfg_report_deinit(&rep);
+	assert_int_equal(cfg_load_text("t.ini", "[general]\nstore = /s\n" ACC,
+				       strlen("[general]\nstore = /s\n" ACC),
+				       &env, &cfg, &rep), MS_OK);
+	assert_string_equal(cfg->socket, "/tmp/mailsync-1000/mailsync.sock");
+	assert_string_equal(cfg->store, "/s");
+	cfg_free(&cfg);
+	env.uid = 0;
+	assert_int_equal(cfg_load_text("t.ini", "[general]\nstore = /s\n" ACC,
+				       strlen("[general]\nstore = /s\n" ACC),
+				       &env, &cfg, &rep), MS_OK);
+	assert_string_equal(cfg->socket, "/run/mailsync/mailsync.sock");
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+}
+
 /* ---- syntax ------------------------------------------------------------ */
 
 static void
@@ -807,6 +848,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_default_ports),
 		cmocka_unit_test(test_values_stored),
+		cmocka_unit_test(test_defaults_bare_env),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_nul_and_long_lines),
 		cmocka_unit_test(test_sections),
