@@ -1,23 +1,18 @@
 /* imap_utf7.c - modified UTF-7 encoding and strict decoding. */
 #include "imap/imap_utf7.h"
 
+#include "common/base64.h"
+
 static const char imap_utf7_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
+/* The modified alphabet has "," where RFC 4648 has "/". */
 static int
 imap_utf7_b64_value(uint8_t c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	if (c == '/')
+		return -1;
+	return c == ',' ? 63 : ms_base64_value(c);
 }
 
 /* Decodes one UTF-8 sequence at s[*i]; returns the code point or -1. */
