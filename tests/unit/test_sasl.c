@@ -316,6 +316,9 @@ test_sasl_scram_rfc7677(void **state)
 	assert_int_equal(sasl_client_step(&s, S(RFC7677_SERVER_FIRST), &out,
 	    &err), MS_OK);
 	ASSERT_BUF(&out, RFC7677_CLIENT_FINAL);
+	/* The password is wiped as soon as the keys are derived. */
+	for (size_t i = 0; i < s.secret_len; i++)
+		assert_int_equal(s.secret[i], 0);
 	ms_buf_reset(&out);
 	/* server-final as a challenge (IMAP): an empty answer, then OK. */
 	assert_int_equal(sasl_client_step(&s, S(RFC7677_SERVER_FINAL), &out,
@@ -659,6 +662,34 @@ test_sasl_mech_names(void **state)
 	assert_false(sasl_mech_is_plaintext(SASL_MECH_CRAM_MD5));
 }
 
+/* The wipe helpers of common/ms.h clear every allocated byte. */
+static void
+test_sasl_wipe_helpers(void **state)
+{
+	struct ms_buf b;
+	uint8_t *tmp = malloc(16);
+
+	assert_non_null(tmp);
+	memcpy(tmp, "secret-password", 16);
+	ms_buf_init(&b, 100);
+	assert_int_equal(ms_buf_append_wipe_free(&b, tmp, 16, 15), MS_OK);
+	ASSERT_BUF(&b, "secret-password");
+	assert_true(b.cap >= 16);
+	ms_buf_wipe(&b);
+	assert_int_equal(b.len, 0);
+	for (size_t i = 0; i < b.cap; i++)
+		assert_int_equal(b.p[i], 0);
+	/* On a refused append the temporary is still wiped and freed
+	 * (ASan reports a leak otherwise). */
+	tmp = malloc(200);
+	assert_non_null(tmp);
+	memset(tmp, 'x', 200);
+	assert_int_equal(ms_buf_append_wipe_free(&b, tmp, 200, 200),
+	    MS_ETOOBIG);
+	assert_int_equal(b.len, 0);
+	ms_buf_deinit(&b);
+}
+
 int
 main(void)
 {
@@ -675,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_sasl_out_bounds),
 		cmocka_unit_test(test_sasl_select),
 		cmocka_unit_test(test_sasl_mech_names),
+		cmocka_unit_test(test_sasl_wipe_helpers),
 	};
 
 	return cmocka_run_group_tests(tests, setup_crypto, NULL);
