@@ -34,12 +34,12 @@
  * Secrets.  The client copies the secret at init and wipes it, the SCRAM
  * keys and every temporary with explicit_bzero.  Responses appended to the
  * caller's buffer contain the secret (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER):
- * the caller must not trace them (log_redact_line) and should wipe the
- * buffer with ms_buf_wipe() (common/ms.h) once sent.  Responses are
- * appended with one ms_buf_append, so the buffer reallocates at most once
- * while the secret is added; appending more after it (CRLF) may realloc
- * and leave a copy in freed memory, so reset and reuse a buffer that
- * already has room, or accept that risk knowingly.
+ * the caller traces them only through log_redact_line() with in_auth set
+ * and wipes the buffer with ms_buf_wipe() (common/ms.h) once sent.
+ * Responses are appended with one ms_buf_append, so the buffer reallocates
+ * at most once while the secret is added; appending more after it (CRLF)
+ * may realloc and leave a copy in freed memory, so reset and reuse a
+ * buffer that already has room, or accept that risk knowingly.
  *
  * SASLprep (RFC 4013) is implemented only for ASCII: for printable ASCII it
  * is the identity, control characters are prohibited (MS_EINVAL) and any
