@@ -30,7 +30,7 @@
 struct cfg_env {
 	/* Returns the value of variable name, or NULL when it is unset. */
 	const char *(*get)(const char *name, void *arg);
-	/* True when path names an existing file (used by the search only). */
+	/* True when path names an existing file (the search, ca_file). */
 	bool (*exists)(const char *path, void *arg);
 	void *arg;
 	uid_t uid;	/* for the socket fallback paths */

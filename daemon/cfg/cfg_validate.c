@@ -639,6 +639,14 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 					 a->tls, cfg_validate_default_port(
 					 a->protocol, a->tls));
 	cfg_validate_tls_none(v, seen, K_TLS, a->tls, K_HOST, a->host);
+	/* A mistyped CA file would otherwise surface only as a TLS error at
+	 * the first connection. */
+	if (seen[K_CA_FILE].is_valid && !v->env->exists(a->ca_file,
+							 v->env->arg))
+		cfg_validate_problem(v, cfg_validate_line(seen, K_CA_FILE),
+				     "ca_file", "'%s' does not exist (expected "
+				     "a PEM file of CA certificates)",
+				     a->ca_file);
 	cfg_validate_credentials(v, seen, a, a->line);
 	if (seen[K_KEEP].is_valid && !a->keep)
 		cfg_validate_needs(v, seen, K_DELETE_AFTER_DAYS, "keep = yes");

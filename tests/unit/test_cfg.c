@@ -37,9 +37,9 @@ test_get(const char *name, void *arg)
 static bool
 test_exists(const char *path, void *arg)
 {
-	(void)path;
 	(void)arg;
-	return false;
+	return strcmp(path, "/etc/ca.pem") == 0 ||
+	       strcmp(path, "/etc/ssl/certs/ca-certificates.crt") == 0;
 }
 
 static const struct cfg_env test_env = { test_get, test_exists, NULL, 1000 };
@@ -499,6 +499,9 @@ test_bad_values(void **state)
 	       "t.ini:6: [account a] ca_file: 'certs/ca.pem' is a relative "
 	       "path (expected an absolute path; ~, $VAR and ${VAR} expand)",
 	       NULL);
+	expect(ACC "ca_file = /etc/nope.pem\n",
+	       "t.ini:6: [account a] ca_file: '/etc/nope.pem' does not exist "
+	       "(expected a PEM file of CA certificates)", NULL);
 	expect(ACC "tls_fingerprint = AB:CD\n",
 	       "t.ini:6: [account a] tls_fingerprint: 'AB:CD' does not start "
 	       "with 'sha256:' (expected sha256: followed by 32 hex bytes, "
