@@ -160,6 +160,7 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 struct cfg_seen {
 	const struct cfg_raw_entry *entry;	/* NULL: not in the section */
 	bool is_valid;		/* parsed and applicable */
+	bool is_suggested;	/* an unknown key looked like this one */
 };
 
 struct cfg_vctx {
@@ -358,13 +359,17 @@ cfg_validate_key_find(const char *name)
 	return NULL;
 }
 
-/* Reports an unknown key, suggesting a close known one of that scope. */
-static void
+/*
+ * Reports an unknown key, suggesting a close known one of that scope.
+ * Returns the suggested key's id, or K_COUNT.
+ */
+static size_t
 cfg_validate_unknown_key(struct cfg_vctx *v, const struct cfg_raw_entry *e,
 			 unsigned scope)
 {
 	const char *best = NULL;
 	unsigned best_d = ~0u;
+	size_t best_id = K_COUNT;
 
 	for (size_t i = 0; i < K_COUNT; i++) {
 		unsigned d;
@@ -377,6 +382,7 @@ cfg_validate_unknown_key(struct cfg_vctx *v, const struct cfg_raw_entry *e,
 		if (d <= 2 && 2 * d < strlen(cfg_keys[i].name) && d < best_d) {
 			best = cfg_keys[i].name;
 			best_d = d;
+			best_id = i;
 		}
 	}
 	if (best != NULL)
@@ -385,6 +391,7 @@ cfg_validate_unknown_key(struct cfg_vctx *v, const struct cfg_raw_entry *e,
 	else
 		cfg_validate_problem(v, e->line, e->key, "unknown key "
 				     "(expected a key from mailsync.conf(5))");
+	return best_id;
 }
 
 /*
@@ -401,7 +408,11 @@ cfg_validate_collect(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 		size_t id;
 
 		if (k == NULL) {
-			cfg_validate_unknown_key(v, e, scope);
+			/* "hots = x" gets one message, not a second one
+			 * about host missing. */
+			id = cfg_validate_unknown_key(v, e, scope);
+			if (id < K_COUNT)
+				seen[id].is_suggested = true;
 			continue;
 		}
 		if (!(k->scope & scope)) {
@@ -605,7 +616,9 @@ cfg_validate_credentials(struct cfg_vctx *v, const struct cfg_seen *seen,
 				     "password_cmd exclude each other "
 				     "(expected only one of them)");
 	} else if (!has_pw && !has_cmd &&
-		   !cfg_validate_has(seen, K_OAUTH_TOKEN_CMD)) {
+		   !cfg_validate_has(seen, K_OAUTH_TOKEN_CMD) &&
+		   !seen[K_PASSWORD].is_suggested &&
+		   !seen[K_PASSWORD_CMD].is_suggested) {
 		cfg_validate_problem(v, header, "password_cmd", "missing "
 				     "(expected password_cmd = COMMAND, or "
 				     "password = SECRET in a file only you "
@@ -624,7 +637,8 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 	char expected[256];
 
 	for (size_t i = 0; i < sizeof(required) / sizeof(*required); i++) {
-		if (cfg_validate_has(seen, required[i]))
+		if (cfg_validate_has(seen, required[i]) ||
+		    seen[required[i]].is_suggested)
 			continue;
 		cfg_validate_expected(&cfg_keys[required[i]], expected,
 				      sizeof(expected));
@@ -667,7 +681,7 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 				 cfg_validate_default_smtp_port(a->smtp_tls));
 	cfg_validate_tls_none(v, seen, K_SMTP_TLS, a->smtp_tls, K_SMTP_HOST,
 			      a->smtp_host);
-	if (!cfg_validate_has(seen, K_FROM))
+	if (!cfg_validate_has(seen, K_FROM) && !seen[K_FROM].is_suggested)
 		cfg_validate_problem(v, a->line, "from", "missing; an account "
 				     "with smtp_host needs it (expected the "
 				     "addresses it sends as, such as "
@@ -679,9 +693,10 @@ static void
 cfg_validate_account(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 		     const char *name, struct cfg_account *a)
 {
-	struct cfg_seen seen[K_COUNT] = { { NULL, false } };
+	struct cfg_seen seen[K_COUNT];
 	unsigned protocols = CFG_FOR_ALL;
 
+	memset(seen, 0, sizeof(seen));
 	a->name = cfg__strdup(name);
 	a->line = sec->line;
 	cfg_validate_collect(v, sec, CFG_IN_ACCOUNT, seen);
@@ -804,10 +819,11 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 	      struct cfg_report *rep)
 {
 	struct cfg_vctx v = { .file = file, .env = env, .rep = rep };
-	struct cfg_seen general[K_COUNT] = { { NULL, false } };
+	struct cfg_seen general[K_COUNT];
 	unsigned general_line = 0;
 	struct cfg *cfg = cfg__calloc(1, sizeof(*cfg));
 
+	memset(general, 0, sizeof(general));
 	cfg->file = cfg__strdup(file);
 	cfg->accounts = cfg__calloc(raw->n ? raw->n : 1,
 				    sizeof(*cfg->accounts));

@@ -427,6 +427,12 @@ test_unknown_keys(void **state)
 	expect(ACC "Maildir = /m\n",
 	       "t.ini:6: [account a] Maildir: unknown key; did you mean "
 	       "'maildir'?", NULL);
+	/* A misspelt required key is one mistake and one message. */
+	expect("[account a]\nprotocol = imap\nhots = localhost\nuser = me\n"
+	       "pasword_cmd = x\n",
+	       "t.ini:3: [account a] hots: unknown key; did you mean 'host'?",
+	       "t.ini:5: [account a] pasword_cmd: unknown key; did you mean "
+	       "'password_cmd'?", NULL);
 	expect(ACC "colour = blue\n",
 	       "t.ini:6: [account a] colour: unknown key (expected a key from "
 	       "mailsync.conf(5))", NULL);
