@@ -31,7 +31,9 @@ int
 store__mdb_err(struct store *s, struct ms_err *err_r, int rc,
 	       const char *what)
 {
-	if (s != NULL)
+	/* Only writers (one thread) look at it; readers never see a full
+	 * map, so they never write this field. */
+	if (s != NULL && rc == MDB_MAP_FULL)
 		s->last_mdb_rc = rc;
 	return ms_err_set(err_r, MS_ESTORE, "store: %s: %s", what,
 			  mdb_strerror(rc));
@@ -52,7 +54,11 @@ store_grow(struct store *s, struct ms_err *err_r)
 
 	if (want < s->map_size)
 		return ms_err_set(err_r, MS_ESTORE, "store: map size overflow");
+	/* LMDB allows a resize only while no transaction is open in the
+	 * process: wait for readers on other threads. */
+	pthread_rwlock_wrlock(&s->resize_lock);
 	rc = mdb_env_set_mapsize(s->env, want);
+	pthread_rwlock_unlock(&s->resize_lock);
 	if (rc != 0)
 		return store__mdb_err(s, err_r, rc, "growing the map");
 	log_info("store map_size=%zu->%zu dir=%s", s->map_size, want, s->dir);
@@ -70,17 +76,6 @@ store__write(struct store *s, store__txn_fn fn, void *arg,
 
 		s->last_mdb_rc = 0;
 		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			/* Another process grew the map: adopt its size. */
-			rc = mdb_env_set_mapsize(s->env, 0);
-			if (rc == 0) {
-				MDB_envinfo info;
-
-				mdb_env_info(s->env, &info);
-				s->map_size = info.me_mapsize;
-				continue;
-			}
-		}
 		if (rc != 0)
 			return store__mdb_err(s, err_r, rc,
 					      "beginning a write transaction");
@@ -111,17 +106,23 @@ store__write(struct store *s, store__txn_fn fn, void *arg,
 int
 store__read_begin(struct store *s, MDB_txn **txn_r, struct ms_err *err_r)
 {
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn_r);
+	int rc;
 
-	if (rc == MDB_MAP_RESIZED) {
-		rc = mdb_env_set_mapsize(s->env, 0);
-		if (rc == 0)
-			rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn_r);
-	}
-	if (rc != 0)
+	pthread_rwlock_rdlock(&s->resize_lock);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn_r);
+	if (rc != 0) {
+		pthread_rwlock_unlock(&s->resize_lock);
 		return store__mdb_err(s, err_r, rc,
 				      "beginning a read transaction");
+	}
 	return MS_OK;
+}
+
+void
+store__read_end(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->resize_lock);
 }
 
 int
@@ -542,6 +543,10 @@ store_open(struct store **store_r, const struct store_params *params,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
+	if (pthread_rwlock_init(&s->resize_lock, NULL) != 0) {
+		free(s);
+		return ms_err_set(err_r, MS_ENOMEM, "store: rwlock init");
+	}
 	s->lock_fd = -1;
 	s->map_size = params->map_size ? params->map_size : STORE_DEFAULT_MAP;
 	s->spool_threshold = params->spool_threshold ?
@@ -606,6 +611,7 @@ store_close(struct store **storep)
 		close(s->lock_fd);
 	free(s->dir);
 	free(s->tmpdir);
+	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);
 }
 
@@ -743,7 +749,7 @@ store_folder_get(struct store *s, uint32_t folder_id,
 		rc = STORE_NOTFOUND;
 	else
 		rc = store__mdb_err(s, err_r, rc, "reading a folder");
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -768,7 +774,7 @@ store_folder_find(struct store *s, const char *account, const char *name,
 	rc = mdb_get(txn, s->dbi[STORE_DBI_FOLDER_NAMES], &k, &v);
 	if (rc == 0 && v.mv_size == 4)
 		id = store__get32(v.mv_data);	/* copy before the abort */
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -797,7 +803,7 @@ store_folder_list(struct store *s, const char *account,
 		return rc;
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_FOLDER_NAMES], &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
+		store__read_end(s, txn);
 		return store__mdb_err(s, err_r, rc, "folder list");
 	}
 	if (account != NULL) {
@@ -846,7 +852,7 @@ store_folder_list(struct store *s, const char *account,
 	rc = MS_OK;
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc < 0) {
 		free(arr);
 		return rc;

@@ -35,7 +35,13 @@
  * thread).  Read functions may run on other threads (the environment is
  * opened with MDB_NOTLS); every read opens and closes its own short read
  * transaction and copies what it returns, so nothing returned points into
- * the map.  No function keeps a transaction open after it returns.
+ * the map.  No function keeps a transaction open after it returns.  A map
+ * resize waits until no read transaction is open (a reader/writer lock).
+ *
+ * Memory: the map's pages that reads and writes touch count in the
+ * process's RSS as file-backed (page cache) memory, reclaimable by the
+ * kernel; anonymous memory is bounded by the batch (bodies below the
+ * spool threshold) plus LMDB's dirty pages of one commit.
  *
  * Errors: every fallible function returns MS_OK (or another documented
  * non-negative value) or a negative MS_E* code, with detail in err_r when

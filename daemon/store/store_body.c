@@ -338,7 +338,7 @@ store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	} else {
 		rc = store__mdb_err(s, err_r, rc, "reading a body");
 	}
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -364,7 +364,7 @@ store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	} else {
 		rc = store__mdb_err(s, err_r, rc, "reading a body");
 	}
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -428,7 +428,7 @@ store_summary_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	} else {
 		rc = store__mdb_err(s, err_r, rc, "reading a summary");
 	}
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc != MS_OK)
 		store_summary_deinit(sum_r);
 	return rc;

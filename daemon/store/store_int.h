@@ -7,6 +7,7 @@
 #define MS_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 
 #include "store/store.h"
@@ -37,7 +38,9 @@ struct store {
 	size_t spool_threshold;
 	uint64_t max_body_size;
 	EVP_MD *sha256;		/* fetched once: per-body fetches are slow */
-	int last_mdb_rc;	/* LMDB code behind the last MS_ESTORE */
+	int last_mdb_rc;	/* MDB_MAP_FULL seen in this write attempt */
+	/* Read transactions hold it shared, a map resize exclusively. */
+	pthread_rwlock_t resize_lock;
 };
 
 /* A finished body, ready to be written by a batch. */
@@ -96,7 +99,9 @@ typedef int (*store__txn_fn)(struct store *s, MDB_txn *txn, void *arg,
 			     struct ms_err *err_r);
 int store__write(struct store *s, store__txn_fn fn, void *arg,
 		 struct ms_err *err_r);
+/* A short read transaction; end it with store__read_end(). */
 int store__read_begin(struct store *s, MDB_txn **txn_r, struct ms_err *err_r);
+void store__read_end(struct store *s, MDB_txn *txn);
 
 /*
  * Makes room for one more element in a growable array: *arrp holds n

@@ -31,7 +31,7 @@ store_msg_get(struct store *s, uint32_t folder_id, uint32_t uid,
 		rc = STORE_NOTFOUND;
 	else
 		rc = store__mdb_err(s, err_r, rc, "reading a message");
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -87,7 +87,7 @@ store_msg_iter_fill(struct store_msg_iter *it, struct ms_err *err_r)
 		return rc;
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MESSAGES], &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
+		store__read_end(s, txn);
 		return store__mdb_err(s, err_r, rc, "message cursor");
 	}
 	store__msg_key(it->folder_id, it->next_uid, key);
@@ -125,7 +125,7 @@ store_msg_iter_fill(struct store_msg_iter *it, struct ms_err *err_r)
 	rc = MS_OK;
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -169,7 +169,7 @@ store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		return rc;
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_BODY_REFS], &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
+		store__read_end(s, txn);
 		return store__mdb_err(s, err_r, rc, "body_refs cursor");
 	}
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -189,7 +189,7 @@ store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	     store__mdb_err(s, err_r, rc, "body_refs");
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -220,7 +220,7 @@ store_find_by_msgid(struct store *s, const char *msgid,
 		return rc;
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MSGIDS], &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
+		store__read_end(s, txn);
 		return store__mdb_err(s, err_r, rc, "msgid cursor");
 	}
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -238,7 +238,7 @@ store_find_by_msgid(struct store *s, const char *msgid,
 	     store__mdb_err(s, err_r, rc, "msgid index");
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -273,7 +273,7 @@ store_change_list(struct store *s, uint64_t after_seq, size_t max,
 		return rc;
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_CHANGES], &c);
 	if (rc != 0) {
-		mdb_txn_abort(txn);
+		store__read_end(s, txn);
 		return store__mdb_err(s, err_r, rc, "changes cursor");
 	}
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -297,7 +297,7 @@ store_change_list(struct store *s, uint64_t after_seq, size_t max,
 	     store__mdb_err(s, err_r, rc, "changes");
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -342,7 +342,7 @@ store_pop3_get(struct store *s, const char *account, const char *uidl,
 	} else {
 		rc = store__mdb_err(s, err_r, rc, "reading a pop3 record");
 	}
-	mdb_txn_abort(txn);
+	store__read_end(s, txn);
 	return rc;
 }
 
@@ -552,7 +552,8 @@ store_check_bodies(struct store_check_ctx *x, unsigned flags)
 	size_t r = 0;
 	int rc, op;
 
-	qsort(x->refs, x->n_refs, STORE_HASH_LEN, store_check_hashcmp);
+	if (x->n_refs > 1)
+		qsort(x->refs, x->n_refs, STORE_HASH_LEN, store_check_hashcmp);
 	if ((rc = mdb_cursor_open(x->txn, s->dbi[STORE_DBI_BODY_INFO], &c)))
 		return store__mdb_err(s, x->err_r, rc, "check");
 	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
@@ -664,7 +665,7 @@ store_check(struct store *s, unsigned flags, struct ms_err *err_r)
 	}
 	rc = MS_OK;
 out:
-	mdb_txn_abort(x.txn);
+	store__read_end(s, x.txn);
 	free(x.refs);
 	return rc;
 }
