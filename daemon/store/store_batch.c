@@ -474,8 +474,15 @@ store_collect(struct store *s, MDB_txn *txn, struct store_commit *c,
 			uint32_t n = 0;
 
 			p += 9;
-			for (int f = 0; f < 3 && end - p >= 4; f++)
-				p += 4 + store__get32(p);
+			for (int f = 0; f < 3 && end - p >= 4; f++) {
+				uint32_t flen = store__get32(p);
+
+				if ((size_t)(end - p - 4) < flen) {
+					p = end;
+					break;
+				}
+				p += 4 + flen;
+			}
 			if (end - p >= 4) {
 				n = store__get32(p);
 				if ((size_t)(end - p - 4) >= n && n > 0) {
