@@ -241,7 +241,14 @@ imap_parser_hold(struct imap_parser *p)
 
 	if (p->state == IMAP_PS_ERROR)
 		return pending;
-	imap_parser_reset_response(p);
+	/*
+	 * The buffer is cleared by the next feed, not here: the event that
+	 * led to the hold may still point into it.
+	 */
+	if (!p->resp_done) {
+		p->resp_done = true;
+		p->evq_head = p->evq_len;
+	}
 	p->state = IMAP_PS_HOLD;
 	return pending;
 }
@@ -1267,7 +1274,8 @@ imap_parser_ns_part(struct imap_parser *p, size_t *i, struct ms_slice *raw_r)
 		(*i)++;
 		return MS_OK;
 	}
-	if (t[*i].type != IMAP_TOK_LPAREN)
+	/* At least one namespace: "()" is not allowed. */
+	if (t[*i].type != IMAP_TOK_LPAREN || t[*i].match == *i + 1)
 		return IMAP_BAD(p, "NAMESPACE");
 	m = t[*i].match;
 	for (j = *i + 1; j < m; j = t[j].match + 1)

@@ -312,9 +312,11 @@ int imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 int imap_parser_next_event(struct imap_parser *p, struct imap_event *ev);
 
 /*
- * Drops everything buffered and makes the parser refuse input until
- * imap_parser_resume() (used around STARTTLS by imap_client).  Returns the
- * number of bytes that were buffered of an unfinished response.
+ * Drops any unfinished response and undelivered events, and makes the
+ * parser refuse input until imap_parser_resume() (imap_client uses it
+ * around STARTTLS).  Slices of the event just delivered stay valid until
+ * the next feed.  Returns the number of bytes of an unfinished response
+ * that were dropped.
  */
 size_t imap_parser_hold(struct imap_parser *p);
 void imap_parser_resume(struct imap_parser *p);

@@ -295,6 +295,8 @@ test_starttls(void **state)
 	assert_int_equal(n, 17);
 	assert_int_equal(imap_client_next_event(&c, &ev), MS_OK);
 	assert_int_equal(ev.type, IMAP_EV_TAGGED);
+	assert_true(ms_slice_eq_cstr(ev.u.status.tag, "A1"));
+	assert_true(ms_slice_eq_cstr(ev.u.status.text, "Begin TLS"));
 	assert_int_equal(c.state, IMAP_CLIENT_TLS_WAIT);
 	assert_int_equal(imap_client_starttls_done(&c, strlen(in) - n),
 	    MS_EPROTO);

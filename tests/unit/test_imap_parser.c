@@ -592,6 +592,7 @@ test_malformed(void **state)
 		{ "* 1 FETCH (BODY[1 NIL)\r\n", "unterminated '['" },
 		{ "* 1 FETCH (BODY[1]<x> NIL)\r\n", "bad origin" },
 		{ "* NAMESPACE ((\"\" \"/\")) NIL\r\n", "malformed NAMESPACE" },
+		{ "* NAMESPACE () NIL NIL\r\n", "malformed NAMESPACE" },
 		{ "* 1 EXPUNGE\r\n* 0 EXPUNGE\r\n", "malformed EXPUNGE" },
 	};
 	struct ms_buf ev;
