@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared helpers for the integration fixtures: skip-or-fail, free ports,
 # process lifetime by PID, bounded waits and one cleanup trap for all servers.
-# Source it (dovecot.sh and smtp.sh do); it defines functions only.
+# Source it (dovecot.sh and smtp.sh do); it defines functions only. The
+# functions work in tests that use "set -euo pipefail" too.
 #
 # Exit code 77 means "skipped" to ctest (SKIP_RETURN_CODE in
 # tests/CMakeLists.txt); MS_REQUIRE_SERVERS=1 (set by CI) turns a missing
@@ -120,16 +121,16 @@ ms_pid_stop()
 	local pid="$1" name="$2" kids i p left=""
 	[ -n "$pid" ] || return 0
 	kids="$(ms_pid_descendants "$pid")"
-	kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
 		ms_pid_alive "$pid" || break
 		sleep 0.1
 	done
 	if ms_pid_alive "$pid"; then
 		ms_log "$name (pid $pid) ignored SIGTERM for 10 s, sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	# Children the master did not take down with it (it normally does).
 	for ((i = 0; i < 50; i++)); do
 		left=""
@@ -137,7 +138,9 @@ ms_pid_stop()
 			ms_pid_alive "$p" && left="$left $p"
 		done
 		[ -z "$left" ] && break
-		[ "$i" = 20 ] && kill -KILL $left 2>/dev/null
+		if [ "$i" = 20 ]; then
+			kill -KILL $left 2>/dev/null || true
+		fi
 		sleep 0.1
 	done
 	for ((i = 0; i < 50; i++)); do
@@ -149,6 +152,38 @@ ms_pid_stop()
 		return 1
 	fi
 	return 0
+}
+
+# ms_watchdog_start DIR: a background guard for the case the trap cannot
+# cover: the test shell killed with SIGKILL (a ctest timeout, say). Once the
+# test shell ($$) is gone, it stops the PIDs listed in DIR/.pids (TERM, then
+# KILL) and removes DIR. Sets _MS_WATCHDOG_PID; stop it with
+# ms_watchdog_stop PID when the fixture stops normally.
+ms_watchdog_start()
+{
+	local dir="$1" owner="$$"
+	(
+		trap '' INT
+		while ms_pid_alive "$owner"; do
+			sleep 1
+		done
+		pids="$(cat "$dir/.pids" 2>/dev/null)"
+		if [ -n "$pids" ]; then
+			kill -TERM $pids
+			sleep 3
+			kill -KILL $pids
+		fi
+		rm -rf "$dir"
+	) > /dev/null 2>&1 < /dev/null &
+	_MS_WATCHDOG_PID=$!
+}
+
+ms_watchdog_stop()
+{
+	if [ -n "$1" ]; then
+		kill "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
+	fi
 }
 
 # Cleanup registry: every started server registers its stop command, and one
@@ -166,8 +201,11 @@ ms_cleanup_remove()
 {
 	local i
 	for i in "${!_MS_CLEANUPS[@]}"; do
-		[ "${_MS_CLEANUPS[$i]}" = "$1" ] && unset '_MS_CLEANUPS[$i]'
+		if [ "${_MS_CLEANUPS[$i]}" = "$1" ]; then
+			unset '_MS_CLEANUPS[$i]'
+		fi
 	done
+	return 0
 }
 
 ms_cleanup_run()
@@ -183,6 +221,8 @@ ms_cleanup_run()
 _ms_trap_exit()
 {
 	local rc=$?
+	# Clean up completely even in a "set -e" test.
+	set +e
 	ms_cleanup_run
 	exit "$rc"
 }
@@ -190,6 +230,7 @@ _ms_trap_exit()
 _ms_trap_signal()
 {
 	trap - INT TERM
+	set +e
 	ms_log "interrupted by SIG$1, stopping servers"
 	ms_cleanup_run
 	[ "$1" = INT ] && exit 130

@@ -226,9 +226,10 @@ _dovecot_run()
 	"$MS_DOVECOT_BIN" -c "$d/dovecot.conf" -F > "$d/dovecot.out" 2>&1 &
 	MS_DOVECOT_PID=$!
 	export MS_DOVECOT_PID
+	printf '%s %s\n' "$MS_DOVECOT_PID" "${_DOVECOT_OAUTH_PID:-}" > "$d/.pids"
 	for ((i = 0; i < 100; i++)); do
 		if ! ms_pid_alive "$MS_DOVECOT_PID"; then
-			wait "$MS_DOVECOT_PID" 2>/dev/null
+			wait "$MS_DOVECOT_PID" 2>/dev/null || true
 			if tail -c "+$((off + 1))" "$d/dovecot.log" | cat "$d/dovecot.out" - |
 				grep -q 'Address already in use'; then
 				return 2
@@ -310,13 +311,15 @@ dovecot_start()
 	fi
 
 	for attempt in 1 2 3 4 5; do
-		_dovecot_launch
-		rc=$?
+		rc=0
+		_dovecot_launch || rc=$?
 		[ "$rc" = 2 ] || break
 		ms_log "a picked port was taken before dovecot bound it, retrying ($attempt)"
 		MS_DOVECOT_PID=''
 	done
 	[ "$rc" = 0 ] || return 1
+	ms_watchdog_start "$MS_DOVECOT_DIR"
+	_DOVECOT_WATCHDOG="$_MS_WATCHDOG_PID"
 	export MS_IMAP_HOST=127.0.0.1
 	ms_log "dovecot pid $MS_DOVECOT_PID: imap $MS_IMAP_PORT imaps $MS_IMAPS_PORT" \
 		"pop3 $MS_POP3_PORT pop3s $MS_POP3S_PORT, dir $MS_DOVECOT_DIR"
@@ -353,7 +356,7 @@ dovecot_restart()
 dovecot_stop()
 {
 	local rc=0
-	ms_cleanup_remove dovecot_stop
+	ms_watchdog_stop "${_DOVECOT_WATCHDOG:-}"
 	if [ -n "${MS_DOVECOT_PID:-}" ]; then
 		ms_pid_stop "$MS_DOVECOT_PID" dovecot || rc=1
 	fi
@@ -361,7 +364,9 @@ dovecot_stop()
 		ms_pid_stop "$_DOVECOT_OAUTH_PID" oauth-introspect || rc=1
 	fi
 	ms_tmpdir_remove "${MS_DOVECOT_DIR:-}" "$rc"
-	MS_DOVECOT_PID='' _DOVECOT_OAUTH_PID='' MS_OAUTH_PORT=''
+	MS_DOVECOT_PID='' _DOVECOT_OAUTH_PID='' MS_OAUTH_PORT='' _DOVECOT_WATCHDOG=''
+	# Only now: should this function die half-way, the exit trap tries again.
+	ms_cleanup_remove dovecot_stop
 	return "$rc"
 }
 

@@ -51,6 +51,9 @@ smtp_sink_start()
 		--tls "$tls" --log "$MS_SMTP_LOG" "${args[@]}" > "$d/out" 2>&1 &
 	MS_SMTP_PID=$!
 	export MS_SMTP_PID
+	echo "$MS_SMTP_PID" > "$d/.pids"
+	ms_watchdog_start "$d"
+	_SMTP_WATCHDOG="$_MS_WATCHDOG_PID"
 	MS_SMTP_PORT="$(ms_wait_port_file "$d/port" "$MS_SMTP_PID" "smtp sink" \
 		"$d/out" "$MS_SMTP_LOG")" || return 1
 	export MS_SMTP_PORT MS_SMTP_HOST=127.0.0.1
@@ -73,11 +76,13 @@ smtp_sink_wait()
 smtp_sink_stop()
 {
 	local rc=0
-	ms_cleanup_remove smtp_sink_stop
+	ms_watchdog_stop "${_SMTP_WATCHDOG:-}"
 	if [ -n "${MS_SMTP_PID:-}" ]; then
 		ms_pid_stop "$MS_SMTP_PID" smtp-sink || rc=1
 	fi
 	ms_tmpdir_remove "${_SMTP_TOP:-}" "$rc"
-	MS_SMTP_PID='' _SMTP_TOP=''
+	MS_SMTP_PID='' _SMTP_TOP='' _SMTP_WATCHDOG=''
+	# Only now: should this function die half-way, the exit trap tries again.
+	ms_cleanup_remove smtp_sink_stop
 	return "$rc"
 }
