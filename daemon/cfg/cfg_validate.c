@@ -64,7 +64,7 @@ static const char *const cfg_protocol_names[] = { "imap", "pop3", NULL };
 static const char *const cfg_tls_names[] = { "implicit", "starttls", "none",
 					     NULL };
 static const char *const cfg_auth_names[] = { "auto", "plain", "login",
-	"xoauth2", "oauthbearer", NULL };
+	"xoauth2", "oauthbearer", "cram-md5", "scram-sha-256", NULL };
 static const char *const cfg_direction_names[] = { "both", "pull", NULL };
 
 struct cfg_key {

@@ -489,9 +489,10 @@ test_bad_values(void **state)
 	expect(ACC "tls = ssl\n",
 	       "t.ini:6: [account a] tls: 'ssl' is not a valid choice "
 	       "(expected implicit, starttls or none)", NULL);
-	expect(ACC "auth = cram-md5\n",
-	       "t.ini:6: [account a] auth: 'cram-md5' is not a valid choice "
-	       "(expected auto, plain, login, xoauth2 or oauthbearer)", NULL);
+	expect(ACC "auth = digest-md5\n",
+	       "t.ini:6: [account a] auth: 'digest-md5' is not a valid choice "
+	       "(expected auto, plain, login, xoauth2, oauthbearer, cram-md5 "
+	       "or scram-sha-256)", NULL);
 	expect(ACC "direction = push\n",
 	       "t.ini:6: [account a] direction: 'push' is not a valid choice "
 	       "(expected both or pull)", NULL);
