@@ -992,7 +992,7 @@ imap_parser_fetch(struct imap_parser *p)
 			f.has |= IMAP_FETCH_HAS_BODYSTRUCTURE;
 		} else if (ms_slice_case_eq_cstr(key, "EMAILID") ||
 		    ms_slice_case_eq_cstr(key, "THREADID")) {
-			bool is_email = key.len == 7;
+			bool is_email = ms_slice_case_eq_cstr(key, "EMAILID");
 			struct ms_slice id = { NULL, 0 };
 
 			if (vt->type == IMAP_TOK_LPAREN && vt->match == i + 2 &&
@@ -1208,10 +1208,10 @@ imap_parser_esearch(struct imap_parser *p)
 		    ms_slice_case_eq_cstr(key, "COUNT")) {
 			if (!imap_tok_num(p, i, n, UINT32_MAX, &v))
 				return IMAP_BAD(p, "ESEARCH");
-			if (key.len == 5) {
+			if (ms_slice_case_eq_cstr(key, "COUNT")) {
 				e.count = (uint32_t)v;
 				e.has |= IMAP_ESEARCH_HAS_COUNT;
-			} else if (key.p[1] == 'I' || key.p[1] == 'i') {
+			} else if (ms_slice_case_eq_cstr(key, "MIN")) {
 				e.min = (uint32_t)v;
 				e.has |= IMAP_ESEARCH_HAS_MIN;
 			} else {
@@ -1515,14 +1515,17 @@ imap_parser_first_line(struct imap_parser *p, size_t pos, size_t end)
 		if (ms_slice_case_eq_cstr(w, "EXISTS") ||
 		    ms_slice_case_eq_cstr(w, "RECENT") ||
 		    ms_slice_case_eq_cstr(w, "EXPUNGE")) {
+			bool expunge = ms_slice_case_eq_cstr(w, "EXPUNGE");
+
+			/* EXPUNGE names a message, so it cannot be 0. */
 			if (!imap_parser_rest_empty(p, pos, end) ||
-			    (num == 0 && w.p[1] == 'X' && w.p[2] == 'P'))
+			    (num == 0 && expunge))
 				return imap_parser_fail(p, MS_EPROTO,
 				    "malformed %.*s response", (int)w.len,
 				    (const char *)w.p);
-			IMAP_PUSH(p, ev, w.p[2] == 'I' || w.p[2] == 'i' ?
-			    IMAP_EV_EXISTS : (w.p[1] == 'E' || w.p[1] == 'e') ?
-			    IMAP_EV_RECENT : IMAP_EV_EXPUNGE);
+			IMAP_PUSH(p, ev, expunge ? IMAP_EV_EXPUNGE :
+			    ms_slice_case_eq_cstr(w, "EXISTS") ?
+			    IMAP_EV_EXISTS : IMAP_EV_RECENT);
 			ev->u.num = (uint32_t)num;
 			p->resp_done = true;
 			return MS_OK;
