@@ -227,7 +227,9 @@ _dovecot_run()
 	MS_DOVECOT_PID=$!
 	export MS_DOVECOT_PID
 	printf '%s %s\n' "$MS_DOVECOT_PID" "${_DOVECOT_OAUTH_PID:-}" > "$d/.pids"
-	for ((i = 0; i < 100; i++)); do
+	# At most 100 tries and 15 s in all (a try may wait 1 s for a greeting).
+	local end=$((SECONDS + 15))
+	for ((i = 0; i < 100 && SECONDS <= end; i++)); do
 		if ! ms_pid_alive "$MS_DOVECOT_PID"; then
 			wait "$MS_DOVECOT_PID" 2>/dev/null || true
 			if tail -c "+$((off + 1))" "$d/dovecot.log" | cat "$d/dovecot.out" - |
@@ -245,7 +247,7 @@ _dovecot_run()
 		_dovecot_greeting "$MS_IMAP_PORT" && ms_pid_alive "$MS_DOVECOT_PID" && return 0
 		sleep 0.1
 	done
-	ms_log "dovecot gave no IMAP greeting on port $MS_IMAP_PORT within 10 s; log:"
+	ms_log "dovecot gave no IMAP greeting on port $MS_IMAP_PORT within 15 s; log:"
 	cat "$d/dovecot.out" >&2
 	tail -c "+$((off + 1))" "$d/dovecot.log" >&2
 	return 1
