@@ -279,35 +279,22 @@ struct maildir_walk {
 	struct ms_err *err_r;
 };
 
-/* Child directory names of one directory, read before recursing. */
-struct maildir_walk_names {
-	char **v;
-	size_t n, cap;
-};
-
-static void
-maildir_walk_names_free(struct maildir_walk_names *ns)
-{
-	for (size_t i = 0; i < ns->n; i++)
-		free(ns->v[i]);
-	free(ns->v);
-}
-
+/* Appends a copy of str to f (also used for a directory's child names). */
 static int
-maildir_walk_names_add(struct maildir_walk_names *ns, const char *name)
+maildir_folders_push(struct maildir_folders *f, const char *str)
 {
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap != 0 ? ns->cap * 2 : 8;
-		char **v = realloc(ns->v, cap * sizeof(*v));
+	if (f->n == f->cap) {
+		size_t cap = f->cap != 0 ? f->cap * 2 : 16;
+		char **v = realloc(f->v, cap * sizeof(*v));
 
 		if (v == NULL)
 			return MS_ENOMEM;
-		ns->v = v;
-		ns->cap = cap;
+		f->v = v;
+		f->cap = cap;
 	}
-	if ((ns->v[ns->n] = strdup(name)) == NULL)
+	if ((f->v[f->n] = strdup(str)) == NULL)
 		return MS_ENOMEM;
-	ns->n++;
+	f->n++;
 	return MS_OK;
 }
 
@@ -319,7 +306,7 @@ static int
 maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 {
 	char *dirpath = maildir__path_join(wk->root, rel, "");
-	struct maildir_walk_names kids = { 0 };
+	struct maildir_folders kids = { 0 };	/* child directory names */
 	bool has[3] = { false, false, false };	/* new, cur, tmp */
 	DIR *dir = dirpath != NULL ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -354,7 +341,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		if (type == DT_DIR && sub >= 0) {
 			has[sub] = true;
 		} else if (type == DT_DIR) {
-			rc = maildir_walk_names_add(&kids, de->d_name);
+			rc = maildir_folders_push(&kids, de->d_name);
 			if (rc != MS_OK)
 				ms_err_set(wk->err_r, rc, "out of memory in %s", dirpath);
 		} else {
@@ -399,7 +386,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		rc = maildir_walk_dir(wk, cfd, child, depth + 1);
 		free(child);
 	}
-	maildir_walk_names_free(&kids);
+	maildir_folders_deinit(&kids);
 	closedir(dir);
 	free(dirpath);
 	return rc;
@@ -422,21 +409,7 @@ maildir_discover_cb(const char *rel, bool is_maildir, void *arg)
 {
 	struct maildir_folders *f = arg;
 
-	if (!is_maildir)
-		return MS_OK;
-	if (f->n == f->cap) {
-		size_t cap = f->cap != 0 ? f->cap * 2 : 16;
-		char **v = realloc(f->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return MS_ENOMEM;
-		f->v = v;
-		f->cap = cap;
-	}
-	if ((f->v[f->n] = strdup(rel)) == NULL)
-		return MS_ENOMEM;
-	f->n++;
-	return MS_OK;
+	return is_maildir ? maildir_folders_push(f, rel) : MS_OK;
 }
 
 int
