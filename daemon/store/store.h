@@ -419,7 +419,12 @@ int store_batch_pop3_put(struct store_batch *b, const char *account,
 int store_batch_pop3_delete(struct store_batch *b, const char *account,
 			    const char *uidl) MS_WUR;
 
-/* Operations queued, and bytes of bodies held in memory by the batch. */
+/*
+ * Operations queued, and bytes of bodies held in memory by the batch
+ * (bodies below the spool threshold).  A batch's memory is whatever its
+ * caller lets it hold: commit when either passes the budget (say 500
+ * operations or 32 MiB), so memory stays bounded whatever the mailbox.
+ */
 size_t store_batch_count(const struct store_batch *b);
 size_t store_batch_mem(const struct store_batch *b);
 
