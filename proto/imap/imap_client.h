@@ -50,7 +50,7 @@ enum imap_client_state {
 	IMAP_CLIENT_READY,
 	IMAP_CLIENT_IDLE,		/* IDLE sent, DONE not yet */
 	IMAP_CLIENT_TLS_WAIT,		/* STARTTLS OK seen, TLS not yet up */
-	IMAP_CLIENT_DEAD,		/* protocol error; drop the connection */
+	IMAP_CLIENT_DEAD,		/* protocol error: drop the link */
 };
 
 struct imap_out_hold;

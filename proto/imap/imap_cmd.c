@@ -370,8 +370,8 @@ imap_cmd_select(struct imap_client *c, struct ms_slice mailbox,
 		return rc;
 	rc = imap_cmd_mailbox(c, mailbox);
 	if (rc == MS_OK && o->qresync) {
-		rc = ms_buf_printf(&c->out, " (QRESYNC (%u %llu", o->uidvalidity,
-		    (unsigned long long)o->modseq);
+		rc = ms_buf_printf(&c->out, " (QRESYNC (%u %llu",
+		    o->uidvalidity, (unsigned long long)o->modseq);
 		if (rc == MS_OK && o->known_uids.len > 0)
 			rc = imap_cmd_set(c, o->known_uids);
 		if (rc == MS_OK)

@@ -906,7 +906,9 @@ imap_tok_inner(const struct imap_parser *p, size_t i)
 static size_t
 imap_tok_skip(const struct imap_parser *p, size_t i)
 {
-	return p->toks[i].type == IMAP_TOK_LPAREN ? p->toks[i].match + 1 : i + 1;
+	if (p->toks[i].type == IMAP_TOK_LPAREN)
+		return p->toks[i].match + 1;
+	return i + 1;
 }
 
 static bool
@@ -1621,7 +1623,9 @@ imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 			used += n;
 			if (lf == NULL)
 				break;
-			if (p->buf.len - 1 - p->seg_start > p->params.max_line &&
+			/* A bare LF line may not use the CR's byte. */
+			seg_len = p->buf.len - 1 - p->seg_start;
+			if (seg_len > p->params.max_line &&
 			    p->buf.p[p->buf.len - 2] != '\r') {
 				rc = imap_parser_fail(p, MS_ETOOBIG,
 				    "line longer than %zu bytes",

@@ -220,7 +220,7 @@ struct imap_ev_fetch_body {
 	uint32_t seq;
 	uint32_t uid;		/* 0 unless UID came before the body item */
 	struct ms_slice item;	/* the whole item name, "BODY[1.MIME]<0>" */
-	struct ms_slice section;	/* inside the brackets; empty for RFC822 */
+	struct ms_slice section;	/* in the brackets; empty: RFC822 */
 	bool has_origin;
 	uint32_t origin;
 	bool is_binary;		/* BINARY[...] or a literal8 */

@@ -24,8 +24,9 @@ imap_seqset_number(struct imap_seqset_iter *it, uint32_t *n_r)
 	}
 	while (it->p < it->end && *it->p >= '0' && *it->p <= '9') {
 		v = v * 10 + (uint64_t)(*it->p - '0');
+		/* UINT32_MAX stands for "*". */
 		if (v > UINT32_MAX - 1)
-			return MS_EPROTO;	/* UINT32_MAX is reserved for "*" */
+			return MS_EPROTO;
 		it->p++;
 	}
 	if (it->p == start || v == 0)

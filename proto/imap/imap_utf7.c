@@ -75,6 +75,19 @@ imap_utf7_put16(struct ms_buf *out, struct imap_utf7_bits *b, uint32_t u)
 	return MS_OK;
 }
 
+/* Ends a base64 run: the last bits zero-padded, then "-". */
+static int
+imap_utf7_flush(struct ms_buf *out, struct imap_utf7_bits *b)
+{
+	int rc = MS_OK;
+
+	if (b->nbits > 0)
+		rc = ms_buf_append(out,
+		    &imap_utf7_b64[(b->acc << (6 - b->nbits)) & 0x3f], 1);
+	b->nbits = 0;
+	return rc == MS_OK ? ms_buf_append(out, "-", 1) : rc;
+}
+
 int
 imap_utf7_encode(struct ms_slice utf8, struct ms_buf *out)
 {
@@ -91,16 +104,9 @@ imap_utf7_encode(struct ms_slice utf8, struct ms_buf *out)
 			break;
 		}
 		if (cp >= 0x20 && cp <= 0x7e) {
-			if (in_b64) {
-				/* Flush the remaining bits, zero-padded. */
-				if (b.nbits > 0)
-					rc = ms_buf_append(out, &imap_utf7_b64[
-					    (b.acc << (6 - b.nbits)) & 0x3f], 1);
-				if (rc == MS_OK)
-					rc = ms_buf_append(out, "-", 1);
-				in_b64 = false;
-				b.nbits = 0;
-			}
+			if (in_b64)
+				rc = imap_utf7_flush(out, &b);
+			in_b64 = false;
 			if (rc == MS_OK && cp == '&') {
 				rc = ms_buf_append(out, "&-", 2);
 			} else if (rc == MS_OK) {
@@ -115,6 +121,7 @@ imap_utf7_encode(struct ms_slice utf8, struct ms_buf *out)
 			in_b64 = true;
 		}
 		if (rc == MS_OK && cp >= 0x10000) {
+			/* Astral characters go as a UTF-16 surrogate pair. */
 			cp -= 0x10000;
 			rc = imap_utf7_put16(out, &b, 0xd800 | (cp >> 10));
 			cp = 0xdc00 | (cp & 0x3ff);
@@ -122,13 +129,8 @@ imap_utf7_encode(struct ms_slice utf8, struct ms_buf *out)
 		if (rc == MS_OK)
 			rc = imap_utf7_put16(out, &b, (uint32_t)cp);
 	}
-	if (rc == MS_OK && in_b64) {
-		if (b.nbits > 0)
-			rc = ms_buf_append(out,
-			    &imap_utf7_b64[(b.acc << (6 - b.nbits)) & 0x3f], 1);
-		if (rc == MS_OK)
-			rc = ms_buf_append(out, "-", 1);
-	}
+	if (rc == MS_OK && in_b64)
+		rc = imap_utf7_flush(out, &b);
 	if (rc != MS_OK)
 		out->len = start;
 	if (out->p != NULL)

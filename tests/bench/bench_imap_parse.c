@@ -142,10 +142,11 @@ main(int argc, char **argv)
 	while (s.len < mb << 20) {
 		for (size_t i = 0; i < m.n && s.len < mb << 20; i++) {
 			seq++;
-			if (ms_buf_printf(&s, "* %u FETCH (UID %u FLAGS (\\Seen "
-			    "$Junk) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" "
-			    "RFC822.SIZE %zu MODSEQ (%u) BODY[] {%zu}\r\n", seq,
-			    seq, m.len[i], seq, m.len[i]) != MS_OK ||
+			if (ms_buf_printf(&s, "* %u FETCH (UID %u FLAGS "
+			    "(\\Seen $Junk) INTERNALDATE \"17-Jul-1996 "
+			    "02:44:25 -0700\" RFC822.SIZE %zu MODSEQ (%u) "
+			    "BODY[] {%zu}\r\n", seq, seq, m.len[i], seq,
+			    m.len[i]) != MS_OK ||
 			    ms_buf_append(&s, m.data[i], m.len[i]) != MS_OK ||
 			    ms_buf_append(&s, ")\r\n", 3) != MS_OK)
 				return 1;
