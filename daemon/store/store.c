@@ -126,6 +126,29 @@ store__read_end(struct store *s, MDB_txn *txn)
 }
 
 int
+store__cursor_begin(struct store *s, enum store__dbi dbi, MDB_txn **txn_r,
+		    MDB_cursor **c_r, struct ms_err *err_r)
+{
+	int rc = store__read_begin(s, txn_r, err_r);
+
+	if (rc < 0)
+		return rc;
+	rc = mdb_cursor_open(*txn_r, s->dbi[dbi], c_r);
+	if (rc != 0) {
+		store__read_end(s, *txn_r);
+		return store__mdb_err(s, err_r, rc, "opening a cursor");
+	}
+	return MS_OK;
+}
+
+void
+store__cursor_end(struct store *s, MDB_txn *txn, MDB_cursor *c)
+{
+	mdb_cursor_close(c);
+	store__read_end(s, txn);
+}
+
+int
 store__reserve(void *arrp, size_t *capp, size_t n, size_t elem, size_t first)
 {
 	void **arr = arrp;
@@ -433,6 +456,10 @@ store_schema_txn(struct store *s, MDB_txn *txn, void *arg,
 			return store__mdb_err(s, err_r, rc,
 					      store_dbi_names[i]);
 	}
+	rc = store__meta_next(s, txn, "next_outbox_id", &s->next_outbox_id,
+			      err_r);
+	if (rc < 0)
+		return rc;
 	rc = store_meta_get(s, txn, "schema_version", &version, &found, err_r);
 	if (rc < 0)
 		return rc;
@@ -798,14 +825,9 @@ store_folder_list(struct store *s, const char *account,
 
 	*folders_r = NULL;
 	*n_r = 0;
-	rc = store__read_begin(s, &txn, err_r);
+	rc = store__cursor_begin(s, STORE_DBI_FOLDER_NAMES, &txn, &c, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_FOLDER_NAMES], &c);
-	if (rc != 0) {
-		store__read_end(s, txn);
-		return store__mdb_err(s, err_r, rc, "folder list");
-	}
 	if (account != NULL) {
 		/* Names of one account share the prefix "account\0". */
 		k = (MDB_val){ alen + 1, (void *)account };
@@ -851,8 +873,7 @@ store_folder_list(struct store *s, const char *account,
 	}
 	rc = MS_OK;
 out:
-	mdb_cursor_close(c);
-	store__read_end(s, txn);
+	store__cursor_end(s, txn, c);
 	if (rc < 0) {
 		free(arr);
 		return rc;

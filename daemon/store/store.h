@@ -354,6 +354,40 @@ struct store_pop3 {
 int store_pop3_get(struct store *s, const char *account, const char *uidl,
 		   struct store_pop3 *rec_r, struct ms_err *err_r) MS_WUR;
 
+/* --- outbox -------------------------------------------------------------- */
+
+enum store_outbox_state {
+	STORE_OUTBOX_QUEUED = 1,	/* waiting for (another) attempt */
+	STORE_OUTBOX_FAILED = 2,	/* permanent rejection; the user acts */
+};
+
+#define STORE_OUTBOX_STR_MAX 4096	/* account, from, last error */
+#define STORE_OUTBOX_RCPTS_MAX (64 * 1024)
+
+/*
+ * A queued outgoing message.  The strings are malloc'ed and owned by the
+ * record when it comes from store_outbox_list() (free with
+ * store_outbox_deinit()); when passed to a batch they are copied.
+ */
+struct store_outbox {
+	uint64_t id;
+	enum store_outbox_state state;
+	uint32_t attempts;
+	int64_t created;
+	int64_t next_attempt;		/* not before this time */
+	uint8_t hash[STORE_HASH_LEN];	/* the message (holds a ref) */
+	char *account;
+	char *from;			/* envelope sender */
+	char *rcpts;			/* envelope recipients, "\n"-separated */
+	char *last_error;		/* the server's last reply, or "" */
+};
+
+/* Every outbox entry, oldest first.  *entries_r is malloc'ed (NULL when
+ * none): store_outbox_deinit() each entry, then free() the array. */
+int store_outbox_list(struct store *s, struct store_outbox **entries_r,
+		      size_t *n_r, struct ms_err *err_r) MS_WUR;
+void store_outbox_deinit(struct store_outbox *e);
+
 /* --- batches ------------------------------------------------------------- */
 
 /*
@@ -418,6 +452,22 @@ int store_batch_pop3_put(struct store_batch *b, const char *account,
 /* Removes a POP3 record (no-op when absent). */
 int store_batch_pop3_delete(struct store_batch *b, const char *account,
 			    const char *uidl) MS_WUR;
+/*
+ * Queues a message: e's id is ignored, a new one is assigned now and
+ * returned in *id_r (ids increase; one from a failed commit is not
+ * reused).  body as for store_batch_msg_add.  MS_EINVAL for strings over
+ * their limits.
+ */
+int store_batch_outbox_add(struct store_batch *b, const struct store_outbox *e,
+			   struct store_body *body, uint64_t *id_r) MS_WUR;
+/* Records an attempt's outcome on entry id (skipped when absent). */
+int store_batch_outbox_update(struct store_batch *b, uint64_t id,
+			      enum store_outbox_state state, uint32_t attempts,
+			      int64_t next_attempt,
+			      const char *last_error) MS_WUR;
+/* Removes entry id (delivered, or dropped by the user); no-op when
+ * absent. */
+int store_batch_outbox_delete(struct store_batch *b, uint64_t id) MS_WUR;
 
 /*
  * Operations queued, and bytes of bodies held in memory by the batch
@@ -445,7 +495,7 @@ enum {
 /*
  * Verifies the invariants: every message record's folder exists and its
  * body, body_info and summary exist; every refcount equals the references
- * (messages, pending APPENDs, POP3 records); no body, body_info or summary
+ * (messages, pending APPENDs, POP3 records, outbox entries); no body, body_info or summary
  * is orphaned; body_refs mirrors the message records; folder local counts
  * are right; with STORE_CHECK_HASHES every body hashes to its key.
  * Returns MS_OK, or MS_ESTORE naming the first violation found.

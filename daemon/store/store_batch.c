@@ -22,6 +22,9 @@ enum store_op_kind {
 	STORE_OP_CHANGE_CLEAR,
 	STORE_OP_POP3_PUT,
 	STORE_OP_POP3_DELETE,
+	STORE_OP_OUTBOX_ADD,
+	STORE_OP_OUTBOX_UPDATE,
+	STORE_OP_OUTBOX_DELETE,
 };
 
 #define STORE_POP3_KEY_MAX (STORE_ACCOUNT_MAX + 1 + STORE_UIDL_MAX)
@@ -30,7 +33,10 @@ struct store_op {
 	enum store_op_kind kind;
 	uint32_t folder_id;
 	uint32_t uid_lo, uid_hi;
-	struct store_body *body;	/* owned; MSG_ADD, CHANGE_ADD, POP3_PUT */
+	struct store_body *body;	/* owned; MSG_ADD, CHANGE_ADD, POP3_PUT,
+					 * OUTBOX_ADD */
+	uint8_t *data;		/* owned: outbox value or error text */
+	size_t data_len;
 	union {
 		struct store_msg msg;	/* MSG_ADD, MSG_FLAGS, MSG_MIRROR */
 		struct {
@@ -44,6 +50,13 @@ struct store_op {
 			uint8_t key[STORE_POP3_KEY_MAX];
 			size_t key_len;
 		} pop3;
+		struct {
+			uint64_t id;
+			uint8_t hash[STORE_HASH_LEN];
+			enum store_outbox_state state;
+			uint32_t attempts;
+			int64_t next_attempt;
+		} outbox;
 	} u;
 };
 
@@ -85,8 +98,10 @@ store_batch_new(struct store *s, struct store_batch **b_r)
 static void
 store_batch_clear(struct store_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		store_body_free(&b->ops[i].body);
+		free(b->ops[i].data);
+	}
 	b->n = 0;
 	b->mem = 0;
 }
@@ -316,6 +331,78 @@ store_batch_pop3_delete(struct store_batch *b, const char *account,
 		return MS_ENOMEM;
 	memcpy(op->u.pop3.key, key, klen);
 	op->u.pop3.key_len = klen;
+	return MS_OK;
+}
+
+int
+store_batch_outbox_add(struct store_batch *b, const struct store_outbox *e,
+		       struct store_body *body, uint64_t *id_r)
+{
+	struct store_outbox copy = *e;
+	struct store_op *op;
+	uint8_t *val;
+	size_t len;
+	int rc;
+
+	if (body != NULL)
+		memcpy(copy.hash, body->hash, STORE_HASH_LEN);
+	rc = store__outbox_encode(&copy, &val, &len);
+	if (rc < 0) {
+		store_body_free(&body);
+		return rc;
+	}
+	op = store_batch_push(b, STORE_OP_OUTBOX_ADD, body);
+	if (op == NULL) {
+		free(val);
+		return MS_ENOMEM;
+	}
+	/* One writer: an id from memory is unique; the commit records the
+	 * next one in meta. */
+	op->u.outbox.id = b->s->next_outbox_id++;
+	memcpy(op->u.outbox.hash, copy.hash, STORE_HASH_LEN);
+	op->data = val;
+	op->data_len = len;
+	*id_r = op->u.outbox.id;
+	return MS_OK;
+}
+
+int
+store_batch_outbox_update(struct store_batch *b, uint64_t id,
+			  enum store_outbox_state state, uint32_t attempts,
+			  int64_t next_attempt, const char *last_error)
+{
+	size_t n = strlen(last_error);
+	struct store_op *op;
+	uint8_t *text;
+
+	if (n > STORE_OUTBOX_STR_MAX)
+		return MS_EINVAL;
+	text = malloc(n + 1);
+	if (text == NULL)
+		return MS_ENOMEM;
+	memcpy(text, last_error, n + 1);
+	op = store_batch_push(b, STORE_OP_OUTBOX_UPDATE, NULL);
+	if (op == NULL) {
+		free(text);
+		return MS_ENOMEM;
+	}
+	op->u.outbox.id = id;
+	op->u.outbox.state = state;
+	op->u.outbox.attempts = attempts;
+	op->u.outbox.next_attempt = next_attempt;
+	op->data = text;
+	op->data_len = n;
+	return MS_OK;
+}
+
+int
+store_batch_outbox_delete(struct store_batch *b, uint64_t id)
+{
+	struct store_op *op = store_batch_push(b, STORE_OP_OUTBOX_DELETE, NULL);
+
+	if (op == NULL)
+		return MS_ENOMEM;
+	op->u.outbox.id = id;
 	return MS_OK;
 }
 
@@ -923,6 +1010,69 @@ store_apply_pop3(struct store *s, MDB_txn *txn, struct store_commit *c,
 }
 
 static int
+store_apply_outbox(struct store *s, MDB_txn *txn, struct store_commit *c,
+		   struct store_op *op, struct ms_err *err_r)
+{
+	uint8_t key[8], *val = NULL;
+	MDB_val k = { 8, key }, v;
+	struct store_outbox e;
+	size_t len;
+	uint64_t next;
+	int rc;
+
+	store__put64(key, op->u.outbox.id);
+	if (op->kind == STORE_OP_OUTBOX_ADD) {
+		rc = store_body_ref(s, txn, op->u.outbox.hash, op->body, err_r);
+		if (rc < 0)
+			return rc;
+		v = (MDB_val){ op->data_len, op->data };
+		rc = mdb_put(txn, s->dbi[STORE_DBI_OUTBOX], &k, &v, 0);
+		if (rc != 0)
+			return store__mdb_err(s, err_r, rc, "writing outbox");
+		rc = store__meta_next(s, txn, "next_outbox_id", &next, err_r);
+		if (rc == MS_OK && next <= op->u.outbox.id)
+			rc = store__meta_set(s, txn, "next_outbox_id",
+					     op->u.outbox.id + 1, err_r);
+		return rc;
+	}
+	rc = mdb_get(txn, s->dbi[STORE_DBI_OUTBOX], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MS_OK;
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "reading outbox");
+	rc = store__outbox_decode(op->u.outbox.id, v.mv_data, v.mv_size, &e);
+	if (rc < 0)
+		return ms_err_set(err_r, rc, "store: bad outbox entry %llu",
+				  (unsigned long long)op->u.outbox.id);
+	if (op->kind == STORE_OP_OUTBOX_DELETE) {
+		rc = store_body_unref(s, txn, c, e.hash, err_r);
+		store_outbox_deinit(&e);
+		if (rc < 0)
+			return rc;
+		rc = mdb_del(txn, s->dbi[STORE_DBI_OUTBOX], &k, NULL);
+		if (rc != 0)
+			return store__mdb_err(s, err_r, rc, "deleting outbox");
+		return MS_OK;
+	}
+	free(e.last_error);
+	e.last_error = (char *)op->data;
+	e.state = op->u.outbox.state;
+	e.attempts = op->u.outbox.attempts;
+	e.next_attempt = op->u.outbox.next_attempt;
+	rc = store__outbox_encode(&e, &val, &len);
+	e.last_error = NULL;	/* owned by the op */
+	store_outbox_deinit(&e);
+	if (rc < 0)
+		return ms_err_set(err_r, rc, "store: outbox entry too large");
+	v = (MDB_val){ len, val };
+	rc = mdb_put(txn, s->dbi[STORE_DBI_OUTBOX], &k, &v, 0);
+	free(val);
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "writing outbox");
+	return MS_OK;
+}
+
+static int
 store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 	    struct store_op *op, struct ms_err *err_r)
 {
@@ -957,6 +1107,10 @@ store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 	case STORE_OP_POP3_PUT:
 	case STORE_OP_POP3_DELETE:
 		return store_apply_pop3(s, txn, c, op, err_r);
+	case STORE_OP_OUTBOX_ADD:
+	case STORE_OP_OUTBOX_UPDATE:
+	case STORE_OP_OUTBOX_DELETE:
+		return store_apply_outbox(s, txn, c, op, err_r);
 	}
 	return ms_err_set(err_r, MS_EINTERNAL, "store: unknown batch op");
 }

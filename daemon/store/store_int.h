@@ -39,6 +39,7 @@ struct store {
 	uint64_t max_body_size;
 	EVP_MD *sha256;		/* fetched once: per-body fetches are slow */
 	int last_mdb_rc;	/* MDB_MAP_FULL seen in this write attempt */
+	uint64_t next_outbox_id;	/* handed out by store_batch_outbox_add */
 	/* Read transactions hold it shared, a map resize exclusively. */
 	pthread_rwlock_t resize_lock;
 };
@@ -102,6 +103,10 @@ int store__write(struct store *s, store__txn_fn fn, void *arg,
 /* A short read transaction; end it with store__read_end(). */
 int store__read_begin(struct store *s, MDB_txn **txn_r, struct ms_err *err_r);
 void store__read_end(struct store *s, MDB_txn *txn);
+/* A read transaction with a cursor on dbi; end with store__cursor_end(). */
+int store__cursor_begin(struct store *s, enum store__dbi dbi, MDB_txn **txn_r,
+			MDB_cursor **c_r, struct ms_err *err_r);
+void store__cursor_end(struct store *s, MDB_txn *txn, MDB_cursor *c);
 
 /*
  * Makes room for one more element in a growable array: *arrp holds n
@@ -138,6 +143,12 @@ int store__change_decode(uint64_t seq, const MDB_val *v,
 			 struct store_change *c);
 /* Message-ID index key: at most STORE_MSGID_KEY_MAX bytes of msgid. */
 MDB_val store__msgid_key(const char *msgid);
+
+/* Outbox values; *out_r is malloc'ed.  MS_EINVAL for over-long strings. */
+int store__outbox_encode(const struct store_outbox *e, uint8_t **out_r,
+			 size_t *len_r);
+int store__outbox_decode(uint64_t id, const void *data, size_t len,
+			 struct store_outbox *e);
 
 /* Migration from schema v1: builds body_refs from the message records. */
 int store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r);

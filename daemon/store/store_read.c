@@ -82,14 +82,9 @@ store_msg_iter_fill(struct store_msg_iter *it, struct ms_err *err_r)
 	int rc, op = MDB_SET_RANGE;
 
 	it->n = it->pos = 0;
-	rc = store__read_begin(s, &txn, err_r);
+	rc = store__cursor_begin(s, STORE_DBI_MESSAGES, &txn, &c, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MESSAGES], &c);
-	if (rc != 0) {
-		store__read_end(s, txn);
-		return store__mdb_err(s, err_r, rc, "message cursor");
-	}
 	store__msg_key(it->folder_id, it->next_uid, key);
 	while (it->n < STORE_ITER_CHUNK &&
 	       (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
@@ -124,8 +119,7 @@ store_msg_iter_fill(struct store_msg_iter *it, struct ms_err *err_r)
 	}
 	rc = MS_OK;
 out:
-	mdb_cursor_close(c);
-	store__read_end(s, txn);
+	store__cursor_end(s, txn, c);
 	return rc;
 }
 
@@ -164,14 +158,9 @@ store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 
 	*refs_r = NULL;
 	*n_r = 0;
-	rc = store__read_begin(s, &txn, err_r);
+	rc = store__cursor_begin(s, STORE_DBI_BODY_REFS, &txn, &c, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_BODY_REFS], &c);
-	if (rc != 0) {
-		store__read_end(s, txn);
-		return store__mdb_err(s, err_r, rc, "body_refs cursor");
-	}
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT_DUP;
 		if (v.mv_size != 8)
@@ -188,8 +177,7 @@ store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	rc = rc == MDB_NOTFOUND ? MS_OK :
 	     store__mdb_err(s, err_r, rc, "body_refs");
 out:
-	mdb_cursor_close(c);
-	store__read_end(s, txn);
+	store__cursor_end(s, txn, c);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -215,14 +203,9 @@ store_find_by_msgid(struct store *s, const char *msgid,
 	*n_r = 0;
 	if (k.mv_size == 0)
 		return MS_OK;
-	rc = store__read_begin(s, &txn, err_r);
+	rc = store__cursor_begin(s, STORE_DBI_MSGIDS, &txn, &c, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MSGIDS], &c);
-	if (rc != 0) {
-		store__read_end(s, txn);
-		return store__mdb_err(s, err_r, rc, "msgid cursor");
-	}
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT_DUP;
 		if (v.mv_size != STORE_HASH_LEN)
@@ -237,8 +220,7 @@ store_find_by_msgid(struct store *s, const char *msgid,
 	rc = rc == MDB_NOTFOUND ? MS_OK :
 	     store__mdb_err(s, err_r, rc, "msgid index");
 out:
-	mdb_cursor_close(c);
-	store__read_end(s, txn);
+	store__cursor_end(s, txn, c);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -268,14 +250,9 @@ store_change_list(struct store *s, uint64_t after_seq, size_t max,
 	if (after_seq == UINT64_MAX || max == 0)
 		return MS_OK;
 	store__put64(key, after_seq + 1);
-	rc = store__read_begin(s, &txn, err_r);
+	rc = store__cursor_begin(s, STORE_DBI_CHANGES, &txn, &c, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_CHANGES], &c);
-	if (rc != 0) {
-		store__read_end(s, txn);
-		return store__mdb_err(s, err_r, rc, "changes cursor");
-	}
 	while (n < max && (rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		if (k.mv_size != 8)
@@ -296,8 +273,7 @@ store_change_list(struct store *s, uint64_t after_seq, size_t max,
 	rc = (rc == MDB_NOTFOUND || rc == 0) ? MS_OK :
 	     store__mdb_err(s, err_r, rc, "changes");
 out:
-	mdb_cursor_close(c);
-	store__read_end(s, txn);
+	store__cursor_end(s, txn, c);
 	if (rc < 0) {
 		free(arr);
 		return rc;
@@ -481,7 +457,8 @@ out:
 	return rc;
 }
 
-/* Collects the hashes held by pending APPENDs and POP3 records. */
+/* Collects the hashes held by pending APPENDs, POP3 records and the
+ * outbox. */
 static int
 store_check_other_refs(struct store_check_ctx *x)
 {
@@ -517,6 +494,25 @@ store_check_other_refs(struct store_check_ctx *x)
 						0, 0);
 		}
 		if ((rc = store_check_push(x, v.mv_data)) < 0) {
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	if ((rc = mdb_cursor_open(x->txn, s->dbi[STORE_DBI_OUTBOX], &c)))
+		return store__mdb_err(s, x->err_r, rc, "check");
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		struct store_outbox e;
+
+		if (store__outbox_decode(0, v.mv_data, v.mv_size, &e) < 0) {
+			mdb_cursor_close(c);
+			return store_check_fail(x, "bad outbox entry", NULL,
+						0, 0);
+		}
+		rc = store_check_push(x, e.hash);
+		store_outbox_deinit(&e);
+		if (rc < 0) {
 			mdb_cursor_close(c);
 			return rc;
 		}

@@ -659,6 +659,87 @@ test_body_limits(void **state)
 	tsu_rmdir(dir);
 }
 
+static void
+test_outbox(void **state)
+{
+	static const char text[] = "From: me@x\r\nSubject: out\r\n\r\nhi\r\n";
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_outbox e, *list;
+	struct store_summary sum;
+	uint8_t hash[STORE_HASH_LEN], buf[4];
+	uint64_t id1, id2, id3;
+	struct store_body *body;
+	size_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.state = STORE_OUTBOX_QUEUED;
+	e.created = 111;
+	e.account = "work";
+	e.from = "me@x";
+	e.rcpts = "a@y\nb@z";
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	body = tsu_body(s, text, sizeof(text) - 1, 8);
+	store_body_hash(body, hash);
+	assert_int_equal(store_batch_outbox_add(b, &e, body, &id1), MS_OK);
+	/* The same message queued twice shares its body. */
+	memcpy(e.hash, hash, sizeof(hash));
+	assert_int_equal(store_batch_outbox_add(b, &e, NULL, &id2), MS_OK);
+	assert_true(id2 > id1);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_batch_outbox_update(b, id1, STORE_OUTBOX_FAILED,
+						   3, 999, "550 no such user"),
+			 MS_OK);
+	assert_int_equal(store_batch_outbox_update(b, 4242, STORE_OUTBOX_FAILED,
+						   1, 1, "x"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+
+	s = tsu_open(dir, 0);
+	assert_int_equal(store_outbox_list(s, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, id1);
+	assert_int_equal(list[0].state, STORE_OUTBOX_FAILED);
+	assert_int_equal(list[0].attempts, 3);
+	assert_int_equal(list[0].next_attempt, 999);
+	assert_int_equal(list[0].created, 111);
+	assert_string_equal(list[0].last_error, "550 no such user");
+	assert_string_equal(list[0].account, "work");
+	assert_string_equal(list[0].rcpts, "a@y\nb@z");
+	assert_memory_equal(list[0].hash, hash, STORE_HASH_LEN);
+	assert_int_equal(list[1].state, STORE_OUTBOX_QUEUED);
+	assert_string_equal(list[1].last_error, "");
+	for (size_t i = 0; i < n; i++)
+		store_outbox_deinit(&list[i]);
+	free(list);
+	assert_int_equal(store_summary_get(s, hash, &sum, &err), MS_OK);
+	assert_string_equal(sum.subject, "out");
+	store_summary_deinit(&sum);
+
+	/* Ids keep increasing across a reopen; deleting frees the body. */
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	assert_int_equal(store_batch_outbox_add(b, &e, NULL, &id3), MS_OK);
+	assert_true(id3 > id2);
+	assert_int_equal(store_batch_outbox_delete(b, id1), MS_OK);
+	assert_int_equal(store_batch_outbox_delete(b, id2), MS_OK);
+	assert_int_equal(store_batch_outbox_delete(b, id3), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_body_read(s, hash, 0, buf, 4, &n, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_outbox_list(s, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 0);
+	assert_null(list);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -675,6 +756,7 @@ main(void)
 		cmocka_unit_test(test_changes_and_pop3),
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_body_limits),
+		cmocka_unit_test(test_outbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
