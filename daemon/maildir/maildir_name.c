@@ -29,6 +29,38 @@ maildir_flags_format(maildir_flags_t flags, char *out)
 	return n;
 }
 
+static const struct {
+	maildir_flags_t bit;
+	const char *imap;
+} maildir_flag_names[] = {
+	{ MAILDIR_FLAG_DRAFT, "\\Draft" },
+	{ MAILDIR_FLAG_FLAGGED, "\\Flagged" },
+	{ MAILDIR_FLAG_PASSED, "$Forwarded" },
+	{ MAILDIR_FLAG_REPLIED, "\\Answered" },
+	{ MAILDIR_FLAG_SEEN, "\\Seen" },
+	{ MAILDIR_FLAG_TRASHED, "\\Deleted" },
+};
+
+maildir_flags_t
+maildir_flag_from_imap(const char *flag, size_t len)
+{
+	struct ms_slice s = { (const uint8_t *)flag, len };
+
+	for (size_t i = 0; i < sizeof(maildir_flag_names) / sizeof(maildir_flag_names[0]); i++)
+		if (ms_slice_case_eq_cstr(s, maildir_flag_names[i].imap))
+			return maildir_flag_names[i].bit;
+	return 0;
+}
+
+const char *
+maildir_flag_to_imap(maildir_flags_t bit)
+{
+	for (size_t i = 0; i < sizeof(maildir_flag_names) / sizeof(maildir_flag_names[0]); i++)
+		if (maildir_flag_names[i].bit == bit)
+			return maildir_flag_names[i].imap;
+	return NULL;
+}
+
 maildir_flags_t
 maildir_flags_parse(const char *s, size_t len, size_t *ignored_r)
 {

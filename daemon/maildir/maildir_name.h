@@ -51,6 +51,17 @@ typedef uint64_t maildir_flags_t;
 	 MAILDIR_FLAG_REPLIED | MAILDIR_FLAG_SEEN | MAILDIR_FLAG_TRASHED)
 #define MAILDIR_FLAGS_KEYWORDS	((maildir_flags_t)0x3ffffff << 26)
 
+/*
+ * The IMAP flag (ASCII case-insensitive, len bytes) that a letter stands
+ * for: "\Draft" D, "\Flagged" F, "$Forwarded" P, "\Answered" R,
+ * "\Seen" S, "\Deleted" T.  Returns the bit, or 0 for any other flag
+ * (keywords are mapped to letters a-z by the caller, as Dovecot's
+ * dovecot-keywords file does, if at all).
+ */
+maildir_flags_t maildir_flag_from_imap(const char *flag, size_t len);
+/* The IMAP name of one system flag bit, or NULL. */
+const char *maildir_flag_to_imap(maildir_flags_t bit);
+
 /* Longest flag string: 52 letters plus NUL. */
 #define MAILDIR_FLAGS_STRMAX 53
 

@@ -2,6 +2,7 @@
  * maildir_write.c - writing, renaming and removing Maildir files (see
  * maildir_write.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -296,6 +297,48 @@ maildir_msg_remove(struct maildir_dir *d, enum maildir_sub sub, const char *name
 		return maildir_write_fail(err_r, errno, "remove", d, sub, name);
 	}
 	return MS_OK;
+}
+
+int
+maildir_dir_clean_tmp(struct maildir_dir *d, time_t older_than,
+		       unsigned *removed_r, struct ms_err *err_r)
+{
+	int fd = openat(d->sub_fd[MAILDIR_SUB_TMP], ".",
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	unsigned removed = 0;
+	int rc = MS_OK;
+
+	if (dir == NULL) {
+		rc = ms_err_set(err_r, MS_EIO, "open %s/tmp: %s", d->path,
+				strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	for (errno = 0; (de = readdir(dir)) != NULL; errno = 0) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= older_than)
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			rc = maildir_write_fail(err_r, errno, "remove", d,
+						MAILDIR_SUB_TMP, de->d_name);
+	}
+	if (rc == MS_OK && errno != 0)
+		rc = ms_err_set(err_r, MS_EIO, "readdir %s/tmp: %s", d->path,
+				strerror(errno));
+	closedir(dir);
+	if (removed_r != NULL)
+		*removed_r = removed;
+	return rc;
 }
 
 int

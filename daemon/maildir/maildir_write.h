@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/ms.h"
 #include "maildir/maildir_name.h"
@@ -104,6 +105,15 @@ int maildir_msg_set_flags(struct maildir_dir *d, enum maildir_sub sub,
 int maildir_msg_remove(struct maildir_dir *d, enum maildir_sub sub,
 		       const char *name, bool *vanished_r,
 		       struct ms_err *err_r) MS_WUR;
+
+/*
+ * Removes regular files in tmp/ last modified before older_than: what a
+ * crashed writer (ours or a reader's) left behind.  The convention says 36
+ * hours; the daemon may use less for its own names.  *removed_r (may be
+ * NULL) counts them.  Files that vanish meanwhile are skipped.
+ */
+int maildir_dir_clean_tmp(struct maildir_dir *d, time_t older_than,
+			  unsigned *removed_r, struct ms_err *err_r) MS_WUR;
 
 /*
  * syncfs(2) on the file system holding dirfd: the batched durability point

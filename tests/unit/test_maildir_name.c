@@ -65,6 +65,29 @@ test_flags_unknown_letters_kept(void **state)
 }
 
 static void
+test_imap_names(void **state)
+{
+	static const char *const names[] = { "\\Draft", "\\Flagged", "$Forwarded",
+					      "\\Answered", "\\Seen", "\\Deleted" };
+	static const char letters[] = "DFPRST";
+	maildir_flags_t all = 0;
+
+	for (int i = 0; i < 6; i++) {
+		maildir_flags_t bit = maildir_flag_from_imap(names[i], strlen(names[i]));
+
+		assert_true(bit == MAILDIR_FLAG_BIT(letters[i]));
+		assert_string_equal(maildir_flag_to_imap(bit), names[i]);
+		all |= bit;
+	}
+	assert_true(all == MAILDIR_FLAGS_SYSTEM);
+	assert_true(maildir_flag_from_imap("\\SEEN", 5) == MAILDIR_FLAG_SEEN);
+	assert_true(maildir_flag_from_imap("\\Recent", 7) == 0);
+	assert_true(maildir_flag_from_imap("$Junk", 5) == 0);
+	assert_true(maildir_flag_from_imap("\\Seen", 4) == 0);
+	assert_null(maildir_flag_to_imap(MAILDIR_FLAG_BIT('a')));
+}
+
+static void
 test_parse_info(void **state)
 {
 	struct maildir_name_info in;
@@ -293,6 +316,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flags_sorted_round_trip),
 		cmocka_unit_test(test_flags_unknown_letters_kept),
+		cmocka_unit_test(test_imap_names),
 		cmocka_unit_test(test_parse_info),
 		cmocka_unit_test(test_new_name_round_trip),
 		cmocka_unit_test(test_hostname_escaped),

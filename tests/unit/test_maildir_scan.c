@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "maildir/maildir_hash.h"
@@ -133,6 +134,66 @@ test_scan_mixed(void **state)
 
 	maildir_report_deinit(&rep);
 	maildir_list_deinit(&l);
+	maildir_dir_close(&d);
+	tmd_rmtree(root);
+	free(root);
+}
+
+/*
+ * A reader renaming files (flag changes) while we list the folder: every
+ * listing succeeds, and a file is seen at most under both of its names.
+ */
+static void
+test_scan_during_renames(void **state)
+{
+	char *root = tmd_mkdtemp();
+	char path[1024], name[64], from[128], to[128];
+	struct maildir_dir d;
+	struct ms_err err = { 0 };
+	const int n = 300;
+	pid_t pid;
+	int st;
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/f", root);
+	assert_int_equal(maildir_dir_open(&d, path, true, &err), MS_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "cur/%d.r.host:2,", i);
+		assert_int_equal(tmd_put(path, name, "x", 1), 0);
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Toggle \Seen on every file, for a bounded number of rounds. */
+		for (int round = 0; round < 40; round++) {
+			for (int i = 0; i < n; i++) {
+				snprintf(from, sizeof(from), "%d.r.host:2,%s", i,
+					 round % 2 ? "S" : "");
+				snprintf(to, sizeof(to), "%d.r.host:2,%s", i,
+					 round % 2 ? "" : "S");
+				if (renameat(d.sub_fd[MAILDIR_SUB_CUR], from,
+					     d.sub_fd[MAILDIR_SUB_CUR], to) != 0)
+					_exit(1);
+			}
+		}
+		_exit(0);
+	}
+	for (int k = 0; k < 200; k++) {
+		struct maildir_list l;
+
+		maildir_list_init(&l);
+		/* No S= in these names: each entry is stat()ed, racing the renames. */
+		assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+		assert_true(l.n <= (size_t)(2 * n));
+		maildir_list_deinit(&l);
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+	}
+	if (pid != 0)
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	maildir_dir_close(&d);
 	tmd_rmtree(root);
 	free(root);
@@ -347,6 +408,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_mixed),
+		cmocka_unit_test(test_scan_during_renames),
 		cmocka_unit_test(test_discover_tree),
 		cmocka_unit_test(test_report_set_grows),
 		cmocka_unit_test(test_hash_file),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "maildir/maildir_write.h"
@@ -247,6 +248,31 @@ test_syncfs(void **state)
 	assert_non_null(strstr(err.msg, "syncfs"));
 }
 
+static void
+test_clean_tmp(void **state)
+{
+	struct wt *t = *state;
+	struct ms_err err = { 0 };
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 48 * 3600 },
+				   { .tv_sec = time(NULL) - 48 * 3600 } };
+	unsigned removed = 99;
+	char path[1200];
+
+	assert_int_equal(tmd_put(t->folder, "tmp/old.crashed", "x", 1), 0);
+	assert_int_equal(tmd_put(t->folder, "tmp/young.writing", "x", 1), 0);
+	assert_int_equal(tmd_mkdirs(t->folder, "tmp/olddir"), 0);
+	snprintf(path, sizeof(path), "%s/tmp/old.crashed", t->folder);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	snprintf(path, sizeof(path), "%s/tmp/olddir", t->folder);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(maildir_dir_clean_tmp(&t->d, time(NULL) - 36 * 3600, &removed,
+					       &err), MS_OK);
+	/* Only the old file; a directory is left alone. */
+	assert_int_equal(removed, 1);
+	assert_int_equal(tmd_count(t->folder, "tmp"), 2);
+	assert_int_equal(tmd_get(t->folder, "tmp/old.crashed", path, 4), -1);
+}
+
 /*
  * A real full file system: a 64 KiB tmpfs.  We run as root in CI, so we
  * can mount; elsewhere the test is skipped.
@@ -303,6 +329,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_streamed_chunks, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_set_flags_and_remove, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_syncfs, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_tmp, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_leaves_nothing, wt_setup, wt_teardown),
 	};
 
