@@ -331,7 +331,7 @@ store__msgid_key(const char *msgid)
 	return (MDB_val){ n, (void *)msgid };
 }
 
-/* --- meta and schema ------------------------------------------------------- */
+/* --- meta and schema ------------------------------------------------------ */
 
 static int
 store_meta_get(struct store *s, MDB_txn *txn, const char *key, uint64_t *v_r,
@@ -642,7 +642,7 @@ store_close(struct store **storep)
 	free(s);
 }
 
-/* --- folders ---------------------------------------------------------------- */
+/* --- folders -------------------------------------------------------------- */
 
 static int
 store_folder_name_key(const char *account, const char *name, uint8_t *key,

@@ -160,7 +160,8 @@ enum {
 struct store_folder {
 	uint32_t id;		/* store-wide, never reused */
 	char account[STORE_ACCOUNT_MAX + 1];
-	char name[STORE_FOLDER_NAME_MAX + 1];	/* as the server names it */
+	/* The name as the server spells it. */
+	char name[STORE_FOLDER_NAME_MAX + 1];
 	char delimiter;		/* hierarchy delimiter; 0: none */
 	uint32_t attrs;		/* STORE_FOLDER_* */
 	struct store_folder_state state;
@@ -201,8 +202,8 @@ struct store_msg {
 	uint32_t folder_id;
 	uint32_t uid;
 	uint8_t hash[STORE_HASH_LEN];	/* the body's SHA-256 */
-	uint32_t flags;			/* STORE_FLAG_*, current local view */
-	uint32_t synced_flags;		/* as last agreed with the server */
+	uint32_t flags;			/* STORE_FLAG_*, the local view */
+	uint32_t synced_flags;		/* last agreed with the server */
 	uint64_t modseq;		/* 0: unknown */
 	int64_t internal_date;		/* seconds since the epoch */
 	uint64_t size;			/* body bytes */
@@ -276,7 +277,8 @@ int store_body_writer_finish(struct store_body_writer **wp,
 /* Abandons a body being received.  NULL-safe. */
 void store_body_writer_free(struct store_body_writer **wp);
 
-void store_body_hash(const struct store_body *b, uint8_t hash_r[STORE_HASH_LEN]);
+void store_body_hash(const struct store_body *b,
+		     uint8_t hash_r[STORE_HASH_LEN]);
 uint64_t store_body_size(const struct store_body *b);
 void store_body_free(struct store_body **bp);
 
@@ -299,7 +301,7 @@ int store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 /* Decoded header summary of a body; strings are malloc'ed, NUL-terminated
  * UTF-8 ("" when absent), freed by store_summary_deinit(). */
 struct store_summary {
-	int64_t date;		/* seconds since the epoch; 0 with !has_date */
+	int64_t date;		/* epoch seconds; 0 with !has_date */
 	bool has_date;
 	char *from;
 	char *to;
@@ -319,7 +321,7 @@ enum store_change_kind {
 	STORE_CHANGE_FLAGS = 1,	/* add flags_add, remove flags_remove */
 	STORE_CHANGE_DELETE = 2,	/* delete (folder, uid) on the server */
 	STORE_CHANGE_APPEND = 3,	/* append body hash to folder */
-	STORE_CHANGE_MOVE = 4,		/* move (folder, uid) to dest_folder_id */
+	STORE_CHANGE_MOVE = 4,		/* to dest_folder_id */
 };
 
 struct store_change {
@@ -330,7 +332,7 @@ struct store_change {
 	uint32_t flags_add;
 	uint32_t flags_remove;
 	uint32_t dest_folder_id;	/* MOVE */
-	uint8_t hash[STORE_HASH_LEN];	/* APPEND: the body (holds a ref) */
+	uint8_t hash[STORE_HASH_LEN];	/* APPEND: the body (a ref) */
 	int64_t internal_date;		/* APPEND */
 };
 
@@ -378,7 +380,7 @@ struct store_outbox {
 	uint8_t hash[STORE_HASH_LEN];	/* the message (holds a ref) */
 	char *account;
 	char *from;			/* envelope sender */
-	char *rcpts;			/* envelope recipients, "\n"-separated */
+	char *rcpts;			/* recipients, "\n"-separated */
 	char *last_error;		/* the server's last reply, or "" */
 };
 
@@ -495,9 +497,10 @@ enum {
 /*
  * Verifies the invariants: every message record's folder exists and its
  * body, body_info and summary exist; every refcount equals the references
- * (messages, pending APPENDs, POP3 records, outbox entries); no body, body_info or summary
- * is orphaned; body_refs mirrors the message records; folder local counts
- * are right; with STORE_CHECK_HASHES every body hashes to its key.
+ * (messages, pending APPENDs, POP3 records, outbox entries); no body,
+ * body_info or summary is orphaned; body_refs mirrors the message
+ * records; folder local counts are right; with STORE_CHECK_HASHES every
+ * body hashes to its key.
  * Returns MS_OK, or MS_ESTORE naming the first violation found.
  */
 int store_check(struct store *s, unsigned flags, struct ms_err *err_r) MS_WUR;

@@ -38,7 +38,7 @@ struct store_op {
 	uint8_t *data;		/* owned: outbox value or error text */
 	size_t data_len;
 	union {
-		struct store_msg msg;	/* MSG_ADD, MSG_FLAGS, MSG_MIRROR */
+		struct store_msg msg;	/* MSG_ADD, _FLAGS, _MIRROR */
 		struct {
 			struct store_folder_state state;
 			unsigned mask;
@@ -406,7 +406,7 @@ store_batch_outbox_delete(struct store_batch *b, uint64_t id)
 	return MS_OK;
 }
 
-/* --- applying ------------------------------------------------------------------ */
+/* --- applying ------------------------------------------------------------- */
 
 static int
 store_hex_err(struct ms_err *err_r, int code, const char *what,
@@ -489,7 +489,8 @@ store_body_ref(struct store *s, MDB_txn *txn, const uint8_t *hash,
 			rc = mdb_put(txn, s->dbi[STORE_DBI_MSGIDS], &mk, &v, 0);
 		}
 		if (rc != 0)
-			return store__mdb_err(s, err_r, rc, "writing a summary");
+			return store__mdb_err(s, err_r, rc,
+					      "writing a summary");
 		store__put32(info, 1);
 		store__put64(info + 4, body->size);
 	} else {

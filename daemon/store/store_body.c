@@ -307,7 +307,7 @@ store_body_free(struct store_body **bp)
 	free(b);
 }
 
-/* --- reading ------------------------------------------------------------------ */
+/* --- reading -------------------------------------------------------------- */
 
 int
 store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],

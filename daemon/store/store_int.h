@@ -37,9 +37,9 @@ struct store {
 	size_t map_size;
 	size_t spool_threshold;
 	uint64_t max_body_size;
-	EVP_MD *sha256;		/* fetched once: per-body fetches are slow */
+	EVP_MD *sha256;		/* fetched once, not per body (slow) */
 	int last_mdb_rc;	/* MDB_MAP_FULL seen in this write attempt */
-	uint64_t next_outbox_id;	/* handed out by store_batch_outbox_add */
+	uint64_t next_outbox_id;	/* for store_batch_outbox_add */
 	/* Read transactions hold it shared, a map resize exclusively. */
 	pthread_rwlock_t resize_lock;
 };
@@ -49,7 +49,7 @@ struct store_body {
 	uint8_t hash[STORE_HASH_LEN];
 	uint64_t size;
 	uint8_t *mem;		/* the bytes when in memory, else NULL */
-	int fd;			/* the spool file when spooled, else -1 */
+	int fd;			/* the spool file, else -1 */
 	uint8_t *summary;	/* encoded summary value (store__summary_*) */
 	size_t summary_len;
 	char *msgid;		/* Message-ID for the index ("" if none) */

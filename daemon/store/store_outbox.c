@@ -33,7 +33,8 @@ store__outbox_encode(const struct store_outbox *e, uint8_t **out_r,
 	for (int i = 0; i < 4; i++) {
 		size_t l = strlen(str[i]);
 
-		if (l > (i == 2 ? STORE_OUTBOX_RCPTS_MAX : STORE_OUTBOX_STR_MAX))
+		if (l > (i == 2 ? STORE_OUTBOX_RCPTS_MAX
+				 : STORE_OUTBOX_STR_MAX))
 			return MS_EINVAL;
 		n += 4 + l;
 	}

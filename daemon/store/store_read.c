@@ -35,7 +35,7 @@ store_msg_get(struct store *s, uint32_t folder_id, uint32_t uid,
 	return rc;
 }
 
-/* --- iterator --------------------------------------------------------------- */
+/* --- iterator ------------------------------------------------------------- */
 
 #define STORE_ITER_CHUNK 256
 
@@ -142,7 +142,7 @@ store_msg_iter_next(struct store_msg_iter *it, struct store_msg *msg_r,
 	return MS_OK;
 }
 
-/* --- reverse lookups ---------------------------------------------------------- */
+/* --- reverse lookups ------------------------------------------------------ */
 
 int
 store_find_by_hash(struct store *s, const uint8_t hash[STORE_HASH_LEN],
@@ -230,7 +230,7 @@ out:
 	return MS_OK;
 }
 
-/* --- pending changes, POP3 ------------------------------------------------------ */
+/* --- pending changes, POP3 ------------------------------------------------ */
 
 int
 store_change_list(struct store *s, uint64_t after_seq, size_t max,
@@ -322,7 +322,7 @@ store_pop3_get(struct store *s, const char *account, const char *uidl,
 	return rc;
 }
 
-/* --- consistency check ------------------------------------------------------------ */
+/* --- consistency check ---------------------------------------------------- */
 
 struct store_check_ctx {
 	struct store *s;
@@ -666,7 +666,7 @@ out:
 	return rc;
 }
 
-/* --- testing faults ----------------------------------------------------------------- */
+/* --- testing faults ------------------------------------------------------- */
 
 struct store_fault_arg {
 	enum store_testing_fault fault;

@@ -70,8 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int i = 0; i < 3; i++) {
 		none[i] = size;
-		cuts[i] = size > 0 ? (size_t)(data[i % size]) * (i + 1) % (size + 1)
-				   : 0;
+		cuts[i] = size > 0 ?
+			  (size_t)data[i % size] * (i + 1) % (size + 1) : 0;
 	}
 	/* Cuts must be increasing. */
 	if (cuts[1] < cuts[0])

@@ -62,7 +62,8 @@ static void
 test_rfc2047_invalid(void **state)
 {
 	(void)state;
-	ASSERT_DECODES("=?bogus-charset-x?Q?abc?=", "=?bogus-charset-x?Q?abc?=");
+	ASSERT_DECODES("=?bogus-charset-x?Q?abc?=",
+		       "=?bogus-charset-x?Q?abc?=");
 	ASSERT_DECODES("=?utf-8?X?abc?=", "=?utf-8?X?abc?=");
 	ASSERT_DECODES("=?utf-8?Q?a=ZZ?=", "=?utf-8?Q?a=ZZ?=");
 	ASSERT_DECODES("=?utf-8?B?@@@@?=", "=?utf-8?B?@@@@?=");
@@ -123,8 +124,9 @@ test_dates(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* The obsolete-spacing case is only checked for parsing. */
-		assert_int_equal(mime_date_parse(ms_slice_from_cstr(cases[i].in),
-						 &t), MS_OK);
+		struct ms_slice in = ms_slice_from_cstr(cases[i].in);
+
+		assert_int_equal(mime_date_parse(in, &t), MS_OK);
 		if (i != 6)
 			assert_int_equal(t, cases[i].want);
 	}
@@ -135,7 +137,7 @@ test_dates(void **state)
 			 MS_EPROTO);
 }
 
-/* --- summaries ----------------------------------------------------------------- */
+/* --- summaries ------------------------------------------------------------ */
 
 struct sum_result {
 	char *from, *to, *subject, *msgid;

@@ -77,7 +77,8 @@ peak_rss_kb(void)
 static void
 run_big(uint64_t size_hint)
 {
-	static const char header[] = "Subject: big\r\nMessage-ID: <big@x>\r\n\r\n";
+	static const char header[] =
+		"Subject: big\r\nMessage-ID: <big@x>\r\n\r\n";
 	char *dir = tsu_tmpdir();
 	struct store *s = tsu_open(dir, 1024 * 1024);
 	struct ms_err err = { 0 };

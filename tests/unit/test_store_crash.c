@@ -81,14 +81,15 @@ child_run(const char *dir)
 			memset(&m, 0, sizeof(m));
 			m.folder_id = fid;
 			m.uid = uid;
-			if (store_batch_msg_add(b, &m, tsu_body(s, buf, n, 4096))
-			    < 0)
+			if (store_batch_msg_add(b, &m,
+						tsu_body(s, buf, n, 4096)) < 0)
 				_exit(4);
 		}
 		if (first > BATCH) {
 			for (uint32_t uid = first - BATCH; uid < first; uid++)
 				if (uid % 10 == 0 &&
-				    store_batch_msg_expunge(b, fid, uid, uid) < 0)
+				    store_batch_msg_expunge(b, fid, uid,
+							    uid) < 0)
 					_exit(5);
 		}
 		f.state.uidnext = first + BATCH;
