@@ -156,7 +156,18 @@ int imap_session_idle_stop(struct imap_session *s) MS_WUR;
  */
 void imap_session_close(struct imap_session *s, int reason);
 
-/* Bytes received and sent on the wire (after TLS/compression). */
+/*
+ * The SASL mechanism the login used, once ready; SASL_MECH_AUTO when it
+ * was the IMAP LOGIN command or the server greeted with PREAUTH.
+ */
+enum sasl_mech imap_session_mech(const struct imap_session *s);
+
+/*
+ * Bytes received and sent on the wire (after TLS/compression).
+ * Measured as the plaintext handed to and from the connection, so with
+ * COMPRESS these are the compressed sizes; TLS record overhead is not
+ * counted.
+ */
 uint64_t imap_session_bytes_in(const struct imap_session *s);
 uint64_t imap_session_bytes_out(const struct imap_session *s);
 

@@ -96,7 +96,7 @@ imap_client_tag_format(uint32_t tag, char *buf, size_t size)
 	snprintf(buf, size, "A%u", tag);
 }
 
-static bool
+bool
 imap_client_tag_parse(struct ms_slice tag, uint32_t *n_r)
 {
 	uint64_t v = 0;

@@ -118,5 +118,7 @@ const char *imap_client_state_name(enum imap_client_state state);
 
 /* Formats tag number as the client writes it ("A12") into buf (>= 12). */
 void imap_client_tag_format(uint32_t tag, char *buf, size_t size);
+/* Parses a tag the client wrote ("A12") into *n_r; false if not one. */
+bool imap_client_tag_parse(struct ms_slice tag, uint32_t *n_r);
 
 #endif

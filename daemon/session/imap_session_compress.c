@@ -1,0 +1,84 @@
+/*
+ * imap_session_compress.c - raw deflate both ways for COMPRESS=DEFLATE.
+ */
+#include "session/imap_session_compress.h"
+
+#include <string.h>
+
+int
+imap_zstream_init(struct imap_zstream *z)
+{
+	memset(z, 0, sizeof(*z));
+	/* RFC 4978 section 3: raw deflate, no zlib header. */
+	if (inflateInit2(&z->in, -15) != Z_OK)
+		return MS_ENOMEM;
+	z->in_ready = true;
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		return MS_ENOMEM;
+	z->out_ready = true;
+	return MS_OK;
+}
+
+void
+imap_zstream_deinit(struct imap_zstream *z)
+{
+	if (z->in_ready)
+		(void)inflateEnd(&z->in);
+	if (z->out_ready)
+		(void)deflateEnd(&z->out);
+	z->in_ready = z->out_ready = false;
+}
+
+int
+imap_zstream_inflate(struct imap_zstream *z, const uint8_t *in, size_t len,
+		     size_t *consumed_r, uint8_t *out, size_t outsz,
+		     size_t *produced_r, bool *more_r)
+{
+	int zrc;
+
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;
+	if (outsz > UINT32_MAX)
+		outsz = UINT32_MAX;
+	z->in.next_in = (Bytef *)(uintptr_t)in;
+	z->in.avail_in = (uInt)len;
+	z->in.next_out = out;
+	z->in.avail_out = (uInt)outsz;
+	zrc = inflate(&z->in, Z_SYNC_FLUSH);
+	*consumed_r = len - z->in.avail_in;
+	*produced_r = outsz - z->in.avail_out;
+	*more_r = z->in.avail_out == 0;
+	/* Z_BUF_ERROR only means no progress was possible: wait for more. */
+	if (zrc == Z_OK || zrc == Z_BUF_ERROR)
+		return MS_OK;
+	return MS_EPROTO;
+}
+
+int
+imap_zstream_deflate(struct imap_zstream *z, const uint8_t *in, size_t len,
+		     uint8_t *out, size_t outsz,
+		     imap_zstream_write_cb *write_cb, void *arg)
+{
+	int rc;
+
+	if (len > UINT32_MAX || outsz > UINT32_MAX)
+		return MS_EINVAL;
+	z->out.next_in = (Bytef *)(uintptr_t)in;
+	z->out.avail_in = (uInt)len;
+	/*
+	 * With Z_SYNC_FLUSH deflate is done when it leaves room in the
+	 * output buffer: everything is out, ending on a byte boundary.
+	 */
+	do {
+		z->out.next_out = out;
+		z->out.avail_out = (uInt)outsz;
+		if (deflate(&z->out, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			return MS_EINTERNAL;
+		if (outsz - z->out.avail_out > 0 &&
+		    (rc = write_cb(out, outsz - z->out.avail_out, arg)) !=
+		    MS_OK)
+			return rc;
+	} while (z->out.avail_out == 0);
+	return MS_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * imap_session_compress.h - COMPRESS=DEFLATE (RFC 4978) for the IMAP
+ * session: raw deflate (windowBits -15) both ways, every write flushed
+ * with Z_SYNC_FLUSH so the server can act on each command at once.
+ *
+ * Memory is fixed once initialised: zlib's deflate state (memLevel 8,
+ * 32 KiB window, about 256 KiB) and inflate state (32 KiB window); the
+ * callers pass their own fixed output buffers, so nothing grows with
+ * the traffic.
+ */
+#ifndef MS_IMAP_SESSION_COMPRESS_H
+#define MS_IMAP_SESSION_COMPRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "common/ms.h"
+
+struct imap_zstream {
+	z_stream in, out;
+	bool in_ready, out_ready;
+};
+
+/* Sets up both directions.  MS_OK or MS_ENOMEM (z is then deinit-safe). */
+int imap_zstream_init(struct imap_zstream *z) MS_WUR;
+void imap_zstream_deinit(struct imap_zstream *z);
+
+/*
+ * Inflates from in[0..len) into out[0..outsz).  *consumed_r and
+ * *produced_r say how much was used and made; *more_r is true when the
+ * output filled up, so zlib may hold more output without more input.
+ * MS_OK, or MS_EPROTO for corrupt data or an ended stream.
+ */
+int imap_zstream_inflate(struct imap_zstream *z, const uint8_t *in, size_t len,
+			 size_t *consumed_r, uint8_t *out, size_t outsz,
+			 size_t *produced_r, bool *more_r) MS_WUR;
+
+/*
+ * Deflates in[0..len) with Z_SYNC_FLUSH and hands each compressed piece
+ * (at most outsz bytes, in the caller's out buffer) to write_cb, which
+ * returns MS_OK or an error that stops the call and is returned.
+ */
+typedef int imap_zstream_write_cb(const uint8_t *p, size_t len, void *arg);
+int imap_zstream_deflate(struct imap_zstream *z, const uint8_t *in,
+			 size_t len, uint8_t *out, size_t outsz,
+			 imap_zstream_write_cb *write_cb, void *arg) MS_WUR;
+
+#endif
