@@ -9,6 +9,8 @@
 #ifndef MS_TEST_SPLIT_FEED_H
 #define MS_TEST_SPLIT_FEED_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -142,6 +144,121 @@ split_feed_all(const struct split_core *sc, const uint8_t *p, size_t len,
 	}
 	ms_buf_deinit(&other);
 	split_guard_deinit(&g);
+}
+
+/* Reads MS_TEST_DATA/sub/name+ext; NULL if missing.  Caller frees. */
+static char *
+split_read_file(const char *sub, const char *name, const char *ext,
+    size_t *len_r)
+{
+	const char *dir = getenv("MS_TEST_DATA");
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s/%s%s",
+	    dir != NULL ? dir : "tests/data", sub, name, ext);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len_r = (size_t)n;
+	return buf;
+}
+
+#define SPLIT_MAX_CMDS 16
+
+/*
+ * A transcript: "G: none" (no greeting is pre-fed), "C: VERB args" lines
+ * (commands built before feeding), "S:" and the server's bytes verbatim.
+ */
+struct split_transcript {
+	char *data;		/* owned */
+	const uint8_t *server;
+	size_t server_len;
+	bool has_greeting;
+	char cmds[SPLIT_MAX_CMDS][64];
+	size_t ncmds;
+};
+
+static void
+split_transcript_read(struct split_transcript *t, const char *sub,
+    const char *name)
+{
+	size_t len;
+	char *p;
+
+	memset(t, 0, sizeof(*t));
+	t->has_greeting = true;
+	t->data = split_read_file(sub, name, ".txt", &len);
+	assert_non_null(t->data);
+	p = t->data;
+	while (strncmp(p, "S:\n", 3) != 0) {
+		char *nl = strchr(p, '\n');
+
+		assert_non_null(nl);
+		if (strncmp(p, "C: ", 3) == 0) {
+			assert_true(t->ncmds < SPLIT_MAX_CMDS);
+			snprintf(t->cmds[t->ncmds++], sizeof(t->cmds[0]),
+			    "%.*s", (int)(nl - p - 3), p + 3);
+		} else if (strncmp(p, "G: none", 7) == 0) {
+			t->has_greeting = false;
+		}
+		p = nl + 1;
+	}
+	t->server = (const uint8_t *)p + 3;
+	t->server_len = len - (size_t)(p + 3 - t->data);
+}
+
+/*
+ * Compares events with sub/name.events (MS_TEST_UPDATE=1 rewrites it).
+ */
+static void
+split_expect_events(const char *sub, const char *name,
+    const struct ms_buf *events, bool may_update)
+{
+	char *expect;
+	size_t elen;
+
+	if (may_update && getenv("MS_TEST_UPDATE") != NULL) {
+		char path[512];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s/%s.events",
+		    getenv("MS_TEST_DATA"), sub, name);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(events->p, 1, events->len, f);
+		fclose(f);
+	}
+	expect = split_read_file(sub, name, ".events", &elen);
+	assert_non_null(expect);
+	assert_string_equal((const char *)events->p, expect);
+	free(expect);
+}
+
+/* Appends s with bytes outside printable ASCII (and '\\') escaped. */
+static void
+split_render_slice(struct ms_buf *out, struct ms_slice s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		uint8_t b = s.p[i];
+		int rc;
+
+		if (b >= 0x20 && b < 0x7f && b != '\\')
+			rc = ms_buf_append(out, &b, 1);
+		else
+			rc = ms_buf_printf(out, "\\x%02x", b);
+		assert_int_equal(rc, MS_OK);
+	}
 }
 
 #endif

@@ -25,26 +25,11 @@ struct pop3_tx {
 	struct pop3_client c;
 	bool is_init;
 	bool has_greeting;
-	char cmds[16][64];
+	char cmds[SPLIT_MAX_CMDS][64];
 	size_t ncmds;
 	bool in_chunk;
 	size_t max_chunk;
 };
-
-static void
-render_slice(struct ms_buf *out, struct ms_slice s)
-{
-	for (size_t i = 0; i < s.len; i++) {
-		uint8_t b = s.p[i];
-		int rc;
-
-		if (b >= 0x20 && b < 0x7f && b != '\\')
-			rc = ms_buf_append(out, &b, 1);
-		else
-			rc = ms_buf_printf(out, "\\x%02x", b);
-		assert_int_equal(rc, MS_OK);
-	}
-}
 
 static void
 tx_build(struct pop3_client *c, const char *cmd)
@@ -137,7 +122,7 @@ tx_drain_cb(void *arg, struct ms_buf *out)
 			t->in_chunk = true;
 			assert_true(t->max_chunk == 0 ||
 			    ev.text.len <= t->max_chunk);
-			render_slice(out, ev.text);
+			split_render_slice(out, ev.text);
 			continue;
 		}
 		if (t->in_chunk)
@@ -149,85 +134,33 @@ tx_drain_cb(void *arg, struct ms_buf *out)
 			assert_true(ms_buf_printf(out, " %s [",
 			    ev.is_ok ? "OK" : "ERR") == MS_OK);
 		if (ev.type == POP3_EV_STATUS)
-			render_slice(out, ev.code);
+			split_render_slice(out, ev.code);
 		assert_true(ms_buf_append_cstr(out,
 		    ev.type == POP3_EV_STATUS ? "] " : " ") == MS_OK);
-		render_slice(out, ev.text);
+		split_render_slice(out, ev.text);
 		assert_true(ms_buf_printf(out, " (state %s caps %#x)\n",
 		    pop3_client_state_name(t->c.state), t->c.caps) == MS_OK);
 	}
 }
 
-static char *
-read_file(const char *name, const char *ext, size_t *len_r)
-{
-	const char *dir = getenv("MS_TEST_DATA");
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/pop3/%s%s",
-	    dir != NULL ? dir : "tests/data", name, ext);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len_r = (size_t)n;
-	return buf;
-}
-
 static void
 run_transcript(const char *name, size_t max_chunk)
 {
-	struct pop3_tx t = { .has_greeting = true, .max_chunk = max_chunk };
+	struct split_transcript tr;
+	struct pop3_tx t = { .max_chunk = max_chunk };
 	struct split_core sc = { tx_reset_cb, tx_feed_cb, tx_drain_cb, &t };
 	struct ms_buf whole;
-	size_t len, elen;
-	char *data = read_file(name, ".txt", &len), *p = data, *expect;
 
-	assert_non_null(data);
-	while (strncmp(p, "S:\n", 3) != 0) {
-		char *nl = strchr(p, '\n');
-
-		assert_non_null(nl);
-		if (strncmp(p, "C: ", 3) == 0) {
-			snprintf(t.cmds[t.ncmds++], sizeof(t.cmds[0]), "%.*s",
-			    (int)(nl - p - 3), p + 3);
-		} else if (strncmp(p, "G: none", 7) == 0) {
-			t.has_greeting = false;
-		}
-		p = nl + 1;
-	}
-	p += 3;
+	split_transcript_read(&tr, "pop3", name);
+	t.has_greeting = tr.has_greeting;
+	t.ncmds = tr.ncmds;
+	memcpy(t.cmds, tr.cmds, sizeof(t.cmds));
 	ms_buf_init(&whole, 1u << 24);
-	split_feed_all(&sc, (const uint8_t *)p, len - (size_t)(p - data),
-	    &whole);
-	if (getenv("MS_TEST_UPDATE") != NULL && max_chunk == 0) {
-		char path[512];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/pop3/%s.events",
-		    getenv("MS_TEST_DATA"), name);
-		f = fopen(path, "wb");
-		assert_non_null(f);
-		fwrite(whole.p, 1, whole.len, f);
-		fclose(f);
-	}
-	expect = read_file(name, ".events", &elen);
-	assert_non_null(expect);
-	assert_string_equal((const char *)whole.p, expect);
-	free(expect);
+	split_feed_all(&sc, tr.server, tr.server_len, &whole);
+	split_expect_events("pop3", name, &whole, max_chunk == 0);
 	ms_buf_deinit(&whole);
 	pop3_client_deinit(&t.c);
-	free(data);
+	free(tr.data);
 }
 
 static void
