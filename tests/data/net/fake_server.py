@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""fake_server.py - loopback servers for tests/unit/test_net_*.c.
+
+Prints "PORT <n>" on stdout once listening, then serves connections one at
+a time until killed (or --max-conns is reached).  Modes:
+
+  tls         implicit TLS: greet "* OK hello", then echo "ECHO <line>"
+  plain       the same without TLS
+  starttls    greet "* OK ready"; on "a STARTTLS" answer "a OK begin TLS"
+              and, in the same send, the injection "* OK injected"; then
+              TLS, greet "* OK tls", echo.  Any other plaintext command
+              before TLS is recorded as a leak (see --report).
+  slow        TLS; greet "* OK slow greeting" one byte per send (and so
+              one TLS record per byte), then echo
+  midhs       read the ClientHello, then close (mid-handshake)
+  stall       accept and never answer
+"""
+import argparse
+import socket
+import ssl
+import sys
+import time
+
+
+def serve_echo(s, f_greet):
+    f_greet(s)
+    buf = b""
+    while True:
+        data = s.recv(4096)
+        if not data:
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            s.sendall(b"ECHO " + line + b"\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode")
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--report", help="file to append plaintext leaks to")
+    ap.add_argument("--max-conns", type=int, default=0)
+    a = ap.parse_args()
+
+    ctx = None
+    if a.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+
+    fam = socket.AF_INET6 if ":" in a.bind else socket.AF_INET
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.bind, 0))
+    ls.listen(8)
+    print("PORT %d" % ls.getsockname()[1], flush=True)
+
+    n = 0
+    held = []
+    while a.max_conns == 0 or n < a.max_conns:
+        c, _ = ls.accept()
+        n += 1
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            handle(a, ctx, c, held)
+        except (OSError, ssl.SSLError):
+            pass
+        if a.mode != "stall":
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def handle(a, ctx, c, held):
+    mode = a.mode
+    if mode == "stall":
+        held.append(c)  # keep it open, never answer
+        return
+    if mode == "midhs":
+        c.recv(4096)
+        return
+    if mode == "plain":
+        serve_echo(c, lambda s: s.sendall(b"* OK hello\r\n"))
+        return
+    if mode == "tls":
+        s = ctx.wrap_socket(c, server_side=True)
+        serve_echo(s, lambda s: s.sendall(b"* OK hello\r\n"))
+        return
+    if mode == "slow":
+        s = ctx.wrap_socket(c, server_side=True)
+
+        def greet(s):
+            for b in b"* OK slow greeting\r\n":
+                s.sendall(bytes([b]))
+                time.sleep(0.005)
+        serve_echo(s, greet)
+        return
+    if mode == "starttls":
+        c.sendall(b"* OK ready\r\n")
+        buf = b""
+        while b"\n" not in buf:
+            d = c.recv(4096)
+            if not d:
+                return
+            buf += d
+        line = buf.split(b"\n", 1)[0].rstrip(b"\r")
+        if line != b"a STARTTLS":
+            if a.report:
+                with open(a.report, "ab") as f:
+                    f.write(b"PLAINTEXT " + line + b"\n")
+            return
+        # Reply and injection in one send: the client reads them together.
+        c.sendall(b"a OK begin TLS\r\n* OK injected\r\n")
+        s = ctx.wrap_socket(c, server_side=True)
+        serve_echo(s, lambda s: s.sendall(b"* OK tls\r\n"))
+        return
+    sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
