@@ -1,0 +1,1624 @@
+/*
+ * imap_sync.c - the per-account IMAP sync pass (imap_sync.h).
+ *
+ * One account is a chain of steps driven by command completions:
+ *
+ *	ready -> LIST (with STATUS where LIST-STATUS exists) [-> STATUS...]
+ *	      -> reconcile folders with the store
+ *	      -> per folder that changed: SELECT -> [flag diff] -> new
+ *	         messages (pipelined UID FETCH ranges) -> final commit
+ *	         -> push of local changes
+ *	      -> LOGOUT
+ *
+ * Only one folder is selected at a time; within it up to SYNC_IN_FLIGHT
+ * fetch commands are pipelined.  The session hands every untagged
+ * response to the oldest command in flight, so one event handler that
+ * knows the current step sees them all in order.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_cmd.h"
+#include "imap/imap_utf7.h"
+#include "log.h"
+#include "session/imap_session.h"
+#include "sync/imap_sync.h"
+#include "sync/sync_date.h"
+#include "sync/sync_flags.h"
+#include "sync/sync_folders.h"
+
+#define SYNC_RANGE_UIDS 200		/* UIDs per UID FETCH command */
+#define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
+#define SYNC_BATCH_OPS 500		/* commit after this many operations */
+#define SYNC_BATCH_MEM (32u << 20)	/* or this many bytes held */
+#define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
+
+enum sync_step {
+	SYNC_STEP_CONNECT = 0,
+	SYNC_STEP_LIST,
+	SYNC_STEP_STATUS,
+	SYNC_STEP_SELECT,
+	SYNC_STEP_DIFF,
+	SYNC_STEP_FETCH,
+	SYNC_STEP_PUSH,
+	SYNC_STEP_LOGOUT,
+};
+
+struct sync_fold {
+	char *name;		/* UTF-8 */
+	char delim;
+	uint32_t attrs;
+	struct sync_folder_status st;
+	uint32_t id;		/* store folder id once ensured */
+	bool is_wanted;
+	bool has_pending;
+};
+
+/* The folder being synced. */
+struct sync_run {
+	struct sync_fold *fold;
+	struct store_folder stored;
+	enum sync_folder_mode mode;
+	uint32_t uidvalidity, uidnext, exists;
+	uint64_t hms;
+	bool has_uidvalidity, has_uidnext;
+	bool is_fetching;	/* the UIDNEXT watermark may advance */
+	bool has_hole;		/* a message was not stored: freeze it */
+	bool is_failed;
+	uint32_t fetch_from;	/* first UID that is new */
+	uint32_t next_lo;	/* next range to ask for */
+	bool is_all_sent;
+	unsigned in_flight;
+	uint32_t last_uid;	/* highest UID added, in order */
+	struct store_body_writer *w;
+	bool is_w_failed;
+	struct store_msg_iter *it;	/* flag diff */
+	struct store_msg cur;
+	bool has_cur;
+	/* push */
+	struct store_change *changes;
+	size_t n_changes, ci;
+	unsigned push_pending;
+	bool is_push_ok;
+	struct store_change push_c;
+	struct store_msg push_rec;
+	struct ms_buf push_body;
+	struct ms_buf push_crlf;
+	bool is_push_converted;
+};
+
+struct imap_sync {
+	struct imap_sync_params params;
+	const struct cfg_account *acct;
+	const char *name;
+	struct imap_session *sess;
+	struct store_batch *batch;
+	enum sync_step step;
+	unsigned caps;
+	struct sync_fold *folds;
+	size_t n_folds, folds_cap;
+	size_t fi;		/* next folder to look at */
+	unsigned status_pending;
+	struct sync_run run;
+	bool has_run;
+	struct imap_sync_summary sum;
+	uint64_t t0;
+	bool is_stopping, is_closing, is_done;
+	bool warned_no_uidplus;
+};
+
+static void sync_folder_next(struct imap_sync *as);
+static void sync_fetch_pump(struct imap_sync *as);
+static void sync_push_next(struct imap_sync *as);
+
+/* --- failures and commits ------------------------------------------------ */
+
+static void
+sync_close(struct imap_sync *as, int rc)
+{
+	if (as->is_closing)
+		return;
+	as->is_closing = true;
+	imap_session_close(as->sess, rc);
+}
+
+/* The account cannot go on: remember why (the first reason) and close. */
+static void
+sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (as->sum.rc == MS_OK) {
+		as->sum.rc = rc;
+		va_start(ap, fmt);
+		vsnprintf(as->sum.error, sizeof(as->sum.error), fmt, ap);
+		va_end(ap);
+	}
+	sync_close(as, rc);
+}
+
+/*
+ * Commits the batch.  While new messages stream in, the folder's UIDNEXT
+ * goes into the same commit, just past the last message added: every
+ * UID below it is either in this commit or an earlier one, or does not
+ * exist on the server (responses come in UID order).
+ */
+static int
+sync_commit(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+	int rc;
+
+	if (as->has_run && r->is_fetching && !r->has_hole &&
+	    r->last_uid >= r->fetch_from) {
+		struct store_folder_state st = {
+			.uidvalidity = r->uidvalidity,
+			.uidnext = r->last_uid + 1,
+		};
+
+		if ((rc = store_batch_folder_state(as->batch, r->fold->id, &st,
+						   STORE_FS_UIDVALIDITY |
+						   STORE_FS_UIDNEXT)) < 0)
+			goto fail;
+	}
+	if (store_batch_count(as->batch) == 0)
+		return MS_OK;
+	if ((rc = store_batch_commit(as->batch, &err)) < 0)
+		goto fail;
+	return MS_OK;
+fail:
+	sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg : ms_strerror(rc));
+	return rc;
+}
+
+static int
+sync_commit_if_full(struct imap_sync *as)
+{
+	if (store_batch_count(as->batch) < SYNC_BATCH_OPS &&
+	    store_batch_mem(as->batch) < SYNC_BATCH_MEM)
+		return MS_OK;
+	return sync_commit(as);
+}
+
+/* A batch operation could not be queued (out of memory): fatal. */
+static bool
+sync_batch_ok(struct imap_sync *as, int rc)
+{
+	if (rc >= 0)
+		return true;
+	sync_fail(as, rc, "store batch: %s", ms_strerror(rc));
+	return false;
+}
+
+/* One folder failed: log, keep what is complete, go on with the next. */
+static void
+sync_folder_error(struct imap_sync *as, const char *what,
+		  const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+
+	if (!r->is_failed)
+		as->sum.folder_errors++;
+	r->is_failed = true;
+	r->has_hole = true;
+	log_err("%s: folder %s: %s failed: %.*s", as->name, r->fold->name,
+		what, st != NULL ? (int)st->text.len : 0,
+		st != NULL ? (const char *)st->text.p : "");
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+static void sync_on_event(struct imap_session *s, const struct imap_event *ev,
+			  void *arg);
+
+/* Submits the command just built (tag) with on_done; false on failure
+ * (the account is failed then). */
+static bool
+sync_submit(struct imap_sync *as, int tag,
+	    void (*on_done)(struct imap_session *, int,
+			    const struct imap_ev_status *, void *))
+{
+	struct imap_session_cmd_cbs cbs = {
+		.on_event_cb = sync_on_event,
+		.on_done_cb = on_done,
+		.arg = as,
+	};
+	int rc;
+
+	if (tag < 0) {
+		sync_fail(as, tag, "building a command: %s", ms_strerror(tag));
+		return false;
+	}
+	if ((rc = imap_session_submit(as->sess, tag, &cbs)) < 0) {
+		sync_fail(as, rc, "submitting a command: %s", ms_strerror(rc));
+		return false;
+	}
+	return true;
+}
+
+/* True when a command's completion should be acted on. */
+static bool
+sync_cmd_live(struct imap_sync *as, int rc)
+{
+	return rc >= 0 && !as->is_closing;
+}
+
+static bool
+sync_st_ok(const struct imap_ev_status *st)
+{
+	return st != NULL && st->status == IMAP_STATUS_OK;
+}
+
+/* --- flags --------------------------------------------------------------- */
+
+/* Merges what the server says about uid into the store's record. */
+static void
+sync_flags_pull(struct imap_sync *as, const struct store_msg *rec,
+		struct ms_slice flags, uint64_t modseq)
+{
+	uint32_t server = sync_flags_from_imap(flags), conflicts, merged;
+	uint64_t ms = modseq != 0 ? modseq : rec->modseq;
+
+	merged = sync_flags_merge(rec->flags, rec->synced_flags, server,
+				  &conflicts);
+	if (merged == rec->flags && server == rec->synced_flags &&
+	    ms == rec->modseq)
+		return;
+	if (conflicts != 0)
+		log_info("%s: %s: UID %u: flags changed on both sides, the "
+			 "server's value wins (bits 0x%x)", as->name,
+			 as->run.fold->name, rec->uid, conflicts);
+	if (server != rec->synced_flags || merged != rec->flags)
+		as->sum.changed++;
+	if (!sync_batch_ok(as, store_batch_msg_flags(as->batch, rec->folder_id,
+						     rec->uid, merged, server,
+						     ms)))
+		return;
+	(void)sync_commit_if_full(as);
+}
+
+/* Removes the records uid_lo..uid_hi that exist, counting them. */
+static void
+sync_expunge_range(struct imap_sync *as, uint32_t lo, uint32_t hi)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg_iter *it = NULL;
+	struct store_msg m;
+	uint64_t n = 0;
+
+	if (store_msg_iter_new(as->params.store, r->fold->id, lo, &it) < 0)
+		return;
+	while (store_msg_iter_next(it, &m, NULL) == MS_OK && m.uid <= hi)
+		n++;
+	store_msg_iter_free(&it);
+	if (n == 0)
+		return;
+	as->sum.deleted += n;
+	if (!sync_batch_ok(as, store_batch_msg_expunge(as->batch, r->fold->id,
+						       lo, hi)))
+		return;
+	(void)sync_commit_if_full(as);
+}
+
+static void
+sync_on_vanished(struct imap_sync *as, const struct imap_ev_vanished *v)
+{
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+
+	imap_seqset_iter_init(&it, v->set);
+	while (imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && !as->is_closing)
+		sync_expunge_range(as, lo, hi);
+}
+
+/* --- events -------------------------------------------------------------- */
+
+static void
+sync_on_list(struct imap_sync *as, const struct imap_ev_list *l)
+{
+	struct ms_buf name;
+	struct sync_fold *f;
+
+	if (l->is_lsub)
+		return;
+	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);
+	if (imap_utf7_decode(l->name, &name) < 0 || name.len == 0) {
+		log_warn("%s: skipping folder %.*s: not a valid modified "
+			 "UTF-7 name of at most %d bytes", as->name,
+			 (int)l->name.len, (const char *)l->name.p,
+			 STORE_FOLDER_NAME_MAX);
+		ms_buf_deinit(&name);
+		return;
+	}
+	if (as->n_folds == as->folds_cap) {
+		size_t cap = as->folds_cap ? as->folds_cap * 2 : 16;
+		struct sync_fold *v = realloc(as->folds, cap * sizeof(*v));
+
+		if (v == NULL) {
+			ms_buf_deinit(&name);
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return;
+		}
+		as->folds = v;
+		as->folds_cap = cap;
+	}
+	f = &as->folds[as->n_folds++];
+	memset(f, 0, sizeof(*f));
+	f->name = (char *)ms_buf_take(&name, NULL);
+	if (f->name == NULL) {
+		as->n_folds--;
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return;
+	}
+	f->delim = (char)l->delim;
+	f->attrs = sync_folder_attrs(l->attrs, f->name);
+}
+
+static void
+sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
+{
+	unsigned need = IMAP_STATUS_HAS_MESSAGES | IMAP_STATUS_HAS_UIDNEXT |
+			IMAP_STATUS_HAS_UIDVALIDITY;
+	struct ms_buf name;
+
+	if ((sd->has & need) != need)
+		return;
+	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);
+	if (imap_utf7_decode(sd->mailbox, &name) < 0) {
+		ms_buf_deinit(&name);
+		return;
+	}
+	for (size_t i = 0; i < as->n_folds; i++) {
+		struct sync_fold *f = &as->folds[i];
+
+		if (strcmp(f->name, (const char *)name.p) != 0)
+			continue;
+		f->st.has_status = true;
+		f->st.messages = sd->messages;
+		f->st.uidnext = sd->uidnext;
+		f->st.uidvalidity = sd->uidvalidity;
+		f->st.highestmodseq = (sd->has & IMAP_STATUS_HAS_HIGHESTMODSEQ)
+				      ? sd->highestmodseq : 0;
+		break;
+	}
+	ms_buf_deinit(&name);
+}
+
+static void
+sync_on_select_status(struct imap_sync *as, const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+
+	switch (st->code.code) {
+	case IMAP_CODE_UIDVALIDITY:
+		r->uidvalidity = (uint32_t)st->code.num;
+		r->has_uidvalidity = true;
+		break;
+	case IMAP_CODE_UIDNEXT:
+		r->uidnext = (uint32_t)st->code.num;
+		r->has_uidnext = true;
+		break;
+	case IMAP_CODE_HIGHESTMODSEQ:
+		r->hms = st->code.num;
+		break;
+	case IMAP_CODE_NOMODSEQ:
+		r->hms = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A FETCH with flags for a message the store may know (SELECT QRESYNC,
+ * the flag diff, or an unsolicited change while fetching). */
+static void
+sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg rec;
+
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0 ||
+	    (fe->has & IMAP_FETCH_HAS_FLAGS) == 0)
+		return;
+	if (store_msg_get(as->params.store, r->fold->id, fe->uid, &rec,
+			  NULL) != MS_OK)
+		return;
+	sync_flags_pull(as, &rec, fe->flags,
+			(fe->has & IMAP_FETCH_HAS_MODSEQ) ? fe->modseq : 0);
+}
+
+/* The flag diff: records the server no longer lists are expunged. */
+static void
+sync_diff_advance(struct imap_sync *as, uint32_t upto)
+{
+	struct sync_run *r = &as->run;
+
+	while (r->has_cur && r->cur.uid < upto && !as->is_closing) {
+		sync_expunge_range(as, r->cur.uid, r->cur.uid);
+		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
+	}
+}
+
+static void
+sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
+{
+	struct sync_run *r = &as->run;
+
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0 ||
+	    (fe->has & IMAP_FETCH_HAS_FLAGS) == 0)
+		return;
+	sync_diff_advance(as, fe->uid);
+	if (r->has_cur && r->cur.uid == fe->uid) {
+		sync_flags_pull(as, &r->cur, fe->flags,
+				(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
+				fe->modseq : 0);
+		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
+	}
+}
+
+static void
+sync_on_fetch_body(struct imap_sync *as, const struct imap_ev_fetch_body *b)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+
+	store_body_writer_free(&r->w);
+	r->is_w_failed = false;
+	if (b->section.len != 0 || b->has_origin || b->is_nil)
+		return;
+	if (store_body_writer_new(as->params.store, b->size, &r->w, &err) < 0) {
+		log_err("%s: %s: UID %u: %s", as->name, r->fold->name, b->uid,
+			err.msg);
+		r->is_w_failed = true;
+	}
+}
+
+static void
+sync_on_chunk(struct imap_sync *as, const struct imap_ev_literal_chunk *c)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+
+	if (r->w == NULL)
+		return;
+	if (store_body_writer_write(r->w, c->data.p, c->data.len, &err) < 0) {
+		log_err("%s: %s: message body: %s", as->name, r->fold->name,
+			err.msg);
+		store_body_writer_free(&r->w);
+		r->is_w_failed = true;
+	}
+}
+
+/* A new message is complete: its body goes into the batch. */
+static void
+sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
+{
+	struct sync_run *r = &as->run;
+	struct store_body *body = NULL;
+	struct ms_err err = { 0 };
+	struct store_msg m;
+	bool is_new = (fe->has & IMAP_FETCH_HAS_UID) != 0 &&
+		      fe->uid >= r->fetch_from;
+	bool is_w_failed = r->is_w_failed;
+
+	r->is_w_failed = false;
+
+	if (!is_new) {
+		/* "lo:*" answers with the last message even below lo; and
+		 * a flag-only FETCH may be a change pushed meanwhile. */
+		store_body_writer_free(&r->w);
+		if (fe->n_bodies == 0)
+			sync_on_fetch_flags(as, fe);
+		return;
+	}
+	if (fe->n_bodies == 0 && r->w == NULL && !is_w_failed) {
+		sync_on_fetch_flags(as, fe);
+		return;
+	}
+	if (r->w == NULL || store_body_writer_finish(&r->w, &body, &err) < 0) {
+		log_err("%s: %s: UID %u not stored: %s", as->name,
+			r->fold->name, fe->uid,
+			err.msg[0] ? err.msg : "no body in the FETCH response");
+		r->has_hole = true;
+		if (!r->is_failed)
+			as->sum.folder_errors++;
+		r->is_failed = true;
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.folder_id = r->fold->id;
+	m.uid = fe->uid;
+	m.flags = m.synced_flags = sync_flags_from_imap(fe->flags);
+	m.modseq = (fe->has & IMAP_FETCH_HAS_MODSEQ) ? fe->modseq : 0;
+	if ((fe->has & IMAP_FETCH_HAS_INTERNALDATE) == 0 ||
+	    sync_date_parse(fe->internaldate, &m.internal_date) < 0)
+		m.internal_date = 0;
+	as->sum.new_msgs++;
+	as->sum.bytes += store_body_size(body);
+	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body)))
+		return;
+	if (fe->uid > r->last_uid)
+		r->last_uid = fe->uid;
+	(void)sync_commit_if_full(as);
+}
+
+static void
+sync_on_event(struct imap_session *s, const struct imap_event *ev, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (as->is_closing)
+		return;
+	switch (ev->type) {
+	case IMAP_EV_LIST:
+		if (as->step == SYNC_STEP_LIST)
+			sync_on_list(as, &ev->u.list_resp);
+		return;
+	case IMAP_EV_STATUS:
+		if (as->step == SYNC_STEP_LIST || as->step == SYNC_STEP_STATUS)
+			sync_on_status(as, &ev->u.status_resp);
+		return;
+	default:
+		break;
+	}
+	if (!as->has_run)
+		return;
+	switch (ev->type) {
+	case IMAP_EV_UNTAGGED_STATUS:
+		if (as->step == SYNC_STEP_SELECT)
+			sync_on_select_status(as, &ev->u.status);
+		break;
+	case IMAP_EV_EXISTS:
+		r->exists = ev->u.num;
+		break;
+	case IMAP_EV_EXPUNGE:
+		if (r->exists > 0)
+			r->exists--;
+		break;
+	case IMAP_EV_VANISHED:
+		/* Only for the UIDVALIDITY the store's UIDs belong to; our
+		 * own UID EXPUNGE is accounted by the push. */
+		if (as->step != SYNC_STEP_PUSH && r->has_uidvalidity &&
+		    r->uidvalidity == r->stored.state.uidvalidity) {
+			if (!ev->u.vanished.earlier && r->exists > 0) {
+				struct imap_seqset_iter it;
+				uint32_t lo, hi;
+
+				imap_seqset_iter_init(&it, ev->u.vanished.set);
+				while (imap_seqset_iter_next(&it, &lo, &hi) ==
+				       MS_OK && r->exists > 0)
+					r->exists -= (hi - lo + 1 < r->exists)
+						? hi - lo + 1 : r->exists;
+			}
+			sync_on_vanished(as, &ev->u.vanished);
+		}
+		break;
+	case IMAP_EV_FETCH_BODY:
+		if (as->step == SYNC_STEP_FETCH)
+			sync_on_fetch_body(as, &ev->u.body);
+		break;
+	case IMAP_EV_LITERAL_CHUNK:
+		if (as->step == SYNC_STEP_FETCH)
+			sync_on_chunk(as, &ev->u.chunk);
+		break;
+	case IMAP_EV_FETCH:
+		if (as->step == SYNC_STEP_FETCH)
+			sync_on_new_fetch(as, &ev->u.fetch);
+		else if (as->step == SYNC_STEP_DIFF)
+			sync_on_diff_fetch(as, &ev->u.fetch);
+		else if (r->has_uidvalidity &&
+			 r->uidvalidity == r->stored.state.uidvalidity)
+			sync_on_fetch_flags(as, &ev->u.fetch);
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- folder: finish and push --------------------------------------------- */
+
+static void
+sync_run_end(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
+	store_body_writer_free(&r->w);
+	store_msg_iter_free(&r->it);
+	free(r->changes);
+	ms_buf_deinit(&r->push_body);
+	ms_buf_deinit(&r->push_crlf);
+	memset(r, 0, sizeof(*r));
+	as->has_run = false;
+}
+
+/* The folder is done (or failed): on with the next. */
+static void
+sync_folder_done(struct imap_sync *as)
+{
+	if (as->is_closing)
+		return;
+	if (sync_commit(as) < 0)
+		return;
+	sync_run_end(as);
+	sync_folder_next(as);
+}
+
+/* Loads this folder's pending changes for the push. */
+static int
+sync_push_load(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_change *all = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0, k = 0;
+	int rc;
+
+	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX,
+				    &all, &n, &err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (all[i].folder_id == r->fold->id)
+			all[k++] = all[i];
+	r->changes = all;
+	r->n_changes = k;
+	r->ci = 0;
+	return MS_OK;
+}
+
+/* True when the folder holds a record with this body. */
+static bool
+sync_folder_has_hash(struct imap_sync *as, const uint8_t *hash)
+{
+	struct store_msg_ref *refs = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	if (store_find_by_hash(as->params.store, hash, &refs, &n, NULL) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].folder_id == as->run.fold->id)
+			found = true;
+	free(refs);
+	return found;
+}
+
+static void
+sync_push_clear(struct imap_sync *as, uint64_t seq)
+{
+	if (!sync_batch_ok(as, store_batch_change_clear(as->batch, seq)))
+		return;
+	(void)sync_commit_if_full(as);
+}
+
+static void
+sync_push_store_done(struct imap_session *s, int rc,
+		     const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+	struct store_change *c = &r->push_c;
+	struct store_msg *rec = &r->push_rec;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st) || st->code.code == IMAP_CODE_MODIFIED) {
+		if (r->is_push_ok)
+			log_warn("%s: %s: UID %u: the server did not take the "
+				 "local change (%s%.*s); it stays pending and "
+				 "is merged on the next pass", as->name,
+				 r->fold->name, c->uid,
+				 st != NULL && st->code.code ==
+				 IMAP_CODE_MODIFIED ? "MODIFIED " : "",
+				 st != NULL ? (int)st->text.len : 0,
+				 st != NULL ? (const char *)st->text.p : "");
+		r->is_push_ok = false;
+	}
+	if (--r->push_pending > 0)
+		return;
+	if (r->is_push_ok) {
+		if (c->kind == STORE_CHANGE_DELETE &&
+		    (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0) {
+			as->sum.deleted++;
+			if (!sync_batch_ok(as, store_batch_msg_expunge(
+					as->batch, c->folder_id, c->uid,
+					c->uid)))
+				return;
+		} else {
+			uint32_t f = rec->flags;
+
+			if (c->kind == STORE_CHANGE_DELETE)
+				f |= STORE_FLAG_DELETED;
+			else
+				as->sum.changed++;
+			if (!sync_batch_ok(as, store_batch_msg_flags(
+					as->batch, c->folder_id, c->uid, f, f,
+					rec->modseq)))
+				return;
+		}
+		sync_push_clear(as, c->seq);
+	}
+	sync_push_next(as);
+}
+
+/* A finished store body holding the bytes of buf. */
+static int
+sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
+	       struct store_body **body_r)
+{
+	struct store_body_writer *w = NULL;
+	struct ms_err err = { 0 };
+	int rc;
+
+	if ((rc = store_body_writer_new(as->params.store, buf->len, &w,
+					&err)) < 0 ||
+	    (rc = store_body_writer_write(w, buf->p, buf->len, &err)) < 0 ||
+	    (rc = store_body_writer_finish(&w, body_r, &err)) < 0) {
+		store_body_writer_free(&w);
+		log_err("%s: storing an appended body: %s", as->name, err.msg);
+		return rc;
+	}
+	return MS_OK;
+}
+
+static void
+sync_push_append_done(struct imap_session *s, int rc,
+		      const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+	struct store_change *c = &r->push_c;
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+	struct store_msg m;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		ms_buf_reset(&r->push_body);
+		log_warn("%s: %s: the server refused to append a local "
+			 "message (it stays local and pending): %.*s",
+			 as->name, r->fold->name,
+			 st != NULL ? (int)st->text.len : 0,
+			 st != NULL ? (const char *)st->text.p : "");
+		sync_push_next(as);
+		return;
+	}
+	as->sum.appended++;
+	imap_seqset_iter_init(&it, st->code.set1);
+	if (st->code.code == IMAP_CODE_APPENDUID &&
+	    st->code.uidvalidity == r->uidvalidity &&
+	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi) {
+		/* Bound to its UID now; without APPENDUID the next pass
+		 * fetches it like any new message (same body, stored
+		 * once). */
+		struct store_body *body = NULL;
+
+		memset(&m, 0, sizeof(m));
+		m.folder_id = c->folder_id;
+		m.uid = lo;
+		memcpy(m.hash, c->hash, STORE_HASH_LEN);
+		m.internal_date = c->internal_date;
+		m.size = r->push_rec.size;
+		if (r->is_push_converted && sync_body_from(as, &r->push_body,
+							   &body) < 0) {
+			ms_buf_reset(&r->push_body);
+			sync_push_next(as);
+			return;
+		}
+		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m,
+							   body)))
+			return;
+	}
+	ms_buf_reset(&r->push_body);
+	sync_push_clear(as, c->seq);
+	sync_push_next(as);
+}
+
+/* Sends UID STORE uid op (flags); false when the account failed. */
+static bool
+sync_push_store(struct imap_sync *as, uint32_t uid, uint64_t unchangedsince,
+		const char *op, uint32_t flags)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[16], names[SYNC_FLAGS_TEXT_MAX];
+
+	snprintf(set, sizeof(set), "%u", uid);
+	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
+		return false;
+	as->run.push_pending++;
+	return sync_submit(as, imap_cmd_uid_store(core,
+						  ms_slice_from_cstr(set),
+						  unchangedsince, op, names),
+			   sync_push_store_done);
+}
+
+/*
+ * IMAP messages end lines with CRLF; a local body with bare LF is sent
+ * converted (into out), and the record is bound to the converted bytes,
+ * which are what the server stores.  Returns MS_OK with out empty when
+ * no conversion is needed.
+ */
+static int
+sync_crlf(const struct ms_buf *in, struct ms_buf *out)
+{
+	bool needs = false;
+
+	ms_buf_reset(out);
+	for (size_t i = 0; i < in->len && !needs; i++)
+		needs = in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r');
+	if (!needs)
+		return MS_OK;
+	for (size_t i = 0, start = 0; i <= in->len; i++) {
+		int rc;
+
+		if (i < in->len && !(in->p[i] == '\n' &&
+				     (i == 0 || in->p[i - 1] != '\r')))
+			continue;
+		if ((rc = ms_buf_append(out, in->p + start, i - start)) < 0)
+			return rc;
+		if (i < in->len && (rc = ms_buf_append(out, "\r\n", 2)) < 0)
+			return rc;
+		start = i + 1;
+	}
+	return MS_OK;
+}
+
+/* Starts pushing change c; true when a command went out. */
+static bool
+sync_push_one(struct imap_sync *as, const struct store_change *c)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	bool is_both = as->acct->direction == CFG_DIRECTION_BOTH;
+	struct store_msg *rec = &r->push_rec;
+	uint64_t unch;
+	uint32_t add, rem;
+	int rc;
+
+	r->push_c = *c;
+	r->is_push_converted = false;
+	r->push_pending = 0;
+	r->is_push_ok = true;
+	if (c->kind == STORE_CHANGE_APPEND) {
+		char date[SYNC_DATE_TEXT_MAX];
+		struct ms_err err = { 0 };
+
+		if (sync_folder_has_hash(as, c->hash)) {
+			/* The folder has this message: re-matched after a
+			 * UIDVALIDITY change, or appended before a crash. */
+			sync_push_clear(as, c->seq);
+			return false;
+		}
+		if (!is_both)
+			return false;
+		ms_buf_reset(&r->push_body);
+		rc = store_body_read_all(as->params.store, c->hash,
+					 &r->push_body, &err);
+		if (rc != MS_OK) {
+			log_err("%s: %s: pending APPEND: body not readable: %s",
+				as->name, r->fold->name, err.msg);
+			return false;
+		}
+		if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
+			log_err("%s: %s: pending APPEND: %s", as->name,
+				r->fold->name, ms_strerror(rc));
+			return false;
+		}
+		if (r->push_crlf.len > 0) {
+			struct ms_buf t = r->push_body;
+
+			r->push_body = r->push_crlf;
+			r->push_crlf = t;
+			ms_buf_reset(&r->push_crlf);
+			r->is_push_converted = true;
+		}
+		rec->size = r->push_body.len;
+		sync_date_format(c->internal_date, date);
+		r->push_pending = 1;
+		return sync_submit(as, imap_cmd_append(core,
+				ms_slice_from_cstr(r->fold->name), NULL,
+				c->internal_date != 0 ?
+				ms_slice_from_cstr(date) :
+				(struct ms_slice){ NULL, 0 },
+				(struct ms_slice){ r->push_body.p,
+						   r->push_body.len }),
+				sync_push_append_done);
+	}
+	if (!is_both || (c->kind != STORE_CHANGE_FLAGS &&
+			 c->kind != STORE_CHANGE_DELETE))
+		return false;	/* MOVE: not pushed by this engine yet */
+	if (store_msg_get(as->params.store, c->folder_id, c->uid, rec,
+			  NULL) != MS_OK) {
+		/* Expunged on the server meanwhile: nothing to do. */
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	unch = (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? rec->modseq : 0;
+	if (c->kind == STORE_CHANGE_DELETE) {
+		char set[16];
+
+		if (!sync_push_store(as, c->uid, 0, "+FLAGS.SILENT",
+				     STORE_FLAG_DELETED))
+			return true;
+		if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0) {
+			if (!as->warned_no_uidplus)
+				log_warn("%s: the server has no UIDPLUS: "
+					 "local deletions are marked "
+					 "\\Deleted, not expunged", as->name);
+			as->warned_no_uidplus = true;
+			return true;
+		}
+		snprintf(set, sizeof(set), "%u", c->uid);
+		r->push_pending++;
+		(void)sync_submit(as, imap_cmd_uid_expunge(core,
+					ms_slice_from_cstr(set)),
+				  sync_push_store_done);
+		return true;
+	}
+	add = rec->flags & ~rec->synced_flags;
+	rem = rec->synced_flags & ~rec->flags;
+	if (add == 0 && rem == 0) {
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
+	if (add != 0) {
+		if (!sync_push_store(as, c->uid, unch, "+FLAGS.SILENT", add))
+			return true;
+		unch = 0;
+	}
+	if (rem != 0)
+		(void)sync_push_store(as, c->uid, unch, "-FLAGS.SILENT", rem);
+	return true;
+}
+
+static void
+sync_push_next(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
+	as->step = SYNC_STEP_PUSH;
+	while (r->ci < r->n_changes && !as->is_closing) {
+		if (sync_push_one(as, &r->changes[r->ci++]))
+			return;
+	}
+	sync_folder_done(as);
+}
+
+/* The folder's messages are all in: the batch that completes it. */
+static void
+sync_fetch_complete(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st = { 0 };
+	unsigned mask = STORE_FS_UIDVALIDITY | STORE_FS_UIDNEXT |
+			STORE_FS_HIGHESTMODSEQ | STORE_FS_MESSAGES;
+
+	store_msg_iter_free(&r->it);
+	if (r->is_failed) {
+		/* Keep what is complete; the next pass resumes. */
+		sync_folder_done(as);
+		return;
+	}
+	st.uidvalidity = r->uidvalidity;
+	st.uidnext = r->stored.state.uidnext;
+	if (r->has_uidnext && r->uidnext > st.uidnext)
+		st.uidnext = r->uidnext;
+	if (r->last_uid >= st.uidnext)
+		st.uidnext = r->last_uid + 1;
+	st.highestmodseq = r->hms;
+	st.messages = r->exists;
+	r->is_fetching = false;
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
+							&st, mask)))
+		return;
+	if (sync_commit(as) < 0)
+		return;
+	if (sync_push_load(as) < 0)
+		return;
+	sync_push_next(as);
+}
+
+/* --- folder: new messages ------------------------------------------------ */
+
+static void
+sync_fetch_done(struct imap_session *s, int rc,
+		const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	r->in_flight--;
+	store_body_writer_free(&r->w);
+	if (!sync_st_ok(st))
+		sync_folder_error(as, "UID FETCH", st);
+	if (r->is_failed)
+		r->is_all_sent = true;
+	sync_fetch_pump(as);
+}
+
+static void
+sync_fetch_pump(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[32], items[96];
+
+	snprintf(items, sizeof(items), "UID FLAGS INTERNALDATE RFC822.SIZE%s "
+		 "BODY.PEEK[]", (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
+		 " MODSEQ" : "");
+	while (!r->is_all_sent && r->in_flight < SYNC_IN_FLIGHT &&
+	       !as->is_closing) {
+		uint32_t lo = r->next_lo;
+		uint64_t hi = (uint64_t)lo + SYNC_RANGE_UIDS - 1;
+
+		if (!r->has_uidnext || hi + 1 >= r->uidnext || hi >= UINT32_MAX) {
+			snprintf(set, sizeof(set), "%u:*", lo);
+			r->is_all_sent = true;
+		} else {
+			snprintf(set, sizeof(set), "%u:%u", lo, (uint32_t)hi);
+			r->next_lo = (uint32_t)hi + 1;
+		}
+		if (!sync_submit(as, imap_cmd_uid_fetch(core,
+				ms_slice_from_cstr(set), items, 0, false),
+				sync_fetch_done))
+			return;
+		r->in_flight++;
+	}
+	if (r->in_flight == 0 && r->is_all_sent && !as->is_closing)
+		sync_fetch_complete(as);
+}
+
+static void
+sync_fetch_start(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
+	as->step = SYNC_STEP_FETCH;
+	r->fetch_from = r->stored.state.uidnext > 0 ?
+			r->stored.state.uidnext : 1;
+	r->next_lo = r->fetch_from;
+	r->last_uid = 0;
+	r->is_fetching = true;
+	/* Nothing at or above fetch_from existed when the folder was
+	 * selected: nothing new. */
+	if (r->has_uidnext && r->uidnext <= r->fetch_from)
+		r->is_all_sent = true;
+	sync_fetch_pump(as);
+}
+
+/* --- folder: flag diff ---------------------------------------------------- */
+
+static void
+sync_diff_done(struct imap_session *s, int rc,
+	       const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_folder_error(as, "UID FETCH (FLAGS)", st);
+		sync_folder_done(as);
+		return;
+	}
+	sync_diff_advance(as, r->stored.state.uidnext);
+	store_msg_iter_free(&r->it);
+	if (!as->is_closing)
+		sync_fetch_start(as);
+}
+
+static void
+sync_diff_start(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[32];
+
+	if (r->stored.state.uidnext <= 1 || r->stored.local_count == 0) {
+		sync_fetch_start(as);
+		return;
+	}
+	as->step = SYNC_STEP_DIFF;
+	if (store_msg_iter_new(as->params.store, r->fold->id, 1, &r->it) < 0) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return;
+	}
+	r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
+	snprintf(set, sizeof(set), "1:%u", r->stored.state.uidnext - 1);
+	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
+			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
+			  "UID FLAGS MODSEQ" : "UID FLAGS", 0, false),
+			  sync_diff_done);
+}
+
+/* --- folder: UIDVALIDITY change ------------------------------------------- */
+
+/*
+ * In one transaction: every old record becomes a pending APPEND of its
+ * body (so no body is lost), the records go, pending changes on old UIDs
+ * are dropped, and the folder restarts under the new UIDVALIDITY.
+ */
+static int
+sync_reset_folder(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg_iter *it = NULL;
+	struct store_change *all = NULL;
+	struct store_folder_state st = { 0 };
+	struct store_msg m;
+	size_t n_all = 0, n_dropped = 0, n_parked = 0;
+	int rc;
+
+	if ((rc = sync_commit(as)) < 0)
+		return rc;
+	if ((rc = store_msg_iter_new(as->params.store, r->fold->id, 1, &it)) < 0) {
+		sync_fail(as, rc, "store: %s", ms_strerror(rc));
+		return rc;
+	}
+	while (store_msg_iter_next(it, &m, NULL) == MS_OK) {
+		struct store_change c = {
+			.kind = STORE_CHANGE_APPEND,
+			.folder_id = r->fold->id,
+			.internal_date = m.internal_date,
+		};
+
+		memcpy(c.hash, m.hash, STORE_HASH_LEN);
+		if (!sync_batch_ok(as, store_batch_change_add(as->batch, &c,
+							      NULL))) {
+			store_msg_iter_free(&it);
+			return MS_ENOMEM;
+		}
+		n_parked++;
+	}
+	store_msg_iter_free(&it);
+	if (store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &all,
+			      &n_all, NULL) == MS_OK) {
+		for (size_t i = 0; i < n_all; i++) {
+			if (all[i].folder_id != r->fold->id ||
+			    all[i].kind == STORE_CHANGE_APPEND)
+				continue;
+			n_dropped++;
+			if (!sync_batch_ok(as, store_batch_change_clear(
+					as->batch, all[i].seq)))
+				break;
+		}
+		free(all);
+	}
+	st.uidvalidity = r->uidvalidity;
+	st.uidnext = 1;
+	if (!sync_batch_ok(as, store_batch_msg_expunge(as->batch, r->fold->id,
+						       1, UINT32_MAX)) ||
+	    !sync_batch_ok(as, store_batch_folder_state(as->batch,
+			r->fold->id, &st, STORE_FS_UIDVALIDITY |
+			STORE_FS_UIDNEXT | STORE_FS_HIGHESTMODSEQ |
+			STORE_FS_MESSAGES)))
+		return MS_ENOMEM;
+	if ((rc = sync_commit(as)) < 0)
+		return rc;
+	log_warn("%s: %s: UIDVALIDITY changed (%u -> %u): fetching the folder "
+		 "again and re-matching its %zu messages by content%s",
+		 as->name, r->fold->name, r->stored.state.uidvalidity,
+		 r->uidvalidity, n_parked, n_dropped > 0 ?
+		 "; pending flag changes and deletions on old UIDs dropped" :
+		 "");
+	r->stored.state = st;
+	r->stored.local_count = 0;
+	r->mode = SYNC_MODE_INITIAL;
+	return MS_OK;
+}
+
+/* --- folder: SELECT ------------------------------------------------------- */
+
+static void
+sync_select_done(struct imap_session *s, int rc,
+		 const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_folder_error(as, "SELECT", st);
+		sync_folder_done(as);
+		return;
+	}
+	if (!r->has_uidvalidity) {
+		sync_folder_error(as, "SELECT (no UIDVALIDITY)", NULL);
+		sync_folder_done(as);
+		return;
+	}
+	if (r->stored.state.uidvalidity != 0 &&
+	    r->stored.state.uidvalidity != r->uidvalidity) {
+		if (sync_reset_folder(as) < 0)
+			return;
+	}
+	if (r->mode == SYNC_MODE_FULL)
+		sync_diff_start(as);
+	else
+		sync_fetch_start(as);
+}
+
+static void
+sync_folder_select(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	struct imap_select_opts opts = { 0 };
+
+	as->step = SYNC_STEP_SELECT;
+	as->sum.selected++;
+	if (r->mode == SYNC_MODE_QRESYNC) {
+		opts.qresync = true;
+		opts.uidvalidity = r->stored.state.uidvalidity;
+		opts.modseq = r->stored.state.highestmodseq;
+	} else if ((as->caps & IMAP_SESSION_CAP_CONDSTORE) != 0 &&
+		   (as->caps & IMAP_SESSION_CAP_QRESYNC) == 0) {
+		/* With QRESYNC enabled every SELECT reports modseqs. */
+		opts.condstore = true;
+	}
+	(void)sync_submit(as, imap_cmd_select(core,
+			  ms_slice_from_cstr(r->fold->name), &opts),
+			  sync_select_done);
+}
+
+static void
+sync_folder_next(struct imap_sync *as)
+{
+	struct ms_err err = { 0 };
+	int rc;
+
+	while (as->fi < as->n_folds && !as->is_closing) {
+		struct sync_fold *f = &as->folds[as->fi++];
+		struct sync_run *r = &as->run;
+
+		if (!f->is_wanted)
+			continue;
+		sync_run_end(as);
+		as->has_run = true;
+		r->fold = f;
+		ms_buf_init(&r->push_body, 1ull << 30);
+		ms_buf_init(&r->push_crlf, 1ull << 30);
+		rc = store_folder_get(as->params.store, f->id, &r->stored, &err);
+		if (rc != MS_OK) {
+			sync_fail(as, rc < 0 ? rc : MS_ESTORE, "store: folder %s: "
+				  "%s", f->name, rc < 0 ? err.msg : "vanished");
+			return;
+		}
+		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
+					   f->has_pending);
+		log_debug("%s: folder %s: %s", as->name, f->name,
+			  sync_folder_mode_name(r->mode));
+		if (r->mode == SYNC_MODE_SKIP)
+			continue;
+		sync_folder_select(as);
+		return;
+	}
+	if (as->is_closing)
+		return;
+	sync_run_end(as);
+	as->step = SYNC_STEP_LOGOUT;
+	sync_close(as, MS_OK);
+}
+
+/* --- discovery ------------------------------------------------------------ */
+
+/* Folders gone from a complete LIST go from the store; wanted ones are
+ * created; pending changes mark their folders. */
+static void
+sync_folders_reconcile(struct imap_sync *as)
+{
+	const struct cfg_list *pat = &as->acct->folders;
+	struct store_folder *stored = NULL;
+	struct store_change *ch = NULL;
+	struct ms_err err = { 0 };
+	size_t n_stored = 0, n_ch = 0;
+	int rc;
+
+	for (size_t i = 0; i < as->n_folds; i++) {
+		struct sync_fold *f = &as->folds[i];
+
+		f->is_wanted = (f->attrs & STORE_FOLDER_NOSELECT) == 0 &&
+			       sync_folder_wanted(pat->v, pat->n, f->name,
+						  f->delim);
+		if (!f->is_wanted)
+			continue;
+		as->sum.folders++;
+		rc = store_folder_ensure(as->params.store, as->name, f->name,
+					 f->delim, f->attrs, &f->id, &err);
+		if (rc < 0) {
+			sync_fail(as, rc, "store: folder %s: %s", f->name,
+				  err.msg);
+			return;
+		}
+	}
+	rc = store_folder_list(as->params.store, as->name, &stored, &n_stored,
+			       &err);
+	if (rc < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n_stored; i++) {
+		bool is_listed = false;
+
+		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
+			is_listed = strcmp(as->folds[j].name,
+					   stored[i].name) == 0;
+		if (is_listed)
+			continue;
+		log_info("%s: folder %s is gone from the server: removing it "
+			 "from the store", as->name, stored[i].name);
+		if (!sync_batch_ok(as, store_batch_folder_delete(as->batch,
+							stored[i].id)))
+			break;
+	}
+	free(stored);
+	if (as->is_closing || sync_commit(as) < 0)
+		return;
+	if (as->acct->direction == CFG_DIRECTION_BOTH &&
+	    store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch, &n_ch,
+			      NULL) == MS_OK) {
+		for (size_t i = 0; i < n_ch; i++)
+			for (size_t j = 0; j < as->n_folds; j++)
+				if (as->folds[j].is_wanted &&
+				    as->folds[j].id == ch[i].folder_id)
+					as->folds[j].has_pending = true;
+		free(ch);
+	}
+	as->fi = 0;
+	sync_folder_next(as);
+}
+
+static void
+sync_status_done(struct imap_session *s, int rc,
+		 const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	(void)st;
+	if (!sync_cmd_live(as, rc))
+		return;
+	/* A folder whose STATUS failed has no status: it gets selected. */
+	if (--as->status_pending == 0)
+		sync_folders_reconcile(as);
+}
+
+static void
+sync_list_done(struct imap_session *s, int rc, const struct imap_ev_status *st,
+	       void *arg)
+{
+	struct imap_sync *as = arg;
+	struct imap_client *core = imap_session_core(s);
+	unsigned items = IMAP_STATUS_MESSAGES | IMAP_STATUS_UIDNEXT |
+			 IMAP_STATUS_UIDVALIDITY;
+
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_fail(as, MS_ERESP, "LIST failed: %.*s",
+			  st != NULL ? (int)st->text.len : 0,
+			  st != NULL ? (const char *)st->text.p : "");
+		return;
+	}
+	if (as->caps & IMAP_SESSION_CAP_LIST_STATUS) {
+		sync_folders_reconcile(as);
+		return;
+	}
+	if (as->caps & IMAP_SESSION_CAP_CONDSTORE)
+		items |= IMAP_STATUS_HIGHESTMODSEQ;
+	as->step = SYNC_STEP_STATUS;
+	for (size_t i = 0; i < as->n_folds; i++) {
+		struct sync_fold *f = &as->folds[i];
+
+		if ((f->attrs & STORE_FOLDER_NOSELECT) != 0 ||
+		    !sync_folder_wanted(as->acct->folders.v,
+					as->acct->folders.n, f->name, f->delim))
+			continue;
+		if (!sync_submit(as, imap_cmd_status(core,
+				 ms_slice_from_cstr(f->name), items),
+				 sync_status_done))
+			return;
+		as->status_pending++;
+	}
+	if (as->status_pending == 0)
+		sync_folders_reconcile(as);
+}
+
+static void
+sync_on_ready(struct imap_session *s, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct imap_client *core = imap_session_core(s);
+	unsigned ret = 0, items = 0;
+
+	as->caps = imap_session_caps(s);
+	if (as->is_stopping) {
+		sync_close(as, MS_ECANCELED);
+		return;
+	}
+	if (as->caps & IMAP_SESSION_CAP_SPECIAL_USE)
+		ret |= IMAP_LIST_RET_SPECIAL_USE;
+	if (as->caps & IMAP_SESSION_CAP_LIST_STATUS) {
+		items = IMAP_STATUS_MESSAGES | IMAP_STATUS_UIDNEXT |
+			IMAP_STATUS_UIDVALIDITY;
+		if (as->caps & IMAP_SESSION_CAP_CONDSTORE)
+			items |= IMAP_STATUS_HIGHESTMODSEQ;
+	}
+	as->step = SYNC_STEP_LIST;
+	(void)sync_submit(as, imap_cmd_list(core, MS_SLICE_LIT(""),
+			  MS_SLICE_LIT("*"), ret, items), sync_list_done);
+}
+
+static void
+sync_on_unsolicited(struct imap_session *s, const struct imap_event *ev,
+		    void *arg)
+{
+	(void)s;
+	(void)ev;
+	(void)arg;
+}
+
+static void
+sync_on_close(struct imap_session *s, int reason, const struct ms_err *err,
+	      void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	as->sess = NULL;
+	as->is_closing = true;
+	/* Whatever is complete stays: the watermark covers only it. */
+	if (as->sum.rc != MS_ESTORE) {
+		struct ms_err cerr = { 0 };
+
+		if (as->has_run && as->run.is_fetching && !as->run.has_hole &&
+		    as->run.last_uid >= as->run.fetch_from) {
+			struct store_folder_state st = {
+				.uidvalidity = as->run.uidvalidity,
+				.uidnext = as->run.last_uid + 1,
+			};
+
+			if (store_batch_folder_state(as->batch,
+						     as->run.fold->id, &st,
+						     STORE_FS_UIDVALIDITY |
+						     STORE_FS_UIDNEXT) < 0)
+				store_batch_free(&as->batch);
+		}
+		if (as->batch != NULL && store_batch_count(as->batch) > 0 &&
+		    store_batch_commit(as->batch, &cerr) < 0 &&
+		    as->sum.rc == MS_OK) {
+			as->sum.rc = MS_ESTORE;
+			snprintf(as->sum.error, sizeof(as->sum.error),
+				 "store: %.200s", cerr.msg);
+		}
+	}
+	sync_run_end(as);
+	if (as->sum.rc == MS_OK && as->is_stopping) {
+		as->sum.rc = MS_ECANCELED;
+		snprintf(as->sum.error, sizeof(as->sum.error), "interrupted");
+	} else if (as->sum.rc == MS_OK && reason != MS_OK) {
+		as->sum.rc = reason;
+		snprintf(as->sum.error, sizeof(as->sum.error), "%s",
+			 err != NULL && err->msg[0] ? err->msg :
+			 ms_strerror(reason));
+	} else if (as->sum.rc == MS_OK && as->step != SYNC_STEP_LOGOUT) {
+		as->sum.rc = MS_ECONN;
+		snprintf(as->sum.error, sizeof(as->sum.error),
+			 "the connection ended early");
+	}
+	as->sum.seconds = (double)(uv_hrtime() - as->t0) / 1e9;
+	as->is_done = true;
+	as->params.on_done_cb(as, &as->sum, as->params.arg);
+}
+
+/* --- public --------------------------------------------------------------- */
+
+static enum sasl_mech
+sync_sasl_mech(enum cfg_auth a)
+{
+	switch (a) {
+	case CFG_AUTH_AUTO: return SASL_MECH_AUTO;
+	case CFG_AUTH_PLAIN: return SASL_MECH_PLAIN;
+	case CFG_AUTH_LOGIN: return SASL_MECH_LOGIN;
+	case CFG_AUTH_XOAUTH2: return SASL_MECH_XOAUTH2;
+	case CFG_AUTH_OAUTHBEARER: return SASL_MECH_OAUTHBEARER;
+	case CFG_AUTH_CRAM_MD5: return SASL_MECH_CRAM_MD5;
+	case CFG_AUTH_SCRAM_SHA_256: return SASL_MECH_SCRAM_SHA_256;
+	}
+	return SASL_MECH_AUTO;
+}
+
+int
+imap_sync_start(const struct imap_sync_params *params,
+		struct imap_sync **sync_r, struct ms_err *err_r)
+{
+	const struct cfg_account *a = params->account;
+	struct imap_session_params sp = { 0 };
+	struct imap_sync *as;
+	int rc;
+
+	if (a->protocol != CFG_PROTOCOL_IMAP || params->on_done_cb == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "not an IMAP account");
+	if ((as = calloc(1, sizeof(*as))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	as->params = *params;
+	as->acct = a;
+	as->name = a->name;
+	as->t0 = uv_hrtime();
+	if ((rc = store_batch_new(params->store, &as->batch)) < 0) {
+		free(as);
+		return ms_err_set(err_r, rc, "store batch: %s",
+				  ms_strerror(rc));
+	}
+	sp.account = a->name;
+	sp.host = a->host;
+	sp.port = a->port;
+	sp.tls = a->tls == CFG_TLS_IMPLICIT ? NET_TLS_IMPLICIT :
+		 a->tls == CFG_TLS_STARTTLS ? NET_TLS_STARTTLS : NET_TLS_NONE;
+	sp.tls_ctx = params->tls_ctx;
+	sp.timeout_ms = a->timeout * 1000u;
+	sp.user = a->user;
+	sp.password = a->password;
+	sp.password_cmd = a->password_cmd;
+	sp.oauth_token_cmd = a->oauth_token_cmd;
+	sp.auth = sync_sasl_mech(a->auth);
+	sp.want_compress = a->compress;
+	sp.on_ready_cb = sync_on_ready;
+	sp.on_unsolicited_cb = sync_on_unsolicited;
+	sp.on_close_cb = sync_on_close;
+	sp.arg = as;
+	if ((rc = imap_session_new(params->loop, &sp, &as->sess, err_r)) < 0) {
+		store_batch_free(&as->batch);
+		free(as);
+		return rc;
+	}
+	*sync_r = as;
+	return MS_OK;
+}
+
+void
+imap_sync_stop(struct imap_sync *as)
+{
+	if (as == NULL || as->is_done || as->is_stopping)
+		return;
+	as->is_stopping = true;
+	if (as->sess != NULL)
+		sync_close(as, MS_ECANCELED);
+}
+
+void
+imap_sync_free(struct imap_sync **syncp)
+{
+	struct imap_sync *as = *syncp;
+
+	if (as == NULL)
+		return;
+	sync_run_end(as);
+	store_batch_free(&as->batch);
+	for (size_t i = 0; i < as->n_folds; i++)
+		free(as->folds[i].name);
+	free(as->folds);
+	free(as);
+	*syncp = NULL;
+}

@@ -1,0 +1,80 @@
+/*
+ * imap_sync.h - one pass of the IMAP sync engine for one account: folder
+ * discovery, change detection (QRESYNC, else a flag diff), streaming of
+ * new messages into the store, and (direction = both) the push of local
+ * changes.  Runs on a libuv loop through daemon/session/imap_session.h;
+ * several accounts run side by side on one loop and one store.
+ *
+ * Durability (DESIGN.md "Guarantees"): messages are committed in batches
+ * in UID order; a folder's UIDNEXT never passes a message that is not in
+ * the same or an earlier commit, and its HIGHESTMODSEQ is written only by
+ * the batch that completes the folder.  A pending local change is cleared
+ * in the batch that records the server's confirmation.
+ *
+ * UIDVALIDITY change: in one transaction every old record of the folder
+ * becomes a pending APPEND of its body (which keeps the body alive) and
+ * the records go; the folder is then fetched again under the new
+ * UIDVALIDITY (bodies already stored are not stored twice).  A pending
+ * APPEND whose body the folder holds again is dropped (re-matched by
+ * content hash); the rest are messages the server no longer has: with
+ * direction = both they are appended back, with direction = pull they
+ * stay pending (kept locally, never sent) and are logged.  Old and new
+ * UIDs never mix.  Pending flag changes and deletions on old UIDs are
+ * dropped (logged): they name messages that no longer exist as such.
+ */
+#ifndef MS_IMAP_SYNC_H
+#define MS_IMAP_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cfg/cfg.h"
+#include "common/ms.h"
+#include "net/tls.h"
+#include "store/store.h"
+
+struct imap_sync;
+
+struct imap_sync_summary {
+	unsigned folders;	/* folders the pass covered (wanted, selectable) */
+	unsigned selected;	/* of those, selected (changed or pending) */
+	unsigned folder_errors;	/* folders that failed (logged) */
+	uint64_t new_msgs;	/* messages stored */
+	uint64_t changed;	/* flag updates pulled or pushed */
+	uint64_t deleted;	/* expunges pulled or pushed */
+	uint64_t appended;	/* local messages appended to the server */
+	uint64_t bytes;		/* body bytes stored */
+	double seconds;
+	int rc;			/* MS_OK, or why the account failed */
+	char error[256];	/* with rc < 0 */
+};
+
+struct imap_sync_params {
+	uv_loop_t *loop;
+	struct store *store;
+	const struct cfg_account *account;	/* must outlive the sync */
+	struct net_tls_ctx *tls_ctx;	/* NULL for tls = none; ref taken */
+	/* The pass ended (also after imap_sync_stop()); the sync may be
+	 * freed from here on. */
+	void (*on_done_cb)(struct imap_sync *sync,
+			   const struct imap_sync_summary *sum, void *arg);
+	void *arg;
+};
+
+/*
+ * Starts one pass.  MS_OK with *sync_r (on_done fires exactly once, never
+ * before this returns), or an error in err_r (no callback fires).
+ */
+int imap_sync_start(const struct imap_sync_params *params,
+		    struct imap_sync **sync_r, struct ms_err *err_r) MS_WUR;
+
+/* Ends the pass early: what is complete is committed, the connection is
+ * closed, on_done fires with rc MS_ECANCELED.  Idempotent. */
+void imap_sync_stop(struct imap_sync *sync);
+
+/* Frees a sync whose on_done fired.  NULL-safe; sets *syncp to NULL. */
+void imap_sync_free(struct imap_sync **syncp);
+
+#endif

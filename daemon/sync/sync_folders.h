@@ -1,0 +1,64 @@
+/*
+ * sync_folders.h - which server folders an account syncs, and how each is
+ * synced this pass.  Pure functions, no I/O.
+ */
+#ifndef MS_SYNC_FOLDERS_H
+#define MS_SYNC_FOLDERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ms.h"
+#include "store/store.h"
+
+/*
+ * Matches a UTF-8 folder name against one pattern of the folders= key:
+ * "*" matches any run of characters, "%" any run without the hierarchy
+ * delimiter delim (0: none), everything else itself.  INBOX (and the
+ * "INBOX" part of "INBOX/...") matches case-insensitively, as IMAP
+ * names it.
+ */
+bool sync_pattern_match(const char *pattern, const char *name, char delim);
+
+/*
+ * The folders= rule: a name is wanted when it matches at least one
+ * pattern without "!" (or the list has none) and no "!" pattern.
+ */
+bool sync_folder_wanted(char *const *patterns, size_t n, const char *name,
+			char delim);
+
+/* STORE_FOLDER_* bits of LIST attributes (space-separated atoms), plus
+ * STORE_FOLDER_INBOX for INBOX itself. */
+uint32_t sync_folder_attrs(struct ms_slice attrs, const char *name);
+
+/* What the server told about a folder (LIST-STATUS or STATUS). */
+struct sync_folder_status {
+	bool has_status;	/* false: STATUS failed or was not sent */
+	uint32_t messages, uidnext, uidvalidity;
+	uint64_t highestmodseq;	/* 0: no CONDSTORE */
+};
+
+enum sync_folder_mode {
+	SYNC_MODE_SKIP = 0,	/* unchanged: not selected at all */
+	SYNC_MODE_INITIAL,	/* never synced: fetch everything */
+	SYNC_MODE_QRESYNC,	/* SELECT (QRESYNC ...): changes and VANISHED */
+	SYNC_MODE_FULL,		/* UID FETCH 1:n (FLAGS), diff with the store */
+};
+
+const char *sync_folder_mode_name(enum sync_folder_mode mode);
+
+/*
+ * The plan for one folder.  stored is the store's state, st the
+ * server's, caps the session's IMAP_SESSION_CAP_* bits; has_pending says
+ * local changes wait to be pushed.  A folder whose UIDVALIDITY, UIDNEXT,
+ * MESSAGES and HIGHESTMODSEQ all equal the stored state (and has no
+ * pending change) is skipped.  A changed UIDVALIDITY is found after
+ * SELECT and handled there; the plan for it is the one for a changed
+ * folder.
+ */
+enum sync_folder_mode sync_folder_plan(const struct store_folder_state *stored,
+				       const struct sync_folder_status *st,
+				       unsigned caps, bool has_pending);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * sync_once.c - one pass over the accounts (sync_once.h).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "net/tls.h"
+#include "store/store.h"
+#include "sync/imap_sync.h"
+#include "sync/sync_once.h"
+
+struct once_acct {
+	const struct cfg_account *acct;
+	struct imap_sync *sync;
+	struct net_tls_ctx *tls_ctx;
+	struct imap_sync_summary sum;
+	bool is_running;
+};
+
+struct once {
+	struct once_acct *v;
+	size_t n;
+	unsigned running;
+	uv_signal_t sigint, sigterm;
+	bool is_interrupted;
+};
+
+static void
+once_close_signals(struct once *o)
+{
+	if (!uv_is_closing((uv_handle_t *)&o->sigint))
+		uv_close((uv_handle_t *)&o->sigint, NULL);
+	if (!uv_is_closing((uv_handle_t *)&o->sigterm))
+		uv_close((uv_handle_t *)&o->sigterm, NULL);
+}
+
+static void
+once_on_done(struct imap_sync *sync, const struct imap_sync_summary *sum,
+	     void *arg)
+{
+	struct once_acct *a = arg;
+	struct once *o = uv_loop_get_data(uv_default_loop());
+
+	(void)sync;
+	a->sum = *sum;
+	a->is_running = false;
+	if (--o->running == 0)
+		once_close_signals(o);
+}
+
+static void
+once_on_signal(uv_signal_t *h, int signum)
+{
+	struct once *o = h->data;
+
+	log_info("signal %d: finishing the current transaction and exiting",
+		 signum);
+	o->is_interrupted = true;
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].is_running)
+			imap_sync_stop(o->v[i].sync);
+}
+
+/* Starts one account; on failure its summary says why. */
+static void
+once_start(uv_loop_t *loop, struct store *store, struct once *o,
+	   struct once_acct *a)
+{
+	const struct cfg_account *c = a->acct;
+	struct imap_sync_params p = { 0 };
+	struct ms_err err = { 0 };
+	int rc;
+
+	if (c->protocol != CFG_PROTOCOL_IMAP) {
+		a->sum.rc = MS_EIMPL;
+		snprintf(a->sum.error, sizeof(a->sum.error),
+			 "pop3 not implemented yet");
+		return;
+	}
+	if (c->tls != CFG_TLS_NONE) {
+		struct net_tls_ctx_params tp = {
+			.ca_file = c->ca_file,
+			.fingerprint = c->tls_fingerprint.is_set ?
+				       c->tls_fingerprint.text : NULL,
+		};
+
+		if ((rc = net_tls_ctx_new(&tp, &a->tls_ctx, &err)) < 0)
+			goto fail;
+	}
+	p.loop = loop;
+	p.store = store;
+	p.account = c;
+	p.tls_ctx = a->tls_ctx;
+	p.on_done_cb = once_on_done;
+	p.arg = a;
+	if ((rc = imap_sync_start(&p, &a->sync, &err)) < 0)
+		goto fail;
+	a->is_running = true;
+	o->running++;
+	return;
+fail:
+	a->sum.rc = rc;
+	snprintf(a->sum.error, sizeof(a->sum.error), "%s",
+		 err.msg[0] ? err.msg : ms_strerror(rc));
+}
+
+static bool
+once_is_named(const char *name, char *const *names, size_t n)
+{
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+int
+sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
+	      FILE *out, FILE *errout)
+{
+	struct store_params sp = { .dir = cfg->store };
+	struct store *store = NULL;
+	struct ms_err err = { 0 };
+	uv_loop_t *loop = uv_default_loop();
+	struct once o = { 0 };
+	int status = 0;
+
+	if (store_open(&store, &sp, &err) < 0) {
+		fprintf(errout, "mailsyncd: store %s: %s\n", cfg->store,
+			err.msg);
+		return 1;
+	}
+	o.v = calloc(cfg->n_accounts ? cfg->n_accounts : 1, sizeof(*o.v));
+	if (o.v == NULL) {
+		store_close(&store);
+		fputs("mailsyncd: out of memory\n", errout);
+		return 1;
+	}
+	uv_loop_set_data(loop, &o);
+	uv_signal_init(loop, &o.sigint);
+	uv_signal_init(loop, &o.sigterm);
+	o.sigint.data = o.sigterm.data = &o;
+	uv_signal_start(&o.sigint, once_on_signal, SIGINT);
+	uv_signal_start(&o.sigterm, once_on_signal, SIGTERM);
+	for (size_t i = 0; i < cfg->n_accounts; i++) {
+		if (!once_is_named(cfg->accounts[i].name, names, n))
+			continue;
+		o.v[o.n].acct = &cfg->accounts[i];
+		once_start(loop, store, &o, &o.v[o.n]);
+		o.n++;
+	}
+	if (o.running == 0)
+		once_close_signals(&o);
+	uv_run(loop, UV_RUN_DEFAULT);
+	for (size_t i = 0; i < o.n; i++) {
+		struct once_acct *a = &o.v[i];
+		const struct imap_sync_summary *s = &a->sum;
+
+		if (s->rc == MS_OK) {
+			fprintf(out, "%s: %u folder%s, %llu new, %llu changed, "
+				"%llu deleted, %.1f MB, %.1f s\n",
+				a->acct->name, s->folders,
+				s->folders == 1 ? "" : "s",
+				(unsigned long long)s->new_msgs,
+				(unsigned long long)s->changed,
+				(unsigned long long)s->deleted,
+				(double)s->bytes / 1e6, s->seconds);
+		}
+		if (s->rc != MS_OK || s->folder_errors > 0) {
+			if (s->rc != MS_OK)
+				fprintf(errout, "mailsyncd: %s: %s\n",
+					a->acct->name, s->error);
+			else
+				fprintf(errout, "mailsyncd: %s: %u folder%s "
+					"failed (see the log)\n",
+					a->acct->name, s->folder_errors,
+					s->folder_errors == 1 ? "" : "s");
+			status = 1;
+		}
+		imap_sync_free(&a->sync);
+		net_tls_ctx_unref(&a->tls_ctx);
+	}
+	fflush(out);
+	free(o.v);
+	uv_loop_set_data(loop, NULL);
+	(void)uv_loop_close(loop);
+	store_close(&store);
+	return status;
+}

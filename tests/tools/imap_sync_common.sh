@@ -1,0 +1,89 @@
+# imap_sync_common.sh - shared helpers of tests/integration/test_imap_sync*.sh
+# (sourced; not a test).  Needs MAILSYNCD, MS_BUILD_DIR, MS_SOURCE_DIR.
+LIB="$MS_SOURCE_DIR/tests/integration/lib"
+. "$LIB/mailmutate.sh"
+ms_trap_install
+
+STOREDUMP="$MS_BUILD_DIR/tests/ms_storedump"
+SERVERDUMP="$MS_SOURCE_DIR/tests/tools/imap_server_dump.py"
+FAILS=0
+
+fail()
+{
+	printf 'FAIL: %s\n' "$*" >&2
+	FAILS=$((FAILS + 1))
+}
+
+ok()
+{
+	printf 'ok: %s\n' "$*"
+}
+
+# is_sync_setup [DIRECTION] [EXTRA-CONFIG-LINES]: Dovecot, a work dir, a
+# config for account "t" (alice) in $CFG with its store in $STORE.
+is_sync_setup()
+{
+	local direction="${1:-both}"
+	[ -x "$STOREDUMP" ] || { echo "missing $STOREDUMP (build tests)" >&2; exit 1; }
+	dovecot_start || exit $?
+	WORK="$(ms_tmpdir_make ms-imapsync)" || exit 1
+	ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
+	STORE="$WORK/store"
+	CFG="$WORK/mailsync.ini"
+	cat > "$CFG" <<EOC
+[general]
+store = $STORE
+socket = $WORK/ctl.sock
+
+[account t]
+protocol = imap
+host = localhost
+port = $MS_IMAPS_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER1
+password = $MS_PASS1
+direction = $direction
+${2:-}
+EOC
+	chmod 600 "$CFG"
+}
+
+# is_sync [ARGS...]: mailsyncd --once; stdout in $WORK/out, stderr in
+# $WORK/err; returns its status.
+is_sync()
+{
+	"$MAILSYNCD" -c "$CFG" --once "$@" >"$WORK/out" 2>"$WORK/err"
+}
+
+# The store's messages and the server's, in the same format.
+is_store_msgs()
+{
+	"$STOREDUMP" "$STORE" msgs t | sort
+}
+
+is_server_msgs()
+{
+	"$MS_PYTHON" "$SERVERDUMP" --port "$MS_IMAPS_PORT" --ca "$MS_TLS_CA" \
+		--user "$MS_USER1" --password "$MS_PASS1" "$@" | sort
+}
+
+# Store (flags, not the synced flags column) equals the server.
+is_compare()
+{
+	local what="$1"
+	is_store_msgs | awk -F'\t' -v OFS='\t' '{ print $1, $2, $3, $5, $6 }' \
+		> "$WORK/store.txt"
+	is_server_msgs > "$WORK/server.txt"
+	if cmp -s "$WORK/store.txt" "$WORK/server.txt" && [ -s "$WORK/server.txt" ]; then
+		ok "$what: store equals server ($(wc -l < "$WORK/server.txt") messages)"
+	else
+		fail "$what: store differs from server:"
+		diff "$WORK/store.txt" "$WORK/server.txt" | head -20 >&2
+	fi
+	if out="$("$STOREDUMP" "$STORE" check)"; then
+		ok "$what: $out"
+	else
+		fail "$what: $out"
+	fi
+}
