@@ -1,0 +1,251 @@
+/*
+ * test_sync_logic.c - the sync engine's pure parts: flag names and the
+ * three-way merge (every case), folders= patterns with excludes, folder
+ * attributes, the per-folder plan, and IMAP dates.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "session/imap_session.h"
+#include "store/store.h"
+#include "sync/sync_date.h"
+#include "sync/sync_flags.h"
+#include "sync/sync_folders.h"
+
+static void
+test_flag_names(void **state)
+{
+	char buf[SYNC_FLAGS_TEXT_MAX];
+	uint32_t all = 0xff;
+
+	(void)state;
+	assert_int_equal(sync_flags_from_imap(MS_SLICE_LIT(
+		"\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded "
+		"$Junk $NotJunk")), all);
+	/* Case-insensitive; unknown keywords and \Recent ignored. */
+	assert_int_equal(sync_flags_from_imap(MS_SLICE_LIT(
+		"\\SEEN \\recent foo $junk")),
+		STORE_FLAG_SEEN | STORE_FLAG_JUNK);
+	assert_int_equal(sync_flags_from_imap(MS_SLICE_LIT("")), 0);
+	assert_int_equal(sync_flag_from_name(MS_SLICE_LIT("\\Seenx")), 0);
+	assert_int_equal(sync_flags_to_imap(all, buf, sizeof(buf)), MS_OK);
+	assert_string_equal(buf, "\\Seen \\Answered \\Flagged \\Deleted "
+			    "\\Draft $Forwarded $Junk $NotJunk");
+	assert_int_equal(sync_flags_from_imap(ms_slice_from_cstr(buf)), all);
+	assert_int_equal(sync_flags_to_imap(0, buf, sizeof(buf)), MS_OK);
+	assert_string_equal(buf, "");
+	assert_int_equal(sync_flags_to_imap(STORE_FLAG_FLAGGED |
+					    STORE_FLAG_SEEN, buf, sizeof(buf)),
+			 MS_OK);
+	assert_string_equal(buf, "\\Seen \\Flagged");
+	assert_int_equal(sync_flags_to_imap(all, buf, 10), MS_ETOOBIG);
+	assert_int_equal(sync_flags_to_imap(STORE_FLAG_SEEN, buf, 5),
+			 MS_ETOOBIG);
+	assert_int_equal(sync_flags_to_imap(STORE_FLAG_SEEN, buf, 6), MS_OK);
+}
+
+/* All eight (local, synced, server) combinations of one flag. */
+static void
+test_merge_cases(void **state)
+{
+	static const struct {
+		int local, synced, server, want;
+	} cases[] = {
+		{ 0, 0, 0, 0 },	/* nobody changed */
+		{ 1, 1, 1, 1 },
+		{ 1, 0, 0, 1 },	/* local set wins over no change */
+		{ 0, 1, 1, 0 },	/* local clear wins over no change */
+		{ 0, 0, 1, 1 },	/* server set wins over no change */
+		{ 1, 1, 0, 0 },	/* server clear wins over no change */
+		{ 1, 0, 1, 1 },	/* both set: set */
+		{ 0, 1, 0, 0 },	/* both clear: clear */
+	};
+	uint32_t conflicts;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (uint32_t bit = 1; bit <= STORE_FLAG_NOTJUNK; bit <<= 1) {
+			uint32_t got = sync_flags_merge(
+				cases[i].local ? bit : 0,
+				cases[i].synced ? bit : 0,
+				cases[i].server ? bit : 0, &conflicts);
+
+			assert_int_equal(got, cases[i].want ? bit : 0);
+			assert_int_equal(conflicts, 0);
+		}
+	}
+	/* Independent flags merge independently: local +Flagged, server
+	 * +Answered -Seen, local and server both +Draft. */
+	assert_int_equal(sync_flags_merge(
+		STORE_FLAG_SEEN | STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT,
+		STORE_FLAG_SEEN,
+		STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT, NULL),
+		STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT);
+}
+
+static void
+test_patterns(void **state)
+{
+	char *all[] = { "*" };
+	char *ex[] = { "*", "!Trash", "!Lists/*" };
+	char *only_ex[] = { "!Junk" };
+	char *some[] = { "INBOX", "Lists/%", "Ü*" };
+
+	(void)state;
+	assert_true(sync_pattern_match("*", "a/b/c", '/'));
+	assert_true(sync_pattern_match("%", "abc", '/'));
+	assert_false(sync_pattern_match("%", "a/b", '/'));
+	assert_true(sync_pattern_match("a/%", "a/b", '/'));
+	assert_false(sync_pattern_match("a/%", "a/b/c", '/'));
+	assert_true(sync_pattern_match("a/*", "a/b/c", '/'));
+	assert_true(sync_pattern_match("%/c", "b/c", '/'));
+	assert_true(sync_pattern_match("*c", "a/b/c", '/'));
+	assert_false(sync_pattern_match("a", "ab", '/'));
+	assert_true(sync_pattern_match("a*b*c", "axxbyyc", '/'));
+	assert_false(sync_pattern_match("a*b*c", "axxbyy", '/'));
+	assert_true(sync_pattern_match("inbox", "INBOX", '/'));
+	assert_true(sync_pattern_match("Inbox/%", "INBOX/x", '/'));
+	assert_false(sync_pattern_match("inboxes", "INBOX", '/'));
+	assert_false(sync_pattern_match("sent", "Sent", '/'));
+	assert_true(sync_pattern_match("Ünïcödé", "Ünïcödé", '/'));
+	assert_true(sync_pattern_match("%", "x.y", 0));
+
+	assert_true(sync_folder_wanted(all, 1, "Trash", '/'));
+	assert_true(sync_folder_wanted(NULL, 0, "Trash", '/'));
+	assert_false(sync_folder_wanted(ex, 3, "Trash", '/'));
+	assert_false(sync_folder_wanted(ex, 3, "Lists/dev", '/'));
+	assert_true(sync_folder_wanted(ex, 3, "Lists", '/'));
+	assert_true(sync_folder_wanted(ex, 3, "INBOX", '/'));
+	assert_false(sync_folder_wanted(only_ex, 1, "Junk", '/'));
+	assert_true(sync_folder_wanted(only_ex, 1, "INBOX", '/'));
+	assert_true(sync_folder_wanted(some, 3, "inbox", '/'));
+	assert_true(sync_folder_wanted(some, 3, "Lists/dev", '/'));
+	assert_false(sync_folder_wanted(some, 3, "Lists/dev/old", '/'));
+	assert_true(sync_folder_wanted(some, 3, "Ünïcödé", '/'));
+	assert_false(sync_folder_wanted(some, 3, "Sent", '/'));
+}
+
+static void
+test_attrs(void **state)
+{
+	(void)state;
+	assert_int_equal(sync_folder_attrs(MS_SLICE_LIT(
+		"\\HasNoChildren \\Sent"), "Sent"), STORE_FOLDER_SENT);
+	assert_int_equal(sync_folder_attrs(MS_SLICE_LIT(
+		"\\Noselect \\HasChildren"), "Lists"), STORE_FOLDER_NOSELECT);
+	assert_int_equal(sync_folder_attrs(MS_SLICE_LIT(""), "inbox"),
+			 STORE_FOLDER_INBOX);
+	assert_int_equal(sync_folder_attrs(MS_SLICE_LIT(
+		"\\Trash \\Junk \\Drafts \\Archive \\All \\Flagged"), "x"),
+		STORE_FOLDER_TRASH | STORE_FOLDER_JUNK | STORE_FOLDER_DRAFTS |
+		STORE_FOLDER_ARCHIVE | STORE_FOLDER_ALL |
+		STORE_FOLDER_FLAGGED);
+}
+
+static void
+test_plan(void **state)
+{
+	struct store_folder_state stored = {
+		.uidvalidity = 7, .uidnext = 101, .highestmodseq = 500,
+		.messages = 90,
+	};
+	struct sync_folder_status st = {
+		.has_status = true, .uidvalidity = 7, .uidnext = 101,
+		.highestmodseq = 500, .messages = 90,
+	};
+	struct store_folder_state fresh = { 0 };
+	unsigned qr = IMAP_SESSION_CAP_QRESYNC | IMAP_SESSION_CAP_CONDSTORE;
+	struct sync_folder_status t;
+
+	(void)state;
+	/* Unchanged: not selected, whatever the capabilities. */
+	assert_int_equal(sync_folder_plan(&stored, &st, qr, false),
+			 SYNC_MODE_SKIP);
+	assert_int_equal(sync_folder_plan(&stored, &st, 0, false),
+			 SYNC_MODE_SKIP);
+	/* Pending local changes need the folder selected. */
+	assert_int_equal(sync_folder_plan(&stored, &st, qr, true),
+			 SYNC_MODE_QRESYNC);
+	/* Each of the four values alone makes it changed. */
+	t = st; t.uidnext = 102;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_QRESYNC);
+	t = st; t.messages = 89;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_QRESYNC);
+	t = st; t.highestmodseq = 501;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_QRESYNC);
+	t = st; t.uidvalidity = 8;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_QRESYNC);
+	/* Without QRESYNC: the flag diff. */
+	t = st; t.highestmodseq = 501;
+	assert_int_equal(sync_folder_plan(&stored, &t,
+					  IMAP_SESSION_CAP_CONDSTORE, false),
+			 SYNC_MODE_FULL);
+	assert_int_equal(sync_folder_plan(&stored, &t, 0, false),
+			 SYNC_MODE_FULL);
+	/* No STATUS known: selected. */
+	t = st; t.has_status = false;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_QRESYNC);
+	/* Never synced: initial. */
+	assert_int_equal(sync_folder_plan(&fresh, &st, qr, false),
+			 SYNC_MODE_INITIAL);
+	/* An interrupted first pass left no modseq: resume by the diff. */
+	stored.highestmodseq = 0;
+	t = st; t.uidnext = 200;
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_FULL);
+	assert_string_equal(sync_folder_mode_name(SYNC_MODE_SKIP), "skip");
+}
+
+static void
+test_dates(void **state)
+{
+	char buf[SYNC_DATE_TEXT_MAX];
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		"17-Jul-1996 02:44:25 -0700"), &t), MS_OK);
+	assert_int_equal(t, 837596665);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		" 7-Jul-1996 02:44:25 +0000"), &t), MS_OK);
+	assert_int_equal(t, 836707465);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		"7-jul-1996 02:44:25 +0000"), &t), MS_OK);
+	sync_date_format(837596665, buf);
+	assert_string_equal(buf, "17-Jul-1996 09:44:25 +0000");
+	assert_int_equal(sync_date_parse(ms_slice_from_cstr(buf), &t), MS_OK);
+	assert_int_equal(t, 837596665);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		"17-Jux-1996 02:44:25 -0700"), &t), MS_EINVAL);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		"17-Jul-1996 02:44:25"), &t), MS_EINVAL);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(
+		"17-Jul-1996 02:44:25 -0700x"), &t), MS_EINVAL);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT(""), &t), MS_EINVAL);
+	assert_int_equal(sync_date_parse(MS_SLICE_LIT("1"), &t), MS_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flag_names),
+		cmocka_unit_test(test_merge_cases),
+		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_attrs),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_dates),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
