@@ -788,7 +788,7 @@ sess_on_event(struct imap_session *s, const struct imap_event *ev)
 		return;
 	case IMAP_EV_CAPABILITY:
 		sess_caps_learn(s, ev->u.list);
-		return;
+		break;		/* a caller's CAPABILITY sees it too */
 	case IMAP_EV_TAGGED:
 		if (st->code.code == IMAP_CODE_CAPABILITY)
 			sess_caps_learn(s, st->code.list);
@@ -809,7 +809,7 @@ sess_on_event(struct imap_session *s, const struct imap_event *ev)
 	case IMAP_EV_ENABLED:
 		if (imap_list_has(ev->u.list, "QRESYNC"))
 			s->qresync_enabled = true;
-		return;
+		break;
 	case IMAP_EV_CONTINUATION:
 		if (s->in_auth)
 			sess_auth_challenge(s, ev->u.text);

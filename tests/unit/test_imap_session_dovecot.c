@@ -1,0 +1,915 @@
+/*
+ * test_imap_session_dovecot.c - the IMAP session against a real Dovecot
+ * (tests/integration/lib/dovecot.sh, started in a child bash as in
+ * test_sasl_dovecot.c): implicit TLS and STARTTLS with the generated CA,
+ * every SASL mechanism Dovecot offers, auth = auto, a wrong password,
+ * password_cmd success/failure/timeout, certificate failures (wrong CA,
+ * wrong host name, expired) and pinning, COMPRESS=DEFLATE with a real
+ * APPEND/SELECT/FETCH round trip, pipelined commands routed to the right
+ * callbacks, ENABLE QRESYNC, IDLE.  Without Dovecot the tests skip, unless
+ * MS_REQUIRE_SERVERS=1 makes that a failure.
+ */
+#include "test_imap_session_util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "imap/imap_cmd.h"
+
+#define DOVECOT_SCRIPT \
+	"set -u\n" \
+	". \"$1/integration/lib/dovecot.sh\" || exit 1\n" \
+	"dovecot_start --cert \"$2\"; rc=$?\n" \
+	"[ \"$rc\" = 0 ] || exit \"$rc\"\n" \
+	"printf 'imap=%s\\nimaps=%s\\nuser1=%s\\npass1=%s\\ntoken1=%s\\n" \
+	"ca=%s\\nfp=%s\\nsscert=%s\\nssfp=%s\\nREADY\\n' " \
+	"\"$MS_IMAP_PORT\" \"$MS_IMAPS_PORT\" \"$MS_USER1\" \"$MS_PASS1\" " \
+	"\"${MS_OAUTH_TOKEN1:-}\" \"$MS_TLS_CA\" \"$MS_TLS_FINGERPRINT\" " \
+	"\"$MS_TLS_SELFSIGNED_CERT\" \"$MS_TLS_SELFSIGNED_FINGERPRINT\"\n" \
+	"read -r _ || true\n" \
+	"dovecot_stop\n"
+
+struct dfx {
+	pid_t pid;
+	int to_child;		/* closing it stops the server */
+	bool running, skipped;
+	int imap, imaps;
+	char user1[64], pass1[64], token1[128];
+	char ca[512], fp[200], sscert[512], ssfp[200];
+};
+
+static struct dfx fx;		/* --cert good, for the whole group */
+
+static void
+dfx_take(const char *line, const char *key, char *dst, size_t size)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(line, key, n) == 0 && line[n] == '=')
+		snprintf(dst, size, "%.*s", (int)strcspn(line + n + 1, "\n"),
+		    line + n + 1);
+}
+
+/* Starts a private Dovecot serving certificate cert; false on failure. */
+static bool
+dfx_start(struct dfx *d, const char *cert)
+{
+	const char *data = getenv("MS_TEST_DATA");
+	char tests_dir[4096], line[1024], num[16];
+	int in[2], out[2], status;
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	if (data == NULL)
+		data = "tests/data";
+	snprintf(tests_dir, sizeof(tests_dir), "%s/..", data);
+	if (pipe(in) != 0 || pipe(out) != 0)
+		return false;
+	d->pid = fork();
+	if (d->pid < 0)
+		return false;
+	if (d->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl("/bin/bash", "bash", "-c", DOVECOT_SCRIPT, "fixture",
+		    tests_dir, cert, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	d->to_child = in[1];
+	if ((f = fdopen(out[0], "r")) == NULL)
+		return false;
+	/* The fixture bounds its own waits (15 s per server). */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strcmp(line, "READY\n") == 0) {
+			d->running = true;
+			break;
+		}
+		num[0] = '\0';
+		dfx_take(line, "imap", num, sizeof(num));
+		if (num[0] != '\0')
+			d->imap = (int)strtol(num, NULL, 10);
+		num[0] = '\0';
+		dfx_take(line, "imaps", num, sizeof(num));
+		if (num[0] != '\0')
+			d->imaps = (int)strtol(num, NULL, 10);
+		dfx_take(line, "user1", d->user1, sizeof(d->user1));
+		dfx_take(line, "pass1", d->pass1, sizeof(d->pass1));
+		dfx_take(line, "token1", d->token1, sizeof(d->token1));
+		dfx_take(line, "ca", d->ca, sizeof(d->ca));
+		dfx_take(line, "fp", d->fp, sizeof(d->fp));
+		dfx_take(line, "sscert", d->sscert, sizeof(d->sscert));
+		dfx_take(line, "ssfp", d->ssfp, sizeof(d->ssfp));
+	}
+	fclose(f);
+	if (d->running)
+		return true;
+	close(d->to_child);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		d->skipped = true;
+		return true;
+	}
+	fprintf(stderr, "dovecot fixture failed (status %d)\n", status);
+	return false;
+}
+
+static bool
+dfx_stop(struct dfx *d)
+{
+	int status = 0;
+
+	if (d->pid <= 0)
+		return true;
+	close(d->to_child);
+	if (waitpid(d->pid, &status, 0) != d->pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "dovecot fixture stop failed (%d)\n", status);
+		return false;
+	}
+	d->pid = 0;
+	return true;
+}
+
+#define NEED_DOVECOT() \
+	do { \
+		if (!fx.running) \
+			skip(); \
+	} while (0)
+
+/* alice over implicit TLS with the fixture's CA. */
+static void
+dv_params(struct srun *r, struct imap_session_params *p, const struct dfx *d,
+    enum net_tls_mode tls)
+{
+	srun_params(r, p);
+	p->port = (uint16_t)(tls == NET_TLS_IMPLICIT ? d->imaps : d->imap);
+	p->tls = tls;
+	p->tls_ctx = tls == NET_TLS_NONE ? NULL : srun_tls_ctx(d->ca, NULL);
+	p->user = d->user1;
+	p->password = d->pass1;
+}
+
+static void
+dv_run(struct srun *r, struct imap_session_params *p)
+{
+	srun_go(r, p);
+	if (p->tls_ctx != NULL)
+		net_tls_ctx_unref(&p->tls_ctx);
+}
+
+static void
+assert_logged_in(const struct srun *r, enum sasl_mech mech)
+{
+	if (!r->ready || r->close_rc != MS_OK)
+		fail_msg("login failed: %s: %s", ms_strerror(r->close_rc),
+		    r->close_msg);
+	assert_int_equal(r->mech, mech);
+}
+
+static void
+test_implicit_tls(void **state)
+{
+	const unsigned want = IMAP_SESSION_CAP_IDLE |
+	    IMAP_SESSION_CAP_CONDSTORE | IMAP_SESSION_CAP_QRESYNC |
+	    IMAP_SESSION_CAP_UIDPLUS | IMAP_SESSION_CAP_MOVE |
+	    IMAP_SESSION_CAP_LIST_STATUS | IMAP_SESSION_CAP_SPECIAL_USE |
+	    IMAP_SESSION_CAP_LITERAL_PLUS | IMAP_SESSION_CAP_NOTIFY |
+	    IMAP_SESSION_CAP_BINARY | IMAP_SESSION_CAP_NAMESPACE;
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.auth = SASL_MECH_PLAIN;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_PLAIN);
+	/* QRESYNC means ENABLE QRESYNC succeeded. */
+	if ((r.caps & want) != want)
+		fail_msg("caps 0x%x, want 0x%x: %s", r.caps, want, r.caplist);
+	assert_false(r.caps & IMAP_SESSION_CAP_COMPRESS);
+	srun_assert_contains(r.caplist, "QRESYNC");
+	/* Post-login capabilities, not the pre-login ones. */
+	assert_null(strstr(r.caplist, "AUTH="));
+}
+
+static void
+test_starttls_auto_scram(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_STARTTLS);
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	assert_true(r.caps & IMAP_SESSION_CAP_QRESYNC);
+}
+
+/* Plaintext loopback: auto still works, with SCRAM (nothing plaintext). */
+static void
+test_none_auto_scram(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_NONE);
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+}
+
+static void
+mech_case(enum sasl_mech mech, enum net_tls_mode tls)
+{
+	char cmd[256];
+	struct imap_session_params p;
+	struct srun r;
+
+	dv_params(&r, &p, &fx, tls);
+	p.auth = mech;
+	if (sasl_mech_is_oauth(mech)) {
+		if (fx.token1[0] == '\0')
+			skip();
+		snprintf(cmd, sizeof(cmd), "echo %s", fx.token1);
+		p.password = NULL;
+		p.oauth_token_cmd = cmd;
+	}
+	dv_run(&r, &p);
+	assert_logged_in(&r, mech);
+}
+
+static void
+test_mech_plain(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_PLAIN, NET_TLS_STARTTLS);
+}
+
+static void
+test_mech_login(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_LOGIN, NET_TLS_IMPLICIT);
+}
+
+static void
+test_mech_cram_md5(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_CRAM_MD5, NET_TLS_STARTTLS);
+}
+
+static void
+test_mech_scram(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_SCRAM_SHA_256, NET_TLS_IMPLICIT);
+}
+
+static void
+test_mech_xoauth2(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_XOAUTH2, NET_TLS_IMPLICIT);
+}
+
+static void
+test_mech_oauthbearer(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	mech_case(SASL_MECH_OAUTHBEARER, NET_TLS_STARTTLS);
+}
+
+/* auto with a token picks OAUTHBEARER. */
+static void
+test_auto_oauth(void **state)
+{
+	char cmd[256];
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	if (fx.token1[0] == '\0')
+		skip();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	snprintf(cmd, sizeof(cmd), "echo %s", fx.token1);
+	p.password = NULL;
+	p.oauth_token_cmd = cmd;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_OAUTHBEARER);
+}
+
+static void
+refused_case(struct imap_session_params *p, int code, const char *text)
+{
+	struct srun *r = p->arg;
+
+	dv_run(r, p);
+	assert_false(r->ready);
+	if (r->close_rc != code)
+		fail_msg("expected %s, got %s: %s", ms_strerror(code),
+		    ms_strerror(r->close_rc), r->close_msg);
+	srun_assert_contains(r->close_msg, text);
+}
+
+static void
+test_wrong_password(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.password = "wrong-password";
+	p.auth = SASL_MECH_PLAIN;
+	/* Dovecot's own words travel into the message. */
+	refused_case(&p, MS_EAUTH, "Authentication failed");
+	dv_params(&r, &p, &fx, NET_TLS_STARTTLS);
+	p.password = "wrong-password";
+	refused_case(&p, MS_EAUTH, "Authentication failed");
+}
+
+static void
+test_password_cmd(void **state)
+{
+	char cmd[256];
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	snprintf(cmd, sizeof(cmd), "echo %s", fx.pass1);
+	p.password = NULL;
+	p.password_cmd = cmd;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+}
+
+static void
+test_password_cmd_fails(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.password = NULL;
+	p.password_cmd = "sh -c 'echo no keyring >&2; exit 3'";
+	refused_case(&p, MS_EIO, "no keyring");
+	srun_assert_contains(r.close_msg, "password_cmd");
+}
+
+static void
+test_password_cmd_timeout(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+	uint64_t t0 = uv_hrtime();
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.password = NULL;
+	p.password_cmd = "sleep 20";
+	p.timeout_ms = 600;
+	refused_case(&p, MS_EIO, "timed out");
+	assert_true((uv_hrtime() - t0) / 1000000 < 10000);
+}
+
+static void
+test_wrong_ca(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	net_tls_ctx_unref(&p.tls_ctx);
+	/* An unrelated self-signed certificate as the only anchor. */
+	p.tls_ctx = srun_tls_ctx(fx.sscert, NULL);
+	refused_case(&p, MS_ETLS, "local issuer");
+	srun_assert_contains(r.close_msg, "fingerprint seen sha256:");
+	dv_params(&r, &p, &fx, NET_TLS_STARTTLS);
+	net_tls_ctx_unref(&p.tls_ctx);
+	p.tls_ctx = srun_tls_ctx(fx.sscert, NULL);
+	refused_case(&p, MS_ETLS, "local issuer");
+}
+
+/* Starts a Dovecot with another certificate and runs one refused login. */
+static void
+cert_case(const char *cert, const char *text)
+{
+	struct imap_session_params p;
+	struct dfx d;
+	struct srun r;
+
+	assert_true(dfx_start(&d, cert));
+	if (d.skipped)
+		skip();
+	dv_params(&r, &p, &d, NET_TLS_IMPLICIT);
+	refused_case(&p, MS_ETLS, text);
+	srun_assert_contains(r.close_msg, "127.0.0.1");
+	dv_params(&r, &p, &d, NET_TLS_STARTTLS);
+	refused_case(&p, MS_ETLS, text);
+	assert_true(dfx_stop(&d));
+}
+
+static void
+test_wrong_host(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	cert_case("wronghost", "mismatch");
+}
+
+static void
+test_expired(void **state)
+{
+	(void)state;
+	NEED_DOVECOT();
+	cert_case("expired", "expired");
+}
+
+static void
+test_pin(void **state)
+{
+	struct imap_session_params p;
+	struct dfx d;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	assert_true(dfx_start(&d, "selfsigned"));
+	if (d.skipped)
+		skip();
+	/* Without a pin the self-signed server is refused. */
+	dv_params(&r, &p, &d, NET_TLS_IMPLICIT);
+	refused_case(&p, MS_ETLS, "self-signed");
+	/* Pinned: accepted whatever the chain. */
+	dv_params(&r, &p, &d, NET_TLS_IMPLICIT);
+	net_tls_ctx_unref(&p.tls_ctx);
+	p.tls_ctx = srun_tls_ctx(NULL, d.ssfp);
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	/* A wrong pin (the CA-signed certificate's) is refused. */
+	dv_params(&r, &p, &d, NET_TLS_STARTTLS);
+	net_tls_ctx_unref(&p.tls_ctx);
+	p.tls_ctx = srun_tls_ctx(d.ca, d.fp);
+	refused_case(&p, MS_ETLS, "fingerprint mismatch");
+	assert_true(dfx_stop(&d));
+}
+
+/* ---- commands after login ------------------------------------------------ */
+
+#define MSG "From: a@example.test\r\nTo: b@example.test\r\n" \
+	"Subject: compressed round trip\r\n\r\n" \
+	"Hello through deflate, hello through deflate.\r\n"
+
+struct flow {
+	struct srun *r;
+	int step;
+	uint32_t uid;
+	char body[1024];
+	size_t body_len;
+	int fetches;
+	/* Pipelining: per command, the order its on_done fired and counts. */
+	int tags[8];
+	int done_order[8];
+	int events[8];
+	int ndone;
+	bool idle_done;
+	uv_timer_t timer;
+};
+
+static struct flow *
+flow_of(struct imap_session *s, void *arg)
+{
+	(void)s;
+	return arg;
+}
+
+static void flow_step(struct imap_session *s, struct flow *f);
+
+static void
+flow_event_cb(struct imap_session *s, const struct imap_event *ev, void *arg)
+{
+	struct flow *f = flow_of(s, arg);
+
+	if (ev->type == IMAP_EV_LITERAL_CHUNK) {
+		assert_true(f->body_len + ev->u.chunk.data.len <=
+		    sizeof(f->body));
+		memcpy(f->body + f->body_len, ev->u.chunk.data.p,
+		    ev->u.chunk.data.len);
+		f->body_len += ev->u.chunk.data.len;
+	} else if (ev->type == IMAP_EV_FETCH) {
+		f->fetches++;
+	}
+}
+
+static void
+flow_done_cb(struct imap_session *s, int rc, const struct imap_ev_status *st,
+    void *arg)
+{
+	struct flow *f = flow_of(s, arg);
+	struct ms_slice set1;
+	uint32_t uid;
+
+	assert_int_equal(rc, MS_OK);
+	if (st->status != IMAP_STATUS_OK)
+		fail_msg("step %d: %.*s", f->step, (int)st->text.len,
+		    (const char *)st->text.p);
+	if (st->code.code == IMAP_CODE_APPENDUID) {
+		set1 = st->code.set1;
+		assert_int_equal(imap_numlist_next(&set1, &uid), MS_OK);
+		f->uid = uid;
+	}
+	f->step++;
+	flow_step(s, f);
+}
+
+static void
+flow_submit(struct imap_session *s, struct flow *f, int tag)
+{
+	const struct imap_session_cmd_cbs cbs = { flow_event_cb, flow_done_cb,
+	    f };
+
+	assert_true(tag > 0);
+	assert_int_equal(imap_session_submit(s, tag, &cbs), MS_OK);
+}
+
+/* APPEND, SELECT, UID FETCH the appended message, then LOGOUT. */
+static void
+flow_step(struct imap_session *s, struct flow *f)
+{
+	struct imap_client *c = imap_session_core(s);
+	const struct imap_select_opts so = { .qresync = false };
+	char set[16];
+
+	switch (f->step) {
+	case 0:
+		flow_submit(s, f, imap_cmd_append(c, MS_SLICE_LIT("INBOX"),
+		    NULL, (struct ms_slice){ NULL, 0 }, MS_SLICE_LIT(MSG)));
+		break;
+	case 1:
+		assert_true(f->uid > 0);
+		flow_submit(s, f, imap_cmd_select(c, MS_SLICE_LIT("INBOX"),
+		    &so));
+		break;
+	case 2:
+		snprintf(set, sizeof(set), "%u", f->uid);
+		flow_submit(s, f, imap_cmd_uid_fetch(c, ms_slice_from_cstr(set),
+		    "UID BODY.PEEK[]", 0, false));
+		break;
+	default:
+		imap_session_close(s, MS_OK);
+		break;
+	}
+}
+
+static void
+compress_ready(struct srun *r)
+{
+	struct flow *f = r->user;
+
+	assert_true(r->caps & IMAP_SESSION_CAP_COMPRESS);
+	flow_step(r->s, f);
+}
+
+static void
+test_compress_round_trip(void **state)
+{
+	struct imap_session_params p;
+	struct flow f;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	memset(&f, 0, sizeof(f));
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.want_compress = true;
+	r.on_ready = compress_ready;
+	r.user = &f;
+	f.r = &r;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	assert_true(r.caps & IMAP_SESSION_CAP_COMPRESS);
+	assert_int_equal(f.step, 3);
+	assert_int_equal(f.fetches, 1);
+	assert_int_equal(f.body_len, strlen(MSG));
+	assert_memory_equal(f.body, MSG, strlen(MSG));
+}
+
+/* ---- pipelining ------------------------------------------------------------ */
+
+enum { P_NOOP1, P_STATUS, P_LIST, P_CAPA, P_NAMESPACE, P_NOOP2, P_N };
+
+struct pipe_cmd {
+	struct flow *f;
+	int idx;
+	enum imap_ev_type want;	/* the event type this command must get */
+};
+
+static struct pipe_cmd pipe_cmds[P_N];
+
+static void
+pipe_ev_cb(struct imap_session *s, const struct imap_event *ev, void *arg)
+{
+	struct pipe_cmd *pc = arg;
+
+	(void)s;
+	if (ev->type == pc->want)
+		pc->f->events[pc->idx]++;
+	else if (pc->want != 0 && ev->type != IMAP_EV_UNTAGGED_STATUS)
+		fail_msg("command %d got a %s event", pc->idx,
+		    imap_ev_type_name(ev->type));
+}
+
+static void
+pipe_done_cb(struct imap_session *s, int rc, const struct imap_ev_status *st,
+    void *arg)
+{
+	struct pipe_cmd *pc = arg;
+	struct flow *f = pc->f;
+	char want[16];
+
+	assert_int_equal(rc, MS_OK);
+	assert_int_equal(st->status, IMAP_STATUS_OK);
+	imap_client_tag_format((uint32_t)f->tags[pc->idx], want, sizeof(want));
+	assert_true(ms_slice_eq_cstr(st->tag, want));
+	f->done_order[f->ndone++] = pc->idx;
+	if (f->ndone == P_N)
+		imap_session_close(s, MS_OK);
+}
+
+static void
+pipe_ready(struct srun *r)
+{
+	struct flow *f = r->user;
+	struct imap_client *c = imap_session_core(r->s);
+	static const enum imap_ev_type want[P_N] = {
+		[P_STATUS] = IMAP_EV_STATUS,
+		[P_LIST] = IMAP_EV_LIST,
+		[P_CAPA] = IMAP_EV_CAPABILITY,
+		[P_NAMESPACE] = IMAP_EV_NAMESPACE,
+	};
+
+	/* Build and submit all six before the loop runs again. */
+	f->tags[P_NOOP1] = imap_cmd_noop(c);
+	f->tags[P_STATUS] = imap_cmd_status(c, MS_SLICE_LIT("INBOX"),
+	    IMAP_STATUS_MESSAGES | IMAP_STATUS_UIDNEXT);
+	f->tags[P_LIST] = imap_cmd_list(c, MS_SLICE_LIT(""),
+	    MS_SLICE_LIT("*"), 0, 0);
+	f->tags[P_CAPA] = imap_cmd_capability(c);
+	f->tags[P_NAMESPACE] = imap_cmd_namespace(c);
+	f->tags[P_NOOP2] = imap_cmd_noop(c);
+	for (int i = 0; i < P_N; i++) {
+		struct imap_session_cmd_cbs cbs = { pipe_ev_cb, pipe_done_cb,
+		    &pipe_cmds[i] };
+
+		pipe_cmds[i] = (struct pipe_cmd){ f, i, want[i] };
+		assert_true(f->tags[i] > 0);
+		assert_int_equal(imap_session_submit(r->s, f->tags[i], &cbs),
+		    MS_OK);
+	}
+	assert_int_equal(imap_session_in_flight(r->s), P_N);
+	/* A tag twice, or one never built, is refused. */
+	assert_int_equal(imap_session_submit(r->s, f->tags[0], NULL),
+	    MS_EINVAL);
+	assert_int_equal(imap_session_submit(r->s, f->tags[P_N - 1] + 5,
+	    NULL), MS_EINVAL);
+}
+
+static void
+test_pipelined_routing(void **state)
+{
+	struct imap_session_params p;
+	struct flow f;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	memset(&f, 0, sizeof(f));
+	dv_params(&r, &p, &fx, NET_TLS_STARTTLS);
+	r.on_ready = pipe_ready;
+	r.user = &f;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	assert_int_equal(f.ndone, P_N);
+	for (int i = 0; i < P_N; i++)
+		assert_int_equal(f.done_order[i], i);
+	assert_int_equal(f.events[P_STATUS], 1);
+	assert_true(f.events[P_LIST] >= 5);	/* INBOX + 4 special-use */
+	assert_int_equal(f.events[P_CAPA], 1);
+	assert_int_equal(f.events[P_NAMESPACE], 1);
+}
+
+/* ---- IDLE ----------------------------------------------------------------- */
+
+static void
+idle_done_cb(struct imap_session *s, int rc, const struct imap_ev_status *st,
+    void *arg)
+{
+	struct flow *f = arg;
+
+	assert_int_equal(rc, MS_OK);
+	assert_int_equal(st->status, IMAP_STATUS_OK);
+	f->idle_done = true;
+	imap_session_close(s, MS_OK);
+}
+
+static void
+idle_timer_cb(uv_timer_t *t)
+{
+	struct flow *f = t->data;
+
+	assert_int_equal(imap_session_idle_stop(f->r->s), MS_OK);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void
+idle_ready(struct srun *r)
+{
+	struct flow *f = r->user;
+	const struct imap_session_cmd_cbs cbs = { NULL, idle_done_cb, f };
+
+	assert_int_equal(imap_session_idle_start(r->s, &cbs), MS_OK);
+	/* Nothing else while idling. */
+	assert_int_equal(imap_session_idle_start(r->s, &cbs), MS_EINVAL);
+	uv_timer_init(&r->loop, &f->timer);
+	f->timer.data = f;
+	/* Longer than the 400 ms read timeout: IDLE must disarm it. */
+	uv_timer_start(&f->timer, idle_timer_cb, 900, 0);
+}
+
+static void
+test_idle(void **state)
+{
+	struct imap_session_params p;
+	struct flow f;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	memset(&f, 0, sizeof(f));
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.timeout_ms = 400;
+	r.on_ready = idle_ready;
+	r.user = &f;
+	f.r = &r;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	assert_true(f.idle_done);
+}
+
+/* ---- traces ----------------------------------------------------------- */
+
+static void
+assert_absent(const char *hay, size_t n, const char *needle)
+{
+	if (needle[0] != '\0' && memmem(hay, n, needle, strlen(needle)) != NULL)
+		fail_msg("the trace contains '%s'", needle);
+}
+
+/*
+ * With -v traces on (to a file instead of stderr), logins with PLAIN,
+ * LOGIN and XOAUTH2 leave neither the password, nor its SASL encodings,
+ * nor the token in the log, while the trace itself is there.
+ */
+static void
+test_trace_redacted(void **state)
+{
+	static const enum sasl_mech mechs[] = { SASL_MECH_PLAIN,
+	    SASL_MECH_LOGIN, SASL_MECH_XOAUTH2 };
+	char path[] = "/tmp/ms-test-isess-trace-XXXXXX";
+	enum log_level level = log_get_level();
+	struct ms_buf b64, raw;
+	char *log;
+	size_t n;
+	int fd, saved;
+	FILE *f;
+
+	(void)state;
+	NEED_DOVECOT();
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, 2) == 2);
+	log_set_level(LOG_LEVEL_DEBUG);
+	log_set_trace(TRACE_IMAP);
+	for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+		if (sasl_mech_is_oauth(mechs[i]) && fx.token1[0] == '\0')
+			continue;
+		mech_case(mechs[i], i % 2 ? NET_TLS_IMPLICIT :
+		    NET_TLS_STARTTLS);
+	}
+	fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	close(saved);
+	close(fd);
+	log_set_trace(0);
+	log_set_level(level);
+
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	log = malloc(1u << 20);
+	assert_non_null(log);
+	n = fread(log, 1, (1u << 20) - 1, f);
+	fclose(f);
+	unlink(path);
+	log[n] = '\0';
+	if (strstr(log, "C: A") == NULL || strstr(log, "S: ") == NULL)
+		fail_msg("no trace written");
+	ms_buf_init(&raw, 1024);
+	ms_buf_init(&b64, 1024);
+	assert_int_equal(ms_buf_append(&raw, "", 1), MS_OK);
+	assert_int_equal(ms_buf_append_cstr(&raw, fx.user1), MS_OK);
+	assert_int_equal(ms_buf_append(&raw, "", 1), MS_OK);
+	assert_int_equal(ms_buf_append_cstr(&raw, fx.pass1), MS_OK);
+	assert_int_equal(ms_base64_encode(&b64, raw.p, raw.len), MS_OK);
+	assert_absent(log, n, (const char *)b64.p);
+	ms_buf_reset(&b64);
+	assert_int_equal(ms_base64_encode(&b64, fx.pass1, strlen(fx.pass1)),
+	    MS_OK);
+	assert_absent(log, n, (const char *)b64.p);
+	assert_absent(log, n, fx.pass1);
+	assert_absent(log, n, fx.token1);
+	ms_buf_deinit(&raw);
+	ms_buf_deinit(&b64);
+	free(log);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	if (!dfx_start(&fx, "good"))
+		return -1;
+	if (fx.skipped && getenv("MS_REQUIRE_SERVERS") != NULL &&
+	    strcmp(getenv("MS_REQUIRE_SERVERS"), "1") == 0)
+		return -1;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	return dfx_stop(&fx) ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_implicit_tls),
+		cmocka_unit_test(test_starttls_auto_scram),
+		cmocka_unit_test(test_none_auto_scram),
+		cmocka_unit_test(test_mech_plain),
+		cmocka_unit_test(test_mech_login),
+		cmocka_unit_test(test_mech_cram_md5),
+		cmocka_unit_test(test_mech_scram),
+		cmocka_unit_test(test_mech_xoauth2),
+		cmocka_unit_test(test_mech_oauthbearer),
+		cmocka_unit_test(test_auto_oauth),
+		cmocka_unit_test(test_wrong_password),
+		cmocka_unit_test(test_password_cmd),
+		cmocka_unit_test(test_password_cmd_fails),
+		cmocka_unit_test(test_password_cmd_timeout),
+		cmocka_unit_test(test_wrong_ca),
+		cmocka_unit_test(test_wrong_host),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_compress_round_trip),
+		cmocka_unit_test(test_pipelined_routing),
+		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_trace_redacted),
+	};
+
+	if (getenv("MS_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("MS_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
