@@ -579,7 +579,7 @@ conn_tls_established(struct net_conn *conn)
 	bool was_starttls = conn->tls_mode == NET_TLS_STARTTLS;
 
 	if (net_tls__check_peer(conn->tls_ctx, conn->ssl, conn->host,
-				conn->port, &conn->verify, &err) != MS_OK) {
+				conn->port, &err) != MS_OK) {
 		conn_fail_err(conn, &err);
 		return;
 	}

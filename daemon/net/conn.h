@@ -121,7 +121,10 @@ void net_conn_set_idle(struct net_conn *conn, bool is_idle);
 /*
  * Closes the connection: idempotent; stops timers and reading, closes
  * every handle and fires on_close once, from a later callback, with
- * reason (MS_OK for a normal close).
+ * reason (MS_OK for a normal close).  Output still queued is dropped, so
+ * a driver waits for the reply to its last command (LOGOUT, QUIT) first.
+ * With reason MS_OK a TLS close_notify is sent best-effort; either way a
+ * verified TLS session stays in the account's cache for resumption.
  */
 void net_conn_close(struct net_conn *conn, int reason);
 

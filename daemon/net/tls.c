@@ -349,8 +349,7 @@ fail:
 
 int
 net_tls__check_peer(struct net_tls_ctx *ctx, SSL *ssl, const char *host,
-		    uint16_t port, const struct net_tls_verify *verify,
-		    struct ms_err *err_r)
+		    uint16_t port, struct ms_err *err_r)
 {
 	struct net_tls_verify *v = SSL_get_ex_data(ssl, net_tls_idx_verify);
 	uint8_t fp[NET_TLS_FP_LEN];
@@ -380,7 +379,6 @@ net_tls__check_peer(struct net_tls_ctx *ctx, SSL *ssl, const char *host,
 			    "fingerprint seen sha256:%s", host, (unsigned)port,
 			    X509_verify_cert_error_string(vr), seen);
 	}
-	(void)verify;
 	if (v != NULL) {
 		v->is_accepted = true;
 		/*

@@ -84,12 +84,12 @@ SSL *net_tls__ssl_new(struct net_tls_ctx *ctx, const char *host,
 
 /*
  * After a completed handshake: applies the fingerprint pin (if any) and
- * re-checks the verification result.  Returns MS_OK or MS_ETLS with a
+ * re-checks the verification result.  On success marks the connection's
+ * verify state accepted, so its sessions may be cached from now on.  Returns MS_OK or MS_ETLS with a
  * message naming host:port, the reason and the fingerprint seen.
  */
 int net_tls__check_peer(struct net_tls_ctx *ctx, SSL *ssl, const char *host,
-			uint16_t port, const struct net_tls_verify *verify,
-			struct ms_err *err_r) MS_WUR;
+			uint16_t port, struct ms_err *err_r) MS_WUR;
 
 /*
  * Describes a failed handshake (SSL_ERROR_SSL) into err_r as MS_ETLS:

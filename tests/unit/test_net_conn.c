@@ -76,10 +76,10 @@ path_in_pki(char *out, size_t sz, const char *name)
  * and waits (bounded) for its "PORT n" line.
  */
 static void
-server_start(struct server *s, const char *mode, const char *cert,
-	     const char *bind, const char *report)
+server_start_port(struct server *s, const char *mode, const char *cert,
+		  const char *bind, const char *report, int port)
 {
-	char certp[300], keyp[300], line[64];
+	char certp[300], keyp[300], line[64], portarg[16];
 	const char *argv[16];
 	int fds[2], argc = 0;
 	size_t n = 0;
@@ -103,6 +103,11 @@ server_start(struct server *s, const char *mode, const char *cert,
 	if (report != NULL) {
 		argv[argc++] = "--report";
 		argv[argc++] = report;
+	}
+	if (port != 0) {
+		snprintf(portarg, sizeof(portarg), "%d", port);
+		argv[argc++] = "--port";
+		argv[argc++] = portarg;
 	}
 	argv[argc] = NULL;
 	assert_int_equal(pipe(fds), 0);
@@ -138,6 +143,13 @@ server_start(struct server *s, const char *mode, const char *cert,
 		waitpid(s->pid, NULL, 0);
 		fail_msg("fake server %s did not start: '%s'", mode, line);
 	}
+}
+
+static void
+server_start(struct server *s, const char *mode, const char *cert,
+	     const char *bind, const char *report)
+{
+	server_start_port(s, mode, cert, bind, report, 0);
 }
 
 static void
@@ -207,6 +219,7 @@ struct drv {
 	bool was_tls;
 	size_t discarded;
 	char peer[64];
+	int n_lines;
 };
 
 static void
@@ -260,6 +273,7 @@ drv_data_cb(struct net_conn *conn, const uint8_t *p, size_t len, void *arg)
 	nl = memchr(p, '\n', len);
 	if (nl == NULL)
 		return 0;
+	d->n_lines++;
 	consumed = (size_t)(nl - p) + 1;
 	n = consumed - 1;
 	if (n > 0 && p[n - 1] == '\r')
@@ -544,6 +558,47 @@ test_tls_resumption(void **state)
 	server_stop(&s);
 }
 
+static void
+bulk_connected_cb(struct net_conn *conn, void *arg)
+{
+	struct drv *d = arg;
+	static char big[1000];
+	static char huge[300000];
+
+	d->n_connected++;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\n';
+	/* Far more than one write: the queue grows behind the write in flight. */
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(net_conn_write(conn, big, sizeof(big)), MS_OK);
+	/* Past max_output nothing is queued and the caller is told. */
+	assert_int_equal(net_conn_write(conn, huge, sizeof(huge)), MS_ETOOBIG);
+	drv_send(d, "end\r\n");
+}
+
+static void
+test_tls_bulk_writes(void **state)
+{
+	struct net_conn_params p;
+	struct server s;
+	struct drv d;
+
+	server_start(&s, "tls", "good", NULL, NULL);
+	drv_init(&d);
+	drv_tls_ctx(&d, "ca.pem", NULL);
+	drv_params(&d, &p, "localhost", s.port, NET_TLS_IMPLICIT);
+	p.max_output = 256 << 10;
+	p.on_connected_cb = bulk_connected_cb;
+	d.expect_then_close = "ECHO end";
+	drv_start(&d, &p);
+	drv_run_and_close(&d);
+	server_stop(&s);
+	assert_false(d.guard_fired);
+	assert_int_equal(d.reason, MS_OK);
+	/* The greeting, 200 echoed lines and the end marker. */
+	assert_int_equal(d.n_lines, 202);
+}
+
 /* ---- STARTTLS --------------------------------------------------------- */
 
 static void
@@ -813,6 +868,63 @@ test_multi_addr_v4_refused(void **state)
 }
 
 static void
+test_connect_timeout(void **state)
+{
+	struct net_conn_params p;
+	struct ms_err err;
+	struct server s;
+	struct drv d;
+	char want[128];
+	uint64_t t0, dt;
+
+	server_start(&s, "full", NULL, NULL, NULL);
+	drv_init(&d);
+	drv_params(&d, &p, "localhost", s.port, NET_TLS_NONE);
+	p.connect_timeout_ms = 300;
+	t0 = uv_now(&d.loop);
+	assert_int_equal(net__conn_new_with_addrs(&d.loop, &p,
+		addrs_of("127.0.0.1", "127.0.0.1", s.port), &d.conn, &err),
+		MS_OK);
+	drv_run_and_close(&d);
+	server_stop(&s);
+	dt = d.t_closed - t0;
+	assert_int_equal(d.reason, MS_ETIMEDOUT);
+	snprintf(want, sizeof(want), "connect to localhost:%d (127.0.0.1): "
+		 "timed out after 300 ms", s.port);
+	assert_string_equal(d.err.msg, want);
+	/* Two addresses, each under its own 300 ms timeout. */
+	assert_true(dt >= 590);
+	assert_true(dt < 4000);
+}
+
+static void
+test_connect_timeout_then_next(void **state)
+{
+	struct net_conn_params p;
+	struct ms_err err;
+	struct server full, v6;
+	struct drv d;
+
+	/* 127.0.0.1:P hangs, [::1]:P answers: the second address wins. */
+	server_start(&full, "full", NULL, NULL, NULL);
+	server_start_port(&v6, "plain", NULL, "::1", NULL, full.port);
+	drv_init(&d);
+	drv_params(&d, &p, "localhost", full.port, NET_TLS_NONE);
+	p.connect_timeout_ms = 300;
+	d.send_on_connect = "hi\r\n";
+	d.expect_then_close = "ECHO hi";
+	assert_int_equal(net__conn_new_with_addrs(&d.loop, &p,
+		addrs_of("127.0.0.1", "::1", full.port), &d.conn, &err),
+		MS_OK);
+	drv_run_and_close(&d);
+	server_stop(&v6);
+	server_stop(&full);
+	assert_int_equal(d.reason, MS_OK);
+	assert_string_equal(d.peer, "::1");
+	assert_string_equal(d.lines, "* OK hello|ECHO hi|");
+}
+
+static void
 test_localhost_resolves(void **state)
 {
 	struct net_conn_params p;
@@ -966,6 +1078,7 @@ main(void)
 		cmocka_unit_test_teardown(test_tls_pin_wrong, test_teardown),
 		cmocka_unit_test_teardown(test_tls_pin_wrong_valid_chain, test_teardown),
 		cmocka_unit_test_teardown(test_tls_resumption, test_teardown),
+		cmocka_unit_test_teardown(test_tls_bulk_writes, test_teardown),
 		cmocka_unit_test_teardown(test_starttls_injection, test_teardown),
 		cmocka_unit_test_teardown(test_close_mid_handshake, test_teardown),
 		cmocka_unit_test_teardown(test_stall_plain, test_teardown),
@@ -976,6 +1089,9 @@ main(void)
 		cmocka_unit_test_teardown(test_resolve_failure, test_teardown),
 		cmocka_unit_test_teardown(test_multi_addr_v6_refused, test_teardown),
 		cmocka_unit_test_teardown(test_multi_addr_v4_refused, test_teardown),
+		cmocka_unit_test_teardown(test_connect_timeout, test_teardown),
+		cmocka_unit_test_teardown(test_connect_timeout_then_next,
+					  test_teardown),
 		cmocka_unit_test_teardown(test_localhost_resolves, test_teardown),
 		cmocka_unit_test_teardown(test_tls_none_remote_refused, test_teardown),
 		cmocka_unit_test_teardown(test_close_while_resolving, test_teardown),

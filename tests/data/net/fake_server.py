@@ -14,6 +14,8 @@ a time until killed (or --max-conns is reached).  Modes:
               one TLS record per byte), then echo
   midhs       read the ClientHello, then close (mid-handshake)
   stall       accept and never answer
+  full        never accept, and fill the accept queue with one connection
+              of its own, so further connects hang (connect timeout)
 """
 import argparse
 import socket
@@ -43,6 +45,7 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--report", help="file to append plaintext leaks to")
     ap.add_argument("--max-conns", type=int, default=0)
+    ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args()
 
     ctx = None
@@ -53,7 +56,16 @@ def main():
     fam = socket.AF_INET6 if ":" in a.bind else socket.AF_INET
     ls = socket.socket(fam, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((a.bind, 0))
+    ls.bind((a.bind, a.port))
+    if a.mode == "full":
+        # With a backlog of 0 the queue holds one connection; the kernel
+        # drops the SYNs of any further one, whose connect() then hangs.
+        ls.listen(0)
+        filler = socket.socket(fam, socket.SOCK_STREAM)
+        filler.connect(ls.getsockname()[:2])
+        print("PORT %d" % ls.getsockname()[1], flush=True)
+        while True:
+            time.sleep(60)
     ls.listen(8)
     print("PORT %d" % ls.getsockname()[1], flush=True)
 
