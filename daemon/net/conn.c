@@ -883,6 +883,13 @@ net_conn_tls_session_reused(const struct net_conn *conn)
 	return conn->ssl != NULL && SSL_session_reused(conn->ssl);
 }
 
+const char *
+net_conn_tls_version(const struct net_conn *conn)
+{
+	return conn->is_tls_active && conn->ssl != NULL ?
+	    SSL_get_version(conn->ssl) : "";
+}
+
 size_t
 net_conn_discarded_bytes(const struct net_conn *conn)
 {

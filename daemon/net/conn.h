@@ -132,6 +132,8 @@ void net_conn_close(struct net_conn *conn, int reason);
 bool net_conn_is_tls(const struct net_conn *conn);
 /* True when the TLS session was resumed from the account's cache. */
 bool net_conn_tls_session_reused(const struct net_conn *conn);
+/* "TLSv1.3", or "" without TLS (for status and logs). */
+const char *net_conn_tls_version(const struct net_conn *conn);
 /* Plaintext bytes dropped by net_conn_starttls(). */
 size_t net_conn_discarded_bytes(const struct net_conn *conn);
 /* The address connected to ("127.0.0.1"), "" before that. */

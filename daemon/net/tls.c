@@ -407,8 +407,12 @@ net_tls__handshake_error(SSL *ssl, const char *host, uint16_t port,
 	char ebuf[200], seen[NET_TLS_FP_STRLEN];
 	unsigned long e;
 
+	/* The reason alone ("tlsv1 alert protocol version") reads best. */
 	e = ERR_peek_last_error();
-	ERR_error_string_n(e, ebuf, sizeof(ebuf));
+	if (ERR_reason_error_string(e) != NULL)
+		snprintf(ebuf, sizeof(ebuf), "%s", ERR_reason_error_string(e));
+	else
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
 	ERR_clear_error();
 	(void)ssl;
 	if (verify->first_error != X509_V_OK) {

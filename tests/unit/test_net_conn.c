@@ -75,12 +75,22 @@ path_in_pki(char *out, size_t sz, const char *name)
  * Starts fake_server.py MODE [--cert pki/C.pem --key pki/C.key] [extra...]
  * and waits (bounded) for its "PORT n" line.
  */
+struct server_opts {
+	const char *cert;	/* pki/<cert>.pem and .key; NULL = no TLS */
+	const char *bind;	/* NULL = 127.0.0.1 */
+	const char *report;	/* where the server records plaintext leaks */
+	int port;		/* 0 = any free port */
+	const char *tls_max;	/* "1.1", "1.2" or NULL */
+};
+
 static void
-server_start_port(struct server *s, const char *mode, const char *cert,
-		  const char *bind, const char *report, int port)
+server_start_opts(struct server *s, const char *mode,
+		  const struct server_opts *o)
 {
+	const char *cert = o->cert, *bind = o->bind, *report = o->report;
+	int port = o->port;
 	char certp[300], keyp[300], line[64], portarg[16];
-	const char *argv[16];
+	const char *argv[20];
 	int fds[2], argc = 0;
 	size_t n = 0;
 
@@ -103,6 +113,10 @@ server_start_port(struct server *s, const char *mode, const char *cert,
 	if (report != NULL) {
 		argv[argc++] = "--report";
 		argv[argc++] = report;
+	}
+	if (o->tls_max != NULL) {
+		argv[argc++] = "--tls-max";
+		argv[argc++] = o->tls_max;
 	}
 	if (port != 0) {
 		snprintf(portarg, sizeof(portarg), "%d", port);
@@ -149,7 +163,10 @@ static void
 server_start(struct server *s, const char *mode, const char *cert,
 	     const char *bind, const char *report)
 {
-	server_start_port(s, mode, cert, bind, report, 0);
+	struct server_opts o = { .cert = cert, .bind = bind,
+				 .report = report };
+
+	server_start_opts(s, mode, &o);
 }
 
 static void
@@ -217,6 +234,7 @@ struct drv {
 	const char *expect_then_close;	/* close MS_OK on this line */
 	bool was_reused;
 	bool was_tls;
+	char version[16];
 	size_t discarded;
 	char peer[64];
 	int n_lines;
@@ -247,6 +265,8 @@ drv_connected_cb(struct net_conn *conn, void *arg)
 	d->t_connected = uv_now(&d->loop);
 	d->was_tls = net_conn_is_tls(conn);
 	d->was_reused = net_conn_tls_session_reused(conn);
+	snprintf(d->version, sizeof(d->version), "%s",
+		 net_conn_tls_version(conn));
 	if (d->send_on_connect != NULL)
 		drv_send(d, d->send_on_connect);
 }
@@ -522,13 +542,14 @@ test_tls_pin_wrong_valid_chain(void **state)
 }
 
 static void
-test_tls_resumption(void **state)
+resumption_case(const char *tls_max, const char *want_version)
 {
+	struct server_opts o = { .cert = "good", .tls_max = tls_max };
 	struct net_conn_params p;
 	struct server s;
 	struct drv d;
 
-	server_start(&s, "tls", "good", NULL, NULL);
+	server_start_opts(&s, "tls", &o);
 	drv_init(&d);
 	drv_tls_ctx(&d, "ca.pem", NULL);
 	for (int i = 0; i < 2; i++) {
@@ -547,6 +568,7 @@ test_tls_resumption(void **state)
 		assert_int_equal(d.reason, MS_OK);
 		assert_int_equal(d.n_close, i + 1);
 		assert_true(d.was_tls);
+		assert_string_equal(d.version, want_version);
 		assert_true(net_tls_ctx_session_count(d.tls) >= 1);
 		if (i == 0)
 			assert_false(d.was_reused);
@@ -556,6 +578,75 @@ test_tls_resumption(void **state)
 	net_tls_ctx_unref(&d.tls);
 	assert_int_equal(uv_loop_close(&d.loop), 0);
 	server_stop(&s);
+}
+
+static void
+test_tls_resumption(void **state)
+{
+	resumption_case(NULL, "TLSv1.3");	/* tickets after the handshake */
+}
+
+static void
+test_tls12_resumption(void **state)
+{
+	resumption_case("1.2", "TLSv1.2");	/* session made in the handshake */
+}
+
+static void
+test_tls11_refused(void **state)
+{
+	struct server_opts o = { .cert = "good", .tls_max = "1.1" };
+	struct net_conn_params p;
+	struct server s;
+	struct drv d;
+
+	server_start_opts(&s, "tls", &o);
+	drv_init(&d);
+	drv_tls_ctx(&d, "ca.pem", NULL);
+	drv_params(&d, &p, "localhost", s.port, NET_TLS_IMPLICIT);
+	drv_start(&d, &p);
+	drv_run_and_close(&d);
+	server_stop(&s);
+	assert_int_equal(d.n_connected, 0);
+	assert_int_equal(d.reason, MS_ETLS);
+	assert_contains(d.err.msg, "TLS handshake with localhost:");
+	/* The server found no version in common: we offer 1.2 and up. */
+	assert_contains(d.err.msg, "protocol version");
+}
+
+static void
+bye_case(const char *cert, const char *want)
+{
+	struct net_conn_params p;
+	struct server s;
+	struct drv d;
+
+	server_start(&s, "bye", cert, NULL, NULL);
+	drv_init(&d);
+	if (cert != NULL)
+		drv_tls_ctx(&d, "ca.pem", NULL);
+	drv_params(&d, &p, "localhost", s.port,
+		   cert != NULL ? NET_TLS_IMPLICIT : NET_TLS_NONE);
+	drv_start(&d, &p);
+	drv_run_and_close(&d);
+	server_stop(&s);
+	assert_int_equal(d.n_connected, 1);
+	/* What came before the close was delivered, then the close. */
+	assert_string_equal(d.lines, "* BYE going away|");
+	assert_int_equal(d.reason, MS_ECONN);
+	assert_contains(d.err.msg, want);
+}
+
+static void
+test_server_closes_plain(void **state)
+{
+	bye_case(NULL, "(127.0.0.1): connection closed by server");
+}
+
+static void
+test_server_closes_tls(void **state)
+{
+	bye_case("good", "connection closed by server");
 }
 
 static void
@@ -907,7 +998,8 @@ test_connect_timeout_then_next(void **state)
 
 	/* 127.0.0.1:P hangs, [::1]:P answers: the second address wins. */
 	server_start(&full, "full", NULL, NULL, NULL);
-	server_start_port(&v6, "plain", NULL, "::1", NULL, full.port);
+	server_start_opts(&v6, "plain", &(struct server_opts){
+		.bind = "::1", .port = full.port });
 	drv_init(&d);
 	drv_params(&d, &p, "localhost", full.port, NET_TLS_NONE);
 	p.connect_timeout_ms = 300;
@@ -1078,6 +1170,11 @@ main(void)
 		cmocka_unit_test_teardown(test_tls_pin_wrong, test_teardown),
 		cmocka_unit_test_teardown(test_tls_pin_wrong_valid_chain, test_teardown),
 		cmocka_unit_test_teardown(test_tls_resumption, test_teardown),
+		cmocka_unit_test_teardown(test_tls12_resumption, test_teardown),
+		cmocka_unit_test_teardown(test_tls11_refused, test_teardown),
+		cmocka_unit_test_teardown(test_server_closes_plain,
+					  test_teardown),
+		cmocka_unit_test_teardown(test_server_closes_tls, test_teardown),
 		cmocka_unit_test_teardown(test_tls_bulk_writes, test_teardown),
 		cmocka_unit_test_teardown(test_starttls_injection, test_teardown),
 		cmocka_unit_test_teardown(test_close_mid_handshake, test_teardown),

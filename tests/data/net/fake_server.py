@@ -13,6 +13,7 @@ a time until killed (or --max-conns is reached).  Modes:
   slow        TLS; greet "* OK slow greeting" one byte per send (and so
               one TLS record per byte), then echo
   midhs       read the ClientHello, then close (mid-handshake)
+  bye         greet "* BYE" (TLS if --cert is given), then close
   stall       accept and never answer
   full        never accept, and fill the accept queue with one connection
               of its own, so further connects hang (connect timeout)
@@ -22,6 +23,9 @@ import socket
 import ssl
 import sys
 import time
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def serve_echo(s, f_greet):
@@ -46,12 +50,21 @@ def main():
     ap.add_argument("--report", help="file to append plaintext leaks to")
     ap.add_argument("--max-conns", type=int, default=0)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-max", choices=["1.1", "1.2"],
+                    help="highest TLS version the server speaks")
     a = ap.parse_args()
 
     ctx = None
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
+        if a.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        elif a.tls_max == "1.1":
+            # Old protocols need the lowest security level to be offered.
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
 
     fam = socket.AF_INET6 if ":" in a.bind else socket.AF_INET
     ls = socket.socket(fam, socket.SOCK_STREAM)
@@ -93,6 +106,10 @@ def handle(a, ctx, c, held):
         return
     if mode == "midhs":
         c.recv(4096)
+        return
+    if mode == "bye":
+        s = ctx.wrap_socket(c, server_side=True) if ctx else c
+        s.sendall(b"* BYE going away\r\n")
         return
     if mode == "plain":
         serve_echo(c, lambda s: s.sendall(b"* OK hello\r\n"))
