@@ -186,6 +186,7 @@ sess_trace(struct imap_session *s, const char *dir, const uint8_t *p,
 	   size_t len)
 {
 	char out[512];
+	bool is_client = dir[0] == 'C', is_first = true;
 
 	if (!log_trace_enabled(TRACE_IMAP))
 		return;
@@ -193,11 +194,23 @@ sess_trace(struct imap_session *s, const char *dir, const uint8_t *p,
 		const uint8_t *nl = memchr(p, '\n', len);
 		size_t n = nl != NULL ? (size_t)(nl - p) + 1 : len;
 
+		/*
+		 * During a login only the first line we send, when it is a
+		 * tagged command (LOGIN, AUTHENTICATE), is shown, masked by
+		 * log_redact_line itself; every other line of ours is a SASL
+		 * response or a literal and is masked whole.  The server's
+		 * challenges hold nothing secret and help debugging.
+		 */
+		bool is_sasl = s->in_auth && is_client &&
+		    !(is_first && n > 2 && p[0] == 'A' && p[1] >= '0' &&
+		      p[1] <= '9' && memchr(p, ' ', n) != NULL);
+
 		log_trace(TRACE_IMAP, "acct=%s imap %s %s", s->account, dir,
-			  log_redact_line((const char *)p, n, s->in_auth,
-					  out, sizeof(out)));
+			  log_redact_line((const char *)p, n, is_sasl, out,
+					  sizeof(out)));
 		p += n;
 		len -= n;
+		is_first = false;
 	}
 }
 

@@ -295,6 +295,66 @@ test_plain_configured_no_tls(void **state)
 	(void)fake_refused(&fc, MS_ETLS, NULL);
 }
 
+/* No SASL at all: the LOGIN command, over TLS only. */
+static void
+test_login_command_tls(void **state)
+{
+	const struct fake_case fc = { .mode = "loginonly",
+	    .tls = NET_TLS_IMPLICIT };
+	struct srun r;
+
+	(void)state;
+	assert_int_equal(fake_run(&fc, &r), 0);
+	if (!r.ready)
+		fail_msg("not ready: %s", r.close_msg);
+	assert_int_equal(r.mech, SASL_MECH_AUTO);	/* LOGIN */
+}
+
+static void
+test_login_command_no_tls(void **state)
+{
+	const struct fake_case fc = { .mode = "loginonly-plain",
+	    .tls = NET_TLS_NONE };
+
+	(void)state;
+	(void)fake_refused(&fc, MS_ETLS, NULL);
+}
+
+/* AUTH=PLAIN without SASL-IR: the response goes after the "+". */
+static void
+test_no_sasl_ir(void **state)
+{
+	const struct fake_case fc = { .mode = "nosaslir",
+	    .tls = NET_TLS_IMPLICIT };
+	struct srun r;
+
+	(void)state;
+	assert_int_equal(fake_run(&fc, &r), 0);
+	if (!r.ready)
+		fail_msg("not ready: %s", r.close_msg);
+	assert_int_equal(r.mech, SASL_MECH_PLAIN);
+}
+
+static void
+test_greeting_bye(void **state)
+{
+	const struct fake_case fc = { .mode = "bye", .tls = NET_TLS_NONE };
+
+	(void)state;
+	(void)fake_refused(&fc, MS_ECONN, "too many connections");
+}
+
+/* PREAUTH on a connection that must do STARTTLS first: refused. */
+static void
+test_preauth_starttls(void **state)
+{
+	const struct fake_case fc = { .mode = "preauth",
+	    .tls = NET_TLS_STARTTLS };
+
+	(void)state;
+	(void)fake_refused(&fc, MS_ETLS, "PREAUTH");
+}
+
 static int
 group_setup(void **state)
 {
@@ -338,6 +398,11 @@ main(void)
 		cmocka_unit_test(test_slow_server_wrong_password),
 		cmocka_unit_test(test_logindisabled_no_tls),
 		cmocka_unit_test(test_plain_configured_no_tls),
+		cmocka_unit_test(test_login_command_tls),
+		cmocka_unit_test(test_login_command_no_tls),
+		cmocka_unit_test(test_no_sasl_ir),
+		cmocka_unit_test(test_greeting_bye),
+		cmocka_unit_test(test_preauth_starttls),
 	};
 
 	if (getenv("MS_TEST_FILTER") != NULL)

@@ -17,6 +17,11 @@ in plaintext.  Modes:
   slow         implicit TLS; every byte the server sends is its own TLS
                record; AUTH=PLAIN login works
   logindisabled plaintext; LOGINDISABLED AUTH=PLAIN only
+  loginonly    implicit TLS; no AUTH= at all, LOGIN works
+  loginonly-plain the same without TLS
+  nosaslir     implicit TLS; AUTH=PLAIN without SASL-IR ("+" first)
+  bye          greets with BYE
+  preauth      greets with PREAUTH (and offers STARTTLS)
 """
 import argparse
 import base64
@@ -96,8 +101,12 @@ def serve_imap(p, caps, user, password):
                 p.send(tag + b" OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n")
             else:
                 p.send(tag + b" NO [AUTHENTICATIONFAILED] bad credentials\r\n")
-        elif cmd == b"LOGIN":
-            p.send(tag + b" NO login not here\r\n")
+        elif cmd == b"LOGIN" and len(parts) == 4:
+            args = [x.strip(b'"') for x in parts[2:4]]
+            if args == [user.encode(), password.encode()]:
+                p.send(tag + b" OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n")
+            else:
+                p.send(tag + b" NO [AUTHENTICATIONFAILED] bad login\r\n")
         elif cmd == b"NOOP":
             p.send(tag + b" OK NOOP done\r\n")
         elif cmd == b"LOGOUT":
@@ -105,6 +114,14 @@ def serve_imap(p, caps, user, password):
             return
         else:
             p.send(tag + b" BAD unknown\r\n")
+
+
+# Implicit TLS modes and their capabilities.
+TLS_MODES = {
+    "slow": b"IMAP4rev1 AUTH=PLAIN SASL-IR",
+    "loginonly": b"IMAP4rev1",
+    "nosaslir": b"IMAP4rev1 AUTH=PLAIN",
+}
 
 
 def handle(conn, a, ctx):
@@ -117,14 +134,23 @@ def handle(conn, a, ctx):
             if not d:
                 return
             p.record(d)
-    if mode == "slow":
+    if mode in TLS_MODES:
         s = ctx.wrap_socket(conn, server_side=True)
-        p = Peer(s, a.report, slow=True)
+        p = Peer(s, a.report, slow=mode == "slow")
         p.tls = True
-        p.send(b"* OK slow server ready\r\n")
-        serve_imap(p, b"IMAP4rev1 AUTH=PLAIN SASL-IR", a.user, a.password)
+        p.send(b"* OK server ready\r\n")
+        serve_imap(p, TLS_MODES[mode], a.user, a.password)
         return
     p = Peer(conn, a.report)
+    if mode == "loginonly-plain":
+        p.send(b"* OK server ready\r\n")
+        serve_imap(p, b"IMAP4rev1", a.user, a.password)
+        return
+    if mode == "bye":
+        p.send(b"* BYE too many connections from your IP\r\n")
+        return
+    if mode == "preauth":
+        p.send(b"* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome back\r\n")
     if mode == "nostarttls":
         caps = b"IMAP4rev1 AUTH=PLAIN SASL-IR"
     elif mode == "logindisabled":
