@@ -37,9 +37,10 @@
  */
 typedef uint64_t maildir_flags_t;
 
+/* One shift of a selected count: a shift in each arm of ?: would make
+ * clang warn about the arm that is never taken (a negative count). */
 #define MAILDIR_FLAG_BIT(c) \
-	((c) >= 'a' ? (maildir_flags_t)1 << (26 + (c) - 'a') \
-		    : (maildir_flags_t)1 << ((c) - 'A'))
+	((maildir_flags_t)1 << ((c) >= 'a' ? 26 + (c) - 'a' : (c) - 'A'))
 #define MAILDIR_FLAG_DRAFT	MAILDIR_FLAG_BIT('D')	/* \Draft */
 #define MAILDIR_FLAG_FLAGGED	MAILDIR_FLAG_BIT('F')	/* \Flagged */
 #define MAILDIR_FLAG_PASSED	MAILDIR_FLAG_BIT('P')	/* $Forwarded */
