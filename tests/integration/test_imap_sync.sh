@@ -82,5 +82,94 @@ line="$(is_server_msgs --folder INBOX | awk -F'\t' '$2 == 6')"
 [[ "$line" == *'\Draft'* ]] && ok "same change on both sides: kept once" || fail "INBOX 6: $line"
 is_compare "after merge"
 
+# --- folders created and deleted on the server ----------------------------------
+mailmutate_create "$MS_USER1" 'Projects/Neu' >/dev/null
+mailmutate_add "$MS_USER1" 'Projects/Neu' "${files[0]}" >/dev/null
+is_sync || fail "after create: $(cat "$WORK/err")"
+"$STOREDUMP" "$STORE" folders | grep -q $'^t\tProjects/Neu\t' && ok "a folder created on the server arrives" ||
+	fail "Projects/Neu not in the store"
+is_compare "after folder create"
+mailmutate_delete "$MS_USER1" 'Projects/Neu' >/dev/null
+is_sync || fail "after delete: $(cat "$WORK/err")"
+"$STOREDUMP" "$STORE" folders | grep -q $'^t\tProjects/Neu\t' && fail "Projects/Neu still in the store" ||
+	ok "a folder deleted on the server goes from the store"
+"$STOREDUMP" "$STORE" check >/dev/null || fail "store_check after folder delete"
+
+# --- folders= patterns ------------------------------------------------------------
+sed -i 's/^direction = both$/direction = both\nfolders = * !Lists\/* !Trash/' "$CFG"
+mailmutate_add "$MS_USER1" 'Lists/dev' "${files[1]}" >/dev/null
+is_sync || fail "with excludes: $(cat "$WORK/err")"
+grep -q '^t: 6 folders, 0 new' "$WORK/out" && ok "folders = * !Lists/* !Trash: $(cat "$WORK/out")" ||
+	fail "excludes: $(cat "$WORK/out")"
+sed -i '/^folders = /d' "$CFG"
+
+# --- one failing folder does not stop the others ----------------------------------
+MD="$(dovecot_maildir "$MS_USER1")"
+mailmutate_add "$MS_USER1" Sent "${files[2]}" >/dev/null
+chmod 000 "$MD/Archive"
+mailmutate_add "$MS_USER1" INBOX "${files[2]}" 2>/dev/null >/dev/null
+is_sync
+rc=$?
+chmod 700 "$MD/Archive"
+# Dovecot's mailbox list index remembers Archive as \Noselect now (and
+# mailsyncd rightly skips it then, keeping its local copy); drop that
+# index so Dovecot rebuilds it from the directories.
+rm -f "$MD"/dovecot.list.index*
+[ "$rc" = 1 ] && ok "a failing folder: exit 1 ($(head -1 "$WORK/err"))" || fail "failing folder: exit $rc"
+grep -q 'Archive' "$WORK/err" || fail "the failing folder is not named: $(cat "$WORK/err")"
+grep -q '^t: 9 folders, [1-9]' "$WORK/out" && ok "the other folders synced: $(cat "$WORK/out")" ||
+	fail "others: $(cat "$WORK/out")"
+is_sync || fail "after the folder came back: $(cat "$WORK/err")"
+is_compare "after a failing folder"
+
+# --- one failing account does not stop the others; POP3 says it is missing -------
+cat >> "$CFG" <<EOC
+
+[account bad]
+protocol = imap
+host = localhost
+port = $MS_IMAPS_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER1
+password = wrong password
+
+[account pop]
+protocol = pop3
+host = localhost
+port = $MS_POP3S_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER1
+password = $MS_PASS1
+EOC
+mailmutate_add "$MS_USER1" INBOX "${files[4]:-${files[0]}}" >/dev/null
+is_sync
+rc=$?
+[ "$rc" = 1 ] && ok "one bad account: exit 1" || fail "bad account: exit $rc"
+grep -q '^mailsyncd: bad: ' "$WORK/err" && ok "$(grep '^mailsyncd: bad: ' "$WORK/err")" || fail "no line for bad: $(cat "$WORK/err")"
+grep -q '^mailsyncd: pop: pop3 not implemented yet$' "$WORK/err" && ok "pop3: says it is not implemented" ||
+	fail "pop3 line: $(cat "$WORK/err")"
+grep -q '^t: 9 folders, 1 new' "$WORK/out" && ok "the good account synced: $(cat "$WORK/out")" || fail "good account: $(cat "$WORK/out")"
+is_sync t || fail "--once t alone: $(cat "$WORK/err")"
+grep -q '^t: ' "$WORK/out" && ! grep -q 'bad' "$WORK/err" && ok "--once t runs only t" || fail "--once t: $(cat "$WORK/out" "$WORK/err")"
+
+# --- SIGTERM finishes the current transaction and exits ----------------------------
+mailfill "$MS_USER1" 2000 >/dev/null
+"$MAILSYNCD" -c "$CFG" --once t >"$WORK/out" 2>"$WORK/err" &
+pid=$!
+sleep 0.3
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if grep -q 'interrupted' "$WORK/err"; then
+	[ "$rc" = 1 ] && ok "SIGTERM: exit 1, $(grep interrupted "$WORK/err")" || fail "SIGTERM: exit $rc"
+else
+	ok "SIGTERM came after the pass ended (exit $rc)"
+fi
+"$STOREDUMP" "$STORE" check >/dev/null || fail "store_check after SIGTERM"
+is_sync t || fail "after SIGTERM: $(cat "$WORK/err")"
+is_compare "after SIGTERM"
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all passed"
