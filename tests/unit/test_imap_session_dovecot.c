@@ -396,6 +396,28 @@ test_password_cmd_timeout(void **state)
 	assert_true((uv_hrtime() - t0) / 1000000 < 10000);
 }
 
+/* Closing while password_cmd runs kills it and ends cleanly. */
+static void
+test_close_during_password_cmd(void **state)
+{
+	struct imap_session_params p;
+	struct srun r;
+	uint64_t t0 = uv_hrtime();
+
+	(void)state;
+	NEED_DOVECOT();
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	p.password = NULL;
+	p.password_cmd = "sleep 20";
+	p.timeout_ms = 15000;
+	r.close_after_ms = 500;
+	r.close_rc_early = MS_ECANCELED;
+	dv_run(&r, &p);
+	assert_false(r.ready);
+	assert_int_equal(r.close_rc, MS_ECANCELED);
+	assert_true((uv_hrtime() - t0) / 1000000 < 10000);
+}
+
 static void
 test_wrong_ca(void **state)
 {
@@ -861,6 +883,145 @@ test_trace_redacted(void **state)
 	free(log);
 }
 
+/* ---- IDLE with a push from a second session -------------------------- */
+
+#define PUSH_MSG "From: c@example.test\r\nSubject: push\r\n\r\npushed\r\n"
+
+struct push {
+	struct srun *r;
+	struct imap_session *b;		/* the appending session */
+	bool b_appended, b_closed, idle_stopping, idle_done;
+	int b_close_rc;
+	char b_msg[256];
+	unsigned exists;
+};
+
+static void
+push_b_done_cb(struct imap_session *s, int rc, const struct imap_ev_status *st,
+    void *arg)
+{
+	struct push *pu = arg;
+
+	assert_int_equal(rc, MS_OK);
+	assert_int_equal(st->status, IMAP_STATUS_OK);
+	pu->b_appended = true;
+	imap_session_close(s, MS_OK);
+}
+
+static void
+push_b_ready_cb(struct imap_session *s, void *arg)
+{
+	struct push *pu = arg;
+	const struct imap_session_cmd_cbs cbs = { NULL, push_b_done_cb, pu };
+	int tag = imap_cmd_append(imap_session_core(s), MS_SLICE_LIT("INBOX"),
+	    NULL, (struct ms_slice){ NULL, 0 }, MS_SLICE_LIT(PUSH_MSG));
+
+	assert_true(tag > 0);
+	assert_int_equal(imap_session_submit(s, tag, &cbs), MS_OK);
+}
+
+static void
+push_b_close_cb(struct imap_session *s, int reason, const struct ms_err *err,
+    void *arg)
+{
+	struct push *pu = arg;
+
+	(void)s;
+	pu->b_closed = true;
+	pu->b_close_rc = reason;
+	snprintf(pu->b_msg, sizeof(pu->b_msg), "%s", err->msg);
+	pu->b = NULL;
+}
+
+static void
+push_idle_done_cb(struct imap_session *s, int rc,
+    const struct imap_ev_status *st, void *arg)
+{
+	struct push *pu = arg;
+
+	assert_int_equal(rc, MS_OK);
+	assert_int_equal(st->status, IMAP_STATUS_OK);
+	pu->idle_done = true;
+	imap_session_close(s, MS_OK);
+}
+
+/* A's unsolicited responses: EXISTS while idling ends the IDLE. */
+static void
+push_unsol(struct srun *r, const struct imap_event *ev)
+{
+	struct push *pu = r->user;
+
+	if (ev->type != IMAP_EV_EXISTS || pu->idle_stopping)
+		return;
+	pu->exists = ev->u.num;
+	pu->idle_stopping = true;
+	assert_int_equal(imap_session_idle_stop(r->s), MS_OK);
+}
+
+static void
+push_select_done_cb(struct imap_session *s, int rc,
+    const struct imap_ev_status *st, void *arg)
+{
+	struct push *pu = arg;
+	const struct imap_session_cmd_cbs cbs = { NULL, push_idle_done_cb,
+	    pu };
+	struct imap_session_params p;
+	struct srun dummy;
+	struct ms_err err;
+
+	assert_int_equal(rc, MS_OK);
+	assert_int_equal(st->status, IMAP_STATUS_OK);
+	assert_int_equal(imap_session_idle_start(s, &cbs), MS_OK);
+	/* A second session on the same loop appends to the same INBOX. */
+	dv_params(&dummy, &p, &fx, NET_TLS_STARTTLS);
+	p.account = "pusher";
+	p.on_ready_cb = push_b_ready_cb;
+	p.on_unsolicited_cb = NULL;
+	p.on_close_cb = push_b_close_cb;
+	p.arg = pu;
+	if (imap_session_new(&pu->r->loop, &p, &pu->b, &err) != MS_OK)
+		fail_msg("second session: %s", err.msg);
+	net_tls_ctx_unref(&p.tls_ctx);
+}
+
+static void
+push_ready(struct srun *r)
+{
+	struct push *pu = r->user;
+	const struct imap_select_opts so = { .read_only = true };
+	const struct imap_session_cmd_cbs cbs = { NULL, push_select_done_cb,
+	    pu };
+	int tag = imap_cmd_select(imap_session_core(r->s),
+	    MS_SLICE_LIT("INBOX"), &so);
+
+	assert_true(tag > 0);
+	assert_int_equal(imap_session_submit(r->s, tag, &cbs), MS_OK);
+}
+
+static void
+test_idle_push(void **state)
+{
+	struct imap_session_params p;
+	struct push pu;
+	struct srun r;
+
+	(void)state;
+	NEED_DOVECOT();
+	memset(&pu, 0, sizeof(pu));
+	dv_params(&r, &p, &fx, NET_TLS_IMPLICIT);
+	r.on_ready = push_ready;
+	r.on_unsol = push_unsol;
+	r.user = &pu;
+	pu.r = &r;
+	dv_run(&r, &p);
+	assert_logged_in(&r, SASL_MECH_SCRAM_SHA_256);
+	assert_true(pu.b_closed);
+	if (pu.b_close_rc != MS_OK || !pu.b_appended)
+		fail_msg("second session: %s", pu.b_msg);
+	assert_true(pu.exists > 0);
+	assert_true(pu.idle_done);
+}
+
 static int
 group_setup(void **state)
 {
@@ -899,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_password_cmd),
 		cmocka_unit_test(test_password_cmd_fails),
 		cmocka_unit_test(test_password_cmd_timeout),
+		cmocka_unit_test(test_close_during_password_cmd),
 		cmocka_unit_test(test_wrong_ca),
 		cmocka_unit_test(test_wrong_host),
 		cmocka_unit_test(test_expired),
@@ -906,6 +1068,7 @@ main(void)
 		cmocka_unit_test(test_compress_round_trip),
 		cmocka_unit_test(test_pipelined_routing),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_idle_push),
 		cmocka_unit_test(test_trace_redacted),
 	};
 

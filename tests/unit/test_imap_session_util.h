@@ -41,6 +41,12 @@ struct srun {
 	unsigned nunsol;
 	/* Called on ready; NULL: close(MS_OK) at once. */
 	srun_hook *on_ready;
+	/* Called for each unsolicited response (after counting it). */
+	void (*on_unsol)(struct srun *r, const struct imap_event *ev);
+	/* Nonzero: imap_session_close(s, close_rc_early) after this long. */
+	unsigned close_after_ms;
+	int close_rc_early;
+	uv_timer_t early;
 	void *user;
 };
 
@@ -67,8 +73,9 @@ srun_unsol_cb(struct imap_session *s, const struct imap_event *ev, void *arg)
 	struct srun *r = arg;
 
 	(void)s;
-	(void)ev;
 	r->nunsol++;
+	if (r->on_unsol != NULL)
+		r->on_unsol(r, ev);
 }
 
 static void
@@ -84,6 +91,17 @@ srun_close_cb(struct imap_session *s, int reason, const struct ms_err *err,
 	snprintf(r->close_msg, sizeof(r->close_msg), "%s", err->msg);
 	r->s = NULL;
 	uv_timer_stop(&r->guard);
+	if (r->close_after_ms != 0)
+		uv_timer_stop(&r->early);
+}
+
+static void
+srun_early_cb(uv_timer_t *t)
+{
+	struct srun *r = t->data;
+
+	if (r->s != NULL)
+		imap_session_close(r->s, r->close_rc_early);
 }
 
 static void
@@ -127,11 +145,19 @@ srun_go(struct srun *r, const struct imap_session_params *p)
 	r->guard.data = r;
 	assert_int_equal(uv_timer_start(&r->guard, srun_guard_cb,
 	    SRUN_GUARD_MS, 0), 0);
+	if (r->close_after_ms != 0) {
+		assert_int_equal(uv_timer_init(&r->loop, &r->early), 0);
+		r->early.data = r;
+		assert_int_equal(uv_timer_start(&r->early, srun_early_cb,
+		    r->close_after_ms, 0), 0);
+	}
 	rc = imap_session_new(&r->loop, p, &r->s, &err);
 	if (rc != MS_OK)
 		fail_msg("imap_session_new: %s", err.msg);
 	(void)uv_run(&r->loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&r->guard, NULL);
+	if (r->close_after_ms != 0)
+		uv_close((uv_handle_t *)&r->early, NULL);
 	(void)uv_run(&r->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&r->loop), 0);
 	assert_true(r->closed);
