@@ -1,0 +1,517 @@
+/*
+ * pop3_session.c - greeting, CAPA, STLS, SASL or USER/PASS, then a
+ * command pipe for the fetch engine, over session_base.
+ */
+#include "session/pop3_session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "session/session_base.h"
+
+#define POP3_SESSION_QUIT_WAIT_MS 5000u
+
+enum pop3_session_state {
+	POP3_SESSION_CONNECTING = 0,
+	POP3_SESSION_GREETING,
+	POP3_SESSION_CAPA,
+	POP3_SESSION_STLS,
+	POP3_SESSION_TLS_HANDSHAKE,
+	POP3_SESSION_CAPA_TLS,
+	POP3_SESSION_AUTH,
+	POP3_SESSION_USER,
+	POP3_SESSION_PASS,
+	POP3_SESSION_READY,
+	POP3_SESSION_QUIT,
+	POP3_SESSION_DONE,
+};
+
+static const char *const pop3_session_state_names[] = {
+	"CONNECTING", "GREETING", "CAPA", "STLS", "TLS_HANDSHAKE", "CAPA_TLS",
+	"AUTH", "USER", "PASS", "READY", "QUIT", "DONE",
+};
+
+struct pop3_session {
+	struct session_base base;
+	enum pop3_session_state state;
+	struct pop3_client core;
+	enum sasl_mech auth;
+	/* Core commands with callbacks (or ours): built beyond are not. */
+	size_t nsubmitted;
+	void (*on_ready_cb)(struct pop3_session *s, void *arg);
+	void (*on_close_cb)(struct pop3_session *s, int reason,
+			    const struct ms_err *err, void *arg);
+	void *arg;
+};
+
+static void
+pop3_session_set_state(struct pop3_session *s, enum pop3_session_state st)
+{
+	log_trace(TRACE_POP3, "acct=%s pop3 state=%s->%s", s->base.account,
+		  pop3_session_state_names[s->state],
+		  pop3_session_state_names[st]);
+	s->state = st;
+}
+
+/* Sends everything the core queued. */
+static void
+pop3_session_flush(struct pop3_session *s)
+{
+	const uint8_t *p;
+	size_t n;
+
+	pop3_client_out_peek(&s->core, &p, &n);
+	if (n == 0)
+		return;
+	if (session_base_write(&s->base, p, n) == MS_OK)
+		pop3_client_out_consume(&s->core, n);
+}
+
+static void
+pop3_session_ready(struct pop3_session *s)
+{
+	session_base_auth_done(&s->base);
+	s->nsubmitted = pop3_client_pending(&s->core);
+	pop3_session_set_state(s, POP3_SESSION_READY);
+	log_debug("acct=%s pop3 %s:%u logged in (%s%s)", s->base.account,
+		  s->base.host, s->base.port, s->base.auth_used,
+		  session_base_is_tls(&s->base) ? ", TLS" : "");
+	s->on_ready_cb(s, s->arg);
+}
+
+static void
+pop3_session_send_capa(struct pop3_session *s, enum pop3_session_state st)
+{
+	if (pop3_cmd_capa(&s->core) != MS_OK) {
+		session_base_fail(&s->base, MS_EINTERNAL, "cannot build CAPA");
+		return;
+	}
+	pop3_session_set_state(s, st);
+	pop3_session_flush(s);
+}
+
+static void
+pop3_session_start_user_pass(struct pop3_session *s)
+{
+	struct ms_err e;
+
+	if (!sasl_may_use_login_command(session_base_is_tls(&s->base),
+					s->base.has_oauth, &e)) {
+		session_base_fail(&s->base, e.code, "%s", e.msg);
+		return;
+	}
+	snprintf(s->base.auth_used, sizeof(s->base.auth_used), "USER");
+	if (pop3_cmd_user(&s->core, ms_slice_from_cstr(s->base.user)) !=
+	    MS_OK) {
+		session_base_fail(&s->base, MS_EINVAL, "user name unusable "
+				  "in USER");
+		return;
+	}
+	pop3_session_set_state(s, POP3_SESSION_USER);
+	pop3_session_flush(s);
+}
+
+/* Picks the mechanism and sends AUTH (or USER as the last resort). */
+static void
+pop3_session_start_auth(struct pop3_session *s)
+{
+	enum sasl_mech mech;
+	struct ms_buf ir;
+	bool has_ir = false;
+	int rc;
+
+	ms_buf_init(&ir, 64u * 1024);
+	rc = session_base_sasl_start(&s->base, pop3_client_sasl_mechs(&s->core),
+				     s->auth, &mech, &ir, &has_ir);
+	if (rc == MS_OK) {
+		struct ms_slice sl = { ir.p != NULL ? ir.p :
+				       (const uint8_t *)"", ir.len };
+
+		rc = pop3_cmd_auth(&s->core, sasl_mech_name(mech),
+				   has_ir ? &sl : NULL);
+		if (rc != MS_OK)
+			session_base_fail(&s->base, rc, "cannot send AUTH %s "
+					  "(%s)", sasl_mech_name(mech),
+					  ms_strerror(rc));
+		else
+			pop3_session_set_state(s, POP3_SESSION_AUTH);
+	} else if (rc == MS_EIMPL && s->auth == SASL_MECH_AUTO) {
+		pop3_session_start_user_pass(s);
+	} else if (rc == MS_EIMPL) {
+		session_base_fail(&s->base, rc, "AUTH %s not offered (SASL "
+				  "%s)", sasl_mech_name(s->auth),
+				  s->core.sasl_mechs);
+	}
+	ms_buf_wipe(&ir);
+	ms_buf_deinit(&ir);
+	pop3_session_flush(s);
+}
+
+/* After CAPA (plain or over TLS): STLS, or on to authentication. */
+static void
+pop3_session_capa_done(struct pop3_session *s)
+{
+	unsigned caps = pop3_client_caps(&s->core);
+
+	if (s->base.tls == NET_TLS_STARTTLS && s->state == POP3_SESSION_CAPA) {
+		if (!(caps & POP3_CAP_STLS)) {
+			session_base_fail(&s->base, MS_ETLS, "server does not "
+					  "offer STLS; refusing to continue "
+					  "without TLS");
+			return;
+		}
+		if (pop3_cmd_stls(&s->core) != MS_OK) {
+			session_base_fail(&s->base, MS_EINTERNAL,
+					  "cannot build STLS");
+			return;
+		}
+		pop3_session_set_state(s, POP3_SESSION_STLS);
+		pop3_session_flush(s);
+		return;
+	}
+	pop3_session_start_auth(s);
+}
+
+static void
+pop3_session_auth_event(struct pop3_session *s, const struct pop3_event *ev)
+{
+	if (ev->type == POP3_EV_CONTINUATION) {
+		struct ms_buf out;
+		int rc;
+
+		ms_buf_init(&out, 64u * 1024);
+		session_base_sasl_step(&s->base, ev->text, &out);
+		rc = pop3_cmd_auth_response(&s->core, (struct ms_slice){
+			out.p != NULL ? out.p : (const uint8_t *)"", out.len });
+		ms_buf_wipe(&out);
+		ms_buf_deinit(&out);
+		if (rc != MS_OK)
+			session_base_fail(&s->base, rc, "cannot answer the "
+					  "SASL challenge");
+		return;
+	}
+	if (ev->type != POP3_EV_STATUS)
+		return;
+	if (!ev->is_ok) {
+		/* RFC 3206: these are not about the credentials. */
+		bool is_temp = ms_slice_case_eq_cstr(ev->code, "SYS/TEMP") ||
+			       ms_slice_case_eq_cstr(ev->code, "SYS/PERM") ||
+			       ms_slice_case_eq_cstr(ev->code, "IN-USE");
+
+		session_base_sasl_failed(&s->base, is_temp ? MS_ERESP :
+					 MS_EAUTH, ev->text);
+		return;
+	}
+	if (session_base_sasl_success(&s->base) == MS_OK)
+		pop3_session_ready(s);
+}
+
+static void
+pop3_session_fail_status(struct pop3_session *s, int code, const char *what,
+			 const struct pop3_event *ev)
+{
+	session_base_fail(&s->base, code, "%s refused: -ERR %.*s", what,
+			  (int)ev->text.len, (const char *)ev->text.p);
+}
+
+/* A command event while ready: hand it to the oldest submitter. */
+static void
+pop3_session_cmd_event(struct pop3_session *s, const struct pop3_event *ev)
+{
+	const struct pop3_session_cmd_cbs *head =
+		session_base_fifo_head(&s->base);
+	struct pop3_session_cmd_cbs cb;
+	bool is_done;
+
+	if (head == NULL) {
+		/* QUIT (ours) or a command built but not submitted. */
+		if (s->state == POP3_SESSION_QUIT && ev->cmd == POP3_CMD_QUIT)
+			session_base_close(&s->base, MS_OK);
+		return;
+	}
+	cb = *head;
+	is_done = ev->type == POP3_EV_END || (ev->type == POP3_EV_STATUS &&
+		  (!ev->is_ok || (ev->cmd != POP3_CMD_CAPA &&
+				  ev->cmd != POP3_CMD_LIST_ALL &&
+				  ev->cmd != POP3_CMD_UIDL_ALL &&
+				  ev->cmd != POP3_CMD_RETR &&
+				  ev->cmd != POP3_CMD_TOP)));
+	if (!is_done) {
+		if (ev->type != POP3_EV_STATUS && cb.on_event_cb != NULL)
+			cb.on_event_cb(s, ev, cb.arg);
+		return;
+	}
+	(void)session_base_fifo_pop(&s->base, &cb);
+	s->nsubmitted--;
+	cb.on_done_cb(s, MS_OK, ev, cb.arg);
+}
+
+static void
+pop3_session_event(struct pop3_session *s, const struct pop3_event *ev)
+{
+	if (ev->type == POP3_EV_STATUS || ev->type == POP3_EV_CONTINUATION)
+		session_base_trace_in(&s->base, ev->text);
+	switch (s->state) {
+	case POP3_SESSION_GREETING:
+		if (!ev->is_ok) {
+			pop3_session_fail_status(s, MS_ERESP, "greeting", ev);
+			return;
+		}
+		pop3_session_send_capa(s, POP3_SESSION_CAPA);
+		break;
+	case POP3_SESSION_CAPA:
+	case POP3_SESSION_CAPA_TLS:
+		/* No CAPA (RFC 1939 servers): no STLS, no SASL. */
+		if (ev->type == POP3_EV_END ||
+		    (ev->type == POP3_EV_STATUS && !ev->is_ok))
+			pop3_session_capa_done(s);
+		break;
+	case POP3_SESSION_STLS:
+		if (!ev->is_ok) {
+			pop3_session_fail_status(s, MS_ETLS, "STLS", ev);
+			return;
+		}
+		/* The caller stops feeding: later bytes are discarded. */
+		pop3_session_set_state(s, POP3_SESSION_TLS_HANDSHAKE);
+		if (net_conn_starttls(s->base.conn) != MS_OK)
+			session_base_fail(&s->base, MS_EINTERNAL,
+					  "cannot start TLS");
+		break;
+	case POP3_SESSION_AUTH:
+		pop3_session_auth_event(s, ev);
+		break;
+	case POP3_SESSION_USER:
+		if (!ev->is_ok) {
+			pop3_session_fail_status(s, MS_EAUTH, "USER", ev);
+			return;
+		}
+		s->base.in_auth = true;
+		if (pop3_cmd_pass(&s->core, (struct ms_slice){
+			(const uint8_t *)s->base.secret, s->base.secret_len }) !=
+		    MS_OK) {
+			session_base_fail(&s->base, MS_EINVAL, "password "
+					  "unusable in PASS");
+			return;
+		}
+		pop3_session_set_state(s, POP3_SESSION_PASS);
+		break;
+	case POP3_SESSION_PASS:
+		if (!ev->is_ok) {
+			pop3_session_fail_status(s, MS_EAUTH, "PASS", ev);
+			return;
+		}
+		pop3_session_ready(s);
+		break;
+	case POP3_SESSION_READY:
+	case POP3_SESSION_QUIT:
+		pop3_session_cmd_event(s, ev);
+		break;
+	default:
+		session_base_fail(&s->base, MS_EPROTO, "unexpected response "
+				  "in state %s",
+				  pop3_session_state_names[s->state]);
+		break;
+	}
+}
+
+static size_t
+pop3_session_data_cb(const uint8_t *p, size_t len, void *arg)
+{
+	struct pop3_session *s = arg;
+	size_t off = 0;
+
+	while (off < len && !s->base.is_closing &&
+	       s->state != POP3_SESSION_TLS_HANDSHAKE) {
+		struct pop3_event ev;
+		size_t used = 0;
+		int rc = pop3_client_feed(&s->core, p + off, len - off, &used);
+
+		off += used;
+		while (pop3_client_next_event(&s->core, &ev) == MS_OK &&
+		       !s->base.is_closing)
+			pop3_session_event(s, &ev);
+		if (rc < 0) {
+			session_base_fail(&s->base, MS_EPROTO, "malformed "
+					  "server response (%s)",
+					  ms_strerror(rc));
+			break;
+		}
+	}
+	if (!s->base.is_closing)
+		pop3_session_flush(s);
+	return off;
+}
+
+static void
+pop3_session_connected_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	pop3_session_set_state(s, POP3_SESSION_GREETING);
+}
+
+static void
+pop3_session_tls_ready_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	if (pop3_client_starttls_done(&s->core) != MS_OK) {
+		session_base_fail(&s->base, MS_EPROTO, "TLS up without STLS");
+		return;
+	}
+	log_debug("acct=%s pop3 %s:%u STLS done, %zu plaintext bytes "
+		  "discarded", s->base.account, s->base.host, s->base.port,
+		  net_conn_discarded_bytes(s->base.conn));
+	pop3_session_send_capa(s, POP3_SESSION_CAPA_TLS);
+}
+
+static void
+pop3_session_timer_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	/* QUIT went unanswered: close anyway, it was a clean end for us. */
+	session_base_close(&s->base, MS_OK);
+}
+
+static void
+pop3_session_closed_cb(int reason, const struct ms_err *err, void *arg)
+{
+	struct pop3_session *s = arg;
+	int rc = reason == MS_OK ? MS_ECANCELED : reason;
+	struct pop3_session_cmd_cbs cb;
+
+	pop3_session_set_state(s, POP3_SESSION_DONE);
+	session_base_auth_done(&s->base);
+	/* Every submitted command hears about the end, oldest first. */
+	while (session_base_fifo_pop(&s->base, &cb))
+		cb.on_done_cb(s, rc, NULL, cb.arg);
+	s->on_close_cb(s, reason, err, s->arg);
+}
+
+static void
+pop3_session_free_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	pop3_client_deinit(&s->core);
+	free(s);
+}
+
+static const struct session_base_ops pop3_session_ops = {
+	.connected_cb = pop3_session_connected_cb,
+	.tls_ready_cb = pop3_session_tls_ready_cb,
+	.data_cb = pop3_session_data_cb,
+	.timer_cb = pop3_session_timer_cb,
+	.closed_cb = pop3_session_closed_cb,
+	.free_cb = pop3_session_free_cb,
+};
+
+int
+pop3_session_new(uv_loop_t *loop, const struct pop3_session_params *params,
+		 struct pop3_session **s_r, struct ms_err *err_r)
+{
+	struct session_base_params bp = {
+		.proto = "pop3",
+		.trace_area = TRACE_POP3,
+		.account = params->account,
+		.host = params->host,
+		.user = params->user,
+		.port = params->port,
+		.tls = params->tls,
+		.tls_ctx = params->tls_ctx,
+		.timeout_ms = params->timeout_ms,
+		.is_user_required = true,
+		.password = params->password,
+		.password_cmd = params->password_cmd,
+		.oauth_token_cmd = params->oauth_token_cmd,
+	};
+	struct pop3_session *s;
+	int rc;
+
+	if (params->on_ready_cb == NULL || params->on_close_cb == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "pop3: callbacks missing");
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "pop3: out of memory");
+	if (pop3_client_init(&s->core, NULL) != MS_OK) {
+		pop3_client_deinit(&s->core);
+		free(s);
+		return ms_err_set(err_r, MS_ENOMEM, "pop3: out of memory");
+	}
+	s->auth = params->auth;
+	s->on_ready_cb = params->on_ready_cb;
+	s->on_close_cb = params->on_close_cb;
+	s->arg = params->arg;
+	rc = session_base_open(&s->base, loop, &bp, &pop3_session_ops, s,
+			       err_r);
+	session_base_fifo_init(&s->base, sizeof(struct pop3_session_cmd_cbs));
+	if (rc != MS_OK) {
+		pop3_client_deinit(&s->core);
+		free(s);
+		return rc;
+	}
+	*s_r = s;
+	return MS_OK;
+}
+
+struct pop3_client *
+pop3_session_core(struct pop3_session *s)
+{
+	return &s->core;
+}
+
+int
+pop3_session_submit(struct pop3_session *s,
+		    const struct pop3_session_cmd_cbs *cbs)
+{
+	if (s->state != POP3_SESSION_READY || s->base.is_closing ||
+	    cbs == NULL || cbs->on_done_cb == NULL ||
+	    pop3_client_pending(&s->core) <= s->nsubmitted)
+		return MS_EINVAL;
+	session_base_fifo_push(&s->base, cbs);
+	s->nsubmitted++;
+	pop3_session_flush(s);
+	return MS_OK;
+}
+
+size_t
+pop3_session_in_flight(const struct pop3_session *s)
+{
+	return session_base_fifo_count(&s->base);
+}
+
+unsigned
+pop3_session_caps(const struct pop3_session *s)
+{
+	return pop3_client_caps(&s->core);
+}
+
+const char *
+pop3_session_auth_used(const struct pop3_session *s)
+{
+	return s->base.auth_used;
+}
+
+struct net_conn *
+pop3_session_conn(struct pop3_session *s)
+{
+	return s->base.conn;
+}
+
+void
+pop3_session_close(struct pop3_session *s, int reason)
+{
+	if (s->base.is_closing || s->state == POP3_SESSION_QUIT)
+		return;
+	if (reason == MS_OK && s->state == POP3_SESSION_READY &&
+	    pop3_cmd_quit(&s->core) == MS_OK) {
+		pop3_session_set_state(s, POP3_SESSION_QUIT);
+		s->nsubmitted++;
+		pop3_session_flush(s);
+		session_base_timer_start(&s->base, POP3_SESSION_QUIT_WAIT_MS);
+		return;
+	}
+	session_base_close(&s->base, reason);
+}
