@@ -625,7 +625,7 @@ sess_auth_begin(struct imap_session *s)
 
 		if (secret_cmd_start(s->loop, &sp, sess_secret_cb, s, &s->job,
 				     &err) != MS_OK) {
-			sess_fail(s, MS_EAUTH, "%s", err.msg);
+			sess_fail_err(s, &err);
 			return;
 		}
 	}
@@ -697,7 +697,8 @@ sess_advance(struct imap_session *s)
 			s->caps_valid = false;
 		return;
 	}
-	if (!s->enable_done && sess_has(s, "QRESYNC")) {
+	if (!s->enable_done && sess_has(s, "QRESYNC") &&
+	    sess_has(s, "ENABLE")) {
 		s->qresync_enabled = false;
 		sess_internal(s, imap_cmd_enable(&s->core, "QRESYNC"),
 			      "ENABLE", sess_enable_done);

@@ -15,13 +15,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The POP3/SMTP session tests' helpers: only the fixture runner is used. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "session_test_util.h"
+#pragma GCC diagnostic pop
+
 #include "common/base64.h"
 #include "imap/imap_cmd.h"
 
+/* The certificate to serve comes in $MS_ISESS_CERT (good, expired, ...). */
 #define DOVECOT_SCRIPT \
 	"set -u\n" \
 	". \"$1/integration/lib/dovecot.sh\" || exit 1\n" \
-	"dovecot_start --cert \"$2\"; rc=$?\n" \
+	"dovecot_start --cert \"${MS_ISESS_CERT:-good}\"; rc=$?\n" \
 	"[ \"$rc\" = 0 ] || exit \"$rc\"\n" \
 	"printf 'imap=%s\\nimaps=%s\\nuser1=%s\\npass1=%s\\ntoken1=%s\\n" \
 	"ca=%s\\nfp=%s\\nsscert=%s\\nssfp=%s\\nREADY\\n' " \
@@ -31,110 +38,49 @@
 	"read -r _ || true\n" \
 	"dovecot_stop\n"
 
+/* One private Dovecot and what its fixture printed. */
 struct dfx {
-	pid_t pid;
-	int to_child;		/* closing it stops the server */
+	struct st_fixture st;
 	bool running, skipped;
 	int imap, imaps;
-	char user1[64], pass1[64], token1[128];
-	char ca[512], fp[200], sscert[512], ssfp[200];
+	const char *user1, *pass1, *token1, *ca, *fp, *sscert, *ssfp;
 };
 
 static struct dfx fx;		/* --cert good, for the whole group */
-
-static void
-dfx_take(const char *line, const char *key, char *dst, size_t size)
-{
-	size_t n = strlen(key);
-
-	if (strncmp(line, key, n) == 0 && line[n] == '=')
-		snprintf(dst, size, "%.*s", (int)strcspn(line + n + 1, "\n"),
-		    line + n + 1);
-}
 
 /* Starts a private Dovecot serving certificate cert; false on failure. */
 static bool
 dfx_start(struct dfx *d, const char *cert)
 {
-	const char *data = getenv("MS_TEST_DATA");
-	char tests_dir[4096], line[1024], num[16];
-	int in[2], out[2], status;
-	FILE *f;
+	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if (data == NULL)
-		data = "tests/data";
-	snprintf(tests_dir, sizeof(tests_dir), "%s/..", data);
-	if (pipe(in) != 0 || pipe(out) != 0)
+	if (setenv("MS_ISESS_CERT", cert, 1) != 0)
 		return false;
-	d->pid = fork();
-	if (d->pid < 0)
-		return false;
-	if (d->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execl("/bin/bash", "bash", "-c", DOVECOT_SCRIPT, "fixture",
-		    tests_dir, cert, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	d->to_child = in[1];
-	if ((f = fdopen(out[0], "r")) == NULL)
-		return false;
-	/* The fixture bounds its own waits (15 s per server). */
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strcmp(line, "READY\n") == 0) {
-			d->running = true;
-			break;
-		}
-		num[0] = '\0';
-		dfx_take(line, "imap", num, sizeof(num));
-		if (num[0] != '\0')
-			d->imap = (int)strtol(num, NULL, 10);
-		num[0] = '\0';
-		dfx_take(line, "imaps", num, sizeof(num));
-		if (num[0] != '\0')
-			d->imaps = (int)strtol(num, NULL, 10);
-		dfx_take(line, "user1", d->user1, sizeof(d->user1));
-		dfx_take(line, "pass1", d->pass1, sizeof(d->pass1));
-		dfx_take(line, "token1", d->token1, sizeof(d->token1));
-		dfx_take(line, "ca", d->ca, sizeof(d->ca));
-		dfx_take(line, "fp", d->fp, sizeof(d->fp));
-		dfx_take(line, "sscert", d->sscert, sizeof(d->sscert));
-		dfx_take(line, "ssfp", d->ssfp, sizeof(d->ssfp));
-	}
-	fclose(f);
-	if (d->running)
-		return true;
-	close(d->to_child);
-	waitpid(d->pid, &status, 0);
-	d->pid = 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+	rc = st_fixture_start(&d->st, DOVECOT_SCRIPT);
+	if (rc == 77) {
 		d->skipped = true;
 		return true;
 	}
-	fprintf(stderr, "dovecot fixture failed (status %d)\n", status);
-	return false;
+	if (rc != 0)
+		return false;
+	d->running = true;
+	d->imap = (int)strtol(st_fixture_get(&d->st, "imap"), NULL, 10);
+	d->imaps = (int)strtol(st_fixture_get(&d->st, "imaps"), NULL, 10);
+	d->user1 = st_fixture_get(&d->st, "user1");
+	d->pass1 = st_fixture_get(&d->st, "pass1");
+	d->token1 = st_fixture_get(&d->st, "token1");
+	d->ca = st_fixture_get(&d->st, "ca");
+	d->fp = st_fixture_get(&d->st, "fp");
+	d->sscert = st_fixture_get(&d->st, "sscert");
+	d->ssfp = st_fixture_get(&d->st, "ssfp");
+	return true;
 }
 
 static bool
 dfx_stop(struct dfx *d)
 {
-	int status = 0;
-
-	if (d->pid <= 0)
-		return true;
-	close(d->to_child);
-	if (waitpid(d->pid, &status, 0) != d->pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "dovecot fixture stop failed (%d)\n", status);
-		return false;
-	}
-	d->pid = 0;
-	return true;
+	return st_fixture_stop(&d->st) == 0;
 }
 
 #define NEED_DOVECOT() \
@@ -1027,12 +973,8 @@ group_setup(void **state)
 {
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	if (!dfx_start(&fx, "good"))
-		return -1;
-	if (fx.skipped && getenv("MS_REQUIRE_SERVERS") != NULL &&
-	    strcmp(getenv("MS_REQUIRE_SERVERS"), "1") == 0)
-		return -1;
-	return 0;
+	/* st_fixture_start fails instead of skipping with MS_REQUIRE_SERVERS. */
+	return dfx_start(&fx, "good") ? 0 : -1;
 }
 
 static int

@@ -9,10 +9,15 @@
  */
 #include "test_imap_session_util.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* The POP3/SMTP session tests' helpers: only st_read_line is used. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "session_test_util.h"
+#pragma GCC diagnostic pop
 
 #define USER "alice"
 #define PASS "s3cret-pw"
@@ -37,7 +42,7 @@ server_start(struct server *s, const char *mode)
 	char certp[300], keyp[300], line[64];
 	const char *argv[16];
 	int fds[2], argc = 0;
-	size_t n = 0;
+	bool ok;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->report, sizeof(s->report), "%s/report-%s-%u", tmp, mode,
@@ -69,23 +74,9 @@ server_start(struct server *s, const char *mode)
 		_exit(127);
 	}
 	close(fds[1]);
-	/* Bounded: 100 polls of 100 ms. */
-	for (int i = 0; i < 100 && n + 1 < sizeof(line); i++) {
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		r = read(fds[0], line + n, 1);
-		if (r <= 0)
-			break;
-		n++;
-		if (line[n - 1] == '\n')
-			break;
-	}
-	line[n] = '\0';
+	ok = st_read_line(fds[0], line, sizeof(line), 10000);
 	close(fds[0]);
-	if (sscanf(line, "PORT %d", &s->port) != 1) {
+	if (!ok || sscanf(line, "PORT %d", &s->port) != 1) {
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);
 		fail_msg("fake server %s did not start: '%s'", mode, line);
