@@ -32,7 +32,7 @@
 #define SYNC_RANGE_UIDS 200		/* UIDs per UID FETCH command */
 #define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
 #define SYNC_BATCH_OPS 500		/* commit after this many operations */
-#define SYNC_BATCH_MEM (32u << 20)	/* or this many bytes held */
+#define SYNC_BATCH_MEM (4u << 20)	/* or this many bytes held */
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
 
 enum sync_step {
