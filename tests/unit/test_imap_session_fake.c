@@ -9,6 +9,8 @@
  */
 #include "test_imap_session_util.h"
 
+#include "imap/imap_cmd.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,13 +126,16 @@ struct fake_case {
  * credential reached it in plaintext; returns the plaintext byte count.
  */
 static size_t
-fake_run(const struct fake_case *fc, struct srun *r)
+fake_run_hooked(const struct fake_case *fc, struct srun *r,
+    srun_hook *on_ready, void *user)
 {
 	struct imap_session_params p;
 	struct server srv;
 
 	server_start(&srv, fc->mode);
 	srun_params(r, &p);
+	r->on_ready = on_ready;
+	r->user = user;
 	p.port = (uint16_t)srv.port;
 	p.tls = fc->tls;
 	p.tls_ctx = fc->tls == NET_TLS_NONE ? NULL : srun_tls_ctx(ca, NULL);
@@ -143,6 +148,12 @@ fake_run(const struct fake_case *fc, struct srun *r)
 	if (p.tls_ctx != NULL)
 		net_tls_ctx_unref(&p.tls_ctx);
 	return server_stop_check(&srv);
+}
+
+static size_t
+fake_run(const struct fake_case *fc, struct srun *r)
+{
+	return fake_run_hooked(fc, r, NULL, NULL);
 }
 
 /* A case that must end before login with code and a message with text. */
@@ -346,6 +357,76 @@ test_preauth_starttls(void **state)
 	(void)fake_refused(&fc, MS_ETLS, "PREAUTH");
 }
 
+/* LOGOUT unanswered: close(MS_OK) still ends, within the bounded wait. */
+static void
+nologout_ready(struct srun *r)
+{
+	imap_session_close(r->s, MS_OK);
+}
+
+static void
+test_logout_unanswered(void **state)
+{
+	const struct fake_case fc = { .mode = "nologout",
+	    .tls = NET_TLS_IMPLICIT, .timeout_ms = 800 };
+	struct srun r;
+	uint64_t t0 = uv_hrtime(), ms;
+
+	(void)state;
+	assert_int_equal(fake_run_hooked(&fc, &r, nologout_ready, NULL), 0);
+	ms = (uv_hrtime() - t0) / 1000000;
+	assert_true(r.ready);
+	assert_int_equal(r.close_rc, MS_OK);
+	assert_true(ms >= 700 && ms < 5000);
+}
+
+/* A BYE in the middle: the command in flight and the session end. */
+struct bye_state {
+	int done_rc;
+	bool done_st_null, done_fired;
+};
+
+static void
+bye_done_cb(struct imap_session *s, int rc, const struct imap_ev_status *st,
+    void *arg)
+{
+	struct bye_state *b = arg;
+
+	(void)s;
+	assert_false(b->done_fired);
+	b->done_fired = true;
+	b->done_rc = rc;
+	b->done_st_null = st == NULL;
+}
+
+static void
+bye_ready(struct srun *r)
+{
+	const struct imap_session_cmd_cbs cbs = { NULL, bye_done_cb, r->user };
+	int tag = imap_cmd_noop(imap_session_core(r->s));
+
+	assert_true(tag > 0);
+	assert_int_equal(imap_session_submit(r->s, tag, &cbs), MS_OK);
+}
+
+static void
+test_bye_mid_session(void **state)
+{
+	const struct fake_case fc = { .mode = "byelater",
+	    .tls = NET_TLS_IMPLICIT };
+	struct bye_state b = { 0 };
+	struct srun r;
+
+	(void)state;
+	assert_int_equal(fake_run_hooked(&fc, &r, bye_ready, &b), 0);
+	assert_true(r.ready);
+	assert_int_equal(r.close_rc, MS_ECONN);
+	srun_assert_contains(r.close_msg, "BYE server shutting down");
+	assert_true(b.done_fired);
+	assert_int_equal(b.done_rc, MS_ECONN);
+	assert_true(b.done_st_null);
+}
+
 static int
 group_setup(void **state)
 {
@@ -394,6 +475,8 @@ main(void)
 		cmocka_unit_test(test_no_sasl_ir),
 		cmocka_unit_test(test_greeting_bye),
 		cmocka_unit_test(test_preauth_starttls),
+		cmocka_unit_test(test_logout_unanswered),
+		cmocka_unit_test(test_bye_mid_session),
 	};
 
 	if (getenv("MS_TEST_FILTER") != NULL)

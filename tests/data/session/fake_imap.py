@@ -21,6 +21,8 @@ in plaintext.  Modes:
   loginonly-plain the same without TLS
   nosaslir     implicit TLS; AUTH=PLAIN without SASL-IR ("+" first)
   bye          greets with BYE
+  byelater     implicit TLS; logs in, answers NOOP with BYE and closes
+  nologout     implicit TLS; logs in, never answers LOGOUT
   preauth      greets with PREAUTH (and offers STARTTLS)
 """
 import argparse
@@ -71,9 +73,10 @@ class Peer:
         return parts[0], (parts[1].upper() if len(parts) > 1 else b""), parts
 
 
-def serve_imap(p, caps, user, password):
+def serve_imap(p, caps, user, password, mode=""):
     """A small but honest IMAP server: CAPABILITY, AUTHENTICATE PLAIN,
-    LOGIN, NOOP, LOGOUT."""
+    LOGIN, NOOP, LOGOUT.  mode "nologout" never answers LOGOUT, "byelater"
+    answers NOOP with an untagged BYE and closes."""
     while True:
         cmdline = p.command()
         if cmdline is None:
@@ -107,8 +110,13 @@ def serve_imap(p, caps, user, password):
                 p.send(tag + b" OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n")
             else:
                 p.send(tag + b" NO [AUTHENTICATIONFAILED] bad login\r\n")
+        elif cmd == b"NOOP" and mode == "byelater":
+            p.send(b"* BYE server shutting down for maintenance\r\n")
+            return
         elif cmd == b"NOOP":
             p.send(tag + b" OK NOOP done\r\n")
+        elif cmd == b"LOGOUT" and mode == "nologout":
+            continue
         elif cmd == b"LOGOUT":
             p.send(b"* BYE bye\r\n" + tag + b" OK LOGOUT done\r\n")
             return
@@ -121,6 +129,8 @@ TLS_MODES = {
     "slow": b"IMAP4rev1 AUTH=PLAIN SASL-IR",
     "loginonly": b"IMAP4rev1",
     "nosaslir": b"IMAP4rev1 AUTH=PLAIN",
+    "nologout": b"IMAP4rev1 AUTH=PLAIN SASL-IR",
+    "byelater": b"IMAP4rev1 AUTH=PLAIN SASL-IR",
 }
 
 
@@ -139,7 +149,7 @@ def handle(conn, a, ctx):
         p = Peer(s, a.report, slow=mode == "slow")
         p.tls = True
         p.send(b"* OK server ready\r\n")
-        serve_imap(p, TLS_MODES[mode], a.user, a.password)
+        serve_imap(p, TLS_MODES[mode], a.user, a.password, mode)
         return
     p = Peer(conn, a.report)
     if mode == "loginonly-plain":
