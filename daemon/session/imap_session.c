@@ -861,6 +861,9 @@ sess_feed(struct imap_session *s, const uint8_t *p, size_t len)
 		rc = imap_client_feed(&s->core, p + off, len - off, &n);
 		sess_trace(s, "S:", p + off, n);
 		off += n;
+		/* Counted before the events, so a callback sees them. */
+		if (!was_z)
+			s->bytes_in += n;
 		while (!s->is_closing &&
 		       imap_client_next_event(&s->core, &ev) == MS_OK)
 			sess_on_event(s, &ev);
@@ -896,6 +899,7 @@ sess_feed_compressed(struct imap_session *s, const uint8_t *p, size_t len)
 			return;
 		}
 		off += used;
+		s->bytes_in += used;
 		fed = 0;
 		while (fed < made && !s->is_closing) {
 			size_t n = sess_feed(s, s->zbuf_in + fed, made - fed);
@@ -925,16 +929,10 @@ sess_on_data_cb(struct net_conn *conn, const uint8_t *p, size_t len,
 	while (off < len && !s->is_closing) {
 		if (s->z_active) {
 			sess_feed_compressed(s, p + off, len - off);
-			s->bytes_in += len - off;
 			off = len;
 			break;
 		}
-		{
-			size_t n = sess_feed(s, p + off, len - off);
-
-			s->bytes_in += n;
-			off += n;
-		}
+		off += sess_feed(s, p + off, len - off);
 		if (s->want_starttls) {
 			s->want_starttls = false;
 			if (net_conn_starttls(conn) != MS_OK)
