@@ -208,7 +208,7 @@ sync_folder_error(struct imap_sync *as, const char *what,
 		as->sum.folder_errors++;
 	r->is_failed = true;
 	r->has_hole = true;
-	log_err("%s: folder %s: %s failed: %.*s", as->name, r->fold->name,
+	log_err("acct=%s folder=%s %s failed: %.*s", as->name, r->fold->name,
 		what, st != NULL ? (int)st->text.len : 0,
 		st != NULL ? (const char *)st->text.p : "");
 }
@@ -272,8 +272,8 @@ sync_flags_pull(struct imap_sync *as, const struct store_msg *rec,
 	    ms == rec->modseq)
 		return;
 	if (conflicts != 0)
-		log_info("%s: %s: UID %u: flags changed on both sides, the "
-			 "server's value wins (bits 0x%x)", as->name,
+		log_info("acct=%s folder=%s uid=%u flags changed on both "
+			 "sides, the server's value wins (bits 0x%x)", as->name,
 			 as->run.fold->name, rec->uid, conflicts);
 	if (server != rec->synced_flags || merged != rec->flags)
 		as->sum.changed++;
@@ -330,7 +330,7 @@ sync_on_list(struct imap_sync *as, const struct imap_ev_list *l)
 		return;
 	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);
 	if (imap_utf7_decode(l->name, &name) < 0 || name.len == 0) {
-		log_warn("%s: skipping folder %.*s: not a valid modified "
+		log_warn("acct=%s skipping folder %.*s: not a valid modified "
 			 "UTF-7 name of at most %d bytes", as->name,
 			 (int)l->name.len, (const char *)l->name.p,
 			 STORE_FOLDER_NAME_MAX);
@@ -474,8 +474,8 @@ sync_on_fetch_body(struct imap_sync *as, const struct imap_ev_fetch_body *b)
 	if (b->section.len != 0 || b->has_origin || b->is_nil)
 		return;
 	if (store_body_writer_new(as->params.store, b->size, &r->w, &err) < 0) {
-		log_err("%s: %s: UID %u: %s", as->name, r->fold->name, b->uid,
-			err.msg);
+		log_err("acct=%s folder=%s uid=%u %s", as->name,
+			r->fold->name, b->uid, err.msg);
 		r->is_w_failed = true;
 	}
 }
@@ -489,8 +489,8 @@ sync_on_chunk(struct imap_sync *as, const struct imap_ev_literal_chunk *c)
 	if (r->w == NULL)
 		return;
 	if (store_body_writer_write(r->w, c->data.p, c->data.len, &err) < 0) {
-		log_err("%s: %s: message body: %s", as->name, r->fold->name,
-			err.msg);
+		log_err("acct=%s folder=%s message body: %s", as->name,
+			r->fold->name, err.msg);
 		store_body_writer_free(&r->w);
 		r->is_w_failed = true;
 	}
@@ -523,7 +523,7 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		return;
 	}
 	if (r->w == NULL || store_body_writer_finish(&r->w, &body, &err) < 0) {
-		log_err("%s: %s: UID %u not stored: %s", as->name,
+		log_err("acct=%s folder=%s uid=%u not stored: %s", as->name,
 			r->fold->name, fe->uid,
 			err.msg[0] ? err.msg : "no body in the FETCH response");
 		r->has_hole = true;
@@ -715,9 +715,10 @@ sync_push_store_done(struct imap_session *s, int rc,
 		return;
 	if (!sync_st_ok(st) || st->code.code == IMAP_CODE_MODIFIED) {
 		if (r->is_push_ok)
-			log_warn("%s: %s: UID %u: the server did not take the "
-				 "local change (%s%.*s); it stays pending and "
-				 "is merged on the next pass", as->name,
+			log_warn("acct=%s folder=%s uid=%u the server did "
+				 "not take the local change (%s%.*s); it stays "
+				 "pending and is merged on the next pass",
+				 as->name,
 				 r->fold->name, c->uid,
 				 st != NULL && st->code.code ==
 				 IMAP_CODE_MODIFIED ? "MODIFIED " : "",
@@ -766,7 +767,8 @@ sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
 	    (rc = store_body_writer_write(w, buf->p, buf->len, &err)) < 0 ||
 	    (rc = store_body_writer_finish(&w, body_r, &err)) < 0) {
 		store_body_writer_free(&w);
-		log_err("%s: storing an appended body: %s", as->name, err.msg);
+		log_err("acct=%s storing an appended body: %s", as->name,
+			err.msg);
 		return rc;
 	}
 	return MS_OK;
@@ -788,8 +790,8 @@ sync_push_append_done(struct imap_session *s, int rc,
 		return;
 	if (!sync_st_ok(st)) {
 		ms_buf_reset(&r->push_body);
-		log_warn("%s: %s: the server refused to append a local "
-			 "message (it stays local and pending): %.*s",
+		log_warn("acct=%s folder=%s the server refused to append "
+			 "a local message (it stays local and pending): %.*s",
 			 as->name, r->fold->name,
 			 st != NULL ? (int)st->text.len : 0,
 			 st != NULL ? (const char *)st->text.p : "");
@@ -908,13 +910,14 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 		rc = store_body_read_all(as->params.store, c->hash,
 					 &r->push_body, &err);
 		if (rc != MS_OK) {
-			log_err("%s: %s: pending APPEND: body not readable: %s",
-				as->name, r->fold->name, err.msg);
+			log_err("acct=%s folder=%s pending APPEND: body not "
+				"readable: %s", as->name, r->fold->name,
+				err.msg);
 			return false;
 		}
 		if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
-			log_err("%s: %s: pending APPEND: %s", as->name,
-				r->fold->name, ms_strerror(rc));
+			log_err("acct=%s folder=%s pending APPEND: %s",
+				as->name, r->fold->name, ms_strerror(rc));
 			return false;
 		}
 		if (r->push_crlf.len > 0) {
@@ -955,7 +958,7 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 			return true;
 		if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0) {
 			if (!as->warned_no_uidplus)
-				log_warn("%s: the server has no UIDPLUS: "
+				log_warn("acct=%s the server has no UIDPLUS: "
 					 "local deletions are marked "
 					 "\\Deleted, not expunged", as->name);
 			as->warned_no_uidplus = true;
@@ -1068,7 +1071,8 @@ sync_fetch_pump(struct imap_sync *as)
 		uint32_t lo = r->next_lo;
 		uint64_t hi = (uint64_t)lo + SYNC_RANGE_UIDS - 1;
 
-		if (!r->has_uidnext || hi + 1 >= r->uidnext || hi >= UINT32_MAX) {
+		if (!r->has_uidnext || hi + 1 >= r->uidnext ||
+		    hi >= UINT32_MAX) {
 			snprintf(set, sizeof(set), "%u:*", lo);
 			r->is_all_sent = true;
 		} else {
@@ -1170,7 +1174,8 @@ sync_reset_folder(struct imap_sync *as)
 
 	if ((rc = sync_commit(as)) < 0)
 		return rc;
-	if ((rc = store_msg_iter_new(as->params.store, r->fold->id, 1, &it)) < 0) {
+	rc = store_msg_iter_new(as->params.store, r->fold->id, 1, &it);
+	if (rc < 0) {
 		sync_fail(as, rc, "store: %s", ms_strerror(rc));
 		return rc;
 	}
@@ -1214,8 +1219,9 @@ sync_reset_folder(struct imap_sync *as)
 		return MS_ENOMEM;
 	if ((rc = sync_commit(as)) < 0)
 		return rc;
-	log_warn("%s: %s: UIDVALIDITY changed (%u -> %u): fetching the folder "
-		 "again and re-matching its %zu messages by content%s",
+	log_warn("acct=%s folder=%s UIDVALIDITY changed (%u -> %u): "
+		 "fetching the folder again and re-matching its %zu "
+		 "messages by content%s",
 		 as->name, r->fold->name, r->stored.state.uidvalidity,
 		 r->uidvalidity, n_parked, n_dropped > 0 ?
 		 "; pending flag changes and deletions on old UIDs dropped" :
@@ -1299,15 +1305,17 @@ sync_folder_next(struct imap_sync *as)
 		r->fold = f;
 		ms_buf_init(&r->push_body, 1ull << 30);
 		ms_buf_init(&r->push_crlf, 1ull << 30);
-		rc = store_folder_get(as->params.store, f->id, &r->stored, &err);
+		rc = store_folder_get(as->params.store, f->id, &r->stored,
+				      &err);
 		if (rc != MS_OK) {
-			sync_fail(as, rc < 0 ? rc : MS_ESTORE, "store: folder %s: "
-				  "%s", f->name, rc < 0 ? err.msg : "vanished");
+			sync_fail(as, rc < 0 ? rc : MS_ESTORE, "store: folder "
+				  "%s: %s", f->name,
+				  rc < 0 ? err.msg : "vanished");
 			return;
 		}
 		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
 					   f->has_pending);
-		log_debug("%s: folder %s: %s", as->name, f->name,
+		log_debug("acct=%s folder=%s plan=%s", as->name, f->name,
 			  sync_folder_mode_name(r->mode));
 		if (r->mode == SYNC_MODE_SKIP)
 			continue;
@@ -1366,8 +1374,9 @@ sync_folders_reconcile(struct imap_sync *as)
 					   stored[i].name) == 0;
 		if (is_listed)
 			continue;
-		log_info("%s: folder %s is gone from the server: removing it "
-			 "from the store", as->name, stored[i].name);
+		log_info("acct=%s folder=%s is gone from the server: "
+			 "removing it from the store", as->name,
+			 stored[i].name);
 		if (!sync_batch_ok(as, store_batch_folder_delete(as->batch,
 							stored[i].id)))
 			break;

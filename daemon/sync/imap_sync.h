@@ -38,7 +38,7 @@
 struct imap_sync;
 
 struct imap_sync_summary {
-	unsigned folders;	/* folders the pass covered (wanted, selectable) */
+	unsigned folders;	/* wanted, selectable folders of the pass */
 	unsigned selected;	/* of those, selected (changed or pending) */
 	unsigned folder_errors;	/* folders that failed (logged) */
 	uint64_t new_msgs;	/* messages stored */

@@ -104,7 +104,8 @@ sync_date_format(int64_t t, char buf[SYNC_DATE_TEXT_MAX])
 		memset(&tm, 0, sizeof(tm));
 	/* The modulos only tell the compiler the widths. */
 	snprintf(buf, SYNC_DATE_TEXT_MAX, "%02u-%.3s-%04u %02u:%02u:%02u +0000",
-		 (unsigned)tm.tm_mday % 100u, sync_months[(unsigned)tm.tm_mon % 12u],
+		 (unsigned)tm.tm_mday % 100u,
+		 sync_months[(unsigned)tm.tm_mon % 12u],
 		 (unsigned)(tm.tm_year + 1900) % 10000u,
 		 (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
 		 (unsigned)tm.tm_sec % 100u);

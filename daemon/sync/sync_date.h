@@ -14,7 +14,8 @@
  * day may have a leading space, as RFC 3501 allows). */
 int sync_date_parse(struct ms_slice text, int64_t *t_r) MS_WUR;
 
-/* Writes t as "dd-Mon-yyyy hh:mm:ss +0000" (26 bytes and NUL; the buffer has room for any year). */
+/* Writes t as "dd-Mon-yyyy hh:mm:ss +0000" (26 bytes and NUL; the buffer
+ * has room for any year). */
 #define SYNC_DATE_TEXT_MAX 64
 void sync_date_format(int64_t t, char buf[SYNC_DATE_TEXT_MAX]);
 

@@ -4,7 +4,8 @@
  * mailsyncctl will later.  Not installed; not for users.
  *
  *   ms_storedump DIR folders
- *   ms_storedump DIR msgs ACCOUNT [FOLDER]   FOLDER UID FLAGS SYNCED SHA256 SIZE
+ *   ms_storedump DIR msgs ACCOUNT [FOLDER]
+ *                          FOLDER UID FLAGS SYNCED SHA256 SIZE per message
  *   ms_storedump DIR check                   store_check with re-hashing
  *   ms_storedump DIR changes                 pending local changes
  *   ms_storedump DIR flag ACCOUNT FOLDER UID +\Flagged -\Seen ...
