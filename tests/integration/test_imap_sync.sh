@@ -144,6 +144,16 @@ ca_file = $MS_TLS_CA
 user = $MS_USER1
 password = wrong password
 
+[account b]
+protocol = imap
+host = localhost
+port = $MS_IMAPS_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER2
+password = $MS_PASS2
+compress = no
+
 [account pop]
 protocol = pop3
 host = localhost
@@ -154,6 +164,7 @@ user = $MS_USER1
 password = $MS_PASS1
 EOC
 mailmutate_add "$MS_USER1" INBOX "${files[4]:-${files[0]}}" >/dev/null
+mailfill "$MS_USER2" 400 >/dev/null
 is_sync
 rc=$?
 [ "$rc" = 1 ] && ok "one bad account: exit 1" || fail "bad account: exit $rc"
@@ -161,6 +172,11 @@ grep -q '^mailsyncd: bad: ' "$WORK/err" && ok "$(grep '^mailsyncd: bad: ' "$WORK
 grep -q '^mailsyncd: pop: pop3 not implemented yet$' "$WORK/err" && ok "pop3: says it is not implemented" ||
 	fail "pop3 line: $(cat "$WORK/err")"
 grep -q '^t: 9 folders, 1 new' "$WORK/out" && ok "the good account synced: $(cat "$WORK/out")" || fail "good account: $(cat "$WORK/out")"
+grep -q '^b: 9 folders, 400 new' "$WORK/out" && ok "a second account ran beside it: $(grep '^b:' "$WORK/out")" ||
+	fail "account b: $(cat "$WORK/out")"
+n_b="$("$STOREDUMP" "$STORE" msgs b | wc -l)"
+[ "$n_b" = 400 ] && ok "account b: 400 records" || fail "account b: $n_b records"
+"$STOREDUMP" "$STORE" check >/dev/null || fail "store_check after two accounts"
 is_sync t || fail "--once t alone: $(cat "$WORK/err")"
 grep -q '^t: ' "$WORK/out" && ! grep -q 'bad' "$WORK/err" && ok "--once t runs only t" || fail "--once t: $(cat "$WORK/out" "$WORK/err")"
 
