@@ -76,6 +76,12 @@ pending="$("$STOREDUMP" "$STORE" changes | wc -l)"
 is_compare "after push"
 "$MAILSYNCD" -c "$CFG" --once >"$WORK/out" 2>"$WORK/err" || fail "pass after push: $(cat "$WORK/err")"
 is_compare "pass after push"
+# Our own pushes moved the server's HIGHESTMODSEQ: that pass re-selected
+# the pushed folders once; now everything is settled and nothing is selected.
+"$MAILSYNCD" -v -c "$CFG" --once >"$WORK/out" 2>"$WORK/trace" || fail "settled pass"
+sent_cmds | grep -qE '^(SELECT|EXAMINE)$' &&
+	fail "settled pass selected: $(grep -E ' C: A[0-9]+ (SELECT|EXAMINE)' "$WORK/trace" | head -3)" ||
+	ok "the pass after that selects nothing: $(cat "$WORK/out")"
 
 # --- a flag changed on both sides ------------------------------------------------
 # Local: +\Flagged on INBOX 4; server: +\Answered on INBOX 4 and -\Seen on 5
