@@ -207,11 +207,14 @@ smtp_session_cmd_reply(struct smtp_session *s, const struct smtp_event *ev)
 {
 	struct smtp_session_cmd_cbs cb;
 
+	/* An unasked 421 answers no command: the pending ones fail. */
+	if (ev->cmd == SMTP_CMD_NONE) {
+		smtp_session_fail_reply(s, MS_ECONN, "session", ev);
+		return;
+	}
 	if (!session_base_fifo_pop(&s->base, &cb)) {
 		if (s->state == SMTP_SESSION_QUIT && ev->cmd == SMTP_CMD_QUIT)
 			session_base_close(&s->base, MS_OK);
-		else if (ev->cmd == SMTP_CMD_NONE)
-			smtp_session_fail_reply(s, MS_ECONN, "session", ev);
 		return;
 	}
 	s->nsubmitted--;

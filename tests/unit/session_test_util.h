@@ -9,6 +9,7 @@
 #ifndef MS_TEST_SESSION_UTIL_H
 #define MS_TEST_SESSION_UTIL_H
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 	argv[argc++] = "--record";
 	argv[argc++] = s->record;
 	argv[argc] = NULL;
-	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
@@ -207,7 +208,8 @@ st_fixture_start(struct st_fixture *fx, const char *script)
 
 	memset(fx, 0, sizeof(*fx));
 	snprintf(tests_dir, sizeof(tests_dir), "%s/..", st_data_dir());
-	if (pipe(in) != 0 || pipe(out) != 0)
+	/* Close-on-exec: a later child must not keep the fixture alive. */
+	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
 		return -1;
 	fx->pid = fork();
 	if (fx->pid < 0)
