@@ -142,7 +142,9 @@ sync_folder_plan(const struct store_folder_state *stored,
 {
 	if (stored->uidvalidity == 0)
 		return SYNC_MODE_INITIAL;
-	if (st->has_status && !has_pending &&
+	/* Without a modseq a flag change shows in none of the four values:
+	 * such a folder is always diffed. */
+	if (st->has_status && !has_pending && st->highestmodseq != 0 &&
 	    st->uidvalidity == stored->uidvalidity &&
 	    st->uidnext == stored->uidnext &&
 	    st->messages == stored->messages &&

@@ -53,7 +53,8 @@ const char *sync_folder_mode_name(enum sync_folder_mode mode);
  * server's, caps the session's IMAP_SESSION_CAP_* bits; has_pending says
  * local changes wait to be pushed.  A folder whose UIDVALIDITY, UIDNEXT,
  * MESSAGES and HIGHESTMODSEQ all equal the stored state (and has no
- * pending change) is skipped.  A changed UIDVALIDITY is found after
+ * pending change) is skipped, but only when the server has modseqs: else
+ * a flag change would go unseen, so the folder is diffed every pass.  A changed UIDVALIDITY is found after
  * SELECT and handled there; the plan for it is the one for a changed
  * folder.
  */

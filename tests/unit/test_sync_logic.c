@@ -184,6 +184,15 @@ test_plan(void **state)
 	t = st; t.uidvalidity = 8;
 	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
 			 SYNC_MODE_QRESYNC);
+	/* No modseqs (no CONDSTORE, or NOMODSEQ): flag changes are
+	 * invisible in STATUS, so the folder is always diffed. */
+	stored.highestmodseq = 0;
+	t = st; t.highestmodseq = 0;
+	assert_int_equal(sync_folder_plan(&stored, &t, 0, false),
+			 SYNC_MODE_FULL);
+	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
+			 SYNC_MODE_FULL);
+	stored.highestmodseq = 500;
 	/* Without QRESYNC: the flag diff. */
 	t = st; t.highestmodseq = 501;
 	assert_int_equal(sync_folder_plan(&stored, &t,
