@@ -40,6 +40,7 @@ enum sync_step {
 	SYNC_STEP_LIST,
 	SYNC_STEP_STATUS,
 	SYNC_STEP_SELECT,
+	SYNC_STEP_CHANGED,
 	SYNC_STEP_DIFF,
 	SYNC_STEP_FETCH,
 	SYNC_STEP_PUSH,
@@ -67,6 +68,7 @@ struct sync_run {
 	bool is_fetching;	/* the UIDNEXT watermark may advance */
 	bool has_hole;		/* a message was not stored: freeze it */
 	bool is_failed;
+	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
 	uint32_t fetch_from;	/* first UID that is new */
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;
@@ -112,6 +114,7 @@ struct imap_sync {
 static void sync_folder_next(struct imap_sync *as);
 static void sync_fetch_pump(struct imap_sync *as);
 static void sync_push_next(struct imap_sync *as);
+static void sync_diff_start(struct imap_sync *as);
 
 /* --- failures and commits ------------------------------------------------ */
 
@@ -451,14 +454,14 @@ sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 {
 	struct sync_run *r = &as->run;
 
-	if ((fe->has & IMAP_FETCH_HAS_UID) == 0 ||
-	    (fe->has & IMAP_FETCH_HAS_FLAGS) == 0)
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
 		return;
 	sync_diff_advance(as, fe->uid);
 	if (r->has_cur && r->cur.uid == fe->uid) {
-		sync_flags_pull(as, &r->cur, fe->flags,
-				(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
-				fe->modseq : 0);
+		if (fe->has & IMAP_FETCH_HAS_FLAGS)
+			sync_flags_pull(as, &r->cur, fe->flags,
+					(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
+					fe->modseq : 0);
 		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
 	}
 }
@@ -1016,6 +1019,23 @@ sync_fetch_complete(struct imap_sync *as)
 		sync_folder_done(as);
 		return;
 	}
+	if (r->mode == SYNC_MODE_CONDSTORE && !r->is_uid_check) {
+		struct store_folder now;
+
+		/* CHANGEDSINCE does not tell expunges: when the store holds
+		 * as many messages as the server, none went (every UID below
+		 * the watermark is stored); else diff the UIDs. */
+		if (sync_commit(as) < 0)
+			return;
+		if (store_folder_get(as->params.store, r->fold->id, &now,
+				     NULL) == MS_OK &&
+		    now.local_count != r->exists) {
+			r->is_uid_check = true;
+			r->is_fetching = false;
+			sync_diff_start(as);
+			return;
+		}
+	}
 	st.uidvalidity = r->uidvalidity;
 	st.uidnext = r->stored.state.uidnext;
 	if (r->has_uidnext && r->uidnext > st.uidnext)
@@ -1126,7 +1146,11 @@ sync_diff_done(struct imap_session *s, int rc,
 	}
 	sync_diff_advance(as, r->stored.state.uidnext);
 	store_msg_iter_free(&r->it);
-	if (!as->is_closing)
+	if (as->is_closing)
+		return;
+	if (r->is_uid_check)
+		sync_fetch_complete(as);
+	else
 		sync_fetch_start(as);
 }
 
@@ -1138,7 +1162,10 @@ sync_diff_start(struct imap_sync *as)
 	char set[32];
 
 	if (r->stored.state.uidnext <= 1 || r->stored.local_count == 0) {
-		sync_fetch_start(as);
+		if (r->is_uid_check)
+			sync_fetch_complete(as);
+		else
+			sync_fetch_start(as);
 		return;
 	}
 	as->step = SYNC_STEP_DIFF;
@@ -1149,9 +1176,47 @@ sync_diff_start(struct imap_sync *as)
 	r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
 	snprintf(set, sizeof(set), "1:%u", r->stored.state.uidnext - 1);
 	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
+			  r->is_uid_check ? "UID" :
 			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
 			  "UID FLAGS MODSEQ" : "UID FLAGS", 0, false),
 			  sync_diff_done);
+}
+
+/* --- folder: CONDSTORE flag changes --------------------------------------- */
+
+static void
+sync_changed_done(struct imap_session *s, int rc,
+		  const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_folder_error(as, "UID FETCH (CHANGEDSINCE)", st);
+		sync_folder_done(as);
+		return;
+	}
+	sync_fetch_start(as);
+}
+
+static void
+sync_changed_start(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[32];
+
+	if (r->stored.state.uidnext <= 1 || r->stored.local_count == 0) {
+		sync_fetch_start(as);
+		return;
+	}
+	as->step = SYNC_STEP_CHANGED;
+	snprintf(set, sizeof(set), "1:%u", r->stored.state.uidnext - 1);
+	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
+			  "UID FLAGS MODSEQ", r->stored.state.highestmodseq,
+			  false), sync_changed_done);
 }
 
 /* --- folder: UIDVALIDITY change ------------------------------------------- */
@@ -1261,6 +1326,8 @@ sync_select_done(struct imap_session *s, int rc,
 	}
 	if (r->mode == SYNC_MODE_FULL)
 		sync_diff_start(as);
+	else if (r->mode == SYNC_MODE_CONDSTORE)
+		sync_changed_start(as);
 	else
 		sync_fetch_start(as);
 }

@@ -130,6 +130,7 @@ sync_folder_mode_name(enum sync_folder_mode mode)
 	case SYNC_MODE_SKIP: return "skip";
 	case SYNC_MODE_INITIAL: return "initial";
 	case SYNC_MODE_QRESYNC: return "qresync";
+	case SYNC_MODE_CONDSTORE: return "condstore";
 	case SYNC_MODE_FULL: return "full";
 	}
 	return "?";
@@ -155,5 +156,8 @@ sync_folder_plan(const struct store_folder_state *stored,
 	if ((caps & IMAP_SESSION_CAP_QRESYNC) != 0 &&
 	    stored->highestmodseq > 0)
 		return SYNC_MODE_QRESYNC;
+	if ((caps & IMAP_SESSION_CAP_CONDSTORE) != 0 &&
+	    stored->highestmodseq > 0)
+		return SYNC_MODE_CONDSTORE;
 	return SYNC_MODE_FULL;
 }

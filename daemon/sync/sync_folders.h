@@ -43,6 +43,8 @@ enum sync_folder_mode {
 	SYNC_MODE_SKIP = 0,	/* unchanged: not selected at all */
 	SYNC_MODE_INITIAL,	/* never synced: fetch everything */
 	SYNC_MODE_QRESYNC,	/* SELECT (QRESYNC ...): changes and VANISHED */
+	SYNC_MODE_CONDSTORE,	/* UID FETCH (FLAGS) (CHANGEDSINCE m); UIDs
+				 * diffed only when the counts disagree */
 	SYNC_MODE_FULL,		/* UID FETCH 1:n (FLAGS), diff with the store */
 };
 

@@ -193,11 +193,11 @@ test_plan(void **state)
 	assert_int_equal(sync_folder_plan(&stored, &t, qr, false),
 			 SYNC_MODE_FULL);
 	stored.highestmodseq = 500;
-	/* Without QRESYNC: the flag diff. */
+	/* CONDSTORE without QRESYNC: CHANGEDSINCE; neither: the diff. */
 	t = st; t.highestmodseq = 501;
 	assert_int_equal(sync_folder_plan(&stored, &t,
 					  IMAP_SESSION_CAP_CONDSTORE, false),
-			 SYNC_MODE_FULL);
+			 SYNC_MODE_CONDSTORE);
 	assert_int_equal(sync_folder_plan(&stored, &t, 0, false),
 			 SYNC_MODE_FULL);
 	/* No STATUS known: selected. */
