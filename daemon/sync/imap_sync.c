@@ -259,6 +259,32 @@ sync_st_ok(const struct imap_ev_status *st)
 	return st != NULL && st->status == IMAP_STATUS_OK;
 }
 
+static void sync_folder_error(struct imap_sync *as, const char *what,
+			      const struct imap_ev_status *st);
+static void sync_folder_done(struct imap_sync *as);
+
+/* A folder step's command completed: true to go on; on NO/BAD the folder
+ * is logged as failed and left. */
+static bool
+sync_step_ok(struct imap_sync *as, int rc, const struct imap_ev_status *st,
+	     const char *what)
+{
+	if (!sync_cmd_live(as, rc))
+		return false;
+	if (sync_st_ok(st))
+		return true;
+	sync_folder_error(as, what, st);
+	sync_folder_done(as);
+	return false;
+}
+
+/* "1:N" for the UIDs below the stored watermark. */
+static void
+sync_known_set(const struct sync_run *r, char *set, size_t size)
+{
+	snprintf(set, size, "1:%u", r->stored.state.uidnext - 1);
+}
+
 /* --- flags --------------------------------------------------------------- */
 
 /* Merges what the server says about uid into the store's record. */
@@ -1137,13 +1163,8 @@ sync_diff_done(struct imap_session *s, int rc,
 	struct sync_run *r = &as->run;
 
 	(void)s;
-	if (!sync_cmd_live(as, rc))
+	if (!sync_step_ok(as, rc, st, "UID FETCH (FLAGS)"))
 		return;
-	if (!sync_st_ok(st)) {
-		sync_folder_error(as, "UID FETCH (FLAGS)", st);
-		sync_folder_done(as);
-		return;
-	}
 	sync_diff_advance(as, r->stored.state.uidnext);
 	store_msg_iter_free(&r->it);
 	if (as->is_closing)
@@ -1174,7 +1195,7 @@ sync_diff_start(struct imap_sync *as)
 		return;
 	}
 	r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
-	snprintf(set, sizeof(set), "1:%u", r->stored.state.uidnext - 1);
+	sync_known_set(r, set, sizeof(set));
 	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
 			  r->is_uid_check ? "UID" :
 			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
@@ -1191,14 +1212,8 @@ sync_changed_done(struct imap_session *s, int rc,
 	struct imap_sync *as = arg;
 
 	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st)) {
-		sync_folder_error(as, "UID FETCH (CHANGEDSINCE)", st);
-		sync_folder_done(as);
-		return;
-	}
-	sync_fetch_start(as);
+	if (sync_step_ok(as, rc, st, "UID FETCH (CHANGEDSINCE)"))
+		sync_fetch_start(as);
 }
 
 static void
@@ -1213,7 +1228,7 @@ sync_changed_start(struct imap_sync *as)
 		return;
 	}
 	as->step = SYNC_STEP_CHANGED;
-	snprintf(set, sizeof(set), "1:%u", r->stored.state.uidnext - 1);
+	sync_known_set(r, set, sizeof(set));
 	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
 			  "UID FLAGS MODSEQ", r->stored.state.highestmodseq,
 			  false), sync_changed_done);
@@ -1307,13 +1322,8 @@ sync_select_done(struct imap_session *s, int rc,
 	struct sync_run *r = &as->run;
 
 	(void)s;
-	if (!sync_cmd_live(as, rc))
+	if (!sync_step_ok(as, rc, st, "SELECT"))
 		return;
-	if (!sync_st_ok(st)) {
-		sync_folder_error(as, "SELECT", st);
-		sync_folder_done(as);
-		return;
-	}
 	if (!r->has_uidvalidity) {
 		sync_folder_error(as, "SELECT (no UIDVALIDITY)", NULL);
 		sync_folder_done(as);

@@ -56,9 +56,9 @@ const char *sync_folder_mode_name(enum sync_folder_mode mode);
  * local changes wait to be pushed.  A folder whose UIDVALIDITY, UIDNEXT,
  * MESSAGES and HIGHESTMODSEQ all equal the stored state (and has no
  * pending change) is skipped, but only when the server has modseqs: else
- * a flag change would go unseen, so the folder is diffed every pass.  A changed UIDVALIDITY is found after
- * SELECT and handled there; the plan for it is the one for a changed
- * folder.
+ * a flag change would go unseen, so the folder is diffed every pass.
+ * A changed UIDVALIDITY is found after SELECT and handled there; the plan
+ * for it is the one for a changed folder.
  */
 enum sync_folder_mode sync_folder_plan(const struct store_folder_state *stored,
 				       const struct sync_folder_status *st,
