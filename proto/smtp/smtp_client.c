@@ -218,6 +218,10 @@ smtp_client_reply_done(struct smtp_client *c, enum smtp_cmd cmd)
 	c->ev.code = c->cur_code;
 	c->ev.text = (struct ms_slice){ c->text.p, c->text.len };
 	c->ev.type = SMTP_EV_REPLY;
+	c->ev.has_enhanced = c->cur_has_enh;
+	c->ev.enh_class = c->cur_enh[0];
+	c->ev.enh_subject = c->cur_enh[1];
+	c->ev.enh_detail = c->cur_enh[2];
 	c->has_event = true;
 	if (cmd == SMTP_CMD_AUTH && c->cur_code == 334) {
 		c->ev.type = SMTP_EV_AUTH_CHALLENGE;
@@ -275,15 +279,15 @@ smtp_client_line(struct smtp_client *c, struct ms_slice l)
 	n = smtp_enhanced_parse(t, &cls, &subj, &det);
 	if (n > 0 && cls == code / 100 && code != 334) {
 		if (c->nlines == 0) {
-			c->ev.has_enhanced = true;
-			c->ev.enh_class = cls;
-			c->ev.enh_subject = subj;
-			c->ev.enh_detail = det;
+			c->cur_has_enh = true;
+			c->cur_enh[0] = cls;
+			c->cur_enh[1] = subj;
+			c->cur_enh[2] = det;
 		}
 		t.p += n;
 		t.len -= n;
 	} else if (c->nlines == 0) {
-		c->ev.has_enhanced = false;
+		c->cur_has_enh = false;
 	}
 	if (cmd == SMTP_CMD_EHLO && code == 250 && c->nlines > 0)
 		smtp_client_learn_ext(c, t);
@@ -293,17 +297,7 @@ smtp_client_line(struct smtp_client *c, struct ms_slice l)
 	c->nlines++;
 	if (!is_last)
 		return MS_AGAIN;
-	{
-		bool has = c->ev.has_enhanced;
-		int a = c->ev.enh_class, b = c->ev.enh_subject,
-		    d = c->ev.enh_detail;
-
-		smtp_client_reply_done(c, cmd);
-		c->ev.has_enhanced = has;
-		c->ev.enh_class = a;
-		c->ev.enh_subject = b;
-		c->ev.enh_detail = d;
-	}
+	smtp_client_reply_done(c, cmd);
 	return MS_OK;
 }
 

@@ -120,6 +120,8 @@ struct smtp_client {
 	struct ms_buf text;	/* the reply's text so far (owned) */
 	size_t max_reply;
 	int cur_code;		/* code of the reply's first line, or 0 */
+	bool cur_has_enh;	/* its enhanced status code, if any */
+	int cur_enh[3];
 	bool line_taken;
 	bool has_event;
 	struct smtp_event ev;

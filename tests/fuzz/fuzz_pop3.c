@@ -145,7 +145,8 @@ static void
 fuzz_pop3_compare(const struct ms_buf *a, const struct ms_buf *b,
     const char *how)
 {
-	if (a->len == b->len && memcmp(a->p, b->p, a->len) == 0)
+	if (a->len == b->len && (a->len == 0 ||
+	    memcmp(a->p, b->p, a->len) == 0))
 		return;
 	fprintf(stderr, "fuzz_pop3: %s feed differs\n", how);
 	abort();

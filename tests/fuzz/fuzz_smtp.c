@@ -178,7 +178,8 @@ fuzz_smtp_check_encoding(const uint8_t *data, size_t size,
 		fuzz_ok(ms_buf_append(&back, p, n));
 		i = (size_t)(lf - enc->p) + 1;
 	}
-	if (back.len != norm.len || memcmp(back.p, norm.p, back.len) != 0)
+	if (back.len != norm.len ||
+	    (back.len > 0 && memcmp(back.p, norm.p, back.len) != 0))
 		abort();
 	ms_buf_deinit(&norm);
 	ms_buf_deinit(&back);
@@ -198,8 +199,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		ms_buf_reset(b);
 		fuzz_smtp_run(data + 2, size - 2, data[0], data[1], how, b);
-		if (how > 0 && (whole.len != other.len ||
-		    memcmp(whole.p, other.p, whole.len) != 0)) {
+		if (how > 0 && (whole.len != other.len || (whole.len > 0 &&
+		    memcmp(whole.p, other.p, whole.len) != 0))) {
 			fprintf(stderr, "fuzz_smtp: feed %d differs\n", how);
 			abort();
 		}
@@ -209,8 +210,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		ms_buf_reset(b);
 		fuzz_smtp_encode(data + 2, size - 2, data[1], how, b);
-		if (how > 0 && (whole.len != other.len ||
-		    memcmp(whole.p, other.p, whole.len) != 0)) {
+		if (how > 0 && (whole.len != other.len || (whole.len > 0 &&
+		    memcmp(whole.p, other.p, whole.len) != 0))) {
 			fprintf(stderr, "fuzz_smtp: encoding %d differs\n",
 			    how);
 			abort();
