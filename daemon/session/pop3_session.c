@@ -10,8 +10,6 @@
 #include "log.h"
 #include "session/session_base.h"
 
-#define POP3_SESSION_QUIT_WAIT_MS 5000u
-
 enum pop3_session_state {
 	POP3_SESSION_CONNECTING = 0,
 	POP3_SESSION_GREETING,
@@ -37,8 +35,6 @@ struct pop3_session {
 	enum pop3_session_state state;
 	struct pop3_client core;
 	enum sasl_mech auth;
-	/* Core commands with callbacks (or ours): built beyond are not. */
-	size_t nsubmitted;
 	void (*on_ready_cb)(struct pop3_session *s, void *arg);
 	void (*on_close_cb)(struct pop3_session *s, int reason,
 			    const struct ms_err *err, void *arg);
@@ -72,7 +68,7 @@ static void
 pop3_session_ready(struct pop3_session *s)
 {
 	session_base_auth_done(&s->base);
-	s->nsubmitted = pop3_client_pending(&s->core);
+	s->base.nsubmitted = pop3_client_pending(&s->core);
 	pop3_session_set_state(s, POP3_SESSION_READY);
 	log_debug("acct=%s pop3 %s:%u logged in (%s%s)", s->base.account,
 		  s->base.host, s->base.port, s->base.auth_used,
@@ -242,8 +238,7 @@ pop3_session_cmd_event(struct pop3_session *s, const struct pop3_event *ev)
 			cb.on_event_cb(s, ev, cb.arg);
 		return;
 	}
-	(void)session_base_fifo_pop(&s->base, &cb);
-	s->nsubmitted--;
+	(void)session_base_cmd_done(&s->base, &cb);
 	cb.on_done_cb(s, MS_OK, ev, cb.arg);
 }
 
@@ -466,14 +461,15 @@ int
 pop3_session_submit(struct pop3_session *s,
 		    const struct pop3_session_cmd_cbs *cbs)
 {
-	if (s->state != POP3_SESSION_READY || s->base.is_closing ||
-	    cbs == NULL || cbs->on_done_cb == NULL ||
-	    pop3_client_pending(&s->core) <= s->nsubmitted)
+	int rc;
+
+	if (cbs == NULL || cbs->on_done_cb == NULL)
 		return MS_EINVAL;
-	session_base_fifo_push(&s->base, cbs);
-	s->nsubmitted++;
-	pop3_session_flush(s);
-	return MS_OK;
+	rc = session_base_submit(&s->base, s->state == POP3_SESSION_READY,
+				 pop3_client_pending(&s->core), cbs);
+	if (rc == MS_OK)
+		pop3_session_flush(s);
+	return rc;
 }
 
 size_t
@@ -508,9 +504,8 @@ pop3_session_close(struct pop3_session *s, int reason)
 	if (reason == MS_OK && s->state == POP3_SESSION_READY &&
 	    pop3_cmd_quit(&s->core) == MS_OK) {
 		pop3_session_set_state(s, POP3_SESSION_QUIT);
-		s->nsubmitted++;
+		session_base_quit_sent(&s->base);
 		pop3_session_flush(s);
-		session_base_timer_start(&s->base, POP3_SESSION_QUIT_WAIT_MS);
 		return;
 	}
 	session_base_close(&s->base, reason);

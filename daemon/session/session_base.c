@@ -12,6 +12,8 @@
 #include "auth/sasl_crypto_openssl.h"
 #include "log.h"
 
+#define SESSION_BASE_QUIT_WAIT_MS 5000u
+
 static char *
 session_base_strdup(const char *s)
 {
@@ -123,6 +125,34 @@ session_base_fifo_pop(struct session_base *b, void *entry_r)
 	memmove(b->fifo, b->fifo + b->entry_size,
 		--b->fifo_len * b->entry_size);
 	return true;
+}
+
+int
+session_base_submit(struct session_base *b, bool is_ready,
+		    size_t core_pending, const void *entry)
+{
+	if (!is_ready || b->is_closing || core_pending <= b->nsubmitted)
+		return MS_EINVAL;
+	session_base_fifo_push(b, entry);
+	b->nsubmitted++;
+	return MS_OK;
+}
+
+bool
+session_base_cmd_done(struct session_base *b, void *entry_r)
+{
+	if (!session_base_fifo_pop(b, entry_r))
+		return false;
+	b->nsubmitted--;
+	return true;
+}
+
+void
+session_base_quit_sent(struct session_base *b)
+{
+	b->nsubmitted++;
+	/* A server that never answers QUIT must not keep us. */
+	session_base_timer_start(b, SESSION_BASE_QUIT_WAIT_MS);
 }
 
 const void *

@@ -81,6 +81,8 @@ struct session_base {
 	/* Callbacks of submitted commands (entry_size bytes each). */
 	uint8_t *fifo;
 	size_t fifo_len, fifo_cap, entry_size;
+	/* Core commands accounted for (submitted, or our own QUIT). */
+	size_t nsubmitted;
 };
 
 /*
@@ -97,6 +99,17 @@ void session_base_fifo_init(struct session_base *b, size_t size);
 void session_base_fifo_push(struct session_base *b, const void *entry);
 /* Copies the oldest entry to entry_r and removes it; false if empty. */
 bool session_base_fifo_pop(struct session_base *b, void *entry_r);
+/*
+ * Registers entry for the command just built: MS_OK, or MS_EINVAL when
+ * the session is not ready or closing, or the core has no unclaimed
+ * command (core_pending is the core's count of unanswered commands).
+ */
+int session_base_submit(struct session_base *b, bool is_ready,
+			size_t core_pending, const void *entry) MS_WUR;
+/* A submitted command got its answer: pops the oldest entry. */
+bool session_base_cmd_done(struct session_base *b, void *entry_r);
+/* Our own QUIT was queued: account for it and bound the wait. */
+void session_base_quit_sent(struct session_base *b);
 /* The oldest entry, or NULL. */
 const void *session_base_fifo_head(const struct session_base *b);
 size_t session_base_fifo_count(const struct session_base *b);

@@ -10,8 +10,6 @@
 #include "log.h"
 #include "session/session_base.h"
 
-#define SMTP_SESSION_QUIT_WAIT_MS 5000u
-
 enum smtp_session_state {
 	SMTP_SESSION_CONNECTING = 0,
 	SMTP_SESSION_GREETING,
@@ -37,8 +35,6 @@ struct smtp_session {
 	struct smtp_client core;
 	enum sasl_mech auth;
 	char *helo_name;	/* owned */
-	/* Core commands with callbacks (or ours): built beyond are not. */
-	size_t nsubmitted;
 	void (*on_ready_cb)(struct smtp_session *s, void *arg);
 	void (*on_close_cb)(struct smtp_session *s, int reason,
 			    const struct ms_err *err, void *arg);
@@ -71,7 +67,7 @@ static void
 smtp_session_ready(struct smtp_session *s)
 {
 	session_base_auth_done(&s->base);
-	s->nsubmitted = smtp_client_pending(&s->core);
+	s->base.nsubmitted = smtp_client_pending(&s->core);
 	smtp_session_set_state(s, SMTP_SESSION_READY);
 	log_debug("acct=%s smtp %s:%u ready (%s%s)", s->base.account,
 		  s->base.host, s->base.port,
@@ -212,12 +208,11 @@ smtp_session_cmd_reply(struct smtp_session *s, const struct smtp_event *ev)
 		smtp_session_fail_reply(s, MS_ECONN, "session", ev);
 		return;
 	}
-	if (!session_base_fifo_pop(&s->base, &cb)) {
+	if (!session_base_cmd_done(&s->base, &cb)) {
 		if (s->state == SMTP_SESSION_QUIT && ev->cmd == SMTP_CMD_QUIT)
 			session_base_close(&s->base, MS_OK);
 		return;
 	}
-	s->nsubmitted--;
 	cb.on_reply_cb(s, MS_OK, ev, cb.arg);
 }
 
@@ -441,14 +436,15 @@ int
 smtp_session_submit(struct smtp_session *s,
 		    const struct smtp_session_cmd_cbs *cbs)
 {
-	if (s->state != SMTP_SESSION_READY || s->base.is_closing ||
-	    cbs == NULL || cbs->on_reply_cb == NULL ||
-	    smtp_client_pending(&s->core) <= s->nsubmitted)
+	int rc;
+
+	if (cbs == NULL || cbs->on_reply_cb == NULL)
 		return MS_EINVAL;
-	session_base_fifo_push(&s->base, cbs);
-	s->nsubmitted++;
-	smtp_session_flush(s);
-	return MS_OK;
+	rc = session_base_submit(&s->base, s->state == SMTP_SESSION_READY,
+				 smtp_client_pending(&s->core), cbs);
+	if (rc == MS_OK)
+		smtp_session_flush(s);
+	return rc;
 }
 
 size_t
@@ -483,9 +479,8 @@ smtp_session_close(struct smtp_session *s, int reason)
 	if (reason == MS_OK && s->state == SMTP_SESSION_READY &&
 	    smtp_cmd_quit(&s->core) == MS_OK) {
 		smtp_session_set_state(s, SMTP_SESSION_QUIT);
-		s->nsubmitted++;
+		session_base_quit_sent(&s->base);
 		smtp_session_flush(s);
-		session_base_timer_start(&s->base, SMTP_SESSION_QUIT_WAIT_MS);
 		return;
 	}
 	session_base_close(&s->base, reason);

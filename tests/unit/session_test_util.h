@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "common/base64.h"
 #include "common/ms.h"
 
 #define SESSION_GUARD_MS 20000
@@ -169,6 +170,30 @@ st_file_contains(const char *path, const char *needle)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * What the fake server received before TLS holds neither the password
+ * nor its base64 forms (PLAIN's "\0user\0pass", LOGIN's password), nor
+ * any AUTH command.
+ */
+static void
+st_expect_no_secret(const struct st_server *srv, const char *user,
+    const char *pass)
+{
+	struct ms_buf b;
+	char plain[256];
+	int n = snprintf(plain, sizeof(plain), "%c%s%c%s", 0, user, 0, pass);
+
+	assert_false(st_file_contains(srv->record, pass));
+	ms_buf_init(&b, 1024);
+	assert_int_equal(ms_base64_encode(&b, plain, (size_t)n), MS_OK);
+	assert_false(st_file_contains(srv->record, (const char *)b.p));
+	ms_buf_reset(&b);
+	assert_int_equal(ms_base64_encode(&b, pass, strlen(pass)), MS_OK);
+	assert_false(st_file_contains(srv->record, (const char *)b.p));
+	ms_buf_deinit(&b);
+	assert_false(st_file_contains(srv->record, "AUTH"));
 }
 
 static size_t

@@ -70,6 +70,29 @@ def check_plain(a, b64):
         parts[2] == a.password.encode()
 
 
+def auth(ch, a, w, cont, ok, bad):
+    """AUTH PLAIN [ir] or AUTH LOGIN; cont is the continuation prefix."""
+    if w[1].upper() == b"PLAIN":
+        ir = w[2] if len(w) > 2 else None
+        if ir is None:
+            ch.send(cont + b"\r\n")
+            ir = ch.line()
+        good = ir is not None and check_plain(a, ir)
+    else:
+        ch.send(cont + b"VXNlcm5hbWU6\r\n")
+        u = ch.line()
+        ch.send(cont + b"UGFzc3dvcmQ6\r\n")
+        p = ch.line()
+        good = u == base64.b64encode(a.user.encode()) and \
+            p == base64.b64encode(a.password.encode())
+    ch.send(ok if good else bad)
+
+
+def is_auth(w):
+    return w[0].upper() == b"AUTH" and len(w) >= 2 and \
+        w[1].upper() in (b"PLAIN", b"LOGIN")
+
+
 def pop3(ch, a, ctx):
     ch.send(b"+OK fake POP3 ready\r\n")
     user = None
@@ -99,23 +122,9 @@ def pop3(ch, a, ctx):
                 ch.sock.recv(4096)
                 return
             ch.starttls(ctx)
-        elif cmd == b"AUTH" and len(w) >= 2 and w[1].upper() == b"PLAIN":
-            ir = w[2] if len(w) > 2 else None
-            if ir is None:
-                ch.send(b"+ \r\n")
-                ir = ch.line()
-            ok = ir is not None and check_plain(a, ir)
-            ch.send(b"+OK logged in\r\n" if ok else
-                    b"-ERR [AUTH] Authentication failed.\r\n")
-        elif cmd == b"AUTH" and len(w) >= 2 and w[1].upper() == b"LOGIN":
-            ch.send(b"+ VXNlcm5hbWU6\r\n")
-            u = ch.line()
-            ch.send(b"+ UGFzc3dvcmQ6\r\n")
-            p = ch.line()
-            ok = u == base64.b64encode(a.user.encode()) and \
-                p == base64.b64encode(a.password.encode())
-            ch.send(b"+OK logged in\r\n" if ok else
-                    b"-ERR [AUTH] Authentication failed.\r\n")
+        elif is_auth(w):
+            auth(ch, a, w, b"+ ", b"+OK logged in\r\n",
+                 b"-ERR [AUTH] Authentication failed.\r\n")
         elif cmd == b"USER":
             user = line[5:]
             ch.send(b"+OK\r\n")
@@ -158,23 +167,9 @@ def smtp(ch, a, ctx):
                 ch.sock.recv(4096)
                 return
             ch.starttls(ctx)
-        elif cmd == b"AUTH" and len(w) >= 2 and w[1].upper() == b"PLAIN":
-            ir = w[2] if len(w) > 2 else None
-            if ir is None:
-                ch.send(b"334 \r\n")
-                ir = ch.line()
-            ok = ir is not None and check_plain(a, ir)
-            ch.send(b"235 2.7.0 Authentication successful\r\n" if ok else
-                    b"535 5.7.8 Authentication credentials invalid\r\n")
-        elif cmd == b"AUTH" and len(w) >= 2 and w[1].upper() == b"LOGIN":
-            ch.send(b"334 VXNlcm5hbWU6\r\n")
-            u = ch.line()
-            ch.send(b"334 UGFzc3dvcmQ6\r\n")
-            p = ch.line()
-            ok = u == base64.b64encode(a.user.encode()) and \
-                p == base64.b64encode(a.password.encode())
-            ch.send(b"235 2.7.0 Authentication successful\r\n" if ok else
-                    b"535 5.7.8 Authentication credentials invalid\r\n")
+        elif is_auth(w):
+            auth(ch, a, w, b"334 ", b"235 2.7.0 Authentication successful\r\n",
+                 b"535 5.7.8 Authentication credentials invalid\r\n")
         elif cmd == b"NOOP":
             ch.send(b"250 2.0.0 OK\r\n")
         elif cmd == b"QUIT":
