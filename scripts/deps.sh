@@ -16,7 +16,7 @@ packages=(
 	lmdb-utils procps iproute2 groff-base
 )
 if [[ "${1:-}" == "--all" ]]; then
-	packages+=(isync mpop msmtp fetchmail)
+	packages+=(isync mpop msmtp fetchmail time)   # benchmark peers; time for peak RSS
 fi
 
 missing=()
