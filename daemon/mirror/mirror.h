@@ -1,0 +1,146 @@
+/*
+ * mirror.h - the Maildir mirror of an account (DESIGN.md "Maildir mirror"):
+ * export makes the mirror match the store, scan turns what readers did in
+ * the mirror into pending changes, check compares the two.
+ *
+ * Names.  A message record's file is named
+ *
+ *	<uidvalidity>-<uid>-<hash8>,U=<uid>,S=<size>[:2,<flags>]
+ *
+ * (hash8: the first 4 bytes of the body's SHA-256 in hex).  The store
+ * records the name it was last given (store_msg.mirror_name); a record's
+ * file is found again by the unique part of that name (the part before the
+ * first ','), or by the id above when nothing was recorded yet.  Each pass
+ * lists a folder once (new/ and cur/) and maps unique parts to files in a
+ * hash table, so a pass is linear in the number of messages.
+ *
+ * Flags.  \Seen S, \Answered R, \Flagged F, \Deleted T, \Draft D,
+ * $Forwarded P.  A message without any of them lives in new/ without an
+ * info suffix, any other in cur/ with ":2,<sorted letters>".  A file a
+ * reader moved from new/ to cur/ stays there.  Other letters (keywords a
+ * reader added) are kept on renames and ignored otherwise; $Junk and
+ * $NotJunk have no letter.
+ *
+ * Durability.  No file is fsync'ed.  After a folder's files are written
+ * and renamed, one syncfs(2) makes them durable, and only then the
+ * folder's mirror_durable watermark moves to the highest local_seq the
+ * pass covered.  A record beyond the watermark whose file is missing (or
+ * has the wrong size) is written again; only a record at or below it whose
+ * file is missing counts as deleted by a reader.
+ *
+ * Rebuild.  The root holds a marker file, ".mailsync-mirror", written at
+ * the end of the first complete export.  Without it the mirror is new (or
+ * was deleted, or moved to a new path): nothing missing counts as a
+ * reader's deletion and export writes every message from the store, with
+ * no network.  A folder whose directory (cur/ and new/) is gone is
+ * rebuilt the same way; deleting a folder's directory never deletes mail.
+ *
+ * Reader changes found by mirror_scan(), all committed to the store (one
+ * or more batches) before it returns:
+ *  - a file renamed to other flags: the record's local flags change (the
+ *    reader's adds and removes relative to the name the mirror last gave
+ *    it, so a server change in between is merged, not undone) and a
+ *    pending STORE_CHANGE_FLAGS is recorded;
+ *  - new/ -> cur/ with the same flags: only the recorded name changes;
+ *  - a file gone: pending STORE_CHANGE_DELETE;
+ *  - a file gone from folder A whose bytes (SHA-256) appear in a file of
+ *    folder B that belongs to no record: pending STORE_CHANGE_MOVE to B;
+ *  - a file that belongs to no record and matches nothing that vanished:
+ *    its bytes become a body and a pending STORE_CHANGE_APPEND.  The file
+ *    is left as it is; when the server's copy arrives as a record of that
+ *    folder with no file yet, export adopts the file by its hash (renames
+ *    it to the record's name) instead of writing a second copy.  A file
+ *    whose hash is already pending (APPEND or MOVE into its folder) is not
+ *    recorded twice;
+ *  - a file inside the tree that is not a message (a name that cannot be
+ *    a Maildir name, a directory in cur/, a file next to cur/, a Maildir
+ *    with no server folder) is left alone and reported once per
+ *    struct maildir_report.
+ * A file named for a record of its folder's UIDVALIDITY whose record is
+ * gone was expunged on the server: scan ignores it, export removes it.
+ */
+#ifndef MS_MIRROR_H
+#define MS_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ms.h"
+#include "maildir/maildir_scan.h"
+#include "store/store.h"
+
+#define MIRROR_MARKER ".mailsync-mirror"
+
+struct mirror_params {
+	const char *account;	/* store account name */
+	const char *root;	/* the account's maildir path (expanded) */
+	/* Personal namespace prefix ("INBOX." on Cyrus), NULL or "" when
+	 * none; the delimiter comes from each store folder. */
+	const char *ns_prefix;
+	/* Where non-message entries are reported (once per path per
+	 * report); may be NULL.  Owned by the caller, who keeps it across
+	 * passes so that a path is reported once per process. */
+	struct maildir_report *rep;
+};
+
+/* What a pass did; counters add up (the caller zeroes the struct). */
+struct mirror_stats {
+	uint64_t folders;	/* folders visited */
+	uint64_t written;	/* files written from the store */
+	uint64_t renamed;	/* flag renames for server changes */
+	uint64_t removed;	/* files of expunged records removed */
+	uint64_t adopted;	/* reader files taken as a record's file */
+	uint64_t flag_changes;	/* pending FLAGS recorded */
+	uint64_t deletes;	/* pending DELETE recorded */
+	uint64_t moves;		/* pending MOVE recorded */
+	uint64_t appends;	/* pending APPEND recorded */
+	uint64_t bytes;		/* bytes written */
+};
+
+/*
+ * Makes the mirror of p->account under p->root match the store: creates
+ * the folders' Maildirs (not for \Noselect folders), writes missing
+ * files through tmp/, renames files whose flags the server changed,
+ * removes the files of records that are gone, records each file's name
+ * (store_batch_msg_mirror), then per folder one syncfs and the watermark.
+ * A record with a pending DELETE or MOVE gets no file.  Idempotent.
+ * Returns MS_OK, or MS_EIO/MS_ESTORE/MS_ENOMEM with err_r set (a single
+ * message that cannot be written is logged and keeps its folder's
+ * watermark back, but does not stop the pass).
+ */
+int mirror_export(struct store *s, const struct mirror_params *p,
+		  struct mirror_stats *st_r, struct ms_err *err_r) MS_WUR;
+
+/*
+ * Detects reader changes (see above) and commits them as pending changes
+ * and record updates.  Touches no file.  A missing root is not an error
+ * (nothing to scan).  Returns MS_OK or a negative MS_E* with err_r set;
+ * changes found before an error are committed.
+ */
+int mirror_scan(struct store *s, const struct mirror_params *p,
+		struct mirror_stats *st_r, struct ms_err *err_r) MS_WUR;
+
+enum {
+	MIRROR_CHECK_CONTENT = 1 << 0,	/* also hash every file */
+};
+
+/*
+ * Compares store and mirror: every selectable folder has its Maildir;
+ * every record without a pending DELETE/MOVE has exactly one file, named
+ * as recorded, of the record's size, in new/ only when it has no flags,
+ * with the record's flags (system letters); a record with a pending
+ * DELETE/MOVE has none; every other message file is accounted for by a
+ * pending APPEND or MOVE into its folder.  With MIRROR_CHECK_CONTENT each
+ * file's SHA-256 must equal its record's body hash.  Returns MS_OK, or
+ * MS_EINVAL naming the first difference in err_r (other negative codes:
+ * the check itself failed).
+ */
+int mirror_check(struct store *s, const struct mirror_params *p,
+		 unsigned flags, struct ms_err *err_r) MS_WUR;
+
+/* The Maildir letters of store flags, and back (system letters only). */
+maildir_flags_t mirror_flags_to_maildir(uint32_t store_flags);
+uint32_t mirror_flags_from_maildir(maildir_flags_t flags);
+
+#endif

@@ -1,0 +1,457 @@
+/* mirror_common.c - folders, pending changes, listings and names shared
+ * by the mirror's export, scan and check. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir/maildir_path.h"
+#include "mirror/mirror_int.h"
+
+/* Commit a batch once it holds this much (memory stays bounded). */
+#define MIRROR_BATCH_OPS 2000
+#define MIRROR_BATCH_MEM (16u << 20)
+/* Pending changes read per store call. */
+#define MIRROR_CHANGES_CHUNK 1024
+
+static const struct {
+	uint32_t store;
+	char letter;
+} mirror_flag_map[] = {
+	{ STORE_FLAG_DRAFT, 'D' },
+	{ STORE_FLAG_FLAGGED, 'F' },
+	{ STORE_FLAG_FORWARDED, 'P' },
+	{ STORE_FLAG_ANSWERED, 'R' },
+	{ STORE_FLAG_SEEN, 'S' },
+	{ STORE_FLAG_DELETED, 'T' },
+};
+
+maildir_flags_t
+mirror_flags_to_maildir(uint32_t store_flags)
+{
+	maildir_flags_t f = 0;
+
+	for (size_t i = 0; i < sizeof(mirror_flag_map) / sizeof(mirror_flag_map[0]); i++)
+		if (store_flags & mirror_flag_map[i].store)
+			f |= MAILDIR_FLAG_BIT(mirror_flag_map[i].letter);
+	return f;
+}
+
+uint32_t
+mirror_flags_from_maildir(maildir_flags_t flags)
+{
+	uint32_t f = 0;
+
+	for (size_t i = 0; i < sizeof(mirror_flag_map) / sizeof(mirror_flag_map[0]); i++)
+		if (flags & MAILDIR_FLAG_BIT(mirror_flag_map[i].letter))
+			f |= mirror_flag_map[i].store;
+	return f;
+}
+
+/* --- account context ---------------------------------------------------- */
+
+static int
+mirror_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+mirror_ctx_add_change(struct mirror_ctx *c, const struct store_change *ch,
+		      size_t *src_cap, size_t *in_cap, struct ms_err *err_r)
+{
+	struct mirror_incoming inc = { 0 };
+	struct store_msg m;
+	int rc;
+
+	if (ch->kind == STORE_CHANGE_DELETE || ch->kind == STORE_CHANGE_MOVE) {
+		if (c->nsrc == *src_cap) {
+			size_t cap = *src_cap != 0 ? *src_cap * 2 : 64;
+			uint64_t *v = realloc(c->src, cap * sizeof(*v));
+
+			if (v == NULL)
+				return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+			c->src = v;
+			*src_cap = cap;
+		}
+		c->src[c->nsrc++] = (uint64_t)ch->folder_id << 32 | ch->uid;
+	}
+	if (ch->kind == STORE_CHANGE_APPEND) {
+		inc.folder_id = ch->folder_id;
+		memcpy(inc.hash, ch->hash, STORE_HASH_LEN);
+	} else if (ch->kind == STORE_CHANGE_MOVE) {
+		rc = store_msg_get(c->s, ch->folder_id, ch->uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == STORE_NOTFOUND)
+			return MS_OK;
+		inc.folder_id = ch->dest_folder_id;
+		memcpy(inc.hash, m.hash, STORE_HASH_LEN);
+	} else {
+		return MS_OK;
+	}
+	if (c->nin == *in_cap) {
+		size_t cap = *in_cap != 0 ? *in_cap * 2 : 16;
+		struct mirror_incoming *v = realloc(c->in, cap * sizeof(*v));
+
+		if (v == NULL)
+			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		c->in = v;
+		*in_cap = cap;
+	}
+	c->in[c->nin++] = inc;
+	return MS_OK;
+}
+
+int
+mirror__ctx_init(struct mirror_ctx *c, struct store *s,
+		 const struct mirror_params *p, struct ms_err *err_r)
+{
+	size_t src_cap = 0, in_cap = 0;
+	uint64_t after = 0;
+	char *marker;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->p = p;
+	maildir_namegen_init(&c->gen);
+	rc = store_folder_list(s, p->account, &c->folders, &c->nfolders, err_r);
+	if (rc < 0)
+		return rc;
+	/* Every pending change, in chunks: a few hundred bytes each. */
+	for (;;) {
+		struct store_change *ch = NULL;
+		size_t n = 0;
+
+		rc = store_change_list(s, after, MIRROR_CHANGES_CHUNK, &ch, &n,
+				       err_r);
+		for (size_t i = 0; rc >= 0 && i < n; i++)
+			rc = mirror_ctx_add_change(c, &ch[i], &src_cap, &in_cap,
+						   err_r);
+		if (n > 0)
+			after = ch[n - 1].seq;
+		free(ch);
+		if (rc < 0)
+			return rc;
+		if (n < MIRROR_CHANGES_CHUNK)
+			break;
+	}
+	if (c->nsrc > 1)
+		qsort(c->src, c->nsrc, sizeof(*c->src), mirror_u64_cmp);
+	marker = maildir__path_join(p->root, MIRROR_MARKER, "");
+	if (marker == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	c->is_fresh = access(marker, F_OK) != 0;
+	free(marker);
+	return MS_OK;
+}
+
+void
+mirror__ctx_deinit(struct mirror_ctx *c)
+{
+	free(c->folders);
+	free(c->src);
+	free(c->in);
+	memset(c, 0, sizeof(*c));
+}
+
+bool
+mirror__is_pending_src(const struct mirror_ctx *c, uint32_t folder_id,
+		       uint32_t uid)
+{
+	uint64_t key = (uint64_t)folder_id << 32 | uid;
+
+	return c->nsrc > 0 &&
+	       bsearch(&key, c->src, c->nsrc, sizeof(*c->src),
+		       mirror_u64_cmp) != NULL;
+}
+
+bool
+mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
+		    const uint8_t hash[STORE_HASH_LEN])
+{
+	/* Pending appends and moves are few; a linear look is enough. */
+	for (size_t i = 0; i < c->nin; i++)
+		if (c->in[i].folder_id == folder_id &&
+		    memcmp(c->in[i].hash, hash, STORE_HASH_LEN) == 0)
+			return true;
+	return false;
+}
+
+int
+mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
+		    char **path_r, struct ms_err *err_r)
+{
+	struct maildir_path_ns ns = { f->delimiter, c->p->ns_prefix };
+	struct ms_buf rel;
+	struct ms_err perr = { 0 };
+	int rc;
+
+	*path_r = NULL;
+	if (f->attrs & STORE_FOLDER_NOSELECT)
+		return MS_OK;
+	ms_buf_init(&rel, 4096);
+	rc = maildir_path_from_server(&ns, f->name, strlen(f->name), &rel, &perr);
+	if (rc == MS_OK) {
+		*path_r = maildir__path_join(c->p->root,
+					     rel.p != NULL ? (char *)rel.p : "",
+					     "");
+		if (*path_r == NULL)
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	} else if (rc == MS_EINVAL || rc == MS_ETOOBIG) {
+		char what[STORE_FOLDER_NAME_MAX + 64];
+
+		snprintf(what, sizeof(what), "%s (server folder)", f->name);
+		maildir_report_note(c->p->rep, what, perr.msg);
+		rc = MS_OK;
+	} else {
+		ms_err_set(err_r, rc, "%s", perr.msg);
+	}
+	ms_buf_deinit(&rel);
+	return rc;
+}
+
+/* --- one folder's listing ----------------------------------------------- */
+
+static uint32_t
+mirror_key_hash(const char *p, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h;
+}
+
+static int
+mirror_dir_index(struct mirror_dir *md, struct ms_err *err_r)
+{
+	size_t n = md->l.n;
+
+	md->nslots = 16;
+	while (md->nslots < 2 * n)
+		md->nslots *= 2;
+	md->slots = calloc(md->nslots, sizeof(*md->slots));
+	md->ulen = malloc(n > 0 ? n : 1);
+	md->claimed = calloc(n > 0 ? n : 1, sizeof(*md->claimed));
+	if (md->slots == NULL || md->ulen == NULL || md->claimed == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = mirror__dir_name(md, i);
+		size_t len = strcspn(name, ",:!");
+		size_t slot;
+
+		md->ulen[i] = (uint8_t)len;
+		slot = mirror_key_hash(name, len) & (md->nslots - 1);
+		while (md->slots[slot] != 0)
+			slot = (slot + 1) & (md->nslots - 1);
+		md->slots[slot] = (uint32_t)i + 1;
+	}
+	return MS_OK;
+}
+
+int
+mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
+		 struct maildir_report *rep, bool *exists_r,
+		 struct ms_err *err_r)
+{
+	int rc;
+
+	memset(md, 0, sizeof(*md));
+	maildir_list_init(&md->l);
+	*exists_r = true;
+	if (!create) {
+		char *cur = maildir__path_join(path, "cur", "");
+		char *new = maildir__path_join(path, "new", "");
+		struct stat st;
+
+		if (cur == NULL || new == NULL) {
+			free(cur);
+			free(new);
+			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		}
+		*exists_r = stat(cur, &st) == 0 && S_ISDIR(st.st_mode) &&
+			    stat(new, &st) == 0 && S_ISDIR(st.st_mode);
+		free(cur);
+		free(new);
+		if (!*exists_r)
+			return MS_OK;
+	}
+	rc = maildir_dir_open(&md->d, path, create, err_r);
+	if (rc != MS_OK)
+		return rc;
+	md->is_open = true;
+	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
+	if (rc == MS_OK)
+		rc = mirror_dir_index(md, err_r);
+	return rc;
+}
+
+void
+mirror__dir_close(struct mirror_dir *md)
+{
+	if (md->is_open)
+		maildir_dir_close(&md->d);
+	maildir_list_deinit(&md->l);
+	free(md->slots);
+	free(md->ulen);
+	free(md->claimed);
+	memset(md, 0, sizeof(*md));
+}
+
+static size_t
+mirror_dir_lookup(const struct mirror_dir *md, const char *key, size_t len,
+		  bool want_unclaimed)
+{
+	size_t slot;
+
+	if (md->nslots == 0)
+		return SIZE_MAX;
+	slot = mirror_key_hash(key, len) & (md->nslots - 1);
+	for (; md->slots[slot] != 0; slot = (slot + 1) & (md->nslots - 1)) {
+		size_t i = md->slots[slot] - 1;
+
+		if (md->ulen[i] == len &&
+		    memcmp(mirror__dir_name(md, i), key, len) == 0 &&
+		    (!want_unclaimed || !md->claimed[i]))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+size_t
+mirror__dir_find(const struct mirror_dir *md, const char *key, size_t len)
+{
+	return mirror_dir_lookup(md, key, len, false);
+}
+
+size_t
+mirror__dir_find_unclaimed(const struct mirror_dir *md, const char *key,
+			   size_t len)
+{
+	return mirror_dir_lookup(md, key, len, true);
+}
+
+/* --- names ---------------------------------------------------------------- */
+
+void
+mirror__id(uint32_t uidvalidity, const struct store_msg *m, char *out)
+{
+	snprintf(out, MIRROR_ID_MAX, "%" PRIu32 "-%" PRIu32 "-%02x%02x%02x%02x",
+		 uidvalidity, m->uid, m->hash[0], m->hash[1], m->hash[2],
+		 m->hash[3]);
+}
+
+const char *
+mirror__key(uint32_t uidvalidity, const struct store_msg *m, char *out,
+	    size_t *len_r)
+{
+	if (m->mirror_name[0] != '\0') {
+		*len_r = strcspn(m->mirror_name, ",:!");
+		return m->mirror_name;
+	}
+	mirror__id(uidvalidity, m, out);
+	*len_r = strlen(out);
+	return out;
+}
+
+static bool
+mirror_parse_u32(const char **pp, const char *end, uint32_t *v_r)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*v_r = (uint32_t)v;
+	*pp = p;
+	return true;
+}
+
+bool
+mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
+		 uint32_t *uid_r)
+{
+	const char *end = p + len;
+
+	if (!mirror_parse_u32(&p, end, uidvalidity_r) || p == end || *p++ != '-' ||
+	    !mirror_parse_u32(&p, end, uid_r) || p == end || *p++ != '-' ||
+	    end - p != 8)
+		return false;
+	for (; p < end; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+int
+mirror__name(uint32_t uidvalidity, const struct store_msg *m,
+	     maildir_flags_t other_letters, char *out, size_t outsz,
+	     enum maildir_sub *sub_r)
+{
+	char id[MIRROR_ID_MAX];
+	struct maildir_name_params np = { 0 };
+
+	mirror__id(uidvalidity, m, id);
+	np.id = id;
+	np.uid = m->uid;
+	np.has_size = true;
+	np.size = m->size;
+	np.flags = mirror_flags_to_maildir(m->flags) | other_letters;
+	np.has_info = np.flags != 0;
+	*sub_r = np.has_info ? MAILDIR_SUB_CUR : MAILDIR_SUB_NEW;
+	return maildir_name_new(NULL, &np, out, outsz);
+}
+
+int
+mirror__hash_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, STORE_HASH_LEN);
+}
+
+size_t
+mirror__hash_find(const void *v, size_t n, size_t size,
+		  const uint8_t hash[STORE_HASH_LEN],
+		  bool (*is_done)(const void *elem))
+{
+	const uint8_t *base = v;
+	size_t lo = 0, hi = n;
+
+	/* The first element not below hash, then past the done ones. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(base + mid * size, hash, STORE_HASH_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && memcmp(base + lo * size, hash, STORE_HASH_LEN) == 0;
+	     lo++)
+		if (!is_done(base + lo * size))
+			return lo;
+	return SIZE_MAX;
+}
+
+int
+mirror__batch_flush(struct store_batch *b, bool force, struct ms_err *err_r)
+{
+	if (store_batch_count(b) == 0)
+		return MS_OK;
+	if (!force && store_batch_count(b) < MIRROR_BATCH_OPS &&
+	    store_batch_mem(b) < MIRROR_BATCH_MEM)
+		return MS_OK;
+	return store_batch_commit(b, err_r);
+}

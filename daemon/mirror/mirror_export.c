@@ -1,0 +1,425 @@
+/* mirror_export.c - the store's messages into the Maildir mirror. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir/maildir_hash.h"
+#include "mirror/mirror_int.h"
+
+#define MIRROR_COPY_CHUNK (64 * 1024)
+
+/* A record with no file found: written (or adopted) after the listing. */
+struct mirror_missing {
+	uint8_t hash[STORE_HASH_LEN];	/* first: sorted by it */
+	uint32_t uid;
+	bool is_done;
+};
+
+struct mirror_export {
+	struct mirror_ctx *c;
+	const struct store_folder *f;
+	struct mirror_dir md;
+	struct store_batch *b;
+	struct mirror_stats *st;
+	uint8_t *buf;			/* MIRROR_COPY_CHUNK bytes */
+	struct mirror_missing *miss;
+	size_t nmiss, miss_cap;
+	bool is_dirty;			/* something to syncfs */
+	bool is_complete;		/* every record has its file */
+};
+
+static bool
+mirror_missing_is_done(const void *e)
+{
+	return ((const struct mirror_missing *)e)->is_done;
+}
+
+/* Records where the record's file now is (committed with the batch). */
+static int
+mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
+		     struct ms_err *err_r)
+{
+	int rc = store_batch_msg_mirror(x->b, x->f->id, uid, name);
+
+	return rc == MS_OK ? mirror__batch_flush(x->b, false, err_r) :
+	       ms_err_set(err_r, rc, "recording a mirror name");
+}
+
+/* Streams the record's body from the store into a new file. */
+static int
+mirror_export_write(struct mirror_export *x, const struct store_msg *m,
+		    struct ms_err *err_r)
+{
+	struct maildir_name_params np = { 0 };
+	struct maildir_wfile w;
+	char id[MIRROR_ID_MAX], name[MAILDIR_NAME_MAX + 1];
+	uint64_t off = 0;
+	int rc;
+
+	rc = maildir_wfile_open(&w, &x->md.d, &x->c->gen, err_r);
+	if (rc != MS_OK)
+		return rc;
+	for (;;) {
+		size_t n = 0;
+
+		rc = store_body_read(x->c->s, m->hash, off, x->buf,
+				     MIRROR_COPY_CHUNK, &n, err_r);
+		if (rc == STORE_NOTFOUND)
+			rc = ms_err_set(err_r, MS_ESTORE,
+					"folder %s uid %" PRIu32 ": body missing",
+					x->f->name, m->uid);
+		if (rc != MS_OK || n == 0)
+			break;
+		rc = maildir_wfile_write(&w, x->buf, n, err_r);
+		if (rc != MS_OK)
+			return rc;	/* the wfile removed its tmp/ file */
+		off += n;
+	}
+	if (rc != MS_OK) {
+		maildir_wfile_abort(&w);
+		return rc;
+	}
+	mirror__id(x->f->state.uidvalidity, m, id);
+	np.id = id;
+	np.uid = m->uid;
+	np.flags = mirror_flags_to_maildir(m->flags);
+	np.has_info = np.flags != 0;
+	rc = maildir_wfile_commit(&w, &np, MAILDIR_WRITE_REPLACE, name,
+				  sizeof(name), err_r);
+	if (rc != MS_OK)
+		return rc;
+	x->is_dirty = true;
+	x->st->written++;
+	x->st->bytes += off;
+	if (strcmp(name, m->mirror_name) == 0)
+		return MS_OK;
+	return mirror_export_record(x, m->uid, name, err_r);
+}
+
+/*
+ * The record's file is entry i: give it the record's flags, re-write it
+ * when it may not have reached the disk intact, and record its name.
+ */
+static int
+mirror_export_found(struct mirror_export *x, size_t i, const struct store_msg *m,
+		    struct ms_err *err_r)
+{
+	const struct maildir_entry *e = &x->md.l.v[i];
+	maildir_flags_t want = mirror_flags_to_maildir(m->flags) |
+			       (e->flags & ~MAILDIR_FLAGS_SYSTEM);
+	char name[MAILDIR_NAME_MAX + 1];
+	enum maildir_sub sub = (enum maildir_sub)e->sub;
+	struct ms_err ferr = { 0 };
+	struct stat sb;
+	int rc;
+
+	snprintf(name, sizeof(name), "%s", mirror__dir_name(&x->md, i));
+	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM)) {
+		bool is_vanished = false;
+
+		rc = maildir_msg_set_flags(&x->md.d, sub, mirror__dir_name(&x->md, i),
+					   want, name, sizeof(name), &is_vanished,
+					   &ferr);
+		if (rc != MS_OK && is_vanished) {
+			/* A reader renamed or removed it just now: the next
+			 * scan sees what they did. */
+			log_debug("acct=%s mirror folder=%s uid=%" PRIu32
+				  " file moved while renaming", x->c->p->account,
+				  x->f->name, m->uid);
+			x->is_complete = false;
+			return MS_OK;
+		}
+		if (rc != MS_OK)
+			return ms_err_set(err_r, rc, "%s", ferr.msg);
+		if (want != 0)
+			sub = MAILDIR_SUB_CUR;
+		x->is_dirty = true;
+		x->st->renamed++;
+	}
+	/* Beyond the watermark the file may be one a crash cut short. */
+	if (m->local_seq > x->f->state.mirror_durable &&
+	    fstatat(x->md.d.sub_fd[sub], name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (uint64_t)sb.st_size != m->size) {
+		log_info("acct=%s mirror folder=%s uid=%" PRIu32
+			 " file has %lld of %" PRIu64 " bytes, writing it again",
+			 x->c->p->account, x->f->name, m->uid,
+			 (long long)sb.st_size, m->size);
+		if (unlinkat(x->md.d.sub_fd[sub], name, 0) != 0 && errno != ENOENT)
+			return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
+					  x->md.d.path, maildir_sub_name(sub), name,
+					  strerror(errno));
+		return mirror_export_write(x, m, err_r);
+	}
+	if (strcmp(name, m->mirror_name) == 0)
+		return MS_OK;
+	return mirror_export_record(x, m->uid, name, err_r);
+}
+
+static int
+mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
+		   struct ms_err *err_r)
+{
+	if (x->nmiss == x->miss_cap) {
+		size_t cap = x->miss_cap != 0 ? x->miss_cap * 2 : 64;
+		struct mirror_missing *v = realloc(x->miss, cap * sizeof(*v));
+
+		if (v == NULL)
+			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		x->miss = v;
+		x->miss_cap = cap;
+	}
+	x->miss[x->nmiss].uid = m->uid;
+	memcpy(x->miss[x->nmiss].hash, m->hash, STORE_HASH_LEN);
+	x->miss[x->nmiss].is_done = false;
+	x->nmiss++;
+	return MS_OK;
+}
+
+/* Pass over the records: each finds its file or joins the missing. */
+static int
+mirror_export_records(struct mirror_export *x, uint64_t *max_seq_r,
+		      struct ms_err *err_r)
+{
+	struct store_msg_iter *it = NULL;
+	struct store_msg m;
+	int rc = store_msg_iter_new(x->c->s, x->f->id, 0, &it);
+
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	while ((rc = store_msg_iter_next(it, &m, err_r)) == MS_OK) {
+		char idbuf[MIRROR_ID_MAX];
+		size_t klen, i;
+		const char *key = mirror__key(x->f->state.uidvalidity, &m, idbuf,
+					      &klen);
+
+		if (m.local_seq > *max_seq_r)
+			*max_seq_r = m.local_seq;
+		i = mirror__dir_find_unclaimed(&x->md, key, klen);
+		if (i != SIZE_MAX)
+			x->md.claimed[i] = true;
+		if (mirror__is_pending_src(x->c, x->f->id, m.uid))
+			continue;	/* deleted or moved away by a reader */
+		rc = i != SIZE_MAX ? mirror_export_found(x, i, &m, err_r) :
+		     mirror_export_miss(x, &m, err_r);
+		if (rc < 0)
+			break;
+	}
+	store_msg_iter_free(&it);
+	return rc == STORE_NOTFOUND ? MS_OK : rc;
+}
+
+/*
+ * A file no record claimed: one of ours whose record the server expunged
+ * (removed), a reader's file that turns out to be a missing record's
+ * (adopted: renamed to the record's name), or a reader's file waiting for
+ * its APPEND or MOVE (left alone).
+ */
+static int
+mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
+{
+	const char *name = mirror__dir_name(&x->md, i);
+	const struct maildir_entry *e = &x->md.l.v[i];
+	int fd = mirror__dir_subfd(&x->md, i);
+	uint32_t uv, uid;
+	uint8_t hash[STORE_HASH_LEN];
+	struct mirror_missing *hit;
+	size_t k;
+	struct store_msg m;
+	struct ms_err herr = { 0 };
+	char newname[MAILDIR_NAME_MAX + 1];
+	enum maildir_sub sub;
+	int rc;
+
+	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
+	    uv == x->f->state.uidvalidity) {
+		rc = store_msg_get(x->c->s, x->f->id, uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == STORE_NOTFOUND) {
+			if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
+				return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
+						  x->md.d.path,
+						  maildir_sub_name((enum maildir_sub)e->sub),
+						  name, strerror(errno));
+			x->is_dirty = true;
+			x->st->removed++;
+			return MS_OK;
+		}
+	}
+	if (x->nmiss == 0)
+		return MS_OK;
+	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK) {
+		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
+		return MS_OK;	/* gone meanwhile: the next scan sees it */
+	}
+	k = mirror__hash_find(x->miss, x->nmiss, sizeof(*x->miss), hash,
+			      mirror_missing_is_done);
+	if (k == SIZE_MAX)
+		return MS_OK;
+	hit = &x->miss[k];
+	rc = store_msg_get(x->c->s, x->f->id, hit->uid, &m, err_r);
+	if (rc != MS_OK)
+		return rc < 0 ? rc : MS_OK;
+	rc = mirror__name(x->f->state.uidvalidity, &m,
+			  e->flags & ~MAILDIR_FLAGS_SYSTEM, newname,
+			  sizeof(newname), &sub);
+	if (rc < 0)
+		return ms_err_set(err_r, rc, "naming uid %" PRIu32, m.uid);
+	if (renameat(fd, name, x->md.d.sub_fd[sub], newname) != 0) {
+		if (errno == ENOENT)
+			return MS_OK;
+		return ms_err_set(err_r, MS_EIO, "rename %s/%s/%s: %s",
+				  x->md.d.path,
+				  maildir_sub_name((enum maildir_sub)e->sub), name,
+				  strerror(errno));
+	}
+	hit->is_done = true;
+	x->is_dirty = true;
+	x->st->adopted++;
+	return mirror_export_record(x, m.uid, newname, err_r);
+}
+
+/* Writes the missing records that no orphan turned out to be. */
+static int
+mirror_export_missing(struct mirror_export *x, struct ms_err *err_r)
+{
+	for (size_t i = 0; i < x->nmiss; i++) {
+		struct store_msg m;
+		struct ms_err werr = { 0 };
+		int rc;
+
+		if (x->miss[i].is_done)
+			continue;
+		rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == STORE_NOTFOUND)
+			continue;
+		rc = mirror_export_write(x, &m, &werr);
+		if (rc == MS_EIO || rc == MS_ESTORE) {
+			/* One message: log it, keep the watermark back so a
+			 * later pass tries again, and go on. */
+			log_warn("acct=%s mirror folder=%s uid=%" PRIu32 " %s",
+				 x->c->p->account, x->f->name, m.uid, werr.msg);
+			x->is_complete = false;
+			continue;
+		}
+		if (rc != MS_OK)
+			return ms_err_set(err_r, rc, "%s", werr.msg);
+	}
+	return MS_OK;
+}
+
+static int
+mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
+		     const char *path, struct store_batch *b, uint8_t *buf,
+		     struct mirror_stats *st, bool *is_complete_r,
+		     struct ms_err *err_r)
+{
+	struct mirror_export x = { .c = c, .f = f, .b = b, .st = st, .buf = buf,
+				   .is_complete = true };
+	uint64_t max_seq = f->state.mirror_durable;
+	bool exists;
+	int rc;
+
+	rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists, err_r);
+	if (rc == MS_OK)
+		rc = mirror_export_records(&x, &max_seq, err_r);
+	if (rc == MS_OK && x.nmiss > 1)
+		qsort(x.miss, x.nmiss, sizeof(*x.miss), mirror__hash_cmp);
+	for (size_t i = 0; rc == MS_OK && i < x.md.l.n; i++)
+		if (!x.md.claimed[i])
+			rc = mirror_export_orphan(&x, i, err_r);
+	if (rc == MS_OK)
+		rc = mirror_export_missing(&x, err_r);
+	if (rc == MS_OK && x.is_dirty)
+		rc = maildir_syncfs(x.md.d.fd, err_r);
+	if (rc == MS_OK && x.is_complete && max_seq > f->state.mirror_durable) {
+		struct store_folder_state fs = f->state;
+
+		fs.mirror_durable = max_seq;
+		rc = store_batch_folder_state(b, f->id, &fs,
+					      STORE_FS_MIRROR_DURABLE);
+		if (rc != MS_OK)
+			ms_err_set(err_r, rc, "out of memory");
+	}
+	if (rc == MS_OK)
+		rc = mirror__batch_flush(b, true, err_r);
+	if (!x.is_complete)
+		*is_complete_r = false;
+	st->folders++;
+	free(x.miss);
+	mirror__dir_close(&x.md);
+	return rc;
+}
+
+/* The marker says "this tree is the mirror; what is missing was removed". */
+static int
+mirror_export_marker(struct mirror_ctx *c, struct ms_err *err_r)
+{
+	char *path = maildir__path_join(c->p->root, MIRROR_MARKER, "");
+	char text[STORE_ACCOUNT_MAX + 80];
+	int fd, n;
+
+	if (path == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int rc = ms_err_set(err_r, MS_EIO, "create %s: %s", path,
+				    strerror(errno));
+		free(path);
+		return rc;
+	}
+	n = snprintf(text, sizeof(text),
+		     "mailsync Maildir mirror of account %s\n", c->p->account);
+	if (write(fd, text, (size_t)n) != n) {
+		int rc = ms_err_set(err_r, MS_EIO, "write %s: %s", path,
+				    strerror(errno));
+		close(fd);
+		free(path);
+		return rc;
+	}
+	close(fd);
+	free(path);
+	return MS_OK;
+}
+
+int
+mirror_export(struct store *s, const struct mirror_params *p,
+	      struct mirror_stats *st_r, struct ms_err *err_r)
+{
+	struct mirror_ctx c;
+	struct store_batch *b = NULL;
+	uint8_t *buf = malloc(MIRROR_COPY_CHUNK);
+	bool is_complete = true;
+	int rc;
+
+	if (buf == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	rc = mirror__ctx_init(&c, s, p, err_r);
+	if (rc == MS_OK && (rc = store_batch_new(s, &b)) != MS_OK)
+		ms_err_set(err_r, rc, "out of memory");
+	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
+		char *path = NULL;
+
+		rc = mirror__folder_path(&c, &c.folders[i], &path, err_r);
+		if (rc == MS_OK && path != NULL)
+			rc = mirror_export_folder(&c, &c.folders[i], path, b, buf,
+						  st_r, &is_complete, err_r);
+		free(path);
+	}
+	/* The folders' files are on disk (syncfs) before the marker says
+	 * that a missing file means a reader removed it. */
+	if (rc == MS_OK && c.is_fresh && is_complete && c.nfolders > 0)
+		rc = mirror_export_marker(&c, err_r);
+	store_batch_free(&b);
+	mirror__ctx_deinit(&c);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,128 @@
+/*
+ * mirror_int.h - shared by the mirror's export, scan and check: the
+ * account's folders and pending changes, and one folder's listing with
+ * its table from unique part to file.
+ */
+#ifndef MS_MIRROR_INT_H
+#define MS_MIRROR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maildir/maildir_name.h"
+#include "maildir/maildir_scan.h"
+#include "maildir/maildir_write.h"
+#include "mirror/mirror.h"
+#include "store/store.h"
+
+/* A message arriving in a folder through a pending APPEND or MOVE. */
+struct mirror_incoming {
+	uint32_t folder_id;
+	uint8_t hash[STORE_HASH_LEN];
+};
+
+/* The account and the pending changes that concern the mirror. */
+struct mirror_ctx {
+	struct store *s;
+	const struct mirror_params *p;
+	struct store_folder *folders;	/* the account's, from the store */
+	size_t nfolders;
+	uint64_t *src;		/* folder << 32 | uid of pending DELETE and
+				 * MOVE sources, sorted */
+	size_t nsrc;
+	struct mirror_incoming *in;	/* pending APPEND and MOVE targets */
+	size_t nin;
+	bool is_fresh;		/* no marker: nothing missing is a deletion */
+	struct maildir_namegen gen;
+};
+
+int mirror__ctx_init(struct mirror_ctx *c, struct store *s,
+		     const struct mirror_params *p, struct ms_err *err_r) MS_WUR;
+void mirror__ctx_deinit(struct mirror_ctx *c);
+bool mirror__is_pending_src(const struct mirror_ctx *c, uint32_t folder_id,
+			    uint32_t uid);
+bool mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
+			 const uint8_t hash[STORE_HASH_LEN]);
+
+/*
+ * The folder's Maildir path (malloc'ed) into *path_r, or NULL for a folder
+ * the mirror does not hold (\Noselect, or a name outside the namespace,
+ * which is reported).  MS_OK or MS_ENOMEM.
+ */
+int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
+			char **path_r, struct ms_err *err_r) MS_WUR;
+
+/* One folder's listing. */
+struct mirror_dir {
+	struct maildir_dir d;
+	bool is_open;
+	struct maildir_list l;
+	uint8_t *ulen;		/* length of each entry's unique part */
+	bool *claimed;		/* entry belongs to a record */
+	uint32_t *slots;	/* entry index + 1, open addressing */
+	size_t nslots;
+};
+
+/*
+ * Opens and lists the Maildir at path.  Without create, a folder lacking
+ * cur/ or new/ is not opened and *exists_r is false (MS_OK).
+ */
+int mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
+		     struct maildir_report *rep, bool *exists_r,
+		     struct ms_err *err_r) MS_WUR;
+void mirror__dir_close(struct mirror_dir *md);
+/* The first entry whose unique part is key[0..len), or SIZE_MAX. */
+size_t mirror__dir_find(const struct mirror_dir *md, const char *key,
+			size_t len);
+/* The first entry of key not yet claimed, or SIZE_MAX. */
+size_t mirror__dir_find_unclaimed(const struct mirror_dir *md,
+				  const char *key, size_t len);
+static inline const char *
+mirror__dir_name(const struct mirror_dir *md, size_t i)
+{
+	return maildir_list_name(&md->l, i);
+}
+static inline int
+mirror__dir_subfd(const struct mirror_dir *md, size_t i)
+{
+	return md->d.sub_fd[md->l.v[i].sub];
+}
+
+/* "<uidvalidity>-<uid>-<hash8>" into out (at least MIRROR_ID_MAX). */
+#define MIRROR_ID_MAX 40
+void mirror__id(uint32_t uidvalidity, const struct store_msg *m, char *out);
+/*
+ * The key a record's file is found by: the unique part of its recorded
+ * name, else its id.  Points into m or out; *len_r its length.
+ */
+const char *mirror__key(uint32_t uidvalidity, const struct store_msg *m,
+			char *out, size_t *len_r);
+/* Parses an id; false for any other unique part. */
+bool mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
+		      uint32_t *uid_r);
+
+/*
+ * The name a record's file should have, in sub *sub_r: the record's
+ * letters plus other_letters (keywords kept from the current name).
+ */
+int mirror__name(uint32_t uidvalidity, const struct store_msg *m,
+		 maildir_flags_t other_letters, char *out, size_t outsz,
+		 enum maildir_sub *sub_r) MS_WUR;
+
+/*
+ * Arrays sorted by a hash held in each element's first STORE_HASH_LEN
+ * bytes: mirror__hash_cmp() orders them, mirror__hash_find() gives the
+ * index of the first element equal to hash for which is_done() is false,
+ * or SIZE_MAX.
+ */
+int mirror__hash_cmp(const void *a, const void *b);
+size_t mirror__hash_find(const void *v, size_t n, size_t size,
+			 const uint8_t hash[STORE_HASH_LEN],
+			 bool (*is_done)(const void *elem));
+
+/* Commits b when it holds enough (or always, with force). */
+int mirror__batch_flush(struct store_batch *b, bool force,
+			struct ms_err *err_r) MS_WUR;
+
+#endif

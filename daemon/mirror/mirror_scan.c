@@ -1,0 +1,479 @@
+/* mirror_scan.c - what readers did in the mirror, as pending changes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir/maildir_hash.h"
+#include "mirror/mirror_int.h"
+
+#define MIRROR_READ_CHUNK (64 * 1024)
+
+/* A record whose durable file is gone: a deletion, unless it moved. */
+struct mirror_vanished {
+	uint8_t hash[STORE_HASH_LEN];	/* first: sorted by it */
+	uint32_t folder_id;
+	uint32_t uid;
+	bool is_done;
+};
+
+/* A file no record claims: a move's target or a new message. */
+struct mirror_unknown {
+	uint32_t folder_id;
+	char *path;		/* the file's full path (owned) */
+	uint8_t hash[STORE_HASH_LEN];
+	int64_t mtime;
+};
+
+/* A record of the folder being scanned that has no file. */
+struct mirror_nofile {
+	uint8_t hash[STORE_HASH_LEN];	/* first: sorted by it */
+	uint32_t uid;
+	size_t vanished;	/* index into vanished, or SIZE_MAX */
+	bool is_done;
+};
+
+struct mirror_scan {
+	struct mirror_ctx *c;
+	struct store_batch *b;
+	struct mirror_stats *st;
+	struct mirror_vanished *van;
+	size_t nvan, van_cap;
+	struct mirror_unknown *unk;
+	size_t nunk, unk_cap;
+	/* the folder being scanned */
+	const struct store_folder *f;
+	const char *path;
+	struct mirror_dir md;
+	struct mirror_nofile *nof;
+	size_t nnof, nof_cap;
+};
+
+static int
+mirror_grow(void **v, size_t *cap, size_t n, size_t size, struct ms_err *err_r)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return MS_OK;
+	ncap = *cap != 0 ? *cap * 2 : 64;
+	if ((p = realloc(*v, ncap * size)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	*v = p;
+	*cap = ncap;
+	return MS_OK;
+}
+
+static bool
+mirror_vanished_is_done(const void *e)
+{
+	return ((const struct mirror_vanished *)e)->is_done;
+}
+
+static bool
+mirror_nofile_is_done(const void *e)
+{
+	return ((const struct mirror_nofile *)e)->is_done;
+}
+
+/*
+ * Records a reader's flag change: their adds and removes relative to ref
+ * (the letters of the name the mirror gave the file) applied to the
+ * record's current flags.
+ */
+static int
+mirror_scan_flags(struct mirror_scan *x, const struct store_msg *m,
+		  maildir_flags_t ref, maildir_flags_t now, struct ms_err *err_r)
+{
+	uint32_t add = mirror_flags_from_maildir(now & ~ref);
+	uint32_t rem = mirror_flags_from_maildir(ref & ~now);
+	uint32_t nf = (m->flags | add) & ~rem;
+	struct store_change ch = { 0 };
+	int rc;
+
+	if (nf == m->flags)
+		return MS_OK;
+	ch.kind = STORE_CHANGE_FLAGS;
+	ch.folder_id = m->folder_id;
+	ch.uid = m->uid;
+	ch.flags_add = nf & ~m->flags;
+	ch.flags_remove = m->flags & ~nf;
+	rc = store_batch_msg_flags(x->b, m->folder_id, m->uid, nf,
+				   m->synced_flags, m->modseq);
+	if (rc == MS_OK)
+		rc = store_batch_change_add(x->b, &ch, NULL);
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	log_debug("acct=%s mirror folder=%s uid=%" PRIu32
+		  " reader flags +%#x -%#x", x->c->p->account, x->f->name,
+		  m->uid, ch.flags_add, ch.flags_remove);
+	x->st->flag_changes++;
+	return MS_OK;
+}
+
+/* The file of record m is entry name with letters now. */
+static int
+mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
+		  const char *name, maildir_flags_t now, bool has_ref,
+		  struct ms_err *err_r)
+{
+	struct maildir_name_info ref;
+	int rc;
+
+	if (has_ref && m->mirror_name[0] != '\0' &&
+	    maildir_name_parse(m->mirror_name, strlen(m->mirror_name),
+			       &ref) == MS_OK &&
+	    (ref.flags & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM)) {
+		rc = mirror_scan_flags(x, m, ref.flags & MAILDIR_FLAGS_SYSTEM,
+				       now & MAILDIR_FLAGS_SYSTEM, err_r);
+		if (rc != MS_OK)
+			return rc;
+	}
+	if (strcmp(name, m->mirror_name) != 0 &&
+	    (rc = store_batch_msg_mirror(x->b, m->folder_id, m->uid, name))
+	    != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	return mirror__batch_flush(x->b, false, err_r);
+}
+
+static int
+mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
+{
+	const struct store_folder *f = x->f;
+	struct store_msg_iter *it = NULL;
+	struct store_msg m;
+	int rc = store_msg_iter_new(x->c->s, f->id, 0, &it);
+
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	while ((rc = store_msg_iter_next(it, &m, err_r)) == MS_OK) {
+		char idbuf[MIRROR_ID_MAX];
+		size_t klen, i;
+		const char *key = mirror__key(f->state.uidvalidity, &m, idbuf,
+					      &klen);
+		struct mirror_nofile *nf;
+
+		i = mirror__dir_find_unclaimed(&x->md, key, klen);
+		if (i != SIZE_MAX)
+			x->md.claimed[i] = true;
+		if (mirror__is_pending_src(x->c, f->id, m.uid))
+			continue;
+		if (i != SIZE_MAX) {
+			rc = mirror_scan_found(x, &m, mirror__dir_name(&x->md, i),
+					       x->md.l.v[i].flags, true, err_r);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		rc = mirror_grow((void **)&x->nof, &x->nof_cap, x->nnof,
+				 sizeof(*x->nof), err_r);
+		if (rc < 0)
+			break;
+		nf = &x->nof[x->nnof++];
+		nf->uid = m.uid;
+		memcpy(nf->hash, m.hash, STORE_HASH_LEN);
+		nf->is_done = false;
+		nf->vanished = SIZE_MAX;
+		/* Only a file known durable can have been removed by a
+		 * reader; anything else export simply writes (again). */
+		if (x->c->is_fresh || m.mirror_name[0] == '\0' ||
+		    m.local_seq > f->state.mirror_durable)
+			continue;
+		rc = mirror_grow((void **)&x->van, &x->van_cap, x->nvan,
+				 sizeof(*x->van), err_r);
+		if (rc < 0)
+			break;
+		memcpy(x->van[x->nvan].hash, m.hash, STORE_HASH_LEN);
+		x->van[x->nvan].folder_id = f->id;
+		x->van[x->nvan].uid = m.uid;
+		x->van[x->nvan].is_done = false;
+		nf->vanished = x->nvan++;
+	}
+	store_msg_iter_free(&it);
+	return rc == STORE_NOTFOUND ? MS_OK : rc;
+}
+
+/*
+ * A file no record claimed.  A file of ours whose record is gone waits
+ * for export to remove it; one whose bytes a pending APPEND or MOVE into
+ * this folder already names is known; one whose bytes are a record of this
+ * folder without a file is that record's file now (a reader renamed it
+ * beyond recognition, or the server's copy of an append arrived); anything
+ * else is kept for the cross-folder pass.
+ */
+static int
+mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
+{
+	const struct store_folder *f = x->f;
+	const char *name = mirror__dir_name(&x->md, i);
+	int fd = mirror__dir_subfd(&x->md, i);
+	uint8_t hash[STORE_HASH_LEN];
+	struct ms_err herr = { 0 };
+	struct mirror_nofile *hit = NULL;
+	size_t k;
+	struct mirror_unknown *u;
+	struct store_msg m;
+	struct stat sb;
+	uint32_t uv, uid;
+	int rc;
+
+	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
+	    uv == f->state.uidvalidity) {
+		rc = store_msg_get(x->c->s, f->id, uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == STORE_NOTFOUND)
+			return MS_OK;	/* expunged on the server */
+	}
+	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK ||
+	    fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
+		return MS_OK;	/* renamed meanwhile: the next scan sees it */
+	}
+	if (mirror__is_incoming(x->c, f->id, hash))
+		return MS_OK;
+	k = mirror__hash_find(x->nof, x->nnof, sizeof(*x->nof), hash,
+			      mirror_nofile_is_done);
+	if (k != SIZE_MAX) {
+		hit = &x->nof[k];
+		rc = store_msg_get(x->c->s, f->id, hit->uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		hit->is_done = true;
+		if (hit->vanished != SIZE_MAX)
+			x->van[hit->vanished].is_done = true;
+		x->st->adopted++;
+		/* A vanished record's file had a name from us: the flags
+		 * the reader changed count.  Otherwise export gives the
+		 * file the record's flags. */
+		return mirror_scan_found(x, &m, name, x->md.l.v[i].flags,
+					 hit->vanished != SIZE_MAX, err_r);
+	}
+	rc = mirror_grow((void **)&x->unk, &x->unk_cap, x->nunk, sizeof(*x->unk),
+			 err_r);
+	if (rc < 0)
+		return rc;
+	u = &x->unk[x->nunk];
+	u->folder_id = f->id;
+	u->mtime = (int64_t)sb.st_mtime;
+	memcpy(u->hash, hash, STORE_HASH_LEN);
+	u->path = maildir__path_join(x->path,
+				     maildir_sub_name((enum maildir_sub)x->md.l.v[i].sub),
+				     name);
+	if (u->path == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	x->nunk++;
+	return MS_OK;
+}
+
+static int
+mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
+{
+	bool exists;
+	int rc;
+
+	x->nnof = 0;
+	rc = mirror__dir_open(&x->md, x->path, false, x->c->p->rep, &exists,
+			      err_r);
+	if (rc == MS_OK && exists) {
+		rc = mirror_scan_records(x, err_r);
+		if (x->nnof > 1)
+			qsort(x->nof, x->nnof, sizeof(*x->nof), mirror__hash_cmp);
+		for (size_t i = 0; rc == MS_OK && i < x->md.l.n; i++)
+			if (!x->md.claimed[i])
+				rc = mirror_scan_orphan(x, i, err_r);
+	}
+	x->st->folders++;
+	mirror__dir_close(&x->md);
+	return rc;
+}
+
+/* Reads a new file into a body and records its APPEND. */
+static int
+mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
+		   struct ms_err *err_r)
+{
+	struct store_body_writer *w = NULL;
+	struct store_body *body = NULL;
+	struct store_change ch = { 0 };
+	uint8_t *buf = malloc(MIRROR_READ_CHUNK);
+	int fd = open(u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = 0;
+	int rc;
+
+	if (buf == NULL || fd < 0) {
+		rc = buf == NULL ? ms_err_set(err_r, MS_ENOMEM, "out of memory") :
+		     errno == ENOENT ? MS_OK :
+		     ms_err_set(err_r, MS_EIO, "open %s: %s", u->path,
+				strerror(errno));
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	rc = store_body_writer_new(x->c->s, 0, &w, err_r);
+	while (rc == MS_OK && (n = read(fd, buf, MIRROR_READ_CHUNK)) > 0)
+		rc = store_body_writer_write(w, buf, (size_t)n, err_r);
+	if (rc == MS_OK && n < 0)
+		rc = ms_err_set(err_r, MS_EIO, "read %s: %s", u->path,
+				strerror(errno));
+	close(fd);
+	free(buf);
+	if (rc == MS_OK)
+		rc = store_body_writer_finish(&w, &body, err_r);
+	store_body_writer_free(&w);
+	if (rc != MS_OK)
+		return rc;
+	ch.kind = STORE_CHANGE_APPEND;
+	ch.folder_id = u->folder_id;
+	ch.internal_date = u->mtime;
+	store_body_hash(body, ch.hash);
+	rc = store_batch_change_add(x->b, &ch, body);
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	log_info("acct=%s mirror new message %s: APPEND pending",
+		 x->c->p->account, u->path);
+	x->st->appends++;
+	return mirror__batch_flush(x->b, false, err_r);
+}
+
+/* Matches new files with vanished records across the account's folders. */
+static int
+mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
+{
+	struct store_change ch;
+	int rc = MS_OK;
+
+	if (x->nvan > 1)
+		qsort(x->van, x->nvan, sizeof(*x->van), mirror__hash_cmp);
+	for (size_t i = 0; rc == MS_OK && i < x->nunk; i++) {
+		struct mirror_unknown *u = &x->unk[i];
+		size_t k = mirror__hash_find(x->van, x->nvan, sizeof(*x->van),
+					     u->hash, mirror_vanished_is_done);
+		struct mirror_vanished *v;
+
+		if (k == SIZE_MAX) {
+			rc = mirror_scan_append(x, u, err_r);
+			continue;
+		}
+		v = &x->van[k];
+		memset(&ch, 0, sizeof(ch));
+		ch.kind = STORE_CHANGE_MOVE;
+		ch.folder_id = v->folder_id;
+		ch.uid = v->uid;
+		ch.dest_folder_id = u->folder_id;
+		v->is_done = true;
+		rc = store_batch_change_add(x->b, &ch, NULL);
+		if (rc != MS_OK) {
+			rc = ms_err_set(err_r, rc, "out of memory");
+			break;
+		}
+		log_info("acct=%s mirror uid=%" PRIu32 " moved to %s: MOVE pending",
+			 x->c->p->account, v->uid, u->path);
+		x->st->moves++;
+		rc = mirror__batch_flush(x->b, false, err_r);
+	}
+	for (size_t i = 0; rc == MS_OK && i < x->nvan; i++) {
+		if (x->van[i].is_done)
+			continue;
+		memset(&ch, 0, sizeof(ch));
+		ch.kind = STORE_CHANGE_DELETE;
+		ch.folder_id = x->van[i].folder_id;
+		ch.uid = x->van[i].uid;
+		rc = store_batch_change_add(x->b, &ch, NULL);
+		if (rc != MS_OK) {
+			rc = ms_err_set(err_r, rc, "out of memory");
+			break;
+		}
+		x->st->deletes++;
+		rc = mirror__batch_flush(x->b, false, err_r);
+	}
+	return rc;
+}
+
+/* Reports Maildirs of the tree that are no server folder's. */
+static int
+mirror_scan_tree(struct mirror_ctx *c, char **paths, struct ms_err *err_r)
+{
+	struct maildir_folders found = { 0 };
+	int rc = maildir_tree_discover(c->p->root, &found, c->p->rep, err_r);
+
+	for (size_t i = 0; rc == MS_OK && i < found.n; i++) {
+		char *abs = maildir__path_join(c->p->root, found.v[i], "");
+		bool is_known = false;
+
+		if (abs == NULL) {
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+			break;
+		}
+		for (size_t k = 0; k < c->nfolders && !is_known; k++)
+			is_known = paths[k] != NULL && strcmp(paths[k], abs) == 0;
+		if (!is_known)
+			maildir_report_note(c->p->rep, abs,
+					    "Maildir without a server folder, "
+					    "left alone");
+		free(abs);
+	}
+	maildir_folders_deinit(&found);
+	return rc;
+}
+
+int
+mirror_scan(struct store *s, const struct mirror_params *p,
+	    struct mirror_stats *st_r, struct ms_err *err_r)
+{
+	struct mirror_ctx c;
+	struct mirror_scan x = { .c = &c, .st = st_r };
+	char **paths = NULL;
+	struct stat sb;
+	int rc, rc2;
+
+	if (stat(p->root, &sb) != 0 && errno == ENOENT)
+		return MS_OK;	/* no mirror yet: export makes it */
+	rc = mirror__ctx_init(&c, s, p, err_r);
+	if (rc == MS_OK && (rc = store_batch_new(s, &x.b)) != MS_OK)
+		ms_err_set(err_r, rc, "out of memory");
+	if (rc == MS_OK && c.nfolders > 0 &&
+	    (paths = calloc(c.nfolders, sizeof(*paths))) == NULL)
+		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
+		rc = mirror__folder_path(&c, &c.folders[i], &paths[i], err_r);
+		if (rc != MS_OK || paths[i] == NULL)
+			continue;
+		x.f = &c.folders[i];
+		x.path = paths[i];
+		rc = mirror_scan_folder(&x, err_r);
+	}
+	if (rc == MS_OK)
+		rc = mirror_scan_resolve(&x, err_r);
+	if (rc == MS_OK)
+		rc = mirror_scan_tree(&c, paths, err_r);
+	/* What was found before an error is committed all the same. */
+	if (x.b != NULL) {
+		struct ms_err cerr = { 0 };
+
+		rc2 = mirror__batch_flush(x.b, true, &cerr);
+		if (rc2 != MS_OK && rc == MS_OK) {
+			rc = rc2;
+			if (err_r != NULL)
+				*err_r = cerr;
+		}
+	}
+	store_batch_free(&x.b);
+	for (size_t i = 0; paths != NULL && i < c.nfolders; i++)
+		free(paths[i]);
+	free(paths);
+	for (size_t i = 0; i < x.nunk; i++)
+		free(x.unk[i].path);
+	free(x.unk);
+	free(x.van);
+	free(x.nof);
+	mirror__ctx_deinit(&c);
+	return rc;
+}

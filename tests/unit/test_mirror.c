@@ -1,0 +1,662 @@
+/* test_mirror.c - daemon/mirror: export, reader changes found by scan,
+ * rebuild and the consistency check, on a temporary store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mirror/mirror.h"
+#include "test_maildir_util.h"
+#include "test_store_util.h"
+
+#define MT_MSG1 "From: a@example.org\r\nSubject: one\r\n\r\nfirst\r\n"
+#define MT_MSG2 "From: b@example.org\r\nSubject: two\r\n\r\nsecond\r\n"
+#define MT_MSG3 "From: c@example.org\r\nSubject: three\r\n\r\nthird\r\n"
+#define MT_MSG4 "From: d@example.org\r\nSubject: four\r\n\r\nfourth\r\n"
+/* "Ünïcödé" */
+#define MT_UNI "\xc3\x9c" "n" "\xc3\xaf" "c" "\xc3\xb6" "d" "\xc3\xa9"
+#define MT_NEW "From: me@example.org\r\nSubject: draft\r\n\r\nnew one\r\n"
+
+struct mt {
+	char *sdir;
+	char root[4200];
+	struct store *s;
+	uint32_t inbox, dev, uni;
+	struct maildir_report rep;
+	unsigned nreports;
+	struct mirror_params p;
+};
+
+static void
+mt_report_cb(const char *path, const char *why, void *arg)
+{
+	struct mt *t = arg;
+
+	(void)path;
+	(void)why;
+	t->nreports++;
+}
+
+static void
+mt_folder(struct mt *t, const char *name, uint32_t uidvalidity, uint32_t *id_r)
+{
+	struct store_folder_state fs = { .uidvalidity = uidvalidity,
+					 .uidnext = 100 };
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_folder_ensure(t->s, "acct", name, '/', 0, id_r,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_folder_state(b, *id_r, &fs,
+						  STORE_FS_UIDVALIDITY |
+						  STORE_FS_UIDNEXT), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+}
+
+static void
+mt_add(struct mt *t, uint32_t folder, uint32_t uid, const char *text,
+       uint32_t flags)
+{
+	struct store_batch *b;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+
+	memset(&m, 0, sizeof(m));
+	m.folder_id = folder;
+	m.uid = uid;
+	m.flags = flags;
+	m.synced_flags = flags;
+	m.internal_date = 1000 + uid;
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_add(b, &m,
+					     tsu_body(t->s, text, strlen(text), 64)),
+			 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+}
+
+static void
+mt_server_flags(struct mt *t, uint32_t folder, uint32_t uid, uint32_t flags)
+{
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_flags(b, folder, uid, flags, flags, 0),
+			 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+}
+
+static int
+mt_setup(void **state)
+{
+	struct mt *t = calloc(1, sizeof(*t));
+
+	t->sdir = tsu_tmpdir();
+	snprintf(t->root, sizeof(t->root), "%s/mail", t->sdir);
+	t->s = tsu_open(t->sdir, 0);
+	maildir_report_init(&t->rep, mt_report_cb, t);
+	t->p.account = "acct";
+	t->p.root = t->root;
+	t->p.rep = &t->rep;
+	mt_folder(t, "INBOX", 100, &t->inbox);
+	mt_folder(t, "Lists/dev", 200, &t->dev);
+	mt_folder(t, MT_UNI, 300, &t->uni);
+	mt_add(t, t->inbox, 1, MT_MSG1, 0);
+	mt_add(t, t->inbox, 2, MT_MSG2, STORE_FLAG_SEEN);
+	mt_add(t, t->inbox, 3, MT_MSG3, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED |
+					STORE_FLAG_ANSWERED);
+	mt_add(t, t->dev, 7, MT_MSG4, STORE_FLAG_SEEN);
+	mt_add(t, t->uni, 9, MT_MSG1, 0);	/* the same body twice */
+	*state = t;
+	return 0;
+}
+
+static int
+mt_teardown(void **state)
+{
+	struct mt *t = *state;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_check(t->s, STORE_CHECK_HASHES, &err), MS_OK);
+	maildir_report_deinit(&t->rep);
+	store_close(&t->s);
+	tsu_rmdir(t->sdir);
+	free(t);
+	return 0;
+}
+
+typedef int (*mt_pass_fn)(struct store *, const struct mirror_params *,
+			  struct mirror_stats *, struct ms_err *);
+
+static struct mirror_stats
+mt_pass(struct mt *t, mt_pass_fn fn, const char *what)
+{
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+
+	if (fn(t->s, &t->p, &st, &err) != MS_OK)
+		fail_msg("%s: %s", what, err.msg);
+	return st;
+}
+
+#define mt_export(t) mt_pass((t), mirror_export, "export")
+#define mt_scan(t) mt_pass((t), mirror_scan, "scan")
+
+static void
+mt_check(struct mt *t)
+{
+	struct ms_err err = { 0 };
+
+	if (mirror_check(t->s, &t->p, MIRROR_CHECK_CONTENT, &err) != MS_OK)
+		fail_msg("check: %s", err.msg);
+}
+
+/* Finds the file of (folder dir rel, uid): "cur/NAME" or "new/NAME". */
+static bool
+mt_find(struct mt *t, const char *rel, uint32_t uid, char *out, size_t outsz)
+{
+	static const char *const subs[] = { "new", "cur" };
+	char dir[8192], prefix[64];
+	uint32_t uv = strcmp(rel, "") == 0 ? 100 :
+		      strcmp(rel, "Lists/dev") == 0 ? 200 : 300;
+	bool found = false;
+
+	snprintf(prefix, sizeof(prefix), "%u-%u-", uv, uid);
+	for (int i = 0; i < 2; i++) {
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(dir, sizeof(dir), "%s/%s/%s", t->root, rel, subs[i]);
+		if ((d = opendir(dir)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+				assert_false(found);	/* exactly one */
+				snprintf(out, outsz, "%s/%s", subs[i], de->d_name);
+				found = true;
+			}
+		closedir(d);
+	}
+	return found;
+}
+
+static struct store_change *
+mt_changes(struct mt *t, size_t *n_r)
+{
+	struct store_change *ch = NULL;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_change_list(t->s, 0, 1000, &ch, n_r, &err), MS_OK);
+	return ch;
+}
+
+static void
+mt_clear_changes(struct mt *t)
+{
+	struct store_batch *b;
+	struct store_change *ch;
+	struct ms_err err = { 0 };
+	size_t n;
+
+	ch = mt_changes(t, &n);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(store_batch_change_clear(b, ch[i].seq), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	free(ch);
+}
+
+static void
+mt_rename(struct mt *t, const char *rel, const char *from, const char *to)
+{
+	char a[8192], b[8192];
+
+	snprintf(a, sizeof(a), "%s/%s/%s", t->root, rel, from);
+	snprintf(b, sizeof(b), "%s/%s/%s", t->root, rel, to);
+	assert_int_equal(rename(a, b), 0);
+}
+
+static void
+test_export_layout(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st = mt_export(t);
+	struct store_folder f;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], buf[256], path[8300];
+	ssize_t n;
+
+	assert_int_equal(st.written, 5);
+	assert_int_equal(st.folders, 3);
+	mt_check(t);
+	/* Unread without flags in new/ with no info; others sorted in cur/. */
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	assert_memory_equal(name, "new/100-1-", 10);
+	assert_null(strchr(name, ':'));
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_memory_equal(name, "cur/", 4);
+	assert_string_equal(strstr(name, ":2,"), ":2,FRS");
+	assert_non_null(strstr(name, ",U=3,S="));
+	/* Bytes as stored. */
+	n = tmd_get(t->root, name, buf, sizeof(buf));
+	assert_int_equal(n, strlen(MT_MSG3));
+	assert_memory_equal(buf, MT_MSG3, (size_t)n);
+	/* Nested and UTF-8 folder names. */
+	assert_true(mt_find(t, "Lists/dev", 7, name, sizeof(name)));
+	assert_true(mt_find(t, MT_UNI, 9, name,
+			    sizeof(name)));
+	/* Names recorded, watermark at the folder's last local_seq. */
+	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_string_equal(m.mirror_name, name + 4);
+	assert_int_equal(store_folder_get(t->s, t->inbox, &f, &err), MS_OK);
+	assert_int_equal(f.state.mirror_durable, m.local_seq);
+	snprintf(path, sizeof(path), "%s/" MIRROR_MARKER, t->root);
+	assert_int_equal(access(path, F_OK), 0);
+	/* Idempotent. */
+	st = mt_export(t);
+	assert_int_equal(st.written + st.renamed + st.removed + st.adopted, 0);
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes + st.deletes + st.moves + st.appends, 0);
+	mt_check(t);
+}
+
+static void
+test_server_changes(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	char name[512];
+
+	(void)mt_export(t);
+	mt_server_flags(t, t->inbox, 1, STORE_FLAG_SEEN);
+	mt_server_flags(t, t->inbox, 3, 0);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, t->dev, 7, 7), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	mt_add(t, t->inbox, 4, MT_MSG4, 0);
+	/* The scan before the pass sees no reader change in any of this. */
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes + st.deletes + st.moves + st.appends, 0);
+	st = mt_export(t);
+	assert_int_equal(st.renamed, 2);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(st.written, 1);
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,S");
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,");	/* stays in cur/ */
+	assert_false(mt_find(t, "Lists/dev", 7, name, sizeof(name)));
+	assert_int_equal(tmd_count(t->root, "Lists/dev/cur") +
+			 tmd_count(t->root, "Lists/dev/new"), 0);
+	mt_check(t);
+}
+
+static void
+test_reader_flags(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], to[600], to3[600];
+	size_t n;
+
+	(void)mt_export(t);
+	/* uid 3 FRS -> FT (S and R removed, T added). */
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	snprintf(to, sizeof(to), "%.*s:2,FT",
+		 (int)(strstr(name, ":2,") - name), name);
+	mt_rename(t, "", name, to);
+	snprintf(to3, sizeof(to3), "%s", to + 4);
+	/* uid 1 new/ -> cur/ without flags: nothing to push. */
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	snprintf(to, sizeof(to), "cur/%s:2,", name + 4);
+	mt_rename(t, "", name, to);
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes, 1);
+	assert_int_equal(st.deletes + st.moves + st.appends, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_FLAGS);
+	assert_int_equal(ch[0].folder_id, t->inbox);
+	assert_int_equal(ch[0].uid, 3);
+	assert_int_equal(ch[0].flags_add, STORE_FLAG_DELETED);
+	assert_int_equal(ch[0].flags_remove, STORE_FLAG_SEEN | STORE_FLAG_ANSWERED);
+	free(ch);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED | STORE_FLAG_DELETED);
+	assert_int_equal(m.synced_flags, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED |
+					 STORE_FLAG_ANSWERED);
+	assert_string_equal(m.mirror_name, to3);
+	/* A second scan finds nothing new; export has nothing to rename. */
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.renamed + st.written, 0);
+	mt_check(t);
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	assert_memory_equal(name, "cur/", 4);
+}
+
+static void
+test_both_sides(void **state)
+{
+	struct mt *t = *state;
+	struct store_change *ch;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], to[600];
+	size_t n;
+
+	(void)mt_export(t);
+	/* Server: uid 2 S -> S F.  Reader, on the old name: S -> (none) + D. */
+	mt_server_flags(t, t->inbox, 2, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(to, sizeof(to), "%.*s:2,D", (int)(strstr(name, ":2,") - name),
+		 name);
+	mt_rename(t, "", name, to);
+	(void)mt_scan(t);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 2, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].flags_add, STORE_FLAG_DRAFT);
+	assert_int_equal(ch[0].flags_remove, STORE_FLAG_SEEN);
+	free(ch);
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,DF");
+	mt_check(t);
+	/* The same flag set on both sides: no change to push. */
+	mt_clear_changes(t);
+	mt_server_flags(t, t->inbox, 1, STORE_FLAG_SEEN);
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	snprintf(to, sizeof(to), "cur/%s:2,S", name + 4);
+	mt_rename(t, "", name, to);
+	(void)mt_scan(t);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	(void)mt_export(t);
+	mt_check(t);
+}
+
+static void
+test_reader_delete_and_move(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	char name[512], a[8300], b[8300];
+	size_t n;
+
+	(void)mt_export(t);
+	/* Delete uid 2; move uid 3 to Lists/dev under a name of the
+	 * reader's; move Lists/dev uid 7 to INBOX keeping its name. */
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	assert_int_equal(unlink(a), 0);
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	snprintf(b, sizeof(b), "%s/Lists/dev/cur/1700000000.M1P2Q3.host:2,FRS",
+		 t->root);
+	assert_int_equal(rename(a, b), 0);
+	assert_true(mt_find(t, "Lists/dev", 7, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/Lists/dev/%s", t->root, name);
+	snprintf(b, sizeof(b), "%s/%s", t->root, name);
+	assert_int_equal(rename(a, b), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(st.moves, 2);
+	assert_int_equal(st.appends + st.flag_changes, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (ch[i].kind == STORE_CHANGE_DELETE) {
+			assert_int_equal(ch[i].folder_id, t->inbox);
+			assert_int_equal(ch[i].uid, 2);
+		} else {
+			assert_int_equal(ch[i].kind, STORE_CHANGE_MOVE);
+			if (ch[i].uid == 3) {
+				assert_int_equal(ch[i].folder_id, t->inbox);
+				assert_int_equal(ch[i].dest_folder_id, t->dev);
+			} else {
+				assert_int_equal(ch[i].uid, 7);
+				assert_int_equal(ch[i].folder_id, t->dev);
+				assert_int_equal(ch[i].dest_folder_id, t->inbox);
+			}
+		}
+	}
+	free(ch);
+	/* Pending: nothing recorded twice, nothing written back. */
+	st = mt_scan(t);
+	assert_int_equal(st.deletes + st.moves + st.appends, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed + st.adopted, 0);
+	mt_check(t);
+	/* The server did it: the moved messages arrive under new UIDs with
+	 * their bodies (no download), the old records go.  Export adopts the
+	 * reader's files instead of writing copies. */
+	{
+		struct store_batch *bb;
+		struct store_msg m3, m7, nm;
+		struct ms_err err = { 0 };
+
+		assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m3, &err), MS_OK);
+		assert_int_equal(store_msg_get(t->s, t->dev, 7, &m7, &err), MS_OK);
+		assert_int_equal(store_batch_new(t->s, &bb), MS_OK);
+		memset(&nm, 0, sizeof(nm));
+		nm.folder_id = t->dev;
+		nm.uid = 8;
+		nm.flags = nm.synced_flags = m3.flags;
+		memcpy(nm.hash, m3.hash, STORE_HASH_LEN);
+		assert_int_equal(store_batch_msg_add(bb, &nm, NULL), MS_OK);
+		nm.folder_id = t->inbox;
+		nm.uid = 5;
+		nm.flags = nm.synced_flags = m7.flags;
+		memcpy(nm.hash, m7.hash, STORE_HASH_LEN);
+		assert_int_equal(store_batch_msg_add(bb, &nm, NULL), MS_OK);
+		assert_int_equal(store_batch_msg_expunge(bb, t->inbox, 2, 3), MS_OK);
+		assert_int_equal(store_batch_msg_expunge(bb, t->dev, 7, 7), MS_OK);
+		assert_int_equal(store_batch_commit(bb, &err), MS_OK);
+		store_batch_free(&bb);
+	}
+	mt_clear_changes(t);
+	st = mt_scan(t);
+	assert_int_equal(st.deletes + st.moves + st.appends, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 0);
+	mt_check(t);
+	assert_int_equal(tmd_count(t->root, "Lists/dev/cur") +
+			 tmd_count(t->root, "Lists/dev/new"), 1);
+	assert_int_equal(tmd_count(t->root, "cur") + tmd_count(t->root, "new"), 2);
+}
+
+static void
+test_reader_new_file(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_batch *b;
+	struct store_msg nm;
+	struct ms_err err = { 0 };
+	uint8_t hash[STORE_HASH_LEN];
+	char name[512];
+	size_t n;
+
+	(void)mt_export(t);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/1700000001.M5P6.host",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(st.deletes + st.moves + st.flag_changes, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_APPEND);
+	assert_int_equal(ch[0].folder_id, t->dev);
+	memcpy(hash, ch[0].hash, STORE_HASH_LEN);
+	free(ch);
+	/* Not recorded twice; export leaves the file; check accepts it. */
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed + st.adopted, 0);
+	mt_check(t);
+	/* The server took it as uid 8: export adopts the file. */
+	memset(&nm, 0, sizeof(nm));
+	nm.folder_id = t->dev;
+	nm.uid = 8;
+	nm.flags = nm.synced_flags = STORE_FLAG_SEEN;
+	memcpy(nm.hash, hash, STORE_HASH_LEN);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_add(b, &nm, NULL), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	mt_clear_changes(t);
+	st = mt_export(t);
+	assert_int_equal(st.written, 0);
+	assert_int_equal(st.adopted, 1);
+	assert_true(mt_find(t, "Lists/dev", 8, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,S");
+	assert_int_equal(tmd_count(t->root, "Lists/dev/new"), 0);
+	mt_check(t);
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.deletes + st.flag_changes, 0);
+}
+
+static void
+test_not_messages(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	char path[8300];
+
+	(void)mt_export(t);
+	assert_int_equal(tmd_put(t->root, "cur/.hidden", "x", 1), 0);
+	assert_int_equal(tmd_put(t->root, "Lists/notes.txt", "x", 1), 0);
+	snprintf(path, sizeof(path), "%s/cur/adir", t->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "Local"), 0);
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.deletes + st.moves, 0);
+	assert_int_equal(t->nreports, 4);
+	st = mt_scan(t);
+	(void)mt_export(t);
+	assert_int_equal(t->nreports, 4);	/* once each */
+	mt_check(t);
+	assert_int_equal(tmd_get(t->root, "Lists/notes.txt", path, 10), 1);
+}
+
+static void
+test_rebuild(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	size_t n;
+
+	(void)mt_export(t);
+	tmd_rmtree(t->root);
+	st = mt_scan(t);
+	assert_int_equal(st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 5);
+	mt_check(t);
+	/* A folder's directory removed: rebuilt, nothing deleted. */
+	{
+		char p[8300];
+
+		snprintf(p, sizeof(p), "%s/Lists", t->root);
+		tmd_rmtree(p);
+	}
+	st = mt_scan(t);
+	assert_int_equal(st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 1);
+	mt_check(t);
+	/* Pointed at a new path that holds a copy of an old mirror with one
+	 * file missing: no marker, so no deletion; the files are adopted. */
+	{
+		char cmd[17000];
+
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s.2' && rm '%s.2/"
+			 MIRROR_MARKER "' && rm -f '%s.2'/cur/100-2-*",
+			 t->root, t->root, t->root, t->root);
+		assert_int_equal(system(cmd), 0);
+		snprintf(t->root + strlen(t->root),
+			 sizeof(t->root) - strlen(t->root), ".2");
+	}
+	st = mt_scan(t);
+	assert_int_equal(st.deletes + st.appends + st.moves, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 1);
+	mt_check(t);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	tmd_rmtree(t->root);
+}
+
+static void
+test_watermark(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_folder f;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], a[8300];
+
+	(void)mt_export(t);
+	/* A server change whose file did not reach the disk (a crash
+	 * before the syncfs): beyond the watermark, so written again, not
+	 * taken for a reader's deletion. */
+	mt_server_flags(t, t->inbox, 2, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	assert_int_equal(unlink(a), 0);
+	/* And a cut-short file. */
+	mt_server_flags(t, t->inbox, 3, STORE_FLAG_SEEN);
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 2);
+	mt_check(t);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
+	assert_int_equal(store_folder_get(t->s, t->inbox, &f, &err), MS_OK);
+	assert_true(f.state.mirror_durable >= m.local_seq);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_export_layout, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_server_changes, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_flags, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_both_sides, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_delete_and_move, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_new_file, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
