@@ -362,6 +362,19 @@ mirror__key(uint32_t uidvalidity, const struct store_msg *m, char *out,
 	return out;
 }
 
+bool
+mirror__recorded_flags(const struct store_msg *m, maildir_flags_t *flags_r)
+{
+	struct maildir_name_info info;
+
+	if (m->mirror_name[0] == '\0' ||
+	    maildir_name_parse(m->mirror_name, strlen(m->mirror_name),
+			       &info) != MS_OK)
+		return false;
+	*flags_r = info.flags;
+	return true;
+}
+
 static bool
 mirror_parse_u32(const char **pp, const char *end, uint32_t *v_r)
 {

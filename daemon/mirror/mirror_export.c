@@ -19,6 +19,7 @@ struct mirror_missing {
 	uint8_t hash[STORE_HASH_LEN];	/* first: sorted by it */
 	uint32_t uid;
 	bool is_done;
+	bool is_vanished;		/* durable once: a reader removed it */
 };
 
 struct mirror_export {
@@ -30,6 +31,7 @@ struct mirror_export {
 	uint8_t *buf;			/* MIRROR_COPY_CHUNK bytes */
 	struct mirror_missing *miss;
 	size_t nmiss, miss_cap;
+	bool existed;			/* the folder was there before */
 	bool is_dirty;			/* something to syncfs */
 	bool is_complete;		/* every record has its file */
 };
@@ -102,6 +104,16 @@ mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 	return mirror_export_record(x, m->uid, name, err_r);
 }
 
+/* Do the file's letters differ from the ones the mirror last gave it? */
+static bool
+mirror_export_reader_flags(const struct store_msg *m, maildir_flags_t now)
+{
+	maildir_flags_t ref;
+
+	return mirror__recorded_flags(m, &ref) &&
+	       (ref & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM);
+}
+
 /*
  * The record's file is entry i: give it the record's flags, re-write it
  * when it may not have reached the disk intact, and record its name.
@@ -120,6 +132,14 @@ mirror_export_found(struct mirror_export *x, size_t i, const struct store_msg *m
 	int rc;
 
 	snprintf(name, sizeof(name), "%s", mirror__dir_name(&x->md, i));
+	if (strcmp(name, m->mirror_name) != 0 &&
+	    mirror_export_reader_flags(m, e->flags)) {
+		/* A reader changed the flags and no scan has seen it yet:
+		 * renaming now would undo their change.  The next scan
+		 * records it; until then the watermark stays. */
+		x->is_complete = false;
+		return MS_OK;
+	}
 	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM)) {
 		bool is_vanished = false;
 
@@ -177,6 +197,9 @@ mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 	x->miss[x->nmiss].uid = m->uid;
 	memcpy(x->miss[x->nmiss].hash, m->hash, STORE_HASH_LEN);
 	x->miss[x->nmiss].is_done = false;
+	x->miss[x->nmiss].is_vanished = x->existed && !x->c->is_fresh &&
+					m->mirror_name[0] != '\0' &&
+					m->local_seq <= x->f->state.mirror_durable;
 	x->nmiss++;
 	return MS_OK;
 }
@@ -296,6 +319,12 @@ mirror_export_missing(struct mirror_export *x, struct ms_err *err_r)
 
 		if (x->miss[i].is_done)
 			continue;
+		if (x->miss[i].is_vanished) {
+			/* Removed by a reader, not yet scanned: writing it
+			 * again would undo the deletion. */
+			x->is_complete = false;
+			continue;
+		}
 		rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
 		if (rc < 0)
 			return rc;
@@ -328,7 +357,13 @@ mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
 	bool exists;
 	int rc;
 
-	rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists, err_r);
+	rc = mirror__dir_open(&x.md, path, false, c->p->rep, &exists, err_r);
+	x.existed = exists;
+	if (rc == MS_OK && !exists) {
+		mirror__dir_close(&x.md);
+		rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists,
+				      err_r);
+	}
 	if (rc == MS_OK)
 		rc = mirror_export_records(&x, &max_seq, err_r);
 	if (rc == MS_OK && x.nmiss > 1)

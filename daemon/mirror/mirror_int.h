@@ -98,6 +98,9 @@ void mirror__id(uint32_t uidvalidity, const struct store_msg *m, char *out);
  */
 const char *mirror__key(uint32_t uidvalidity, const struct store_msg *m,
 			char *out, size_t *len_r);
+/* The letters of the record's recorded name; false when it has none. */
+bool mirror__recorded_flags(const struct store_msg *m,
+			    maildir_flags_t *flags_r);
 /* Parses an id; false for any other unique part. */
 bool mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 		      uint32_t *uid_r);

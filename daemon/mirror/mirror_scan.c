@@ -123,14 +123,12 @@ mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
 		  const char *name, maildir_flags_t now, bool has_ref,
 		  struct ms_err *err_r)
 {
-	struct maildir_name_info ref;
+	maildir_flags_t ref;
 	int rc;
 
-	if (has_ref && m->mirror_name[0] != '\0' &&
-	    maildir_name_parse(m->mirror_name, strlen(m->mirror_name),
-			       &ref) == MS_OK &&
-	    (ref.flags & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM)) {
-		rc = mirror_scan_flags(x, m, ref.flags & MAILDIR_FLAGS_SYSTEM,
+	if (has_ref && mirror__recorded_flags(m, &ref) &&
+	    (ref & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM)) {
+		rc = mirror_scan_flags(x, m, ref & MAILDIR_FLAGS_SYSTEM,
 				       now & MAILDIR_FLAGS_SYSTEM, err_r);
 		if (rc != MS_OK)
 			return rc;

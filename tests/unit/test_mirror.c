@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/wait.h>
 
 #include "mirror/mirror.h"
 #include "test_maildir_util.h"
@@ -643,6 +644,132 @@ test_watermark(void **state)
 	assert_true(f.state.mirror_durable >= m.local_seq);
 }
 
+/* Export alone (no scan first, as after a server change in the daemon)
+ * never undoes what a reader did. */
+static void
+test_export_keeps_reader_changes(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], to[600], a[8300];
+
+	(void)mt_export(t);
+	mt_server_flags(t, t->inbox, 3, STORE_FLAG_SEEN);	/* was FRS */
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	snprintf(to, sizeof(to), "%.*s:2,DFRS", (int)(strstr(name, ":2,") - name),
+		 name);
+	mt_rename(t, "", name, to);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	assert_int_equal(unlink(a), 0);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.renamed, 0);
+	assert_false(mt_find(t, "", 2, name, sizeof(name)));
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,DFRS");
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes, 1);
+	assert_int_equal(st.deletes, 1);
+	/* Merged: the server removed F and R, the reader added D. */
+	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_DRAFT);
+	st = mt_export(t);
+	assert_int_equal(st.renamed, 1);
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,DS");
+	mt_check(t);
+}
+
+#define MT_RACE_N 1500
+
+/* A reader renames files (adding F) while export renames the same
+ * folder's files for server changes: afterwards scan + export agree with
+ * the store, and every rename the reader managed to make counts. */
+static void
+test_rename_race(void **state)
+{
+	struct mt *t = *state;
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	char text[200], path[8300], from[8600], to[8700], line[600];
+	int pfd[2];
+	pid_t pid;
+	FILE *in;
+	unsigned won = 0;
+
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	for (uint32_t uid = 10; uid < 10 + MT_RACE_N; uid++) {
+		struct store_msg m = { .folder_id = t->inbox, .uid = uid,
+				       .flags = STORE_FLAG_SEEN,
+				       .synced_flags = STORE_FLAG_SEEN };
+
+		snprintf(text, sizeof(text), "Subject: race %u\r\n\r\nbody %u\r\n",
+			 uid, uid);
+		assert_int_equal(store_batch_msg_add(b, &m, tsu_body(t->s, text,
+					strlen(text), 64)), MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	(void)mt_export(t);
+	for (uint32_t uid = 10; uid < 10 + MT_RACE_N; uid++)
+		assert_int_equal(store_batch_msg_flags(b, t->inbox, uid,
+						       STORE_FLAG_SEEN |
+						       STORE_FLAG_ANSWERED,
+						       STORE_FLAG_SEEN |
+						       STORE_FLAG_ANSWERED, 0),
+				 MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(pipe(pfd), 0);
+	snprintf(path, sizeof(path), "%s/cur", t->root);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The reader: every ":2,S" file it still finds gets F. */
+		DIR *d = opendir(path);
+		struct dirent *de;
+		FILE *out = fdopen(pfd[1], "w");
+
+		close(pfd[0]);
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			char *info = strstr(de->d_name, ":2,S");
+
+			if (info == NULL || info[4] != '\0')
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", path, de->d_name);
+			snprintf(to, sizeof(to), "%s/%.*s:2,FS", path,
+				 (int)(info - de->d_name), de->d_name);
+			if (rename(from, to) == 0)
+				fprintf(out, "%.*s\n", (int)strcspn(de->d_name, ","),
+					de->d_name);
+		}
+		fclose(out);
+		_exit(0);
+	}
+	close(pfd[1]);
+	(void)mt_export(t);
+	in = fdopen(pfd[0], "r");
+	assert_non_null(in);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	(void)mt_scan(t);
+	(void)mt_export(t);
+	mt_check(t);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		unsigned uv, uid;
+		struct store_msg m;
+
+		assert_int_equal(sscanf(line, "%u-%u-", &uv, &uid), 2);
+		assert_int_equal(store_msg_get(t->s, t->inbox, uid, &m, &err), MS_OK);
+		if (uid >= 10)
+			assert_int_equal(m.flags, STORE_FLAG_SEEN |
+					 STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED);
+		won++;
+	}
+	fclose(in);
+	printf("reader renames that won the race: %u of %u\n", won, MT_RACE_N);
+}
+
 int
 main(void)
 {
@@ -656,6 +783,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_export_keeps_reader_changes, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_rename_race, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
