@@ -257,6 +257,7 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	struct ms_err herr = { 0 };
 	char newname[MAILDIR_NAME_MAX + 1];
 	enum maildir_sub sub;
+	maildir_flags_t ref;
 	int rc;
 
 	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
@@ -289,6 +290,15 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	rc = store_msg_get(x->c->s, x->f->id, hit->uid, &m, err_r);
 	if (rc != MS_OK)
 		return rc < 0 ? rc : MS_OK;
+	/* The reader's letters are their change, as scan would find: from
+	 * the name the mirror gave the file, or, on a file the record never
+	 * had (the server's copy of their append), all of them. */
+	if (!hit->is_vanished || !mirror__recorded_flags(&m, &ref))
+		ref = 0;
+	rc = mirror__flags_merge(x->b, &m, ref, e->flags, &m.flags, err_r);
+	if (rc < 0)
+		return rc;
+	x->st->flag_changes += (unsigned)rc;
 	rc = mirror__name(x->f->state.uidvalidity, &m,
 			  e->flags & ~MAILDIR_FLAGS_SYSTEM, newname,
 			  sizeof(newname), &sub);

@@ -124,6 +124,17 @@ size_t mirror__hash_find(const void *v, size_t n, size_t size,
 			 const uint8_t hash[STORE_HASH_LEN],
 			 bool (*is_done)(const void *elem));
 
+/*
+ * A reader's flag change: their adds and removes from ref to now (Maildir
+ * letters; only system letters count) applied to the record's flags.
+ * When that changes them, queues the record update and a pending
+ * STORE_CHANGE_FLAGS in b and returns 1, else 0; *flags_r (may be NULL)
+ * gets the resulting flags.  Negative on error.
+ */
+int mirror__flags_merge(struct store_batch *b, const struct store_msg *m,
+			maildir_flags_t ref, maildir_flags_t now,
+			uint32_t *flags_r, struct ms_err *err_r) MS_WUR;
+
 /* Commits b when it holds enough (or always, with force). */
 int mirror__batch_flush(struct store_batch *b, bool force,
 			struct ms_err *err_r) MS_WUR;

@@ -82,41 +82,6 @@ mirror_nofile_is_done(const void *e)
 	return ((const struct mirror_nofile *)e)->is_done;
 }
 
-/*
- * Records a reader's flag change: their adds and removes relative to ref
- * (the letters of the name the mirror gave the file) applied to the
- * record's current flags.
- */
-static int
-mirror_scan_flags(struct mirror_scan *x, const struct store_msg *m,
-		  maildir_flags_t ref, maildir_flags_t now, struct ms_err *err_r)
-{
-	uint32_t add = mirror_flags_from_maildir(now & ~ref);
-	uint32_t rem = mirror_flags_from_maildir(ref & ~now);
-	uint32_t nf = (m->flags | add) & ~rem;
-	struct store_change ch = { 0 };
-	int rc;
-
-	if (nf == m->flags)
-		return MS_OK;
-	ch.kind = STORE_CHANGE_FLAGS;
-	ch.folder_id = m->folder_id;
-	ch.uid = m->uid;
-	ch.flags_add = nf & ~m->flags;
-	ch.flags_remove = m->flags & ~nf;
-	rc = store_batch_msg_flags(x->b, m->folder_id, m->uid, nf,
-				   m->synced_flags, m->modseq);
-	if (rc == MS_OK)
-		rc = store_batch_change_add(x->b, &ch, NULL);
-	if (rc != MS_OK)
-		return ms_err_set(err_r, rc, "out of memory");
-	log_debug("acct=%s mirror folder=%s uid=%" PRIu32
-		  " reader flags +%#x -%#x", x->c->p->account, x->f->name,
-		  m->uid, ch.flags_add, ch.flags_remove);
-	x->st->flag_changes++;
-	return MS_OK;
-}
-
 /* The file of record m is entry name with letters now. */
 static int
 mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
@@ -128,10 +93,10 @@ mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
 
 	if (has_ref && mirror__recorded_flags(m, &ref) &&
 	    (ref & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM)) {
-		rc = mirror_scan_flags(x, m, ref & MAILDIR_FLAGS_SYSTEM,
-				       now & MAILDIR_FLAGS_SYSTEM, err_r);
-		if (rc != MS_OK)
+		rc = mirror__flags_merge(x->b, m, ref, now, NULL, err_r);
+		if (rc < 0)
 			return rc;
+		x->st->flag_changes += (unsigned)rc;
 	}
 	if (strcmp(name, m->mirror_name) != 0 &&
 	    (rc = store_batch_msg_mirror(x->b, m->folder_id, m->uid, name))
@@ -248,8 +213,16 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 			x->van[hit->vanished].is_done = true;
 		x->st->adopted++;
 		/* A vanished record's file had a name from us: the flags
-		 * the reader changed count.  Otherwise export gives the
-		 * file the record's flags. */
+		 * the reader changed since count.  A record that never had
+		 * a file (the server's copy of an append) takes the
+		 * letters the reader gave the file. */
+		if (hit->vanished == SIZE_MAX) {
+			rc = mirror__flags_merge(x->b, &m, 0, x->md.l.v[i].flags,
+						 NULL, err_r);
+			if (rc < 0)
+				return rc;
+			x->st->flag_changes += (unsigned)rc;
+		}
 		return mirror_scan_found(x, &m, name, x->md.l.v[i].flags,
 					 hit->vanished != SIZE_MAX, err_r);
 	}

@@ -499,7 +499,7 @@ test_reader_new_file(void **state)
 	size_t n;
 
 	(void)mt_export(t);
-	assert_int_equal(tmd_put(t->root, "Lists/dev/new/1700000001.M5P6.host",
+	assert_int_equal(tmd_put(t->root, "Lists/dev/cur/1700000001.M5P6.host:2,DS",
 				 MT_NEW, strlen(MT_NEW)), 0);
 	st = mt_scan(t);
 	assert_int_equal(st.appends, 1);
@@ -530,9 +530,18 @@ test_reader_new_file(void **state)
 	st = mt_export(t);
 	assert_int_equal(st.written, 0);
 	assert_int_equal(st.adopted, 1);
+	/* The reader's \Draft, which the APPEND did not carry, is pushed. */
+	assert_int_equal(st.flag_changes, 1);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_FLAGS);
+	assert_int_equal(ch[0].uid, 8);
+	assert_int_equal(ch[0].flags_add, STORE_FLAG_DRAFT);
+	free(ch);
 	assert_true(mt_find(t, "Lists/dev", 8, name, sizeof(name)));
-	assert_string_equal(strstr(name, ":2,"), ":2,S");
-	assert_int_equal(tmd_count(t->root, "Lists/dev/new"), 0);
+	assert_string_equal(strstr(name, ":2,"), ":2,DS");
+	assert_int_equal(tmd_count(t->root, "Lists/dev/new") +
+			 tmd_count(t->root, "Lists/dev/cur"), 2);
 	mt_check(t);
 	st = mt_scan(t);
 	assert_int_equal(st.appends + st.deletes + st.flag_changes, 0);
