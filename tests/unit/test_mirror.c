@@ -653,6 +653,51 @@ test_watermark(void **state)
 	assert_true(f.state.mirror_durable >= m.local_seq);
 }
 
+/* Names that need care: "&" (modified UTF-7's escape, stored decoded),
+ * deep nesting, a component named like a Maildir subdirectory, a leading
+ * dot, and a \Noselect parent that gets no Maildir of its own. */
+static void
+test_folder_names(void **state)
+{
+	struct mt *t = *state;
+	struct store_folder_state fs = { .uidvalidity = 400, .uidnext = 9 };
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	static const char *const names[] = { "R&D", "a/b/c", "x/cur", ".hidden" };
+	static const char *const dirs[] = { "R&D/cur", "a/b/c/cur", "x/%63ur/cur",
+					    "%2Ehidden/cur" };
+	uint32_t id, lists;
+	char path[8300];
+	struct stat sb;
+
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(store_folder_ensure(t->s, "acct", names[i], '/', 0,
+						     &id, &err), MS_OK);
+		assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+		assert_int_equal(store_batch_folder_state(b, id, &fs,
+							  STORE_FS_UIDVALIDITY),
+				 MS_OK);
+		assert_int_equal(store_batch_commit(b, &err), MS_OK);
+		store_batch_free(&b);
+		mt_add(t, id, 1, MT_MSG2, STORE_FLAG_SEEN);
+	}
+	assert_int_equal(store_folder_ensure(t->s, "acct", "Lists", '/',
+					     STORE_FOLDER_NOSELECT, &lists, &err),
+			 MS_OK);
+	(void)mt_export(t);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->root, dirs[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(tmd_count(t->root, dirs[i]), 1);
+	}
+	snprintf(path, sizeof(path), "%s/Lists/cur", t->root);
+	assert_int_not_equal(stat(path, &sb), 0);
+	mt_check(t);
+	t->nreports = 0;
+	(void)mt_scan(t);
+	assert_int_equal(t->nreports, 0);	/* all of them are folders */
+}
+
 /* Export alone (no scan first, as after a server change in the daemon)
  * never undoes what a reader did. */
 static void
@@ -792,6 +837,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_folder_names, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_export_keeps_reader_changes, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rename_race, mt_setup, mt_teardown),
 	};

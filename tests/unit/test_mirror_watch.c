@@ -1,0 +1,138 @@
+/* test_mirror_watch.c - daemon/mirror: a reader's rename and deletion,
+ * seen through inotify, become committed pending changes without any
+ * explicit scan call. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "mirror/mirror_watch.h"
+#include "test_maildir_util.h"
+#include "test_store_util.h"
+
+#define WAIT_MS 5000	/* bound on the wait; delivery takes ~DELAY_MS */
+#define DELAY_MS 50
+
+struct wt {
+	uv_loop_t loop;
+	uv_timer_t tick;
+	struct mirror_watch *w;
+	struct mirror_stats got;
+	int calls;
+};
+
+static void
+wt_cb(struct mirror_watch *w, int rc, const struct mirror_stats *st,
+      const struct ms_err *err, void *arg)
+{
+	struct wt *t = arg;
+
+	(void)w;
+	if (rc < 0)
+		fail_msg("scan: %s", err->msg);
+	t->got.flag_changes += st->flag_changes;
+	t->got.deletes += st->deletes;
+	t->calls++;
+}
+
+static void
+wt_tick(uv_timer_t *h)
+{
+	(void)h;	/* makes UV_RUN_ONCE return regularly */
+}
+
+static uint64_t
+wt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+test_watch_scans(void **state)
+{
+	struct wt t = { 0 };
+	char *sdir = tsu_tmpdir(), root[4200], path[8400], to[8500];
+	struct store *s = tsu_open(sdir, 0);
+	struct store_folder_state fs = { .uidvalidity = 5, .uidnext = 3 };
+	struct maildir_report rep;
+	struct mirror_params p = { .account = "acct", .root = root, .rep = &rep };
+	struct mirror_stats st = { 0 };
+	struct store_batch *b;
+	struct store_change *ch = NULL;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	uint32_t inbox;
+	uint64_t start;
+	size_t n;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/mail", sdir);
+	maildir_report_init(&rep, NULL, NULL);
+	assert_int_equal(store_folder_ensure(s, "acct", "INBOX", '/', 0, &inbox,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	assert_int_equal(store_batch_folder_state(b, inbox, &fs,
+						  STORE_FS_UIDVALIDITY), MS_OK);
+	tsu_add(b, s, inbox, 1, "Subject: one\r\n\r\n1\r\n");	/* \Seen */
+	tsu_add(b, s, inbox, 2, "Subject: two\r\n\r\n2\r\n");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(mirror_export(s, &p, &st, &err), MS_OK);
+
+	assert_int_equal(uv_loop_init(&t.loop), 0);
+	uv_timer_init(&t.loop, &t.tick);
+	uv_timer_start(&t.tick, wt_tick, 10, 10);
+	t.w = mirror_watch_new(&t.loop, s, &p, DELAY_MS, wt_cb, &t, &err);
+	assert_non_null(t.w);
+	/* The reader flags uid 1 and deletes uid 2. */
+	assert_int_equal(store_msg_get(s, inbox, 1, &m, &err), MS_OK);
+	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
+	snprintf(to, sizeof(to), "%s/cur/%.*s:2,FS", root,
+		 (int)strcspn(m.mirror_name, ":"), m.mirror_name);
+	assert_int_equal(rename(path, to), 0);
+	assert_int_equal(store_msg_get(s, inbox, 2, &m, &err), MS_OK);
+	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
+	assert_int_equal(unlink(path), 0);
+	start = wt_now_ms();
+	while ((t.got.flag_changes < 1 || t.got.deletes < 1) &&
+	       wt_now_ms() - start < WAIT_MS)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	assert_int_equal(t.got.flag_changes, 1);
+	assert_int_equal(t.got.deletes, 1);
+	/* Committed: another store handle would see them now. */
+	assert_int_equal(store_change_list(s, 0, 10, &ch, &n, &err), MS_OK);
+	assert_int_equal(n, 2);
+	free(ch);
+	/* Our own export raises events too; the scans after it find
+	 * nothing, so no callback. */
+	t.calls = 0;
+	assert_int_equal(mirror_export(s, &p, &st, &err), MS_OK);
+	start = wt_now_ms();
+	while (wt_now_ms() - start < 4 * DELAY_MS)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	assert_int_equal(t.calls, 0);
+	assert_int_equal(mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err), MS_OK);
+
+	mirror_watch_close(t.w);
+	uv_close((uv_handle_t *)&t.tick, NULL);
+	uv_run(&t.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&t.loop), 0);
+	maildir_report_deinit(&rep);
+	store_close(&s);
+	tsu_rmdir(sdir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_watch_scans),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
