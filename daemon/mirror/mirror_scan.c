@@ -25,7 +25,10 @@ struct mirror_vanished {
 /* A file no record claims: a move's target or a new message. */
 struct mirror_unknown {
 	uint32_t folder_id;
-	char *path;		/* the file's full path (owned) */
+	char *dir;		/* the folder's path (owned) */
+	char *name;		/* the file's name (owned) */
+	uint8_t sub;		/* MAILDIR_SUB_NEW or _CUR */
+	maildir_flags_t flags;
 	uint8_t hash[STORE_HASH_LEN];
 	int64_t mtime;
 };
@@ -234,11 +237,15 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	u->folder_id = f->id;
 	u->mtime = (int64_t)sb.st_mtime;
 	memcpy(u->hash, hash, STORE_HASH_LEN);
-	u->path = maildir__path_join(x->path,
-				     maildir_sub_name((enum maildir_sub)x->md.l.v[i].sub),
-				     name);
-	if (u->path == NULL)
+	u->sub = x->md.l.v[i].sub;
+	u->flags = x->md.l.v[i].flags;
+	u->dir = strdup(x->path);
+	u->name = strdup(name);
+	if (u->dir == NULL || u->name == NULL) {
+		free(u->dir);
+		free(u->name);
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	}
 	x->nunk++;
 	return MS_OK;
 }
@@ -265,40 +272,115 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	return rc;
 }
 
+/*
+ * Copies in[0..n) to out with every LF not preceded by CR (*was_cr: the
+ * byte before in[0]) made CRLF; out has room for 2n bytes.  Returns the
+ * length and sets *is_changed when something was added.
+ */
+static size_t
+mirror_scan_crlf(const uint8_t *in, size_t n, uint8_t *out, bool *was_cr,
+		 bool *is_changed)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\n' && !*was_cr) {
+			out[k++] = '\r';
+			*is_changed = true;
+		}
+		out[k++] = in[i];
+		*was_cr = in[i] == '\r';
+	}
+	return k;
+}
+
+/*
+ * Reads a reader's new file into a body.  IMAP messages end lines with
+ * CRLF and the server's copy comes back so; a file with bare LF is
+ * therefore replaced (through tmp/, under a new unique name, same flags)
+ * by its CRLF form, which is what the body holds, so that the server's
+ * copy is recognised as this file when it arrives.
+ */
+static int
+mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
+		 struct store_body **body_r, struct ms_err *err_r)
+{
+	struct store_body_writer *w = NULL;
+	struct maildir_dir d = { 0 };
+	struct maildir_wfile wf = { .fd = -1 };
+	uint8_t *buf = malloc(3 * MIRROR_READ_CHUNK);
+	bool was_cr = false, is_changed = false, is_dir = false;
+	ssize_t n = 0;
+	int fd = -1, rc;
+
+	*body_r = NULL;
+	if (buf == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	rc = maildir_dir_open(&d, u->dir, false, err_r);
+	if (rc == MS_OK) {
+		is_dir = true;
+		fd = openat(d.sub_fd[u->sub], u->name,
+			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			rc = errno == ENOENT ? STORE_NOTFOUND :
+			     ms_err_set(err_r, MS_EIO, "open %s/%s/%s: %s", u->dir,
+					maildir_sub_name((enum maildir_sub)u->sub),
+					u->name, strerror(errno));
+	}
+	if (rc == MS_OK)
+		rc = store_body_writer_new(x->c->s, 0, &w, err_r);
+	if (rc == MS_OK)
+		rc = maildir_wfile_open(&wf, &d, &x->c->gen, err_r);
+	while (rc == MS_OK && (n = read(fd, buf, MIRROR_READ_CHUNK)) > 0) {
+		uint8_t *out = buf + MIRROR_READ_CHUNK;
+		size_t k = mirror_scan_crlf(buf, (size_t)n, out, &was_cr,
+					    &is_changed);
+
+		rc = store_body_writer_write(w, out, k, err_r);
+		if (rc == MS_OK)
+			rc = maildir_wfile_write(&wf, out, k, err_r);
+	}
+	if (rc == MS_OK && n < 0)
+		rc = ms_err_set(err_r, MS_EIO, "read %s/%s: %s", u->dir, u->name,
+				strerror(errno));
+	if (rc == MS_OK && is_changed) {
+		struct maildir_name_params np = { .flags = u->flags,
+						  .has_info = u->sub == MAILDIR_SUB_CUR };
+		char name[MAILDIR_NAME_MAX + 1];
+
+		rc = maildir_wfile_commit(&wf, &np, 0, name, sizeof(name), err_r);
+		if (rc == MS_OK && unlinkat(d.sub_fd[u->sub], u->name, 0) != 0 &&
+		    errno != ENOENT)
+			rc = ms_err_set(err_r, MS_EIO, "unlink %s/%s: %s", u->dir,
+					u->name, strerror(errno));
+		if (rc == MS_OK)
+			log_info("acct=%s mirror %s/%s has bare LF line ends: "
+				 "now %s with CRLF", x->c->p->account, u->dir,
+				 u->name, name);
+	}
+	maildir_wfile_abort(&wf);
+	if (rc == MS_OK)
+		rc = store_body_writer_finish(&w, body_r, err_r);
+	store_body_writer_free(&w);
+	if (fd >= 0)
+		close(fd);
+	if (is_dir)
+		maildir_dir_close(&d);
+	free(buf);
+	return rc;
+}
+
 /* Reads a new file into a body and records its APPEND. */
 static int
 mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 		   struct ms_err *err_r)
 {
-	struct store_body_writer *w = NULL;
 	struct store_body *body = NULL;
 	struct store_change ch = { 0 };
-	uint8_t *buf = malloc(MIRROR_READ_CHUNK);
-	int fd = open(u->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n = 0;
-	int rc;
+	int rc = mirror_scan_read(x, u, &body, err_r);
 
-	if (buf == NULL || fd < 0) {
-		rc = buf == NULL ? ms_err_set(err_r, MS_ENOMEM, "out of memory") :
-		     errno == ENOENT ? MS_OK :
-		     ms_err_set(err_r, MS_EIO, "open %s: %s", u->path,
-				strerror(errno));
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	rc = store_body_writer_new(x->c->s, 0, &w, err_r);
-	while (rc == MS_OK && (n = read(fd, buf, MIRROR_READ_CHUNK)) > 0)
-		rc = store_body_writer_write(w, buf, (size_t)n, err_r);
-	if (rc == MS_OK && n < 0)
-		rc = ms_err_set(err_r, MS_EIO, "read %s: %s", u->path,
-				strerror(errno));
-	close(fd);
-	free(buf);
-	if (rc == MS_OK)
-		rc = store_body_writer_finish(&w, &body, err_r);
-	store_body_writer_free(&w);
+	if (rc == STORE_NOTFOUND)
+		return MS_OK;	/* gone meanwhile: the next scan sees why */
 	if (rc != MS_OK)
 		return rc;
 	ch.kind = STORE_CHANGE_APPEND;
@@ -308,8 +390,9 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 	rc = store_batch_change_add(x->b, &ch, body);
 	if (rc != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
-	log_info("acct=%s mirror new message %s: APPEND pending",
-		 x->c->p->account, u->path);
+	log_info("acct=%s mirror new message %s/%s/%s: APPEND pending",
+		 x->c->p->account, u->dir,
+		 maildir_sub_name((enum maildir_sub)u->sub), u->name);
 	x->st->appends++;
 	return mirror__batch_flush(x->b, false, err_r);
 }
@@ -345,8 +428,8 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 			rc = ms_err_set(err_r, rc, "out of memory");
 			break;
 		}
-		log_info("acct=%s mirror uid=%" PRIu32 " moved to %s: MOVE pending",
-			 x->c->p->account, v->uid, u->path);
+		log_info("acct=%s mirror uid=%" PRIu32 " moved to %s/%s: MOVE "
+			 "pending", x->c->p->account, v->uid, u->dir, u->name);
 		x->st->moves++;
 		rc = mirror__batch_flush(x->b, false, err_r);
 	}
@@ -440,8 +523,10 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 	for (size_t i = 0; paths != NULL && i < c.nfolders; i++)
 		free(paths[i]);
 	free(paths);
-	for (size_t i = 0; i < x.nunk; i++)
-		free(x.unk[i].path);
+	for (size_t i = 0; i < x.nunk; i++) {
+		free(x.unk[i].dir);
+		free(x.unk[i].name);
+	}
 	free(x.unk);
 	free(x.van);
 	free(x.nof);

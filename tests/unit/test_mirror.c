@@ -547,6 +547,56 @@ test_reader_new_file(void **state)
 	assert_int_equal(st.appends + st.deletes + st.flag_changes, 0);
 }
 
+/* A reader's file with bare LF line ends: what the server will store
+ * (CRLF) is what the body, and the file, hold afterwards. */
+static void
+test_reader_new_lf(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct ms_err err = { 0 };
+	struct ms_buf body;
+	static const char lf[] = "Subject: lf\n\nline one\nline two\r\n";
+	static const char crlf[] = "Subject: lf\r\n\r\nline one\r\nline two\r\n";
+	char buf[256], name[300], dir[4300];
+	DIR *d;
+	struct dirent *de;
+	size_t n;
+
+	(void)mt_export(t);
+	assert_int_equal(tmd_put(t->root, "cur/1700000002.M1P1.host:2,S", lf,
+				 strlen(lf)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 1);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	ms_buf_init(&body, 4096);
+	assert_int_equal(store_body_read_all(t->s, ch[0].hash, &body, &err), MS_OK);
+	assert_int_equal(body.len, strlen(crlf));
+	assert_memory_equal(body.p, crlf, body.len);
+	ms_buf_deinit(&body);
+	free(ch);
+	/* The file was replaced by its CRLF form, flags kept; tmp/ empty. */
+	assert_int_equal(tmd_get(t->root, "cur/1700000002.M1P1.host:2,S", buf,
+				 sizeof(buf)), -1);
+	snprintf(dir, sizeof(dir), "%s/cur", t->root);
+	d = opendir(dir);
+	assert_non_null(d);
+	name[0] = '\0';
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strncmp(de->d_name, "100-", 4) != 0)
+			snprintf(name, sizeof(name), "cur/%s", de->d_name);
+	closedir(d);
+	assert_non_null(strstr(name, ":2,S"));
+	assert_int_equal(tmd_get(t->root, name, buf, sizeof(buf)), strlen(crlf));
+	assert_memory_equal(buf, crlf, strlen(crlf));
+	assert_int_equal(tmd_count(t->root, "tmp"), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	mt_check(t);
+}
+
 static void
 test_not_messages(void **state)
 {
@@ -834,6 +884,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_both_sides, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_delete_and_move, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_file, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_new_lf, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
