@@ -47,9 +47,12 @@
  *    folder B that belongs to no record: pending STORE_CHANGE_MOVE to B;
  *  - a file that belongs to no record and matches nothing that vanished:
  *    its bytes become a body and a pending STORE_CHANGE_APPEND.  The file
- *    is left as it is; when the server's copy arrives as a record of that
- *    folder with no file yet, export adopts the file by its hash (renames
- *    it to the record's name) instead of writing a second copy.  A file
+ *    stays (a file with bare LF line ends is replaced by its CRLF form,
+ *    which is what IMAP stores and returns); when the server's copy
+ *    arrives as a record of that folder with no file yet, export (or scan)
+ *    adopts the file by its hash (export renames it to the record's name)
+ *    instead of writing a second copy, and the file's letters, which an
+ *    APPEND does not carry, become a pending STORE_CHANGE_FLAGS.  A file
  *    whose hash is already pending (APPEND or MOVE into its folder) is not
  *    recorded twice;
  *  - a file inside the tree that is not a message (a name that cannot be
@@ -58,6 +61,13 @@
  *    struct maildir_report.
  * A file named for a record of its folder's UIDVALIDITY whose record is
  * gone was expunged on the server: scan ignores it, export removes it.
+ *
+ * Export never undoes a reader change no scan has seen yet (the daemon
+ * exports after server changes without scanning first): a file whose
+ * letters differ from the name the mirror gave it is not renamed, and a
+ * durable file that is gone is not written again; the folder's watermark
+ * then waits for the scan.  mirror_watch.h runs the scans while the
+ * daemon runs.
  */
 #ifndef MS_MIRROR_H
 #define MS_MIRROR_H

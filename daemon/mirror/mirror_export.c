@@ -140,7 +140,10 @@ mirror_export_found(struct mirror_export *x, size_t i, const struct store_msg *m
 		x->is_complete = false;
 		return MS_OK;
 	}
-	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM)) {
+	/* Other letters, or letters on a file in new/ (a reader put it
+	 * there): rename, into cur/ when there are letters. */
+	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM) ||
+	    (sub == MAILDIR_SUB_NEW && want != 0)) {
 		bool is_vanished = false;
 
 		rc = maildir_msg_set_flags(&x->md.d, sub, mirror__dir_name(&x->md, i),

@@ -392,6 +392,18 @@ test_both_sides(void **state)
 	free(ch);
 	(void)mt_export(t);
 	mt_check(t);
+	/* A file with letters put into new/: no change, back into cur/. */
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(to, sizeof(to), "new/%s", name + 4);
+	mt_rename(t, "", name, to);
+	(void)mt_scan(t);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	assert_memory_equal(name, "cur/", 4);
+	mt_check(t);
 }
 
 static void
