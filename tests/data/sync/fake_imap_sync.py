@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""fake_imap_sync.py - a scripted, misbehaving IMAP server for
+tests/integration/test_imap_sync_faults.sh.
+
+IMAP4rev1 over implicit TLS (--cert, --key) on 127.0.0.1 (AUTH=PLAIN, no CONDSTORE/QRESYNC/UIDPLUS/
+LIST-STATUS), one connection at a time, until killed.  Prints "PORT <n>"
+once listening.  The mailboxes live in memory and persist across
+connections; their messages are given on the command line:
+
+  --box NAME:UID,UID,...   (message UID n has a small body naming n)
+  --uidnext NAME:N         (default: highest UID + 1)
+
+The fault of the current connection is read from --mode-file at every
+login (so a test can switch the server between passes), one of:
+
+  normal      a correct server
+  stray       the answer to the first UID FETCH range also carries a
+              message the command did not ask for (UID 300, with a
+              body), then the connection drops when the next range is
+              asked for
+  nouid       the FETCH of the second message of a range carries its
+              body but no UID
+  short       the second message's literal is shorter than RFC822.SIZE
+  midno       the first UID FETCH range answers its first message, then
+              a tagged NO; later ranges answer normally
+  drop        the connection closes in the middle of the second
+              message's literal
+  gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
+  uidnextback SELECT reports UIDNEXT 2
+"""
+import argparse
+import re
+import socket
+import ssl
+import sys
+
+BOXES = {}
+UIDNEXT = {}
+UIDVALIDITY = 7
+
+
+def body(uid):
+    return ("From: a@example.org\r\nTo: b@example.org\r\n"
+            "Subject: message %d\r\nMessage-ID: <m%d@example.org>\r\n"
+            "\r\nBody of message %d.\r\n" % (uid, uid, uid)).encode()
+
+
+def parse_set(s, box):
+    uids = []
+    for part in s.split(","):
+        if ":" in part:
+            a, b = part.split(":")
+            hi = max(BOXES[box] + [0]) if b == "*" else int(b)
+            lo = int(a)
+            if b == "*" and lo > hi:
+                # "n:*" is the last message when n is past it.
+                uids += [hi] if hi else []
+                continue
+            lo, hi = min(lo, hi), max(lo, hi)
+            uids += [u for u in BOXES[box] if lo <= u <= hi]
+        else:
+            uids += [u for u in BOXES[box] if u == int(part)]
+    return sorted(set(uids))
+
+
+class Conn:
+    def __init__(self, sock, mode_file):
+        self.sock = sock
+        self.buf = b""
+        self.mode_file = mode_file
+        self.mode = "normal"
+        self.box = None
+        self.n_fetch = 0
+
+    def line(self):
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.rstrip(b"\r").decode("latin-1")
+
+    def send(self, s):
+        self.sock.sendall(s if isinstance(s, bytes) else s.encode())
+
+    def fetch_one(self, uid, seq, drop=False, nouid=False, short=False,
+                  with_body=True):
+        b = body(uid)
+        size = len(b)
+        if short:
+            b = b[:-5]
+        head = "* %d FETCH (%sFLAGS (\\Seen) INTERNALDATE " \
+               "\"01-Jan-2024 10:00:00 +0000\" RFC822.SIZE %d" % (
+                   seq, "" if nouid else "UID %d " % uid, size)
+        if not with_body:
+            self.send(head + ")\r\n")
+            return
+        self.send(head + " BODY[] {%d}\r\n" % len(b))
+        if drop:
+            self.send(b[:10])
+            raise EOFError
+        self.send(b + b")\r\n")
+
+    def uid_fetch(self, tag, args):
+        m = re.match(r"([0-9:*,]+) \((.*)\)", args)
+        uids = parse_set(m.group(1), self.box)
+        items = m.group(2)
+        with_body = "BODY.PEEK[]" in items
+        self.n_fetch += 1
+        if self.mode == "stray" and self.n_fetch == 2 and with_body:
+            raise EOFError
+        seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
+        for i, uid in enumerate(uids):
+            second = i == 1 and with_body
+            if self.mode == "midno" and self.n_fetch == 1 and i == 1:
+                self.send("%s NO [SERVERBUG] cannot fetch\r\n" % tag)
+                return
+            self.fetch_one(uid, seqs[uid], with_body=with_body,
+                           drop=self.mode == "drop" and second,
+                           nouid=self.mode == "nouid" and second,
+                           short=self.mode == "short" and second)
+            if self.mode == "stray" and self.n_fetch == 1 and i == 0:
+                self.fetch_one(300, 99, with_body=True)
+        self.send("%s OK UID FETCH done\r\n" % tag)
+
+    def run(self):
+        self.send("* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] fake ready\r\n")
+        while True:
+            ln = self.line()
+            tag, cmd, *rest = ln.split(" ", 2) + [""]
+            arg = rest[0]
+            ucmd = cmd.upper()
+            if ucmd == "CAPABILITY":
+                self.send("* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN\r\n"
+                          "%s OK done\r\n" % tag)
+            elif ucmd in ("LOGIN", "AUTHENTICATE"):
+                if ucmd == "AUTHENTICATE" and " " not in arg:
+                    self.send("+ \r\n")
+                    self.line()
+                with open(self.mode_file) as f:
+                    self.mode = f.read().strip()
+                self.send("%s OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] in\r\n"
+                          % tag)
+            elif ucmd == "LIST":
+                for name in BOXES:
+                    self.send('* LIST () "/" "%s"\r\n' % name)
+                self.send("%s OK LIST done\r\n" % tag)
+            elif ucmd == "STATUS":
+                name = arg.split(" ")[0].strip('"')
+                if name in BOXES:
+                    self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
+                              "UIDVALIDITY %d)\r\n" % (
+                                  name, len(BOXES[name]), UIDNEXT[name],
+                                  UIDVALIDITY))
+                self.send("%s OK STATUS done\r\n" % tag)
+            elif ucmd in ("SELECT", "EXAMINE"):
+                name = arg.split(" ")[0].strip('"')
+                if self.mode == "gone" and name != "INBOX":
+                    self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
+                              % tag)
+                    continue
+                self.box = name
+                self.n_fetch = 0
+                un = 2 if self.mode == "uidnextback" else UIDNEXT[name]
+                self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
+                          "* OK [UIDNEXT %d] n\r\n"
+                          "* FLAGS (\\Seen \\Deleted)\r\n"
+                          "%s OK [READ-WRITE] selected\r\n" % (
+                              len(BOXES[name]), UIDVALIDITY, un, tag))
+            elif ucmd == "UID" and arg.upper().startswith("FETCH "):
+                self.uid_fetch(tag, arg[6:])
+            elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
+                self.send("%s OK done\r\n" % tag)
+            elif ucmd == "LOGOUT":
+                self.send("* BYE bye\r\n%s OK done\r\n" % tag)
+                raise EOFError
+            else:
+                self.send("%s BAD unknown %s\r\n" % (tag, cmd))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--box", action="append", default=[])
+    ap.add_argument("--uidnext", action="append", default=[])
+    ap.add_argument("--mode-file", required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    a = ap.parse_args()
+    for spec in a.box:
+        name, uids = spec.split(":")
+        BOXES[name] = sorted(int(u) for u in uids.split(",") if u)
+        UIDNEXT[name] = max(BOXES[name] + [0]) + 1
+    for spec in a.uidnext:
+        name, n = spec.split(":")
+        UIDNEXT[name] = int(n)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    print("PORT %d" % srv.getsockname()[1], flush=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    while True:
+        sock, _ = srv.accept()
+        try:
+            sock = ctx.wrap_socket(sock, server_side=True)
+            Conn(sock, a.mode_file).run()
+        except (EOFError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

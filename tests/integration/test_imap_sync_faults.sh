@@ -1,0 +1,182 @@
+#!/bin/bash
+# The sync engine against a scripted, misbehaving IMAP server
+# (tests/data/sync/fake_imap_sync.py): every fault must leave a clean
+# store (no message the server does not have, no watermark past a message
+# not stored) and a following correct pass must make the store complete.
+. "$MS_SOURCE_DIR/tests/integration/lib/common.sh"
+. "$MS_SOURCE_DIR/tests/integration/lib/tls.sh"
+ms_trap_install
+ms_tls_ensure || exit 1
+STOREDUMP="$MS_BUILD_DIR/tests/ms_storedump"
+FAKE="$MS_SOURCE_DIR/tests/data/sync/fake_imap_sync.py"
+[ -x "$STOREDUMP" ] || { echo "missing $STOREDUMP (build tests)" >&2; exit 1; }
+FAILS=0
+fail() { printf 'FAIL: %s\n' "$*" >&2; FAILS=$((FAILS + 1)); }
+ok() { printf 'ok: %s\n' "$*"; }
+WORK="$(ms_tmpdir_make ms-syncfaults)" || exit 1
+ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
+
+# fake_start ARGS...: the fake server with these mailboxes, on $PORT.
+fake_start()
+{
+	local pid
+	echo normal > "$WORK/mode"
+	rm -f "$WORK/port"
+	"$MS_PYTHON" "$FAKE" --mode-file "$WORK/mode" \
+		--cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" "$@" \
+		> "$WORK/port.out" 2> "$WORK/fake.err" &
+	pid=$!
+	FAKE_PID=$pid
+	ms_cleanup_add "ms_pid_stop $pid fake_imap_sync"
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^PORT ' "$WORK/port.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	PORT="$(awk '/^PORT / { print $2 }' "$WORK/port.out")"
+	[ -n "$PORT" ] || { cat "$WORK/fake.err" >&2; exit 1; }
+}
+
+fake_stop()
+{
+	ms_pid_stop "$FAKE_PID" fake_imap_sync
+	ms_cleanup_remove "ms_pid_stop $FAKE_PID fake_imap_sync"
+}
+
+# scenario NAME: a fresh store and config for the running fake server.
+scenario()
+{
+	SC="$1"
+	STORE="$WORK/$SC.store"
+	CFG="$WORK/$SC.ini"
+	cat > "$CFG" <<EOC
+[general]
+store = $STORE
+socket = $WORK/ctl.sock
+
+[account t]
+protocol = imap
+host = 127.0.0.1
+port = $PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+auth = plain
+user = u
+password = p
+timeout = 10
+direction = ${DIRECTION:-pull}
+EOC
+	chmod 600 "$CFG"
+}
+
+# pass MODE: one --once pass with the server in MODE; status in $RC.
+pass()
+{
+	echo "$1" > "$WORK/mode"
+	RC=0
+	timeout 60 "$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" \
+		2>"$WORK/$SC.err" || RC=$?
+}
+
+uids() { "$STOREDUMP" "$STORE" msgs t "${2:-INBOX}" | awk -F'\t' '{ print $2 }' | tr '\n' ' '; }
+uidnext() { "$STOREDUMP" "$STORE" folders | awk -F'\t' -v f="${1:-INBOX}" '$2 == f { sub("uidnext=", "", $4); print $4 }'; }
+
+# expect_uids WHAT "UIDS" [FOLDER]
+expect_uids()
+{
+	local got
+	got="$(uids t "${3:-INBOX}")"
+	if [ "$got" = "$2" ]; then ok "$SC: $1: UIDs $got"
+	else fail "$SC: $1: UIDs '$got', expected '$2'"; cat "$WORK/$SC.err" >&2; fi
+}
+
+# expect_uidnext_le WHAT N: the watermark does not pass N.
+expect_uidnext_le()
+{
+	local un
+	un="$(uidnext)"
+	if [ -n "$un" ] && [ "$un" -le "$2" ]; then ok "$SC: $1: uidnext $un <= $2"
+	else fail "$SC: $1: uidnext '$un' > $2"; fi
+}
+
+BODIES_PY='
+import hashlib, importlib.util, sys
+spec = importlib.util.spec_from_file_location("f", sys.argv[1])
+f = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(f)
+for line in sys.stdin:
+    box, uid = line.split()[:2]
+    b = f.body(int(uid))
+    print(box, uid, hashlib.sha256(b).hexdigest(), len(b))
+'
+
+# expect_bodies: every stored message is byte-identical to the server's.
+expect_bodies()
+{
+	local want got
+	got="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2, $5, $6 }')"
+	want="$("$MS_PYTHON" -c "$BODIES_PY" "$FAKE" <<< "$got")"
+	if [ -n "$got" ] && [ "$got" = "$want" ]; then ok "$SC: stored bodies equal the server's"
+	else fail "$SC: stored bodies differ from the server's:"; diff <(echo "$got") <(echo "$want") >&2; fi
+}
+
+expect_check()
+{
+	local out
+	if out="$("$STOREDUMP" "$STORE" check)"; then ok "$SC: $out"
+	else fail "$SC: store check: $out"; fi
+}
+
+# Sparse UIDs: three pipelined ranges 1:200, 201:400, 401:*.
+fake_start --box INBOX:1,2,250,450
+scenario stray
+pass stray
+expect_uids "a FETCH for a UID not asked for is not stored" "1 2 "
+expect_uidnext_le "after the drop" 201
+pass normal
+expect_uids "the next pass completes" "1 2 250 450 "
+expect_bodies
+expect_check
+
+scenario midno
+pass midno
+expect_uidnext_le "a NO in the middle of the batch" 2
+pass normal
+expect_uids "the next pass completes" "1 2 250 450 "
+expect_bodies
+expect_check
+fake_stop
+
+fake_start --box INBOX:1,2,3
+for sc in nouid short drop; do
+	scenario "$sc"
+	pass "$sc"
+	[ "$RC" -ne 0 ] || fail "$SC: the faulty pass exited 0"
+	expect_uids "the faulty pass stores the message before" "1 "
+	expect_uidnext_le "the watermark stays at the fault" 2
+	pass normal
+	expect_uids "the next pass completes" "1 2 3 "
+	expect_bodies
+	expect_check
+done
+
+scenario uidnextback
+pass normal
+pass uidnextback
+if grep -q "UIDNEXT" "$WORK/$SC.err"; then ok "$SC: logged"
+else fail "$SC: a UIDNEXT going backwards is not logged"; fi
+expect_uidnext_le "the watermark does not move back" 4
+[ "$(uidnext)" = 4 ] || fail "$SC: uidnext $(uidnext), expected 4"
+fake_stop
+
+fake_start --box INBOX:1,2 --box Sub:1,2,3
+scenario gone
+pass normal
+expect_uids "first pass" "1 2 3 " Sub
+pass gone
+[ "$RC" -ne 0 ] || ok "$SC: exit status $RC"
+expect_uids "a folder that fails SELECT keeps its messages" "1 2 3 " Sub
+expect_uids "the other folder is synced" "1 2 " INBOX
+fake_stop
+
+[ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+echo "all fault scenarios passed"
