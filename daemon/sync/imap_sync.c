@@ -73,6 +73,12 @@ struct sync_run {
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;
 	unsigned in_flight;
+	/* The UID ranges of the fetch commands in flight, oldest first at
+	 * range_head: the session hands untagged responses to the oldest
+	 * command, so a body FETCH outside range_lo[range_head] ..
+	 * range_hi[range_head] was not asked for. */
+	uint32_t range_lo[SYNC_IN_FLIGHT], range_hi[SYNC_IN_FLIGHT];
+	unsigned range_head;
 	uint32_t last_uid;	/* highest UID added, in order */
 	struct store_body_writer *w;
 	bool is_w_failed;
@@ -525,6 +531,21 @@ sync_on_chunk(struct imap_sync *as, const struct imap_ev_literal_chunk *c)
 	}
 }
 
+/* A message asked for could not be stored: the watermark stays before
+ * it (the next pass fetches it again) and the folder counts as failed. */
+static void
+sync_msg_not_stored(struct imap_sync *as, uint32_t uid, const char *why)
+{
+	struct sync_run *r = &as->run;
+
+	log_err("acct=%s folder=%s uid=%u not stored: %s", as->name,
+		r->fold->name, uid, why);
+	r->has_hole = true;
+	if (!r->is_failed)
+		as->sum.folder_errors++;
+	r->is_failed = true;
+}
+
 /* A new message is complete: its body goes into the batch. */
 static void
 sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
@@ -533,12 +554,32 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	struct store_body *body = NULL;
 	struct ms_err err = { 0 };
 	struct store_msg m;
+	unsigned h = r->range_head;
 	bool is_new = (fe->has & IMAP_FETCH_HAS_UID) != 0 &&
-		      fe->uid >= r->fetch_from;
+		      fe->uid >= r->fetch_from && r->in_flight > 0 &&
+		      fe->uid >= r->range_lo[h] && fe->uid <= r->range_hi[h];
 	bool is_w_failed = r->is_w_failed;
 
 	r->is_w_failed = false;
 
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0 &&
+	    (fe->n_bodies > 0 || r->w != NULL || is_w_failed)) {
+		/* A message asked for came without its UID: it cannot be
+		 * stored, and the watermark must not pass it. */
+		store_body_writer_free(&r->w);
+		sync_msg_not_stored(as, 0, "a FETCH with a body but no UID");
+		return;
+	}
+	if (!is_new && fe->n_bodies > 0 && (fe->has & IMAP_FETCH_HAS_UID) &&
+	    fe->uid >= r->fetch_from) {
+		/* Storing it would move the watermark past UIDs whose
+		 * range is still to come; its own range fetches it if it
+		 * exists. */
+		log_warn("acct=%s folder=%s uid=%u the server sent a message "
+			 "not asked for (range %u:%u): ignored", as->name,
+			 r->fold->name, fe->uid, r->range_lo[h],
+			 r->range_hi[h]);
+	}
 	if (!is_new) {
 		/* "lo:*" answers with the last message even below lo; and
 		 * a flag-only FETCH may be a change pushed meanwhile. */
@@ -552,13 +593,20 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		return;
 	}
 	if (r->w == NULL || store_body_writer_finish(&r->w, &body, &err) < 0) {
-		log_err("acct=%s folder=%s uid=%u not stored: %s", as->name,
-			r->fold->name, fe->uid,
-			err.msg[0] ? err.msg : "no body in the FETCH response");
-		r->has_hole = true;
-		if (!r->is_failed)
-			as->sum.folder_errors++;
-		r->is_failed = true;
+		sync_msg_not_stored(as, fe->uid, err.msg[0] ? err.msg :
+				    "no body in the FETCH response");
+		return;
+	}
+	if ((fe->has & IMAP_FETCH_HAS_RFC822_SIZE) != 0 &&
+	    store_body_size(body) != fe->rfc822_size) {
+		/* A truncated (or padded) body would be kept for good: the
+		 * watermark passes it and it is never fetched again. */
+		snprintf(err.msg, sizeof(err.msg), "the body has %llu bytes, "
+			 "RFC822.SIZE said %llu",
+			 (unsigned long long)store_body_size(body),
+			 (unsigned long long)fe->rfc822_size);
+		store_body_free(&body);
+		sync_msg_not_stored(as, fe->uid, err.msg);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
@@ -1094,6 +1142,7 @@ sync_fetch_done(struct imap_session *s, int rc,
 	if (!sync_cmd_live(as, rc))
 		return;
 	r->in_flight--;
+	r->range_head = (r->range_head + 1) % SYNC_IN_FLIGHT;
 	store_body_writer_free(&r->w);
 	if (!sync_st_ok(st))
 		sync_folder_error(as, "UID FETCH", st);
@@ -1116,10 +1165,13 @@ sync_fetch_pump(struct imap_sync *as)
 	       !as->is_closing) {
 		uint32_t lo = r->next_lo;
 		uint64_t hi = (uint64_t)lo + SYNC_RANGE_UIDS - 1;
+		unsigned slot = (r->range_head + r->in_flight) %
+				SYNC_IN_FLIGHT;
 
 		if (!r->has_uidnext || hi + 1 >= r->uidnext ||
 		    hi >= UINT32_MAX) {
 			snprintf(set, sizeof(set), "%u:*", lo);
+			hi = UINT32_MAX;
 			r->is_all_sent = true;
 		} else {
 			snprintf(set, sizeof(set), "%u:%u", lo, (uint32_t)hi);
@@ -1129,6 +1181,8 @@ sync_fetch_pump(struct imap_sync *as)
 				ms_slice_from_cstr(set), items, 0, false),
 				sync_fetch_done))
 			return;
+		r->range_lo[slot] = lo;
+		r->range_hi[slot] = (uint32_t)hi;
 		r->in_flight++;
 	}
 	if (r->in_flight == 0 && r->is_all_sent && !as->is_closing)

@@ -209,6 +209,16 @@ def main():
         except (EOFError, ConnectionError, ssl.SSLError):
             pass
         finally:
+            # Half-close and drain what the client pipelined: closing
+            # with unread input would reset the connection and the
+            # client could lose the responses already sent.
+            try:
+                sock.settimeout(1.0)
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(65536):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
             sock.close()
 
 
