@@ -1384,7 +1384,21 @@ sync_select_done(struct imap_session *s, int rc,
 		return;
 	}
 	if (r->stored.state.uidvalidity != 0 &&
-	    r->stored.state.uidvalidity != r->uidvalidity) {
+	    r->stored.state.uidvalidity == r->uidvalidity &&
+	    r->has_uidnext && r->uidnext < r->stored.state.uidnext) {
+		/* UIDs below our watermark may be given to new messages:
+		 * fetching from the watermark would miss them, and a
+		 * reused UID would name a stored record of another
+		 * message.  Treated as a UIDVALIDITY change: re-matched by
+		 * content, nothing lost or mixed. */
+		log_warn("acct=%s folder=%s the server's UIDNEXT went "
+			 "backwards (%u, stored %u) under the same "
+			 "UIDVALIDITY: re-matching the folder", as->name,
+			 r->fold->name, r->uidnext, r->stored.state.uidnext);
+		if (sync_reset_folder(as) < 0)
+			return;
+	} else if (r->stored.state.uidvalidity != 0 &&
+		   r->stored.state.uidvalidity != r->uidvalidity) {
 		if (sync_reset_folder(as) < 0)
 			return;
 	}

@@ -164,8 +164,12 @@ pass normal
 pass uidnextback
 if grep -q "UIDNEXT" "$WORK/$SC.err"; then ok "$SC: logged"
 else fail "$SC: a UIDNEXT going backwards is not logged"; fi
-expect_uidnext_le "the watermark does not move back" 4
+expect_uids "the folder is re-matched" "1 2 3 "
+expect_bodies
 [ "$(uidnext)" = 4 ] || fail "$SC: uidnext $(uidnext), expected 4"
+if [ -z "$("$STOREDUMP" "$STORE" changes)" ]; then ok "$SC: nothing left pending"
+else fail "$SC: pending changes left: $("$STOREDUMP" "$STORE" changes)"; fi
+expect_check
 fake_stop
 
 fake_start --box INBOX:1,2 --box Sub:1,2,3
