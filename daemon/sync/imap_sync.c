@@ -672,9 +672,16 @@ sync_on_event(struct imap_session *s, const struct imap_event *ev, void *arg)
 
 				imap_seqset_iter_init(&it, ev->u.vanished.set);
 				while (imap_seqset_iter_next(&it, &lo, &hi) ==
-				       MS_OK && r->exists > 0)
+				       MS_OK && r->exists > 0) {
+					/* UIDs at or above UIDNEXT never
+					 * existed: they count for nothing. */
+					if (r->has_uidnext && hi >= r->uidnext)
+						hi = r->uidnext - 1;
+					if (hi < lo)
+						continue;
 					r->exists -= (hi - lo + 1 < r->exists)
 						? hi - lo + 1 : r->exists;
+				}
 			}
 			sync_on_vanished(as, &ev->u.vanished);
 		}

@@ -170,6 +170,16 @@ expect_bodies
 if [ -z "$("$STOREDUMP" "$STORE" changes)" ]; then ok "$SC: nothing left pending"
 else fail "$SC: pending changes left: $("$STOREDUMP" "$STORE" changes)"; fi
 expect_check
+
+scenario vanishedhigh
+pass normal
+pass vanishedhigh
+expect_uids "a VANISHED above UIDNEXT removes nothing" "1 2 3 "
+if "$STOREDUMP" "$STORE" folders | grep -q "uidnext=4	hms=0	messages=3	"; then
+	ok "$SC: watermark and message count unchanged"
+else
+	fail "$SC: folder state: $("$STOREDUMP" "$STORE" folders)"
+fi
 fake_stop
 
 fake_start --box INBOX:1,2 --box Sub:1,2,3

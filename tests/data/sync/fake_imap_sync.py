@@ -27,6 +27,8 @@ login (so a test can switch the server between passes), one of:
               message's literal
   gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
   uidnextback SELECT reports UIDNEXT 2
+  vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
+              UIDs above UIDNEXT that never existed
 """
 import argparse
 import re
@@ -111,6 +113,8 @@ class Conn:
         if self.mode == "stray" and self.n_fetch == 2 and with_body:
             raise EOFError
         seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
+        if self.mode == "vanishedhigh":
+            self.send("* VANISHED 10:20\r\n")
         for i, uid in enumerate(uids):
             second = i == 1 and with_body
             if self.mode == "midno" and self.n_fetch == 1 and i == 1:
