@@ -29,13 +29,14 @@ static const struct {
 	{ STORE_FLAG_SEEN, 'S' },
 	{ STORE_FLAG_DELETED, 'T' },
 };
+#define MIRROR_NFLAGS (sizeof(mirror_flag_map) / sizeof(mirror_flag_map[0]))
 
 maildir_flags_t
 mirror_flags_to_maildir(uint32_t store_flags)
 {
 	maildir_flags_t f = 0;
 
-	for (size_t i = 0; i < sizeof(mirror_flag_map) / sizeof(mirror_flag_map[0]); i++)
+	for (size_t i = 0; i < MIRROR_NFLAGS; i++)
 		if (store_flags & mirror_flag_map[i].store)
 			f |= MAILDIR_FLAG_BIT(mirror_flag_map[i].letter);
 	return f;
@@ -46,7 +47,7 @@ mirror_flags_from_maildir(maildir_flags_t flags)
 {
 	uint32_t f = 0;
 
-	for (size_t i = 0; i < sizeof(mirror_flag_map) / sizeof(mirror_flag_map[0]); i++)
+	for (size_t i = 0; i < MIRROR_NFLAGS; i++)
 		if (flags & MAILDIR_FLAG_BIT(mirror_flag_map[i].letter))
 			f |= mirror_flag_map[i].store;
 	return f;

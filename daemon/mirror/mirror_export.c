@@ -119,8 +119,8 @@ mirror_export_reader_flags(const struct store_msg *m, maildir_flags_t now)
  * when it may not have reached the disk intact, and record its name.
  */
 static int
-mirror_export_found(struct mirror_export *x, size_t i, const struct store_msg *m,
-		    struct ms_err *err_r)
+mirror_export_found(struct mirror_export *x, size_t i,
+		    const struct store_msg *m, struct ms_err *err_r)
 {
 	const struct maildir_entry *e = &x->md.l.v[i];
 	maildir_flags_t want = mirror_flags_to_maildir(m->flags) |
