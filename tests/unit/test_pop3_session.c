@@ -383,6 +383,75 @@ test_fake_password_cmd(void **state)
 	assert_int_equal(r.readies, 0);
 }
 
+/* Closing with a command in flight cancels it, once, before on_close. */
+static void
+cancel_done_cb(struct pop3_session *s, int rc, const struct pop3_event *st,
+    void *arg)
+{
+	struct run *r = arg;
+
+	assert_int_equal(rc, MS_ECANCELED);
+	assert_null(st);
+	assert_int_equal(r->closes, 0);
+	r->stat_done++;
+}
+
+static void
+cancel_ready_cb(struct pop3_session *s, void *arg)
+{
+	struct pop3_session_cmd_cbs cbs = { .on_done_cb = cancel_done_cb,
+	    .arg = arg };
+
+	((struct run *)arg)->readies++;
+	assert_int_equal(pop3_cmd_stat(pop3_session_core(s)), MS_OK);
+	assert_int_equal(pop3_session_submit(s, &cbs), MS_OK);
+	pop3_session_close(s, MS_ECANCELED);
+	pop3_session_close(s, MS_OK);	/* idempotent */
+}
+
+static void
+test_fake_cancel(void **state)
+{
+	struct pop3_session_params p = { 0 };
+	struct net_tls_ctx_params tp = { .ca_file = fake_ca() };
+	struct pop3_session *s;
+	struct st_server srv;
+	struct ms_err err;
+	struct run r;
+
+	st_server_start(&srv, "pop3", "good");
+	memset(&r, 0, sizeof(r));
+	st_loop_init(&r.l);
+	fake_params(&p, &srv, NET_TLS_STARTTLS);
+	assert_int_equal(net_tls_ctx_new(&tp, &p.tls_ctx, &err), MS_OK);
+	p.on_ready_cb = cancel_ready_cb;
+	p.on_close_cb = run_close_cb;
+	p.arg = &r;
+	assert_int_equal(pop3_session_new(&r.l.loop, &p, &s, &err), MS_OK);
+	net_tls_ctx_unref(&p.tls_ctx);
+	st_loop_run_and_close(&r.l);
+	assert_int_equal(r.readies, 1);
+	assert_int_equal(r.stat_done, 1);
+	assert_int_equal(r.closes, 1);
+	assert_int_equal(r.reason, MS_ECANCELED);
+
+	/* Closed while password_cmd still runs: one on_close, no connect. */
+	memset(&r, 0, sizeof(r));
+	st_loop_init(&r.l);
+	fake_params(&p, &srv, NET_TLS_NONE);
+	p.password = NULL;
+	p.password_cmd = "sleep 10";
+	p.on_ready_cb = run_ready_cb;
+	p.on_close_cb = run_close_cb;
+	p.arg = &r;
+	assert_int_equal(pop3_session_new(&r.l.loop, &p, &s, &err), MS_OK);
+	pop3_session_close(s, MS_OK);
+	st_loop_run_and_close(&r.l);
+	st_server_stop(&srv);
+	assert_int_equal(r.closes, 1);
+	assert_int_equal(r.readies, 0);
+}
+
 static void
 test_bad_params(void **state)
 {
@@ -553,6 +622,7 @@ main(void)
 		cmocka_unit_test(test_fake_wrong_password),
 		cmocka_unit_test(test_fake_user_pass_fallback),
 		cmocka_unit_test(test_fake_password_cmd),
+		cmocka_unit_test(test_fake_cancel),
 		cmocka_unit_test(test_dovecot_starttls_auto),
 		cmocka_unit_test(test_dovecot_implicit),
 		cmocka_unit_test(test_dovecot_each_mech),
