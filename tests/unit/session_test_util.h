@@ -90,6 +90,24 @@ struct st_server {
 	char record[300];	/* what it received before TLS */
 };
 
+/*
+ * Every fake server started, so that teardown stops the ones a failed
+ * assertion left behind (cmocka leaves the test function at once).
+ */
+#define ST_MAX_SERVERS 64
+static pid_t st_server_pids[ST_MAX_SERVERS];
+static size_t st_nserver_pids;
+
+static void
+st_servers_kill_all(void)
+{
+	for (size_t i = 0; i < st_nserver_pids; i++) {
+		if (kill(st_server_pids[i], SIGKILL) == 0)
+			waitpid(st_server_pids[i], NULL, 0);
+	}
+	st_nserver_pids = 0;
+}
+
 /* Starts fake_mail_server.py --proto proto --mode mode [--implicit]. */
 static void
 st_server_start(struct st_server *s, const char *proto, const char *mode)
@@ -133,6 +151,8 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 		_exit(127);
 	}
 	close(fds[1]);
+	if (st_nserver_pids < ST_MAX_SERVERS)
+		st_server_pids[st_nserver_pids++] = s->pid;
 	if (!st_read_line(fds[0], line, sizeof(line), 10000) ||
 	    sscanf(line, "PORT %d", &s->port) != 1) {
 		close(fds[0]);
@@ -147,6 +167,11 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 static void
 st_server_stop(struct st_server *s)
 {
+	/* Forget it first: a reaped PID may be reused by anyone. */
+	for (size_t i = 0; i < st_nserver_pids; i++) {
+		if (st_server_pids[i] == s->pid)
+			st_server_pids[i] = st_server_pids[--st_nserver_pids];
+	}
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);

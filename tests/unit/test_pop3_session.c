@@ -602,6 +602,7 @@ group_teardown(void **state)
 {
 	int rc = st_fixture_stop(&dovecot);
 
+	st_servers_kill_all();
 	st_pki_remove();
 	return rc;
 }

@@ -506,6 +506,7 @@ group_teardown(void **state)
 
 	if (st_fixture_stop(&sink_implicit) != 0)
 		rc = -1;
+	st_servers_kill_all();
 	st_pki_remove();
 	return rc;
 }
