@@ -151,8 +151,6 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 		_exit(127);
 	}
 	close(fds[1]);
-	if (st_nserver_pids < ST_MAX_SERVERS)
-		st_server_pids[st_nserver_pids++] = s->pid;
 	if (!st_read_line(fds[0], line, sizeof(line), 10000) ||
 	    sscanf(line, "PORT %d", &s->port) != 1) {
 		close(fds[0]);
@@ -162,6 +160,8 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 		    line);
 	}
 	close(fds[0]);
+	if (st_nserver_pids < ST_MAX_SERVERS)
+		st_server_pids[st_nserver_pids++] = s->pid;
 }
 
 static void
