@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_client.h"
 #include "imap/imap_cmd.h"
 #include "imap/imap_utf7.h"
 #include "log.h"
@@ -31,6 +32,7 @@
 
 #define SYNC_RANGE_UIDS 200		/* UIDs per UID FETCH command */
 #define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
+#define SYNC_RANGES (2 * SYNC_IN_FLIGHT)	/* ranges not yet retired */
 #define SYNC_BATCH_OPS 500		/* commit after this many operations */
 #define SYNC_BATCH_MEM (4u << 20)	/* or this many bytes held */
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
@@ -57,6 +59,17 @@ struct sync_fold {
 	bool has_pending;
 };
 
+struct sync_uid_range {
+	uint32_t lo, hi;
+};
+
+/* One UID FETCH of new messages (hi UINT32_MAX for "lo:*"). */
+struct sync_fetch_range {
+	uint32_t lo, hi;
+	int tag;
+	bool is_done, is_ok;
+};
+
 /* The folder being synced. */
 struct sync_run {
 	struct sync_fold *fold;
@@ -73,18 +86,27 @@ struct sync_run {
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;
 	unsigned in_flight;
-	/* The UID ranges of the fetch commands in flight, oldest first at
-	 * range_head: the session hands untagged responses to the oldest
-	 * command, so a body FETCH outside range_lo[range_head] ..
-	 * range_hi[range_head] was not asked for. */
-	uint32_t range_lo[SYNC_IN_FLIGHT], range_hi[SYNC_IN_FLIGHT];
-	unsigned range_head;
-	uint32_t last_uid;	/* highest UID added, in order */
+	/* The fetch ranges sent and not yet retired, in UID order from
+	 * range_head (a ring).  A range retires when it and every range
+	 * before it completed; Dovecot may answer a later command's
+	 * FETCHes before an earlier one's tagged OK, and tagged replies
+	 * may come out of order, so completion is matched by tag. */
+	struct sync_fetch_range ranges[SYNC_RANGES];
+	unsigned range_head, n_ranges;
+	uint32_t done_hi;	/* every UID up to it answered (0: none) */
+	uint32_t last_uid;	/* highest UID added */
 	struct store_body_writer *w;
 	bool is_w_failed;
 	struct store_msg_iter *it;	/* flag diff */
 	struct store_msg cur;
 	bool has_cur;
+	/* Stored UIDs the diff has not seen listed, as ranges in UID order;
+	 * expunged only when the UID FETCH completed, since a response out
+	 * of UID order (an unsolicited flag update) may still list them.
+	 * Grows with the folder's expunges, not with its size. */
+	struct sync_uid_range *gone;
+	size_t n_gone, gone_cap;
+	bool is_gone_open;	/* the last range may grow */
 	/* push */
 	struct store_change *changes;
 	size_t n_changes, ci;
@@ -153,24 +175,36 @@ sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
 }
 
 /*
- * Commits the batch.  While new messages stream in, the folder's UIDNEXT
- * goes into the same commit, just past the last message added: every
- * UID below it is either in this commit or an earlier one, or does not
- * exist on the server (responses come in UID order).
+ * The UIDNEXT watermark while new messages stream in: just past the
+ * last range whose command, and every one before it, completed OK.
+ * Every UID below it is in this batch or an earlier commit, or does not
+ * exist on the server, whatever order the responses came in.  False
+ * when it does not move (or must not: a message was not stored).
  */
+static bool
+sync_watermark(const struct imap_sync *as, struct store_folder_state *st)
+{
+	const struct sync_run *r = &as->run;
+
+	if (!as->has_run || !r->is_fetching || r->has_hole ||
+	    r->done_hi < r->fetch_from)
+		return false;
+	memset(st, 0, sizeof(*st));
+	st->uidvalidity = r->uidvalidity;
+	st->uidnext = r->done_hi + 1;
+	return true;
+}
+
+/* Commits the batch, with the watermark (sync_watermark()). */
 static int
 sync_commit(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
+	struct store_folder_state st;
 	struct ms_err err = { 0 };
 	int rc;
 
-	if (as->has_run && r->is_fetching && !r->has_hole &&
-	    r->last_uid >= r->fetch_from) {
-		struct store_folder_state st = {
-			.uidvalidity = r->uidvalidity,
-			.uidnext = r->last_uid + 1,
-		};
+	if (sync_watermark(as, &st)) {
 
 		if ((rc = store_batch_folder_state(as->batch, r->fold->id, &st,
 						   STORE_FS_UIDVALIDITY |
@@ -469,16 +503,84 @@ sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			(fe->has & IMAP_FETCH_HAS_MODSEQ) ? fe->modseq : 0);
 }
 
-/* The flag diff: records the server no longer lists are expunged. */
+/* The flag diff: stored records the server does not list are noted as
+ * gone (sync_diff_done expunges them). */
 static void
 sync_diff_advance(struct imap_sync *as, uint32_t upto)
 {
 	struct sync_run *r = &as->run;
 
 	while (r->has_cur && r->cur.uid < upto && !as->is_closing) {
-		sync_expunge_range(as, r->cur.uid, r->cur.uid);
+		if (r->is_gone_open) {
+			r->gone[r->n_gone - 1].hi = r->cur.uid;
+		} else {
+			if (r->n_gone == r->gone_cap) {
+				size_t cap = r->gone_cap ? r->gone_cap * 2 : 16;
+				struct sync_uid_range *v =
+					realloc(r->gone, cap * sizeof(*v));
+
+				if (v == NULL) {
+					sync_fail(as, MS_ENOMEM,
+						  "out of memory");
+					return;
+				}
+				r->gone = v;
+				r->gone_cap = cap;
+			}
+			r->gone[r->n_gone++] = (struct sync_uid_range){
+				r->cur.uid, r->cur.uid };
+			r->is_gone_open = true;
+		}
 		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
 	}
+}
+
+/* The server listed uid after a later one: it is not gone after all. */
+static void
+sync_diff_keep(struct imap_sync *as, uint32_t uid)
+{
+	struct sync_run *r = &as->run;
+	size_t lo = 0, hi = r->n_gone;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->gone[mid].hi < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->n_gone || r->gone[lo].lo > uid)
+		return;
+	if (r->gone[lo].lo == uid && r->gone[lo].hi == uid) {
+		memmove(&r->gone[lo], &r->gone[lo + 1],
+			(r->n_gone - lo - 1) * sizeof(r->gone[0]));
+		r->n_gone--;
+	} else if (r->gone[lo].lo == uid) {
+		r->gone[lo].lo = uid + 1;
+	} else if (r->gone[lo].hi == uid) {
+		r->gone[lo].hi = uid - 1;
+	} else {
+		/* Split in two (UIDs in between that are not stored make
+		 * no difference to an expunge). */
+		struct sync_uid_range *v = r->gone;
+
+		if (r->n_gone == r->gone_cap) {
+			size_t cap = r->gone_cap * 2;
+
+			if ((v = realloc(r->gone, cap * sizeof(*v))) == NULL) {
+				sync_fail(as, MS_ENOMEM, "out of memory");
+				return;
+			}
+			r->gone = v;
+			r->gone_cap = cap;
+		}
+		memmove(&v[lo + 1], &v[lo], (r->n_gone - lo) * sizeof(v[0]));
+		r->n_gone++;
+		v[lo].hi = uid - 1;
+		v[lo + 1].lo = uid + 1;
+	}
+	r->is_gone_open = false;
 }
 
 static void
@@ -488,8 +590,15 @@ sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 
 	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
 		return;
+	if (!r->has_cur || fe->uid < r->cur.uid) {
+		/* Out of UID order: a record already passed. */
+		sync_diff_keep(as, fe->uid);
+		sync_on_fetch_flags(as, fe);
+		return;
+	}
 	sync_diff_advance(as, fe->uid);
 	if (r->has_cur && r->cur.uid == fe->uid) {
+		r->is_gone_open = false;
 		if (fe->has & IMAP_FETCH_HAS_FLAGS)
 			sync_flags_pull(as, &r->cur, fe->flags,
 					(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
@@ -554,10 +663,12 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	struct store_body *body = NULL;
 	struct ms_err err = { 0 };
 	struct store_msg m;
-	unsigned h = r->range_head;
+	const struct sync_fetch_range *first = &r->ranges[r->range_head];
+	const struct sync_fetch_range *last = &r->ranges[
+		(r->range_head + r->n_ranges + SYNC_RANGES - 1) % SYNC_RANGES];
 	bool is_new = (fe->has & IMAP_FETCH_HAS_UID) != 0 &&
-		      fe->uid >= r->fetch_from && r->in_flight > 0 &&
-		      fe->uid >= r->range_lo[h] && fe->uid <= r->range_hi[h];
+		      fe->uid >= r->fetch_from && r->n_ranges > 0 &&
+		      fe->uid >= first->lo && fe->uid <= last->hi;
 	bool is_w_failed = r->is_w_failed;
 
 	r->is_w_failed = false;
@@ -572,13 +683,11 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	}
 	if (!is_new && fe->n_bodies > 0 && (fe->has & IMAP_FETCH_HAS_UID) &&
 	    fe->uid >= r->fetch_from) {
-		/* Storing it would move the watermark past UIDs whose
-		 * range is still to come; its own range fetches it if it
-		 * exists. */
+		/* No command in flight asked for it: a later range
+		 * fetches it if it exists. */
 		log_warn("acct=%s folder=%s uid=%u the server sent a message "
-			 "not asked for (range %u:%u): ignored", as->name,
-			 r->fold->name, fe->uid, r->range_lo[h],
-			 r->range_hi[h]);
+			 "not asked for: ignored", as->name, r->fold->name,
+			 fe->uid);
 	}
 	if (!is_new) {
 		/* "lo:*" answers with the last message even below lo; and
@@ -717,6 +826,7 @@ sync_run_end(struct imap_sync *as)
 
 	store_body_writer_free(&r->w);
 	store_msg_iter_free(&r->it);
+	free(r->gone);
 	free(r->changes);
 	ms_buf_deinit(&r->push_body);
 	ms_buf_deinit(&r->push_crlf);
@@ -1138,6 +1248,37 @@ sync_fetch_complete(struct imap_sync *as)
 
 /* --- folder: new messages ------------------------------------------------ */
 
+/* Marks the range whose command completed (st) and retires the
+ * completed ones at the head, moving done_hi. */
+static void
+sync_fetch_retire(struct imap_sync *as, const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+	uint32_t tag = 0;
+
+	if (st != NULL && imap_client_tag_parse(st->tag, &tag)) {
+		for (unsigned i = 0; i < r->n_ranges; i++) {
+			struct sync_fetch_range *fr =
+				&r->ranges[(r->range_head + i) % SYNC_RANGES];
+
+			if (fr->tag >= 0 && (uint32_t)fr->tag == tag &&
+			    !fr->is_done) {
+				fr->is_done = true;
+				fr->is_ok = sync_st_ok(st);
+				break;
+			}
+		}
+	}
+	while (r->n_ranges > 0 && r->ranges[r->range_head].is_done) {
+		struct sync_fetch_range *fr = &r->ranges[r->range_head];
+
+		if (fr->is_ok && fr->hi != UINT32_MAX)
+			r->done_hi = fr->hi;
+		r->range_head = (r->range_head + 1) % SYNC_RANGES;
+		r->n_ranges--;
+	}
+}
+
 static void
 sync_fetch_done(struct imap_session *s, int rc,
 		const struct imap_ev_status *st, void *arg)
@@ -1149,7 +1290,7 @@ sync_fetch_done(struct imap_session *s, int rc,
 	if (!sync_cmd_live(as, rc))
 		return;
 	r->in_flight--;
-	r->range_head = (r->range_head + 1) % SYNC_IN_FLIGHT;
+	sync_fetch_retire(as, st);
 	store_body_writer_free(&r->w);
 	if (!sync_st_ok(st))
 		sync_folder_error(as, "UID FETCH", st);
@@ -1169,11 +1310,12 @@ sync_fetch_pump(struct imap_sync *as)
 		 "BODY.PEEK[]", (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
 		 " MODSEQ" : "");
 	while (!r->is_all_sent && r->in_flight < SYNC_IN_FLIGHT &&
-	       !as->is_closing) {
+	       r->n_ranges < SYNC_RANGES && !as->is_closing) {
 		uint32_t lo = r->next_lo;
 		uint64_t hi = (uint64_t)lo + SYNC_RANGE_UIDS - 1;
-		unsigned slot = (r->range_head + r->in_flight) %
-				SYNC_IN_FLIGHT;
+		struct sync_fetch_range *fr = &r->ranges[
+			(r->range_head + r->n_ranges) % SYNC_RANGES];
+		int tag;
 
 		if (!r->has_uidnext || hi + 1 >= r->uidnext ||
 		    hi >= UINT32_MAX) {
@@ -1184,12 +1326,13 @@ sync_fetch_pump(struct imap_sync *as)
 			snprintf(set, sizeof(set), "%u:%u", lo, (uint32_t)hi);
 			r->next_lo = (uint32_t)hi + 1;
 		}
-		if (!sync_submit(as, imap_cmd_uid_fetch(core,
-				ms_slice_from_cstr(set), items, 0, false),
-				sync_fetch_done))
+		tag = imap_cmd_uid_fetch(core, ms_slice_from_cstr(set), items,
+					 0, false);
+		if (!sync_submit(as, tag, sync_fetch_done))
 			return;
-		r->range_lo[slot] = lo;
-		r->range_hi[slot] = (uint32_t)hi;
+		*fr = (struct sync_fetch_range){ .lo = lo, .hi = (uint32_t)hi,
+						 .tag = tag };
+		r->n_ranges++;
 		r->in_flight++;
 	}
 	if (r->in_flight == 0 && r->is_all_sent && !as->is_closing)
@@ -1228,6 +1371,10 @@ sync_diff_done(struct imap_session *s, int rc,
 		return;
 	sync_diff_advance(as, r->stored.state.uidnext);
 	store_msg_iter_free(&r->it);
+	for (size_t i = 0; i < r->n_gone && !as->is_closing; i++)
+		sync_expunge_range(as, r->gone[i].lo, r->gone[i].hi);
+	r->n_gone = 0;
+	r->is_gone_open = false;
 	if (as->is_closing)
 		return;
 	if (r->is_uid_check)
@@ -1653,13 +1800,9 @@ sync_on_close(struct imap_session *s, int reason, const struct ms_err *err,
 	if (as->sum.rc != MS_ESTORE) {
 		struct ms_err cerr = { 0 };
 
-		if (as->has_run && as->run.is_fetching && !as->run.has_hole &&
-		    as->run.last_uid >= as->run.fetch_from) {
-			struct store_folder_state st = {
-				.uidvalidity = as->run.uidvalidity,
-				.uidnext = as->run.last_uid + 1,
-			};
+		struct store_folder_state st;
 
+		if (sync_watermark(as, &st)) {
 			if (store_batch_folder_state(as->batch,
 						     as->run.fold->id, &st,
 						     STORE_FS_UIDVALIDITY |

@@ -126,14 +126,14 @@ expect_check()
 	else fail "$SC: store check: $out"; fi
 }
 
-# Sparse UIDs: three pipelined ranges 1:200, 201:400, 401:*.
-fake_start --box INBOX:1,2,250,450
+# Sparse UIDs: three pipelined ranges 1:200, 201:400, 401:600 (then 601:*).
+fake_start --box INBOX:1,2,250,450,900
 scenario stray
 pass stray
 expect_uids "a FETCH for a UID not asked for is not stored" "1 2 "
 expect_uidnext_le "after the drop" 201
 pass normal
-expect_uids "the next pass completes" "1 2 250 450 "
+expect_uids "the next pass completes" "1 2 250 450 900 "
 expect_bodies
 expect_check
 
@@ -141,7 +141,7 @@ scenario midno
 pass midno
 expect_uidnext_le "a NO in the middle of the batch" 2
 pass normal
-expect_uids "the next pass completes" "1 2 250 450 "
+expect_uids "the next pass completes" "1 2 250 450 900 "
 expect_bodies
 expect_check
 fake_stop
@@ -171,6 +171,11 @@ if [ -z "$("$STOREDUMP" "$STORE" changes)" ]; then ok "$SC: nothing left pending
 else fail "$SC: pending changes left: $("$STOREDUMP" "$STORE" changes)"; fi
 expect_check
 
+scenario unordered
+pass normal
+pass unordered
+expect_uids "a flag diff answered out of UID order expunges nothing" "1 2 3 "
+
 scenario vanishedhigh
 pass normal
 pass vanishedhigh
@@ -180,6 +185,14 @@ if "$STOREDUMP" "$STORE" folders | grep -q "uidnext=4	hms=0	messages=3	"; then
 else
 	fail "$SC: folder state: $("$STOREDUMP" "$STORE" folders)"
 fi
+fake_stop
+
+# The same store once the server lost UID 2: still expunged at the end.
+fake_start --box INBOX:1,3 --uidnext INBOX:4
+scenario unordered
+pass unordered
+expect_uids "a UID the out-of-order diff never listed is expunged" "1 3 "
+expect_check
 fake_stop
 
 fake_start --box INBOX:1,2 --box Sub:1,2,3

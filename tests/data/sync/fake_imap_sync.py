@@ -15,9 +15,9 @@ login (so a test can switch the server between passes), one of:
 
   normal      a correct server
   stray       the answer to the first UID FETCH range also carries a
-              message the command did not ask for (UID 300, with a
-              body), then the connection drops when the next range is
-              asked for
+              message no command asked for (UID 700, with a body),
+              then the connection drops when the next range is asked
+              for
   nouid       the FETCH of the second message of a range carries its
               body but no UID
   short       the second message's literal is shorter than RFC822.SIZE
@@ -27,6 +27,8 @@ login (so a test can switch the server between passes), one of:
               message's literal
   gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
   uidnextback SELECT reports UIDNEXT 2
+  unordered   a UID FETCH without a body answers in descending UID order
+              (as unsolicited flag updates in the middle of it could)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
 """
@@ -115,6 +117,8 @@ class Conn:
         seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
         if self.mode == "vanishedhigh":
             self.send("* VANISHED 10:20\r\n")
+        if self.mode == "unordered" and not with_body:
+            uids.reverse()
         for i, uid in enumerate(uids):
             second = i == 1 and with_body
             if self.mode == "midno" and self.n_fetch == 1 and i == 1:
@@ -125,7 +129,7 @@ class Conn:
                            nouid=self.mode == "nouid" and second,
                            short=self.mode == "short" and second)
             if self.mode == "stray" and self.n_fetch == 1 and i == 0:
-                self.fetch_one(300, 99, with_body=True)
+                self.fetch_one(700, 99, with_body=True)
         self.send("%s OK UID FETCH done\r\n" % tag)
 
     def run(self):
