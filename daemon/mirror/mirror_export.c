@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,6 +14,8 @@
 #include "mirror/mirror_int.h"
 
 #define MIRROR_COPY_CHUNK (64 * 1024)
+/* tmp/ files older than this are a crashed writer's (the convention). */
+#define MIRROR_TMP_MAX_AGE (36 * 3600)
 
 /* A record with no file found: written (or adopted) after the listing. */
 struct mirror_missing {
@@ -377,6 +380,9 @@ mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
 		rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists,
 				      err_r);
 	}
+	if (rc == MS_OK)
+		rc = maildir_dir_clean_tmp(&x.md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
+					   NULL, err_r);
 	if (rc == MS_OK)
 		rc = mirror_export_records(&x, &max_seq, err_r);
 	if (rc == MS_OK && x.nmiss > 1)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "mirror/mirror.h"
 #include "test_maildir_util.h"
@@ -710,11 +711,24 @@ test_watermark(void **state)
 	mt_server_flags(t, t->inbox, 3, STORE_FLAG_SEEN);
 	assert_true(mt_find(t, "", 3, name, sizeof(name)));
 	assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
+	/* And what a killed writer left in tmp/: removed once it is old
+	 * (36 hours, the convention); a fresh one may be a reader's. */
+	assert_int_equal(tmd_put(t->root, "tmp/1.M1P1.host", "x", 1), 0);
+	assert_int_equal(tmd_put(t->root, "tmp/2.M2P2.host", "x", 1), 0);
+	{
+		struct timespec old[2] = { { time(NULL) - 37 * 3600, 0 },
+					   { time(NULL) - 37 * 3600, 0 } };
+
+		snprintf(a, sizeof(a), "%s/tmp/1.M1P1.host", t->root);
+		assert_int_equal(utimensat(AT_FDCWD, a, old, 0), 0);
+	}
 	st = mt_scan(t);
 	assert_int_equal(st.deletes, 0);
 	st = mt_export(t);
 	assert_int_equal(st.written, 2);
 	mt_check(t);
+	assert_int_equal(tmd_get(t->root, "tmp/1.M1P1.host", a, 10), -1);
+	assert_int_equal(tmd_get(t->root, "tmp/2.M2P2.host", a, 10), 1);
 	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
 	assert_int_equal(store_folder_get(t->s, t->inbox, &f, &err), MS_OK);
 	assert_true(f.state.mirror_durable >= m.local_seq);
