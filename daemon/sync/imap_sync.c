@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "imap/imap_client.h"
 #include "imap/imap_cmd.h"
 #include "imap/imap_utf7.h"
@@ -1116,11 +1118,22 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 		}
 		if (r->push_crlf.len > 0) {
 			struct ms_buf t = r->push_body;
+			uint8_t h[STORE_HASH_LEN];
 
 			r->push_body = r->push_crlf;
 			r->push_crlf = t;
 			ms_buf_reset(&r->push_crlf);
 			r->is_push_converted = true;
+			/* What the server holds of an APPEND taken before a
+			 * crash (or without APPENDUID) is the converted
+			 * body: found by that hash, it is not sent again. */
+			if (EVP_Digest(r->push_body.p, r->push_body.len, h,
+				       NULL, EVP_sha256(), NULL) == 1 &&
+			    sync_folder_has_hash(as, h)) {
+				ms_buf_reset(&r->push_body);
+				sync_push_clear(as, c->seq);
+				return false;
+			}
 		}
 		rec->size = r->push_body.len;
 		sync_date_format(c->internal_date, date);

@@ -23,7 +23,7 @@ fake_start()
 	echo normal > "$WORK/mode"
 	rm -f "$WORK/port"
 	"$MS_PYTHON" "$FAKE" --mode-file "$WORK/mode" \
-		--cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" "$@" \
+		--cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" --log "$WORK/cmds" "$@" \
 		> "$WORK/port.out" 2> "$WORK/fake.err" &
 	pid=$!
 	FAKE_PID=$pid
@@ -204,6 +204,84 @@ if [ "$RC" -ne 0 ]; then ok "$SC: the folder error shows in the exit status"
 else fail "$SC: exit status 0 with a folder that failed"; fi
 expect_uids "a folder that fails SELECT keeps its messages" "1 2 3 " Sub
 expect_uids "the other folder is synced" "1 2 " INBOX
+fake_stop
+
+# direction = pull: local changes stay local, no command writes.
+fake_start --box INBOX:1,2,3
+scenario pull
+pass normal
+printf 'From: l@example.org\r\nSubject: local\r\n\r\nlocal\r\n' > "$WORK/local.eml"
+"$STOREDUMP" "$STORE" flag t INBOX 1 +\\Flagged >/dev/null &&
+"$STOREDUMP" "$STORE" delete t INBOX 2 >/dev/null &&
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local.eml" >/dev/null ||
+	fail "$SC: storedump changes"
+: > "$WORK/cmds"
+pass normal
+if grep -qE '^(APPEND|STORE|UID STORE|EXPUNGE|UID EXPUNGE|COPY|UID COPY|MOVE|UID MOVE|DELETE|CREATE|RENAME)$' "$WORK/cmds"; then
+	fail "$SC: commands that change the server: $(sort -u "$WORK/cmds" | tr '\n' ' ')"
+else
+	ok "$SC: no command changed the server ($(sort -u "$WORK/cmds" | tr '\n' ' '))"
+fi
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 3 ] && ok "$SC: the 3 local changes stay pending" || fail "$SC: $n changes pending, expected 3"
+"$STOREDUMP" "$STORE" msgs t INBOX | awk -F'\t' '$2 == 1 && $3 ~ /Flagged/ { f = 1 } END { exit !f }' &&
+	ok "$SC: the local flag stays" || fail "$SC: the local flag is gone"
+fake_stop
+
+# APPEND without APPENDUID (direction = both): appended once, found by
+# the next pass, nothing left pending; a body with bare LF too.
+fake_start --box INBOX:1
+DIRECTION=both scenario noappenduid
+pass normal
+printf 'From: l@example.org\nSubject: local LF\n\nlocal\n' > "$WORK/local-lf.eml"
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local.eml" >/dev/null &&
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local-lf.eml" >/dev/null ||
+	fail "$SC: storedump append"
+: > "$WORK/cmds"
+pass noappenduid
+[ "$(grep -c '^APPEND$' "$WORK/cmds")" = 2 ] && ok "$SC: 2 APPENDs" ||
+	fail "$SC: $(grep -c '^APPEND$' "$WORK/cmds") APPENDs, expected 2"
+pass noappenduid
+pass noappenduid
+[ "$(grep -c '^APPEND$' "$WORK/cmds")" = 2 ] && ok "$SC: no APPEND again" ||
+	fail "$SC: $(grep -c '^APPEND$' "$WORK/cmds") APPENDs after 3 passes"
+expect_uids "each appended message once" "1 2 3 "
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
+expect_check
+fake_stop
+
+# kill -9 after the server took an APPEND and before the commit that
+# clears it: the next passes find the message (sent with CRLF line ends,
+# so with another hash than the local LF body) and do not append it again.
+fake_start --box INBOX:1
+DIRECTION=both scenario appendkill
+pass normal
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local-lf.eml" >/dev/null &&
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local.eml" >/dev/null ||
+	fail "$SC: storedump append"
+: > "$WORK/cmds"
+echo appendhang > "$WORK/mode"
+"$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" 2>"$WORK/$SC.err" &
+pid=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q '^APPENDED$' "$WORK/cmds" && break
+	sleep 0.1
+done
+grep -q '^APPENDED$' "$WORK/cmds" || fail "$SC: the server never took the APPEND"
+sleep 0.2
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pass normal
+pass normal
+expect_uids "each local message on the server once" "1 2 3 "
+# The killed pass sent both (the second went unanswered); the next one
+# sends only the second again.
+n="$(grep -c '^APPEND$' "$WORK/cmds")"
+[ "$n" = 3 ] && ok "$SC: 3 APPENDs in all" || fail "$SC: $n APPENDs, expected 3"
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
+expect_check
 fake_stop
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }

@@ -29,6 +29,10 @@ login (so a test can switch the server between passes), one of:
   uidnextback SELECT reports UIDNEXT 2
   unordered   a UID FETCH without a body answers in descending UID order
               (as unsolicited flag updates in the middle of it could)
+  noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
+  appendhang  the first APPEND is answered OK without APPENDUID ("APPENDED"
+              goes to the --log file), then nothing is answered any
+              more (the test kills the client meanwhile)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
 """
@@ -40,10 +44,13 @@ import sys
 
 BOXES = {}
 UIDNEXT = {}
+BODIES = {}     # bodies APPENDed, by (box, uid)
 UIDVALIDITY = 7
 
 
-def body(uid):
+def body(uid, box=None):
+    if (box, uid) in BODIES:
+        return BODIES[(box, uid)]
     return ("From: a@example.org\r\nTo: b@example.org\r\n"
             "Subject: message %d\r\nMessage-ID: <m%d@example.org>\r\n"
             "\r\nBody of message %d.\r\n" % (uid, uid, uid)).encode()
@@ -68,8 +75,9 @@ def parse_set(s, box):
 
 
 class Conn:
-    def __init__(self, sock, mode_file):
+    def __init__(self, sock, mode_file, log=None):
         self.sock = sock
+        self.log = log
         self.buf = b""
         self.mode_file = mode_file
         self.mode = "normal"
@@ -83,14 +91,53 @@ class Conn:
                 raise EOFError
             self.buf += d
         ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.rstrip(b"\r").decode("latin-1")
+        ln = ln.rstrip(b"\r").decode("latin-1")
+        words = ln.split(" ")
+        if self.log and len(words) >= 2:
+            cmd = words[1].upper()
+            if cmd == "UID" and len(words) >= 3:
+                cmd += " " + words[2].upper()
+            with open(self.log, "a") as f:
+                f.write(cmd + "\n")
+        return ln
+
+    def literal(self, n):
+        while len(self.buf) < n:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def append(self, tag, arg):
+        m = re.match(r'"?([^" ]+)"? .*\{(\d+)(\+?)\}$', arg)
+        name, n = m.group(1), int(m.group(2))
+        if not m.group(3):
+            self.send("+ go ahead\r\n")
+        data = self.literal(n)
+        self.line()     # the CRLF ending the command
+        uid = UIDNEXT[name]
+        UIDNEXT[name] = uid + 1
+        BOXES[name].append(uid)
+        BODIES[(name, uid)] = data
+        if self.mode in ("noappenduid", "appendhang"):
+            self.send("%s OK APPEND done\r\n" % tag)
+            if self.mode == "appendhang":
+                with open(self.log, "a") as f:
+                    f.write("APPENDED\n")
+                while True:
+                    self.line()
+        else:
+            self.send("%s OK [APPENDUID %d %d] APPEND done\r\n" % (
+                tag, UIDVALIDITY, uid))
 
     def send(self, s):
         self.sock.sendall(s if isinstance(s, bytes) else s.encode())
 
     def fetch_one(self, uid, seq, drop=False, nouid=False, short=False,
                   with_body=True):
-        b = body(uid)
+        b = body(uid, self.box)
         size = len(b)
         if short:
             b = b[:-5]
@@ -176,6 +223,8 @@ class Conn:
                           "* FLAGS (\\Seen \\Deleted)\r\n"
                           "%s OK [READ-WRITE] selected\r\n" % (
                               len(BOXES[name]), UIDVALIDITY, un, tag))
+            elif ucmd == "APPEND":
+                self.append(tag, arg)
             elif ucmd == "UID" and arg.upper().startswith("FETCH "):
                 self.uid_fetch(tag, arg[6:])
             elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
@@ -193,6 +242,7 @@ def main():
     ap.add_argument("--uidnext", action="append", default=[])
     ap.add_argument("--mode-file", required=True)
     ap.add_argument("--cert", required=True)
+    ap.add_argument("--log", help="appends every command name received")
     ap.add_argument("--key", required=True)
     a = ap.parse_args()
     for spec in a.box:
@@ -213,7 +263,7 @@ def main():
         sock, _ = srv.accept()
         try:
             sock = ctx.wrap_socket(sock, server_side=True)
-            Conn(sock, a.mode_file).run()
+            Conn(sock, a.mode_file, a.log).run()
         except (EOFError, ConnectionError, ssl.SSLError):
             pass
         finally:
