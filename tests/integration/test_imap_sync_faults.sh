@@ -248,6 +248,12 @@ pass noappenduid
 expect_uids "each appended message once" "1 2 3 "
 n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 [ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
+"$STOREDUMP" "$STORE" flag t INBOX 1 +\\Flagged >/dev/null || fail "$SC: storedump flag"
+pass normal
+pass normal
+"$STOREDUMP" "$STORE" msgs t INBOX | awk -F'\t' '$2 == 1 && $3 ~ /Flagged/ && $4 == $3 { f = 1 } END { exit !f }' &&
+	grep -q '^UID STORE$' "$WORK/cmds" && ok "$SC: a local flag is pushed and stays synced" ||
+	fail "$SC: local flag: $("$STOREDUMP" "$STORE" msgs t INBOX | head -1)"
 expect_check
 fake_stop
 

@@ -45,6 +45,7 @@ import sys
 BOXES = {}
 UIDNEXT = {}
 BODIES = {}     # bodies APPENDed, by (box, uid)
+FLAGS = {}      # flags other than \\Seen alone, by (box, uid)
 UIDVALIDITY = 7
 
 
@@ -141,9 +142,11 @@ class Conn:
         size = len(b)
         if short:
             b = b[:-5]
-        head = "* %d FETCH (%sFLAGS (\\Seen) INTERNALDATE " \
+        head = "* %d FETCH (%sFLAGS (%s) INTERNALDATE " \
                "\"01-Jan-2024 10:00:00 +0000\" RFC822.SIZE %d" % (
-                   seq, "" if nouid else "UID %d " % uid, size)
+                   seq, "" if nouid else "UID %d " % uid,
+                   " ".join(sorted(FLAGS.get((self.box, uid), {"\\Seen"}))),
+                   size)
         if not with_body:
             self.send(head + ")\r\n")
             return
@@ -152,6 +155,18 @@ class Conn:
             self.send(b[:10])
             raise EOFError
         self.send(b + b")\r\n")
+
+    def uid_store(self, tag, args):
+        m = re.match(r"(\d+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
+                     r"(?:\.SILENT)? \((.*)\)", args)
+        key = (self.box, int(m.group(1)))
+        cur = FLAGS.setdefault(key, {"\\Seen"})
+        for fl in m.group(3).split():
+            if m.group(2) == "+":
+                cur.add(fl)
+            else:
+                cur.discard(fl)
+        self.send("%s OK STORE done\r\n" % tag)
 
     def uid_fetch(self, tag, args):
         m = re.match(r"([0-9:*,]+) \((.*)\)", args)
@@ -223,6 +238,8 @@ class Conn:
                           "* FLAGS (\\Seen \\Deleted)\r\n"
                           "%s OK [READ-WRITE] selected\r\n" % (
                               len(BOXES[name]), UIDVALIDITY, un, tag))
+            elif ucmd == "UID" and arg.upper().startswith("STORE "):
+                self.uid_store(tag, arg[6:])
             elif ucmd == "APPEND":
                 self.append(tag, arg)
             elif ucmd == "UID" and arg.upper().startswith("FETCH "):
