@@ -1678,34 +1678,61 @@ sync_folders_reconcile(struct imap_sync *as)
 		sync_fail(as, rc, "store: %s", err.msg);
 		return;
 	}
-	for (size_t i = 0; i < n_stored; i++) {
+	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
+				    &n_ch, &err)) < 0) {
+		free(stored);
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n_stored && !as->is_closing; i++) {
 		bool is_listed = false;
+		size_t n_local = 0;
 
 		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
 		if (is_listed)
 			continue;
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    ch[k].kind == STORE_CHANGE_APPEND)
+				n_local++;
+		if (n_local > 0) {
+			/* Local messages not yet on the server would go
+			 * with the folder: it stays until they are dealt
+			 * with. */
+			log_warn("acct=%s folder=%s is gone from the server "
+				 "but holds %zu local message%s never "
+				 "appended: kept in the store", as->name,
+				 stored[i].name, n_local,
+				 n_local == 1 ? "" : "s");
+			continue;
+		}
 		log_info("acct=%s folder=%s is gone from the server: "
 			 "removing it from the store", as->name,
 			 stored[i].name);
+		/* Its pending flag changes and deletions go with it. */
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    !sync_batch_ok(as, store_batch_change_clear(
+					as->batch, ch[k].seq)))
+				break;
 		if (!sync_batch_ok(as, store_batch_folder_delete(as->batch,
 							stored[i].id)))
 			break;
 	}
 	free(stored);
-	if (as->is_closing || sync_commit(as) < 0)
-		return;
-	if (as->acct->direction == CFG_DIRECTION_BOTH &&
-	    store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch, &n_ch,
-			      NULL) == MS_OK) {
-		for (size_t i = 0; i < n_ch; i++)
-			for (size_t j = 0; j < as->n_folds; j++)
-				if (as->folds[j].is_wanted &&
-				    as->folds[j].id == ch[i].folder_id)
-					as->folds[j].has_pending = true;
+	if (as->is_closing || sync_commit(as) < 0) {
 		free(ch);
+		return;
 	}
+	for (size_t i = 0; i < n_ch &&
+	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
+		for (size_t j = 0; j < as->n_folds; j++)
+			if (as->folds[j].is_wanted &&
+			    as->folds[j].id == ch[i].folder_id)
+				as->folds[j].has_pending = true;
+	free(ch);
 	as->fi = 0;
 	sync_folder_next(as);
 }

@@ -290,5 +290,25 @@ n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 expect_check
 fake_stop
 
+# A folder gone from the server while a local message waits to be
+# appended to it: the local message is not dropped with the folder.
+fake_start --box INBOX:1 --box Sub:1
+DIRECTION=both scenario gonelocal
+pass normal
+fake_stop
+"$STOREDUMP" "$STORE" append t Sub "$WORK/local.eml" >/dev/null || fail "$SC: storedump append"
+fake_start --box INBOX:1
+DIRECTION=both scenario gonelocal
+pass normal
+n="$("$STOREDUMP" "$STORE" changes | awk '$2 == "kind=3"' | wc -l)"
+[ "$n" = 1 ] && ok "$SC: the pending APPEND is kept" || fail "$SC: the pending APPEND is gone ($n left)"
+if "$STOREDUMP" "$STORE" folders | awk -F'\t' '$2 == "Sub" { f = 1 } END { exit !f }'; then
+	ok "$SC: so is its folder"
+else
+	fail "$SC: the folder is gone from the store"
+fi
+expect_check
+fake_stop
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all fault scenarios passed"
