@@ -116,6 +116,7 @@ struct sync_run {
 	bool is_push_ok;
 	struct store_change push_c;
 	struct store_msg push_rec;
+	uint32_t push_add, push_rem;	/* the flags sent */
 	struct ms_buf push_body;
 	struct ms_buf push_crlf;
 	bool is_push_converted;
@@ -933,15 +934,24 @@ sync_push_store_done(struct imap_session *s, int rc,
 					c->uid)))
 				return;
 		} else {
-			uint32_t f = rec->flags;
+			/* The server now holds what was synced plus what
+			 * was sent.  The local view is read again: a local
+			 * change made while the command was out (its own
+			 * pending change follows) must not be undone. */
+			uint32_t synced = (rec->synced_flags | r->push_add) &
+					  ~r->push_rem;
+			uint32_t f = synced;
+			struct store_msg now;
 
-			if (c->kind == STORE_CHANGE_DELETE)
-				f |= STORE_FLAG_DELETED;
-			else
+			if (store_msg_get(as->params.store, c->folder_id,
+					  c->uid, &now, NULL) == MS_OK)
+				f = now.flags | (r->push_add &
+						 STORE_FLAG_DELETED);
+			if (c->kind != STORE_CHANGE_DELETE)
 				as->sum.changed++;
 			if (!sync_batch_ok(as, store_batch_msg_flags(
-					as->batch, c->folder_id, c->uid, f, f,
-					rec->modseq)))
+					as->batch, c->folder_id, c->uid, f,
+					synced, rec->modseq)))
 				return;
 		}
 		sync_push_clear(as, c->seq);
@@ -1087,6 +1097,7 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 	int rc;
 
 	r->push_c = *c;
+	r->push_add = r->push_rem = 0;
 	r->is_push_converted = false;
 	r->push_pending = 0;
 	r->is_push_ok = true;
@@ -1160,6 +1171,7 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 	if (c->kind == STORE_CHANGE_DELETE) {
 		char set[16];
 
+		r->push_add = STORE_FLAG_DELETED;
 		if (!sync_push_store(as, c->uid, 0, "+FLAGS.SILENT",
 				     STORE_FLAG_DELETED))
 			return true;
@@ -1184,6 +1196,8 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 		sync_push_clear(as, c->seq);
 		return false;
 	}
+	r->push_add = add;
+	r->push_rem = rem;
 	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
 	if (add != 0) {
 		if (!sync_push_store(as, c->uid, unch, "+FLAGS.SILENT", add))
