@@ -75,6 +75,11 @@ pass()
 	RC=0
 	timeout 60 "$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" \
 		2>"$WORK/$SC.err" || RC=$?
+	# A faulty pass exits 1 anyway: a crash must not hide behind it.
+	if [ "$RC" -gt 1 ] || grep -qE 'Sanitizer|runtime error' "$WORK/$SC.err"; then
+		fail "$SC: mailsyncd crashed (exit $RC):"
+		tail -20 "$WORK/$SC.err" >&2
+	fi
 }
 
 uids() { "$STOREDUMP" "$STORE" msgs t "${2:-INBOX}" | awk -F'\t' '{ print $2 }' | tr '\n' ' '; }
