@@ -1319,10 +1319,13 @@ sync_fetch_done(struct imap_session *s, int rc,
 	r->in_flight--;
 	sync_fetch_retire(as, st);
 	store_body_writer_free(&r->w);
-	if (!sync_st_ok(st))
+	/* A refused command ends the folder's fetch; a message that could
+	 * not be stored does not: the later ones are still fetched (the
+	 * watermark stays before it, so it is fetched again next pass). */
+	if (!sync_st_ok(st)) {
 		sync_folder_error(as, "UID FETCH", st);
-	if (r->is_failed)
 		r->is_all_sent = true;
+	}
 	sync_fetch_pump(as);
 }
 

@@ -142,6 +142,16 @@ expect_uids "the next pass completes" "1 2 250 450 900 "
 expect_bodies
 expect_check
 
+# One message that cannot be stored does not stop the folder: every
+# later range is still fetched (the watermark stays before it).
+scenario shortmany
+pass short
+expect_uids "the messages after the bad one are stored" "1 250 450 900 "
+expect_uidnext_le "the watermark stays before it" 2
+pass normal
+expect_uids "the next pass completes" "1 2 250 450 900 "
+expect_bodies
+
 scenario midno
 pass midno
 expect_uidnext_le "a NO in the middle of the batch" 2
