@@ -13,7 +13,10 @@
  * Only one folder is selected at a time; within it up to SYNC_IN_FLIGHT
  * fetch commands are pipelined.  The session hands every untagged
  * response to the oldest command in flight, so one event handler that
- * knows the current step sees them all in order.
+ * knows the current step sees them all.  Which command a FETCH answers
+ * is not known (Dovecot answers a later pipelined UID FETCH before the
+ * earlier one's tagged OK): new messages are checked against the UID
+ * ranges in flight, and the watermark follows completed ranges only.
  */
 #include <stdarg.h>
 #include <stdio.h>
