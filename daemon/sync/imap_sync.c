@@ -86,6 +86,7 @@ struct sync_run {
 	bool is_fetching;	/* the UIDNEXT watermark may advance */
 	bool has_hole;		/* a message was not stored: freeze it */
 	bool is_failed;
+	bool is_msg_failed;	/* a message not stored; the rest goes on */
 	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
 	uint32_t fetch_from;	/* first UID that is new */
 	uint32_t next_lo;	/* next range to ask for */
@@ -253,7 +254,7 @@ sync_folder_error(struct imap_sync *as, const char *what,
 {
 	struct sync_run *r = &as->run;
 
-	if (!r->is_failed)
+	if (!r->is_failed && !r->is_msg_failed)
 		as->sum.folder_errors++;
 	r->is_failed = true;
 	r->has_hole = true;
@@ -656,9 +657,9 @@ sync_msg_not_stored(struct imap_sync *as, uint32_t uid, const char *why)
 	log_err("acct=%s folder=%s uid=%u not stored: %s", as->name,
 		r->fold->name, uid, why);
 	r->has_hole = true;
-	if (!r->is_failed)
+	if (!r->is_failed && !r->is_msg_failed)
 		as->sum.folder_errors++;
-	r->is_failed = true;
+	r->is_msg_failed = true;
 }
 
 /* A new message is complete: its body goes into the batch. */
@@ -724,6 +725,27 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		sync_msg_not_stored(as, fe->uid, err.msg);
 		return;
 	}
+	if (fe->uid > r->last_uid)
+		r->last_uid = fe->uid;
+	if (store_msg_get(as->params.store, r->fold->id, fe->uid, &m,
+			  NULL) == MS_OK) {
+		uint8_t hash[STORE_HASH_LEN];
+
+		store_body_hash(body, hash);
+		if (memcmp(hash, m.hash, STORE_HASH_LEN) == 0) {
+			/* Stored before the watermark could pass it (a
+			 * crash, or a message not stored before it): a
+			 * replaced record would lose its local flag
+			 * changes, so the flags are merged instead. */
+			store_body_free(&body);
+			if (fe->has & IMAP_FETCH_HAS_FLAGS)
+				sync_flags_pull(as, &m, fe->flags,
+						(fe->has &
+						 IMAP_FETCH_HAS_MODSEQ) ?
+						fe->modseq : 0);
+			return;
+		}
+	}
 	memset(&m, 0, sizeof(m));
 	m.folder_id = r->fold->id;
 	m.uid = fe->uid;
@@ -736,8 +758,6 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	as->sum.bytes += store_body_size(body);
 	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body)))
 		return;
-	if (fe->uid > r->last_uid)
-		r->last_uid = fe->uid;
 	(void)sync_commit_if_full(as);
 }
 
@@ -1256,6 +1276,16 @@ sync_fetch_complete(struct imap_sync *as)
 			sync_diff_start(as);
 			return;
 		}
+	}
+	if (r->is_msg_failed) {
+		/* No final state (the watermark stays before the message
+		 * not stored, HIGHESTMODSEQ is not recorded), but the
+		 * stored messages' local changes are pushed. */
+		r->is_fetching = false;
+		if (sync_commit(as) < 0 || sync_push_load(as) < 0)
+			return;
+		sync_push_next(as);
+		return;
 	}
 	st.uidvalidity = r->uidvalidity;
 	st.uidnext = r->stored.state.uidnext;

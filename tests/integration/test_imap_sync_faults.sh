@@ -174,6 +174,18 @@ for sc in nouid:"1 3 " short:"1 3 " drop:"1 "; do
 	expect_check
 done
 
+# A message that cannot be stored does not hold back the push of local
+# changes to the messages that are stored.
+DIRECTION=both scenario shortpush
+pass short
+"$STOREDUMP" "$STORE" flag t INBOX 1 +\\Flagged >/dev/null || fail "$SC: storedump flag"
+: > "$WORK/cmds"
+pass short
+grep -q '^UID STORE$' "$WORK/cmds" && ok "$SC: the local flag is pushed" ||
+	fail "$SC: the local flag is not pushed: $(sort -u "$WORK/cmds" | tr '\n' ' ')"
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
+
 scenario uidnextback
 pass normal
 pass uidnextback
