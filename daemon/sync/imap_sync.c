@@ -472,12 +472,18 @@ sync_on_select_status(struct imap_sync *as, const struct imap_ev_status *st)
 {
 	struct sync_run *r = &as->run;
 
+	/* 0 (or past 32 bits) is no UIDVALIDITY or UIDNEXT: taken as
+	 * given, 0 would mean "never synced" or "nothing is new". */
 	switch (st->code.code) {
 	case IMAP_CODE_UIDVALIDITY:
+		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+			break;
 		r->uidvalidity = (uint32_t)st->code.num;
 		r->has_uidvalidity = true;
 		break;
 	case IMAP_CODE_UIDNEXT:
+		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+			break;
 		r->uidnext = (uint32_t)st->code.num;
 		r->has_uidnext = true;
 		break;

@@ -186,6 +186,17 @@ grep -q '^UID STORE$' "$WORK/cmds" && ok "$SC: the local flag is pushed" ||
 n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 [ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
 
+scenario uidnextzero
+pass uidnextzero
+expect_uids "UIDNEXT 0 on a first pass: every message is fetched" "1 2 3 "
+pass uidnextzero
+expect_uids "and on the next" "1 2 3 "
+if grep -q "went backwards" "$WORK/$SC.err"; then
+	fail "$SC: UIDNEXT 0 taken for a UIDNEXT going backwards"
+else
+	ok "$SC: not taken for a UIDNEXT going backwards"
+fi
+
 scenario uidnextback
 pass normal
 pass uidnextback

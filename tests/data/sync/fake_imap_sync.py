@@ -27,6 +27,7 @@ login (so a test can switch the server between passes), one of:
               message's literal
   gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
   uidnextback SELECT reports UIDNEXT 2
+  uidnextzero SELECT reports UIDNEXT 0 (not a valid UID)
   unordered   a UID FETCH without a body answers in descending UID order
               (as unsolicited flag updates in the middle of it could)
   noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
@@ -232,7 +233,8 @@ class Conn:
                     continue
                 self.box = name
                 self.n_fetch = 0
-                un = 2 if self.mode == "uidnextback" else UIDNEXT[name]
+                un = {"uidnextback": 2, "uidnextzero": 0}.get(
+                    self.mode, UIDNEXT[name])
                 self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
                           "* OK [UIDNEXT %d] n\r\n"
                           "* FLAGS (\\Seen \\Deleted)\r\n"
