@@ -119,7 +119,7 @@ expect_bodies()
 {
 	local want got
 	got="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2, $5, $6 }')"
-	want="$("$MS_PYTHON" -c "$BODIES_PY" "$FAKE" <<< "$got")"
+	want="$("$MS_PYTHON" -B -c "$BODIES_PY" "$FAKE" <<< "$got")"
 	if [ -n "$got" ] && [ "$got" = "$want" ]; then ok "$SC: stored bodies equal the server's"
 	else fail "$SC: stored bodies differ from the server's:"; diff <(echo "$got") <(echo "$want") >&2; fi
 }
