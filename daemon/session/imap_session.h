@@ -100,9 +100,13 @@ int imap_session_new(uv_loop_t *loop, const struct imap_session_params *params,
 /*
  * Callbacks of one command.  on_event receives every untagged response
  * that arrives while this command is the oldest one in flight (FETCH,
- * body chunks, VANISHED, LIST, STATUS, EXISTS, ...): with pipelining the
- * oldest command owns the untagged stream, which is how IMAP attributes
- * responses.  on_done fires once with the tagged status (OK, NO or BAD;
+ * body chunks, VANISHED, LIST, STATUS, EXISTS, ...).  That is only a
+ * delivery rule, not an attribution: IMAP does not tie untagged data to
+ * a command, and with pipelined commands a server may answer a later
+ * command before the earlier one's tagged OK (Dovecot does, for UID
+ * FETCH).  A caller with several commands in flight must attribute
+ * responses by their content (the UID of a FETCH), as the sync engine
+ * does.  on_done fires once with the tagged status (OK, NO or BAD;
  * st->code carries APPENDUID, COPYUID, MODIFIED, ...), or with st NULL
  * and rc MS_ECANCELED / the session's failure code when the session
  * closed first.  ev and st are valid during the call only.
