@@ -2,11 +2,9 @@
  * main.c - mailsyncd entry point: the command line, loading the
  * configuration, and dispatch.
  *
- * --once runs one pass of the IMAP sync engine (sync/sync_once.h).  The
- * foreground daemon (IDLE, timers, control socket) does not exist yet:
- * without --once a valid configuration leads to a plain "not implemented"
- * message and exit status 1 rather than to anything that looks like it
- * keeps syncing.
+ * --once runs one pass of the IMAP sync engine (sync/sync_once.h).
+ * Without it, the foreground mode (daemon_loop.h) polls every IMAP account
+ * until SIGTERM; it has no IDLE and no control socket yet.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -15,6 +13,7 @@
 #include <string.h>
 
 #include "cfg/cfg.h"
+#include "daemon_loop.h"
 #include "log.h"
 #include "sync/sync_once.h"
 #include "ms_version.h"
@@ -42,8 +41,11 @@ main_usage(FILE *out)
 	      "\n"
 	      "Keeps IMAP folders and POP3 downloads synchronised into a local\n"
 	      "store, mirrored as Maildir folders, and sends queued mail.\n"
-	      "This build syncs IMAP accounts with --once; the foreground daemon\n"
-	      "mode and POP3 are not implemented yet (they exit 1 saying so).\n"
+	      "Without --once it runs in the foreground until SIGTERM or SIGINT,\n"
+	      "syncing each IMAP account every poll_interval and retrying a\n"
+	      "failing server with backoff (1 s doubling up to 5 min). Not yet:\n"
+	      "IDLE, the control socket (mailsyncctl), SIGHUP reload, POP3\n"
+	      "(skipped with a warning) and sending.\n"
 	      "\n"
 	      "  -c, --config FILE  read FILE instead of searching for the config\n"
 	      "      --once         sync every account (or each ACCOUNT) once, "
@@ -166,6 +168,23 @@ main_check_accounts(const struct main_opts *o, const struct cfg *cfg)
 	return status;
 }
 
+/* The foreground mode (daemon_loop.h) until SIGTERM or SIGINT. */
+static int
+main_run_daemon(const struct cfg *cfg)
+{
+	struct daemon_loop *d = NULL;
+	struct ms_err err = { 0 };
+	int status;
+
+	if (daemon_loop_new(cfg, &d, &err) < 0) {
+		fprintf(stderr, "mailsyncd: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	status = daemon_loop_run(d);
+	daemon_loop_free(&d);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,9 +225,7 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return status;
 	}
-	fprintf(stderr, "mailsyncd: the foreground daemon mode is not "
-		"implemented yet; use --once (config OK: %zu account%s)\n", n,
-		n == 1 ? "" : "s");
+	status = main_run_daemon(cfg);
 	cfg_free(&cfg);
-	return EXIT_FAIL;
+	return status;
 }

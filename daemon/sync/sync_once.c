@@ -81,16 +81,8 @@ once_start(uv_loop_t *loop, struct store *store, struct once *o,
 			 "pop3 not implemented yet");
 		return;
 	}
-	if (c->tls != CFG_TLS_NONE) {
-		struct net_tls_ctx_params tp = {
-			.ca_file = c->ca_file,
-			.fingerprint = c->tls_fingerprint.is_set ?
-				       c->tls_fingerprint.text : NULL,
-		};
-
-		if ((rc = net_tls_ctx_new(&tp, &a->tls_ctx, &err)) < 0)
-			goto fail;
-	}
+	if ((rc = sync_tls_ctx_new(c, &a->tls_ctx, &err)) < 0)
+		goto fail;
 	p.loop = loop;
 	p.store = store;
 	p.account = c;
@@ -106,6 +98,22 @@ fail:
 	a->sum.rc = rc;
 	snprintf(a->sum.error, sizeof(a->sum.error), "%s",
 		 err.msg[0] ? err.msg : ms_strerror(rc));
+}
+
+int
+sync_tls_ctx_new(const struct cfg_account *c, struct net_tls_ctx **ctx_r,
+		 struct ms_err *err_r)
+{
+	struct net_tls_ctx_params tp = {
+		.ca_file = c->ca_file,
+		.fingerprint = c->tls_fingerprint.is_set ?
+			       c->tls_fingerprint.text : NULL,
+	};
+
+	*ctx_r = NULL;
+	if (c->tls == CFG_TLS_NONE)
+		return MS_OK;
+	return net_tls_ctx_new(&tp, ctx_r, err_r);
 }
 
 static bool

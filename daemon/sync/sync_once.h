@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "cfg/cfg.h"
+#include "net/tls.h"
 
 /*
  * Opens the store at cfg->store, runs the accounts named in names[0..n)
@@ -22,5 +23,13 @@
  */
 int sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 		  FILE *out, FILE *errout);
+
+/*
+ * The TLS context of account c (its ca_file and tls_fingerprint), shared by
+ * --once and the foreground mode (daemon_loop.h), which keeps it across
+ * passes so that TLS sessions resume.  *ctx_r is NULL for tls = none.
+ */
+int sync_tls_ctx_new(const struct cfg_account *c, struct net_tls_ctx **ctx_r,
+		     struct ms_err *err_r) MS_WUR;
 
 #endif

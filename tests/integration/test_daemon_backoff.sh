@@ -1,0 +1,153 @@
+#!/bin/bash
+# mailsyncd's foreground mode against the fixture Dovecot: it polls every
+# poll_interval (a message added on the server arrives without a restart),
+# backs off with growing ceilings while the server is down (retry_in 1 s,
+# then at most 2 s, 4 s ...; attempt counting up), recovers when the server
+# is back on the same ports (backoff reset, the message added meanwhile
+# arrives), talks to a fake systemd (READY=1, STATUS=, WATCHDOG=1 over an
+# abstract NOTIFY_SOCKET), logs that SIGHUP reload is not implemented, and
+# exits 0 on SIGTERM within a bounded time, leaving no process behind.
+. "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
+
+is_sync_setup both "poll_interval = 2s
+timeout = 5s"
+mailfill "$MS_USER1" 20 >/dev/null || exit 1
+mapfile -t files < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head -2)
+[ "${#files[@]}" = 2 ] || { echo "corpus: need 2 .eml files" >&2; exit 1; }
+LOG="$WORK/daemon.log"
+NOTIFY_LOG="$WORK/notify.log"
+NOTIFY_NAME="ms-notify-$$-$RANDOM"
+
+# A fake systemd: one line per datagram received on the abstract socket.
+: > "$NOTIFY_LOG"
+"$MS_PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0" + sys.argv[1])
+f = open(sys.argv[2], "a", buffering=1)
+f.write("bound\n")
+while True:
+    d = s.recv(65536)
+    f.write(d.decode("utf-8", "replace").replace("\n", "\\n") + "\n")
+' "$NOTIFY_NAME" "$NOTIFY_LOG" &
+NOTIFY_PID=$!
+ms_cleanup_add "ms_pid_stop $NOTIFY_PID notify-receiver"
+
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND every 0.2 s until it
+# succeeds, at most SECONDS (and 5 x SECONDS tries); fails with the log.
+wait_for()
+{
+	local what="$1" secs="$2" i end
+	shift 2
+	end=$((SECONDS + secs))
+	for ((i = 0; i < secs * 5 && SECONDS <= end; i++)); do
+		"$@" && return 0
+		if [ -n "${DPID:-}" ] && ! ms_pid_alive "$DPID"; then
+			fail "$what: mailsyncd died; log:"
+			tail -20 "$LOG" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+	fail "$what: not within $secs s; log tail:"
+	tail -15 "$LOG" >&2
+	return 1
+}
+# log_count PATTERN: lines of the daemon's log matching the ERE.
+log_count() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
+log_has() { [ "$(log_count "$1")" -ge "$2" ]; }
+
+wait_for "notify receiver bound" 5 grep -qx bound "$NOTIFY_LOG" || exit 1
+
+NOTIFY_SOCKET="@$NOTIFY_NAME" WATCHDOG_USEC=400000 \
+	"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+
+# --- first pass, then polling -----------------------------------------------
+wait_for "first pass" 30 log_has 'acct=t state=idle next_sync_in=2s ' 1 || exit 1
+grep -qE 'acct=t state=idle .* new=20 ' "$LOG" &&
+	ok "first pass stored the 20 messages: $(grep -m1 'state=idle' "$LOG")" ||
+	fail "first pass: $(grep -m1 'state=idle' "$LOG")"
+wait_for "READY=1" 5 grep -qx 'READY=1' "$NOTIFY_LOG" && ok "READY=1 sent"
+watchdog_pings() { [ "$(grep -cx WATCHDOG=1 "$NOTIFY_LOG")" -ge 3 ]; }
+wait_for "WATCHDOG=1 pings" 5 watchdog_pings &&
+	ok "WATCHDOG=1 pings every WATCHDOG_USEC/2"
+grep -qx 'STATUS=t: idle' "$NOTIFY_LOG" && ok "STATUS=t: idle sent" ||
+	fail "no STATUS=t: idle: $(grep STATUS "$NOTIFY_LOG" | tail -3)"
+
+kill -HUP "$DPID"
+wait_for "SIGHUP logged" 5 log_has 'reload is not implemented yet' 1 &&
+	ms_pid_alive "$DPID" && ok "SIGHUP: reload is not implemented yet (logged, still running)"
+
+mailmutate_add "$MS_USER1" INBOX "${files[0]}" >/dev/null || exit 1
+wait_for "next poll stores the new message" 15 log_has 'acct=t state=idle .* new=1 ' 1 &&
+	ok "a poll stored the message added on the server"
+
+# --- server down: backoff -----------------------------------------------------
+# Stop the master but keep its directory (mail, config, ports) for the restart.
+ms_pid_stop "$MS_DOVECOT_PID" dovecot || exit 1
+t_down=$SECONDS
+wait_for "three backoff attempts" 20 log_has 'acct=t state=backoff .*attempt=3 ' 1 || exit 1
+mapfile -t bl < <(grep -E 'acct=t state=backoff ' "$LOG")
+prev=0 okay=1
+for l in "${bl[@]}"; do
+	ri="$(sed -nE 's/.* retry_in=([0-9.]+)s .*/\1/p' <<< "$l")"
+	at="$(sed -nE 's/.* attempt=([0-9]+) .*/\1/p' <<< "$l")"
+	ms="$(awk -v r="$ri" 'BEGIN { printf "%d", r * 1000 + 0.5 }')"
+	ceil=$((1000 << (at - 1)))
+	if [ "$at" != $((prev + 1)) ] || [ "$ms" -lt 1000 ] || [ "$ms" -gt "$ceil" ]; then
+		okay=0
+		fail "backoff line out of order or bounds (ceiling ${ceil} ms): $l"
+	fi
+	[[ "$l" == *'reason="'?* ]] || { okay=0; fail "backoff line without reason: $l"; }
+	prev=$at
+done
+[ "$okay" = 1 ] && [ "$(sed -nE 's/.* retry_in=([0-9.]+)s attempt=1 .*/\1/p' <<< "${bl[0]}")" = 1.0 ] &&
+	ok "backoff: attempt 1..$prev, retry_in ${bl[0]##*retry_in=} ... within 1 s * 2^(attempt-1) ($((SECONDS - t_down)) s)" ||
+	fail "first backoff line: ${bl[0]}"
+printf '%s\n' "${bl[@]}" | sed 's/^/  /'
+grep -qE '^STATUS=t: backoff \(attempt [0-9]+\)$' "$NOTIFY_LOG" &&
+	ok "STATUS shows the backoff" || fail "no STATUS=t: backoff line"
+
+# --- server back: recovery ------------------------------------------------------
+dovecot_restart >/dev/null || exit 1
+mailmutate_add "$MS_USER1" INBOX "${files[1]}" >/dev/null || exit 1
+wait_for "recovery" 20 log_has 'acct=t state=idle .* backoff=reset failed_attempts=[0-9]+' 1 &&
+	ok "recovered: $(grep -m1 -oE 'state=idle .* backoff=reset failed_attempts=[0-9]+' "$LOG")"
+# The message was added after the restart, so the recovering pass or the
+# next poll stores it.
+n_idle_before="$(grep -nE 'backoff=reset' "$LOG" | head -1 | cut -d: -f1)"
+arrived()
+{
+	tail -n "+${n_idle_before:-1}" "$LOG" | grep -qE 'acct=t state=idle .* new=1 '
+}
+wait_for "message added during the outage" 15 arrived &&
+	ok "the message added at the restart arrived"
+n_after="$(tail -n "+${n_idle_before:-1}" "$LOG" | grep -c 'state=backoff')"
+[ "$n_after" = 0 ] || fail "backoff lines after the recovery: $n_after"
+
+# --- SIGTERM: exit 0, bounded, nothing left ------------------------------------------
+kids="$(ms_pid_descendants "$DPID")"
+kill -TERM "$DPID"
+pid="$DPID" DPID=''	# its exit is expected now; wait_for must not fail on it
+daemon_gone() { ! ms_pid_alive "$pid"; }
+wait_for "exit after SIGTERM" 10 daemon_gone || kill -KILL "$pid"
+wait "$pid"
+rc=$?
+ms_cleanup_remove "ms_pid_stop $pid mailsyncd"
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || { fail "SIGTERM: exit status $rc; log tail:"; tail -20 "$LOG" >&2; }
+grep -q 'mailsyncd stopped' "$LOG" || fail "no 'mailsyncd stopped' line"
+grep -qx 'STOPPING=1' "$NOTIFY_LOG" && ok "STOPPING=1 sent" || fail "no STOPPING=1"
+left=""
+for p in $kids; do ms_pid_alive "$p" && left="$left $p"; done
+[ -z "$left" ] && ok "no process left behind" || fail "left behind:$left"
+grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"
+
+# The store (its lock free again) holds what the server holds.
+is_compare "after the daemon"
+[ "$(is_store_msgs | wc -l)" = 22 ] && ok "22 messages in the store" ||
+	fail "store has $(is_store_msgs | wc -l) messages, want 22"
+
+[ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+echo "all passed"
