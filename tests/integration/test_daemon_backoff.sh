@@ -9,8 +9,31 @@
 # exits 0 on SIGTERM within a bounded time, leaving no process behind.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
+# Account t is the one followed; "bad" has a wrong password (a refused
+# login backs off too, logged as an error each time); "p" is POP3 (skipped).
 is_sync_setup both "poll_interval = 2s
 timeout = 5s"
+cat >> "$CFG" <<EOC
+
+[account bad]
+protocol = imap
+host = localhost
+port = $MS_IMAPS_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER2
+password = wrong-password
+poll_interval = 2s
+
+[account p]
+protocol = pop3
+host = localhost
+port = $MS_POP3S_PORT
+tls = implicit
+ca_file = $MS_TLS_CA
+user = $MS_USER2
+password = $MS_PASS2
+EOC
 mailfill "$MS_USER1" 20 >/dev/null || exit 1
 mapfile -t files < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head -2)
 [ "${#files[@]}" = 2 ] || { echo "corpus: need 2 .eml files" >&2; exit 1; }
@@ -73,8 +96,15 @@ wait_for "READY=1" 5 grep -qx 'READY=1' "$NOTIFY_LOG" && ok "READY=1 sent"
 watchdog_pings() { [ "$(grep -cx WATCHDOG=1 "$NOTIFY_LOG")" -ge 3 ]; }
 wait_for "WATCHDOG=1 pings" 5 watchdog_pings &&
 	ok "WATCHDOG=1 pings every WATCHDOG_USEC/2"
-grep -qx 'STATUS=t: idle' "$NOTIFY_LOG" && ok "STATUS=t: idle sent" ||
+grep -qE '^STATUS=t: idle; bad: [a-z]+( \(attempt [0-9]+\))?; p: disabled$' "$NOTIFY_LOG" &&
+	ok "STATUS=t: idle; ... sent" ||
 	fail "no STATUS=t: idle: $(grep STATUS "$NOTIFY_LOG" | tail -3)"
+grep -qE ' warn acct=p state=disabled reason="POP3 is not implemented yet' "$LOG" &&
+	ok "POP3 account skipped with a warning" || fail "no POP3 warning"
+wait_for "bad login backs off" 10 log_has ' error acct=bad state=backoff retry_in=[0-9.]+s attempt=2 ' 1 &&
+	grep -qE ' error acct=bad state=backoff retry_in=1.0s attempt=1 reason=".+"' "$LOG" &&
+	ok "refused login: backoff, logged as error each time: $(grep -m1 'acct=bad state=backoff' "$LOG")" ||
+	fail "refused login: $(grep 'acct=bad' "$LOG" | head -3)"
 
 kill -HUP "$DPID"
 wait_for "SIGHUP logged" 5 log_has 'reload is not implemented yet' 1 &&
@@ -107,7 +137,7 @@ done
 	ok "backoff: attempt 1..$prev, retry_in ${bl[0]##*retry_in=} ... within 1 s * 2^(attempt-1) ($((SECONDS - t_down)) s)" ||
 	fail "first backoff line: ${bl[0]}"
 printf '%s\n' "${bl[@]}" | sed 's/^/  /'
-grep -qE '^STATUS=t: backoff \(attempt [0-9]+\)$' "$NOTIFY_LOG" &&
+grep -qE '^STATUS=t: backoff \(attempt [0-9]+\); ' "$NOTIFY_LOG" &&
 	ok "STATUS shows the backoff" || fail "no STATUS=t: backoff line"
 
 # --- server back: recovery ------------------------------------------------------
@@ -148,6 +178,62 @@ grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer
 is_compare "after the daemon"
 [ "$(is_store_msgs | wc -l)" = 22 ] && ok "22 messages in the store" ||
 	fail "store has $(is_store_msgs | wc -l) messages, want 22"
+
+# --- SIGTERM during a pass: stopped, what is complete committed, exit 0 ----
+# Account "stall" connects to a server that accepts and never answers, so
+# its pass is certainly running when SIGTERM comes (its timeout is 60 s);
+# account t syncs 300 more messages into a fresh store meanwhile.
+mailfill "$MS_USER1" 300 >/dev/null || exit 1
+STALL_PORT="$(ms_free_ports 1)" || exit 1
+: > "$WORK/stall.log"
+"$MS_PYTHON" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+f = open(sys.argv[2], "a", buffering=1)
+f.write("bound\n")
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    f.write("accepted\n")
+' "$STALL_PORT" "$WORK/stall.log" &
+STALL_PID=$!
+ms_cleanup_add "ms_pid_stop $STALL_PID stall-server"
+wait_for "stall server bound" 5 grep -qx bound "$WORK/stall.log" || exit 1
+STORE2="$WORK/store2"
+{
+	sed -e "s|^store = .*|store = $STORE2|" "$CFG"
+	printf '\n[account stall]\nprotocol = imap\nhost = localhost\nport = %s\n' "$STALL_PORT"
+	printf 'tls = implicit\nca_file = %s\nuser = x\npassword = y\ntimeout = 60s\n' "$MS_TLS_CA"
+} > "$WORK/cfg2.ini"
+chmod 600 "$WORK/cfg2.ini"
+LOG="$WORK/daemon2.log"
+"$MAILSYNCD" -c "$WORK/cfg2.ini" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+wait_for "stall account connected" 10 grep -qx accepted "$WORK/stall.log" || exit 1
+t_term=$SECONDS
+kill -TERM "$DPID"
+pid="$DPID" DPID=''
+wait_for "exit after SIGTERM during a pass" 15 daemon_gone || kill -KILL "$pid"
+wait "$pid"
+rc=$?
+ms_cleanup_remove "ms_pid_stop $pid mailsyncd"
+grep -q 'acct=stall state=stopped' "$LOG" &&
+	ok "SIGTERM during a pass: acct=stall state=stopped, gone in $((SECONDS - t_term)) s" ||
+	{ fail "no acct=stall state=stopped line"; tail -5 "$LOG" >&2; }
+[ "$rc" = 0 ] && ok "SIGTERM during a pass: exit 0" ||
+	{ fail "SIGTERM during a pass: exit $rc"; tail -20 "$LOG" >&2; }
+grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"
+t_state="$(grep -oE 'acct=t state=(idle|stopped)' "$LOG" | head -1)"
+if out="$("$STOREDUMP" "$STORE2" check)"; then
+	ok "store after SIGTERM ($t_state, $("$STOREDUMP" "$STORE2" msgs t | wc -l) messages of t): $out"
+else
+	fail "store after SIGTERM: $out"
+fi
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all passed"
