@@ -158,8 +158,9 @@ daemon_random(void)
 	return (uint32_t)uv_hrtime();
 }
 
-/* Copies s into out for a reason="..." field: quotes and control
- * characters become spaces-safe substitutes. */
+/* Copies s into out for a reason="..." field, so that the log line stays
+ * one line that splits on its quotes: a double quote becomes a single
+ * one, a control character a space. */
 static const char *
 daemon_quote(const char *s, char *out, size_t outsz)
 {
