@@ -7,7 +7,8 @@ void
 imap_seqset_iter_init(struct imap_seqset_iter *it, struct ms_slice set)
 {
 	it->p = set.p;
-	it->end = set.p + set.len;
+	/* An empty slice may have p == NULL; NULL + 0 is undefined in C. */
+	it->end = set.len > 0 ? set.p + set.len : set.p;
 }
 
 /* Reads one seq-number ("*" or nz-number) at it->p. */

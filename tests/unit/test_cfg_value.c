@@ -309,7 +309,7 @@ test_address(void **state)
 	static const char *const bad[] = { "me", "@example.com", "me@",
 		"me@exa mple.com", "Me <me@example.com>", "a@b@c",
 		"me@example..com", ".me@example.com", "me.@example.com",
-		"a..b@example.com", "me@example.com,", "me@-" "\x01" };
+		"a..b@example.com", "me@example.com,", "me@-\x01" };
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
 		assert_int_equal(cfg__value_address(good[i], why, sizeof(why)),

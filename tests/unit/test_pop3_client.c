@@ -37,7 +37,7 @@ tx_build(struct pop3_client *c, const char *cmd)
 	char verb[16] = "", a1[48] = "", a2[48] = "";
 	int n = sscanf(cmd, "%15s %47s %47s", verb, a1, a2);
 	uint32_t n1 = (uint32_t)strtoul(a1, NULL, 10);
-	int rc;
+	int rc = MS_EINVAL;	/* fail_msg() below is not known to return */
 
 	if (strcmp(verb, "CAPA") == 0)
 		rc = pop3_cmd_capa(c);

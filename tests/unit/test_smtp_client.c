@@ -28,7 +28,7 @@ tx_build(struct smtp_client *c, const char *cmd)
 {
 	char verb[16] = "", a1[48] = "", a2[48] = "";
 	int n = sscanf(cmd, "%15s %47s %47s", verb, a1, a2);
-	int rc;
+	int rc = MS_EINVAL;	/* fail_msg() below is not known to return */
 
 	if (strcmp(verb, "EHLO") == 0)
 		rc = smtp_cmd_ehlo(c, a1);
