@@ -1,4 +1,5 @@
 /* mirror_watch.c - inotify-driven scans of an account's mirror. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -11,6 +12,8 @@ struct mirror_watch {
 	const struct mirror_params *p;
 	mirror_watch_cb cb;
 	void *arg;
+	bool is_paused;
+	bool is_dirty;		/* an event came while paused */
 };
 
 /*
@@ -20,22 +23,50 @@ struct mirror_watch {
  * 100,000 unchanged messages costs about 0.1 s.
  */
 static void
-mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
-		      enum maildir_watch_what what, void *arg)
+mirror_watch_scan(struct mirror_watch *w, const char *rel)
 {
-	struct mirror_watch *w = arg;
 	struct mirror_stats st = { 0 };
 	struct ms_err err = { 0 };
 	int rc;
 
-	(void)mw;
-	(void)what;
+	w->is_dirty = false;
 	rc = mirror_scan(w->s, w->p, &st, &err);
 	if (rc < 0)
 		log_warn("acct=%s mirror scan after a change in \"%s\": %s",
 			 w->p->account, rel, err.msg);
 	if (rc < 0 || st.flag_changes + st.deletes + st.moves + st.appends > 0)
 		w->cb(w, rc, &st, &err, w->arg);
+}
+
+static void
+mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
+		      enum maildir_watch_what what, void *arg)
+{
+	struct mirror_watch *w = arg;
+
+	(void)mw;
+	(void)what;
+	if (w->is_paused)
+		w->is_dirty = true;
+	else
+		mirror_watch_scan(w, rel);
+}
+
+void
+mirror_watch_pause(struct mirror_watch *w)
+{
+	if (w != NULL)
+		w->is_paused = true;
+}
+
+void
+mirror_watch_resume(struct mirror_watch *w)
+{
+	if (w == NULL)
+		return;
+	w->is_paused = false;
+	if (w->is_dirty)
+		mirror_watch_scan(w, "(changed while paused)");
 }
 
 struct mirror_watch *

@@ -36,6 +36,14 @@ struct mirror_watch *mirror_watch_new(uv_loop_t *loop, struct store *s,
 				      unsigned delay_ms, mirror_watch_cb cb,
 				      void *arg, struct ms_err *err_r);
 
+/*
+ * While paused (a sync pass is running: its batches must not meet a
+ * scan's), events only mark the mirror as changed; resuming scans once if
+ * anything happened meanwhile (the callback may fire from within).
+ */
+void mirror_watch_pause(struct mirror_watch *w);
+void mirror_watch_resume(struct mirror_watch *w);
+
 /* Stops watching; no callback fires afterwards.  The loop must run once
  * more before uv_loop_close().  A no-op on NULL. */
 void mirror_watch_close(struct mirror_watch *w);

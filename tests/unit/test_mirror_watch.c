@@ -118,6 +118,21 @@ test_watch_scans(void **state)
 	assert_int_equal(t.calls, 0);
 	assert_int_equal(mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err), MS_OK);
 
+	/* Paused (a pass runs): nothing scans until resumed. */
+	mirror_watch_pause(t.w);
+	assert_int_equal(store_msg_get(s, inbox, 1, &m, &err), MS_OK);
+	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
+	snprintf(to, sizeof(to), "%s/cur/%.*s:2,S", root,
+		 (int)strcspn(m.mirror_name, ":"), m.mirror_name);
+	assert_int_equal(rename(path, to), 0);
+	start = wt_now_ms();
+	while (wt_now_ms() - start < 4 * DELAY_MS)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	assert_int_equal(t.calls, 0);
+	mirror_watch_resume(t.w);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.got.flag_changes, 2);	/* F removed */
+
 	mirror_watch_close(t.w);
 	uv_close((uv_handle_t *)&t.tick, NULL);
 	uv_run(&t.loop, UV_RUN_DEFAULT);
