@@ -52,11 +52,37 @@ wt_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* A reader gives the file of (INBOX, uid) the letters. */
+static void
+wt_reader_flags(struct store *s, uint32_t folder, uint32_t uid,
+		const char *root, const char *letters)
+{
+	char path[8400], to[8500];
+	struct store_msg m;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_msg_get(s, folder, uid, &m, &err), MS_OK);
+	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
+	snprintf(to, sizeof(to), "%s/cur/%.*s:2,%s", root,
+		 (int)strcspn(m.mirror_name, ":"), m.mirror_name, letters);
+	assert_int_equal(rename(path, to), 0);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void
+wt_run_for(struct wt *t, uint64_t ms)
+{
+	uint64_t start = wt_now_ms();
+
+	while (wt_now_ms() - start < ms)
+		uv_run(&t->loop, UV_RUN_ONCE);
+}
+
 static void
 test_watch_scans(void **state)
 {
 	struct wt t = { 0 };
-	char *sdir = tsu_tmpdir(), root[4200], path[8400], to[8500];
+	char *sdir = tsu_tmpdir(), root[4200], path[8400];
 	struct store *s = tsu_open(sdir, 0);
 	struct store_folder_state fs = { .uidvalidity = 5, .uidnext = 3 };
 	struct maildir_report rep;
@@ -90,11 +116,7 @@ test_watch_scans(void **state)
 	t.w = mirror_watch_new(&t.loop, s, &p, DELAY_MS, wt_cb, &t, &err);
 	assert_non_null(t.w);
 	/* The reader flags uid 1 and deletes uid 2. */
-	assert_int_equal(store_msg_get(s, inbox, 1, &m, &err), MS_OK);
-	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
-	snprintf(to, sizeof(to), "%s/cur/%.*s:2,FS", root,
-		 (int)strcspn(m.mirror_name, ":"), m.mirror_name);
-	assert_int_equal(rename(path, to), 0);
+	wt_reader_flags(s, inbox, 1, root, "FS");
 	assert_int_equal(store_msg_get(s, inbox, 2, &m, &err), MS_OK);
 	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
 	assert_int_equal(unlink(path), 0);
@@ -112,22 +134,14 @@ test_watch_scans(void **state)
 	 * nothing, so no callback. */
 	t.calls = 0;
 	assert_int_equal(mirror_export(s, &p, &st, &err), MS_OK);
-	start = wt_now_ms();
-	while (wt_now_ms() - start < 4 * DELAY_MS)
-		uv_run(&t.loop, UV_RUN_ONCE);
+	wt_run_for(&t, 4 * DELAY_MS);
 	assert_int_equal(t.calls, 0);
 	assert_int_equal(mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err), MS_OK);
 
 	/* Paused (a pass runs): nothing scans until resumed. */
 	mirror_watch_pause(t.w);
-	assert_int_equal(store_msg_get(s, inbox, 1, &m, &err), MS_OK);
-	snprintf(path, sizeof(path), "%s/cur/%s", root, m.mirror_name);
-	snprintf(to, sizeof(to), "%s/cur/%.*s:2,S", root,
-		 (int)strcspn(m.mirror_name, ":"), m.mirror_name);
-	assert_int_equal(rename(path, to), 0);
-	start = wt_now_ms();
-	while (wt_now_ms() - start < 4 * DELAY_MS)
-		uv_run(&t.loop, UV_RUN_ONCE);
+	wt_reader_flags(s, inbox, 1, root, "S");
+	wt_run_for(&t, 4 * DELAY_MS);
 	assert_int_equal(t.calls, 0);
 	mirror_watch_resume(t.w);
 	assert_int_equal(t.calls, 1);
