@@ -126,8 +126,8 @@ test_version_help(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "usage: mailsyncd [-c FILE] [--once "
 			       "[ACCOUNT...]] [--check-config] [-v|--verbose]"));
-	assert_non_null(strstr(r.out, "the foreground daemon\nmode and POP3 are "
-			       "not implemented yet"));
+	assert_non_null(strstr(r.out, "Without --once it runs in the "
+			       "foreground until SIGTERM or SIGINT"));
 	run(&r, env_plain, "-h", NULL);
 	assert_int_equal(r.status, 0);
 }
@@ -185,15 +185,17 @@ test_check_config(void **state)
 }
 
 static void
-test_no_engine(void **state)
+test_run_errors(void **state)
 {
 	struct run r;
 
+	/* The foreground mode starts by opening the store, which cannot be
+	 * created under the fake HOME: a clear error and exit 1. */
 	run(&r, env_plain, "-c", data("example.ini"), NULL);
 	assert_int_equal(r.status, 1);
-	assert_string_equal(r.err, "mailsyncd: the foreground daemon mode is "
-			    "not implemented yet; use --once (config OK: 4 "
-			    "accounts)\n");
+	assert_string_equal(r.err, "mailsyncd: store: mkdir "
+			    "/nonexistent-home/.local/share/mailsync: No such "
+			    "file or directory\n");
 	/* --once really syncs now: tests/integration/test_imap_sync*.sh. */
 	run(&r, env_plain, "-c", data("example.ini"), "--once", "work", "nope",
 	    NULL);
@@ -265,7 +267,7 @@ main(void)
 		cmocka_unit_test(test_version_help),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_check_config),
-		cmocka_unit_test(test_no_engine),
+		cmocka_unit_test(test_run_errors),
 		cmocka_unit_test(test_search),
 	};
 
