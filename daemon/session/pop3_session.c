@@ -10,29 +10,21 @@
 #include "log.h"
 #include "session/session_base.h"
 
+/* After the SESSION_* states every session passes through. */
 enum pop3_session_state {
-	POP3_SESSION_CONNECTING = 0,
-	POP3_SESSION_GREETING,
-	POP3_SESSION_CAPA,
+	POP3_SESSION_CAPA = SESSION_PROTO_STATES,
 	POP3_SESSION_STLS,
-	POP3_SESSION_TLS_HANDSHAKE,
 	POP3_SESSION_CAPA_TLS,
-	POP3_SESSION_AUTH,
 	POP3_SESSION_USER,
 	POP3_SESSION_PASS,
-	POP3_SESSION_READY,
-	POP3_SESSION_QUIT,
-	POP3_SESSION_DONE,
 };
 
 static const char *const pop3_session_state_names[] = {
-	"CONNECTING", "GREETING", "CAPA", "STLS", "TLS_HANDSHAKE", "CAPA_TLS",
-	"AUTH", "USER", "PASS", "READY", "QUIT", "DONE",
+	"CAPA", "STLS", "CAPA_TLS", "USER", "PASS",
 };
 
 struct pop3_session {
 	struct session_base base;
-	enum pop3_session_state state;
 	struct pop3_client core;
 	enum sasl_mech auth;
 	void (*on_ready_cb)(struct pop3_session *s, void *arg);
@@ -42,34 +34,9 @@ struct pop3_session {
 };
 
 static void
-pop3_session_set_state(struct pop3_session *s, enum pop3_session_state st)
-{
-	log_trace(TRACE_POP3, "acct=%s pop3 state=%s->%s", s->base.account,
-		  pop3_session_state_names[s->state],
-		  pop3_session_state_names[st]);
-	s->state = st;
-}
-
-/* Sends everything the core queued. */
-static void
-pop3_session_flush(struct pop3_session *s)
-{
-	const uint8_t *p;
-	size_t n;
-
-	pop3_client_out_peek(&s->core, &p, &n);
-	if (n == 0)
-		return;
-	if (session_base_write(&s->base, p, n) == MS_OK)
-		pop3_client_out_consume(&s->core, n);
-}
-
-static void
 pop3_session_ready(struct pop3_session *s)
 {
-	session_base_auth_done(&s->base);
-	s->base.nsubmitted = pop3_client_pending(&s->core);
-	pop3_session_set_state(s, POP3_SESSION_READY);
+	session_base_ready(&s->base);
 	log_debug("acct=%s pop3 %s:%u logged in (%s%s)", s->base.account,
 		  s->base.host, s->base.port, s->base.auth_used,
 		  session_base_is_tls(&s->base) ? ", TLS" : "");
@@ -83,8 +50,8 @@ pop3_session_send_capa(struct pop3_session *s, enum pop3_session_state st)
 		session_base_fail(&s->base, MS_EINTERNAL, "cannot build CAPA");
 		return;
 	}
-	pop3_session_set_state(s, st);
-	pop3_session_flush(s);
+	session_base_set_state(&s->base, st);
+	session_base_flush(&s->base);
 }
 
 static void
@@ -104,44 +71,26 @@ pop3_session_start_user_pass(struct pop3_session *s)
 				  "in USER");
 		return;
 	}
-	pop3_session_set_state(s, POP3_SESSION_USER);
-	pop3_session_flush(s);
+	session_base_set_state(&s->base, POP3_SESSION_USER);
+	session_base_flush(&s->base);
 }
 
 /* Picks the mechanism and sends AUTH (or USER as the last resort). */
 static void
 pop3_session_start_auth(struct pop3_session *s)
 {
-	enum sasl_mech mech;
-	struct ms_buf ir;
-	bool has_ir = false;
-	int rc;
+	int rc = session_base_sasl_begin(&s->base,
+					 pop3_client_sasl_mechs(&s->core),
+					 s->auth);
 
-	ms_buf_init(&ir, 64u * 1024);
-	rc = session_base_sasl_start(&s->base, pop3_client_sasl_mechs(&s->core),
-				     s->auth, &mech, &ir, &has_ir);
-	if (rc == MS_OK) {
-		struct ms_slice sl = { ir.p != NULL ? ir.p :
-				       (const uint8_t *)"", ir.len };
-
-		rc = pop3_cmd_auth(&s->core, sasl_mech_name(mech),
-				   has_ir ? &sl : NULL);
-		if (rc != MS_OK)
-			session_base_fail(&s->base, rc, "cannot send AUTH %s "
-					  "(%s)", sasl_mech_name(mech),
-					  ms_strerror(rc));
-		else
-			pop3_session_set_state(s, POP3_SESSION_AUTH);
-	} else if (rc == MS_EIMPL && s->auth == SASL_MECH_AUTO) {
+	if (rc == MS_EIMPL && s->auth == SASL_MECH_AUTO) {
 		pop3_session_start_user_pass(s);
 	} else if (rc == MS_EIMPL) {
 		session_base_fail(&s->base, rc, "AUTH %s not offered (SASL "
 				  "%s)", sasl_mech_name(s->auth),
 				  s->core.sasl_mechs);
 	}
-	ms_buf_wipe(&ir);
-	ms_buf_deinit(&ir);
-	pop3_session_flush(s);
+	session_base_flush(&s->base);
 }
 
 /* After CAPA (plain or over TLS): STLS, or on to authentication. */
@@ -150,7 +99,8 @@ pop3_session_capa_done(struct pop3_session *s)
 {
 	unsigned caps = pop3_client_caps(&s->core);
 
-	if (s->base.tls == NET_TLS_STARTTLS && s->state == POP3_SESSION_CAPA) {
+	if (s->base.tls == NET_TLS_STARTTLS &&
+	    s->base.state == POP3_SESSION_CAPA) {
 		if (!(caps & POP3_CAP_STLS)) {
 			session_base_fail(&s->base, MS_ETLS, "server does not "
 					  "offer STLS; refusing to continue "
@@ -162,8 +112,8 @@ pop3_session_capa_done(struct pop3_session *s)
 					  "cannot build STLS");
 			return;
 		}
-		pop3_session_set_state(s, POP3_SESSION_STLS);
-		pop3_session_flush(s);
+		session_base_set_state(&s->base, POP3_SESSION_STLS);
+		session_base_flush(&s->base);
 		return;
 	}
 	pop3_session_start_auth(s);
@@ -173,18 +123,7 @@ static void
 pop3_session_auth_event(struct pop3_session *s, const struct pop3_event *ev)
 {
 	if (ev->type == POP3_EV_CONTINUATION) {
-		struct ms_buf out;
-		int rc;
-
-		ms_buf_init(&out, 64u * 1024);
-		session_base_sasl_step(&s->base, ev->text, &out);
-		rc = pop3_cmd_auth_response(&s->core, (struct ms_slice){
-			out.p != NULL ? out.p : (const uint8_t *)"", out.len });
-		ms_buf_wipe(&out);
-		ms_buf_deinit(&out);
-		if (rc != MS_OK)
-			session_base_fail(&s->base, rc, "cannot answer the "
-					  "SASL challenge");
+		session_base_sasl_answer(&s->base, ev->text);
 		return;
 	}
 	if (ev->type != POP3_EV_STATUS)
@@ -222,8 +161,7 @@ pop3_session_cmd_event(struct pop3_session *s, const struct pop3_event *ev)
 
 	if (head == NULL) {
 		/* QUIT (ours) or a command built but not submitted. */
-		if (s->state == POP3_SESSION_QUIT && ev->cmd == POP3_CMD_QUIT)
-			session_base_close(&s->base, MS_OK);
+		session_base_unclaimed(&s->base, ev->cmd == POP3_CMD_QUIT);
 		return;
 	}
 	cb = *head;
@@ -247,8 +185,8 @@ pop3_session_event(struct pop3_session *s, const struct pop3_event *ev)
 {
 	if (ev->type == POP3_EV_STATUS || ev->type == POP3_EV_CONTINUATION)
 		session_base_trace_in(&s->base, ev->text);
-	switch (s->state) {
-	case POP3_SESSION_GREETING:
+	switch (s->base.state) {
+	case SESSION_GREETING:
 		if (!ev->is_ok) {
 			pop3_session_fail_status(s, MS_ERESP, "greeting", ev);
 			return;
@@ -268,12 +206,12 @@ pop3_session_event(struct pop3_session *s, const struct pop3_event *ev)
 			return;
 		}
 		/* The caller stops feeding: later bytes are discarded. */
-		pop3_session_set_state(s, POP3_SESSION_TLS_HANDSHAKE);
+		session_base_set_state(&s->base, SESSION_TLS_HANDSHAKE);
 		if (net_conn_starttls(s->base.conn) != MS_OK)
 			session_base_fail(&s->base, MS_EINTERNAL,
 					  "cannot start TLS");
 		break;
-	case POP3_SESSION_AUTH:
+	case SESSION_AUTH:
 		pop3_session_auth_event(s, ev);
 		break;
 	case POP3_SESSION_USER:
@@ -289,7 +227,7 @@ pop3_session_event(struct pop3_session *s, const struct pop3_event *ev)
 					  "unusable in PASS");
 			return;
 		}
-		pop3_session_set_state(s, POP3_SESSION_PASS);
+		session_base_set_state(&s->base, POP3_SESSION_PASS);
 		break;
 	case POP3_SESSION_PASS:
 		if (!ev->is_ok) {
@@ -298,52 +236,29 @@ pop3_session_event(struct pop3_session *s, const struct pop3_event *ev)
 		}
 		pop3_session_ready(s);
 		break;
-	case POP3_SESSION_READY:
-	case POP3_SESSION_QUIT:
+	case SESSION_READY:
+	case SESSION_QUIT:
 		pop3_session_cmd_event(s, ev);
 		break;
 	default:
 		session_base_fail(&s->base, MS_EPROTO, "unexpected response "
 				  "in state %s",
-				  pop3_session_state_names[s->state]);
+				  session_base_state_name(&s->base));
 		break;
 	}
 }
 
-static size_t
-pop3_session_data_cb(const uint8_t *p, size_t len, void *arg)
+static int
+pop3_session_feed_cb(void *arg, const uint8_t *p, size_t len, size_t *used_r)
 {
 	struct pop3_session *s = arg;
-	size_t off = 0;
+	struct pop3_event ev;
+	int rc = pop3_client_feed(&s->core, p, len, used_r);
 
-	while (off < len && !s->base.is_closing &&
-	       s->state != POP3_SESSION_TLS_HANDSHAKE) {
-		struct pop3_event ev;
-		size_t used = 0;
-		int rc = pop3_client_feed(&s->core, p + off, len - off, &used);
-
-		off += used;
-		while (pop3_client_next_event(&s->core, &ev) == MS_OK &&
-		       !s->base.is_closing)
-			pop3_session_event(s, &ev);
-		if (rc < 0) {
-			session_base_fail(&s->base, MS_EPROTO, "malformed "
-					  "server response (%s)",
-					  ms_strerror(rc));
-			break;
-		}
-	}
-	if (!s->base.is_closing)
-		pop3_session_flush(s);
-	return off;
-}
-
-static void
-pop3_session_connected_cb(void *arg)
-{
-	struct pop3_session *s = arg;
-
-	pop3_session_set_state(s, POP3_SESSION_GREETING);
+	while (pop3_client_next_event(&s->core, &ev) == MS_OK &&
+	       !s->base.is_closing)
+		pop3_session_event(s, &ev);
+	return rc;
 }
 
 static void
@@ -362,26 +277,67 @@ pop3_session_tls_ready_cb(void *arg)
 }
 
 static void
-pop3_session_timer_cb(void *arg)
+pop3_session_out_peek_cb(void *arg, const uint8_t **p_r, size_t *len_r)
 {
 	struct pop3_session *s = arg;
 
-	/* QUIT went unanswered: close anyway, it was a clean end for us. */
-	session_base_close(&s->base, MS_OK);
+	pop3_client_out_peek(&s->core, p_r, len_r);
+}
+
+static void
+pop3_session_out_consume_cb(void *arg, size_t len)
+{
+	struct pop3_session *s = arg;
+
+	pop3_client_out_consume(&s->core, len);
+}
+
+static size_t
+pop3_session_pending_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	return pop3_client_pending(&s->core);
+}
+
+static int
+pop3_session_quit_cb(void *arg)
+{
+	struct pop3_session *s = arg;
+
+	return pop3_cmd_quit(&s->core);
+}
+
+static int
+pop3_session_auth_cb(void *arg, const char *mech, const struct ms_slice *ir)
+{
+	struct pop3_session *s = arg;
+
+	return pop3_cmd_auth(&s->core, mech, ir);
+}
+
+static int
+pop3_session_auth_response_cb(void *arg, struct ms_slice b64)
+{
+	struct pop3_session *s = arg;
+
+	return pop3_cmd_auth_response(&s->core, b64);
+}
+
+static void
+pop3_session_cmd_cancel_cb(void *arg, int rc, const void *entry)
+{
+	struct pop3_session *s = arg;
+	const struct pop3_session_cmd_cbs *cb = entry;
+
+	cb->on_done_cb(s, rc, NULL, cb->arg);
 }
 
 static void
 pop3_session_closed_cb(int reason, const struct ms_err *err, void *arg)
 {
 	struct pop3_session *s = arg;
-	int rc = reason == MS_OK ? MS_ECANCELED : reason;
-	struct pop3_session_cmd_cbs cb;
 
-	pop3_session_set_state(s, POP3_SESSION_DONE);
-	session_base_auth_done(&s->base);
-	/* Every submitted command hears about the end, oldest first. */
-	while (session_base_fifo_pop(&s->base, &cb))
-		cb.on_done_cb(s, rc, NULL, cb.arg);
 	s->on_close_cb(s, reason, err, s->arg);
 }
 
@@ -395,10 +351,15 @@ pop3_session_free_cb(void *arg)
 }
 
 static const struct session_base_ops pop3_session_ops = {
-	.connected_cb = pop3_session_connected_cb,
 	.tls_ready_cb = pop3_session_tls_ready_cb,
-	.data_cb = pop3_session_data_cb,
-	.timer_cb = pop3_session_timer_cb,
+	.feed_cb = pop3_session_feed_cb,
+	.out_peek_cb = pop3_session_out_peek_cb,
+	.out_consume_cb = pop3_session_out_consume_cb,
+	.pending_cb = pop3_session_pending_cb,
+	.quit_cb = pop3_session_quit_cb,
+	.auth_cb = pop3_session_auth_cb,
+	.auth_response_cb = pop3_session_auth_response_cb,
+	.cmd_cancel_cb = pop3_session_cmd_cancel_cb,
 	.closed_cb = pop3_session_closed_cb,
 	.free_cb = pop3_session_free_cb,
 };
@@ -421,6 +382,9 @@ pop3_session_new(uv_loop_t *loop, const struct pop3_session_params *params,
 		.password = params->password,
 		.password_cmd = params->password_cmd,
 		.oauth_token_cmd = params->oauth_token_cmd,
+		.state_names = pop3_session_state_names,
+		.entry_size = sizeof(struct pop3_session_cmd_cbs),
+		.reply_word = "response",
 	};
 	struct pop3_session *s;
 	int rc;
@@ -441,7 +405,6 @@ pop3_session_new(uv_loop_t *loop, const struct pop3_session_params *params,
 	s->arg = params->arg;
 	rc = session_base_open(&s->base, loop, &bp, &pop3_session_ops, s,
 			       err_r);
-	session_base_fifo_init(&s->base, sizeof(struct pop3_session_cmd_cbs));
 	if (rc != MS_OK) {
 		pop3_client_deinit(&s->core);
 		free(s);
@@ -461,15 +424,9 @@ int
 pop3_session_submit(struct pop3_session *s,
 		    const struct pop3_session_cmd_cbs *cbs)
 {
-	int rc;
-
 	if (cbs == NULL || cbs->on_done_cb == NULL)
 		return MS_EINVAL;
-	rc = session_base_submit(&s->base, s->state == POP3_SESSION_READY,
-				 pop3_client_pending(&s->core), cbs);
-	if (rc == MS_OK)
-		pop3_session_flush(s);
-	return rc;
+	return session_base_submit(&s->base, cbs);
 }
 
 size_t
@@ -499,14 +456,5 @@ pop3_session_conn(struct pop3_session *s)
 void
 pop3_session_close(struct pop3_session *s, int reason)
 {
-	if (s->base.is_closing || s->state == POP3_SESSION_QUIT)
-		return;
-	if (reason == MS_OK && s->state == POP3_SESSION_READY &&
-	    pop3_cmd_quit(&s->core) == MS_OK) {
-		pop3_session_set_state(s, POP3_SESSION_QUIT);
-		session_base_quit_sent(&s->base);
-		pop3_session_flush(s);
-		return;
-	}
-	session_base_close(&s->base, reason);
+	session_base_shutdown(&s->base, reason);
 }

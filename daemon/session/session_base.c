@@ -14,6 +14,14 @@
 
 #define SESSION_BASE_QUIT_WAIT_MS 5000u
 
+static void session_base_auth_done(struct session_base *b);
+static int session_base_sasl_start(struct session_base *b,
+				   struct ms_slice mechs, enum sasl_mech auth,
+				   enum sasl_mech *mech_r, struct ms_buf *ir,
+				   bool *has_ir_r);
+static void session_base_sasl_step(struct session_base *b,
+				   struct ms_slice b64, struct ms_buf *out);
+
 static char *
 session_base_strdup(const char *s)
 {
@@ -71,6 +79,9 @@ session_base_init(struct session_base *b, uv_loop_t *loop,
 	b->arg = arg;
 	b->proto = p->proto;
 	b->trace_area = p->trace_area;
+	b->state_names = p->state_names;
+	b->reply_word = p->reply_word;
+	b->entry_size = p->entry_size;
 	b->account = session_base_strdup(p->account != NULL ? p->account :
 					 "-");
 	b->host = session_base_strdup(p->host);
@@ -94,13 +105,7 @@ session_base_init(struct session_base *b, uv_loop_t *loop,
 	return MS_OK;
 }
 
-void
-session_base_fifo_init(struct session_base *b, size_t size)
-{
-	b->entry_size = size;
-}
-
-void
+static void
 session_base_fifo_push(struct session_base *b, const void *entry)
 {
 	if (b->fifo_len == b->fifo_cap) {
@@ -115,7 +120,7 @@ session_base_fifo_push(struct session_base *b, const void *entry)
 	memcpy(b->fifo + b->fifo_len++ * b->entry_size, entry, b->entry_size);
 }
 
-bool
+static bool
 session_base_fifo_pop(struct session_base *b, void *entry_r)
 {
 	if (b->fifo_len == 0)
@@ -128,13 +133,14 @@ session_base_fifo_pop(struct session_base *b, void *entry_r)
 }
 
 int
-session_base_submit(struct session_base *b, bool is_ready,
-		    size_t core_pending, const void *entry)
+session_base_submit(struct session_base *b, const void *entry)
 {
-	if (!is_ready || b->is_closing || core_pending <= b->nsubmitted)
+	if (b->state != SESSION_READY || b->is_closing ||
+	    b->ops->pending_cb(b->arg) <= b->nsubmitted)
 		return MS_EINVAL;
 	session_base_fifo_push(b, entry);
 	b->nsubmitted++;
+	session_base_flush(b);
 	return MS_OK;
 }
 
@@ -147,12 +153,77 @@ session_base_cmd_done(struct session_base *b, void *entry_r)
 	return true;
 }
 
-void
-session_base_quit_sent(struct session_base *b)
+static const char *const session_base_state_names[] = {
+	"CONNECTING", "GREETING", "TLS_HANDSHAKE", "AUTH", "READY", "QUIT",
+	"DONE",
+};
+
+static const char *
+session_base_name_of(const struct session_base *b, int st)
 {
-	b->nsubmitted++;
-	/* A server that never answers QUIT must not keep us. */
-	session_base_timer_start(b, SESSION_BASE_QUIT_WAIT_MS);
+	return st < SESSION_PROTO_STATES ? session_base_state_names[st] :
+	       b->state_names[st - SESSION_PROTO_STATES];
+}
+
+const char *
+session_base_state_name(const struct session_base *b)
+{
+	return session_base_name_of(b, b->state);
+}
+
+void
+session_base_set_state(struct session_base *b, int st)
+{
+	log_trace(b->trace_area, "acct=%s %s state=%s->%s", b->account,
+		  b->proto, session_base_name_of(b, b->state),
+		  session_base_name_of(b, st));
+	b->state = st;
+}
+
+void
+session_base_flush(struct session_base *b)
+{
+	const uint8_t *p;
+	size_t n;
+
+	b->ops->out_peek_cb(b->arg, &p, &n);
+	if (n == 0)
+		return;
+	if (session_base_write(b, p, n) == MS_OK)
+		b->ops->out_consume_cb(b->arg, n);
+}
+
+void
+session_base_ready(struct session_base *b)
+{
+	session_base_auth_done(b);
+	b->nsubmitted = b->ops->pending_cb(b->arg);
+	session_base_set_state(b, SESSION_READY);
+}
+
+void
+session_base_shutdown(struct session_base *b, int reason)
+{
+	if (b->is_closing || b->state == SESSION_QUIT)
+		return;
+	if (reason == MS_OK && b->state == SESSION_READY &&
+	    b->ops->quit_cb(b->arg) == MS_OK) {
+		session_base_set_state(b, SESSION_QUIT);
+		b->nsubmitted++;
+		/* A server that never answers QUIT must not keep us. */
+		session_base_timer_start(b, SESSION_BASE_QUIT_WAIT_MS);
+		session_base_flush(b);
+		return;
+	}
+	session_base_close(b, reason);
+}
+
+void
+session_base_unclaimed(struct session_base *b, bool is_quit)
+{
+	/* Else a command built but not submitted: nobody to tell. */
+	if (b->state == SESSION_QUIT && is_quit)
+		session_base_close(b, MS_OK);
 }
 
 const void *
@@ -207,6 +278,19 @@ session_base_finish(struct session_base *b, int reason,
 			   b->port);
 	}
 	uv_timer_stop(&b->timer);
+	session_base_set_state(b, SESSION_DONE);
+	session_base_auth_done(b);
+	/* Every submitted command hears about the end, oldest first. */
+	if (b->fifo_len > 0) {
+		int rc = e.code == MS_OK ? MS_ECANCELED : e.code;
+		uint8_t *entry = malloc(b->entry_size);
+
+		if (entry == NULL)
+			abort();
+		while (session_base_fifo_pop(b, entry))
+			b->ops->cmd_cancel_cb(b->arg, rc, entry);
+		free(entry);
+	}
 	b->ops->closed_cb(e.code, &e, b->arg);
 	uv_close((uv_handle_t *)&b->timer, session_base_timer_close_cb);
 }
@@ -217,7 +301,7 @@ session_base_conn_connected_cb(struct net_conn *conn, void *arg)
 	struct session_base *b = arg;
 
 	(void)conn;
-	b->ops->connected_cb(b->arg);
+	session_base_set_state(b, SESSION_GREETING);
 }
 
 static void
@@ -234,12 +318,29 @@ session_base_conn_data_cb(struct net_conn *conn, const uint8_t *p, size_t len,
 			  void *arg)
 {
 	struct session_base *b = arg;
+	size_t off = 0;
 
 	(void)conn;
 	/* After a failure nothing more is parsed. */
 	if (b->is_closing)
 		return len;
-	return b->ops->data_cb(p, len, b->arg);
+	/* After STLS/STARTTLS the caller discards what we leave. */
+	while (off < len && !b->is_closing &&
+	       b->state != SESSION_TLS_HANDSHAKE) {
+		size_t used = 0;
+		int rc = b->ops->feed_cb(b->arg, p + off, len - off, &used);
+
+		off += used;
+		if (rc < 0) {
+			session_base_fail(b, MS_EPROTO, "malformed server %s "
+					  "(%s)", b->reply_word,
+					  ms_strerror(rc));
+			break;
+		}
+	}
+	if (!b->is_closing)
+		session_base_flush(b);
+	return off;
 }
 
 static void
@@ -429,7 +530,8 @@ session_base_timer_cb(uv_timer_t *t)
 {
 	struct session_base *b = t->data;
 
-	b->ops->timer_cb(b->arg);
+	/* QUIT went unanswered: close anyway, it was a clean end for us. */
+	session_base_close(b, MS_OK);
 }
 
 void
@@ -450,7 +552,7 @@ session_base_is_tls(const struct session_base *b)
 	return b->conn != NULL && net_conn_is_tls(b->conn);
 }
 
-int
+static int
 session_base_sasl_start(struct session_base *b, struct ms_slice mechs,
 			enum sasl_mech auth, enum sasl_mech *mech_r,
 			struct ms_buf *ir, bool *has_ir_r)
@@ -488,7 +590,7 @@ session_base_sasl_start(struct session_base *b, struct ms_slice mechs,
 	return rc;
 }
 
-void
+static void
 session_base_sasl_step(struct session_base *b, struct ms_slice b64,
 		       struct ms_buf *out)
 {
@@ -529,7 +631,7 @@ session_base_sasl_failed(struct session_base *b, int code,
 	session_base_fail(b, code, "%s", e.msg);
 }
 
-void
+static void
 session_base_auth_done(struct session_base *b)
 {
 	if (b->has_sasl) {
@@ -538,4 +640,53 @@ session_base_auth_done(struct session_base *b)
 	}
 	b->in_auth = false;
 	session_base_secret_wipe(b);
+}
+
+int
+session_base_sasl_begin(struct session_base *b, struct ms_slice mechs,
+			enum sasl_mech auth)
+{
+	enum sasl_mech mech;
+	struct ms_buf ir;
+	bool has_ir = false;
+	int rc;
+
+	ms_buf_init(&ir, 64u * 1024);
+	rc = session_base_sasl_start(b, mechs, auth, &mech, &ir, &has_ir);
+	if (rc == MS_OK) {
+		struct ms_slice sl = { ir.p != NULL ? ir.p :
+				       (const uint8_t *)"", ir.len };
+
+		/* The initial response saves a round trip (RFC 4954 4). */
+		rc = b->ops->auth_cb(b->arg, sasl_mech_name(mech),
+				     has_ir ? &sl : NULL);
+		if (rc == MS_OK)
+			session_base_set_state(b, SESSION_AUTH);
+		else
+			session_base_fail(b, rc, "cannot send AUTH %s (%s)",
+					  sasl_mech_name(mech),
+					  ms_strerror(rc));
+		/* MS_EIMPL tells the caller "nothing offered"; not this. */
+		if (rc == MS_EIMPL)
+			rc = MS_EINTERNAL;
+	}
+	ms_buf_wipe(&ir);
+	ms_buf_deinit(&ir);
+	return rc;
+}
+
+void
+session_base_sasl_answer(struct session_base *b, struct ms_slice b64)
+{
+	struct ms_buf out;
+	int rc;
+
+	ms_buf_init(&out, 64u * 1024);
+	session_base_sasl_step(b, b64, &out);
+	rc = b->ops->auth_response_cb(b->arg, (struct ms_slice){
+		out.p != NULL ? out.p : (const uint8_t *)"", out.len });
+	ms_buf_wipe(&out);
+	ms_buf_deinit(&out);
+	if (rc != MS_OK)
+		session_base_fail(b, rc, "cannot answer the SASL challenge");
 }

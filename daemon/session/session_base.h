@@ -4,7 +4,10 @@
  * oauth_token_cmd through secret_cmd), the connection, traced and
  * redacted writes, one recorded failure, a timer for bounded waits, and
  * the end: exactly one closed callback, then the owner is freed from a
- * later loop callback.  Module-internal to daemon/session.
+ * later loop callback.  It also runs what only differs by protocol verbs,
+ * through the owner's core callbacks: the shared states, feeding,
+ * flushing, SASL, the submitted-command FIFO and QUIT.  Module-internal
+ * to daemon/session.
  */
 #ifndef MS_SESSION_BASE_H
 #define MS_SESSION_BASE_H
@@ -20,19 +23,47 @@
 #include "sasl/sasl.h"
 #include "secret/secret_cmd.h"
 
+/*
+ * The states both protocols pass through; each protocol numbers its own
+ * states from SESSION_PROTO_STATES on and names them in state_names.
+ */
+enum session_base_state {
+	SESSION_CONNECTING = 0,
+	SESSION_GREETING,
+	SESSION_TLS_HANDSHAKE,
+	SESSION_AUTH,
+	SESSION_READY,
+	SESSION_QUIT,
+	SESSION_DONE,
+	SESSION_PROTO_STATES,
+};
+
 struct session_base_ops {
-	/* TCP up (tls none / starttls) or implicit TLS verified. */
-	void (*connected_cb)(void *arg);
 	/* The handshake after net_conn_starttls() succeeded. */
 	void (*tls_ready_cb)(void *arg);
-	/* Plaintext from the server; returns the bytes consumed. */
-	size_t (*data_cb)(const uint8_t *p, size_t len, void *arg);
-	/* The timer armed with session_base_timer_start() fired. */
-	void (*timer_cb)(void *arg);
+	/*
+	 * Feeds plaintext to the core and handles the events it yields;
+	 * *used_r is what the core consumed.  Negative: malformed.
+	 */
+	int (*feed_cb)(void *arg, const uint8_t *p, size_t len,
+		       size_t *used_r);
+	/* The core's queued output, and consuming what was written. */
+	void (*out_peek_cb)(void *arg, const uint8_t **p_r, size_t *len_r);
+	void (*out_consume_cb)(void *arg, size_t len);
+	/* The core's count of commands sent and not yet answered. */
+	size_t (*pending_cb)(void *arg);
+	/* Builds QUIT in the core. */
+	int (*quit_cb)(void *arg);
+	/* Builds AUTH mech (with the base64 initial response ir, or NULL). */
+	int (*auth_cb)(void *arg, const char *mech, const struct ms_slice *ir);
+	/* Builds the base64 answer to a SASL challenge. */
+	int (*auth_response_cb)(void *arg, struct ms_slice b64);
+	/* A submitted command (its FIFO entry) hears the end with rc. */
+	void (*cmd_cancel_cb)(void *arg, int rc, const void *entry);
 	/*
 	 * Exactly once at the end, with the first recorded failure (or the
-	 * connection's own reason).  The owner completes its pending work
-	 * and calls its user's on_close here.
+	 * connection's own reason), after every submitted command heard
+	 * about it.  The owner calls its user's on_close here.
 	 */
 	void (*closed_cb)(int reason, const struct ms_err *err, void *arg);
 	/* After closed_cb, from a later callback: free the owner. */
@@ -49,6 +80,10 @@ struct session_base_params {
 	unsigned timeout_ms;
 	bool is_user_required;		/* SMTP may send without AUTH */
 	const char *password, *password_cmd, *oauth_token_cmd;
+	/* Names of the states from SESSION_PROTO_STATES on (trace lines). */
+	const char *const *state_names;
+	size_t entry_size;		/* of a submitted command's callbacks */
+	const char *reply_word;		/* "response", "reply": messages */
 };
 
 struct session_base {
@@ -57,6 +92,10 @@ struct session_base {
 	void *arg;
 	const char *proto;
 	unsigned trace_area;
+	int state;			/* enum session_base_state or the
+					 * protocol's own */
+	const char *const *state_names;
+	const char *reply_word;
 	char *account, *host, *user;	/* owned; user may be NULL */
 	uint16_t port;
 	enum net_tls_mode tls;
@@ -94,25 +133,43 @@ int session_base_init(struct session_base *b, uv_loop_t *loop,
 		      const struct session_base_ops *ops, void *arg,
 		      struct ms_err *err_r) MS_WUR;
 
-/* The FIFO of submitted commands' callbacks: entries of size bytes. */
-void session_base_fifo_init(struct session_base *b, size_t size);
-void session_base_fifo_push(struct session_base *b, const void *entry);
-/* Copies the oldest entry to entry_r and removes it; false if empty. */
-bool session_base_fifo_pop(struct session_base *b, void *entry_r);
 /*
- * Registers entry for the command just built: MS_OK, or MS_EINVAL when
- * the session is not ready or closing, or the core has no unclaimed
- * command (core_pending is the core's count of unanswered commands).
+ * Registers entry (entry_size bytes) for the command just built and sends
+ * what is queued: MS_OK, or MS_EINVAL when the session is not ready or
+ * closing, or the core has no unclaimed command.
  */
-int session_base_submit(struct session_base *b, bool is_ready,
-			size_t core_pending, const void *entry) MS_WUR;
+int session_base_submit(struct session_base *b, const void *entry) MS_WUR;
 /* A submitted command got its answer: pops the oldest entry. */
 bool session_base_cmd_done(struct session_base *b, void *entry_r);
-/* Our own QUIT was queued: account for it and bound the wait. */
-void session_base_quit_sent(struct session_base *b);
 /* The oldest entry, or NULL. */
 const void *session_base_fifo_head(const struct session_base *b);
 size_t session_base_fifo_count(const struct session_base *b);
+
+/* Moves to state st (traced with the state names). */
+void session_base_set_state(struct session_base *b, int st);
+/* The name of the current state, for messages. */
+const char *session_base_state_name(const struct session_base *b);
+
+/* Sends everything the core queued. */
+void session_base_flush(struct session_base *b);
+
+/*
+ * Logged in (or greeted without AUTH): SASL state and the secret are
+ * wiped, the core's commands so far are accounted for, state READY.
+ */
+void session_base_ready(struct session_base *b);
+
+/*
+ * Ends the session: QUIT when ready and reason is MS_OK (bounded wait),
+ * else closes with reason.  Idempotent.
+ */
+void session_base_shutdown(struct session_base *b, int reason);
+
+/*
+ * A reply while READY or QUIT that no submitted command claims: our QUIT
+ * answered ends the session cleanly.  is_quit: the reply is to QUIT.
+ */
+void session_base_unclaimed(struct session_base *b, bool is_quit);
 
 /*
  * session_base_init(), then fetches the secret if a command provides it
@@ -148,21 +205,18 @@ void session_base_secret_wipe(struct session_base *b);
 
 /*
  * Starts SASL: sasl_select() over mechs (space-separated) with the
- * account's choice, then the client and its base64 initial response,
- * appended to ir (*has_ir_r false for mechanisms without one).  Returns
- * MS_OK with *mech_r; MS_EIMPL from sasl_select without failing the
+ * account's choice, then builds AUTH with the initial response and moves
+ * to AUTH.  Returns MS_OK; MS_EIMPL from sasl_select without failing the
  * session (POP3 may fall back to USER/PASS); any other error fails it.
  */
-int session_base_sasl_start(struct session_base *b, struct ms_slice mechs,
-			    enum sasl_mech auth, enum sasl_mech *mech_r,
-			    struct ms_buf *ir, bool *has_ir_r) MS_WUR;
+int session_base_sasl_begin(struct session_base *b, struct ms_slice mechs,
+			    enum sasl_mech auth) MS_WUR;
 
 /*
- * Answers a base64 challenge into out; on a SASL error the answer is "*"
- * (cancel) and the error is kept for session_base_sasl_failed().
+ * Answers a base64 challenge; on a SASL error the answer is "*" (cancel)
+ * and the error is kept for session_base_sasl_failed().
  */
-void session_base_sasl_step(struct session_base *b, struct ms_slice b64,
-			    struct ms_buf *out);
+void session_base_sasl_answer(struct session_base *b, struct ms_slice b64);
 
 /* The server accepted: SCRAM checks the server here.  MS_OK or failed. */
 int session_base_sasl_success(struct session_base *b) MS_WUR;
@@ -173,9 +227,6 @@ int session_base_sasl_success(struct session_base *b) MS_WUR;
  */
 void session_base_sasl_failed(struct session_base *b, int code,
 			      struct ms_slice text);
-
-/* Authentication is over: SASL state and the secret are wiped. */
-void session_base_auth_done(struct session_base *b);
 
 /* Arms the timer (one shot); session_base_timer_stop() disarms. */
 void session_base_timer_start(struct session_base *b, unsigned ms);

@@ -10,28 +10,20 @@
 #include "log.h"
 #include "session/session_base.h"
 
+/* After the SESSION_* states every session passes through. */
 enum smtp_session_state {
-	SMTP_SESSION_CONNECTING = 0,
-	SMTP_SESSION_GREETING,
-	SMTP_SESSION_EHLO,
+	SMTP_SESSION_EHLO = SESSION_PROTO_STATES,
 	SMTP_SESSION_HELO,
 	SMTP_SESSION_STARTTLS,
-	SMTP_SESSION_TLS_HANDSHAKE,
 	SMTP_SESSION_EHLO_TLS,
-	SMTP_SESSION_AUTH,
-	SMTP_SESSION_READY,
-	SMTP_SESSION_QUIT,
-	SMTP_SESSION_DONE,
 };
 
 static const char *const smtp_session_state_names[] = {
-	"CONNECTING", "GREETING", "EHLO", "HELO", "STARTTLS", "TLS_HANDSHAKE",
-	"EHLO_TLS", "AUTH", "READY", "QUIT", "DONE",
+	"EHLO", "HELO", "STARTTLS", "EHLO_TLS",
 };
 
 struct smtp_session {
 	struct session_base base;
-	enum smtp_session_state state;
 	struct smtp_client core;
 	enum sasl_mech auth;
 	char *helo_name;	/* owned */
@@ -41,34 +33,16 @@ struct smtp_session {
 	void *arg;
 };
 
-static void
-smtp_session_set_state(struct smtp_session *s, enum smtp_session_state st)
-{
-	log_trace(TRACE_SMTP, "acct=%s smtp state=%s->%s", s->base.account,
-		  smtp_session_state_names[s->state],
-		  smtp_session_state_names[st]);
-	s->state = st;
-}
-
 void
 smtp_session_flush(struct smtp_session *s)
 {
-	const uint8_t *p;
-	size_t n;
-
-	smtp_client_out_peek(&s->core, &p, &n);
-	if (n == 0)
-		return;
-	if (session_base_write(&s->base, p, n) == MS_OK)
-		smtp_client_out_consume(&s->core, n);
+	session_base_flush(&s->base);
 }
 
 static void
 smtp_session_ready(struct smtp_session *s)
 {
-	session_base_auth_done(&s->base);
-	s->base.nsubmitted = smtp_client_pending(&s->core);
-	smtp_session_set_state(s, SMTP_SESSION_READY);
+	session_base_ready(&s->base);
 	log_debug("acct=%s smtp %s:%u ready (%s%s)", s->base.account,
 		  s->base.host, s->base.port,
 		  s->base.auth_used[0] != '\0' ? s->base.auth_used :
@@ -99,53 +73,31 @@ smtp_session_send_ehlo(struct smtp_session *s, enum smtp_session_state st)
 				  "unusable", s->helo_name);
 		return;
 	}
-	smtp_session_set_state(s, st);
+	session_base_set_state(&s->base, st);
 }
 
 static void
 smtp_session_start_auth(struct smtp_session *s)
 {
-	enum sasl_mech mech;
-	struct ms_buf ir;
-	bool has_ir = false;
-	int rc;
-
 	if (!(smtp_client_exts(&s->core) & SMTP_EXT_AUTH)) {
 		session_base_fail(&s->base, MS_EIMPL, "server offers no AUTH%s",
 				  session_base_is_tls(&s->base) ?
 				  "" : " without TLS");
 		return;
 	}
-	ms_buf_init(&ir, 64u * 1024);
-	rc = session_base_sasl_start(&s->base,
-				     smtp_client_auth_mechs(&s->core),
-				     s->auth, &mech, &ir, &has_ir);
-	if (rc == MS_OK) {
-		struct ms_slice sl = { ir.p != NULL ? ir.p :
-				       (const uint8_t *)"", ir.len };
-
-		/* RFC 4954 4: the initial response saves a round trip. */
-		rc = smtp_cmd_auth(&s->core, sasl_mech_name(mech),
-				   has_ir ? &sl : NULL);
-		if (rc != MS_OK)
-			session_base_fail(&s->base, rc, "cannot send AUTH %s "
-					  "(%s)", sasl_mech_name(mech),
-					  ms_strerror(rc));
-		else
-			smtp_session_set_state(s, SMTP_SESSION_AUTH);
-	} else if (rc == MS_EIMPL) {
-		session_base_fail(&s->base, rc, "no usable AUTH mechanism "
-				  "(server offers %s)", s->core.auth_mechs);
-	}
-	ms_buf_wipe(&ir);
-	ms_buf_deinit(&ir);
+	if (session_base_sasl_begin(&s->base, smtp_client_auth_mechs(&s->core),
+				    s->auth) == MS_EIMPL)
+		session_base_fail(&s->base, MS_EIMPL, "no usable AUTH "
+				  "mechanism (server offers %s)",
+				  s->core.auth_mechs);
 }
 
 /* EHLO answered (plain or over TLS): STARTTLS, AUTH or ready. */
 static void
 smtp_session_ehlo_done(struct smtp_session *s)
 {
-	if (s->base.tls == NET_TLS_STARTTLS && s->state == SMTP_SESSION_EHLO) {
+	if (s->base.tls == NET_TLS_STARTTLS &&
+	    s->base.state == SMTP_SESSION_EHLO) {
 		if (!(smtp_client_exts(&s->core) & SMTP_EXT_STARTTLS)) {
 			session_base_fail(&s->base, MS_ETLS, "server does not "
 					  "offer STARTTLS; refusing to "
@@ -157,7 +109,7 @@ smtp_session_ehlo_done(struct smtp_session *s)
 					  "cannot build STARTTLS");
 			return;
 		}
-		smtp_session_set_state(s, SMTP_SESSION_STARTTLS);
+		session_base_set_state(&s->base, SMTP_SESSION_STARTTLS);
 		return;
 	}
 	if (s->base.user != NULL)
@@ -172,18 +124,7 @@ smtp_session_auth_reply(struct smtp_session *s, const struct smtp_event *ev)
 	char text[300];
 
 	if (ev->type == SMTP_EV_AUTH_CHALLENGE) {
-		struct ms_buf out;
-		int rc;
-
-		ms_buf_init(&out, 64u * 1024);
-		session_base_sasl_step(&s->base, ev->text, &out);
-		rc = smtp_cmd_auth_response(&s->core, (struct ms_slice){
-			out.p != NULL ? out.p : (const uint8_t *)"", out.len });
-		ms_buf_wipe(&out);
-		ms_buf_deinit(&out);
-		if (rc != MS_OK)
-			session_base_fail(&s->base, rc, "cannot answer the "
-					  "SASL challenge");
+		session_base_sasl_answer(&s->base, ev->text);
 		return;
 	}
 	if (ev->code == 235) {
@@ -209,8 +150,7 @@ smtp_session_cmd_reply(struct smtp_session *s, const struct smtp_event *ev)
 		return;
 	}
 	if (!session_base_cmd_done(&s->base, &cb)) {
-		if (s->state == SMTP_SESSION_QUIT && ev->cmd == SMTP_CMD_QUIT)
-			session_base_close(&s->base, MS_OK);
+		session_base_unclaimed(&s->base, ev->cmd == SMTP_CMD_QUIT);
 		return;
 	}
 	cb.on_reply_cb(s, MS_OK, ev, cb.arg);
@@ -221,13 +161,13 @@ smtp_session_event(struct smtp_session *s, const struct smtp_event *ev)
 {
 	session_base_trace_in(&s->base, ev->text);
 	/* 421: the server is going away, whatever we were doing. */
-	if (ev->code == 421 && s->state != SMTP_SESSION_READY &&
-	    s->state != SMTP_SESSION_QUIT) {
+	if (ev->code == 421 && s->base.state != SESSION_READY &&
+	    s->base.state != SESSION_QUIT) {
 		smtp_session_fail_reply(s, MS_ECONN, "session", ev);
 		return;
 	}
-	switch (s->state) {
-	case SMTP_SESSION_GREETING:
+	switch (s->base.state) {
+	case SESSION_GREETING:
 		if (ev->code != 220) {
 			smtp_session_fail_reply(s, MS_ERESP, "greeting", ev);
 			return;
@@ -238,7 +178,7 @@ smtp_session_event(struct smtp_session *s, const struct smtp_event *ev)
 	case SMTP_SESSION_EHLO_TLS:
 		if (ev->code == 250) {
 			smtp_session_ehlo_done(s);
-		} else if (s->state == SMTP_SESSION_EHLO &&
+		} else if (s->base.state == SMTP_SESSION_EHLO &&
 			   s->base.tls == NET_TLS_NONE &&
 			   s->base.user == NULL && ev->code >= 500) {
 			/* RFC 5321 3.2: an old server; HELO suffices. */
@@ -262,60 +202,37 @@ smtp_session_event(struct smtp_session *s, const struct smtp_event *ev)
 			return;
 		}
 		/* The caller stops feeding: later bytes are discarded. */
-		smtp_session_set_state(s, SMTP_SESSION_TLS_HANDSHAKE);
+		session_base_set_state(&s->base, SESSION_TLS_HANDSHAKE);
 		if (net_conn_starttls(s->base.conn) != MS_OK)
 			session_base_fail(&s->base, MS_EINTERNAL,
 					  "cannot start TLS");
 		break;
-	case SMTP_SESSION_AUTH:
+	case SESSION_AUTH:
 		smtp_session_auth_reply(s, ev);
 		break;
-	case SMTP_SESSION_READY:
-	case SMTP_SESSION_QUIT:
+	case SESSION_READY:
+	case SESSION_QUIT:
 		smtp_session_cmd_reply(s, ev);
 		break;
 	default:
 		session_base_fail(&s->base, MS_EPROTO, "unexpected reply "
 				  "in state %s",
-				  smtp_session_state_names[s->state]);
+				  session_base_state_name(&s->base));
 		break;
 	}
 }
 
-static size_t
-smtp_session_data_cb(const uint8_t *p, size_t len, void *arg)
+static int
+smtp_session_feed_cb(void *arg, const uint8_t *p, size_t len, size_t *used_r)
 {
 	struct smtp_session *s = arg;
-	size_t off = 0;
+	struct smtp_event ev;
+	int rc = smtp_client_feed(&s->core, p, len, used_r);
 
-	while (off < len && !s->base.is_closing &&
-	       s->state != SMTP_SESSION_TLS_HANDSHAKE) {
-		struct smtp_event ev;
-		size_t used = 0;
-		int rc = smtp_client_feed(&s->core, p + off, len - off, &used);
-
-		off += used;
-		while (smtp_client_next_event(&s->core, &ev) == MS_OK &&
-		       !s->base.is_closing)
-			smtp_session_event(s, &ev);
-		if (rc < 0) {
-			session_base_fail(&s->base, MS_EPROTO, "malformed "
-					  "server reply (%s)",
-					  ms_strerror(rc));
-			break;
-		}
-	}
-	if (!s->base.is_closing)
-		smtp_session_flush(s);
-	return off;
-}
-
-static void
-smtp_session_connected_cb(void *arg)
-{
-	struct smtp_session *s = arg;
-
-	smtp_session_set_state(s, SMTP_SESSION_GREETING);
+	while (smtp_client_next_event(&s->core, &ev) == MS_OK &&
+	       !s->base.is_closing)
+		smtp_session_event(s, &ev);
+	return rc;
 }
 
 static void
@@ -337,24 +254,67 @@ smtp_session_tls_ready_cb(void *arg)
 }
 
 static void
-smtp_session_timer_cb(void *arg)
+smtp_session_out_peek_cb(void *arg, const uint8_t **p_r, size_t *len_r)
 {
 	struct smtp_session *s = arg;
 
-	session_base_close(&s->base, MS_OK);
+	smtp_client_out_peek(&s->core, p_r, len_r);
+}
+
+static void
+smtp_session_out_consume_cb(void *arg, size_t len)
+{
+	struct smtp_session *s = arg;
+
+	smtp_client_out_consume(&s->core, len);
+}
+
+static size_t
+smtp_session_pending_cb(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	return smtp_client_pending(&s->core);
+}
+
+static int
+smtp_session_quit_cb(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	return smtp_cmd_quit(&s->core);
+}
+
+static int
+smtp_session_auth_cb(void *arg, const char *mech, const struct ms_slice *ir)
+{
+	struct smtp_session *s = arg;
+
+	return smtp_cmd_auth(&s->core, mech, ir);
+}
+
+static int
+smtp_session_auth_response_cb(void *arg, struct ms_slice b64)
+{
+	struct smtp_session *s = arg;
+
+	return smtp_cmd_auth_response(&s->core, b64);
+}
+
+static void
+smtp_session_cmd_cancel_cb(void *arg, int rc, const void *entry)
+{
+	struct smtp_session *s = arg;
+	const struct smtp_session_cmd_cbs *cb = entry;
+
+	cb->on_reply_cb(s, rc, NULL, cb->arg);
 }
 
 static void
 smtp_session_closed_cb(int reason, const struct ms_err *err, void *arg)
 {
 	struct smtp_session *s = arg;
-	int rc = reason == MS_OK ? MS_ECANCELED : reason;
-	struct smtp_session_cmd_cbs cb;
 
-	smtp_session_set_state(s, SMTP_SESSION_DONE);
-	session_base_auth_done(&s->base);
-	while (session_base_fifo_pop(&s->base, &cb))
-		cb.on_reply_cb(s, rc, NULL, cb.arg);
 	s->on_close_cb(s, reason, err, s->arg);
 }
 
@@ -369,10 +329,15 @@ smtp_session_free_cb(void *arg)
 }
 
 static const struct session_base_ops smtp_session_ops = {
-	.connected_cb = smtp_session_connected_cb,
 	.tls_ready_cb = smtp_session_tls_ready_cb,
-	.data_cb = smtp_session_data_cb,
-	.timer_cb = smtp_session_timer_cb,
+	.feed_cb = smtp_session_feed_cb,
+	.out_peek_cb = smtp_session_out_peek_cb,
+	.out_consume_cb = smtp_session_out_consume_cb,
+	.pending_cb = smtp_session_pending_cb,
+	.quit_cb = smtp_session_quit_cb,
+	.auth_cb = smtp_session_auth_cb,
+	.auth_response_cb = smtp_session_auth_response_cb,
+	.cmd_cancel_cb = smtp_session_cmd_cancel_cb,
 	.closed_cb = smtp_session_closed_cb,
 	.free_cb = smtp_session_free_cb,
 };
@@ -394,6 +359,9 @@ smtp_session_new(uv_loop_t *loop, const struct smtp_session_params *params,
 		.password = params->password,
 		.password_cmd = params->password_cmd,
 		.oauth_token_cmd = params->oauth_token_cmd,
+		.state_names = smtp_session_state_names,
+		.entry_size = sizeof(struct smtp_session_cmd_cbs),
+		.reply_word = "reply",
 	};
 	struct smtp_session *s;
 	int rc;
@@ -415,7 +383,6 @@ smtp_session_new(uv_loop_t *loop, const struct smtp_session_params *params,
 	s->arg = params->arg;
 	rc = session_base_open(&s->base, loop, &bp, &smtp_session_ops, s,
 			       err_r);
-	session_base_fifo_init(&s->base, sizeof(struct smtp_session_cmd_cbs));
 	if (rc != MS_OK) {
 		smtp_client_deinit(&s->core);
 		free(s->helo_name);
@@ -436,15 +403,9 @@ int
 smtp_session_submit(struct smtp_session *s,
 		    const struct smtp_session_cmd_cbs *cbs)
 {
-	int rc;
-
 	if (cbs == NULL || cbs->on_reply_cb == NULL)
 		return MS_EINVAL;
-	rc = session_base_submit(&s->base, s->state == SMTP_SESSION_READY,
-				 smtp_client_pending(&s->core), cbs);
-	if (rc == MS_OK)
-		smtp_session_flush(s);
-	return rc;
+	return session_base_submit(&s->base, cbs);
 }
 
 size_t
@@ -474,14 +435,5 @@ smtp_session_conn(struct smtp_session *s)
 void
 smtp_session_close(struct smtp_session *s, int reason)
 {
-	if (s->base.is_closing || s->state == SMTP_SESSION_QUIT)
-		return;
-	if (reason == MS_OK && s->state == SMTP_SESSION_READY &&
-	    smtp_cmd_quit(&s->core) == MS_OK) {
-		smtp_session_set_state(s, SMTP_SESSION_QUIT);
-		session_base_quit_sent(&s->base);
-		smtp_session_flush(s);
-		return;
-	}
-	session_base_close(&s->base, reason);
+	session_base_shutdown(&s->base, reason);
 }
