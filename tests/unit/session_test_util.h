@@ -2,9 +2,11 @@
  * session_test_util.h - shared by the POP3 and SMTP session tests: a
  * throwaway PKI (tests/data/net/mkcerts.sh), the scripted fake server
  * (tests/data/session-fake/fake_mail_server.py) started on a free
- * loopback port and stopped by PID, the integration fixtures (Dovecot,
- * the SMTP sink) run in a child bash that stops them when its stdin
- * closes, and a guard timer for every loop run.  Header-only.
+ * loopback port and stopped by PID (its start, st_spawn_port(), is also
+ * used by the net_conn and IMAP fake-server tests for their own scripts),
+ * the integration fixtures (Dovecot, the SMTP sink) run in a child bash
+ * that stops them when its stdin closes, and a guard timer for every loop
+ * run.  Header-only.
  */
 #ifndef MS_TEST_SESSION_UTIL_H
 #define MS_TEST_SESSION_UTIL_H
@@ -84,6 +86,41 @@ st_read_line(int fd, char *line, size_t size, int ms)
 	return false;
 }
 
+/*
+ * Starts argv[0] (a path; argv NULL-terminated) with its stdout on a pipe
+ * and waits (bounded, 10 s) for its "PORT n" line.  Returns the PID with
+ * *port_r set, or -1 after killing and reaping the child, with line
+ * holding what it printed (for the caller's message).
+ */
+static pid_t
+st_spawn_port(const char *const *argv, int *port_r, char *line, size_t size)
+{
+	int fds[2];
+	pid_t pid;
+	bool ok;
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	ok = st_read_line(fds[0], line, size, 10000) &&
+	     sscanf(line, "PORT %d", port_r) == 1;
+	close(fds[0]);
+	if (!ok) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
 struct st_server {
 	pid_t pid;
 	int port;
@@ -114,7 +151,7 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 {
 	char script[512], cert[300], key[300], line[64];
 	const char *argv[20];
-	int fds[2], argc = 0;
+	int argc = 0;
 	FILE *f;
 
 	memset(s, 0, sizeof(*s));
@@ -140,26 +177,10 @@ st_server_start(struct st_server *s, const char *proto, const char *mode)
 	argv[argc++] = "--record";
 	argv[argc++] = s->record;
 	argv[argc] = NULL;
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	if (!st_read_line(fds[0], line, sizeof(line), 10000) ||
-	    sscanf(line, "PORT %d", &s->port) != 1) {
-		close(fds[0]);
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
+	s->pid = st_spawn_port(argv, &s->port, line, sizeof(line));
+	if (s->pid < 0)
 		fail_msg("fake server %s %s did not start: '%s'", proto, mode,
 		    line);
-	}
-	close(fds[0]);
 	if (st_nserver_pids < ST_MAX_SERVERS)
 		st_server_pids[st_nserver_pids++] = s->pid;
 }

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The POP3/SMTP session tests' helpers: only st_read_line is used. */
+/* The POP3/SMTP session tests' helpers: only st_spawn_port is used. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "session_test_util.h"
@@ -43,8 +43,7 @@ server_start(struct server *s, const char *mode)
 	static unsigned seq;
 	char certp[300], keyp[300], line[64];
 	const char *argv[16];
-	int fds[2], argc = 0;
-	bool ok;
+	int argc = 0;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->report, sizeof(s->report), "%s/report-%s-%u", tmp, mode,
@@ -65,24 +64,9 @@ server_start(struct server *s, const char *mode)
 	argv[argc++] = "--password";
 	argv[argc++] = PASS;
 	argv[argc] = NULL;
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	ok = st_read_line(fds[0], line, sizeof(line), 10000);
-	close(fds[0]);
-	if (!ok || sscanf(line, "PORT %d", &s->port) != 1) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
+	s->pid = st_spawn_port(argv, &s->port, line, sizeof(line));
+	if (s->pid < 0)
 		fail_msg("fake server %s did not start: '%s'", mode, line);
-	}
 }
 
 /*

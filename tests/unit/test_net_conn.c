@@ -29,6 +29,12 @@
 #include "net/conn_internal.h"
 #include "net/tls.h"
 
+/* The session tests' helpers: only st_spawn_port is used. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "session_test_util.h"
+#pragma GCC diagnostic pop
+
 #define GUARD_MS 15000
 
 static char pki[256];		/* temp dir with the generated certs */
@@ -91,8 +97,7 @@ server_start_opts(struct server *s, const char *mode,
 	int port = o->port;
 	char certp[300], keyp[300], line[64], portarg[16];
 	const char *argv[20];
-	int fds[2], argc = 0;
-	size_t n = 0;
+	int argc = 0;
 
 	memset(s, 0, sizeof(*s));
 	argv[argc++] = "/usr/bin/python3";
@@ -124,39 +129,10 @@ server_start_opts(struct server *s, const char *mode,
 		argv[argc++] = portarg;
 	}
 	argv[argc] = NULL;
-	assert_int_equal(pipe(fds), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	live_add(s->pid);
-	/* Bounded: 100 polls of 100 ms. */
-	for (int i = 0; i < 100 && n + 1 < sizeof(line); i++) {
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		r = read(fds[0], line + n, 1);
-		if (r <= 0)
-			break;
-		n++;
-		if (line[n - 1] == '\n')
-			break;
-	}
-	line[n] = '\0';
-	close(fds[0]);
-	if (sscanf(line, "PORT %d", &s->port) != 1) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
+	s->pid = st_spawn_port(argv, &s->port, line, sizeof(line));
+	if (s->pid < 0)
 		fail_msg("fake server %s did not start: '%s'", mode, line);
-	}
+	live_add(s->pid);
 }
 
 static void
