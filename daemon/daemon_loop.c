@@ -27,6 +27,8 @@
 
 #include "daemon_loop.h"
 #include "log.h"
+#include "mirror/mirror.h"
+#include "mirror/mirror_watch.h"
 #include "net/tls.h"
 #include "store/store.h"
 #include "sync/imap_sync.h"
@@ -40,7 +42,16 @@ struct daemon_acct {
 	struct imap_sync *sync;		/* while SYNCING */
 	uv_timer_t timer;		/* the next pass */
 	bool has_timer;
+	/* The Maildir mirror (account maildir set): scanned before each
+	 * pass, exported after it, watched in between. */
+	struct mirror_params mp;
+	struct maildir_report rep;
+	struct mirror_watch *watch;
+	bool is_mirror_changed;		/* a reader changed it mid-pass */
 };
+
+/* Reader changes are scanned this long after a burst of them. */
+#define DAEMON_MIRROR_DELAY_MS 500
 
 struct daemon_loop {
 	const struct cfg *cfg;
@@ -393,6 +404,75 @@ daemon_acct_after_pass(struct daemon_acct *a, int rc, const char *error,
 }
 
 static void
+daemon_mirror_report(const char *path, const char *why, void *arg)
+{
+	struct daemon_acct *a = arg;
+
+	log_warn("acct=%s mirror %s: %s, left alone", a->acct->name, path, why);
+}
+
+/* The watch committed a reader's change: push it with a pass now. */
+static void
+daemon_on_mirror_change(struct mirror_watch *w, int rc,
+			const struct mirror_stats *st, const struct ms_err *err,
+			void *arg)
+{
+	struct daemon_acct *a = arg;
+
+	(void)w;
+	(void)st;
+	(void)err;
+	if (rc < 0 || a->d->is_stopping)
+		return;
+	if (a->st->state == DAEMON_ACCT_SYNCING) {
+		a->is_mirror_changed = true;
+		return;
+	}
+	if (a->st->state == DAEMON_ACCT_IDLE) {
+		log_info("acct=%s mirror changed by a reader: syncing now",
+			 a->acct->name);
+		daemon_acct_schedule(a, 0);
+	}
+}
+
+/*
+ * Around a pass: the scan before it turns reader changes into pending
+ * changes that the pass pushes; the export after it makes the mirror show
+ * the store, and then the watch starts (the tree exists now).  The watch
+ * is paused while the pass runs, so that no scan meets the pass's batches.
+ */
+static void
+daemon_acct_mirror(struct daemon_acct *a, bool is_export)
+{
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	int rc;
+
+	if (a->acct->maildir == NULL)
+		return;
+	if (!is_export)
+		mirror_watch_pause(a->watch);
+	rc = is_export ? mirror_export(a->d->store, &a->mp, &st, &err) :
+	     mirror_scan(a->d->store, &a->mp, &st, &err);
+	if (rc < 0)
+		log_err("acct=%s mirror %s %s: %s", a->acct->name,
+			is_export ? "export" : "scan", a->acct->maildir,
+			err.msg);
+	if (!is_export || a->d->is_stopping)
+		return;
+	if (a->watch == NULL && rc == MS_OK) {
+		a->watch = mirror_watch_new(&a->d->loop, a->d->store, &a->mp,
+					    DAEMON_MIRROR_DELAY_MS,
+					    daemon_on_mirror_change, a, &err);
+		if (a->watch == NULL)
+			log_warn("acct=%s mirror watch: %s (reader changes "
+				 "wait for the next pass)", a->acct->name,
+				 err.msg);
+	}
+	mirror_watch_resume(a->watch);
+}
+
+static void
 daemon_acct_on_done(struct imap_sync *sync,
 		    const struct imap_sync_summary *sum, void *arg)
 {
@@ -400,7 +480,13 @@ daemon_acct_on_done(struct imap_sync *sync,
 	struct daemon_loop *d = a->d;
 
 	(void)sync;
+	if (!d->is_stopping)
+		daemon_acct_mirror(a, true);
 	daemon_acct_after_pass(a, sum->rc, sum->error, sum);
+	if (a->is_mirror_changed && a->st->state == DAEMON_ACCT_IDLE &&
+	    !d->is_stopping)
+		daemon_acct_schedule(a, 0);
+	a->is_mirror_changed = false;
 	imap_sync_free(&a->sync);
 	d->running--;
 	if (d->is_stopping && d->running == 0)
@@ -425,6 +511,7 @@ daemon_acct_start(struct daemon_acct *a)
 	a->st->next_ms = 0;
 	a->st->last_attempt_ms = daemon_now_ms();
 	log_debug("acct=%s state=syncing", a->acct->name);
+	daemon_acct_mirror(a, false);
 	if ((rc = imap_sync_start(&p, &a->sync, &err)) < 0) {
 		daemon_acct_after_pass(a, rc, err.msg[0] != '\0' ? err.msg :
 				       ms_strerror(rc), NULL);
@@ -450,9 +537,12 @@ daemon_close_all(struct daemon_loop *d)
 	if (d->is_closed)
 		return;
 	d->is_closed = true;
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		daemon_close_handle((uv_handle_t *)&d->accts[i].timer,
 				    &d->accts[i].has_timer);
+		mirror_watch_close(d->accts[i].watch);
+		d->accts[i].watch = NULL;
+	}
 	if (d->has_signals) {
 		bool has = true;
 
@@ -546,6 +636,10 @@ daemon_loop_new(const struct cfg *cfg, struct daemon_loop **d_r,
 		a->acct = c;
 		a->st = &d->status[i];
 		a->st->name = c->name;
+		a->mp.account = c->name;
+		a->mp.root = c->maildir;
+		a->mp.rep = &a->rep;
+		maildir_report_init(&a->rep, daemon_mirror_report, a);
 		backoff_init(&a->st->backoff);
 		uv_timer_init(&d->loop, &a->timer);
 		a->timer.data = a;
@@ -641,6 +735,7 @@ daemon_loop_free(struct daemon_loop **dp)
 	for (size_t i = 0; i < d->n; i++) {
 		imap_sync_free(&d->accts[i].sync);
 		net_tls_ctx_unref(&d->accts[i].tls_ctx);
+		maildir_report_deinit(&d->accts[i].rep);
 	}
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "mirror/mirror.h"
 #include "net/tls.h"
 #include "store/store.h"
 #include "sync/imap_sync.h"
@@ -19,6 +20,9 @@ struct once_acct {
 	struct net_tls_ctx *tls_ctx;
 	struct imap_sync_summary sum;
 	bool is_running;
+	struct mirror_params mp;	/* when the account has a maildir */
+	struct maildir_report rep;
+	char mirror_error[300];		/* "" unless the mirror failed */
 };
 
 struct once {
@@ -63,6 +67,49 @@ once_on_signal(uv_signal_t *h, int signum)
 	for (size_t i = 0; i < o->n; i++)
 		if (o->v[i].is_running)
 			imap_sync_stop(o->v[i].sync);
+}
+
+static void
+once_mirror_report(const char *path, const char *why, void *arg)
+{
+	struct once_acct *a = arg;
+
+	log_warn("acct=%s mirror %s: %s, left alone", a->acct->name, path,
+		 why);
+}
+
+/*
+ * The account's Maildir mirror: a scan before the pass turns what readers
+ * did into pending changes that the pass pushes; an export after it makes
+ * the mirror show the store, which is the truth.  A failure fails the
+ * account (its line says why) but does not stop the pass.
+ */
+static void
+once_mirror(struct store *store, struct once_acct *a, bool is_export)
+{
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	int rc;
+
+	if (a->acct->maildir == NULL || a->mirror_error[0] != '\0')
+		return;
+	rc = is_export ? mirror_export(store, &a->mp, &st, &err) :
+	     mirror_scan(store, &a->mp, &st, &err);
+	if (rc < 0) {
+		snprintf(a->mirror_error, sizeof(a->mirror_error),
+			 "mirror %s %s: %s", is_export ? "export" : "scan",
+			 a->acct->maildir,
+			 err.msg[0] ? err.msg : ms_strerror(rc));
+		return;
+	}
+	log_info("acct=%s mirror %s written=%llu renamed=%llu removed=%llu "
+		 "adopted=%llu flags=%llu deletes=%llu moves=%llu appends=%llu",
+		 a->acct->name, is_export ? "export" : "scan",
+		 (unsigned long long)st.written, (unsigned long long)st.renamed,
+		 (unsigned long long)st.removed, (unsigned long long)st.adopted,
+		 (unsigned long long)st.flag_changes,
+		 (unsigned long long)st.deletes, (unsigned long long)st.moves,
+		 (unsigned long long)st.appends);
 }
 
 /* Starts one account; on failure its summary says why. */
@@ -159,6 +206,12 @@ sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 		if (!once_is_named(cfg->accounts[i].name, names, n))
 			continue;
 		o.v[o.n].acct = &cfg->accounts[i];
+		o.v[o.n].mp.account = cfg->accounts[i].name;
+		o.v[o.n].mp.root = cfg->accounts[i].maildir;
+		o.v[o.n].mp.rep = &o.v[o.n].rep;
+		maildir_report_init(&o.v[o.n].rep, once_mirror_report,
+				    &o.v[o.n]);
+		once_mirror(store, &o.v[o.n], false);
 		once_start(loop, store, &o, &o.v[o.n]);
 		o.n++;
 	}
@@ -169,6 +222,8 @@ sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 		struct once_acct *a = &o.v[i];
 		const struct imap_sync_summary *s = &a->sum;
 
+		if (!o.is_interrupted)
+			once_mirror(store, a, true);
 		if (s->rc == MS_OK) {
 			fprintf(out, "%s: %u folder%s, %llu new, %llu changed, "
 				"%llu deleted, %.1f MB, %.1f s\n",
@@ -190,6 +245,12 @@ sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 					s->folder_errors == 1 ? "" : "s");
 			status = 1;
 		}
+		if (a->mirror_error[0] != '\0') {
+			fprintf(errout, "mailsyncd: %s: %s\n", a->acct->name,
+				a->mirror_error);
+			status = 1;
+		}
+		maildir_report_deinit(&a->rep);
 		imap_sync_free(&a->sync);
 		net_tls_ctx_unref(&a->tls_ctx);
 	}

@@ -1,0 +1,60 @@
+# mirror.sh - shared helpers of tests/integration/test_mirror*.sh (sourced;
+# not a test): the sync setup with a mirror, what the mirror holds, and the
+# comparisons with the server and the store.  Needs MAILSYNCD, MS_BUILD_DIR,
+# MS_SOURCE_DIR.
+. "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
+
+MIRRORCHECK="$MS_BUILD_DIR/tests/ms_mirrorcheck"
+
+# mirror_setup: is_sync_setup with the account's mirror in $MAIL.
+mirror_setup()
+{
+	[ -x "$MIRRORCHECK" ] || { echo "missing $MIRRORCHECK (build tests)" >&2; exit 1; }
+	is_sync_setup both
+	MAIL="$WORK/mail"
+	printf 'maildir = %s\n' "$MAIL" >> "$CFG"
+}
+
+MIRRORDUMP="$MS_SOURCE_DIR/tests/integration/lib/mirror_dump.py"
+
+# mirror_compare WHAT [--strict-new]: the mirror shows the server's messages
+# (folder, flags, bytes) and mirror_check finds store and mirror agree.
+mirror_compare()
+{
+	local what="$1"
+	shift
+	if ! "$MS_PYTHON" "$MIRRORDUMP" "$MAIL" "$@" > "$WORK/mirror.txt" 2> "$WORK/layout.txt"; then
+		fail "$what: mirror layout: $(head -3 "$WORK/layout.txt")"
+	fi
+	is_server_msgs | awk -F'\t' -v OFS='\t' '{ print $1, $3, $4, $5 }' | LC_ALL=C sort > "$WORK/server4.txt"
+	LC_ALL=C sort -o "$WORK/mirror.txt" "$WORK/mirror.txt"
+	if cmp -s "$WORK/mirror.txt" "$WORK/server4.txt" && [ -s "$WORK/server4.txt" ]; then
+		ok "$what: mirror equals server ($(wc -l < "$WORK/server4.txt") files, bytes and flags)"
+	else
+		fail "$what: mirror differs from the server:"
+		diff "$WORK/mirror.txt" "$WORK/server4.txt" | head -10 >&2
+	fi
+	if out="$("$MIRRORCHECK" "$STORE" t "$MAIL" 2>&1)"; then
+		ok "$what: mirror_check: $out"
+	else
+		fail "$what: mirror_check: $out"
+	fi
+}
+
+# reader_missing WHAT: a reader is not installed: skip (77), unless a check
+# before already failed.
+reader_missing()
+{
+	local rc
+	ms_missing "$1"
+	rc=$?
+	[ "$FAILS" = 0 ] || exit 1
+	exit "$rc"
+}
+
+# uid_of FILE: the UID in a name the mirror gave ("<uidvalidity>-<uid>-...").
+uid_of() { basename "$1" | cut -d- -f2; }
+
+# server_flags FOLDER UID: the server's flags of one message ("" if gone).
+server_flags() { is_server_msgs --folder "$1" | awk -F'\t' -v u="$2" '$2 == u { print $3 }'; }
+

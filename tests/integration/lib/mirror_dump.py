@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+"""mirror_dump.py ROOT [--strict-new] - what a Maildir mirror holds, one line
+per message file: FOLDER TAB FLAGS TAB SHA256 TAB SIZE (flags as IMAP names
+in imap_server_dump.py's order, "-" for none; INBOX is the root; %XX in
+directory names decoded), sorted.  Layout problems (a file in new/ with an
+info suffix, in cur/ without one, a non-empty tmp/) go to stderr and make
+the exit status 1.  With --strict-new every message without flags must be
+in new/.
+"""
+import hashlib, os, re, sys
+root = sys.argv[1]
+strict = "--strict-new" in sys.argv
+KNOWN = [("S", "\\Seen"), ("R", "\\Answered"), ("F", "\\Flagged"),
+         ("T", "\\Deleted"), ("D", "\\Draft"), ("P", "$Forwarded")]
+bad, out = 0, []
+for dirpath, dirnames, files in os.walk(root):
+    dirnames[:] = sorted(d for d in dirnames
+                         if not d.startswith(".") and d not in ("cur", "new", "tmp"))
+    if not os.path.isdir(os.path.join(dirpath, "cur")):
+        continue
+    rel = os.path.relpath(dirpath, root)
+    folder = "INBOX" if rel == "." else re.sub(
+        "%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), rel)
+    tmp = os.path.join(dirpath, "tmp")
+    if os.path.isdir(tmp) and os.listdir(tmp):
+        print("%s: tmp/ not empty: %s" % (folder, os.listdir(tmp)), file=sys.stderr)
+        bad += 1
+    for sub in ("new", "cur"):
+        for name in sorted(os.listdir(os.path.join(dirpath, sub))):
+            if name.startswith("."):
+                continue
+            letters = name.split(":2,", 1)[1] if ":2," in name else None
+            if (sub == "new") != (letters is None) or (strict and sub == "cur" and not letters):
+                print("%s: %s/%s in the wrong place" % (folder, sub, name), file=sys.stderr)
+                bad += 1
+            with open(os.path.join(dirpath, sub, name), "rb") as f:
+                data = f.read()
+            flags = " ".join(imap for c, imap in KNOWN if c in (letters or "")) or "-"
+            out.append("%s\t%s\t%s\t%d" % (folder, flags, hashlib.sha256(data).hexdigest(), len(data)))
+for line in sorted(out):
+    print(line)
+sys.exit(1 if bad else 0)

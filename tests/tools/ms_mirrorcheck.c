@@ -1,0 +1,80 @@
+/*
+ * ms_mirrorcheck.c - test hook for the integration tests: compares an
+ * account's Maildir mirror with the store (mirror_check with content
+ * hashes), or runs one mirror pass by itself.  Not installed; not for
+ * users.  The store must not be open in a running mailsyncd.
+ *
+ *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export]
+ *
+ * Prints "mirror ok" or what the pass did; the first difference found
+ * goes to stderr.  Exit 0 on success, 1 on a difference or failure, 2 on
+ * usage errors.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mirror/mirror.h"
+#include "store/store.h"
+
+static void
+mc_report(const char *path, const char *why, void *arg)
+{
+	(void)arg;
+	printf("reported: %s: %s\n", path, why);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct store_params sp = { 0 };
+	struct store *s = NULL;
+	struct maildir_report rep;
+	struct mirror_params p = { 0 };
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	const char *cmd = argc > 4 ? argv[4] : "check";
+	int rc;
+
+	if (argc < 4 || argc > 5) {
+		fputs("usage: ms_mirrorcheck STORE ACCOUNT ROOT "
+		      "[check|scan|export]\n", stderr);
+		return 2;
+	}
+	sp.dir = argv[1];
+	if (store_open(&s, &sp, &err) != MS_OK) {
+		fprintf(stderr, "ms_mirrorcheck: %s\n", err.msg);
+		return 1;
+	}
+	maildir_report_init(&rep, mc_report, NULL);
+	p.account = argv[2];
+	p.root = argv[3];
+	p.rep = &rep;
+	if (strcmp(cmd, "check") == 0)
+		rc = mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err);
+	else if (strcmp(cmd, "scan") == 0)
+		rc = mirror_scan(s, &p, &st, &err);
+	else if (strcmp(cmd, "export") == 0)
+		rc = mirror_export(s, &p, &st, &err);
+	else
+		rc = MS_EINVAL;
+	if (rc == MS_OK && strcmp(cmd, "check") == 0)
+		printf("mirror ok\n");
+	else if (rc == MS_OK)
+		printf("%s: written %llu renamed %llu removed %llu "
+		       "adopted %llu flags %llu deletes %llu moves %llu "
+		       "appends %llu\n", cmd,
+		       (unsigned long long)st.written,
+		       (unsigned long long)st.renamed,
+		       (unsigned long long)st.removed,
+		       (unsigned long long)st.adopted,
+		       (unsigned long long)st.flag_changes,
+		       (unsigned long long)st.deletes,
+		       (unsigned long long)st.moves,
+		       (unsigned long long)st.appends);
+	else
+		fprintf(stderr, "ms_mirrorcheck: %s: %s\n", cmd,
+			err.msg[0] ? err.msg : ms_strerror(rc));
+	maildir_report_deinit(&rep);
+	store_close(&s);
+	return rc == MS_OK ? 0 : 1;
+}
