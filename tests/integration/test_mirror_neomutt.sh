@@ -61,7 +61,14 @@ wait_screen()
 
 # The index shows "1 ... 30" message lines; the pager shows the headers.
 wait_screen 'q:Quit' || exit 1
-tmx send-keys Enter
+# neomutt may draw the index before it reads keys (curses flushes what
+# came early): Enter again while the index is still what shows.
+for i in $(seq 1 150); do
+	screen="$(tmx capture-pane -p 2>/dev/null)"
+	grep -q 'Subject:' <<< "$screen" && break
+	[ $((i % 10)) = 1 ] && grep -q 'u:Undel' <<< "$screen" && tmx send-keys Enter
+	sleep 0.2
+done
 wait_screen 'Subject:' || exit 1
 tmx send-keys q
 wait_screen 'q:Quit'
