@@ -6,8 +6,9 @@
 #
 # Then mailsyncd --once syncs the account into the store, a change on the
 # server is made and synced again, and the store is shown folder by folder.
-# (The Maildir mirror and mailsyncctl are not wired up yet; the store is
-# shown with the developer tool tests/tools/ms_storedump.)
+# The Maildir mirror is listed and shown with mblaze; mailsyncctl is not
+# wired up yet, so the store is shown with the developer tool
+# tests/tools/ms_storedump.
 #   MS_DEMO_MESSAGES  how many messages to load (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +103,18 @@ echo "== INBOX in the store: UID, flags, sha256 of the body, size (first 5)"
 # awk reads everything (no early exit), so pipefail sees no SIGPIPE.
 "$storedump" "$work/store" msgs demo INBOX |
 	awk -F'\t' 'NR <= 5 { printf "  %4s  %-22s %.16s...  %s bytes\n", $2, $3, $5, $6 }'
+echo
+echo "== the Maildir mirror a mail reader opens ($work/Mail/demo)"
+(cd "$work/Mail/demo" && find . -type d -name cur | sort | while read -r d; do
+	f=${d%/cur}; n=$(find "$f/cur" "$f/new" -type f | wc -l)
+	name=${f#./}; [[ "$f" == . ]] && name="INBOX (the root Maildir)"
+	printf '  %-24s %5d files\n' "$name" "$n"
+done)
+if command -v mscan >/dev/null; then
+	echo
+	echo "== INBOX as mblaze's mscan shows it (first 8)"
+	MBLAZE=$work/mblaze mlist "$work/Mail/demo" | head -n 8 | MBLAZE=$work/mblaze mscan 2>/dev/null || true
+fi
 echo
 echo "== store consistency check (every body present, hashed and referenced once)"
 "$storedump" "$work/store" check
