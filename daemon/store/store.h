@@ -135,6 +135,11 @@ enum {
 	STORE_FOLDER_ARCHIVE = 1 << 6,
 	STORE_FOLDER_ALL = 1 << 7,
 	STORE_FOLDER_FLAGGED = 1 << 8,
+	/* Not from the server: a folder a reader created in the mirror,
+	 * to be created on the server (CREATE) by the next sync pass.  The
+	 * next LIST that shows the folder replaces the attributes, which
+	 * clears it. */
+	STORE_FOLDER_CREATE = 1 << 9,
 };
 
 /* What the server said about a folder, as last committed. */
