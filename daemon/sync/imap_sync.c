@@ -23,132 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "imap/imap_client.h"
 #include "imap/imap_cmd.h"
 #include "imap/imap_utf7.h"
 #include "log.h"
 #include "session/imap_session.h"
-#include "sync/imap_sync.h"
+#include "sync/imap_sync_int.h"
 #include "sync/sync_date.h"
 #include "sync/sync_flags.h"
 #include "sync/sync_folders.h"
 
-#define SYNC_RANGE_UIDS 200		/* UIDs per UID FETCH command */
-#define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
-#define SYNC_RANGES (2 * SYNC_IN_FLIGHT)	/* ranges not yet retired */
-#define SYNC_BATCH_OPS 500		/* commit after this many operations */
-#define SYNC_BATCH_MEM (4u << 20)	/* or this many bytes held */
-#define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
-
-enum sync_step {
-	SYNC_STEP_CONNECT = 0,
-	SYNC_STEP_LIST,
-	SYNC_STEP_STATUS,
-	SYNC_STEP_SELECT,
-	SYNC_STEP_CHANGED,
-	SYNC_STEP_DIFF,
-	SYNC_STEP_FETCH,
-	SYNC_STEP_PUSH,
-	SYNC_STEP_LOGOUT,
-};
-
-struct sync_fold {
-	char *name;		/* UTF-8 */
-	char delim;
-	uint32_t attrs;
-	struct sync_folder_status st;
-	uint32_t id;		/* store folder id once ensured */
-	bool is_wanted;
-	bool has_pending;
-};
-
-struct sync_uid_range {
-	uint32_t lo, hi;
-};
-
-/* One UID FETCH of new messages (hi UINT32_MAX for "lo:*"). */
-struct sync_fetch_range {
-	uint32_t lo, hi;
-	int tag;
-	bool is_done, is_ok;
-};
-
-/* The folder being synced. */
-struct sync_run {
-	struct sync_fold *fold;
-	struct store_folder stored;
-	enum sync_folder_mode mode;
-	uint32_t uidvalidity, uidnext, exists;
-	uint64_t hms;
-	bool has_uidvalidity, has_uidnext;
-	bool is_fetching;	/* the UIDNEXT watermark may advance */
-	bool has_hole;		/* a message was not stored: freeze it */
-	bool is_failed;
-	bool is_msg_failed;	/* a message not stored; the rest goes on */
-	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
-	uint32_t fetch_from;	/* first UID that is new */
-	uint32_t next_lo;	/* next range to ask for */
-	bool is_all_sent;
-	unsigned in_flight;
-	/* The fetch ranges sent and not yet retired, in UID order from
-	 * range_head (a ring).  A range retires when it and every range
-	 * before it completed; Dovecot may answer a later command's
-	 * FETCHes before an earlier one's tagged OK, and tagged replies
-	 * may come out of order, so completion is matched by tag. */
-	struct sync_fetch_range ranges[SYNC_RANGES];
-	unsigned range_head, n_ranges;
-	uint32_t done_hi;	/* every UID up to it answered (0: none) */
-	uint32_t last_uid;	/* highest UID added */
-	struct store_body_writer *w;
-	bool is_w_failed;
-	struct store_msg_iter *it;	/* flag diff */
-	struct store_msg cur;
-	bool has_cur;
-	/* Stored UIDs the diff has not seen listed, as ranges in UID order;
-	 * expunged only when the UID FETCH completed, since a response out
-	 * of UID order (an unsolicited flag update) may still list them.
-	 * Grows with the folder's expunges, not with its size. */
-	struct sync_uid_range *gone;
-	size_t n_gone, gone_cap;
-	bool is_gone_open;	/* the last range may grow */
-	/* push */
-	struct store_change *changes;
-	size_t n_changes, ci;
-	unsigned push_pending;
-	bool is_push_ok;
-	struct store_change push_c;
-	struct store_msg push_rec;
-	uint32_t push_add, push_rem;	/* the flags sent */
-	struct ms_buf push_body;
-	struct ms_buf push_crlf;
-	bool is_push_converted;
-};
-
-struct imap_sync {
-	struct imap_sync_params params;
-	const struct cfg_account *acct;
-	const char *name;
-	struct imap_session *sess;
-	struct store_batch *batch;
-	enum sync_step step;
-	unsigned caps;
-	struct sync_fold *folds;
-	size_t n_folds, folds_cap;
-	size_t fi;		/* next folder to look at */
-	unsigned status_pending;
-	struct sync_run run;
-	bool has_run;
-	struct imap_sync_summary sum;
-	uint64_t t0;
-	bool is_stopping, is_closing, is_done;
-	bool warned_no_uidplus;
-};
-
 static void sync_folder_next(struct imap_sync *as);
 static void sync_fetch_pump(struct imap_sync *as);
-static void sync_push_next(struct imap_sync *as);
 static void sync_diff_start(struct imap_sync *as);
 
 /* --- failures and commits ------------------------------------------------ */
@@ -162,12 +48,7 @@ sync_close(struct imap_sync *as, int rc)
 	imap_session_close(as->sess, rc);
 }
 
-/* The account cannot go on: remember why (the first reason) and close. */
-static void
-sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
+void
 sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -203,7 +84,7 @@ sync_watermark(const struct imap_sync *as, struct store_folder_state *st)
 }
 
 /* Commits the batch, with the watermark (sync_watermark()). */
-static int
+int
 sync_commit(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
@@ -228,7 +109,7 @@ fail:
 	return rc;
 }
 
-static int
+int
 sync_commit_if_full(struct imap_sync *as)
 {
 	if (store_batch_count(as->batch) < SYNC_BATCH_OPS &&
@@ -238,7 +119,7 @@ sync_commit_if_full(struct imap_sync *as)
 }
 
 /* A batch operation could not be queued (out of memory): fatal. */
-static bool
+bool
 sync_batch_ok(struct imap_sync *as, int rc)
 {
 	if (rc >= 0)
@@ -270,7 +151,7 @@ static void sync_on_event(struct imap_session *s, const struct imap_event *ev,
 
 /* Submits the command just built (tag) with on_done; false on failure
  * (the account is failed then). */
-static bool
+bool
 sync_submit(struct imap_sync *as, int tag,
 	    void (*on_done)(struct imap_session *, int,
 			    const struct imap_ev_status *, void *))
@@ -294,13 +175,13 @@ sync_submit(struct imap_sync *as, int tag,
 }
 
 /* True when a command's completion should be acted on. */
-static bool
+bool
 sync_cmd_live(struct imap_sync *as, int rc)
 {
 	return rc >= 0 && !as->is_closing;
 }
 
-static bool
+bool
 sync_st_ok(const struct imap_ev_status *st)
 {
 	return st != NULL && st->status == IMAP_STATUS_OK;
@@ -308,7 +189,6 @@ sync_st_ok(const struct imap_ev_status *st)
 
 static void sync_folder_error(struct imap_sync *as, const char *what,
 			      const struct imap_ev_status *st);
-static void sync_folder_done(struct imap_sync *as);
 
 /* A folder step's command completed: true to go on; on NO/BAD the folder
  * is logged as failed and left. */
@@ -867,7 +747,7 @@ sync_run_end(struct imap_sync *as)
 }
 
 /* The folder is done (or failed): on with the next. */
-static void
+void
 sync_folder_done(struct imap_sync *as)
 {
 	if (as->is_closing)
@@ -876,379 +756,6 @@ sync_folder_done(struct imap_sync *as)
 		return;
 	sync_run_end(as);
 	sync_folder_next(as);
-}
-
-/* Loads this folder's pending changes for the push. */
-static int
-sync_push_load(struct imap_sync *as)
-{
-	struct sync_run *r = &as->run;
-	struct store_change *all = NULL;
-	struct ms_err err = { 0 };
-	size_t n = 0, k = 0;
-	int rc;
-
-	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX,
-				    &all, &n, &err)) < 0) {
-		sync_fail(as, rc, "store: %s", err.msg);
-		return rc;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (all[i].folder_id == r->fold->id)
-			all[k++] = all[i];
-	r->changes = all;
-	r->n_changes = k;
-	r->ci = 0;
-	return MS_OK;
-}
-
-/* True when the folder holds a record with this body. */
-static bool
-sync_folder_has_hash(struct imap_sync *as, const uint8_t *hash)
-{
-	struct store_msg_ref *refs = NULL;
-	size_t n = 0;
-	bool found = false;
-
-	if (store_find_by_hash(as->params.store, hash, &refs, &n, NULL) < 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (refs[i].folder_id == as->run.fold->id)
-			found = true;
-	free(refs);
-	return found;
-}
-
-static void
-sync_push_clear(struct imap_sync *as, uint64_t seq)
-{
-	if (!sync_batch_ok(as, store_batch_change_clear(as->batch, seq)))
-		return;
-	(void)sync_commit_if_full(as);
-}
-
-static void
-sync_push_store_done(struct imap_session *s, int rc,
-		     const struct imap_ev_status *st, void *arg)
-{
-	struct imap_sync *as = arg;
-	struct sync_run *r = &as->run;
-	struct store_change *c = &r->push_c;
-	struct store_msg *rec = &r->push_rec;
-
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st) || st->code.code == IMAP_CODE_MODIFIED) {
-		if (r->is_push_ok)
-			log_warn("acct=%s folder=%s uid=%u the server did "
-				 "not take the local change (%s%.*s); it stays "
-				 "pending and is merged on the next pass",
-				 as->name,
-				 r->fold->name, c->uid,
-				 st != NULL && st->code.code ==
-				 IMAP_CODE_MODIFIED ? "MODIFIED " : "",
-				 st != NULL ? (int)st->text.len : 0,
-				 st != NULL ? (const char *)st->text.p : "");
-		r->is_push_ok = false;
-	}
-	if (--r->push_pending > 0)
-		return;
-	if (r->is_push_ok) {
-		if (c->kind == STORE_CHANGE_DELETE &&
-		    (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0) {
-			as->sum.deleted++;
-			if (!sync_batch_ok(as, store_batch_msg_expunge(
-					as->batch, c->folder_id, c->uid,
-					c->uid)))
-				return;
-		} else {
-			/* The server now holds what was synced plus what
-			 * was sent.  The local view is read again: a local
-			 * change made while the command was out (its own
-			 * pending change follows) must not be undone. */
-			uint32_t synced = (rec->synced_flags | r->push_add) &
-					  ~r->push_rem;
-			uint32_t f = synced;
-			struct store_msg now;
-
-			if (store_msg_get(as->params.store, c->folder_id,
-					  c->uid, &now, NULL) == MS_OK)
-				f = now.flags | (r->push_add &
-						 STORE_FLAG_DELETED);
-			if (c->kind != STORE_CHANGE_DELETE)
-				as->sum.changed++;
-			if (!sync_batch_ok(as, store_batch_msg_flags(
-					as->batch, c->folder_id, c->uid, f,
-					synced, rec->modseq)))
-				return;
-		}
-		sync_push_clear(as, c->seq);
-	}
-	sync_push_next(as);
-}
-
-/* A finished store body holding the bytes of buf. */
-static int
-sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
-	       struct store_body **body_r)
-{
-	struct store_body_writer *w = NULL;
-	struct ms_err err = { 0 };
-	int rc;
-
-	if ((rc = store_body_writer_new(as->params.store, buf->len, &w,
-					&err)) < 0 ||
-	    (rc = store_body_writer_write(w, buf->p, buf->len, &err)) < 0 ||
-	    (rc = store_body_writer_finish(&w, body_r, &err)) < 0) {
-		store_body_writer_free(&w);
-		log_err("acct=%s storing an appended body: %s", as->name,
-			err.msg);
-		return rc;
-	}
-	return MS_OK;
-}
-
-static void
-sync_push_append_done(struct imap_session *s, int rc,
-		      const struct imap_ev_status *st, void *arg)
-{
-	struct imap_sync *as = arg;
-	struct sync_run *r = &as->run;
-	struct store_change *c = &r->push_c;
-	struct imap_seqset_iter it;
-	uint32_t lo, hi;
-	struct store_msg m;
-
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st)) {
-		ms_buf_reset(&r->push_body);
-		log_warn("acct=%s folder=%s the server refused to append "
-			 "a local message (it stays local and pending): %.*s",
-			 as->name, r->fold->name,
-			 st != NULL ? (int)st->text.len : 0,
-			 st != NULL ? (const char *)st->text.p : "");
-		sync_push_next(as);
-		return;
-	}
-	as->sum.appended++;
-	imap_seqset_iter_init(&it, st->code.set1);
-	if (st->code.code == IMAP_CODE_APPENDUID &&
-	    st->code.uidvalidity == r->uidvalidity &&
-	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi) {
-		/* Bound to its UID now; without APPENDUID the next pass
-		 * fetches it like any new message (same body, stored
-		 * once). */
-		struct store_body *body = NULL;
-
-		memset(&m, 0, sizeof(m));
-		m.folder_id = c->folder_id;
-		m.uid = lo;
-		memcpy(m.hash, c->hash, STORE_HASH_LEN);
-		m.internal_date = c->internal_date;
-		m.size = r->push_rec.size;
-		if (r->is_push_converted && sync_body_from(as, &r->push_body,
-							   &body) < 0) {
-			ms_buf_reset(&r->push_body);
-			sync_push_next(as);
-			return;
-		}
-		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m,
-							   body)))
-			return;
-	}
-	ms_buf_reset(&r->push_body);
-	sync_push_clear(as, c->seq);
-	sync_push_next(as);
-}
-
-/* Sends UID STORE uid op (flags); false when the account failed. */
-static bool
-sync_push_store(struct imap_sync *as, uint32_t uid, uint64_t unchangedsince,
-		const char *op, uint32_t flags)
-{
-	struct imap_client *core = imap_session_core(as->sess);
-	char set[16], names[SYNC_FLAGS_TEXT_MAX];
-
-	snprintf(set, sizeof(set), "%u", uid);
-	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
-		return false;
-	as->run.push_pending++;
-	return sync_submit(as, imap_cmd_uid_store(core,
-						  ms_slice_from_cstr(set),
-						  unchangedsince, op, names),
-			   sync_push_store_done);
-}
-
-/*
- * IMAP messages end lines with CRLF; a local body with bare LF is sent
- * converted (into out), and the record is bound to the converted bytes,
- * which are what the server stores.  Returns MS_OK with out empty when
- * no conversion is needed.
- */
-static int
-sync_crlf(const struct ms_buf *in, struct ms_buf *out)
-{
-	bool needs = false;
-
-	ms_buf_reset(out);
-	for (size_t i = 0; i < in->len && !needs; i++)
-		needs = in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r');
-	if (!needs)
-		return MS_OK;
-	for (size_t i = 0, start = 0; i <= in->len; i++) {
-		int rc;
-
-		if (i < in->len && !(in->p[i] == '\n' &&
-				     (i == 0 || in->p[i - 1] != '\r')))
-			continue;
-		if ((rc = ms_buf_append(out, in->p + start, i - start)) < 0)
-			return rc;
-		if (i < in->len && (rc = ms_buf_append(out, "\r\n", 2)) < 0)
-			return rc;
-		start = i + 1;
-	}
-	return MS_OK;
-}
-
-/* Starts pushing change c; true when a command went out. */
-static bool
-sync_push_one(struct imap_sync *as, const struct store_change *c)
-{
-	struct sync_run *r = &as->run;
-	struct imap_client *core = imap_session_core(as->sess);
-	bool is_both = as->acct->direction == CFG_DIRECTION_BOTH;
-	struct store_msg *rec = &r->push_rec;
-	uint64_t unch;
-	uint32_t add, rem;
-	int rc;
-
-	r->push_c = *c;
-	r->push_add = r->push_rem = 0;
-	r->is_push_converted = false;
-	r->push_pending = 0;
-	r->is_push_ok = true;
-	if (c->kind == STORE_CHANGE_APPEND) {
-		char date[SYNC_DATE_TEXT_MAX];
-		struct ms_err err = { 0 };
-
-		if (sync_folder_has_hash(as, c->hash)) {
-			/* The folder has this message: re-matched after a
-			 * UIDVALIDITY change, or appended before a crash. */
-			sync_push_clear(as, c->seq);
-			return false;
-		}
-		if (!is_both)
-			return false;
-		ms_buf_reset(&r->push_body);
-		rc = store_body_read_all(as->params.store, c->hash,
-					 &r->push_body, &err);
-		if (rc != MS_OK) {
-			log_err("acct=%s folder=%s pending APPEND: body not "
-				"readable: %s", as->name, r->fold->name,
-				err.msg);
-			return false;
-		}
-		if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
-			log_err("acct=%s folder=%s pending APPEND: %s",
-				as->name, r->fold->name, ms_strerror(rc));
-			return false;
-		}
-		if (r->push_crlf.len > 0) {
-			struct ms_buf t = r->push_body;
-			uint8_t h[STORE_HASH_LEN];
-
-			r->push_body = r->push_crlf;
-			r->push_crlf = t;
-			ms_buf_reset(&r->push_crlf);
-			r->is_push_converted = true;
-			/* What the server holds of an APPEND taken before a
-			 * crash (or without APPENDUID) is the converted
-			 * body: found by that hash, it is not sent again. */
-			if (EVP_Digest(r->push_body.p, r->push_body.len, h,
-				       NULL, EVP_sha256(), NULL) == 1 &&
-			    sync_folder_has_hash(as, h)) {
-				ms_buf_reset(&r->push_body);
-				sync_push_clear(as, c->seq);
-				return false;
-			}
-		}
-		rec->size = r->push_body.len;
-		sync_date_format(c->internal_date, date);
-		r->push_pending = 1;
-		return sync_submit(as, imap_cmd_append(core,
-				ms_slice_from_cstr(r->fold->name), NULL,
-				c->internal_date != 0 ?
-				ms_slice_from_cstr(date) :
-				(struct ms_slice){ NULL, 0 },
-				(struct ms_slice){ r->push_body.p,
-						   r->push_body.len }),
-				sync_push_append_done);
-	}
-	if (!is_both || (c->kind != STORE_CHANGE_FLAGS &&
-			 c->kind != STORE_CHANGE_DELETE))
-		return false;	/* MOVE: not pushed by this engine yet */
-	if (store_msg_get(as->params.store, c->folder_id, c->uid, rec,
-			  NULL) != MS_OK) {
-		/* Expunged on the server meanwhile: nothing to do. */
-		sync_push_clear(as, c->seq);
-		return false;
-	}
-	unch = (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? rec->modseq : 0;
-	if (c->kind == STORE_CHANGE_DELETE) {
-		char set[16];
-
-		r->push_add = STORE_FLAG_DELETED;
-		if (!sync_push_store(as, c->uid, 0, "+FLAGS.SILENT",
-				     STORE_FLAG_DELETED))
-			return true;
-		if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0) {
-			if (!as->warned_no_uidplus)
-				log_warn("acct=%s the server has no UIDPLUS: "
-					 "local deletions are marked "
-					 "\\Deleted, not expunged", as->name);
-			as->warned_no_uidplus = true;
-			return true;
-		}
-		snprintf(set, sizeof(set), "%u", c->uid);
-		r->push_pending++;
-		(void)sync_submit(as, imap_cmd_uid_expunge(core,
-					ms_slice_from_cstr(set)),
-				  sync_push_store_done);
-		return true;
-	}
-	add = rec->flags & ~rec->synced_flags;
-	rem = rec->synced_flags & ~rec->flags;
-	if (add == 0 && rem == 0) {
-		sync_push_clear(as, c->seq);
-		return false;
-	}
-	r->push_add = add;
-	r->push_rem = rem;
-	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
-	if (add != 0) {
-		if (!sync_push_store(as, c->uid, unch, "+FLAGS.SILENT", add))
-			return true;
-		unch = 0;
-	}
-	if (rem != 0)
-		(void)sync_push_store(as, c->uid, unch, "-FLAGS.SILENT", rem);
-	return true;
-}
-
-static void
-sync_push_next(struct imap_sync *as)
-{
-	struct sync_run *r = &as->run;
-
-	as->step = SYNC_STEP_PUSH;
-	while (r->ci < r->n_changes && !as->is_closing) {
-		if (sync_push_one(as, &r->changes[r->ci++]))
-			return;
-	}
-	sync_folder_done(as);
 }
 
 /* The folder's messages are all in: the batch that completes it. */

@@ -456,6 +456,16 @@ imap_cmd_status(struct imap_client *c, struct ms_slice mailbox,
 }
 
 int
+imap_cmd_create(struct imap_client *c, struct ms_slice mailbox)
+{
+	int rc;
+
+	if ((rc = imap_cmd_begin(c, "CREATE")) != MS_OK)
+		return rc;
+	return imap_cmd_finish(c, imap_cmd_mailbox(c, mailbox));
+}
+
+int
 imap_cmd_idle(struct imap_client *c)
 {
 	int tag;

@@ -78,6 +78,8 @@ int imap_cmd_status(struct imap_client *c, struct ms_slice mailbox,
     unsigned status_items) MS_WUR;
 
 /* IDLE; then imap_cmd_idle_done (returns MS_OK) sends "DONE". */
+/* CREATE mailbox (a UTF-8 name, sent in modified UTF-7). */
+int imap_cmd_create(struct imap_client *c, struct ms_slice mailbox) MS_WUR;
 int imap_cmd_idle(struct imap_client *c) MS_WUR;
 int imap_cmd_idle_done(struct imap_client *c) MS_WUR;
 

@@ -181,6 +181,7 @@ test_commands(void **state)
 	assert_true(imap_cmd_compress_deflate(&c) > 0);
 	assert_true(imap_cmd_namespace(&c) > 0);
 	assert_true(imap_cmd_unselect(&c) > 0);
+	assert_true(imap_cmd_create(&c, S("Projects/Ünïcödé & co")) > 0);
 	assert_string_equal(drain(&c),
 	    "A1 ENABLE QRESYNC CONDSTORE\r\n"
 	    "A2 SELECT Entw&APw-rfe (QRESYNC (67890007 90060115194045000 "
@@ -202,7 +203,8 @@ test_commands(void **state)
 	    "A15 AUTHENTICATE XOAUTH2 =\r\n"
 	    "A16 COMPRESS DEFLATE\r\n"
 	    "A17 NAMESPACE\r\n"
-	    "A18 UNSELECT\r\n");
+	    "A18 UNSELECT\r\n"
+	    "A19 CREATE \"Projects/&ANw-n&AO8-c&APY-d&AOk- &- co\"\r\n");
 	imap_client_deinit(&c);
 
 	/* Without SASL-IR the initial response waits for "+". */

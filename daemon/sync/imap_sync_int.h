@@ -1,0 +1,164 @@
+/*
+ * imap_sync_int.h - what the parts of the IMAP sync pass share: the
+ * per-account and per-folder state and the helpers every step uses.
+ * imap_sync.c drives the pass (discovery, SELECT, flag diff, new
+ * messages); sync_push.c pushes the folder's pending local changes.
+ * Nothing outside daemon/sync includes this.
+ */
+#ifndef MS_IMAP_SYNC_INT_H
+#define MS_IMAP_SYNC_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/ms.h"
+#include "imap/imap_client.h"
+#include "session/imap_session.h"
+#include "store/store.h"
+#include "sync/imap_sync.h"
+#include "sync/sync_folders.h"
+
+#define SYNC_RANGE_UIDS 200		/* UIDs per UID FETCH command */
+#define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
+#define SYNC_RANGES (2 * SYNC_IN_FLIGHT)	/* ranges not yet retired */
+#define SYNC_BATCH_OPS 500		/* commit after this many operations */
+#define SYNC_BATCH_MEM (4u << 20)	/* or this many bytes held */
+#define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
+
+enum sync_step {
+	SYNC_STEP_CONNECT = 0,
+	SYNC_STEP_LIST,
+	SYNC_STEP_STATUS,
+	SYNC_STEP_SELECT,
+	SYNC_STEP_CHANGED,
+	SYNC_STEP_DIFF,
+	SYNC_STEP_FETCH,
+	SYNC_STEP_PUSH,
+	SYNC_STEP_LOGOUT,
+};
+
+struct sync_fold {
+	char *name;		/* UTF-8 */
+	char delim;
+	uint32_t attrs;
+	struct sync_folder_status st;
+	uint32_t id;		/* store folder id once ensured */
+	bool is_wanted;
+	bool has_pending;
+};
+
+struct sync_uid_range {
+	uint32_t lo, hi;
+};
+
+/* One UID FETCH of new messages (hi UINT32_MAX for "lo:*"). */
+struct sync_fetch_range {
+	uint32_t lo, hi;
+	int tag;
+	bool is_done, is_ok;
+};
+
+/* The folder being synced. */
+struct sync_run {
+	struct sync_fold *fold;
+	struct store_folder stored;
+	enum sync_folder_mode mode;
+	uint32_t uidvalidity, uidnext, exists;
+	uint64_t hms;
+	bool has_uidvalidity, has_uidnext;
+	bool is_fetching;	/* the UIDNEXT watermark may advance */
+	bool has_hole;		/* a message was not stored: freeze it */
+	bool is_failed;
+	bool is_msg_failed;	/* a message not stored; the rest goes on */
+	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
+	uint32_t fetch_from;	/* first UID that is new */
+	uint32_t next_lo;	/* next range to ask for */
+	bool is_all_sent;
+	unsigned in_flight;
+	/* The fetch ranges sent and not yet retired, in UID order from
+	 * range_head (a ring).  A range retires when it and every range
+	 * before it completed; Dovecot may answer a later command's
+	 * FETCHes before an earlier one's tagged OK, and tagged replies
+	 * may come out of order, so completion is matched by tag. */
+	struct sync_fetch_range ranges[SYNC_RANGES];
+	unsigned range_head, n_ranges;
+	uint32_t done_hi;	/* every UID up to it answered (0: none) */
+	uint32_t last_uid;	/* highest UID added */
+	struct store_body_writer *w;
+	bool is_w_failed;
+	struct store_msg_iter *it;	/* flag diff */
+	struct store_msg cur;
+	bool has_cur;
+	/* Stored UIDs the diff has not seen listed, as ranges in UID order;
+	 * expunged only when the UID FETCH completed, since a response out
+	 * of UID order (an unsolicited flag update) may still list them.
+	 * Grows with the folder's expunges, not with its size. */
+	struct sync_uid_range *gone;
+	size_t n_gone, gone_cap;
+	bool is_gone_open;	/* the last range may grow */
+	/* push */
+	struct store_change *changes;
+	size_t n_changes, ci;
+	unsigned push_pending;
+	bool is_push_ok;
+	struct store_change push_c;
+	struct store_msg push_rec;
+	uint32_t push_add, push_rem;	/* the flags sent */
+	struct ms_buf push_body;
+	struct ms_buf push_crlf;
+	bool is_push_converted;
+};
+
+struct imap_sync {
+	struct imap_sync_params params;
+	const struct cfg_account *acct;
+	const char *name;
+	struct imap_session *sess;
+	struct store_batch *batch;
+	enum sync_step step;
+	unsigned caps;
+	struct sync_fold *folds;
+	size_t n_folds, folds_cap;
+	size_t fi;		/* next folder to look at */
+	unsigned status_pending;
+	struct sync_run run;
+	bool has_run;
+	struct imap_sync_summary sum;
+	uint64_t t0;
+	bool is_stopping, is_closing, is_done;
+	bool warned_no_uidplus;
+};
+
+/* --- shared helpers (imap_sync.c) ---------------------------------------- */
+
+/* The account cannot go on: remember why (the first reason) and close. */
+void sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Commits the batch with the UIDNEXT watermark; fails the account on a
+ * store error. */
+int sync_commit(struct imap_sync *as);
+/* Commits when the batch is past its budget. */
+int sync_commit_if_full(struct imap_sync *as);
+/* A batch operation could not be queued (out of memory): fatal. */
+bool sync_batch_ok(struct imap_sync *as, int rc);
+/* Submits the command just built (tag) with on_done; false on failure
+ * (the account is failed then). */
+bool sync_submit(struct imap_sync *as, int tag,
+		 void (*on_done)(struct imap_session *, int,
+				 const struct imap_ev_status *, void *));
+/* True when a command's completion should be acted on. */
+bool sync_cmd_live(struct imap_sync *as, int rc);
+bool sync_st_ok(const struct imap_ev_status *st);
+/* The folder is done (or failed): on with the next. */
+void sync_folder_done(struct imap_sync *as);
+
+/* --- push (sync_push.c) ---------------------------------------------------- */
+
+/* Loads this folder's pending changes for the push. */
+int sync_push_load(struct imap_sync *as);
+/* Pushes the next pending change, or ends the folder when none is left. */
+void sync_push_next(struct imap_sync *as);
+/* An untagged response while a push command is out (COPYUID of a MOVE). */
+void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * sync_push.c - pushes a selected folder's pending local changes to the
+ * server (direction = both): flag changes (UID STORE, UNCHANGEDSINCE
+ * where CONDSTORE exists), deletions (\Deleted then UID EXPUNGE with
+ * UIDPLUS), APPENDs bound to their UID by APPENDUID, and moves (UID MOVE,
+ * or UID COPY + \Deleted + UID EXPUNGE) bound by COPYUID.  One change is
+ * out at a time; each is cleared in the batch that records its outcome,
+ * so a crash in between pushes it again, and a push found done already
+ * (the body is in the folder) is cleared without a command.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "imap/imap_cmd.h"
+#include "log.h"
+#include "sync/imap_sync_int.h"
+#include "sync/sync_date.h"
+#include "sync/sync_flags.h"
+
+int
+sync_push_load(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_change *all = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0, k = 0;
+	int rc;
+
+	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX,
+				    &all, &n, &err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (all[i].folder_id == r->fold->id)
+			all[k++] = all[i];
+	r->changes = all;
+	r->n_changes = k;
+	r->ci = 0;
+	return MS_OK;
+}
+
+/* True when the folder holds a record with this body. */
+static bool
+sync_folder_has_hash(struct imap_sync *as, const uint8_t *hash)
+{
+	struct store_msg_ref *refs = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	if (store_find_by_hash(as->params.store, hash, &refs, &n, NULL) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (refs[i].folder_id == as->run.fold->id)
+			found = true;
+	free(refs);
+	return found;
+}
+
+static void
+sync_push_clear(struct imap_sync *as, uint64_t seq)
+{
+	if (!sync_batch_ok(as, store_batch_change_clear(as->batch, seq)))
+		return;
+	(void)sync_commit_if_full(as);
+}
+
+static void
+sync_push_store_done(struct imap_session *s, int rc,
+		     const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+	struct store_change *c = &r->push_c;
+	struct store_msg *rec = &r->push_rec;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st) || st->code.code == IMAP_CODE_MODIFIED) {
+		if (r->is_push_ok)
+			log_warn("acct=%s folder=%s uid=%u the server did "
+				 "not take the local change (%s%.*s); it stays "
+				 "pending and is merged on the next pass",
+				 as->name,
+				 r->fold->name, c->uid,
+				 st != NULL && st->code.code ==
+				 IMAP_CODE_MODIFIED ? "MODIFIED " : "",
+				 st != NULL ? (int)st->text.len : 0,
+				 st != NULL ? (const char *)st->text.p : "");
+		r->is_push_ok = false;
+	}
+	if (--r->push_pending > 0)
+		return;
+	if (r->is_push_ok) {
+		if (c->kind == STORE_CHANGE_DELETE &&
+		    (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0) {
+			as->sum.deleted++;
+			if (!sync_batch_ok(as, store_batch_msg_expunge(
+					as->batch, c->folder_id, c->uid,
+					c->uid)))
+				return;
+		} else {
+			/* The server now holds what was synced plus what
+			 * was sent.  The local view is read again: a local
+			 * change made while the command was out (its own
+			 * pending change follows) must not be undone. */
+			uint32_t synced = (rec->synced_flags | r->push_add) &
+					  ~r->push_rem;
+			uint32_t f = synced;
+			struct store_msg now;
+
+			if (store_msg_get(as->params.store, c->folder_id,
+					  c->uid, &now, NULL) == MS_OK)
+				f = now.flags | (r->push_add &
+						 STORE_FLAG_DELETED);
+			if (c->kind != STORE_CHANGE_DELETE)
+				as->sum.changed++;
+			if (!sync_batch_ok(as, store_batch_msg_flags(
+					as->batch, c->folder_id, c->uid, f,
+					synced, rec->modseq)))
+				return;
+		}
+		sync_push_clear(as, c->seq);
+	}
+	sync_push_next(as);
+}
+
+/* A finished store body holding the bytes of buf. */
+static int
+sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
+	       struct store_body **body_r)
+{
+	struct store_body_writer *w = NULL;
+	struct ms_err err = { 0 };
+	int rc;
+
+	if ((rc = store_body_writer_new(as->params.store, buf->len, &w,
+					&err)) < 0 ||
+	    (rc = store_body_writer_write(w, buf->p, buf->len, &err)) < 0 ||
+	    (rc = store_body_writer_finish(&w, body_r, &err)) < 0) {
+		store_body_writer_free(&w);
+		log_err("acct=%s storing an appended body: %s", as->name,
+			err.msg);
+		return rc;
+	}
+	return MS_OK;
+}
+
+static void
+sync_push_append_done(struct imap_session *s, int rc,
+		      const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+	struct store_change *c = &r->push_c;
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+	struct store_msg m;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		ms_buf_reset(&r->push_body);
+		log_warn("acct=%s folder=%s the server refused to append "
+			 "a local message (it stays local and pending): %.*s",
+			 as->name, r->fold->name,
+			 st != NULL ? (int)st->text.len : 0,
+			 st != NULL ? (const char *)st->text.p : "");
+		sync_push_next(as);
+		return;
+	}
+	as->sum.appended++;
+	imap_seqset_iter_init(&it, st->code.set1);
+	if (st->code.code == IMAP_CODE_APPENDUID &&
+	    st->code.uidvalidity == r->uidvalidity &&
+	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi) {
+		/* Bound to its UID now; without APPENDUID the next pass
+		 * fetches it like any new message (same body, stored
+		 * once). */
+		struct store_body *body = NULL;
+
+		memset(&m, 0, sizeof(m));
+		m.folder_id = c->folder_id;
+		m.uid = lo;
+		memcpy(m.hash, c->hash, STORE_HASH_LEN);
+		m.internal_date = c->internal_date;
+		m.size = r->push_rec.size;
+		if (r->is_push_converted && sync_body_from(as, &r->push_body,
+							   &body) < 0) {
+			ms_buf_reset(&r->push_body);
+			sync_push_next(as);
+			return;
+		}
+		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m,
+							   body)))
+			return;
+	}
+	ms_buf_reset(&r->push_body);
+	sync_push_clear(as, c->seq);
+	sync_push_next(as);
+}
+
+/* Sends UID STORE uid op (flags); false when the account failed. */
+static bool
+sync_push_store(struct imap_sync *as, uint32_t uid, uint64_t unchangedsince,
+		const char *op, uint32_t flags)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[16], names[SYNC_FLAGS_TEXT_MAX];
+
+	snprintf(set, sizeof(set), "%u", uid);
+	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
+		return false;
+	as->run.push_pending++;
+	return sync_submit(as, imap_cmd_uid_store(core,
+						  ms_slice_from_cstr(set),
+						  unchangedsince, op, names),
+			   sync_push_store_done);
+}
+
+/*
+ * IMAP messages end lines with CRLF; a local body with bare LF is sent
+ * converted (into out), and the record is bound to the converted bytes,
+ * which are what the server stores.  Returns MS_OK with out empty when
+ * no conversion is needed.
+ */
+static int
+sync_crlf(const struct ms_buf *in, struct ms_buf *out)
+{
+	bool needs = false;
+
+	ms_buf_reset(out);
+	for (size_t i = 0; i < in->len && !needs; i++)
+		needs = in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r');
+	if (!needs)
+		return MS_OK;
+	for (size_t i = 0, start = 0; i <= in->len; i++) {
+		int rc;
+
+		if (i < in->len && !(in->p[i] == '\n' &&
+				     (i == 0 || in->p[i - 1] != '\r')))
+			continue;
+		if ((rc = ms_buf_append(out, in->p + start, i - start)) < 0)
+			return rc;
+		if (i < in->len && (rc = ms_buf_append(out, "\r\n", 2)) < 0)
+			return rc;
+		start = i + 1;
+	}
+	return MS_OK;
+}
+
+/* Starts pushing change c; true when a command went out. */
+static bool
+sync_push_one(struct imap_sync *as, const struct store_change *c)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	bool is_both = as->acct->direction == CFG_DIRECTION_BOTH;
+	struct store_msg *rec = &r->push_rec;
+	uint64_t unch;
+	uint32_t add, rem;
+	int rc;
+
+	r->push_c = *c;
+	r->push_add = r->push_rem = 0;
+	r->is_push_converted = false;
+	r->push_pending = 0;
+	r->is_push_ok = true;
+	if (c->kind == STORE_CHANGE_APPEND) {
+		char date[SYNC_DATE_TEXT_MAX];
+		struct ms_err err = { 0 };
+
+		if (sync_folder_has_hash(as, c->hash)) {
+			/* The folder has this message: re-matched after a
+			 * UIDVALIDITY change, or appended before a crash. */
+			sync_push_clear(as, c->seq);
+			return false;
+		}
+		if (!is_both)
+			return false;
+		ms_buf_reset(&r->push_body);
+		rc = store_body_read_all(as->params.store, c->hash,
+					 &r->push_body, &err);
+		if (rc != MS_OK) {
+			log_err("acct=%s folder=%s pending APPEND: body not "
+				"readable: %s", as->name, r->fold->name,
+				err.msg);
+			return false;
+		}
+		if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
+			log_err("acct=%s folder=%s pending APPEND: %s",
+				as->name, r->fold->name, ms_strerror(rc));
+			return false;
+		}
+		if (r->push_crlf.len > 0) {
+			struct ms_buf t = r->push_body;
+			uint8_t h[STORE_HASH_LEN];
+
+			r->push_body = r->push_crlf;
+			r->push_crlf = t;
+			ms_buf_reset(&r->push_crlf);
+			r->is_push_converted = true;
+			/* What the server holds of an APPEND taken before a
+			 * crash (or without APPENDUID) is the converted
+			 * body: found by that hash, it is not sent again. */
+			if (EVP_Digest(r->push_body.p, r->push_body.len, h,
+				       NULL, EVP_sha256(), NULL) == 1 &&
+			    sync_folder_has_hash(as, h)) {
+				ms_buf_reset(&r->push_body);
+				sync_push_clear(as, c->seq);
+				return false;
+			}
+		}
+		rec->size = r->push_body.len;
+		sync_date_format(c->internal_date, date);
+		r->push_pending = 1;
+		return sync_submit(as, imap_cmd_append(core,
+				ms_slice_from_cstr(r->fold->name), NULL,
+				c->internal_date != 0 ?
+				ms_slice_from_cstr(date) :
+				(struct ms_slice){ NULL, 0 },
+				(struct ms_slice){ r->push_body.p,
+						   r->push_body.len }),
+				sync_push_append_done);
+	}
+	if (!is_both || (c->kind != STORE_CHANGE_FLAGS &&
+			 c->kind != STORE_CHANGE_DELETE))
+		return false;	/* MOVE: not pushed by this engine yet */
+	if (store_msg_get(as->params.store, c->folder_id, c->uid, rec,
+			  NULL) != MS_OK) {
+		/* Expunged on the server meanwhile: nothing to do. */
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	unch = (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? rec->modseq : 0;
+	if (c->kind == STORE_CHANGE_DELETE) {
+		char set[16];
+
+		r->push_add = STORE_FLAG_DELETED;
+		if (!sync_push_store(as, c->uid, 0, "+FLAGS.SILENT",
+				     STORE_FLAG_DELETED))
+			return true;
+		if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0) {
+			if (!as->warned_no_uidplus)
+				log_warn("acct=%s the server has no UIDPLUS: "
+					 "local deletions are marked "
+					 "\\Deleted, not expunged", as->name);
+			as->warned_no_uidplus = true;
+			return true;
+		}
+		snprintf(set, sizeof(set), "%u", c->uid);
+		r->push_pending++;
+		(void)sync_submit(as, imap_cmd_uid_expunge(core,
+					ms_slice_from_cstr(set)),
+				  sync_push_store_done);
+		return true;
+	}
+	add = rec->flags & ~rec->synced_flags;
+	rem = rec->synced_flags & ~rec->flags;
+	if (add == 0 && rem == 0) {
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	r->push_add = add;
+	r->push_rem = rem;
+	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
+	if (add != 0) {
+		if (!sync_push_store(as, c->uid, unch, "+FLAGS.SILENT", add))
+			return true;
+		unch = 0;
+	}
+	if (rem != 0)
+		(void)sync_push_store(as, c->uid, unch, "-FLAGS.SILENT", rem);
+	return true;
+}
+
+void
+sync_push_next(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
+	as->step = SYNC_STEP_PUSH;
+	while (r->ci < r->n_changes && !as->is_closing) {
+		if (sync_push_one(as, &r->changes[r->ci++]))
+			return;
+	}
+	sync_folder_done(as);
+}
+
