@@ -140,6 +140,12 @@ enum {
 	 * next LIST that shows the folder replaces the attributes, which
 	 * clears it. */
 	STORE_FOLDER_CREATE = 1 << 9,
+	/* Deleted on the server: the records are gone, the folder stays as
+	 * a tombstone (name, UIDVALIDITY) so that the mirror removes the
+	 * files it wrote there and does not take the directory for a
+	 * folder a reader created.  A LIST showing the name again replaces
+	 * the attributes. */
+	STORE_FOLDER_GONE = 1 << 10,
 };
 
 /* What the server said about a folder, as last committed. */
