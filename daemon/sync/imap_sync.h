@@ -45,6 +45,7 @@ struct imap_sync_summary {
 	uint64_t changed;	/* flag updates pulled or pushed */
 	uint64_t deleted;	/* expunges pulled or pushed */
 	uint64_t appended;	/* local messages appended to the server */
+	uint64_t moved;		/* local moves done on the server */
 	uint64_t bytes;		/* body bytes stored */
 	double seconds;
 	int rc;			/* MS_OK, or why the account failed */

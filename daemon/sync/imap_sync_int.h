@@ -83,6 +83,11 @@ struct sync_run {
 	struct sync_fetch_range ranges[SYNC_RANGES];
 	unsigned range_head, n_ranges;
 	uint32_t done_hi;	/* every UID up to it answered (0: none) */
+	/* Records above the watermark when the fetch started (bound by
+	 * APPENDUID or COPYUID, or stored after a message that could not
+	 * be): ranges in UID order, left out of the fetch. */
+	struct sync_uid_range *known;
+	size_t n_known, known_cap, known_i;
 	uint32_t last_uid;	/* highest UID added */
 	struct store_body_writer *w;
 	bool is_w_failed;
@@ -107,6 +112,10 @@ struct sync_run {
 	struct ms_buf push_body;
 	struct ms_buf push_crlf;
 	bool is_push_converted;
+	/* MOVE: the destination, and its UID from COPYUID (0: not told) */
+	struct store_folder move_dest;
+	uint32_t move_uid;
+	bool is_move_marked;	/* no UIDPLUS: the source only \Deleted */
 };
 
 struct imap_sync {
@@ -127,6 +136,9 @@ struct imap_sync {
 	uint64_t t0;
 	bool is_stopping, is_closing, is_done;
 	bool warned_no_uidplus;
+	/* Folders a reader created in the mirror, being created */
+	struct store_folder *creates;
+	size_t n_creates, create_i;
 };
 
 /* --- shared helpers (imap_sync.c) ---------------------------------------- */
@@ -151,6 +163,21 @@ bool sync_cmd_live(struct imap_sync *as, int rc);
 bool sync_st_ok(const struct imap_ev_status *st);
 /* The folder is done (or failed): on with the next. */
 void sync_folder_done(struct imap_sync *as);
+/* Syncs the next wanted folder from as->fi on, or ends the pass. */
+void sync_folder_next(struct imap_sync *as);
+/* Appends a folder named name (copied) to as->folds; NULL when out of
+ * memory (the account is failed then). */
+struct sync_fold *sync_fold_add(struct imap_sync *as, const char *name);
+
+/* --- folders a reader created (sync_create.c) ----------------------------- */
+
+/* Notes a STORE_FOLDER_CREATE folder the server does not list, to be
+ * created when it is wanted and the direction is both; false when out of
+ * memory (the account is failed then). */
+bool sync_create_add(struct imap_sync *as, const struct store_folder *f);
+/* CREATEs as->creates on the server, adds each created one to the
+ * folders of the pass, then starts the folder syncs (sync_folder_next). */
+void sync_create_folders(struct imap_sync *as);
 
 /* --- push (sync_push.c) ---------------------------------------------------- */
 

@@ -226,12 +226,15 @@ sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 			once_mirror(store, a, true);
 		if (s->rc == MS_OK) {
 			fprintf(out, "%s: %u folder%s, %llu new, %llu changed, "
-				"%llu deleted, %.1f MB, %.1f s\n",
+				"%llu deleted, %llu appended, %llu moved, "
+				"%.1f MB, %.1f s\n",
 				a->acct->name, s->folders,
 				s->folders == 1 ? "" : "s",
 				(unsigned long long)s->new_msgs,
 				(unsigned long long)s->changed,
 				(unsigned long long)s->deleted,
+				(unsigned long long)s->appended,
+				(unsigned long long)s->moved,
 				(double)s->bytes / 1e6, s->seconds);
 		}
 		if (s->rc != MS_OK || s->folder_errors > 0) {

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "imap/imap_cmd.h"
+#include "imap/imap_seqset.h"
 #include "log.h"
 #include "sync/imap_sync_int.h"
 #include "sync/sync_date.h"
@@ -254,6 +255,261 @@ sync_crlf(const struct ms_buf *in, struct ms_buf *out)
 	return MS_OK;
 }
 
+/* --- moves --------------------------------------------------------------- */
+
+/* COPYUID uidvalidity src dst for the one UID being moved: remember its
+ * UID in the destination (when the destination's UIDVALIDITY is the one
+ * the store knows, so the UID means something there). */
+static void
+sync_move_note_copyuid(struct imap_sync *as, const struct imap_resp_code *code)
+{
+	struct sync_run *r = &as->run;
+	struct imap_seqset_iter si, di;
+	uint32_t slo, shi, dlo, dhi;
+
+	if (code->code != IMAP_CODE_COPYUID ||
+	    r->push_c.kind != STORE_CHANGE_MOVE ||
+	    code->uidvalidity == 0 ||
+	    code->uidvalidity != r->move_dest.state.uidvalidity)
+		return;
+	imap_seqset_iter_init(&si, code->set1);
+	imap_seqset_iter_init(&di, code->set2);
+	if (imap_seqset_iter_next(&si, &slo, &shi) != MS_OK ||
+	    imap_seqset_iter_next(&di, &dlo, &dhi) != MS_OK ||
+	    slo != r->push_c.uid || shi != slo || dhi != dlo)
+		return;
+	r->move_uid = dlo;
+}
+
+void
+sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
+{
+	if (ev->type == IMAP_EV_UNTAGGED_STATUS)
+		sync_move_note_copyuid(as, &ev->u.status.code);
+}
+
+/*
+ * The message is in the destination and gone from the source: in one
+ * batch the source record goes, the destination record (same body, so the
+ * mirror's file is adopted, not written again) comes when COPYUID named
+ * it, and the pending change is cleared.  Without COPYUID the destination
+ * fetches it like any new message.
+ */
+static void
+sync_move_finish(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	const struct store_change *c = &r->push_c;
+	const struct store_msg *rec = &r->push_rec;
+
+	as->sum.moved++;
+	if (r->is_move_marked) {
+		/* Copied and marked, not expunged: the source stays on the
+		 * server, and in the store, as \Deleted. */
+		if (!sync_batch_ok(as, store_batch_msg_flags(as->batch,
+				c->folder_id, c->uid,
+				rec->flags | STORE_FLAG_DELETED,
+				rec->synced_flags | STORE_FLAG_DELETED,
+				rec->modseq)))
+			return;
+	} else if (!sync_batch_ok(as, store_batch_msg_expunge(as->batch,
+						c->folder_id, c->uid, c->uid))) {
+		return;
+	}
+	if (r->move_uid != 0) {
+		struct store_msg m = *rec;
+
+		m.folder_id = r->move_dest.id;
+		m.uid = r->move_uid;
+		m.modseq = 0;
+		m.mirror_name[0] = '\0';
+		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, NULL)))
+			return;
+		if (m.flags != m.synced_flags) {
+			/* Local flag changes not pushed yet travel along. */
+			struct store_change fc = {
+				.kind = STORE_CHANGE_FLAGS,
+				.folder_id = m.folder_id,
+				.uid = m.uid,
+				.flags_add = m.flags & ~m.synced_flags,
+				.flags_remove = m.synced_flags & ~m.flags,
+			};
+
+			if (!sync_batch_ok(as, store_batch_change_add(
+					as->batch, &fc, NULL)))
+				return;
+		}
+	}
+	log_info("acct=%s folder=%s uid=%u moved to %s%s", as->name,
+		 r->fold->name, c->uid, r->move_dest.name,
+		 r->move_uid != 0 ? "" : " (no COPYUID: fetched there later)");
+	sync_push_clear(as, c->seq);
+}
+
+static void
+sync_move_refused(struct imap_sync *as, const char *what,
+		  const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+
+	log_warn("acct=%s folder=%s uid=%u the server refused to %s it to "
+		 "%s (the move stays pending): %.*s", as->name, r->fold->name,
+		 r->push_c.uid, what, r->move_dest.name,
+		 st != NULL ? (int)st->text.len : 0,
+		 st != NULL ? (const char *)st->text.p : "");
+}
+
+static void
+sync_move_done(struct imap_session *s, int rc,
+	       const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_move_refused(as, "move", st);
+	} else {
+		sync_move_note_copyuid(as, &st->code);
+		sync_move_finish(as);
+	}
+	sync_push_next(as);
+}
+
+/* COPY + \Deleted + UID EXPUNGE, one after the other: the source is only
+ * marked once the copy exists. */
+static void
+sync_move_expunge_done(struct imap_session *s, int rc,
+		       const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st))
+		r->is_push_ok = false;
+	if (--r->push_pending > 0)
+		return;
+	if (r->is_push_ok) {
+		sync_move_finish(as);
+	} else {
+		/* The copy exists; the source stays, marked or not.  The
+		 * move stays pending and is retried: the next COPY would
+		 * make a second copy, so the destination is fetched and
+		 * the copy found by its body (sync_push_move()). */
+		sync_move_refused(as, "expunge the source after copying", st);
+	}
+	sync_push_next(as);
+}
+
+/* Marks the source \Deleted and, with UIDPLUS, expunges just it (a plain
+ * EXPUNGE would take every message someone marked). */
+static void
+sync_move_remove_source(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	bool has_uidplus = (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0;
+	char set[16];
+
+	snprintf(set, sizeof(set), "%u", r->push_c.uid);
+	r->is_push_ok = true;
+	r->push_pending = has_uidplus ? 2 : 1;
+	r->is_move_marked = !has_uidplus;
+	if (!sync_submit(as, imap_cmd_uid_store(core, ms_slice_from_cstr(set),
+						0, "+FLAGS.SILENT",
+						"\\Deleted"),
+			 sync_move_expunge_done) || !has_uidplus)
+		return;
+	(void)sync_submit(as, imap_cmd_uid_expunge(core,
+						   ms_slice_from_cstr(set)),
+			  sync_move_expunge_done);
+}
+
+static void
+sync_move_copy_done(struct imap_session *s, int rc,
+		    const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (!sync_st_ok(st)) {
+		sync_move_refused(as, "copy", st);
+		sync_push_next(as);
+		return;
+	}
+	sync_move_note_copyuid(as, &st->code);
+	sync_move_remove_source(as);
+}
+
+/* Starts a pending MOVE; true when a command went out. */
+static bool
+sync_push_move(struct imap_sync *as, const struct store_change *c)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	struct store_msg_ref *refs = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0;
+	bool is_there = false;
+	char set[16];
+	int rc;
+
+	if (store_msg_get(as->params.store, c->folder_id, c->uid, &r->push_rec,
+			  NULL) != MS_OK) {
+		/* Expunged on the server meanwhile: the mirror's file in the
+		 * destination is then a new message there. */
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	rc = store_folder_get(as->params.store, c->dest_folder_id,
+			      &r->move_dest, &err);
+	if (rc != MS_OK || (r->move_dest.attrs & (STORE_FOLDER_GONE |
+						  STORE_FOLDER_CREATE))) {
+		log_warn("acct=%s folder=%s uid=%u move: the destination "
+			 "folder is %s (the move stays pending)", as->name,
+			 r->fold->name, c->uid, rc < 0 ? err.msg :
+			 rc != MS_OK || (r->move_dest.attrs &
+					 STORE_FOLDER_GONE) ?
+			 "gone from the server" : "not created yet");
+		return false;
+	}
+	/* A copy made by an earlier attempt (or a crash after the server
+	 * took the move) is in the destination already: only the source
+	 * is left to remove. */
+	if (store_find_by_hash(as->params.store, r->push_rec.hash, &refs, &n,
+			       NULL) == MS_OK)
+		for (size_t i = 0; i < n; i++)
+			is_there |= refs[i].folder_id == r->move_dest.id;
+	free(refs);
+	snprintf(set, sizeof(set), "%u", c->uid);
+	r->move_uid = 0;
+	r->is_move_marked = false;
+	r->push_pending = 1;
+	if (is_there || (as->caps & IMAP_SESSION_CAP_MOVE) == 0) {
+		if (is_there) {
+			sync_move_remove_source(as);
+			return true;
+		}
+		(void)sync_submit(as, imap_cmd_uid_copy(core,
+					ms_slice_from_cstr(set),
+					ms_slice_from_cstr(r->move_dest.name)),
+				  sync_move_copy_done);
+		return true;
+	}
+	(void)sync_submit(as, imap_cmd_uid_move(core, ms_slice_from_cstr(set),
+				ms_slice_from_cstr(r->move_dest.name)),
+			  sync_move_done);
+	return true;
+}
+
+/* --- one change ----------------------------------------------------------- */
+
 /* Starts pushing change c; true when a command went out. */
 static bool
 sync_push_one(struct imap_sync *as, const struct store_change *c)
@@ -328,9 +584,12 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 						   r->push_body.len }),
 				sync_push_append_done);
 	}
-	if (!is_both || (c->kind != STORE_CHANGE_FLAGS &&
-			 c->kind != STORE_CHANGE_DELETE))
-		return false;	/* MOVE: not pushed by this engine yet */
+	if (!is_both)
+		return false;
+	if (c->kind == STORE_CHANGE_MOVE)
+		return sync_push_move(as, c);
+	if (c->kind != STORE_CHANGE_FLAGS && c->kind != STORE_CHANGE_DELETE)
+		return false;
 	if (store_msg_get(as->params.store, c->folder_id, c->uid, rec,
 			  NULL) != MS_OK) {
 		/* Expunged on the server meanwhile: nothing to do. */
