@@ -77,6 +77,10 @@ mirror_check_folder(struct mirror_ctx *c, const struct store_folder *f,
 	int rc;
 
 	rc = mirror__dir_open(&md, path, false, NULL, &exists, err_r);
+	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
+		mirror__dir_close(&md);
+		return MS_OK;	/* deleted on the server, and in the mirror */
+	}
 	if (rc == MS_OK && !exists)
 		rc = ms_err_set(err_r, MS_EINVAL, "%s: no Maildir at %s",
 				f->name, path);
@@ -105,22 +109,41 @@ mirror_check_folder(struct mirror_ctx *c, const struct store_folder *f,
 	return rc;
 }
 
+/* A Maildir a scan would make a folder of: the scan has not run yet. */
+static int
+mirror_check_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
+			char delim, void *arg, struct ms_err *err_r)
+{
+	(void)c;
+	(void)delim;
+	(void)arg;
+	return ms_err_set(err_r, MS_EINVAL, "Maildir %s is no store folder's "
+			  "(a scan would make it folder \"%s\")", abs, name);
+}
+
 int
 mirror_check(struct store *s, const struct mirror_params *p, unsigned flags,
 	     struct ms_err *err_r)
 {
 	struct mirror_ctx c;
+	char **paths = NULL;
 	int rc = mirror__ctx_init(&c, s, p, err_r);
 
+	if (rc == MS_OK && c.nfolders > 0 &&
+	    (paths = calloc(c.nfolders, sizeof(*paths))) == NULL)
+		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
-		char *path = NULL;
-
-		rc = mirror__folder_path(&c, &c.folders[i], &path, err_r);
-		if (rc == MS_OK && path != NULL)
-			rc = mirror_check_folder(&c, &c.folders[i], path, flags,
-						 err_r);
-		free(path);
+		rc = mirror__folder_path(&c, &c.folders[i], &paths[i], err_r);
+		if (rc == MS_OK && paths[i] != NULL)
+			rc = mirror_check_folder(&c, &c.folders[i], paths[i],
+						 flags, err_r);
 	}
+	if (rc == MS_OK)
+		rc = mirror__tree_new(&c, &paths, mirror_check_new_folder, NULL,
+				      err_r);
+	for (size_t i = 0; paths != NULL && i < c.nfolders; i++)
+		free(paths[i]);
+	free(paths);
 	mirror__ctx_deinit(&c);
 	return rc;
 }

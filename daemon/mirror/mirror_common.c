@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imap/imap_utf7.h"
 #include "log.h"
 #include "maildir/maildir_path.h"
 #include "mirror/mirror_int.h"
@@ -219,6 +221,180 @@ mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 	return rc;
 }
 
+/* --- Maildirs a reader made ------------------------------------------- */
+
+/*
+ * The hierarchy delimiter a reader's new folder gets: INBOX's, else that
+ * of the account's first folder that has one; 0 when no folder tells.
+ */
+static bool
+mirror_tree_delim(const struct mirror_ctx *c, char *delim_r)
+{
+	bool is_found = false;
+
+	for (size_t i = 0; i < c->nfolders; i++) {
+		const struct store_folder *f = &c->folders[i];
+
+		if ((f->attrs & STORE_FOLDER_INBOX) ||
+		    strcasecmp(f->name, "INBOX") == 0) {
+			*delim_r = f->delimiter;
+			return true;
+		}
+		if (!is_found && f->delimiter != 0) {
+			*delim_r = f->delimiter;
+			is_found = true;
+		}
+	}
+	if (!is_found && c->nfolders > 0) {
+		*delim_r = c->folders[0].delimiter;
+		is_found = true;
+	}
+	return is_found;
+}
+
+/* Is found->v[i] inside one of the Maildirs before it that were refused? */
+static bool
+mirror_tree_under(const struct maildir_folders *found, const bool *is_refused,
+		  size_t i)
+{
+	const char *rel = found->v[i];
+
+	for (size_t k = 0; k < i; k++) {
+		size_t n = strlen(found->v[k]);
+
+		if (is_refused[k] && n > 0 && strncmp(rel, found->v[k], n) == 0 &&
+		    rel[n] == '/')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The server name of Maildir found->v[i], which no store folder holds,
+ * into name (STORE_FOLDER_NAME_MAX + 1 bytes).  MS_OK, MS_EINVAL with why
+ * set (the Maildir is to be left alone; is_refused[i] is set when its
+ * folder is not on the server either, so nothing inside it can be
+ * created), or MS_ENOMEM.
+ */
+static int
+mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
+		 bool *is_refused, size_t i, char delim, char *name, char *why,
+		 size_t whysz, struct ms_err *err_r)
+{
+	const char *rel = found->v[i];
+	struct maildir_path_ns ns = { delim, c->p->ns_prefix };
+	struct ms_buf buf, utf7;
+	struct ms_err perr = { 0 };
+	struct store_folder f;
+	int rc;
+
+	is_refused[i] = true;
+	if (rel[0] == '\0') {
+		snprintf(why, whysz, "the root Maildir is INBOX, which the "
+			 "server has not listed");
+		return MS_EINVAL;
+	}
+	if (mirror_tree_under(found, is_refused, i)) {
+		snprintf(why, whysz, "Maildir inside a folder that is not "
+			 "created on the server");
+		return MS_EINVAL;
+	}
+	ms_buf_init(&buf, STORE_FOLDER_NAME_MAX);
+	ms_buf_init(&utf7, 4 * STORE_FOLDER_NAME_MAX);
+	rc = maildir_path_to_server(&ns, rel, strlen(rel), &buf, &perr);
+	if (rc == MS_EINVAL) {
+		snprintf(why, whysz, "Maildir that cannot be a server folder: "
+			 "%s", perr.msg);
+	} else if (rc == MS_ETOOBIG) {
+		snprintf(why, whysz, "Maildir whose server name would be "
+			 "longer than %d bytes", STORE_FOLDER_NAME_MAX);
+		rc = MS_EINVAL;
+	} else if (rc != MS_OK) {
+		ms_err_set(err_r, rc, "%s", perr.msg);
+	} else if (imap_utf7_encode((struct ms_slice){ buf.p, buf.len },
+				    &utf7) != MS_OK) {
+		/* The engine sends names in modified UTF-7, made of UTF-8. */
+		snprintf(why, whysz, "Maildir whose name is not UTF-8");
+		rc = MS_EINVAL;
+	} else {
+		memcpy(name, buf.p, buf.len);
+		name[buf.len] = '\0';
+		rc = store_folder_find(c->s, c->p->account, name, &f, err_r);
+		if (rc == MS_OK) {
+			snprintf(why, whysz, "Maildir of server folder \"%.200s\"%s",
+				 f.name, (f.attrs & STORE_FOLDER_NOSELECT) ?
+				 ", which holds no messages (\\Noselect)" :
+				 ", whose mirror is elsewhere");
+			/* The folder is on the server: children can be. */
+			is_refused[i] = false;
+			rc = MS_EINVAL;
+		} else if (rc == STORE_NOTFOUND) {
+			is_refused[i] = false;	/* created: so can children */
+			rc = MS_OK;
+		}
+	}
+	ms_buf_deinit(&buf);
+	ms_buf_deinit(&utf7);
+	return rc;
+}
+
+int
+mirror__tree_new(struct mirror_ctx *c, char **const *paths,
+		 mirror_new_folder_cb cb, void *arg, struct ms_err *err_r)
+{
+	struct maildir_folders found = { 0 };
+	char name[STORE_FOLDER_NAME_MAX + 1], why[400];
+	char delim = 0;
+	bool has_delim = mirror_tree_delim(c, &delim);
+	bool *is_refused = NULL;
+	size_t nknown = c->nfolders;
+	struct stat sb;
+	int rc;
+
+	if (stat(c->p->root, &sb) != 0 && errno == ENOENT)
+		return MS_OK;	/* no tree, no Maildir in it */
+	rc = maildir_tree_discover(c->p->root, &found, c->p->rep, err_r);
+	if (rc == MS_OK && found.n > 0 &&
+	    (is_refused = calloc(found.n, sizeof(*is_refused))) == NULL)
+		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == MS_OK && i < found.n; i++) {
+		char *abs = maildir__path_join(c->p->root, found.v[i], "");
+		bool is_known = false;
+
+		if (abs == NULL) {
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+			break;
+		}
+		/* cb may grow *paths: only the first nknown count. */
+		for (size_t k = 0; k < nknown && !is_known; k++)
+			is_known = (*paths)[k] != NULL &&
+				   strcmp((*paths)[k], abs) == 0;
+		if (is_known) {
+			free(abs);
+			continue;
+		}
+		if (!has_delim) {
+			snprintf(why, sizeof(why), "Maildir without a server "
+				 "folder (the account has no folder yet)");
+			is_refused[i] = true;
+			rc = MS_EINVAL;
+		} else {
+			rc = mirror_tree_name(c, &found, is_refused, i, delim,
+					      name, why, sizeof(why), err_r);
+		}
+		if (rc == MS_EINVAL) {
+			maildir_report_note(c->p->rep, abs, why);
+			rc = MS_OK;
+		} else if (rc == MS_OK) {
+			rc = cb(c, abs, name, delim, arg, err_r);
+		}
+		free(abs);
+	}
+	free(is_refused);
+	maildir_folders_deinit(&found);
+	return rc;
+}
+
 /* --- one folder's listing ----------------------------------------------- */
 
 static uint32_t
@@ -258,6 +434,21 @@ mirror_dir_index(struct mirror_dir *md, struct ms_err *err_r)
 	return MS_OK;
 }
 
+static int
+mirror_dir_tmp(const char *path, struct ms_err *err_r)
+{
+	char *tmp = maildir__path_join(path, "tmp", "");
+	int rc = MS_OK;
+
+	if (tmp == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		rc = ms_err_set(err_r, MS_EIO, "mkdir %s: %s", tmp,
+				strerror(errno));
+	free(tmp);
+	return rc;
+}
+
 int
 mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
 		 struct maildir_report *rep, bool *exists_r,
@@ -284,6 +475,10 @@ mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
 		free(new);
 		if (!*exists_r)
 			return MS_OK;
+		/* A reader's Maildir may lack tmp/ (readers only need cur/
+		 * and new/); writes into the folder go through it. */
+		if ((rc = mirror_dir_tmp(path, err_r)) != MS_OK)
+			return rc;
 	}
 	rc = maildir_dir_open(&md->d, path, create, err_r);
 	if (rc != MS_OK)

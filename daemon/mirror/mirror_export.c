@@ -361,6 +361,30 @@ mirror_export_missing(struct mirror_export *x, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/*
+ * A folder deleted on the server whose files export just removed: its
+ * Maildir goes too when nothing else is in it (a reader's file, or a
+ * child folder, keeps it; rmdir only removes empty directories).
+ */
+static void
+mirror_export_gone(struct mirror_ctx *c, const struct store_folder *f,
+		   const char *path)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	bool is_empty = true;
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char *sub = maildir__path_join(path, subs[i], "");
+
+		if (sub == NULL || (rmdir(sub) != 0 && errno != ENOENT))
+			is_empty = false;
+		free(sub);
+	}
+	if (is_empty && rmdir(path) == 0)
+		log_info("acct=%s mirror folder=%s deleted on the server: "
+			 "removed %s", c->p->account, f->name, path);
+}
+
 static int
 mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
 		     const char *path, struct store_batch *b, uint8_t *buf,
@@ -375,6 +399,11 @@ mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
 
 	rc = mirror__dir_open(&x.md, path, false, c->p->rep, &exists, err_r);
 	x.existed = exists;
+	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
+		/* Deleted on the server, and its Maildir is gone too. */
+		mirror__dir_close(&x.md);
+		return MS_OK;
+	}
 	if (rc == MS_OK && !exists) {
 		mirror__dir_close(&x.md);
 		rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists,
@@ -410,6 +439,8 @@ mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
 	st->folders++;
 	free(x.miss);
 	mirror__dir_close(&x.md);
+	if (rc == MS_OK && (f->attrs & STORE_FOLDER_GONE))
+		mirror_export_gone(c, f, path);
 	return rc;
 }
 

@@ -53,6 +53,20 @@ bool mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 			char **path_r, struct ms_err *err_r) MS_WUR;
 
+/*
+ * The Maildirs of the tree that no store folder holds (*paths: the
+ * folders' Maildir paths as from mirror__folder_path(), c->nfolders of
+ * them; cb may grow the array).  One that can be a server folder (see mirror.h) is passed to cb
+ * with its server name and delimiter; cb's non-MS_OK result stops the
+ * walk.  Any other is reported (once per report) and left alone.
+ */
+typedef int (*mirror_new_folder_cb)(struct mirror_ctx *c, const char *abs,
+				    const char *name, char delim, void *arg,
+				    struct ms_err *err_r);
+int mirror__tree_new(struct mirror_ctx *c, char **const *paths,
+		     mirror_new_folder_cb cb, void *arg,
+		     struct ms_err *err_r) MS_WUR;
+
 /* One folder's listing. */
 struct mirror_dir {
 	struct maildir_dir d;

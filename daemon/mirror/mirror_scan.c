@@ -354,8 +354,9 @@ mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
 			rc = ms_err_set(err_r, MS_EIO, "unlink %s/%s: %s", u->dir,
 					u->name, strerror(errno));
 		if (rc == MS_OK)
-			log_info("acct=%s mirror %s/%s has bare LF line ends: "
+			log_info("acct=%s mirror %s/%s/%s has bare LF line ends: "
 				 "now %s with CRLF", x->c->p->account, u->dir,
+				 maildir_sub_name((enum maildir_sub)u->sub),
 				 u->name, name);
 	}
 	maildir_wfile_abort(&wf);
@@ -451,31 +452,49 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 	return rc;
 }
 
-/* Reports Maildirs of the tree that are no server folder's. */
+/* Adds the new store folder id to the context, its path to *paths. */
 static int
-mirror_scan_tree(struct mirror_ctx *c, char **paths, struct ms_err *err_r)
+mirror_scan_add_folder(struct mirror_ctx *c, char ***paths, uint32_t id,
+		       const char *abs, struct ms_err *err_r)
 {
-	struct maildir_folders found = { 0 };
-	int rc = maildir_tree_discover(c->p->root, &found, c->p->rep, err_r);
+	struct store_folder *fv;
+	char **pv;
+	int rc;
 
-	for (size_t i = 0; rc == MS_OK && i < found.n; i++) {
-		char *abs = maildir__path_join(c->p->root, found.v[i], "");
-		bool is_known = false;
+	fv = realloc(c->folders, (c->nfolders + 1) * sizeof(*fv));
+	if (fv == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	c->folders = fv;
+	pv = realloc(*paths, (c->nfolders + 1) * sizeof(*pv));
+	if (pv == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	*paths = pv;
+	rc = store_folder_get(c->s, id, &fv[c->nfolders], err_r);
+	if (rc == STORE_NOTFOUND)
+		rc = ms_err_set(err_r, MS_ESTORE, "folder %u vanished", id);
+	if (rc != MS_OK)
+		return rc;
+	if ((pv[c->nfolders] = strdup(abs)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	c->nfolders++;
+	return MS_OK;
+}
 
-		if (abs == NULL) {
-			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
-			break;
-		}
-		for (size_t k = 0; k < c->nfolders && !is_known; k++)
-			is_known = paths[k] != NULL && strcmp(paths[k], abs) == 0;
-		if (!is_known)
-			maildir_report_note(c->p->rep, abs,
-					    "Maildir without a server folder, "
-					    "left alone");
-		free(abs);
-	}
-	maildir_folders_deinit(&found);
-	return rc;
+/* A reader's new Maildir: a store folder to be created on the server. */
+static int
+mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
+		       char delim, void *arg, struct ms_err *err_r)
+{
+	char ***paths = arg;
+	uint32_t id;
+	int rc = store_folder_ensure(c->s, c->p->account, name, delim,
+				     STORE_FOLDER_CREATE, &id, err_r);
+
+	if (rc != MS_OK)
+		return rc;
+	log_info("acct=%s mirror new folder %s: \"%s\" to be created on the "
+		 "server", c->p->account, abs, name);
+	return mirror_scan_add_folder(c, paths, id, abs, err_r);
 }
 
 int
@@ -496,9 +515,16 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 	if (rc == MS_OK && c.nfolders > 0 &&
 	    (paths = calloc(c.nfolders, sizeof(*paths))) == NULL)
 		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
+	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++)
 		rc = mirror__folder_path(&c, &c.folders[i], &paths[i], err_r);
-		if (rc != MS_OK || paths[i] == NULL)
+	/* New folders first: their files are new files like any other. */
+	if (rc == MS_OK)
+		rc = mirror__tree_new(&c, &paths, mirror_scan_new_folder, &paths,
+				      err_r);
+	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
+		/* A folder deleted on the server takes no new messages; its
+		 * Maildir is known, so it is not a new folder either. */
+		if (paths[i] == NULL || (c.folders[i].attrs & STORE_FOLDER_GONE))
 			continue;
 		x.f = &c.folders[i];
 		x.path = paths[i];
@@ -506,8 +532,6 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 	}
 	if (rc == MS_OK)
 		rc = mirror_scan_resolve(&x, err_r);
-	if (rc == MS_OK)
-		rc = mirror_scan_tree(&c, paths, err_r);
 	/* What was found before an error is committed all the same. */
 	if (x.b != NULL) {
 		struct ms_err cerr = { 0 };

@@ -4,17 +4,36 @@
  * hashes), or runs one mirror pass by itself.  Not installed; not for
  * users.  The store must not be open in a running mailsyncd.
  *
- *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export]
+ *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export|folders]
  *
  * Prints "mirror ok" or what the pass did; the first difference found
- * goes to stderr.  Exit 0 on success, 1 on a difference or failure, 2 on
+ * goes to stderr.  "folders" prints the account's store folders, one a
+ * line: NAME TAB delim=C TAB attrs=HEX TAB uidvalidity=N (C is "-" for
+ * none); a folder a reader created in the mirror, not yet on the server,
+ * has STORE_FOLDER_CREATE (0x200) in attrs.  Exit 0 on success, 1 on a difference or failure, 2 on
  * usage errors.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mirror/mirror.h"
 #include "store/store.h"
+
+static int
+mc_folders(struct store *s, const char *account, struct ms_err *err_r)
+{
+	struct store_folder *f = NULL;
+	size_t n = 0;
+	int rc = store_folder_list(s, account, &f, &n, err_r);
+
+	for (size_t i = 0; rc == MS_OK && i < n; i++)
+		printf("%s\tdelim=%c\tattrs=%#x\tuidvalidity=%u\n", f[i].name,
+		       f[i].delimiter != 0 ? f[i].delimiter : '-', f[i].attrs,
+		       f[i].state.uidvalidity);
+	free(f);
+	return rc;
+}
 
 static void
 mc_report(const char *path, const char *why, void *arg)
@@ -37,7 +56,7 @@ main(int argc, char **argv)
 
 	if (argc < 4 || argc > 5) {
 		fputs("usage: ms_mirrorcheck STORE ACCOUNT ROOT "
-		      "[check|scan|export]\n", stderr);
+		      "[check|scan|export|folders]\n", stderr);
 		return 2;
 	}
 	sp.dir = argv[1];
@@ -55,11 +74,13 @@ main(int argc, char **argv)
 		rc = mirror_scan(s, &p, &st, &err);
 	else if (strcmp(cmd, "export") == 0)
 		rc = mirror_export(s, &p, &st, &err);
+	else if (strcmp(cmd, "folders") == 0)
+		rc = mc_folders(s, p.account, &err);
 	else
 		rc = MS_EINVAL;
 	if (rc == MS_OK && strcmp(cmd, "check") == 0)
 		printf("mirror ok\n");
-	else if (rc == MS_OK)
+	else if (rc == MS_OK && strcmp(cmd, "folders") != 0)
 		printf("%s: written %llu renamed %llu removed %llu "
 		       "adopted %llu flags %llu deletes %llu moves %llu "
 		       "appends %llu\n", cmd,
@@ -71,7 +92,7 @@ main(int argc, char **argv)
 		       (unsigned long long)st.deletes,
 		       (unsigned long long)st.moves,
 		       (unsigned long long)st.appends);
-	else
+	else if (rc != MS_OK)
 		fprintf(stderr, "ms_mirrorcheck: %s: %s\n", cmd,
 			err.msg[0] ? err.msg : ms_strerror(rc));
 	maildir_report_deinit(&rep);

@@ -627,14 +627,19 @@ test_not_messages(void **state)
 	assert_int_equal(tmd_put(t->root, "Lists/notes.txt", "x", 1), 0);
 	snprintf(path, sizeof(path), "%s/cur/adir", t->root);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(tmd_mkmaildir(t->root, "Local"), 0);
+	/* A Maildir that cannot be a folder (not a canonical name), one
+	 * inside it, and a file in them: left alone. */
+	assert_int_equal(tmd_mkmaildir(t->root, "50%"), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "50%/sub"), 0);
+	assert_int_equal(tmd_put(t->root, "50%/sub/new/1.M1P1.h", MT_NEW,
+				 strlen(MT_NEW)), 0);
 	t->nreports = 0;
 	st = mt_scan(t);
 	assert_int_equal(st.appends + st.deletes + st.moves, 0);
-	assert_int_equal(t->nreports, 4);
+	assert_int_equal(t->nreports, 5);
 	st = mt_scan(t);
 	(void)mt_export(t);
-	assert_int_equal(t->nreports, 4);	/* once each */
+	assert_int_equal(t->nreports, 5);	/* once each */
 	mt_check(t);
 	assert_int_equal(tmd_get(t->root, "Lists/notes.txt", path, 10), 1);
 }
@@ -905,6 +910,200 @@ test_rename_race(void **state)
 	printf("reader renames that won the race: %u of %u\n", won, MT_RACE_N);
 }
 
+static uint32_t
+mt_folder_id(struct mt *t, const char *name, uint32_t *attrs_r, char *delim_r)
+{
+	struct store_folder f;
+	struct ms_err err = { 0 };
+
+	if (store_folder_find(t->s, "acct", name, &f, &err) != MS_OK)
+		return 0;
+	*attrs_r = f.attrs;
+	*delim_r = f.delimiter;
+	return f.id;
+}
+
+/* The server took the reader's new folder: LIST shows it, SELECT gives
+ * UIDVALIDITY, the APPENDs are records (uid 1, 2, ... in change order). */
+static void
+mt_server_took(struct mt *t, const char *name, uint32_t uidvalidity)
+{
+	struct store_change *ch;
+	struct store_batch *b;
+	struct store_folder_state fs = { .uidvalidity = uidvalidity,
+					 .uidnext = 100 };
+	struct ms_err err = { 0 };
+	uint32_t id, uid = 1;
+	size_t n;
+
+	assert_int_equal(store_folder_ensure(t->s, "acct", name, '/', 0, &id,
+					     &err), MS_OK);
+	ch = mt_changes(t, &n);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_folder_state(b, id, &fs,
+						  STORE_FS_UIDVALIDITY |
+						  STORE_FS_UIDNEXT), MS_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct store_msg m;
+
+		if (ch[i].folder_id != id || ch[i].kind != STORE_CHANGE_APPEND)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.folder_id = id;
+		m.uid = uid++;
+		memcpy(m.hash, ch[i].hash, STORE_HASH_LEN);
+		assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+		assert_int_equal(store_batch_change_clear(b, ch[i].seq), MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	free(ch);
+}
+
+/* A Maildir a reader made: a store folder to be created on the server,
+ * its files pending APPENDs; export leaves them alone until the server's
+ * copies arrive, then adopts them. */
+static void
+test_reader_new_folder(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct ms_err err = { 0 };
+	uint32_t id_p, id_u, attrs = 0;
+	char delim = 0, name[512], path[4300];
+	size_t n, n_p = 0, n_u = 0;
+
+	(void)mt_export(t);
+	assert_int_equal(tmd_mkmaildir(t->root, "Projects/2026"), 0);
+	assert_int_equal(tmd_put(t->root, "Projects/2026/new/1700000001.M1P1.h",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	assert_int_equal(tmd_put(t->root, "Projects/2026/cur/1700000002.M1P1.h:2,S",
+				 MT_MSG2, strlen(MT_MSG2)), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, MT_UNI "-new"), 0);
+	assert_int_equal(tmd_put(t->root, MT_UNI "-new/cur/1700000003.M1P1.h:2,FS",
+				 MT_MSG3, strlen(MT_MSG3)), 0);
+	/* tmp/ is optional for readers. */
+	snprintf(path, sizeof(path), "%s/%s-new/tmp", t->root, MT_UNI);
+	assert_int_equal(rmdir(path), 0);
+	/* Before any scan, check sees the Maildir no folder holds. */
+	assert_int_equal(mirror_check(t->s, &t->p, 0, &err), MS_EINVAL);
+	assert_non_null(strstr(err.msg, "Projects/2026"));
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 3);
+	assert_int_equal(st.deletes + st.moves + st.flag_changes, 0);
+	assert_int_equal(t->nreports, 0);
+	id_p = mt_folder_id(t, "Projects/2026", &attrs, &delim);
+	assert_int_not_equal(id_p, 0);
+	assert_int_equal(attrs, STORE_FOLDER_CREATE);
+	assert_int_equal(delim, '/');
+	id_u = mt_folder_id(t, MT_UNI "-new", &attrs, &delim);
+	assert_int_not_equal(id_u, 0);
+	assert_int_equal(attrs, STORE_FOLDER_CREATE);
+	/* The plain directory "Projects" is no folder. */
+	assert_int_equal(mt_folder_id(t, "Projects", &attrs, &delim), 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ch[i].kind, STORE_CHANGE_APPEND);
+		n_p += ch[i].folder_id == id_p;
+		n_u += ch[i].folder_id == id_u;
+	}
+	assert_int_equal(n_p, 2);
+	assert_int_equal(n_u, 1);
+	free(ch);
+	mt_check(t);
+	/* Nothing twice; export touches none of the reader's files. */
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.flag_changes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed + st.adopted + st.renamed, 0);
+	assert_int_equal(tmd_get(t->root, "Projects/2026/new/1700000001.M1P1.h",
+				 name, sizeof(name)), strlen(MT_NEW));
+	assert_int_equal(tmd_get(t->root, "Projects/2026/cur/1700000002.M1P1.h:2,S",
+				 name, sizeof(name)), strlen(MT_MSG2));
+	mt_check(t);
+	/* The folder deleted by the reader before the server has it: its
+	 * mail is pending all the same, and export makes the Maildir again. */
+	tmd_rmtree(t->root);
+	st = mt_export(t);
+	assert_int_equal(tmd_count(t->root, "Projects/2026/new") +
+			 tmd_count(t->root, "Projects/2026/cur"), 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 3);
+	free(ch);
+	assert_int_equal(tmd_put(t->root, "Projects/2026/new/1700000001.M1P1.h",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	assert_int_equal(tmd_put(t->root, "Projects/2026/cur/1700000002.M1P1.h:2,S",
+				 MT_MSG2, strlen(MT_MSG2)), 0);
+	assert_int_equal(tmd_put(t->root, MT_UNI "-new/cur/1700000003.M1P1.h:2,FS",
+				 MT_MSG3, strlen(MT_MSG3)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	/* The server created both and took the messages: export adopts
+	 * the files, the reader's letters become pending FLAGS. */
+	mt_server_took(t, "Projects/2026", 700);
+	mt_server_took(t, MT_UNI "-new", 701);
+	(void)mt_folder_id(t, "Projects/2026", &attrs, &delim);
+	assert_int_equal(attrs & STORE_FOLDER_CREATE, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 0);
+	assert_int_equal(st.adopted, 3);
+	assert_int_equal(st.flag_changes, 2);
+	assert_int_equal(tmd_count(t->root, "Projects/2026/new") +
+			 tmd_count(t->root, "Projects/2026/cur"), 2);
+	assert_int_equal(tmd_count(t->root, MT_UNI "-new/cur"), 1);
+	mt_check(t);
+	mt_clear_changes(t);
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.flag_changes + st.deletes, 0);
+}
+
+/* Maildirs that cannot become folders: a \Noselect folder's, one in a
+ * Maildir that cannot be a folder, and any in an account without folders. */
+static void
+test_reader_new_folder_refused(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct ms_err err = { 0 };
+	uint32_t id, attrs = 0;
+	char delim = 0;
+	size_t n;
+
+	assert_int_equal(store_folder_ensure(t->s, "acct", "Lists", '/',
+					     STORE_FOLDER_NOSELECT, &id, &err),
+			 MS_OK);
+	(void)mt_export(t);
+	assert_int_equal(tmd_mkmaildir(t->root, "Lists"), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "Lists/new2"), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "a%2fb"), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "a%2fb/c"), 0);
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	assert_int_equal(t->nreports, 3);
+	/* Lists is on the server (\Noselect): a child can be created. */
+	assert_int_not_equal(mt_folder_id(t, "Lists/new2", &attrs, &delim), 0);
+	assert_int_equal(attrs, STORE_FOLDER_CREATE);
+	(void)mt_folder_id(t, "Lists", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_NOSELECT);
+	mt_check(t);
+
+	/* Another account, no folder yet: nothing to take a delimiter from. */
+	t->p.account = "empty";
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	assert_true(t->nreports > 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	t->p.account = "acct";
+}
+
 int
 main(void)
 {
@@ -922,6 +1121,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_folder_names, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_export_keeps_reader_changes, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rename_race, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_new_folder, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_new_folder_refused, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
