@@ -116,6 +116,7 @@ struct sync_run {
 	struct store_folder move_dest;
 	uint32_t move_uid;
 	bool is_move_marked;	/* no UIDPLUS: the source only \Deleted */
+	bool is_move_dest_added;	/* the copy's record is in the batch */
 };
 
 struct imap_sync {

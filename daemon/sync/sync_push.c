@@ -289,11 +289,48 @@ sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
 }
 
 /*
+ * The destination holds a copy whose UID COPYUID told: its record (same
+ * body, so the mirror's file is adopted, not written again) goes into the
+ * batch at once, so that a retry after a failure to remove the source
+ * finds the copy (sync_push_move()) instead of copying again.
+ */
+static bool
+sync_move_add_dest(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg m = r->push_rec;
+
+	if (r->move_uid == 0 || r->is_move_dest_added)
+		return true;
+	r->is_move_dest_added = true;
+	m.folder_id = r->move_dest.id;
+	m.uid = r->move_uid;
+	m.modseq = 0;
+	m.mirror_name[0] = '\0';
+	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, NULL)))
+		return false;
+	if (m.flags != m.synced_flags) {
+		/* Local flag changes not pushed yet travel along. */
+		struct store_change fc = {
+			.kind = STORE_CHANGE_FLAGS,
+			.folder_id = m.folder_id,
+			.uid = m.uid,
+			.flags_add = m.flags & ~m.synced_flags,
+			.flags_remove = m.synced_flags & ~m.flags,
+		};
+
+		if (!sync_batch_ok(as, store_batch_change_add(as->batch, &fc,
+							      NULL)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * The message is in the destination and gone from the source: in one
- * batch the source record goes, the destination record (same body, so the
- * mirror's file is adopted, not written again) comes when COPYUID named
- * it, and the pending change is cleared.  Without COPYUID the destination
- * fetches it like any new message.
+ * batch the source record goes, the destination's comes (when COPYUID
+ * named it; without, the destination fetches it like any new message),
+ * and the pending change is cleared.
  */
 static void
 sync_move_finish(struct imap_sync *as)
@@ -316,30 +353,8 @@ sync_move_finish(struct imap_sync *as)
 						c->folder_id, c->uid, c->uid))) {
 		return;
 	}
-	if (r->move_uid != 0) {
-		struct store_msg m = *rec;
-
-		m.folder_id = r->move_dest.id;
-		m.uid = r->move_uid;
-		m.modseq = 0;
-		m.mirror_name[0] = '\0';
-		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, NULL)))
-			return;
-		if (m.flags != m.synced_flags) {
-			/* Local flag changes not pushed yet travel along. */
-			struct store_change fc = {
-				.kind = STORE_CHANGE_FLAGS,
-				.folder_id = m.folder_id,
-				.uid = m.uid,
-				.flags_add = m.flags & ~m.synced_flags,
-				.flags_remove = m.synced_flags & ~m.flags,
-			};
-
-			if (!sync_batch_ok(as, store_batch_change_add(
-					as->batch, &fc, NULL)))
-				return;
-		}
-	}
+	if (!sync_move_add_dest(as))
+		return;
 	log_info("acct=%s folder=%s uid=%u moved to %s%s", as->name,
 		 r->fold->name, c->uid, r->move_dest.name,
 		 r->move_uid != 0 ? "" : " (no COPYUID: fetched there later)");
@@ -444,6 +459,8 @@ sync_move_copy_done(struct imap_session *s, int rc,
 		return;
 	}
 	sync_move_note_copyuid(as, &st->code);
+	if (!sync_move_add_dest(as))
+		return;
 	sync_move_remove_source(as);
 }
 
@@ -489,7 +506,7 @@ sync_push_move(struct imap_sync *as, const struct store_change *c)
 	free(refs);
 	snprintf(set, sizeof(set), "%u", c->uid);
 	r->move_uid = 0;
-	r->is_move_marked = false;
+	r->is_move_marked = r->is_move_dest_added = false;
 	r->push_pending = 1;
 	if (is_there || (as->caps & IMAP_SESSION_CAP_MOVE) == 0) {
 		if (is_there) {

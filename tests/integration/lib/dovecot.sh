@@ -28,6 +28,10 @@
 #   dovecot_doveadm fetch -u "$MS_USER1" 'uid flags' mailbox INBOX all
 # dovecot_maildir USER     prints the user's Maildir root (INBOX lives there).
 #
+# Settings for one test, read by dovecot_start: MS_DOVECOT_IMAP_CONF, lines
+# for the "protocol imap" block (e.g. an imap_capability without MOVE), and
+# MS_DOVECOT_NS_CONF, lines for the INBOX namespace (e.g. "prefix = INBOX/").
+#
 # Notes: Dovecot treats connections from 127.0.0.1 to 127.0.0.1 as secure, so
 # plaintext LOGIN on the non-TLS ports works without STARTTLS.
 # mail_max_userip_connections is raised to 200 and auth_failure_delay is 0 so
@@ -138,6 +142,7 @@ mail_max_userip_connections = 200
 namespace inbox {
   inbox = yes
   separator = /
+${MS_DOVECOT_NS_CONF:-}
   mailbox Drafts {
     special_use = \\Drafts
     auto = subscribe
@@ -162,6 +167,7 @@ mail_plugins = \$mail_plugins zlib
 protocol imap {
   mail_plugins = \$mail_plugins imap_zlib
   imap_idle_notify_interval = 2 mins
+${MS_DOVECOT_IMAP_CONF:-}
 }
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv
