@@ -12,13 +12,13 @@
 # and the next pass has nothing to do.
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
-# newfolder_server_side: whether the sync engine pushes reader-created
-# folders (CREATE, then APPEND) yet.  Without it only the scan's side
-# (store folders, pending APPENDs, files left alone) is checked.
-# MS_NEWFOLDER_SERVER=0/1 overrides.
+# newfolder_server_side: check the server's side too (the sync engine
+# CREATEs reader-made folders and APPENDs their messages since f71225d).
+# MS_NEWFOLDER_SERVER=0 checks only the scan's side (store folders,
+# pending APPENDs, files left alone), for an engine without it.
 newfolder_server_side()
 {
-	[ "${MS_NEWFOLDER_SERVER:-0}" = 1 ]
+	[ "${MS_NEWFOLDER_SERVER:-1}" = 1 ]
 }
 
 mirror_setup
@@ -133,6 +133,7 @@ for ((i = 0; i < 2; i++)); do
 	[ -z "$("$STOREDUMP" "$STORE" changes)" ] && break
 	is_sync || fail "pass $((i + 2)): $(cat "$WORK/err")"
 done
+ok "$((i + 1)) pass(es) to push folders, messages and flags"
 pending="$("$STOREDUMP" "$STORE" changes)"
 [ -z "$pending" ] && ok "nothing pending" || fail "still pending: $pending"
 got_p="$(is_server_msgs --folder 'Projects/2026' | awk -F'\t' -v OFS='\t' '{ print $4, $3 }' | sort)"
