@@ -8,7 +8,8 @@
  * values are big-endian, so cursors iterate in numeric order.
  *
  *   meta         "schema_version" -> u32; "next_folder_id" -> u32;
- *                "next_change_seq", "next_local_seq", "next_outbox_id" -> u64
+ *                "next_change_seq", "next_local_seq", "next_outbox_id" -> u64;
+ *                "ns_prefix/ACCOUNT" -> namespace prefix (bytes)
  *   folders      folder id (u32) -> account, name, delimiter, flags,
  *                UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MESSAGES (server),
  *                local message count, mirror durable watermark
@@ -206,6 +207,22 @@ int store_folder_find(struct store *s, const char *account, const char *name,
 int store_folder_list(struct store *s, const char *account,
 		      struct store_folder **folders_r, size_t *n_r,
 		      struct ms_err *err_r) MS_WUR;
+
+/* --- accounts ------------------------------------------------------------ */
+
+#define STORE_NS_PREFIX_MAX 100	/* bytes of a namespace prefix */
+
+/*
+ * The personal namespace prefix the server announced for the account
+ * ("INBOX." on Cyrus; "" when none), as the sync pass last learned it.
+ * get: MS_OK with it in prefix_r (size bytes with the NUL), or
+ * STORE_NOTFOUND when never learned.  set: its own short write
+ * transaction, skipped when unchanged.
+ */
+int store_account_ns_get(struct store *s, const char *account, char *prefix_r,
+			 size_t size, struct ms_err *err_r) MS_WUR;
+int store_account_ns_set(struct store *s, const char *account,
+			 const char *prefix, struct ms_err *err_r) MS_WUR;
 
 /* --- message records ----------------------------------------------------- */
 

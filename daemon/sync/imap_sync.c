@@ -356,6 +356,31 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 	ms_buf_deinit(&name);
 }
 
+/* The personal namespace: its prefix is what the mirror strips. */
+static void
+sync_on_namespace(struct imap_sync *as, const struct imap_ev_namespace *ns)
+{
+	struct ms_buf name;
+
+	if (!ns->has_personal)
+		return;
+	ms_buf_init(&name, STORE_NS_PREFIX_MAX);
+	if (imap_utf7_decode(ns->personal_prefix, &name) < 0 ||
+	    (name.len > 0 && memchr(name.p, '\0', name.len) != NULL)) {
+		log_warn("acct=%s the personal namespace prefix %.*s is not "
+			 "a name of at most %d bytes: ignored", as->name,
+			 (int)ns->personal_prefix.len,
+			 (const char *)ns->personal_prefix.p,
+			 STORE_NS_PREFIX_MAX);
+	} else {
+		if (name.len > 0)
+			memcpy(as->ns_prefix, name.p, name.len);
+		as->ns_prefix[name.len] = '\0';
+		as->has_ns = true;
+	}
+	ms_buf_deinit(&name);
+}
+
 static void
 sync_on_select_status(struct imap_sync *as, const struct imap_ev_status *st)
 {
@@ -610,15 +635,15 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	}
 	if ((fe->has & IMAP_FETCH_HAS_RFC822_SIZE) != 0 &&
 	    store_body_size(body) != fe->rfc822_size) {
-		/* A truncated (or padded) body would be kept for good: the
-		 * watermark passes it and it is never fetched again. */
-		snprintf(err.msg, sizeof(err.msg), "the body has %llu bytes, "
-			 "RFC822.SIZE said %llu",
+		/* Stored as sent: the literal is complete (a cut connection
+		 * never gets here), and some servers (Exchange) report
+		 * sizes that differ from the bytes they send; refusing it
+		 * would leave the message out of the store for good. */
+		log_warn("acct=%s folder=%s uid=%u the body has %llu bytes, "
+			 "RFC822.SIZE said %llu: stored as sent", as->name,
+			 r->fold->name, fe->uid,
 			 (unsigned long long)store_body_size(body),
 			 (unsigned long long)fe->rfc822_size);
-		store_body_free(&body);
-		sync_msg_not_stored(as, fe->uid, err.msg);
-		return;
 	}
 	if (fe->uid > r->last_uid)
 		r->last_uid = fe->uid;
@@ -673,6 +698,10 @@ sync_on_event(struct imap_session *s, const struct imap_event *ev, void *arg)
 	case IMAP_EV_STATUS:
 		if (as->step == SYNC_STEP_LIST || as->step == SYNC_STEP_STATUS)
 			sync_on_status(as, &ev->u.status_resp);
+		return;
+	case IMAP_EV_NAMESPACE:
+		if (as->step == SYNC_STEP_NAMESPACE)
+			sync_on_namespace(as, &ev->u.namespace_resp);
 		return;
 	default:
 		break;
@@ -1495,18 +1524,13 @@ sync_list_done(struct imap_session *s, int rc, const struct imap_ev_status *st,
 		sync_folders_reconcile(as);
 }
 
+/* LIST (with STATUS where LIST-STATUS exists): the pass's folders. */
 static void
-sync_on_ready(struct imap_session *s, void *arg)
+sync_list_start(struct imap_sync *as)
 {
-	struct imap_sync *as = arg;
-	struct imap_client *core = imap_session_core(s);
+	struct imap_client *core = imap_session_core(as->sess);
 	unsigned ret = 0, items = 0;
 
-	as->caps = imap_session_caps(s);
-	if (as->is_stopping) {
-		sync_close(as, MS_ECANCELED);
-		return;
-	}
 	if (as->caps & IMAP_SESSION_CAP_SPECIAL_USE)
 		ret |= IMAP_LIST_RET_SPECIAL_USE;
 	if (as->caps & IMAP_SESSION_CAP_LIST_STATUS) {
@@ -1518,6 +1542,45 @@ sync_on_ready(struct imap_session *s, void *arg)
 	as->step = SYNC_STEP_LIST;
 	(void)sync_submit(as, imap_cmd_list(core, MS_SLICE_LIT(""),
 			  MS_SLICE_LIT("*"), ret, items), sync_list_done);
+}
+
+static void
+sync_namespace_done(struct imap_session *s, int rc,
+		    const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct ms_err err = { 0 };
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	/* Without an answer the mirror keeps what it knew. */
+	if (sync_st_ok(st) && (rc = store_account_ns_set(as->params.store,
+				as->name, as->has_ns ? as->ns_prefix : "",
+				&err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	sync_list_start(as);
+}
+
+static void
+sync_on_ready(struct imap_session *s, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	as->caps = imap_session_caps(s);
+	if (as->is_stopping) {
+		sync_close(as, MS_ECANCELED);
+		return;
+	}
+	if (as->caps & IMAP_SESSION_CAP_NAMESPACE) {
+		as->step = SYNC_STEP_NAMESPACE;
+		(void)sync_submit(as, imap_cmd_namespace(imap_session_core(s)),
+				  sync_namespace_done);
+		return;
+	}
+	sync_list_start(as);
 }
 
 static void

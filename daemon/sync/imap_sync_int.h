@@ -27,6 +27,7 @@
 
 enum sync_step {
 	SYNC_STEP_CONNECT = 0,
+	SYNC_STEP_NAMESPACE,
 	SYNC_STEP_LIST,
 	SYNC_STEP_STATUS,
 	SYNC_STEP_SELECT,
@@ -137,6 +138,9 @@ struct imap_sync {
 	uint64_t t0;
 	bool is_stopping, is_closing, is_done;
 	bool warned_no_uidplus;
+	/* The personal namespace prefix (UTF-8) from NAMESPACE */
+	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
+	bool has_ns;
 	/* Folders a reader created in the mirror, being created */
 	struct store_folder *creates;
 	size_t n_creates, create_i;

@@ -21,6 +21,7 @@ struct once_acct {
 	struct imap_sync_summary sum;
 	bool is_running;
 	struct mirror_params mp;	/* when the account has a maildir */
+	char ns_prefix[STORE_NS_PREFIX_MAX + 1];	/* mp.ns_prefix */
 	struct maildir_report rep;
 	char mirror_error[300];		/* "" unless the mirror failed */
 };
@@ -93,6 +94,15 @@ once_mirror(struct store *store, struct once_acct *a, bool is_export)
 
 	if (a->acct->maildir == NULL || a->mirror_error[0] != '\0')
 		return;
+	/* The pass may have learned it (NAMESPACE) since the scan. */
+	rc = store_account_ns_get(store, a->acct->name, a->ns_prefix,
+				  sizeof(a->ns_prefix), &err);
+	if (rc < 0) {
+		snprintf(a->mirror_error, sizeof(a->mirror_error),
+			 "mirror: %s", err.msg);
+		return;
+	}
+	a->mp.ns_prefix = a->ns_prefix;
 	rc = is_export ? mirror_export(store, &a->mp, &st, &err) :
 	     mirror_scan(store, &a->mp, &st, &err);
 	if (rc < 0) {

@@ -51,6 +51,7 @@ main(int argc, char **argv)
 	struct mirror_params p = { 0 };
 	struct mirror_stats st = { 0 };
 	struct ms_err err = { 0 };
+	char ns[STORE_NS_PREFIX_MAX + 1];
 	const char *cmd = argc > 4 ? argv[4] : "check";
 	int rc;
 
@@ -68,6 +69,13 @@ main(int argc, char **argv)
 	p.account = argv[2];
 	p.root = argv[3];
 	p.rep = &rep;
+	/* The namespace prefix the sync learned, as mailsyncd uses it. */
+	if (store_account_ns_get(s, p.account, ns, sizeof(ns), &err) < 0) {
+		fprintf(stderr, "ms_mirrorcheck: %s\n", err.msg);
+		store_close(&s);
+		return 1;
+	}
+	p.ns_prefix = ns;
 	if (strcmp(cmd, "check") == 0)
 		rc = mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err);
 	else if (strcmp(cmd, "scan") == 0)
