@@ -7,9 +7,16 @@
  * and a failing server is never hammered: the backoff delay replaces the
  * poll interval until a pass succeeds.
  *
- * Stopping: the first SIGINT/SIGTERM stops the timers and every running
- * pass; when the last pass has reported (imap_sync_stop() commits what is
- * complete, then on_done fires), every handle is closed and uv_run()
+ * A pass of an account with a Maildir mirror ends with the mirror's
+ * export, which runs in bounded steps (mirror_job.h) so that the loop
+ * keeps serving signals, timers and other accounts' passes meanwhile;
+ * the account's pass counts as running, and its next pass and mirror
+ * scans wait, until the export is done.
+ *
+ * Stopping: the first SIGINT/SIGTERM stops the timers, every running
+ * pass and every export (abandoned between two steps; the next start
+ * finishes it); when the last has reported (imap_sync_stop() commits what
+ * is complete, then on_done fires), every handle is closed and uv_run()
  * returns.
  */
 #include <errno.h>
@@ -28,6 +35,7 @@
 #include "daemon_loop.h"
 #include "log.h"
 #include "mirror/mirror.h"
+#include "mirror/mirror_job.h"
 #include "mirror/mirror_watch.h"
 #include "net/tls.h"
 #include "store/store.h"
@@ -48,6 +56,8 @@ struct daemon_acct {
 	struct maildir_report rep;
 	struct mirror_watch *watch;
 	bool is_mirror_changed;		/* a reader changed it mid-pass */
+	struct mirror_job *export;	/* the export ending a pass */
+	struct imap_sync_summary sum;	/* of that pass, while exporting */
 };
 
 /* Reader changes are scanned this long after a burst of them. */
@@ -439,37 +449,74 @@ daemon_on_mirror_change(struct mirror_watch *w, int rc,
  * Around a pass: the scan before it turns reader changes into pending
  * changes that the pass pushes; the export after it makes the mirror show
  * the store, and then the watch starts (the tree exists now).  The watch
- * is paused while the pass runs, so that no scan meets the pass's batches.
+ * is paused from the scan until the export is done, so that no scan
+ * meets the pass's batches or the export's steps; what readers do
+ * meanwhile is scanned when it resumes.
  */
 static void
-daemon_acct_mirror(struct daemon_acct *a, bool is_export)
+daemon_acct_scan(struct daemon_acct *a)
 {
 	struct mirror_stats st = { 0 };
 	struct ms_err err = { 0 };
-	int rc;
 
 	if (a->acct->maildir == NULL)
 		return;
-	if (!is_export)
-		mirror_watch_pause(a->watch);
-	rc = is_export ? mirror_export(a->d->store, &a->mp, &st, &err) :
-	     mirror_scan(a->d->store, &a->mp, &st, &err);
-	if (rc < 0)
-		log_err("acct=%s mirror %s %s: %s", a->acct->name,
-			is_export ? "export" : "scan", a->acct->maildir,
-			err.msg);
-	if (!is_export || a->d->is_stopping)
-		return;
-	if (a->watch == NULL && rc == MS_OK) {
-		a->watch = mirror_watch_new(&a->d->loop, a->d->store, &a->mp,
-					    DAEMON_MIRROR_DELAY_MS,
-					    daemon_on_mirror_change, a, &err);
-		if (a->watch == NULL)
-			log_warn("acct=%s mirror watch: %s (reader changes "
-				 "wait for the next pass)", a->acct->name,
-				 err.msg);
+	mirror_watch_pause(a->watch);
+	if (mirror_scan(a->d->store, &a->mp, &st, &err) < 0)
+		log_err("acct=%s mirror scan %s: %s", a->acct->name,
+			a->acct->maildir, err.msg);
+}
+
+/* The pass (and its export) is over: the next one is scheduled. */
+static void
+daemon_acct_pass_end(struct daemon_acct *a)
+{
+	struct daemon_loop *d = a->d;
+
+	daemon_acct_after_pass(a, a->sum.rc, a->sum.error, &a->sum);
+	if (a->is_mirror_changed && a->st->state == DAEMON_ACCT_IDLE &&
+	    !d->is_stopping)
+		daemon_acct_schedule(a, 0);
+	a->is_mirror_changed = false;
+	d->running--;
+	if (d->is_stopping && d->running == 0)
+		daemon_close_all(d);
+}
+
+static void
+daemon_on_export_done(struct mirror_job *j, int rc,
+		      const struct mirror_stats *st, const struct ms_err *err,
+		      void *arg)
+{
+	struct daemon_acct *a = arg;
+	struct ms_err werr = { 0 };
+
+	(void)j;
+	a->export = NULL;
+	if (rc < 0 && rc != MS_ECANCELED)
+		log_err("acct=%s mirror export %s: %s", a->acct->name,
+			a->acct->maildir, err->msg);
+	else if (rc == MS_OK)
+		log_debug("acct=%s mirror export written=%llu renamed=%llu "
+			  "removed=%llu adopted=%llu", a->acct->name,
+			  (unsigned long long)st->written,
+			  (unsigned long long)st->renamed,
+			  (unsigned long long)st->removed,
+			  (unsigned long long)st->adopted);
+	if (!a->d->is_stopping) {
+		if (a->watch == NULL && rc == MS_OK) {
+			a->watch = mirror_watch_new(&a->d->loop, a->d->store,
+						    &a->mp, DAEMON_MIRROR_DELAY_MS,
+						    daemon_on_mirror_change, a,
+						    &werr);
+			if (a->watch == NULL)
+				log_warn("acct=%s mirror watch: %s (reader "
+					 "changes wait for the next pass)",
+					 a->acct->name, werr.msg);
+		}
+		mirror_watch_resume(a->watch);
 	}
-	mirror_watch_resume(a->watch);
+	daemon_acct_pass_end(a);
 }
 
 static void
@@ -477,20 +524,21 @@ daemon_acct_on_done(struct imap_sync *sync,
 		    const struct imap_sync_summary *sum, void *arg)
 {
 	struct daemon_acct *a = arg;
-	struct daemon_loop *d = a->d;
+	struct ms_err err = { 0 };
 
 	(void)sync;
-	if (!d->is_stopping)
-		daemon_acct_mirror(a, true);
-	daemon_acct_after_pass(a, sum->rc, sum->error, sum);
-	if (a->is_mirror_changed && a->st->state == DAEMON_ACCT_IDLE &&
-	    !d->is_stopping)
-		daemon_acct_schedule(a, 0);
-	a->is_mirror_changed = false;
+	a->sum = *sum;
 	imap_sync_free(&a->sync);
-	d->running--;
-	if (d->is_stopping && d->running == 0)
-		daemon_close_all(d);
+	if (a->acct->maildir != NULL && !a->d->is_stopping) {
+		a->export = mirror_job_start(&a->d->loop, a->d->store, &a->mp,
+					     0, daemon_on_export_done, a, &err);
+		if (a->export != NULL)
+			return;		/* the pass ends with the export */
+		log_err("acct=%s mirror export %s: %s", a->acct->name,
+			a->acct->maildir, err.msg);
+		mirror_watch_resume(a->watch);
+	}
+	daemon_acct_pass_end(a);
 }
 
 static void
@@ -511,7 +559,7 @@ daemon_acct_start(struct daemon_acct *a)
 	a->st->next_ms = 0;
 	a->st->last_attempt_ms = daemon_now_ms();
 	log_debug("acct=%s state=syncing", a->acct->name);
-	daemon_acct_mirror(a, false);
+	daemon_acct_scan(a);
 	if ((rc = imap_sync_start(&p, &a->sync, &err)) < 0) {
 		daemon_acct_after_pass(a, rc, err.msg[0] != '\0' ? err.msg :
 				       ms_strerror(rc), NULL);
@@ -581,10 +629,13 @@ daemon_on_signal(uv_signal_t *h, int signum)
 			uv_timer_stop(&d->accts[i].timer);
 	if (d->has_notify_timer)
 		uv_timer_stop(&d->notify_timer);
-	/* imap_sync_stop() may report at once, freeing the sync. */
-	for (size_t i = 0; i < d->n; i++)
+	/* imap_sync_stop() may report at once, freeing the sync; an export
+	 * reports from the loop. */
+	for (size_t i = 0; i < d->n; i++) {
 		if (d->accts[i].sync != NULL)
 			imap_sync_stop(d->accts[i].sync);
+		mirror_job_cancel(d->accts[i].export);
+	}
 	if (d->running == 0)
 		daemon_close_all(d);
 }
@@ -723,9 +774,12 @@ daemon_loop_free(struct daemon_loop **dp)
 		return;
 	*dp = NULL;
 	if (d->has_loop) {
-		for (size_t i = 0; i < d->n; i++)
+		d->is_stopping = true;
+		for (size_t i = 0; i < d->n; i++) {
 			if (d->accts[i].sync != NULL)
 				imap_sync_stop(d->accts[i].sync);
+			mirror_job_cancel(d->accts[i].export);
+		}
 		daemon_close_all(d);
 		/* Runs the close callbacks (and any pass's last steps). */
 		uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -67,7 +67,7 @@
  * letters differ from the name the mirror gave it is not renamed, and a
  * durable file that is gone is not written again; the folder's watermark
  * then waits for the scan.  mirror_watch.h runs the scans while the
- * daemon runs.
+ * daemon runs; mirror_job.h runs its exports in steps on the loop.
  */
 #ifndef MS_MIRROR_H
 #define MS_MIRROR_H
@@ -121,6 +121,38 @@ struct mirror_stats {
  */
 int mirror_export(struct store *s, const struct mirror_params *p,
 		  struct mirror_stats *st_r, struct ms_err *err_r) MS_WUR;
+
+/*
+ * The same export in steps, so that a loop thread can do other work in
+ * between (the daemon runs one bounded step per loop turn).  begin takes
+ * the account's folders and pending changes as they are; the caller must
+ * not run a scan or a sync pass of the account until end (other accounts
+ * may).  Every store write happens inside step, on the caller's thread.
+ *
+ * step works for about budget_ns (UINT64_MAX: until done) and returns
+ *  - MS_AGAIN: more to do;
+ *  - MIRROR_EXPORT_SYNCFS: a folder's files are written; run
+ *    syncfs(mirror_export_syncfs_fd(j)) (it may block for seconds, so
+ *    the daemon runs it on another thread; it touches no store state),
+ *    report it with mirror_export_synced() and step on.  A step without
+ *    that report runs the syncfs itself;
+ *  - MS_OK: done; or a negative MS_E* with err_r set.
+ * end frees the job, adding its counters to *st_r (may be NULL); ending
+ * early abandons the export: what is not yet recorded is found again, or
+ * written again, by the next export.
+ */
+#define MIRROR_EXPORT_SYNCFS 3
+struct mirror_export_job;
+int mirror_export_begin(struct store *s, const struct mirror_params *p,
+			struct mirror_export_job **job_r,
+			struct ms_err *err_r) MS_WUR;
+int mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
+		       struct ms_err *err_r) MS_WUR;
+int mirror_export_syncfs_fd(const struct mirror_export_job *j);
+void mirror_export_synced(struct mirror_export_job *j, int rc,
+			  const struct ms_err *err);
+void mirror_export_end(struct mirror_export_job **jp,
+		       struct mirror_stats *st_r);
 
 /*
  * Detects reader changes (see above) and commits them as pending changes

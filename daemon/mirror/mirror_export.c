@@ -210,39 +210,6 @@ mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 	return MS_OK;
 }
 
-/* Pass over the records: each finds its file or joins the missing. */
-static int
-mirror_export_records(struct mirror_export *x, uint64_t *max_seq_r,
-		      struct ms_err *err_r)
-{
-	struct store_msg_iter *it = NULL;
-	struct store_msg m;
-	int rc = store_msg_iter_new(x->c->s, x->f->id, 0, &it);
-
-	if (rc != MS_OK)
-		return ms_err_set(err_r, rc, "out of memory");
-	while ((rc = store_msg_iter_next(it, &m, err_r)) == MS_OK) {
-		char idbuf[MIRROR_ID_MAX];
-		size_t klen, i;
-		const char *key = mirror__key(x->f->state.uidvalidity, &m, idbuf,
-					      &klen);
-
-		if (m.local_seq > *max_seq_r)
-			*max_seq_r = m.local_seq;
-		i = mirror__dir_find_unclaimed(&x->md, key, klen);
-		if (i != SIZE_MAX)
-			x->md.claimed[i] = true;
-		if (mirror__is_pending_src(x->c, x->f->id, m.uid))
-			continue;	/* deleted or moved away by a reader */
-		rc = i != SIZE_MAX ? mirror_export_found(x, i, &m, err_r) :
-		     mirror_export_miss(x, &m, err_r);
-		if (rc < 0)
-			break;
-	}
-	store_msg_iter_free(&it);
-	return rc == STORE_NOTFOUND ? MS_OK : rc;
-}
-
 /*
  * A file no record claimed: one of ours whose record the server expunged
  * (removed), a reader's file that turns out to be a missing record's
@@ -324,40 +291,38 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	return mirror_export_record(x, m.uid, newname, err_r);
 }
 
-/* Writes the missing records that no orphan turned out to be. */
+/* Writes missing record i unless an orphan turned out to be its file. */
 static int
-mirror_export_missing(struct mirror_export *x, struct ms_err *err_r)
+mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 {
-	for (size_t i = 0; i < x->nmiss; i++) {
-		struct store_msg m;
-		struct ms_err werr = { 0 };
-		int rc;
+	struct store_msg m;
+	struct ms_err werr = { 0 };
+	int rc;
 
-		if (x->miss[i].is_done)
-			continue;
-		if (x->miss[i].is_vanished) {
-			/* Removed by a reader, not yet scanned: writing it
-			 * again would undo the deletion. */
-			x->is_complete = false;
-			continue;
-		}
-		rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
-		if (rc < 0)
-			return rc;
-		if (rc == STORE_NOTFOUND)
-			continue;
-		rc = mirror_export_write(x, &m, &werr);
-		if (rc == MS_EIO || rc == MS_ESTORE) {
-			/* One message: log it, keep the watermark back so a
-			 * later pass tries again, and go on. */
-			log_warn("acct=%s mirror folder=%s uid=%" PRIu32 " %s",
-				 x->c->p->account, x->f->name, m.uid, werr.msg);
-			x->is_complete = false;
-			continue;
-		}
-		if (rc != MS_OK)
-			return ms_err_set(err_r, rc, "%s", werr.msg);
+	if (x->miss[i].is_done)
+		return MS_OK;
+	if (x->miss[i].is_vanished) {
+		/* Removed by a reader, not yet scanned: writing it again
+		 * would undo the deletion. */
+		x->is_complete = false;
+		return MS_OK;
 	}
+	rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
+	if (rc < 0)
+		return rc;
+	if (rc == STORE_NOTFOUND)
+		return MS_OK;
+	rc = mirror_export_write(x, &m, &werr);
+	if (rc == MS_EIO || rc == MS_ESTORE) {
+		/* One message: log it, keep the watermark back so a later
+		 * pass tries again, and go on. */
+		log_warn("acct=%s mirror folder=%s uid=%" PRIu32 " %s",
+			 x->c->p->account, x->f->name, m.uid, werr.msg);
+		x->is_complete = false;
+		return MS_OK;
+	}
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "%s", werr.msg);
 	return MS_OK;
 }
 
@@ -383,65 +348,6 @@ mirror_export_gone(struct mirror_ctx *c, const struct store_folder *f,
 	if (is_empty && rmdir(path) == 0)
 		log_info("acct=%s mirror folder=%s deleted on the server: "
 			 "removed %s", c->p->account, f->name, path);
-}
-
-static int
-mirror_export_folder(struct mirror_ctx *c, const struct store_folder *f,
-		     const char *path, struct store_batch *b, uint8_t *buf,
-		     struct mirror_stats *st, bool *is_complete_r,
-		     struct ms_err *err_r)
-{
-	struct mirror_export x = { .c = c, .f = f, .b = b, .st = st, .buf = buf,
-				   .is_complete = true };
-	uint64_t max_seq = f->state.mirror_durable;
-	bool exists;
-	int rc;
-
-	rc = mirror__dir_open(&x.md, path, false, c->p->rep, &exists, err_r);
-	x.existed = exists;
-	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
-		/* Deleted on the server, and its Maildir is gone too. */
-		mirror__dir_close(&x.md);
-		return MS_OK;
-	}
-	if (rc == MS_OK && !exists) {
-		mirror__dir_close(&x.md);
-		rc = mirror__dir_open(&x.md, path, true, c->p->rep, &exists,
-				      err_r);
-	}
-	if (rc == MS_OK)
-		rc = maildir_dir_clean_tmp(&x.md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
-					   NULL, err_r);
-	if (rc == MS_OK)
-		rc = mirror_export_records(&x, &max_seq, err_r);
-	if (rc == MS_OK && x.nmiss > 1)
-		qsort(x.miss, x.nmiss, sizeof(*x.miss), mirror__hash_cmp);
-	for (size_t i = 0; rc == MS_OK && i < x.md.l.n; i++)
-		if (!x.md.claimed[i])
-			rc = mirror_export_orphan(&x, i, err_r);
-	if (rc == MS_OK)
-		rc = mirror_export_missing(&x, err_r);
-	if (rc == MS_OK && x.is_dirty)
-		rc = maildir_syncfs(x.md.d.fd, err_r);
-	if (rc == MS_OK && x.is_complete && max_seq > f->state.mirror_durable) {
-		struct store_folder_state fs = f->state;
-
-		fs.mirror_durable = max_seq;
-		rc = store_batch_folder_state(b, f->id, &fs,
-					      STORE_FS_MIRROR_DURABLE);
-		if (rc != MS_OK)
-			ms_err_set(err_r, rc, "out of memory");
-	}
-	if (rc == MS_OK)
-		rc = mirror__batch_flush(b, true, err_r);
-	if (!x.is_complete)
-		*is_complete_r = false;
-	st->folders++;
-	free(x.miss);
-	mirror__dir_close(&x.md);
-	if (rc == MS_OK && (f->attrs & STORE_FOLDER_GONE))
-		mirror_export_gone(c, f, path);
-	return rc;
 }
 
 /* The marker says "this tree is the mirror; what is missing was removed". */
@@ -475,36 +381,344 @@ mirror_export_marker(struct mirror_ctx *c, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/* --- the export as steps --------------------------------------------------- */
+
+enum mirror_export_phase {
+	MIRROR_PH_FOLDER,	/* open the next folder */
+	MIRROR_PH_RECORDS,	/* each record finds its file or is missing */
+	MIRROR_PH_ORPHANS,	/* files no record claimed */
+	MIRROR_PH_MISSING,	/* write what is still missing */
+	MIRROR_PH_SYNCFS,	/* the caller runs syncfs */
+	MIRROR_PH_FOLDER_END,	/* watermark, commit, close */
+	MIRROR_PH_MARKER,
+	MIRROR_PH_DONE,
+};
+
+struct mirror_export_job {
+	struct mirror_ctx c;
+	bool has_ctx;
+	struct store_batch *b;
+	uint8_t *buf;			/* MIRROR_COPY_CHUNK bytes */
+	struct mirror_stats st;
+	bool is_complete;		/* every folder complete */
+	enum mirror_export_phase phase;
+	size_t fi;			/* the folder being exported */
+	char *path;			/* its Maildir */
+	struct mirror_export x;		/* its state, while has_folder */
+	bool has_folder;
+	struct store_msg_iter *it;
+	uint64_t max_seq;
+	size_t i;			/* index in ORPHANS and MISSING */
+	int syncfs_rc;
+	struct ms_err syncfs_err;
+};
+
+/* Record m finds its file (claimed) or joins the missing. */
+static int
+mirror_export_rec(struct mirror_export_job *j, const struct store_msg *m,
+		  struct ms_err *err_r)
+{
+	struct mirror_export *x = &j->x;
+	char idbuf[MIRROR_ID_MAX];
+	size_t klen, i;
+	const char *key = mirror__key(x->f->state.uidvalidity, m, idbuf, &klen);
+
+	if (m->local_seq > j->max_seq)
+		j->max_seq = m->local_seq;
+	i = mirror__dir_find_unclaimed(&x->md, key, klen);
+	if (i != SIZE_MAX)
+		x->md.claimed[i] = true;
+	if (mirror__is_pending_src(x->c, x->f->id, m->uid))
+		return MS_OK;	/* deleted or moved away by a reader */
+	return i != SIZE_MAX ? mirror_export_found(x, i, m, err_r) :
+	       mirror_export_miss(x, m, err_r);
+}
+
+static uint64_t
+mirror_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+mirror_export_begin(struct store *s, const struct mirror_params *p,
+		    struct mirror_export_job **job_r, struct ms_err *err_r)
+{
+	struct mirror_export_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	*job_r = NULL;
+	if (j == NULL || (j->buf = malloc(MIRROR_COPY_CHUNK)) == NULL) {
+		free(j);
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	}
+	j->is_complete = true;
+	j->phase = MIRROR_PH_FOLDER;
+	rc = mirror__ctx_init(&j->c, s, p, err_r);
+	j->has_ctx = true;
+	if (rc == MS_OK && (rc = store_batch_new(s, &j->b)) != MS_OK)
+		ms_err_set(err_r, rc, "out of memory");
+	if (rc != MS_OK) {
+		mirror_export_end(&j, NULL);
+		return rc;
+	}
+	*job_r = j;
+	return MS_OK;
+}
+
+/* Opens folder j->fi, or moves past it (MS_OK with !has_folder). */
+static int
+mirror_export_folder_open(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	const struct store_folder *f = &j->c.folders[j->fi];
+	struct mirror_export *x = &j->x;
+	bool exists;
+	int rc;
+
+	free(j->path);
+	j->path = NULL;
+	rc = mirror__folder_path(&j->c, f, &j->path, err_r);
+	if (rc != MS_OK || j->path == NULL)
+		return rc;
+	memset(x, 0, sizeof(*x));
+	x->c = &j->c;
+	x->f = f;
+	x->b = j->b;
+	x->st = &j->st;
+	x->buf = j->buf;
+	x->is_complete = true;
+	j->max_seq = f->state.mirror_durable;
+	rc = mirror__dir_open(&x->md, j->path, false, j->c.p->rep, &exists,
+			      err_r);
+	x->existed = exists;
+	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
+		/* Deleted on the server, and its Maildir is gone too. */
+		mirror__dir_close(&x->md);
+		return MS_OK;
+	}
+	if (rc == MS_OK && !exists) {
+		mirror__dir_close(&x->md);
+		rc = mirror__dir_open(&x->md, j->path, true, j->c.p->rep,
+				      &exists, err_r);
+	}
+	j->has_folder = true;
+	if (rc == MS_OK)
+		rc = maildir_dir_clean_tmp(&x->md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
+					   NULL, err_r);
+	if (rc == MS_OK && (rc = store_msg_iter_new(j->c.s, f->id, 0, &j->it))
+	    != MS_OK)
+		ms_err_set(err_r, rc, "out of memory");
+	return rc;
+}
+
+static void
+mirror_export_folder_close(struct mirror_export_job *j)
+{
+	store_msg_iter_free(&j->it);
+	if (!j->has_folder)
+		return;
+	free(j->x.miss);
+	mirror__dir_close(&j->x.md);
+	memset(&j->x, 0, sizeof(j->x));
+	j->has_folder = false;
+}
+
+/* The folder's files are on disk: its watermark moves, the batch commits. */
+static int
+mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	const struct store_folder *f = j->x.f;
+	int rc = MS_OK;
+
+	if (j->x.is_complete && j->max_seq > f->state.mirror_durable) {
+		struct store_folder_state fs = f->state;
+
+		fs.mirror_durable = j->max_seq;
+		rc = store_batch_folder_state(j->b, f->id, &fs,
+					      STORE_FS_MIRROR_DURABLE);
+		if (rc != MS_OK)
+			ms_err_set(err_r, rc, "out of memory");
+	}
+	if (rc == MS_OK)
+		rc = mirror__batch_flush(j->b, true, err_r);
+	if (!j->x.is_complete)
+		j->is_complete = false;
+	j->st.folders++;
+	mirror_export_folder_close(j);
+	if (rc == MS_OK && (f->attrs & STORE_FOLDER_GONE))
+		mirror_export_gone(&j->c, f, j->path);
+	return rc;
+}
+
+/* One unit of work; MS_AGAIN when there is more. */
+static int
+mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	struct mirror_export *x = &j->x;
+	struct store_msg m;
+	int rc;
+
+	switch (j->phase) {
+	case MIRROR_PH_FOLDER:
+		if (j->fi >= j->c.nfolders) {
+			j->phase = MIRROR_PH_MARKER;
+			return MS_AGAIN;
+		}
+		rc = mirror_export_folder_open(j, err_r);
+		if (rc != MS_OK)
+			return rc;
+		if (!j->has_folder)
+			j->fi++;
+		else
+			j->phase = MIRROR_PH_RECORDS;
+		return MS_AGAIN;
+	case MIRROR_PH_RECORDS:
+		rc = store_msg_iter_next(j->it, &m, err_r);
+		if (rc == MS_OK)
+			return (rc = mirror_export_rec(j, &m, err_r)) < 0 ?
+			       rc : MS_AGAIN;
+		if (rc != STORE_NOTFOUND)
+			return rc;
+		store_msg_iter_free(&j->it);
+		if (x->nmiss > 1)
+			qsort(x->miss, x->nmiss, sizeof(*x->miss),
+			      mirror__hash_cmp);
+		j->i = 0;
+		j->phase = MIRROR_PH_ORPHANS;
+		return MS_AGAIN;
+	case MIRROR_PH_ORPHANS:
+		if (j->i < x->md.l.n) {
+			size_t i = j->i++;
+
+			return x->md.claimed[i] ? MS_AGAIN :
+			       (rc = mirror_export_orphan(x, i, err_r)) < 0 ?
+			       rc : MS_AGAIN;
+		}
+		j->i = 0;
+		j->phase = MIRROR_PH_MISSING;
+		return MS_AGAIN;
+	case MIRROR_PH_MISSING:
+		if (j->i < x->nmiss)
+			return (rc = mirror_export_missing(x, j->i++, err_r)) < 0 ?
+			       rc : MS_AGAIN;
+		if (x->is_dirty) {
+			j->syncfs_rc = MS_OK;
+			j->phase = MIRROR_PH_SYNCFS;
+			return MIRROR_EXPORT_SYNCFS;
+		}
+		j->phase = MIRROR_PH_FOLDER_END;
+		return MS_AGAIN;
+	case MIRROR_PH_SYNCFS:
+		/* The caller did not report the syncfs: do it here. */
+		j->syncfs_rc = maildir_syncfs(x->md.d.fd, &j->syncfs_err);
+		j->phase = MIRROR_PH_FOLDER_END;
+		/* fall through */
+	case MIRROR_PH_FOLDER_END:
+		if (j->syncfs_rc != MS_OK) {
+			if (err_r != NULL)
+				*err_r = j->syncfs_err;
+			return j->syncfs_rc;
+		}
+		rc = mirror_export_folder_end(j, err_r);
+		if (rc != MS_OK)
+			return rc;
+		j->fi++;
+		j->phase = MIRROR_PH_FOLDER;
+		return MS_AGAIN;
+	case MIRROR_PH_MARKER:
+		/* The folders' files are on disk (syncfs) before the marker
+		 * says that a missing file means a reader removed it. */
+		j->phase = MIRROR_PH_DONE;
+		if (j->c.is_fresh && j->is_complete && j->c.nfolders > 0 &&
+		    (rc = mirror_export_marker(&j->c, err_r)) != MS_OK)
+			return rc;
+		return MS_OK;
+	case MIRROR_PH_DONE:
+		return MS_OK;
+	}
+	return ms_err_set(err_r, MS_EINTERNAL, "mirror export: bad phase");
+}
+
+int
+mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
+		   struct ms_err *err_r)
+{
+	uint64_t until = mirror_now_ns() + budget_ns;
+	int rc;
+
+	if (until < budget_ns)
+		until = UINT64_MAX;	/* no budget */
+	do
+		rc = mirror_export_one(j, err_r);
+	while (rc == MS_AGAIN && mirror_now_ns() < until);
+	return rc;
+}
+
+int
+mirror_export_syncfs_fd(const struct mirror_export_job *j)
+{
+	return j->phase == MIRROR_PH_SYNCFS ? j->x.md.d.fd : -1;
+}
+
+void
+mirror_export_synced(struct mirror_export_job *j, int rc,
+		     const struct ms_err *err)
+{
+	if (j->phase != MIRROR_PH_SYNCFS)
+		return;
+	j->syncfs_rc = rc;
+	if (rc != MS_OK && err != NULL)
+		j->syncfs_err = *err;
+	j->phase = MIRROR_PH_FOLDER_END;
+}
+
+void
+mirror_export_end(struct mirror_export_job **jp, struct mirror_stats *st_r)
+{
+	struct mirror_export_job *j = *jp;
+
+	if (j == NULL)
+		return;
+	*jp = NULL;
+	if (st_r != NULL) {
+		st_r->folders += j->st.folders;
+		st_r->written += j->st.written;
+		st_r->renamed += j->st.renamed;
+		st_r->removed += j->st.removed;
+		st_r->adopted += j->st.adopted;
+		st_r->flag_changes += j->st.flag_changes;
+		st_r->deletes += j->st.deletes;
+		st_r->moves += j->st.moves;
+		st_r->appends += j->st.appends;
+		st_r->bytes += j->st.bytes;
+	}
+	/* What the batch holds is not committed: names not recorded are
+	 * found again by their ids, files not yet durable are checked
+	 * against their sizes by the next export. */
+	mirror_export_folder_close(j);
+	store_batch_free(&j->b);
+	if (j->has_ctx)
+		mirror__ctx_deinit(&j->c);
+	free(j->path);
+	free(j->buf);
+	free(j);
+}
+
 int
 mirror_export(struct store *s, const struct mirror_params *p,
 	      struct mirror_stats *st_r, struct ms_err *err_r)
 {
-	struct mirror_ctx c;
-	struct store_batch *b = NULL;
-	uint8_t *buf = malloc(MIRROR_COPY_CHUNK);
-	bool is_complete = true;
-	int rc;
+	struct mirror_export_job *j = NULL;
+	int rc = mirror_export_begin(s, p, &j, err_r);
 
-	if (buf == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	rc = mirror__ctx_init(&c, s, p, err_r);
-	if (rc == MS_OK && (rc = store_batch_new(s, &b)) != MS_OK)
-		ms_err_set(err_r, rc, "out of memory");
-	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
-		char *path = NULL;
-
-		rc = mirror__folder_path(&c, &c.folders[i], &path, err_r);
-		if (rc == MS_OK && path != NULL)
-			rc = mirror_export_folder(&c, &c.folders[i], path, b, buf,
-						  st_r, &is_complete, err_r);
-		free(path);
-	}
-	/* The folders' files are on disk (syncfs) before the marker says
-	 * that a missing file means a reader removed it. */
-	if (rc == MS_OK && c.is_fresh && is_complete && c.nfolders > 0)
-		rc = mirror_export_marker(&c, err_r);
-	store_batch_free(&b);
-	mirror__ctx_deinit(&c);
-	free(buf);
+	/* Unbounded steps; each syncfs runs in the step after asking. */
+	if (rc == MS_OK)
+		do
+			rc = mirror_export_step(j, UINT64_MAX, err_r);
+		while (rc == MIRROR_EXPORT_SYNCFS);
+	mirror_export_end(&j, st_r);
 	return rc;
 }

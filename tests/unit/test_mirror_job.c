@@ -1,0 +1,267 @@
+/* test_mirror_job.c - the mirror export in steps on a libuv loop: the loop
+ * stays responsive during a large export (a 10 ms timer never waits long),
+ * a cancelled export stops between steps and the next one finishes it, an
+ * export that fails reports once; the result is the synchronous export's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "mirror/mirror_job.h"
+#include "test_maildir_util.h"
+#include "test_store_util.h"
+
+/* Enough that one synchronous export takes far longer than a slice. */
+#define MJ_MSGS 4000
+#define MJ_BODY 3000
+
+struct mj {
+	char *sdir;
+	char root[4200];
+	struct store *s;
+	struct maildir_report rep;
+	struct mirror_params p;
+	uint32_t folders[2];
+	/* the job's outcome */
+	bool is_done;
+	int rc;
+	struct mirror_stats st;
+	char err[256];
+	/* the loop's responsiveness */
+	uv_timer_t tick;
+	uint64_t last_ns, max_gap_ns, ticks;
+	unsigned cancel_after;		/* ticks; 0: never */
+	struct mirror_job *job;
+};
+
+static void
+mj_fill(struct mj *t)
+{
+	struct store_batch *b = NULL;
+	struct ms_err err = { 0 };
+	char *text = malloc(MJ_BODY + 1);
+
+	assert_non_null(text);
+	for (int f = 0; f < 2; f++) {
+		struct store_folder_state fs = { .uidvalidity = 500 + (uint32_t)f,
+						 .uidnext = MJ_MSGS + 1 };
+
+		assert_int_equal(store_folder_ensure(t->s, "acct",
+						     f == 0 ? "INBOX" : "Archive",
+						     '/', 0, &t->folders[f], &err),
+				 MS_OK);
+		assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+		assert_int_equal(store_batch_folder_state(b, t->folders[f], &fs,
+							  STORE_FS_UIDVALIDITY |
+							  STORE_FS_UIDNEXT), MS_OK);
+		for (uint32_t uid = 1; uid <= MJ_MSGS / 2; uid++) {
+			struct store_msg m;
+			int n = snprintf(text, MJ_BODY + 1, "Subject: %d-%u\r\n\r\n",
+					 f, uid);
+
+			memset(text + n, 'a' + (int)(uid % 26), MJ_BODY - (size_t)n);
+			memset(&m, 0, sizeof(m));
+			m.folder_id = t->folders[f];
+			m.uid = uid;
+			m.flags = uid % 3 == 0 ? STORE_FLAG_SEEN : 0;
+			m.synced_flags = m.flags;
+			assert_int_equal(store_batch_msg_add(b, &m,
+							     tsu_body(t->s, text, MJ_BODY,
+								      4096)), MS_OK);
+			if (uid % 500 == 0)
+				assert_int_equal(store_batch_commit(b, &err), MS_OK);
+		}
+		assert_int_equal(store_batch_commit(b, &err), MS_OK);
+		store_batch_free(&b);
+	}
+	free(text);
+}
+
+static int
+mj_setup(void **state)
+{
+	struct mj *t = calloc(1, sizeof(*t));
+
+	t->sdir = tsu_tmpdir();
+	snprintf(t->root, sizeof(t->root), "%s/mail", t->sdir);
+	t->s = tsu_open(t->sdir, 0);
+	maildir_report_init(&t->rep, NULL, NULL);
+	t->p.account = "acct";
+	t->p.root = t->root;
+	t->p.rep = &t->rep;
+	mj_fill(t);
+	*state = t;
+	return 0;
+}
+
+static int
+mj_teardown(void **state)
+{
+	struct mj *t = *state;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_check(t->s, 0, &err), MS_OK);
+	maildir_report_deinit(&t->rep);
+	store_close(&t->s);
+	tsu_rmdir(t->sdir);
+	free(t);
+	return 0;
+}
+
+static void
+mj_check(struct mj *t)
+{
+	struct ms_err err = { 0 };
+
+	if (mirror_check(t->s, &t->p, 0, &err) != MS_OK)
+		fail_msg("check: %s", err.msg);
+}
+
+static void
+mj_on_done(struct mirror_job *j, int rc, const struct mirror_stats *st,
+	   const struct ms_err *err, void *arg)
+{
+	struct mj *t = arg;
+
+	(void)j;
+	t->is_done = true;
+	t->rc = rc;
+	t->st = *st;
+	snprintf(t->err, sizeof(t->err), "%s", err->msg);
+	t->job = NULL;
+	uv_timer_stop(&t->tick);
+}
+
+static void
+mj_on_tick(uv_timer_t *h)
+{
+	struct mj *t = h->data;
+	uint64_t now = uv_hrtime();
+
+	if (now - t->last_ns > t->max_gap_ns)
+		t->max_gap_ns = now - t->last_ns;
+	t->last_ns = now;
+	t->ticks++;
+	if (t->cancel_after != 0 && t->ticks == t->cancel_after)
+		mirror_job_cancel(t->job);
+}
+
+/* Runs a job on a fresh loop with the 10 ms timer beside it. */
+static void
+mj_run(struct mj *t)
+{
+	uv_loop_t loop;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	t->is_done = false;
+	t->ticks = t->max_gap_ns = 0;
+	uv_timer_init(&loop, &t->tick);
+	t->tick.data = t;
+	t->job = mirror_job_start(&loop, t->s, &t->p, 0, mj_on_done, t, &err);
+	if (t->job == NULL)
+		fail_msg("start: %s", err.msg);
+	t->last_ns = uv_hrtime();
+	uv_timer_start(&t->tick, mj_on_tick, 10, 10);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&t->tick, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(t->is_done);
+}
+
+static double
+mj_ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static void
+test_responsive(void **state)
+{
+	struct mj *t = *state;
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	uint64_t t0;
+
+	mj_run(t);
+	if (t->rc != MS_OK)
+		fail_msg("export: %s", t->err);
+	assert_int_equal(t->st.written, MJ_MSGS);
+	printf("stepped export of %d messages: %llu ticks of 10 ms, longest "
+	       "gap %.1f ms\n", MJ_MSGS, (unsigned long long)t->ticks,
+	       mj_ms(t->max_gap_ns));
+	assert_true(t->max_gap_ns < 200u * 1000000u);
+	mj_check(t);
+	/* Nothing more to do. */
+	mj_run(t);
+	assert_int_equal(t->rc, MS_OK);
+	assert_int_equal(t->st.written + t->st.renamed + t->st.removed, 0);
+
+	/* What the loop would have waited for without steps: the same
+	 * export in one call. */
+	tmd_rmtree(t->root);
+	t0 = uv_hrtime();
+	if (mirror_export(t->s, &t->p, &st, &err) != MS_OK)
+		fail_msg("export: %s", err.msg);
+	printf("the same export in one call: %.1f ms\n",
+	       mj_ms(uv_hrtime() - t0));
+	assert_int_equal(st.written, MJ_MSGS);
+	mj_check(t);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct mj *t = *state;
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	uint64_t first;
+
+	t->cancel_after = 3;
+	mj_run(t);
+	t->cancel_after = 0;
+	assert_int_equal(t->rc, MS_ECANCELED);
+	printf("cancelled after %llu ticks: %llu of %d written\n",
+	       (unsigned long long)t->ticks, (unsigned long long)t->st.written,
+	       MJ_MSGS);
+	assert_true(t->st.written < MJ_MSGS);
+	assert_true(t->ticks <= 5);	/* stopped at once */
+	first = t->st.written;
+	/* The next export finishes it: files written before the cancel are
+	 * found by their names, not written again. */
+	if (mirror_export(t->s, &t->p, &st, &err) != MS_OK)
+		fail_msg("export: %s", err.msg);
+	assert_int_equal(first + st.written, MJ_MSGS);
+	mj_check(t);
+}
+
+static void
+test_error(void **state)
+{
+	struct mj *t = *state;
+
+	/* A root under a regular file cannot be made. */
+	assert_int_equal(tmd_put(t->sdir, "file", "x", 1), 0);
+	snprintf(t->root, sizeof(t->root), "%s/file/mail", t->sdir);
+	mj_run(t);
+	assert_true(t->rc < 0);
+	assert_int_not_equal(t->rc, MS_ECANCELED);
+	assert_true(t->err[0] != '\0');
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_responsive, mj_setup, mj_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, mj_setup, mj_teardown),
+		cmocka_unit_test_setup_teardown(test_error, mj_setup, mj_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
