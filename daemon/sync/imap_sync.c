@@ -1047,6 +1047,44 @@ sync_fetch_load_known(struct imap_sync *as)
 }
 
 static void
+sync_fetch_known_done(struct imap_session *s, int rc,
+		      const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+
+	(void)s;
+	if (sync_step_ok(as, rc, st, "UID FETCH (FLAGS of stored UIDs)"))
+		sync_fetch_pump(as);
+}
+
+/*
+ * The records above the watermark are left out of the fetch, but the
+ * pass that moves the watermark past them records the SELECT's
+ * HIGHESTMODSEQ, and later passes ask CHANGEDSINCE it (with CONDSTORE but
+ * no QRESYNC only below the old watermark): a flag another client set on
+ * one of them before this SELECT would never be read.  Their flags are
+ * read first, flags only, merged as any flag update.  False when no
+ * command went out.
+ */
+static bool
+sync_fetch_known_flags(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[32];
+
+	if (r->n_known == 0)
+		return false;
+	snprintf(set, sizeof(set), "%u:%u", r->known[0].lo,
+		 r->known[r->n_known - 1].hi);
+	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
+			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
+			  "UID FLAGS MODSEQ" : "UID FLAGS", 0, false),
+			  sync_fetch_known_done);
+	return true;
+}
+
+static void
 sync_fetch_start(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
@@ -1065,6 +1103,8 @@ sync_fetch_start(struct imap_sync *as)
 	else if ((rc = sync_fetch_load_known(as)) < 0) {
 		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
 			  ms_strerror(rc));
+		return;
+	} else if (sync_fetch_known_flags(as)) {
 		return;
 	}
 	sync_fetch_pump(as);
