@@ -58,6 +58,7 @@ store_grow(struct store *s, struct ms_err *err_r)
 	 * process: wait for readers on other threads. */
 	pthread_rwlock_wrlock(&s->resize_lock);
 	rc = mdb_env_set_mapsize(s->env, want);
+	store__map_locate(s);	/* the map may have moved */
 	pthread_rwlock_unlock(&s->resize_lock);
 	if (rc != 0)
 		return store__mdb_err(s, err_r, rc, "growing the map");
@@ -123,6 +124,11 @@ store__read_end(struct store *s, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&s->resize_lock);
+	/* Pool threads read too: the count is shared. */
+	if (s->release_reads != 0 &&
+	    __atomic_add_fetch(&s->n_reads, 1, __ATOMIC_RELAXED) %
+	    s->release_reads == 0)
+		store__map_release(s);
 }
 
 int
@@ -575,6 +581,14 @@ store_open(struct store **store_r, const struct store_params *params,
 		return ms_err_set(err_r, MS_ENOMEM, "store: rwlock init");
 	}
 	s->lock_fd = -1;
+	s->spool_fd = -1;
+	s->release_reads = STORE__MAP_RELEASE_READS;
+	s->release_ops = STORE__MAP_RELEASE_OPS;
+	if (pthread_mutex_init(&s->spool_lock, NULL) != 0) {
+		pthread_rwlock_destroy(&s->resize_lock);
+		free(s);
+		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
+	}
 	s->map_size = params->map_size ? params->map_size : STORE_DEFAULT_MAP;
 	s->spool_threshold = params->spool_threshold ?
 			     params->spool_threshold : STORE_DEFAULT_SPOOL;
@@ -612,6 +626,7 @@ store_open(struct store **store_r, const struct store_params *params,
 	}
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize;
+	store__map_locate(s);
 	rc = store__write(s, store_schema_txn, NULL, err_r);
 	if (rc < 0)
 		goto fail;
@@ -638,6 +653,9 @@ store_close(struct store **storep)
 		close(s->lock_fd);
 	free(s->dir);
 	free(s->tmpdir);
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
+	pthread_mutex_destroy(&s->spool_lock);
 	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);
 }

@@ -39,10 +39,14 @@
  * the map.  No function keeps a transaction open after it returns.  A map
  * resize waits until no read transaction is open (a reader/writer lock).
  *
- * Memory: the map's pages that reads and writes touch count in the
- * process's RSS as file-backed (page cache) memory, reclaimable by the
- * kernel; anonymous memory is bounded by the batch (bodies below the
- * spool threshold) plus LMDB's dirty pages of one commit.
+ * Memory: a body is in memory while it arrives (up to the spool
+ * threshold); finished, it waits in a spool file until its batch commits,
+ * and the commit holds the batch's new bodies in LMDB's dirty pages.  The
+ * map's pages that reads and writes touch count in the process's RSS as
+ * file-backed memory; on kernels that cache files in large folios one
+ * touch maps up to 2 MiB, so the store unmaps them again after commits
+ * and every few reads (they stay in the page cache), and reads large
+ * bodies with pread() instead of through the map.
  *
  * Errors: every fallible function returns MS_OK (or another documented
  * non-negative value) or a negative MS_E* code, with detail in err_r when
@@ -500,13 +504,22 @@ int store_batch_outbox_update(struct store_batch *b, uint64_t id,
 int store_batch_outbox_delete(struct store_batch *b, uint64_t id) MS_WUR;
 
 /*
- * Operations queued, and bytes of bodies held in memory by the batch
- * (bodies below the spool threshold).  A batch's memory is whatever its
- * caller lets it hold: commit when either passes the budget (say 500
- * operations or 32 MiB), so memory stays bounded whatever the mailbox.
+ * Operations queued, and bytes of the batch's bodies below the spool
+ * threshold.  The batch holds no body in memory (finished bodies wait in
+ * spool files in DIR/tmp), but its commit does: LMDB copies every new
+ * body into dirty pages in memory until the transaction is written.  So
+ * the commit's memory is whatever the caller lets the batch hold: commit
+ * when either passes the budget (say 500 operations or 4 MiB), and memory
+ * stays bounded whatever the mailbox.
  */
 size_t store_batch_count(const struct store_batch *b);
 size_t store_batch_mem(const struct store_batch *b);
+/*
+ * Bytes of all the batch's bodies, large ones (above the spool threshold)
+ * included: the memory its commit takes for them.  A budget on this one
+ * also keeps several large bodies out of one commit.
+ */
+size_t store_batch_commit_mem(const struct store_batch *b);
 
 /*
  * Writes every operation in one write transaction and commits it (with

@@ -64,7 +64,8 @@ struct store_batch {
 	struct store *s;
 	struct store_op *ops;
 	size_t n, cap;
-	size_t mem;	/* body bytes held in memory */
+	size_t mem;		/* bytes of bodies below the spool threshold */
+	size_t commit_mem;	/* bytes of all bodies: the commit's memory */
 };
 
 /* Per-commit state: counters, folder count deltas, bodies that hit 0. */
@@ -104,6 +105,7 @@ store_batch_clear(struct store_batch *b)
 	}
 	b->n = 0;
 	b->mem = 0;
+	b->commit_mem = 0;
 }
 
 void
@@ -131,6 +133,12 @@ store_batch_mem(const struct store_batch *b)
 	return b->mem;
 }
 
+size_t
+store_batch_commit_mem(const struct store_batch *b)
+{
+	return b->commit_mem;
+}
+
 /* A new zeroed operation, or NULL (body is then freed). */
 static struct store_op *
 store_batch_push(struct store_batch *b, enum store_op_kind kind,
@@ -146,8 +154,13 @@ store_batch_push(struct store_batch *b, enum store_op_kind kind,
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->body = body;
-	if (body != NULL && body->mem != NULL)
+	/* Bodies below the spool threshold: what used to wait in memory
+	 * (now in the shared spool); the commit copies them into LMDB's
+	 * dirty pages in memory.  Large bodies count in commit_mem. */
+	if (body != NULL && body->fd < 0)
 		b->mem += body->size;
+	if (body != NULL)
+		b->commit_mem += body->size;
 	return op;
 }
 
@@ -426,31 +439,12 @@ store_body_put(struct store *s, MDB_txn *txn, const struct store_body *body,
 {
 	MDB_val k = { STORE_HASH_LEN, (void *)body->hash };
 	MDB_val v = { body->size, NULL };
-	uint8_t *dst;
-	uint64_t off = 0;
 	int rc;
 
 	rc = mdb_put(txn, s->dbi[STORE_DBI_BODIES], &k, &v, MDB_RESERVE);
 	if (rc != 0)
 		return store__mdb_err(s, err_r, rc, "writing a body");
-	dst = v.mv_data;
-	if (body->mem != NULL) {
-		memcpy(dst, body->mem, body->size);
-		return MS_OK;
-	}
-	while (off < body->size) {
-		ssize_t n = pread(body->fd, dst + off, body->size - off,
-				  (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return ms_err_set(err_r, MS_EIO,
-					  "store: reading a spooled body: %s",
-					  n < 0 ? strerror(errno) : "short");
-		off += (uint64_t)n;
-	}
-	return MS_OK;
+	return store__body_copy(body, v.mv_data, err_r);
 }
 
 /*
@@ -1135,6 +1129,10 @@ store_batch_txn(struct store *s, MDB_txn *txn, void *arg,
 		rc = store_apply(s, txn, c, &c->b->ops[i], err_r);
 		if (rc < 0)
 			return rc;
+		/* The pages read on the way (the changed ones are copies in
+		 * memory by now): see store__map_release(). */
+		if (s->release_ops != 0 && (i + 1) % s->release_ops == 0)
+			store__map_release(s);
 	}
 	for (size_t i = 0; i < c->n_folders; i++) {
 		struct store_folder_delta *d = &c->folders[i];
@@ -1181,5 +1179,6 @@ store_batch_commit(struct store_batch *b, struct ms_err *err_r)
 	 */
 	if (has_spooled)
 		malloc_trim(0);
+	store__map_release(b->s);
 	return MS_OK;
 }

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mime/mime.h"
@@ -52,11 +55,34 @@ store_spool_open(struct store *s, struct ms_err *err_r)
 	return fd;
 }
 
+/* pread() of exactly len bytes: 0, or -1 with errno (EIO when short). */
 static int
-store_write_all(int fd, const uint8_t *p, size_t len)
+store_pread_all(int fd, void *dst, size_t len, uint64_t off)
+{
+	uint8_t *p = dst;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+store_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -64,9 +90,74 @@ store_write_all(int fd, const uint8_t *p, size_t len)
 			return -1;
 		}
 		p += n;
+		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Moves a finished body from memory to the end of the shared spool.  On
+ * any failure the body simply stays in memory.
+ */
+static void
+store_body_share(struct store_body *b)
+{
+	struct store *s = b->s;
+
+	pthread_mutex_lock(&s->spool_lock);
+	if (s->spool_fd < 0) {
+		int fd = store_spool_open(s, NULL);
+
+		if (fd < 0)
+			goto out;
+		s->spool_fd = fd;
+	}
+	if (store_pwrite_all(s->spool_fd, b->mem, b->size, s->spool_end) < 0)
+		goto out;
+	b->spool_off = s->spool_end;
+	b->is_shared = true;
+	s->spool_end += b->size;
+	s->spool_live++;
+	free(b->mem);
+	b->mem = NULL;
+out:
+	pthread_mutex_unlock(&s->spool_lock);
+}
+
+/* A body in the shared spool is gone: the last one empties the file. */
+static void
+store_body_unshare(struct store_body *b)
+{
+	struct store *s = b->s;
+
+	pthread_mutex_lock(&s->spool_lock);
+	if (--s->spool_live == 0) {
+		/* Failing that, the file just keeps its bytes until the
+		 * store closes; appends go on from where they were. */
+		if (ftruncate(s->spool_fd, 0) == 0)
+			s->spool_end = 0;
+	}
+	pthread_mutex_unlock(&s->spool_lock);
+	b->is_shared = false;
+}
+
+int
+store__body_copy(const struct store_body *b, void *dst, struct ms_err *err_r)
+{
+	int fd = b->is_shared ? b->s->spool_fd : b->fd;
+
+	if (b->mem != NULL || b->size == 0) {
+		if (b->size > 0)
+			memcpy(dst, b->mem, b->size);
+		return MS_OK;
+	}
+	if (store_pread_all(fd, dst, b->size,
+			    b->is_shared ? b->spool_off : 0) < 0)
+		return ms_err_set(err_r, MS_EIO,
+				  "store: reading a spooled body: %s",
+				  strerror(errno));
+	return MS_OK;
 }
 
 int
@@ -123,7 +214,7 @@ store_writer_spool(struct store_body_writer *w, struct ms_err *err_r)
 
 	if (fd < 0)
 		return fd;
-	if (store_write_all(fd, w->mem, w->mem_len) < 0) {
+	if (store_pwrite_all(fd, w->mem, w->mem_len, 0) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -163,7 +254,8 @@ store_body_writer_write(struct store_body_writer *w, const void *p,
 			return rc;
 	}
 	if (w->fd >= 0) {
-		if (store_write_all(w->fd, p, len) < 0)
+		/* Every byte so far is in the file. */
+		if (store_pwrite_all(w->fd, p, len, w->size - len) < 0)
 			return ms_err_set(err_r, MS_EIO,
 					  "store: spool write: %s",
 					  strerror(errno));
@@ -249,12 +341,17 @@ store_body_writer_finish(struct store_body_writer **wp,
 		rc = ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
 		goto fail;
 	}
+	b->s = w->s;
 	b->size = w->size;
 	b->mem = w->mem;
 	b->fd = w->fd;
 	w->mem = NULL;
 	w->fd = -1;
 	store_body_writer_free(&w);
+	/* Out of memory until its batch commits: a batch of small bodies
+	 * would otherwise hold them all while LMDB copies them again. */
+	if (b->mem != NULL && b->size > 0)
+		store_body_share(b);
 	*body_r = b;
 	return MS_OK;
 fail:
@@ -302,9 +399,91 @@ store_body_free(struct store_body **bp)
 	free(b->mem);
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->is_shared)
+		store_body_unshare(b);
 	free(b->summary);
 	free(b->msgid);
 	free(b);
+}
+
+/* --- the map --------------------------------------------------------------- */
+
+/*
+ * Where LMDB mapped data.mdb: its line in /proc/self/maps (LMDB does not
+ * say; mdb_env_info() gives the address only for MDB_FIXEDMAP).
+ */
+void
+store__map_locate(struct store *s)
+{
+	unsigned long long lo, hi, off, ino;
+	unsigned int maj, min;
+	struct stat st;
+	char line[512];
+	FILE *f;
+	int fd;
+
+	s->map_base = NULL;
+	s->map_len = 0;
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+		return;
+	s->map_fd = fd;
+	f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi,
+			   &off, &maj, &min, &ino) != 6)
+			continue;
+		if (ino == st.st_ino && maj == major(st.st_dev) &&
+		    min == minor(st.st_dev) && off == 0) {
+			s->map_base = (uint8_t *)(uintptr_t)lo;
+			s->map_len = (size_t)(hi - lo);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/*
+ * Copies n bytes at off of a value got in a live read transaction.  A
+ * value of at least STORE__MAP_PREAD_MIN bytes is on overflow pages of its
+ * own: it is read from the file with pread(), not through the map, so
+ * reading every body (the mirror's export) does not map the file into the
+ * process (mapped pages count in its RSS; the page cache holds them either
+ * way).  A smaller value is in a leaf page the lookup mapped already.
+ */
+static int
+store_value_copy(struct store *s, const MDB_val *v, uint64_t off, void *dst,
+		 size_t n, struct ms_err *err_r)
+{
+	const uint8_t *src = (const uint8_t *)v->mv_data + off;
+
+	if (v->mv_size < STORE__MAP_PREAD_MIN || s->map_base == NULL ||
+	    src < s->map_base || src + n > s->map_base + s->map_len) {
+		memcpy(dst, src, n);
+		return MS_OK;
+	}
+	if (store_pread_all(s->map_fd, dst, n,
+			    (uint64_t)(src - s->map_base)) < 0)
+		return ms_err_set(err_r, MS_EIO, "store: reading a body: %s",
+				  strerror(errno));
+	return MS_OK;
+}
+
+void
+store__map_release(struct store *s)
+{
+	/*
+	 * Without MDB_WRITEMAP the map is a read-only shared file mapping:
+	 * dropping its pages from this process only unmaps them (the page
+	 * cache keeps them, the next access maps them again), so it is safe
+	 * while other threads read.  The lock keeps a resize from moving
+	 * the map meanwhile.
+	 */
+	pthread_rwlock_rdlock(&s->resize_lock);
+	if (s->map_base != NULL)
+		(void)madvise(s->map_base, s->map_len, MADV_DONTNEED);
+	pthread_rwlock_unlock(&s->resize_lock);
 }
 
 /* --- reading -------------------------------------------------------------- */
@@ -324,15 +503,16 @@ store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		return rc;
 	rc = mdb_get(txn, s->dbi[STORE_DBI_BODIES], &k, &v);
 	if (rc == 0) {
+		rc = MS_OK;
 		if (offset < v.mv_size) {
 			size_t n = v.mv_size - offset;
 
 			if (n > len)
 				n = len;
-			memcpy(dst, (uint8_t *)v.mv_data + offset, n);
-			*n_r = n;
+			rc = store_value_copy(s, &v, offset, dst, n, err_r);
+			if (rc == MS_OK)
+				*n_r = n;
 		}
-		rc = MS_OK;
 	} else if (rc == MDB_NOTFOUND) {
 		rc = STORE_NOTFOUND;
 	} else {
@@ -347,6 +527,7 @@ store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		    struct ms_buf *out, struct ms_err *err_r)
 {
 	MDB_val k = { STORE_HASH_LEN, (void *)hash }, v;
+	uint8_t chunk[16384];
 	MDB_txn *txn;
 	int rc;
 
@@ -355,10 +536,22 @@ store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		return rc;
 	rc = mdb_get(txn, s->dbi[STORE_DBI_BODIES], &k, &v);
 	if (rc == 0) {
-		rc = ms_buf_append(out, v.mv_data, v.mv_size);
+		size_t start = out->len;
+
+		for (size_t off = 0; rc == 0 && off < v.mv_size;) {
+			size_t n = v.mv_size - off;
+
+			if (n > sizeof(chunk))
+				n = sizeof(chunk);
+			rc = store_value_copy(s, &v, off, chunk, n, err_r);
+			if (rc == MS_OK && (rc = ms_buf_append(out, chunk, n)) < 0)
+				rc = ms_err_set(err_r, rc, "store: body of %zu "
+						"bytes does not fit",
+						v.mv_size);
+			off += n;
+		}
 		if (rc < 0)
-			rc = ms_err_set(err_r, rc, "store: body of %zu bytes "
-					"does not fit", v.mv_size);
+			out->len = start;
 	} else if (rc == MDB_NOTFOUND) {
 		rc = STORE_NOTFOUND;
 	} else {

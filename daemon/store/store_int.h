@@ -40,16 +40,41 @@ struct store {
 	EVP_MD *sha256;		/* fetched once, not per body (slow) */
 	int last_mdb_rc;	/* MDB_MAP_FULL seen in this write attempt */
 	uint64_t next_outbox_id;	/* for store_batch_outbox_add */
+	unsigned n_reads;	/* read transactions ended (wraps) */
+	/* store__map_release() every this many reads / batch operations
+	 * (STORE__MAP_RELEASE_*; 0: never, for tests). */
+	unsigned release_reads, release_ops;
+	/* LMDB's map of data.mdb (NULL if not found) and that file. */
+	uint8_t *map_base;
+	size_t map_len;
+	int map_fd;
+	/*
+	 * The shared spool: one unlinked file in DIR/tmp holding finished
+	 * bodies below the spool threshold until a batch commits them, so
+	 * a batch holds no body bytes in memory.  Emptied (truncated) when
+	 * its last body is freed.
+	 */
+	pthread_mutex_t spool_lock;
+	int spool_fd;		/* -1 until first used */
+	uint64_t spool_end;	/* bytes appended since it was last empty */
+	size_t spool_live;	/* bodies in it not yet freed */
 	/* Read transactions hold it shared, a map resize exclusively. */
 	pthread_rwlock_t resize_lock;
 };
 
-/* A finished body, ready to be written by a batch. */
+/*
+ * A finished body, ready to be written by a batch: its bytes are in
+ * memory, in a spool file of its own (a large body) or in the store's
+ * shared spool.
+ */
 struct store_body {
+	struct store *s;
 	uint8_t hash[STORE_HASH_LEN];
 	uint64_t size;
 	uint8_t *mem;		/* the bytes when in memory, else NULL */
-	int fd;			/* the spool file, else -1 */
+	int fd;			/* its own spool file, else -1 */
+	bool is_shared;		/* in s->spool_fd at spool_off */
+	uint64_t spool_off;
 	uint8_t *summary;	/* encoded summary value (store__summary_*) */
 	size_t summary_len;
 	char *msgid;		/* Message-ID for the index ("" if none) */
@@ -107,6 +132,32 @@ void store__read_end(struct store *s, MDB_txn *txn);
 int store__cursor_begin(struct store *s, enum store__dbi dbi, MDB_txn **txn_r,
 			MDB_cursor **c_r, struct ms_err *err_r);
 void store__cursor_end(struct store *s, MDB_txn *txn, MDB_cursor *c);
+
+/* Copies a finished body's bytes (wherever they are) to dst. */
+int store__body_copy(const struct store_body *b, void *dst,
+		     struct ms_err *err_r);
+
+/*
+ * Values of at least this many bytes are read with pread() from the file
+ * rather than through the map (store_body.c).
+ */
+#define STORE__MAP_PREAD_MIN 4096
+/* Finds the map (after opening and after every resize). */
+void store__map_locate(struct store *s);
+/*
+ * Unmaps the pages of the LMDB file this process has touched (they stay in
+ * the page cache).  Called after a commit, so the pages a sync reads or
+ * faults in around what it reads do not pile up in the process's RSS.
+ */
+void store__map_release(struct store *s);
+/* ... and after every this many read transactions. */
+#ifndef STORE__MAP_RELEASE_READS
+#define STORE__MAP_RELEASE_READS 2u
+#endif
+/* ... and every this many operations inside a batch's transaction. */
+#ifndef STORE__MAP_RELEASE_OPS
+#define STORE__MAP_RELEASE_OPS 4u
+#endif
 
 /*
  * Makes room for one more element in a growable array: *arrp holds n

@@ -1,0 +1,368 @@
+/*
+ * test_store_spool.c - where body bytes live on their way into the store
+ * and back out: finished small bodies wait in the shared spool file (not
+ * in memory) until their batch commits, the spool empties when its last
+ * body goes, large bodies are read back with pread() rather than through
+ * the map, and the map's pages are unmapped again after commits, also
+ * after the map has grown and moved.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+
+#include "store/store_int.h"
+#include "test_store_util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
+/* Deterministic bytes: body i of size n. */
+static void
+fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	uint64_t st = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed << 17 | seed);
+	size_t i = 0;
+	int k;
+
+	/* A header, so every body is a message with a distinct hash. */
+	k = snprintf((char *)p, n, "Subject: body %u\r\n\r\n", seed);
+	if (k > 0 && (size_t)k < n)
+		i = (size_t)k;
+	for (; i < n; i++) {
+		st ^= st << 13;
+		st ^= st >> 7;
+		st ^= st << 17;
+		p[i] = (uint8_t)('a' + st % 26);
+	}
+}
+
+static off_t
+spool_file_size(const struct store *s)
+{
+	struct stat st;
+
+	if (s->spool_fd < 0)
+		return 0;
+	assert_int_equal(fstat(s->spool_fd, &st), 0);
+	return st.st_size;
+}
+
+/* kB of the map of data.mdb that are mapped in this process now. */
+static long
+map_rss_kb(const struct store *s)
+{
+	unsigned long long lo, hi;
+	char line[512];
+	bool in = false;
+	long kb = 0, v;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* A mapping's first line; its fields' lines are "Name: N kB"
+		 * (a hex-looking name stops at its second letter). */
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2) {
+			in = (uintptr_t)lo == (uintptr_t)s->map_base;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+static long
+status_kb(const char *key)
+{
+	char line[256];
+	long kb = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, n) == 0 && line[n] == ':')
+			kb = atol(line + n + 1);
+	fclose(f);
+	return kb;
+}
+
+static void
+add_body(struct store_batch *b, uint32_t fid, uint32_t uid,
+	 struct store_body *body)
+{
+	struct store_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.folder_id = fid;
+	m.uid = uid;
+	assert_int_equal(store_batch_msg_add(b, &m, body), MS_OK);
+}
+
+/* Reads body `seed` of size n back in pieces of `piece` bytes. */
+static void
+check_body(struct store *s, uint32_t fid, uint32_t uid, uint32_t seed,
+	   size_t n, size_t piece)
+{
+	uint8_t *want = malloc(n), *got = malloc(piece);
+	struct ms_err err = { 0 };
+	struct store_msg m;
+	struct ms_buf all;
+	size_t off, got_n;
+
+	fill(want, n, seed);
+	assert_int_equal(store_msg_get(s, fid, uid, &m, &err), MS_OK);
+	assert_int_equal(m.size, n);
+	for (off = 0; off < n; off += got_n) {
+		assert_int_equal(store_body_read(s, m.hash, off, got, piece,
+						 &got_n, &err), MS_OK);
+		assert_true(got_n > 0);
+		assert_memory_equal(got, want + off, got_n);
+	}
+	assert_int_equal(store_body_read(s, m.hash, n, got, piece, &got_n,
+					 &err), MS_OK);
+	assert_int_equal(got_n, 0);
+	ms_buf_init(&all, n + 1);
+	assert_int_equal(ms_buf_append(&all, "x", 1), MS_OK);
+	assert_int_equal(store_body_read_all(s, m.hash, &all, &err), MS_OK);
+	assert_int_equal(all.len, n + 1);
+	assert_memory_equal(all.p + 1, want, n);
+	ms_buf_deinit(&all);
+	free(want);
+	free(got);
+}
+
+/* Small bodies go to the shared spool and come back byte-exact. */
+static void
+test_shared_spool(void **state)
+{
+	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, 70000,
+					500000 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_body *bodies[N], *dropped;
+	struct store_batch *b;
+	uint64_t total = 0;
+	uint32_t fid;
+	uint8_t *p;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	for (size_t i = 0; i < N; i++) {
+		p = malloc(sizes[i]);
+		fill(p, sizes[i], (uint32_t)i);
+		bodies[i] = tsu_body(s, p, sizes[i], 1000);
+		free(p);
+		/* Out of memory, into the spool. */
+		assert_null(bodies[i]->mem);
+		assert_true(bodies[i]->is_shared);
+		assert_int_equal(bodies[i]->fd, -1);
+		total += sizes[i];
+	}
+	assert_int_equal(s->spool_live, N);
+	assert_int_equal(spool_file_size(s), (off_t)total);
+
+	/* A body dropped without a commit leaves the spool alone... */
+	p = malloc(3000);
+	fill(p, 3000, 99);
+	dropped = tsu_body(s, p, 3000, 3000);
+	free(p);
+	assert_int_equal(s->spool_live, N + 1);
+	store_body_free(&dropped);
+	assert_int_equal(s->spool_live, N);
+
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	for (size_t i = 0; i < N; i++)
+		add_body(b, fid, (uint32_t)i + 1, bodies[i]);
+	/* ...and the batch counts what its commit will copy into memory. */
+	assert_int_equal(store_batch_mem(b), total);
+	assert_int_equal(store_batch_commit_mem(b), total);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	/* The last body gone, the spool is empty again. */
+	assert_int_equal(s->spool_live, 0);
+	assert_int_equal(spool_file_size(s), 0);
+	for (size_t i = 0; i < N; i++) {
+		check_body(s, fid, (uint32_t)i + 1, (uint32_t)i, sizes[i],
+			   4096);
+		check_body(s, fid, (uint32_t)i + 1, (uint32_t)i, sizes[i],
+			   65536);
+	}
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+
+	/* A second round reuses the emptied spool from offset 0. */
+	p = malloc(5000);
+	fill(p, 5000, 7);
+	add_body(b, fid, 100, tsu_body(s, p, 5000, 5000));
+	free(p);
+	assert_int_equal(s->spool_end, 5000);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(spool_file_size(s), 0);
+	check_body(s, fid, 100, 7, 5000, 1234);
+	store_batch_free(&b);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* A large body has its own spool file; it counts in commit_mem only. */
+static void
+test_large_body_counts(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store_params params = { .dir = dir, .spool_threshold = 8192 };
+	struct ms_err err = { 0 };
+	struct store_body *big, *small;
+	struct store_batch *b;
+	struct store *s = NULL;
+	uint8_t *p = malloc(100000);
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_open(&s, &params, &err), MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	fill(p, 100000, 1);
+	big = tsu_body(s, p, 100000, 4000);
+	fill(p, 6000, 2);
+	small = tsu_body(s, p, 6000, 4000);
+	assert_true(big->fd >= 0);
+	assert_false(big->is_shared);
+	assert_true(small->is_shared);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	add_body(b, fid, 1, big);
+	add_body(b, fid, 2, small);
+	assert_int_equal(store_batch_mem(b), 6000);
+	assert_int_equal(store_batch_commit_mem(b), 106000);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_batch_commit_mem(b), 0);
+	check_body(s, fid, 1, 1, 100000, 30000);
+	check_body(s, fid, 2, 2, 6000, 30000);
+	store_batch_free(&b);
+	free(p);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/*
+ * Bodies read back through pread() leave the map unmapped; a commit
+ * unmaps what the write touched; and all of it still holds after the map
+ * has grown (and moved) several times.
+ */
+static void
+test_map_release_and_growth(void **state)
+{
+	enum { NB = 48, SZ = 200000 };
+	char *dir = tsu_tmpdir();
+	/* 1 MiB: ~10 MB of bodies grow the map four times. */
+	struct store *s = tsu_open(dir, 1024 * 1024);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	size_t first_len;
+	uint32_t fid;
+	uint8_t *p = malloc(SZ);
+
+	(void)state;
+	assert_non_null(s->map_base);
+	first_len = s->map_len;
+	assert_int_equal(first_len, store_map_size(s));
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	for (uint32_t i = 0; i < NB; i++) {
+		fill(p, SZ, 1000 + i);
+		add_body(b, fid, i + 1, tsu_body(s, p, SZ, 65536));
+		if (i % 8 == 7)
+			assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	}
+	store_batch_free(&b);
+	assert_true(store_map_size(s) > first_len);
+	/* Found again where the resize put it. */
+	assert_non_null(s->map_base);
+	assert_int_equal(s->map_len, store_map_size(s));
+	/* The last commit unmapped what it touched. */
+	assert_true(map_rss_kb(s) <= 64);
+	/* No release between these reads: what do they map? */
+	s->release_reads = 0;
+	for (uint32_t i = 0; i < NB; i++)
+		check_body(s, fid, i + 1, 1000 + i, SZ, 1 << 20);
+	/*
+	 * ~10 MB read: through the map they would all be mapped now; read
+	 * with pread(), only the B-tree pages the lookups used (on a kernel
+	 * with large folios one touch maps up to 2 MiB) are.
+	 */
+	printf("# map %zu KB, mapped after reading %u bodies of %u KB: "
+	       "%ld KB\n", s->map_len >> 10, NB, SZ >> 10, map_rss_kb(s));
+	assert_true(map_rss_kb(s) < (long)NB * SZ / 1024 / 2);
+	store__map_release(s);
+	assert_true(map_rss_kb(s) <= 64);
+	s->release_reads = STORE__MAP_RELEASE_READS;
+	check_body(s, fid, 5, 1004, SZ, 100);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	free(p);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* Finished bodies waiting for their commit take no anonymous memory. */
+static void
+test_batch_holds_no_bytes(void **state)
+{
+	enum { NB = 500, SZ = 8192 };
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	long before, after;
+	uint32_t fid;
+	uint8_t *p = malloc(SZ);
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	before = status_kb("RssAnon");
+	for (uint32_t i = 0; i < NB; i++) {
+		fill(p, SZ, i);
+		add_body(b, fid, i + 1, tsu_body(s, p, SZ, SZ));
+	}
+	after = status_kb("RssAnon");
+	printf("# %u bodies of %u KB waiting: anonymous RSS %+ld KB\n", NB,
+	       SZ / 1024, after - before);
+	assert_int_equal(store_batch_mem(b), (size_t)NB * SZ);
+#ifndef TEST_ASAN
+	/* 4000 KB of bodies; the ops and summaries are ~0.5 KB each. */
+	assert_true(after - before < 1024);
+#endif
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	for (uint32_t i = 0; i < NB; i += 97)
+		check_body(s, fid, i + 1, i, SZ, 3000);
+	store_batch_free(&b);
+	free(p);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shared_spool),
+		cmocka_unit_test(test_large_body_counts),
+		cmocka_unit_test(test_map_release_and_growth),
+		cmocka_unit_test(test_batch_holds_no_bytes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
