@@ -449,6 +449,7 @@ sync_move_copy_done(struct imap_session *s, int rc,
 		    const struct imap_ev_status *st, void *arg)
 {
 	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
 
 	(void)s;
 	if (!sync_cmd_live(as, rc))
@@ -460,6 +461,12 @@ sync_move_copy_done(struct imap_session *s, int rc,
 	}
 	sync_move_note_copyuid(as, &st->code);
 	if (!sync_move_add_dest(as))
+		return;
+	/* Durable before the source is touched: after a crash from here on
+	 * the retry must find the copy (sync_push_move()), and the folder
+	 * order may sync the destination only after this source, so its
+	 * fetch would come too late to stop a second COPY. */
+	if (r->is_move_dest_added && sync_commit(as) < 0)
 		return;
 	sync_move_remove_source(as);
 }

@@ -21,7 +21,7 @@ fake_start()
 {
 	local pid
 	echo normal > "$WORK/mode"
-	rm -f "$WORK/port"
+	rm -f "$WORK/port.out"
 	"$MS_PYTHON" "$FAKE" --mode-file "$WORK/mode" \
 		--cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" --log "$WORK/cmds" "$@" \
 		> "$WORK/port.out" 2> "$WORK/fake.err" &
@@ -65,6 +65,9 @@ password = p
 timeout = 10
 direction = ${DIRECTION:-pull}
 EOC
+	# A Maildir mirror (MIRROR=1): readers' moves and new folders.
+	[ -z "${MIRROR:-}" ] || printf 'maildir = %s\n' "$WORK/$SC.mail" >> "$CFG"
+	MAIL="$WORK/$SC.mail"
 	chmod 600 "$CFG"
 }
 
@@ -80,6 +83,24 @@ pass()
 		fail "$SC: mailsyncd crashed (exit $RC):"
 		tail -20 "$WORK/$SC.err" >&2
 	fi
+}
+
+# pass_killed MODE MARK: a pass with the server in MODE, killed (-9) once
+# the server logged MARK (it then answers nothing more).
+pass_killed()
+{
+	local pid i
+	echo "$1" > "$WORK/mode"
+	"$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" 2>"$WORK/$SC.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q "^$2\$" "$WORK/cmds" && break
+		sleep 0.1
+	done
+	grep -q "^$2\$" "$WORK/cmds" || fail "$SC: the server never logged $2"
+	sleep 0.3
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 }
 
 uids() { "$STOREDUMP" "$STORE" msgs t "${2:-INBOX}" | awk -F'\t' '{ print $2 }' | tr '\n' ' '; }
@@ -317,17 +338,7 @@ pass normal
 "$STOREDUMP" "$STORE" append t INBOX "$WORK/local.eml" >/dev/null ||
 	fail "$SC: storedump append"
 : > "$WORK/cmds"
-echo appendhang > "$WORK/mode"
-"$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" 2>"$WORK/$SC.err" &
-pid=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q '^APPENDED$' "$WORK/cmds" && break
-	sleep 0.1
-done
-grep -q '^APPENDED$' "$WORK/cmds" || fail "$SC: the server never took the APPEND"
-sleep 0.2
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+pass_killed appendhang APPENDED
 pass normal
 pass normal
 expect_uids "each local message on the server once" "1 2 3 "
@@ -358,6 +369,127 @@ else
 	fail "$SC: the folder is gone from the store"
 fi
 expect_check
+fake_stop
+
+# --- moves a reader makes in the Maildir mirror (direction = both) -------
+
+# mfile DIR UID: the mirror's file of UID in the Maildir DIR.
+mfile() { find "$1/cur" "$1/new" -maxdepth 1 -type f -name "*-$2-*" 2>/dev/null | head -1; }
+# nfiles DIR: message files in the Maildir DIR.
+nfiles() { find "$1/cur" "$1/new" -maxdepth 1 -type f 2>/dev/null | wc -l; }
+# move_start SC [CAPS [DEST]]: the fake server (capabilities CAPS, by
+# default UIDPLUS) and a fresh mirror scenario (direction $DIRECTION, by
+# default both) synced once; INBOX UID 2 moved by the reader into the
+# Maildir DEST (by default Sub; made when missing: a new folder).
+move_start()
+{
+	local f dest
+	fake_start --caps "${2:-UIDPLUS}" --box INBOX:1,2,3 --box Sub:1 \
+		--uidvalidity Sub:8
+	DIRECTION="${DIRECTION:-both}" MIRROR=1 scenario "$1"
+	pass normal
+	dest="$MAIL/${3:-Sub}"
+	mkdir -p "$dest/cur" "$dest/new" "$dest/tmp"
+	f="$(mfile "$MAIL" 2)"
+	if [ -z "$f" ] || [ ! -d "$MAIL/Sub/cur" ]; then
+		fail "$SC: no mirror file for INBOX 2 or no Sub Maildir"; return 1
+	fi
+	mv "$f" "$dest/cur/"
+	: > "$WORK/cmds"
+}
+# move_expect WHAT [CMD]: the message is once in Sub, gone from INBOX, in
+# the store and the mirror, nothing pending, the store consistent, and
+# (with CMD) one CMD sent in all; then the fake server stops.
+move_expect()
+{
+	if [ -n "${2:-}" ]; then
+		n="$(grep -c "^$2\$" "$WORK/cmds")"
+		[ "$n" = 1 ] && ok "$SC: one $2 in all" || fail "$SC: $n $2 commands, expected 1"
+	fi
+	expect_uids "$1: one copy in the destination" "1 2 " Sub
+	expect_uids "$1: gone from the source" "1 3 " INBOX
+	n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+	[ "$n" = 0 ] && ok "$SC: nothing pending" ||
+		fail "$SC: $n changes pending: $("$STOREDUMP" "$STORE" changes)"
+	[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 2/2 ] &&
+		ok "$SC: the mirror holds 2 + 2 files" ||
+		fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files, expected 2 + 2"
+	expect_check
+	fake_stop
+}
+
+# kill -9 after the server took the UID COPY of a move and before the
+# source was expunged: the copy's record (bound by COPYUID) must be
+# durable by then, or the next pass, which syncs the source before the
+# destination, copies the message a second time.
+move_start movekill
+pass_killed copyhang COPIED
+pass normal
+pass normal
+move_expect "after the kill" "UID COPY"
+
+# The expunge of the source refused after the copy: the move stays
+# pending, and the retry removes the source without copying again.
+move_start moveexpungeno
+pass expungeno
+n="$("$STOREDUMP" "$STORE" changes | awk '$2 == "kind=4"' | wc -l)"
+[ "$n" = 1 ] && ok "$SC: the move stays pending" || fail "$SC: $n MOVEs pending, expected 1"
+pass normal
+move_expect "after the retry" "UID COPY"
+
+# COPY refused: the move stays pending and is done by the next pass.
+move_start copyno
+pass copyno
+expect_uids "a refused COPY keeps the source" "1 2 3 " INBOX
+pass normal
+move_expect "after the retry"
+
+# COPYUID that cannot be taken (another UIDVALIDITY, two UIDs for one):
+# no record is bound; the destination fetches the copy instead.
+for mode in copyuidother copyuidmulti; do
+	move_start "$mode"
+	pass "$mode"
+	pass normal
+	move_expect "$mode"
+done
+
+# UID MOVE done on the server, connection closed before its tagged OK
+# (after the untagged COPYUID): the next pass finds the source expunged
+# and fetches the copy; nothing moves twice.
+move_start movebye "UIDPLUS MOVE"
+pass movebye
+pass normal
+pass normal
+move_expect "after the cut MOVE" "UID MOVE"
+
+# A move into a folder the reader created in the mirror: CREATE, then the
+# move (no COPYUID for a folder never selected: fetched there).
+move_start movenew "UIDPLUS MOVE" Projects
+pass normal
+grep -q '^CREATE$' "$WORK/cmds" && ok "$SC: CREATE sent" || fail "$SC: no CREATE"
+pass normal
+expect_uids "the message is in the new folder" "1 " Projects
+expect_uids "and gone from the source" "1 3 " INBOX
+[ "$(nfiles "$MAIL/Projects")/$(nfiles "$MAIL")" = 1/2 ] && ok "$SC: mirror 1 + 2 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL/Projects") + $(nfiles "$MAIL") files, expected 1 + 2"
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
+expect_check
+fake_stop
+
+# direction = pull with a mirror: a reader's new folder and moves (into
+# it and into Sub) write nothing to the server.
+DIRECTION=pull move_start movepull "UIDPLUS MOVE" Projects
+f="$(mfile "$MAIL" 3)"
+[ -n "$f" ] && mv "$f" "$MAIL/Sub/cur/" || fail "$SC: no mirror file for INBOX 3"
+pass normal
+pass normal
+if grep -qE '^(APPEND|STORE|UID STORE|EXPUNGE|UID EXPUNGE|COPY|UID COPY|MOVE|UID MOVE|DELETE|CREATE|RENAME)$' "$WORK/cmds"; then
+	fail "$SC: commands that change the server: $(sort -u "$WORK/cmds" | tr '\n' ' ')"
+else
+	ok "$SC: no command changed the server ($(sort -u "$WORK/cmds" | tr '\n' ' '))"
+fi
+expect_uids "the source keeps its messages" "1 2 3 " INBOX
 fake_stop
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }

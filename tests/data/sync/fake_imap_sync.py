@@ -36,6 +36,20 @@ login (so a test can switch the server between passes), one of:
               more (the test kills the client meanwhile)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
+  copyhang    the first UID COPY is done and answered (COPYUID),
+              "COPIED" goes to the --log file, then nothing is answered
+              any more (the test kills the client meanwhile)
+  copyno      UID COPY and UID MOVE answer NO
+  expungeno   UID EXPUNGE answers NO (and expunges nothing)
+  movebye     the first UID MOVE is done and its untagged COPYUID sent,
+              then the connection closes before the tagged OK
+  copyuidother COPYUID names another UIDVALIDITY than the destination's
+  copyuidmulti COPYUID names two UIDs (one more than was copied)
+
+More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
+and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered);
+--uidvalidity NAME:N (default 7).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
+are always understood.
 """
 import argparse
 import re
@@ -48,6 +62,12 @@ UIDNEXT = {}
 BODIES = {}     # bodies APPENDed, by (box, uid)
 FLAGS = {}      # flags other than \\Seen alone, by (box, uid)
 UIDVALIDITY = 7
+UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
+CAPS = ""           # extra capabilities (--caps)
+
+
+def uidvalidity(box):
+    return UIDVALIDITIES.get(box, UIDVALIDITY)
 
 
 def body(uid, box=None):
@@ -132,7 +152,7 @@ class Conn:
                     self.line()
         else:
             self.send("%s OK [APPENDUID %d %d] APPEND done\r\n" % (
-                tag, UIDVALIDITY, uid))
+                tag, uidvalidity(name), uid))
 
     def send(self, s):
         self.sock.sendall(s if isinstance(s, bytes) else s.encode())
@@ -169,6 +189,65 @@ class Conn:
                 cur.discard(fl)
         self.send("%s OK STORE done\r\n" % tag)
 
+    def copy(self, tag, args, is_move):
+        m = re.match(r'([0-9:*,]+) "?([^"]+)"?$', args)
+        dest = m.group(2)
+        if self.mode == "copyno":
+            self.send("%s NO [SERVERBUG] cannot copy\r\n" % tag)
+            return
+        if dest not in BOXES:
+            self.send("%s NO [TRYCREATE] no such mailbox\r\n" % tag)
+            return
+        src_uids = parse_set(m.group(1), self.box)
+        dst_uids = []
+        for uid in src_uids:
+            new = UIDNEXT[dest]
+            UIDNEXT[dest] = new + 1
+            BOXES[dest].append(new)
+            BODIES[(dest, new)] = body(uid, self.box)
+            FLAGS[(dest, new)] = set(FLAGS.get((self.box, uid), {"\\Seen"}))
+            FLAGS[(dest, new)].discard("\\Deleted")
+            dst_uids.append(new)
+        code = ""
+        if src_uids and "UIDPLUS" in CAPS:
+            uv = uidvalidity(dest)
+            if self.mode == "copyuidother":
+                uv += 1000
+            dset = ",".join(str(u) for u in dst_uids)
+            if self.mode == "copyuidmulti":
+                dset = "%d:%d" % (dst_uids[0], dst_uids[0] + 1)
+            code = "[COPYUID %d %s %s] " % (
+                uv, ",".join(str(u) for u in src_uids), dset)
+        if not is_move:
+            self.send("%s OK %sCOPY done\r\n" % (tag, code))
+            if self.mode == "copyhang":
+                with open(self.log, "a") as f:
+                    f.write("COPIED\n")
+                while True:
+                    self.line()
+            return
+        if code:
+            self.send("* OK %smoved\r\n" % code)
+        self.expunge_uids(src_uids)
+        if self.mode == "movebye":
+            raise EOFError
+        self.send("%s OK MOVE done\r\n" % tag)
+
+    def expunge_uids(self, uids):
+        for uid in sorted(uids, reverse=True):
+            if uid in BOXES[self.box]:
+                seq = BOXES[self.box].index(uid) + 1
+                BOXES[self.box].remove(uid)
+                self.send("* %d EXPUNGE\r\n" % seq)
+
+    def uid_expunge(self, tag, args):
+        if self.mode == "expungeno":
+            self.send("%s NO [SERVERBUG] cannot expunge\r\n" % tag)
+            return
+        self.expunge_uids([u for u in parse_set(args.strip(), self.box)
+                           if "\\Deleted" in FLAGS.get((self.box, u), ())])
+        self.send("%s OK UID EXPUNGE done\r\n" % tag)
+
     def uid_fetch(self, tag, args):
         m = re.match(r"([0-9:*,]+) \((.*)\)", args)
         uids = parse_set(m.group(1), self.box)
@@ -196,23 +275,23 @@ class Conn:
         self.send("%s OK UID FETCH done\r\n" % tag)
 
     def run(self):
-        self.send("* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] fake ready\r\n")
+        caps = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN" + (
+            " " + CAPS if CAPS else "")
+        self.send("* OK [CAPABILITY %s] fake ready\r\n" % caps)
         while True:
             ln = self.line()
             tag, cmd, *rest = ln.split(" ", 2) + [""]
             arg = rest[0]
             ucmd = cmd.upper()
             if ucmd == "CAPABILITY":
-                self.send("* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN\r\n"
-                          "%s OK done\r\n" % tag)
+                self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
             elif ucmd in ("LOGIN", "AUTHENTICATE"):
                 if ucmd == "AUTHENTICATE" and " " not in arg:
                     self.send("+ \r\n")
                     self.line()
                 with open(self.mode_file) as f:
                     self.mode = f.read().strip()
-                self.send("%s OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] in\r\n"
-                          % tag)
+                self.send("%s OK [CAPABILITY %s] in\r\n" % (tag, caps))
             elif ucmd == "LIST":
                 for name in BOXES:
                     self.send('* LIST () "/" "%s"\r\n' % name)
@@ -223,7 +302,7 @@ class Conn:
                     self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
                               "UIDVALIDITY %d)\r\n" % (
                                   name, len(BOXES[name]), UIDNEXT[name],
-                                  UIDVALIDITY))
+                                  uidvalidity(name)))
                 self.send("%s OK STATUS done\r\n" % tag)
             elif ucmd in ("SELECT", "EXAMINE"):
                 name = arg.split(" ")[0].strip('"')
@@ -239,13 +318,29 @@ class Conn:
                           "* OK [UIDNEXT %d] n\r\n"
                           "* FLAGS (\\Seen \\Deleted)\r\n"
                           "%s OK [READ-WRITE] selected\r\n" % (
-                              len(BOXES[name]), UIDVALIDITY, un, tag))
+                              len(BOXES[name]), uidvalidity(name), un, tag))
             elif ucmd == "UID" and arg.upper().startswith("STORE "):
                 self.uid_store(tag, arg[6:])
+            elif ucmd == "CREATE":
+                name = arg.strip().strip('"')
+                if name in BOXES:
+                    self.send("%s NO [ALREADYEXISTS] exists\r\n" % tag)
+                    continue
+                BOXES[name] = []
+                UIDNEXT[name] = 1
+                self.send("%s OK CREATE done\r\n" % tag)
             elif ucmd == "APPEND":
                 self.append(tag, arg)
             elif ucmd == "UID" and arg.upper().startswith("FETCH "):
                 self.uid_fetch(tag, arg[6:])
+            elif ucmd == "UID" and arg.upper().startswith("COPY "):
+                self.copy(tag, arg[5:], False)
+            elif ucmd == "UID" and arg.upper().startswith("MOVE ") and \
+                    "MOVE" in CAPS.split():
+                self.copy(tag, arg[5:], True)
+            elif ucmd == "UID" and arg.upper().startswith("EXPUNGE ") and \
+                    "UIDPLUS" in CAPS.split():
+                self.uid_expunge(tag, arg[8:])
             elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
                 self.send("%s OK done\r\n" % tag)
             elif ucmd == "LOGOUT":
@@ -263,7 +358,14 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--log", help="appends every command name received")
     ap.add_argument("--key", required=True)
+    ap.add_argument("--caps", default="")
+    ap.add_argument("--uidvalidity", action="append", default=[])
     a = ap.parse_args()
+    global CAPS
+    CAPS = a.caps
+    for spec in a.uidvalidity:
+        name, n = spec.split(":")
+        UIDVALIDITIES[name] = int(n)
     for spec in a.box:
         name, uids = spec.split(":")
         BOXES[name] = sorted(int(u) for u in uids.split(",") if u)
