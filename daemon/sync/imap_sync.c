@@ -1383,6 +1383,35 @@ sync_folder_next(struct imap_sync *as)
 
 /* --- discovery ------------------------------------------------------------ */
 
+/*
+ * A tombstone (STORE_FOLDER_GONE) the server lists again is a folder made
+ * anew: it starts from nothing, as it did when gone folders were deleted
+ * from the store.  The old UIDVALIDITY and UIDNEXT must not carry over: a
+ * server that re-creates it under the same UIDVALIDITY with UIDs from 1
+ * would have its messages below the old watermark never fetched.  The
+ * reset is committed before store_folder_ensure() clears the mark, so a
+ * crash in between repeats it.
+ */
+static int
+sync_folder_revive(struct imap_sync *as, const struct sync_fold *f)
+{
+	struct store_folder old;
+	struct store_folder_state st = { 0 };
+	int rc;
+
+	if (store_folder_find(as->params.store, as->name, f->name, &old,
+			      NULL) != MS_OK || !(old.attrs & STORE_FOLDER_GONE))
+		return MS_OK;
+	log_info("acct=%s folder=%s is on the server again: synced anew",
+		 as->name, f->name);
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, old.id, &st,
+			STORE_FS_UIDVALIDITY | STORE_FS_UIDNEXT |
+			STORE_FS_HIGHESTMODSEQ | STORE_FS_MESSAGES)))
+		return MS_ENOMEM;
+	rc = sync_commit(as);
+	return rc < 0 ? rc : MS_OK;
+}
+
 /* Folders gone from a complete LIST go from the store; wanted ones are
  * created; pending changes mark their folders. */
 static void
@@ -1404,6 +1433,8 @@ sync_folders_reconcile(struct imap_sync *as)
 		if (!f->is_wanted)
 			continue;
 		as->sum.folders++;
+		if (sync_folder_revive(as, f) < 0)
+			return;
 		rc = store_folder_ensure(as->params.store, as->name, f->name,
 					 f->delim, f->attrs, &f->id, &err);
 		if (rc < 0) {

@@ -492,5 +492,68 @@ fi
 expect_uids "the source keeps its messages" "1 2 3 " INBOX
 fake_stop
 
+# --- folders gone from the server (tombstones, with a mirror) -----------
+
+# restart_with ARGS...: the fake server again with other mailboxes, and
+# the scenario's config pointed at it (same store and mirror).
+restart_with()
+{
+	fake_stop
+	fake_start "$@"
+	DIRECTION=both MIRROR=1 scenario "$SC"
+}
+
+# A pending move out of a folder that then goes from the server: the
+# reader's file becomes a new message where it was moved to.
+fake_start --box INBOX:1 --box Sub:1,2,3 --uidvalidity Sub:8
+DIRECTION=both MIRROR=1 scenario gonesrc
+pass normal
+f="$(mfile "$MAIL/Sub" 2)"
+[ -n "$f" ] && mv "$f" "$MAIL/cur/" || fail "$SC: no mirror file for Sub 2"
+restart_with --box INBOX:1
+pass normal
+pass normal
+expect_uids "the moved message is appended where the reader put it" "1 2 " INBOX
+[ "$(nfiles "$MAIL")" = 2 ] && ok "$SC: 2 files in the mirror's INBOX" ||
+	fail "$SC: $(nfiles "$MAIL") files in the mirror's INBOX, expected 2"
+expect_check
+fake_stop
+
+# A pending move into a folder that goes from the server: nothing is
+# deleted (the move waits; the message stays on the server and stored).
+fake_start --box INBOX:1,2,3 --box Sub:1 --uidvalidity Sub:8
+DIRECTION=both MIRROR=1 scenario gonedest
+pass normal
+f="$(mfile "$MAIL" 2)"
+[ -n "$f" ] && mv "$f" "$MAIL/Sub/cur/" || fail "$SC: no mirror file for INBOX 2"
+restart_with --box INBOX:1,2,3
+: > "$WORK/cmds"
+pass normal
+pass normal
+expect_uids "the source keeps the message" "1 2 3 " INBOX
+grep -qE '^(UID STORE|UID EXPUNGE|UID COPY|UID MOVE)$' "$WORK/cmds" &&
+	fail "$SC: commands that change the server: $(sort -u "$WORK/cmds" | tr '\n' ' ')" ||
+	ok "$SC: no command changed the server"
+fake_stop
+
+# A tombstone the server lists again starts from nothing, also when the
+# server re-creates it under the same UIDVALIDITY with UIDs from 1.
+for uv in 9 8; do
+	fake_start --box INBOX:1 --box Sub:1,2,3 --uidvalidity Sub:8
+	DIRECTION=both MIRROR=1 scenario "revive$uv"
+	pass normal
+	restart_with --box INBOX:1
+	pass normal
+	"$STOREDUMP" "$STORE" folders | grep -q "	Sub	" && ok "$SC: a tombstone" ||
+		fail "$SC: Sub is gone from the store"
+	restart_with --box INBOX:1 --box Sub:1,2,3,4,5 --uidvalidity Sub:$uv
+	pass normal
+	expect_uids "re-created with UIDVALIDITY $uv" "1 2 3 4 5 " Sub
+	[ "$(nfiles "$MAIL/Sub")" = 5 ] && ok "$SC: 5 files in the mirror" ||
+		fail "$SC: $(nfiles "$MAIL/Sub") files in the mirror's Sub, expected 5"
+	expect_check
+	fake_stop
+done
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all fault scenarios passed"
