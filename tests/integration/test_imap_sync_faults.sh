@@ -182,6 +182,25 @@ expect_bodies
 expect_check
 fake_stop
 
+# Hundreds of holes: every even UID fails, so the next pass has 200
+# stored UIDs above the watermark to leave out, across three fetch ranges
+# and the final "lo:*" one.  It downloads exactly the 200 missing bodies.
+fake_start --box INBOX:$(seq -s, 1 400)
+scenario holes
+pass nouideven
+[ "$(uids | wc -w)" = 200 ] && ok "$SC: the 200 odd UIDs stored" || fail "$SC: $(uids | wc -w) stored"
+expect_uidnext_le "the watermark stays before UID 2" 2
+: > "$WORK/cmds"
+pass normal
+[ "$(uids | wc -w)" = 400 ] && ok "$SC: all 400 stored" || fail "$SC: $(uids | wc -w) stored after the second pass"
+got="$(awk '$1 == "BODY" { print $3 }' "$WORK/cmds" | sort -n | tr '\n' ' ')"
+[ "$got" = "$(seq 2 2 400 | tr '\n' ' ')" ] && ok "$SC: only the 200 missing bodies downloaded" ||
+	fail "$SC: bodies downloaded: $(echo "$got" | wc -w) ($(echo "$got" | cut -c1-80)...)"
+[ "$(uidnext)" = 401 ] && ok "$SC: uidnext 401" || fail "$SC: uidnext $(uidnext), expected 401"
+expect_bodies
+expect_check
+fake_stop
+
 fake_start --box INBOX:1,2,3
 for sc in nouid:"1 3 " drop:"1 "; do
 	scenario "${sc%%:*}"
@@ -417,6 +436,37 @@ move_expect()
 	expect_check
 	fake_stop
 }
+
+# A move by UID COPY bound by COPYUID: the destination, synced after the
+# source in the same pass, downloads nothing; so does the next pass.
+move_start movedone
+pass normal
+grep -q ' 0 new, .* 1 moved, ' "$WORK/$SC.out" && ok "$SC: $(cat "$WORK/$SC.out")" ||
+	fail "$SC: want 0 new and 1 moved: $(cat "$WORK/$SC.out")"
+pass normal
+grep -q '^BODY ' "$WORK/cmds" && fail "$SC: bodies downloaded: $(grep '^BODY ' "$WORK/cmds" | tr '\n' ' ')" ||
+	ok "$SC: no body downloaded"
+move_expect "moved" "UID COPY"
+
+# The same with the destination synced before the source (Sub -> INBOX;
+# Sub's UID 5, whose body no INBOX message has).
+fake_start --caps UIDPLUS --box INBOX:1,2,3 --box Sub:5 --uidvalidity Sub:8
+DIRECTION=both MIRROR=1 scenario moveback
+pass normal
+f="$(mfile "$MAIL/Sub" 5)"
+[ -n "$f" ] && mv "$f" "$MAIL/cur/" || fail "$SC: no mirror file for Sub 5"
+: > "$WORK/cmds"
+pass normal
+pass normal
+grep -q '^BODY ' "$WORK/cmds" && fail "$SC: bodies downloaded: $(grep '^BODY ' "$WORK/cmds" | tr '\n' ' ')" ||
+	ok "$SC: no body downloaded"
+expect_uids "in the destination" "1 2 3 4 " INBOX
+expect_uids "gone from the source" "" Sub
+[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 4/0 ] && ok "$SC: the mirror holds 4 + 0 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files, expected 4 + 0"
+[ -z "$("$STOREDUMP" "$STORE" changes)" ] && ok "$SC: nothing pending" || fail "$SC: changes pending"
+expect_check
+fake_stop
 
 # kill -9 after the server took the UID COPY of a move and before the
 # source was expunged: the copy's record (bound by COPYUID) must be

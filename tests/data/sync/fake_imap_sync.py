@@ -10,6 +10,8 @@ connections; their messages are given on the command line:
   --box NAME:UID,UID,...   (message UID n has a small body naming n)
   --uidnext NAME:N         (default: highest UID + 1)
 
+Every body sent is logged ("BODY <box> <uid>") to the --log file.
+
 The fault of the current connection is read from --mode-file at every
 login (so a test can switch the server between passes), one of:
 
@@ -20,6 +22,7 @@ login (so a test can switch the server between passes), one of:
               for
   nouid       the FETCH of the second message of a range carries its
               body but no UID
+  nouideven   as nouid, for every message with an even UID
   short       the second message's literal is shorter than RFC822.SIZE
   midno       the first UID FETCH range answers its first message, then
               a tagged NO; later ranges answer normally
@@ -171,6 +174,9 @@ class Conn:
         if not with_body:
             self.send(head + ")\r\n")
             return
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write("BODY %s %d\n" % (self.box, uid))
         self.send(head + " BODY[] {%d}\r\n" % len(b))
         if drop:
             self.send(b[:10])
@@ -268,7 +274,9 @@ class Conn:
                 return
             self.fetch_one(uid, seqs[uid], with_body=with_body,
                            drop=self.mode == "drop" and second,
-                           nouid=self.mode == "nouid" and second,
+                           nouid=(self.mode == "nouid" and second) or
+                           (self.mode == "nouideven" and with_body and
+                            uid % 2 == 0),
                            short=self.mode == "short" and second)
             if self.mode == "stray" and self.n_fetch == 1 and i == 0:
                 self.fetch_one(700, 99, with_body=True)
