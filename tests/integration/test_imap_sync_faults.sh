@@ -468,6 +468,14 @@ expect_uids "gone from the source" "" Sub
 expect_check
 fake_stop
 
+# The tagged replies of the pipelined UID STORE and UID EXPUNGE that
+# remove a moved message's source come in the other order.
+move_start reorder
+pass reorder
+grep -q '^REORDERED$' "$WORK/cmds" && ok "$SC: a STORE answered after the next command" ||
+	fail "$SC: nothing was answered out of order"
+move_expect "replies out of order" "UID COPY"
+
 # kill -9 after the server took the UID COPY of a move and before the
 # source was expunged: the copy's record (bound by COPYUID) must be
 # durable by then, or the next pass, which syncs the source before the

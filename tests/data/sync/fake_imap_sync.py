@@ -39,6 +39,8 @@ login (so a test can switch the server between passes), one of:
               more (the test kills the client meanwhile)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
+  reorder     the tagged reply to a UID STORE comes after the next
+              command's
   copyhang    the first UID COPY is done and answered (COPYUID),
               "COPIED" goes to the --log file, then nothing is answered
               any more (the test kills the client meanwhile)
@@ -108,6 +110,7 @@ class Conn:
         self.mode = "normal"
         self.box = None
         self.n_fetch = 0
+        self.deferred = None
 
     def line(self):
         while b"\n" not in self.buf:
@@ -193,6 +196,9 @@ class Conn:
                 cur.add(fl)
             else:
                 cur.discard(fl)
+        if self.mode == "reorder":
+            self.deferred = "%s OK STORE done\r\n" % tag
+            return
         self.send("%s OK STORE done\r\n" % tag)
 
     def copy(self, tag, args, is_move):
@@ -288,74 +294,84 @@ class Conn:
         self.send("* OK [CAPABILITY %s] fake ready\r\n" % caps)
         while True:
             ln = self.line()
-            tag, cmd, *rest = ln.split(" ", 2) + [""]
-            arg = rest[0]
-            ucmd = cmd.upper()
-            if ucmd == "CAPABILITY":
-                self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
-            elif ucmd in ("LOGIN", "AUTHENTICATE"):
-                if ucmd == "AUTHENTICATE" and " " not in arg:
-                    self.send("+ \r\n")
-                    self.line()
-                with open(self.mode_file) as f:
-                    self.mode = f.read().strip()
-                self.send("%s OK [CAPABILITY %s] in\r\n" % (tag, caps))
-            elif ucmd == "LIST":
-                for name in BOXES:
-                    self.send('* LIST () "/" "%s"\r\n' % name)
-                self.send("%s OK LIST done\r\n" % tag)
-            elif ucmd == "STATUS":
-                name = arg.split(" ")[0].strip('"')
-                if name in BOXES:
-                    self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
-                              "UIDVALIDITY %d)\r\n" % (
-                                  name, len(BOXES[name]), UIDNEXT[name],
-                                  uidvalidity(name)))
-                self.send("%s OK STATUS done\r\n" % tag)
-            elif ucmd in ("SELECT", "EXAMINE"):
-                name = arg.split(" ")[0].strip('"')
-                if self.mode == "gone" and name != "INBOX":
-                    self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
-                              % tag)
-                    continue
-                self.box = name
-                self.n_fetch = 0
-                un = {"uidnextback": 2, "uidnextzero": 0}.get(
-                    self.mode, UIDNEXT[name])
-                self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
-                          "* OK [UIDNEXT %d] n\r\n"
-                          "* FLAGS (\\Seen \\Deleted)\r\n"
-                          "%s OK [READ-WRITE] selected\r\n" % (
-                              len(BOXES[name]), uidvalidity(name), un, tag))
-            elif ucmd == "UID" and arg.upper().startswith("STORE "):
-                self.uid_store(tag, arg[6:])
-            elif ucmd == "CREATE":
-                name = arg.strip().strip('"')
-                if name in BOXES:
-                    self.send("%s NO [ALREADYEXISTS] exists\r\n" % tag)
-                    continue
-                BOXES[name] = []
-                UIDNEXT[name] = 1
-                self.send("%s OK CREATE done\r\n" % tag)
-            elif ucmd == "APPEND":
-                self.append(tag, arg)
-            elif ucmd == "UID" and arg.upper().startswith("FETCH "):
-                self.uid_fetch(tag, arg[6:])
-            elif ucmd == "UID" and arg.upper().startswith("COPY "):
-                self.copy(tag, arg[5:], False)
-            elif ucmd == "UID" and arg.upper().startswith("MOVE ") and \
-                    "MOVE" in CAPS.split():
-                self.copy(tag, arg[5:], True)
-            elif ucmd == "UID" and arg.upper().startswith("EXPUNGE ") and \
-                    "UIDPLUS" in CAPS.split():
-                self.uid_expunge(tag, arg[8:])
-            elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
-                self.send("%s OK done\r\n" % tag)
-            elif ucmd == "LOGOUT":
-                self.send("* BYE bye\r\n%s OK done\r\n" % tag)
-                raise EOFError
-            else:
-                self.send("%s BAD unknown %s\r\n" % (tag, cmd))
+            # reorder: a deferred tagged reply follows the next command's.
+            prev, self.deferred = self.deferred, None
+            self.command(ln, caps)
+            if prev:
+                self.send(prev)
+                if self.log:
+                    with open(self.log, "a") as f:
+                        f.write("REORDERED\n")
+
+    def command(self, ln, caps):
+        tag, cmd, *rest = ln.split(" ", 2) + [""]
+        arg = rest[0]
+        ucmd = cmd.upper()
+        if ucmd == "CAPABILITY":
+            self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
+        elif ucmd in ("LOGIN", "AUTHENTICATE"):
+            if ucmd == "AUTHENTICATE" and " " not in arg:
+                self.send("+ \r\n")
+                self.line()
+            with open(self.mode_file) as f:
+                self.mode = f.read().strip()
+            self.send("%s OK [CAPABILITY %s] in\r\n" % (tag, caps))
+        elif ucmd == "LIST":
+            for name in BOXES:
+                self.send('* LIST () "/" "%s"\r\n' % name)
+            self.send("%s OK LIST done\r\n" % tag)
+        elif ucmd == "STATUS":
+            name = arg.split(" ")[0].strip('"')
+            if name in BOXES:
+                self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
+                          "UIDVALIDITY %d)\r\n" % (
+                              name, len(BOXES[name]), UIDNEXT[name],
+                              uidvalidity(name)))
+            self.send("%s OK STATUS done\r\n" % tag)
+        elif ucmd in ("SELECT", "EXAMINE"):
+            name = arg.split(" ")[0].strip('"')
+            if self.mode == "gone" and name != "INBOX":
+                self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
+                          % tag)
+                return
+            self.box = name
+            self.n_fetch = 0
+            un = {"uidnextback": 2, "uidnextzero": 0}.get(
+                self.mode, UIDNEXT[name])
+            self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
+                      "* OK [UIDNEXT %d] n\r\n"
+                      "* FLAGS (\\Seen \\Deleted)\r\n"
+                      "%s OK [READ-WRITE] selected\r\n" % (
+                          len(BOXES[name]), uidvalidity(name), un, tag))
+        elif ucmd == "UID" and arg.upper().startswith("STORE "):
+            self.uid_store(tag, arg[6:])
+        elif ucmd == "CREATE":
+            name = arg.strip().strip('"')
+            if name in BOXES:
+                self.send("%s NO [ALREADYEXISTS] exists\r\n" % tag)
+                return
+            BOXES[name] = []
+            UIDNEXT[name] = 1
+            self.send("%s OK CREATE done\r\n" % tag)
+        elif ucmd == "APPEND":
+            self.append(tag, arg)
+        elif ucmd == "UID" and arg.upper().startswith("FETCH "):
+            self.uid_fetch(tag, arg[6:])
+        elif ucmd == "UID" and arg.upper().startswith("COPY "):
+            self.copy(tag, arg[5:], False)
+        elif ucmd == "UID" and arg.upper().startswith("MOVE ") and \
+                "MOVE" in CAPS.split():
+            self.copy(tag, arg[5:], True)
+        elif ucmd == "UID" and arg.upper().startswith("EXPUNGE ") and \
+                "UIDPLUS" in CAPS.split():
+            self.uid_expunge(tag, arg[8:])
+        elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
+            self.send("%s OK done\r\n" % tag)
+        elif ucmd == "LOGOUT":
+            self.send("* BYE bye\r\n%s OK done\r\n" % tag)
+            raise EOFError
+        else:
+            self.send("%s BAD unknown %s\r\n" % (tag, cmd))
 
 
 def main():
