@@ -503,6 +503,10 @@ daemon_on_export_done(struct mirror_job *j, int rc,
 			  (unsigned long long)st->renamed,
 			  (unsigned long long)st->removed,
 			  (unsigned long long)st->adopted);
+	/* Adopting the server's copy of a reader's new message turns the
+	 * file's letters into pending flag changes: push them now. */
+	if (rc == MS_OK && st->flag_changes > 0)
+		a->is_mirror_changed = true;
 	if (!a->d->is_stopping) {
 		if (a->watch == NULL && rc == MS_OK) {
 			a->watch = mirror_watch_new(&a->d->loop, a->d->store,

@@ -105,6 +105,7 @@ struct mirror_stats {
 	uint64_t deletes;	/* pending DELETE recorded */
 	uint64_t moves;		/* pending MOVE recorded */
 	uint64_t appends;	/* pending APPEND recorded */
+	uint64_t created;	/* folders a reader made (STORE_FOLDER_CREATE) */
 	uint64_t bytes;		/* bytes written */
 };
 

@@ -693,6 +693,7 @@ mirror_export_end(struct mirror_export_job **jp, struct mirror_stats *st_r)
 		st_r->deletes += j->st.deletes;
 		st_r->moves += j->st.moves;
 		st_r->appends += j->st.appends;
+		st_r->created += j->st.created;
 		st_r->bytes += j->st.bytes;
 	}
 	/* What the batch holds is not committed: names not recorded are

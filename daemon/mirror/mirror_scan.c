@@ -481,11 +481,16 @@ mirror_scan_add_folder(struct mirror_ctx *c, char ***paths, uint32_t id,
 }
 
 /* A reader's new Maildir: a store folder to be created on the server. */
+struct mirror_scan_new {
+	char ***paths;
+	struct mirror_stats *st;
+};
+
 static int
 mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 		       char delim, void *arg, struct ms_err *err_r)
 {
-	char ***paths = arg;
+	struct mirror_scan_new *sn = arg;
 	uint32_t id;
 	int rc = store_folder_ensure(c->s, c->p->account, name, delim,
 				     STORE_FOLDER_CREATE, &id, err_r);
@@ -494,7 +499,8 @@ mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 		return rc;
 	log_info("acct=%s mirror new folder %s: \"%s\" to be created on the "
 		 "server", c->p->account, abs, name);
-	return mirror_scan_add_folder(c, paths, id, abs, err_r);
+	sn->st->created++;
+	return mirror_scan_add_folder(c, sn->paths, id, abs, err_r);
 }
 
 int
@@ -519,7 +525,8 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 		rc = mirror__folder_path(&c, &c.folders[i], &paths[i], err_r);
 	/* New folders first: their files are new files like any other. */
 	if (rc == MS_OK)
-		rc = mirror__tree_new(&c, &paths, mirror_scan_new_folder, &paths,
+		rc = mirror__tree_new(&c, &paths, mirror_scan_new_folder,
+				      &(struct mirror_scan_new){ &paths, st_r },
 				      err_r);
 	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
 		/* A folder deleted on the server takes no new messages; its

@@ -34,7 +34,9 @@ mirror_watch_scan(struct mirror_watch *w, const char *rel)
 	if (rc < 0)
 		log_warn("acct=%s mirror scan after a change in \"%s\": %s",
 			 w->p->account, rel, err.msg);
-	if (rc < 0 || st.flag_changes + st.deletes + st.moves + st.appends > 0)
+	/* A new folder, even empty, is to be created on the server. */
+	if (rc < 0 || st.flag_changes + st.deletes + st.moves + st.appends +
+		      st.created > 0)
 		w->cb(w, rc, &st, &err, w->arg);
 }
 

@@ -59,7 +59,7 @@ if "$MIRRORCHECK" "$STORE" t "$MAIL" scan > "$WORK/scan.out" 2>&1; then
 else
 	fail "scan: $(cat "$WORK/scan.out")"
 fi
-grep -q 'appends 4$' "$WORK/scan.out" || fail "want 4 appends: $(cat "$WORK/scan.out")"
+grep -q 'created 2 appends 4$' "$WORK/scan.out" || fail "want 2 folders, 4 appends: $(cat "$WORK/scan.out")"
 "$MIRRORCHECK" "$STORE" t "$MAIL" folders > "$WORK/folders.txt" || fail "ms_mirrorcheck folders"
 for name in 'Projects/2026' 'Ünïcödé-new'; do
 	line="$(awk -F'\t' -v n="$name" '$1 == n' "$WORK/folders.txt")"
@@ -101,7 +101,7 @@ check_reader_files()
 check_reader_files "after the scan"
 "$MIRRORCHECK" "$STORE" t "$MAIL" check > "$WORK/check.out" 2>&1 && ok "mirror_check accepts the new folders" ||
 	fail "mirror_check: $(cat "$WORK/check.out")"
-"$MIRRORCHECK" "$STORE" t "$MAIL" scan > "$WORK/scan.out" 2>&1 && grep -q 'appends 0$' "$WORK/scan.out" &&
+"$MIRRORCHECK" "$STORE" t "$MAIL" scan > "$WORK/scan.out" 2>&1 && grep -q 'created 0 appends 0$' "$WORK/scan.out" &&
 	ok "a second scan records nothing" || fail "second scan: $(cat "$WORK/scan.out")"
 
 # --- the sync ------------------------------------------------------------------------------------
@@ -163,6 +163,54 @@ if grep -qE 'mirror (export|scan) .*=[1-9]' "$WORK/err"; then
 fi
 [ -z "$("$STOREDUMP" "$STORE" changes)" ] || fail "the next pass left changes: $("$STOREDUMP" "$STORE" changes)"
 mirror_compare "after the next pass"
+
+# --- the foreground mode: the watch sees a new folder, a pass creates it ----------------
+printf 'poll_interval = 1h\n' >> "$CFG"
+LOG="$WORK/daemon.log"
+"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+passes() { grep -cE 'acct=t state=idle ' "$LOG" 2>/dev/null || true; }
+# wait_passes N SECONDS: until N passes ended, at most SECONDS.
+wait_passes()
+{
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ "$(passes)" -ge "$1" ] && return 0
+		ms_pid_alive "$DPID" || { fail "mailsyncd died: $(tail -5 "$LOG")"; return 1; }
+		sleep 0.1
+	done
+	fail "no pass $1 within $2 s: $(tail -5 "$LOG")"
+	return 1
+}
+if wait_passes 1 30; then
+	D="$MAIL/Daemon-made"
+	mkdir -p "$D"/{cur,new,tmp}
+	cp "${cfiles[4]}" "$D/cur/1700000007.M7P1.reader:2,FS"
+	if wait_passes 2 20; then
+		grep -q 'acct=t mirror changed by a reader: syncing now' "$LOG" &&
+			ok "the watch started a pass for the new folder" || fail "no pass started by the watch: $(tail -5 "$LOG")"
+		got="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $4 }')"
+		[ "$got" = "$(crlf_hash "${cfiles[4]}")" ] && ok "Daemon-made on the server with its message" ||
+			fail "Daemon-made on the server: '$got'"
+	fi
+	# The export adopted the server's copy; the file's letters, which
+	# the APPEND did not carry, are pushed by a pass started at once.
+	if wait_passes 3 20; then
+		f="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $3 }')"
+		[ "$f" = '\Seen \Flagged' ] && ok "Daemon-made's message on the server: $f" ||
+			fail "Daemon-made's flags: '$f'"
+	fi
+fi
+kill -TERM "$DPID"
+for ((i = 0; i < 50; i++)); do ms_pid_alive "$DPID" || break; sleep 0.2; done
+if ms_pid_alive "$DPID"; then
+	fail "mailsyncd still running 10 s after SIGTERM"
+else
+	wait "$DPID" || fail "mailsyncd: exit $?"
+fi
+[ -z "$("$STOREDUMP" "$STORE" changes)" ] || fail "still pending: $("$STOREDUMP" "$STORE" changes)"
+mirror_compare "after the daemon"
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failures" >&2; exit 1; }
 echo "all new-folder checks passed"

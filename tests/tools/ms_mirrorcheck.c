@@ -91,7 +91,7 @@ main(int argc, char **argv)
 	else if (rc == MS_OK && strcmp(cmd, "folders") != 0)
 		printf("%s: written %llu renamed %llu removed %llu "
 		       "adopted %llu flags %llu deletes %llu moves %llu "
-		       "appends %llu\n", cmd,
+		       "created %llu appends %llu\n", cmd,
 		       (unsigned long long)st.written,
 		       (unsigned long long)st.renamed,
 		       (unsigned long long)st.removed,
@@ -99,6 +99,7 @@ main(int argc, char **argv)
 		       (unsigned long long)st.flag_changes,
 		       (unsigned long long)st.deletes,
 		       (unsigned long long)st.moves,
+		       (unsigned long long)st.created,
 		       (unsigned long long)st.appends);
 	else if (rc != MS_OK)
 		fprintf(stderr, "ms_mirrorcheck: %s: %s\n", cmd,

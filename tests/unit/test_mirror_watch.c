@@ -34,6 +34,7 @@ wt_cb(struct mirror_watch *w, int rc, const struct mirror_stats *st,
 		fail_msg("scan: %s", err->msg);
 	t->got.flag_changes += st->flag_changes;
 	t->got.deletes += st->deletes;
+	t->got.created += st->created;
 	t->calls++;
 }
 
@@ -146,6 +147,14 @@ test_watch_scans(void **state)
 	mirror_watch_resume(t.w);
 	assert_int_equal(t.calls, 1);
 	assert_int_equal(t.got.flag_changes, 2);	/* F removed */
+
+	/* A reader makes an empty folder: a change to push (CREATE). */
+	assert_int_equal(tmd_mkmaildir(root, "Projects"), 0);
+	start = wt_now_ms();
+	while (t.got.created < 1 && wt_now_ms() - start < WAIT_MS)
+		uv_run(&t.loop, UV_RUN_ONCE);
+	assert_int_equal(t.got.created, 1);
+	assert_int_equal(t.calls, 2);
 
 	mirror_watch_close(t.w);
 	uv_close((uv_handle_t *)&t.tick, NULL);
