@@ -1412,6 +1412,36 @@ sync_folder_revive(struct imap_sync *as, const struct sync_fold *f)
 	return rc < 0 ? rc : MS_OK;
 }
 
+/*
+ * Pending moves' destinations are synced first (the rest keeps the LIST
+ * order).  A copy the server made for an earlier attempt whose reply
+ * never came (the connection cut, a crash, no COPYUID) is then fetched
+ * before the source retries the move, which finds it by its body
+ * (sync_push_move()) instead of copying again.  Moves both ways between
+ * two folders still retry one of them before its destination is synced.
+ * False when out of memory (the account is failed then).
+ */
+static bool
+sync_folders_dests_first(struct imap_sync *as)
+{
+	struct sync_fold *v;
+	size_t k = 0;
+
+	if (as->n_folds == 0)
+		return true;
+	if ((v = malloc(as->n_folds * sizeof(*v))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < as->n_folds; i++)
+			if (as->folds[i].is_move_dest == (pass == 0))
+				v[k++] = as->folds[i];
+	memcpy(as->folds, v, as->n_folds * sizeof(*v));
+	free(v);
+	return true;
+}
+
 /* Folders gone from a complete LIST go from the store; wanted ones are
  * created; pending changes mark their folders. */
 static void
@@ -1531,11 +1561,17 @@ sync_folders_reconcile(struct imap_sync *as)
 	free(stored);
 	for (size_t i = 0; i < n_ch &&
 	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
-		for (size_t j = 0; j < as->n_folds; j++)
+		for (size_t j = 0; j < as->n_folds; j++) {
 			if (as->folds[j].is_wanted &&
 			    as->folds[j].id == ch[i].folder_id)
 				as->folds[j].has_pending = true;
+			if (ch[i].kind == STORE_CHANGE_MOVE &&
+			    as->folds[j].id == ch[i].dest_folder_id)
+				as->folds[j].is_move_dest = true;
+		}
 	free(ch);
+	if (!sync_folders_dests_first(as))
+		return;
 	sync_create_folders(as);
 }
 

@@ -46,6 +46,7 @@ struct sync_fold {
 	uint32_t id;		/* store folder id once ensured */
 	bool is_wanted;
 	bool has_pending;
+	bool is_move_dest;	/* a pending MOVE goes there: synced first */
 };
 
 struct sync_uid_range {

@@ -44,6 +44,8 @@ login (so a test can switch the server between passes), one of:
   copyhang    the first UID COPY is done and answered (COPYUID),
               "COPIED" goes to the --log file, then nothing is answered
               any more (the test kills the client meanwhile)
+  copybye     the first UID COPY is done, then the connection closes
+              before its tagged reply (and COPYUID) is sent
   copyno      UID COPY and UID MOVE answer NO
   expungeno   UID EXPUNGE answers NO (and expunges nothing)
   movebye     the first UID MOVE is done and its untagged COPYUID sent,
@@ -231,6 +233,8 @@ class Conn:
             code = "[COPYUID %d %s %s] " % (
                 uv, ",".join(str(u) for u in src_uids), dset)
         if not is_move:
+            if self.mode == "copybye":
+                raise EOFError
             self.send("%s OK %sCOPY done\r\n" % (tag, code))
             if self.mode == "copyhang":
                 with open(self.log, "a") as f:
