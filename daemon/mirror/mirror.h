@@ -132,26 +132,25 @@ int mirror_export(struct store *s, const struct mirror_params *p,
  *
  * step works for about budget_ns (UINT64_MAX: until done) and returns
  *  - MS_AGAIN: more to do;
- *  - MIRROR_EXPORT_SYNCFS: a folder's files are written; run
- *    syncfs(mirror_export_syncfs_fd(j)) (it may block for seconds, so
- *    the daemon runs it on another thread; it touches no store state),
- *    report it with mirror_export_synced() and step on.  A step without
- *    that report runs the syncfs itself;
+ *  - MIRROR_EXPORT_WORK: the next piece may block for long (listing a
+ *    large folder, or the syncfs after a folder's files are written,
+ *    which can take seconds) and touches no store state: run
+ *    mirror_export_work(j) on any thread (the daemon uses the libuv
+ *    threadpool), then step on (nothing else may use j meanwhile).  A
+ *    step without the work run runs it itself;
  *  - MS_OK: done; or a negative MS_E* with err_r set.
  * end frees the job, adding its counters to *st_r (may be NULL); ending
  * early abandons the export: what is not yet recorded is found again, or
  * written again, by the next export.
  */
-#define MIRROR_EXPORT_SYNCFS 3
+#define MIRROR_EXPORT_WORK 3
 struct mirror_export_job;
 int mirror_export_begin(struct store *s, const struct mirror_params *p,
 			struct mirror_export_job **job_r,
 			struct ms_err *err_r) MS_WUR;
 int mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
 		       struct ms_err *err_r) MS_WUR;
-int mirror_export_syncfs_fd(const struct mirror_export_job *j);
-void mirror_export_synced(struct mirror_export_job *j, int rc,
-			  const struct ms_err *err);
+void mirror_export_work(struct mirror_export_job *j);
 void mirror_export_end(struct mirror_export_job **jp,
 		       struct mirror_stats *st_r);
 

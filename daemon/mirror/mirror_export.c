@@ -383,12 +383,18 @@ mirror_export_marker(struct mirror_ctx *c, struct ms_err *err_r)
 
 /* --- the export as steps --------------------------------------------------- */
 
+/*
+ * The phases of one folder, in order; LIST and SYNCFS are the blocking
+ * work (mirror_export_work()), which touches the file system only.
+ */
 enum mirror_export_phase {
-	MIRROR_PH_FOLDER,	/* open the next folder */
+	MIRROR_PH_FOLDER,	/* the next folder's path */
+	MIRROR_PH_LIST,		/* work: open (create) and list its Maildir */
+	MIRROR_PH_LISTED,	/* the listing is there */
 	MIRROR_PH_RECORDS,	/* each record finds its file or is missing */
 	MIRROR_PH_ORPHANS,	/* files no record claimed */
 	MIRROR_PH_MISSING,	/* write what is still missing */
-	MIRROR_PH_SYNCFS,	/* the caller runs syncfs */
+	MIRROR_PH_SYNCFS,	/* work: syncfs */
 	MIRROR_PH_FOLDER_END,	/* watermark, commit, close */
 	MIRROR_PH_MARKER,
 	MIRROR_PH_DONE,
@@ -409,8 +415,8 @@ struct mirror_export_job {
 	struct store_msg_iter *it;
 	uint64_t max_seq;
 	size_t i;			/* index in ORPHANS and MISSING */
-	int syncfs_rc;
-	struct ms_err syncfs_err;
+	int work_rc;			/* of the last blocking work */
+	struct ms_err work_err;
 };
 
 /* Record m finds its file (claimed) or joins the missing. */
@@ -469,20 +475,15 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
 	return MS_OK;
 }
 
-/* Opens folder j->fi, or moves past it (MS_OK with !has_folder). */
+/* Starts folder j->fi: its path, or MS_OK with no path to move past it. */
 static int
-mirror_export_folder_open(struct mirror_export_job *j, struct ms_err *err_r)
+mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
 {
 	const struct store_folder *f = &j->c.folders[j->fi];
 	struct mirror_export *x = &j->x;
-	bool exists;
-	int rc;
 
 	free(j->path);
 	j->path = NULL;
-	rc = mirror__folder_path(&j->c, f, &j->path, err_r);
-	if (rc != MS_OK || j->path == NULL)
-		return rc;
 	memset(x, 0, sizeof(*x));
 	x->c = &j->c;
 	x->f = f;
@@ -491,27 +492,68 @@ mirror_export_folder_open(struct mirror_export_job *j, struct ms_err *err_r)
 	x->buf = j->buf;
 	x->is_complete = true;
 	j->max_seq = f->state.mirror_durable;
-	rc = mirror__dir_open(&x->md, j->path, false, j->c.p->rep, &exists,
-			      err_r);
+	return mirror__folder_path(&j->c, f, &j->path, err_r);
+}
+
+/*
+ * Opens and lists the folder's Maildir, making it when it is gone (a
+ * rebuild) unless the folder is gone from the server too.  Blocking work:
+ * no store access, no report (the scan reports what is not a message).
+ */
+static void
+mirror_export_list(struct mirror_export_job *j)
+{
+	struct mirror_export *x = &j->x;
+	bool exists;
+	int rc;
+
+	rc = mirror__dir_open(&x->md, j->path, false, NULL, &exists,
+			      &j->work_err);
 	x->existed = exists;
-	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
+	if (rc == MS_OK && !exists && (x->f->attrs & STORE_FOLDER_GONE)) {
 		/* Deleted on the server, and its Maildir is gone too. */
 		mirror__dir_close(&x->md);
-		return MS_OK;
+		j->work_rc = MS_OK;
+		return;
 	}
 	if (rc == MS_OK && !exists) {
 		mirror__dir_close(&x->md);
-		rc = mirror__dir_open(&x->md, j->path, true, j->c.p->rep,
-				      &exists, err_r);
+		rc = mirror__dir_open(&x->md, j->path, true, NULL, &exists,
+				      &j->work_err);
 	}
 	j->has_folder = true;
 	if (rc == MS_OK)
 		rc = maildir_dir_clean_tmp(&x->md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
-					   NULL, err_r);
-	if (rc == MS_OK && (rc = store_msg_iter_new(j->c.s, f->id, 0, &j->it))
-	    != MS_OK)
-		ms_err_set(err_r, rc, "out of memory");
-	return rc;
+					   NULL, &j->work_err);
+	j->work_rc = rc;
+}
+
+void
+mirror_export_work(struct mirror_export_job *j)
+{
+	switch (j->phase) {
+	case MIRROR_PH_LIST:
+		mirror_export_list(j);
+		j->phase = MIRROR_PH_LISTED;
+		break;
+	case MIRROR_PH_SYNCFS:
+		j->work_rc = maildir_syncfs(j->x.md.d.fd, &j->work_err);
+		j->phase = MIRROR_PH_FOLDER_END;
+		break;
+	default:
+		break;
+	}
+}
+
+/* The blocking work's result (it was done, or is done now). */
+static int
+mirror_export_worked(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	if (j->phase == MIRROR_PH_LIST || j->phase == MIRROR_PH_SYNCFS)
+		mirror_export_work(j);
+	if (j->work_rc != MS_OK && err_r != NULL)
+		*err_r = j->work_err;
+	return j->work_rc;
 }
 
 static void
@@ -567,13 +609,29 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->phase = MIRROR_PH_MARKER;
 			return MS_AGAIN;
 		}
-		rc = mirror_export_folder_open(j, err_r);
+		rc = mirror_export_folder_begin(j, err_r);
 		if (rc != MS_OK)
 			return rc;
-		if (!j->has_folder)
+		if (j->path == NULL) {
 			j->fi++;
-		else
-			j->phase = MIRROR_PH_RECORDS;
+			return MS_AGAIN;
+		}
+		j->work_rc = MS_OK;
+		j->phase = MIRROR_PH_LIST;
+		return MIRROR_EXPORT_WORK;
+	case MIRROR_PH_LIST:
+	case MIRROR_PH_LISTED:
+		if ((rc = mirror_export_worked(j, err_r)) != MS_OK)
+			return rc;
+		if (!j->has_folder) {
+			j->fi++;
+			j->phase = MIRROR_PH_FOLDER;
+			return MS_AGAIN;
+		}
+		if ((rc = store_msg_iter_new(j->c.s, j->x.f->id, 0, &j->it))
+		    != MS_OK)
+			return ms_err_set(err_r, rc, "out of memory");
+		j->phase = MIRROR_PH_RECORDS;
 		return MS_AGAIN;
 	case MIRROR_PH_RECORDS:
 		rc = store_msg_iter_next(j->it, &m, err_r);
@@ -604,24 +662,17 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		if (j->i < x->nmiss)
 			return (rc = mirror_export_missing(x, j->i++, err_r)) < 0 ?
 			       rc : MS_AGAIN;
+		j->work_rc = MS_OK;
 		if (x->is_dirty) {
-			j->syncfs_rc = MS_OK;
 			j->phase = MIRROR_PH_SYNCFS;
-			return MIRROR_EXPORT_SYNCFS;
+			return MIRROR_EXPORT_WORK;
 		}
 		j->phase = MIRROR_PH_FOLDER_END;
 		return MS_AGAIN;
 	case MIRROR_PH_SYNCFS:
-		/* The caller did not report the syncfs: do it here. */
-		j->syncfs_rc = maildir_syncfs(x->md.d.fd, &j->syncfs_err);
-		j->phase = MIRROR_PH_FOLDER_END;
-		/* fall through */
 	case MIRROR_PH_FOLDER_END:
-		if (j->syncfs_rc != MS_OK) {
-			if (err_r != NULL)
-				*err_r = j->syncfs_err;
-			return j->syncfs_rc;
-		}
+		if ((rc = mirror_export_worked(j, err_r)) != MS_OK)
+			return rc;
 		rc = mirror_export_folder_end(j, err_r);
 		if (rc != MS_OK)
 			return rc;
@@ -655,24 +706,6 @@ mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
 		rc = mirror_export_one(j, err_r);
 	while (rc == MS_AGAIN && mirror_now_ns() < until);
 	return rc;
-}
-
-int
-mirror_export_syncfs_fd(const struct mirror_export_job *j)
-{
-	return j->phase == MIRROR_PH_SYNCFS ? j->x.md.d.fd : -1;
-}
-
-void
-mirror_export_synced(struct mirror_export_job *j, int rc,
-		     const struct ms_err *err)
-{
-	if (j->phase != MIRROR_PH_SYNCFS)
-		return;
-	j->syncfs_rc = rc;
-	if (rc != MS_OK && err != NULL)
-		j->syncfs_err = *err;
-	j->phase = MIRROR_PH_FOLDER_END;
 }
 
 void
@@ -715,11 +748,11 @@ mirror_export(struct store *s, const struct mirror_params *p,
 	struct mirror_export_job *j = NULL;
 	int rc = mirror_export_begin(s, p, &j, err_r);
 
-	/* Unbounded steps; each syncfs runs in the step after asking. */
+	/* Unbounded steps; the blocking work runs in the step after. */
 	if (rc == MS_OK)
 		do
 			rc = mirror_export_step(j, UINT64_MAX, err_r);
-		while (rc == MIRROR_EXPORT_SYNCFS);
+		while (rc == MIRROR_EXPORT_WORK);
 	mirror_export_end(&j, st_r);
 	return rc;
 }

@@ -3,12 +3,11 @@
 #include <stdlib.h>
 
 #include "log.h"
-#include "maildir/maildir_write.h"
 #include "mirror/mirror_job.h"
 
 struct mirror_job {
 	uv_idle_t idle;			/* one export step per loop turn */
-	uv_work_t work;			/* syncfs on the threadpool */
+	uv_work_t work;			/* blocking work on the threadpool */
 	struct mirror_export_job *ej;
 	uint64_t slice_ns;
 	mirror_job_cb cb;
@@ -19,11 +18,6 @@ struct mirror_job {
 	int rc;
 	struct ms_err err;
 	struct mirror_stats st;
-	/* The threadpool's part: only touched by the work callback while
-	 * is_working. */
-	int sync_fd;
-	int sync_rc;
-	struct ms_err sync_err;
 };
 
 static void
@@ -52,7 +46,8 @@ mirror_job_work(uv_work_t *w)
 {
 	struct mirror_job *j = w->data;
 
-	j->sync_rc = maildir_syncfs(j->sync_fd, &j->sync_err);
+	/* The export job is the thread's alone until after_work. */
+	mirror_export_work(j->ej);
 }
 
 static void mirror_job_on_idle(uv_idle_t *h);
@@ -67,13 +62,9 @@ mirror_job_after_work(uv_work_t *w, int status)
 		mirror_job_finish(j, MS_ECANCELED);
 		return;
 	}
-	if (status < 0) {
-		/* Not run (the loop does not cancel it otherwise): the step
-		 * runs the syncfs itself. */
-		uv_idle_start(&j->idle, mirror_job_on_idle);
-		return;
-	}
-	mirror_export_synced(j->ej, j->sync_rc, &j->sync_err);
+	/* Not run (status < 0, which only a cancel causes): the next step
+	 * runs it itself. */
+	(void)status;
 	uv_idle_start(&j->idle, mirror_job_on_idle);
 }
 
@@ -85,15 +76,13 @@ mirror_job_on_idle(uv_idle_t *h)
 
 	if (rc == MS_AGAIN)
 		return;
-	if (rc == MIRROR_EXPORT_SYNCFS) {
+	if (rc == MIRROR_EXPORT_WORK) {
 		uv_idle_stop(&j->idle);
-		j->sync_fd = mirror_export_syncfs_fd(j->ej);
-		j->sync_rc = MS_OK;
 		j->is_working = true;
 		if ((rc = uv_queue_work(h->loop, &j->work, mirror_job_work,
 					mirror_job_after_work)) < 0) {
 			/* The next step runs it here instead. */
-			log_debug("mirror syncfs on the threadpool: %s",
+			log_debug("mirror export work on the threadpool: %s",
 				  uv_strerror(rc));
 			j->is_working = false;
 			uv_idle_start(&j->idle, mirror_job_on_idle);

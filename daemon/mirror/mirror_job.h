@@ -2,8 +2,9 @@
  * mirror_job.h - mirror_export() on a libuv loop without holding the loop:
  * the export runs in steps of at most slice_ms each, one per loop turn (a
  * uv_idle handle, so the loop polls for I/O, timers and signals between
- * steps), and each folder's syncfs(2), which can block for seconds, runs
- * on the libuv threadpool.  Every store write stays on the loop thread.
+ * steps), and what may block for long without touching the store (each
+ * folder's listing, and its syncfs(2), which can take seconds) runs on
+ * the libuv threadpool.  Every store write stays on the loop thread.
  *
  * While a job runs, the caller must not scan or sync the same account
  * (see mirror_export_begin()).
@@ -44,8 +45,8 @@ struct mirror_job *mirror_job_start(uv_loop_t *loop, struct store *s,
 /*
  * Abandons the export between two steps (what is done is kept; the next
  * export finishes the rest).  The callback fires with MS_ECANCELED from
- * the loop soon after, or once a syncfs under way has returned.  A no-op
- * once the job is finishing.
+ * the loop soon after, or once work under way on the threadpool (a
+ * listing, a syncfs) has returned.  A no-op once the job is finishing.
  */
 void mirror_job_cancel(struct mirror_job *j);
 

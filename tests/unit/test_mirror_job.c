@@ -223,7 +223,8 @@ test_cancel(void **state)
 	uint64_t first;
 
 	/* After 10 ms: the export needs far longer.  The callback comes at
-	 * the next loop turn, or when a syncfs under way returns. */
+	 * the next loop turn, or when work under way on the threadpool
+	 * returns. */
 	t->cancel_after = 1;
 	mj_run(t);
 	t->cancel_after = 0;
