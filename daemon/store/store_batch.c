@@ -542,6 +542,9 @@ store_collect(struct store *s, MDB_txn *txn, struct store_commit *c,
 		MDB_val k = { STORE_HASH_LEN, c->zero[i] }, v;
 		int rc;
 
+		if (s->release_ops != 0 && i > 0 && i % s->release_ops == 0)
+			store__map_release(s);
+
 		rc = mdb_get(txn, s->dbi[STORE_DBI_BODY_INFO], &k, &v);
 		if (rc == MDB_NOTFOUND)
 			continue;	/* listed twice */
@@ -819,6 +822,7 @@ store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 		    struct store_folder_delta *d, struct ms_err *err_r)
 {
 	MDB_cursor *cur;
+	unsigned n_done = 0;
 	int rc;
 
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MESSAGES], &cur);
@@ -863,6 +867,9 @@ store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 			goto out;
 		if (d != NULL)
 			d->delta--;
+		/* One operation may expunge a whole folder. */
+		if (s->release_ops != 0 && ++n_done % s->release_ops == 0)
+			store__map_release(s);
 		if (uid == UINT32_MAX)
 			break;
 		/* Seek again rather than rely on the cursor's position
@@ -1150,6 +1157,9 @@ store_batch_txn(struct store *s, MDB_txn *txn, void *arg,
 	    (rc = store__meta_set(s, txn, "next_change_seq", c->change_seq,
 				  err_r)) < 0)
 		return rc;
+	/* The commit is when the dirty pages (the new bodies) peak: no
+	 * mapped pages on top of them. */
+	store__map_release(s);
 	return MS_OK;
 }
 

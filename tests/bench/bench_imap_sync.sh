@@ -51,12 +51,20 @@ Expunge Near
 SyncState *
 EOC
 
+# Peak RSS is GNU time's %M (the process's VmHWM: anonymous plus mapped
+# file pages).  With MS_BENCH_RSS_DETAIL=1 (the default) tests/bench/
+# rss_watch.py also polls the process's /proc/PID/status every 5 ms and
+# the line after each run shows the largest anonymous and file-backed
+# (shared libraries, mapped store pages) parts seen; 0 turns that off.
+RSS_DETAIL="${MS_BENCH_RSS_DETAIL:-1}"
+
 # run NAME CMD...: appends "NAME wall cpu rss_kb" to $WORK/results.
 run()
 {
-	local name="$1" t
+	local name="$1" t watch=()
 	shift
-	if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$WORK/run.out" 2>"$WORK/run.err"; then
+	[ "$RSS_DETAIL" = 1 ] && watch=("$MS_PYTHON" "$HERE/rss_watch.py" "$WORK/rss")
+	if ! "${watch[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$WORK/run.out" 2>"$WORK/run.err"; then
 		echo "$name failed:" >&2
 		tail -5 "$WORK/run.err" >&2
 	fi
@@ -65,6 +73,10 @@ run()
 	printf '%s %s %s %s\n' "$name" "$wall" "$t" "$rss" >> "$WORK/results"
 	printf '  %-28s wall %6ss  cpu %6ss  rss %7s kB  %s\n' "$name" "$wall" "$t" "$rss" \
 		"$(head -1 "$WORK/run.out")"
+	if [ "$RSS_DETAIL" = 1 ] && read -r anon file _ < "$WORK/rss"; then
+		printf '  %-28s largest parts seen: anonymous %s kB, file-backed %s kB\n' \
+			"" "$anon" "$file"
+	fi
 }
 
 : > "$WORK/results"
