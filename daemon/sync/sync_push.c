@@ -503,10 +503,16 @@ sync_push_move(struct imap_sync *as, const struct store_change *c)
 			 "gone from the server" : "not created yet");
 		return false;
 	}
-	/* A copy made by an earlier attempt (or a crash after the server
-	 * took the move) is in the destination already: only the source
-	 * is left to remove. */
-	if (store_find_by_hash(as->params.store, r->push_rec.hash, &refs, &n,
+	/* A copy made by an earlier attempt (UID COPY, then a failure or a
+	 * crash before the source was removed) is in the destination
+	 * already: only the source is left to remove.  Not with MOVE: it
+	 * leaves no copy beside the source (one the server took is found
+	 * by the source's record being gone, above), so a body already in
+	 * the destination is another message with the same bytes (the
+	 * same mail filed twice), which must not take this one's place.
+	 * Without MOVE that case is not told apart from a copy. */
+	if ((as->caps & IMAP_SESSION_CAP_MOVE) == 0 &&
+	    store_find_by_hash(as->params.store, r->push_rec.hash, &refs, &n,
 			       NULL) == MS_OK)
 		for (size_t i = 0; i < n; i++)
 			is_there |= refs[i].folder_id == r->move_dest.id;

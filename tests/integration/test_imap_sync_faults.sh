@@ -8,6 +8,7 @@
 ms_trap_install
 ms_tls_ensure || exit 1
 STOREDUMP="$MS_BUILD_DIR/tests/ms_storedump"
+MIRRORCHECK="$MS_BUILD_DIR/tests/ms_mirrorcheck"
 FAKE="$MS_SOURCE_DIR/tests/data/sync/fake_imap_sync.py"
 [ -x "$STOREDUMP" ] || { echo "missing $STOREDUMP (build tests)" >&2; exit 1; }
 FAILS=0
@@ -150,6 +151,10 @@ expect_check()
 	local out
 	if out="$("$STOREDUMP" "$STORE" check)"; then ok "$SC: $out"
 	else fail "$SC: store check: $out"; fi
+	# With a mirror: store and mirror agree (mirror_check).
+	[ -d "$MAIL" ] || return 0
+	if out="$("$MIRRORCHECK" "$STORE" t "$MAIL" 2>&1)"; then ok "$SC: mirror_check: $out"
+	else fail "$SC: mirror_check: $out"; fi
 }
 
 # Sparse UIDs: three pipelined ranges 1:200, 201:400, 401:600 (then 601:*).
@@ -557,6 +562,22 @@ else
 	ok "$SC: no command changed the server ($(sort -u "$WORK/cmds" | tr '\n' ' '))"
 fi
 expect_uids "the source keeps its messages" "1 2 3 " INBOX
+fake_stop
+
+# The destination already holds a message with the same bytes (the same
+# mail filed twice; the fake's Sub UID 2 has INBOX UID 2's body): with
+# MOVE, a move is not taken for done by an earlier attempt; both copies
+# end up there, in the store and the mirror, and nothing stays pending.
+move_start dupbody "UIDPLUS MOVE" Sub 2
+pass normal
+pass normal
+expect_uids "both copies in the destination" "2 3 " Sub
+expect_uids "gone from the source" "1 3 " INBOX
+[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 2/2 ] && ok "$SC: the mirror holds 2 + 2 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files, expected 2 + 2"
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending: $("$STOREDUMP" "$STORE" changes)"
+expect_check
 fake_stop
 
 # KNOWN BUG (daemon/mirror, not fixed here; run with MS_KNOWN_BUG_SAMEUV=1):
