@@ -606,6 +606,36 @@ mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 }
 
 int
+mirror__is_foreign_id(struct mirror_ctx *c, const struct store_folder *f,
+		      uint32_t uv, uint32_t uid, const char *name, size_t len,
+		      struct ms_err *err_r)
+{
+	for (size_t i = 0; i < c->nfolders; i++) {
+		const struct store_folder *g = &c->folders[i];
+		char id[MIRROR_ID_MAX];
+		struct store_msg m;
+		size_t klen;
+		const char *key;
+		int rc;
+
+		if (g->id == f->id || g->state.uidvalidity != uv)
+			continue;
+		rc = store_msg_get(c->s, g->id, uid, &m, err_r);
+		if (rc < 0)
+			return rc;
+		if (rc == STORE_NOTFOUND)
+			continue;
+		key = mirror__key(uv, &m, id, &klen);
+		if (klen == len && memcmp(key, name, len) == 0)
+			return 1;
+		mirror__id(uv, &m, id);
+		if (strlen(id) == len && memcmp(id, name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
 mirror__name(uint32_t uidvalidity, const struct store_msg *m,
 	     maildir_flags_t other_letters, char *out, size_t outsz,
 	     enum maildir_sub *sub_r)

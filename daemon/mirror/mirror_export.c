@@ -210,6 +210,23 @@ mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 	return MS_OK;
 }
 
+/* Removes entry i, the file of a record expunged on the server. */
+static int
+mirror_export_unlink(struct mirror_export *x, size_t i, struct ms_err *err_r)
+{
+	const char *name = mirror__dir_name(&x->md, i);
+
+	if (unlinkat(mirror__dir_subfd(&x->md, i), name, 0) != 0 &&
+	    errno != ENOENT)
+		return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
+				  x->md.d.path,
+				  maildir_sub_name((enum maildir_sub)x->md.l.v[i].sub),
+				  name, strerror(errno));
+	x->is_dirty = true;
+	x->st->removed++;
+	return MS_OK;
+}
+
 /*
  * A file no record claimed: one of ours whose record the server expunged
  * (removed), a reader's file that turns out to be a missing record's
@@ -231,26 +248,28 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	char newname[MAILDIR_NAME_MAX + 1];
 	enum maildir_sub sub;
 	maildir_flags_t ref;
+	bool is_expunged = false;
 	int rc;
 
 	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
 	    uv == x->f->state.uidvalidity) {
 		rc = store_msg_get(x->c->s, x->f->id, uid, &m, err_r);
+		if (rc == STORE_NOTFOUND) {
+			/* Another folder's file a reader moved here (folders
+			 * can share a UIDVALIDITY) waits for the scan; else
+			 * its record was expunged, unless a missing record
+			 * has its bytes (the server's copy of that move). */
+			rc = mirror__is_foreign_id(x->c, x->f, uv, uid, name,
+						   x->md.ulen[i], err_r);
+			if (rc != 0)
+				return rc < 0 ? rc : MS_OK;
+			is_expunged = true;
+		}
 		if (rc < 0)
 			return rc;
-		if (rc == STORE_NOTFOUND) {
-			if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
-				return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
-						  x->md.d.path,
-						  maildir_sub_name((enum maildir_sub)e->sub),
-						  name, strerror(errno));
-			x->is_dirty = true;
-			x->st->removed++;
-			return MS_OK;
-		}
 	}
 	if (x->nmiss == 0)
-		return MS_OK;
+		return is_expunged ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK) {
 		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
 		return MS_OK;	/* gone meanwhile: the next scan sees it */
@@ -258,7 +277,7 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	k = mirror__hash_find(x->miss, x->nmiss, sizeof(*x->miss), hash,
 			      mirror_missing_is_done);
 	if (k == SIZE_MAX)
-		return MS_OK;
+		return is_expunged ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	hit = &x->miss[k];
 	rc = store_msg_get(x->c->s, x->f->id, hit->uid, &m, err_r);
 	if (rc != MS_OK)

@@ -115,6 +115,16 @@ const char *mirror__key(uint32_t uidvalidity, const struct store_msg *m,
 /* The letters of the record's recorded name; false when it has none. */
 bool mirror__recorded_flags(const struct store_msg *m,
 			    maildir_flags_t *flags_r);
+/*
+ * Is name[0..len), an id of (uv, uid) with uv the UIDVALIDITY of folder
+ * f, the file of a record of another folder of the account with the same
+ * UIDVALIDITY (servers give folders made in the same second the same
+ * one)?  Then a reader moved or copied it into f, and it is no record of
+ * f expunged on the server.  1 yes, 0 no, or a negative MS_E*.
+ */
+int mirror__is_foreign_id(struct mirror_ctx *c, const struct store_folder *f,
+			  uint32_t uv, uint32_t uid, const char *name,
+			  size_t len, struct ms_err *err_r) MS_WUR;
 /* Parses an id; false for any other unique part. */
 bool mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 		      uint32_t *uid_r);

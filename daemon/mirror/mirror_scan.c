@@ -192,10 +192,16 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
 	    uv == f->state.uidvalidity) {
 		rc = store_msg_get(x->c->s, f->id, uid, &m, err_r);
+		if (rc == STORE_NOTFOUND) {
+			/* Expunged on the server, unless it is the file of
+			 * another folder's record a reader moved here. */
+			rc = mirror__is_foreign_id(x->c, f, uv, uid, name,
+						   x->md.ulen[i], err_r);
+			if (rc == 0)
+				return MS_OK;
+		}
 		if (rc < 0)
 			return rc;
-		if (rc == STORE_NOTFOUND)
-			return MS_OK;	/* expunged on the server */
 	}
 	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK ||
 	    fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {

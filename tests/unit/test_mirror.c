@@ -1105,6 +1105,67 @@ test_reader_new_folder_refused(void **state)
 	t->p.account = "acct";
 }
 
+/* Folders made in the same second share a UIDVALIDITY on some servers: a
+ * reader's move between two of them keeps a name that reads as a record
+ * of the destination; it is a move, not an expunged message's file. */
+static void
+test_move_same_uidvalidity(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_batch *b;
+	struct store_msg m, nm;
+	struct ms_err err = { 0 };
+	char from[8400], to[8400], name[512];
+	uint32_t same;
+	size_t n;
+
+	mt_folder(t, "Same", 100, &same);	/* INBOX's UIDVALIDITY */
+	(void)mt_export(t);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 2, &m, &err), MS_OK);
+	snprintf(from, sizeof(from), "%s/cur/%s", t->root, m.mirror_name);
+	snprintf(to, sizeof(to), "%s/Same/cur/%s", t->root, m.mirror_name);
+	assert_int_equal(rename(from, to), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.moves, 1);
+	assert_int_equal(st.deletes + st.appends, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_MOVE);
+	assert_int_equal(ch[0].dest_folder_id, same);
+	free(ch);
+	/* Export leaves the moved file alone until the server moved it. */
+	st = mt_export(t);
+	assert_int_equal(st.removed + st.written, 0);
+	mt_check(t);
+	/* The server moved it: uid 2 left INBOX, Same has it as uid 1. */
+	memset(&nm, 0, sizeof(nm));
+	nm.folder_id = same;
+	nm.uid = 1;
+	nm.flags = nm.synced_flags = m.flags;
+	memcpy(nm.hash, m.hash, STORE_HASH_LEN);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_add(b, &nm, NULL), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, t->inbox, 2, 2), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	mt_clear_changes(t);
+	st = mt_scan(t);
+	assert_int_equal(st.deletes + st.moves + st.appends, 0);
+	st = mt_export(t);
+	assert_int_equal(st.adopted, 1);
+	assert_int_equal(st.removed + st.written, 0);
+	assert_int_equal(tmd_count(t->root, "Same/cur") +
+			 tmd_count(t->root, "Same/new"), 1);
+	assert_int_equal(store_msg_get(t->s, same, 1, &nm, &err), MS_OK);
+	snprintf(name, sizeof(name), "Same/cur/%s", nm.mirror_name);
+	assert_int_equal(tmd_get(t->root, name, from, sizeof(from)),
+			 strlen(MT_MSG2));
+	mt_check(t);
+	mt_pass_no_change(t);
+}
+
 int
 main(void)
 {
@@ -1124,6 +1185,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rename_race, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_refused, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_move_same_uidvalidity, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
