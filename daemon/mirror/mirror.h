@@ -55,12 +55,31 @@
  *    APPEND does not carry, become a pending STORE_CHANGE_FLAGS.  A file
  *    whose hash is already pending (APPEND or MOVE into its folder) is not
  *    recorded twice;
+ *  - a Maildir (cur/ and new/; tmp/ is made when missing) that no store
+ *    folder holds: a folder the reader made.  Its server name is the
+ *    inverse of the export's mapping (maildir_path.h) with the delimiter
+ *    of the account's folders (INBOX's when there is one) and
+ *    p->ns_prefix; it becomes a store folder with STORE_FOLDER_CREATE
+ *    (the next sync pass creates it on the server) and its files are new
+ *    files like any other.  A plain directory above it ("Projects" of
+ *    "Projects/2026") is no folder: the server makes the hierarchy.
+ *    Until the server has the folder (no UIDVALIDITY, no records) export
+ *    leaves its files alone, and makes its Maildir again if the reader
+ *    removes it (the APPENDs are pending all the same);
  *  - a file inside the tree that is not a message (a name that cannot be
- *    a Maildir name, a directory in cur/, a file next to cur/, a Maildir
- *    with no server folder) is left alone and reported once per
- *    struct maildir_report.
+ *    a Maildir name, a directory in cur/, a file next to cur/) is left
+ *    alone and reported once per struct maildir_report; so is a Maildir
+ *    that cannot be a folder: its name is not one the export would give
+ *    (not canonical, not UTF-8, too long, nested on a server without
+ *    hierarchy), it is a \Noselect folder's, it is inside such a refused
+ *    Maildir, it is the root when the account has no INBOX, or the
+ *    account has no folder yet to take a delimiter from.
  * A file named for a record of its folder's UIDVALIDITY whose record is
- * gone was expunged on the server: scan ignores it, export removes it.
+ * gone was expunged on the server: scan ignores it, export removes it;
+ * unless it names a record of another folder with the same UIDVALIDITY
+ * (a reader moved or copied it: a move or new file as above).  A folder
+ * deleted on the server (STORE_FOLDER_GONE) takes no new files; export
+ * removes its files and then its Maildir when nothing else is in it.
  *
  * Export never undoes a reader change no scan has seen yet (the daemon
  * exports after server changes without scanning first): a file whose
