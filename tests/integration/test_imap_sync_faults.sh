@@ -580,18 +580,16 @@ n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 expect_check
 fake_stop
 
-# KNOWN BUG (daemon/mirror, not fixed here; run with MS_KNOWN_BUG_SAMEUV=1):
-# a reader's move between two folders that share a UIDVALIDITY (Cyrus and
-# Courier give folders created in the same second the same one) is taken
-# by the scan for a deletion (the moved file's name reads as a record of
-# the destination whose record is gone), so the message is expunged on the
-# server and the export removes the file: lost everywhere.
-if [ "${MS_KNOWN_BUG_SAMEUV:-0}" = 1 ]; then
-	SUB_UV=7 move_start sameuv "UIDPLUS MOVE"
-	pass normal
-	pass normal
-	move_expect "a move between folders with the same UIDVALIDITY"
-fi
+# A reader's move between two folders that share a UIDVALIDITY (Cyrus
+# and Courier give folders created in the same second the same one): the
+# moved file's name must not read as an expunged record of the
+# destination, or the move becomes a deletion (the message expunged on
+# the server, its file removed: lost everywhere; fixed in the mirror by
+# d3b49db).
+SUB_UV=7 move_start sameuv "UIDPLUS MOVE"
+pass normal
+pass normal
+move_expect "a move between folders with the same UIDVALIDITY" "UID MOVE"
 
 # --- folders gone from the server (tombstones, with a mirror) -----------
 
