@@ -698,7 +698,7 @@ store_folder_ensure_txn(struct store *s, MDB_txn *txn, void *arg,
 			     STORE_FOLDER_NAME_MAX];
 	struct store_folder f;
 	MDB_val k, v, fk = { 4, fkey };
-	size_t klen, vlen;
+	size_t klen = 0, vlen;	/* gcc -O2 cannot see the key sets it */
 	uint64_t next;
 	int rc;
 
@@ -805,7 +805,7 @@ store_folder_find(struct store *s, const char *account, const char *name,
 	uint8_t nkey[STORE_ACCOUNT_MAX + 1 + STORE_FOLDER_NAME_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;
-	size_t klen;
+	size_t klen = 0;	/* gcc -O2 cannot see the key sets it */
 	uint32_t id = 0;
 	int rc;
 
