@@ -53,6 +53,7 @@ struct daemon_acct {
 	/* The Maildir mirror (account maildir set): scanned before each
 	 * pass, exported after it, watched in between. */
 	struct mirror_params mp;
+	char ns_prefix[STORE_NS_PREFIX_MAX + 1];	/* mp.ns_prefix */
 	struct maildir_report rep;
 	struct mirror_watch *watch;
 	bool is_mirror_changed;		/* a reader changed it mid-pass */
@@ -453,6 +454,25 @@ daemon_on_mirror_change(struct mirror_watch *w, int rc,
  * meets the pass's batches or the export's steps; what readers do
  * meanwhile is scanned when it resumes.
  */
+/*
+ * The personal namespace prefix the mirror strips, as the last pass
+ * learned it (NAMESPACE); read again before every scan and export, since
+ * a pass may have learned it since.
+ */
+static void
+daemon_acct_ns(struct daemon_acct *a)
+{
+	struct ms_err err = { 0 };
+	int rc = store_account_ns_get(a->d->store, a->acct->name, a->ns_prefix,
+				      sizeof(a->ns_prefix), &err);
+
+	if (rc == STORE_NOTFOUND)
+		a->ns_prefix[0] = '\0';
+	else if (rc < 0)
+		log_warn("acct=%s mirror: namespace prefix: %s (keeping \"%s\")",
+			 a->acct->name, err.msg, a->ns_prefix);
+}
+
 static void
 daemon_acct_scan(struct daemon_acct *a)
 {
@@ -462,6 +482,7 @@ daemon_acct_scan(struct daemon_acct *a)
 	if (a->acct->maildir == NULL)
 		return;
 	mirror_watch_pause(a->watch);
+	daemon_acct_ns(a);
 	if (mirror_scan(a->d->store, &a->mp, &st, &err) < 0)
 		log_err("acct=%s mirror scan %s: %s", a->acct->name,
 			a->acct->maildir, err.msg);
@@ -534,6 +555,7 @@ daemon_acct_on_done(struct imap_sync *sync,
 	a->sum = *sum;
 	imap_sync_free(&a->sync);
 	if (a->acct->maildir != NULL && !a->d->is_stopping) {
+		daemon_acct_ns(a);
 		a->export = mirror_job_start(&a->d->loop, a->d->store, &a->mp,
 					     0, daemon_on_export_done, a, &err);
 		if (a->export != NULL)
@@ -693,6 +715,7 @@ daemon_loop_new(const struct cfg *cfg, struct daemon_loop **d_r,
 		a->st->name = c->name;
 		a->mp.account = c->name;
 		a->mp.root = c->maildir;
+		a->mp.ns_prefix = a->ns_prefix;
 		a->mp.rep = &a->rep;
 		maildir_report_init(&a->rep, daemon_mirror_report, a);
 		backoff_init(&a->st->backoff);
