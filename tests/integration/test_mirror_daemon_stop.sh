@@ -10,14 +10,11 @@ N="${MS_STOP_MSGS:-6000}"
 mirror_setup
 printf 'poll_interval = 1h\n' >> "$CFG"
 mailfill "$MS_USER1" "$N" >/dev/null || exit 1
-LOG="$WORK/daemon.log"
 
 # mirror_files: message files in the mirror so far.
 mirror_files() { find "$MAIL" -path '*/cur/*' -type f -o -path '*/new/*' -type f 2>/dev/null | wc -l; }
 
-"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
-DPID=$!
-ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+mirror_daemon_start
 
 # Wait until the export has begun: files appear in the mirror while the
 # pass has not ended ("state=idle" comes after the export).

@@ -166,28 +166,12 @@ mirror_compare "after the next pass"
 
 # --- the foreground mode: the watch sees a new folder, a pass creates it ----------------
 printf 'poll_interval = 1h\n' >> "$CFG"
-LOG="$WORK/daemon.log"
-"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
-DPID=$!
-ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
-passes() { grep -cE 'acct=t state=idle ' "$LOG" 2>/dev/null || true; }
-# wait_passes N SECONDS: until N passes ended, at most SECONDS.
-wait_passes()
-{
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(passes)" -ge "$1" ] && return 0
-		ms_pid_alive "$DPID" || { fail "mailsyncd died: $(tail -5 "$LOG")"; return 1; }
-		sleep 0.1
-	done
-	fail "no pass $1 within $2 s: $(tail -5 "$LOG")"
-	return 1
-}
-if wait_passes 1 30; then
+mirror_daemon_start
+if mirror_wait_passes 1 30; then
 	D="$MAIL/Daemon-made"
 	mkdir -p "$D"/{cur,new,tmp}
 	cp "${cfiles[4]}" "$D/cur/1700000007.M7P1.reader:2,FS"
-	if wait_passes 2 20; then
+	if mirror_wait_passes 2 20; then
 		grep -q 'acct=t mirror changed by a reader: syncing now' "$LOG" &&
 			ok "the watch started a pass for the new folder" || fail "no pass started by the watch: $(tail -5 "$LOG")"
 		got="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $4 }')"
@@ -196,19 +180,13 @@ if wait_passes 1 30; then
 	fi
 	# The export adopted the server's copy; the file's letters, which
 	# the APPEND did not carry, are pushed by a pass started at once.
-	if wait_passes 3 20; then
+	if mirror_wait_passes 3 20; then
 		f="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $3 }')"
 		[ "$f" = '\Seen \Flagged' ] && ok "Daemon-made's message on the server: $f" ||
 			fail "Daemon-made's flags: '$f'"
 	fi
 fi
-kill -TERM "$DPID"
-for ((i = 0; i < 50; i++)); do ms_pid_alive "$DPID" || break; sleep 0.2; done
-if ms_pid_alive "$DPID"; then
-	fail "mailsyncd still running 10 s after SIGTERM"
-else
-	wait "$DPID" || fail "mailsyncd: exit $?"
-fi
+mirror_daemon_stop
 [ -z "$("$STOREDUMP" "$STORE" changes)" ] || fail "still pending: $("$STOREDUMP" "$STORE" changes)"
 mirror_compare "after the daemon"
 

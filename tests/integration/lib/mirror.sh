@@ -58,3 +58,43 @@ uid_of() { basename "$1" | cut -d- -f2; }
 # server_flags FOLDER UID: the server's flags of one message ("" if gone).
 server_flags() { is_server_msgs --folder "$1" | awk -F'\t' -v u="$2" '$2 == u { print $3 }'; }
 
+
+# mirror_daemon_start: mailsyncd's foreground mode on $CFG in the
+# background, its log in $LOG ($WORK/daemon.log), its pid in $DPID.
+mirror_daemon_start()
+{
+	LOG="$WORK/daemon.log"
+	"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
+	DPID=$!
+	ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+}
+
+# mirror_wait_passes N SECONDS: until the daemon ended N passes, at most
+# SECONDS; a failure otherwise.
+mirror_wait_passes()
+{
+	local i n
+	for ((i = 0; i < $2 * 10; i++)); do
+		n="$(grep -cE 'acct=t state=idle ' "$LOG" 2>/dev/null || true)"
+		[ "$n" -ge "$1" ] && return 0
+		ms_pid_alive "$DPID" || { fail "mailsyncd died: $(tail -5 "$LOG")"; return 1; }
+		sleep 0.1
+	done
+	fail "no pass $1 within $2 s: $(tail -5 "$LOG")"
+	return 1
+}
+
+# mirror_daemon_stop: SIGTERM; the daemon must exit 0 within 10 s.
+mirror_daemon_stop()
+{
+	local i rc
+	kill -TERM "$DPID"
+	for ((i = 0; i < 50; i++)); do ms_pid_alive "$DPID" || break; sleep 0.2; done
+	if ms_pid_alive "$DPID"; then
+		fail "mailsyncd still running 10 s after SIGTERM"
+		return 1
+	fi
+	wait "$DPID"
+	rc=$?
+	[ "$rc" = 0 ] || fail "mailsyncd: exit $rc after SIGTERM"
+}
