@@ -417,25 +417,42 @@ store__map_locate(struct store *s)
 {
 	unsigned long long lo, hi, off, ino;
 	unsigned int maj, min;
+	MDB_envinfo info;
 	struct stat st;
-	char line[512];
+	char line[4352], perms[8];
+	bool is_whole = true;
 	FILE *f;
 	int fd;
 
 	s->map_base = NULL;
 	s->map_len = 0;
-	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0)
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) < 0 ||
+	    mdb_env_info(s->env, &info) != 0)
 		return;
 	s->map_fd = fd;
 	f = fopen("/proc/self/maps", "re");
 	if (f == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi,
-			   &off, &maj, &min, &ino) != 6)
+		/* Only whole lines: the tail of an over-long one is not a
+		 * mapping (and a wrong range here would be unmapped). */
+		bool was_whole = is_whole;
+
+		is_whole = strchr(line, '\n') != NULL;
+		if (!was_whole || !is_whole)
 			continue;
-		if (ino == st.st_ino && maj == major(st.st_dev) &&
-		    min == minor(st.st_dev) && off == 0) {
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi,
+			   perms, &off, &maj, &min, &ino) != 7)
+			continue;
+		/*
+		 * LMDB's map: read-only, shared, the whole map size, our
+		 * file.  Some file systems (btrfs) show another device
+		 * number there than stat() gives: the name then.
+		 */
+		if (strcmp(perms, "r--s") == 0 && off == 0 &&
+		    hi - lo == info.me_mapsize && ino == st.st_ino &&
+		    ((maj == major(st.st_dev) && min == minor(st.st_dev)) ||
+		     strstr(line, "/data.mdb\n") != NULL)) {
 			s->map_base = (uint8_t *)(uintptr_t)lo;
 			s->map_len = (size_t)(hi - lo);
 			break;
