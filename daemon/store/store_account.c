@@ -36,7 +36,7 @@ store_ns_set_txn(struct store *s, MDB_txn *txn, void *arg,
 	struct store_ns_arg *a = arg;
 	char key[sizeof(STORE_NS_KEY) + STORE_ACCOUNT_MAX];
 	MDB_val k, v = { strlen(a->prefix), (void *)a->prefix };
-	size_t klen;
+	size_t klen = 0;
 	int rc;
 
 	if ((rc = store_ns_key(a->account, key, sizeof(key), &klen,
@@ -71,7 +71,7 @@ store_account_ns_get(struct store *s, const char *account, char *prefix_r,
 	char key[sizeof(STORE_NS_KEY) + STORE_ACCOUNT_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;
-	size_t klen;
+	size_t klen = 0;
 	int rc;
 
 	if (size > 0)
