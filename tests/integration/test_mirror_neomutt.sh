@@ -3,6 +3,7 @@
 # message, flag one, delete one, quit; after the next `mailsyncd --once`
 # the server has the read one \Seen, the flagged one \Flagged and the
 # deleted one gone, and store, mirror and server agree.
+# ctest: run_serial
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
 command -v neomutt >/dev/null && command -v tmux >/dev/null ||
