@@ -378,7 +378,7 @@ daemon_acct_after_pass(struct daemon_acct *a, int rc, const char *error,
 		if (sum != NULL)
 			log_info("acct=%s state=idle next_sync_in=%llus "
 				 "folders=%u new=%llu changed=%llu "
-				 "deleted=%llu appended=%llu "
+				 "deleted=%llu appended=%llu moved=%llu "
 				 "folder_errors=%u seconds=%.1f%s", name,
 				 (unsigned long long)(next.delay_ms / 1000u),
 				 sum->folders,
@@ -386,6 +386,7 @@ daemon_acct_after_pass(struct daemon_acct *a, int rc, const char *error,
 				 (unsigned long long)sum->changed,
 				 (unsigned long long)sum->deleted,
 				 (unsigned long long)sum->appended,
+				 (unsigned long long)sum->moved,
 				 sum->folder_errors, sum->seconds,
 				 recovered);
 		break;

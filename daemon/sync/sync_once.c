@@ -113,13 +113,14 @@ once_mirror(struct store *store, struct once_acct *a, bool is_export)
 		return;
 	}
 	log_info("acct=%s mirror %s written=%llu renamed=%llu removed=%llu "
-		 "adopted=%llu flags=%llu deletes=%llu moves=%llu appends=%llu",
+		 "adopted=%llu flags=%llu deletes=%llu moves=%llu appends=%llu "
+		 "created=%llu",
 		 a->acct->name, is_export ? "export" : "scan",
 		 (unsigned long long)st.written, (unsigned long long)st.renamed,
 		 (unsigned long long)st.removed, (unsigned long long)st.adopted,
 		 (unsigned long long)st.flag_changes,
 		 (unsigned long long)st.deletes, (unsigned long long)st.moves,
-		 (unsigned long long)st.appends);
+		 (unsigned long long)st.appends, (unsigned long long)st.created);
 }
 
 /* Starts one account; on failure its summary says why. */
