@@ -112,7 +112,7 @@ int
 sync_commit_if_full(struct imap_sync *as)
 {
 	if (store_batch_count(as->batch) < SYNC_BATCH_OPS &&
-	    store_batch_mem(as->batch) < SYNC_BATCH_MEM)
+	    store_batch_commit_mem(as->batch) < SYNC_BATCH_MEM)
 		return MS_OK;
 	return sync_commit(as);
 }

@@ -22,7 +22,9 @@
 #define SYNC_IN_FLIGHT 3		/* fetch commands pipelined */
 #define SYNC_RANGES (2 * SYNC_IN_FLIGHT)	/* ranges not yet retired */
 #define SYNC_BATCH_OPS 500		/* commit after this many operations */
-#define SYNC_BATCH_MEM (4u << 20)	/* or this many bytes held */
+/* or this many body bytes waiting (spooled or in memory): LMDB copies
+ * every page a commit writes into memory, so this bounds that copy */
+#define SYNC_BATCH_MEM (2u << 20)
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
 
 enum sync_step {

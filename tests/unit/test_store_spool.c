@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include <sys/stat.h>
@@ -92,7 +93,7 @@ status_kb(const char *key)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, key, n) == 0 && line[n] == ':')
-			kb = atol(line + n + 1);
+			kb = strtol(line + n + 1, NULL, 10);
 	fclose(f);
 	return kb;
 }
