@@ -65,6 +65,13 @@ echo
 echo "== mailsyncd --check-config"
 "$mailsyncd" -c "$conf" --check-config
 
+# pad TEXT WIDTH: TEXT and spaces up to WIDTH characters (printf's %-Ns
+# counts bytes, which misaligns "Ünïcödé").
+pad() {
+	local n=$(( $2 - $(printf '%s' "$1" | LC_ALL=C.UTF-8 wc -m) ))
+	printf '%s%*s' "$1" $(( n > 0 ? n : 0 )) ''
+}
+
 echo
 echo "== what the server holds (folder: messages)"
 client() {
@@ -74,7 +81,7 @@ client() {
 }
 client list | while IFS=$'\t' read -r flags name; do
 	case "$flags" in *Noselect*) continue ;; esac
-	printf '  %-16s %s\n' "$name" "$(client status --folder "$name" | cut -d' ' -f1-2)"
+	printf '  %s %s\n' "$(pad "$name" 16)" "$(client status --folder "$name" | cut -d' ' -f1-2)"
 done
 
 echo
@@ -96,7 +103,7 @@ echo
 echo "== the store ($work/store), folder by folder"
 "$storedump" "$work/store" folders | while IFS=$'\t' read -r acct folder rest; do
 	n=$("$storedump" "$work/store" msgs "$acct" "$folder" | wc -l)
-	printf '  %-16s %5d messages\n' "$folder" "$n"
+	printf '  %s %5d messages\n' "$(pad "$folder" 16)" "$n"
 done
 echo
 echo "== INBOX in the store: UID, flags, sha256 of the body, size (first 5)"
@@ -108,7 +115,7 @@ echo "== the Maildir mirror a mail reader opens ($work/Mail/demo)"
 (cd "$work/Mail/demo" && find . -type d -name cur | sort | while read -r d; do
 	f=${d%/cur}; n=$(find "$f/cur" "$f/new" -type f | wc -l)
 	name=${f#./}; [[ "$f" == . ]] && name="INBOX (the root Maildir)"
-	printf '  %-24s %5d files\n' "$name" "$n"
+	printf '  %s %5d files\n' "$(pad "$name" 24)" "$n"
 done)
 if command -v mscan >/dev/null; then
 	echo
