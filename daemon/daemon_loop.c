@@ -718,6 +718,8 @@ daemon_loop_new(const struct cfg *cfg, struct daemon_loop **d_r,
 		a->mp.root = c->maildir;
 		a->mp.ns_prefix = a->ns_prefix;
 		a->mp.rep = &a->rep;
+		a->mp.folders = c->folders.v;
+		a->mp.nfolders = c->folders.n;
 		maildir_report_init(&a->rep, daemon_mirror_report, a);
 		backoff_init(&a->st->backoff);
 		uv_timer_init(&d->loop, &a->timer);

@@ -65,7 +65,11 @@
  *    "Projects/2026") is no folder: the server makes the hierarchy.
  *    Until the server has the folder (no UIDVALIDITY, no records) export
  *    leaves its files alone, and makes its Maildir again if the reader
- *    removes it (the APPENDs are pending all the same);
+ *    removes it (the APPENDs are pending all the same).  One whose
+ *    name the account's folders = patterns (p->folders, matched with
+ *    sync_folder_wanted(), the engine's own rule) exclude is no folder:
+ *    the engine would never create it, so it is reported once and left
+ *    alone, with no store folder;
  *  - a file inside the tree that is not a message (a name that cannot be
  *    a Maildir name, a directory in cur/, a file next to cur/) is left
  *    alone and reported once per struct maildir_report; so is a Maildir
@@ -77,9 +81,29 @@
  * A file named for a record of its folder's UIDVALIDITY whose record is
  * gone was expunged on the server: scan ignores it, export removes it;
  * unless it names a record of another folder with the same UIDVALIDITY
- * (a reader moved or copied it: a move or new file as above).  A folder
- * deleted on the server (STORE_FOLDER_GONE) takes no new files; export
- * removes its files and then its Maildir when nothing else is in it.
+ * (a reader moved or copied it: a move or new file as above).
+ *
+ * Tombstones.  A folder deleted on the server (STORE_FOLDER_GONE) has no
+ * records; export removes its files (ids of its UIDVALIDITY) and then its
+ * Maildir, as a whole, when nothing else is in it.  Any other file in
+ * that Maildir (a reader's new message, a message a reader moved there
+ * before the folder went, or one in a Maildir a reader made again under
+ * the name) means the reader wants the folder: once the export's own
+ * files are gone (until then they would look like a reader's), scan
+ * resets the folder's state (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ,
+ * MESSAGES: nothing of the deleted folder carries over, as when the
+ * server lists a tombstone again), marks it STORE_FOLDER_CREATE instead
+ * of GONE and scans it like a reader's new folder: its files become
+ * APPENDs, a pending MOVE into it waits for the CREATE and is then done.
+ * A tombstone's Maildir with none of a reader's files is the export's to
+ * remove (an empty one too).  A pending MOVE into a tombstone whose
+ * Maildir holds no reader's file (the reader's file went with the
+ * directory) can never be done: scan clears it and clears the source
+ * record's recorded name, so that its missing file is no reader's
+ * deletion and export writes it again where it was.  Preferring the
+ * revival when the file is still there keeps one copy of the message,
+ * where the reader last put it; dropping the move then would leave the
+ * reader's file to be appended as a second copy.
  *
  * Export never undoes a reader change no scan has seen yet (the daemon
  * exports after server changes without scanning first): a file whose
@@ -111,6 +135,11 @@ struct mirror_params {
 	 * report); may be NULL.  Owned by the caller, who keeps it across
 	 * passes so that a path is reported once per process. */
 	struct maildir_report *rep;
+	/* The account's folders = patterns (sync_folder_wanted(), the
+	 * engine's rule); none: every folder is wanted.  A reader's
+	 * Maildir they exclude is reported and left alone. */
+	char *const *folders;
+	size_t nfolders;
 };
 
 /* What a pass did; counters add up (the caller zeroes the struct). */
@@ -125,6 +154,7 @@ struct mirror_stats {
 	uint64_t moves;		/* pending MOVE recorded */
 	uint64_t appends;	/* pending APPEND recorded */
 	uint64_t created;	/* folders a reader made (STORE_FOLDER_CREATE) */
+	uint64_t moves_dropped;	/* pending MOVEs into deleted folders */
 	uint64_t bytes;		/* bytes written */
 };
 

@@ -13,12 +13,11 @@
 #include "log.h"
 #include "maildir/maildir_path.h"
 #include "mirror/mirror_int.h"
+#include "sync/sync_folders.h"
 
 /* Commit a batch once it holds this much (memory stays bounded). */
 #define MIRROR_BATCH_OPS 2000
 #define MIRROR_BATCH_MEM (16u << 20)
-/* Pending changes read per store call. */
-#define MIRROR_CHANGES_CHUNK 1024
 
 static const struct {
 	uint32_t store;
@@ -381,6 +380,15 @@ mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 		} else {
 			rc = mirror_tree_name(c, &found, is_refused, i, delim,
 					      name, why, sizeof(why), err_r);
+		}
+		/* One the folders = patterns exclude the engine would never
+		 * create (sync_create_add()): its files would wait forever. */
+		if (rc == MS_OK && !sync_folder_wanted(c->p->folders,
+						       c->p->nfolders, name,
+						       delim)) {
+			snprintf(why, sizeof(why), "not synced: folders = "
+				 "excludes it");
+			rc = MS_EINVAL;
 		}
 		if (rc == MS_EINVAL) {
 			maildir_report_note(c->p->rep, abs, why);

@@ -1,4 +1,5 @@
 /* mirror_export.c - the store's messages into the Maildir mirror. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -345,10 +346,29 @@ mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/* Does directory path hold nothing (a missing one counts as empty)? */
+static bool
+mirror_export_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool is_empty = true;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while (is_empty && (de = readdir(d)) != NULL)
+		is_empty = strcmp(de->d_name, ".") == 0 ||
+			   strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return is_empty;
+}
+
 /*
  * A folder deleted on the server whose files export just removed: its
- * Maildir goes too when nothing else is in it (a reader's file, or a
- * child folder, keeps it; rmdir only removes empty directories).
+ * Maildir goes too when nothing else is in it.  Only as a whole: a
+ * reader's file keeps all of it (cur/ and new/), so that it stays a
+ * Maildir, one the scan takes for a folder the reader wants; a child
+ * folder keeps the directory (rmdir only removes empty ones).
  */
 static void
 mirror_export_gone(struct mirror_ctx *c, const struct store_folder *f,
@@ -357,7 +377,13 @@ mirror_export_gone(struct mirror_ctx *c, const struct store_folder *f,
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	bool is_empty = true;
 
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+	for (size_t i = 0; is_empty && i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char *sub = maildir__path_join(path, subs[i], "");
+
+		is_empty = sub != NULL && mirror_export_is_empty(sub);
+		free(sub);
+	}
+	for (size_t i = 0; is_empty && i < sizeof(subs) / sizeof(subs[0]); i++) {
 		char *sub = maildir__path_join(path, subs[i], "");
 
 		if (sub == NULL || (rmdir(sub) != 0 && errno != ENOENT))

@@ -16,6 +16,10 @@
 #include "mirror/mirror.h"
 #include "store/store.h"
 
+/* Pending changes are read in chunks of this many (a few hundred bytes
+ * each). */
+#define MIRROR_CHANGES_CHUNK 1024
+
 /* A message arriving in a folder through a pending APPEND or MOVE. */
 struct mirror_incoming {
 	uint32_t folder_id;
@@ -56,9 +60,10 @@ int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 /*
  * The Maildirs of the tree that no store folder holds (*paths: the
  * folders' Maildir paths as from mirror__folder_path(), c->nfolders of
- * them; cb may grow the array).  One that can be a server folder (see mirror.h) is passed to cb
- * with its server name and delimiter; cb's non-MS_OK result stops the
- * walk.  Any other is reported (once per report) and left alone.
+ * them; cb may grow the array).  One that can be a server folder (see
+ * mirror.h) and that the folders = patterns (c->p->folders) want is passed
+ * to cb with its server name and delimiter; cb's non-MS_OK result stops
+ * the walk.  Any other is reported (once per report) and left alone.
  */
 typedef int (*mirror_new_folder_cb)(struct mirror_ctx *c, const char *abs,
 				    const char *name, char delim, void *arg,

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "maildir/maildir_hash.h"
 #include "mirror/mirror_int.h"
+#include "sync/sync_folders.h"
 
 #define MIRROR_READ_CHUNK (64 * 1024)
 
@@ -498,15 +499,216 @@ mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 {
 	struct mirror_scan_new *sn = arg;
 	uint32_t id;
-	int rc = store_folder_ensure(c->s, c->p->account, name, delim,
-				     STORE_FOLDER_CREATE, &id, err_r);
+	int rc;
 
+	rc = store_folder_ensure(c->s, c->p->account, name, delim,
+				 STORE_FOLDER_CREATE, &id, err_r);
 	if (rc != MS_OK)
 		return rc;
 	log_info("acct=%s mirror new folder %s: \"%s\" to be created on the "
 		 "server", c->p->account, abs, name);
 	sn->st->created++;
 	return mirror_scan_add_folder(c, sn->paths, id, abs, err_r);
+}
+
+/*
+ * Folder f, deleted on the server (a tombstone), whose Maildir is at path.
+ * Files in it are the export's own leftovers (ids of its UIDVALIDITY that
+ * no other folder's record claims: export removes them) or a reader's
+ * (anything else: a message they put there, or moved there before the
+ * folder went).  With a reader's file and none of ours, the reader wants
+ * the folder: it is reset (as sync_folder_revive() resets a tombstone the
+ * server lists again, so no UIDVALIDITY or UIDNEXT of the deleted folder
+ * carries over) and marked STORE_FOLDER_CREATE, and scanned like any new
+ * folder.  With ours left too, it waits for the export to remove them
+ * first (after the reset they would look like a reader's).  *has_reader_r
+ * says a reader's files are there and the folder is (or will be) made
+ * again: moves into it stay pending.
+ */
+static int
+mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
+		      const char *path, bool *has_reader_r,
+		      struct ms_err *err_r)
+{
+	struct mirror_ctx *c = x->c;
+	struct store_folder_state fs = { 0 };
+	struct mirror_dir md;
+	size_t n_ours = 0, n_reader = 0;
+	bool exists;
+	uint32_t id;
+	int rc;
+
+	*has_reader_r = false;
+	rc = mirror__dir_open(&md, path, false, c->p->rep, &exists, err_r);
+	for (size_t i = 0; rc == MS_OK && exists && i < md.l.n; i++) {
+		const char *name = mirror__dir_name(&md, i);
+		uint32_t uv, uid;
+
+		if (mirror__id_parse(name, md.ulen[i], &uv, &uid) &&
+		    uv == f->state.uidvalidity) {
+			rc = mirror__is_foreign_id(c, f, uv, uid, name,
+						   md.ulen[i], err_r);
+			if (rc < 0)
+				break;
+			if (rc == 0) {
+				n_ours++;
+				continue;
+			}
+			rc = MS_OK;
+		}
+		n_reader++;
+	}
+	mirror__dir_close(&md);
+	if (rc != MS_OK || n_reader == 0)
+		return rc;
+	if (!sync_folder_wanted(c->p->folders, c->p->nfolders, f->name,
+				f->delimiter)) {
+		maildir_report_note(c->p->rep, path, "Maildir of a folder "
+				    "deleted on the server; not synced: "
+				    "folders = excludes it");
+		return MS_OK;
+	}
+	*has_reader_r = true;
+	if (n_ours > 0) {
+		log_debug("acct=%s mirror folder=%s deleted on the server: %s "
+			  "holds a reader's files, made again once export has "
+			  "removed its own %zu", c->p->account, f->name, path,
+			  n_ours);
+		return MS_OK;
+	}
+	/* The reset is committed before the mark changes: a crash in
+	 * between leaves a tombstone that is revived again. */
+	rc = store_batch_folder_state(x->b, f->id, &fs, STORE_FS_UIDVALIDITY |
+				      STORE_FS_UIDNEXT | STORE_FS_HIGHESTMODSEQ |
+				      STORE_FS_MESSAGES);
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	rc = mirror__batch_flush(x->b, true, err_r);
+	if (rc == MS_OK)
+		rc = store_folder_ensure(c->s, c->p->account, f->name,
+					 f->delimiter, (f->attrs &
+					 ~STORE_FOLDER_GONE) | STORE_FOLDER_CREATE,
+					 &id, err_r);
+	if (rc == MS_OK)
+		rc = store_folder_get(c->s, f->id, f, err_r);
+	if (rc == STORE_NOTFOUND)
+		rc = ms_err_set(err_r, MS_ESTORE, "folder %u vanished", f->id);
+	if (rc != MS_OK)
+		return rc;
+	log_info("acct=%s mirror folder=%s was deleted on the server, but a "
+		 "reader put messages in %s: to be created on the server again",
+		 c->p->account, f->name, path);
+	x->st->created++;
+	return MS_OK;
+}
+
+/* Index of folder id in c->folders, or SIZE_MAX. */
+static size_t
+mirror_scan_folder_index(const struct mirror_ctx *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->nfolders; i++)
+		if (c->folders[i].id == id)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Forgets the pending source (folder, uid): the record is the mirror's
+ * again. */
+static void
+mirror_scan_src_drop(struct mirror_ctx *c, uint32_t folder_id, uint32_t uid)
+{
+	uint64_t key = (uint64_t)folder_id << 32 | uid;
+
+	for (size_t i = 0; i < c->nsrc; i++)
+		if (c->src[i] == key) {
+			memmove(&c->src[i], &c->src[i + 1],
+				(c->nsrc - i - 1) * sizeof(*c->src));
+			c->nsrc--;
+			return;
+		}
+}
+
+/*
+ * A pending MOVE into a folder deleted on the server whose Maildir holds
+ * no reader's file (keep[k]: folder k's does) can never be done: it is
+ * dropped and the message stays where it was.  Its record's file name is
+ * cleared, so that its missing file is not taken for a reader's deletion
+ * (scan) and export writes it again.
+ */
+static int
+mirror_scan_gone_move(struct mirror_scan *x, const struct store_change *ch,
+		      const bool *keep, struct ms_err *err_r)
+{
+	struct mirror_ctx *c = x->c;
+	size_t src, dest;
+	struct store_msg m;
+	int rc;
+
+	if (ch->kind != STORE_CHANGE_MOVE)
+		return MS_OK;
+	src = mirror_scan_folder_index(c, ch->folder_id);
+	dest = mirror_scan_folder_index(c, ch->dest_folder_id);
+	if (src == SIZE_MAX || dest == SIZE_MAX || keep[dest] ||
+	    !(c->folders[dest].attrs & STORE_FOLDER_GONE))
+		return MS_OK;
+	rc = store_batch_change_clear(x->b, ch->seq);
+	if (rc != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	rc = store_msg_get(c->s, ch->folder_id, ch->uid, &m, err_r);
+	if (rc < 0)
+		return rc;
+	if (rc == MS_OK &&
+	    (rc = store_batch_msg_mirror(x->b, ch->folder_id, ch->uid, ""))
+	    != MS_OK)
+		return ms_err_set(err_r, rc, "out of memory");
+	mirror_scan_src_drop(c, ch->folder_id, ch->uid);
+	log_info("acct=%s mirror folder=%s uid=%" PRIu32 ": the move to %s is "
+		 "dropped, that folder was deleted on the server; the message "
+		 "stays in %s", c->p->account, c->folders[src].name, ch->uid,
+		 c->folders[dest].name, c->folders[src].name);
+	x->st->moves_dropped++;
+	return mirror__batch_flush(x->b, false, err_r);
+}
+
+/* Tombstones first, then the moves into those that stay deleted. */
+static int
+mirror_scan_gone(struct mirror_scan *x, char **paths, struct ms_err *err_r)
+{
+	struct mirror_ctx *c = x->c;
+	bool *keep = NULL, has_gone = false;
+	uint64_t after = 0;
+	int rc = MS_OK;
+
+	for (size_t i = 0; i < c->nfolders; i++)
+		has_gone |= (c->folders[i].attrs & STORE_FOLDER_GONE) != 0;
+	if (!has_gone)
+		return MS_OK;
+	if ((keep = calloc(c->nfolders, sizeof(*keep))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == MS_OK && i < c->nfolders; i++)
+		if (paths[i] != NULL && (c->folders[i].attrs & STORE_FOLDER_GONE))
+			rc = mirror_scan_tombstone(x, &c->folders[i], paths[i],
+						   &keep[i], err_r);
+	while (rc == MS_OK) {
+		struct store_change *ch = NULL;
+		size_t n = 0;
+
+		rc = store_change_list(c->s, after, MIRROR_CHANGES_CHUNK, &ch,
+				       &n, err_r);
+		for (size_t i = 0; rc >= 0 && i < n; i++)
+			rc = mirror_scan_gone_move(x, &ch[i], keep, err_r);
+		if (n > 0)
+			after = ch[n - 1].seq;
+		free(ch);
+		if (rc < 0 || n < MIRROR_CHANGES_CHUNK)
+			break;
+	}
+	free(keep);
+	/* Committed before the folders are scanned: their records are
+	 * read afresh there. */
+	if (rc >= 0)
+		rc = mirror__batch_flush(x->b, true, err_r);
+	return rc;
 }
 
 int
@@ -534,6 +736,8 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 		rc = mirror__tree_new(&c, &paths, mirror_scan_new_folder,
 				      &(struct mirror_scan_new){ &paths, st_r },
 				      err_r);
+	if (rc == MS_OK)
+		rc = mirror_scan_gone(&x, paths, err_r);
 	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
 		/* A folder deleted on the server takes no new messages; its
 		 * Maildir is known, so it is not a new folder either. */

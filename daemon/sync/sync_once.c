@@ -220,6 +220,8 @@ sync_once_run(const struct cfg *cfg, char *const *names, size_t n,
 		o.v[o.n].mp.account = cfg->accounts[i].name;
 		o.v[o.n].mp.root = cfg->accounts[i].maildir;
 		o.v[o.n].mp.rep = &o.v[o.n].rep;
+		o.v[o.n].mp.folders = cfg->accounts[i].folders.v;
+		o.v[o.n].mp.nfolders = cfg->accounts[i].folders.n;
 		maildir_report_init(&o.v[o.n].rep, once_mirror_report,
 				    &o.v[o.n]);
 		once_mirror(store, &o.v[o.n], false);

@@ -618,21 +618,64 @@ expect_uids "the moved message is appended where the reader put it" "1 2 " INBOX
 expect_check
 fake_stop
 
-# A pending move into a folder that goes from the server: nothing is
-# deleted (the move waits; the message stays on the server and stored).
-fake_start --box INBOX:1,2,3 --box Sub:1 --uidvalidity Sub:8
+# A pending move into a folder that goes from the server, the reader's
+# file still in its Maildir: the reader wants the folder, so it is created
+# again and the move done (mirror.h: a tombstone's Maildir with a reader's
+# files).  The export's own file of Sub goes first, then the next scan
+# takes the Maildir for the reader's.
+fake_start --caps UIDPLUS --box INBOX:1,2,3 --box Sub:1 --uidvalidity Sub:8
 DIRECTION=both MIRROR=1 scenario gonedest
 pass normal
 f="$(mfile "$MAIL" 2)"
 [ -n "$f" ] && mv "$f" "$MAIL/Sub/cur/" || fail "$SC: no mirror file for INBOX 2"
-restart_with --box INBOX:1,2,3
+restart_with --caps UIDPLUS --box INBOX:1,2,3 --uidvalidity Sub:9
 : > "$WORK/cmds"
 pass normal
+grep -qE '^(UID STORE|UID EXPUNGE|UID COPY|UID MOVE|CREATE)$' "$WORK/cmds" &&
+	fail "$SC: commands that change the server while the export's file is there: $(sort -u "$WORK/cmds" | tr '\n' ' ')" ||
+	ok "$SC: no command changed the server while the export's file was there"
 pass normal
+grep -q "to be created on the server again" "$WORK/$SC.err" &&
+	ok "$SC: the scan takes Sub for the reader's" ||
+	fail "$SC: Sub is not to be created again: $(tail -5 "$WORK/$SC.err")"
+grep -qx 'CREATE' "$WORK/cmds" && ok "$SC: Sub created again" ||
+	fail "$SC: no CREATE: $(sort -u "$WORK/cmds" | tr '\n' ' ')"
+pass normal
+expect_uids "the source gave the message up" "1 3 " INBOX
+[ "$(uids t Sub | wc -w)" = 1 ] && ok "$SC: Sub holds the moved message" ||
+	fail "$SC: Sub holds UIDs '$(uids t Sub)'"
+[ "$(nfiles "$MAIL/Sub")" = 1 ] && ok "$SC: one file in the mirror's Sub" ||
+	fail "$SC: $(nfiles "$MAIL/Sub") files in the mirror's Sub, expected 1"
+expect_check
+fake_stop
+
+# The same with the reader's file gone too (they removed the Maildir): the
+# move is dropped, the message gets its file back in INBOX, and nothing
+# is deleted on the server.
+fake_start --box INBOX:1,2,3 --box Sub:1 --uidvalidity Sub:8
+DIRECTION=both MIRROR=1 scenario gonedest2
+pass normal
+f="$(mfile "$MAIL" 2)"
+[ -n "$f" ] && mv "$f" "$MAIL/Sub/cur/" || fail "$SC: no mirror file for INBOX 2"
+restart_with --box INBOX:1,2,3
+pass normal
+rm -rf "$MAIL/Sub"
+: > "$WORK/cmds"
+pass normal
+grep -q "the move to Sub is dropped" "$WORK/$SC.err" &&
+	ok "$SC: the move is dropped" ||
+	fail "$SC: the move is not dropped: $(tail -5 "$WORK/$SC.err")"
+pass normal
+[ -n "$(mfile "$MAIL" 2)" ] && ok "$SC: INBOX 2 has its file again" ||
+	fail "$SC: no file for INBOX 2"
 expect_uids "the source keeps the message" "1 2 3 " INBOX
-grep -qE '^(UID STORE|UID EXPUNGE|UID COPY|UID MOVE)$' "$WORK/cmds" &&
+grep -qE '^(UID STORE|UID EXPUNGE|UID COPY|UID MOVE|CREATE)$' "$WORK/cmds" &&
 	fail "$SC: commands that change the server: $(sort -u "$WORK/cmds" | tr '\n' ' ')" ||
 	ok "$SC: no command changed the server"
+"$STOREDUMP" "$STORE" changes 2>/dev/null | grep -q . &&
+	fail "$SC: changes still pending: $("$STOREDUMP" "$STORE" changes)" ||
+	ok "$SC: no change pending"
+expect_check
 fake_stop
 
 # A tombstone the server lists again starts from nothing, also when the

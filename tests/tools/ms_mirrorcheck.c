@@ -4,8 +4,9 @@
  * hashes), or runs one mirror pass by itself.  Not installed; not for
  * users.  The store must not be open in a running mailsyncd.
  *
- *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export|folders]
+ *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export|folders [PATTERN...]]
  *
+ * PATTERNs are the account's folders = patterns (none: every folder).
  * Prints "mirror ok" or what the pass did; the first difference found
  * goes to stderr.  "folders" prints the account's store folders, one a
  * line: NAME TAB delim=C TAB attrs=HEX TAB uidvalidity=N (C is "-" for
@@ -55,9 +56,9 @@ main(int argc, char **argv)
 	const char *cmd = argc > 4 ? argv[4] : "check";
 	int rc;
 
-	if (argc < 4 || argc > 5) {
+	if (argc < 4) {
 		fputs("usage: ms_mirrorcheck STORE ACCOUNT ROOT "
-		      "[check|scan|export|folders]\n", stderr);
+		      "[check|scan|export|folders [PATTERN...]]\n", stderr);
 		return 2;
 	}
 	sp.dir = argv[1];
@@ -69,6 +70,11 @@ main(int argc, char **argv)
 	p.account = argv[2];
 	p.root = argv[3];
 	p.rep = &rep;
+	/* The account's folders = patterns, as mailsyncd passes them. */
+	if (argc > 5) {
+		p.folders = argv + 5;
+		p.nfolders = (size_t)(argc - 5);
+	}
 	/* The namespace prefix the sync learned, as mailsyncd uses it. */
 	if (store_account_ns_get(s, p.account, ns, sizeof(ns), &err) < 0) {
 		fprintf(stderr, "ms_mirrorcheck: %s\n", err.msg);

@@ -1166,6 +1166,216 @@ test_move_same_uidvalidity(void **state)
 	mt_pass_no_change(t);
 }
 
+/* The server deleted folder id: its records go, it stays a tombstone (as
+ * imap_sync.c's reconcile does with a mirror). */
+static void
+mt_server_deleted(struct mt *t, const char *name)
+{
+	struct store_batch *b;
+	struct store_folder f;
+	struct ms_err err = { 0 };
+	uint32_t id;
+
+	assert_int_equal(store_folder_find(t->s, "acct", name, &f, &err), MS_OK);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, f.id, 1, UINT32_MAX), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_folder_ensure(t->s, "acct", name, f.delimiter,
+					     f.attrs | STORE_FOLDER_GONE, &id,
+					     &err), MS_OK);
+}
+
+static size_t
+mt_nchanges(struct mt *t, enum store_change_kind kind, uint32_t folder_id)
+{
+	struct store_change *ch;
+	size_t n, k = 0;
+
+	ch = mt_changes(t, &n);
+	for (size_t i = 0; i < n; i++)
+		k += ch[i].kind == kind && ch[i].folder_id == folder_id;
+	free(ch);
+	return k;
+}
+
+/* A tombstone's Maildir with a reader's files is a folder the reader
+ * wants (made anew: no state of the deleted folder); one with only the
+ * export's leftovers is the export's to remove. */
+static void
+test_tombstone_reader_files(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_folder f;
+	struct ms_err err = { 0 };
+	uint32_t old, left, attrs = 0;
+	char delim = 0, path[8400];
+
+	mt_folder(t, "Old", 400, &old);
+	mt_add(t, old, 5, MT_MSG2, STORE_FLAG_SEEN);
+	mt_folder(t, "Left", 401, &left);
+	mt_add(t, left, 6, MT_MSG3, 0);
+	(void)mt_export(t);
+	assert_int_equal(tmd_count(t->root, "Old/cur"), 1);
+	assert_int_equal(tmd_count(t->root, "Left/new"), 1);
+	mt_server_deleted(t, "Old");
+	mt_server_deleted(t, "Left");
+	/* Before the export removed its file, a reader filed one in Old. */
+	assert_int_equal(tmd_put(t->root, "Old/new/1700000011.M1P1.h", MT_NEW,
+				 strlen(MT_NEW)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.created + st.appends + st.deletes, 0);
+	(void)mt_folder_id(t, "Old", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_GONE);
+	/* Export removes its own files: Left's Maildir goes, Old's stays. */
+	st = mt_export(t);
+	assert_int_equal(st.removed, 2);
+	snprintf(path, sizeof(path), "%s/Left", t->root);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(tmd_count(t->root, "Old/new"), 1);
+	assert_int_equal(tmd_count(t->root, "Old/cur"), 0);
+	/* Now Old holds the reader's file only: to be created again. */
+	st = mt_scan(t);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(st.deletes + st.moves, 0);
+	assert_int_equal(store_folder_get(t->s, old, &f, &err), MS_OK);
+	assert_int_equal(f.attrs, STORE_FOLDER_CREATE);
+	assert_int_equal(f.state.uidvalidity, 0);
+	assert_int_equal(f.state.uidnext, 0);
+	assert_int_equal(f.state.highestmodseq, 0);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, old), 1);
+	(void)mt_folder_id(t, "Left", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_GONE);
+	mt_check(t);
+	st = mt_scan(t);
+	assert_int_equal(st.created + st.appends, 0);
+	/* A reader makes the removed Left again and files a message. */
+	assert_int_equal(tmd_mkmaildir(t->root, "Left"), 0);
+	assert_int_equal(tmd_put(t->root, "Left/cur/1700000012.M1P1.h:2,S",
+				 MT_MSG4, strlen(MT_MSG4)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.appends, 1);
+	(void)mt_folder_id(t, "Left", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_CREATE);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, left), 1);
+	/* The server created both and took the messages: adopted. */
+	mt_server_took(t, "Old", 900);
+	mt_server_took(t, "Left", 901);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed, 0);
+	assert_int_equal(st.adopted, 2);
+	mt_check(t);
+}
+
+/* A pending move into a folder the server deleted: with the reader's file
+ * still in the tombstone's Maildir the folder is made again and the move
+ * waits for it; with the file gone too the move is dropped, and the
+ * message is the mirror's again in its folder (no deletion). */
+static void
+test_move_into_gone_folder(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_msg m2, m3;
+	struct store_change *ch;
+	struct ms_err err = { 0 };
+	uint32_t kept, lost, attrs = 0;
+	char delim = 0, from[8400], to[8400], name[512];
+	size_t n;
+
+	mt_folder(t, "Kept", 500, &kept);
+	mt_add(t, kept, 1, MT_MSG4, 0);
+	mt_folder(t, "Lost", 501, &lost);
+	mt_add(t, lost, 1, MT_MSG4, 0);
+	(void)mt_export(t);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 2, &m2, &err), MS_OK);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m3, &err), MS_OK);
+	snprintf(from, sizeof(from), "%s/cur/%s", t->root, m2.mirror_name);
+	snprintf(to, sizeof(to), "%s/Kept/cur/%s", t->root, m2.mirror_name);
+	assert_int_equal(rename(from, to), 0);
+	snprintf(from, sizeof(from), "%s/cur/%s", t->root, m3.mirror_name);
+	snprintf(to, sizeof(to), "%s/Lost/cur/%s", t->root, m3.mirror_name);
+	assert_int_equal(rename(from, to), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.moves, 2);
+	mt_server_deleted(t, "Kept");
+	mt_server_deleted(t, "Lost");
+	/* The reader removes Lost's Maildir, the moved file with it. */
+	snprintf(to, sizeof(to), "%s/Lost", t->root);
+	tmd_rmtree(to);
+	st = mt_scan(t);
+	assert_int_equal(st.moves_dropped, 1);
+	assert_int_equal(st.deletes + st.appends + st.moves, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_MOVE);
+	assert_int_equal(ch[0].uid, 2);
+	assert_int_equal(ch[0].dest_folder_id, kept);
+	free(ch);
+	/* Kept still holds the export's file: it waits for the export. */
+	(void)mt_folder_id(t, "Kept", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_GONE);
+	st = mt_export(t);
+	assert_int_equal(st.written, 1);	/* INBOX uid 3 again */
+	assert_int_equal(st.removed, 1);	/* Kept's uid 1 */
+	assert_true(mt_find(t, "", 3, name, sizeof(name)));
+	assert_false(mt_find(t, "", 2, name, sizeof(name)));
+	st = mt_scan(t);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.deletes + st.appends + st.moves + st.moves_dropped,
+			 0);
+	(void)mt_folder_id(t, "Kept", &attrs, &delim);
+	assert_int_equal(attrs, STORE_FOLDER_CREATE);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].kind, STORE_CHANGE_MOVE);
+	assert_int_equal(ch[0].dest_folder_id, kept);
+	free(ch);
+	mt_check(t);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed, 0);
+	mt_check(t);
+}
+
+/* A reader's Maildir that the account's folders = patterns exclude is no
+ * folder: reported once, left alone. */
+static void
+test_reader_new_folder_excluded(void **state)
+{
+	struct mt *t = *state;
+	char *const pats[] = { "*", "!Private*" };
+	struct mirror_stats st;
+	uint32_t attrs = 0;
+	char delim = 0;
+
+	t->p.folders = pats;
+	t->p.nfolders = 2;
+	(void)mt_export(t);
+	assert_int_equal(tmd_mkmaildir(t->root, "Private"), 0);
+	assert_int_equal(tmd_put(t->root, "Private/new/1700000021.M1P1.h",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "Work"), 0);
+	assert_int_equal(tmd_put(t->root, "Work/new/1700000022.M1P1.h",
+				 MT_MSG4, strlen(MT_MSG4)), 0);
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(t->nreports, 1);
+	assert_int_equal(mt_folder_id(t, "Private", &attrs, &delim), 0);
+	assert_int_not_equal(mt_folder_id(t, "Work", &attrs, &delim), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.created + st.appends, 0);
+	assert_int_equal(t->nreports, 1);
+	st = mt_export(t);
+	assert_int_equal(tmd_count(t->root, "Private/new"), 1);
+	t->p.folders = NULL;
+	t->p.nfolders = 0;
+}
+
 int
 main(void)
 {
@@ -1186,6 +1396,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_new_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_refused, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_same_uidvalidity, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_reader_files, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
