@@ -124,11 +124,7 @@ store__read_end(struct store *s, MDB_txn *txn)
 {
 	mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&s->resize_lock);
-	/* Pool threads read too: the count is shared. */
-	if (s->release_reads != 0 &&
-	    __atomic_add_fetch(&s->n_reads, 1, __ATOMIC_RELAXED) %
-	    s->release_reads == 0)
-		store__map_release(s);
+	store__map_check(s);
 }
 
 int
@@ -582,13 +578,14 @@ store_open(struct store **store_r, const struct store_params *params,
 	}
 	s->lock_fd = -1;
 	s->spool_fd = -1;
-	s->release_reads = STORE__MAP_RELEASE_READS;
-	s->release_ops = STORE__MAP_RELEASE_OPS;
+	s->release_over = STORE__MAP_RELEASE_OVER;
 	if (pthread_mutex_init(&s->spool_lock, NULL) != 0) {
 		pthread_rwlock_destroy(&s->resize_lock);
 		free(s);
 		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
 	}
+	/* Without it (no /proc) the map is not found either (maps). */
+	s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	s->map_size = params->map_size ? params->map_size : STORE_DEFAULT_MAP;
 	s->spool_threshold = params->spool_threshold ?
 			     params->spool_threshold : STORE_DEFAULT_SPOOL;
@@ -627,6 +624,7 @@ store_open(struct store **store_r, const struct store_params *params,
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize;
 	store__map_locate(s);
+	s->rss_floor = store__map_rss(s);
 	rc = store__write(s, store_schema_txn, NULL, err_r);
 	if (rc < 0)
 		goto fail;
@@ -655,6 +653,8 @@ store_close(struct store **storep)
 	free(s->tmpdir);
 	if (s->spool_fd >= 0)
 		close(s->spool_fd);
+	if (s->statm_fd >= 0)
+		close(s->statm_fd);
 	pthread_mutex_destroy(&s->spool_lock);
 	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);

@@ -44,9 +44,10 @@
  * and the commit holds the batch's new bodies in LMDB's dirty pages.  The
  * map's pages that reads and writes touch count in the process's RSS as
  * file-backed memory; on kernels that cache files in large folios one
- * touch maps up to 2 MiB, so the store unmaps them again after commits
- * and every few reads (they stay in the page cache), and reads large
- * bodies with pread() instead of through the map.
+ * touch maps up to 2 MiB, so the store unmaps them again (they stay in
+ * the page cache) before every commit and whenever they have grown by
+ * 2 MiB since the last time, and reads large bodies with pread() instead
+ * of through the map.
  *
  * Errors: every fallible function returns MS_OK (or another documented
  * non-negative value) or a negative MS_E* code, with detail in err_r when

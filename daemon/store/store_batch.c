@@ -542,8 +542,7 @@ store_collect(struct store *s, MDB_txn *txn, struct store_commit *c,
 		MDB_val k = { STORE_HASH_LEN, c->zero[i] }, v;
 		int rc;
 
-		if (s->release_ops != 0 && i > 0 && i % s->release_ops == 0)
-			store__map_release(s);
+		store__map_check(s);
 
 		rc = mdb_get(txn, s->dbi[STORE_DBI_BODY_INFO], &k, &v);
 		if (rc == MDB_NOTFOUND)
@@ -822,7 +821,6 @@ store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 		    struct store_folder_delta *d, struct ms_err *err_r)
 {
 	MDB_cursor *cur;
-	unsigned n_done = 0;
 	int rc;
 
 	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_MESSAGES], &cur);
@@ -868,8 +866,7 @@ store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 		if (d != NULL)
 			d->delta--;
 		/* One operation may expunge a whole folder. */
-		if (s->release_ops != 0 && ++n_done % s->release_ops == 0)
-			store__map_release(s);
+		store__map_check(s);
 		if (uid == UINT32_MAX)
 			break;
 		/* Seek again rather than rely on the cursor's position
@@ -1137,9 +1134,8 @@ store_batch_txn(struct store *s, MDB_txn *txn, void *arg,
 		if (rc < 0)
 			return rc;
 		/* The pages read on the way (the changed ones are copies in
-		 * memory by now): see store__map_release(). */
-		if (s->release_ops != 0 && (i + 1) % s->release_ops == 0)
-			store__map_release(s);
+		 * memory by now). */
+		store__map_check(s);
 	}
 	for (size_t i = 0; i < c->n_folders; i++) {
 		struct store_folder_delta *d = &c->folders[i];
@@ -1189,6 +1185,6 @@ store_batch_commit(struct store_batch *b, struct ms_err *err_r)
 	 */
 	if (has_spooled)
 		malloc_trim(0);
-	store__map_release(b->s);
+	store__map_check(b->s);
 	return MS_OK;
 }
