@@ -154,7 +154,7 @@ arrived()
 }
 wait_for "message added during the outage" 15 arrived &&
 	ok "the message added at the restart arrived"
-n_after="$(tail -n "+${n_idle_before:-1}" "$LOG" | grep -c 'state=backoff')"
+n_after="$(tail -n "+${n_idle_before:-1}" "$LOG" | grep -c 'acct=t state=backoff')"
 [ "$n_after" = 0 ] || fail "backoff lines after the recovery: $n_after"
 
 # --- SIGTERM: exit 0, bounded, nothing left ------------------------------------------
