@@ -151,9 +151,7 @@ static void sync_on_event(struct imap_session *s, const struct imap_event *ev,
 /* Submits the command just built (tag) with on_done; false on failure
  * (the account is failed then). */
 bool
-sync_submit(struct imap_sync *as, int tag,
-	    void (*on_done)(struct imap_session *, int,
-			    const struct imap_ev_status *, void *))
+sync_submit(struct imap_sync *as, int tag, sync_done_fn *on_done)
 {
 	struct imap_session_cmd_cbs cbs = {
 		.on_event_cb = sync_on_event,

@@ -163,9 +163,9 @@ int sync_commit_if_full(struct imap_sync *as);
 bool sync_batch_ok(struct imap_sync *as, int rc);
 /* Submits the command just built (tag) with on_done; false on failure
  * (the account is failed then). */
-bool sync_submit(struct imap_sync *as, int tag,
-		 void (*on_done)(struct imap_session *, int,
-				 const struct imap_ev_status *, void *));
+typedef void sync_done_fn(struct imap_session *s, int rc,
+			  const struct imap_ev_status *st, void *arg);
+bool sync_submit(struct imap_sync *as, int tag, sync_done_fn *on_done);
 /* True when a command's completion should be acted on. */
 bool sync_cmd_live(struct imap_sync *as, int rc);
 bool sync_st_ok(const struct imap_ev_status *st);

@@ -225,6 +225,33 @@ sync_push_store(struct imap_sync *as, uint32_t uid, uint64_t unchangedsince,
 }
 
 /*
+ * Marks uid \Deleted and, with UIDPLUS, expunges just it (a plain EXPUNGE
+ * would take every message someone else marked).  Each command counts in
+ * push_pending and completes in on_done.  False when the server has no
+ * UIDPLUS, so the message is only marked.
+ */
+static bool
+sync_push_remove(struct imap_sync *as, uint32_t uid, sync_done_fn *on_done)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	bool has_uidplus = (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0;
+	char set[16];
+
+	snprintf(set, sizeof(set), "%u", uid);
+	as->run.push_pending++;
+	if (!sync_submit(as, imap_cmd_uid_store(core, ms_slice_from_cstr(set),
+						0, "+FLAGS.SILENT",
+						"\\Deleted"), on_done) ||
+	    !has_uidplus)
+		return has_uidplus;
+	as->run.push_pending++;
+	(void)sync_submit(as, imap_cmd_uid_expunge(core,
+						   ms_slice_from_cstr(set)),
+			  on_done);
+	return true;
+}
+
+/*
  * IMAP messages end lines with CRLF; a local body with bare LF is sent
  * converted (into out), and the record is bound to the converted bytes,
  * which are what the server stores.  Returns MS_OK with out empty when
@@ -420,28 +447,16 @@ sync_move_expunge_done(struct imap_session *s, int rc,
 	sync_push_next(as);
 }
 
-/* Marks the source \Deleted and, with UIDPLUS, expunges just it (a plain
- * EXPUNGE would take every message someone marked). */
+/* The source of a copy: marked, and expunged with UIDPLUS. */
 static void
 sync_move_remove_source(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
-	struct imap_client *core = imap_session_core(as->sess);
-	bool has_uidplus = (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0;
-	char set[16];
 
-	snprintf(set, sizeof(set), "%u", r->push_c.uid);
 	r->is_push_ok = true;
-	r->push_pending = has_uidplus ? 2 : 1;
-	r->is_move_marked = !has_uidplus;
-	if (!sync_submit(as, imap_cmd_uid_store(core, ms_slice_from_cstr(set),
-						0, "+FLAGS.SILENT",
-						"\\Deleted"),
-			 sync_move_expunge_done) || !has_uidplus)
-		return;
-	(void)sync_submit(as, imap_cmd_uid_expunge(core,
-						   ms_slice_from_cstr(set)),
-			  sync_move_expunge_done);
+	r->push_pending = 0;
+	r->is_move_marked = !sync_push_remove(as, r->push_c.uid,
+					      sync_move_expunge_done);
 }
 
 static void
@@ -628,25 +643,14 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 	}
 	unch = (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? rec->modseq : 0;
 	if (c->kind == STORE_CHANGE_DELETE) {
-		char set[16];
-
 		r->push_add = STORE_FLAG_DELETED;
-		if (!sync_push_store(as, c->uid, 0, "+FLAGS.SILENT",
-				     STORE_FLAG_DELETED))
-			return true;
-		if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0) {
-			if (!as->warned_no_uidplus)
-				log_warn("acct=%s the server has no UIDPLUS: "
-					 "local deletions are marked "
-					 "\\Deleted, not expunged", as->name);
+		if (!sync_push_remove(as, c->uid, sync_push_store_done) &&
+		    !as->is_closing && !as->warned_no_uidplus) {
+			log_warn("acct=%s the server has no UIDPLUS: local "
+				 "deletions are marked \\Deleted, not expunged",
+				 as->name);
 			as->warned_no_uidplus = true;
-			return true;
 		}
-		snprintf(set, sizeof(set), "%u", c->uid);
-		r->push_pending++;
-		(void)sync_submit(as, imap_cmd_uid_expunge(core,
-					ms_slice_from_cstr(set)),
-				  sync_push_store_done);
 		return true;
 	}
 	add = rec->flags & ~rec->synced_flags;
