@@ -56,26 +56,6 @@ while True:
 NOTIFY_PID=$!
 ms_cleanup_add "ms_pid_stop $NOTIFY_PID notify-receiver"
 
-# wait_for WHAT SECONDS COMMAND...: runs COMMAND every 0.2 s until it
-# succeeds, at most SECONDS (and 5 x SECONDS tries); fails with the log.
-wait_for()
-{
-	local what="$1" secs="$2" i end
-	shift 2
-	end=$((SECONDS + secs))
-	for ((i = 0; i < secs * 5 && SECONDS <= end; i++)); do
-		"$@" && return 0
-		if [ -n "${DPID:-}" ] && ! ms_pid_alive "$DPID"; then
-			fail "$what: mailsyncd died; log:"
-			tail -20 "$LOG" >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
-	fail "$what: not within $secs s; log tail:"
-	tail -15 "$LOG" >&2
-	return 1
-}
 # log_count PATTERN: lines of the daemon's log matching the ERE.
 log_count() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
 log_has() { [ "$(log_count "$1")" -ge "$2" ]; }

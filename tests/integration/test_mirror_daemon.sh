@@ -12,25 +12,6 @@ printf 'poll_interval = 1h\n' >> "$CFG"
 mailfill "$MS_USER1" 20 >/dev/null || exit 1
 LOG="$WORK/daemon.log"
 
-# wait_for WHAT SECONDS COMMAND...: COMMAND every 0.2 s until it succeeds,
-# at most SECONDS.
-wait_for()
-{
-	local what="$1" secs="$2" i
-	shift 2
-	for ((i = 0; i < secs * 5; i++)); do
-		"$@" && return 0
-		if ! ms_pid_alive "$DPID"; then
-			fail "$what: mailsyncd died; log:"
-			tail -20 "$LOG" >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
-	fail "$what: not within $secs s; log tail:"
-	tail -15 "$LOG" >&2
-	return 1
-}
 passes() { grep -cE 'acct=t state=idle ' "$LOG" 2>/dev/null || true; }
 
 "$MAILSYNCD" -c "$CFG" 2>"$LOG" &

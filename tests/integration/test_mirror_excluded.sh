@@ -10,11 +10,7 @@
 mirror_setup
 printf 'folders = * !Private*\n' >> "$CFG"
 mailfill "$MS_USER1" 3 >/dev/null || exit 1
-CORPUS="$(ms_corpus_dir)"
-# Two corpus messages that are no mbox excerpts ("From " line first).
-mapfile -t cfiles < <(for f in $(find "$CORPUS" -type f -name '*.eml' | sort); do
-	head -c 5 "$f" | grep -q '^From ' || printf '%s\n' "$f"
-done | head -2)
+mapfile -t cfiles < <(corpus_messages 2)
 [ "${#cfiles[@]}" = 2 ] || { fail "not enough corpus messages"; exit 1; }
 
 if is_sync; then ok "initial sync: $(cat "$WORK/out")"; else fail "initial sync: $(cat "$WORK/err")"; exit 1; fi

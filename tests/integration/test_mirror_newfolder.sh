@@ -23,12 +23,7 @@ newfolder_server_side()
 
 mirror_setup
 mailfill "$MS_USER1" 10 >/dev/null || exit 1
-CORPUS="$(ms_corpus_dir)"
-# Corpus messages that are no mbox excerpts ("From " line first), which an
-# IMAP server would not store as they are.
-mapfile -t cfiles < <(for f in $(find "$CORPUS" -type f -name '*.eml' | sort); do
-	head -c 5 "$f" | grep -q '^From ' || printf '%s\n' "$f"
-done | head -6)
+mapfile -t cfiles < <(corpus_messages 6)
 [ "${#cfiles[@]}" = 6 ] || { fail "not enough corpus messages"; exit 1; }
 # What the server stores of a file: its bytes with CRLF line ends.
 crlf_hash() { perl -pe 's/(?<!\r)\n/\r\n/' < "$1" | sha256sum | cut -d' ' -f1; }

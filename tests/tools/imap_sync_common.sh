@@ -87,3 +87,25 @@ is_compare()
 		fail "$what: $out"
 	fi
 }
+
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND every 0.2 s until it
+# succeeds, at most SECONDS (and 5 x SECONDS tries); fails with the tail
+# of $LOG, and exits when the daemon $DPID (if set) died.
+wait_for()
+{
+	local what="$1" secs="$2" i end
+	shift 2
+	end=$((SECONDS + secs))
+	for ((i = 0; i < secs * 5 && SECONDS <= end; i++)); do
+		"$@" && return 0
+		if [ -n "${DPID:-}" ] && ! ms_pid_alive "$DPID"; then
+			fail "$what: mailsyncd died; log:"
+			tail -20 "$LOG" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+	fail "$what: not within $secs s; log tail:"
+	tail -15 "$LOG" >&2
+	return 1
+}

@@ -14,14 +14,6 @@
 
 #include "test_store_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-
 #define BIG_SIZE (24u * 1024 * 1024)
 #define CHUNK (64u * 1024)
 

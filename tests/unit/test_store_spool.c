@@ -19,14 +19,6 @@
 #include "store/store_int.h"
 #include "test_store_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-
 /* Deterministic bytes: body i of size n. */
 static void
 fill(uint8_t *p, size_t n, uint32_t seed)

@@ -13,6 +13,15 @@
 
 #include "store/store.h"
 
+/* TEST_ASAN: built with AddressSanitizer (memory figures mean little). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
 static inline int
 tsu_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -98,3 +98,14 @@ mirror_daemon_stop()
 	rc=$?
 	[ "$rc" = 0 ] || fail "mailsyncd: exit $rc after SIGTERM"
 }
+
+# corpus_messages N: the first N corpus messages (sorted paths) that are no
+# mbox excerpts ("From " line first), which an IMAP server would not store
+# as they are; one path a line.
+corpus_messages()
+{
+	local f
+	for f in $(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort); do
+		head -c 5 "$f" | grep -q '^From ' || printf '%s\n' "$f"
+	done | head -"$1"
+}
