@@ -2,9 +2,10 @@
  * main.c - mailsyncd entry point: the command line, loading the
  * configuration, and dispatch.
  *
- * --once runs one pass of the IMAP sync engine (sync/sync_once.h).
- * Without it, the foreground mode (daemon_loop.h) polls every IMAP account
- * until SIGTERM; it has no IDLE and no control socket yet.
+ * Both modes are thin callers of one orchestration (daemon_loop.h), which
+ * runs an account runtime (acct/acct.h) per account: --once makes one
+ * pass of each and prints a summary; the foreground mode keeps them
+ * running until SIGTERM.  No IDLE and no control socket yet.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -15,7 +16,6 @@
 #include "cfg/cfg.h"
 #include "daemon_loop.h"
 #include "log.h"
-#include "sync/sync_once.h"
 #include "ms_version.h"
 
 enum {
@@ -168,15 +168,22 @@ main_check_accounts(const struct main_opts *o, const struct cfg *cfg)
 	return status;
 }
 
-/* The foreground mode (daemon_loop.h) until SIGTERM or SIGINT. */
+/* Either mode, through the one orchestration (daemon_loop.h). */
 static int
-main_run_daemon(const struct cfg *cfg)
+main_run(const struct cfg *cfg, const struct main_opts *o)
 {
+	struct daemon_opts opts = {
+		.is_once = o->want_once,
+		.names = o->accounts,
+		.n_names = (size_t)o->n_accounts,
+		.out = stdout,
+		.errout = stderr,
+	};
 	struct daemon_loop *d = NULL;
 	struct ms_err err = { 0 };
 	int status;
 
-	if (daemon_loop_new(cfg, &d, &err) < 0) {
+	if (daemon_loop_new(cfg, &opts, &d, &err) < 0) {
 		fprintf(stderr, "mailsyncd: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
@@ -219,13 +226,7 @@ main(int argc, char **argv)
 		log_set_level(cfg->log_level);
 	log_debug("config=%s accounts=%zu store=%s socket=%s", cfg->file, n,
 		  cfg->store, cfg->socket);
-	if (o.want_once) {
-		status = sync_once_run(cfg, o.accounts, (size_t)o.n_accounts,
-				       stdout, stderr);
-		cfg_free(&cfg);
-		return status;
-	}
-	status = main_run_daemon(cfg);
+	status = main_run(cfg, &o);
 	cfg_free(&cfg);
 	return status;
 }

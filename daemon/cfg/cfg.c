@@ -133,29 +133,67 @@ cfg_string_zero_free(char *s)
 }
 
 void
+cfg_account_deinit(struct cfg_account *a)
+{
+	free(a->name);
+	free(a->host);
+	free(a->ca_file);
+	free(a->user);
+	cfg_string_zero_free(a->password);
+	free(a->password_cmd);
+	free(a->oauth_token_cmd);
+	cfg__list_free(&a->folders);
+	cfg__list_free(&a->idle_folders);
+	free(a->maildir);
+	free(a->smtp_host);
+	cfg__list_free(&a->from);
+	free(a->sent_folder);
+	memset(a, 0, sizeof(*a));
+}
+
+static char *
+cfg_strdup_opt(const char *s)
+{
+	return s != NULL ? cfg__strdup(s) : NULL;
+}
+
+static void
+cfg_list_copy(struct cfg_list *dst, const struct cfg_list *src)
+{
+	dst->n = src->n;
+	dst->v = src->n > 0 ? cfg__calloc(src->n, sizeof(*dst->v)) : NULL;
+	for (size_t i = 0; i < src->n; i++)
+		dst->v[i] = cfg__strdup(src->v[i]);
+}
+
+void
+cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src)
+{
+	*dst = *src;
+	dst->name = cfg_strdup_opt(src->name);
+	dst->host = cfg_strdup_opt(src->host);
+	dst->ca_file = cfg_strdup_opt(src->ca_file);
+	dst->user = cfg_strdup_opt(src->user);
+	dst->password = cfg_strdup_opt(src->password);
+	dst->password_cmd = cfg_strdup_opt(src->password_cmd);
+	dst->oauth_token_cmd = cfg_strdup_opt(src->oauth_token_cmd);
+	cfg_list_copy(&dst->folders, &src->folders);
+	cfg_list_copy(&dst->idle_folders, &src->idle_folders);
+	dst->maildir = cfg_strdup_opt(src->maildir);
+	dst->smtp_host = cfg_strdup_opt(src->smtp_host);
+	cfg_list_copy(&dst->from, &src->from);
+	dst->sent_folder = cfg_strdup_opt(src->sent_folder);
+}
+
+void
 cfg_free(struct cfg **cfgp)
 {
 	struct cfg *cfg = *cfgp;
 
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->n_accounts; i++) {
-		struct cfg_account *a = &cfg->accounts[i];
-
-		free(a->name);
-		free(a->host);
-		free(a->ca_file);
-		free(a->user);
-		cfg_string_zero_free(a->password);
-		free(a->password_cmd);
-		free(a->oauth_token_cmd);
-		cfg__list_free(&a->folders);
-		cfg__list_free(&a->idle_folders);
-		free(a->maildir);
-		free(a->smtp_host);
-		cfg__list_free(&a->from);
-		free(a->sent_folder);
-	}
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		cfg_account_deinit(&cfg->accounts[i]);
 	free(cfg->accounts);
 	free(cfg->file);
 	free(cfg->store);

@@ -156,6 +156,14 @@ int cfg_load_text(const char *file, const char *text, size_t len,
 /* Frees the cfg, zeroing passwords first; sets *cfgp to NULL.  NULL is ok. */
 void cfg_free(struct cfg **cfgp);
 
+/*
+ * A deep copy of src into dst (an account runtime keeps its own, so a
+ * reload can replace it); aborts when out of memory, like the parser.
+ * Free it with cfg_account_deinit(), which zeroes the password.
+ */
+void cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src);
+void cfg_account_deinit(struct cfg_account *a);
+
 /* The account named name, or NULL. */
 const struct cfg_account *cfg_account_find(const struct cfg *cfg,
 					   const char *name);

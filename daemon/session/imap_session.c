@@ -303,12 +303,26 @@ sess_cmd_find(const struct imap_session *s, uint32_t tag, size_t *i_r)
 	return false;
 }
 
+/*
+ * After login the read timeout runs only while a command waits for its
+ * answer: a logged-in session kept between passes waits quietly for the
+ * next one (the server's own autologout or BYE ends it), and IDLE
+ * disarms it on its own.
+ */
+static void
+sess_update_wait(struct imap_session *s)
+{
+	if (s->is_ready && s->conn != NULL && !s->is_idling)
+		net_conn_set_idle(s->conn, s->ncmds == 0);
+}
+
 static void
 sess_cmd_remove(struct imap_session *s, size_t i)
 {
 	memmove(&s->cmds[i], &s->cmds[i + 1],
 		(s->ncmds - i - 1) * sizeof(s->cmds[0]));
 	s->ncmds--;
+	sess_update_wait(s);
 }
 
 /* Sends an internal login-phase command built by build(). */
@@ -713,6 +727,7 @@ sess_advance(struct imap_session *s)
 	}
 	s->compress_done = true;
 	s->is_ready = true;
+	sess_update_wait(s);
 	log_debug("acct=%s imap: ready on %s:%u (caps 0x%x)", s->account,
 		  s->host, (unsigned)s->port, imap_session_caps(s));
 	if (s->cb.on_ready_cb != NULL)
@@ -755,8 +770,7 @@ sess_on_tagged(struct imap_session *s, const struct imap_event *ev)
 	if (tag == s->idle_tag) {
 		s->idle_tag = 0;
 		s->is_idling = false;
-		if (s->conn != NULL)
-			net_conn_set_idle(s->conn, false);
+		sess_update_wait(s);
 	}
 	if (s->is_closing || s->is_logging_out) {
 		/* Cancelled at the end, as the contract says. */
@@ -1120,6 +1134,7 @@ imap_session_submit(struct imap_session *s, int tag,
 		return MS_EINVAL;
 	if (sess_cmd_add(s, tag, false, cbs, NULL) != MS_OK)
 		return MS_EINVAL;
+	sess_update_wait(s);
 	sess_flush(s);
 	return MS_OK;
 }
@@ -1149,6 +1164,7 @@ imap_session_caps(const struct imap_session *s)
 		{ "LITERAL+", IMAP_SESSION_CAP_LITERAL_PLUS },
 		{ "NOTIFY", IMAP_SESSION_CAP_NOTIFY },
 		{ "BINARY", IMAP_SESSION_CAP_BINARY },
+		{ "UNSELECT", IMAP_SESSION_CAP_UNSELECT },
 	};
 	unsigned caps = 0;
 

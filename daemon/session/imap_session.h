@@ -53,6 +53,7 @@ enum {
 	IMAP_SESSION_CAP_LITERAL_PLUS = 1u << 10,
 	IMAP_SESSION_CAP_NOTIFY = 1u << 11,
 	IMAP_SESSION_CAP_BINARY = 1u << 12,
+	IMAP_SESSION_CAP_UNSELECT = 1u << 13,
 };
 
 struct imap_session_params {
@@ -61,7 +62,10 @@ struct imap_session_params {
 	uint16_t port;
 	enum net_tls_mode tls;
 	struct net_tls_ctx *tls_ctx;	/* required unless tls is none; ref taken */
-	unsigned timeout_ms;		/* connect and read inactivity */
+	/* Connect, and read inactivity while a command waits for its
+	 * answer: a logged-in session with nothing in flight waits quietly
+	 * (the server's autologout or BYE ends it). */
+	unsigned timeout_ms;
 	const char *user;		/* copied */
 	/* Exactly one source of the secret; all copied (and wiped later). */
 	const char *password;

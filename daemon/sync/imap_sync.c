@@ -8,7 +8,7 @@
  *	      -> per folder that changed: SELECT -> [flag diff] -> new
  *	         messages (pipelined UID FETCH ranges) -> final commit
  *	         -> push of local changes
- *	      -> LOGOUT
+ *	      -> done (the session stays logged in for the next pass)
  *
  * Only one folder is selected at a time; within it up to SYNC_IN_FLIGHT
  * fetch commands are pipelined.  The session hands every untagged
@@ -35,16 +35,40 @@
 
 static void sync_fetch_pump(struct imap_sync *as);
 static void sync_diff_start(struct imap_sync *as);
+static void sync_finish(struct imap_sync *as, int reason,
+			const struct ms_err *err);
 
 /* --- failures and commits ------------------------------------------------ */
 
+/*
+ * The pass ends.  A good pass leaves the session logged in for the next
+ * one; a failed one closes it, since commands may still be out and the
+ * session's state is not known, and ends when the owner hands the
+ * session's end back (imap_sync_session_closed()).
+ */
 static void
 sync_close(struct imap_sync *as, int rc)
 {
 	if (as->is_closing)
 		return;
 	as->is_closing = true;
+	if (rc == MS_OK && imap_session_in_flight(as->sess) == 0) {
+		sync_finish(as, MS_OK, NULL);
+		return;
+	}
 	imap_session_close(as->sess, rc);
+}
+
+/* Tells the owner how far the pass is. */
+static void
+sync_progress(struct imap_sync *as)
+{
+	if (as->params.on_progress_cb == NULL || as->is_closing)
+		return;
+	as->sum.folder = as->has_run ? as->run.fold->name : NULL;
+	as->sum.seconds = (double)(uv_hrtime() - as->t0) / 1e9;
+	as->params.on_progress_cb(as, &as->sum, as->params.arg);
+	as->sum.folder = NULL;
 }
 
 void
@@ -102,6 +126,7 @@ sync_commit(struct imap_sync *as)
 		return MS_OK;
 	if ((rc = store_batch_commit(as->batch, &err)) < 0)
 		goto fail;
+	sync_progress(as);
 	return MS_OK;
 fail:
 	sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg : ms_strerror(rc));
@@ -794,6 +819,8 @@ sync_folder_done(struct imap_sync *as)
 	if (sync_commit(as) < 0)
 		return;
 	sync_run_end(as);
+	as->sum.folders_done++;
+	sync_progress(as);
 	sync_folder_next(as);
 }
 
@@ -1324,6 +1351,7 @@ sync_folder_select(struct imap_sync *as)
 
 	as->step = SYNC_STEP_SELECT;
 	as->sum.selected++;
+	as->sum.is_selected = true;
 	if (r->mode == SYNC_MODE_QRESYNC) {
 		opts.qresync = true;
 		opts.uidvalidity = r->stored.state.uidvalidity;
@@ -1375,7 +1403,7 @@ sync_folder_next(struct imap_sync *as)
 	if (as->is_closing)
 		return;
 	sync_run_end(as);
-	as->step = SYNC_STEP_LOGOUT;
+	as->step = SYNC_STEP_DONE;
 	sync_close(as, MS_OK);
 }
 
@@ -1440,6 +1468,32 @@ sync_folders_dests_first(struct imap_sync *as)
 	return true;
 }
 
+/*
+ * For progress: the new messages the server's counts announce, summed
+ * over the wanted folders (a folder with a new UIDVALIDITY counts whole).
+ * An estimate: expunges elsewhere in a folder hide as many arrivals.
+ */
+static void
+sync_expect(struct imap_sync *as, const struct store_folder *stored,
+	    size_t n_stored)
+{
+	as->sum.msgs_expected = 0;
+	for (size_t i = 0; i < as->n_folds; i++) {
+		const struct sync_fold *f = &as->folds[i];
+		uint32_t have = 0;
+
+		if (!f->is_wanted || !f->st.has_status)
+			continue;
+		for (size_t j = 0; j < n_stored; j++)
+			if (stored[j].id == f->id &&
+			    stored[j].state.uidvalidity == f->st.uidvalidity)
+				have = stored[j].local_count;
+		if (f->st.messages > have)
+			as->sum.msgs_expected += f->st.messages - have;
+	}
+	sync_progress(as);
+}
+
 /* Folders gone from a complete LIST go from the store; wanted ones are
  * created; pending changes mark their folders. */
 static void
@@ -1457,7 +1511,9 @@ sync_folders_reconcile(struct imap_sync *as)
 
 		f->is_wanted = (f->attrs & STORE_FOLDER_NOSELECT) == 0 &&
 			       sync_folder_wanted(pat->v, pat->n, f->name,
-						  f->delim);
+						  f->delim) &&
+			       (as->only_folder == NULL ||
+				strcmp(as->only_folder, f->name) == 0);
 		if (!f->is_wanted)
 			continue;
 		as->sum.folders++;
@@ -1477,6 +1533,7 @@ sync_folders_reconcile(struct imap_sync *as)
 		sync_fail(as, rc, "store: %s", err.msg);
 		return;
 	}
+	sync_expect(as, stored, n_stored);
 	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
 				    &n_ch, &err)) < 0) {
 		free(stored);
@@ -1670,41 +1727,55 @@ sync_namespace_done(struct imap_session *s, int rc,
 }
 
 static void
-sync_on_ready(struct imap_session *s, void *arg)
+sync_unselect_done(struct imap_session *s, int rc,
+		   const struct imap_ev_status *st, void *arg)
 {
-	struct imap_sync *as = arg;
+	/* Only the session's state matters: NO (nothing was selected, or
+	 * the made-up name does not exist) leaves no folder selected. */
+	(void)s;
+	(void)rc;
+	(void)st;
+	(void)arg;
+}
 
-	as->caps = imap_session_caps(s);
-	if (as->is_stopping) {
-		sync_close(as, MS_ECANCELED);
-		return;
+/* The first commands of the pass. */
+static void
+sync_begin(struct imap_sync *as)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	struct imap_select_opts ro = { .read_only = true };
+	int tag;
+
+	as->caps = imap_session_caps(as->sess);
+	/* A kept session may still have the last pass's folder selected;
+	 * STATUS of it would not show new mail (RFC 3501 6.3.10).  Leave
+	 * it, pipelined with what follows: without UNSELECT, by an EXAMINE
+	 * that fails (which deselects; never CLOSE, which expunges). */
+	if (as->params.is_selected) {
+		tag = (as->caps & IMAP_SESSION_CAP_UNSELECT) ?
+		      imap_cmd_unselect(core) :
+		      imap_cmd_select(core, MS_SLICE_LIT(
+				      "mailsync-deselect-nonexistent"), &ro);
+		if (!sync_submit(as, tag, sync_unselect_done))
+			return;
 	}
-	if (as->caps & IMAP_SESSION_CAP_NAMESPACE) {
+	if ((as->caps & IMAP_SESSION_CAP_NAMESPACE) && !as->params.is_reused) {
 		as->step = SYNC_STEP_NAMESPACE;
-		(void)sync_submit(as, imap_cmd_namespace(imap_session_core(s)),
+		(void)sync_submit(as, imap_cmd_namespace(
+				  imap_session_core(as->sess)),
 				  sync_namespace_done);
 		return;
 	}
 	sync_list_start(as);
 }
 
+/* The end of the pass, once: what is complete is committed (the
+ * watermark covers only it), then on_done. */
 static void
-sync_on_unsolicited(struct imap_session *s, const struct imap_event *ev,
-		    void *arg)
+sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 {
-	(void)s;
-	(void)ev;
-	(void)arg;
-}
-
-static void
-sync_on_close(struct imap_session *s, int reason, const struct ms_err *err,
-	      void *arg)
-{
-	struct imap_sync *as = arg;
-
-	(void)s;
-	as->sess = NULL;
+	if (as->is_done)
+		return;
 	as->is_closing = true;
 	/* Whatever is complete stays: the watermark covers only it. */
 	if (as->sum.rc != MS_ESTORE) {
@@ -1736,7 +1807,7 @@ sync_on_close(struct imap_session *s, int reason, const struct ms_err *err,
 		snprintf(as->sum.error, sizeof(as->sum.error), "%s",
 			 err != NULL && err->msg[0] ? err->msg :
 			 ms_strerror(reason));
-	} else if (as->sum.rc == MS_OK && as->step != SYNC_STEP_LOGOUT) {
+	} else if (as->sum.rc == MS_OK && as->step != SYNC_STEP_DONE) {
 		as->sum.rc = MS_ECONN;
 		snprintf(as->sum.error, sizeof(as->sum.error),
 			 "the connection ended early");
@@ -1748,19 +1819,12 @@ sync_on_close(struct imap_session *s, int reason, const struct ms_err *err,
 
 /* --- public --------------------------------------------------------------- */
 
-static enum sasl_mech
-sync_sasl_mech(enum cfg_auth a)
+void
+imap_sync_session_closed(struct imap_sync *as, int reason,
+			 const struct ms_err *err)
 {
-	switch (a) {
-	case CFG_AUTH_AUTO: return SASL_MECH_AUTO;
-	case CFG_AUTH_PLAIN: return SASL_MECH_PLAIN;
-	case CFG_AUTH_LOGIN: return SASL_MECH_LOGIN;
-	case CFG_AUTH_XOAUTH2: return SASL_MECH_XOAUTH2;
-	case CFG_AUTH_OAUTHBEARER: return SASL_MECH_OAUTHBEARER;
-	case CFG_AUTH_CRAM_MD5: return SASL_MECH_CRAM_MD5;
-	case CFG_AUTH_SCRAM_SHA_256: return SASL_MECH_SCRAM_SHA_256;
-	}
-	return SASL_MECH_AUTO;
+	as->sess = NULL;
+	sync_finish(as, reason, err);
 }
 
 int
@@ -1768,46 +1832,34 @@ imap_sync_start(const struct imap_sync_params *params,
 		struct imap_sync **sync_r, struct ms_err *err_r)
 {
 	const struct cfg_account *a = params->account;
-	struct imap_session_params sp = { 0 };
 	struct imap_sync *as;
 	int rc;
 
-	if (a->protocol != CFG_PROTOCOL_IMAP || params->on_done_cb == NULL)
-		return ms_err_set(err_r, MS_EINVAL, "not an IMAP account");
+	if (a->protocol != CFG_PROTOCOL_IMAP || params->on_done_cb == NULL ||
+	    params->sess == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "not an IMAP account "
+				  "with a session");
 	if ((as = calloc(1, sizeof(*as))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	as->params = *params;
 	as->acct = a;
 	as->name = a->name;
+	as->sess = params->sess;
 	as->t0 = uv_hrtime();
+	if (params->only_folder != NULL &&
+	    (as->only_folder = strdup(params->only_folder)) == NULL) {
+		free(as);
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	}
+	as->params.only_folder = as->only_folder;
 	if ((rc = store_batch_new(params->store, &as->batch)) < 0) {
+		free(as->only_folder);
 		free(as);
 		return ms_err_set(err_r, rc, "store batch: %s",
 				  ms_strerror(rc));
 	}
-	sp.account = a->name;
-	sp.host = a->host;
-	sp.port = a->port;
-	sp.tls = a->tls == CFG_TLS_IMPLICIT ? NET_TLS_IMPLICIT :
-		 a->tls == CFG_TLS_STARTTLS ? NET_TLS_STARTTLS : NET_TLS_NONE;
-	sp.tls_ctx = params->tls_ctx;
-	sp.timeout_ms = a->timeout * 1000u;
-	sp.user = a->user;
-	sp.password = a->password;
-	sp.password_cmd = a->password_cmd;
-	sp.oauth_token_cmd = a->oauth_token_cmd;
-	sp.auth = sync_sasl_mech(a->auth);
-	sp.want_compress = a->compress;
-	sp.on_ready_cb = sync_on_ready;
-	sp.on_unsolicited_cb = sync_on_unsolicited;
-	sp.on_close_cb = sync_on_close;
-	sp.arg = as;
-	if ((rc = imap_session_new(params->loop, &sp, &as->sess, err_r)) < 0) {
-		store_batch_free(&as->batch);
-		free(as);
-		return rc;
-	}
 	*sync_r = as;
+	sync_begin(as);
 	return MS_OK;
 }
 
@@ -1834,6 +1886,7 @@ imap_sync_free(struct imap_sync **syncp)
 		free(as->folds[i].name);
 	free(as->folds);
 	free(as->creates);
+	free(as->only_folder);
 	free(as);
 	*syncp = NULL;
 }

@@ -2,8 +2,11 @@
  * imap_sync.h - one pass of the IMAP sync engine for one account: folder
  * discovery, change detection (QRESYNC, else a flag diff), streaming of
  * new messages into the store, and (direction = both) the push of local
- * changes.  Runs on a libuv loop through daemon/session/imap_session.h;
- * several accounts run side by side on one loop and one store.
+ * changes.  A pass runs on a logged-in session it borrows
+ * (daemon/session/imap_session.h) and leaves it logged in when it ends,
+ * so the next pass reuses it; the owner (acct/acct_imap.c) keeps the
+ * session's callbacks and hands its end to the pass.  Several accounts
+ * run side by side on one loop and one store.
  *
  * Durability (DESIGN.md "Guarantees"): messages are committed in batches
  * in UID order; a folder's UIDNEXT never passes a message that is not in
@@ -32,7 +35,7 @@
 
 #include "cfg/cfg.h"
 #include "common/ms.h"
-#include "net/tls.h"
+#include "session/imap_session.h"
 #include "store/store.h"
 
 struct imap_sync;
@@ -46,33 +49,66 @@ struct imap_sync_summary {
 	uint64_t deleted;	/* expunges pulled or pushed */
 	uint64_t appended;	/* local messages appended to the server */
 	uint64_t moved;		/* local moves done on the server */
+	bool is_selected;	/* a folder is left selected */
 	uint64_t bytes;		/* body bytes stored */
 	double seconds;
 	int rc;			/* MS_OK, or why the account failed */
 	char error[256];	/* with rc < 0 */
+	/* Progress while the pass runs (on_progress_cb). */
+	unsigned folders_done;	/* of folders */
+	uint64_t msgs_expected;	/* new messages the server's counts
+				 * announce (0: not known) */
+	const char *folder;	/* being synced; NULL between folders;
+				 * valid during the callback only */
 };
 
 struct imap_sync_params {
-	uv_loop_t *loop;
 	struct store *store;
 	const struct cfg_account *account;	/* must outlive the sync */
-	struct net_tls_ctx *tls_ctx;	/* NULL for tls = none; ref taken */
-	/* The pass ended (also after imap_sync_stop()); the sync may be
-	 * freed from here on. */
+	/* Ready (logged in) and idle; borrowed until on_done.  Its end
+	 * must be handed to imap_sync_session_closed(). */
+	struct imap_session *sess;
+	/* The session served an earlier pass: its NAMESPACE is known (in
+	 * the store), and is_selected says a folder may still be selected,
+	 * which the pass leaves first (STATUS of the selected folder need
+	 * not show new mail). */
+	bool is_reused;
+	bool is_selected;
+	/* Only this folder (UTF-8, as the server names it); NULL: every
+	 * wanted folder.  Copied. */
+	const char *only_folder;
+	/*
+	 * The pass ended (also after imap_sync_stop()).  It may fire from
+	 * inside a command callback of the session: free the sync on a
+	 * later loop turn, not from here.  When rc is MS_OK the session is
+	 * still logged in, with no command in flight.
+	 */
 	void (*on_done_cb)(struct imap_sync *sync,
 			   const struct imap_sync_summary *sum, void *arg);
+	/* Optional: a folder started or ended, or a batch committed. */
+	void (*on_progress_cb)(struct imap_sync *sync,
+			       const struct imap_sync_summary *sum, void *arg);
 	void *arg;
 };
 
 /*
- * Starts one pass.  MS_OK with *sync_r (on_done fires exactly once, never
- * before this returns), or an error in err_r (no callback fires).
+ * Starts one pass on params->sess.  MS_OK with *sync_r (on_done fires
+ * exactly once, never before this returns), or an error in err_r (no
+ * callback fires).
  */
 int imap_sync_start(const struct imap_sync_params *params,
 		    struct imap_sync **sync_r, struct ms_err *err_r) MS_WUR;
 
-/* Ends the pass early: what is complete is committed, the connection is
- * closed, on_done fires with rc MS_ECANCELED.  Idempotent. */
+/*
+ * The borrowed session ended (its on_close fired) while the pass ran:
+ * what is complete is committed and on_done fires, from this call.
+ */
+void imap_sync_session_closed(struct imap_sync *sync, int reason,
+			      const struct ms_err *err);
+
+/* Ends the pass early: what is complete is committed, the session is
+ * closed (its end comes back through imap_sync_session_closed()), and
+ * on_done fires with rc MS_ECANCELED.  Idempotent. */
 void imap_sync_stop(struct imap_sync *sync);
 
 /* Frees a sync whose on_done fired.  NULL-safe; sets *syncp to NULL. */

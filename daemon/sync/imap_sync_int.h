@@ -28,7 +28,7 @@
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
 
 enum sync_step {
-	SYNC_STEP_CONNECT = 0,
+	SYNC_STEP_START = 0,
 	SYNC_STEP_NAMESPACE,
 	SYNC_STEP_LIST,
 	SYNC_STEP_STATUS,
@@ -37,7 +37,7 @@ enum sync_step {
 	SYNC_STEP_DIFF,
 	SYNC_STEP_FETCH,
 	SYNC_STEP_PUSH,
-	SYNC_STEP_LOGOUT,
+	SYNC_STEP_DONE,		/* the session stays logged in */
 };
 
 struct sync_fold {
@@ -140,6 +140,7 @@ struct imap_sync {
 	struct imap_sync_summary sum;
 	uint64_t t0;
 	bool is_stopping, is_closing, is_done;
+	char *only_folder;	/* NULL: every wanted folder */
 	bool warned_no_uidplus;
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];

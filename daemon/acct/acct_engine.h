@@ -1,0 +1,97 @@
+/*
+ * acct_engine.h - the one small interface between an account's runtime
+ * (acct.h) and the protocol engine that does its passes: IMAP today
+ * (acct_imap.c); POP3 download and SMTP delivery plug in the same way.
+ *
+ * An engine owns its connection(s) and may keep them between passes (the
+ * IMAP engine stays logged in, so the next pass and later push reuse the
+ * session).  The runtime owns everything around a pass: its schedule,
+ * state, backoff, requests, the Maildir mirror and what watchers see.
+ * The runtime never looks inside an engine, and nothing else talks to
+ * one.
+ *
+ * The contract, in the order things happen:
+ *   create   -> the engine exists; it has not connected yet.
+ *   pass     -> one pass starts (connecting first when needed); progress
+ *               fires any number of times, then pass_done exactly once,
+ *               always from a later loop turn than the pass call.
+ *   cancel   -> the running pass ends early (what is complete stays);
+ *               pass_done fires with MS_ECANCELED.  No-op without a pass.
+ *   close    -> connections are dropped (politely when idle: LOGOUT); a
+ *               running pass is cancelled first; closed fires once, from
+ *               a later loop turn, when the engine holds no handle.
+ *   destroy  -> frees an engine that is closed (or never passed).
+ * Loop thread only.
+ */
+#ifndef MS_ACCT_ENGINE_H
+#define MS_ACCT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cfg/cfg.h"
+#include "common/ms.h"
+#include "store/store.h"
+
+/* How far a pass is.  Totals of 0 are not known (yet). */
+struct acct_progress {
+	unsigned folders_done, folders_total;
+	uint64_t msgs_done, msgs_total;
+	uint64_t bytes_done;
+	char folder[128];		/* the folder being synced, or "" */
+	double seconds;			/* since the pass started */
+};
+
+/* What one pass did, and how it ended. */
+struct acct_result {
+	int rc;				/* MS_OK, or why the account failed */
+	char error[256];		/* with rc < 0: the reason, for users */
+	/* False when the server was never reached (resolve, connect); a
+	 * connection-class failure then means "offline". */
+	bool is_reached;
+	unsigned folders;		/* folders the pass looked at */
+	unsigned folder_errors;		/* of those, failed (logged) */
+	uint64_t new_msgs, changed, deleted, appended, moved;
+	uint64_t bytes;			/* body bytes stored */
+	double seconds;
+};
+
+struct acct_engine_cbs {
+	void (*on_progress_cb)(const struct acct_progress *p, void *arg);
+	void (*on_pass_done_cb)(const struct acct_result *res, void *arg);
+	void (*on_closed_cb)(void *arg);
+	void *arg;
+};
+
+struct acct_engine;
+
+struct acct_engine_ops {
+	const char *protocol;		/* "imap" */
+	/* account and store outlive the engine. */
+	int (*create)(uv_loop_t *loop, struct store *store,
+		      const struct cfg_account *account,
+		      const struct acct_engine_cbs *cbs,
+		      struct acct_engine **e_r, struct ms_err *err_r);
+	/* folder: only that folder (copied), NULL: all.  MS_OK, or an
+	 * error (a pass already runs, out of memory) and no callback. */
+	int (*pass)(struct acct_engine *e, const char *folder,
+		    struct ms_err *err_r);
+	void (*cancel)(struct acct_engine *e);
+	void (*close)(struct acct_engine *e);
+	void (*destroy)(struct acct_engine *e);
+};
+
+/* Every engine struct starts with this, so the runtime can call it. */
+struct acct_engine {
+	const struct acct_engine_ops *ops;
+};
+
+/* The engine for a protocol, or NULL when there is none (yet). */
+const struct acct_engine_ops *acct_engine_for(enum cfg_protocol protocol);
+
+/* The IMAP engine (acct_imap.c). */
+extern const struct acct_engine_ops acct_imap_ops;
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * acct_imap.c - the IMAP engine behind the account runtime
+ * (acct_engine.h): one logged-in session kept between passes, and a pass
+ * (sync/imap_sync.h) that borrows it.
+ *
+ * The story of a session, in order:
+ *   DISCONNECTED -> CONNECTING (a pass asked; login, STARTTLS, ENABLE)
+ *   -> PASS (the pass runs on it) -> READY (logged in, quiet; the read
+ *   timeout is off while no command waits) -> PASS -> READY ...
+ *   The server's BYE, its autologout or a failed pass ends the session:
+ *   back to DISCONNECTED, and the next pass logs in again.  close():
+ *   CLOSING (LOGOUT) -> CLOSED.
+ *
+ * A kept session may have died quietly (a NAT forgot it, the laptop
+ * slept): a pass on a reused session that fails with a connection error
+ * is tried once more at once on a new session, so a stale connection
+ * costs a reconnect, not a backoff.
+ *
+ * Every report to the runtime (pass_done, closed) goes out from the
+ * defer timer, on a later loop turn, so that the pass can be freed there
+ * and the runtime may start the next pass from its callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acct/acct_engine.h"
+#include "log.h"
+#include "net/tls.h"
+#include "session/imap_session.h"
+#include "sync/imap_sync.h"
+
+enum acct_imap_state {
+	ACCT_IMAP_DISCONNECTED,
+	ACCT_IMAP_CONNECTING,
+	ACCT_IMAP_READY,
+	ACCT_IMAP_PASS,
+	ACCT_IMAP_CLOSING,
+	ACCT_IMAP_CLOSED,
+};
+
+static const char *const acct_imap_state_names[] = {
+	[ACCT_IMAP_DISCONNECTED] = "disconnected",
+	[ACCT_IMAP_CONNECTING] = "connecting",
+	[ACCT_IMAP_READY] = "ready",
+	[ACCT_IMAP_PASS] = "pass",
+	[ACCT_IMAP_CLOSING] = "closing",
+	[ACCT_IMAP_CLOSED] = "closed",
+};
+
+struct acct_imap {
+	struct acct_engine base;	/* first: the runtime's handle */
+	uv_loop_t *loop;
+	struct store *store;
+	const struct cfg_account *acct;
+	struct acct_engine_cbs cbs;
+	struct net_tls_ctx *tls_ctx;	/* one per account: sessions resume */
+	enum acct_imap_state state;
+	struct imap_session *sess;	/* NULL when DISCONNECTED */
+	struct imap_sync *sync;		/* the running pass */
+	char *folder;			/* the pass's only folder, or NULL */
+	bool want_pass;			/* a pass is asked (until pass_done) */
+	bool is_reused;			/* the pass runs on a kept session */
+	bool is_selected;		/* the session has a folder selected */
+	bool has_retried;		/* on a new session, once */
+	bool is_cancelled;
+	bool is_close_asked;
+	bool has_done;			/* res waits for the defer timer */
+	struct acct_result res;
+	struct acct_result carry;	/* counts of an attempt retried */
+	uv_timer_t defer;
+};
+
+static void acct_imap_maybe_closed(struct acct_imap *e);
+static void acct_imap_on_defer(uv_timer_t *t);
+
+static void
+acct_imap_set_state(struct acct_imap *e, enum acct_imap_state st)
+{
+	if (e->state == st)
+		return;
+	log_debug("acct=%s imap-engine state=%s->%s", e->acct->name,
+		  acct_imap_state_names[e->state], acct_imap_state_names[st]);
+	e->state = st;
+}
+
+static void
+acct_imap_defer(struct acct_imap *e)
+{
+	uv_timer_start(&e->defer, acct_imap_on_defer, 0, 0);
+}
+
+/* The pass is over (res filled): reported from the defer timer. */
+static void
+acct_imap_pass_over(struct acct_imap *e)
+{
+	e->has_done = true;
+	acct_imap_defer(e);
+}
+
+static void
+acct_imap_fail_pass(struct acct_imap *e, int rc, const char *msg,
+		    bool is_reached)
+{
+	memset(&e->res, 0, sizeof(e->res));
+	e->res.rc = rc;
+	e->res.is_reached = is_reached;
+	snprintf(e->res.error, sizeof(e->res.error), "%s",
+		 msg != NULL && msg[0] != '\0' ? msg : ms_strerror(rc));
+	acct_imap_pass_over(e);
+}
+
+/* --- the pass ------------------------------------------------------------ */
+
+static void
+acct_imap_on_progress(struct imap_sync *sync,
+		      const struct imap_sync_summary *sum, void *arg)
+{
+	struct acct_imap *e = arg;
+	struct acct_progress p = {
+		.folders_done = sum->folders_done,
+		.folders_total = sum->folders,
+		.msgs_done = e->carry.new_msgs + sum->new_msgs,
+		.msgs_total = sum->msgs_expected,
+		.bytes_done = e->carry.bytes + sum->bytes,
+		.seconds = sum->seconds,
+	};
+
+	(void)sync;
+	snprintf(p.folder, sizeof(p.folder), "%s",
+		 sum->folder != NULL ? sum->folder : "");
+	if (e->cbs.on_progress_cb != NULL)
+		e->cbs.on_progress_cb(&p, e->cbs.arg);
+}
+
+/* Fires inside a command callback or the session's end: the sync is
+ * freed from the defer timer. */
+static void
+acct_imap_on_sync_done(struct imap_sync *sync,
+		       const struct imap_sync_summary *sum, void *arg)
+{
+	struct acct_imap *e = arg;
+	struct acct_result *r = &e->res;
+
+	(void)sync;
+	e->is_selected = sum->is_selected;
+	memset(r, 0, sizeof(*r));
+	r->rc = sum->rc;
+	snprintf(r->error, sizeof(r->error), "%s", sum->error);
+	r->is_reached = true;
+	r->folders = sum->folders;
+	r->folder_errors = sum->folder_errors;
+	r->new_msgs = e->carry.new_msgs + sum->new_msgs;
+	r->changed = e->carry.changed + sum->changed;
+	r->deleted = e->carry.deleted + sum->deleted;
+	r->appended = e->carry.appended + sum->appended;
+	r->moved = e->carry.moved + sum->moved;
+	r->bytes = e->carry.bytes + sum->bytes;
+	r->seconds = e->carry.seconds + sum->seconds;
+	acct_imap_pass_over(e);
+}
+
+static void
+acct_imap_start_sync(struct acct_imap *e)
+{
+	struct imap_sync_params p = {
+		.store = e->store,
+		.account = e->acct,
+		.sess = e->sess,
+		.only_folder = e->folder,
+		.is_reused = e->is_reused,
+		.is_selected = e->is_selected,
+		.on_done_cb = acct_imap_on_sync_done,
+		.on_progress_cb = acct_imap_on_progress,
+		.arg = e,
+	};
+	struct ms_err err = { 0 };
+	int rc;
+
+	acct_imap_set_state(e, ACCT_IMAP_PASS);
+	if ((rc = imap_sync_start(&p, &e->sync, &err)) < 0) {
+		/* The session is fine; the pass could not begin. */
+		acct_imap_set_state(e, ACCT_IMAP_READY);
+		acct_imap_fail_pass(e, rc, err.msg, true);
+	}
+}
+
+/* --- the session ----------------------------------------------------------- */
+
+static void
+acct_imap_on_ready(struct imap_session *s, void *arg)
+{
+	struct acct_imap *e = arg;
+
+	(void)s;
+	if (e->state != ACCT_IMAP_CONNECTING)
+		return;
+	if (e->is_cancelled || e->is_close_asked) {
+		imap_session_close(e->sess, MS_ECANCELED);
+		return;
+	}
+	acct_imap_start_sync(e);
+}
+
+static void
+acct_imap_on_unsolicited(struct imap_session *s, const struct imap_event *ev,
+			 void *arg)
+{
+	/* Between passes the server may tell of new mail (EXISTS) or say
+	 * goodbye; push (IDLE, NOTIFY) will act on it.  BYE ends the
+	 * session through on_close. */
+	(void)s;
+	(void)ev;
+	(void)arg;
+}
+
+static void
+acct_imap_on_close(struct imap_session *s, int reason,
+		   const struct ms_err *err, void *arg)
+{
+	struct acct_imap *e = arg;
+	const char *why = err != NULL && err->msg[0] != '\0' ? err->msg :
+			  ms_strerror(reason);
+
+	(void)s;
+	e->sess = NULL;
+	switch (e->state) {
+	case ACCT_IMAP_CONNECTING:
+		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
+		/* Never logged in.  Unreached when the connection itself
+		 * failed; a TLS, login or protocol failure means the server
+		 * answered. */
+		acct_imap_fail_pass(e, e->is_cancelled ? MS_ECANCELED :
+				    reason == MS_OK ? MS_ECONN : reason,
+				    e->is_cancelled ? "interrupted" : why,
+				    reason != MS_ECONN &&
+				    reason != MS_ETIMEDOUT);
+		return;
+	case ACCT_IMAP_PASS:
+		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
+		if (e->sync != NULL)
+			imap_sync_session_closed(e->sync, reason, err);
+		return;
+	case ACCT_IMAP_READY:
+		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
+		log_info("acct=%s imap connection closed between passes (%s); "
+			 "the next pass logs in again", e->acct->name, why);
+		return;
+	case ACCT_IMAP_CLOSING:
+		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
+		acct_imap_maybe_closed(e);
+		return;
+	case ACCT_IMAP_DISCONNECTED:
+	case ACCT_IMAP_CLOSED:
+		return;
+	}
+}
+
+static enum sasl_mech
+acct_imap_sasl_mech(enum cfg_auth a)
+{
+	switch (a) {
+	case CFG_AUTH_AUTO: return SASL_MECH_AUTO;
+	case CFG_AUTH_PLAIN: return SASL_MECH_PLAIN;
+	case CFG_AUTH_LOGIN: return SASL_MECH_LOGIN;
+	case CFG_AUTH_XOAUTH2: return SASL_MECH_XOAUTH2;
+	case CFG_AUTH_OAUTHBEARER: return SASL_MECH_OAUTHBEARER;
+	case CFG_AUTH_CRAM_MD5: return SASL_MECH_CRAM_MD5;
+	case CFG_AUTH_SCRAM_SHA_256: return SASL_MECH_SCRAM_SHA_256;
+	}
+	return SASL_MECH_AUTO;
+}
+
+static int
+acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
+{
+	const struct cfg_account *a = e->acct;
+	struct imap_session_params sp = {
+		.account = a->name,
+		.host = a->host,
+		.port = a->port,
+		.tls = a->tls == CFG_TLS_IMPLICIT ? NET_TLS_IMPLICIT :
+		       a->tls == CFG_TLS_STARTTLS ? NET_TLS_STARTTLS :
+		       NET_TLS_NONE,
+		.tls_ctx = e->tls_ctx,
+		.timeout_ms = a->timeout * 1000u,
+		.user = a->user,
+		.password = a->password,
+		.password_cmd = a->password_cmd,
+		.oauth_token_cmd = a->oauth_token_cmd,
+		.auth = acct_imap_sasl_mech(a->auth),
+		.want_compress = a->compress,
+		.on_ready_cb = acct_imap_on_ready,
+		.on_unsolicited_cb = acct_imap_on_unsolicited,
+		.on_close_cb = acct_imap_on_close,
+		.arg = e,
+	};
+	int rc;
+
+	if ((rc = imap_session_new(e->loop, &sp, &e->sess, err_r)) < 0)
+		return rc;
+	e->is_reused = false;
+	e->is_selected = false;
+	acct_imap_set_state(e, ACCT_IMAP_CONNECTING);
+	return MS_OK;
+}
+
+/* --- reports on a later loop turn ----------------------------------------- */
+
+static bool
+acct_imap_is_stale_conn(int rc)
+{
+	return rc == MS_ECONN || rc == MS_ETIMEDOUT;
+}
+
+static void
+acct_imap_on_defer(uv_timer_t *t)
+{
+	struct acct_imap *e = t->data;
+	struct acct_result res;
+	struct ms_err err = { 0 };
+
+	if (!e->has_done) {
+		acct_imap_maybe_closed(e);
+		return;
+	}
+	e->has_done = false;
+	imap_sync_free(&e->sync);
+	if (e->state == ACCT_IMAP_PASS)
+		acct_imap_set_state(e, e->sess != NULL ? ACCT_IMAP_READY :
+				    ACCT_IMAP_DISCONNECTED);
+	if (acct_imap_is_stale_conn(e->res.rc) && e->is_reused &&
+	    !e->has_retried && !e->is_cancelled && !e->is_close_asked &&
+	    e->sess == NULL) {
+		log_info("acct=%s imap: the kept connection failed (%s); "
+			 "logging in again", e->acct->name, e->res.error);
+		e->has_retried = true;
+		e->carry = e->res;
+		if (acct_imap_connect(e, &err) < 0)
+			acct_imap_fail_pass(e, err.code ? err.code : MS_ECONN,
+					    err.msg, false);
+		return;
+	}
+	res = e->res;
+	e->want_pass = false;
+	e->is_cancelled = false;
+	free(e->folder);
+	e->folder = NULL;
+	memset(&e->carry, 0, sizeof(e->carry));
+	if (e->is_close_asked && e->sess != NULL &&
+	    e->state == ACCT_IMAP_READY) {
+		acct_imap_set_state(e, ACCT_IMAP_CLOSING);
+		imap_session_close(e->sess, MS_OK);
+	}
+	e->cbs.on_pass_done_cb(&res, e->cbs.arg);
+	/* The runtime may have asked for close() from the callback. */
+	acct_imap_maybe_closed(e);
+}
+
+static void
+acct_imap_on_defer_closed(uv_handle_t *h)
+{
+	struct acct_imap *e = h->data;
+
+	acct_imap_set_state(e, ACCT_IMAP_CLOSED);
+	if (e->cbs.on_closed_cb != NULL)
+		e->cbs.on_closed_cb(e->cbs.arg);
+}
+
+/* After close(): once no session, no pass and no report is left, the
+ * defer timer closes and its close callback says so. */
+static void
+acct_imap_maybe_closed(struct acct_imap *e)
+{
+	if (!e->is_close_asked || e->sess != NULL || e->sync != NULL ||
+	    e->has_done || e->want_pass || e->state == ACCT_IMAP_CLOSED ||
+	    uv_is_closing((uv_handle_t *)&e->defer))
+		return;
+	uv_close((uv_handle_t *)&e->defer, acct_imap_on_defer_closed);
+}
+
+/* --- the interface ------------------------------------------------------- */
+
+static int
+acct_imap_create(uv_loop_t *loop, struct store *store,
+		 const struct cfg_account *account,
+		 const struct acct_engine_cbs *cbs, struct acct_engine **e_r,
+		 struct ms_err *err_r)
+{
+	struct net_tls_ctx_params tp = {
+		.ca_file = account->ca_file,
+		.fingerprint = account->tls_fingerprint.is_set ?
+			       account->tls_fingerprint.text : NULL,
+	};
+	struct acct_imap *e;
+	int rc;
+
+	*e_r = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	e->base.ops = &acct_imap_ops;
+	e->loop = loop;
+	e->store = store;
+	e->acct = account;
+	e->cbs = *cbs;
+	if (account->tls != CFG_TLS_NONE &&
+	    (rc = net_tls_ctx_new(&tp, &e->tls_ctx, err_r)) < 0) {
+		free(e);
+		return rc;
+	}
+	uv_timer_init(loop, &e->defer);
+	e->defer.data = e;
+	*e_r = &e->base;
+	return MS_OK;
+}
+
+static int
+acct_imap_pass(struct acct_engine *base, const char *folder,
+	       struct ms_err *err_r)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+	int rc;
+
+	if (e->want_pass || e->is_close_asked)
+		return ms_err_set(err_r, MS_EINVAL, "a pass is running or the "
+				  "engine is closing");
+	if (folder != NULL && (e->folder = strdup(folder)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	e->has_retried = false;
+	e->is_cancelled = false;
+	if (e->state == ACCT_IMAP_READY) {
+		e->want_pass = true;
+		e->is_reused = true;
+		acct_imap_start_sync(e);
+		return MS_OK;
+	}
+	if ((rc = acct_imap_connect(e, err_r)) < 0) {
+		free(e->folder);
+		e->folder = NULL;
+		return rc;
+	}
+	e->want_pass = true;
+	return MS_OK;
+}
+
+static void
+acct_imap_cancel(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (!e->want_pass || e->has_done)
+		return;
+	e->is_cancelled = true;
+	if (e->sync != NULL)
+		imap_sync_stop(e->sync);
+	else if (e->state == ACCT_IMAP_CONNECTING && e->sess != NULL)
+		imap_session_close(e->sess, MS_ECANCELED);
+}
+
+static void
+acct_imap_close(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (e->is_close_asked)
+		return;
+	e->is_close_asked = true;
+	if (e->want_pass) {
+		/* The pass's end closes the session (acct_imap_on_defer). */
+		acct_imap_cancel(base);
+		return;
+	}
+	if (e->sess != NULL) {
+		acct_imap_set_state(e, ACCT_IMAP_CLOSING);
+		imap_session_close(e->sess, MS_OK);
+		return;
+	}
+	acct_imap_maybe_closed(e);
+}
+
+static void
+acct_imap_destroy(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (e == NULL)
+		return;
+	if (e->state != ACCT_IMAP_CLOSED)	/* a bug: handles would dangle */
+		log_err("acct=%s imap-engine freed while %s", e->acct->name,
+			acct_imap_state_names[e->state]);
+	imap_sync_free(&e->sync);
+	net_tls_ctx_unref(&e->tls_ctx);
+	free(e->folder);
+	free(e);
+}
+
+const struct acct_engine_ops acct_imap_ops = {
+	.protocol = "imap",
+	.create = acct_imap_create,
+	.pass = acct_imap_pass,
+	.cancel = acct_imap_cancel,
+	.close = acct_imap_close,
+	.destroy = acct_imap_destroy,
+};
+
+const struct acct_engine_ops *
+acct_engine_for(enum cfg_protocol protocol)
+{
+	switch (protocol) {
+	case CFG_PROTOCOL_IMAP:
+		return &acct_imap_ops;
+	case CFG_PROTOCOL_POP3:
+		return NULL;
+	}
+	return NULL;
+}

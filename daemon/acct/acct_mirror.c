@@ -1,0 +1,201 @@
+/*
+ * acct_mirror.c - an account's Maildir mirror around its passes
+ * (acct_mirror.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "acct/acct_mirror.h"
+#include "log.h"
+#include "mirror/mirror_job.h"
+#include "mirror/mirror_watch.h"
+
+/* Reader changes are scanned this long after a burst of them. */
+#define ACCT_MIRROR_DELAY_MS 500
+
+static void
+acct_mirror_report(const char *path, const char *why, void *arg)
+{
+	struct acct_mirror *m = arg;
+
+	log_warn("acct=%s mirror %s: %s, left alone", m->acct->name, path,
+		 why);
+}
+
+void
+acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
+		 const struct cfg_account *account, bool want_watch,
+		 bool is_log_info, const struct acct_mirror_cbs *cbs)
+{
+	memset(m, 0, sizeof(*m));
+	m->loop = loop;
+	m->store = store;
+	m->acct = account;
+	m->want_watch = want_watch;
+	m->is_log_info = is_log_info;
+	m->cbs = *cbs;
+	m->mp.account = account->name;
+	m->mp.root = account->maildir;
+	m->mp.ns_prefix = m->ns_prefix;
+	m->mp.rep = &m->rep;
+	m->mp.folders = account->folders.v;
+	m->mp.nfolders = account->folders.n;
+	maildir_report_init(&m->rep, acct_mirror_report, m);
+}
+
+bool
+acct_mirror_is_on(const struct acct_mirror *m)
+{
+	return m->acct->maildir != NULL;
+}
+
+/*
+ * The personal namespace prefix the mirror strips, as the last pass
+ * learned it (NAMESPACE); read again before every scan and export, since
+ * a pass may have learned it since.
+ */
+static int
+acct_mirror_ns(struct acct_mirror *m, struct ms_err *err_r)
+{
+	int rc = store_account_ns_get(m->store, m->acct->name, m->ns_prefix,
+				      sizeof(m->ns_prefix), err_r);
+
+	if (rc == STORE_NOTFOUND) {
+		m->ns_prefix[0] = '\0';
+		return MS_OK;
+	}
+	return rc < 0 ? rc : MS_OK;
+}
+
+static void
+acct_mirror_log(const struct acct_mirror *m, const char *what,
+		const struct mirror_stats *st)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "acct=%s mirror %s written=%llu "
+		 "renamed=%llu removed=%llu adopted=%llu flags=%llu "
+		 "deletes=%llu moves=%llu appends=%llu created=%llu",
+		 m->acct->name, what, (unsigned long long)st->written,
+		 (unsigned long long)st->renamed,
+		 (unsigned long long)st->removed,
+		 (unsigned long long)st->adopted,
+		 (unsigned long long)st->flag_changes,
+		 (unsigned long long)st->deletes,
+		 (unsigned long long)st->moves,
+		 (unsigned long long)st->appends,
+		 (unsigned long long)st->created);
+	if (m->is_log_info)
+		log_info("%s", line);
+	else
+		log_debug("%s", line);
+}
+
+int
+acct_mirror_scan(struct acct_mirror *m, struct ms_err *err_r)
+{
+	struct mirror_stats st = { 0 };
+	int rc;
+
+	if (!acct_mirror_is_on(m))
+		return MS_OK;
+	mirror_watch_pause(m->watch);
+	if ((rc = acct_mirror_ns(m, err_r)) < 0 ||
+	    (rc = mirror_scan(m->store, &m->mp, &st, err_r)) < 0)
+		return rc;
+	acct_mirror_log(m, "scan", &st);
+	return MS_OK;
+}
+
+static void
+acct_mirror_on_export_done(struct mirror_job *j, int rc,
+			   const struct mirror_stats *st,
+			   const struct ms_err *err, void *arg)
+{
+	struct acct_mirror *m = arg;
+
+	(void)j;
+	m->export = NULL;
+	if (rc == MS_OK)
+		acct_mirror_log(m, "export", st);
+	m->cbs.on_export_done_cb(rc, st, err, m->cbs.arg);
+}
+
+int
+acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
+{
+	int rc;
+
+	if (!acct_mirror_is_on(m) || m->export != NULL || m->is_closed)
+		return ms_err_set(err_r, MS_EINVAL, "no mirror to export");
+	if ((rc = acct_mirror_ns(m, err_r)) < 0)
+		return rc;
+	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
+				     acct_mirror_on_export_done, m, err_r);
+	return m->export != NULL ? MS_OK : err_r->code < 0 ? err_r->code :
+	       MS_EIO;
+}
+
+bool
+acct_mirror_is_exporting(const struct acct_mirror *m)
+{
+	return m->export != NULL;
+}
+
+static void
+acct_mirror_on_change(struct mirror_watch *w, int rc,
+		      const struct mirror_stats *st, const struct ms_err *err,
+		      void *arg)
+{
+	struct acct_mirror *m = arg;
+
+	(void)w;
+	if (rc < 0) {
+		log_err("acct=%s mirror scan %s: %s", m->acct->name,
+			m->acct->maildir, err->msg);
+		return;
+	}
+	acct_mirror_log(m, "scan", st);
+	if (m->cbs.on_reader_change_cb != NULL)
+		m->cbs.on_reader_change_cb(m->cbs.arg);
+}
+
+void
+acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
+{
+	struct ms_err err = { 0 };
+
+	if (!acct_mirror_is_on(m) || !m->want_watch || m->is_closed)
+		return;
+	if (m->watch == NULL && is_tree_ready) {
+		m->watch = mirror_watch_new(m->loop, m->store, &m->mp,
+					    ACCT_MIRROR_DELAY_MS,
+					    acct_mirror_on_change, m, &err);
+		if (m->watch == NULL)
+			log_warn("acct=%s mirror watch: %s (reader changes "
+				 "wait for the next pass)", m->acct->name,
+				 err.msg);
+	}
+	mirror_watch_resume(m->watch);
+}
+
+void
+acct_mirror_cancel(struct acct_mirror *m)
+{
+	mirror_job_cancel(m->export);
+}
+
+void
+acct_mirror_close(struct acct_mirror *m)
+{
+	m->is_closed = true;
+	mirror_watch_close(m->watch);
+	m->watch = NULL;
+}
+
+void
+acct_mirror_deinit(struct acct_mirror *m)
+{
+	acct_mirror_close(m);
+	maildir_report_deinit(&m->rep);
+}

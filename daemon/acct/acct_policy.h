@@ -1,0 +1,81 @@
+/*
+ * acct_policy.h - the account runtime's decisions, kept pure (no clock,
+ * no randomness, no I/O of their own) so that unit tests can drive them:
+ * what an account's state and next pass are after a pass ended.
+ *
+ *   good pass           -> idle, next pass after poll_interval; the
+ *                          backoff and the refused-login count reset
+ *   connection failure  -> offline (the server was never reached) or
+ *                          backoff (it was, then failed): exponential
+ *                          backoff with jitter (net/backoff.h)
+ *   refused login       -> auth-failed: retried ACCT_AUTH_RETRIES times,
+ *                          ACCT_AUTH_RETRY_MS then twice as long each
+ *                          time (servers lock accounts that hammer a
+ *                          wrong password), then not again until the
+ *                          user asks (a sync request, a restart)
+ *   anything else       -> error, next pass after poll_interval
+ */
+#ifndef MS_ACCT_POLICY_H
+#define MS_ACCT_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/ms.h"
+#include "net/backoff.h"
+
+enum acct_state {
+	ACCT_IDLE,		/* waiting for the next pass */
+	ACCT_SYNCING,		/* a pass (and its mirror export) runs */
+	ACCT_BACKOFF,		/* the session failed; retry after backoff */
+	ACCT_OFFLINE,		/* the server was not reached; likewise */
+	ACCT_ERROR,		/* a pass failed otherwise; next poll */
+	ACCT_AUTH_FAILED,	/* the server refused the login */
+	ACCT_PAUSED,		/* the user paused it */
+	ACCT_DISABLED,		/* no engine for its protocol yet */
+	ACCT_STOPPED,		/* shut down, or --once is done */
+};
+
+/* "idle", "syncing", "backoff", "offline", "error", "auth-failed",
+ * "paused", "disabled", "stopped". */
+const char *acct_state_name(enum acct_state state);
+
+enum acct_fail_class {
+	ACCT_FAIL_NONE,		/* MS_OK */
+	ACCT_FAIL_CONN,		/* connect, TLS, timeout, protocol, secret */
+	ACCT_FAIL_AUTH,		/* the login was refused */
+	ACCT_FAIL_OTHER,	/* store, config, a server NO ... */
+	ACCT_FAIL_STOPPED,	/* MS_ECANCELED: we stopped the pass */
+};
+
+enum acct_fail_class acct_fail_classify(int rc);
+
+#define ACCT_AUTH_RETRIES 3u
+#define ACCT_AUTH_RETRY_MS (15u * 60u * 1000u)
+/* delay_ms of a next pass that waits for the user. */
+#define ACCT_NEVER UINT64_MAX
+
+/* What the policy remembers of an account between passes. */
+struct acct_sched {
+	struct backoff backoff;		/* connection failures */
+	unsigned auth_failures;		/* refused logins in a row */
+};
+
+void acct_sched_init(struct acct_sched *s);
+
+struct acct_next {
+	enum acct_state state;
+	uint64_t delay_ms;		/* until the next pass; ACCT_NEVER */
+	bool is_error;			/* log at error level */
+};
+
+/*
+ * After a pass ended with rc at now_ms (is_reached: the server answered
+ * at all), with rnd a uniformly random number for the jitter: the
+ * account's next state and delay, updating s.  Not for MS_ECANCELED.
+ */
+void acct_next_after_pass(struct acct_sched *s, int rc, bool is_reached,
+			  unsigned poll_interval_s, uint64_t now_ms,
+			  uint32_t rnd, struct acct_next *next_r);
+
+#endif
