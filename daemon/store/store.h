@@ -377,6 +377,14 @@ int store_change_list(struct store *s, uint64_t after_seq, size_t max,
 		      struct store_change **changes_r, size_t *n_r,
 		      struct ms_err *err_r) MS_WUR;
 
+/*
+ * The pending changes of one folder (a MOVE is its source's), oldest
+ * first, at most max of them; *changes_r as above.
+ */
+int store_change_list_folder(struct store *s, uint32_t folder_id, size_t max,
+			     struct store_change **changes_r, size_t *n_r,
+			     struct ms_err *err_r) MS_WUR;
+
 /* --- POP3 ---------------------------------------------------------------- */
 
 struct store_pop3 {

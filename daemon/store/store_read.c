@@ -232,8 +232,16 @@ out:
 
 /* --- pending changes, POP3 ------------------------------------------------ */
 
-int
-store_change_list(struct store *s, uint64_t after_seq, size_t max,
+/*
+ * Pending changes with seq > after_seq, oldest first, at most max, of the
+ * folder folder_id (a MOVE counts for its source) or of every folder when
+ * is_all.  The changes database holds pending changes only, so walking
+ * it is short; it is keyed by sequence, which keeps the order changes
+ * were made in.
+ */
+static int
+store_change_scan(struct store *s, uint64_t after_seq, bool is_all,
+		  uint32_t folder_id, size_t max,
 		  struct store_change **changes_r, size_t *n_r,
 		  struct ms_err *err_r)
 {
@@ -268,19 +276,38 @@ store_change_list(struct store *s, uint64_t after_seq, size_t max,
 					"store: bad change record");
 			goto out;
 		}
-		n++;
+		if (is_all || arr[n].folder_id == folder_id)
+			n++;
 	}
 	rc = (rc == MDB_NOTFOUND || rc == 0) ? MS_OK :
 	     store__mdb_err(s, err_r, rc, "changes");
 out:
 	store__cursor_end(s, txn, c);
-	if (rc < 0) {
+	if (rc < 0 || n == 0) {
 		free(arr);
-		return rc;
+		return rc < 0 ? rc : MS_OK;
 	}
 	*changes_r = arr;
 	*n_r = n;
 	return MS_OK;
+}
+
+int
+store_change_list(struct store *s, uint64_t after_seq, size_t max,
+		  struct store_change **changes_r, size_t *n_r,
+		  struct ms_err *err_r)
+{
+	return store_change_scan(s, after_seq, true, 0, max, changes_r, n_r,
+				 err_r);
+}
+
+int
+store_change_list_folder(struct store *s, uint32_t folder_id, size_t max,
+			 struct store_change **changes_r, size_t *n_r,
+			 struct ms_err *err_r)
+{
+	return store_change_scan(s, 0, false, folder_id, max, changes_r, n_r,
+				 err_r);
 }
 
 int

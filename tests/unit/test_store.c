@@ -575,6 +575,58 @@ test_changes_and_pop3(void **state)
 	tsu_rmdir(dir);
 }
 
+/* The store answers one folder's pending changes itself, in order; a
+ * MOVE is its source folder's. */
+static void
+test_change_list_folder(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_change c, *list;
+	uint32_t inbox, sent;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &inbox,
+					     &err), MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "Sent", '/', 0, &sent,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	memset(&c, 0, sizeof(c));
+	for (uint32_t uid = 1; uid <= 6; uid++) {
+		c.kind = uid == 5 ? STORE_CHANGE_MOVE : STORE_CHANGE_FLAGS;
+		c.folder_id = uid % 2 ? inbox : sent;
+		c.dest_folder_id = uid == 5 ? sent : 0;
+		c.uid = uid;
+		c.flags_add = STORE_FLAG_SEEN;
+		assert_int_equal(store_batch_change_add(b, &c, NULL), MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_change_list_folder(s, inbox, 100, &list, &n,
+						  &err), MS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(list[0].uid, 1);
+	assert_int_equal(list[1].uid, 3);
+	assert_int_equal(list[2].uid, 5);
+	assert_int_equal(list[2].kind, STORE_CHANGE_MOVE);
+	free(list);
+	assert_int_equal(store_change_list_folder(s, sent, 2, &list, &n,
+						  &err), MS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].uid, 2);
+	assert_int_equal(list[1].uid, 4);
+	free(list);
+	assert_int_equal(store_change_list_folder(s, 999, 100, &list, &n,
+						  &err), MS_OK);
+	assert_int_equal(n, 0);
+	assert_null(list);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 /* Each planted fault is found by store_check. */
 static void
 test_check_detects(void **state)
@@ -754,6 +806,7 @@ main(void)
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_iteration),
 		cmocka_unit_test(test_changes_and_pop3),
+		cmocka_unit_test(test_change_list_folder),
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_outbox),
