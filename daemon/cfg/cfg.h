@@ -139,7 +139,10 @@ struct cfg {
  * and a new cfg in *cfg_r (free it with cfg_free()).  On failure returns a
  * negative MS_E* (MS_ECONFIG for problems in the file, MS_EIO when it cannot
  * be read), leaves *cfg_r NULL and adds every problem found to rep.
- * A file that sets `password` must not be accessible by group or others.
+ * A file that sets `password` must not be accessible by group or others;
+ * one that names a command (password_cmd, oauth_token_cmd) must be
+ * changeable only by env->uid or root: the file, its owner and the
+ * directories above it are checked.
  */
 int cfg_load(const char *path, const struct cfg_env *env, struct cfg **cfg_r,
 	     struct cfg_report *rep) MS_WUR;

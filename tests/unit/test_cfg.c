@@ -758,6 +758,104 @@ test_mode_check(void **state)
 	cfg_report_deinit(&rep);
 }
 
+/* Loads path and checks for exactly one problem, want, or none. */
+static void
+expect_file(const char *path, const struct cfg_env *env, const char *want)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	int rc;
+
+	cfg_report_init(&rep);
+	rc = cfg_load(path, env, &cfg, &rep);
+	if (rep.n != (want != NULL) ||
+	    (want != NULL && strcmp(rep.v[0].text, want) != 0)) {
+		fprintf(stderr, "want: %s\n", want ? want : "(nothing)");
+		dump(&rep);
+		fail();
+	}
+	assert_int_equal(rc, want != NULL ? MS_ECONFIG : MS_OK);
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+}
+
+static void
+test_command_writers(void **state)
+{
+	char dir[] = "/tmp/test_cfg_dir_XXXXXX", path[64], want[512];
+	struct cfg_env env = test_env;
+	bool is_root = geteuid() == 0;
+	FILE *f;
+
+	env.uid = getuid();	/* the owner of the files made here */
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.ini", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(ACC, f);
+	fclose(f);
+
+	/* Whoever may write the file may change password_cmd. */
+	assert_int_equal(chmod(path, 0664), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but is writable by group (mode 0664); "
+		 "run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	assert_int_equal(chmod(path, 0646), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but is writable by others (mode "
+		 "0646); run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	/* Reading is not changing: no secret is in the file. */
+	assert_int_equal(chmod(path, 0644), 0);
+	expect_file(path, &env, NULL);
+
+	/* An owner other than the user or root can chmod it. */
+	if (is_root) {
+		assert_int_equal(chown(path, 12345, (gid_t)-1), 0);
+		snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+			 "mailsyncd runs as you, but is owned by uid 12345, who "
+			 "can change it (expected a file owned by you or root)",
+			 path);
+		expect_file(path, &env, want);
+		assert_int_equal(chown(path, env.uid, (gid_t)-1), 0);
+	}
+
+	/* A directory others may write lets them replace the file... */
+	assert_int_equal(chmod(dir, 0775), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but directory %s is writable by group "
+		 "(mode 0775), who can replace the file; run: chmod go-w %s",
+		 path, dir, dir);
+	expect_file(path, &env, want);
+	/* ...unless it is sticky, like /tmp. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	expect_file(path, &env, NULL);
+	assert_int_equal(chmod(dir, 0700), 0);
+	if (is_root) {
+		assert_int_equal(chown(dir, 12345, (gid_t)-1), 0);
+		snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+			 "mailsyncd runs as you, but directory %s is owned by "
+			 "uid 12345, who can replace the file (expected "
+			 "directories owned by you or root)", path, dir);
+		expect_file(path, &env, want);
+		assert_int_equal(chown(dir, env.uid, (gid_t)-1), 0);
+	}
+
+	/* oauth_token_cmd runs a command too. */
+	assert_non_null(f = fopen(path, "w"));
+	fputs("[account a]\nprotocol = imap\nhost = imap.example.com\n"
+	      "user = me\nauth = xoauth2\noauth_token_cmd = tok\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0666), 0);
+	snprintf(want, sizeof(want), "%s: sets oauth_token_cmd, a command "
+		 "mailsyncd runs as you, but is writable by group and others "
+		 "(mode 0666); run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_unreadable(void **state)
 {
@@ -873,6 +971,7 @@ main(void)
 		cmocka_unit_test(test_smtp),
 		cmocka_unit_test(test_maildir_shared),
 		cmocka_unit_test(test_mode_check),
+		cmocka_unit_test(test_command_writers),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_five_mistakes),
 		cmocka_unit_test(test_example),
