@@ -89,7 +89,8 @@ void
 cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		const char *fmt, ...)
 {
-	char *msg;
+	char *msg, *text;
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -100,10 +101,17 @@ cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		rep->cap = rep->cap ? rep->cap * 2 : 8;
 		rep->v = cfg__reallocarray(rep->v, rep->cap, sizeof(*rep->v));
 	}
+	text = line ? cfg__printf("%s:%u: %s", file, line, msg) :
+		      cfg__printf("%s: %s", file, msg);
+	/* Keys, section names and values from the file are echoed in
+	 * messages; a binary file's escape sequences must not reach the
+	 * terminal of --check-config. */
+	len = strlen(text);
 	rep->v[rep->n].line = line;
-	rep->v[rep->n].text = line ? cfg__printf("%s:%u: %s", file, line, msg) :
-				     cfg__printf("%s: %s", file, msg);
+	rep->v[rep->n].text = log_escape(text, len, cfg__calloc(1, 4 * len + 1),
+					 4 * len + 1);
 	rep->n++;
+	free(text);
 	free(msg);
 }
 

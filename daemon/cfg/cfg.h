@@ -47,7 +47,8 @@ const struct cfg_env *cfg_env_system(void);
 
 struct cfg_problem {
 	unsigned line;	/* 0: about the file as a whole */
-	char *text;	/* "FILE:LINE: message", owned by the report */
+	char *text;	/* "FILE:LINE: message", control characters
+			 * escaped; owned by the report */
 };
 
 struct cfg_report {

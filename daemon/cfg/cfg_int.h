@@ -15,8 +15,9 @@
 /* ---- report ------------------------------------------------------------ */
 
 /*
- * Adds "FILE:LINE: message" (or "FILE: message" when line is 0).  Out of
- * memory aborts, as daemon code may (STYLE.md 4).
+ * Adds "FILE:LINE: message" (or "FILE: message" when line is 0), with
+ * control characters escaped (log_escape()).  Out of memory aborts, as
+ * daemon code may (STYLE.md 4).
  */
 void cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		     const char *fmt, ...)

@@ -553,6 +553,25 @@ test_password_not_echoed(void **state)
 	       "exclude each other (expected only one of them)", NULL);
 }
 
+/*
+ * Keys, values and section names are echoed in messages: a binary file's
+ * escape sequences and line ends must not reach --check-config's terminal
+ * or forge a line of its own.
+ */
+static void
+test_control_chars_escaped(void **state)
+{
+	expect("[general]\nlog_level = \x1b[2J\x1b]0;title\x07\n" ACC,
+	       "t.ini:2: [general] log_level: '\\x1b[2J\\x1b]0;title\\x07' is "
+	       "not a log level (expected error, warn, info or debug)", NULL);
+	expect(ACC "\x1b[31mkey\x07 = 1\n",
+	       "t.ini:6: [account a] \\x1b[31mkey\\x07: unknown key (expected a "
+	       "key from mailsync.conf(5))", NULL);
+	expect("[gen\x9b" "1m\xc3\xa9ral]\n" ACC,
+	       "t.ini:1: [gen\\x9b" "1m\xc3\xa9ral]: unknown section (expected "
+	       "[general] or [account NAME])", NULL);
+}
+
 /* ---- rules between keys ------------------------------------------------ */
 
 static void
@@ -964,6 +983,7 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_password_not_echoed),
+		cmocka_unit_test(test_control_chars_escaped),
 		cmocka_unit_test(test_tls_none),
 		cmocka_unit_test(test_port_vs_tls),
 		cmocka_unit_test(test_protocol_keys),
