@@ -119,6 +119,7 @@ struct cfg_account {
 	bool keep;			/* pop3 */
 	unsigned delete_after_days;	/* pop3; 0: never */
 	char *maildir;			/* NULL: no mirror */
+	unsigned maildir_line;		/* of the maildir key; 0: not set */
 	char *smtp_host;		/* NULL: this account does not send */
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;

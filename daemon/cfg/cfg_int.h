@@ -117,6 +117,14 @@ unsigned cfg__edit_distance(const char *a, const char *b);
 int cfg__path_expand(const char *in, const struct cfg_env *env, char **out_r,
 		     char *why, size_t whysz);
 /*
+ * The absolute path as the file system resolves it, to compare two paths
+ * that need not exist yet: empty and "." components and a trailing "/"
+ * go, symbolic links in the longest prefix that exists are resolved
+ * (realpath), and ".." in the rest is resolved lexically (nothing there
+ * can be a link).  Malloc'd; NULL when out of memory.
+ */
+char *cfg__path_canonical(const char *path);
+/*
  * The default control socket: $XDG_RUNTIME_DIR/mailsync.sock; when that is
  * unset, /run/mailsync/mailsync.sock for root and
  * /tmp/mailsync-UID/mailsync.sock for other users (the daemon creates that

@@ -708,15 +708,94 @@ test_smtp(void **state)
 	}
 }
 
+/* Account b, lines 7-11, its maildir on line 12. */
+#define ACC_B "[account b]\nprotocol = imap\nhost = localhost\nuser = me\n" \
+	      "password_cmd = x\nmaildir = "
+
 static void
 test_maildir_shared(void **state)
 {
-	expect(ACC "maildir = ~/Mail\n[account b]\nprotocol = imap\n"
-	       "host = localhost\nuser = me\npassword_cmd = x\n"
-	       "maildir = $HOME/Mail\n",
-	       "t.ini:7: [account b] maildir: '/home/me/Mail' is also the "
-	       "maildir of account 'a' (expected a directory of its own)",
-	       NULL);
+	expect(ACC "maildir = ~/Mail\n" ACC_B "$HOME/Mail\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail' is also the "
+	       "maildir of account 'a', '/home/me/Mail' (expected a directory "
+	       "apart from other accounts' maildirs)", NULL);
+	/* Equal up to a trailing slash, "//", "." or "..". */
+	expect(ACC "maildir = ~/Mail\n" ACC_B "/home//me/./Mail/work/../\n",
+	       "t.ini:12: [account b] maildir: '/home//me/./Mail/work/../' "
+	       "(that is, /home/me/Mail) is also the maildir of account 'a', "
+	       "'/home/me/Mail' (expected a directory apart from other "
+	       "accounts' maildirs)", NULL);
+	/* Nested either way: the outer one would take the inner one's
+	 * Maildirs for folders a reader made. */
+	expect(ACC "maildir = ~/Mail\n" ACC_B "~/Mail/work\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail/work' is inside "
+	       "the maildir of account 'a', '/home/me/Mail' (expected a "
+	       "directory apart from other accounts' maildirs)", NULL);
+	expect(ACC "maildir = ~/Mail/work/\n" ACC_B "~/Mail\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail' contains the "
+	       "maildir of account 'a', '/home/me/Mail/work/' (that is, "
+	       "/home/me/Mail/work) (expected a directory apart from other "
+	       "accounts' maildirs)", NULL);
+	/* A common prefix is not nesting. */
+	expect(ACC "maildir = ~/Mail/work\n" ACC_B "~/Mail/work2\n", NULL);
+}
+
+static void
+test_maildir_store(void **state)
+{
+	expect("[general]\nstore = ~/Mail/.store\n" ACC "maildir = ~/Mail\n",
+	       "t.ini:8: [account a] maildir: '/home/me/Mail' contains the "
+	       "store, /home/me/Mail/.store ([general] store, line 2) "
+	       "(expected a directory apart from the store)", NULL);
+	expect(ACC "maildir = ~/.local/share/mailsync/Mail\n",
+	       "t.ini:6: [account a] maildir: "
+	       "'/home/me/.local/share/mailsync/Mail' is inside the store, "
+	       "/home/me/.local/share/mailsync (the default store) (expected "
+	       "a directory apart from the store)", NULL);
+	expect("[general]\nstore = /srv/mail/\n" ACC "maildir = $MAILROOT\n",
+	       "t.ini:8: [account a] maildir: '/srv/mail' is the store, "
+	       "/srv/mail ([general] store, line 2) (expected a directory "
+	       "apart from the store)", NULL);
+}
+
+/* Symbolic links in the part that exists are resolved before comparing. */
+static void
+test_maildir_symlink(void **state)
+{
+	char dir[] = "/tmp/test_cfg_link_XXXXXX", *real, text[1024];
+	char link[64], sub[64], want[1024], note_a[256];
+
+	assert_non_null(mkdtemp(dir));
+	real = realpath(dir, NULL);
+	assert_non_null(real);
+	snprintf(sub, sizeof(sub), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(symlink("real", link), 0);
+	/* Account a's path resolves only where dir is not real already. */
+	note_a[0] = '\0';
+	if (strcmp(dir, real) != 0)
+		snprintf(note_a, sizeof(note_a), " (that is, %s/real/x)", real);
+	/* x and x/y do not exist yet; link does, and is real. */
+	snprintf(text, sizeof(text), ACC "maildir = %s/x\n" ACC_B "%s/x/y\n",
+		 sub, link);
+	snprintf(want, sizeof(want), "t.ini:12: [account b] maildir: "
+		 "'%s/x/y' (that is, %s/real/x/y) is inside the maildir of "
+		 "account 'a', '%s/x'%s (expected a directory apart from "
+		 "other accounts' maildirs)", link, real, sub, note_a);
+	expect(text, want, NULL);
+	/* ".." after a link leaves the link's target. */
+	snprintf(text, sizeof(text), ACC "maildir = %s/x\n" ACC_B
+		 "%s/../real/x\n", sub, link);
+	snprintf(want, sizeof(want), "t.ini:12: [account b] maildir: "
+		 "'%s/../real/x' (that is, %s/real/x) is also the maildir of "
+		 "account 'a', '%s/x'%s (expected a directory apart from "
+		 "other accounts' maildirs)", link, real, sub, note_a);
+	expect(text, want, NULL);
+	unlink(link);
+	rmdir(sub);
+	rmdir(dir);
+	free(real);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -990,6 +1069,8 @@ main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_smtp),
 		cmocka_unit_test(test_maildir_shared),
+		cmocka_unit_test(test_maildir_store),
+		cmocka_unit_test(test_maildir_symlink),
 		cmocka_unit_test(test_mode_check),
 		cmocka_unit_test(test_command_writers),
 		cmocka_unit_test(test_unreadable),
