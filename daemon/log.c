@@ -1,7 +1,6 @@
 /* log.c - stderr logging with levels, trace areas and credential redaction. */
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,19 +58,99 @@ log_level_parse(const char *s, enum log_level *level_r)
 	return false;
 }
 
+/*
+ * The length of the UTF-8 character at s[0..len) that may stand in a log
+ * line as it is, or 0 when s[0] is to be escaped: a control character
+ * (C0, DEL, C1), a line or paragraph separator (U+2028, U+2029, which
+ * some viewers break lines at), or a byte that starts no valid UTF-8
+ * sequence (overlong forms and surrogates included).
+ */
+static size_t
+log_char_len(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c >= 0x20 && c < 0x7f)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;	/* C0, DEL, a continuation byte, 0xc0-0xc1... */
+	if (c == 0xe0)
+		lo = 0xa0;	/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;	/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;	/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;	/* beyond U+10FFFF */
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	if (c == 0xc2 && s[1] <= 0x9f)
+		return 0;	/* C1 controls, U+0080-U+009F */
+	if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+		return 0;	/* U+2028, U+2029 */
+	return n;
+}
+
+char *
+log_escape(const char *s, size_t len, char *out, size_t outsz)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, i = 0;
+
+	if (outsz == 0)
+		return out;
+	while (i < len) {
+		size_t n = log_char_len(p + i, len - i);
+
+		if (n == 0) {
+			/* Whole escapes only: a cut one would read wrongly. */
+			if (o + 4 >= outsz)
+				break;
+			snprintf(out + o, outsz - o, "\\x%02x", p[i]);
+			o += 4;
+			i++;
+			continue;
+		}
+		if (o + n >= outsz)
+			break;
+		memcpy(out + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void
 log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], safe[4 * sizeof(line)];
 	size_t n;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	if (errnum != 0)
 		snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
+	/*
+	 * Folder names and server texts arrive in the arguments: a control
+	 * character among them must not end the line or drive the terminal,
+	 * or a server could forge log lines.  Every line is escaped here,
+	 * once, rather than at each call site.
+	 */
+	log_escape(line, strlen(line), safe, sizeof(safe));
 	/* Under systemd the journal adds its own timestamp; give it a priority. */
 	if (getenv("JOURNAL_STREAM") != NULL) {
-		fprintf(stderr, "<%d>%s\n", log_level_prio[level], line);
+		fprintf(stderr, "<%d>%s\n", log_level_prio[level], safe);
 	} else {
 		char ts[32];
 		time_t now = time(NULL);
@@ -79,7 +158,7 @@ log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 
 		localtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s %s %s\n", ts, log_level_names[level], line);
+		fprintf(stderr, "%s %s %s\n", ts, log_level_names[level], safe);
 	}
 }
 
@@ -195,14 +274,9 @@ log_redact_line(const char *line, size_t len, bool in_auth, char *out,
 	}
 	if (outsz == 0)
 		return out;
-	for (size_t i = 0; i < keep && o + 5 < outsz; i++) {
-		unsigned char c = (unsigned char)line[i];
-		if (isprint(c)) {
-			out[o++] = (char)c;
-		} else {
-			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-		}
-	}
+	/* Room for the mark, so a long line still says it was masked. */
+	log_escape(line, keep, out, outsz > 16 ? outsz - 10 : outsz);
+	o = strlen(out);
 	if (masked && o + 10 < outsz) {
 		memcpy(out + o, "<redacted>", 10);
 		o += 10;

@@ -4,6 +4,9 @@
  * sd-daemon "<N>" priority prefix; otherwise with a timestamp and level name.
  *
  * Messages are key=value where it helps: "acct=work conn=3 imap state=A->B".
+ * Arguments may hold what a server sent (folder names, response texts):
+ * every line is escaped (log_escape()) before it is written, so nothing
+ * in it ends the line or reaches the terminal as a control sequence.
  * Never pass a secret to these functions; log_redact_line() masks
  * credentials in protocol traces.
  */
@@ -54,12 +57,23 @@ void log_trace(unsigned areas, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Copies s[0..len) into out (outsz bytes, NUL-terminated when outsz > 0)
+ * with what could forge a log line or drive a terminal escaped as \xNN,
+ * byte by byte: control characters (U+0000-U+001F, U+007F, U+0080-U+009F),
+ * U+2028 and U+2029, and bytes that are not valid UTF-8.  Valid UTF-8
+ * stays readable; a backslash stays as it is, so escaping twice changes
+ * nothing.  Output that does not fit is cut at a whole character or
+ * escape.  Every log line goes through it; returns out.
+ */
+char *log_escape(const char *s, size_t len, char *out, size_t outsz);
+
+/*
  * Copies one protocol line (len bytes, not NUL-terminated, CRLF optional)
  * into out (size outsz, always NUL-terminated), masking credentials:
  * IMAP "tag LOGIN user pass" and "tag AUTHENTICATE mech initial",
  * POP3 "PASS x" / "AUTH mech initial", SMTP "AUTH mech initial", and a
- * bare SASL continuation line when in_auth is true.  Non-printable bytes
- * are escaped.  Returns out.
+ * bare SASL continuation line when in_auth is true.  Control characters
+ * and invalid UTF-8 are escaped as by log_escape().  Returns out.
  */
 char *log_redact_line(const char *line, size_t len, bool in_auth,
 		      char *out, size_t outsz);

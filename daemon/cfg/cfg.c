@@ -89,7 +89,8 @@ void
 cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		const char *fmt, ...)
 {
-	char *msg;
+	char *msg, *text;
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -100,10 +101,17 @@ cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		rep->cap = rep->cap ? rep->cap * 2 : 8;
 		rep->v = cfg__reallocarray(rep->v, rep->cap, sizeof(*rep->v));
 	}
+	text = line ? cfg__printf("%s:%u: %s", file, line, msg) :
+		      cfg__printf("%s: %s", file, msg);
+	/* Keys, section names and values from the file are echoed in
+	 * messages; a binary file's escape sequences must not reach the
+	 * terminal of --check-config. */
+	len = strlen(text);
 	rep->v[rep->n].line = line;
-	rep->v[rep->n].text = line ? cfg__printf("%s:%u: %s", file, line, msg) :
-				     cfg__printf("%s: %s", file, msg);
+	rep->v[rep->n].text = log_escape(text, len, cfg__calloc(1, 4 * len + 1),
+					 4 * len + 1);
 	rep->n++;
+	free(text);
 	free(msg);
 }
 
@@ -211,39 +219,123 @@ cfg_account_find(const struct cfg *cfg, const char *name)
 	return NULL;
 }
 
-/* True when any section sets the key "password". */
-static bool
-cfg_raw_has_password(const struct cfg_raw *raw)
+/* The first of keys (NULL-terminated) that any section sets, or NULL. */
+static const char *
+cfg_raw_find_key(const struct cfg_raw *raw, const char *const *keys)
 {
-	for (size_t i = 0; i < raw->n; i++)
-		for (size_t j = 0; j < raw->sections[i].n; j++)
-			if (strcmp(raw->sections[i].entries[j].key,
-				   "password") == 0)
-				return true;
-	return false;
+	for (size_t k = 0; keys[k] != NULL; k++)
+		for (size_t i = 0; i < raw->n; i++)
+			for (size_t j = 0; j < raw->sections[i].n; j++)
+				if (strcmp(raw->sections[i].entries[j].key,
+					   keys[k]) == 0)
+					return keys[k];
+	return NULL;
+}
+
+/* "group", "others" or "group and others", for the bits of mask in mode. */
+static const char *
+cfg_mode_who(mode_t mode, mode_t mask)
+{
+	mode &= mask;
+	if ((mode & 070) && (mode & 007))
+		return "group and others";
+	return (mode & 070) ? "group" : "others";
 }
 
 /*
- * Both phases over text.  mode is the file's st_mode, or 0 to skip the
- * check that a file holding a password is private (as msmtp does).
+ * A file that names a command mailsyncd runs must be changeable only by
+ * the user (or root): whoever can change it runs commands as the user.
+ * That takes the file, its owner, and every directory above it (a
+ * directory others can write lets them replace the file, unless it is
+ * sticky, as /tmp is).  The directories are those of the resolved path,
+ * as OpenSSH checks its files.  Reports the first problem; false then.
+ */
+static bool
+cfg_check_writers(const char *file, const struct stat *st, const char *key,
+		  const struct cfg_env *env, struct cfg_report *rep)
+{
+	char *real, *slash;
+	struct stat dst;
+	bool is_ok = true;
+
+	if ((st->st_mode & 022) != 0) {
+		cfg__report_add(rep, file, 0, "sets %s, a command mailsyncd "
+				"runs as you, but is writable by %s (mode "
+				"%04o); run: chmod go-w %s", key,
+				cfg_mode_who(st->st_mode, 022),
+				(unsigned)(st->st_mode & 07777), file);
+		return false;
+	}
+	if (st->st_uid != env->uid && st->st_uid != 0) {
+		cfg__report_add(rep, file, 0, "sets %s, a command mailsyncd "
+				"runs as you, but is owned by uid %lu, who can "
+				"change it (expected a file owned by you or "
+				"root)", key, (unsigned long)st->st_uid);
+		return false;
+	}
+	if ((real = realpath(file, NULL)) == NULL)
+		return true;	/* it was just read; nothing to add */
+	while (is_ok && (slash = strrchr(real, '/')) != NULL) {
+		/* The parent of "/x" is "/", which is checked last. */
+		slash[slash == real ? 1 : 0] = '\0';
+		if (stat(real, &dst) != 0)
+			break;
+		if ((dst.st_mode & 022) != 0 && !(dst.st_mode & S_ISVTX)) {
+			cfg__report_add(rep, file, 0, "sets %s, a command "
+					"mailsyncd runs as you, but directory "
+					"%s is writable by %s (mode %04o), who "
+					"can replace the file; run: chmod go-w "
+					"%s", key, real,
+					cfg_mode_who(dst.st_mode, 022),
+					(unsigned)(dst.st_mode & 07777), real);
+			is_ok = false;
+		} else if (dst.st_uid != env->uid && dst.st_uid != 0) {
+			cfg__report_add(rep, file, 0, "sets %s, a command "
+					"mailsyncd runs as you, but directory "
+					"%s is owned by uid %lu, who can replace "
+					"the file (expected directories owned by "
+					"you or root)", key, real,
+					(unsigned long)dst.st_uid);
+			is_ok = false;
+		}
+		if (strcmp(real, "/") == 0)
+			break;
+	}
+	free(real);
+	return is_ok;
+}
+
+/*
+ * Both phases over text.  st is the file's, or NULL to skip the checks of
+ * who may read and change it, which need a real file: a file holding a
+ * password must be private (as msmtp wants), and one naming a command
+ * must be changeable only by the user.
  */
 static int
-cfg_load_common(const char *file, const char *text, size_t len, mode_t mode,
-		const struct cfg_env *env, struct cfg **cfg_r,
-		struct cfg_report *rep)
+cfg_load_common(const char *file, const char *text, size_t len,
+		const struct stat *st, const struct cfg_env *env,
+		struct cfg **cfg_r, struct cfg_report *rep)
 {
+	static const char *const password_keys[] = { "password", NULL };
+	static const char *const command_keys[] = { "password_cmd",
+		"oauth_token_cmd", "new_mail_cmd", "smtp_password_cmd", NULL };
 	struct cfg_raw raw = { NULL, 0, 0 };
+	const char *key;
 	int rc_raw, rc;
 
 	*cfg_r = NULL;
 	rc_raw = cfg__raw_parse(file, text, len, &raw, rep);
-	if ((mode & 077) != 0 && cfg_raw_has_password(&raw)) {
+	if (st != NULL && (st->st_mode & 077) != 0 &&
+	    cfg_raw_find_key(&raw, password_keys) != NULL) {
 		cfg__report_add(rep, file, 0, "contains a password but is "
 				"%s by others (mode %04o); run: chmod 600 %s",
-				(mode & 044) ? "readable" : "accessible",
-				(unsigned)(mode & 07777), file);
+				(st->st_mode & 044) ? "readable" : "accessible",
+				(unsigned)(st->st_mode & 07777), file);
 		rc_raw = MS_ECONFIG;
 	}
+	if (st != NULL && (key = cfg_raw_find_key(&raw, command_keys)) != NULL &&
+	    !cfg_check_writers(file, st, key, env, rep))
+		rc_raw = MS_ECONFIG;
 	/* Validate even after syntax errors, to report everything at once. */
 	rc = cfg__validate(file, &raw, env, cfg_r, rep);
 	cfg__raw_free(&raw);
@@ -260,7 +352,7 @@ cfg_load_text(const char *file, const char *text, size_t len,
 	      const struct cfg_env *env, struct cfg **cfg_r,
 	      struct cfg_report *rep)
 {
-	return cfg_load_common(file, text, len, 0, env, cfg_r, rep);
+	return cfg_load_common(file, text, len, NULL, env, cfg_r, rep);
 }
 
 int
@@ -307,7 +399,7 @@ cfg_load(const char *path, const struct cfg_env *env, struct cfg **cfg_r,
 		len += (size_t)n;
 	}
 	close(fd);
-	rc = cfg_load_common(path, text, len, st.st_mode, env, cfg_r, rep);
+	rc = cfg_load_common(path, text, len, &st, env, cfg_r, rep);
 	explicit_bzero(text, len);	/* it may hold a password */
 	free(text);
 	return rc;

@@ -47,7 +47,8 @@ const struct cfg_env *cfg_env_system(void);
 
 struct cfg_problem {
 	unsigned line;	/* 0: about the file as a whole */
-	char *text;	/* "FILE:LINE: message", owned by the report */
+	char *text;	/* "FILE:LINE: message", control characters
+			 * escaped; owned by the report */
 };
 
 struct cfg_report {
@@ -118,6 +119,7 @@ struct cfg_account {
 	bool keep;			/* pop3 */
 	unsigned delete_after_days;	/* pop3; 0: never */
 	char *maildir;			/* NULL: no mirror */
+	unsigned maildir_line;		/* of the maildir key; 0: not set */
 	char *smtp_host;		/* NULL: this account does not send */
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;
@@ -139,7 +141,10 @@ struct cfg {
  * and a new cfg in *cfg_r (free it with cfg_free()).  On failure returns a
  * negative MS_E* (MS_ECONFIG for problems in the file, MS_EIO when it cannot
  * be read), leaves *cfg_r NULL and adds every problem found to rep.
- * A file that sets `password` must not be accessible by group or others.
+ * A file that sets `password` must not be accessible by group or others;
+ * one that names a command (password_cmd, oauth_token_cmd) must be
+ * changeable only by env->uid or root: the file, its owner and the
+ * directories above it are checked.
  */
 int cfg_load(const char *path, const struct cfg_env *env, struct cfg **cfg_r,
 	     struct cfg_report *rep) MS_WUR;

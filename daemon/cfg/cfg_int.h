@@ -15,8 +15,9 @@
 /* ---- report ------------------------------------------------------------ */
 
 /*
- * Adds "FILE:LINE: message" (or "FILE: message" when line is 0).  Out of
- * memory aborts, as daemon code may (STYLE.md 4).
+ * Adds "FILE:LINE: message" (or "FILE: message" when line is 0), with
+ * control characters escaped (log_escape()).  Out of memory aborts, as
+ * daemon code may (STYLE.md 4).
  */
 void cfg__report_add(struct cfg_report *rep, const char *file, unsigned line,
 		     const char *fmt, ...)
@@ -115,6 +116,14 @@ unsigned cfg__edit_distance(const char *a, const char *b);
  */
 int cfg__path_expand(const char *in, const struct cfg_env *env, char **out_r,
 		     char *why, size_t whysz);
+/*
+ * The absolute path as the file system resolves it, to compare two paths
+ * that need not exist yet: empty and "." components and a trailing "/"
+ * go, symbolic links in the longest prefix that exists are resolved
+ * (realpath), and ".." in the rest is resolved lexically (nothing there
+ * can be a link).  Malloc'd; NULL when out of memory.
+ */
+char *cfg__path_canonical(const char *path);
 /*
  * The default control socket: $XDG_RUNTIME_DIR/mailsync.sock; when that is
  * unset, /run/mailsync/mailsync.sock for root and

@@ -5,6 +5,7 @@
  */
 #include "cfg/cfg_int.h"
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,65 @@ cfg__path_expand(const char *in, const struct cfg_env *env, char **out_r,
 	}
 	*out_r = (char *)ms_buf_take(&out, NULL);
 	return MS_OK;
+}
+
+/* Drops the last component of the absolute path in b ("/" stays). */
+static void
+cfg_path_pop(struct ms_buf *b)
+{
+	while (b->len > 1 && b->p[b->len - 1] != '/')
+		b->len--;
+	if (b->len > 1)
+		b->len--;	/* the '/' before it, unless it is the root */
+	b->p[b->len] = '\0';
+}
+
+char *
+cfg__path_canonical(const char *path)
+{
+	struct ms_buf out;
+	bool is_real = true;	/* out is what realpath gave (or "/") */
+	size_t real_len = 0;	/* when not: the length of its real part */
+	const char *p = path;
+	int rc;
+
+	ms_buf_init(&out, 2 * PATH_MAX + strlen(path));
+	rc = ms_buf_append(&out, "/", 1);
+	while (rc == MS_OK && *p != '\0') {
+		size_t n = strcspn(p, "/"), before = out.len;
+		const char *comp = p;
+		char *real;
+
+		p += n + (p[n] == '/');
+		if (n == 0 || (n == 1 && comp[0] == '.'))
+			continue;
+		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			/* The parent of a resolved directory is resolved. */
+			cfg_path_pop(&out);
+			is_real |= out.len <= real_len;
+			continue;
+		}
+		if (out.len > 1)
+			rc = ms_buf_append(&out, "/", 1);
+		if (rc == MS_OK)
+			rc = ms_buf_append(&out, comp, n);
+		if (rc != MS_OK || !is_real)
+			continue;
+		if ((real = realpath((char *)out.p, NULL)) == NULL) {
+			/* The longest existing prefix ends before comp. */
+			is_real = false;
+			real_len = before;
+			continue;
+		}
+		out.len = 0;
+		rc = ms_buf_append_cstr(&out, real);
+		free(real);
+	}
+	if (rc != MS_OK) {
+		ms_buf_deinit(&out);
+		return NULL;
+	}
+	return (char *)ms_buf_take(&out, NULL);
 }
 
 char *

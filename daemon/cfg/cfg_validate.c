@@ -12,6 +12,7 @@
  */
 #include "cfg/cfg_int.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -719,6 +720,8 @@ cfg_validate_account(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 	}
 	for (size_t id = K_PROTOCOL; id < K_COUNT; id++)
 		cfg_validate_default(v, seen, id, a->line, a);
+	if (seen[K_MAILDIR].is_valid)
+		a->maildir_line = cfg_validate_line(seen, K_MAILDIR);
 	cfg_validate_account_rules(v, seen, a);
 }
 
@@ -789,28 +792,112 @@ cfg_validate_section_kind(struct cfg_vctx *v, const struct cfg_raw_section *sec)
 	return NULL;
 }
 
-/* Two accounts mirroring into one Maildir would overwrite each other. */
-static void
-cfg_validate_across(struct cfg_vctx *v, struct cfg *cfg)
+/* How dir a stands to dir b, both canonical. */
+enum cfg_nest { CFG_NEST_APART, CFG_NEST_EQUAL, CFG_NEST_INSIDE,
+		CFG_NEST_CONTAINS };
+
+static bool
+cfg_validate_is_below(const char *a, const char *b)
 {
+	size_t n = strlen(b);
+
+	return strncmp(a, b, n) == 0 &&
+	       (a[n] == '/' || (n == 1 && a[1] != '\0'));
+}
+
+static enum cfg_nest
+cfg_validate_nest(const char *a, const char *b)
+{
+	if (strcmp(a, b) == 0)
+		return CFG_NEST_EQUAL;
+	if (cfg_validate_is_below(a, b))
+		return CFG_NEST_INSIDE;
+	if (cfg_validate_is_below(b, a))
+		return CFG_NEST_CONTAINS;
+	return CFG_NEST_APART;
+}
+
+static const char *const cfg_nest_words[] = {
+	[CFG_NEST_EQUAL] = "is also", [CFG_NEST_INSIDE] = "is inside",
+	[CFG_NEST_CONTAINS] = "contains",
+};
+
+/* " (that is, CANON)" when the canonical form differs from the text. */
+static void
+cfg_validate_canon_note(const char *text, const char *canon, char *out,
+			size_t outsz)
+{
+	if (strcmp(text, canon) == 0)
+		out[0] = '\0';
+	else
+		snprintf(out, outsz, " (that is, %s)", canon);
+}
+
+/*
+ * Two mirrors that are one directory, or one inside the other, would take
+ * each other's Maildirs for folders a reader made and upload one account's
+ * mail to the other's server; a mirror and the store must not share a
+ * tree either.  Paths are compared as the file system resolves them
+ * (cfg__path_canonical()), so "Mail/" and a symbolic link to "Mail" count
+ * as "Mail".  Reported at the maildir line of the later account.
+ */
+static void
+cfg_validate_across(struct cfg_vctx *v, struct cfg *cfg, unsigned store_line)
+{
+	char **canon = cfg__calloc(cfg->n_accounts, sizeof(*canon));
+	char *store = cfg->store != NULL ? cfg__path_canonical(cfg->store) :
+		      NULL;
+	char note[PATH_MAX + 16], note_j[PATH_MAX + 16], where[64];
+	char label[300];
+
+	if (store_line != 0)
+		snprintf(where, sizeof(where), "[general] store, line %u",
+			 store_line);
+	else
+		snprintf(where, sizeof(where), "the default store");
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		struct cfg_account *a = &cfg->accounts[i];
+		enum cfg_nest nest;
 
+		if (a->maildir == NULL ||
+		    (canon[i] = cfg__path_canonical(a->maildir)) == NULL)
+			continue;
+		snprintf(label, sizeof(label), "account %s", a->name);
+		v->label = label;
+		cfg_validate_canon_note(a->maildir, canon[i], note,
+					sizeof(note));
 		for (size_t j = 0; j < i; j++) {
-			struct cfg_account *b = &cfg->accounts[j];
-
-			if (a->maildir == NULL || b->maildir == NULL ||
-			    strcmp(a->maildir, b->maildir) != 0)
+			if (canon[j] == NULL || (nest = cfg_validate_nest(
+			    canon[i], canon[j])) == CFG_NEST_APART)
 				continue;
-			cfg__report_add(v->rep, v->file, a->line,
-					"[account %s] maildir: '%s' is also "
-					"the maildir of account '%s' (expected "
-					"a directory of its own)", a->name,
-					a->maildir, b->name);
-			v->is_bad = true;
+			cfg_validate_canon_note(cfg->accounts[j].maildir,
+						canon[j], note_j,
+						sizeof(note_j));
+			cfg_validate_problem(v, a->maildir_line, "maildir",
+					     "'%s'%s %s the maildir of account "
+					     "'%s', '%s'%s (expected a "
+					     "directory apart from other "
+					     "accounts' maildirs)", a->maildir,
+					     note, cfg_nest_words[nest],
+					     cfg->accounts[j].name,
+					     cfg->accounts[j].maildir, note_j);
 			break;
 		}
+		if (store == NULL || (nest = cfg_validate_nest(canon[i],
+		    store)) == CFG_NEST_APART)
+			continue;
+		cfg_validate_problem(v, a->maildir_line, "maildir",
+				     "'%s'%s %s the store, %s (%s) (expected a "
+				     "directory apart from the store)",
+				     a->maildir, note, nest == CFG_NEST_EQUAL ?
+				     "is" : cfg_nest_words[nest], store,
+				     where);
 	}
+	v->label = "general";	/* label was this function's */
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		free(canon[i]);
+	free(canon);
+	free(store);
 }
 
 int
@@ -876,7 +963,8 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 		cfg_validate_default(&v, general, id, general_line, cfg);
 	if (cfg->socket == NULL)
 		cfg->socket = cfg__socket_default(env);
-	cfg_validate_across(&v, cfg);
+	cfg_validate_across(&v, cfg, general[K_STORE].is_valid ?
+			    general[K_STORE].entry->line : 0);
 	if (cfg->n_accounts == 0) {
 		cfg__report_add(rep, file, 0, "no [account NAME] section "
 				"(expected at least one account)");

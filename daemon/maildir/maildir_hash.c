@@ -2,13 +2,13 @@
  * maildir_hash.c - SHA-256 of a file through OpenSSL EVP, streaming.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "maildir/maildir_hash.h"
+#include "maildir/maildir_write.h"
 
 #define MAILDIR_HASH_BLOCK 32768	/* on the stack: pool threads too */
 
@@ -22,9 +22,12 @@ maildir_hash_file(int dirfd, const char *name, uint8_t out[MAILDIR_HASH_LEN],
 	int fd, rc = MS_OK;
 	ssize_t n;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return ms_err_set(err_r, MS_EIO, "open %s: %s", name, strerror(errno));
+	/* Not a link, and no FIFO swapped in since readdir to block on. */
+	if (maildir_file_open(dirfd, name, &fd, NULL, err_r) != MS_OK) {
+		if (err_r != NULL)
+			err_r->code = MS_EIO;	/* one more file error here */
+		return MS_EIO;
+	}
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
 		rc = ms_err_set(err_r, MS_EINTERNAL, "SHA-256 init failed");

@@ -15,8 +15,10 @@
 
 /*
  * Hashes the file name, relative to dirfd (AT_FDCWD for a path), into
- * out.  Returns MS_OK, MS_EIO (with the name and reason in err_r; a file
- * that vanished says so in the message) or MS_EINTERNAL if OpenSSL fails.
+ * out.  The file is opened with maildir_file_open(): a symbolic link, a
+ * FIFO or a device is an error, never followed or waited on.  Returns
+ * MS_OK, MS_EIO (with the name and reason in err_r; a file that vanished
+ * says so in the message) or MS_EINTERNAL if OpenSSL fails.
  */
 int maildir_hash_file(int dirfd, const char *name,
 		      uint8_t out[MAILDIR_HASH_LEN], struct ms_err *err_r) MS_WUR;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "maildir/maildir_scan.h"
 #include "maildir/maildir_write.h"
 
 static const char *const maildir_sub_names[] = { "new", "cur", "tmp" };
@@ -53,9 +54,104 @@ maildir_dir_mkdirs(const char *path, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/*
+ * Entry name of dirfd, which openat() with O_NOFOLLOW | O_DIRECTORY
+ * refused with ENOTDIR or ELOOP (a symbolic link, a file, a FIFO...):
+ * reported as the tree walk reports such entries, and MS_EINVAL.  what
+ * (len bytes) is its path for messages.
+ */
+static int
+maildir_dir_refused(int dirfd, const char *name, struct maildir_report *rep,
+		    const char *what, int len, struct ms_err *err_r)
+{
+	struct stat st;
+	const char *why = "not a directory";
+	char *at = NULL;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		why = "symbolic link, not followed";
+	if (rep != NULL && asprintf(&at, "%.*s", len, what) >= 0)
+		maildir_report_note(rep, at, why);
+	free(at);
+	return ms_err_set(err_r, MS_EINVAL, "%.*s: %s", len, what, why);
+}
+
 int
-maildir_dir_open(struct maildir_dir *d, const char *path, bool create,
+maildir_dir_walk(const char *root, const char *path, bool create,
+		 struct maildir_report *rep, int *fd_r, bool *is_missing_r,
 		 struct ms_err *err_r)
+{
+	size_t rlen = strlen(root);
+	const char *p;
+	int fd, rc;
+
+	*fd_r = -1;
+	if (is_missing_r != NULL)
+		*is_missing_r = false;
+	while (rlen > 1 && root[rlen - 1] == '/')
+		rlen--;
+	if (strncmp(path, root, rlen) != 0 ||
+	    (path[rlen] != '\0' && path[rlen] != '/' && rlen > 1))
+		return ms_err_set(err_r, MS_EINTERNAL, "%s is not inside %s",
+				  path, root);
+	/* The root is the user's choice, a symbolic link to it too. */
+	if (create && (rc = maildir_dir_mkdirs(root, err_r)) != MS_OK)
+		return rc;
+	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (is_missing_r != NULL)
+			*is_missing_r = errno == ENOENT;
+		return ms_err_set(err_r, MS_EIO, "open %s: %s", root,
+				  strerror(errno));
+	}
+	for (p = path + rlen; *p != '\0';) {
+		char comp[NAME_MAX + 1];
+		size_t n;
+		int next;
+
+		p += strspn(p, "/");
+		if ((n = strcspn(p, "/")) == 0)
+			break;
+		if (n > NAME_MAX) {
+			close(fd);
+			return ms_err_set(err_r, MS_EIO, "open %.*s: %s",
+					  (int)(p + n - path), path,
+					  strerror(ENAMETOOLONG));
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		if (create && mkdirat(fd, comp, 0700) != 0 && errno != EEXIST) {
+			rc = ms_err_set(err_r, MS_EIO, "mkdir %.*s: %s",
+					(int)(p - path), path, strerror(errno));
+			close(fd);
+			return rc;
+		}
+		/* Below the root nothing is followed: a reader's link would
+		 * take the mirror into someone else's tree. */
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			      O_CLOEXEC);
+		if (next < 0 && (errno == ELOOP || errno == ENOTDIR))
+			rc = maildir_dir_refused(fd, comp, rep, path,
+						 (int)(p - path), err_r);
+		else if (next < 0) {
+			if (is_missing_r != NULL)
+				*is_missing_r = errno == ENOENT;
+			rc = ms_err_set(err_r, MS_EIO, "open %.*s: %s",
+					(int)(p - path), path, strerror(errno));
+		}
+		close(fd);
+		if (next < 0)
+			return rc;
+		fd = next;
+	}
+	*fd_r = fd;
+	return MS_OK;
+}
+
+int
+maildir_dir_open(struct maildir_dir *d, const char *root, const char *path,
+		 bool create, struct maildir_report *rep, struct ms_err *err_r)
 {
 	int rc;
 
@@ -65,13 +161,9 @@ maildir_dir_open(struct maildir_dir *d, const char *path, bool create,
 	d->path = strdup(path);
 	if (d->path == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	if (create && (rc = maildir_dir_mkdirs(path, err_r)) != MS_OK)
+	rc = maildir_dir_walk(root, path, create, rep, &d->fd, NULL, err_r);
+	if (rc != MS_OK)
 		goto fail;
-	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->fd < 0) {
-		rc = ms_err_set(err_r, MS_EIO, "open %s: %s", path, strerror(errno));
-		goto fail;
-	}
 	for (int i = 0; i < 3; i++) {
 		const char *sub = maildir_sub_names[i];
 
@@ -82,6 +174,15 @@ maildir_dir_open(struct maildir_dir *d, const char *path, bool create,
 		}
 		d->sub_fd[i] = openat(d->fd, sub, O_RDONLY | O_DIRECTORY |
 				      O_NOFOLLOW | O_CLOEXEC);
+		if (d->sub_fd[i] < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+			char what[PATH_MAX];
+			int len = snprintf(what, sizeof(what), "%s/%s", path,
+					   sub);
+
+			rc = maildir_dir_refused(d->fd, sub, rep, what, len,
+						 err_r);
+			goto fail;
+		}
 		if (d->sub_fd[i] < 0) {
 			rc = ms_err_set(err_r, MS_EIO, "open %s/%s: %s", path,
 					sub, strerror(errno));
@@ -92,6 +193,40 @@ maildir_dir_open(struct maildir_dir *d, const char *path, bool create,
 fail:
 	maildir_dir_close(d);
 	return rc;
+}
+
+int
+maildir_file_open(int dirfd, const char *name, int *fd_r, bool *vanished_r,
+		  struct ms_err *err_r)
+{
+	struct stat st;
+	int fd;
+
+	*fd_r = -1;
+	if (vanished_r != NULL)
+		*vanished_r = false;
+	/* O_NONBLOCK: opening a FIFO put here after readdir would wait for a
+	 * writer for ever.  O_NOFOLLOW: a link is not a message. */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+		    O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT && vanished_r != NULL)
+			*vanished_r = true;
+		if (errno == ELOOP)
+			return ms_err_set(err_r, MS_EINVAL, "open %s: symbolic "
+					  "link, not followed", name);
+		return ms_err_set(err_r, MS_EIO, "open %s: %s", name,
+				  strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int rc = ms_err_set(err_r, MS_EINVAL, "open %s: not a regular "
+				    "file", name);
+
+		close(fd);
+		return rc;
+	}
+	*fd_r = fd;
+	return MS_OK;
 }
 
 void

@@ -38,12 +38,45 @@ struct maildir_dir {
 	int sub_fd[3];		/* indexed by enum maildir_sub */
 };
 
+struct maildir_report;
+
 /*
- * Opens the Maildir at path.  With create, makes path (mkdir -p) and
- * cur/new/tmp as needed, mode 0700.  Returns MS_OK or MS_EIO.
+ * Opens directory path, which is root or lies inside it, into *fd_r
+ * (O_DIRECTORY; the caller closes it).  root is opened as given, following
+ * symbolic links (it is the user's configured path); every directory
+ * below it is opened with O_NOFOLLOW, so that the walk never leaves the
+ * tree through a link someone put there.  With create, what is missing is
+ * made (mode 0700; the root with mkdir -p).  Returns MS_OK; MS_EINVAL
+ * when a directory below root is a symbolic link or not a directory (a
+ * file, a FIFO): its path goes to rep (may be NULL) and err_r, and nothing
+ * beyond it is opened or made; MS_EIO on other errors, with *is_missing_r
+ * (may be NULL) set when a directory does not exist.
  */
-int maildir_dir_open(struct maildir_dir *d, const char *path, bool create,
+int maildir_dir_walk(const char *root, const char *path, bool create,
+		     struct maildir_report *rep, int *fd_r, bool *is_missing_r,
 		     struct ms_err *err_r) MS_WUR;
+
+/*
+ * Opens the Maildir at path, inside root, through maildir_dir_walk() (see
+ * there for links and what goes to rep); cur/, new/ and tmp/ are opened
+ * with O_NOFOLLOW too.  With create, makes path and cur/new/tmp as needed,
+ * mode 0700.  Returns MS_OK, MS_EINVAL (a link or non-directory in the
+ * way, reported) or MS_EIO.
+ */
+int maildir_dir_open(struct maildir_dir *d, const char *root, const char *path,
+		     bool create, struct maildir_report *rep,
+		     struct ms_err *err_r) MS_WUR;
+
+/*
+ * Opens the file name in dirfd for reading into *fd_r, never following a
+ * symbolic link and never blocking on a FIFO or a device (O_NOFOLLOW,
+ * O_NONBLOCK, then fstat): only a regular file is opened.  Returns MS_OK,
+ * MS_EINVAL for a link or anything but a regular file, or MS_EIO, with the
+ * reason in err_r; *vanished_r (may be NULL) is set when the file is gone
+ * (a reader renamed it).
+ */
+int maildir_file_open(int dirfd, const char *name, int *fd_r,
+		      bool *vanished_r, struct ms_err *err_r) MS_WUR;
 /* Closes the fds and frees path; safe on a zeroed or closed struct. */
 void maildir_dir_close(struct maildir_dir *d);
 

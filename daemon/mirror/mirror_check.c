@@ -76,7 +76,8 @@ mirror_check_folder(struct mirror_ctx *c, const struct store_folder *f,
 	bool exists;
 	int rc;
 
-	rc = mirror__dir_open(&md, path, false, NULL, &exists, err_r);
+	rc = mirror__dir_open(&md, c->p->root, path, false, NULL, &exists,
+			      err_r);
 	if (rc == MS_OK && !exists && (f->attrs & STORE_FOLDER_GONE)) {
 		mirror__dir_close(&md);
 		return MS_OK;	/* deleted on the server, and in the mirror */

@@ -1,6 +1,7 @@
 /* mirror_common.c - folders, pending changes, listings and names shared
  * by the mirror's export, scan and check. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,7 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 {
 	size_t src_cap = 0, in_cap = 0;
 	uint64_t after = 0;
+	struct stat st;
 	char *marker;
 	int rc;
 
@@ -150,7 +152,8 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 	marker = maildir__path_join(p->root, MIRROR_MARKER, "");
 	if (marker == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	c->is_fresh = access(marker, F_OK) != 0;
+	/* Only our regular file counts: a link could point anywhere. */
+	c->is_fresh = lstat(marker, &st) != 0 || !S_ISREG(st.st_mode);
 	free(marker);
 	return MS_OK;
 }
@@ -442,24 +445,42 @@ mirror_dir_index(struct mirror_dir *md, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/*
+ * Is the folder directory at path (inside root) a Maildir, with cur/ and
+ * new/?  A reader's may lack tmp/ (readers only need cur/ and new/);
+ * writes go through it, so it is made.  The directories are reached
+ * without following links (maildir_dir_walk()); a link or a file in the
+ * way counts as no Maildir and goes to rep.
+ */
 static int
-mirror_dir_tmp(const char *path, struct ms_err *err_r)
+mirror_dir_probe(const char *root, const char *path,
+		 struct maildir_report *rep, bool *exists_r,
+		 struct ms_err *err_r)
 {
-	char *tmp = maildir__path_join(path, "tmp", "");
-	int rc = MS_OK;
+	struct stat st;
+	bool is_missing;
+	int fd, rc;
 
-	if (tmp == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		rc = ms_err_set(err_r, MS_EIO, "mkdir %s: %s", tmp,
+	*exists_r = false;
+	rc = maildir_dir_walk(root, path, false, rep, &fd, &is_missing, err_r);
+	if (rc == MS_EINVAL || (rc == MS_EIO && is_missing))
+		return MS_OK;
+	if (rc != MS_OK)
+		return rc;
+	*exists_r = fstatat(fd, "cur", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode) &&
+		    fstatat(fd, "new", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode);
+	if (*exists_r && mkdirat(fd, "tmp", 0700) != 0 && errno != EEXIST)
+		rc = ms_err_set(err_r, MS_EIO, "mkdir %s/tmp: %s", path,
 				strerror(errno));
-	free(tmp);
+	close(fd);
 	return rc;
 }
 
 int
-mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
-		 struct maildir_report *rep, bool *exists_r,
+mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
+		 bool create, struct maildir_report *rep, bool *exists_r,
 		 struct ms_err *err_r)
 {
 	int rc;
@@ -468,27 +489,16 @@ mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
 	maildir_list_init(&md->l);
 	*exists_r = true;
 	if (!create) {
-		char *cur = maildir__path_join(path, "cur", "");
-		char *new = maildir__path_join(path, "new", "");
-		struct stat st;
-
-		if (cur == NULL || new == NULL) {
-			free(cur);
-			free(new);
-			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-		}
-		*exists_r = stat(cur, &st) == 0 && S_ISDIR(st.st_mode) &&
-			    stat(new, &st) == 0 && S_ISDIR(st.st_mode);
-		free(cur);
-		free(new);
-		if (!*exists_r)
-			return MS_OK;
-		/* A reader's Maildir may lack tmp/ (readers only need cur/
-		 * and new/); writes into the folder go through it. */
-		if ((rc = mirror_dir_tmp(path, err_r)) != MS_OK)
+		rc = mirror_dir_probe(root, path, rep, exists_r, err_r);
+		if (rc != MS_OK || !*exists_r)
 			return rc;
 	}
-	rc = maildir_dir_open(&md->d, path, create, err_r);
+	rc = maildir_dir_open(&md->d, root, path, create, rep, err_r);
+	if (rc == MS_EINVAL) {
+		/* A link or a file in the way: reported, never followed. */
+		*exists_r = false;
+		return MS_OK;
+	}
 	if (rc != MS_OK)
 		return rc;
 	md->is_open = true;

@@ -346,16 +346,25 @@ mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	return MS_OK;
 }
 
-/* Does directory path hold nothing (a missing one counts as empty)? */
+/*
+ * Does directory path (inside root) hold nothing?  A missing one counts as
+ * empty; one reached through a link is not looked into (not empty).
+ */
 static bool
-mirror_export_is_empty(const char *path)
+mirror_export_is_empty(const char *root, const char *path)
 {
-	DIR *d = opendir(path);
+	bool is_empty = true, is_missing;
 	struct dirent *de;
-	bool is_empty = true;
+	DIR *d = NULL;
+	int fd;
 
-	if (d == NULL)
-		return errno == ENOENT;
+	if (maildir_dir_walk(root, path, false, NULL, &fd, &is_missing,
+			     NULL) != MS_OK)
+		return is_missing;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return false;
+	}
 	while (is_empty && (de = readdir(d)) != NULL)
 		is_empty = strcmp(de->d_name, ".") == 0 ||
 			   strcmp(de->d_name, "..") == 0;
@@ -380,7 +389,8 @@ mirror_export_gone(struct mirror_ctx *c, const struct store_folder *f,
 	for (size_t i = 0; is_empty && i < sizeof(subs) / sizeof(subs[0]); i++) {
 		char *sub = maildir__path_join(path, subs[i], "");
 
-		is_empty = sub != NULL && mirror_export_is_empty(sub);
+		is_empty = sub != NULL &&
+			   mirror_export_is_empty(c->p->root, sub);
 		free(sub);
 	}
 	for (size_t i = 0; is_empty && i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -401,14 +411,37 @@ mirror_export_marker(struct mirror_ctx *c, struct ms_err *err_r)
 {
 	char *path = maildir__path_join(c->p->root, MIRROR_MARKER, "");
 	char text[STORE_ACCOUNT_MAX + 80];
+	const char *why = NULL;
+	struct stat st;
 	int fd, n;
 
 	if (path == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/*
+	 * Neither through a link nor into a FIFO, which would block: such a
+	 * thing in the marker's place is reported and left alone, and the
+	 * tree stays without a marker (a missing file is no deletion).
+	 */
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		  O_NONBLOCK | O_NOCTTY, 0600);
+	if (fd < 0 && (errno == ELOOP || errno == ENXIO))
+		why = errno == ELOOP ? "symbolic link, not followed" :
+		      "not a regular file";
+	else if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)))
+		why = "not a regular file";
+	if (why != NULL) {
+		maildir_report_note(c->p->rep, path, why);
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return MS_OK;
+	}
+	if (fd < 0 || ftruncate(fd, 0) != 0) {
 		int rc = ms_err_set(err_r, MS_EIO, "create %s: %s", path,
 				    strerror(errno));
+
+		if (fd >= 0)
+			close(fd);
 		free(path);
 		return rc;
 	}
@@ -552,8 +585,8 @@ mirror_export_list(struct mirror_export_job *j)
 	bool exists;
 	int rc;
 
-	rc = mirror__dir_open(&x->md, j->path, false, NULL, &exists,
-			      &j->work_err);
+	rc = mirror__dir_open(&x->md, j->c.p->root, j->path, false, NULL,
+			      &exists, &j->work_err);
 	x->existed = exists;
 	if (rc == MS_OK && !exists && (x->f->attrs & STORE_FOLDER_GONE)) {
 		/* Deleted on the server, and its Maildir is gone too. */
@@ -563,8 +596,17 @@ mirror_export_list(struct mirror_export_job *j)
 	}
 	if (rc == MS_OK && !exists) {
 		mirror__dir_close(&x->md);
-		rc = mirror__dir_open(&x->md, j->path, true, NULL, &exists,
-				      &j->work_err);
+		rc = mirror__dir_open(&x->md, j->c.p->root, j->path, true,
+				      NULL, &exists, &j->work_err);
+	}
+	if (rc == MS_OK && !exists) {
+		/* A link or a file in its path, never followed (the scan
+		 * reports it): the folder waits, and the mirror is not
+		 * complete. */
+		mirror__dir_close(&x->md);
+		j->is_complete = false;
+		j->work_rc = MS_OK;
+		return;
 	}
 	j->has_folder = true;
 	if (rc == MS_OK)

@@ -84,11 +84,15 @@ struct mirror_dir {
 };
 
 /*
- * Opens and lists the Maildir at path.  Without create, a folder lacking
- * cur/ or new/ is not opened and *exists_r is false (MS_OK).
+ * Opens and lists the Maildir at path, inside root (the account's mirror
+ * root).  Without create, a folder lacking cur/ or new/ is not opened and
+ * *exists_r is false (MS_OK).  Below root nothing is followed: a folder
+ * reached through a symbolic link, or with a file or FIFO in its path,
+ * goes to rep and is not opened either (*exists_r false, MS_OK), with
+ * create too.
  */
-int mirror__dir_open(struct mirror_dir *md, const char *path, bool create,
-		     struct maildir_report *rep, bool *exists_r,
+int mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
+		     bool create, struct maildir_report *rep, bool *exists_r,
 		     struct ms_err *err_r) MS_WUR;
 void mirror__dir_close(struct mirror_dir *md);
 /* The first entry whose unique part is key[0..len), or SIZE_MAX. */

@@ -264,8 +264,8 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	int rc;
 
 	x->nnof = 0;
-	rc = mirror__dir_open(&x->md, x->path, false, x->c->p->rep, &exists,
-			      err_r);
+	rc = mirror__dir_open(&x->md, x->c->p->root, x->path, false,
+			      x->c->p->rep, &exists, err_r);
 	if (rc == MS_OK && exists) {
 		rc = mirror_scan_records(x, err_r);
 		if (x->nnof > 1)
@@ -316,24 +316,24 @@ mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
 	struct maildir_dir d = { 0 };
 	struct maildir_wfile wf = { .fd = -1 };
 	uint8_t *buf = malloc(3 * MIRROR_READ_CHUNK);
-	bool was_cr = false, is_changed = false, is_dir = false;
+	bool was_cr = false, is_changed = false, is_dir = false, is_gone = false;
 	ssize_t n = 0;
 	int fd = -1, rc;
 
 	*body_r = NULL;
 	if (buf == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	rc = maildir_dir_open(&d, u->dir, false, err_r);
+	rc = maildir_dir_open(&d, x->c->p->root, u->dir, false, x->c->p->rep,
+			      err_r);
 	if (rc == MS_OK) {
 		is_dir = true;
-		fd = openat(d.sub_fd[u->sub], u->name,
-			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			rc = errno == ENOENT ? STORE_NOTFOUND :
-			     ms_err_set(err_r, MS_EIO, "open %s/%s/%s: %s", u->dir,
-					maildir_sub_name((enum maildir_sub)u->sub),
-					u->name, strerror(errno));
+		rc = maildir_file_open(d.sub_fd[u->sub], u->name, &fd,
+				       &is_gone, err_r);
 	}
+	/* Gone, or a link or a FIFO in its place since it was listed: the
+	 * next scan reports what is there. */
+	if (is_gone || rc == MS_EINVAL)
+		rc = STORE_NOTFOUND;
 	if (rc == MS_OK)
 		rc = store_body_writer_new(x->c->s, 0, &w, err_r);
 	if (rc == MS_OK)
@@ -539,7 +539,8 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 	int rc;
 
 	*has_reader_r = false;
-	rc = mirror__dir_open(&md, path, false, c->p->rep, &exists, err_r);
+	rc = mirror__dir_open(&md, c->p->root, path, false, c->p->rep, &exists,
+			      err_r);
 	for (size_t i = 0; rc == MS_OK && exists && i < md.l.n; i++) {
 		const char *name = mirror__dir_name(&md, i);
 		uint32_t uv, uid;

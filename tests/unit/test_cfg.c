@@ -553,6 +553,25 @@ test_password_not_echoed(void **state)
 	       "exclude each other (expected only one of them)", NULL);
 }
 
+/*
+ * Keys, values and section names are echoed in messages: a binary file's
+ * escape sequences and line ends must not reach --check-config's terminal
+ * or forge a line of its own.
+ */
+static void
+test_control_chars_escaped(void **state)
+{
+	expect("[general]\nlog_level = \x1b[2J\x1b]0;title\x07\n" ACC,
+	       "t.ini:2: [general] log_level: '\\x1b[2J\\x1b]0;title\\x07' is "
+	       "not a log level (expected error, warn, info or debug)", NULL);
+	expect(ACC "\x1b[31mkey\x07 = 1\n",
+	       "t.ini:6: [account a] \\x1b[31mkey\\x07: unknown key (expected a "
+	       "key from mailsync.conf(5))", NULL);
+	expect("[gen\x9b" "1m\xc3\xa9ral]\n" ACC,
+	       "t.ini:1: [gen\\x9b" "1m\xc3\xa9ral]: unknown section (expected "
+	       "[general] or [account NAME])", NULL);
+}
+
 /* ---- rules between keys ------------------------------------------------ */
 
 static void
@@ -689,15 +708,94 @@ test_smtp(void **state)
 	}
 }
 
+/* Account b, lines 7-11, its maildir on line 12. */
+#define ACC_B "[account b]\nprotocol = imap\nhost = localhost\nuser = me\n" \
+	      "password_cmd = x\nmaildir = "
+
 static void
 test_maildir_shared(void **state)
 {
-	expect(ACC "maildir = ~/Mail\n[account b]\nprotocol = imap\n"
-	       "host = localhost\nuser = me\npassword_cmd = x\n"
-	       "maildir = $HOME/Mail\n",
-	       "t.ini:7: [account b] maildir: '/home/me/Mail' is also the "
-	       "maildir of account 'a' (expected a directory of its own)",
-	       NULL);
+	expect(ACC "maildir = ~/Mail\n" ACC_B "$HOME/Mail\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail' is also the "
+	       "maildir of account 'a', '/home/me/Mail' (expected a directory "
+	       "apart from other accounts' maildirs)", NULL);
+	/* Equal up to a trailing slash, "//", "." or "..". */
+	expect(ACC "maildir = ~/Mail\n" ACC_B "/home//me/./Mail/work/../\n",
+	       "t.ini:12: [account b] maildir: '/home//me/./Mail/work/../' "
+	       "(that is, /home/me/Mail) is also the maildir of account 'a', "
+	       "'/home/me/Mail' (expected a directory apart from other "
+	       "accounts' maildirs)", NULL);
+	/* Nested either way: the outer one would take the inner one's
+	 * Maildirs for folders a reader made. */
+	expect(ACC "maildir = ~/Mail\n" ACC_B "~/Mail/work\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail/work' is inside "
+	       "the maildir of account 'a', '/home/me/Mail' (expected a "
+	       "directory apart from other accounts' maildirs)", NULL);
+	expect(ACC "maildir = ~/Mail/work/\n" ACC_B "~/Mail\n",
+	       "t.ini:12: [account b] maildir: '/home/me/Mail' contains the "
+	       "maildir of account 'a', '/home/me/Mail/work/' (that is, "
+	       "/home/me/Mail/work) (expected a directory apart from other "
+	       "accounts' maildirs)", NULL);
+	/* A common prefix is not nesting. */
+	expect(ACC "maildir = ~/Mail/work\n" ACC_B "~/Mail/work2\n", NULL);
+}
+
+static void
+test_maildir_store(void **state)
+{
+	expect("[general]\nstore = ~/Mail/.store\n" ACC "maildir = ~/Mail\n",
+	       "t.ini:8: [account a] maildir: '/home/me/Mail' contains the "
+	       "store, /home/me/Mail/.store ([general] store, line 2) "
+	       "(expected a directory apart from the store)", NULL);
+	expect(ACC "maildir = ~/.local/share/mailsync/Mail\n",
+	       "t.ini:6: [account a] maildir: "
+	       "'/home/me/.local/share/mailsync/Mail' is inside the store, "
+	       "/home/me/.local/share/mailsync (the default store) (expected "
+	       "a directory apart from the store)", NULL);
+	expect("[general]\nstore = /srv/mail/\n" ACC "maildir = $MAILROOT\n",
+	       "t.ini:8: [account a] maildir: '/srv/mail' is the store, "
+	       "/srv/mail ([general] store, line 2) (expected a directory "
+	       "apart from the store)", NULL);
+}
+
+/* Symbolic links in the part that exists are resolved before comparing. */
+static void
+test_maildir_symlink(void **state)
+{
+	char dir[] = "/tmp/test_cfg_link_XXXXXX", *real, text[1024];
+	char link[64], sub[64], want[1024], note_a[256];
+
+	assert_non_null(mkdtemp(dir));
+	real = realpath(dir, NULL);
+	assert_non_null(real);
+	snprintf(sub, sizeof(sub), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(symlink("real", link), 0);
+	/* Account a's path resolves only where dir is not real already. */
+	note_a[0] = '\0';
+	if (strcmp(dir, real) != 0)
+		snprintf(note_a, sizeof(note_a), " (that is, %s/real/x)", real);
+	/* x and x/y do not exist yet; link does, and is real. */
+	snprintf(text, sizeof(text), ACC "maildir = %s/x\n" ACC_B "%s/x/y\n",
+		 sub, link);
+	snprintf(want, sizeof(want), "t.ini:12: [account b] maildir: "
+		 "'%s/x/y' (that is, %s/real/x/y) is inside the maildir of "
+		 "account 'a', '%s/x'%s (expected a directory apart from "
+		 "other accounts' maildirs)", link, real, sub, note_a);
+	expect(text, want, NULL);
+	/* ".." after a link leaves the link's target. */
+	snprintf(text, sizeof(text), ACC "maildir = %s/x\n" ACC_B
+		 "%s/../real/x\n", sub, link);
+	snprintf(want, sizeof(want), "t.ini:12: [account b] maildir: "
+		 "'%s/../real/x' (that is, %s/real/x) is also the maildir of "
+		 "account 'a', '%s/x'%s (expected a directory apart from "
+		 "other accounts' maildirs)", link, real, sub, note_a);
+	expect(text, want, NULL);
+	unlink(link);
+	rmdir(sub);
+	rmdir(dir);
+	free(real);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -756,6 +854,104 @@ test_mode_check(void **state)
 	unlink(path);
 	free(path);
 	cfg_report_deinit(&rep);
+}
+
+/* Loads path and checks for exactly one problem, want, or none. */
+static void
+expect_file(const char *path, const struct cfg_env *env, const char *want)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+	int rc;
+
+	cfg_report_init(&rep);
+	rc = cfg_load(path, env, &cfg, &rep);
+	if (rep.n != (want != NULL) ||
+	    (want != NULL && strcmp(rep.v[0].text, want) != 0)) {
+		fprintf(stderr, "want: %s\n", want ? want : "(nothing)");
+		dump(&rep);
+		fail();
+	}
+	assert_int_equal(rc, want != NULL ? MS_ECONFIG : MS_OK);
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+}
+
+static void
+test_command_writers(void **state)
+{
+	char dir[] = "/tmp/test_cfg_dir_XXXXXX", path[64], want[512];
+	struct cfg_env env = test_env;
+	bool is_root = geteuid() == 0;
+	FILE *f;
+
+	env.uid = getuid();	/* the owner of the files made here */
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.ini", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(ACC, f);
+	fclose(f);
+
+	/* Whoever may write the file may change password_cmd. */
+	assert_int_equal(chmod(path, 0664), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but is writable by group (mode 0664); "
+		 "run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	assert_int_equal(chmod(path, 0646), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but is writable by others (mode "
+		 "0646); run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	/* Reading is not changing: no secret is in the file. */
+	assert_int_equal(chmod(path, 0644), 0);
+	expect_file(path, &env, NULL);
+
+	/* An owner other than the user or root can chmod it. */
+	if (is_root) {
+		assert_int_equal(chown(path, 12345, (gid_t)-1), 0);
+		snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+			 "mailsyncd runs as you, but is owned by uid 12345, who "
+			 "can change it (expected a file owned by you or root)",
+			 path);
+		expect_file(path, &env, want);
+		assert_int_equal(chown(path, env.uid, (gid_t)-1), 0);
+	}
+
+	/* A directory others may write lets them replace the file... */
+	assert_int_equal(chmod(dir, 0775), 0);
+	snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+		 "mailsyncd runs as you, but directory %s is writable by group "
+		 "(mode 0775), who can replace the file; run: chmod go-w %s",
+		 path, dir, dir);
+	expect_file(path, &env, want);
+	/* ...unless it is sticky, like /tmp. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	expect_file(path, &env, NULL);
+	assert_int_equal(chmod(dir, 0700), 0);
+	if (is_root) {
+		assert_int_equal(chown(dir, 12345, (gid_t)-1), 0);
+		snprintf(want, sizeof(want), "%s: sets password_cmd, a command "
+			 "mailsyncd runs as you, but directory %s is owned by "
+			 "uid 12345, who can replace the file (expected "
+			 "directories owned by you or root)", path, dir);
+		expect_file(path, &env, want);
+		assert_int_equal(chown(dir, env.uid, (gid_t)-1), 0);
+	}
+
+	/* oauth_token_cmd runs a command too. */
+	assert_non_null(f = fopen(path, "w"));
+	fputs("[account a]\nprotocol = imap\nhost = imap.example.com\n"
+	      "user = me\nauth = xoauth2\noauth_token_cmd = tok\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0666), 0);
+	snprintf(want, sizeof(want), "%s: sets oauth_token_cmd, a command "
+		 "mailsyncd runs as you, but is writable by group and others "
+		 "(mode 0666); run: chmod go-w %s", path, path);
+	expect_file(path, &env, want);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void
@@ -866,13 +1062,17 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_password_not_echoed),
+		cmocka_unit_test(test_control_chars_escaped),
 		cmocka_unit_test(test_tls_none),
 		cmocka_unit_test(test_port_vs_tls),
 		cmocka_unit_test(test_protocol_keys),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_smtp),
 		cmocka_unit_test(test_maildir_shared),
+		cmocka_unit_test(test_maildir_store),
+		cmocka_unit_test(test_maildir_symlink),
 		cmocka_unit_test(test_mode_check),
+		cmocka_unit_test(test_command_writers),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_five_mistakes),
 		cmocka_unit_test(test_example),

@@ -1,9 +1,15 @@
-/* test_log.c - level parsing and credential redaction in protocol traces. */
+/*
+ * test_log.c - level parsing, escaping of control characters in every
+ * line, and credential redaction in protocol traces.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "log.h"
@@ -14,6 +20,78 @@ redact(const char *line, bool in_auth)
 	static char out[256];
 
 	return log_redact_line(line, strlen(line), in_auth, out, sizeof(out));
+}
+
+static const char *
+escape(const char *s)
+{
+	static char out[256];
+
+	return log_escape(s, strlen(s), out, sizeof(out));
+}
+
+static void
+test_escape(void **state)
+{
+	char out[8];
+
+	/* A server's folder name or text must not end the line. */
+	assert_string_equal(escape("INBOX\n2026-01-01 error forged"),
+			    "INBOX\\x0a2026-01-01 error forged");
+	assert_string_equal(escape("a\rb\tc\x1b[2J\x7f\x01"),
+			    "a\\x0db\\x09c\\x1b[2J\\x7f\\x01");
+	/* C1 controls (U+009B is CSI) and line separators too. */
+	assert_string_equal(escape("x\xc2\x9b" "31m\xe2\x80\xa8y"),
+			    "x\\xc2\\x9b" "31m\\xe2\\x80\\xa8y");
+	/* Valid UTF-8 stays readable. */
+	assert_string_equal(escape("\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 "
+				   "\xe6\x97\xa5 \xf0\x9f\x93\xa7 \xc2\xa0"),
+			    "\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 "
+			    "\xe6\x97\xa5 \xf0\x9f\x93\xa7 \xc2\xa0");
+	/* Invalid UTF-8: stray bytes, a cut sequence, overlong, surrogate. */
+	assert_string_equal(escape("\xff\xc3 \xc0\xaf \xed\xa0\x80 \xe6\x97"),
+			    "\\xff\\xc3 \\xc0\\xaf \\xed\\xa0\\x80 "
+			    "\\xe6\\x97");
+	/* Escaping twice changes nothing: a backslash is kept. */
+	assert_string_equal(escape("a\\x0ab \\"), "a\\x0ab \\");
+	/* Cut at a whole escape or character, never inside one. */
+	assert_string_equal(log_escape("abc\x1b", 4, out, sizeof(out)),
+			    "abc\\x1b");
+	assert_string_equal(log_escape("abcd\x1b", 5, out, sizeof(out)),
+			    "abcd");
+	assert_string_equal(log_escape("abcde\xe6\x97\xa5", 8, out,
+					sizeof(out)), "abcde");
+	assert_string_equal(log_escape("\n", 1, out, 0), "abcde");
+}
+
+/* What log_warn() writes to stderr for a hostile folder name. */
+static void
+test_log_line_escaped(void **state)
+{
+	FILE *tmp = tmpfile();
+	char buf[512];
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	unsetenv("JOURNAL_STREAM");
+	log_warn("acct=a folder=%s", "x\n<3>forged \x1b]0;title\x07");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, sizeof(buf) - 1, tmp);
+	fclose(tmp);
+	buf[n] = '\0';
+	/* One line, the name's control characters escaped. */
+	assert_true(n > 0 && buf[n - 1] == '\n');
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+	assert_non_null(strstr(buf, " warn acct=a folder=x\\x0a<3>forged "
+			       "\\x1b]0;title\\x07\n"));
 }
 
 static void
@@ -57,6 +135,9 @@ test_redact_continuation(void **state)
 	assert_string_equal(redact("bWUAc2VjcmV0\r\n", true), "<redacted>");
 	/* Control bytes are escaped, never written raw to the log. */
 	assert_string_equal(redact("* OK \x1b[2Jhi", false), "* OK \\x1b[2Jhi");
+	/* UTF-8 (a folder name in a LIST line) stays readable. */
+	assert_string_equal(redact("* LIST () \"/\" \xc3\x9cn\xc3\xaf\r\n",
+				   false), "* LIST () \"/\" \xc3\x9cn\xc3\xaf");
 }
 
 static void
@@ -73,6 +154,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_level_parse),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_log_line_escaped),
 		cmocka_unit_test(test_redact_imap),
 		cmocka_unit_test(test_redact_pop3_smtp),
 		cmocka_unit_test(test_redact_continuation),

@@ -79,7 +79,8 @@ test_scan_mixed(void **state)
 	assert_int_equal(tmd_put(root, "f/tmp/7.in.progress", "partial", 7), 0);
 
 	snprintf(path, sizeof(path), "%s/f", root);
-	assert_int_equal(maildir_dir_open(&d, path, false, &err), MS_OK);
+	assert_int_equal(maildir_dir_open(&d, path, path, false, NULL, &err),
+			 MS_OK);
 	maildir_list_init(&l);
 	maildir_report_init(&rep, record_cb, &rs);
 	assert_int_equal(maildir_scan_folder(&d, &l, &rep, &err), MS_OK);
@@ -156,7 +157,8 @@ test_scan_during_renames(void **state)
 
 	assert_non_null(root);
 	snprintf(path, sizeof(path), "%s/f", root);
-	assert_int_equal(maildir_dir_open(&d, path, true, &err), MS_OK);
+	assert_int_equal(maildir_dir_open(&d, path, path, true, NULL, &err),
+			 MS_OK);
 	for (int i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "cur/%d.r.host:2,", i);
 		assert_int_equal(tmd_put(path, name, "x", 1), 0);
@@ -306,7 +308,8 @@ test_scan_100k(void **state)
 	assert_non_null(root);
 	assert_true(n > 0);
 	snprintf(folder, sizeof(folder), "%s/big", root);
-	assert_int_equal(maildir_dir_open(&d, folder, true, &err), MS_OK);
+	assert_int_equal(maildir_dir_open(&d, folder, folder, true, NULL,
+					  &err), MS_OK);
 	for (long i = 0; i < n; i++) {
 		int fd;
 
@@ -343,7 +346,8 @@ test_scan_100k(void **state)
 	assert_int_equal(renameat(d.fd, "new", d.fd, "new.old"), 0);
 	assert_int_equal(mkdirat(d.fd, "new", 0700), 0);
 	maildir_dir_close(&d);
-	assert_int_equal(maildir_dir_open(&d, folder, false, &err), MS_OK);
+	assert_int_equal(maildir_dir_open(&d, folder, folder, false, NULL,
+					  &err), MS_OK);
 	maildir_list_init(&l);
 	t0 = now_s();
 	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
@@ -403,6 +407,40 @@ test_hash_file(void **state)
 	free(root);
 }
 
+/*
+ * A FIFO or a symbolic link where a message was listed (a swap after
+ * readdir) is an error at once, never waited on or followed.  alarm():
+ * a regression fails instead of hanging.
+ */
+static void
+test_hash_not_regular(void **state)
+{
+	char *root = tmd_mkdtemp();
+	uint8_t h[MAILDIR_HASH_LEN];
+	struct ms_err err = { 0 };
+	char path[4200];
+	int dfd;
+
+	assert_non_null(root);
+	dfd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	snprintf(path, sizeof(path), "%s/1.M1P1.h:2,S", root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(tmd_put(root, "target", "abc", 3), 0);
+	assert_int_equal(symlinkat("target", dfd, "2.M1P1.h:2,S"), 0);
+	alarm(10);
+	assert_int_equal(maildir_hash_file(dfd, "1.M1P1.h:2,S", h, &err),
+			 MS_EIO);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_int_equal(maildir_hash_file(dfd, "2.M1P1.h:2,S", h, &err),
+			 MS_EIO);
+	assert_non_null(strstr(err.msg, "symbolic link, not followed"));
+	alarm(0);
+	close(dfd);
+	tmd_rmtree(root);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -412,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_discover_tree),
 		cmocka_unit_test(test_report_set_grows),
 		cmocka_unit_test(test_hash_file),
+		cmocka_unit_test(test_hash_not_regular),
 		cmocka_unit_test(test_scan_100k),
 	};
 

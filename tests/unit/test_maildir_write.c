@@ -8,6 +8,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "maildir/maildir_scan.h"
 #include "maildir/maildir_write.h"
 #include "test_maildir_util.h"
 
@@ -28,7 +29,8 @@ wt_setup(void **state)
 		return -1;
 	/* A nested folder that does not exist yet: open creates it. */
 	snprintf(t->folder, sizeof(t->folder), "%s/acct/Lists/dev", t->root);
-	if (maildir_dir_open(&t->d, t->folder, true, &err) != MS_OK) {
+	if (maildir_dir_open(&t->d, t->folder, t->folder, true, NULL,
+			     &err) != MS_OK) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
 	}
@@ -71,10 +73,12 @@ test_create_layout(void **state)
 	}
 	/* Opening without create fails on a missing folder, naming it. */
 	snprintf(path, sizeof(path), "%s/missing", t->root);
-	assert_int_equal(maildir_dir_open(&d2, path, false, &err), MS_EIO);
+	assert_int_equal(maildir_dir_open(&d2, path, path, false, NULL, &err),
+			 MS_EIO);
 	assert_non_null(strstr(err.msg, path));
 	/* Re-opening an existing folder with create is fine. */
-	assert_int_equal(maildir_dir_open(&d2, t->folder, true, &err), MS_OK);
+	assert_int_equal(maildir_dir_open(&d2, t->folder, t->folder, true,
+					  NULL, &err), MS_OK);
 	maildir_dir_close(&d2);
 	maildir_dir_close(&d2);	/* idempotent */
 }
@@ -298,7 +302,7 @@ test_enospc_leaves_nothing(void **state)
 		skip();
 	}
 	snprintf(folder, sizeof(folder), "%s/INBOX", mnt);
-	rc = maildir_dir_open(&d, folder, true, &err);
+	rc = maildir_dir_open(&d, folder, folder, true, NULL, &err);
 	if (rc == MS_OK) {
 		rc = maildir_msg_write(&d, &t->g, &p, 0, data, big, name, sizeof(name), &err);
 		/* Streaming fails the same way and cleans up too. */
@@ -320,11 +324,85 @@ test_enospc_leaves_nothing(void **state)
 	free(data);
 }
 
+static unsigned tw_nreports;
+static char tw_report[1200];
+
+static void
+tw_report_cb(const char *path, const char *why, void *arg)
+{
+	(void)arg;
+	tw_nreports++;
+	snprintf(tw_report, sizeof(tw_report), "%s: %s", path, why);
+}
+
+/*
+ * Below the root nothing is followed: a link to another tree, or a FIFO
+ * where a directory should be, is reported and refused, with create too,
+ * and nothing is made beyond it.  A link as the root is the user's.
+ */
+static void
+test_open_no_follow(void **state)
+{
+	struct wt *t = *state;
+	struct maildir_report rep;
+	struct maildir_dir d;
+	struct ms_err err = { 0 };
+	char acct[1100], other[1200], link[1200], path[1300], want[1400];
+
+	maildir_report_init(&rep, tw_report_cb, NULL);
+	tw_nreports = 0;
+	snprintf(acct, sizeof(acct), "%s/acct", t->root);
+	snprintf(other, sizeof(other), "%s/other", t->root);
+	assert_int_equal(tmd_mkmaildir(t->root, "other/dev"), 0);
+	snprintf(link, sizeof(link), "%s/Links", acct);
+	assert_int_equal(symlink(other, link), 0);
+	alarm(10);
+	snprintf(path, sizeof(path), "%s/dev", link);
+	assert_int_equal(maildir_dir_open(&d, acct, path, false, &rep, &err),
+			 MS_EINVAL);
+	snprintf(want, sizeof(want), "%s: symbolic link, not followed", link);
+	assert_string_equal(tw_report, want);
+	snprintf(path, sizeof(path), "%s/new/sub", link);
+	assert_int_equal(maildir_dir_open(&d, acct, path, true, &rep, &err),
+			 MS_EINVAL);
+	assert_int_equal(tmd_count(other, "new"), -1);	/* nothing made */
+	assert_int_equal(tw_nreports, 1);	/* once per path */
+
+	/* cur/ as a link to another Maildir's cur/. */
+	assert_int_equal(tmd_mkmaildir(acct, "F"), 0);
+	snprintf(path, sizeof(path), "%s/F/cur", acct);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(want, sizeof(want), "%s/dev/cur", other);
+	assert_int_equal(symlink(want, path), 0);
+	snprintf(path, sizeof(path), "%s/F", acct);
+	assert_int_equal(maildir_dir_open(&d, acct, path, false, &rep, &err),
+			 MS_EINVAL);
+	assert_non_null(strstr(tw_report, "/F/cur: symbolic link"));
+
+	/* A FIFO where a directory should be: refused, not opened. */
+	snprintf(path, sizeof(path), "%s/fifo", acct);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/fifo/x", acct);
+	assert_int_equal(maildir_dir_open(&d, acct, path, true, &rep, &err),
+			 MS_EINVAL);
+	assert_non_null(strstr(tw_report, "/fifo: not a directory"));
+	alarm(0);
+
+	/* The root itself may be a link. */
+	snprintf(path, sizeof(path), "%s/dev", link);
+	assert_int_equal(maildir_dir_open(&d, link, path, false, &rep, &err),
+			 MS_OK);
+	maildir_dir_close(&d);
+	maildir_report_deinit(&rep);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_layout, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_open_no_follow, wt_setup,
+						wt_teardown),
 		cmocka_unit_test_setup_teardown(test_write_new_and_cur, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_streamed_chunks, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_set_flags_and_remove, wt_setup, wt_teardown),

@@ -1376,6 +1376,67 @@ test_reader_new_folder_excluded(void **state)
 	t->p.nfolders = 0;
 }
 
+/*
+ * Nothing in the tree is followed or blocked on: a folder's parent made a
+ * link to another account's tree (its message must not become an APPEND,
+ * ours must not look deleted, export must write nothing there), a FIFO
+ * with a message's name, and a link or FIFO as the marker.  alarm(): a
+ * regression fails instead of hanging.
+ */
+static void
+test_links_not_followed(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	char other[4300], lists[4300], marker[4300], victim[4300];
+	char fifo[4400];
+	size_t n;
+
+	(void)mt_export(t);
+	snprintf(other, sizeof(other), "%s/other", t->sdir);
+	assert_int_equal(tmd_mkmaildir(other, "dev"), 0);
+	assert_int_equal(tmd_put(other, "dev/new/1.M1P1.other", MT_NEW,
+				 strlen(MT_NEW)), 0);
+	snprintf(lists, sizeof(lists), "%s/Lists", t->root);
+	tmd_rmtree(lists);
+	assert_int_equal(symlink(other, lists), 0);
+	snprintf(fifo, sizeof(fifo), "%s/cur/5.M1P1.h:2,S", t->root);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(60);
+	t->nreports = 0;
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.deletes + st.moves, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	assert_int_equal(t->nreports, 2);	/* the link, the FIFO */
+	(void)mt_export(t);
+	assert_int_equal(tmd_count(other, "dev/cur"), 0);
+	assert_int_equal(tmd_count(other, "dev/new"), 1);
+	assert_int_equal(tmd_count(other, "dev/tmp"), 0);
+
+	/* The link gone, the folder is rebuilt; a link as the marker is
+	 * not written through (nor taken for the marker). */
+	assert_int_equal(unlink(lists), 0);
+	assert_int_equal(unlink(fifo), 0);
+	snprintf(marker, sizeof(marker), "%s/" MIRROR_MARKER, t->root);
+	snprintf(victim, sizeof(victim), "%s/victim", t->sdir);
+	assert_int_equal(unlink(marker), 0);
+	assert_int_equal(symlink(victim, marker), 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 1);
+	assert_int_equal(access(victim, F_OK), -1);
+	mt_check(t);
+	/* A FIFO as the marker is never opened to write (that blocks). */
+	assert_int_equal(unlink(marker), 0);
+	assert_int_equal(mkfifo(marker, 0600), 0);
+	(void)mt_export(t);
+	mt_pass_no_change(t);
+	alarm(0);
+	assert_int_equal(unlink(marker), 0);
+}
+
 int
 main(void)
 {
@@ -1387,6 +1448,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_delete_and_move, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_file, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_lf, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_links_not_followed, mt_setup,
+						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
