@@ -181,6 +181,17 @@ daemon_on_signal(uv_signal_t *h, int signum)
 
 /* --- --once's summary ------------------------------------------------------ */
 
+/* A line of --once's summary on errout: reasons carry server texts, which
+ * are escaped as in the log. */
+static void
+daemon_once_error(FILE *errout, const char *name, const char *what)
+{
+	char safe[4 * 300];
+
+	fprintf(errout, "mailsyncd: %s: %s\n", name,
+		log_escape(what, strlen(what), safe, sizeof(safe)));
+}
+
 /* One line per account on out when it synced, one per problem on errout;
  * 0 when every account succeeded, else 1. */
 static int
@@ -194,9 +205,9 @@ daemon_once_report(const struct daemon_loop *d)
 		const struct acct_result *r = &st->last;
 
 		if (st->passes == 0) {
-			fprintf(errout, "mailsyncd: %s: %s\n", st->name,
-				st->reason[0] != '\0' ? st->reason :
-				"interrupted before its pass");
+			daemon_once_error(errout, st->name,
+					  st->reason[0] != '\0' ? st->reason :
+					  "interrupted before its pass");
 			status = 1;
 			continue;
 		}
@@ -212,8 +223,7 @@ daemon_once_report(const struct daemon_loop *d)
 				(unsigned long long)r->moved,
 				(double)r->bytes / 1e6, r->seconds);
 		if (r->rc != MS_OK) {
-			fprintf(errout, "mailsyncd: %s: %s\n", st->name,
-				r->error);
+			daemon_once_error(errout, st->name, r->error);
 			status = 1;
 		} else if (r->folder_errors > 0) {
 			fprintf(errout, "mailsyncd: %s: %u folder%s failed "
@@ -222,8 +232,7 @@ daemon_once_report(const struct daemon_loop *d)
 			status = 1;
 		}
 		if (st->mirror_error[0] != '\0') {
-			fprintf(errout, "mailsyncd: %s: %s\n", st->name,
-				st->mirror_error);
+			daemon_once_error(errout, st->name, st->mirror_error);
 			status = 1;
 		}
 	}
