@@ -1,14 +1,17 @@
 /*
- * maildir_hash.c - SHA-256 of a file through OpenSSL EVP, streaming.
+ * maildir_hash.c - the content hash (hash/body_hash.h) of a file,
+ * streaming.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "hash/body_hash.h"
 #include "maildir/maildir_hash.h"
 #include "maildir/maildir_write.h"
+
+_Static_assert(MAILDIR_HASH_LEN == BODY_HASH_LEN, "a file is known by its "
+	       "body's content hash");
 
 #define MAILDIR_HASH_BLOCK 32768	/* on the stack: pool threads too */
 
@@ -17,8 +20,7 @@ maildir_hash_file(int dirfd, const char *name, uint8_t out[MAILDIR_HASH_LEN],
 		  struct ms_err *err_r)
 {
 	uint8_t buf[MAILDIR_HASH_BLOCK];
-	EVP_MD_CTX *ctx;
-	unsigned int outlen = 0;
+	struct body_hasher h;
 	int fd, rc = MS_OK;
 	ssize_t n;
 
@@ -28,10 +30,9 @@ maildir_hash_file(int dirfd, const char *name, uint8_t out[MAILDIR_HASH_LEN],
 			err_r->code = MS_EIO;	/* one more file error here */
 		return MS_EIO;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		rc = ms_err_set(err_r, MS_EINTERNAL, "SHA-256 init failed");
-		goto out;
+	if (body_hash_init(&h) != MS_OK) {
+		close(fd);
+		return ms_err_set(err_r, MS_EINTERNAL, "SHA-256 init failed");
 	}
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
@@ -44,15 +45,15 @@ maildir_hash_file(int dirfd, const char *name, uint8_t out[MAILDIR_HASH_LEN],
 		}
 		if (n == 0)
 			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+		if (body_hash_update(&h, buf, (size_t)n) != MS_OK) {
 			rc = ms_err_set(err_r, MS_EINTERNAL, "SHA-256 update failed");
 			goto out;
 		}
 	}
-	if (EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != MAILDIR_HASH_LEN)
+	if (body_hash_final(&h, out) != MS_OK)
 		rc = ms_err_set(err_r, MS_EINTERNAL, "SHA-256 final failed");
 out:
-	EVP_MD_CTX_free(ctx);
+	body_hash_deinit(&h);
 	close(fd);
 	return rc;
 }

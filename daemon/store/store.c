@@ -601,12 +601,6 @@ store_open(struct store **store_r, const struct store_params *params,
 	    (rc = store_mkdir(s->tmpdir, err_r)) < 0 ||
 	    (rc = store_lock(s, err_r)) < 0)
 		goto fail;
-	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (s->sha256 == NULL) {
-		rc = ms_err_set(err_r, MS_EINTERNAL,
-				"store: OpenSSL has no SHA256");
-		goto fail;
-	}
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, STORE_DBI_COUNT + 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, s->map_size)) != 0) {
@@ -645,7 +639,6 @@ store_close(struct store **storep)
 	*storep = NULL;
 	if (s->env != NULL)
 		mdb_env_close(s->env);
-	EVP_MD_free(s->sha256);
 	/* Closing the descriptor releases the lock. */
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);

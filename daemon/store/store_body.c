@@ -19,7 +19,7 @@
 
 struct store_body_writer {
 	struct store *s;
-	EVP_MD_CTX *md;
+	struct body_hasher md;
 	struct mime_summary sum;
 	bool is_sum_done;
 	uint8_t *mem;
@@ -173,8 +173,7 @@ store_body_writer_new(struct store *s, uint64_t size_hint,
 	w->s = s;
 	w->fd = -1;
 	mime_summary_init(&w->sum, NULL);
-	w->md = EVP_MD_CTX_new();
-	if (w->md == NULL || !EVP_DigestInit_ex(w->md, s->sha256, NULL)) {
+	if (body_hash_init(&w->md) != MS_OK) {
 		store_body_writer_free(&w);
 		return ms_err_set(err_r, MS_EINTERNAL,
 				  "store: SHA-256 init failed");
@@ -238,7 +237,7 @@ store_body_writer_write(struct store_body_writer *w, const void *p,
 		return ms_err_set(err_r, MS_ETOOBIG,
 				  "store: body over %llu bytes",
 				  (unsigned long long)w->s->max_body_size);
-	if (!EVP_DigestUpdate(w->md, p, len))
+	if (body_hash_update(&w->md, p, len) != MS_OK)
 		return ms_err_set(err_r, MS_EINTERNAL,
 				  "store: SHA-256 update failed");
 	if (!w->is_sum_done) {
@@ -319,7 +318,6 @@ store_body_writer_finish(struct store_body_writer **wp,
 {
 	struct store_body_writer *w = *wp;
 	struct store_body *b;
-	unsigned int hlen = 0;
 	int rc;
 
 	*wp = NULL;
@@ -330,8 +328,7 @@ store_body_writer_finish(struct store_body_writer **wp,
 		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
 	}
 	b->fd = -1;
-	if (!EVP_DigestFinal_ex(w->md, b->hash, &hlen) ||
-	    hlen != STORE_HASH_LEN) {
+	if (body_hash_final(&w->md, b->hash) != MS_OK) {
 		rc = ms_err_set(err_r, MS_EINTERNAL,
 				"store: SHA-256 final failed");
 		goto fail;
@@ -368,7 +365,7 @@ store_body_writer_free(struct store_body_writer **wp)
 	if (w == NULL)
 		return;
 	*wp = NULL;
-	EVP_MD_CTX_free(w->md);
+	body_hash_deinit(&w->md);
 	mime_summary_deinit(&w->sum);
 	free(w->mem);
 	if (w->fd >= 0)

@@ -8,9 +8,12 @@
 
 #include <lmdb.h>
 #include <pthread.h>
-#include <openssl/evp.h>
 
+#include "hash/body_hash.h"
 #include "store/store.h"
+
+_Static_assert(STORE_HASH_LEN == BODY_HASH_LEN, "bodies are addressed by "
+	       "their content hash");
 
 enum store__dbi {
 	STORE_DBI_META,
@@ -37,7 +40,6 @@ struct store {
 	size_t map_size;
 	size_t spool_threshold;
 	uint64_t max_body_size;
-	EVP_MD *sha256;		/* fetched once, not per body (slow) */
 	int last_mdb_rc;	/* MDB_MAP_FULL seen in this write attempt */
 	uint64_t next_outbox_id;	/* for store_batch_outbox_add */
 	/*

@@ -552,11 +552,9 @@ static int
 store_check_rehash(struct store_check_ctx *x, const MDB_val *body,
 		   const uint8_t *hash)
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	uint8_t md[STORE_HASH_LEN];
 
-	if (!EVP_Digest(body->mv_data, body->mv_size, md, &n, x->s->sha256,
-			NULL) || n != STORE_HASH_LEN)
+	if (body_hash(body->mv_data, body->mv_size, md) != MS_OK)
 		return ms_err_set(x->err_r, MS_EINTERNAL,
 				  "store check: SHA-256 failed");
 	if (memcmp(md, hash, STORE_HASH_LEN) != 0)
