@@ -70,6 +70,10 @@
  *    sync_folder_wanted(), the engine's own rule) exclude is no folder:
  *    the engine would never create it, so it is reported once and left
  *    alone, with no store folder;
+ *  - a message file that is there but cannot be read, or is larger than
+ *    a body may be (store_params.max_body_size): reported once per
+ *    report and left alone, and the rest of the scan goes on; a record
+ *    whose file name it carries (a reader moved it) is no deletion;
  *  - a file inside the tree that is not a message (a name that cannot be
  *    a Maildir name, a directory in cur/, a file next to cur/) is left
  *    alone and reported once per struct maildir_report; so is a Maildir

@@ -21,6 +21,8 @@ struct mirror_vanished {
 	uint32_t folder_id;
 	uint32_t uid;
 	bool is_done;
+	/* The unique part its file had (mirror__key()), owned. */
+	char *key;
 };
 
 /* A file no record claims: a move's target or a new message. */
@@ -50,6 +52,10 @@ struct mirror_scan {
 	size_t nvan, van_cap;
 	struct mirror_unknown *unk;
 	size_t nunk, unk_cap;
+	/* Unique parts of files that are there but cannot be read (owned):
+	 * a vanished record whose file had one is no deletion. */
+	char **unread;
+	size_t nunread, unread_cap;
 	/* the folder being scanned */
 	const struct store_folder *f;
 	const char *path;
@@ -160,10 +166,59 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		x->van[x->nvan].folder_id = f->id;
 		x->van[x->nvan].uid = m.uid;
 		x->van[x->nvan].is_done = false;
+		x->van[x->nvan].key = strndup(key, klen);
+		if (x->van[x->nvan].key == NULL) {
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+			break;
+		}
 		nf->vanished = x->nvan++;
 	}
 	store_msg_iter_free(&it);
 	return rc == STORE_NOTFOUND ? MS_OK : rc;
+}
+
+/*
+ * A file that is there but cannot be read (or is larger than a body may
+ * be): reported once, left alone, and the rest of the scan goes on.  Its
+ * unique part is kept: a vanished record whose file had it (a reader
+ * moved it here) is not taken for a deletion.
+ */
+static int
+mirror_scan_unreadable(struct mirror_scan *x, const char *dir, uint8_t sub,
+		       const char *name, size_t ulen, const char *why,
+		       struct ms_err *err_r)
+{
+	char *path = maildir__path_join(dir,
+					maildir_sub_name((enum maildir_sub)sub),
+					name);
+	char what[400];
+	int rc;
+
+	if (path == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	snprintf(what, sizeof(what), "message file that cannot be read (%s); "
+		 "not synced while it stays", why);
+	maildir_report_note(x->c->p->rep, path, what);
+	free(path);
+	rc = mirror_grow((void **)&x->unread, &x->unread_cap, x->nunread,
+			 sizeof(*x->unread), err_r);
+	if (rc < 0)
+		return rc;
+	if ((x->unread[x->nunread] = strndup(name, ulen)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	x->nunread++;
+	return MS_OK;
+}
+
+/* Is v's file one that is there but could not be read? */
+static bool
+mirror_scan_is_unread(const struct mirror_scan *x,
+		      const struct mirror_vanished *v)
+{
+	for (size_t i = 0; i < x->nunread; i++)
+		if (strcmp(x->unread[i], v->key) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -204,10 +259,20 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 		if (rc < 0)
 			return rc;
 	}
-	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK ||
-	    fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
-		return MS_OK;	/* renamed meanwhile: the next scan sees it */
+	rc = maildir_hash_file(fd, name, hash, &herr);
+	if (rc == MS_OK && fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = ms_err_set(&herr, MS_EIO, "stat %s: %s", name,
+				strerror(errno));
+	if (rc != MS_OK) {
+		if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT) {
+			log_debug("acct=%s mirror %s", x->c->p->account,
+				  herr.msg);
+			return MS_OK;	/* renamed meanwhile: the next scan
+					 * sees it */
+		}
+		return mirror_scan_unreadable(x, x->path, x->md.l.v[i].sub, name,
+					      x->md.ulen[i], herr.msg, err_r);
 	}
 	if (mirror__is_incoming(x->c, f->id, hash))
 		return MS_OK;
@@ -421,7 +486,19 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 		struct mirror_vanished *v;
 
 		if (k == SIZE_MAX) {
-			rc = mirror_scan_append(x, u, err_r);
+			struct ms_err aerr = { 0 };
+
+			rc = mirror_scan_append(x, u, &aerr);
+			/* One file that cannot be read or is too large
+			 * stops nothing else. */
+			if (rc == MS_EIO || rc == MS_ETOOBIG)
+				rc = mirror_scan_unreadable(x, u->dir, u->sub,
+							    u->name,
+							    strcspn(u->name,
+								    ",:!"),
+							    aerr.msg, err_r);
+			else if (rc != MS_OK && err_r != NULL)
+				*err_r = aerr;
 			continue;
 		}
 		v = &x->van[k];
@@ -444,6 +521,12 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 	for (size_t i = 0; rc == MS_OK && i < x->nvan; i++) {
 		if (x->van[i].is_done)
 			continue;
+		if (mirror_scan_is_unread(x, &x->van[i])) {
+			log_info("acct=%s mirror uid=%" PRIu32 ": its file "
+				 "cannot be read; not taken for a deletion",
+				 x->c->p->account, x->van[i].uid);
+			continue;
+		}
 		memset(&ch, 0, sizeof(ch));
 		ch.kind = STORE_CHANGE_DELETE;
 		ch.folder_id = x->van[i].folder_id;
@@ -769,7 +852,12 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 		free(x.unk[i].name);
 	}
 	free(x.unk);
+	for (size_t i = 0; i < x.nvan; i++)
+		free(x.van[i].key);
 	free(x.van);
+	for (size_t i = 0; i < x.nunread; i++)
+		free(x.unread[i]);
+	free(x.unread);
 	free(x.nof);
 	mirror__ctx_deinit(&c);
 	return rc;

@@ -1376,6 +1376,48 @@ test_reader_new_folder_excluded(void **state)
 	t->p.nfolders = 0;
 }
 
+/* A reader's file the scan cannot take (larger than a body may be, as one
+ * that cannot be read) is reported and left alone; every other change of
+ * the account is recorded all the same. */
+static void
+test_scan_skips_unreadable(void **state)
+{
+	struct mt *t = *state;
+	struct store_params sp = { .dir = t->sdir, .max_body_size = 4096 };
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	char name[512], a[8300], big[6000];
+
+	store_close(&t->s);
+	assert_int_equal(store_open(&t->s, &sp, &err), MS_OK);
+	(void)mt_export(t);
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "Subject: big\r\n\r\n", 17);
+	/* INBOX comes first: its file is the first the scan resolves. */
+	assert_int_equal(tmd_put(t->root, "cur/1700000031.M1P1.h:2,S", big,
+				 sizeof(big)), 0);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/1700000032.M1P1.h",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	assert_int_equal(unlink(a), 0);
+	t->nreports = 0;
+	assert_int_equal(mirror_scan(t->s, &t->p, &st, &err), MS_OK);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->dev), 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_DELETE, t->inbox), 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 0);
+	assert_int_equal(t->nreports, 1);
+	/* Reported once; the file stays as it is. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mirror_scan(t->s, &t->p, &st, &err), MS_OK);
+	assert_int_equal(st.appends + st.deletes, 0);
+	assert_int_equal(t->nreports, 1);
+	assert_int_equal(tmd_get(t->root, "cur/1700000031.M1P1.h:2,S", big,
+				 sizeof(big)), sizeof(big));
+}
+
 int
 main(void)
 {
@@ -1399,6 +1441,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tombstone_reader_files, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_skips_unreadable, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
