@@ -28,6 +28,14 @@
  * has the wrong size) is written again; only a record at or below it whose
  * file is missing counts as deleted by a reader.
  *
+ * One Maildir, one folder.  Two folders whose Maildir paths are equal
+ * ignoring case (INBOX and "inbox", both the root; "Work" and "work", one
+ * directory on vfat, exFAT or a macOS share) would each take the other's
+ * files for a reader's new messages.  The first keeps the path (a live
+ * folder before a deleted one, INBOX before another spelling, else store
+ * order), the others get none: reported once per report, not mirrored,
+ * synced in the store all the same.
+ *
  * Rebuild.  The root holds a marker file, ".mailsync-mirror", written at
  * the end of the first complete export.  Without it the mirror is new (or
  * was deleted, or moved to a new path): nothing missing counts as a

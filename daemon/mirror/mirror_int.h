@@ -37,6 +37,10 @@ struct mirror_ctx {
 	size_t nsrc;
 	struct mirror_incoming *in;	/* pending APPEND and MOVE targets */
 	size_t nin;
+	/* Maildir path of folders[i] for i < npaths (NULL: no Maildir),
+	 * one folder per path (mirror__folder_path()). */
+	char **paths;
+	size_t npaths;
 	bool is_fresh;		/* no marker: nothing missing is a deletion */
 	struct maildir_namegen gen;
 };
@@ -51,8 +55,9 @@ bool mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 
 /*
  * The folder's Maildir path (malloc'ed) into *path_r, or NULL for a folder
- * the mirror does not hold (\Noselect, or a name outside the namespace,
- * which is reported).  MS_OK or MS_ENOMEM.
+ * the mirror does not hold (\Noselect, a name outside the namespace, or
+ * a folder whose Maildir would be another's: see mirror.h; both reported).
+ * f is one of c->folders.  MS_OK or MS_ENOMEM.
  */
 int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 			char **path_r, struct ms_err *err_r) MS_WUR;

@@ -1418,6 +1418,51 @@ test_scan_skips_unreadable(void **state)
 				 sizeof(big)), sizeof(big));
 }
 
+/* Two server folders whose Maildirs would be one (INBOX and inbox; Work
+ * and work on a file system that ignores case): the first is mirrored,
+ * the second reported and left out; neither gets the other's mail. */
+static void
+test_folders_one_maildir(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	uint32_t lower, work, work2;
+	char path[8300];
+	size_t n;
+
+	mt_folder(t, "inbox", 150, &lower);
+	mt_add(t, lower, 5, MT_NEW, 0);
+	mt_folder(t, "Work", 160, &work);
+	mt_add(t, work, 1, MT_MSG2, STORE_FLAG_SEEN);
+	mt_folder(t, "work", 170, &work2);
+	mt_add(t, work2, 1, MT_MSG3, STORE_FLAG_SEEN);
+	t->nreports = 0;
+	st = mt_export(t);
+	assert_int_equal(st.written, 6);
+	assert_int_equal(t->nreports, 2);
+	assert_int_equal(tmd_count(t->root, "cur") + tmd_count(t->root, "new"),
+			 3);
+	assert_int_equal(tmd_count(t->root, "Work/cur"), 1);
+	snprintf(path, sizeof(path), "%s/work", t->root);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Nothing crosses: no appends, no moves, no deletions. */
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.moves + st.deletes + st.created, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed + st.adopted, 0);
+	assert_int_equal(t->nreports, 2);	/* once each */
+	mt_check(t);
+	/* The store keeps both. */
+	assert_int_equal(store_msg_get(t->s, lower, 5, &m, &err), MS_OK);
+	assert_int_equal(store_msg_get(t->s, work2, 1, &m, &err), MS_OK);
+}
+
 int
 main(void)
 {
@@ -1442,6 +1487,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips_unreadable, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_folders_one_maildir, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
