@@ -90,13 +90,21 @@
  *    hierarchy), it is a \Noselect folder's, it is inside such a refused
  *    Maildir, it is the root when the account has no INBOX, or the
  *    account has no folder yet to take a delimiter from.
- * A file named for a record of its folder's UIDVALIDITY whose record is
- * gone was expunged on the server: scan ignores it, export removes it;
- * unless it names a record of another folder with the same UIDVALIDITY
- * (a reader moved or copied it: a move or new file as above).
+ * Removed records.  A record the server expunged (or a sync removed) while
+ * it had a file leaves a leftover in the store (store.h) that holds its
+ * body: scan ignores a file under a leftover's name, and export removes
+ * it when its bytes are that body (the store still has them) and clears
+ * the leftover, also when the file is gone or holds other bytes.  Any
+ * other file is a reader's, whatever its name says: one restored from a
+ * backup under the name of a record long gone becomes an APPEND (or is
+ * adopted, when a record of its folder without a file has its bytes), as
+ * does one whose bytes a reader changed; export never removes a file whose
+ * bytes the store does not hold.  A leftover's file with the name of a
+ * record of another folder with the same UIDVALIDITY (a reader moved it
+ * here) is left to the scan.
  *
  * Tombstones.  A folder deleted on the server (STORE_FOLDER_GONE) has no
- * records; export removes its files (ids of its UIDVALIDITY) and then its
+ * records; export removes its files (its leftovers) and then its
  * Maildir, as a whole, when nothing else is in it.  Any other file in
  * that Maildir (a reader's new message, a message a reader moved there
  * before the folder went, or one in a Maildir a reader made again under

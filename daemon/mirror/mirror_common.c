@@ -657,6 +657,55 @@ mirror__dir_find_unclaimed(const struct mirror_dir *md, const char *key,
 	return mirror_dir_lookup(md, key, len, true);
 }
 
+/* --- leftovers ------------------------------------------------------------ */
+
+int
+mirror__left_load(struct mirror_ctx *c, uint32_t folder_id,
+		  struct mirror_left *l, struct ms_err *err_r)
+{
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	rc = store_leftover_list(c->s, folder_id, &l->v, &l->n, err_r);
+	if (rc < 0)
+		return rc;
+	if (l->n > 0 && (l->is_done = calloc(l->n, sizeof(*l->is_done))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	return MS_OK;
+}
+
+void
+mirror__left_free(struct mirror_left *l)
+{
+	free(l->v);
+	free(l->is_done);
+	memset(l, 0, sizeof(*l));
+}
+
+size_t
+mirror__left_find(const struct mirror_left *l, const char *key, size_t len)
+{
+	size_t lo = 0, hi = l->n;
+
+	/* The store's order: bytes as memcmp, a shorter prefix first. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *p = l->v[mid].part;
+		size_t plen = strlen(p);
+		int d = memcmp(p, key, plen < len ? plen : len);
+
+		if (d == 0)
+			d = plen < len ? -1 : plen > len;
+		if (d == 0)
+			return mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
+}
+
 /* --- names ---------------------------------------------------------------- */
 
 void

@@ -77,6 +77,23 @@ int mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 		     mirror_new_folder_cb cb, void *arg,
 		     struct ms_err *err_r) MS_WUR;
 
+/*
+ * A folder's leftovers (store.h: the files of records removed while they
+ * had one), each marked once its file is dealt with.
+ */
+struct mirror_left {
+	struct store_leftover *v;
+	bool *is_done;
+	size_t n;
+};
+
+int mirror__left_load(struct mirror_ctx *c, uint32_t folder_id,
+		      struct mirror_left *l, struct ms_err *err_r) MS_WUR;
+void mirror__left_free(struct mirror_left *l);
+/* The leftover whose part is key[0..len), or SIZE_MAX. */
+size_t mirror__left_find(const struct mirror_left *l, const char *key,
+			 size_t len);
+
 /* One folder's listing. */
 struct mirror_dir {
 	struct maildir_dir d;

@@ -60,6 +60,7 @@ struct mirror_scan {
 	const struct store_folder *f;
 	const char *path;
 	struct mirror_dir md;
+	struct mirror_left left;	/* its files of removed records */
 	struct mirror_nofile *nof;
 	size_t nnof, nof_cap;
 };
@@ -222,8 +223,9 @@ mirror_scan_is_unread(const struct mirror_scan *x,
 }
 
 /*
- * A file no record claimed.  A file of ours whose record is gone waits
- * for export to remove it; one whose bytes a pending APPEND or MOVE into
+ * A file no record claimed.  The file of a removed record (a leftover)
+ * waits for export to remove it; any other is a reader's (also one under
+ * the name of a record long gone, restored from a backup): one whose bytes a pending APPEND or MOVE into
  * this folder already names is known; one whose bytes are a record of this
  * folder without a file is that record's file now (a reader renamed it
  * beyond recognition, or the server's copy of an append arrived); anything
@@ -242,23 +244,10 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	struct mirror_unknown *u;
 	struct store_msg m;
 	struct stat sb;
-	uint32_t uv, uid;
 	int rc;
 
-	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
-	    uv == f->state.uidvalidity) {
-		rc = store_msg_get(x->c->s, f->id, uid, &m, err_r);
-		if (rc == STORE_NOTFOUND) {
-			/* Expunged on the server, unless it is the file of
-			 * another folder's record a reader moved here. */
-			rc = mirror__is_foreign_id(x->c, f, uv, uid, name,
-						   x->md.ulen[i], err_r);
-			if (rc == 0)
-				return MS_OK;
-		}
-		if (rc < 0)
-			return rc;
-	}
+	if (mirror__left_find(&x->left, name, x->md.ulen[i]) != SIZE_MAX)
+		return MS_OK;
 	rc = maildir_hash_file(fd, name, hash, &herr);
 	if (rc == MS_OK && fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = ms_err_set(&herr, MS_EIO, "stat %s: %s", name,
@@ -331,6 +320,8 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	x->nnof = 0;
 	rc = mirror__dir_open(&x->md, x->path, false, x->c->p->rep, &exists,
 			      err_r);
+	if (rc == MS_OK && exists)
+		rc = mirror__left_load(x->c, x->f->id, &x->left, err_r);
 	if (rc == MS_OK && exists) {
 		rc = mirror_scan_records(x, err_r);
 		if (x->nnof > 1)
@@ -341,6 +332,7 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	}
 	x->st->folders++;
 	mirror__dir_close(&x->md);
+	mirror__left_free(&x->left);
 	return rc;
 }
 
@@ -596,10 +588,9 @@ mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 
 /*
  * Folder f, deleted on the server (a tombstone), whose Maildir is at path.
- * Files in it are the export's own leftovers (ids of its UIDVALIDITY that
- * no other folder's record claims: export removes them) or a reader's
- * (anything else: a message they put there, or moved there before the
- * folder went).  With a reader's file and none of ours, the reader wants
+ * Files in it are the export's own (leftovers of its removed records:
+ * export removes them) or a reader's (anything else: a message they put
+ * there, or moved there before the folder went).  With a reader's file and none of ours, the reader wants
  * the folder: it is reset (as sync_folder_revive() resets a tombstone the
  * server lists again, so no UIDVALIDITY or UIDNEXT of the deleted folder
  * carries over) and marked STORE_FOLDER_CREATE, and scanned like any new
@@ -616,6 +607,7 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 	struct mirror_ctx *c = x->c;
 	struct store_folder_state fs = { 0 };
 	struct mirror_dir md;
+	struct mirror_left left = { 0 };
 	size_t n_ours = 0, n_reader = 0;
 	bool exists;
 	uint32_t id;
@@ -623,24 +615,16 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 
 	*has_reader_r = false;
 	rc = mirror__dir_open(&md, path, false, c->p->rep, &exists, err_r);
+	if (rc == MS_OK && exists)
+		rc = mirror__left_load(c, f->id, &left, err_r);
 	for (size_t i = 0; rc == MS_OK && exists && i < md.l.n; i++) {
-		const char *name = mirror__dir_name(&md, i);
-		uint32_t uv, uid;
-
-		if (mirror__id_parse(name, md.ulen[i], &uv, &uid) &&
-		    uv == f->state.uidvalidity) {
-			rc = mirror__is_foreign_id(c, f, uv, uid, name,
-						   md.ulen[i], err_r);
-			if (rc < 0)
-				break;
-			if (rc == 0) {
-				n_ours++;
-				continue;
-			}
-			rc = MS_OK;
-		}
-		n_reader++;
+		if (mirror__left_find(&left, mirror__dir_name(&md, i),
+				      md.ulen[i]) != SIZE_MAX)
+			n_ours++;
+		else
+			n_reader++;
 	}
+	mirror__left_free(&left);
 	mirror__dir_close(&md);
 	if (rc != MS_OK || n_reader == 0)
 		return rc;

@@ -1153,9 +1153,10 @@ test_move_same_uidvalidity(void **state)
 	mt_clear_changes(t);
 	st = mt_scan(t);
 	assert_int_equal(st.deletes + st.moves + st.appends, 0);
-	st = mt_export(t);
+	/* The scan adopts it already: its name is no leftover of Same. */
 	assert_int_equal(st.adopted, 1);
-	assert_int_equal(st.removed + st.written, 0);
+	st = mt_export(t);
+	assert_int_equal(st.removed + st.written + st.adopted, 0);
 	assert_int_equal(tmd_count(t->root, "Same/cur") +
 			 tmd_count(t->root, "Same/new"), 1);
 	assert_int_equal(store_msg_get(t->s, same, 1, &nm, &err), MS_OK);
@@ -1463,6 +1464,70 @@ test_folders_one_maildir(void **state)
 	assert_int_equal(store_msg_get(t->s, work2, 1, &m, &err), MS_OK);
 }
 
+/* The export removes the file of a record the server expunged only while
+ * the store holds its bytes (a leftover): a file restored from a backup
+ * under such a name later, or one whose bytes a reader changed, is a
+ * reader's new message, uploaded and never removed. */
+static void
+test_restored_file(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	char name2[512], name3[512], buf[256];
+	uint32_t uid = 10;
+	size_t n;
+
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 2, name2, sizeof(name2)));
+	assert_true(mt_find(t, "", 3, name3, sizeof(name3)));
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, t->inbox, 2, 3), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	/* Before the export came, a reader wrote other bytes into uid 3's. */
+	assert_int_equal(tmd_put(t->root, name3, MT_NEW, strlen(MT_NEW)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(tmd_get(t->root, name2, buf, sizeof(buf)), -1);
+	assert_int_equal(tmd_get(t->root, name3, buf, sizeof(buf)),
+			 strlen(MT_NEW));
+	/* uid 2's file restored from a backup; both are new messages. */
+	assert_int_equal(tmd_put(t->root, name2, MT_MSG2, strlen(MT_MSG2)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 2);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 2);
+	st = mt_export(t);
+	assert_int_equal(st.removed + st.written + st.adopted, 0);
+	assert_int_equal(tmd_get(t->root, name2, buf, sizeof(buf)),
+			 strlen(MT_MSG2));
+	mt_check(t);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	/* The server took them: export adopts the files. */
+	ch = mt_changes(t, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_msg m = { .folder_id = t->inbox, .uid = uid++ };
+
+		memcpy(m.hash, ch[i].hash, STORE_HASH_LEN);
+		assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+		assert_int_equal(store_batch_change_clear(b, ch[i].seq), MS_OK);
+	}
+	free(ch);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	st = mt_export(t);
+	assert_int_equal(st.adopted, 2);
+	assert_int_equal(st.removed + st.written, 0);
+	assert_int_equal(st.flag_changes, 2);	/* the files' letters */
+	mt_check(t);
+	mt_clear_changes(t);
+	mt_pass_no_change(t);
+}
+
 int
 main(void)
 {
@@ -1488,6 +1553,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips_unreadable, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_folders_one_maildir, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_restored_file, mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
