@@ -28,6 +28,14 @@
  * has the wrong size) is written again; only a record at or below it whose
  * file is missing counts as deleted by a reader.
  *
+ * One Maildir, one folder.  Two folders whose Maildir paths are equal
+ * ignoring case (INBOX and "inbox", both the root; "Work" and "work", one
+ * directory on vfat, exFAT or a macOS share) would each take the other's
+ * files for a reader's new messages.  The first keeps the path (a live
+ * folder before a deleted one, INBOX before another spelling, else store
+ * order), the others get none: reported once per report, not mirrored,
+ * synced in the store all the same.
+ *
  * Rebuild.  The root holds a marker file, ".mailsync-mirror", written at
  * the end of the first complete export.  Without it the mirror is new (or
  * was deleted, or moved to a new path): nothing missing counts as a
@@ -70,6 +78,10 @@
  *    sync_folder_wanted(), the engine's own rule) exclude is no folder:
  *    the engine would never create it, so it is reported once and left
  *    alone, with no store folder;
+ *  - a message file that is there but cannot be read, or is larger than
+ *    a body may be (store_params.max_body_size): reported once per
+ *    report and left alone, and the rest of the scan goes on; a record
+ *    whose file name it carries (a reader moved it) is no deletion;
  *  - a file inside the tree that is not a message (a name that cannot be
  *    a Maildir name, a directory in cur/, a file next to cur/) is left
  *    alone and reported once per struct maildir_report; so is a Maildir
@@ -78,13 +90,21 @@
  *    hierarchy), it is a \Noselect folder's, it is inside such a refused
  *    Maildir, it is the root when the account has no INBOX, or the
  *    account has no folder yet to take a delimiter from.
- * A file named for a record of its folder's UIDVALIDITY whose record is
- * gone was expunged on the server: scan ignores it, export removes it;
- * unless it names a record of another folder with the same UIDVALIDITY
- * (a reader moved or copied it: a move or new file as above).
+ * Removed records.  A record the server expunged (or a sync removed) while
+ * it had a file leaves a leftover in the store (store.h) that holds its
+ * body: scan ignores a file under a leftover's name, and export removes
+ * it when its bytes are that body (the store still has them) and clears
+ * the leftover, also when the file is gone or holds other bytes.  Any
+ * other file is a reader's, whatever its name says: one restored from a
+ * backup under the name of a record long gone becomes an APPEND (or is
+ * adopted, when a record of its folder without a file has its bytes), as
+ * does one whose bytes a reader changed; export never removes a file whose
+ * bytes the store does not hold.  A leftover's file with the name of a
+ * record of another folder with the same UIDVALIDITY (a reader moved it
+ * here) is left to the scan.
  *
  * Tombstones.  A folder deleted on the server (STORE_FOLDER_GONE) has no
- * records; export removes its files (ids of its UIDVALIDITY) and then its
+ * records; export removes its files (its leftovers) and then its
  * Maildir, as a whole, when nothing else is in it.  Any other file in
  * that Maildir (a reader's new message, a message a reader moved there
  * before the folder went, or one in a Maildir a reader made again under

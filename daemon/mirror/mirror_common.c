@@ -112,6 +112,8 @@ mirror_ctx_add_change(struct mirror_ctx *c, const struct store_change *ch,
 	return MS_OK;
 }
 
+static int mirror_ctx_paths(struct mirror_ctx *c, struct ms_err *err_r);
+
 int
 mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 		 const struct mirror_params *p, struct ms_err *err_r)
@@ -149,6 +151,8 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 	}
 	if (c->nsrc > 1)
 		qsort(c->src, c->nsrc, sizeof(*c->src), mirror_u64_cmp);
+	if ((rc = mirror_ctx_paths(c, err_r)) != MS_OK)
+		return rc;
 	marker = maildir__path_join(p->root, MIRROR_MARKER, "");
 	if (marker == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
@@ -161,6 +165,9 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 void
 mirror__ctx_deinit(struct mirror_ctx *c)
 {
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	free(c->paths);
 	free(c->folders);
 	free(c->src);
 	free(c->in);
@@ -190,9 +197,9 @@ mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 	return false;
 }
 
-int
-mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
-		    char **path_r, struct ms_err *err_r)
+static int
+mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
+		   char **path_r, struct ms_err *err_r)
 {
 	struct maildir_path_ns ns = { f->delimiter, c->p->ns_prefix };
 	struct ms_buf rel;
@@ -221,6 +228,113 @@ mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 	}
 	ms_buf_deinit(&rel);
 	return rc;
+}
+
+/* Does folder a, rather than b, get the Maildir both map to? */
+static bool
+mirror_folder_wins(const struct store_folder *a, const struct store_folder *b)
+{
+	bool a_gone = (a->attrs & STORE_FOLDER_GONE) != 0;
+	bool b_gone = (b->attrs & STORE_FOLDER_GONE) != 0;
+	bool a_inbox = (a->attrs & STORE_FOLDER_INBOX) ||
+		       strcmp(a->name, "INBOX") == 0;
+	bool b_inbox = (b->attrs & STORE_FOLDER_INBOX) ||
+		       strcmp(b->name, "INBOX") == 0;
+
+	/* A live folder before a deleted one, INBOX before "inbox"; else
+	 * the first in store order. */
+	if (a_gone != b_gone)
+		return b_gone;
+	if (a_inbox != b_inbox)
+		return a_inbox;
+	return a < b;
+}
+
+/*
+ * Every folder's Maildir path.  Two folders that map to one path (INBOX
+ * and "inbox" on a server that lists both; "Work" and "work" on a file
+ * system that ignores case, as vfat, exFAT and macOS shares do, so case is
+ * ignored always) would each take the other's files for a reader's new
+ * messages: one of them keeps the path, the other gets none (reported)
+ * and stays in the store, synced, without a Maildir.
+ */
+/* Orders folder indexes by their paths, ignoring case (qsort_r). */
+static int
+mirror_path_cmp(const void *a, const void *b, void *arg)
+{
+	char *const *paths = arg;
+
+	return strcasecmp(paths[*(const size_t *)a], paths[*(const size_t *)b]);
+}
+
+static int
+mirror_ctx_paths(struct mirror_ctx *c, struct ms_err *err_r)
+{
+	size_t *ix, n = 0;
+	int rc = MS_OK;
+
+	if (c->nfolders == 0)
+		return MS_OK;
+	if ((c->paths = calloc(c->nfolders, sizeof(*c->paths))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	c->npaths = c->nfolders;
+	if ((ix = calloc(c->nfolders, sizeof(*ix))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == MS_OK && i < c->nfolders; i++) {
+		rc = mirror_folder_path(c, &c->folders[i], &c->paths[i], err_r);
+		if (rc == MS_OK && c->paths[i] != NULL)
+			ix[n++] = i;
+	}
+	if (rc == MS_OK)
+		qsort_r(ix, n, sizeof(*ix), mirror_path_cmp, c->paths);
+	/* Each run of equal paths: the winner keeps its path. */
+	for (size_t lo = 0, hi; rc == MS_OK && lo < n; lo = hi) {
+		size_t w = ix[lo];
+
+		for (hi = lo + 1; hi < n && strcasecmp(c->paths[ix[lo]],
+						       c->paths[ix[hi]]) == 0; hi++)
+			if (mirror_folder_wins(&c->folders[ix[hi]],
+					       &c->folders[w]))
+				w = ix[hi];
+		for (size_t k = lo; k < hi; k++) {
+			size_t i = ix[k];
+			char what[STORE_FOLDER_NAME_MAX + 64], why[600];
+
+			if (i == w)
+				continue;
+			snprintf(what, sizeof(what), "%s (server folder)",
+				 c->folders[i].name);
+			snprintf(why, sizeof(why), "its Maildir would be server "
+				 "folder \"%.400s\"'s%s: not mirrored, synced in "
+				 "the store only", c->folders[w].name,
+				 strcmp(c->paths[i], c->paths[w]) == 0 ? "" :
+				 " where case is ignored");
+			maildir_report_note(c->p->rep, what, why);
+		}
+		for (size_t k = lo; k < hi; k++)
+			if (ix[k] != w) {
+				free(c->paths[ix[k]]);
+				c->paths[ix[k]] = NULL;
+			}
+	}
+	free(ix);
+	return rc;
+}
+
+int
+mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
+		    char **path_r, struct ms_err *err_r)
+{
+	size_t i = (size_t)(f - c->folders);
+
+	/* Folders added since (a reader's new ones) have a Maildir of
+	 * their own: it is where they were found. */
+	if (f < c->folders || i >= c->npaths)
+		return mirror_folder_path(c, f, path_r, err_r);
+	*path_r = NULL;
+	if (c->paths[i] != NULL && (*path_r = strdup(c->paths[i])) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	return MS_OK;
 }
 
 /* --- Maildirs a reader made ------------------------------------------- */
@@ -551,6 +665,55 @@ mirror__dir_find_unclaimed(const struct mirror_dir *md, const char *key,
 			   size_t len)
 {
 	return mirror_dir_lookup(md, key, len, true);
+}
+
+/* --- leftovers ------------------------------------------------------------ */
+
+int
+mirror__left_load(struct mirror_ctx *c, uint32_t folder_id,
+		  struct mirror_left *l, struct ms_err *err_r)
+{
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	rc = store_leftover_list(c->s, folder_id, &l->v, &l->n, err_r);
+	if (rc < 0)
+		return rc;
+	if (l->n > 0 && (l->is_done = calloc(l->n, sizeof(*l->is_done))) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	return MS_OK;
+}
+
+void
+mirror__left_free(struct mirror_left *l)
+{
+	free(l->v);
+	free(l->is_done);
+	memset(l, 0, sizeof(*l));
+}
+
+size_t
+mirror__left_find(const struct mirror_left *l, const char *key, size_t len)
+{
+	size_t lo = 0, hi = l->n;
+
+	/* The store's order: bytes as memcmp, a shorter prefix first. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *p = l->v[mid].part;
+		size_t plen = strlen(p);
+		int d = memcmp(p, key, plen < len ? plen : len);
+
+		if (d == 0)
+			d = plen < len ? -1 : plen > len;
+		if (d == 0)
+			return mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return SIZE_MAX;
 }
 
 /* --- names ---------------------------------------------------------------- */

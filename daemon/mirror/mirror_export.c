@@ -35,6 +35,7 @@ struct mirror_export {
 	uint8_t *buf;			/* MIRROR_COPY_CHUNK bytes */
 	struct mirror_missing *miss;
 	size_t nmiss, miss_cap;
+	struct mirror_left left;	/* files of removed records */
 	bool existed;			/* the folder was there before */
 	bool is_dirty;			/* something to syncfs */
 	bool is_complete;		/* every record has its file */
@@ -229,10 +230,39 @@ mirror_export_unlink(struct mirror_export *x, size_t i, struct ms_err *err_r)
 }
 
 /*
- * A file no record claimed: one of ours whose record the server expunged
- * (removed), a reader's file that turns out to be a missing record's
- * (adopted: renamed to the record's name), or a reader's file waiting for
- * its APPEND or MOVE (left alone).
+ * Is entry i, whose bytes (hash) are those of a leftover, the export's own
+ * file of a removed record?  Not when a pending APPEND or MOVE brings
+ * those bytes into the folder (a UIDVALIDITY change parks the old records
+ * so: the file waits for the server's copy), nor when it is the file of
+ * another folder's record that a reader moved here (folders can share a
+ * UIDVALIDITY, and so names): that waits for the scan.  1 yes, 0 no, or a
+ * negative MS_E*.
+ */
+static int
+mirror_export_is_ours(struct mirror_export *x, size_t i,
+		      const uint8_t hash[STORE_HASH_LEN], struct ms_err *err_r)
+{
+	const char *name = mirror__dir_name(&x->md, i);
+	uint32_t uv, uid;
+	int rc;
+
+	if (mirror__is_incoming(x->c, x->f->id, hash))
+		return 0;
+	if (!mirror__id_parse(name, x->md.ulen[i], &uv, &uid) ||
+	    uv != x->f->state.uidvalidity)
+		return 1;
+	rc = mirror__is_foreign_id(x->c, x->f, uv, uid, name, x->md.ulen[i],
+				   err_r);
+	return rc < 0 ? rc : !rc;
+}
+
+/*
+ * A file no record claimed: the file of a removed record (a leftover) whose
+ * bytes the store still holds (removed), a reader's file that turns out to
+ * be a missing record's (adopted: renamed to the record's name), or any
+ * other reader's file, such as one restored from a backup under the name
+ * of a record long gone (left alone: the scan uploads it).  A file is
+ * removed only when its bytes are a body the store holds.
  */
 static int
 mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
@@ -240,45 +270,48 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	const char *name = mirror__dir_name(&x->md, i);
 	const struct maildir_entry *e = &x->md.l.v[i];
 	int fd = mirror__dir_subfd(&x->md, i);
-	uint32_t uv, uid;
 	uint8_t hash[STORE_HASH_LEN];
 	struct mirror_missing *hit;
-	size_t k;
+	size_t k, lk = mirror__left_find(&x->left, name, x->md.ulen[i]);
 	struct store_msg m;
 	struct ms_err herr = { 0 };
 	char newname[MAILDIR_NAME_MAX + 1];
 	enum maildir_sub sub;
 	maildir_flags_t ref;
-	bool is_expunged = false;
+	bool is_ours = false;
 	int rc;
 
-	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
-	    uv == x->f->state.uidvalidity) {
-		rc = store_msg_get(x->c->s, x->f->id, uid, &m, err_r);
-		if (rc == STORE_NOTFOUND) {
-			/* Another folder's file a reader moved here (folders
-			 * can share a UIDVALIDITY) waits for the scan; else
-			 * its record was expunged, unless a missing record
-			 * has its bytes (the server's copy of that move). */
-			rc = mirror__is_foreign_id(x->c, x->f, uv, uid, name,
-						   x->md.ulen[i], err_r);
-			if (rc != 0)
-				return rc < 0 ? rc : MS_OK;
-			is_expunged = true;
-		}
-		if (rc < 0)
-			return rc;
-	}
-	if (x->nmiss == 0)
-		return is_expunged ? mirror_export_unlink(x, i, err_r) : MS_OK;
+	if (lk != SIZE_MAX && x->left.is_done[lk])
+		lk = SIZE_MAX;	/* two files under one name: one is ours */
+	if (lk == SIZE_MAX && x->nmiss == 0)
+		return MS_OK;
 	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK) {
 		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
-		return MS_OK;	/* gone meanwhile: the next scan sees it */
+		/* Gone meanwhile, or unreadable: a leftover stays for the
+		 * next export to check. */
+		if (lk != SIZE_MAX)
+			x->left.is_done[lk] = true;
+		return MS_OK;
 	}
-	k = mirror__hash_find(x->miss, x->nmiss, sizeof(*x->miss), hash,
+	if (lk != SIZE_MAX) {
+		/* Dealt with here, whatever the file turns out to be. */
+		x->left.is_done[lk] = true;
+		rc = store_batch_leftover_clear(x->b, x->f->id,
+						x->left.v[lk].part);
+		if (rc != MS_OK)
+			return ms_err_set(err_r, rc, "out of memory");
+		if (memcmp(hash, x->left.v[lk].hash, STORE_HASH_LEN) == 0) {
+			rc = mirror_export_is_ours(x, i, hash, err_r);
+			if (rc < 0)
+				return rc;
+			is_ours = rc == 1;
+		}
+	}
+	k = x->nmiss == 0 ? SIZE_MAX :
+	    mirror__hash_find(x->miss, x->nmiss, sizeof(*x->miss), hash,
 			      mirror_missing_is_done);
 	if (k == SIZE_MAX)
-		return is_expunged ? mirror_export_unlink(x, i, err_r) : MS_OK;
+		return is_ours ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	hit = &x->miss[k];
 	rc = store_msg_get(x->c->s, x->f->id, hit->uid, &m, err_r);
 	if (rc != MS_OK)
@@ -650,6 +683,7 @@ mirror_export_folder_close(struct mirror_export_job *j)
 	if (!j->has_folder)
 		return;
 	free(j->x.miss);
+	mirror__left_free(&j->x.left);
 	mirror__dir_close(&j->x.md);
 	memset(&j->x, 0, sizeof(j->x));
 	j->has_folder = false;
@@ -682,6 +716,34 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 	return rc;
 }
 
+/*
+ * Clears the leftovers of folder id not dealt with (all of them without
+ * l): their files are gone, or the folder has no Maildir to hold them.
+ */
+static int
+mirror_export_left_clear(struct mirror_export_job *j, uint32_t id,
+			 const struct mirror_left *l, struct ms_err *err_r)
+{
+	struct mirror_left all;
+	int rc = MS_OK;
+
+	if (l == NULL) {
+		if ((rc = mirror__left_load(&j->c, id, &all, err_r)) != MS_OK) {
+			mirror__left_free(&all);
+			return rc;
+		}
+		l = &all;
+	}
+	for (size_t i = 0; rc == MS_OK && i < l->n; i++)
+		if (!l->is_done[i] &&
+		    (rc = store_batch_leftover_clear(j->b, id, l->v[i].part))
+		    != MS_OK)
+			rc = ms_err_set(err_r, rc, "out of memory");
+	if (l == &all)
+		mirror__left_free(&all);
+	return rc == MS_OK ? mirror__batch_flush(j->b, false, err_r) : rc;
+}
+
 /* One unit of work; MS_AGAIN when there is more. */
 static int
 mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
@@ -700,6 +762,10 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		if (rc != MS_OK)
 			return rc;
 		if (j->path == NULL) {
+			rc = mirror_export_left_clear(j, j->c.folders[j->fi].id,
+						      NULL, err_r);
+			if (rc != MS_OK)
+				return rc;
 			j->fi++;
 			return MS_AGAIN;
 		}
@@ -711,10 +777,16 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		if ((rc = mirror_export_worked(j, err_r)) != MS_OK)
 			return rc;
 		if (!j->has_folder) {
+			rc = mirror_export_left_clear(j, j->x.f->id, NULL, err_r);
+			if (rc != MS_OK)
+				return rc;
 			j->fi++;
 			j->phase = MIRROR_PH_FOLDER;
 			return MS_AGAIN;
 		}
+		if ((rc = mirror__left_load(&j->c, j->x.f->id, &j->x.left,
+					    err_r)) != MS_OK)
+			return rc;
 		if ((rc = store_msg_iter_new(j->c.s, j->x.f->id, 0, &j->it))
 		    != MS_OK)
 			return ms_err_set(err_r, rc, "out of memory");
@@ -742,6 +814,9 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			       (rc = mirror_export_orphan(x, i, err_r)) < 0 ?
 			       rc : MS_AGAIN;
 		}
+		rc = mirror_export_left_clear(j, x->f->id, &x->left, err_r);
+		if (rc != MS_OK)
+			return rc;
 		j->i = 0;
 		j->phase = MIRROR_PH_MISSING;
 		return MS_AGAIN;

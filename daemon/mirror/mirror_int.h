@@ -37,6 +37,10 @@ struct mirror_ctx {
 	size_t nsrc;
 	struct mirror_incoming *in;	/* pending APPEND and MOVE targets */
 	size_t nin;
+	/* Maildir path of folders[i] for i < npaths (NULL: no Maildir),
+	 * one folder per path (mirror__folder_path()). */
+	char **paths;
+	size_t npaths;
 	bool is_fresh;		/* no marker: nothing missing is a deletion */
 	struct maildir_namegen gen;
 };
@@ -51,8 +55,9 @@ bool mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 
 /*
  * The folder's Maildir path (malloc'ed) into *path_r, or NULL for a folder
- * the mirror does not hold (\Noselect, or a name outside the namespace,
- * which is reported).  MS_OK or MS_ENOMEM.
+ * the mirror does not hold (\Noselect, a name outside the namespace, or
+ * a folder whose Maildir would be another's: see mirror.h; both reported).
+ * f is one of c->folders.  MS_OK or MS_ENOMEM.
  */
 int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 			char **path_r, struct ms_err *err_r) MS_WUR;
@@ -71,6 +76,23 @@ typedef int (*mirror_new_folder_cb)(struct mirror_ctx *c, const char *abs,
 int mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 		     mirror_new_folder_cb cb, void *arg,
 		     struct ms_err *err_r) MS_WUR;
+
+/*
+ * A folder's leftovers (store.h: the files of records removed while they
+ * had one), each marked once its file is dealt with.
+ */
+struct mirror_left {
+	struct store_leftover *v;
+	bool *is_done;
+	size_t n;
+};
+
+int mirror__left_load(struct mirror_ctx *c, uint32_t folder_id,
+		      struct mirror_left *l, struct ms_err *err_r) MS_WUR;
+void mirror__left_free(struct mirror_left *l);
+/* The leftover whose part is key[0..len), or SIZE_MAX. */
+size_t mirror__left_find(const struct mirror_left *l, const char *key,
+			 size_t len);
 
 /* One folder's listing. */
 struct mirror_dir {

@@ -21,6 +21,8 @@ struct mirror_vanished {
 	uint32_t folder_id;
 	uint32_t uid;
 	bool is_done;
+	/* The unique part its file had (mirror__key()), owned. */
+	char *key;
 };
 
 /* A file no record claims: a move's target or a new message. */
@@ -50,10 +52,15 @@ struct mirror_scan {
 	size_t nvan, van_cap;
 	struct mirror_unknown *unk;
 	size_t nunk, unk_cap;
+	/* Unique parts of files that are there but cannot be read (owned):
+	 * a vanished record whose file had one is no deletion. */
+	char **unread;
+	size_t nunread, unread_cap;
 	/* the folder being scanned */
 	const struct store_folder *f;
 	const char *path;
 	struct mirror_dir md;
+	struct mirror_left left;	/* its files of removed records */
 	struct mirror_nofile *nof;
 	size_t nnof, nof_cap;
 };
@@ -160,6 +167,11 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		x->van[x->nvan].folder_id = f->id;
 		x->van[x->nvan].uid = m.uid;
 		x->van[x->nvan].is_done = false;
+		x->van[x->nvan].key = strndup(key, klen);
+		if (x->van[x->nvan].key == NULL) {
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+			break;
+		}
 		nf->vanished = x->nvan++;
 	}
 	store_msg_iter_free(&it);
@@ -167,8 +179,53 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 }
 
 /*
- * A file no record claimed.  A file of ours whose record is gone waits
- * for export to remove it; one whose bytes a pending APPEND or MOVE into
+ * A file that is there but cannot be read (or is larger than a body may
+ * be): reported once, left alone, and the rest of the scan goes on.  Its
+ * unique part is kept: a vanished record whose file had it (a reader
+ * moved it here) is not taken for a deletion.
+ */
+static int
+mirror_scan_unreadable(struct mirror_scan *x, const char *dir, uint8_t sub,
+		       const char *name, size_t ulen, const char *why,
+		       struct ms_err *err_r)
+{
+	char *path = maildir__path_join(dir,
+					maildir_sub_name((enum maildir_sub)sub),
+					name);
+	char what[400];
+	int rc;
+
+	if (path == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	snprintf(what, sizeof(what), "message file that cannot be read (%s); "
+		 "not synced while it stays", why);
+	maildir_report_note(x->c->p->rep, path, what);
+	free(path);
+	rc = mirror_grow((void **)&x->unread, &x->unread_cap, x->nunread,
+			 sizeof(*x->unread), err_r);
+	if (rc < 0)
+		return rc;
+	if ((x->unread[x->nunread] = strndup(name, ulen)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	x->nunread++;
+	return MS_OK;
+}
+
+/* Is v's file one that is there but could not be read? */
+static bool
+mirror_scan_is_unread(const struct mirror_scan *x,
+		      const struct mirror_vanished *v)
+{
+	for (size_t i = 0; i < x->nunread; i++)
+		if (strcmp(x->unread[i], v->key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A file no record claimed.  The file of a removed record (a leftover)
+ * waits for export to remove it; any other is a reader's (also one under
+ * the name of a record long gone, restored from a backup): one whose bytes a pending APPEND or MOVE into
  * this folder already names is known; one whose bytes are a record of this
  * folder without a file is that record's file now (a reader renamed it
  * beyond recognition, or the server's copy of an append arrived); anything
@@ -187,27 +244,24 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	struct mirror_unknown *u;
 	struct store_msg m;
 	struct stat sb;
-	uint32_t uv, uid;
 	int rc;
 
-	if (mirror__id_parse(name, x->md.ulen[i], &uv, &uid) &&
-	    uv == f->state.uidvalidity) {
-		rc = store_msg_get(x->c->s, f->id, uid, &m, err_r);
-		if (rc == STORE_NOTFOUND) {
-			/* Expunged on the server, unless it is the file of
-			 * another folder's record a reader moved here. */
-			rc = mirror__is_foreign_id(x->c, f, uv, uid, name,
-						   x->md.ulen[i], err_r);
-			if (rc == 0)
-				return MS_OK;
+	if (mirror__left_find(&x->left, name, x->md.ulen[i]) != SIZE_MAX)
+		return MS_OK;
+	rc = maildir_hash_file(fd, name, hash, &herr);
+	if (rc == MS_OK && fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = ms_err_set(&herr, MS_EIO, "stat %s: %s", name,
+				strerror(errno));
+	if (rc != MS_OK) {
+		if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT) {
+			log_debug("acct=%s mirror %s", x->c->p->account,
+				  herr.msg);
+			return MS_OK;	/* renamed meanwhile: the next scan
+					 * sees it */
 		}
-		if (rc < 0)
-			return rc;
-	}
-	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK ||
-	    fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
-		return MS_OK;	/* renamed meanwhile: the next scan sees it */
+		return mirror_scan_unreadable(x, x->path, x->md.l.v[i].sub, name,
+					      x->md.ulen[i], herr.msg, err_r);
 	}
 	if (mirror__is_incoming(x->c, f->id, hash))
 		return MS_OK;
@@ -266,6 +320,8 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	x->nnof = 0;
 	rc = mirror__dir_open(&x->md, x->c->p->root, x->path, false,
 			      x->c->p->rep, &exists, err_r);
+	if (rc == MS_OK && exists)
+		rc = mirror__left_load(x->c, x->f->id, &x->left, err_r);
 	if (rc == MS_OK && exists) {
 		rc = mirror_scan_records(x, err_r);
 		if (x->nnof > 1)
@@ -276,6 +332,7 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	}
 	x->st->folders++;
 	mirror__dir_close(&x->md);
+	mirror__left_free(&x->left);
 	return rc;
 }
 
@@ -421,7 +478,19 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 		struct mirror_vanished *v;
 
 		if (k == SIZE_MAX) {
-			rc = mirror_scan_append(x, u, err_r);
+			struct ms_err aerr = { 0 };
+
+			rc = mirror_scan_append(x, u, &aerr);
+			/* One file that cannot be read or is too large
+			 * stops nothing else. */
+			if (rc == MS_EIO || rc == MS_ETOOBIG)
+				rc = mirror_scan_unreadable(x, u->dir, u->sub,
+							    u->name,
+							    strcspn(u->name,
+								    ",:!"),
+							    aerr.msg, err_r);
+			else if (rc != MS_OK && err_r != NULL)
+				*err_r = aerr;
 			continue;
 		}
 		v = &x->van[k];
@@ -444,6 +513,12 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 	for (size_t i = 0; rc == MS_OK && i < x->nvan; i++) {
 		if (x->van[i].is_done)
 			continue;
+		if (mirror_scan_is_unread(x, &x->van[i])) {
+			log_info("acct=%s mirror uid=%" PRIu32 ": its file "
+				 "cannot be read; not taken for a deletion",
+				 x->c->p->account, x->van[i].uid);
+			continue;
+		}
 		memset(&ch, 0, sizeof(ch));
 		ch.kind = STORE_CHANGE_DELETE;
 		ch.folder_id = x->van[i].folder_id;
@@ -513,10 +588,9 @@ mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 
 /*
  * Folder f, deleted on the server (a tombstone), whose Maildir is at path.
- * Files in it are the export's own leftovers (ids of its UIDVALIDITY that
- * no other folder's record claims: export removes them) or a reader's
- * (anything else: a message they put there, or moved there before the
- * folder went).  With a reader's file and none of ours, the reader wants
+ * Files in it are the export's own (leftovers of its removed records:
+ * export removes them) or a reader's (anything else: a message they put
+ * there, or moved there before the folder went).  With a reader's file and none of ours, the reader wants
  * the folder: it is reset (as sync_folder_revive() resets a tombstone the
  * server lists again, so no UIDVALIDITY or UIDNEXT of the deleted folder
  * carries over) and marked STORE_FOLDER_CREATE, and scanned like any new
@@ -533,6 +607,7 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 	struct mirror_ctx *c = x->c;
 	struct store_folder_state fs = { 0 };
 	struct mirror_dir md;
+	struct mirror_left left = { 0 };
 	size_t n_ours = 0, n_reader = 0;
 	bool exists;
 	uint32_t id;
@@ -541,24 +616,16 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 	*has_reader_r = false;
 	rc = mirror__dir_open(&md, c->p->root, path, false, c->p->rep, &exists,
 			      err_r);
+	if (rc == MS_OK && exists)
+		rc = mirror__left_load(c, f->id, &left, err_r);
 	for (size_t i = 0; rc == MS_OK && exists && i < md.l.n; i++) {
-		const char *name = mirror__dir_name(&md, i);
-		uint32_t uv, uid;
-
-		if (mirror__id_parse(name, md.ulen[i], &uv, &uid) &&
-		    uv == f->state.uidvalidity) {
-			rc = mirror__is_foreign_id(c, f, uv, uid, name,
-						   md.ulen[i], err_r);
-			if (rc < 0)
-				break;
-			if (rc == 0) {
-				n_ours++;
-				continue;
-			}
-			rc = MS_OK;
-		}
-		n_reader++;
+		if (mirror__left_find(&left, mirror__dir_name(&md, i),
+				      md.ulen[i]) != SIZE_MAX)
+			n_ours++;
+		else
+			n_reader++;
 	}
+	mirror__left_free(&left);
 	mirror__dir_close(&md);
 	if (rc != MS_OK || n_reader == 0)
 		return rc;
@@ -770,7 +837,12 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 		free(x.unk[i].name);
 	}
 	free(x.unk);
+	for (size_t i = 0; i < x.nvan; i++)
+		free(x.van[i].key);
 	free(x.van);
+	for (size_t i = 0; i < x.nunread; i++)
+		free(x.unread[i]);
+	free(x.unread);
 	free(x.nof);
 	mirror__ctx_deinit(&c);
 	return rc;

@@ -25,6 +25,7 @@
 static const char *const store_dbi_names[STORE_DBI_COUNT] = {
 	"meta", "folders", "folder_names", "messages", "bodies", "body_info",
 	"body_refs", "summaries", "msgids", "changes", "pop3", "outbox",
+	"leftovers",
 };
 
 int
@@ -434,10 +435,21 @@ store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/* Version 3 added leftovers, which starts empty (opening creates it). */
+static int
+store_migrate_2_to_3(struct store *s, MDB_txn *txn, struct ms_err *err_r)
+{
+	(void)txn;
+	(void)err_r;
+	log_info("store migrated schema 2->3 dir=%s", s->dir);
+	return MS_OK;
+}
+
 /* One function per version step: migrations[v] turns v into v + 1. */
 static int (*const store_migrations[STORE_SCHEMA_VERSION])(
 	struct store *, MDB_txn *, struct ms_err *) = {
 	[1] = store__migrate_1_to_2,
+	[2] = store_migrate_2_to_3,
 };
 
 static int

@@ -26,9 +26,11 @@
  *   changes      sequence (u64) -> pending local change
  *   pop3         account NUL uidl -> SHA-256, fetch time
  *   outbox       id (u64) -> state, attempts, times, envelope, error, hash
+ *   leftovers    folder id (u32) . unique part of a Maildir file name ->
+ *                SHA-256 (the files of removed records; see below)
  *
  * A body's refcount counts the message records, pending APPEND changes,
- * POP3 records and outbox entries that name it.  When it drops to zero at
+ * POP3 records, outbox entries and leftovers that name it.  When it drops to zero at
  * the end of a write transaction, the body, its body_info, its summary and
  * its Message-ID index entries are deleted in that same transaction.
  *
@@ -64,7 +66,7 @@
 
 #include "common/ms.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_HASH_LEN 32		/* SHA-256 */
 #define STORE_ACCOUNT_MAX 64		/* bytes of an account name */
 #define STORE_FOLDER_NAME_MAX 400	/* bytes of a folder name */
@@ -285,6 +287,34 @@ int store_find_by_msgid(struct store *s, const char *msgid,
 			uint8_t (**hashes_r)[STORE_HASH_LEN], size_t *n_r,
 			struct ms_err *err_r) MS_WUR;
 
+/* --- leftovers: Maildir files of removed records ---------------------------- */
+
+/*
+ * A record that store_batch_msg_expunge() removes while it has a Maildir
+ * file name (mirror_name: the mirror wrote its file) leaves a leftover:
+ * (folder, the name's unique part, up to the first ',', ':' or '!') ->
+ * its body hash, holding a reference on the body.  So the mirror knows a
+ * file of its own whose record is gone (the server expunged it) from a
+ * file a reader put there under such a name (a backup restored), and the
+ * bytes of the file it removes are in the store until it has removed it.
+ * The mirror's export clears the leftover once the file is gone (or is not
+ * that body); store_batch_folder_delete() drops a folder's leftovers.
+ * An account whose mirror is no longer exported keeps them (and their
+ * bodies) until it is again.
+ */
+struct store_leftover {
+	char part[STORE_MIRROR_NAME_MAX + 1];	/* the unique part */
+	uint8_t hash[STORE_HASH_LEN];
+};
+
+/*
+ * The folder's leftovers, ordered by part as memcmp orders bytes (a
+ * shorter prefix first).  *v_r is malloc'ed (NULL when none): free() it.
+ */
+int store_leftover_list(struct store *s, uint32_t folder_id,
+			struct store_leftover **v_r, size_t *n_r,
+			struct ms_err *err_r) MS_WUR;
+
 /* --- bodies -------------------------------------------------------------- */
 
 /*
@@ -469,7 +499,8 @@ int store_batch_msg_flags(struct store_batch *b, uint32_t folder_id,
 int store_batch_msg_mirror(struct store_batch *b, uint32_t folder_id,
 			   uint32_t uid, const char *mirror_name) MS_WUR;
 /* Removes every record with uid_lo <= uid <= uid_hi (a VANISHED range);
- * UIDs without a record are ignored. */
+ * UIDs without a record are ignored.  A record with a mirror_name leaves
+ * a leftover (see above) that takes over its body reference. */
 int store_batch_msg_expunge(struct store_batch *b, uint32_t folder_id,
 			    uint32_t uid_lo, uint32_t uid_hi) MS_WUR;
 /* Sets the members of state named by mask (STORE_FS_*).  The commit fails
@@ -488,6 +519,10 @@ int store_batch_change_add(struct store_batch *b,
 			   struct store_body *body) MS_WUR;
 /* Clears the pending change seq (no-op when absent). */
 int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
+/* Clears the leftover (folder_id, part), dropping its body reference
+ * (no-op when absent).  MS_EINVAL for an empty or too long part. */
+int store_batch_leftover_clear(struct store_batch *b, uint32_t folder_id,
+			       const char *part) MS_WUR;
 /* Stores or replaces a POP3 record; body as for store_batch_msg_add. */
 int store_batch_pop3_put(struct store_batch *b, const char *account,
 			 const char *uidl, const struct store_pop3 *rec,

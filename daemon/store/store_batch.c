@@ -25,6 +25,7 @@ enum store_op_kind {
 	STORE_OP_OUTBOX_ADD,
 	STORE_OP_OUTBOX_UPDATE,
 	STORE_OP_OUTBOX_DELETE,
+	STORE_OP_LEFTOVER_CLEAR,
 };
 
 #define STORE_POP3_KEY_MAX (STORE_ACCOUNT_MAX + 1 + STORE_UIDL_MAX)
@@ -38,7 +39,9 @@ struct store_op {
 	uint8_t *data;		/* owned: outbox value or error text */
 	size_t data_len;
 	union {
-		struct store_msg msg;	/* MSG_ADD, _FLAGS, _MIRROR */
+		struct store_msg msg;	/* MSG_ADD, _FLAGS, _MIRROR;
+					 * LEFTOVER_CLEAR: the part in
+					 * mirror_name */
 		struct {
 			struct store_folder_state state;
 			unsigned mask;
@@ -285,6 +288,35 @@ store_batch_change_clear(struct store_batch *b, uint64_t seq)
 	if (op == NULL)
 		return MS_ENOMEM;
 	op->u.seq = seq;
+	return MS_OK;
+}
+
+int
+store__leftover_key(uint32_t folder_id, const char *part, size_t len,
+		    uint8_t *key, size_t *len_r)
+{
+	if (len == 0 || len > STORE_MIRROR_NAME_MAX)
+		return MS_EINVAL;
+	store__folder_key(folder_id, key);
+	memcpy(key + 4, part, len);
+	*len_r = 4 + len;
+	return MS_OK;
+}
+
+int
+store_batch_leftover_clear(struct store_batch *b, uint32_t folder_id,
+			   const char *part)
+{
+	size_t n = strlen(part);
+	struct store_op *op;
+
+	if (n == 0 || n > STORE_MIRROR_NAME_MAX)
+		return MS_EINVAL;
+	op = store_batch_push(b, STORE_OP_LEFTOVER_CLEAR, NULL);
+	if (op == NULL)
+		return MS_ENOMEM;
+	op->folder_id = folder_id;
+	memcpy(op->u.msg.mirror_name, part, n + 1);
 	return MS_OK;
 }
 
@@ -814,11 +846,97 @@ store_apply_msg_update(struct store *s, MDB_txn *txn, struct store_commit *c,
 	return store_msg_put(s, txn, &m, err_r);
 }
 
-/* Removes the records lo..hi of a folder. */
+/*
+ * Record m, removed, leaves a leftover for its Maildir file that takes
+ * over its body reference (one of the same part before it gives its own
+ * up).
+ */
+static int
+store_leftover_put(struct store *s, MDB_txn *txn, struct store_commit *c,
+		   const struct store_msg *m, struct ms_err *err_r)
+{
+	uint8_t key[4 + STORE_MIRROR_NAME_MAX], old[STORE_HASH_LEN];
+	MDB_val k, v;
+	size_t klen;
+	int rc;
+
+	if (store__leftover_key(m->folder_id, m->mirror_name,
+				strcspn(m->mirror_name, ",:!"), key,
+				&klen) != MS_OK)
+		return store_body_unref(s, txn, c, m->hash, err_r);
+	k = (MDB_val){ klen, key };
+	rc = mdb_get(txn, s->dbi[STORE_DBI_LEFTOVERS], &k, &v);
+	if (rc == 0 && v.mv_size == STORE_HASH_LEN) {
+		memcpy(old, v.mv_data, STORE_HASH_LEN);
+		if ((rc = store_body_unref(s, txn, c, old, err_r)) < 0)
+			return rc;
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		return store__mdb_err(s, err_r, rc, "reading a leftover");
+	}
+	v = (MDB_val){ STORE_HASH_LEN, (void *)m->hash };
+	rc = mdb_put(txn, s->dbi[STORE_DBI_LEFTOVERS], &k, &v, 0);
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "writing a leftover");
+	return MS_OK;
+}
+
+/* Removes leftover (folder, part) or, with part NULL, all the folder's. */
+static int
+store_leftover_del(struct store *s, MDB_txn *txn, struct store_commit *c,
+		   uint32_t folder_id, const char *part, struct ms_err *err_r)
+{
+	uint8_t key[4 + STORE_MIRROR_NAME_MAX], hash[STORE_HASH_LEN];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t klen = 4;
+	int rc;
+
+	if (part != NULL) {
+		if (store__leftover_key(folder_id, part, strlen(part), key,
+					&klen) != MS_OK)
+			return MS_OK;
+	} else {
+		store__folder_key(folder_id, key);
+	}
+	rc = mdb_cursor_open(txn, s->dbi[STORE_DBI_LEFTOVERS], &cur);
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "leftover cursor");
+	for (;;) {
+		k = (MDB_val){ klen, key };
+		rc = mdb_cursor_get(cur, &k, &v, part != NULL ? MDB_SET_KEY :
+				    MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size < 4 ||
+		    memcmp(k.mv_data, key, 4) != 0))) {
+			rc = MS_OK;
+			break;
+		}
+		if (rc == 0 && v.mv_size != STORE_HASH_LEN) {
+			rc = ms_err_set(err_r, MS_ESTORE, "store: bad leftover");
+			break;
+		}
+		if (rc == 0) {
+			memcpy(hash, v.mv_data, STORE_HASH_LEN);
+			rc = mdb_cursor_del(cur, 0);
+		}
+		if (rc != 0) {
+			rc = store__mdb_err(s, err_r, rc, "removing a leftover");
+			break;
+		}
+		if ((rc = store_body_unref(s, txn, c, hash, err_r)) < 0 ||
+		    part != NULL)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Removes the records lo..hi of a folder; with keep_files, a record's
+ * Maildir file leaves a leftover. */
 static int
 store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 		    uint32_t folder_id, uint32_t lo, uint32_t hi,
-		    struct store_folder_delta *d, struct ms_err *err_r)
+		    bool keep_files, struct store_folder_delta *d,
+		    struct ms_err *err_r)
 {
 	MDB_cursor *cur;
 	int rc;
@@ -857,7 +975,10 @@ store_expunge_range(struct store *s, MDB_txn *txn, struct store_commit *c,
 			rc = store__mdb_err(s, err_r, rc, "expunge");
 			goto out;
 		}
-		rc = store_body_unref(s, txn, c, m.hash, err_r);
+		if (keep_files && m.mirror_name[0] != '\0')
+			rc = store_leftover_put(s, txn, c, &m, err_r);
+		else
+			rc = store_body_unref(s, txn, c, m.hash, err_r);
 		if (rc == MS_OK)
 			rc = store_ref_index(s, txn, m.hash, fid, uid, false,
 					     err_r);
@@ -894,8 +1015,10 @@ store_apply_folder_delete(struct store *s, MDB_txn *txn,
 	rc = store_folder_slot(s, txn, c, folder_id, &d, err_r);
 	if (rc < 0)
 		return rc;
-	rc = store_expunge_range(s, txn, c, folder_id, 0, UINT32_MAX, NULL,
-				 err_r);
+	rc = store_expunge_range(s, txn, c, folder_id, 0, UINT32_MAX, false,
+				 NULL, err_r);
+	if (rc == MS_OK)
+		rc = store_leftover_del(s, txn, c, folder_id, NULL, err_r);
 	if (rc < 0)
 		return rc;
 	store__folder_key(folder_id, key);
@@ -1089,7 +1212,8 @@ store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 		if (rc < 0)
 			return rc;
 		return store_expunge_range(s, txn, c, op->folder_id,
-					   op->uid_lo, op->uid_hi, d, err_r);
+					   op->uid_lo, op->uid_hi, true, d,
+					   err_r);
 	case STORE_OP_FOLDER_STATE:
 		rc = store_folder_slot(s, txn, c, op->folder_id, &d, err_r);
 		if (rc < 0)
@@ -1110,6 +1234,9 @@ store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 	case STORE_OP_OUTBOX_UPDATE:
 	case STORE_OP_OUTBOX_DELETE:
 		return store_apply_outbox(s, txn, c, op, err_r);
+	case STORE_OP_LEFTOVER_CLEAR:
+		return store_leftover_del(s, txn, c, op->folder_id,
+					  op->u.msg.mirror_name, err_r);
 	}
 	return ms_err_set(err_r, MS_EINTERNAL, "store: unknown batch op");
 }

@@ -28,6 +28,7 @@ enum store__dbi {
 	STORE_DBI_CHANGES,
 	STORE_DBI_POP3,
 	STORE_DBI_OUTBOX,
+	STORE_DBI_LEFTOVERS,
 	STORE_DBI_COUNT,
 };
 
@@ -220,5 +221,10 @@ int store__outbox_decode(uint64_t id, const void *data, size_t len,
 
 /* Migration from schema v1: builds body_refs from the message records. */
 int store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r);
+/* The leftovers key of (folder, unique part of a file name): *len_r bytes
+ * into key (4 + STORE_MIRROR_NAME_MAX); MS_EINVAL for an empty or too long
+ * part. */
+int store__leftover_key(uint32_t folder_id, const char *part, size_t len,
+			uint8_t *key, size_t *len_r);
 
 #endif

@@ -349,6 +349,60 @@ store_pop3_get(struct store *s, const char *account, const char *uidl,
 	return rc;
 }
 
+/* --- leftovers ------------------------------------------------------------ */
+
+int
+store_leftover_list(struct store *s, uint32_t folder_id,
+		    struct store_leftover **v_r, size_t *n_r,
+		    struct ms_err *err_r)
+{
+	struct store_leftover *arr = NULL;
+	size_t n = 0, cap = 0;
+	uint8_t key[4];
+	MDB_val k = { 4, key }, v;
+	MDB_cursor *c;
+	MDB_txn *txn;
+	int rc, op = MDB_SET_RANGE;
+
+	*v_r = NULL;
+	*n_r = 0;
+	store__folder_key(folder_id, key);
+	rc = store__cursor_begin(s, STORE_DBI_LEFTOVERS, &txn, &c, err_r);
+	if (rc < 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size < 4 || memcmp(k.mv_data, key, 4) != 0)
+			break;
+		if (k.mv_size == 4 || k.mv_size > 4 + STORE_MIRROR_NAME_MAX ||
+		    v.mv_size != STORE_HASH_LEN) {
+			rc = ms_err_set(err_r, MS_ESTORE,
+					"store: bad leftover record");
+			goto out;
+		}
+		if (store__reserve(&arr, &cap, n, sizeof(*arr), 16) < 0) {
+			rc = ms_err_set(err_r, MS_ENOMEM,
+					"store: out of memory");
+			goto out;
+		}
+		memcpy(arr[n].part, (uint8_t *)k.mv_data + 4, k.mv_size - 4);
+		arr[n].part[k.mv_size - 4] = '\0';
+		memcpy(arr[n].hash, v.mv_data, STORE_HASH_LEN);
+		n++;
+	}
+	rc = (rc == MDB_NOTFOUND || rc == 0) ? MS_OK :
+	     store__mdb_err(s, err_r, rc, "leftovers");
+out:
+	store__cursor_end(s, txn, c);
+	if (rc < 0) {
+		free(arr);
+		return rc;
+	}
+	*v_r = arr;
+	*n_r = n;
+	return MS_OK;
+}
+
 /* --- consistency check ---------------------------------------------------- */
 
 struct store_check_ctx {
@@ -484,8 +538,8 @@ out:
 	return rc;
 }
 
-/* Collects the hashes held by pending APPENDs, POP3 records and the
- * outbox. */
+/* Collects the hashes held by pending APPENDs, POP3 records, the outbox
+ * and leftovers. */
 static int
 store_check_other_refs(struct store_check_ctx *x)
 {
@@ -540,6 +594,20 @@ store_check_other_refs(struct store_check_ctx *x)
 		rc = store_check_push(x, e.hash);
 		store_outbox_deinit(&e);
 		if (rc < 0) {
+			mdb_cursor_close(c);
+			return rc;
+		}
+	}
+	mdb_cursor_close(c);
+	if ((rc = mdb_cursor_open(x->txn, s->dbi[STORE_DBI_LEFTOVERS], &c)))
+		return store__mdb_err(s, x->err_r, rc, "check");
+	for (op = MDB_FIRST; (rc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	     op = MDB_NEXT) {
+		if (k.mv_size <= 4 || v.mv_size != STORE_HASH_LEN) {
+			mdb_cursor_close(c);
+			return store_check_fail(x, "bad leftover", NULL, 0, 0);
+		}
+		if ((rc = store_check_push(x, v.mv_data)) < 0) {
 			mdb_cursor_close(c);
 			return rc;
 		}

@@ -1153,9 +1153,10 @@ test_move_same_uidvalidity(void **state)
 	mt_clear_changes(t);
 	st = mt_scan(t);
 	assert_int_equal(st.deletes + st.moves + st.appends, 0);
-	st = mt_export(t);
+	/* The scan adopts it already: its name is no leftover of Same. */
 	assert_int_equal(st.adopted, 1);
-	assert_int_equal(st.removed + st.written, 0);
+	st = mt_export(t);
+	assert_int_equal(st.removed + st.written + st.adopted, 0);
 	assert_int_equal(tmd_count(t->root, "Same/cur") +
 			 tmd_count(t->root, "Same/new"), 1);
 	assert_int_equal(store_msg_get(t->s, same, 1, &nm, &err), MS_OK);
@@ -1376,6 +1377,157 @@ test_reader_new_folder_excluded(void **state)
 	t->p.nfolders = 0;
 }
 
+/* A reader's file the scan cannot take (larger than a body may be, as one
+ * that cannot be read) is reported and left alone; every other change of
+ * the account is recorded all the same. */
+static void
+test_scan_skips_unreadable(void **state)
+{
+	struct mt *t = *state;
+	struct store_params sp = { .dir = t->sdir, .max_body_size = 4096 };
+	struct mirror_stats st = { 0 };
+	struct ms_err err = { 0 };
+	char name[512], a[8300], big[6000];
+
+	store_close(&t->s);
+	assert_int_equal(store_open(&t->s, &sp, &err), MS_OK);
+	(void)mt_export(t);
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "Subject: big\r\n\r\n", 17);
+	/* INBOX comes first: its file is the first the scan resolves. */
+	assert_int_equal(tmd_put(t->root, "cur/1700000031.M1P1.h:2,S", big,
+				 sizeof(big)), 0);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/1700000032.M1P1.h",
+				 MT_NEW, strlen(MT_NEW)), 0);
+	assert_true(mt_find(t, "", 2, name, sizeof(name)));
+	snprintf(a, sizeof(a), "%s/%s", t->root, name);
+	assert_int_equal(unlink(a), 0);
+	t->nreports = 0;
+	assert_int_equal(mirror_scan(t->s, &t->p, &st, &err), MS_OK);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->dev), 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_DELETE, t->inbox), 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 0);
+	assert_int_equal(t->nreports, 1);
+	/* Reported once; the file stays as it is. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mirror_scan(t->s, &t->p, &st, &err), MS_OK);
+	assert_int_equal(st.appends + st.deletes, 0);
+	assert_int_equal(t->nreports, 1);
+	assert_int_equal(tmd_get(t->root, "cur/1700000031.M1P1.h:2,S", big,
+				 sizeof(big)), sizeof(big));
+}
+
+/* Two server folders whose Maildirs would be one (INBOX and inbox; Work
+ * and work on a file system that ignores case): the first is mirrored,
+ * the second reported and left out; neither gets the other's mail. */
+static void
+test_folders_one_maildir(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	uint32_t lower, work, work2;
+	char path[8300];
+	size_t n;
+
+	mt_folder(t, "inbox", 150, &lower);
+	mt_add(t, lower, 5, MT_NEW, 0);
+	mt_folder(t, "Work", 160, &work);
+	mt_add(t, work, 1, MT_MSG2, STORE_FLAG_SEEN);
+	mt_folder(t, "work", 170, &work2);
+	mt_add(t, work2, 1, MT_MSG3, STORE_FLAG_SEEN);
+	t->nreports = 0;
+	st = mt_export(t);
+	assert_int_equal(st.written, 6);
+	assert_int_equal(t->nreports, 2);
+	assert_int_equal(tmd_count(t->root, "cur") + tmd_count(t->root, "new"),
+			 3);
+	assert_int_equal(tmd_count(t->root, "Work/cur"), 1);
+	snprintf(path, sizeof(path), "%s/work", t->root);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Nothing crosses: no appends, no moves, no deletions. */
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.moves + st.deletes + st.created, 0);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 0);
+	free(ch);
+	st = mt_export(t);
+	assert_int_equal(st.written + st.removed + st.adopted, 0);
+	assert_int_equal(t->nreports, 2);	/* once each */
+	mt_check(t);
+	/* The store keeps both. */
+	assert_int_equal(store_msg_get(t->s, lower, 5, &m, &err), MS_OK);
+	assert_int_equal(store_msg_get(t->s, work2, 1, &m, &err), MS_OK);
+}
+
+/* The export removes the file of a record the server expunged only while
+ * the store holds its bytes (a leftover): a file restored from a backup
+ * under such a name later, or one whose bytes a reader changed, is a
+ * reader's new message, uploaded and never removed. */
+static void
+test_restored_file(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	char name2[512], name3[512], buf[256];
+	uint32_t uid = 10;
+	size_t n;
+
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 2, name2, sizeof(name2)));
+	assert_true(mt_find(t, "", 3, name3, sizeof(name3)));
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, t->inbox, 2, 3), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	/* Before the export came, a reader wrote other bytes into uid 3's. */
+	assert_int_equal(tmd_put(t->root, name3, MT_NEW, strlen(MT_NEW)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends + st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(tmd_get(t->root, name2, buf, sizeof(buf)), -1);
+	assert_int_equal(tmd_get(t->root, name3, buf, sizeof(buf)),
+			 strlen(MT_NEW));
+	/* uid 2's file restored from a backup; both are new messages. */
+	assert_int_equal(tmd_put(t->root, name2, MT_MSG2, strlen(MT_MSG2)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 2);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 2);
+	st = mt_export(t);
+	assert_int_equal(st.removed + st.written + st.adopted, 0);
+	assert_int_equal(tmd_get(t->root, name2, buf, sizeof(buf)),
+			 strlen(MT_MSG2));
+	mt_check(t);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	/* The server took them: export adopts the files. */
+	ch = mt_changes(t, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_msg m = { .folder_id = t->inbox, .uid = uid++ };
+
+		memcpy(m.hash, ch[i].hash, STORE_HASH_LEN);
+		assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+		assert_int_equal(store_batch_change_clear(b, ch[i].seq), MS_OK);
+	}
+	free(ch);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	st = mt_export(t);
+	assert_int_equal(st.adopted, 2);
+	assert_int_equal(st.removed + st.written, 0);
+	assert_int_equal(st.flag_changes, 2);	/* the files' letters */
+	mt_check(t);
+	mt_clear_changes(t);
+	mt_pass_no_change(t);
+}
+
 /*
  * Nothing in the tree is followed or blocked on: a folder's parent made a
  * link to another account's tree (its message must not become an APPEND,
@@ -1448,8 +1600,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_delete_and_move, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_file, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_lf, mt_setup, mt_teardown),
-		cmocka_unit_test_setup_teardown(test_links_not_followed, mt_setup,
-						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
@@ -1462,6 +1612,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tombstone_reader_files, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_skips_unreadable, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_folders_one_maildir, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_restored_file, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_links_not_followed, mt_setup,
+						mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

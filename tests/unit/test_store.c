@@ -288,6 +288,64 @@ test_dedup_refcount(void **state)
 	tsu_rmdir(dir);
 }
 
+/* A record removed while it has a Maildir file leaves a leftover that
+ * holds its body until cleared; a folder's deletion drops its leftovers. */
+static void
+test_leftovers(void **state)
+{
+	static const char text[] = "Subject: left\r\n\r\nover\r\n";
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_leftover *v;
+	struct store_msg m;
+	uint8_t hash[STORE_HASH_LEN], buf[4];
+	uint32_t f1;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &f1,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, f1, 1, text);
+	tsu_add(b, s, f1, 2, "Subject: other\r\n\r\nx\r\n");
+	tsu_add(b, s, f1, 3, "Subject: third\r\n\r\ny\r\n");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_batch_msg_mirror(b, f1, 1, "7-1-aa,U=1:2,S"),
+			 MS_OK);
+	assert_int_equal(store_batch_msg_mirror(b, f1, 3, "7-3-cc,U=3"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, f1, 1, &m, &err), MS_OK);
+	memcpy(hash, m.hash, STORE_HASH_LEN);
+	/* uid 2 had no file: no leftover. */
+	assert_int_equal(store_batch_msg_expunge(b, f1, 1, 3), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	assert_int_equal(store_leftover_list(s, f1, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].part, "7-1-aa");
+	assert_memory_equal(v[0].hash, hash, STORE_HASH_LEN);
+	assert_string_equal(v[1].part, "7-3-cc");
+	free(v);
+	assert_int_equal(store_body_read(s, hash, 0, buf, 4, &n, &err), MS_OK);
+	/* Cleared: the body goes with its last reference. */
+	assert_int_equal(store_batch_leftover_clear(b, f1, "7-1-aa"), MS_OK);
+	assert_int_equal(store_batch_leftover_clear(b, f1, "7-9-zz"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_body_read(s, hash, 0, buf, 4, &n, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	assert_int_equal(store_batch_folder_delete(b, f1), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_leftover_list(s, f1, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_batch_free(&b);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 static void
 test_replace_and_flags(void **state)
 {
@@ -800,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_migration_and_future),
 		cmocka_unit_test(test_ingest_and_summary),
 		cmocka_unit_test(test_dedup_refcount),
+		cmocka_unit_test(test_leftovers),
 		cmocka_unit_test(test_replace_and_flags),
 		cmocka_unit_test(test_batch_atomic),
 		cmocka_unit_test(test_map_growth),
