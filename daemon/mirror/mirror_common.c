@@ -843,29 +843,18 @@ mirror__flags_merge(struct store_batch *b, const struct store_msg *m,
 	uint32_t add = mirror_flags_from_maildir(now & ~ref);
 	uint32_t rem = mirror_flags_from_maildir(ref & ~now);
 	uint32_t old = m->flags, nf = (old | add) & ~rem;
-	struct store_change ch = { 0 };
 	int rc;
 
-	/* flags_r may point into m. */
+	/* flags_r may point into m: read m first. */
+	rc = store_batch_local_flags(b, m, nf);
+	if (rc > 0)
+		log_debug("mirror folder_id=%u uid=%u reader flags +%#x -%#x",
+			  m->folder_id, m->uid, nf & ~old, old & ~nf);
 	if (flags_r != NULL)
 		*flags_r = nf;
-	if (nf == old)
-		return 0;
-	ch.kind = STORE_CHANGE_FLAGS;
-	ch.folder_id = m->folder_id;
-	ch.uid = m->uid;
-	ch.flags_add = nf & ~old;
-	ch.flags_remove = old & ~nf;
-	/* The synced flags stay: the engine pushes the difference. */
-	rc = store_batch_msg_flags(b, m->folder_id, m->uid, nf,
-				   m->synced_flags, m->modseq);
-	if (rc == MS_OK)
-		rc = store_batch_change_add(b, &ch, NULL);
-	if (rc != MS_OK)
+	if (rc < 0)
 		return ms_err_set(err_r, rc, "out of memory");
-	log_debug("mirror folder_id=%u uid=%u reader flags +%#x -%#x",
-		  m->folder_id, m->uid, ch.flags_add, ch.flags_remove);
-	return 1;
+	return rc;
 }
 
 int

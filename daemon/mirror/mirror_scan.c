@@ -441,18 +441,13 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 		   struct ms_err *err_r)
 {
 	struct store_body *body = NULL;
-	struct store_change ch = { 0 };
 	int rc = mirror_scan_read(x, u, &body, err_r);
 
 	if (rc == STORE_NOTFOUND)
 		return MS_OK;	/* gone meanwhile: the next scan sees why */
 	if (rc != MS_OK)
 		return rc;
-	ch.kind = STORE_CHANGE_APPEND;
-	ch.folder_id = u->folder_id;
-	ch.internal_date = u->mtime;
-	store_body_hash(body, ch.hash);
-	rc = store_batch_change_add(x->b, &ch, body);
+	rc = store_batch_local_append(x->b, u->folder_id, body, u->mtime);
 	if (rc != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
 	log_info("acct=%s mirror new message %s/%s/%s: APPEND pending",
@@ -466,7 +461,6 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 static int
 mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 {
-	struct store_change ch;
 	int rc = MS_OK;
 
 	if (x->nvan > 1)
@@ -494,13 +488,9 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 			continue;
 		}
 		v = &x->van[k];
-		memset(&ch, 0, sizeof(ch));
-		ch.kind = STORE_CHANGE_MOVE;
-		ch.folder_id = v->folder_id;
-		ch.uid = v->uid;
-		ch.dest_folder_id = u->folder_id;
 		v->is_done = true;
-		rc = store_batch_change_add(x->b, &ch, NULL);
+		rc = store_batch_local_move(x->b, v->folder_id, v->uid,
+					    u->folder_id);
 		if (rc != MS_OK) {
 			rc = ms_err_set(err_r, rc, "out of memory");
 			break;
@@ -519,11 +509,8 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 				 x->c->p->account, x->van[i].uid);
 			continue;
 		}
-		memset(&ch, 0, sizeof(ch));
-		ch.kind = STORE_CHANGE_DELETE;
-		ch.folder_id = x->van[i].folder_id;
-		ch.uid = x->van[i].uid;
-		rc = store_batch_change_add(x->b, &ch, NULL);
+		rc = store_batch_local_delete(x->b, x->van[i].folder_id,
+					      x->van[i].uid);
 		if (rc != MS_OK) {
 			rc = ms_err_set(err_r, rc, "out of memory");
 			break;

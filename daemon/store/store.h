@@ -517,6 +517,28 @@ int store_batch_folder_delete(struct store_batch *b,
 int store_batch_change_add(struct store_batch *b,
 			   const struct store_change *c,
 			   struct store_body *body) MS_WUR;
+/*
+ * Local changes (store_local.c): what the user did, recorded as one
+ * operation each whoever saw it (the mirror's scan, the control socket),
+ * as pending changes the engine pushes.
+ *   flags:  the record m takes flags at once (its synced flags stay, for
+ *           the three-way merge) and a pending FLAGS change holds the
+ *           difference; 1 when recorded, 0 when flags equal m's.
+ *   delete: the message is to be expunged on the server.
+ *   move:   to dest_folder_id.
+ *   append: body (consumed as by store_batch_change_add) is a new
+ *           message of folder_id, with its internal date.
+ * Errors as store_batch_change_add's.
+ */
+int store_batch_local_flags(struct store_batch *b, const struct store_msg *m,
+			    uint32_t flags) MS_WUR;
+int store_batch_local_delete(struct store_batch *b, uint32_t folder_id,
+			     uint32_t uid) MS_WUR;
+int store_batch_local_move(struct store_batch *b, uint32_t folder_id,
+			   uint32_t uid, uint32_t dest_folder_id) MS_WUR;
+int store_batch_local_append(struct store_batch *b, uint32_t folder_id,
+			     struct store_body *body,
+			     int64_t internal_date) MS_WUR;
 /* Clears the pending change seq (no-op when absent). */
 int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
 /* Clears the leftover (folder_id, part), dropping its body reference

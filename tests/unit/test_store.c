@@ -685,6 +685,71 @@ test_change_list_folder(void **state)
 	tsu_rmdir(dir);
 }
 
+/* Local changes are one operation each: flags update the record and
+ * queue the difference (synced flags kept), delete/move/append queue
+ * their change; an append's body stays referenced. */
+static void
+test_local_changes(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_change *list;
+	struct store_msg m;
+	uint8_t h[STORE_HASH_LEN], buf[8];
+	uint32_t inbox, sent;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &inbox,
+					     &err), MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "Sent", '/', 0, &sent,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, inbox, 7, "Subject: x\r\n\r\nbody");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_msg_get(s, inbox, 7, &m, &err), MS_OK);
+	assert_int_equal(m.flags, 1);
+	/* The same flags: nothing recorded. */
+	assert_int_equal(store_batch_local_flags(b, &m, m.flags), 0);
+	assert_int_equal(store_batch_local_flags(b, &m, STORE_FLAG_FLAGGED), 1);
+	assert_int_equal(store_batch_local_delete(b, inbox, 8), MS_OK);
+	assert_int_equal(store_batch_local_move(b, inbox, 9, sent), MS_OK);
+	{
+		struct store_body *body = tsu_body(s, "Subject: d\r\n\r\nd", 15,
+						   4);
+
+		store_body_hash(body, h);
+		assert_int_equal(store_batch_local_append(b, sent, body, 42),
+				 MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_msg_get(s, inbox, 7, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(store_change_list(s, 0, 100, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(list[0].kind, STORE_CHANGE_FLAGS);
+	assert_int_equal(list[0].uid, 7);
+	assert_int_equal(list[0].flags_add, STORE_FLAG_FLAGGED);
+	assert_int_equal(list[0].flags_remove, 1);
+	assert_int_equal(list[1].kind, STORE_CHANGE_DELETE);
+	assert_int_equal(list[1].uid, 8);
+	assert_int_equal(list[2].kind, STORE_CHANGE_MOVE);
+	assert_int_equal(list[2].dest_folder_id, sent);
+	assert_int_equal(list[3].kind, STORE_CHANGE_APPEND);
+	assert_int_equal(list[3].folder_id, sent);
+	assert_int_equal(list[3].internal_date, 42);
+	assert_memory_equal(list[3].hash, h, STORE_HASH_LEN);
+	free(list);
+	assert_int_equal(store_body_read(s, h, 0, buf, 8, &n, &err), MS_OK);
+	assert_memory_equal(buf, "Subject:", 8);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 /* Each planted fault is found by store_check. */
 static void
 test_check_detects(void **state)
@@ -866,6 +931,7 @@ main(void)
 		cmocka_unit_test(test_iteration),
 		cmocka_unit_test(test_changes_and_pop3),
 		cmocka_unit_test(test_change_list_folder),
+		cmocka_unit_test(test_local_changes),
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_outbox),
