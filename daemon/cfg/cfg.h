@@ -184,6 +184,24 @@ const struct cfg_account *cfg_account_find(const struct cfg *cfg,
 int cfg_path_search(const struct cfg_env *env, char **path_r,
 		    struct cfg_report *rep) MS_WUR;
 
+/* --- folders = (cfg_folders.c) ---------------------------------------- */
+
+/*
+ * Matches a UTF-8 folder name against one pattern of the folders= key:
+ * "*" matches any run of characters, "%" any run without the hierarchy
+ * delimiter delim (0: none), everything else itself.  INBOX (and the
+ * "INBOX" part of "INBOX/...") matches case-insensitively, as IMAP
+ * names it.
+ */
+bool cfg_folder_match(const char *pattern, const char *name, char delim);
+
+/*
+ * The folders= rule: a name is wanted when it matches at least one
+ * pattern without "!" (or the list has none) and no "!" pattern.
+ */
+bool cfg_folder_wanted(char *const *patterns, size_t n, const char *name,
+			char delim);
+
 /* Names for the enums, as the config file spells them. */
 const char *cfg_protocol_name(enum cfg_protocol p);
 const char *cfg_tls_name(enum cfg_tls t);

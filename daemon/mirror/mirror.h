@@ -75,7 +75,7 @@
  *    leaves its files alone, and makes its Maildir again if the reader
  *    removes it (the APPENDs are pending all the same).  One whose
  *    name the account's folders = patterns (p->folders, matched with
- *    sync_folder_wanted(), the engine's own rule) exclude is no folder:
+ *    cfg_folder_wanted(), the engine's own rule) exclude is no folder:
  *    the engine would never create it, so it is reported once and left
  *    alone, with no store folder;
  *  - a message file that is there but cannot be read, or is larger than
@@ -155,7 +155,7 @@ struct mirror_params {
 	 * report); may be NULL.  Owned by the caller, who keeps it across
 	 * passes so that a path is reported once per process. */
 	struct maildir_report *rep;
-	/* The account's folders = patterns (sync_folder_wanted(), the
+	/* The account's folders = patterns (cfg_folder_wanted(), the
 	 * engine's rule); none: every folder is wanted.  A reader's
 	 * Maildir they exclude is reported and left alone. */
 	char *const *folders;

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "maildir/maildir_path.h"
 #include "mirror/mirror_int.h"
-#include "sync/sync_folders.h"
+#include "cfg/cfg.h"
 
 /* Commit a batch once it holds this much (memory stays bounded). */
 #define MIRROR_BATCH_OPS 2000
@@ -500,7 +500,7 @@ mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 		}
 		/* One the folders = patterns exclude the engine would never
 		 * create (sync_create_add()): its files would wait forever. */
-		if (rc == MS_OK && !sync_folder_wanted(c->p->folders,
+		if (rc == MS_OK && !cfg_folder_wanted(c->p->folders,
 						       c->p->nfolders, name,
 						       delim)) {
 			snprintf(why, sizeof(why), "not synced: folders = "

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "maildir/maildir_hash.h"
 #include "mirror/mirror_int.h"
-#include "sync/sync_folders.h"
+#include "cfg/cfg.h"
 
 #define MIRROR_READ_CHUNK (64 * 1024)
 
@@ -616,7 +616,7 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 	mirror__dir_close(&md);
 	if (rc != MS_OK || n_reader == 0)
 		return rc;
-	if (!sync_folder_wanted(c->p->folders, c->p->nfolders, f->name,
+	if (!cfg_folder_wanted(c->p->folders, c->p->nfolders, f->name,
 				f->delimiter)) {
 		maildir_report_note(c->p->rep, path, "Maildir of a folder "
 				    "deleted on the server; not synced: "

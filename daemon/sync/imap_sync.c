@@ -1510,7 +1510,7 @@ sync_folders_reconcile(struct imap_sync *as)
 		struct sync_fold *f = &as->folds[i];
 
 		f->is_wanted = (f->attrs & STORE_FOLDER_NOSELECT) == 0 &&
-			       sync_folder_wanted(pat->v, pat->n, f->name,
+			       cfg_folder_wanted(pat->v, pat->n, f->name,
 						  f->delim) &&
 			       (as->only_folder == NULL ||
 				strcmp(as->only_folder, f->name) == 0);
@@ -1673,7 +1673,7 @@ sync_list_done(struct imap_session *s, int rc, const struct imap_ev_status *st,
 		struct sync_fold *f = &as->folds[i];
 
 		if ((f->attrs & STORE_FOLDER_NOSELECT) != 0 ||
-		    !sync_folder_wanted(as->acct->folders.v,
+		    !cfg_folder_wanted(as->acct->folders.v,
 					as->acct->folders.n, f->name, f->delim))
 			continue;
 		if (!sync_submit(as, imap_cmd_status(core,

@@ -20,7 +20,7 @@ sync_create_add(struct imap_sync *as, const struct store_folder *f)
 	struct store_folder *v;
 
 	if (as->acct->direction != CFG_DIRECTION_BOTH ||
-	    !sync_folder_wanted(pat->v, pat->n, f->name, f->delimiter)) {
+	    !cfg_folder_wanted(pat->v, pat->n, f->name, f->delimiter)) {
 		log_info("acct=%s folder=%s was created in the mirror; not "
 			 "created on the server (%s)", as->name, f->name,
 			 as->acct->direction != CFG_DIRECTION_BOTH ?

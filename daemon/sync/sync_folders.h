@@ -1,6 +1,7 @@
 /*
- * sync_folders.h - which server folders an account syncs, and how each is
- * synced this pass.  Pure functions, no I/O.
+ * sync_folders.h - what LIST says of a folder, and how each is synced this
+ * pass.  Pure functions, no I/O.  Which folders an account syncs is the
+ * configuration's rule: cfg_folder_wanted() (cfg/cfg.h).
  */
 #ifndef MS_SYNC_FOLDERS_H
 #define MS_SYNC_FOLDERS_H
@@ -11,22 +12,6 @@
 
 #include "common/ms.h"
 #include "store/store.h"
-
-/*
- * Matches a UTF-8 folder name against one pattern of the folders= key:
- * "*" matches any run of characters, "%" any run without the hierarchy
- * delimiter delim (0: none), everything else itself.  INBOX (and the
- * "INBOX" part of "INBOX/...") matches case-insensitively, as IMAP
- * names it.
- */
-bool sync_pattern_match(const char *pattern, const char *name, char delim);
-
-/*
- * The folders= rule: a name is wanted when it matches at least one
- * pattern without "!" (or the list has none) and no "!" pattern.
- */
-bool sync_folder_wanted(char *const *patterns, size_t n, const char *name,
-			char delim);
 
 /* STORE_FOLDER_* bits of LIST attributes (space-separated atoms), plus
  * STORE_FOLDER_INBOX for INBOX itself. */

@@ -1,6 +1,6 @@
 /*
  * test_sync_logic.c - the sync engine's pure parts: flag names and the
- * three-way merge (every case), folders= patterns with excludes, folder
+ * three-way merge (every case), folder
  * attributes, the per-folder plan, and IMAP dates.
  */
 #include <setjmp.h>
@@ -86,48 +86,6 @@ test_merge_cases(void **state)
 		STORE_FLAG_SEEN,
 		STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT, NULL),
 		STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT);
-}
-
-static void
-test_patterns(void **state)
-{
-	char *all[] = { "*" };
-	char *ex[] = { "*", "!Trash", "!Lists/*" };
-	char *only_ex[] = { "!Junk" };
-	char *some[] = { "INBOX", "Lists/%", "Ü*" };
-
-	(void)state;
-	assert_true(sync_pattern_match("*", "a/b/c", '/'));
-	assert_true(sync_pattern_match("%", "abc", '/'));
-	assert_false(sync_pattern_match("%", "a/b", '/'));
-	assert_true(sync_pattern_match("a/%", "a/b", '/'));
-	assert_false(sync_pattern_match("a/%", "a/b/c", '/'));
-	assert_true(sync_pattern_match("a/*", "a/b/c", '/'));
-	assert_true(sync_pattern_match("%/c", "b/c", '/'));
-	assert_true(sync_pattern_match("*c", "a/b/c", '/'));
-	assert_false(sync_pattern_match("a", "ab", '/'));
-	assert_true(sync_pattern_match("a*b*c", "axxbyyc", '/'));
-	assert_false(sync_pattern_match("a*b*c", "axxbyy", '/'));
-	assert_true(sync_pattern_match("inbox", "INBOX", '/'));
-	assert_true(sync_pattern_match("Inbox/%", "INBOX/x", '/'));
-	assert_false(sync_pattern_match("inboxes", "INBOX", '/'));
-	assert_false(sync_pattern_match("sent", "Sent", '/'));
-	assert_true(sync_pattern_match("Ünïcödé", "Ünïcödé", '/'));
-	assert_true(sync_pattern_match("%", "x.y", 0));
-
-	assert_true(sync_folder_wanted(all, 1, "Trash", '/'));
-	assert_true(sync_folder_wanted(NULL, 0, "Trash", '/'));
-	assert_false(sync_folder_wanted(ex, 3, "Trash", '/'));
-	assert_false(sync_folder_wanted(ex, 3, "Lists/dev", '/'));
-	assert_true(sync_folder_wanted(ex, 3, "Lists", '/'));
-	assert_true(sync_folder_wanted(ex, 3, "INBOX", '/'));
-	assert_false(sync_folder_wanted(only_ex, 1, "Junk", '/'));
-	assert_true(sync_folder_wanted(only_ex, 1, "INBOX", '/'));
-	assert_true(sync_folder_wanted(some, 3, "inbox", '/'));
-	assert_true(sync_folder_wanted(some, 3, "Lists/dev", '/'));
-	assert_false(sync_folder_wanted(some, 3, "Lists/dev/old", '/'));
-	assert_true(sync_folder_wanted(some, 3, "Ünïcödé", '/'));
-	assert_false(sync_folder_wanted(some, 3, "Sent", '/'));
 }
 
 static void
@@ -250,7 +208,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flag_names),
 		cmocka_unit_test(test_merge_cases),
-		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_attrs),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_dates),
