@@ -1,7 +1,7 @@
 /*
  * test_sync_logic.c - the sync engine's pure parts: flag names and the
- * three-way merge (every case), folder
- * attributes, the per-folder plan, and IMAP dates.
+ * three-way merge (every case), folder attributes, the per-folder plan,
+ * and IMAP dates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
