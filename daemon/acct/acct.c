@@ -247,14 +247,15 @@ acct_pass_end(struct acct *a)
 		return;
 	}
 	if (r->rc == MS_ECANCELED) {
-		/* Only pause cancels a pass while the runtime goes on; any
-		 * other cancel waits for the next poll. */
+		/* Only pause cancels a pass while the runtime goes on; a
+		 * resume that came before the cancel ended asked for a pass
+		 * now; any other cancel waits for the next poll. */
 		acct_set_state(a, a->is_paused ? ACCT_PAUSED : ACCT_IDLE,
 			       a->is_paused ? "paused" : "interrupted");
 		acct_emit(a, ACCT_EV_PASS_DONE);
 		if (!a->is_paused)
-			acct_schedule(a, (uint64_t)a->cfg.poll_interval *
-					 1000u);
+			acct_schedule(a, acct_has_request(a) ? 0 :
+				      (uint64_t)a->cfg.poll_interval * 1000u);
 		return;
 	}
 	acct_next_after_pass(&a->st.sched, r->rc, r->is_reached,

@@ -349,6 +349,32 @@ test_pause_cancels_and_resume_restarts(void **state)
 	fix_free(&x);
 }
 
+/* Resumed while the paused pass is still being cancelled: the pass that
+ * resume asks for starts as soon as the cancelled one has ended, not at
+ * the next poll. */
+static void
+test_resume_during_cancel(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+
+	(void)state;
+	fix_new(&x, false);
+	st = acct_status(x.a);
+	acct_start(x.a);
+	assert_int_equal(acct_request_pause(x.a), MS_OK);
+	assert_int_equal(the_fake->n_cancel, 1);
+	assert_int_equal(acct_request_resume(x.a), MS_OK);
+	assert_int_equal(the_fake->n_pass, 1);	/* the cancel runs */
+	fix_turns(&x, 3);
+	assert_int_equal(st->last.rc, MS_ECANCELED);
+	assert_int_equal(the_fake->n_pass, 2);
+	assert_int_equal(st->state, ACCT_SYNCING);
+	fake_finish(MS_OK, true, 0);
+	assert_int_equal(st->state, ACCT_IDLE);
+	fix_free(&x);
+}
+
 static void
 test_progress(void **state)
 {
@@ -550,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_pass_then_idle),
 		cmocka_unit_test(test_request_queue),
 		cmocka_unit_test(test_pause_cancels_and_resume_restarts),
+		cmocka_unit_test(test_resume_during_cancel),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_subscribers),
 		cmocka_unit_test(test_auth_failed),
