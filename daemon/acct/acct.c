@@ -291,7 +291,14 @@ acct_on_export_done(int rc, const struct mirror_stats *st,
 	struct acct *a = arg;
 
 	a->is_exporting = false;
-	if (rc < 0 && rc != MS_ECANCELED) {
+	if (rc == MS_ECANCELED) {
+		/* Only a stop cancels an export: the mirror is incomplete
+		 * until the next start re-writes the rest, which --once's
+		 * summary must say. */
+		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
+			 "mirror export %s: interrupted (the next run "
+			 "completes it)", a->cfg.maildir);
+	} else if (rc < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
 			 "mirror export %s: %s", a->cfg.maildir, err->msg);
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
