@@ -535,7 +535,9 @@ acct_on_reader_change(void *arg)
 
 	if (a->is_stopping || a->is_paused)
 		return;
-	if (acct_is_running(a)) {
+	/* Still SYNCING when the watch resumes at the end of a pass and
+	 * scans what readers did meanwhile: acct_pass_end() is next. */
+	if (acct_is_running(a) || a->st.state == ACCT_SYNCING) {
 		a->is_reader_changed = true;
 		return;
 	}
