@@ -263,6 +263,16 @@ acct_pass_end(struct acct *a)
 			     acct_random(), &next);
 	if (next.state == ACCT_IDLE)
 		a->st.last_sync_ms = acct_now_ms();
+	if (a->is_paused && !a->is_once) {
+		/* Paused during the export: the policy's count (backoff,
+		 * refused logins) stays for after the resume, but no pass
+		 * is planned and the account never shows idle. */
+		acct_set_state(a, ACCT_PAUSED, "paused");
+		acct_emit(a, ACCT_EV_PASS_DONE);
+		log_info("acct=%s state=paused after a pass that %s", a->cfg.name,
+			 r->rc == MS_OK ? "succeeded" : "failed");
+		return;
+	}
 	acct_set_state(a, next.state, r->rc < 0 ? r->error : NULL);
 	acct_emit(a, ACCT_EV_PASS_DONE);
 	if (a->is_once) {
@@ -270,10 +280,6 @@ acct_pass_end(struct acct *a)
 		return;
 	}
 	acct_log_next(a, &next, failed_attempts);
-	if (a->is_paused) {
-		acct_set_state(a, ACCT_PAUSED, "paused");
-		return;
-	}
 	/* A user's request runs now whatever the state; a reader's change
 	 * waits out a backoff like any pass. */
 	if (acct_has_request(a) ||
