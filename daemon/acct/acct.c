@@ -391,14 +391,19 @@ acct_pass_begin(struct acct *a)
 	    acct_is_running(a))
 		return;
 	uv_timer_stop(&a->timer);
-	folder = acct_take_request(a);
-	a->is_reader_changed = false;
 	a->st.next_ms = 0;
 	a->st.last_attempt_ms = acct_now_ms();
 	a->st.mirror_error[0] = '\0';
 	memset(&a->st.progress, 0, sizeof(a->st.progress));
 	a->progress_ns = 0;
-	acct_set_state(a, ACCT_SYNCING, folder);
+	acct_set_state(a, ACCT_SYNCING, !a->want_full && a->n_want_folders > 0 ?
+		       a->want_folders[0] : NULL);
+	/* A watcher may have paused or stopped the account from that
+	 * event: then the request waits (or goes) with the account. */
+	if (a->is_stopping || a->is_paused)
+		return;
+	folder = acct_take_request(a);
+	a->is_reader_changed = false;
 	if (acct_mirror_scan(&a->mirror, &err) < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
 			 "mirror scan %s: %s", a->cfg.maildir, err.msg);

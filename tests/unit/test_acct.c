@@ -427,6 +427,61 @@ test_pause_during_export(void **state)
 	tsu_rmdir(dir);
 }
 
+/* A subscriber that pauses (or stops) the account as it turns to syncing
+ * is obeyed: the pass does not start, and its request waits for the
+ * resume. */
+static void
+pause_on_syncing(struct acct *a, enum acct_event ev, void *arg)
+{
+	unsigned *n = arg;
+
+	if (ev == ACCT_EV_STATE && acct_status(a)->state == ACCT_SYNCING &&
+	    (*n)++ == 0)
+		assert_int_equal(acct_request_pause(a), MS_OK);
+}
+
+static void
+stop_on_syncing(struct acct *a, enum acct_event ev, void *arg)
+{
+	(void)arg;
+	if (ev == ACCT_EV_STATE && acct_status(a)->state == ACCT_SYNCING)
+		acct_stop(a);
+}
+
+static void
+test_subscriber_pauses_or_stops(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+	unsigned n = 0;
+
+	(void)state;
+	fix_new(&x, false);
+	st = acct_status(x.a);
+	assert_int_equal(acct_subscribe(x.a, pause_on_syncing, &n), MS_OK);
+	assert_int_equal(acct_request_sync(x.a, "INBOX"), MS_OK);
+	assert_int_equal(the_fake->n_pass, 0);
+	assert_int_equal(st->state, ACCT_PAUSED);
+	fix_turns(&x, 3);
+	assert_int_equal(the_fake->n_pass, 0);
+	assert_int_equal(acct_request_resume(x.a), MS_OK);
+	assert_int_equal(the_fake->n_pass, 1);
+	assert_string_equal(the_fake->folders[0], "*");
+	fake_finish(MS_OK, true, 0);
+	fix_turns(&x, 3);
+	assert_int_equal(the_fake->n_pass, 1);	/* INBOX was covered */
+	fix_free(&x);
+
+	fix_new(&x, false);
+	assert_int_equal(acct_subscribe(x.a, stop_on_syncing, NULL), MS_OK);
+	acct_start(x.a);
+	assert_int_equal(the_fake->n_pass, 0);
+	fix_turns(&x, 3);
+	assert_true(acct_is_stopped(x.a));
+	assert_int_equal(acct_status(x.a)->passes, 0);
+	fix_free(&x);
+}
+
 static void
 test_progress(void **state)
 {
@@ -630,6 +685,7 @@ main(void)
 		cmocka_unit_test(test_pause_cancels_and_resume_restarts),
 		cmocka_unit_test(test_resume_during_cancel),
 		cmocka_unit_test(test_pause_during_export),
+		cmocka_unit_test(test_subscriber_pauses_or_stops),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_subscribers),
 		cmocka_unit_test(test_auth_failed),
