@@ -247,14 +247,15 @@ acct_pass_end(struct acct *a)
 		return;
 	}
 	if (r->rc == MS_ECANCELED) {
-		/* Only pause cancels a pass while the runtime goes on; any
-		 * other cancel waits for the next poll. */
+		/* Only pause cancels a pass while the runtime goes on; a
+		 * resume that came before the cancel ended asked for a pass
+		 * now; any other cancel waits for the next poll. */
 		acct_set_state(a, a->is_paused ? ACCT_PAUSED : ACCT_IDLE,
 			       a->is_paused ? "paused" : "interrupted");
 		acct_emit(a, ACCT_EV_PASS_DONE);
 		if (!a->is_paused)
-			acct_schedule(a, (uint64_t)a->cfg.poll_interval *
-					 1000u);
+			acct_schedule(a, acct_has_request(a) ? 0 :
+				      (uint64_t)a->cfg.poll_interval * 1000u);
 		return;
 	}
 	acct_next_after_pass(&a->st.sched, r->rc, r->is_reached,
@@ -262,6 +263,16 @@ acct_pass_end(struct acct *a)
 			     acct_random(), &next);
 	if (next.state == ACCT_IDLE)
 		a->st.last_sync_ms = acct_now_ms();
+	if (a->is_paused && !a->is_once) {
+		/* Paused during the export: the policy's count (backoff,
+		 * refused logins) stays for after the resume, but no pass
+		 * is planned and the account never shows idle. */
+		acct_set_state(a, ACCT_PAUSED, "paused");
+		acct_emit(a, ACCT_EV_PASS_DONE);
+		log_info("acct=%s state=paused after a pass that %s", a->cfg.name,
+			 r->rc == MS_OK ? "succeeded" : "failed");
+		return;
+	}
 	acct_set_state(a, next.state, r->rc < 0 ? r->error : NULL);
 	acct_emit(a, ACCT_EV_PASS_DONE);
 	if (a->is_once) {
@@ -269,10 +280,6 @@ acct_pass_end(struct acct *a)
 		return;
 	}
 	acct_log_next(a, &next, failed_attempts);
-	if (a->is_paused) {
-		acct_set_state(a, ACCT_PAUSED, "paused");
-		return;
-	}
 	/* A user's request runs now whatever the state; a reader's change
 	 * waits out a backoff like any pass. */
 	if (acct_has_request(a) ||
@@ -290,7 +297,14 @@ acct_on_export_done(int rc, const struct mirror_stats *st,
 	struct acct *a = arg;
 
 	a->is_exporting = false;
-	if (rc < 0 && rc != MS_ECANCELED) {
+	if (rc == MS_ECANCELED) {
+		/* Only a stop cancels an export: the mirror is incomplete
+		 * until the next start re-writes the rest, which --once's
+		 * summary must say. */
+		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
+			 "mirror export %s: interrupted (the next run "
+			 "completes it)", a->cfg.maildir);
+	} else if (rc < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
 			 "mirror export %s: %s", a->cfg.maildir, err->msg);
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
@@ -377,14 +391,19 @@ acct_pass_begin(struct acct *a)
 	    acct_is_running(a))
 		return;
 	uv_timer_stop(&a->timer);
-	folder = acct_take_request(a);
-	a->is_reader_changed = false;
 	a->st.next_ms = 0;
 	a->st.last_attempt_ms = acct_now_ms();
 	a->st.mirror_error[0] = '\0';
 	memset(&a->st.progress, 0, sizeof(a->st.progress));
 	a->progress_ns = 0;
-	acct_set_state(a, ACCT_SYNCING, folder);
+	acct_set_state(a, ACCT_SYNCING, !a->want_full && a->n_want_folders > 0 ?
+		       a->want_folders[0] : NULL);
+	/* A watcher may have paused or stopped the account from that
+	 * event: then the request waits (or goes) with the account. */
+	if (a->is_stopping || a->is_paused)
+		return;
+	folder = acct_take_request(a);
+	a->is_reader_changed = false;
 	if (acct_mirror_scan(&a->mirror, &err) < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
 			 "mirror scan %s: %s", a->cfg.maildir, err.msg);
@@ -527,7 +546,9 @@ acct_on_reader_change(void *arg)
 
 	if (a->is_stopping || a->is_paused)
 		return;
-	if (acct_is_running(a)) {
+	/* Still SYNCING when the watch resumes at the end of a pass and
+	 * scans what readers did meanwhile: acct_pass_end() is next. */
+	if (acct_is_running(a) || a->st.state == ACCT_SYNCING) {
 		a->is_reader_changed = true;
 		return;
 	}

@@ -108,8 +108,9 @@ int acct_request_resume(struct acct *a);
  */
 void acct_stop(struct acct *a);
 
-/* True once stopped (or disabled and never started): acct_free() is
- * safe after the loop ran once more. */
+/* True once stopped (state STOPPED): acct_free() is safe then, and the
+ * loop must still run to free what the engine's session closes last.  A
+ * disabled runtime is not stopped: its timer is open until acct_stop(). */
 bool acct_is_stopped(const struct acct *a);
 
 const struct acct_status *acct_status(const struct acct *a);

@@ -16,7 +16,9 @@
  *               fires any number of times, then pass_done exactly once,
  *               always from a later loop turn than the pass call.
  *   cancel   -> the running pass ends early (what is complete stays);
- *               pass_done fires with MS_ECANCELED.  No-op without a pass.
+ *               pass_done fires with MS_ECANCELED, or with the pass's
+ *               own result when it had already ended and its report
+ *               was on the way.  No-op without a pass.
  *   close    -> connections are dropped (politely when idle: LOGOUT); a
  *               running pass is cancelled first; closed fires once, from
  *               a later loop turn, when the engine holds no handle.

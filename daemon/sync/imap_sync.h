@@ -81,7 +81,9 @@ struct imap_sync_params {
 	 * The pass ended (also after imap_sync_stop()).  It may fire from
 	 * inside a command callback of the session: free the sync on a
 	 * later loop turn, not from here.  When rc is MS_OK the session is
-	 * still logged in, with no command in flight.
+	 * still logged in with no command in flight, unless commands were
+	 * still out at the end: then the pass logged it out first, and its
+	 * end came through imap_sync_session_closed().
 	 */
 	void (*on_done_cb)(struct imap_sync *sync,
 			   const struct imap_sync_summary *sum, void *arg);

@@ -61,14 +61,7 @@ wait_for "login again" 20 log_has 'acct=t imap: ready on ' 2 &&
 wait_for "message after the restart" 20 log_has 'acct=t state=idle .* new=1 ' 2 &&
 	ok "the message added after the restart arrived"
 
-kill -TERM "$DPID"
-pid="$DPID" DPID=''
-daemon_gone() { ! ms_pid_alive "$pid"; }
-wait_for "exit after SIGTERM" 10 daemon_gone || kill -KILL "$pid"
-wait "$pid"
-rc=$?
-ms_cleanup_remove "ms_pid_stop $pid mailsyncd"
-[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "SIGTERM: exit $rc"
+is_daemon_term 10
 grep -qE ' C: A[0-9]+ LOGOUT' "$LOG" && ok "the kept session logged out at the end" ||
 	fail "no LOGOUT at the end"
 grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"

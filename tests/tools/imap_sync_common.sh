@@ -109,3 +109,19 @@ wait_for()
 	tail -15 "$LOG" >&2
 	return 1
 }
+
+# is_daemon_term SECONDS: SIGTERM to the mailsyncd in $DPID (started with
+# the cleanup "ms_pid_stop $DPID mailsyncd"), SIGKILL when it has not
+# exited within SECONDS; ok or fail on its exit status.
+is_daemon_term()
+{
+	local pid="$DPID" rc
+	kill -TERM "$pid"
+	DPID=''
+	daemon_gone() { ! ms_pid_alive "$pid"; }
+	wait_for "exit after SIGTERM" "$1" daemon_gone || kill -KILL "$pid"
+	wait "$pid"
+	rc=$?
+	ms_cleanup_remove "ms_pid_stop $pid mailsyncd"
+	[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "SIGTERM: exit $rc"
+}

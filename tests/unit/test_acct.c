@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "acct/acct.h"
+#include "test_store_util.h"
 
 /* --- the scripted engine ---------------------------------------------------- */
 
@@ -349,6 +350,138 @@ test_pause_cancels_and_resume_restarts(void **state)
 	fix_free(&x);
 }
 
+/* Resumed while the paused pass is still being cancelled: the pass that
+ * resume asks for starts as soon as the cancelled one has ended, not at
+ * the next poll. */
+static void
+test_resume_during_cancel(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+
+	(void)state;
+	fix_new(&x, false);
+	st = acct_status(x.a);
+	acct_start(x.a);
+	assert_int_equal(acct_request_pause(x.a), MS_OK);
+	assert_int_equal(the_fake->n_cancel, 1);
+	assert_int_equal(acct_request_resume(x.a), MS_OK);
+	assert_int_equal(the_fake->n_pass, 1);	/* the cancel runs */
+	fix_turns(&x, 3);
+	assert_int_equal(st->last.rc, MS_ECANCELED);
+	assert_int_equal(the_fake->n_pass, 2);
+	assert_int_equal(st->state, ACCT_SYNCING);
+	fake_finish(MS_OK, true, 0);
+	assert_int_equal(st->state, ACCT_IDLE);
+	fix_free(&x);
+}
+
+/* Paused while the pass's export runs: the export finishes, then the
+ * account is paused; watchers never see it idle with a pass planned. */
+static void
+test_pause_during_export(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+	char *dir = tsu_tmpdir();
+	char mail[4200];
+	struct acct_params p = { 0 };
+	struct ms_err err = { 0 };
+	struct store *s = tsu_open(dir, 0);
+
+	(void)state;
+	fix_new(&x, false);
+	/* The same runtime again, with a store and a mirror. */
+	acct_stop(x.a);
+	fix_turns(&x, 3);
+	acct_free(&x.a);
+	snprintf(mail, sizeof(mail), "%s/mail", dir);
+	assert_int_equal(mkdir(mail, 0700), 0);
+	x.cfg.maildir = mail;
+	p.loop = &x.loop;
+	p.store = s;
+	p.account = &x.cfg;
+	p.on_event_cb = fix_on_event;
+	p.arg = &x;
+	assert_int_equal(acct_new(&p, &x.a, &err), MS_OK);
+	st = acct_status(x.a);
+	x.n_states = 0;
+	acct_start(x.a);
+	fake_finish(MS_OK, true, 0);
+	assert_int_equal(st->state, ACCT_SYNCING);	/* the export runs */
+	assert_int_equal(acct_request_pause(x.a), MS_OK);
+	assert_int_equal(the_fake->n_cancel, 0);
+	for (unsigned i = 0; i < 100 && st->state == ACCT_SYNCING; i++)
+		fix_turns(&x, 1);
+	assert_int_equal(st->state, ACCT_PAUSED);
+	assert_int_equal(st->passes, 1);
+	assert_int_equal(st->next_ms, 0);
+	assert_string_equal(st->mirror_error, "");
+	assert_int_equal(x.n_states, 2);
+	assert_int_equal(x.states[0], ACCT_SYNCING);
+	assert_int_equal(x.states[1], ACCT_PAUSED);
+	fix_turns(&x, 3);
+	assert_int_equal(the_fake->n_pass, 1);
+	fix_free(&x);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* A subscriber that pauses (or stops) the account as it turns to syncing
+ * is obeyed: the pass does not start, and its request waits for the
+ * resume. */
+static void
+pause_on_syncing(struct acct *a, enum acct_event ev, void *arg)
+{
+	unsigned *n = arg;
+
+	if (ev == ACCT_EV_STATE && acct_status(a)->state == ACCT_SYNCING &&
+	    (*n)++ == 0)
+		assert_int_equal(acct_request_pause(a), MS_OK);
+}
+
+static void
+stop_on_syncing(struct acct *a, enum acct_event ev, void *arg)
+{
+	(void)arg;
+	if (ev == ACCT_EV_STATE && acct_status(a)->state == ACCT_SYNCING)
+		acct_stop(a);
+}
+
+static void
+test_subscriber_pauses_or_stops(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+	unsigned n = 0;
+
+	(void)state;
+	fix_new(&x, false);
+	st = acct_status(x.a);
+	assert_int_equal(acct_subscribe(x.a, pause_on_syncing, &n), MS_OK);
+	assert_int_equal(acct_request_sync(x.a, "INBOX"), MS_OK);
+	assert_int_equal(the_fake->n_pass, 0);
+	assert_int_equal(st->state, ACCT_PAUSED);
+	fix_turns(&x, 3);
+	assert_int_equal(the_fake->n_pass, 0);
+	assert_int_equal(acct_request_resume(x.a), MS_OK);
+	assert_int_equal(the_fake->n_pass, 1);
+	assert_string_equal(the_fake->folders[0], "*");
+	fake_finish(MS_OK, true, 0);
+	fix_turns(&x, 3);
+	assert_int_equal(the_fake->n_pass, 1);	/* INBOX was covered */
+	fix_free(&x);
+
+	fix_new(&x, false);
+	assert_int_equal(acct_subscribe(x.a, stop_on_syncing, NULL), MS_OK);
+	acct_start(x.a);
+	assert_int_equal(the_fake->n_pass, 0);
+	fix_turns(&x, 3);
+	assert_true(acct_is_stopped(x.a));
+	assert_int_equal(acct_status(x.a)->passes, 0);
+	fix_free(&x);
+}
+
 static void
 test_progress(void **state)
 {
@@ -550,6 +683,9 @@ main(void)
 		cmocka_unit_test(test_pass_then_idle),
 		cmocka_unit_test(test_request_queue),
 		cmocka_unit_test(test_pause_cancels_and_resume_restarts),
+		cmocka_unit_test(test_resume_during_cancel),
+		cmocka_unit_test(test_pause_during_export),
+		cmocka_unit_test(test_subscriber_pauses_or_stops),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_subscribers),
 		cmocka_unit_test(test_auth_failed),
