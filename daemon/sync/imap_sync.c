@@ -17,6 +17,8 @@
  * is not known (Dovecot answers a later pipelined UID FETCH before the
  * earlier one's tagged OK): new messages are checked against the UID
  * ranges in flight, and the watermark follows completed ranges only.
+ * A range spans SYNC_RANGE_UIDS UIDs, or in a sparse UID space about as
+ * many messages (cut where UID SEARCH finds every SYNC_RANGE_UIDS-th).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@
 
 static void sync_fetch_pump(struct imap_sync *as);
 static void sync_diff_start(struct imap_sync *as);
+static void sync_on_cut_search(struct imap_sync *as,
+			       const struct imap_ev_search *se);
 
 /* --- failures and commits ------------------------------------------------ */
 
@@ -745,6 +749,10 @@ sync_on_event(struct imap_session *s, const struct imap_event *ev, void *arg)
 			sync_on_vanished(as, &ev->u.vanished);
 		}
 		break;
+	case IMAP_EV_SEARCH:
+		if (as->step == SYNC_STEP_FETCH && r->is_cut_search)
+			sync_on_cut_search(as, &ev->u.search);
+		break;
 	case IMAP_EV_FETCH_BODY:
 		if (as->step == SYNC_STEP_FETCH)
 			sync_on_fetch_body(as, &ev->u.body);
@@ -959,6 +967,112 @@ sync_fetch_set(struct sync_run *r, uint32_t lo, uint32_t hi, char *set,
 	}
 }
 
+/* --- folder: cuts of a sparse UID space (sync_run.cuts) ------------------- */
+
+/* The fetch from the watermark spans far more UIDs than messages can be
+ * new (a first sync of a folder whose UIDs run into the billions). */
+static bool
+sync_fetch_is_sparse(const struct sync_run *r)
+{
+	uint32_t span, n_new;
+
+	if (!r->has_uidnext || r->exists == 0 || r->uidnext <= r->fetch_from)
+		return false;
+	span = r->uidnext - r->fetch_from;
+	n_new = r->exists > r->stored.local_count ?
+		r->exists - r->stored.local_count : 0;
+	return span > SYNC_SPARSE_SPAN && span / 8 > n_new;
+}
+
+static void
+sync_on_cut_search(struct imap_sync *as, const struct imap_ev_search *se)
+{
+	struct sync_run *r = &as->run;
+	struct ms_slice cur = se->nums;
+	uint32_t uid;
+
+	while (r->n_cuts < SYNC_CUTS_MAX &&
+	       imap_numlist_next(&cur, &uid) == MS_OK)
+		if (r->n_cuts == 0 || uid > r->cuts[r->n_cuts - 1])
+			r->cuts[r->n_cuts++] = uid;
+}
+
+static void
+sync_cut_search_done(struct imap_session *s, int rc,
+		     const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc) || !as->has_run || !r->is_cut_search)
+		return;
+	r->is_cut_search = false;
+	if (!sync_st_ok(st)) {
+		/* The rest in one range: slower to commit, as complete. */
+		log_warn("acct=%s folder=%s UID SEARCH failed (%.*s): the "
+			 "rest is fetched in one command", as->name,
+			 r->fold->name, st != NULL ? (int)st->text.len : 0,
+			 st != NULL ? (const char *)st->text.p : "");
+		r->n_cuts = r->cut_i = 0;
+		r->is_cuts_final = true;
+	}
+	sync_fetch_pump(as);
+}
+
+/* Asks for the next SYNC_CUTS_MAX cuts from lo on; false when none is
+ * left to ask for (the rest is one range). */
+static bool
+sync_cut_search(struct imap_sync *as, uint32_t lo)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char seqs[SYNC_CUTS_MAX * 11 + 1], uids[24];
+	size_t len = 0;
+
+	r->n_cuts = r->cut_i = 0;
+	seqs[0] = '\0';
+	for (unsigned k = 0; k < SYNC_CUTS_MAX; k++) {
+		uint64_t seq = (uint64_t)r->cut_seq + SYNC_RANGE_UIDS;
+
+		if (seq >= r->exists)
+			break;
+		r->cut_seq = (uint32_t)seq;
+		len += (size_t)snprintf(seqs + len, sizeof(seqs) - len, "%s%u",
+					len > 0 ? "," : "", r->cut_seq);
+	}
+	r->is_cuts_final = (uint64_t)r->cut_seq + SYNC_RANGE_UIDS >= r->exists;
+	if (len == 0)
+		return false;
+	snprintf(uids, sizeof(uids), "%u:*", lo);
+	r->is_cut_search = true;
+	(void)sync_submit(as, imap_cmd_uid_search(core,
+			  ms_slice_from_cstr(seqs), ms_slice_from_cstr(uids)),
+			  sync_cut_search_done);
+	return true;
+}
+
+/* The end of the sparse fetch's range from lo: the next cut, or
+ * UINT32_MAX past the last.  False while the cuts are being asked for. */
+static bool
+sync_fetch_sparse_hi(struct imap_sync *as, uint32_t lo, uint64_t *hi_r)
+{
+	struct sync_run *r = &as->run;
+
+	if (r->is_cut_search)
+		return false;
+	while (r->cut_i < r->n_cuts && r->cuts[r->cut_i] < lo)
+		r->cut_i++;
+	if (r->cut_i < r->n_cuts) {
+		*hi_r = r->cuts[r->cut_i++];
+		return true;
+	}
+	if (!r->is_cuts_final && sync_cut_search(as, lo))
+		return false;
+	*hi_r = UINT32_MAX;
+	return true;
+}
+
 static void
 sync_fetch_pump(struct imap_sync *as)
 {
@@ -978,6 +1092,8 @@ sync_fetch_pump(struct imap_sync *as)
 			(r->range_head + r->n_ranges) % SYNC_RANGES];
 		int tag;
 
+		if (r->is_sparse && !sync_fetch_sparse_hi(as, lo, &hi))
+			break;
 		if (!r->has_uidnext || hi + 1 >= r->uidnext ||
 		    hi >= UINT32_MAX) {
 			hi = UINT32_MAX;
@@ -1004,7 +1120,8 @@ sync_fetch_pump(struct imap_sync *as)
 		r->n_ranges++;
 		r->in_flight++;
 	}
-	if (r->in_flight == 0 && r->is_all_sent && !as->is_closing)
+	if (r->in_flight == 0 && r->is_all_sent && !r->is_cut_search &&
+	    !as->is_closing)
 		sync_fetch_complete(as);
 }
 
@@ -1094,6 +1211,15 @@ sync_fetch_start(struct imap_sync *as)
 	r->next_lo = r->fetch_from;
 	r->last_uid = 0;
 	r->is_fetching = true;
+	if ((r->is_sparse = sync_fetch_is_sparse(r))) {
+		/* The messages below the watermark come first. */
+		r->cut_seq = r->stored.local_count < r->exists ?
+			     r->stored.local_count : 0;
+		log_debug("acct=%s folder=%s UIDs %u to %u for at most %u "
+			  "messages: fetched in ranges of existing UIDs",
+			  as->name, r->fold->name, r->fetch_from, r->uidnext,
+			  r->exists);
+	}
 	/* Nothing at or above fetch_from existed when the folder was
 	 * selected: nothing new. */
 	if (r->has_uidnext && r->uidnext <= r->fetch_from)

@@ -26,6 +26,11 @@
  * every page a commit writes into memory, so this bounds that copy */
 #define SYNC_BATCH_MEM (2u << 20)
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
+/* A fetch whose UIDs spread this much wider than its messages (more than
+ * SYNC_SPARSE_SPAN UIDs, over 8 per message) learns where to cut its
+ * ranges (sync_run.cuts), SYNC_CUTS_MAX cuts per UID SEARCH. */
+#define SYNC_SPARSE_SPAN (16u * SYNC_RANGE_UIDS)
+#define SYNC_CUTS_MAX 256
 
 enum sync_step {
 	SYNC_STEP_CONNECT = 0,
@@ -92,6 +97,18 @@ struct sync_run {
 	 * be): ranges in UID order, left out of the fetch. */
 	struct sync_uid_range *known;
 	size_t n_known, known_cap, known_i;
+	/* A sparse UID space: each fetch range ends at a cut, the UID of
+	 * every SYNC_RANGE_UIDS-th message (UID SEARCH by sequence
+	 * number), so a range holds about that many messages however far
+	 * apart their UIDs are.  The ranges still cover every UID from the
+	 * watermark on: a cut that is off (a message expunged meanwhile)
+	 * costs speed, never a message. */
+	bool is_sparse;
+	bool is_cut_search;	/* a UID SEARCH for cuts is out */
+	bool is_cuts_final;	/* no message after the last cut */
+	uint32_t cut_seq;	/* the sequence number of the last cut */
+	uint32_t cuts[SYNC_CUTS_MAX];
+	unsigned n_cuts, cut_i;
 	uint32_t last_uid;	/* highest UID added */
 	struct store_body_writer *w;
 	bool is_w_failed;
