@@ -66,6 +66,18 @@ sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
 }
 
 /*
+ * The watermark just past uid.  4294967295 is the last UID IMAP has: a
+ * folder that holds it stays at it, that record being one the fetch
+ * leaves out as stored (sync_run.known); the server has to give the
+ * folder a new UIDVALIDITY to add more.
+ */
+static uint32_t
+sync_uid_after(uint32_t uid)
+{
+	return uid < UINT32_MAX ? uid + 1 : UINT32_MAX;
+}
+
+/*
  * The UIDNEXT watermark while new messages stream in: just past the
  * last range whose command, and every one before it, completed OK.
  * Every UID below it is in this batch or an earlier commit, or does not
@@ -82,7 +94,7 @@ sync_watermark(const struct imap_sync *as, struct store_folder_state *st)
 		return false;
 	memset(st, 0, sizeof(*st));
 	st->uidvalidity = r->uidvalidity;
-	st->uidnext = r->done_hi + 1;
+	st->uidnext = sync_uid_after(r->done_hi);
 	return true;
 }
 
@@ -145,6 +157,18 @@ sync_folder_error(struct imap_sync *as, const char *what,
 	log_err("acct=%s folder=%s %s failed: %.*s", as->name, r->fold->name,
 		what, st != NULL ? (int)st->text.len : 0,
 		st != NULL ? (const char *)st->text.p : "");
+}
+
+/* A number past the 32 bits IMAP gives it: the folder fails, the rest of
+ * the account goes on. */
+static void
+sync_folder_fault(struct imap_sync *as, const struct sync_fold *f,
+		  const char *cmd, const char *item, uint64_t num)
+{
+	as->sum.folder_errors++;
+	log_err("acct=%s folder=%s %s reports %s %llu, past the 32-bit range "
+		"(a server fault): folder not synced", as->name, f->name, cmd,
+		item, (unsigned long long)num);
 }
 
 /* --- commands ------------------------------------------------------------ */
@@ -335,7 +359,7 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 			IMAP_STATUS_HAS_UIDVALIDITY;
 	struct ms_buf name;
 
-	if ((sd->has & need) != need)
+	if ((sd->has & need) != need && (sd->bad & need) == 0)
 		return;
 	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);
 	if (imap_utf7_decode(sd->mailbox, &name) < 0) {
@@ -347,6 +371,13 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 
 		if (strcmp(f->name, (const char *)name.p) != 0)
 			continue;
+		if (sd->bad & need) {
+			f->status_fault = (sd->bad & IMAP_STATUS_HAS_UIDNEXT) ?
+				"UIDNEXT" : (sd->bad & IMAP_STATUS_HAS_MESSAGES) ?
+				"MESSAGES" : "UIDVALIDITY";
+			f->status_fault_num = sd->out_of_range;
+			break;
+		}
 		f->st.has_status = true;
 		f->st.messages = sd->messages;
 		f->st.uidnext = sd->uidnext;
@@ -388,17 +419,26 @@ sync_on_select_status(struct imap_sync *as, const struct imap_ev_status *st)
 {
 	struct sync_run *r = &as->run;
 
-	/* 0 (or past 32 bits) is no UIDVALIDITY or UIDNEXT: taken as
-	 * given, 0 would mean "never synced" or "nothing is new". */
+	/* 0 is no UIDVALIDITY or UIDNEXT: taken as given, 0 would mean
+	 * "never synced" or "nothing is new".  Past 32 bits is a server
+	 * fault that fails the folder (sync_select_done). */
+	if ((st->code.code == IMAP_CODE_UIDVALIDITY ||
+	     st->code.code == IMAP_CODE_UIDNEXT) &&
+	    st->code.num > UINT32_MAX) {
+		r->select_fault = st->code.code == IMAP_CODE_UIDNEXT ?
+				  "UIDNEXT" : "UIDVALIDITY";
+		r->select_fault_num = st->code.num;
+		return;
+	}
 	switch (st->code.code) {
 	case IMAP_CODE_UIDVALIDITY:
-		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+		if (st->code.num == 0)
 			break;
 		r->uidvalidity = (uint32_t)st->code.num;
 		r->has_uidvalidity = true;
 		break;
 	case IMAP_CODE_UIDNEXT:
-		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+		if (st->code.num == 0)
 			break;
 		r->uidnext = (uint32_t)st->code.num;
 		r->has_uidnext = true;
@@ -852,7 +892,12 @@ sync_fetch_complete(struct imap_sync *as)
 	if (r->has_uidnext && r->uidnext > st.uidnext)
 		st.uidnext = r->uidnext;
 	if (r->last_uid >= st.uidnext)
-		st.uidnext = r->last_uid + 1;
+		st.uidnext = sync_uid_after(r->last_uid);
+	if (r->last_uid == UINT32_MAX)
+		log_warn("acct=%s folder=%s holds UID 4294967295, the last "
+			 "one IMAP has: the server must renumber the folder "
+			 "(a new UIDVALIDITY) before it can add messages",
+			 as->name, r->fold->name);
 	st.highestmodseq = r->hms;
 	st.messages = r->exists;
 	r->is_fetching = false;
@@ -1409,6 +1454,12 @@ sync_select_done(struct imap_session *s, int rc,
 	(void)s;
 	if (!sync_step_ok(as, rc, st, "SELECT"))
 		return;
+	if (r->select_fault != NULL) {
+		sync_folder_fault(as, r->fold, "SELECT", r->select_fault,
+				  r->select_fault_num);
+		sync_folder_done(as);
+		return;
+	}
 	if (!r->has_uidvalidity) {
 		sync_folder_error(as, "SELECT (no UIDVALIDITY)", NULL);
 		sync_folder_done(as);
@@ -1489,6 +1540,16 @@ sync_folder_next(struct imap_sync *as)
 				  rc < 0 ? err.msg : "vanished");
 			return;
 		}
+		if (f->status_fault != NULL) {
+			sync_folder_fault(as, f, "STATUS", f->status_fault,
+					  f->status_fault_num);
+			continue;
+		}
+		/* A watermark that wrapped past the last UID (before
+		 * sync_uid_after()): everything below it is stored. */
+		if (r->stored.state.uidvalidity != 0 &&
+		    r->stored.state.uidnext == 0)
+			r->stored.state.uidnext = UINT32_MAX;
 		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
 					   f->has_pending);
 		log_debug("acct=%s folder=%s plan=%s", as->name, f->name,

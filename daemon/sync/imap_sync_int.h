@@ -54,6 +54,10 @@ struct sync_fold {
 	bool is_wanted;
 	bool has_pending;
 	bool is_move_dest;	/* a pending MOVE goes there: synced first */
+	/* STATUS gave a number past 32 bits (a server fault): the folder
+	 * is not synced this pass, and counts as failed */
+	const char *status_fault;
+	uint64_t status_fault_num;
 };
 
 struct sync_uid_range {
@@ -75,6 +79,10 @@ struct sync_run {
 	uint32_t uidvalidity, uidnext, exists;
 	uint64_t hms;
 	bool has_uidvalidity, has_uidnext;
+	/* SELECT gave UIDVALIDITY or UIDNEXT past 32 bits (a server fault):
+	 * the folder is not synced this pass, and counts as failed */
+	const char *select_fault;
+	uint64_t select_fault_num;
 	bool is_fetching;	/* the UIDNEXT watermark may advance */
 	bool has_hole;		/* a message was not stored: freeze it */
 	bool is_failed;

@@ -157,6 +157,11 @@ struct imap_ev_list {
 struct imap_ev_status_data {
 	struct ms_slice mailbox;	/* as sent (modified UTF-7) */
 	unsigned has;
+	/* IMAP_STATUS_HAS_* of 32-bit items the server gave a larger
+	 * number (a server fault the caller reports; not in has, the value
+	 * is in out_of_range) */
+	unsigned bad;
+	uint64_t out_of_range;
 	uint32_t messages, uidnext, uidvalidity, unseen, recent;
 	uint64_t highestmodseq, size;
 };

@@ -31,11 +31,42 @@ is_tombstone()
 # the scenario's config pointed at it (same store and mirror).
 restart_with_box() { fake_stop; fake_start "$@"; DIRECTION=both MIRROR=1 scenario "$SC"; }
 
+# --- 8. the top of the UID range ------------------------------------------
+
+fake_start --box INBOX:1,4294967295 --uidnext INBOX:4294967295 --box Sub:1
+scenario uidtop
+pass normal
+[ "$RC" = 0 ] && ok "$SC: UID 4294967295 stored" || fail "$SC: exit $RC: $(tail -2 "$WORK/$SC.err")"
+expect_uids "both messages" "1 4294967295 "
+[ "$(uidnext)" = 4294967295 ] && ok "$SC: the watermark stays at the top" ||
+	fail "$SC: uidnext $(uidnext)"
+for i in 1 2; do
+	pass normal
+	[ "$RC" = 0 ] && ok "$SC: later pass $i succeeds" ||
+		fail "$SC: later pass $i: exit $RC: $(tail -2 "$WORK/$SC.err")"
+done
+expect_uids "the messages stay" "1 4294967295 "
+expect_bodies
+expect_check
+
+# STATUS with UIDNEXT 4294967296 for Sub: that folder fails, INBOX syncs.
+scenario statusbig
+pass statusbig
+grep -q '^t: ' "$WORK/$SC.out" && ok "$SC: the account does not fail" ||
+	fail "$SC: the account failed: $(tail -2 "$WORK/$SC.err")"
+grep -q '1 folder failed' "$WORK/$SC.err" && ok "$SC: one folder error" ||
+	fail "$SC: no folder error: $(tail -2 "$WORK/$SC.err")"
+grep -q 'folder=Sub .*4294967296' "$WORK/$SC.err" && ok "$SC: the fault is named" ||
+	fail "$SC: the fault is not named"
+expect_uids "INBOX is synced" "1 4294967295 "
+fake_stop
+
 # --- 9. sparse UID spaces --------------------------------------------------
 
 # UIDNEXT near the top and four messages: a few commands, not millions.
 fake_start --box INBOX:1,2,3,4000000000 --uidnext INBOX:4294967290
 scenario sparse
+: > "$WORK/cmds"
 PASS_TIMEOUT=20 pass normal
 [ "$RC" = 0 ] && ok "$SC: the pass ends" || fail "$SC: exit $RC"
 expect_uids "every message" "1 2 3 4000000000 "
