@@ -1524,6 +1524,7 @@ sync_folder_next(struct imap_sync *as)
 	while (as->fi < as->n_folds && !as->is_closing) {
 		struct sync_fold *f = &as->folds[as->fi++];
 		struct sync_run *r = &as->run;
+		struct store_msg top;
 
 		if (!f->is_wanted)
 			continue;
@@ -1546,9 +1547,12 @@ sync_folder_next(struct imap_sync *as)
 			continue;
 		}
 		/* A watermark that wrapped past the last UID (before
-		 * sync_uid_after()): everything below it is stored. */
+		 * sync_uid_after()): everything below it is stored.  (0
+		 * is also what an empty folder without UIDNEXT keeps.) */
 		if (r->stored.state.uidvalidity != 0 &&
-		    r->stored.state.uidnext == 0)
+		    r->stored.state.uidnext == 0 &&
+		    store_msg_get(as->params.store, f->id, UINT32_MAX, &top,
+				  NULL) == MS_OK)
 			r->stored.state.uidnext = UINT32_MAX;
 		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
 					   f->has_pending);
