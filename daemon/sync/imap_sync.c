@@ -504,21 +504,31 @@ sync_diff_advance(struct imap_sync *as, uint32_t upto)
 	}
 }
 
+/* The first of the n ranges v (in UID order) that ends at or after uid;
+ * n when none does. */
+static size_t
+sync_ranges_find(const struct sync_uid_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].hi < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The server listed uid after a later one: it is not gone after all. */
 static void
 sync_diff_keep(struct imap_sync *as, uint32_t uid)
 {
 	struct sync_run *r = &as->run;
-	size_t lo = 0, hi = r->n_gone;
+	size_t lo = sync_ranges_find(r->gone, r->n_gone, uid);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->gone[mid].hi < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == r->n_gone || r->gone[lo].lo > uid)
 		return;
 	if (r->gone[lo].lo == uid && r->gone[lo].hi == uid) {
@@ -624,6 +634,15 @@ sync_msg_not_stored(struct imap_sync *as, uint32_t uid, const char *why)
 	r->is_msg_failed = true;
 }
 
+/* True when uid was stored before this fetch (sync_run.known). */
+static bool
+sync_uid_known(const struct sync_run *r, uint32_t uid)
+{
+	size_t i = sync_ranges_find(r->known, r->n_known, uid);
+
+	return i < r->n_known && r->known[i].lo <= uid;
+}
+
 /* A new message is complete: its body goes into the batch. */
 static void
 sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
@@ -639,6 +658,7 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		      fe->uid >= r->fetch_from && r->n_ranges > 0 &&
 		      fe->uid >= first->lo && fe->uid <= last->hi;
 	bool is_w_failed = r->is_w_failed;
+	bool is_again = false;
 
 	r->is_w_failed = false;
 
@@ -687,6 +707,21 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			 (unsigned long long)store_body_size(body),
 			 (unsigned long long)fe->rfc822_size);
 	}
+	if (fe->uid <= r->last_uid && !sync_uid_known(r, fe->uid)) {
+		/* Out of UID order, or this UID again: a record this fetch
+		 * stored is in the batch, where it cannot be read.  The
+		 * commit leaves the watermark where it is, in case this is
+		 * the second message of one UID. */
+		bool has_hole = r->has_hole;
+
+		is_again = true;
+		r->has_hole = true;
+		if (sync_commit(as) < 0) {
+			store_body_free(&body);
+			return;
+		}
+		r->has_hole = has_hole;
+	}
 	if (fe->uid > r->last_uid)
 		r->last_uid = fe->uid;
 	if (store_msg_get(as->params.store, r->fold->id, fe->uid, &m,
@@ -694,6 +729,17 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		uint8_t hash[STORE_HASH_LEN];
 
 		store_body_hash(body, hash);
+		if (memcmp(hash, m.hash, STORE_HASH_LEN) != 0 && is_again) {
+			/* Two messages with one UID: which one the UID
+			 * names cannot be told.  The first stays, and the
+			 * watermark does not pass it this pass. */
+			store_body_free(&body);
+			sync_msg_not_stored(as, fe->uid, "the server sent "
+					    "another message with this UID in "
+					    "the same fetch (a server fault): "
+					    "the first one is kept");
+			return;
+		}
 		if (memcmp(hash, m.hash, STORE_HASH_LEN) == 0) {
 			/* Stored before the watermark could pass it (a
 			 * crash, or a message not stored before it): a

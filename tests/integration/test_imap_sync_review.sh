@@ -31,6 +31,27 @@ is_tombstone()
 # the scenario's config pointed at it (same store and mirror).
 restart_with_box() { fake_stop; fake_start "$@"; DIRECTION=both MIRROR=1 scenario "$SC"; }
 
+# --- 7. two messages with one UID -----------------------------------------
+
+fake_start --box INBOX:1,2,3
+scenario dupuid
+pass dupuid
+[ "$RC" = 1 ] && ok "$SC: the pass reports a failure" || fail "$SC: exit $RC"
+grep -q 'folder=INBOX uid=2 .*server fault' "$WORK/$SC.err" && ok "$SC: the server's fault is logged" ||
+	fail "$SC: not logged: $(tail -3 "$WORK/$SC.err")"
+grep -q '1 folder failed' "$WORK/$SC.err" && ok "$SC: as a folder error" ||
+	fail "$SC: no folder error: $(tail -1 "$WORK/$SC.err")"
+expect_uids "what was stored is kept" "1 2 3 "
+expect_uidnext_le "the watermark stops before the ambiguity" 2
+hash_is INBOX 2 2 && ok "$SC: UID 2 is the first message" || fail "$SC: UID 2 replaced"
+pass normal
+[ "$RC" = 0 ] && ok "$SC: a correct pass succeeds" || fail "$SC: exit $RC"
+expect_uids "the next pass completes" "1 2 3 "
+[ "$(uidnext)" = 4 ] && ok "$SC: uidnext 4" || fail "$SC: uidnext $(uidnext)"
+expect_bodies
+expect_check
+fake_stop
+
 # --- 8. the top of the UID range ------------------------------------------
 
 fake_start --box INBOX:1,4294967295 --uidnext INBOX:4294967295 --box Sub:1
