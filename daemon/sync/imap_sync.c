@@ -344,6 +344,21 @@ sync_on_list(struct imap_sync *as, const struct imap_ev_list *l)
 		ms_buf_deinit(&name);
 		return;
 	}
+	for (size_t i = 0; i < as->n_folds; i++) {
+		if (strcmp(as->folds[i].name, (const char *)name.p) != 0)
+			continue;
+		/* Listed twice: one folder, with the attributes of both. */
+		as->folds[i].attrs |= sync_folder_attrs(l->attrs,
+							as->folds[i].name);
+		ms_buf_deinit(&name);
+		return;
+	}
+	if (as->n_folds == SYNC_FOLDERS_MAX) {
+		ms_buf_deinit(&name);
+		sync_fail(as, MS_EPROTO, "the server lists more than %d "
+			  "folders, the most mailsyncd takes", SYNC_FOLDERS_MAX);
+		return;
+	}
 	f = sync_fold_add(as, (const char *)name.p);
 	ms_buf_deinit(&name);
 	if (f == NULL)

@@ -26,6 +26,8 @@
  * every page a commit writes into memory, so this bounds that copy */
 #define SYNC_BATCH_MEM (2u << 20)
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
+/* Folders one LIST may show (mailsyncd.1); more fail the account. */
+#define SYNC_FOLDERS_MAX 10000
 /* A fetch whose UIDs spread this much wider than its messages (more than
  * SYNC_SPARSE_SPAN UIDs, over 8 per message) learns where to cut its
  * ranges (sync_run.cuts), SYNC_CUTS_MAX cuts per UID SEARCH. */

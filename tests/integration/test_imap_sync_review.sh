@@ -123,5 +123,55 @@ expect_uidnext_le "all fetched" 1001
 [ "$(n_cmds 'UID SEARCH')" = 0 ] && ok "$SC: no UID SEARCH" || fail "$SC: a UID SEARCH"
 fake_stop
 
+# --- 11. LIST and APPENDUID/COPYUID a server gets wrong ---------------------
+
+fake_start --box INBOX:1,2 --box Sub:1,2
+scenario listdup
+pass listdup
+grep -q '^t: 2 folders' "$WORK/$SC.out" && ok "$SC: duplicate names merged" ||
+	fail "$SC: $(cat "$WORK/$SC.out")"
+expect_uids "Sub synced" "1 2 " Sub
+
+scenario listflood
+pass listflood
+grep -q 'mailsyncd: t: .*more than [0-9]* folders' "$WORK/$SC.err" &&
+	ok "$SC: a clear account error" || fail "$SC: no account error: $(tail -2 "$WORK/$SC.err")"
+
+# APPENDUID naming UID 1, which the store holds: not overwritten; the
+# appended message is fetched under its real UID.
+DIRECTION=both scenario appenduiddup
+pass normal
+printf 'From: l@example.org\r\nSubject: local\r\n\r\nlocal\r\n' > "$WORK/local.eml"
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local.eml" >/dev/null || fail "$SC: storedump append"
+pass appenduiddup
+grep -q 'folder=INBOX .*APPENDUID.*server fault' "$WORK/$SC.err" && ok "$SC: logged" ||
+	fail "$SC: not logged: $(tail -3 "$WORK/$SC.err")"
+hash_is INBOX 1 1 && ok "$SC: UID 1 keeps its message" || fail "$SC: UID 1 overwritten"
+pass normal
+expect_uids "the appended message is fetched" "1 2 3 "
+hash_is INBOX 1 1 && ok "$SC: UID 1 still its message" || fail "$SC: UID 1 overwritten"
+[ "$(n_changes)" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $(n_changes) changes pending"
+expect_check
+fake_stop
+
+# COPYUID of a move naming Sub's UID 1, which the store holds.
+fake_start --caps UIDPLUS --box INBOX:1,2,3 --box Sub:1 --uidvalidity Sub:8
+DIRECTION=both MIRROR=1 scenario copyuiddup
+pass normal
+f="$(find "$MAIL/cur" "$MAIL/new" -maxdepth 1 -type f -name '*-2-*' | head -1)"
+[ -n "$f" ] && mv "$f" "$MAIL/Sub/cur/" || fail "$SC: no mirror file for INBOX 2"
+pass copyuiddup
+grep -q 'COPYUID.*server fault' "$WORK/$SC.err" && ok "$SC: logged" ||
+	fail "$SC: not logged: $(tail -3 "$WORK/$SC.err")"
+hash_is Sub 1 1 && ok "$SC: Sub UID 1 keeps its message" || fail "$SC: Sub UID 1 overwritten"
+pass normal
+expect_uids "the copy is fetched" "1 2 " Sub
+hash_is Sub 1 1 && ok "$SC: Sub UID 1 still its message" || fail "$SC: Sub UID 1 overwritten"
+hash_is Sub 2 2 && ok "$SC: Sub UID 2 is the moved message" || fail "$SC: Sub UID 2 wrong"
+expect_uids "gone from INBOX" "1 3 " INBOX
+[ "$(n_changes)" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $(n_changes) changes pending"
+expect_check
+fake_stop
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all review scenarios passed"
