@@ -361,7 +361,10 @@ struct store_change {
 	uint64_t seq;		/* assigned at commit, increasing */
 	enum store_change_kind kind;
 	uint32_t folder_id;
-	uint32_t uid;		/* 0 for APPEND */
+	/* APPEND: 0 for a local message; a message parked by a
+	 * UIDVALIDITY change keeps its old UID here, and goes out only
+	 * after a fetch of the folder without gaps */
+	uint32_t uid;
 	uint32_t flags_add;
 	uint32_t flags_remove;
 	uint32_t dest_folder_id;	/* MOVE */

@@ -962,6 +962,7 @@ sync_fetch_complete(struct imap_sync *as)
 	st.highestmodseq = r->hms;
 	st.messages = r->exists;
 	r->is_fetching = false;
+	r->is_fetch_whole = true;
 	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
 							&st, mask)))
 		return;
@@ -1454,6 +1455,7 @@ sync_reset_folder(struct imap_sync *as)
 		struct store_change c = {
 			.kind = STORE_CHANGE_APPEND,
 			.folder_id = r->fold->id,
+			.uid = m.uid,	/* parked */
 			.internal_date = m.internal_date,
 		};
 

@@ -90,6 +90,10 @@ struct sync_run {
 	bool is_failed;
 	bool is_msg_failed;	/* a message not stored; the rest goes on */
 	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
+	/* Every message below the server's UIDNEXT is stored: parked
+	 * APPENDs (store_change.uid) not re-matched may go out */
+	bool is_fetch_whole;
+	size_t n_parked_held;	/* parked APPENDs held back this pass */
 	uint32_t fetch_from;	/* first UID that is new */
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;

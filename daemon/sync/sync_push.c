@@ -616,6 +616,13 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 		}
 		if (!is_both)
 			return false;
+		if (c->uid != 0 && !r->is_fetch_whole) {
+			/* Parked by a UIDVALIDITY change, and not every
+			 * message of the folder is fetched again: it may be
+			 * one of those still on the server. */
+			r->n_parked_held++;
+			return false;
+		}
 		ms_buf_reset(&r->push_body);
 		rc = store_body_read_all(as->params.store, c->hash,
 					 &r->push_body, &err);
@@ -714,6 +721,12 @@ sync_push_next(struct imap_sync *as)
 		if (sync_push_one(as, &r->changes[r->ci++]))
 			return;
 	}
+	if (r->n_parked_held > 0)
+		log_warn("acct=%s folder=%s %zu message%s from before the "
+			 "UIDVALIDITY change not found again: appended only "
+			 "after a pass that fetches the whole folder", as->name,
+			 r->fold->name, r->n_parked_held,
+			 r->n_parked_held == 1 ? "" : "s");
 	sync_folder_done(as);
 }
 

@@ -31,6 +31,34 @@ is_tombstone()
 # the scenario's config pointed at it (same store and mirror).
 restart_with_box() { fake_stop; fake_start "$@"; DIRECTION=both MIRROR=1 scenario "$SC"; }
 
+# --- 1. UIDVALIDITY reset whose re-fetch leaves a gap ---------------------
+
+# The new UIDVALIDITY's fetch misses UID 2 (a FETCH without UID): the
+# parked copy of UID 2 must not be appended, the server still has it.
+# The same when UIDNEXT goes backwards (a lagging replica).
+for sc in uvgap:newuv+nouid:newuv uvback:uidnextback+nouid:normal; do
+	IFS=: read -r name fault after <<< "$sc"
+	fake_start --box INBOX:1,2,3
+	DIRECTION=both scenario "$name"
+	pass normal
+	: > "$WORK/cmds"
+	pass "$fault"
+	grep -qE 'UIDVALIDITY changed|UIDNEXT went backwards' "$WORK/$SC.err" &&
+		ok "$SC: the reset is logged" || fail "$SC: no reset: $(tail -3 "$WORK/$SC.err")"
+	[ "$(n_cmds APPEND)" = 0 ] && ok "$SC: nothing appended after a re-fetch with a gap" ||
+		fail "$SC: $(n_cmds APPEND) APPENDs of parked messages the server has"
+	[ "$(n_changes 3)" = 1 ] && ok "$SC: the one not re-matched stays parked" ||
+		fail "$SC: $(n_changes 3) parked APPENDs, expected 1"
+	pass "$after"
+	[ "$(n_cmds APPEND)" = 0 ] && ok "$SC: nothing appended after the complete re-fetch" ||
+		fail "$SC: $(n_cmds APPEND) APPENDs"
+	expect_uids "the folder is whole" "1 2 3 "
+	[ "$(n_changes)" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $(n_changes) changes pending"
+	expect_bodies
+	expect_check
+	fake_stop
+done
+
 # --- 7. two messages with one UID -----------------------------------------
 
 fake_start --box INBOX:1,2,3
