@@ -152,6 +152,11 @@ enum {
 	 * folder a reader created.  A LIST showing the name again replaces
 	 * the attributes. */
 	STORE_FOLDER_GONE = 1 << 10,
+	/* Not from the server: a LIST that answered OK left the folder
+	 * out, and STATUS could not say it does not exist.  A second pass
+	 * that does not list it makes it a tombstone; a LIST showing it
+	 * replaces the attributes, which clears it. */
+	STORE_FOLDER_MISSING = 1 << 11,
 };
 
 /* What the server said about a folder, as last committed. */

@@ -1694,16 +1694,232 @@ sync_folders_dests_first(struct imap_sync *as)
 	return true;
 }
 
-/* Folders gone from a complete LIST go from the store; wanted ones are
- * created; pending changes mark their folders. */
+/* The verdict on a stored folder the LIST left out (sync_missing). */
+static enum sync_missing_verdict
+sync_missing_verdict(const struct imap_sync *as, uint32_t id)
+{
+	for (size_t i = 0; i < as->n_missing; i++)
+		if (as->missing[i].id == id)
+			return as->missing[i].verdict;
+	return SYNC_MISSING_ASKING;
+}
+
+/* Logs what goes with a folder gone from the server: its pending flag
+ * changes, deletions and moves (a reader's moved file stays where it was
+ * put, and the mirror records it there as a new message). */
+static void
+sync_folder_gone_log(struct imap_sync *as, const struct store_folder *f,
+		     const struct store_change *ch, size_t n_ch)
+{
+	size_t n[STORE_CHANGE_MOVE + 1] = { 0 };
+
+	for (size_t k = 0; k < n_ch; k++)
+		if (ch[k].folder_id == f->id && ch[k].kind <= STORE_CHANGE_MOVE)
+			n[ch[k].kind]++;
+	if (n[STORE_CHANGE_FLAGS] + n[STORE_CHANGE_DELETE] +
+	    n[STORE_CHANGE_MOVE] == 0) {
+		log_info("acct=%s folder=%s is gone from the server: removing "
+			 "it from the store", as->name, f->name);
+		return;
+	}
+	log_warn("acct=%s folder=%s is gone from the server: removing it "
+		 "from the store; pending changes dropped with it: %zu flag "
+		 "change%s, %zu deletion%s, %zu move%s (a moved message's "
+		 "file stays where the reader put it)", as->name, f->name,
+		 n[STORE_CHANGE_FLAGS], n[STORE_CHANGE_FLAGS] == 1 ? "" : "s",
+		 n[STORE_CHANGE_DELETE], n[STORE_CHANGE_DELETE] == 1 ? "" : "s",
+		 n[STORE_CHANGE_MOVE], n[STORE_CHANGE_MOVE] == 1 ? "" : "s");
+}
+
+/* A stored folder the LIST left out and STATUS did not confirm gone:
+ * kept (logged); true when its STORE_FOLDER_MISSING mark changes. */
+static bool
+sync_folder_kept(struct imap_sync *as, const struct store_folder *f,
+		 enum sync_missing_verdict v)
+{
+	bool was_missing = (f->attrs & STORE_FOLDER_MISSING) != 0;
+
+	if (v == SYNC_MISSING_EXISTS) {
+		log_warn("acct=%s folder=%s is not in the server's LIST, but "
+			 "STATUS finds it: kept, not synced this pass",
+			 as->name, f->name);
+		return was_missing;
+	}
+	log_warn("acct=%s folder=%s is not in the server's LIST, and STATUS "
+		 "does not say it does not exist: kept; removed if the next "
+		 "pass does not list it either", as->name, f->name);
+	return !was_missing;
+}
+
+/*
+ * Stored folders the LIST left out, confirmed gone (sync_missing), go
+ * from the store; the others stay; wanted ones are created; pending
+ * changes mark their folders.
+ */
+static void
+sync_folders_settle(struct imap_sync *as)
+{
+	struct store_folder *stored = NULL;
+	struct store_change *ch = NULL;
+	struct ms_err err = { 0 };
+	size_t n_stored = 0, n_ch = 0, n_marks = 0;
+	int rc;
+
+	rc = store_folder_list(as->params.store, as->name, &stored, &n_stored,
+			       &err);
+	if (rc < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
+				    &n_ch, &err)) < 0) {
+		free(stored);
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n_stored && !as->is_closing; i++) {
+		bool is_listed = false;
+		size_t n_local = 0;
+		enum sync_missing_verdict v;
+
+		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
+			is_listed = strcmp(as->folds[j].name,
+					   stored[i].name) == 0;
+		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+			continue;
+		if (stored[i].attrs & STORE_FOLDER_CREATE) {
+			if (!sync_create_add(as, &stored[i]))
+				break;
+			continue;
+		}
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    ch[k].kind == STORE_CHANGE_APPEND)
+				n_local++;
+		if (n_local > 0) {
+			/* Local messages not yet on the server would go
+			 * with the folder: it stays until they are dealt
+			 * with. */
+			log_warn("acct=%s folder=%s is gone from the server "
+				 "but holds %zu local message%s never "
+				 "appended: kept in the store", as->name,
+				 stored[i].name, n_local,
+				 n_local == 1 ? "" : "s");
+			continue;
+		}
+		v = sync_missing_verdict(as, stored[i].id);
+		if (v != SYNC_MISSING_GONE) {
+			/* After the commit: a mark to set or clear. */
+			if (sync_folder_kept(as, &stored[i], v)) {
+				stored[i].attrs ^= STORE_FOLDER_MISSING;
+				stored[n_marks++] = stored[i];
+			}
+			continue;
+		}
+		sync_folder_gone_log(as, &stored[i], ch, n_ch);
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    !sync_batch_ok(as, store_batch_change_clear(
+					as->batch, ch[k].seq)))
+				break;
+		if (as->acct->maildir != NULL) {
+			/* A tombstone, so the mirror removes its files and
+			 * does not take the directory for a new folder. */
+			if (!sync_batch_ok(as, store_batch_msg_expunge(
+					as->batch, stored[i].id, 1,
+					UINT32_MAX)))
+				break;
+			stored[i].attrs = (stored[i].attrs &
+					   ~STORE_FOLDER_MISSING) |
+					  STORE_FOLDER_GONE;
+			stored[n_marks++] = stored[i];
+		} else if (!sync_batch_ok(as, store_batch_folder_delete(
+				as->batch, stored[i].id))) {
+			break;
+		}
+	}
+	if (as->is_closing || sync_commit(as) < 0) {
+		free(stored);
+		free(ch);
+		return;
+	}
+	/* After the commit that emptied the gone ones (a crash in between
+	 * leaves them to the next pass, not marked with their records). */
+	for (size_t i = 0; i < n_marks; i++) {
+		uint32_t id;
+
+		rc = store_folder_ensure(as->params.store, as->name,
+					 stored[i].name, stored[i].delimiter,
+					 stored[i].attrs, &id, &err);
+		if (rc < 0) {
+			free(stored);
+			free(ch);
+			sync_fail(as, rc, "store: folder %s: %s",
+				  stored[i].name, err.msg);
+			return;
+		}
+	}
+	free(stored);
+	for (size_t i = 0; i < n_ch &&
+	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
+		for (size_t j = 0; j < as->n_folds; j++) {
+			if (as->folds[j].is_wanted &&
+			    as->folds[j].id == ch[i].folder_id)
+				as->folds[j].has_pending = true;
+			if (ch[i].kind == STORE_CHANGE_MOVE &&
+			    as->folds[j].id == ch[i].dest_folder_id)
+				as->folds[j].is_move_dest = true;
+		}
+	free(ch);
+	if (!sync_folders_dests_first(as))
+		return;
+	sync_create_folders(as);
+}
+
+static void
+sync_missing_status_done(struct imap_session *s, int rc,
+			 const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	uint32_t tag = 0;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (st != NULL && imap_client_tag_parse(st->tag, &tag)) {
+		for (size_t i = 0; i < as->n_missing; i++) {
+			struct sync_missing *m = &as->missing[i];
+
+			if (m->tag < 0 || (uint32_t)m->tag != tag)
+				continue;
+			/* Another NO or BAD leaves the verdict by
+			 * absence (missing before: gone now). */
+			if (sync_st_ok(st))
+				m->verdict = SYNC_MISSING_EXISTS;
+			else if (st->code.code == IMAP_CODE_NONEXISTENT)
+				m->verdict = SYNC_MISSING_GONE;
+			break;
+		}
+	}
+	if (--as->missing_pending == 0)
+		sync_folders_settle(as);
+}
+
+/*
+ * Wanted folders go into the store.  A stored folder that a LIST (which
+ * answered OK) left out may still exist: a server can leave a folder out
+ * of one LIST.  Each is asked for with STATUS first; it goes only when
+ * STATUS answers NO [NONEXISTENT], or when a second pass does not list it
+ * either (STORE_FOLDER_MISSING).  Then sync_folders_settle().
+ */
 static void
 sync_folders_reconcile(struct imap_sync *as)
 {
 	const struct cfg_list *pat = &as->acct->folders;
+	struct imap_client *core = imap_session_core(as->sess);
 	struct store_folder *stored = NULL;
-	struct store_change *ch = NULL;
 	struct ms_err err = { 0 };
-	size_t n_stored = 0, n_ch = 0, n_gone = 0;
+	size_t n_stored = 0;
 	int rc;
 
 	for (size_t i = 0; i < as->n_folds; i++) {
@@ -1731,100 +1947,45 @@ sync_folders_reconcile(struct imap_sync *as)
 		sync_fail(as, rc, "store: %s", err.msg);
 		return;
 	}
-	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
-				    &n_ch, &err)) < 0) {
+	free(as->missing);
+	as->missing = calloc(n_stored > 0 ? n_stored : 1,
+			     sizeof(*as->missing));
+	as->n_missing = 0;
+	if (as->missing == NULL) {
 		free(stored);
-		sync_fail(as, rc, "store: %s", err.msg);
+		sync_fail(as, MS_ENOMEM, "out of memory");
 		return;
 	}
+	as->step = SYNC_STEP_STATUS;
 	for (size_t i = 0; i < n_stored && !as->is_closing; i++) {
+		struct sync_missing *m = &as->missing[as->n_missing];
 		bool is_listed = false;
-		size_t n_local = 0;
 
 		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
-		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+		if (is_listed || (stored[i].attrs & (STORE_FOLDER_GONE |
+						     STORE_FOLDER_CREATE)))
 			continue;
-		if (stored[i].attrs & STORE_FOLDER_CREATE) {
-			if (!sync_create_add(as, &stored[i]))
-				break;
-			continue;
-		}
-		for (size_t k = 0; k < n_ch; k++)
-			if (ch[k].folder_id == stored[i].id &&
-			    ch[k].kind == STORE_CHANGE_APPEND)
-				n_local++;
-		if (n_local > 0) {
-			/* Local messages not yet on the server would go
-			 * with the folder: it stays until they are dealt
-			 * with. */
-			log_warn("acct=%s folder=%s is gone from the server "
-				 "but holds %zu local message%s never "
-				 "appended: kept in the store", as->name,
-				 stored[i].name, n_local,
-				 n_local == 1 ? "" : "s");
+		m->id = stored[i].id;
+		m->verdict = (stored[i].attrs & STORE_FOLDER_MISSING) ?
+			     SYNC_MISSING_GONE : SYNC_MISSING_UNSURE;
+		m->tag = imap_cmd_status(core,
+					 ms_slice_from_cstr(stored[i].name),
+					 IMAP_STATUS_MESSAGES);
+		as->n_missing++;
+		if (m->tag < 0) {
+			/* A name no command can carry: by absence alone. */
+			m->tag = -1;
 			continue;
 		}
-		log_info("acct=%s folder=%s is gone from the server: "
-			 "removing it from the store", as->name,
-			 stored[i].name);
-		/* Its pending flag changes and deletions go with it. */
-		for (size_t k = 0; k < n_ch; k++)
-			if (ch[k].folder_id == stored[i].id &&
-			    !sync_batch_ok(as, store_batch_change_clear(
-					as->batch, ch[k].seq)))
-				break;
-		if (as->acct->maildir != NULL) {
-			/* A tombstone, so the mirror removes its files and
-			 * does not take the directory for a new folder. */
-			if (!sync_batch_ok(as, store_batch_msg_expunge(
-					as->batch, stored[i].id, 1,
-					UINT32_MAX)))
-				break;
-			stored[n_gone++] = stored[i];
-		} else if (!sync_batch_ok(as, store_batch_folder_delete(
-				as->batch, stored[i].id))) {
+		if (!sync_submit(as, m->tag, sync_missing_status_done))
 			break;
-		}
-	}
-	if (as->is_closing || sync_commit(as) < 0) {
-		free(stored);
-		free(ch);
-		return;
-	}
-	/* After the commit that emptied them (a crash in between leaves
-	 * them to the next pass, not marked with their records). */
-	for (size_t i = 0; i < n_gone; i++) {
-		uint32_t id;
-
-		rc = store_folder_ensure(as->params.store, as->name,
-					 stored[i].name, stored[i].delimiter,
-					 stored[i].attrs | STORE_FOLDER_GONE,
-					 &id, &err);
-		if (rc < 0) {
-			free(stored);
-			free(ch);
-			sync_fail(as, rc, "store: folder %s: %s",
-				  stored[i].name, err.msg);
-			return;
-		}
+		as->missing_pending++;
 	}
 	free(stored);
-	for (size_t i = 0; i < n_ch &&
-	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
-		for (size_t j = 0; j < as->n_folds; j++) {
-			if (as->folds[j].is_wanted &&
-			    as->folds[j].id == ch[i].folder_id)
-				as->folds[j].has_pending = true;
-			if (ch[i].kind == STORE_CHANGE_MOVE &&
-			    as->folds[j].id == ch[i].dest_folder_id)
-				as->folds[j].is_move_dest = true;
-		}
-	free(ch);
-	if (!sync_folders_dests_first(as))
-		return;
-	sync_create_folders(as);
+	if (as->missing_pending == 0 && !as->is_closing)
+		sync_folders_settle(as);
 }
 
 static void
@@ -2088,6 +2249,7 @@ imap_sync_free(struct imap_sync **syncp)
 		free(as->folds[i].name);
 	free(as->folds);
 	free(as->creates);
+	free(as->missing);
 	free(as);
 	*syncp = NULL;
 }

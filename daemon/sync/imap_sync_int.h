@@ -62,6 +62,20 @@ struct sync_fold {
 	uint64_t status_fault_num;
 };
 
+/* A stored folder the LIST left out, being confirmed gone (STATUS). */
+enum sync_missing_verdict {
+	SYNC_MISSING_ASKING = 0,
+	SYNC_MISSING_EXISTS,	/* STATUS answered OK */
+	SYNC_MISSING_GONE,	/* NO [NONEXISTENT], or missing twice */
+	SYNC_MISSING_UNSURE,	/* another NO or BAD: missing once */
+};
+
+struct sync_missing {
+	uint32_t id;		/* store folder id */
+	int tag;		/* of its STATUS */
+	enum sync_missing_verdict verdict;
+};
+
 struct sync_uid_range {
 	uint32_t lo, hi;
 };
@@ -175,6 +189,10 @@ struct imap_sync {
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
 	bool has_ns;
+	/* Stored folders the LIST left out (sync_folders_reconcile) */
+	struct sync_missing *missing;
+	size_t n_missing;
+	unsigned missing_pending;
 	/* Folders a reader created in the mirror, being created */
 	struct store_folder *creates;
 	size_t n_creates, create_i;

@@ -59,6 +59,62 @@ for sc in uvgap:newuv+nouid:newuv uvback:uidnextback+nouid:normal; do
 	fake_stop
 done
 
+# --- 2. a folder missing from one LIST ------------------------------------
+
+# sub_start SC [flag]: INBOX and Sub on the fake server, a mirror
+# scenario synced once; with "flag", a pending flag change on Sub 1.
+sub_start()
+{
+	fake_start --box INBOX:1 --box Sub:1,2
+	DIRECTION=both MIRROR=1 scenario "$1"
+	pass normal
+	[ -z "${2:-}" ] || "$STOREDUMP" "$STORE" flag t Sub 1 +\\Flagged >/dev/null ||
+		fail "$SC: storedump flag"
+}
+
+# LIST leaves Sub out, STATUS shows it exists: nothing of it is dropped.
+sub_start listmiss flag
+pass listmiss
+pass listmiss
+is_tombstone Sub && fail "$SC: Sub made a tombstone" || ok "$SC: Sub is no tombstone"
+expect_uids "Sub keeps its records" "1 2 " Sub
+[ "$(n_changes 1)" = 1 ] && ok "$SC: the pending flag change is kept" ||
+	fail "$SC: $(n_changes 1) pending flag changes, expected 1"
+[ "$(find "$MAIL/Sub/cur" "$MAIL/Sub/new" -type f | wc -l)" = 2 ] &&
+	ok "$SC: the mirror keeps Sub's files" || fail "$SC: Sub's files removed"
+: > "$WORK/cmds"
+pass normal
+[ "$(n_cmds 'UID STORE')" = 1 ] && ok "$SC: the flag is pushed once Sub is listed" ||
+	fail "$SC: $(n_cmds 'UID STORE') UID STOREs"
+[ "$(n_changes)" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $(n_changes) changes pending"
+expect_check
+fake_stop
+
+# Sub really gone, STATUS answers NO [NONEXISTENT]: a tombstone at once,
+# and the pending change it drops is logged.
+sub_start gonesure flag
+restart_with_box --box INBOX:1
+pass normal
+is_tombstone Sub && ok "$SC: NONEXISTENT: Sub is a tombstone" || fail "$SC: Sub is no tombstone"
+grep -q 'folder=Sub .*dropped.* 1 flag change' "$WORK/$SC.err" && ok "$SC: the dropped change is logged" ||
+	fail "$SC: the dropped change is not logged: $(grep Sub "$WORK/$SC.err")"
+pass normal
+expect_check
+fake_stop
+
+# STATUS answers a plain NO: the folder goes after the second pass that
+# does not list it.
+sub_start gonetwice
+restart_with_box --box INBOX:1
+pass statusno
+is_tombstone Sub && fail "$SC: a tombstone after one pass" || ok "$SC: kept after one pass"
+expect_uids "Sub keeps its records" "1 2 " Sub
+pass statusno
+is_tombstone Sub && ok "$SC: a tombstone after the second pass" || fail "$SC: Sub is no tombstone"
+pass normal
+expect_check
+fake_stop
+
 # --- 7. two messages with one UID -----------------------------------------
 
 fake_start --box INBOX:1,2,3
