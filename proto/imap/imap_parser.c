@@ -767,7 +767,10 @@ imap_parser_resp_code(struct imap_parser *p, struct ms_slice name,
 	case IMAP_CODE_UIDVALIDITY:
 	case IMAP_CODE_UIDNEXT:
 	case IMAP_CODE_UNSEEN:
-		if (!imap_parse_num(args, UINT32_MAX, &rc->num))
+		/* 32-bit numbers; a larger one is one folder's fault, for
+		 * the caller to judge, not a reason to drop the
+		 * connection. */
+		if (!imap_parse_u63(args, &rc->num))
 			return imap_parser_fail(p, MS_EPROTO,
 			    "bad number in %.*s response code",
 			    (int)name.len, (const char *)name.p);

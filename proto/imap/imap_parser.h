@@ -117,6 +117,8 @@ struct imap_resp_code {
 	enum imap_code code;
 	struct ms_slice name;	/* as sent, e.g. "COPYUID" */
 	struct ms_slice args;	/* raw text after the name, up to "]" */
+	/* UIDVALIDITY, UIDNEXT, UNSEEN (as sent: past 32 bits is the
+	 * server's fault, for the caller to judge), HIGHESTMODSEQ */
 	uint64_t num;
 	uint32_t uidvalidity;
 	struct ms_slice list;

@@ -154,16 +154,20 @@ expect_uids "the messages stay" "1 4294967295 "
 expect_bodies
 expect_check
 
-# STATUS with UIDNEXT 4294967296 for Sub: that folder fails, INBOX syncs.
-scenario statusbig
-pass statusbig
-grep -q '^t: ' "$WORK/$SC.out" && ok "$SC: the account does not fail" ||
-	fail "$SC: the account failed: $(tail -2 "$WORK/$SC.err")"
-grep -q '1 folder failed' "$WORK/$SC.err" && ok "$SC: one folder error" ||
-	fail "$SC: no folder error: $(tail -2 "$WORK/$SC.err")"
-grep -q 'folder=Sub .*4294967296' "$WORK/$SC.err" && ok "$SC: the fault is named" ||
-	fail "$SC: the fault is not named"
-expect_uids "INBOX is synced" "1 4294967295 "
+# STATUS or SELECT with UIDNEXT 4294967296 for Sub: that folder fails,
+# INBOX syncs.
+for SC in statusbig selectbig; do
+	scenario "$SC"
+	pass "$SC"
+	grep -q '^t: ' "$WORK/$SC.out" && ok "$SC: the account does not fail" ||
+		fail "$SC: the account failed: $(tail -2 "$WORK/$SC.err")"
+	grep -q '1 folder failed' "$WORK/$SC.err" && ok "$SC: one folder error" ||
+		fail "$SC: no folder error: $(tail -2 "$WORK/$SC.err")"
+	grep -q 'folder=Sub .*4294967296' "$WORK/$SC.err" && ok "$SC: the fault is named" ||
+		fail "$SC: the fault is not named"
+	expect_uids "INBOX is synced" "1 4294967295 "
+	expect_uids "Sub is not" "" Sub
+done
 fake_stop
 
 # --- 9. sparse UID spaces --------------------------------------------------

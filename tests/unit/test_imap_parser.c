@@ -424,6 +424,9 @@ test_simple_data(void **state)
 	    "VANISHED earlier=0 set=\"1:3,9\"\nID raw=\"NIL\"\nEND rc=AGAIN");
 	ms_buf_deinit(&ev);
 	/* A number past 32 bits is that folder's fault, not the stream's. */
+	ev = run_short("* OK [UIDNEXT 4294967296] x\r\n");
+	assert_has(&ev, "args=\"4294967296\"");
+	ms_buf_deinit(&ev);
 	ev = run_short("* STATUS x (MESSAGES 2 UIDNEXT 4294967296)\r\n");
 	assert_has(&ev, "STATUS mailbox=\"x\" has=0x1 messages=2 uidnext=0 "
 	    "uidvalidity=0 unseen=0 recent=0 highestmodseq=0 size=0 bad=0x2 "

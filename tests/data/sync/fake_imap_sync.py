@@ -63,6 +63,7 @@ login (so a test can switch the server between passes), one of:
   statusno    STATUS of a folder that does not exist answers a plain NO
               (by default NO [NONEXISTENT])
   statusbig   STATUS of any folder but INBOX says UIDNEXT 4294967296
+  selectbig   SELECT of any folder but INBOX says UIDNEXT 4294967296
 
 Modes combine with "+" ("newuv+nouid").  UID SEARCH understands ALL, UID
 sets and sequence sets (ANDed), and RETURN (...) (answered by ESEARCH ALL);
@@ -420,6 +421,8 @@ class Conn:
             self.n_fetch = 0
             un = 2 if self.has("uidnextback") else \
                 0 if self.has("uidnextzero") else UIDNEXT[name]
+            if self.has("selectbig") and name != "INBOX":
+                un = 4294967296
             self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
                       "* OK [UIDNEXT %d] n\r\n"
                       "* FLAGS (\\Seen \\Deleted)\r\n"
