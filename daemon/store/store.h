@@ -154,6 +154,11 @@ enum {
 	 * folder a reader created.  A LIST showing the name again replaces
 	 * the attributes. */
 	STORE_FOLDER_GONE = 1 << 10,
+	/* Not from the server: a LIST that answered OK left the folder
+	 * out, and STATUS could not say it does not exist.  A second pass
+	 * that does not list it makes it a tombstone; a LIST showing it
+	 * replaces the attributes, which clears it. */
+	STORE_FOLDER_MISSING = 1 << 11,
 };
 
 /* What the server said about a folder, as last committed. */
@@ -391,7 +396,10 @@ struct store_change {
 	uint64_t seq;		/* assigned at commit, increasing */
 	enum store_change_kind kind;
 	uint32_t folder_id;
-	uint32_t uid;		/* 0 for APPEND */
+	/* APPEND: 0 for a local message; a message parked by a
+	 * UIDVALIDITY change keeps its old UID here, and goes out only
+	 * after a fetch of the folder without gaps */
+	uint32_t uid;
 	uint32_t flags_add;
 	uint32_t flags_remove;
 	uint32_t dest_folder_id;	/* MOVE */

@@ -17,6 +17,8 @@
  * is not known (Dovecot answers a later pipelined UID FETCH before the
  * earlier one's tagged OK): new messages are checked against the UID
  * ranges in flight, and the watermark follows completed ranges only.
+ * A range spans SYNC_RANGE_UIDS UIDs, or in a sparse UID space about as
+ * many messages (cut where UID SEARCH finds every SYNC_RANGE_UIDS-th).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +39,8 @@ static void sync_fetch_pump(struct imap_sync *as);
 static void sync_diff_start(struct imap_sync *as);
 static void sync_finish(struct imap_sync *as, int reason,
 			const struct ms_err *err);
+static void sync_on_cut_search(struct imap_sync *as,
+			       const struct imap_ev_search *se);
 
 /* --- failures and commits ------------------------------------------------ */
 
@@ -86,6 +90,18 @@ sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
 }
 
 /*
+ * The watermark just past uid.  4294967295 is the last UID IMAP has: a
+ * folder that holds it stays at it, that record being one the fetch
+ * leaves out as stored (sync_run.known); the server has to give the
+ * folder a new UIDVALIDITY to add more.
+ */
+static uint32_t
+sync_uid_after(uint32_t uid)
+{
+	return uid < UINT32_MAX ? uid + 1 : UINT32_MAX;
+}
+
+/*
  * The UIDNEXT watermark while new messages stream in: just past the
  * last range whose command, and every one before it, completed OK.
  * Every UID below it is in this batch or an earlier commit, or does not
@@ -102,7 +118,7 @@ sync_watermark(const struct imap_sync *as, struct store_folder_state *st)
 		return false;
 	memset(st, 0, sizeof(*st));
 	st->uidvalidity = r->uidvalidity;
-	st->uidnext = r->done_hi + 1;
+	st->uidnext = sync_uid_after(r->done_hi);
 	return true;
 }
 
@@ -166,6 +182,18 @@ sync_folder_error(struct imap_sync *as, const char *what,
 	log_err("acct=%s folder=%s %s failed: %.*s", as->name, r->fold->name,
 		what, st != NULL ? (int)st->text.len : 0,
 		st != NULL ? (const char *)st->text.p : "");
+}
+
+/* A number past the 32 bits IMAP gives it: the folder fails, the rest of
+ * the account goes on. */
+static void
+sync_folder_fault(struct imap_sync *as, const struct sync_fold *f,
+		  const char *cmd, const char *item, uint64_t num)
+{
+	as->sum.folder_errors++;
+	log_err("acct=%s folder=%s %s reports %s %llu, past the 32-bit range "
+		"(a server fault): folder not synced", as->name, f->name, cmd,
+		item, (unsigned long long)num);
 }
 
 /* --- commands ------------------------------------------------------------ */
@@ -341,6 +369,21 @@ sync_on_list(struct imap_sync *as, const struct imap_ev_list *l)
 		ms_buf_deinit(&name);
 		return;
 	}
+	for (size_t i = 0; i < as->n_folds; i++) {
+		if (strcmp(as->folds[i].name, (const char *)name.p) != 0)
+			continue;
+		/* Listed twice: one folder, with the attributes of both. */
+		as->folds[i].attrs |= sync_folder_attrs(l->attrs,
+							as->folds[i].name);
+		ms_buf_deinit(&name);
+		return;
+	}
+	if (as->n_folds == SYNC_FOLDERS_MAX) {
+		ms_buf_deinit(&name);
+		sync_fail(as, MS_EPROTO, "the server lists more than %d "
+			  "folders, the most mailsyncd takes", SYNC_FOLDERS_MAX);
+		return;
+	}
 	f = sync_fold_add(as, (const char *)name.p);
 	ms_buf_deinit(&name);
 	if (f == NULL)
@@ -356,7 +399,7 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 			IMAP_STATUS_HAS_UIDVALIDITY;
 	struct ms_buf name;
 
-	if ((sd->has & need) != need)
+	if ((sd->has & need) != need && (sd->bad & need) == 0)
 		return;
 	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);
 	if (imap_utf7_decode(sd->mailbox, &name) < 0) {
@@ -368,6 +411,13 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 
 		if (strcmp(f->name, (const char *)name.p) != 0)
 			continue;
+		if (sd->bad & need) {
+			f->status_fault = (sd->bad & IMAP_STATUS_HAS_UIDNEXT) ?
+				"UIDNEXT" : (sd->bad & IMAP_STATUS_HAS_MESSAGES) ?
+				"MESSAGES" : "UIDVALIDITY";
+			f->status_fault_num = sd->out_of_range;
+			break;
+		}
 		f->st.has_status = true;
 		f->st.messages = sd->messages;
 		f->st.uidnext = sd->uidnext;
@@ -409,17 +459,26 @@ sync_on_select_status(struct imap_sync *as, const struct imap_ev_status *st)
 {
 	struct sync_run *r = &as->run;
 
-	/* 0 (or past 32 bits) is no UIDVALIDITY or UIDNEXT: taken as
-	 * given, 0 would mean "never synced" or "nothing is new". */
+	/* 0 is no UIDVALIDITY or UIDNEXT: taken as given, 0 would mean
+	 * "never synced" or "nothing is new".  Past 32 bits is a server
+	 * fault that fails the folder (sync_select_done). */
+	if ((st->code.code == IMAP_CODE_UIDVALIDITY ||
+	     st->code.code == IMAP_CODE_UIDNEXT) &&
+	    st->code.num > UINT32_MAX) {
+		r->select_fault = st->code.code == IMAP_CODE_UIDNEXT ?
+				  "UIDNEXT" : "UIDVALIDITY";
+		r->select_fault_num = st->code.num;
+		return;
+	}
 	switch (st->code.code) {
 	case IMAP_CODE_UIDVALIDITY:
-		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+		if (st->code.num == 0)
 			break;
 		r->uidvalidity = (uint32_t)st->code.num;
 		r->has_uidvalidity = true;
 		break;
 	case IMAP_CODE_UIDNEXT:
-		if (st->code.num == 0 || st->code.num > UINT32_MAX)
+		if (st->code.num == 0)
 			break;
 		r->uidnext = (uint32_t)st->code.num;
 		r->has_uidnext = true;
@@ -485,21 +544,31 @@ sync_diff_advance(struct imap_sync *as, uint32_t upto)
 	}
 }
 
+/* The first of the n ranges v (in UID order) that ends at or after uid;
+ * n when none does. */
+static size_t
+sync_ranges_find(const struct sync_uid_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].hi < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The server listed uid after a later one: it is not gone after all. */
 static void
 sync_diff_keep(struct imap_sync *as, uint32_t uid)
 {
 	struct sync_run *r = &as->run;
-	size_t lo = 0, hi = r->n_gone;
+	size_t lo = sync_ranges_find(r->gone, r->n_gone, uid);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->gone[mid].hi < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == r->n_gone || r->gone[lo].lo > uid)
 		return;
 	if (r->gone[lo].lo == uid && r->gone[lo].hi == uid) {
@@ -605,6 +674,15 @@ sync_msg_not_stored(struct imap_sync *as, uint32_t uid, const char *why)
 	r->is_msg_failed = true;
 }
 
+/* True when uid was stored before this fetch (sync_run.known). */
+static bool
+sync_uid_known(const struct sync_run *r, uint32_t uid)
+{
+	size_t i = sync_ranges_find(r->known, r->n_known, uid);
+
+	return i < r->n_known && r->known[i].lo <= uid;
+}
+
 /* A new message is complete: its body goes into the batch. */
 static void
 sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
@@ -620,6 +698,7 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		      fe->uid >= r->fetch_from && r->n_ranges > 0 &&
 		      fe->uid >= first->lo && fe->uid <= last->hi;
 	bool is_w_failed = r->is_w_failed;
+	bool is_again = false;
 
 	r->is_w_failed = false;
 
@@ -668,6 +747,21 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			 (unsigned long long)store_body_size(body),
 			 (unsigned long long)fe->rfc822_size);
 	}
+	if (fe->uid <= r->last_uid && !sync_uid_known(r, fe->uid)) {
+		/* Out of UID order, or this UID again: a record this fetch
+		 * stored is in the batch, where it cannot be read.  The
+		 * commit leaves the watermark where it is, in case this is
+		 * the second message of one UID. */
+		bool has_hole = r->has_hole;
+
+		is_again = true;
+		r->has_hole = true;
+		if (sync_commit(as) < 0) {
+			store_body_free(&body);
+			return;
+		}
+		r->has_hole = has_hole;
+	}
 	if (fe->uid > r->last_uid)
 		r->last_uid = fe->uid;
 	if (store_msg_get(as->params.store, r->fold->id, fe->uid, &m,
@@ -675,6 +769,17 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		uint8_t hash[STORE_HASH_LEN];
 
 		store_body_hash(body, hash);
+		if (memcmp(hash, m.hash, STORE_HASH_LEN) != 0 && is_again) {
+			/* Two messages with one UID: which one the UID
+			 * names cannot be told.  The first stays, and the
+			 * watermark does not pass it this pass. */
+			store_body_free(&body);
+			sync_msg_not_stored(as, fe->uid, "the server sent "
+					    "another message with this UID in "
+					    "the same fetch (a server fault): "
+					    "the first one is kept");
+			return;
+		}
 		if (memcmp(hash, m.hash, STORE_HASH_LEN) == 0) {
 			/* Stored before the watermark could pass it (a
 			 * crash, or a message not stored before it): a
@@ -769,6 +874,10 @@ sync_on_event(struct imap_session *s, const struct imap_event *ev, void *arg)
 			}
 			sync_on_vanished(as, &ev->u.vanished);
 		}
+		break;
+	case IMAP_EV_SEARCH:
+		if (as->step == SYNC_STEP_FETCH && r->is_cut_search)
+			sync_on_cut_search(as, &ev->u.search);
 		break;
 	case IMAP_EV_FETCH_BODY:
 		if (as->step == SYNC_STEP_FETCH)
@@ -871,10 +980,16 @@ sync_fetch_complete(struct imap_sync *as)
 	if (r->has_uidnext && r->uidnext > st.uidnext)
 		st.uidnext = r->uidnext;
 	if (r->last_uid >= st.uidnext)
-		st.uidnext = r->last_uid + 1;
+		st.uidnext = sync_uid_after(r->last_uid);
+	if (r->last_uid == UINT32_MAX)
+		log_warn("acct=%s folder=%s holds UID 4294967295, the last "
+			 "one IMAP has: the server must renumber the folder "
+			 "(a new UIDVALIDITY) before it can add messages",
+			 as->name, r->fold->name);
 	st.highestmodseq = r->hms;
 	st.messages = r->exists;
 	r->is_fetching = false;
+	r->is_fetch_whole = true;
 	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
 							&st, mask)))
 		return;
@@ -986,6 +1101,112 @@ sync_fetch_set(struct sync_run *r, uint32_t lo, uint32_t hi, char *set,
 	}
 }
 
+/* --- folder: cuts of a sparse UID space (sync_run.cuts) ------------------- */
+
+/* The fetch from the watermark spans far more UIDs than messages can be
+ * new (a first sync of a folder whose UIDs run into the billions). */
+static bool
+sync_fetch_is_sparse(const struct sync_run *r)
+{
+	uint32_t span, n_new;
+
+	if (!r->has_uidnext || r->exists == 0 || r->uidnext <= r->fetch_from)
+		return false;
+	span = r->uidnext - r->fetch_from;
+	n_new = r->exists > r->stored.local_count ?
+		r->exists - r->stored.local_count : 0;
+	return span > SYNC_SPARSE_SPAN && span / 8 > n_new;
+}
+
+static void
+sync_on_cut_search(struct imap_sync *as, const struct imap_ev_search *se)
+{
+	struct sync_run *r = &as->run;
+	struct ms_slice cur = se->nums;
+	uint32_t uid;
+
+	while (r->n_cuts < SYNC_CUTS_MAX &&
+	       imap_numlist_next(&cur, &uid) == MS_OK)
+		if (r->n_cuts == 0 || uid > r->cuts[r->n_cuts - 1])
+			r->cuts[r->n_cuts++] = uid;
+}
+
+static void
+sync_cut_search_done(struct imap_session *s, int rc,
+		     const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc) || !as->has_run || !r->is_cut_search)
+		return;
+	r->is_cut_search = false;
+	if (!sync_st_ok(st)) {
+		/* The rest in one range: slower to commit, as complete. */
+		log_warn("acct=%s folder=%s UID SEARCH failed (%.*s): the "
+			 "rest is fetched in one command", as->name,
+			 r->fold->name, st != NULL ? (int)st->text.len : 0,
+			 st != NULL ? (const char *)st->text.p : "");
+		r->n_cuts = r->cut_i = 0;
+		r->is_cuts_final = true;
+	}
+	sync_fetch_pump(as);
+}
+
+/* Asks for the next SYNC_CUTS_MAX cuts from lo on; false when none is
+ * left to ask for (the rest is one range). */
+static bool
+sync_cut_search(struct imap_sync *as, uint32_t lo)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char seqs[SYNC_CUTS_MAX * 11 + 1], uids[24];
+	size_t len = 0;
+
+	r->n_cuts = r->cut_i = 0;
+	seqs[0] = '\0';
+	for (unsigned k = 0; k < SYNC_CUTS_MAX; k++) {
+		uint64_t seq = (uint64_t)r->cut_seq + SYNC_RANGE_UIDS;
+
+		if (seq >= r->exists)
+			break;
+		r->cut_seq = (uint32_t)seq;
+		len += (size_t)snprintf(seqs + len, sizeof(seqs) - len, "%s%u",
+					len > 0 ? "," : "", r->cut_seq);
+	}
+	r->is_cuts_final = (uint64_t)r->cut_seq + SYNC_RANGE_UIDS >= r->exists;
+	if (len == 0)
+		return false;
+	snprintf(uids, sizeof(uids), "%u:*", lo);
+	r->is_cut_search = true;
+	(void)sync_submit(as, imap_cmd_uid_search(core,
+			  ms_slice_from_cstr(seqs), ms_slice_from_cstr(uids)),
+			  sync_cut_search_done);
+	return true;
+}
+
+/* The end of the sparse fetch's range from lo: the next cut, or
+ * UINT32_MAX past the last.  False while the cuts are being asked for. */
+static bool
+sync_fetch_sparse_hi(struct imap_sync *as, uint32_t lo, uint64_t *hi_r)
+{
+	struct sync_run *r = &as->run;
+
+	if (r->is_cut_search)
+		return false;
+	while (r->cut_i < r->n_cuts && r->cuts[r->cut_i] < lo)
+		r->cut_i++;
+	if (r->cut_i < r->n_cuts) {
+		*hi_r = r->cuts[r->cut_i++];
+		return true;
+	}
+	if (!r->is_cuts_final && sync_cut_search(as, lo))
+		return false;
+	*hi_r = UINT32_MAX;
+	return true;
+}
+
 static void
 sync_fetch_pump(struct imap_sync *as)
 {
@@ -1005,6 +1226,8 @@ sync_fetch_pump(struct imap_sync *as)
 			(r->range_head + r->n_ranges) % SYNC_RANGES];
 		int tag;
 
+		if (r->is_sparse && !sync_fetch_sparse_hi(as, lo, &hi))
+			break;
 		if (!r->has_uidnext || hi + 1 >= r->uidnext ||
 		    hi >= UINT32_MAX) {
 			hi = UINT32_MAX;
@@ -1031,7 +1254,8 @@ sync_fetch_pump(struct imap_sync *as)
 		r->n_ranges++;
 		r->in_flight++;
 	}
-	if (r->in_flight == 0 && r->is_all_sent && !as->is_closing)
+	if (r->in_flight == 0 && r->is_all_sent && !r->is_cut_search &&
+	    !as->is_closing)
 		sync_fetch_complete(as);
 }
 
@@ -1121,6 +1345,15 @@ sync_fetch_start(struct imap_sync *as)
 	r->next_lo = r->fetch_from;
 	r->last_uid = 0;
 	r->is_fetching = true;
+	if ((r->is_sparse = sync_fetch_is_sparse(r))) {
+		/* The messages below the watermark come first. */
+		r->cut_seq = r->stored.local_count < r->exists ?
+			     r->stored.local_count : 0;
+		log_debug("acct=%s folder=%s UIDs %u to %u for at most %u "
+			  "messages: fetched in ranges of existing UIDs",
+			  as->name, r->fold->name, r->fetch_from, r->uidnext,
+			  r->exists);
+	}
 	/* Nothing at or above fetch_from existed when the folder was
 	 * selected: nothing new. */
 	if (r->has_uidnext && r->uidnext <= r->fetch_from)
@@ -1249,6 +1482,7 @@ sync_reset_folder(struct imap_sync *as)
 		struct store_change c = {
 			.kind = STORE_CHANGE_APPEND,
 			.folder_id = r->fold->id,
+			.uid = m.uid,	/* parked */
 			.internal_date = m.internal_date,
 		};
 
@@ -1310,6 +1544,12 @@ sync_select_done(struct imap_session *s, int rc,
 	(void)s;
 	if (!sync_step_ok(as, rc, st, "SELECT"))
 		return;
+	if (r->select_fault != NULL) {
+		sync_folder_fault(as, r->fold, "SELECT", r->select_fault,
+				  r->select_fault_num);
+		sync_folder_done(as);
+		return;
+	}
 	if (!r->has_uidvalidity) {
 		sync_folder_error(as, "SELECT (no UIDVALIDITY)", NULL);
 		sync_folder_done(as);
@@ -1375,6 +1615,7 @@ sync_folder_next(struct imap_sync *as)
 	while (as->fi < as->n_folds && !as->is_closing) {
 		struct sync_fold *f = &as->folds[as->fi++];
 		struct sync_run *r = &as->run;
+		struct store_msg top;
 
 		if (!f->is_wanted)
 			continue;
@@ -1391,6 +1632,19 @@ sync_folder_next(struct imap_sync *as)
 				  rc < 0 ? err.msg : "vanished");
 			return;
 		}
+		if (f->status_fault != NULL) {
+			sync_folder_fault(as, f, "STATUS", f->status_fault,
+					  f->status_fault_num);
+			continue;
+		}
+		/* A watermark that wrapped past the last UID (before
+		 * sync_uid_after()): everything below it is stored.  (0
+		 * is also what an empty folder without UIDNEXT keeps.) */
+		if (r->stored.state.uidvalidity != 0 &&
+		    r->stored.state.uidnext == 0 &&
+		    store_msg_get(as->params.store, f->id, UINT32_MAX, &top,
+				  NULL) == MS_OK)
+			r->stored.state.uidnext = UINT32_MAX;
 		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
 					   f->has_pending);
 		log_debug("acct=%s folder=%s plan=%s", as->name, f->name,
@@ -1494,16 +1748,232 @@ sync_expect(struct imap_sync *as, const struct store_folder *stored,
 	sync_progress(as);
 }
 
-/* Folders gone from a complete LIST go from the store; wanted ones are
- * created; pending changes mark their folders. */
+/* The verdict on a stored folder the LIST left out (sync_missing). */
+static enum sync_missing_verdict
+sync_missing_verdict(const struct imap_sync *as, uint32_t id)
+{
+	for (size_t i = 0; i < as->n_missing; i++)
+		if (as->missing[i].id == id)
+			return as->missing[i].verdict;
+	return SYNC_MISSING_ASKING;
+}
+
+/* Logs what goes with a folder gone from the server: its pending flag
+ * changes, deletions and moves (a reader's moved file stays where it was
+ * put, and the mirror records it there as a new message). */
+static void
+sync_folder_gone_log(struct imap_sync *as, const struct store_folder *f,
+		     const struct store_change *ch, size_t n_ch)
+{
+	size_t n[STORE_CHANGE_MOVE + 1] = { 0 };
+
+	for (size_t k = 0; k < n_ch; k++)
+		if (ch[k].folder_id == f->id && ch[k].kind <= STORE_CHANGE_MOVE)
+			n[ch[k].kind]++;
+	if (n[STORE_CHANGE_FLAGS] + n[STORE_CHANGE_DELETE] +
+	    n[STORE_CHANGE_MOVE] == 0) {
+		log_info("acct=%s folder=%s is gone from the server: removing "
+			 "it from the store", as->name, f->name);
+		return;
+	}
+	log_warn("acct=%s folder=%s is gone from the server: removing it "
+		 "from the store; pending changes dropped with it: %zu flag "
+		 "change%s, %zu deletion%s, %zu move%s (a moved message's "
+		 "file stays where the reader put it)", as->name, f->name,
+		 n[STORE_CHANGE_FLAGS], n[STORE_CHANGE_FLAGS] == 1 ? "" : "s",
+		 n[STORE_CHANGE_DELETE], n[STORE_CHANGE_DELETE] == 1 ? "" : "s",
+		 n[STORE_CHANGE_MOVE], n[STORE_CHANGE_MOVE] == 1 ? "" : "s");
+}
+
+/* A stored folder the LIST left out and STATUS did not confirm gone:
+ * kept (logged); true when its STORE_FOLDER_MISSING mark changes. */
+static bool
+sync_folder_kept(struct imap_sync *as, const struct store_folder *f,
+		 enum sync_missing_verdict v)
+{
+	bool was_missing = (f->attrs & STORE_FOLDER_MISSING) != 0;
+
+	if (v == SYNC_MISSING_EXISTS) {
+		log_warn("acct=%s folder=%s is not in the server's LIST, but "
+			 "STATUS finds it: kept, not synced this pass",
+			 as->name, f->name);
+		return was_missing;
+	}
+	log_warn("acct=%s folder=%s is not in the server's LIST, and STATUS "
+		 "does not say it does not exist: kept; removed if the next "
+		 "pass does not list it either", as->name, f->name);
+	return !was_missing;
+}
+
+/*
+ * Stored folders the LIST left out, confirmed gone (sync_missing), go
+ * from the store; the others stay; wanted ones are created; pending
+ * changes mark their folders.
+ */
+static void
+sync_folders_settle(struct imap_sync *as)
+{
+	struct store_folder *stored = NULL;
+	struct store_change *ch = NULL;
+	struct ms_err err = { 0 };
+	size_t n_stored = 0, n_ch = 0, n_marks = 0;
+	int rc;
+
+	rc = store_folder_list(as->params.store, as->name, &stored, &n_stored,
+			       &err);
+	if (rc < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
+				    &n_ch, &err)) < 0) {
+		free(stored);
+		sync_fail(as, rc, "store: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n_stored && !as->is_closing; i++) {
+		bool is_listed = false;
+		size_t n_local = 0;
+		enum sync_missing_verdict v;
+
+		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
+			is_listed = strcmp(as->folds[j].name,
+					   stored[i].name) == 0;
+		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+			continue;
+		if (stored[i].attrs & STORE_FOLDER_CREATE) {
+			if (!sync_create_add(as, &stored[i]))
+				break;
+			continue;
+		}
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    ch[k].kind == STORE_CHANGE_APPEND)
+				n_local++;
+		if (n_local > 0) {
+			/* Local messages not yet on the server would go
+			 * with the folder: it stays until they are dealt
+			 * with. */
+			log_warn("acct=%s folder=%s is gone from the server "
+				 "but holds %zu local message%s never "
+				 "appended: kept in the store", as->name,
+				 stored[i].name, n_local,
+				 n_local == 1 ? "" : "s");
+			continue;
+		}
+		v = sync_missing_verdict(as, stored[i].id);
+		if (v != SYNC_MISSING_GONE) {
+			/* After the commit: a mark to set or clear. */
+			if (sync_folder_kept(as, &stored[i], v)) {
+				stored[i].attrs ^= STORE_FOLDER_MISSING;
+				stored[n_marks++] = stored[i];
+			}
+			continue;
+		}
+		sync_folder_gone_log(as, &stored[i], ch, n_ch);
+		for (size_t k = 0; k < n_ch; k++)
+			if (ch[k].folder_id == stored[i].id &&
+			    !sync_batch_ok(as, store_batch_change_clear(
+					as->batch, ch[k].seq)))
+				break;
+		if (as->acct->maildir != NULL) {
+			/* A tombstone, so the mirror removes its files and
+			 * does not take the directory for a new folder. */
+			if (!sync_batch_ok(as, store_batch_msg_expunge(
+					as->batch, stored[i].id, 1,
+					UINT32_MAX)))
+				break;
+			stored[i].attrs = (stored[i].attrs &
+					   ~STORE_FOLDER_MISSING) |
+					  STORE_FOLDER_GONE;
+			stored[n_marks++] = stored[i];
+		} else if (!sync_batch_ok(as, store_batch_folder_delete(
+				as->batch, stored[i].id))) {
+			break;
+		}
+	}
+	if (as->is_closing || sync_commit(as) < 0) {
+		free(stored);
+		free(ch);
+		return;
+	}
+	/* After the commit that emptied the gone ones (a crash in between
+	 * leaves them to the next pass, not marked with their records). */
+	for (size_t i = 0; i < n_marks; i++) {
+		uint32_t id;
+
+		rc = store_folder_ensure(as->params.store, as->name,
+					 stored[i].name, stored[i].delimiter,
+					 stored[i].attrs, &id, &err);
+		if (rc < 0) {
+			free(stored);
+			free(ch);
+			sync_fail(as, rc, "store: folder %s: %s",
+				  stored[i].name, err.msg);
+			return;
+		}
+	}
+	free(stored);
+	for (size_t i = 0; i < n_ch &&
+	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
+		for (size_t j = 0; j < as->n_folds; j++) {
+			if (as->folds[j].is_wanted &&
+			    as->folds[j].id == ch[i].folder_id)
+				as->folds[j].has_pending = true;
+			if (ch[i].kind == STORE_CHANGE_MOVE &&
+			    as->folds[j].id == ch[i].dest_folder_id)
+				as->folds[j].is_move_dest = true;
+		}
+	free(ch);
+	if (!sync_folders_dests_first(as))
+		return;
+	sync_create_folders(as);
+}
+
+static void
+sync_missing_status_done(struct imap_session *s, int rc,
+			 const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	uint32_t tag = 0;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (st != NULL && imap_client_tag_parse(st->tag, &tag)) {
+		for (size_t i = 0; i < as->n_missing; i++) {
+			struct sync_missing *m = &as->missing[i];
+
+			if (m->tag < 0 || (uint32_t)m->tag != tag)
+				continue;
+			/* Another NO or BAD leaves the verdict by
+			 * absence (missing before: gone now). */
+			if (sync_st_ok(st))
+				m->verdict = SYNC_MISSING_EXISTS;
+			else if (st->code.code == IMAP_CODE_NONEXISTENT)
+				m->verdict = SYNC_MISSING_GONE;
+			break;
+		}
+	}
+	if (--as->missing_pending == 0)
+		sync_folders_settle(as);
+}
+
+/*
+ * Wanted folders go into the store.  A stored folder that a LIST (which
+ * answered OK) left out may still exist: a server can leave a folder out
+ * of one LIST.  Each is asked for with STATUS first; it goes only when
+ * STATUS answers NO [NONEXISTENT], or when a second pass does not list it
+ * either (STORE_FOLDER_MISSING).  Then sync_folders_settle().
+ */
 static void
 sync_folders_reconcile(struct imap_sync *as)
 {
 	const struct cfg_list *pat = &as->acct->folders;
+	struct imap_client *core = imap_session_core(as->sess);
 	struct store_folder *stored = NULL;
-	struct store_change *ch = NULL;
 	struct ms_err err = { 0 };
-	size_t n_stored = 0, n_ch = 0, n_gone = 0;
+	size_t n_stored = 0;
 	int rc;
 
 	for (size_t i = 0; i < as->n_folds; i++) {
@@ -1534,100 +2004,45 @@ sync_folders_reconcile(struct imap_sync *as)
 		return;
 	}
 	sync_expect(as, stored, n_stored);
-	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &ch,
-				    &n_ch, &err)) < 0) {
+	free(as->missing);
+	as->missing = calloc(n_stored > 0 ? n_stored : 1,
+			     sizeof(*as->missing));
+	as->n_missing = 0;
+	if (as->missing == NULL) {
 		free(stored);
-		sync_fail(as, rc, "store: %s", err.msg);
+		sync_fail(as, MS_ENOMEM, "out of memory");
 		return;
 	}
+	as->step = SYNC_STEP_STATUS;
 	for (size_t i = 0; i < n_stored && !as->is_closing; i++) {
+		struct sync_missing *m = &as->missing[as->n_missing];
 		bool is_listed = false;
-		size_t n_local = 0;
 
 		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
-		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+		if (is_listed || (stored[i].attrs & (STORE_FOLDER_GONE |
+						     STORE_FOLDER_CREATE)))
 			continue;
-		if (stored[i].attrs & STORE_FOLDER_CREATE) {
-			if (!sync_create_add(as, &stored[i]))
-				break;
-			continue;
-		}
-		for (size_t k = 0; k < n_ch; k++)
-			if (ch[k].folder_id == stored[i].id &&
-			    ch[k].kind == STORE_CHANGE_APPEND)
-				n_local++;
-		if (n_local > 0) {
-			/* Local messages not yet on the server would go
-			 * with the folder: it stays until they are dealt
-			 * with. */
-			log_warn("acct=%s folder=%s is gone from the server "
-				 "but holds %zu local message%s never "
-				 "appended: kept in the store", as->name,
-				 stored[i].name, n_local,
-				 n_local == 1 ? "" : "s");
+		m->id = stored[i].id;
+		m->verdict = (stored[i].attrs & STORE_FOLDER_MISSING) ?
+			     SYNC_MISSING_GONE : SYNC_MISSING_UNSURE;
+		m->tag = imap_cmd_status(core,
+					 ms_slice_from_cstr(stored[i].name),
+					 IMAP_STATUS_MESSAGES);
+		as->n_missing++;
+		if (m->tag < 0) {
+			/* A name no command can carry: by absence alone. */
+			m->tag = -1;
 			continue;
 		}
-		log_info("acct=%s folder=%s is gone from the server: "
-			 "removing it from the store", as->name,
-			 stored[i].name);
-		/* Its pending flag changes and deletions go with it. */
-		for (size_t k = 0; k < n_ch; k++)
-			if (ch[k].folder_id == stored[i].id &&
-			    !sync_batch_ok(as, store_batch_change_clear(
-					as->batch, ch[k].seq)))
-				break;
-		if (as->acct->maildir != NULL) {
-			/* A tombstone, so the mirror removes its files and
-			 * does not take the directory for a new folder. */
-			if (!sync_batch_ok(as, store_batch_msg_expunge(
-					as->batch, stored[i].id, 1,
-					UINT32_MAX)))
-				break;
-			stored[n_gone++] = stored[i];
-		} else if (!sync_batch_ok(as, store_batch_folder_delete(
-				as->batch, stored[i].id))) {
+		if (!sync_submit(as, m->tag, sync_missing_status_done))
 			break;
-		}
-	}
-	if (as->is_closing || sync_commit(as) < 0) {
-		free(stored);
-		free(ch);
-		return;
-	}
-	/* After the commit that emptied them (a crash in between leaves
-	 * them to the next pass, not marked with their records). */
-	for (size_t i = 0; i < n_gone; i++) {
-		uint32_t id;
-
-		rc = store_folder_ensure(as->params.store, as->name,
-					 stored[i].name, stored[i].delimiter,
-					 stored[i].attrs | STORE_FOLDER_GONE,
-					 &id, &err);
-		if (rc < 0) {
-			free(stored);
-			free(ch);
-			sync_fail(as, rc, "store: folder %s: %s",
-				  stored[i].name, err.msg);
-			return;
-		}
+		as->missing_pending++;
 	}
 	free(stored);
-	for (size_t i = 0; i < n_ch &&
-	     as->acct->direction == CFG_DIRECTION_BOTH; i++)
-		for (size_t j = 0; j < as->n_folds; j++) {
-			if (as->folds[j].is_wanted &&
-			    as->folds[j].id == ch[i].folder_id)
-				as->folds[j].has_pending = true;
-			if (ch[i].kind == STORE_CHANGE_MOVE &&
-			    as->folds[j].id == ch[i].dest_folder_id)
-				as->folds[j].is_move_dest = true;
-		}
-	free(ch);
-	if (!sync_folders_dests_first(as))
-		return;
-	sync_create_folders(as);
+	if (as->missing_pending == 0 && !as->is_closing)
+		sync_folders_settle(as);
 }
 
 static void
@@ -1887,6 +2302,7 @@ imap_sync_free(struct imap_sync **syncp)
 	free(as->folds);
 	free(as->creates);
 	free(as->only_folder);
+	free(as->missing);
 	free(as);
 	*syncp = NULL;
 }

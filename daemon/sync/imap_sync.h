@@ -21,7 +21,12 @@
  * APPEND whose body the folder holds again is dropped (re-matched by
  * content hash); the rest are messages the server no longer has: with
  * direction = both they are appended back, with direction = pull they
- * stay pending (kept locally, never sent) and are logged.  Old and new
+ * stay pending (kept locally, never sent) and are logged.  "No longer
+ * has" is known only once every message below the server's UIDNEXT is
+ * stored again: while the re-fetch has a gap (a message not stored),
+ * the parked APPENDs (store_change.uid holds the old UID) wait, since a
+ * message in the gap would be uploaded a second time.  The same holds
+ * when UIDNEXT goes backwards (a lagging replica).  Old and new
  * UIDs never mix.  Pending flag changes and deletions on old UIDs are
  * dropped (logged): they name messages that no longer exist as such.
  */

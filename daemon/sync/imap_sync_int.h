@@ -26,6 +26,13 @@
  * every page a commit writes into memory, so this bounds that copy */
 #define SYNC_BATCH_MEM (2u << 20)
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
+/* Folders one LIST may show (mailsyncd.1); more fail the account. */
+#define SYNC_FOLDERS_MAX 10000
+/* A fetch whose UIDs spread this much wider than its messages (more than
+ * SYNC_SPARSE_SPAN UIDs, over 8 per message) learns where to cut its
+ * ranges (sync_run.cuts), SYNC_CUTS_MAX cuts per UID SEARCH. */
+#define SYNC_SPARSE_SPAN (16u * SYNC_RANGE_UIDS)
+#define SYNC_CUTS_MAX 256
 
 enum sync_step {
 	SYNC_STEP_START = 0,
@@ -49,6 +56,24 @@ struct sync_fold {
 	bool is_wanted;
 	bool has_pending;
 	bool is_move_dest;	/* a pending MOVE goes there: synced first */
+	/* STATUS gave a number past 32 bits (a server fault): the folder
+	 * is not synced this pass, and counts as failed */
+	const char *status_fault;
+	uint64_t status_fault_num;
+};
+
+/* A stored folder the LIST left out, being confirmed gone (STATUS). */
+enum sync_missing_verdict {
+	SYNC_MISSING_ASKING = 0,
+	SYNC_MISSING_EXISTS,	/* STATUS answered OK */
+	SYNC_MISSING_GONE,	/* NO [NONEXISTENT], or missing twice */
+	SYNC_MISSING_UNSURE,	/* another NO or BAD: missing once */
+};
+
+struct sync_missing {
+	uint32_t id;		/* store folder id */
+	int tag;		/* of its STATUS */
+	enum sync_missing_verdict verdict;
 };
 
 struct sync_uid_range {
@@ -70,11 +95,19 @@ struct sync_run {
 	uint32_t uidvalidity, uidnext, exists;
 	uint64_t hms;
 	bool has_uidvalidity, has_uidnext;
+	/* SELECT gave UIDVALIDITY or UIDNEXT past 32 bits (a server fault):
+	 * the folder is not synced this pass, and counts as failed */
+	const char *select_fault;
+	uint64_t select_fault_num;
 	bool is_fetching;	/* the UIDNEXT watermark may advance */
 	bool has_hole;		/* a message was not stored: freeze it */
 	bool is_failed;
 	bool is_msg_failed;	/* a message not stored; the rest goes on */
 	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
+	/* Every message below the server's UIDNEXT is stored: parked
+	 * APPENDs (store_change.uid) not re-matched may go out */
+	bool is_fetch_whole;
+	size_t n_parked_held;	/* parked APPENDs held back this pass */
 	uint32_t fetch_from;	/* first UID that is new */
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;
@@ -92,6 +125,18 @@ struct sync_run {
 	 * be): ranges in UID order, left out of the fetch. */
 	struct sync_uid_range *known;
 	size_t n_known, known_cap, known_i;
+	/* A sparse UID space: each fetch range ends at a cut, the UID of
+	 * every SYNC_RANGE_UIDS-th message (UID SEARCH by sequence
+	 * number), so a range holds about that many messages however far
+	 * apart their UIDs are.  The ranges still cover every UID from the
+	 * watermark on: a cut that is off (a message expunged meanwhile)
+	 * costs speed, never a message. */
+	bool is_sparse;
+	bool is_cut_search;	/* a UID SEARCH for cuts is out */
+	bool is_cuts_final;	/* no message after the last cut */
+	uint32_t cut_seq;	/* the sequence number of the last cut */
+	uint32_t cuts[SYNC_CUTS_MAX];
+	unsigned n_cuts, cut_i;
 	uint32_t last_uid;	/* highest UID added */
 	struct store_body_writer *w;
 	bool is_w_failed;
@@ -145,6 +190,10 @@ struct imap_sync {
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
 	bool has_ns;
+	/* Stored folders the LIST left out (sync_folders_reconcile) */
+	struct sync_missing *missing;
+	size_t n_missing;
+	unsigned missing_pending;
 	/* Folders a reader created in the mirror, being created */
 	struct store_folder *creates;
 	size_t n_creates, create_i;

@@ -151,6 +151,31 @@ sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
 	return MS_OK;
 }
 
+/*
+ * The server says it gave the message with body hash the UID uid in
+ * folder_id (APPENDUID, COPYUID).  False when the store holds another
+ * message under that UID: a server fault, logged; the record is not
+ * replaced (the original would never be fetched again), and the message
+ * sent is fetched like any new one.  A record of this very body is one an
+ * earlier attempt bound: false too, quietly.
+ */
+static bool
+sync_push_uid_free(struct imap_sync *as, uint32_t folder_id,
+		   const char *folder, uint32_t uid,
+		   const uint8_t hash[STORE_HASH_LEN], const char *code)
+{
+	struct store_msg m;
+
+	if (store_msg_get(as->params.store, folder_id, uid, &m, NULL) != MS_OK)
+		return true;
+	if (memcmp(m.hash, hash, STORE_HASH_LEN) != 0)
+		log_warn("acct=%s folder=%s %s names UID %u, which the store "
+			 "holds for another message (a server fault): that "
+			 "record stays, the message is fetched as a new one",
+			 as->name, folder, code, uid);
+	return false;
+}
+
 static void
 sync_push_append_done(struct imap_session *s, int rc,
 		      const struct imap_ev_status *st, void *arg)
@@ -179,7 +204,9 @@ sync_push_append_done(struct imap_session *s, int rc,
 	imap_seqset_iter_init(&it, st->code.set1);
 	if (st->code.code == IMAP_CODE_APPENDUID &&
 	    st->code.uidvalidity == r->uidvalidity &&
-	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi) {
+	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi &&
+	    sync_push_uid_free(as, c->folder_id, r->fold->name, lo, c->hash,
+			       "APPENDUID")) {
 		/* Bound to its UID now; without APPENDUID the next pass
 		 * fetches it like any new message (same body, stored
 		 * once). */
@@ -329,6 +356,11 @@ sync_move_add_dest(struct imap_sync *as)
 
 	if (r->move_uid == 0 || r->is_move_dest_added)
 		return true;
+	if (!sync_push_uid_free(as, r->move_dest.id, r->move_dest.name,
+				r->move_uid, r->push_rec.hash, "COPYUID")) {
+		r->move_uid = 0;
+		return true;
+	}
 	r->is_move_dest_added = true;
 	m.folder_id = r->move_dest.id;
 	m.uid = r->move_uid;
@@ -584,6 +616,13 @@ sync_push_one(struct imap_sync *as, const struct store_change *c)
 		}
 		if (!is_both)
 			return false;
+		if (c->uid != 0 && !r->is_fetch_whole) {
+			/* Parked by a UIDVALIDITY change, and not every
+			 * message of the folder is fetched again: it may be
+			 * one of those still on the server. */
+			r->n_parked_held++;
+			return false;
+		}
 		ms_buf_reset(&r->push_body);
 		rc = store_body_read_all(as->params.store, c->hash,
 					 &r->push_body, &err);
@@ -682,6 +721,12 @@ sync_push_next(struct imap_sync *as)
 		if (sync_push_one(as, &r->changes[r->ci++]))
 			return;
 	}
+	if (r->n_parked_held > 0)
+		log_warn("acct=%s folder=%s %zu message%s from before the "
+			 "UIDVALIDITY change not found again: appended only "
+			 "after a pass that fetches the whole folder", as->name,
+			 r->fold->name, r->n_parked_held,
+			 r->n_parked_held == 1 ? "" : "s");
 	sync_folder_done(as);
 }
 

@@ -583,6 +583,23 @@ imap_cmd_uid_expunge(struct imap_client *c, struct ms_slice set)
 	return imap_cmd_finish(c, imap_cmd_set(c, set));
 }
 
+int
+imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
+    struct ms_slice uids)
+{
+	int rc;
+
+	if ((rc = imap_cmd_begin(c, "UID SEARCH")) != MS_OK)
+		return rc;
+	if (seqs.len > 0)
+		rc = imap_cmd_set(c, seqs);
+	if (rc == MS_OK)
+		rc = imap_cmd_str(c, " UID");
+	if (rc == MS_OK)
+		rc = imap_cmd_set(c, uids);
+	return imap_cmd_finish(c, rc);
+}
+
 static int
 imap_cmd_uid_set_mailbox(struct imap_client *c, const char *verb,
     struct ms_slice set, struct ms_slice mailbox)

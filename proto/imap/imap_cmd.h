@@ -101,6 +101,10 @@ int imap_cmd_uid_fetch(struct imap_client *c, struct ms_slice set,
 int imap_cmd_uid_store(struct imap_client *c, struct ms_slice set,
     uint64_t unchangedsince, const char *op, const char *flags) MS_WUR;
 int imap_cmd_uid_expunge(struct imap_client *c, struct ms_slice set) MS_WUR;
+/* UID SEARCH [seqs] UID uids: the UIDs of the messages whose sequence
+ * numbers are in seqs (empty: any) and whose UIDs are in uids. */
+int imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
+    struct ms_slice uids) MS_WUR;
 int imap_cmd_uid_copy(struct imap_client *c, struct ms_slice set,
     struct ms_slice mailbox) MS_WUR;
 int imap_cmd_uid_move(struct imap_client *c, struct ms_slice set,

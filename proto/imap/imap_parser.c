@@ -767,7 +767,10 @@ imap_parser_resp_code(struct imap_parser *p, struct ms_slice name,
 	case IMAP_CODE_UIDVALIDITY:
 	case IMAP_CODE_UIDNEXT:
 	case IMAP_CODE_UNSEEN:
-		if (!imap_parse_num(args, UINT32_MAX, &rc->num))
+		/* 32-bit numbers; a larger one is one folder's fault, for
+		 * the caller to judge, not a reason to drop the
+		 * connection. */
+		if (!imap_parse_u63(args, &rc->num))
 			return imap_parser_fail(p, MS_EPROTO,
 			    "bad number in %.*s response code",
 			    (int)name.len, (const char *)name.p);
@@ -1097,6 +1100,27 @@ imap_parser_list(struct imap_parser *p)
 	return MS_OK;
 }
 
+/* The IMAP_STATUS_HAS_* bit of a 32-bit STATUS item (0: other). */
+static unsigned
+imap_status_item_bit(struct ms_slice key)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} items[] = {
+		{ "MESSAGES", IMAP_STATUS_HAS_MESSAGES },
+		{ "UIDNEXT", IMAP_STATUS_HAS_UIDNEXT },
+		{ "UIDVALIDITY", IMAP_STATUS_HAS_UIDVALIDITY },
+		{ "UNSEEN", IMAP_STATUS_HAS_UNSEEN },
+		{ "RECENT", IMAP_STATUS_HAS_RECENT },
+	};
+
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+		if (ms_slice_case_eq_cstr(key, items[i].name))
+			return items[i].bit;
+	return 0;
+}
+
 static int
 imap_parser_status(struct imap_parser *p)
 {
@@ -1118,9 +1142,15 @@ imap_parser_status(struct imap_parser *p)
 		    ms_slice_case_eq_cstr(key, "SIZE");
 
 		if (t[i].type != IMAP_TOK_ATOM ||
-		    !imap_tok_num(p, i + 1, m, is64 ? INT64_MAX : UINT32_MAX,
-		    &v))
+		    !imap_tok_num(p, i + 1, m, INT64_MAX, &v))
 			return IMAP_BAD(p, "STATUS");
+		if (!is64 && v > UINT32_MAX) {
+			/* One folder's fault, for the caller to report: not
+			 * a reason to drop the connection. */
+			s.bad |= imap_status_item_bit(key);
+			s.out_of_range = v;
+			continue;
+		}
 		if (ms_slice_case_eq_cstr(key, "MESSAGES")) {
 			s.messages = (uint32_t)v;
 			s.has |= IMAP_STATUS_HAS_MESSAGES;
@@ -1793,6 +1823,9 @@ imap_event_format(const struct imap_event *ev, struct ms_buf *out)
 		    s->uidvalidity, s->unseen, s->recent,
 		    (unsigned long long)s->highestmodseq,
 		    (unsigned long long)s->size);
+		if (rc == MS_OK && s->bad != 0)
+			rc = ms_buf_printf(out, " bad=%#x out_of_range=%llu",
+			    s->bad, (unsigned long long)s->out_of_range);
 		break;
 	case IMAP_EV_SEARCH:
 		if ((rc = imap_fmt_slice(out, "nums", ev->u.search.nums)) ==

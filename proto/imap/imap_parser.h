@@ -117,6 +117,8 @@ struct imap_resp_code {
 	enum imap_code code;
 	struct ms_slice name;	/* as sent, e.g. "COPYUID" */
 	struct ms_slice args;	/* raw text after the name, up to "]" */
+	/* UIDVALIDITY, UIDNEXT, UNSEEN (as sent: past 32 bits is the
+	 * server's fault, for the caller to judge), HIGHESTMODSEQ */
 	uint64_t num;
 	uint32_t uidvalidity;
 	struct ms_slice list;
@@ -157,6 +159,11 @@ struct imap_ev_list {
 struct imap_ev_status_data {
 	struct ms_slice mailbox;	/* as sent (modified UTF-7) */
 	unsigned has;
+	/* IMAP_STATUS_HAS_* of 32-bit items the server gave a larger
+	 * number (a server fault the caller reports; not in has, the value
+	 * is in out_of_range) */
+	unsigned bad;
+	uint64_t out_of_range;
 	uint32_t messages, uidnext, uidvalidity, unseen, recent;
 	uint64_t highestmodseq, size;
 };

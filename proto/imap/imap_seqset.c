@@ -2,6 +2,7 @@
 #include "imap/imap_seqset.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
 imap_seqset_iter_init(struct imap_seqset_iter *it, struct ms_slice set)
@@ -25,8 +26,9 @@ imap_seqset_number(struct imap_seqset_iter *it, uint32_t *n_r)
 	}
 	while (it->p < it->end && *it->p >= '0' && *it->p <= '9') {
 		v = v * 10 + (uint64_t)(*it->p - '0');
-		/* UINT32_MAX stands for "*". */
-		if (v > UINT32_MAX - 1)
+		/* 4294967295 is the highest UID there is: as an upper
+		 * bound it is what "*" (IMAP_SEQ_STAR) is, the same value. */
+		if (v > UINT32_MAX)
 			return MS_EPROTO;
 		it->p++;
 	}
@@ -72,12 +74,11 @@ imap_seqset_is_valid(struct ms_slice set, bool allow_star)
 	uint32_t lo, hi;
 	int rc;
 
-	if (set.len == 0)
+	if (set.len == 0 || (!allow_star && memchr(set.p, '*', set.len)))
 		return false;
 	imap_seqset_iter_init(&it, set);
 	while ((rc = imap_seqset_iter_next(&it, &lo, &hi)) == MS_OK)
-		if (!allow_star && hi == IMAP_SEQ_STAR)
-			return false;
+		;
 	return rc == MS_AGAIN;
 }
 

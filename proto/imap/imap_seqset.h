@@ -11,7 +11,8 @@
 
 #include "common/ms.h"
 
-/* "*" in a set; only meaningful in sets the client sends. */
+/* "*" in a set; only meaningful in sets the client sends.  The number
+ * 4294967295 (the highest UID) reads as the same value. */
 #define IMAP_SEQ_STAR UINT32_MAX
 
 struct imap_seqset_iter {

@@ -106,6 +106,11 @@ is_sync || fail "after create: $(cat "$WORK/err")"
 	fail "Projects/Neu not in the store"
 is_compare "after folder create"
 mailmutate_delete "$MS_USER1" 'Projects/Neu' >/dev/null
+# Dovecot's STATUS of a deleted folder is a NO without [NONEXISTENT]:
+# missing from one LIST is not enough, missing from two is.
+is_sync || fail "after delete: $(cat "$WORK/err")"
+"$STOREDUMP" "$STORE" folders | grep -q $'^t\tProjects/Neu\t' &&
+	ok "a folder missing from one LIST stays" || fail "Projects/Neu gone after one pass"
 is_sync || fail "after delete: $(cat "$WORK/err")"
 "$STOREDUMP" "$STORE" folders | grep -q $'^t\tProjects/Neu\t' && fail "Projects/Neu still in the store" ||
 	ok "a folder deleted on the server goes from the store"

@@ -55,10 +55,10 @@ cmd_folders(struct store *s)
 	}
 	for (size_t i = 0; i < n; i++)
 		printf("%s\t%s\tuidvalidity=%u\tuidnext=%u\thms=%llu\t"
-		       "messages=%u\tlocal=%u\n", f[i].account, f[i].name,
-		       f[i].state.uidvalidity, f[i].state.uidnext,
+		       "messages=%u\tlocal=%u\tattrs=0x%x\n", f[i].account,
+		       f[i].name, f[i].state.uidvalidity, f[i].state.uidnext,
 		       (unsigned long long)f[i].state.highestmodseq,
-		       f[i].state.messages, f[i].local_count);
+		       f[i].state.messages, f[i].local_count, f[i].attrs);
 	free(f);
 	return 0;
 }

@@ -240,6 +240,9 @@ test_rejects(void **state)
 	    MS_EINVAL);
 	assert_int_equal(imap_cmd_uid_fetch(&c, S("0"), "UID", 0, false),
 	    MS_EINVAL);
+	assert_int_equal(imap_cmd_uid_search(&c, S("1 OR"), S("1:*")),
+	    MS_EINVAL);
+	assert_int_equal(imap_cmd_uid_search(&c, S(""), S("")), MS_EINVAL);
 	assert_int_equal(imap_cmd_uid_store(&c, S("1"), 0, "+FLAGS",
 	    "\\Seen)\r\nA9 DELETE INBOX"), MS_EINVAL);
 	assert_int_equal(imap_cmd_select(&c, S("bad\xc3"), &so), MS_EINVAL);
@@ -382,6 +385,23 @@ test_utf7(void **state)
 	ms_buf_deinit(&b);
 }
 
+/* UID SEARCH by sequence numbers and UIDs (the sync's cut points). */
+static void
+test_uid_search(void **state)
+{
+	struct imap_client c;
+
+	(void)state;
+	assert_int_equal(imap_client_init(&c, NULL), MS_OK);
+	assert_string_equal(feed(&c, "* OK hi\r\n"), "GREETING ");
+	assert_true(imap_cmd_uid_search(&c, S("200,400,600"), S("5:*")) > 0);
+	assert_true(imap_cmd_uid_search(&c, S(""), S("1:*")) > 0);
+	assert_string_equal(drain(&c),
+	    "A1 UID SEARCH 200,400,600 UID 5:*\r\n"
+	    "A2 UID SEARCH UID 1:*\r\n");
+	imap_client_deinit(&c);
+}
+
 /* Long UID lists are split into commands that each fit a line. */
 static void
 test_seqset_split(void **state)
@@ -473,6 +493,7 @@ main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_utf7),
+		cmocka_unit_test(test_uid_search),
 		cmocka_unit_test(test_seqset_split),
 		cmocka_unit_test(test_session1_commands),
 	};

@@ -423,6 +423,15 @@ test_simple_data(void **state)
 	    "FLAGS list=\"\"\nCAPABILITY list=\"IMAP4rev1 IDLE\"\n"
 	    "VANISHED earlier=0 set=\"1:3,9\"\nID raw=\"NIL\"\nEND rc=AGAIN");
 	ms_buf_deinit(&ev);
+	/* A number past 32 bits is that folder's fault, not the stream's. */
+	ev = run_short("* OK [UIDNEXT 4294967296] x\r\n");
+	assert_has(&ev, "args=\"4294967296\"");
+	ms_buf_deinit(&ev);
+	ev = run_short("* STATUS x (MESSAGES 2 UIDNEXT 4294967296)\r\n");
+	assert_has(&ev, "STATUS mailbox=\"x\" has=0x1 messages=2 uidnext=0 "
+	    "uidvalidity=0 unseen=0 recent=0 highestmodseq=0 size=0 bad=0x2 "
+	    "out_of_range=4294967296\nEND rc=AGAIN");
+	ms_buf_deinit(&ev);
 }
 
 static void
@@ -726,7 +735,10 @@ test_seqset(void **state)
 	assert_false(imap_seqset_is_valid(MS_SLICE_LIT("1,"), false));
 	assert_false(imap_seqset_is_valid(MS_SLICE_LIT("1:*"), false));
 	assert_true(imap_seqset_is_valid(MS_SLICE_LIT("1:*"), true));
-	assert_false(imap_seqset_is_valid(MS_SLICE_LIT("4294967295"), false));
+	/* The highest UID is a number like any other; past it is not. */
+	assert_true(imap_seqset_is_valid(MS_SLICE_LIT("1:4294967295"), false));
+	assert_false(imap_seqset_is_valid(MS_SLICE_LIT("4294967296"), false));
+	assert_false(imap_seqset_is_valid(MS_SLICE_LIT("1,*"), false));
 	assert_false(imap_seqset_is_valid(MS_SLICE_LIT(""), false));
 
 	ms_buf_init(&b, 1024);

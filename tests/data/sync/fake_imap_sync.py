@@ -52,6 +52,22 @@ login (so a test can switch the server between passes), one of:
               then the connection closes before the tagged OK
   copyuidother COPYUID names another UIDVALIDITY than the destination's
   copyuidmulti COPYUID names two UIDs (one more than was copied)
+  copyuiddup  COPYUID names UID 1 of the destination (a UID it already has)
+  appenduiddup APPENDUID names UID 1 (a UID the folder already has)
+  newuv       every folder has UIDVALIDITY one above its own
+  dupuid      a UID FETCH with bodies answers UID 2 twice, the second time
+              with another body
+  listmiss    LIST shows INBOX only (the other folders still exist)
+  listdup     LIST shows every folder twice
+  listflood   LIST also shows 40,000 \\Noselect folders Flood/<n>
+  statusno    STATUS of a folder that does not exist answers a plain NO
+              (by default NO [NONEXISTENT])
+  statusbig   STATUS of any folder but INBOX says UIDNEXT 4294967296
+  selectbig   SELECT of any folder but INBOX says UIDNEXT 4294967296
+
+Modes combine with "+" ("newuv+nouid").  UID SEARCH understands ALL, UID
+sets and sequence sets (ANDed), and RETURN (...) (answered by ESEARCH ALL);
+"SEARCHED <n hits>" goes to the --log file.
 
 More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
 and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered);
@@ -114,6 +130,13 @@ class Conn:
         self.n_fetch = 0
         self.deferred = None
 
+    def has(self, mode):
+        """The connection's fault includes mode ("a+b" is both)."""
+        return mode in self.mode.split("+")
+
+    def uv(self, box):
+        return uidvalidity(box) + (1 if self.has("newuv") else 0)
+
     def line(self):
         while b"\n" not in self.buf:
             d = self.sock.recv(65536)
@@ -151,16 +174,16 @@ class Conn:
         UIDNEXT[name] = uid + 1
         BOXES[name].append(uid)
         BODIES[(name, uid)] = data
-        if self.mode in ("noappenduid", "appendhang"):
+        if self.has("noappenduid") or self.has("appendhang"):
             self.send("%s OK APPEND done\r\n" % tag)
-            if self.mode == "appendhang":
+            if self.has("appendhang"):
                 with open(self.log, "a") as f:
                     f.write("APPENDED\n")
                 while True:
                     self.line()
         else:
             self.send("%s OK [APPENDUID %d %d] APPEND done\r\n" % (
-                tag, uidvalidity(name), uid))
+                tag, self.uv(name), 1 if self.has("appenduiddup") else uid))
 
     def send(self, s):
         self.sock.sendall(s if isinstance(s, bytes) else s.encode())
@@ -198,7 +221,7 @@ class Conn:
                 cur.add(fl)
             else:
                 cur.discard(fl)
-        if self.mode == "reorder":
+        if self.has("reorder"):
             self.deferred = "%s OK STORE done\r\n" % tag
             return
         self.send("%s OK STORE done\r\n" % tag)
@@ -206,7 +229,7 @@ class Conn:
     def copy(self, tag, args, is_move):
         m = re.match(r'([0-9:*,]+) "?([^"]+)"?$', args)
         dest = m.group(2)
-        if self.mode == "copyno":
+        if self.has("copyno"):
             self.send("%s NO [SERVERBUG] cannot copy\r\n" % tag)
             return
         if dest not in BOXES:
@@ -224,19 +247,21 @@ class Conn:
             dst_uids.append(new)
         code = ""
         if src_uids and "UIDPLUS" in CAPS:
-            uv = uidvalidity(dest)
-            if self.mode == "copyuidother":
+            uv = self.uv(dest)
+            if self.has("copyuidother"):
                 uv += 1000
             dset = ",".join(str(u) for u in dst_uids)
-            if self.mode == "copyuidmulti":
+            if self.has("copyuiddup"):
+                dset = "1"
+            if self.has("copyuidmulti"):
                 dset = "%d:%d" % (dst_uids[0], dst_uids[0] + 1)
             code = "[COPYUID %d %s %s] " % (
                 uv, ",".join(str(u) for u in src_uids), dset)
         if not is_move:
-            if self.mode == "copybye":
+            if self.has("copybye"):
                 raise EOFError
             self.send("%s OK %sCOPY done\r\n" % (tag, code))
-            if self.mode == "copyhang":
+            if self.has("copyhang"):
                 with open(self.log, "a") as f:
                     f.write("COPIED\n")
                 while True:
@@ -245,7 +270,7 @@ class Conn:
         if code:
             self.send("* OK %smoved\r\n" % code)
         self.expunge_uids(src_uids)
-        if self.mode == "movebye":
+        if self.has("movebye"):
             raise EOFError
         self.send("%s OK MOVE done\r\n" % tag)
 
@@ -257,7 +282,7 @@ class Conn:
                 self.send("* %d EXPUNGE\r\n" % seq)
 
     def uid_expunge(self, tag, args):
-        if self.mode == "expungeno":
+        if self.has("expungeno"):
             self.send("%s NO [SERVERBUG] cannot expunge\r\n" % tag)
             return
         self.expunge_uids([u for u in parse_set(args.strip(), self.box)
@@ -270,27 +295,70 @@ class Conn:
         items = m.group(2)
         with_body = "BODY.PEEK[]" in items
         self.n_fetch += 1
-        if self.mode == "stray" and self.n_fetch == 2 and with_body:
+        if self.has("stray") and self.n_fetch == 2 and with_body:
             raise EOFError
         seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
-        if self.mode == "vanishedhigh":
+        if self.has("vanishedhigh"):
             self.send("* VANISHED 10:20\r\n")
-        if self.mode == "unordered" and not with_body:
+        if self.has("unordered") and not with_body:
             uids.reverse()
         for i, uid in enumerate(uids):
             second = i == 1 and with_body
-            if self.mode == "midno" and self.n_fetch == 1 and i == 1:
+            if self.has("midno") and self.n_fetch == 1 and i == 1:
                 self.send("%s NO [SERVERBUG] cannot fetch\r\n" % tag)
                 return
             self.fetch_one(uid, seqs[uid], with_body=with_body,
-                           drop=self.mode == "drop" and second,
-                           nouid=(self.mode == "nouid" and second) or
-                           (self.mode == "nouideven" and with_body and
+                           drop=self.has("drop") and second,
+                           nouid=(self.has("nouid") and second) or
+                           (self.has("nouideven") and with_body and
                             uid % 2 == 0),
-                           short=self.mode == "short" and second)
-            if self.mode == "stray" and self.n_fetch == 1 and i == 0:
+                           short=self.has("short") and second)
+            if self.has("dupuid") and with_body and uid == 2:
+                b = body(uid, self.box) + b"X-Other: a second message\r\n"
+                self.send("* %d FETCH (UID %d FLAGS () RFC822.SIZE %d "
+                          "BODY[] {%d}\r\n" % (seqs[uid], uid, len(b),
+                                                len(b)))
+                self.send(b + b")\r\n")
+            if self.has("stray") and self.n_fetch == 1 and i == 0:
                 self.fetch_one(700, 99, with_body=True)
         self.send("%s OK UID FETCH done\r\n" % tag)
+
+    def uid_search(self, tag, args):
+        """UID SEARCH [RETURN (...)] with keys ALL, UID set and sequence
+        sets, ANDed; answers SEARCH, or ESEARCH with RETURN."""
+        words = args.split()
+        is_esearch = False
+        if words and words[0].upper() == "RETURN":
+            is_esearch = True
+            while not words.pop(0).endswith(")"):
+                pass
+        seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
+        hits = list(BOXES[self.box])
+        while words:
+            w = words.pop(0)
+            if w.upper() == "ALL":
+                continue
+            if w.upper() == "UID":
+                keep = set(parse_set(words.pop(0), self.box))
+                hits = [u for u in hits if u in keep]
+                continue
+            n = len(BOXES[self.box])
+            want = set()
+            for part in w.split(","):
+                a, _, b = part.partition(":")
+                a = n if a == "*" else int(a)
+                b = a if not b else n if b == "*" else int(b)
+                want.update(range(min(a, b), max(a, b) + 1))
+            hits = [u for u in hits if seqs[u] in want]
+        if self.log:
+            with open(self.log, "a") as f:
+                f.write("SEARCHED %d\n" % len(hits))
+        if is_esearch:
+            self.send("* ESEARCH (TAG \"%s\") UID%s\r\n" % (
+                tag, " ALL " + ",".join(map(str, hits)) if hits else ""))
+        else:
+            self.send("* SEARCH%s\r\n" % "".join(" %d" % u for u in hits))
+        self.send("%s OK SEARCH done\r\n" % tag)
 
     def run(self):
         caps = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN" + (
@@ -322,31 +390,44 @@ class Conn:
             self.send("%s OK [CAPABILITY %s] in\r\n" % (tag, caps))
         elif ucmd == "LIST":
             for name in BOXES:
-                self.send('* LIST () "/" "%s"\r\n' % name)
+                if self.has("listmiss") and name != "INBOX":
+                    continue
+                for _ in range(2 if self.has("listdup") else 1):
+                    self.send('* LIST () "/" "%s"\r\n' % name)
+            if self.has("listflood"):
+                self.send("".join('* LIST (\\Noselect) "/" "Flood/%d"\r\n'
+                                  % i for i in range(40000)))
             self.send("%s OK LIST done\r\n" % tag)
         elif ucmd == "STATUS":
             name = arg.split(" ")[0].strip('"')
-            if name in BOXES:
-                self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
-                          "UIDVALIDITY %d)\r\n" % (
-                              name, len(BOXES[name]), UIDNEXT[name],
-                              uidvalidity(name)))
+            if name not in BOXES:
+                self.send("%s NO %sno such mailbox\r\n" % (
+                    tag, "" if self.has("statusno") else "[NONEXISTENT] "))
+                return
+            un = UIDNEXT[name]
+            if self.has("statusbig") and name != "INBOX":
+                un = 4294967296
+            self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
+                      "UIDVALIDITY %d)\r\n" % (
+                          name, len(BOXES[name]), un, self.uv(name)))
             self.send("%s OK STATUS done\r\n" % tag)
         elif ucmd in ("SELECT", "EXAMINE"):
             name = arg.split(" ")[0].strip('"')
-            if self.mode == "gone" and name != "INBOX":
+            if self.has("gone") and name != "INBOX":
                 self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
                           % tag)
                 return
             self.box = name
             self.n_fetch = 0
-            un = {"uidnextback": 2, "uidnextzero": 0}.get(
-                self.mode, UIDNEXT[name])
+            un = 2 if self.has("uidnextback") else \
+                0 if self.has("uidnextzero") else UIDNEXT[name]
+            if self.has("selectbig") and name != "INBOX":
+                un = 4294967296
             self.send("* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n"
                       "* OK [UIDNEXT %d] n\r\n"
                       "* FLAGS (\\Seen \\Deleted)\r\n"
                       "%s OK [READ-WRITE] selected\r\n" % (
-                          len(BOXES[name]), uidvalidity(name), un, tag))
+                          len(BOXES[name]), self.uv(name), un, tag))
         elif ucmd == "UID" and arg.upper().startswith("STORE "):
             self.uid_store(tag, arg[6:])
         elif ucmd == "CREATE":
@@ -361,6 +442,8 @@ class Conn:
             self.append(tag, arg)
         elif ucmd == "UID" and arg.upper().startswith("FETCH "):
             self.uid_fetch(tag, arg[6:])
+        elif ucmd == "UID" and arg.upper().startswith("SEARCH "):
+            self.uid_search(tag, arg[7:])
         elif ucmd == "UID" and arg.upper().startswith("COPY "):
             self.copy(tag, arg[5:], False)
         elif ucmd == "UID" and arg.upper().startswith("MOVE ") and \
