@@ -394,6 +394,9 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 	ch.kind = STORE_CHANGE_APPEND;
 	ch.folder_id = u->folder_id;
 	ch.internal_date = u->mtime;
+	/* The file's letters go with the APPEND: a reader's draft is a
+	 * Draft on the server at once, not after a second pass. */
+	ch.flags_add = mirror_flags_from_maildir(u->flags);
 	store_body_hash(body, ch.hash);
 	rc = store_batch_change_add(x->b, &ch, body);
 	if (rc != MS_OK)

@@ -40,7 +40,7 @@ login (so a test can switch the server between passes), one of:
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
   reorder     the tagged reply to a UID STORE comes after the next
-              command's
+              command's (alone after 0.5 s when no command follows)
   copyhang    the first UID COPY is done and answered (COPYUID),
               "COPIED" goes to the --log file, then nothing is answered
               any more (the test kills the client meanwhile)
@@ -116,7 +116,17 @@ class Conn:
 
     def line(self):
         while b"\n" not in self.buf:
-            d = self.sock.recv(65536)
+            # reorder: with no command pipelined behind the deferred
+            # reply it goes out alone (the client waits for it).
+            self.sock.settimeout(0.5 if self.deferred else None)
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                self.send(self.deferred)
+                self.deferred = None
+                continue
+            finally:
+                self.sock.settimeout(None)
             if not d:
                 raise EOFError
             self.buf += d
@@ -189,15 +199,15 @@ class Conn:
         self.send(b + b")\r\n")
 
     def uid_store(self, tag, args):
-        m = re.match(r"(\d+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
+        m = re.match(r"([0-9:*,]+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
                      r"(?:\.SILENT)? \((.*)\)", args)
-        key = (self.box, int(m.group(1)))
-        cur = FLAGS.setdefault(key, {"\\Seen"})
-        for fl in m.group(3).split():
-            if m.group(2) == "+":
-                cur.add(fl)
-            else:
-                cur.discard(fl)
+        for uid in parse_set(m.group(1), self.box):
+            cur = FLAGS.setdefault((self.box, uid), {"\\Seen"})
+            for fl in m.group(3).split():
+                if m.group(2) == "+":
+                    cur.add(fl)
+                else:
+                    cur.discard(fl)
         if self.mode == "reorder":
             self.deferred = "%s OK STORE done\r\n" % tag
             return
