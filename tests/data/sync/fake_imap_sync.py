@@ -39,6 +39,8 @@ login (so a test can switch the server between passes), one of:
               more (the test kills the client meanwhile)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
+  modified    UID STORE leaves the lowest UID of its set alone and
+              answers OK [MODIFIED that-uid]
   reorder     the tagged reply to a UID STORE comes after the next
               command's (alone after 0.5 s when no command follows)
   copyhang    the first UID COPY is done and answered (COPYUID),
@@ -201,7 +203,13 @@ class Conn:
     def uid_store(self, tag, args):
         m = re.match(r"([0-9:*,]+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
                      r"(?:\.SILENT)? \((.*)\)", args)
-        for uid in parse_set(m.group(1), self.box):
+        uids = parse_set(m.group(1), self.box)
+        code = ""
+        if self.mode == "modified" and uids:
+            # Another client changed the lowest UID meanwhile.
+            code = "[MODIFIED %d] " % uids[0]
+            uids = uids[1:]
+        for uid in uids:
             cur = FLAGS.setdefault((self.box, uid), {"\\Seen"})
             for fl in m.group(3).split():
                 if m.group(2) == "+":
@@ -211,7 +219,7 @@ class Conn:
         if self.mode == "reorder":
             self.deferred = "%s OK STORE done\r\n" % tag
             return
-        self.send("%s OK STORE done\r\n" % tag)
+        self.send("%s OK %sSTORE done\r\n" % (tag, code))
 
     def copy(self, tag, args, is_move):
         m = re.match(r'([0-9:*,]+) "?([^"]+)"?$', args)
