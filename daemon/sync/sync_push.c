@@ -417,9 +417,14 @@ sync_push_plan(struct imap_sync *as)
 	}
 	for (; r->ci < r->n_changes && !as->is_closing; r->ci++)
 		(void)sync_push_plan_one(as, &r->changes[r->ci], r->ci);
-	for (size_t gi = 0; gi < p->n_groups && !as->is_closing; gi++)
-		if (!sync_push_chunk_group(as, gi))
-			return false;
+	/* Deletions go out first: their UID EXPUNGE waits for the \Deleted
+	 * STORE's reply, which then comes while the server still works on
+	 * the larger commands behind it. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t gi = 0; gi < p->n_groups && !as->is_closing; gi++)
+			if ((p->groups[gi].kind == SYNC_PUSH_DELETE) ==
+			    (pass == 0) && !sync_push_chunk_group(as, gi))
+				return false;
 	return !as->is_closing;
 }
 
