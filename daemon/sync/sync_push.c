@@ -88,6 +88,25 @@ struct sync_push_chunk {
 	bool is_bound;		/* COPYUID bound its items */
 };
 
+static const char *const sync_chunk_state_names[] = {
+	[SYNC_CHUNK_WAITING] = "WAITING",
+	[SYNC_CHUNK_OUT] = "OUT",
+	[SYNC_CHUNK_REMOVING] = "REMOVING",
+	[SYNC_CHUNK_EXPUNGING] = "EXPUNGING",
+	[SYNC_CHUNK_DONE] = "DONE",
+};
+
+/* The one place a chunk's state changes. */
+static void
+sync_push_chunk_set_state(const struct imap_sync *as,
+			  struct sync_push_chunk *k, enum sync_chunk_state st)
+{
+	log_debug("acct=%s folder=%s push uid=%.40s%s state=%s->%s", as->name,
+		  as->run.fold->name, k->set, strlen(k->set) > 40 ? "..." : "",
+		  sync_chunk_state_names[k->state], sync_chunk_state_names[st]);
+	k->state = st;
+}
+
 /* An APPEND out. */
 struct sync_push_append {
 	int tag;		/* 0: a free slot */
@@ -463,14 +482,15 @@ sync_push_remove(struct imap_sync *as, struct sync_push_chunk *k)
 
 /*
  * UID EXPUNGE of the set once its \Deleted STORE said OK, not pipelined
- * behind it: Dovecot runs a UID EXPUNGE beside a UID STORE still writing
- * its untagged FETCH MODSEQ responses (neither uses sequence numbers),
- * and the expunge then finds the messages not yet marked and leaves them.
+ * behind it: Dovecot may start a pipelined UID EXPUNGE before an earlier
+ * UID STORE is done (neither uses sequence numbers), and the expunge then
+ * leaves the messages not yet marked (seen with 30 deletions sent behind
+ * 300 flag changes: all 30 stayed on the server, \Deleted).
  */
 static void
 sync_push_expunge(struct imap_sync *as, struct sync_push_chunk *k)
 {
-	k->state = SYNC_CHUNK_EXPUNGING;
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_EXPUNGING);
 	(void)sync_push_submit(as, k, imap_cmd_uid_expunge(
 				imap_session_core(as->sess),
 				ms_slice_from_cstr(k->set)));
@@ -518,7 +538,7 @@ sync_push_chunk_send(struct imap_sync *as, struct sync_push_chunk *k)
 	struct imap_client *core = imap_session_core(as->sess);
 	struct ms_slice set = ms_slice_from_cstr(k->set);
 
-	k->state = SYNC_CHUNK_OUT;
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_OUT);
 	k->is_ok = true;
 	for (size_t i = k->lo; i < k->hi; i++)
 		g->v[i].dest_uid = 0;
@@ -545,7 +565,7 @@ sync_push_chunk_send(struct imap_sync *as, struct sync_push_chunk *k)
 				ms_slice_from_cstr(g->dest.name)));
 		break;
 	case SYNC_PUSH_REMOVE:
-		k->state = SYNC_CHUNK_REMOVING;
+		sync_push_chunk_set_state(as, k, SYNC_CHUNK_REMOVING);
 		sync_push_remove(as, k);
 		break;
 	}
@@ -1079,7 +1099,7 @@ sync_move_copied(struct imap_sync *as, struct sync_push_chunk *k)
 	if (k->is_bound &&
 	    (!sync_move_add_dests(as, k) || sync_commit(as) < 0))
 		return;
-	k->state = SYNC_CHUNK_REMOVING;
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_REMOVING);
 	k->is_ok = true;
 	sync_push_remove(as, k);
 }
@@ -1151,7 +1171,7 @@ sync_push_chunk_reply(struct imap_sync *as, struct sync_push_chunk *k,
 		k->is_ok = false;
 	if (k->pending > 0 || (k->is_ok && sync_push_chunk_step(as, k)))
 		return;
-	k->state = SYNC_CHUNK_DONE;
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_DONE);
 	if (!k->is_ok)
 		return;
 	if (g->kind == SYNC_PUSH_FLAGS)
