@@ -447,7 +447,10 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 		return MS_OK;	/* gone meanwhile: the next scan sees why */
 	if (rc != MS_OK)
 		return rc;
-	rc = store_batch_local_append(x->b, u->folder_id, body, u->mtime);
+	/* The file's letters go with the APPEND: a reader's draft is a
+	 * Draft on the server at once, not after a second pass. */
+	rc = store_batch_local_append(x->b, u->folder_id, body, u->mtime,
+				      mirror_flags_from_maildir(u->flags));
 	if (rc != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
 	log_info("acct=%s mirror new message %s/%s/%s: APPEND pending",

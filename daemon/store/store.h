@@ -535,7 +535,8 @@ int store_batch_change_add(struct store_batch *b,
  *   delete: the message is to be expunged on the server.
  *   move:   to dest_folder_id.
  *   append: body (consumed as by store_batch_change_add) is a new
- *           message of folder_id, with its internal date.
+ *           message of folder_id, with its internal date and the flags
+ *           it is to have on the server (sent with the APPEND).
  * Errors as store_batch_change_add's.
  */
 int store_batch_local_flags(struct store_batch *b, const struct store_msg *m,
@@ -545,8 +546,8 @@ int store_batch_local_delete(struct store_batch *b, uint32_t folder_id,
 int store_batch_local_move(struct store_batch *b, uint32_t folder_id,
 			   uint32_t uid, uint32_t dest_folder_id) MS_WUR;
 int store_batch_local_append(struct store_batch *b, uint32_t folder_id,
-			     struct store_body *body,
-			     int64_t internal_date) MS_WUR;
+			     struct store_body *body, int64_t internal_date,
+			     uint32_t flags) MS_WUR;
 /* Clears the pending change seq (no-op when absent). */
 int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
 /* Clears the leftover (folder_id, part), dropping its body reference

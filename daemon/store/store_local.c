@@ -60,12 +60,14 @@ store_batch_local_move(struct store_batch *b, uint32_t folder_id,
 
 int
 store_batch_local_append(struct store_batch *b, uint32_t folder_id,
-			 struct store_body *body, int64_t internal_date)
+			 struct store_body *body, int64_t internal_date,
+			 uint32_t flags)
 {
 	struct store_change ch = {
 		.kind = STORE_CHANGE_APPEND,
 		.folder_id = folder_id,
 		.internal_date = internal_date,
+		.flags_add = flags,
 	};
 
 	store_body_hash(body, ch.hash);

@@ -913,6 +913,7 @@ sync_run_end(struct imap_sync *as)
 	free(r->gone);
 	free(r->known);
 	free(r->changes);
+	sync_push_free(&r->push);
 	ms_buf_deinit(&r->push_body);
 	ms_buf_deinit(&r->push_crlf);
 	memset(r, 0, sizeof(*r));

@@ -76,6 +76,8 @@ struct sync_missing {
 	enum sync_missing_verdict verdict;
 };
 
+struct sync_push;
+
 struct sync_uid_range {
 	uint32_t lo, hi;
 };
@@ -153,19 +155,9 @@ struct sync_run {
 	/* push */
 	struct store_change *changes;
 	size_t n_changes, ci;
-	unsigned push_pending;
-	bool is_push_ok;
-	struct store_change push_c;
-	struct store_msg push_rec;
-	uint32_t push_add, push_rem;	/* the flags sent */
-	struct ms_buf push_body;
+	struct sync_push *push;	/* the push's plan and commands out */
+	struct ms_buf push_body;	/* an APPEND's body, being sent */
 	struct ms_buf push_crlf;
-	bool is_push_converted;
-	/* MOVE: the destination, and its UID from COPYUID (0: not told) */
-	struct store_folder move_dest;
-	uint32_t move_uid;
-	bool is_move_marked;	/* no UIDPLUS: the source only \Deleted */
-	bool is_move_dest_added;	/* the copy's record is in the batch */
 };
 
 struct imap_sync {
@@ -241,9 +233,13 @@ void sync_create_folders(struct imap_sync *as);
 
 /* Loads this folder's pending changes for the push. */
 int sync_push_load(struct imap_sync *as);
-/* Pushes the next pending change, or ends the folder when none is left. */
+/* Sends what is left of the folder's push (grouped into sets, pipelined;
+ * planned on the first call), or ends the folder once every command is
+ * answered.  Called after sync_push_load() and by the push's replies. */
 void sync_push_next(struct imap_sync *as);
 /* An untagged response while a push command is out (COPYUID of a MOVE). */
 void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);
+/* Frees the push's state.  NULL-safe; sets *pp to NULL. */
+void sync_push_free(struct sync_push **pp);
 
 #endif

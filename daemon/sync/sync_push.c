@@ -1,25 +1,156 @@
 /*
  * sync_push.c - pushes a selected folder's pending local changes to the
- * server (direction = both): flag changes (UID STORE, UNCHANGEDSINCE
- * where CONDSTORE exists), deletions (\Deleted then UID EXPUNGE with
- * UIDPLUS), APPENDs bound to their UID by APPENDUID, and moves (UID MOVE,
- * or UID COPY + \Deleted + UID EXPUNGE) bound by COPYUID.  One change is
- * out at a time; each is cleared in the batch that records its outcome,
- * so a crash in between pushes it again, and a push found done already
- * (the body is in the folder) is cleared without a command.
+ * server (direction = both) in a handful of round trips, not one per
+ * change.  The folder's changes are planned first, then sent pipelined:
+ *
+ *	flag changes	grouped by identical change (same flags added and
+ *			removed): UID STORE set +FLAGS.SILENT / -FLAGS.SILENT,
+ *			with UNCHANGEDSINCE where CONDSTORE exists (UIDs the
+ *			server names in MODIFIED stay pending and merge on
+ *			a later pass)
+ *	deletions	one UID STORE set +FLAGS.SILENT (\Deleted) and, with
+ *			UIDPLUS, one UID EXPUNGE set (never a plain EXPUNGE)
+ *	moves		per destination one UID MOVE set, or UID COPY set,
+ *			then \Deleted and UID EXPUNGE of the set, bound by
+ *			COPYUID (source set to destination set in order)
+ *	APPENDs		with their flags and date, several in flight, bound
+ *			to their UID by APPENDUID
+ *
+ * A set too long for one command line is split into chunks; a chunk is
+ * the unit that succeeds or fails.  Each change is cleared in the batch
+ * that records the server's confirmation of its chunk, so a crash in
+ * between pushes it again, and a push found done already (the body is in
+ * the folder, or in a move's destination) needs no command.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
+#include "hash/body_hash.h"
 #include "imap/imap_cmd.h"
 #include "imap/imap_seqset.h"
 #include "log.h"
 #include "sync/imap_sync_int.h"
 #include "sync/sync_date.h"
 #include "sync/sync_flags.h"
+
+#define SYNC_PUSH_SET_MAX 4000		/* bytes of a set in one command */
+#define SYNC_PUSH_IN_FLIGHT 64		/* commands pipelined */
+#define SYNC_PUSH_APPENDS 8		/* APPENDs pipelined */
+#define SYNC_PUSH_APPEND_MEM (8u << 20)	/* their body bytes */
+
+enum sync_push_kind {
+	SYNC_PUSH_FLAGS,	/* UID STORE +/-FLAGS.SILENT */
+	SYNC_PUSH_DELETE,	/* \Deleted, UID EXPUNGE */
+	SYNC_PUSH_MOVE,		/* UID MOVE */
+	SYNC_PUSH_COPY,		/* UID COPY, then \Deleted, UID EXPUNGE */
+	/* An earlier attempt's copy is in the destination: the source is
+	 * only removed. */
+	SYNC_PUSH_REMOVE,
+};
+
+/* One pending change of a UID; a UID may have several. */
+struct sync_push_item {
+	uint64_t seq;		/* the change, cleared once confirmed */
+	uint32_t uid;
+	uint32_t synced;	/* the record's synced flags when planned */
+	uint32_t dest_uid;	/* a move's UID in the destination (COPYUID) */
+	bool is_modified;	/* named by MODIFIED: stays pending */
+};
+
+/* Changes that go in the same commands, items sorted by UID. */
+struct sync_push_group {
+	enum sync_push_kind kind;
+	uint32_t add, rem;		/* FLAGS */
+	struct store_folder dest;	/* MOVE, COPY, REMOVE */
+	struct sync_push_item *v;
+	size_t n, cap;
+};
+
+enum sync_chunk_state {
+	SYNC_CHUNK_WAITING,	/* not sent yet */
+	SYNC_CHUNK_OUT,		/* its commands are out */
+	SYNC_CHUNK_REMOVING,	/* copied; the source's \Deleted is out */
+	SYNC_CHUNK_EXPUNGING,	/* marked \Deleted; UID EXPUNGE is out */
+	SYNC_CHUNK_DONE,
+};
+
+/* The items [lo, hi) of a group whose set fits in one command. */
+struct sync_push_chunk {
+	size_t group, lo, hi;
+	char *set;
+	enum sync_chunk_state state;
+	int tags[2];		/* the stage's commands (0: none) */
+	unsigned pending;
+	bool is_ok;		/* every command of the stage said OK */
+	bool is_marked;		/* removed without UIDPLUS: only \Deleted */
+	bool is_bound;		/* COPYUID bound its items */
+};
+
+static const char *const sync_chunk_state_names[] = {
+	[SYNC_CHUNK_WAITING] = "WAITING",
+	[SYNC_CHUNK_OUT] = "OUT",
+	[SYNC_CHUNK_REMOVING] = "REMOVING",
+	[SYNC_CHUNK_EXPUNGING] = "EXPUNGING",
+	[SYNC_CHUNK_DONE] = "DONE",
+};
+
+/* The one place a chunk's state changes. */
+static void
+sync_push_chunk_set_state(const struct imap_sync *as,
+			  struct sync_push_chunk *k, enum sync_chunk_state st)
+{
+	log_debug("acct=%s folder=%s push uid=%.40s%s state=%s->%s", as->name,
+		  as->run.fold->name, k->set, strlen(k->set) > 40 ? "..." : "",
+		  sync_chunk_state_names[k->state], sync_chunk_state_names[st]);
+	k->state = st;
+}
+
+/* An APPEND out. */
+struct sync_push_append {
+	int tag;		/* 0: a free slot */
+	struct store_change c;
+	uint32_t flags;		/* sent with it */
+	int64_t date;		/* sent with it (0: none) */
+	uint64_t size;		/* bytes sent */
+	/* The bytes sent when they differ from the stored body (bare LF
+	 * made CRLF): the record is bound to them. */
+	uint8_t *converted;
+};
+
+struct sync_push {
+	bool is_planned;
+	struct sync_push_group *groups;
+	size_t n_groups;
+	struct sync_push_chunk *chunks;
+	size_t n_chunks, next_chunk;
+	size_t *appends;	/* indexes of APPEND changes in run.changes */
+	size_t n_appends, next_append;
+	struct sync_push_append out[SYNC_PUSH_APPENDS];
+	uint64_t append_mem;	/* body bytes of the APPENDs out */
+	unsigned pending;	/* commands out */
+};
+
+void
+sync_push_free(struct sync_push **pp)
+{
+	struct sync_push *p = *pp;
+
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_groups; i++)
+		free(p->groups[i].v);
+	for (size_t i = 0; i < p->n_chunks; i++)
+		free(p->chunks[i].set);
+	for (size_t i = 0; i < SYNC_PUSH_APPENDS; i++)
+		free(p->out[i].converted);
+	free(p->groups);
+	free(p->chunks);
+	free(p->appends);
+	free(p);
+	*pp = NULL;
+}
 
 int
 sync_push_load(struct imap_sync *as)
@@ -41,12 +172,18 @@ sync_push_load(struct imap_sync *as)
 	r->changes = all;
 	r->n_changes = k;
 	r->ci = 0;
+	sync_push_free(&r->push);
+	if ((r->push = calloc(1, sizeof(*r->push))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return MS_ENOMEM;
+	}
 	return MS_OK;
 }
 
 /* True when the folder holds a record with this body. */
 static bool
-sync_folder_has_hash(struct imap_sync *as, const uint8_t *hash)
+sync_folder_has_hash(struct imap_sync *as, uint32_t folder_id,
+		     const uint8_t *hash)
 {
 	struct store_msg_ref *refs = NULL;
 	size_t n = 0;
@@ -55,7 +192,7 @@ sync_folder_has_hash(struct imap_sync *as, const uint8_t *hash)
 	if (store_find_by_hash(as->params.store, hash, &refs, &n, NULL) < 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (refs[i].folder_id == as->run.fold->id)
+		if (refs[i].folder_id == folder_id)
 			found = true;
 	free(refs);
 	return found;
@@ -69,79 +206,551 @@ sync_push_clear(struct imap_sync *as, uint64_t seq)
 	(void)sync_commit_if_full(as);
 }
 
-static void
-sync_push_store_done(struct imap_session *s, int rc,
-		     const struct imap_ev_status *st, void *arg)
+/* --- planning ------------------------------------------------------------- */
+
+/* The group for this kind (and flags, or destination); NULL when out of
+ * memory (the account is failed then). */
+static struct sync_push_group *
+sync_push_group(struct imap_sync *as, enum sync_push_kind kind, uint32_t add,
+		uint32_t rem, const struct store_folder *dest)
 {
-	struct imap_sync *as = arg;
-	struct sync_run *r = &as->run;
-	struct store_change *c = &r->push_c;
-	struct store_msg *rec = &r->push_rec;
+	struct sync_push *p = as->run.push;
+	struct sync_push_group *g;
 
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st) || st->code.code == IMAP_CODE_MODIFIED) {
-		if (r->is_push_ok)
-			log_warn("acct=%s folder=%s uid=%u the server did "
-				 "not take the local change (%s%.*s); it stays "
-				 "pending and is merged on the next pass",
-				 as->name,
-				 r->fold->name, c->uid,
-				 st != NULL && st->code.code ==
-				 IMAP_CODE_MODIFIED ? "MODIFIED " : "",
-				 st != NULL ? (int)st->text.len : 0,
-				 st != NULL ? (const char *)st->text.p : "");
-		r->is_push_ok = false;
+	for (size_t i = 0; i < p->n_groups; i++) {
+		g = &p->groups[i];
+		if (g->kind == kind && g->add == add && g->rem == rem &&
+		    (dest == NULL || g->dest.id == dest->id))
+			return g;
 	}
-	if (--r->push_pending > 0)
-		return;
-	if (r->is_push_ok) {
-		if (c->kind == STORE_CHANGE_DELETE &&
-		    (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0) {
-			as->sum.deleted++;
-			if (!sync_batch_ok(as, store_batch_msg_expunge(
-					as->batch, c->folder_id, c->uid,
-					c->uid)))
-				return;
-		} else {
-			/* The server now holds what was synced plus what
-			 * was sent.  The local view is read again: a local
-			 * change made while the command was out (its own
-			 * pending change follows) must not be undone. */
-			uint32_t synced = (rec->synced_flags | r->push_add) &
-					  ~r->push_rem;
-			uint32_t f = synced;
-			struct store_msg now;
-
-			if (store_msg_get(as->params.store, c->folder_id,
-					  c->uid, &now, NULL) == MS_OK)
-				f = now.flags | (r->push_add &
-						 STORE_FLAG_DELETED);
-			if (c->kind != STORE_CHANGE_DELETE)
-				as->sum.changed++;
-			if (!sync_batch_ok(as, store_batch_msg_flags(
-					as->batch, c->folder_id, c->uid, f,
-					synced, rec->modseq)))
-				return;
-		}
-		sync_push_clear(as, c->seq);
+	g = realloc(p->groups, (p->n_groups + 1) * sizeof(*g));
+	if (g == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return NULL;
 	}
-	sync_push_next(as);
+	p->groups = g;
+	g = &p->groups[p->n_groups++];
+	memset(g, 0, sizeof(*g));
+	g->kind = kind;
+	g->add = add;
+	g->rem = rem;
+	if (dest != NULL)
+		g->dest = *dest;
+	return g;
 }
 
-/* A finished store body holding the bytes of buf. */
+static bool
+sync_push_item_add(struct imap_sync *as, struct sync_push_group *g,
+		   const struct store_change *c, const struct store_msg *rec)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		struct sync_push_item *v = realloc(g->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return false;
+		}
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = (struct sync_push_item){ .seq = c->seq, .uid = c->uid,
+						.synced = rec->synced_flags };
+	return true;
+}
+
+/* The destination of a move, when it can take it; false leaves the move
+ * pending (logged). */
+static bool
+sync_push_move_dest(struct imap_sync *as, const struct store_change *c,
+		    struct store_folder *dest)
+{
+	struct ms_err err = { 0 };
+	int rc;
+
+	rc = store_folder_get(as->params.store, c->dest_folder_id, dest, &err);
+	if (rc == MS_OK && !(dest->attrs & (STORE_FOLDER_GONE |
+					    STORE_FOLDER_CREATE)))
+		return true;
+	log_warn("acct=%s folder=%s uid=%u move: the destination folder is "
+		 "%s (the move stays pending)", as->name, as->run.fold->name,
+		 c->uid, rc < 0 ? err.msg : rc != MS_OK ||
+		 (dest->attrs & STORE_FOLDER_GONE) ? "gone from the server" :
+		 "not created yet");
+	return false;
+}
+
+/*
+ * The group of a pending MOVE.  A copy made by an earlier attempt (UID
+ * COPY, then a failure or a crash before the source was removed) is in
+ * the destination already: only the source is left to remove.  Not with
+ * MOVE: it leaves no copy beside the source (one the server took is found
+ * by the source's record being gone), so a body already in the
+ * destination is another message with the same bytes (the same mail filed
+ * twice), which must not take this one's place.  Without MOVE that case
+ * is not told apart from a copy.
+ */
+static struct sync_push_group *
+sync_push_move_group(struct imap_sync *as, const struct store_change *c,
+		     const struct store_msg *rec)
+{
+	struct store_folder dest;
+	enum sync_push_kind kind = SYNC_PUSH_MOVE;
+
+	if (!sync_push_move_dest(as, c, &dest))
+		return NULL;
+	if ((as->caps & IMAP_SESSION_CAP_MOVE) == 0)
+		kind = sync_folder_has_hash(as, dest.id, rec->hash) ?
+		       SYNC_PUSH_REMOVE : SYNC_PUSH_COPY;
+	return sync_push_group(as, kind, 0, 0, &dest);
+}
+
+/* Sorts one change into its group; false when it needs no command (or
+ * cannot go now).  Fails the account when out of memory. */
+static bool
+sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
+		   size_t ci)
+{
+	struct sync_push *p = as->run.push;
+	struct sync_push_group *g = NULL;
+	struct store_msg rec;
+	uint32_t add, rem;
+
+	if (c->kind == STORE_CHANGE_APPEND) {
+		if (sync_folder_has_hash(as, c->folder_id, c->hash)) {
+			/* The folder has this message: re-matched after a
+			 * UIDVALIDITY change, or appended before a crash. */
+			sync_push_clear(as, c->seq);
+			return false;
+		}
+		if (as->acct->direction != CFG_DIRECTION_BOTH)
+			return false;
+		if (c->uid != 0 && !as->run.is_fetch_whole) {
+			/* Parked by a UIDVALIDITY change, and not every
+			 * message of the folder was fetched again: it may be
+			 * one of those still on the server. */
+			as->run.n_parked_held++;
+			return false;
+		}
+		p->appends[p->n_appends++] = ci;
+		return true;
+	}
+	if (as->acct->direction != CFG_DIRECTION_BOTH ||
+	    (c->kind != STORE_CHANGE_FLAGS && c->kind != STORE_CHANGE_DELETE &&
+	     c->kind != STORE_CHANGE_MOVE))
+		return false;
+	if (store_msg_get(as->params.store, c->folder_id, c->uid, &rec,
+			  NULL) != MS_OK) {
+		/* Expunged on the server meanwhile: nothing to do (a moved
+		 * message's file in the destination is then a new message
+		 * there). */
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	if (c->kind == STORE_CHANGE_MOVE) {
+		g = sync_push_move_group(as, c, &rec);
+		return g != NULL && sync_push_item_add(as, g, c, &rec);
+	}
+	if (c->kind == STORE_CHANGE_DELETE) {
+		g = sync_push_group(as, SYNC_PUSH_DELETE, 0, 0, NULL);
+		return g != NULL && sync_push_item_add(as, g, c, &rec);
+	}
+	add = rec.flags & ~rec.synced_flags;
+	rem = rec.synced_flags & ~rec.flags;
+	if (add == 0 && rem == 0) {
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	g = sync_push_group(as, SYNC_PUSH_FLAGS, add, rem, NULL);
+	return g != NULL && sync_push_item_add(as, g, c, &rec);
+}
+
 static int
-sync_body_from(struct imap_sync *as, const struct ms_buf *buf,
+sync_push_item_cmp(const void *a, const void *b)
+{
+	const struct sync_push_item *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Cuts group gi into chunks whose sets fit in a command line. */
+static bool
+sync_push_chunk_group(struct imap_sync *as, size_t gi)
+{
+	struct sync_push *p = as->run.push;
+	struct sync_push_group *g = &p->groups[gi];
+	uint32_t *uids;
+	struct ms_buf set;
+	size_t at = 0;
+	bool ok = true;
+
+	qsort(g->v, g->n, sizeof(*g->v), sync_push_item_cmp);
+	if ((uids = malloc(g->n * sizeof(*uids))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		uids[i] = g->v[i].uid;
+	ms_buf_init(&set, SYNC_PUSH_SET_MAX + 1);
+	while (at < g->n && ok) {
+		struct sync_push_chunk *k;
+		size_t used = 0;
+
+		ms_buf_reset(&set);
+		k = realloc(p->chunks, (p->n_chunks + 1) * sizeof(*k));
+		if (k == NULL || imap_seqset_format(&set, uids + at, g->n - at,
+						    SYNC_PUSH_SET_MAX,
+						    &used) < 0 || used == 0) {
+			if (k != NULL)
+				p->chunks = k;
+			sync_fail(as, MS_ENOMEM, "building a UID set");
+			ok = false;
+			break;
+		}
+		p->chunks = k;
+		k = &p->chunks[p->n_chunks];
+		memset(k, 0, sizeof(*k));
+		k->group = gi;
+		k->lo = at;
+		k->hi = at + used;
+		if ((k->set = (char *)ms_buf_take(&set, NULL)) == NULL) {
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			ok = false;
+			break;
+		}
+		p->n_chunks++;
+		at += used;
+	}
+	ms_buf_deinit(&set);
+	free(uids);
+	return ok;
+}
+
+/* Sorts the folder's changes into groups and chunks. */
+static bool
+sync_push_plan(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct sync_push *p = r->push;
+
+	p->is_planned = true;
+	if (r->n_changes > 0 &&
+	    (p->appends = malloc(r->n_changes * sizeof(*p->appends))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (; r->ci < r->n_changes && !as->is_closing; r->ci++)
+		(void)sync_push_plan_one(as, &r->changes[r->ci], r->ci);
+	/* Deletions go out first: their UID EXPUNGE waits for the \Deleted
+	 * STORE's reply, which then comes while the server still works on
+	 * the larger commands behind it. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t gi = 0; gi < p->n_groups && !as->is_closing; gi++)
+			if ((p->groups[gi].kind == SYNC_PUSH_DELETE) ==
+			    (pass == 0) && !sync_push_chunk_group(as, gi))
+				return false;
+	return !as->is_closing;
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+static void sync_push_done(struct imap_session *s, int rc,
+			   const struct imap_ev_status *st, void *arg);
+
+/* Submits the command just built as one of chunk k's. */
+static bool
+sync_push_submit(struct imap_sync *as, struct sync_push_chunk *k, int tag)
+{
+	if (!sync_submit(as, tag, sync_push_done))
+		return false;
+	k->tags[k->pending++] = tag;
+	as->run.push->pending++;
+	return true;
+}
+
+/*
+ * Marks the chunk's UIDs \Deleted; with UIDPLUS the chunk's next stage
+ * expunges just them (a plain EXPUNGE would take every message someone
+ * else marked).  Without UIDPLUS the messages are only marked
+ * (k->is_marked).
+ */
+static void
+sync_push_remove(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+
+	k->is_marked = (as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0;
+	(void)sync_push_submit(as, k, imap_cmd_uid_store(core,
+				ms_slice_from_cstr(k->set), 0, "+FLAGS.SILENT",
+				"\\Deleted"));
+}
+
+/*
+ * UID EXPUNGE of the set once its \Deleted STORE said OK, not pipelined
+ * behind it: Dovecot may start a pipelined UID EXPUNGE before an earlier
+ * UID STORE is done (neither uses sequence numbers), and the expunge then
+ * leaves the messages not yet marked (seen with 30 deletions sent behind
+ * 300 flag changes: all 30 stayed on the server, \Deleted).
+ */
+static void
+sync_push_expunge(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_EXPUNGING);
+	(void)sync_push_submit(as, k, imap_cmd_uid_expunge(
+				imap_session_core(as->sess),
+				ms_slice_from_cstr(k->set)));
+}
+
+/* UNCHANGEDSINCE for a flag change: the HIGHESTMODSEQ this pass synced
+ * the folder to.  Every server change up to it is merged into the local
+ * view the change was computed from; a message changed after it (by
+ * another client meanwhile) is refused with MODIFIED and merged next
+ * pass.  One value serves the whole set, where the message's own modseq
+ * would take a command per message. */
+static uint64_t
+sync_push_unchangedsince(const struct imap_sync *as)
+{
+	return (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? as->run.hms : 0;
+}
+
+static void
+sync_push_flags_send(struct imap_sync *as, struct sync_push_chunk *k,
+		     const struct sync_push_group *g)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	struct ms_slice set = ms_slice_from_cstr(k->set);
+	uint64_t unch = sync_push_unchangedsince(as);
+	char names[SYNC_FLAGS_TEXT_MAX];
+
+	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
+	if (g->add != 0) {
+		if (sync_flags_to_imap(g->add, names, sizeof(names)) < 0 ||
+		    !sync_push_submit(as, k, imap_cmd_uid_store(core, set,
+				unch, "+FLAGS.SILENT", names)))
+			return;
+		unch = 0;
+	}
+	if (g->rem != 0 &&
+	    sync_flags_to_imap(g->rem, names, sizeof(names)) == MS_OK)
+		(void)sync_push_submit(as, k, imap_cmd_uid_store(core, set,
+				unch, "-FLAGS.SILENT", names));
+}
+
+static void
+sync_push_chunk_send(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+	struct imap_client *core = imap_session_core(as->sess);
+	struct ms_slice set = ms_slice_from_cstr(k->set);
+
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_OUT);
+	k->is_ok = true;
+	for (size_t i = k->lo; i < k->hi; i++)
+		g->v[i].dest_uid = 0;
+	switch (g->kind) {
+	case SYNC_PUSH_FLAGS:
+		sync_push_flags_send(as, k, g);
+		break;
+	case SYNC_PUSH_DELETE:
+		sync_push_remove(as, k);
+		if (k->is_marked && !as->is_closing &&
+		    !as->warned_no_uidplus) {
+			log_warn("acct=%s the server has no UIDPLUS: local "
+				 "deletions are marked \\Deleted, not expunged",
+				 as->name);
+			as->warned_no_uidplus = true;
+		}
+		break;
+	case SYNC_PUSH_MOVE:
+		(void)sync_push_submit(as, k, imap_cmd_uid_move(core, set,
+				ms_slice_from_cstr(g->dest.name)));
+		break;
+	case SYNC_PUSH_COPY:
+		(void)sync_push_submit(as, k, imap_cmd_uid_copy(core, set,
+				ms_slice_from_cstr(g->dest.name)));
+		break;
+	case SYNC_PUSH_REMOVE:
+		sync_push_chunk_set_state(as, k, SYNC_CHUNK_REMOVING);
+		sync_push_remove(as, k);
+		break;
+	}
+}
+
+/*
+ * IMAP messages end lines with CRLF; a local body with bare LF is sent
+ * converted (into out), and the record is bound to the converted bytes,
+ * which are what the server stores.  Returns MS_OK with out empty when
+ * no conversion is needed.
+ */
+static int
+sync_crlf(const struct ms_buf *in, struct ms_buf *out)
+{
+	bool needs = false;
+
+	ms_buf_reset(out);
+	for (size_t i = 0; i < in->len && !needs; i++)
+		needs = in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r');
+	if (!needs)
+		return MS_OK;
+	for (size_t i = 0, start = 0; i <= in->len; i++) {
+		int rc;
+
+		if (i < in->len && !(in->p[i] == '\n' &&
+				     (i == 0 || in->p[i - 1] != '\r')))
+			continue;
+		if ((rc = ms_buf_append(out, in->p + start, i - start)) < 0)
+			return rc;
+		if (i < in->len && (rc = ms_buf_append(out, "\r\n", 2)) < 0)
+			return rc;
+		start = i + 1;
+	}
+	return MS_OK;
+}
+
+/* The date an APPEND carries: the message's Date header, else the one
+ * recorded with the change (the file's mtime, or the server's old
+ * INTERNALDATE); 0 for none. */
+static int64_t
+sync_push_append_date(struct imap_sync *as, const struct store_change *c)
+{
+	struct store_summary sum;
+	int64_t t = c->internal_date;
+
+	if (store_summary_get(as->params.store, c->hash, &sum, NULL) == MS_OK) {
+		if (sum.has_date && sum.date > 0)
+			t = sum.date;
+		store_summary_deinit(&sum);
+	}
+	return t;
+}
+
+/*
+ * Reads the body of APPEND c into r->push_body (converted to CRLF when
+ * needed, then also kept in a->converted).  False when it is not to be
+ * sent: unreadable (logged), or on the server already (cleared).
+ */
+static bool
+sync_push_append_body(struct imap_sync *as, const struct store_change *c,
+		      struct sync_push_append *a)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+	uint8_t h[STORE_HASH_LEN];
+	int rc;
+
+	ms_buf_reset(&r->push_body);
+	rc = store_body_read_all(as->params.store, c->hash, &r->push_body,
+				 &err);
+	if (rc != MS_OK) {
+		log_err("acct=%s folder=%s pending APPEND: body not readable: "
+			"%s", as->name, r->fold->name,
+			rc < 0 ? err.msg : "not in the store");
+		return false;
+	}
+	if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
+		log_err("acct=%s folder=%s pending APPEND: %s", as->name,
+			r->fold->name, ms_strerror(rc));
+		return false;
+	}
+	if (r->push_crlf.len == 0)
+		return true;
+	/* What the server holds of an APPEND taken before a crash (or
+	 * without APPENDUID) is the converted body: found by that hash, it
+	 * is not sent again. */
+	if (body_hash(r->push_crlf.p, r->push_crlf.len, h) == MS_OK &&
+	    sync_folder_has_hash(as, c->folder_id, h)) {
+		sync_push_clear(as, c->seq);
+		return false;
+	}
+	ms_buf_reset(&r->push_body);
+	if (ms_buf_append(&r->push_body, r->push_crlf.p, r->push_crlf.len) < 0)
+		return false;
+	a->converted = ms_buf_take(&r->push_crlf, NULL);
+	return a->converted != NULL;
+}
+
+/* Sends APPEND c in slot a; false when nothing went out. */
+static bool
+sync_push_append_send(struct imap_sync *as, const struct store_change *c,
+		      struct sync_push_append *a)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char date[SYNC_DATE_TEXT_MAX], names[SYNC_FLAGS_TEXT_MAX];
+	int64_t t = sync_push_append_date(as, c);
+	uint64_t size;
+	/* \Deleted would make the reader's new message vanish on the next
+	 * expunge someone runs. */
+	uint32_t flags = c->flags_add & ~STORE_FLAG_DELETED;
+	int tag;
+
+	memset(a, 0, sizeof(*a));
+	if (!sync_push_append_body(as, c, a))
+		return false;
+	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
+		names[0] = '\0';
+	sync_date_format(t, date);
+	tag = imap_cmd_append(core, ms_slice_from_cstr(r->fold->name),
+			      names[0] != '\0' ? names : NULL,
+			      t != 0 ? ms_slice_from_cstr(date) :
+			      (struct ms_slice){ NULL, 0 },
+			      (struct ms_slice){ r->push_body.p,
+						 r->push_body.len });
+	size = r->push_body.len;
+	ms_buf_reset(&r->push_body);
+	if (!sync_submit(as, tag, sync_push_done)) {
+		free(a->converted);
+		a->converted = NULL;
+		return false;
+	}
+	a->tag = tag;
+	a->c = *c;
+	a->flags = flags;
+	a->date = t;
+	a->size = size;
+	r->push->append_mem += a->size;
+	r->push->pending++;
+	return true;
+}
+
+/* Starts APPENDs while the window has room. */
+static void
+sync_push_appends_pump(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct sync_push *p = r->push;
+
+	while (p->next_append < p->n_appends && !as->is_closing) {
+		struct sync_push_append *a = NULL;
+		const struct store_change *c;
+
+		for (size_t i = 0; i < SYNC_PUSH_APPENDS && a == NULL; i++)
+			if (p->out[i].tag == 0)
+				a = &p->out[i];
+		/* One APPEND goes out whatever its size. */
+		if (a == NULL || p->append_mem >= SYNC_PUSH_APPEND_MEM)
+			return;
+		c = &r->changes[p->appends[p->next_append++]];
+		(void)sync_push_append_send(as, c, a);
+	}
+}
+
+/* --- replies: APPEND ------------------------------------------------------ */
+
+/* A finished store body holding p[0..len). */
+static int
+sync_body_from(struct imap_sync *as, const uint8_t *p, size_t len,
 	       struct store_body **body_r)
 {
 	struct store_body_writer *w = NULL;
 	struct ms_err err = { 0 };
 	int rc;
 
-	if ((rc = store_body_writer_new(as->params.store, buf->len, &w,
+	if ((rc = store_body_writer_new(as->params.store, len, &w,
 					&err)) < 0 ||
-	    (rc = store_body_writer_write(w, buf->p, buf->len, &err)) < 0 ||
+	    (rc = store_body_writer_write(w, p, len, &err)) < 0 ||
 	    (rc = store_body_writer_finish(&w, body_r, &err)) < 0) {
 		store_body_writer_free(&w);
 		log_err("acct=%s storing an appended body: %s", as->name,
@@ -176,200 +785,296 @@ sync_push_uid_free(struct imap_sync *as, uint32_t folder_id,
 	return false;
 }
 
+/* Binds the appended message to the UID APPENDUID names, with the flags
+ * and date it was sent with; without APPENDUID the next pass fetches it
+ * like any new message (same body, stored once). */
 static void
-sync_push_append_done(struct imap_session *s, int rc,
-		      const struct imap_ev_status *st, void *arg)
+sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
+		      const struct imap_ev_status *st)
 {
-	struct imap_sync *as = arg;
 	struct sync_run *r = &as->run;
-	struct store_change *c = &r->push_c;
+	struct store_body *body = NULL;
 	struct imap_seqset_iter it;
-	uint32_t lo, hi;
 	struct store_msg m;
+	uint32_t lo, hi;
 
-	(void)s;
-	if (!sync_cmd_live(as, rc))
+	imap_seqset_iter_init(&it, st->code.set1);
+	if (st->code.code != IMAP_CODE_APPENDUID ||
+	    st->code.uidvalidity != r->uidvalidity ||
+	    imap_seqset_iter_next(&it, &lo, &hi) != MS_OK || lo != hi ||
+	    !sync_push_uid_free(as, a->c.folder_id, r->fold->name, lo,
+				a->c.hash, "APPENDUID"))
 		return;
+	memset(&m, 0, sizeof(m));
+	m.folder_id = a->c.folder_id;
+	m.uid = lo;
+	memcpy(m.hash, a->c.hash, STORE_HASH_LEN);
+	m.internal_date = a->date;
+	m.size = a->size;
+	m.flags = m.synced_flags = a->flags;
+	if (a->converted != NULL &&
+	    sync_body_from(as, a->converted, a->size, &body) < 0)
+		return;
+	(void)sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body));
+}
+
+static void
+sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
+		       const struct imap_ev_status *st)
+{
+	struct sync_push *p = as->run.push;
+
 	if (!sync_st_ok(st)) {
-		ms_buf_reset(&r->push_body);
 		log_warn("acct=%s folder=%s the server refused to append "
 			 "a local message (it stays local and pending): %.*s",
-			 as->name, r->fold->name,
-			 st != NULL ? (int)st->text.len : 0,
-			 st != NULL ? (const char *)st->text.p : "");
-		sync_push_next(as);
-		return;
+			 as->name, as->run.fold->name, (int)st->text.len,
+			 (const char *)st->text.p);
+	} else {
+		as->sum.appended++;
+		sync_push_append_bind(as, a, st);
+		if (!as->is_closing)
+			sync_push_clear(as, a->c.seq);
 	}
-	as->sum.appended++;
-	imap_seqset_iter_init(&it, st->code.set1);
-	if (st->code.code == IMAP_CODE_APPENDUID &&
-	    st->code.uidvalidity == r->uidvalidity &&
-	    imap_seqset_iter_next(&it, &lo, &hi) == MS_OK && lo == hi &&
-	    sync_push_uid_free(as, c->folder_id, r->fold->name, lo, c->hash,
-			       "APPENDUID")) {
-		/* Bound to its UID now; without APPENDUID the next pass
-		 * fetches it like any new message (same body, stored
-		 * once). */
-		struct store_body *body = NULL;
-
-		memset(&m, 0, sizeof(m));
-		m.folder_id = c->folder_id;
-		m.uid = lo;
-		memcpy(m.hash, c->hash, STORE_HASH_LEN);
-		m.internal_date = c->internal_date;
-		m.size = r->push_rec.size;
-		if (r->is_push_converted && sync_body_from(as, &r->push_body,
-							   &body) < 0) {
-			ms_buf_reset(&r->push_body);
-			sync_push_next(as);
-			return;
-		}
-		if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m,
-							   body)))
-			return;
-	}
-	ms_buf_reset(&r->push_body);
-	sync_push_clear(as, c->seq);
-	sync_push_next(as);
+	free(a->converted);
+	a->converted = NULL;
+	a->tag = 0;
+	p->append_mem -= a->size;
 }
 
-/* Sends UID STORE uid op (flags); false when the account failed. */
-static bool
-sync_push_store(struct imap_sync *as, uint32_t uid, uint64_t unchangedsince,
-		const char *op, uint32_t flags)
-{
-	struct imap_client *core = imap_session_core(as->sess);
-	char set[16], names[SYNC_FLAGS_TEXT_MAX];
+/* --- replies: sets -------------------------------------------------------- */
 
-	snprintf(set, sizeof(set), "%u", uid);
-	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
-		return false;
-	as->run.push_pending++;
-	return sync_submit(as, imap_cmd_uid_store(core,
-						  ms_slice_from_cstr(set),
-						  unchangedsince, op, names),
-			   sync_push_store_done);
+/* The first item of the chunk holding uid, or k->hi. */
+static size_t
+sync_push_find(const struct sync_push_group *g,
+	       const struct sync_push_chunk *k, uint32_t uid)
+{
+	size_t lo = k->lo, hi = k->hi;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < k->hi && g->v[lo].uid == uid ? lo : k->hi;
 }
 
-/*
- * Marks uid \Deleted and, with UIDPLUS, expunges just it (a plain EXPUNGE
- * would take every message someone else marked).  Each command counts in
- * push_pending and completes in on_done.  False when the server has no
- * UIDPLUS, so the message is only marked.
- */
+/* True for the first of a UID's items (a UID may have several changes,
+ * which one command serves). */
 static bool
-sync_push_remove(struct imap_sync *as, uint32_t uid, sync_done_fn *on_done)
+sync_push_is_first(const struct sync_push_group *g,
+		   const struct sync_push_chunk *k, size_t i)
 {
-	struct imap_client *core = imap_session_core(as->sess);
-	bool has_uidplus = (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0;
-	char set[16];
+	return i == k->lo || g->v[i - 1].uid != g->v[i].uid;
+}
 
-	snprintf(set, sizeof(set), "%u", uid);
-	as->run.push_pending++;
-	if (!sync_submit(as, imap_cmd_uid_store(core, ms_slice_from_cstr(set),
-						0, "+FLAGS.SILENT",
-						"\\Deleted"), on_done) ||
-	    !has_uidplus)
-		return has_uidplus;
-	as->run.push_pending++;
-	(void)sync_submit(as, imap_cmd_uid_expunge(core,
-						   ms_slice_from_cstr(set)),
-			  on_done);
+/* Walks a sequence set UID by UID. */
+struct sync_uid_walk {
+	struct imap_seqset_iter it;
+	uint64_t at, hi;
+};
+
+static bool
+sync_uid_walk_next(struct sync_uid_walk *w, uint32_t *uid_r)
+{
+	uint32_t lo, hi;
+
+	if (w->at > w->hi) {
+		if (imap_seqset_iter_next(&w->it, &lo, &hi) != MS_OK)
+			return false;
+		w->at = lo;
+		w->hi = hi;
+	}
+	*uid_r = (uint32_t)w->at++;
 	return true;
 }
 
-/*
- * IMAP messages end lines with CRLF; a local body with bare LF is sent
- * converted (into out), and the record is bound to the converted bytes,
- * which are what the server stores.  Returns MS_OK with out empty when
- * no conversion is needed.
- */
-static int
-sync_crlf(const struct ms_buf *in, struct ms_buf *out)
+/* The number of UIDs in set, or UINT64_MAX when it is not a valid set or
+ * holds more than max. */
+static uint64_t
+sync_uid_count(struct ms_slice set, uint64_t max)
 {
-	bool needs = false;
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+	uint64_t n = 0;
+	int rc;
 
-	ms_buf_reset(out);
-	for (size_t i = 0; i < in->len && !needs; i++)
-		needs = in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r');
-	if (!needs)
-		return MS_OK;
-	for (size_t i = 0, start = 0; i <= in->len; i++) {
-		int rc;
-
-		if (i < in->len && !(in->p[i] == '\n' &&
-				     (i == 0 || in->p[i - 1] != '\r')))
-			continue;
-		if ((rc = ms_buf_append(out, in->p + start, i - start)) < 0)
-			return rc;
-		if (i < in->len && (rc = ms_buf_append(out, "\r\n", 2)) < 0)
-			return rc;
-		start = i + 1;
+	imap_seqset_iter_init(&it, set);
+	while ((rc = imap_seqset_iter_next(&it, &lo, &hi)) == MS_OK) {
+		n += (uint64_t)hi - lo + 1;
+		if (n > max)
+			return UINT64_MAX;
 	}
-	return MS_OK;
+	return rc == MS_AGAIN ? n : UINT64_MAX;
 }
 
-/* --- moves --------------------------------------------------------------- */
-
-/* COPYUID uidvalidity src dst for the one UID being moved: remember its
- * UID in the destination (when the destination's UIDVALIDITY is the one
- * the store knows, so the UID means something there). */
-static void
-sync_move_note_copyuid(struct imap_sync *as, const struct imap_resp_code *code)
+/*
+ * COPYUID uidvalidity src dst for chunk k of a move: binds each source
+ * UID to its UID in the destination, the two sets read in order.  Only
+ * when the destination's UIDVALIDITY is the one the store knows (so the
+ * UIDs mean something there), both sets are as long, and every source
+ * UID is one of the chunk's; otherwise nothing is bound and the
+ * destination fetches the copies.  True when it bound.
+ */
+static bool
+sync_push_bind(struct imap_sync *as, struct sync_push_chunk *k,
+	       const struct imap_resp_code *code)
 {
-	struct sync_run *r = &as->run;
-	struct imap_seqset_iter si, di;
-	uint32_t slo, shi, dlo, dhi;
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+	struct sync_uid_walk s, d;
+	uint64_t n = sync_uid_count(code->set1, k->hi - k->lo);
+	uint32_t su, du;
 
-	if (code->code != IMAP_CODE_COPYUID ||
-	    r->push_c.kind != STORE_CHANGE_MOVE ||
+	if (code->code != IMAP_CODE_COPYUID || k->is_bound ||
 	    code->uidvalidity == 0 ||
-	    code->uidvalidity != r->move_dest.state.uidvalidity)
-		return;
-	imap_seqset_iter_init(&si, code->set1);
-	imap_seqset_iter_init(&di, code->set2);
-	if (imap_seqset_iter_next(&si, &slo, &shi) != MS_OK ||
-	    imap_seqset_iter_next(&di, &dlo, &dhi) != MS_OK ||
-	    slo != r->push_c.uid || shi != slo || dhi != dlo)
-		return;
-	r->move_uid = dlo;
+	    code->uidvalidity != g->dest.state.uidvalidity || n == 0 ||
+	    n == UINT64_MAX || sync_uid_count(code->set2, n) != n)
+		return false;
+	memset(&s, 0, sizeof(s));
+	s.at = 1;
+	imap_seqset_iter_init(&s.it, code->set1);
+	while (sync_uid_walk_next(&s, &su))
+		if (sync_push_find(g, k, su) == k->hi)
+			return false;
+	memset(&s, 0, sizeof(s));
+	memset(&d, 0, sizeof(d));
+	s.at = d.at = 1;
+	imap_seqset_iter_init(&s.it, code->set1);
+	imap_seqset_iter_init(&d.it, code->set2);
+	while (sync_uid_walk_next(&s, &su) && sync_uid_walk_next(&d, &du))
+		for (size_t i = sync_push_find(g, k, su);
+		     i < k->hi && g->v[i].uid == su; i++)
+			g->v[i].dest_uid = du;
+	k->is_bound = true;
+	return true;
 }
 
 void
 sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
 {
-	if (ev->type == IMAP_EV_UNTAGGED_STATUS)
-		sync_move_note_copyuid(as, &ev->u.status.code);
+	struct sync_push *p = as->run.push;
+
+	/* UID MOVE sends COPYUID untagged, before its expunges.  Several
+	 * moves may be out: it belongs to the one whose UIDs it names. */
+	if (ev->type != IMAP_EV_UNTAGGED_STATUS || p == NULL ||
+	    ev->u.status.code.code != IMAP_CODE_COPYUID)
+		return;
+	for (size_t i = 0; i < p->n_chunks; i++) {
+		struct sync_push_chunk *k = &p->chunks[i];
+
+		if (k->state == SYNC_CHUNK_OUT && k->pending > 0 &&
+		    p->groups[k->group].kind == SYNC_PUSH_MOVE &&
+		    sync_push_bind(as, k, &ev->u.status.code))
+			return;
+	}
+}
+
+/* MODIFIED set: those UIDs changed on the server since the local view
+ * was synced; their changes stay pending and merge on the next pass. */
+static void
+sync_push_modified(struct sync_push_group *g, struct sync_push_chunk *k,
+		   const struct imap_resp_code *code)
+{
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+
+	imap_seqset_iter_init(&it, code->set1);
+	while (imap_seqset_iter_next(&it, &lo, &hi) == MS_OK)
+		for (size_t i = k->lo; i < k->hi; i++)
+			if (g->v[i].uid >= lo && g->v[i].uid <= hi)
+				g->v[i].is_modified = true;
+}
+
+/* The server holds what was synced plus what was sent.  The local view
+ * is read again: a local change made while the command was out (its own
+ * pending change follows) must not be undone. */
+static void
+sync_push_flags_finish(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+
+	for (size_t i = k->lo; i < k->hi && k->is_ok && !as->is_closing; i++) {
+		const struct sync_push_item *it = &g->v[i];
+		uint32_t synced = (it->synced | g->add) & ~g->rem;
+		struct store_msg now;
+
+		if (it->is_modified)
+			continue;
+		if (sync_push_is_first(g, k, i) &&
+		    store_msg_get(as->params.store, as->run.fold->id, it->uid,
+				  &now, NULL) == MS_OK) {
+			as->sum.changed++;
+			if (!sync_batch_ok(as, store_batch_msg_flags(as->batch,
+					now.folder_id, now.uid, now.flags,
+					synced, now.modseq)))
+				return;
+		}
+		sync_push_clear(as, it->seq);
+	}
 }
 
 /*
- * The destination holds a copy whose UID COPYUID told: its record (same
+ * The chunk's messages are gone from the folder on the server, or (no
+ * UIDPLUS) marked \Deleted there: in the batch their records go, or stay
+ * marked as on the server, and their changes are cleared.  *n_r counts
+ * them; marked ones too when is_marked_counted.
+ */
+static void
+sync_push_removed(struct imap_sync *as, struct sync_push_chunk *k,
+		  uint64_t *n_r, bool is_marked_counted)
+{
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+	uint32_t folder_id = as->run.fold->id;
+
+	for (size_t i = k->lo; i < k->hi && !as->is_closing; i++) {
+		const struct sync_push_item *it = &g->v[i];
+		struct store_msg now;
+		int rc = MS_OK;
+
+		if (!sync_push_is_first(g, k, i)) {
+		} else if (!k->is_marked) {
+			(*n_r)++;
+			rc = store_batch_msg_expunge(as->batch, folder_id,
+						     it->uid, it->uid);
+		} else if (store_msg_get(as->params.store, folder_id, it->uid,
+					 &now, NULL) == MS_OK) {
+			*n_r += is_marked_counted;
+			rc = store_batch_msg_flags(as->batch, folder_id,
+				it->uid, now.flags | STORE_FLAG_DELETED,
+				it->synced | STORE_FLAG_DELETED, now.modseq);
+		}
+		if (!sync_batch_ok(as, rc))
+			return;
+		sync_push_clear(as, it->seq);
+	}
+}
+
+/*
+ * The copy of a moved message whose UID COPYUID told: its record (same
  * body, so the mirror's file is adopted, not written again) goes into the
- * batch at once, so that a retry after a failure to remove the source
- * finds the copy (sync_push_move()) instead of copying again.
+ * batch, with the local flag changes not pushed yet as a pending change.
  */
 static bool
-sync_move_add_dest(struct imap_sync *as)
+sync_move_add_dest(struct imap_sync *as, const struct sync_push_group *g,
+		   const struct sync_push_item *it)
 {
-	struct sync_run *r = &as->run;
-	struct store_msg m = r->push_rec;
+	struct store_msg m;
 
-	if (r->move_uid == 0 || r->is_move_dest_added)
-		return true;
-	if (!sync_push_uid_free(as, r->move_dest.id, r->move_dest.name,
-				r->move_uid, r->push_rec.hash, "COPYUID")) {
-		r->move_uid = 0;
-		return true;
-	}
-	r->is_move_dest_added = true;
-	m.folder_id = r->move_dest.id;
-	m.uid = r->move_uid;
+	if (it->dest_uid == 0 ||
+	    store_msg_get(as->params.store, as->run.fold->id, it->uid, &m,
+			  NULL) != MS_OK ||
+	    !sync_push_uid_free(as, g->dest.id, g->dest.name, it->dest_uid,
+				m.hash, "COPYUID"))
+		return true;	/* the destination fetches the copy */
+	m.folder_id = g->dest.id;
+	m.uid = it->dest_uid;
 	m.modseq = 0;
 	m.mirror_name[0] = '\0';
 	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, NULL)))
 		return false;
 	if (m.flags != m.synced_flags) {
-		/* Local flag changes not pushed yet travel along. */
 		struct store_change fc = {
 			.kind = STORE_CHANGE_FLAGS,
 			.folder_id = m.folder_id,
@@ -385,348 +1090,190 @@ sync_move_add_dest(struct imap_sync *as)
 	return true;
 }
 
+/* Adds the copies' records of chunk k; false when the account failed. */
+static bool
+sync_move_add_dests(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+
+	for (size_t i = k->lo; i < k->hi; i++)
+		if (sync_push_is_first(g, k, i) &&
+		    !sync_move_add_dest(as, g, &g->v[i]))
+			return false;
+	return true;
+}
+
 /*
- * The message is in the destination and gone from the source: in one
- * batch the source record goes, the destination's comes (when COPYUID
- * named it; without, the destination fetches it like any new message),
- * and the pending change is cleared.
+ * The messages are in the destination and gone from the source: in one
+ * batch the source records go (or, marked without UIDPLUS, stay as
+ * \Deleted), the destination's come (UID MOVE: when COPYUID named them;
+ * without, the destination fetches them like any new message), and the
+ * pending changes are cleared.
  */
 static void
-sync_move_finish(struct imap_sync *as)
+sync_move_finish(struct imap_sync *as, struct sync_push_chunk *k)
 {
-	struct sync_run *r = &as->run;
-	const struct store_change *c = &r->push_c;
-	const struct store_msg *rec = &r->push_rec;
+	struct sync_push_group *g = &as->run.push->groups[k->group];
 
-	as->sum.moved++;
-	if (r->is_move_marked) {
-		/* Copied and marked, not expunged: the source stays on the
-		 * server, and in the store, as \Deleted. */
-		if (!sync_batch_ok(as, store_batch_msg_flags(as->batch,
-				c->folder_id, c->uid,
-				rec->flags | STORE_FLAG_DELETED,
-				rec->synced_flags | STORE_FLAG_DELETED,
-				rec->modseq)))
-			return;
-	} else if (!sync_batch_ok(as, store_batch_msg_expunge(as->batch,
-						c->folder_id, c->uid, c->uid))) {
+	if (g->kind == SYNC_PUSH_MOVE && !sync_move_add_dests(as, k))
 		return;
-	}
-	if (!sync_move_add_dest(as))
+	sync_push_removed(as, k, &as->sum.moved, true);
+	log_info("acct=%s folder=%s uid=%.200s moved to %s%s", as->name,
+		 as->run.fold->name, k->set, g->dest.name,
+		 k->is_bound ? "" : " (no COPYUID: fetched there later)");
+}
+
+/* The copies exist (UID COPY): their records are durable before the
+ * source is touched.  After a crash from here on the retry must find
+ * them (by body, sync_push_move_group()), and the folder order may sync
+ * the destination only after this source, so its fetch would come too
+ * late to stop a second COPY.  Then the source's removal goes out. */
+static void
+sync_move_copied(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	if (k->is_bound &&
+	    (!sync_move_add_dests(as, k) || sync_commit(as) < 0))
 		return;
-	log_info("acct=%s folder=%s uid=%u moved to %s%s", as->name,
-		 r->fold->name, c->uid, r->move_dest.name,
-		 r->move_uid != 0 ? "" : " (no COPYUID: fetched there later)");
-	sync_push_clear(as, c->seq);
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_REMOVING);
+	k->is_ok = true;
+	sync_push_remove(as, k);
 }
 
 static void
-sync_move_refused(struct imap_sync *as, const char *what,
+sync_push_refused(struct imap_sync *as, const struct sync_push_chunk *k,
 		  const struct imap_ev_status *st)
 {
-	struct sync_run *r = &as->run;
+	const struct sync_push_group *g = &as->run.push->groups[k->group];
+	const char *what = "expunge the source after copying";
 
-	log_warn("acct=%s folder=%s uid=%u the server refused to %s it to "
-		 "%s (the move stays pending): %.*s", as->name, r->fold->name,
-		 r->push_c.uid, what, r->move_dest.name,
-		 st != NULL ? (int)st->text.len : 0,
-		 st != NULL ? (const char *)st->text.p : "");
+	if (g->kind == SYNC_PUSH_FLAGS || g->kind == SYNC_PUSH_DELETE) {
+		log_warn("acct=%s folder=%s uid=%.200s the server did not take "
+			 "the local change (%s%.*s); it stays pending and is "
+			 "merged on the next pass", as->name,
+			 as->run.fold->name, k->set,
+			 st->code.code == IMAP_CODE_MODIFIED ? "MODIFIED " : "",
+			 (int)st->text.len, (const char *)st->text.p);
+		return;
+	}
+	if (k->state == SYNC_CHUNK_OUT)
+		what = g->kind == SYNC_PUSH_MOVE ? "move" : "copy";
+	/* After a copy the source stays, marked or not; the retry would
+	 * make a second copy, so the destination is fetched first and the
+	 * copy found by its body. */
+	log_warn("acct=%s folder=%s uid=%.200s the server refused to %s it to %s "
+		 "(the move stays pending): %.*s", as->name,
+		 as->run.fold->name, k->set, what, g->dest.name,
+		 (int)st->text.len, (const char *)st->text.p);
+}
+
+/* Sends the chunk's next stage once one said OK: the removal after a
+ * copy, UID EXPUNGE after \Deleted.  False when it has none. */
+static bool
+sync_push_chunk_step(struct imap_sync *as, struct sync_push_chunk *k)
+{
+	const struct sync_push_group *g = &as->run.push->groups[k->group];
+	bool is_marking = k->state == SYNC_CHUNK_REMOVING ||
+			  (g->kind == SYNC_PUSH_DELETE &&
+			   k->state == SYNC_CHUNK_OUT);
+
+	if (g->kind == SYNC_PUSH_COPY && k->state == SYNC_CHUNK_OUT) {
+		sync_move_copied(as, k);
+		return true;
+	}
+	if (!is_marking || k->is_marked)
+		return false;
+	sync_push_expunge(as, k);
+	return true;
+}
+
+/* One reply to one of chunk k's commands. */
+static void
+sync_push_chunk_reply(struct imap_sync *as, struct sync_push_chunk *k,
+		      const struct imap_ev_status *st)
+{
+	struct sync_push_group *g = &as->run.push->groups[k->group];
+	bool is_modified = sync_st_ok(st) && g->kind == SYNC_PUSH_FLAGS &&
+			   st->code.code == IMAP_CODE_MODIFIED;
+
+	k->pending--;
+	if (is_modified)
+		sync_push_modified(g, k, &st->code);
+	if (g->kind == SYNC_PUSH_MOVE || g->kind == SYNC_PUSH_COPY)
+		(void)sync_push_bind(as, k, &st->code);
+	if ((!sync_st_ok(st) || is_modified) && k->is_ok)
+		sync_push_refused(as, k, st);
+	if (!sync_st_ok(st))
+		k->is_ok = false;
+	if (k->pending > 0 || (k->is_ok && sync_push_chunk_step(as, k)))
+		return;
+	sync_push_chunk_set_state(as, k, SYNC_CHUNK_DONE);
+	if (!k->is_ok)
+		return;
+	if (g->kind == SYNC_PUSH_FLAGS)
+		sync_push_flags_finish(as, k);
+	else if (g->kind == SYNC_PUSH_DELETE)
+		sync_push_removed(as, k, &as->sum.deleted, false);
+	else
+		sync_move_finish(as, k);
 }
 
 static void
-sync_move_done(struct imap_session *s, int rc,
+sync_push_done(struct imap_session *s, int rc,
 	       const struct imap_ev_status *st, void *arg)
 {
 	struct imap_sync *as = arg;
+	struct sync_push *p = as->run.push;
+	uint32_t tag = 0;
 
 	(void)s;
 	if (!sync_cmd_live(as, rc))
 		return;
-	if (!sync_st_ok(st)) {
-		sync_move_refused(as, "move", st);
-	} else {
-		sync_move_note_copyuid(as, &st->code);
-		sync_move_finish(as);
-	}
-	sync_push_next(as);
-}
-
-/* COPY + \Deleted + UID EXPUNGE, one after the other: the source is only
- * marked once the copy exists. */
-static void
-sync_move_expunge_done(struct imap_session *s, int rc,
-		       const struct imap_ev_status *st, void *arg)
-{
-	struct imap_sync *as = arg;
-	struct sync_run *r = &as->run;
-
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st))
-		r->is_push_ok = false;
-	if (--r->push_pending > 0)
-		return;
-	if (r->is_push_ok) {
-		sync_move_finish(as);
-	} else {
-		/* The copy exists; the source stays, marked or not.  The
-		 * move stays pending and is retried: the next COPY would
-		 * make a second copy, so the destination is fetched and
-		 * the copy found by its body (sync_push_move()). */
-		sync_move_refused(as, "expunge the source after copying", st);
-	}
-	sync_push_next(as);
-}
-
-/* The source of a copy: marked, and expunged with UIDPLUS. */
-static void
-sync_move_remove_source(struct imap_sync *as)
-{
-	struct sync_run *r = &as->run;
-
-	r->is_push_ok = true;
-	r->push_pending = 0;
-	r->is_move_marked = !sync_push_remove(as, r->push_c.uid,
-					      sync_move_expunge_done);
-}
-
-static void
-sync_move_copy_done(struct imap_session *s, int rc,
-		    const struct imap_ev_status *st, void *arg)
-{
-	struct imap_sync *as = arg;
-	struct sync_run *r = &as->run;
-
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	if (!sync_st_ok(st)) {
-		sync_move_refused(as, "copy", st);
-		sync_push_next(as);
+	p->pending--;
+	if (!imap_client_tag_parse(st->tag, &tag) || tag > INT32_MAX) {
+		sync_fail(as, MS_EPROTO, "a tagged reply with a bad tag");
 		return;
 	}
-	sync_move_note_copyuid(as, &st->code);
-	if (!sync_move_add_dest(as))
-		return;
-	/* Durable before the source is touched: after a crash from here on
-	 * the retry must find the copy (sync_push_move()), and the folder
-	 * order may sync the destination only after this source, so its
-	 * fetch would come too late to stop a second COPY. */
-	if (r->is_move_dest_added && sync_commit(as) < 0)
-		return;
-	sync_move_remove_source(as);
-}
-
-/* Starts a pending MOVE; true when a command went out. */
-static bool
-sync_push_move(struct imap_sync *as, const struct store_change *c)
-{
-	struct sync_run *r = &as->run;
-	struct imap_client *core = imap_session_core(as->sess);
-	struct store_msg_ref *refs = NULL;
-	struct ms_err err = { 0 };
-	size_t n = 0;
-	bool is_there = false;
-	char set[16];
-	int rc;
-
-	if (store_msg_get(as->params.store, c->folder_id, c->uid, &r->push_rec,
-			  NULL) != MS_OK) {
-		/* Expunged on the server meanwhile: the mirror's file in the
-		 * destination is then a new message there. */
-		sync_push_clear(as, c->seq);
-		return false;
-	}
-	rc = store_folder_get(as->params.store, c->dest_folder_id,
-			      &r->move_dest, &err);
-	if (rc != MS_OK || (r->move_dest.attrs & (STORE_FOLDER_GONE |
-						  STORE_FOLDER_CREATE))) {
-		log_warn("acct=%s folder=%s uid=%u move: the destination "
-			 "folder is %s (the move stays pending)", as->name,
-			 r->fold->name, c->uid, rc < 0 ? err.msg :
-			 rc != MS_OK || (r->move_dest.attrs &
-					 STORE_FOLDER_GONE) ?
-			 "gone from the server" : "not created yet");
-		return false;
-	}
-	/* A copy made by an earlier attempt (UID COPY, then a failure or a
-	 * crash before the source was removed) is in the destination
-	 * already: only the source is left to remove.  Not with MOVE: it
-	 * leaves no copy beside the source (one the server took is found
-	 * by the source's record being gone, above), so a body already in
-	 * the destination is another message with the same bytes (the
-	 * same mail filed twice), which must not take this one's place.
-	 * Without MOVE that case is not told apart from a copy. */
-	if ((as->caps & IMAP_SESSION_CAP_MOVE) == 0 &&
-	    store_find_by_hash(as->params.store, r->push_rec.hash, &refs, &n,
-			       NULL) == MS_OK)
-		for (size_t i = 0; i < n; i++)
-			is_there |= refs[i].folder_id == r->move_dest.id;
-	free(refs);
-	snprintf(set, sizeof(set), "%u", c->uid);
-	r->move_uid = 0;
-	r->is_move_marked = r->is_move_dest_added = false;
-	r->push_pending = 1;
-	if (is_there || (as->caps & IMAP_SESSION_CAP_MOVE) == 0) {
-		if (is_there) {
-			sync_move_remove_source(as);
-			return true;
+	for (size_t i = 0; i < SYNC_PUSH_APPENDS; i++)
+		if (p->out[i].tag == (int)tag) {
+			sync_push_append_reply(as, &p->out[i], st);
+			sync_push_next(as);
+			return;
 		}
-		(void)sync_submit(as, imap_cmd_uid_copy(core,
-					ms_slice_from_cstr(set),
-					ms_slice_from_cstr(r->move_dest.name)),
-				  sync_move_copy_done);
-		return true;
-	}
-	(void)sync_submit(as, imap_cmd_uid_move(core, ms_slice_from_cstr(set),
-				ms_slice_from_cstr(r->move_dest.name)),
-			  sync_move_done);
-	return true;
-}
+	for (size_t i = 0; i < p->n_chunks; i++) {
+		struct sync_push_chunk *k = &p->chunks[i];
 
-/* --- one change ----------------------------------------------------------- */
-
-/* Starts pushing change c; true when a command went out. */
-static bool
-sync_push_one(struct imap_sync *as, const struct store_change *c)
-{
-	struct sync_run *r = &as->run;
-	struct imap_client *core = imap_session_core(as->sess);
-	bool is_both = as->acct->direction == CFG_DIRECTION_BOTH;
-	struct store_msg *rec = &r->push_rec;
-	uint64_t unch;
-	uint32_t add, rem;
-	int rc;
-
-	r->push_c = *c;
-	r->push_add = r->push_rem = 0;
-	r->is_push_converted = false;
-	r->push_pending = 0;
-	r->is_push_ok = true;
-	if (c->kind == STORE_CHANGE_APPEND) {
-		char date[SYNC_DATE_TEXT_MAX];
-		struct ms_err err = { 0 };
-
-		if (sync_folder_has_hash(as, c->hash)) {
-			/* The folder has this message: re-matched after a
-			 * UIDVALIDITY change, or appended before a crash. */
-			sync_push_clear(as, c->seq);
-			return false;
-		}
-		if (!is_both)
-			return false;
-		if (c->uid != 0 && !r->is_fetch_whole) {
-			/* Parked by a UIDVALIDITY change, and not every
-			 * message of the folder is fetched again: it may be
-			 * one of those still on the server. */
-			r->n_parked_held++;
-			return false;
-		}
-		ms_buf_reset(&r->push_body);
-		rc = store_body_read_all(as->params.store, c->hash,
-					 &r->push_body, &err);
-		if (rc != MS_OK) {
-			log_err("acct=%s folder=%s pending APPEND: body not "
-				"readable: %s", as->name, r->fold->name,
-				err.msg);
-			return false;
-		}
-		if ((rc = sync_crlf(&r->push_body, &r->push_crlf)) < 0) {
-			log_err("acct=%s folder=%s pending APPEND: %s",
-				as->name, r->fold->name, ms_strerror(rc));
-			return false;
-		}
-		if (r->push_crlf.len > 0) {
-			struct ms_buf t = r->push_body;
-			uint8_t h[STORE_HASH_LEN];
-
-			r->push_body = r->push_crlf;
-			r->push_crlf = t;
-			ms_buf_reset(&r->push_crlf);
-			r->is_push_converted = true;
-			/* What the server holds of an APPEND taken before a
-			 * crash (or without APPENDUID) is the converted
-			 * body: found by that hash, it is not sent again. */
-			if (EVP_Digest(r->push_body.p, r->push_body.len, h,
-				       NULL, EVP_sha256(), NULL) == 1 &&
-			    sync_folder_has_hash(as, h)) {
-				ms_buf_reset(&r->push_body);
-				sync_push_clear(as, c->seq);
-				return false;
+		for (unsigned t = 0; t < 2; t++)
+			if (k->tags[t] == (int)tag && k->pending > 0) {
+				k->tags[t] = 0;
+				sync_push_chunk_reply(as, k, st);
+				sync_push_next(as);
+				return;
 			}
-		}
-		rec->size = r->push_body.len;
-		sync_date_format(c->internal_date, date);
-		r->push_pending = 1;
-		return sync_submit(as, imap_cmd_append(core,
-				ms_slice_from_cstr(r->fold->name), NULL,
-				c->internal_date != 0 ?
-				ms_slice_from_cstr(date) :
-				(struct ms_slice){ NULL, 0 },
-				(struct ms_slice){ r->push_body.p,
-						   r->push_body.len }),
-				sync_push_append_done);
 	}
-	if (!is_both)
-		return false;
-	if (c->kind == STORE_CHANGE_MOVE)
-		return sync_push_move(as, c);
-	if (c->kind != STORE_CHANGE_FLAGS && c->kind != STORE_CHANGE_DELETE)
-		return false;
-	if (store_msg_get(as->params.store, c->folder_id, c->uid, rec,
-			  NULL) != MS_OK) {
-		/* Expunged on the server meanwhile: nothing to do. */
-		sync_push_clear(as, c->seq);
-		return false;
-	}
-	unch = (as->caps & IMAP_SESSION_CAP_CONDSTORE) ? rec->modseq : 0;
-	if (c->kind == STORE_CHANGE_DELETE) {
-		r->push_add = STORE_FLAG_DELETED;
-		if (!sync_push_remove(as, c->uid, sync_push_store_done) &&
-		    !as->is_closing && !as->warned_no_uidplus) {
-			log_warn("acct=%s the server has no UIDPLUS: local "
-				 "deletions are marked \\Deleted, not expunged",
-				 as->name);
-			as->warned_no_uidplus = true;
-		}
-		return true;
-	}
-	add = rec->flags & ~rec->synced_flags;
-	rem = rec->synced_flags & ~rec->flags;
-	if (add == 0 && rem == 0) {
-		sync_push_clear(as, c->seq);
-		return false;
-	}
-	r->push_add = add;
-	r->push_rem = rem;
-	/* UNCHANGEDSINCE on the first command only: it moves the modseq. */
-	if (add != 0) {
-		if (!sync_push_store(as, c->uid, unch, "+FLAGS.SILENT", add))
-			return true;
-		unch = 0;
-	}
-	if (rem != 0)
-		(void)sync_push_store(as, c->uid, unch, "-FLAGS.SILENT", rem);
-	return true;
+	sync_fail(as, MS_EINTERNAL, "a push reply no command waits for");
 }
 
 void
 sync_push_next(struct imap_sync *as)
 {
-	struct sync_run *r = &as->run;
+	struct sync_push *p = as->run.push;
 
 	as->step = SYNC_STEP_PUSH;
-	while (r->ci < r->n_changes && !as->is_closing) {
-		if (sync_push_one(as, &r->changes[r->ci++]))
-			return;
+	if (as->is_closing || (!p->is_planned && !sync_push_plan(as)))
+		return;
+	while (p->next_chunk < p->n_chunks &&
+	       p->pending < SYNC_PUSH_IN_FLIGHT && !as->is_closing)
+		sync_push_chunk_send(as, &p->chunks[p->next_chunk++]);
+	sync_push_appends_pump(as);
+	if (p->pending == 0 && p->next_chunk == p->n_chunks &&
+	    p->next_append == p->n_appends && !as->is_closing) {
+		if (as->run.n_parked_held > 0)
+			log_warn("acct=%s folder=%s %zu message%s from before "
+				 "the UIDVALIDITY change not found again: "
+				 "appended only after a pass that fetches the "
+				 "whole folder", as->name, as->run.fold->name,
+				 as->run.n_parked_held,
+				 as->run.n_parked_held == 1 ? "" : "s");
+		sync_folder_done(as);
 	}
-	if (r->n_parked_held > 0)
-		log_warn("acct=%s folder=%s %zu message%s from before the "
-			 "UIDVALIDITY change not found again: appended only "
-			 "after a pass that fetches the whole folder", as->name,
-			 r->fold->name, r->n_parked_held,
-			 r->n_parked_held == 1 ? "" : "s");
-	sync_folder_done(as);
 }
-

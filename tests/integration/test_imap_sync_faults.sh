@@ -91,6 +91,28 @@ grep -q '^UID STORE$' "$WORK/cmds" && ok "$SC: the local flag is pushed" ||
 n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 [ "$n" = 0 ] && ok "$SC: nothing pending" || fail "$SC: $n changes pending"
 
+# Local flag changes go out as one UID STORE set; a UID the server names
+# in MODIFIED (changed by another client meanwhile) stays pending and is
+# pushed by a later pass, the others are cleared.  (UID 1 is \Flagged on
+# the server already, by shortpush.)
+DIRECTION=both scenario modified
+pass normal
+for u in 2 3; do
+	"$STOREDUMP" "$STORE" flag t INBOX "$u" +\\Flagged >/dev/null || fail "$SC: storedump flag"
+done
+: > "$WORK/cmds"
+pass modified
+[ "$(grep -c '^UID STORE$' "$WORK/cmds")" = 1 ] && ok "$SC: one UID STORE for 2 changes" ||
+	fail "$SC: $(grep -c '^UID STORE$' "$WORK/cmds") UID STOREs, expected 1"
+got="$("$STOREDUMP" "$STORE" changes | awk -F'\t' '{ print $4 }' | tr '\n' ' ')"
+[ "$got" = "uid=2 " ] && ok "$SC: the MODIFIED UID stays pending" || fail "$SC: pending: '$got', expected 'uid=2 '"
+pass normal
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: pushed by the next pass" || fail "$SC: $n changes pending"
+n="$("$STOREDUMP" "$STORE" msgs t INBOX | awk -F'\t' '$3 ~ /Flagged/ && $4 == $3' | wc -l)"
+[ "$n" = 3 ] && ok "$SC: 3 records flagged and synced" || fail "$SC: $n records flagged and synced, expected 3"
+expect_check
+
 scenario uidnextzero
 pass uidnextzero
 expect_uids "UIDNEXT 0 on a first pass: every message is fetched" "1 2 3 "
@@ -320,9 +342,12 @@ expect_uids "Sub" "6 " Sub
 expect_check
 fake_stop
 
-# The tagged replies of the pipelined UID STORE and UID EXPUNGE that
-# remove a moved message's source come in the other order.
+# The tagged replies of a flag change's UID STORE and of the move's UID
+# COPY pipelined behind it (a reader flagged INBOX 1 too) come in the
+# other order.
 move_start reorder
+f="$(mfile "$MAIL" 1)"
+[ -n "$f" ] && mv "$f" "${f%:2,*}:2,FS" || fail "$SC: no mirror file for INBOX 1"
 pass reorder
 grep -q '^REORDERED$' "$WORK/cmds" && ok "$SC: a STORE answered after the next command" ||
 	fail "$SC: nothing was answered out of order"

@@ -16,17 +16,8 @@ mailmutate_create "$MS_USER1" 'Projects/2026' >/dev/null
 
 # body_fetches: UID FETCH commands for bodies in the -v trace of a pass.
 body_fetches() { grep -cE ' C: A[0-9]+ UID FETCH .*BODY\.PEEK\[\]' "$WORK/err"; }
-# vsync WHAT: a traced --once pass.
-vsync()
-{
-	if "$MAILSYNCD" -v -c "$CFG" --once >"$WORK/out" 2>"$WORK/err"; then
-		ok "$1: $(cat "$WORK/out")"
-	else
-		fail "$1: $(grep -v ' imap ' "$WORK/err" | tail -3)"
-	fi
-}
 
-vsync "initial sync"
+mirror_vsync "initial sync"
 grep -qE ' C: A[0-9]+ (UID )?MOVE' "$WORK/err" && fail "MOVE sent to a server without it"
 mirror_compare "initial"
 
@@ -50,7 +41,7 @@ base_two="$(basename "$two")"
 mv "$two" "$MAIL/Projects/2026/cur/${base_two%%:2,*}:2,F"
 mv "$three" "$MAIL/new/"
 
-vsync "sync after three moves"
+mirror_vsync "sync after three moves"
 grep -q ' 0 new, .* 3 moved, ' "$WORK/out" && ok "three moves pushed, nothing downloaded" ||
 	fail "want 0 new and 3 moved: $(cat "$WORK/out")"
 [ "$(grep -cE ' C: A[0-9]+ UID COPY ' "$WORK/err")" = 3 ] && ok "UID COPY for each move" ||
@@ -80,7 +71,7 @@ check_moved Sent "$uid_three" INBOX "${sha[$three]}" ""
 is_compare "after the moves"
 mirror_compare "after the moves"
 
-vsync "the pass after"
+mirror_vsync "the pass after"
 grep -q ' 0 new, 0 changed, 0 deleted, 0 appended, 0 moved, ' "$WORK/out" && ok "nothing left to do" ||
 	fail "the pass after the moves: $(cat "$WORK/out")"
 [ "$(body_fetches)" = 0 ] && ok "no copy is downloaded" ||

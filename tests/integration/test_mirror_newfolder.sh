@@ -172,10 +172,8 @@ if mirror_wait_passes 1 30; then
 		got="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $4 }')"
 		[ "$got" = "$(crlf_hash "${cfiles[4]}")" ] && ok "Daemon-made on the server with its message" ||
 			fail "Daemon-made on the server: '$got'"
-	fi
-	# The export adopted the server's copy; the file's letters, which
-	# the APPEND did not carry, are pushed by a pass started at once.
-	if mirror_wait_passes 3 20; then
+		# The APPEND carried the file's letters: no later pass
+		# has to push them.
 		f="$(is_server_msgs --folder 'Daemon-made' | awk -F'\t' '{ print $3 }')"
 		[ "$f" = '\Seen \Flagged' ] && ok "Daemon-made's message on the server: $f" ||
 			fail "Daemon-made's flags: '$f'"

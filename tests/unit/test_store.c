@@ -721,7 +721,8 @@ test_local_changes(void **state)
 						   4);
 
 		store_body_hash(body, h);
-		assert_int_equal(store_batch_local_append(b, sent, body, 42),
+		assert_int_equal(store_batch_local_append(b, sent, body, 42,
+							  STORE_FLAG_DRAFT),
 				 MS_OK);
 	}
 	assert_int_equal(store_batch_commit(b, &err), MS_OK);
@@ -741,6 +742,7 @@ test_local_changes(void **state)
 	assert_int_equal(list[3].kind, STORE_CHANGE_APPEND);
 	assert_int_equal(list[3].folder_id, sent);
 	assert_int_equal(list[3].internal_date, 42);
+	assert_int_equal(list[3].flags_add, STORE_FLAG_DRAFT);
 	assert_memory_equal(list[3].hash, h, STORE_HASH_LEN);
 	free(list);
 	assert_int_equal(store_body_read(s, h, 0, buf, 8, &n, &err), MS_OK);

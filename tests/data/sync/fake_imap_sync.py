@@ -39,8 +39,10 @@ login (so a test can switch the server between passes), one of:
               more (the test kills the client meanwhile)
   vanishedhigh every UID FETCH answer starts with "* VANISHED 10:20",
               UIDs above UIDNEXT that never existed
+  modified    UID STORE leaves the lowest UID of its set alone and
+              answers OK [MODIFIED that-uid]
   reorder     the tagged reply to a UID STORE comes after the next
-              command's
+              command's (alone after 0.5 s when no command follows)
   copyhang    the first UID COPY is done and answered (COPYUID),
               "COPIED" goes to the --log file, then nothing is answered
               any more (the test kills the client meanwhile)
@@ -139,7 +141,17 @@ class Conn:
 
     def line(self):
         while b"\n" not in self.buf:
-            d = self.sock.recv(65536)
+            # reorder: with no command pipelined behind the deferred
+            # reply it goes out alone (the client waits for it).
+            self.sock.settimeout(0.5 if self.deferred else None)
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                self.send(self.deferred)
+                self.deferred = None
+                continue
+            finally:
+                self.sock.settimeout(None)
             if not d:
                 raise EOFError
             self.buf += d
@@ -212,19 +224,25 @@ class Conn:
         self.send(b + b")\r\n")
 
     def uid_store(self, tag, args):
-        m = re.match(r"(\d+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
+        m = re.match(r"([0-9:*,]+) (?:\(UNCHANGEDSINCE \d+\) )?([+-])FLAGS"
                      r"(?:\.SILENT)? \((.*)\)", args)
-        key = (self.box, int(m.group(1)))
-        cur = FLAGS.setdefault(key, {"\\Seen"})
-        for fl in m.group(3).split():
-            if m.group(2) == "+":
-                cur.add(fl)
-            else:
-                cur.discard(fl)
+        uids = parse_set(m.group(1), self.box)
+        code = ""
+        if self.has("modified") and uids:
+            # Another client changed the lowest UID meanwhile.
+            code = "[MODIFIED %d] " % uids[0]
+            uids = uids[1:]
+        for uid in uids:
+            cur = FLAGS.setdefault((self.box, uid), {"\\Seen"})
+            for fl in m.group(3).split():
+                if m.group(2) == "+":
+                    cur.add(fl)
+                else:
+                    cur.discard(fl)
         if self.has("reorder"):
             self.deferred = "%s OK STORE done\r\n" % tag
             return
-        self.send("%s OK STORE done\r\n" % tag)
+        self.send("%s OK %sSTORE done\r\n" % (tag, code))
 
     def copy(self, tag, args, is_move):
         m = re.match(r'([0-9:*,]+) "?([^"]+)"?$', args)

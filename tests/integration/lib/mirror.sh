@@ -41,6 +41,17 @@ mirror_compare()
 	fi
 }
 
+# mirror_vsync WHAT: a --once pass with the protocol trace (-v): stdout in
+# $WORK/out, the trace in $WORK/err; ok or fail, named WHAT.
+mirror_vsync()
+{
+	if "$MAILSYNCD" -v -c "$CFG" --once >"$WORK/out" 2>"$WORK/err"; then
+		ok "$1: $(cat "$WORK/out")"
+	else
+		fail "$1: $(grep -v ' imap ' "$WORK/err" | tail -3)"
+	fi
+}
+
 # reader_missing WHAT: a reader is not installed: skip (77), unless a check
 # before already failed.
 reader_missing()
