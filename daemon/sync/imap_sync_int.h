@@ -1,9 +1,12 @@
 /*
  * imap_sync_int.h - what the parts of the IMAP sync pass share: the
- * per-account and per-folder state and the helpers every step uses.
- * imap_sync.c drives the pass (discovery, SELECT, flag diff, new
- * messages); sync_push.c pushes the folder's pending local changes.
- * Nothing outside daemon/sync includes this.
+ * per-account and per-folder state, the helpers every step uses
+ * (sync_pass.c), and each part's interface.  imap_sync.c orders the
+ * parts: discovery (sync_discover.c, sync_create.c), then the folders
+ * (sync_folder.c, whose steps include sync_fetch.c and sync_push.c).
+ * A part reports its end through a pointer its caller set
+ * (after_discovery, after_folders, run.step_done), never by calling the
+ * next part.  Nothing outside daemon/sync includes this.
  */
 #ifndef MS_IMAP_SYNC_INT_H
 #define MS_IMAP_SYNC_INT_H
@@ -34,18 +37,33 @@
 #define SYNC_SPARSE_SPAN (16u * SYNC_RANGE_UIDS)
 #define SYNC_CUTS_MAX 256
 
+/* The account's part of the pass (imap_sync.c, sync_discover.c). */
 enum sync_step {
 	SYNC_STEP_START = 0,
 	SYNC_STEP_NAMESPACE,
 	SYNC_STEP_LIST,
 	SYNC_STEP_STATUS,
-	SYNC_STEP_SELECT,
-	SYNC_STEP_CHANGED,
-	SYNC_STEP_DIFF,
-	SYNC_STEP_FETCH,
-	SYNC_STEP_PUSH,
+	SYNC_STEP_FOLDERS,	/* one folder at a time: enum sync_folder_step */
 	SYNC_STEP_DONE,		/* the session stays logged in */
 };
+
+/* A folder's steps, in their order (sync_folder.c says what each does). */
+enum sync_folder_step {
+	SYNC_FOLDER_SELECT = 0,
+	SYNC_FOLDER_CHANGES,
+	SYNC_FOLDER_DIFF,
+	SYNC_FOLDER_FETCH,
+	SYNC_FOLDER_CHECK,
+	SYNC_FOLDER_SETTLE,
+	SYNC_FOLDER_PUSH,
+	SYNC_FOLDER_DONE,
+};
+
+struct imap_sync;
+/* A part of the pass is over: what comes next. */
+typedef void sync_next_fn(struct imap_sync *as);
+/* An untagged response of the part under way. */
+typedef void sync_event_fn(struct imap_sync *as, const struct imap_event *ev);
 
 struct sync_fold {
 	char *name;		/* UTF-8 */
@@ -92,6 +110,8 @@ struct sync_fetch_range {
 /* The folder being synced. */
 struct sync_run {
 	struct sync_fold *fold;
+	enum sync_folder_step step;	/* set by sync_folder_set_step() */
+	sync_next_fn *step_done;	/* a step in another file ends */
 	struct store_folder stored;
 	enum sync_folder_mode mode;
 	uint32_t uidvalidity, uidnext, exists;
@@ -167,6 +187,9 @@ struct imap_sync {
 	struct imap_session *sess;
 	struct store_batch *batch;
 	enum sync_step step;
+	sync_event_fn *on_event;	/* the part under way; NULL: none */
+	sync_next_fn *after_discovery;
+	sync_next_fn *after_folders;
 	unsigned caps;
 	struct sync_fold *folds;
 	size_t n_folds, folds_cap;
@@ -191,11 +214,18 @@ struct imap_sync {
 	size_t n_creates, create_i;
 };
 
-/* --- shared helpers (imap_sync.c) ---------------------------------------- */
+/* --- shared helpers (sync_pass.c) ---------------------------------------- */
 
 /* The account cannot go on: remember why (the first reason) and close. */
 void sync_fail(struct imap_sync *as, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Tells the owner how far the pass is (on_progress_cb). */
+void sync_progress(struct imap_sync *as);
+/* uid + 1, or UINT32_MAX at the top of the UID range. */
+uint32_t sync_uid_after(uint32_t uid);
+/* The UIDNEXT watermark of the fetch under way; false when it does not
+ * move (or must not). */
+bool sync_watermark(const struct imap_sync *as, struct store_folder_state *st);
 /* Commits the batch with the UIDNEXT watermark; fails the account on a
  * store error. */
 int sync_commit(struct imap_sync *as);
@@ -203,30 +233,73 @@ int sync_commit(struct imap_sync *as);
 int sync_commit_if_full(struct imap_sync *as);
 /* A batch operation could not be queued (out of memory): fatal. */
 bool sync_batch_ok(struct imap_sync *as, int rc);
+/* The folder under way failed (logged; what is complete stays). */
+void sync_folder_error(struct imap_sync *as, const char *what,
+		       const struct imap_ev_status *st);
+/* A number past 32 bits in cmd's reply: the folder fails (logged). */
+void sync_folder_fault(struct imap_sync *as, const struct sync_fold *f,
+		       const char *cmd, const char *item, uint64_t num);
 /* Submits the command just built (tag) with on_done; false on failure
- * (the account is failed then). */
+ * (the account is failed then).  Its untagged responses go to
+ * as->on_event. */
 typedef void sync_done_fn(struct imap_session *s, int rc,
 			  const struct imap_ev_status *st, void *arg);
 bool sync_submit(struct imap_sync *as, int tag, sync_done_fn *on_done);
 /* True when a command's completion should be acted on. */
 bool sync_cmd_live(struct imap_sync *as, int rc);
 bool sync_st_ok(const struct imap_ev_status *st);
-/* The folder is done (or failed): on with the next. */
-void sync_folder_done(struct imap_sync *as);
-/* Syncs the next wanted folder from as->fi on, or ends the pass. */
-void sync_folder_next(struct imap_sync *as);
-/* Appends a folder named name (copied) to as->folds; NULL when out of
- * memory (the account is failed then). */
-struct sync_fold *sync_fold_add(struct imap_sync *as, const char *name);
+/* A folder step's command completed: true to go on; on NO/BAD the folder
+ * fails and its step ends (run.step_done). */
+bool sync_step_ok(struct imap_sync *as, int rc, const struct imap_ev_status *st,
+		  const char *what);
+/* Merges the server's flags (and modseq, 0: none) into rec. */
+void sync_flags_pull(struct imap_sync *as, const struct store_msg *rec,
+		     struct ms_slice flags, uint64_t modseq);
+/* A FETCH with flags of a message the store may know. */
+void sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe);
+/* The first of the n ranges v (in UID order) that ends at or after uid;
+ * n when none does. */
+size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
+			uint32_t uid);
+
+/* --- discovery (sync_discover.c) ------------------------------------------ */
+
+/* The first commands of the pass; as->after_discovery when the folders
+ * are known. */
+void sync_discover_start(struct imap_sync *as);
+
+/* --- folders (sync_folder.c, sync_fetch.c) --------------------------------- */
+
+/* Syncs each wanted folder from the first; as->after_folders after the
+ * last. */
+void sync_folders_start(struct imap_sync *as);
+/* The step under way ends: the next one starts (sync_folder_after()). */
+void sync_folder_step_done(struct imap_sync *as);
+/* The step after done, given the folder's plan and what its steps found;
+ * pure, for tests. */
+enum sync_folder_step sync_folder_after(enum sync_folder_step done,
+					enum sync_folder_mode mode,
+					bool is_failed, bool is_uid_check);
+const char *sync_folder_step_name(enum sync_folder_step step);
+/* Untagged responses while a folder is under way. */
+void sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev);
+/* Frees the state of the folder under way. */
+void sync_run_end(struct imap_sync *as);
+/* The FETCH step: new messages; ends through run.step_done. */
+void sync_fetch_start(struct imap_sync *as);
+void sync_fetch_on_event(struct imap_sync *as, const struct imap_event *ev);
 
 /* --- folders a reader created (sync_create.c) ----------------------------- */
 
+/* Appends a folder named name (copied) to as->folds; NULL when out of
+ * memory (the account is failed then). */
+struct sync_fold *sync_fold_add(struct imap_sync *as, const char *name);
 /* Notes a STORE_FOLDER_CREATE folder the server does not list, to be
  * created when it is wanted and the direction is both; false when out of
  * memory (the account is failed then). */
 bool sync_create_add(struct imap_sync *as, const struct store_folder *f);
 /* CREATEs as->creates on the server, adds each created one to the
- * folders of the pass, then starts the folder syncs (sync_folder_next). */
+ * folders of the pass, then as->after_discovery. */
 void sync_create_folders(struct imap_sync *as);
 
 /* --- push (sync_push.c) ---------------------------------------------------- */
@@ -234,8 +307,9 @@ void sync_create_folders(struct imap_sync *as);
 /* Loads this folder's pending changes for the push. */
 int sync_push_load(struct imap_sync *as);
 /* Sends what is left of the folder's push (grouped into sets, pipelined;
- * planned on the first call), or ends the folder once every command is
- * answered.  Called after sync_push_load() and by the push's replies. */
+ * planned on the first call), or ends the PUSH step (run.step_done) once
+ * every command is answered.  Called after sync_push_load() and by the
+ * push's replies. */
 void sync_push_next(struct imap_sync *as);
 /* An untagged response while a push command is out (COPYUID of a MOVE). */
 void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);

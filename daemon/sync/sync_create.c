@@ -4,7 +4,8 @@
  * files as pending APPENDs; here the pass CREATEs them on the server
  * before any folder is synced, so that the APPENDs, and moves into them,
  * have somewhere to go.  A created folder joins the pass's folders; the
- * next LIST shows it and replaces its attributes.
+ * next LIST shows it and replaces its attributes.  The folders of the
+ * pass (sync_fold_add) are kept here, since a created one joins them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,32 @@
 #include "imap/imap_cmd.h"
 #include "log.h"
 #include "sync/imap_sync_int.h"
+
+struct sync_fold *
+sync_fold_add(struct imap_sync *as, const char *name)
+{
+	struct sync_fold *f;
+
+	if (as->n_folds == as->folds_cap) {
+		size_t cap = as->folds_cap ? as->folds_cap * 2 : 16;
+		struct sync_fold *v = realloc(as->folds, cap * sizeof(*v));
+
+		if (v == NULL) {
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return NULL;
+		}
+		as->folds = v;
+		as->folds_cap = cap;
+	}
+	f = &as->folds[as->n_folds];
+	memset(f, 0, sizeof(*f));
+	if ((f->name = strdup(name)) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	as->n_folds++;
+	return f;
+}
 
 bool
 sync_create_add(struct imap_sync *as, const struct store_folder *f)
@@ -43,8 +70,7 @@ sync_create_finish(struct imap_sync *as)
 	free(as->creates);
 	as->creates = NULL;
 	as->n_creates = as->create_i = 0;
-	as->fi = 0;
-	sync_folder_next(as);
+	as->after_discovery(as);
 }
 
 /* The folder exists on the server now: it joins the pass (the LIST is

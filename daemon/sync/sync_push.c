@@ -1258,7 +1258,6 @@ sync_push_next(struct imap_sync *as)
 {
 	struct sync_push *p = as->run.push;
 
-	as->step = SYNC_STEP_PUSH;
 	if (as->is_closing || (!p->is_planned && !sync_push_plan(as)))
 		return;
 	while (p->next_chunk < p->n_chunks &&
@@ -1274,6 +1273,6 @@ sync_push_next(struct imap_sync *as)
 				 "whole folder", as->name, as->run.fold->name,
 				 as->run.n_parked_held,
 				 as->run.n_parked_held == 1 ? "" : "s");
-		sync_folder_done(as);
+		as->run.step_done(as);	/* the PUSH step is over */
 	}
 }

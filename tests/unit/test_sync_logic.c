@@ -1,12 +1,13 @@
 /*
  * test_sync_logic.c - the sync engine's pure parts: flag names and the
- * three-way merge (every case), folder attributes, the per-folder plan,
- * and IMAP dates.
+ * three-way merge (every case), folder attributes, the per-folder plan
+ * and the order of a folder's steps, and IMAP dates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,6 +16,7 @@
 #include "store/store.h"
 #include "sync/sync_date.h"
 #include "sync/sync_flags.h"
+#include "sync/imap_sync_int.h"
 #include "sync/sync_folders.h"
 
 static void
@@ -86,6 +88,56 @@ test_merge_cases(void **state)
 		STORE_FLAG_SEEN,
 		STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT, NULL),
 		STORE_FLAG_FLAGGED | STORE_FLAG_ANSWERED | STORE_FLAG_DRAFT);
+}
+
+/* The order of a folder's steps, read in one place: each plan's path
+ * from SELECT to DONE, the CONDSTORE second diff, and a failure ending
+ * the folder from any step. */
+static enum sync_folder_step
+path(enum sync_folder_mode mode, bool uid_check_after_fetch, char *out,
+     size_t outsz)
+{
+	enum sync_folder_step s = SYNC_FOLDER_SELECT;
+	bool is_uid_check = false;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < 20 && s != SYNC_FOLDER_DONE; i++) {
+		n += (size_t)snprintf(out + n, outsz - n, "%s ",
+				      sync_folder_step_name(s));
+		if (s == SYNC_FOLDER_CHECK && uid_check_after_fetch)
+			is_uid_check = true;
+		s = sync_folder_after(s, mode, false, is_uid_check);
+	}
+	snprintf(out + n, outsz - n, "%s", sync_folder_step_name(s));
+	return s;
+}
+
+static void
+test_folder_steps(void **state)
+{
+	char p[256];
+
+	(void)state;
+	path(SYNC_MODE_INITIAL, false, p, sizeof(p));
+	assert_string_equal(p, "select fetch check settle push done");
+	path(SYNC_MODE_QRESYNC, false, p, sizeof(p));
+	assert_string_equal(p, "select fetch check settle push done");
+	path(SYNC_MODE_FULL, false, p, sizeof(p));
+	assert_string_equal(p, "select diff fetch check settle push done");
+	path(SYNC_MODE_CONDSTORE, false, p, sizeof(p));
+	assert_string_equal(p, "select changes fetch check settle push done");
+	/* CHANGEDSINCE does not tell expunges: counts that disagree after
+	 * the fetch send the folder through a second diff once. */
+	path(SYNC_MODE_CONDSTORE, true, p, sizeof(p));
+	assert_string_equal(p, "select changes fetch check diff settle push "
+			    "done");
+	for (int s = SYNC_FOLDER_SELECT; s <= SYNC_FOLDER_DONE; s++)
+		assert_int_equal(sync_folder_after((enum sync_folder_step)s,
+						   SYNC_MODE_FULL, true, false),
+				 SYNC_FOLDER_DONE);
+	assert_string_equal(sync_folder_step_name((enum sync_folder_step)99),
+			    "?");
 }
 
 static void
@@ -208,6 +260,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flag_names),
 		cmocka_unit_test(test_merge_cases),
+		cmocka_unit_test(test_folder_steps),
 		cmocka_unit_test(test_attrs),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_dates),
