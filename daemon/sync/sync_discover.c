@@ -5,7 +5,7 @@
  *	[UNSELECT]	a kept session leaves the folder the last pass
  *			selected (pipelined with what follows)
  *	NAMESPACE	the personal prefix the mirror strips (not on a kept
- *			session: the store has it)
+ *			session: the store has it), pipelined with LIST
  *	LIST		with STATUS where LIST-STATUS exists, else STATUS of
  *			each wanted folder, pipelined
  *	reconcile	wanted folders go into the store; a stored folder the
@@ -603,11 +603,8 @@ sync_namespace_done(struct imap_session *s, int rc,
 	/* Without an answer the mirror keeps what it knew. */
 	if (sync_st_ok(st) && (rc = store_account_ns_set(as->params.store,
 				as->name, as->has_ns ? as->ns_prefix : "",
-				&err)) < 0) {
+				&err)) < 0)
 		sync_fail(as, rc, "store: %s", err.msg);
-		return;
-	}
-	sync_list_start(as);
 }
 
 static void
@@ -636,8 +633,8 @@ sync_discover_on_event(struct imap_sync *as, const struct imap_event *ev)
 			sync_on_status(as, &ev->u.status_resp);
 		break;
 	case IMAP_EV_NAMESPACE:
-		if (as->step == SYNC_STEP_NAMESPACE)
-			sync_on_namespace(as, &ev->u.namespace_resp);
+		/* Only NAMESPACE answers it, pipelined before LIST. */
+		sync_on_namespace(as, &ev->u.namespace_resp);
 		break;
 	default:
 		break;
@@ -666,12 +663,14 @@ sync_discover_start(struct imap_sync *as)
 		if (!sync_submit(as, tag, sync_unselect_done))
 			return;
 	}
+	/* NAMESPACE goes out with LIST, not before it: its answer comes
+	 * first and is in the store before LIST's ends discovery. */
 	if ((as->caps & IMAP_SESSION_CAP_NAMESPACE) && !as->params.is_reused) {
 		as->step = SYNC_STEP_NAMESPACE;
-		(void)sync_submit(as, imap_cmd_namespace(
-				  imap_session_core(as->sess)),
-				  sync_namespace_done);
-		return;
+		if (!sync_submit(as, imap_cmd_namespace(
+				 imap_session_core(as->sess)),
+				 sync_namespace_done))
+			return;
 	}
 	sync_list_start(as);
 }
