@@ -503,11 +503,11 @@ sync_reset_folder(struct imap_sync *as)
 		n_parked++;
 	}
 	store_msg_iter_free(&it);
-	if (store_change_list(as->params.store, 0, SYNC_CHANGES_MAX, &all,
-			      &n_all, NULL) == MS_OK) {
+	if (store_change_list_folder(as->params.store, r->fold->id,
+				     SYNC_CHANGES_MAX, &all, &n_all,
+				     NULL) == MS_OK) {
 		for (size_t i = 0; i < n_all; i++) {
-			if (all[i].folder_id != r->fold->id ||
-			    all[i].kind == STORE_CHANGE_APPEND)
+			if (all[i].kind == STORE_CHANGE_APPEND)
 				continue;
 			n_dropped++;
 			if (!sync_batch_ok(as, store_batch_change_clear(

@@ -156,21 +156,19 @@ int
 sync_push_load(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
-	struct store_change *all = NULL;
+	struct store_change *changes = NULL;
 	struct ms_err err = { 0 };
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	int rc;
 
-	if ((rc = store_change_list(as->params.store, 0, SYNC_CHANGES_MAX,
-				    &all, &n, &err)) < 0) {
+	if ((rc = store_change_list_folder(as->params.store, r->fold->id,
+					   SYNC_CHANGES_MAX, &changes, &n,
+					   &err)) < 0) {
 		sync_fail(as, rc, "store: %s", err.msg);
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (all[i].folder_id == r->fold->id)
-			all[k++] = all[i];
-	r->changes = all;
-	r->n_changes = k;
+	r->changes = changes;
+	r->n_changes = n;
 	r->ci = 0;
 	sync_push_free(&r->push);
 	if ((r->push = calloc(1, sizeof(*r->push))) == NULL) {
