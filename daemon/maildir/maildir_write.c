@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "maildir/maildir_scan.h"
+#include "maildir/maildir_report.h"
 #include "maildir/maildir_write.h"
 
 static const char *const maildir_sub_names[] = { "new", "cur", "tmp" };
