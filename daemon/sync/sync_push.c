@@ -14,7 +14,10 @@
  *			then \Deleted and UID EXPUNGE of the set, bound by
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
- *			to their UID by APPENDUID
+ *			to their UID by APPENDUID; one the server refuses
+ *			(NO) is recorded as refused in the store, next to
+ *			its change, stays local and is not sent again
+ *			until its file changes or the user asks
  *
  * A set too long for one command line is split into chunks; a chunk is
  * the unit that succeeds or fails.  Each change is cleared in the batch
@@ -25,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 
 #include "hash/body_hash.h"
@@ -130,6 +135,10 @@ struct sync_push {
 	struct sync_push_append out[SYNC_PUSH_APPENDS];
 	uint64_t append_mem;	/* body bytes of the APPENDs out */
 	unsigned pending;	/* commands out */
+	/* The folder's refusals (store.h), by change sequence */
+	struct store_refusal *refusals;
+	size_t n_refusals;
+	size_t n_held;		/* refused APPENDs held back this pass */
 };
 
 void
@@ -148,6 +157,7 @@ sync_push_free(struct sync_push **pp)
 	free(p->groups);
 	free(p->chunks);
 	free(p->appends);
+	free(p->refusals);
 	free(p);
 	*pp = NULL;
 }
@@ -177,7 +187,54 @@ sync_push_load(struct imap_sync *as)
 		sync_fail(as, MS_ENOMEM, "out of memory");
 		return MS_ENOMEM;
 	}
+	if ((rc = store_refusal_list(as->params.store, r->fold->id,
+				     &r->push->refusals, &r->push->n_refusals,
+				     &err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return rc;
+	}
 	return MS_OK;
+}
+
+/* The refusal of change seq, or NULL. */
+static const struct store_refusal *
+sync_push_refusal(const struct sync_push *p, uint64_t seq)
+{
+	for (size_t i = 0; i < p->n_refusals; i++)
+		if (p->refusals[i].seq == seq)
+			return &p->refusals[i];
+	return NULL;
+}
+
+/* "Subject" <Message-ID> of a local message, for users; "" if unknown. */
+static void
+sync_push_describe(struct imap_sync *as, const uint8_t *hash, char *buf,
+		   size_t size)
+{
+	struct store_summary sum;
+
+	buf[0] = '\0';
+	if (store_summary_get(as->params.store, hash, &sum, NULL) != MS_OK)
+		return;
+	snprintf(buf, size, "\"%.80s\" <%.120s>",
+		 sum.subject != NULL ? sum.subject : "",
+		 sum.message_id != NULL ? sum.message_id : "");
+	store_summary_deinit(&sum);
+}
+
+/* A local message held back (refused): counted in the pass's summary,
+ * whose text names the last one. */
+static void
+sync_push_count_refused(struct imap_sync *as, const uint8_t *hash,
+			const char *text)
+{
+	char what[256];
+
+	sync_push_describe(as, hash, what, sizeof(what));
+	as->sum.refused++;
+	/* Cut to fit: the log has the whole of it. */
+	snprintf(as->sum.refused_text, sizeof(as->sum.refused_text),
+		 "%.60s: %.120s: %.200s", as->run.fold->name, what, text);
 }
 
 /* True when the folder holds a record with this body. */
@@ -313,6 +370,7 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 {
 	struct sync_push *p = as->run.push;
 	struct sync_push_group *g = NULL;
+	const struct store_refusal *refusal;
 	struct store_msg rec;
 	uint32_t add, rem;
 
@@ -325,6 +383,13 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		}
 		if (as->acct->direction != CFG_DIRECTION_BOTH)
 			return false;
+		if ((refusal = sync_push_refusal(p, c->seq)) != NULL) {
+			/* Refused before: not sent again until its file
+			 * changes (a new change) or the user asks. */
+			sync_push_count_refused(as, c->hash, refusal->text);
+			p->n_held++;
+			return false;
+		}
 		if (c->uid != 0 && !as->run.is_fetch_whole) {
 			/* Parked by a UIDVALIDITY change, and not every
 			 * message of the folder was fetched again: it may be
@@ -443,6 +508,12 @@ sync_push_plan(struct imap_sync *as)
 	}
 	for (; r->ci < r->n_changes && !as->is_closing; r->ci++)
 		(void)sync_push_plan_one(as, &r->changes[r->ci], r->ci);
+	if (p->n_held > 0)
+		log_info("acct=%s folder=%s %zu local message%s refused by the "
+			 "server before: kept local, not sent again until %s "
+			 "file changes or a sync is asked for", as->name,
+			 r->fold->name, p->n_held, p->n_held == 1 ? "" : "s",
+			 p->n_held == 1 ? "its" : "their");
 	/* Deletions go out first: their UID EXPUNGE waits for the \Deleted
 	 * STORE's reply, which then comes while the server still works on
 	 * the larger commands behind it. */
@@ -818,6 +889,70 @@ sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
 	(void)sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body));
 }
 
+/* A NO that says nothing about the message (RFC 5530: the server is
+ * busy, the mailbox over quota or missing): the APPEND is tried again. */
+static bool
+sync_push_is_transient(const struct imap_resp_code *code)
+{
+	static const char *const names[] = {
+		"UNAVAILABLE", "INUSE", "OVERQUOTA", "LIMIT", "TRYCREATE",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (code->name.len == strlen(names[i]) &&
+		    strncasecmp((const char *)code->name.p, names[i],
+				code->name.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The server refused APPEND a (NO, BAD): the message stays local, and the
+ * refusal is recorded next to its change with the server's text, so it
+ * is not sent again every pass (a server that refuses a message keeps
+ * refusing it) and status names it.  A refusal for a passing reason
+ * (sync_push_is_transient) is only logged: the next pass tries again.
+ */
+static void
+sync_push_append_refused(struct imap_sync *as,
+			 const struct sync_push_append *a,
+			 const struct imap_ev_status *st)
+{
+	struct store_refusal ref = {
+		.seq = a->c.seq,
+		.folder_id = a->c.folder_id,
+		.kind = STORE_REFUSAL_REFUSED,
+		.when = (int64_t)time(NULL),
+	};
+	char what[256];
+	int n = 0;
+
+	if (st->code.name.len > 0)
+		n = snprintf(ref.text, sizeof(ref.text), "[%.*s] ",
+			     (int)(st->code.name.len > 64 ? 64 :
+				   st->code.name.len),
+			     (const char *)st->code.name.p);
+	snprintf(ref.text + n, sizeof(ref.text) - (size_t)n, "%.*s",
+		 (int)(st->text.len > STORE_REFUSAL_TEXT_MAX ?
+		       STORE_REFUSAL_TEXT_MAX : st->text.len),
+		 (const char *)st->text.p);
+	sync_push_describe(as, a->c.hash, what, sizeof(what));
+	if (sync_push_is_transient(&st->code)) {
+		log_warn("acct=%s folder=%s the server did not take the local "
+			 "message %s for now: %s; it stays pending and is "
+			 "tried again next pass", as->name, as->run.fold->name,
+			 what, ref.text);
+		return;
+	}
+	log_warn("acct=%s folder=%s the server refused to append the local "
+		 "message %s: %s; it stays local and is not sent again until "
+		 "its file changes or a sync is asked for", as->name,
+		 as->run.fold->name, what, ref.text);
+	sync_push_count_refused(as, a->c.hash, ref.text);
+	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
+		(void)sync_commit_if_full(as);
+}
+
 static void
 sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 		       const struct imap_ev_status *st)
@@ -825,10 +960,7 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 	struct sync_push *p = as->run.push;
 
 	if (!sync_st_ok(st)) {
-		log_warn("acct=%s folder=%s the server refused to append "
-			 "a local message (it stays local and pending): %.*s",
-			 as->name, as->run.fold->name, (int)st->text.len,
-			 (const char *)st->text.p);
+		sync_push_append_refused(as, a, st);
 	} else {
 		as->sum.appended++;
 		sync_push_append_bind(as, a, st);

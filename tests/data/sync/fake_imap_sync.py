@@ -56,6 +56,9 @@ login (so a test can switch the server between passes), one of:
   copyuidmulti COPYUID names two UIDs (one more than was copied)
   copyuiddup  COPYUID names UID 1 of the destination (a UID it already has)
   appenduiddup APPENDUID names UID 1 (a UID the folder already has)
+  appendno    APPEND answers NO [SERVERBUG] (as Cyrus refuses some malformed
+              mail), stores nothing; "REFUSED" goes to the --log file
+  appendquota APPEND answers NO [OVERQUOTA], stores nothing
   newuv       every folder has UIDVALIDITY one above its own
   dupuid      a UID FETCH with bodies answers UID 2 twice, the second time
               with another body
@@ -182,6 +185,15 @@ class Conn:
             self.send("+ go ahead\r\n")
         data = self.literal(n)
         self.line()     # the CRLF ending the command
+        if self.has("appendquota"):
+            self.send("%s NO [OVERQUOTA] Quota exceeded\r\n" % tag)
+            return
+        if self.has("appendno"):
+            with open(self.log, "a") as f:
+                f.write("REFUSED\n")
+            self.send("%s NO [SERVERBUG] Message contains invalid "
+                      "header\r\n" % tag)
+            return
         uid = UIDNEXT[name]
         UIDNEXT[name] = uid + 1
         BOXES[name].append(uid)
