@@ -244,6 +244,14 @@ daemon_once_report(const struct daemon_loop *d)
 				r->refused == 1 ? "" : "s");
 			status = 1;
 		}
+		if (r->unsendable > 0) {
+			fprintf(errout, "mailsyncd: %s: %llu local message%s "
+				"not sent: NUL bytes need BINARY, which the "
+				"server lacks (see the log)\n", st->name,
+				(unsigned long long)r->unsendable,
+				r->unsendable == 1 ? "" : "s");
+			status = 1;
+		}
 	}
 	fflush(out);
 	return status;

@@ -60,6 +60,8 @@ struct acct_result {
 	 * the pass, but --once exits 1), and the last one named with the
 	 * server's text */
 	uint64_t refused;
+	/* Local messages with NUL bytes kept local (no BINARY) */
+	uint64_t unsendable;
 	char refused_text[400];
 	uint64_t bytes;			/* body bytes stored */
 	double seconds;

@@ -156,6 +156,7 @@ acct_imap_on_sync_done(struct imap_sync *sync,
 	r->appended = e->carry.appended + sum->appended;
 	r->moved = e->carry.moved + sum->moved;
 	r->refused = sum->refused;
+	r->unsendable = sum->unsendable;
 	snprintf(r->refused_text, sizeof(r->refused_text), "%s",
 		 sum->refused_text);
 	r->bytes = e->carry.bytes + sum->bytes;

@@ -436,6 +436,14 @@ int store_change_list_folder(struct store *s, uint32_t folder_id, size_t max,
  */
 enum store_refusal_kind {
 	STORE_REFUSAL_REFUSED = 1,	/* the server answered NO */
+	/* Not sent: this server cannot take it (NUL bytes, no BINARY);
+	 * sent once the server offers BINARY */
+	STORE_REFUSAL_UNSENDABLE = 2,
+	/* Appended in a form the server may alter (NUL bytes, sent with
+	 * BINARY): the server's copy comes with a fetch; the change stays
+	 * so that its file is not taken for a new message, and is never
+	 * sent again nor retried */
+	STORE_REFUSAL_ALTERED = 3,
 };
 
 #define STORE_REFUSAL_TEXT_MAX 300	/* bytes of text kept */
@@ -589,8 +597,9 @@ int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
 int store_batch_refusal_put(struct store_batch *b,
 			    const struct store_refusal *r) MS_WUR;
 /* Forgets the refusals of folder_id (0: of every folder), so that their
- * APPENDs are tried again.  For the user's request to retry (the control
- * socket's sync). */
+ * APPENDs are tried again; ALTERED ones stay (their copy is on the
+ * server).  For the user's request to retry (the control socket's
+ * sync). */
 int store_batch_refusals_clear(struct store_batch *b,
 			       uint32_t folder_id) MS_WUR;
 /* Clears the leftover (folder_id, part), dropping its body reference

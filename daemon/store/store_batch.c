@@ -299,7 +299,7 @@ store_batch_refusal_put(struct store_batch *b, const struct store_refusal *r)
 {
 	struct store_op *op;
 
-	if (r->kind < STORE_REFUSAL_REFUSED || r->kind > STORE_REFUSAL_REFUSED)
+	if (r->kind < STORE_REFUSAL_REFUSED || r->kind > STORE_REFUSAL_ALTERED)
 		return MS_EINVAL;
 	if ((op = store_batch_push(b, STORE_OP_REFUSAL_PUT, NULL)) == NULL)
 		return MS_ENOMEM;

@@ -222,7 +222,7 @@ int store__outbox_decode(uint64_t id, const void *data, size_t len,
 
 /* Refusals (store_refusal.c) inside a write transaction: put (skipped
  * when the change is no longer pending), delete (no-op when absent), and
- * clear a folder's (0: every folder's). */
+ * clear a folder's (0: every folder's) but the ALTERED ones. */
 int store__refusal_put(struct store *s, MDB_txn *txn,
 		       const struct store_refusal *r, struct ms_err *err_r);
 int store__refusal_del(struct store *s, MDB_txn *txn, uint64_t seq,

@@ -1,6 +1,7 @@
 /*
  * store_refusal.c - pending APPENDs held back (store.h, "refusals"): the
- * server refused the message.  Kept next to the pending change,
+ * server refused the message, or it cannot be sent to this server, or it
+ * went out in a form the server may alter.  Kept next to the pending change,
  * keyed by its sequence, so the engine does not send it again every pass
  * and status can name it; a refusal goes with its change (cleared in the
  * same transaction), and the user's retry clears the refusals.
@@ -22,7 +23,7 @@ store_refusal_decode(uint64_t seq, const MDB_val *v, struct store_refusal *r)
 
 	if (v->mv_size < STORE_REFUSAL_FIXED ||
 	    v->mv_size > STORE_REFUSAL_FIXED + STORE_REFUSAL_TEXT_MAX ||
-	    p[0] < STORE_REFUSAL_REFUSED || p[0] > STORE_REFUSAL_REFUSED)
+	    p[0] < STORE_REFUSAL_REFUSED || p[0] > STORE_REFUSAL_ALTERED)
 		return MS_ESTORE;
 	memset(r, 0, sizeof(*r));
 	r->seq = seq;
@@ -145,7 +146,10 @@ store__refusals_clear(struct store *s, MDB_txn *txn, uint32_t folder_id,
 			return ms_err_set(err_r, MS_ESTORE,
 					  "store: bad refusal record");
 		}
-		if (folder_id != 0 && r.folder_id != folder_id)
+		/* An altered copy is on the server: sending it again
+		 * would make a second one. */
+		if (r.kind == STORE_REFUSAL_ALTERED ||
+		    (folder_id != 0 && r.folder_id != folder_id))
 			continue;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;

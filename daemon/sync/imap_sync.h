@@ -58,6 +58,9 @@ struct imap_sync_summary {
 	 * stay local, not retried), and the last one named with the
 	 * server's text: "FOLDER: "Subject" <Message-ID>: TEXT" */
 	uint64_t refused;
+	/* Local messages with NUL bytes kept local: the server has no
+	 * BINARY (refused_text names the last one too) */
+	uint64_t unsendable;
 	char refused_text[400];
 	bool is_selected;	/* a folder is left selected */
 	uint64_t bytes;		/* body bytes stored */

@@ -17,7 +17,9 @@
  *			to their UID by APPENDUID; one the server refuses
  *			(NO) is recorded as refused in the store, next to
  *			its change, stays local and is not sent again
- *			until its file changes or the user asks
+ *			until its file changes or the user asks; one with
+ *			NUL bytes goes as a literal8 (BINARY) or, where the
+ *			server has no BINARY, stays local (recorded too)
  *
  * A set too long for one command line is split into chunks; a chunk is
  * the unit that succeeds or fails.  Each change is cleared in the batch
@@ -122,6 +124,9 @@ struct sync_push_append {
 	/* The bytes sent when they differ from the stored body (bare LF
 	 * made CRLF): the record is bound to them. */
 	uint8_t *converted;
+	/* NUL bytes, sent as a literal8: the server's copy may differ
+	 * (Dovecot sends NUL as 0x80 in BODY[]), so nothing is bound */
+	bool is_binary;
 };
 
 struct sync_push {
@@ -139,6 +144,7 @@ struct sync_push {
 	struct store_refusal *refusals;
 	size_t n_refusals;
 	size_t n_held;		/* refused APPENDs held back this pass */
+	size_t n_unsendable;	/* APPENDs with NUL bytes, no BINARY */
 };
 
 void
@@ -222,19 +228,46 @@ sync_push_describe(struct imap_sync *as, const uint8_t *hash, char *buf,
 	store_summary_deinit(&sum);
 }
 
-/* A local message held back (refused): counted in the pass's summary,
- * whose text names the last one. */
+/* A local message held back (refused, or unsendable): counted in the
+ * pass's summary (*count_r), whose text names the last one. */
 static void
-sync_push_count_refused(struct imap_sync *as, const uint8_t *hash,
-			const char *text)
+sync_push_count_refused(struct imap_sync *as, uint64_t *count_r,
+			const uint8_t *hash, const char *text)
 {
 	char what[256];
 
 	sync_push_describe(as, hash, what, sizeof(what));
-	as->sum.refused++;
+	(*count_r)++;
 	/* Cut to fit: the log has the whole of it. */
 	snprintf(as->sum.refused_text, sizeof(as->sum.refused_text),
 		 "%.60s: %.120s: %.200s", as->run.fold->name, what, text);
+}
+
+/*
+ * Records the refusal of change c made here (kind, why) in the batch and
+ * logs it naming the message; the next passes skip the change quietly.
+ */
+static void
+sync_push_hold(struct imap_sync *as, const struct store_change *c,
+	       enum store_refusal_kind kind, const char *why)
+{
+	struct store_refusal ref = {
+		.seq = c->seq,
+		.folder_id = c->folder_id,
+		.kind = kind,
+		.when = (int64_t)time(NULL),
+	};
+	char what[256];
+
+	snprintf(ref.text, sizeof(ref.text), "%s", why);
+	sync_push_describe(as, c->hash, what, sizeof(what));
+	log_warn("acct=%s folder=%s the local message %s %s", as->name,
+		 as->run.fold->name, what, why);
+	if (kind == STORE_REFUSAL_UNSENDABLE)
+		sync_push_count_refused(as, &as->sum.unsendable, c->hash,
+					ref.text);
+	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
+		(void)sync_commit_if_full(as);
 }
 
 /* True when the folder holds a record with this body. */
@@ -383,11 +416,26 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		}
 		if (as->acct->direction != CFG_DIRECTION_BOTH)
 			return false;
-		if ((refusal = sync_push_refusal(p, c->seq)) != NULL) {
+		refusal = sync_push_refusal(p, c->seq);
+		if (refusal != NULL &&
+		    refusal->kind == STORE_REFUSAL_UNSENDABLE &&
+		    (as->caps & IMAP_SESSION_CAP_BINARY) != 0)
+			refusal = NULL;	/* the server can take it now */
+		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED)
+			return false;	/* sent: the server has a copy */
+		if (refusal != NULL) {
 			/* Refused before: not sent again until its file
 			 * changes (a new change) or the user asks. */
-			sync_push_count_refused(as, c->hash, refusal->text);
-			p->n_held++;
+			bool is_refused = refusal->kind ==
+					  STORE_REFUSAL_REFUSED;
+
+			sync_push_count_refused(as, is_refused ?
+				&as->sum.refused : &as->sum.unsendable,
+				c->hash, refusal->text);
+			if (is_refused)
+				p->n_held++;
+			else
+				p->n_unsendable++;
 			return false;
 		}
 		if (c->uid != 0 && !as->run.is_fetch_whole) {
@@ -514,6 +562,11 @@ sync_push_plan(struct imap_sync *as)
 			 "file changes or a sync is asked for", as->name,
 			 r->fold->name, p->n_held, p->n_held == 1 ? "" : "s",
 			 p->n_held == 1 ? "its" : "their");
+	if (p->n_unsendable > 0)
+		log_info("acct=%s folder=%s %zu local message%s with NUL bytes "
+			 "kept local: the server has no BINARY", as->name,
+			 r->fold->name, p->n_unsendable,
+			 p->n_unsendable == 1 ? "" : "s");
 	/* Deletions go out first: their UID EXPUNGE waits for the \Deleted
 	 * STORE's reply, which then comes while the server still works on
 	 * the larger commands behind it. */
@@ -760,10 +813,25 @@ sync_push_append_send(struct imap_sync *as, const struct store_change *c,
 	memset(a, 0, sizeof(*a));
 	if (!sync_push_append_body(as, c, a))
 		return false;
+	/* IMAP's literal cannot carry NUL (Cyrus refuses it, Dovecot
+	 * turns it into 0x80): only BINARY's literal8 can. */
+	a->is_binary = r->push_body.len > 0 &&
+		       memchr(r->push_body.p, 0, r->push_body.len) != NULL;
+	if (a->is_binary && (as->caps & IMAP_SESSION_CAP_BINARY) == 0) {
+		sync_push_hold(as, c, STORE_REFUSAL_UNSENDABLE,
+			       "holds NUL bytes, which IMAP can only carry "
+			       "with BINARY, and the server does not offer "
+			       "BINARY: it stays local, not sent");
+		ms_buf_reset(&r->push_body);
+		free(a->converted);
+		a->converted = NULL;
+		return false;
+	}
 	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
 		names[0] = '\0';
 	sync_date_format(t, date);
-	tag = imap_cmd_append(core, ms_slice_from_cstr(r->fold->name),
+	tag = (a->is_binary ? imap_cmd_append_binary : imap_cmd_append)(core,
+			      ms_slice_from_cstr(r->fold->name),
 			      names[0] != '\0' ? names : NULL,
 			      t != 0 ? ms_slice_from_cstr(date) :
 			      (struct ms_slice){ NULL, 0 },
@@ -948,7 +1016,7 @@ sync_push_append_refused(struct imap_sync *as,
 		 "message %s: %s; it stays local and is not sent again until "
 		 "its file changes or a sync is asked for", as->name,
 		 as->run.fold->name, what, ref.text);
-	sync_push_count_refused(as, a->c.hash, ref.text);
+	sync_push_count_refused(as, &as->sum.refused, a->c.hash, ref.text);
 	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
 		(void)sync_commit_if_full(as);
 }
@@ -961,6 +1029,17 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 
 	if (!sync_st_ok(st)) {
 		sync_push_append_refused(as, a, st);
+	} else if (a->is_binary) {
+		/* What the server returns for it is not what was sent
+		 * (BODY[] cannot carry NUL): the next fetch brings the
+		 * server's copy.  The change stays, held, so that the
+		 * local file is not taken for a new message and sent
+		 * again. */
+		as->sum.appended++;
+		sync_push_hold(as, &a->c, STORE_REFUSAL_ALTERED,
+			       "holds NUL bytes: appended with BINARY; the "
+			       "server's copy comes with the next fetch and "
+			       "may differ, the local file stays as it is");
 	} else {
 		as->sum.appended++;
 		sync_push_append_bind(as, a, st);

@@ -133,6 +133,8 @@ cmd_refusals(struct store *s)
 {
 	static const char *const kinds[] = {
 		[STORE_REFUSAL_REFUSED] = "refused",
+		[STORE_REFUSAL_UNSENDABLE] = "unsendable",
+		[STORE_REFUSAL_ALTERED] = "altered",
 	};
 	struct store_refusal *r = NULL;
 	struct ms_err err = { 0 };
