@@ -235,6 +235,23 @@ daemon_once_report(const struct daemon_loop *d)
 			daemon_once_error(errout, st->name, st->mirror_error);
 			status = 1;
 		}
+		/* Kept local, not lost, but not synced either: a script
+		 * must see it. */
+		if (r->refused > 0) {
+			fprintf(errout, "mailsyncd: %s: %llu local message%s "
+				"refused by the server (see the log)\n",
+				st->name, (unsigned long long)r->refused,
+				r->refused == 1 ? "" : "s");
+			status = 1;
+		}
+		if (r->unsendable > 0) {
+			fprintf(errout, "mailsyncd: %s: %llu local message%s "
+				"not sent: NUL bytes need BINARY, which the "
+				"server lacks (see the log)\n", st->name,
+				(unsigned long long)r->unsendable,
+				r->unsendable == 1 ? "" : "s");
+			status = 1;
+		}
 	}
 	fflush(out);
 	return status;

@@ -56,6 +56,13 @@ struct acct_result {
 	unsigned folders;		/* folders the pass looked at */
 	unsigned folder_errors;		/* of those, failed (logged) */
 	uint64_t new_msgs, changed, deleted, appended, moved;
+	/* Local messages the server refused, kept local (not an error of
+	 * the pass, but --once exits 1), and the last one named with the
+	 * server's text */
+	uint64_t refused;
+	/* Local messages with NUL bytes kept local (no BINARY) */
+	uint64_t unsendable;
+	char refused_text[400];
 	uint64_t bytes;			/* body bytes stored */
 	double seconds;
 };

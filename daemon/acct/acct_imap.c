@@ -155,6 +155,10 @@ acct_imap_on_sync_done(struct imap_sync *sync,
 	r->deleted = e->carry.deleted + sum->deleted;
 	r->appended = e->carry.appended + sum->appended;
 	r->moved = e->carry.moved + sum->moved;
+	r->refused = sum->refused;
+	r->unsendable = sum->unsendable;
+	snprintf(r->refused_text, sizeof(r->refused_text), "%s",
+		 sum->refused_text);
 	r->bytes = e->carry.bytes + sum->bytes;
 	r->seconds = e->carry.seconds + sum->seconds;
 	acct_imap_pass_over(e);

@@ -25,7 +25,7 @@
 static const char *const store_dbi_names[STORE_DBI_COUNT] = {
 	"meta", "folders", "folder_names", "messages", "bodies", "body_info",
 	"body_refs", "summaries", "msgids", "changes", "pop3", "outbox",
-	"leftovers",
+	"leftovers", "refusals",
 };
 
 int
@@ -445,11 +445,22 @@ store_migrate_2_to_3(struct store *s, MDB_txn *txn, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/* Version 4 added refusals, which starts empty (opening creates it). */
+static int
+store_migrate_3_to_4(struct store *s, MDB_txn *txn, struct ms_err *err_r)
+{
+	(void)txn;
+	(void)err_r;
+	log_info("store migrated schema 3->4 dir=%s", s->dir);
+	return MS_OK;
+}
+
 /* One function per version step: migrations[v] turns v into v + 1. */
 static int (*const store_migrations[STORE_SCHEMA_VERSION])(
 	struct store *, MDB_txn *, struct ms_err *) = {
 	[1] = store__migrate_1_to_2,
 	[2] = store_migrate_2_to_3,
+	[3] = store_migrate_3_to_4,
 };
 
 static int

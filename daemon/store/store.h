@@ -28,6 +28,8 @@
  *   outbox       id (u64) -> state, attempts, times, envelope, error, hash
  *   leftovers    folder id (u32) . unique part of a Maildir file name ->
  *                SHA-256 (the files of removed records; see below)
+ *   refusals     change sequence (u64) -> kind, folder id, time, text
+ *                (pending APPENDs held back; see "refusals" below)
  *
  * A body's refcount counts the message records, pending APPEND changes,
  * POP3 records, outbox entries and leftovers that name it.  When it drops to zero at
@@ -66,7 +68,7 @@
 
 #include "common/ms.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_HASH_LEN 32		/* SHA-256 */
 #define STORE_ACCOUNT_MAX 64		/* bytes of an account name */
 #define STORE_FOLDER_NAME_MAX 400	/* bytes of a folder name */
@@ -423,6 +425,45 @@ int store_change_list_folder(struct store *s, uint32_t folder_id, size_t max,
 			     struct store_change **changes_r, size_t *n_r,
 			     struct ms_err *err_r) MS_WUR;
 
+/* --- refusals ------------------------------------------------------------- */
+
+/*
+ * A pending APPEND the engine holds back, next to its change (keyed by
+ * its sequence): not sent again until the user asks (the refusals are
+ * cleared) or the file changes (a new file is a new change).  A restart
+ * does not retry it either.  Clearing the change clears its refusal in
+ * the same transaction.
+ */
+enum store_refusal_kind {
+	STORE_REFUSAL_REFUSED = 1,	/* the server answered NO */
+	/* Not sent: this server cannot take it (NUL bytes, no BINARY);
+	 * sent once the server offers BINARY */
+	STORE_REFUSAL_UNSENDABLE = 2,
+	/* Appended in a form the server may alter (NUL bytes, sent with
+	 * BINARY): the server's copy comes with a fetch; the change stays
+	 * so that its file is not taken for a new message, and is never
+	 * sent again nor retried */
+	STORE_REFUSAL_ALTERED = 3,
+};
+
+#define STORE_REFUSAL_TEXT_MAX 300	/* bytes of text kept */
+
+struct store_refusal {
+	uint64_t seq;			/* the pending change */
+	uint32_t folder_id;
+	enum store_refusal_kind kind;
+	int64_t when;			/* Unix time it was recorded */
+	char text[STORE_REFUSAL_TEXT_MAX + 1];	/* the server's, or why */
+};
+
+/*
+ * The refusals of folder_id (0: of every folder), in change order.
+ * *v_r is malloc'ed (NULL when none): free() it.
+ */
+int store_refusal_list(struct store *s, uint32_t folder_id,
+		       struct store_refusal **v_r, size_t *n_r,
+		       struct ms_err *err_r) MS_WUR;
+
 /* --- POP3 ---------------------------------------------------------------- */
 
 struct store_pop3 {
@@ -548,8 +589,19 @@ int store_batch_local_move(struct store_batch *b, uint32_t folder_id,
 int store_batch_local_append(struct store_batch *b, uint32_t folder_id,
 			     struct store_body *body, int64_t internal_date,
 			     uint32_t flags) MS_WUR;
-/* Clears the pending change seq (no-op when absent). */
+/* Clears the pending change seq (no-op when absent), and its refusal. */
 int store_batch_change_clear(struct store_batch *b, uint64_t seq) MS_WUR;
+/* Records (or replaces) the refusal of pending change r->seq; skipped
+ * when the change is no longer pending at commit.  The text is cut at
+ * STORE_REFUSAL_TEXT_MAX bytes. */
+int store_batch_refusal_put(struct store_batch *b,
+			    const struct store_refusal *r) MS_WUR;
+/* Forgets the refusals of folder_id (0: of every folder), so that their
+ * APPENDs are tried again; ALTERED ones stay (their copy is on the
+ * server).  For the user's request to retry (the control socket's
+ * sync). */
+int store_batch_refusals_clear(struct store_batch *b,
+			       uint32_t folder_id) MS_WUR;
 /* Clears the leftover (folder_id, part), dropping its body reference
  * (no-op when absent).  MS_EINVAL for an empty or too long part. */
 int store_batch_leftover_clear(struct store_batch *b, uint32_t folder_id,
@@ -614,9 +666,9 @@ enum {
  * Verifies the invariants: every message record's folder exists and its
  * body, body_info and summary exist; every refcount equals the references
  * (messages, pending APPENDs, POP3 records, outbox entries); no body,
- * body_info or summary is orphaned; body_refs mirrors the message
- * records; folder local counts are right; with STORE_CHECK_HASHES every
- * body hashes to its key.
+ * body_info or summary is orphaned; every refusal names a pending APPEND;
+ * body_refs mirrors the message records; folder local counts are right;
+ * with STORE_CHECK_HASHES every body hashes to its key.
  * Returns MS_OK, or MS_ESTORE naming the first violation found.
  */
 int store_check(struct store *s, unsigned flags, struct ms_err *err_r) MS_WUR;

@@ -26,6 +26,8 @@ enum store_op_kind {
 	STORE_OP_OUTBOX_UPDATE,
 	STORE_OP_OUTBOX_DELETE,
 	STORE_OP_LEFTOVER_CLEAR,
+	STORE_OP_REFUSAL_PUT,
+	STORE_OP_REFUSALS_CLEAR,
 };
 
 #define STORE_POP3_KEY_MAX (STORE_ACCOUNT_MAX + 1 + STORE_UIDL_MAX)
@@ -47,6 +49,7 @@ struct store_op {
 			unsigned mask;
 		} fs;
 		struct store_change change;
+		struct store_refusal refusal;
 		uint64_t seq;
 		struct {
 			struct store_pop3 rec;
@@ -288,6 +291,31 @@ store_batch_change_clear(struct store_batch *b, uint64_t seq)
 	if (op == NULL)
 		return MS_ENOMEM;
 	op->u.seq = seq;
+	return MS_OK;
+}
+
+int
+store_batch_refusal_put(struct store_batch *b, const struct store_refusal *r)
+{
+	struct store_op *op;
+
+	if (r->kind < STORE_REFUSAL_REFUSED || r->kind > STORE_REFUSAL_ALTERED)
+		return MS_EINVAL;
+	if ((op = store_batch_push(b, STORE_OP_REFUSAL_PUT, NULL)) == NULL)
+		return MS_ENOMEM;
+	op->u.refusal = *r;
+	op->u.refusal.text[STORE_REFUSAL_TEXT_MAX] = '\0';
+	return MS_OK;
+}
+
+int
+store_batch_refusals_clear(struct store_batch *b, uint32_t folder_id)
+{
+	struct store_op *op;
+
+	if ((op = store_batch_push(b, STORE_OP_REFUSALS_CLEAR, NULL)) == NULL)
+		return MS_ENOMEM;
+	op->folder_id = folder_id;
 	return MS_OK;
 }
 
@@ -1084,7 +1112,7 @@ store_apply_change(struct store *s, MDB_txn *txn, struct store_commit *c,
 	rc = mdb_del(txn, s->dbi[STORE_DBI_CHANGES], &k, NULL);
 	if (rc != 0)
 		return store__mdb_err(s, err_r, rc, "clearing a change");
-	return MS_OK;
+	return store__refusal_del(s, txn, op->u.seq, err_r);
 }
 
 /* POP3 value: hash, fetched i64, deleted u8. */
@@ -1237,6 +1265,10 @@ store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 	case STORE_OP_LEFTOVER_CLEAR:
 		return store_leftover_del(s, txn, c, op->folder_id,
 					  op->u.msg.mirror_name, err_r);
+	case STORE_OP_REFUSAL_PUT:
+		return store__refusal_put(s, txn, &op->u.refusal, err_r);
+	case STORE_OP_REFUSALS_CLEAR:
+		return store__refusals_clear(s, txn, op->folder_id, err_r);
 	}
 	return ms_err_set(err_r, MS_EINTERNAL, "store: unknown batch op");
 }

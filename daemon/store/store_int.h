@@ -29,6 +29,7 @@ enum store__dbi {
 	STORE_DBI_POP3,
 	STORE_DBI_OUTBOX,
 	STORE_DBI_LEFTOVERS,
+	STORE_DBI_REFUSALS,
 	STORE_DBI_COUNT,
 };
 
@@ -218,6 +219,18 @@ int store__outbox_encode(const struct store_outbox *e, uint8_t **out_r,
 			 size_t *len_r);
 int store__outbox_decode(uint64_t id, const void *data, size_t len,
 			 struct store_outbox *e);
+
+/* Refusals (store_refusal.c) inside a write transaction: put (skipped
+ * when the change is no longer pending), delete (no-op when absent), and
+ * clear a folder's (0: every folder's) but the ALTERED ones. */
+int store__refusal_put(struct store *s, MDB_txn *txn,
+		       const struct store_refusal *r, struct ms_err *err_r);
+int store__refusal_del(struct store *s, MDB_txn *txn, uint64_t seq,
+		       struct ms_err *err_r);
+int store__refusals_clear(struct store *s, MDB_txn *txn, uint32_t folder_id,
+			  struct ms_err *err_r);
+/* store_check(): every refusal names a pending APPEND of its folder. */
+int store__refusals_check(struct store *s, MDB_txn *txn, struct ms_err *err_r);
 
 /* Migration from schema v1: builds body_refs from the message records. */
 int store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r);

@@ -723,6 +723,7 @@ store_check(struct store *s, unsigned flags, struct ms_err *err_r)
 		return rc;
 	if ((rc = store_check_messages(&x, &n_msgs)) < 0 ||
 	    (rc = store_check_other_refs(&x)) < 0 ||
+	    (rc = store__refusals_check(s, x.txn, err_r)) < 0 ||
 	    (rc = store_check_bodies(&x, flags)) < 0)
 		goto out;
 	/* Every body_info key was matched above; equal entry counts then

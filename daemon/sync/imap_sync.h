@@ -54,6 +54,14 @@ struct imap_sync_summary {
 	uint64_t deleted;	/* expunges pulled or pushed */
 	uint64_t appended;	/* local messages appended to the server */
 	uint64_t moved;		/* local moves done on the server */
+	/* Local messages the server refused (this pass or before; they
+	 * stay local, not retried), and the last one named with the
+	 * server's text: "FOLDER: "Subject" <Message-ID>: TEXT" */
+	uint64_t refused;
+	/* Local messages with NUL bytes kept local: the server has no
+	 * BINARY (refused_text names the last one too) */
+	uint64_t unsendable;
+	char refused_text[400];
 	bool is_selected;	/* a folder is left selected */
 	uint64_t bytes;		/* body bytes stored */
 	double seconds;

@@ -14,7 +14,12 @@
  *			then \Deleted and UID EXPUNGE of the set, bound by
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
- *			to their UID by APPENDUID
+ *			to their UID by APPENDUID; one the server refuses
+ *			(NO) is recorded as refused in the store, next to
+ *			its change, stays local and is not sent again
+ *			until its file changes or the user asks; one with
+ *			NUL bytes goes as a literal8 (BINARY) or, where the
+ *			server has no BINARY, stays local (recorded too)
  *
  * A set too long for one command line is split into chunks; a chunk is
  * the unit that succeeds or fails.  Each change is cleared in the batch
@@ -25,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 
 #include "hash/body_hash.h"
@@ -117,6 +124,9 @@ struct sync_push_append {
 	/* The bytes sent when they differ from the stored body (bare LF
 	 * made CRLF): the record is bound to them. */
 	uint8_t *converted;
+	/* NUL bytes, sent as a literal8: the server's copy may differ
+	 * (Dovecot sends NUL as 0x80 in BODY[]), so nothing is bound */
+	bool is_binary;
 };
 
 struct sync_push {
@@ -130,6 +140,11 @@ struct sync_push {
 	struct sync_push_append out[SYNC_PUSH_APPENDS];
 	uint64_t append_mem;	/* body bytes of the APPENDs out */
 	unsigned pending;	/* commands out */
+	/* The folder's refusals (store.h), by change sequence */
+	struct store_refusal *refusals;
+	size_t n_refusals;
+	size_t n_held;		/* refused APPENDs held back this pass */
+	size_t n_unsendable;	/* APPENDs with NUL bytes, no BINARY */
 };
 
 void
@@ -148,6 +163,7 @@ sync_push_free(struct sync_push **pp)
 	free(p->groups);
 	free(p->chunks);
 	free(p->appends);
+	free(p->refusals);
 	free(p);
 	*pp = NULL;
 }
@@ -175,7 +191,81 @@ sync_push_load(struct imap_sync *as)
 		sync_fail(as, MS_ENOMEM, "out of memory");
 		return MS_ENOMEM;
 	}
+	if ((rc = store_refusal_list(as->params.store, r->fold->id,
+				     &r->push->refusals, &r->push->n_refusals,
+				     &err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg);
+		return rc;
+	}
 	return MS_OK;
+}
+
+/* The refusal of change seq, or NULL. */
+static const struct store_refusal *
+sync_push_refusal(const struct sync_push *p, uint64_t seq)
+{
+	for (size_t i = 0; i < p->n_refusals; i++)
+		if (p->refusals[i].seq == seq)
+			return &p->refusals[i];
+	return NULL;
+}
+
+/* "Subject" <Message-ID> of a local message, for users; "" if unknown. */
+static void
+sync_push_describe(struct imap_sync *as, const uint8_t *hash, char *buf,
+		   size_t size)
+{
+	struct store_summary sum;
+
+	buf[0] = '\0';
+	if (store_summary_get(as->params.store, hash, &sum, NULL) != MS_OK)
+		return;
+	snprintf(buf, size, "\"%.80s\" <%.120s>",
+		 sum.subject != NULL ? sum.subject : "",
+		 sum.message_id != NULL ? sum.message_id : "");
+	store_summary_deinit(&sum);
+}
+
+/* A local message held back (refused, or unsendable): counted in the
+ * pass's summary (*count_r), whose text names the last one. */
+static void
+sync_push_count_refused(struct imap_sync *as, uint64_t *count_r,
+			const uint8_t *hash, const char *text)
+{
+	char what[256];
+
+	sync_push_describe(as, hash, what, sizeof(what));
+	(*count_r)++;
+	/* Cut to fit: the log has the whole of it. */
+	snprintf(as->sum.refused_text, sizeof(as->sum.refused_text),
+		 "%.60s: %.120s: %.200s", as->run.fold->name, what, text);
+}
+
+/*
+ * Records the refusal of change c made here (kind, why) in the batch and
+ * logs it naming the message; the next passes skip the change quietly.
+ */
+static void
+sync_push_hold(struct imap_sync *as, const struct store_change *c,
+	       enum store_refusal_kind kind, const char *why)
+{
+	struct store_refusal ref = {
+		.seq = c->seq,
+		.folder_id = c->folder_id,
+		.kind = kind,
+		.when = (int64_t)time(NULL),
+	};
+	char what[256];
+
+	snprintf(ref.text, sizeof(ref.text), "%s", why);
+	sync_push_describe(as, c->hash, what, sizeof(what));
+	log_warn("acct=%s folder=%s the local message %s %s", as->name,
+		 as->run.fold->name, what, why);
+	if (kind == STORE_REFUSAL_UNSENDABLE)
+		sync_push_count_refused(as, &as->sum.unsendable, c->hash,
+					ref.text);
+	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
+		(void)sync_commit_if_full(as);
 }
 
 /* True when the folder holds a record with this body. */
@@ -311,6 +401,7 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 {
 	struct sync_push *p = as->run.push;
 	struct sync_push_group *g = NULL;
+	const struct store_refusal *refusal;
 	struct store_msg rec;
 	uint32_t add, rem;
 
@@ -323,6 +414,28 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		}
 		if (as->acct->direction != CFG_DIRECTION_BOTH)
 			return false;
+		refusal = sync_push_refusal(p, c->seq);
+		if (refusal != NULL &&
+		    refusal->kind == STORE_REFUSAL_UNSENDABLE &&
+		    (as->caps & IMAP_SESSION_CAP_BINARY) != 0)
+			refusal = NULL;	/* the server can take it now */
+		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED)
+			return false;	/* sent: the server has a copy */
+		if (refusal != NULL) {
+			/* Refused before: not sent again until its file
+			 * changes (a new change) or the user asks. */
+			bool is_refused = refusal->kind ==
+					  STORE_REFUSAL_REFUSED;
+
+			sync_push_count_refused(as, is_refused ?
+				&as->sum.refused : &as->sum.unsendable,
+				c->hash, refusal->text);
+			if (is_refused)
+				p->n_held++;
+			else
+				p->n_unsendable++;
+			return false;
+		}
 		if (c->uid != 0 && !as->run.is_fetch_whole) {
 			/* Parked by a UIDVALIDITY change, and not every
 			 * message of the folder was fetched again: it may be
@@ -441,6 +554,17 @@ sync_push_plan(struct imap_sync *as)
 	}
 	for (; r->ci < r->n_changes && !as->is_closing; r->ci++)
 		(void)sync_push_plan_one(as, &r->changes[r->ci], r->ci);
+	if (p->n_held > 0)
+		log_info("acct=%s folder=%s %zu local message%s refused by the "
+			 "server before: kept local, not sent again until %s "
+			 "file changes or a sync is asked for", as->name,
+			 r->fold->name, p->n_held, p->n_held == 1 ? "" : "s",
+			 p->n_held == 1 ? "its" : "their");
+	if (p->n_unsendable > 0)
+		log_info("acct=%s folder=%s %zu local message%s with NUL bytes "
+			 "kept local: the server has no BINARY", as->name,
+			 r->fold->name, p->n_unsendable,
+			 p->n_unsendable == 1 ? "" : "s");
 	/* Deletions go out first: their UID EXPUNGE waits for the \Deleted
 	 * STORE's reply, which then comes while the server still works on
 	 * the larger commands behind it. */
@@ -687,10 +811,25 @@ sync_push_append_send(struct imap_sync *as, const struct store_change *c,
 	memset(a, 0, sizeof(*a));
 	if (!sync_push_append_body(as, c, a))
 		return false;
+	/* IMAP's literal cannot carry NUL (Cyrus refuses it, Dovecot
+	 * turns it into 0x80): only BINARY's literal8 can. */
+	a->is_binary = r->push_body.len > 0 &&
+		       memchr(r->push_body.p, 0, r->push_body.len) != NULL;
+	if (a->is_binary && (as->caps & IMAP_SESSION_CAP_BINARY) == 0) {
+		sync_push_hold(as, c, STORE_REFUSAL_UNSENDABLE,
+			       "holds NUL bytes, which IMAP can only carry "
+			       "with BINARY, and the server does not offer "
+			       "BINARY: it stays local, not sent");
+		ms_buf_reset(&r->push_body);
+		free(a->converted);
+		a->converted = NULL;
+		return false;
+	}
 	if (sync_flags_to_imap(flags, names, sizeof(names)) < 0)
 		names[0] = '\0';
 	sync_date_format(t, date);
-	tag = imap_cmd_append(core, ms_slice_from_cstr(r->fold->name),
+	tag = (a->is_binary ? imap_cmd_append_binary : imap_cmd_append)(core,
+			      ms_slice_from_cstr(r->fold->name),
 			      names[0] != '\0' ? names : NULL,
 			      t != 0 ? ms_slice_from_cstr(date) :
 			      (struct ms_slice){ NULL, 0 },
@@ -816,6 +955,70 @@ sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
 	(void)sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body));
 }
 
+/* A NO that says nothing about the message (RFC 5530: the server is
+ * busy, the mailbox over quota or missing): the APPEND is tried again. */
+static bool
+sync_push_is_transient(const struct imap_resp_code *code)
+{
+	static const char *const names[] = {
+		"UNAVAILABLE", "INUSE", "OVERQUOTA", "LIMIT", "TRYCREATE",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (code->name.len == strlen(names[i]) &&
+		    strncasecmp((const char *)code->name.p, names[i],
+				code->name.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The server refused APPEND a (NO, BAD): the message stays local, and the
+ * refusal is recorded next to its change with the server's text, so it
+ * is not sent again every pass (a server that refuses a message keeps
+ * refusing it) and status names it.  A refusal for a passing reason
+ * (sync_push_is_transient) is only logged: the next pass tries again.
+ */
+static void
+sync_push_append_refused(struct imap_sync *as,
+			 const struct sync_push_append *a,
+			 const struct imap_ev_status *st)
+{
+	struct store_refusal ref = {
+		.seq = a->c.seq,
+		.folder_id = a->c.folder_id,
+		.kind = STORE_REFUSAL_REFUSED,
+		.when = (int64_t)time(NULL),
+	};
+	char what[256];
+	int n = 0;
+
+	if (st->code.name.len > 0)
+		n = snprintf(ref.text, sizeof(ref.text), "[%.*s] ",
+			     (int)(st->code.name.len > 64 ? 64 :
+				   st->code.name.len),
+			     (const char *)st->code.name.p);
+	snprintf(ref.text + n, sizeof(ref.text) - (size_t)n, "%.*s",
+		 (int)(st->text.len > STORE_REFUSAL_TEXT_MAX ?
+		       STORE_REFUSAL_TEXT_MAX : st->text.len),
+		 (const char *)st->text.p);
+	sync_push_describe(as, a->c.hash, what, sizeof(what));
+	if (sync_push_is_transient(&st->code)) {
+		log_warn("acct=%s folder=%s the server did not take the local "
+			 "message %s for now: %s; it stays pending and is "
+			 "tried again next pass", as->name, as->run.fold->name,
+			 what, ref.text);
+		return;
+	}
+	log_warn("acct=%s folder=%s the server refused to append the local "
+		 "message %s: %s; it stays local and is not sent again until "
+		 "its file changes or a sync is asked for", as->name,
+		 as->run.fold->name, what, ref.text);
+	sync_push_count_refused(as, &as->sum.refused, a->c.hash, ref.text);
+	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
+		(void)sync_commit_if_full(as);
+}
+
 static void
 sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 		       const struct imap_ev_status *st)
@@ -823,10 +1026,18 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 	struct sync_push *p = as->run.push;
 
 	if (!sync_st_ok(st)) {
-		log_warn("acct=%s folder=%s the server refused to append "
-			 "a local message (it stays local and pending): %.*s",
-			 as->name, as->run.fold->name, (int)st->text.len,
-			 (const char *)st->text.p);
+		sync_push_append_refused(as, a, st);
+	} else if (a->is_binary) {
+		/* What the server returns for it is not what was sent
+		 * (BODY[] cannot carry NUL): the next fetch brings the
+		 * server's copy.  The change stays, held, so that the
+		 * local file is not taken for a new message and sent
+		 * again. */
+		as->sum.appended++;
+		sync_push_hold(as, &a->c, STORE_REFUSAL_ALTERED,
+			       "holds NUL bytes: appended with BINARY; the "
+			       "server's copy comes with the next fetch and "
+			       "may differ, the local file stays as it is");
 	} else {
 		as->sum.appended++;
 		sync_push_append_bind(as, a, st);

@@ -94,16 +94,24 @@ imap_cmd_is_atom_char(uint8_t ch)
 	    ch != ']';
 }
 
+/*
+ * A literal ("{n}"), or with is_binary a literal8 ("~{n}", RFC 3516; the
+ * "+" of LITERAL+ and LITERAL- applies to it too, RFC 7888).  A plain
+ * literal cannot carry NUL (CHAR8 is %x01-ff): MS_EINVAL.
+ */
 static int
-imap_cmd_literal(struct imap_client *c, struct ms_slice data)
+imap_cmd_literal_any(struct imap_client *c, struct ms_slice data,
+    bool is_binary)
 {
 	bool nonsync = (c->caps & IMAP_CAP_LITERAL_PLUS) ||
 	    ((c->caps & (IMAP_CAP_LITERAL_MINUS | IMAP_CAP_IMAP4REV2)) &&
 	    data.len <= IMAP_LITERAL_MINUS_MAX);
 	int rc;
 
-	if ((rc = ms_buf_printf(&c->out, "{%zu%s}\r\n", data.len,
-	    nonsync ? "+" : "")) != MS_OK)
+	if (!is_binary && data.len > 0 && memchr(data.p, 0, data.len) != NULL)
+		return MS_EINVAL;
+	if ((rc = ms_buf_printf(&c->out, "%s{%zu%s}\r\n",
+	    is_binary ? "~" : "", data.len, nonsync ? "+" : "")) != MS_OK)
 		return rc;
 	/* The line up to the literal must fit, like any other line. */
 	if (c->out.len - 2 - c->cmd_line_start > c->max_cmd_line)
@@ -129,6 +137,12 @@ imap_cmd_literal(struct imap_client *c, struct ms_slice data)
 		return rc;
 	c->cmd_line_start = c->out.len;
 	return MS_OK;
+}
+
+static int
+imap_cmd_literal(struct imap_client *c, struct ms_slice data)
+{
+	return imap_cmd_literal_any(c, data, false);
 }
 
 /* Appends s as an atom (if allowed), a quoted string or a literal. */
@@ -488,9 +502,10 @@ imap_cmd_idle_done(struct imap_client *c)
 	return imap_cmd_line(c, MS_SLICE_LIT("DONE"));
 }
 
-int
-imap_cmd_append(struct imap_client *c, struct ms_slice mailbox,
-    const char *flags, struct ms_slice date, struct ms_slice message)
+static int
+imap_cmd_append_any(struct imap_client *c, struct ms_slice mailbox,
+    const char *flags, struct ms_slice date, struct ms_slice message,
+    bool is_binary)
 {
 	int rc;
 
@@ -520,8 +535,22 @@ imap_cmd_append(struct imap_client *c, struct ms_slice mailbox,
 	if (rc == MS_OK)
 		rc = imap_cmd_str(c, " ");
 	if (rc == MS_OK)
-		rc = imap_cmd_literal(c, message);
+		rc = imap_cmd_literal_any(c, message, is_binary);
 	return imap_cmd_finish(c, rc);
+}
+
+int
+imap_cmd_append(struct imap_client *c, struct ms_slice mailbox,
+    const char *flags, struct ms_slice date, struct ms_slice message)
+{
+	return imap_cmd_append_any(c, mailbox, flags, date, message, false);
+}
+
+int
+imap_cmd_append_binary(struct imap_client *c, struct ms_slice mailbox,
+    const char *flags, struct ms_slice date, struct ms_slice message)
+{
+	return imap_cmd_append_any(c, mailbox, flags, date, message, true);
 }
 
 int

@@ -85,9 +85,18 @@ int imap_cmd_idle_done(struct imap_client *c) MS_WUR;
 
 /*
  * APPEND mailbox [(flags)] ["date"] literal.  flags is a space-separated
- * flag list or NULL, date an IMAP date-time or empty.
+ * flag list or NULL, date an IMAP date-time or empty.  A message holding
+ * a NUL byte cannot go in a literal (IMAP's CHAR8 excludes it): MS_EINVAL;
+ * send it with imap_cmd_append_binary() where the server offers BINARY.
  */
 int imap_cmd_append(struct imap_client *c, struct ms_slice mailbox,
+    const char *flags, struct ms_slice date, struct ms_slice message) MS_WUR;
+/*
+ * The same with the message as a literal8 ("~{n}", or "~{n+}" where a
+ * non-synchronising literal is allowed): RFC 3516 APPEND, for a server
+ * that offers BINARY.  Any byte may be in it.
+ */
+int imap_cmd_append_binary(struct imap_client *c, struct ms_slice mailbox,
     const char *flags, struct ms_slice date, struct ms_slice message) MS_WUR;
 
 /*

@@ -11,6 +11,9 @@
  *   ms_storedump DIR flag ACCOUNT FOLDER UID +\Flagged -\Seen ...
  *   ms_storedump DIR delete ACCOUNT FOLDER UID
  *   ms_storedump DIR append ACCOUNT FOLDER FILE
+ *   ms_storedump DIR refusals                SEQ KIND FOLDER TEXT per refusal
+ *   ms_storedump DIR retry                   forget the refusals (the user's
+ *                                            sync asks for it so)
  *
  * Fields are tab-separated; flags are IMAP names separated by spaces,
  * "-" for none.  Exit 0 on success, 1 on failure, 2 on usage errors.
@@ -123,6 +126,45 @@ cmd_changes(struct store *s)
 	}
 	free(c);
 	return 0;
+}
+
+static int
+cmd_refusals(struct store *s)
+{
+	static const char *const kinds[] = {
+		[STORE_REFUSAL_REFUSED] = "refused",
+		[STORE_REFUSAL_UNSENDABLE] = "unsendable",
+		[STORE_REFUSAL_ALTERED] = "altered",
+	};
+	struct store_refusal *r = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0;
+
+	if (store_refusal_list(s, 0, &r, &n, &err) < 0) {
+		fprintf(stderr, "ms_storedump: %s\n", err.msg);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("%llu\t%s\tfolder=%u\t%s\n",
+		       (unsigned long long)r[i].seq, kinds[r[i].kind],
+		       r[i].folder_id, r[i].text);
+	free(r);
+	return 0;
+}
+
+static int commit(struct store_batch **b);
+
+static int
+cmd_retry(struct store *s)
+{
+	struct store_batch *b = NULL;
+
+	if (store_batch_new(s, &b) < 0 ||
+	    store_batch_refusals_clear(b, 0) < 0) {
+		store_batch_free(&b);
+		return 1;
+	}
+	return commit(&b);
 }
 
 /* Commits b, reporting errors; frees it. */
@@ -242,7 +284,7 @@ main(int argc, char **argv)
 
 	if (argc < 3) {
 		fputs("usage: ms_storedump DIR folders|msgs|check|changes|"
-		      "flag|delete|append ...\n", stderr);
+		      "refusals|retry|flag|delete|append ...\n", stderr);
 		return 2;
 	}
 	p.dir = argv[1];
@@ -257,6 +299,10 @@ main(int argc, char **argv)
 		rc = cmd_msgs(s, argv[3], argc >= 5 ? argv[4] : NULL);
 	} else if (strcmp(cmd, "changes") == 0) {
 		rc = cmd_changes(s);
+	} else if (strcmp(cmd, "refusals") == 0) {
+		rc = cmd_refusals(s);
+	} else if (strcmp(cmd, "retry") == 0) {
+		rc = cmd_retry(s);
 	} else if (strcmp(cmd, "check") == 0) {
 		if (store_check(s, STORE_CHECK_HASHES, &err) != MS_OK) {
 			printf("store_check: %s\n", err.msg);

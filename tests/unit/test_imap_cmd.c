@@ -120,6 +120,38 @@ test_literal_caps(void **state)
 	imap_client_deinit(&c);
 }
 
+/* A message with NUL bytes: never in a plain literal (CHAR8 excludes
+ * NUL), as a literal8 with BINARY's APPEND; the "+" of LITERAL+ holds. */
+static void
+test_literal_binary(void **state)
+{
+	static const uint8_t msg[] = "From: x\r\n\r\na\0b\r\n";
+	struct ms_slice m = { msg, sizeof(msg) - 1 };
+	struct imap_client c;
+	const char *out;
+
+	(void)state;
+	client_ready(&c, " LITERAL+ BINARY");
+	assert_int_equal(imap_cmd_append(&c, S("INBOX"), NULL, S(""), m),
+	    MS_EINVAL);
+	assert_string_equal(drain(&c), "");
+	assert_int_equal(imap_cmd_append_binary(&c, S("INBOX"), "\\Seen",
+	    S(""), m), 1);
+	out = drain(&c);
+	assert_string_equal(out, "A1 APPEND INBOX (\\Seen) ~{16+}\r\n"
+	    "From: x\r\n\r\na");
+	assert_memory_equal(out + strlen(out), "\0b\r\n\r\n", 6);
+	imap_client_deinit(&c);
+
+	/* Without LITERAL+ the literal8 synchronises like a literal. */
+	client_ready(&c, " BINARY");
+	assert_int_equal(imap_cmd_append_binary(&c, S("INBOX"), NULL, S(""),
+	    m), 1);
+	assert_string_equal(drain(&c), "A1 APPEND INBOX ~{16}\r\n");
+	assert_string_equal(feed(&c, "+ OK\r\n"), "");
+	imap_client_deinit(&c);
+}
+
 /* A refused synchronising literal is never sent; later commands are. */
 static void
 test_literal_refused(void **state)
@@ -488,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_literal_caps),
 		cmocka_unit_test(test_literal_refused),
+		cmocka_unit_test(test_literal_binary),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_idle),

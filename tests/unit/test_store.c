@@ -753,6 +753,101 @@ test_local_changes(void **state)
 }
 
 /* Each planted fault is found by store_check. */
+/*
+ * A refused APPEND is recorded next to its change, durably: listed by
+ * folder, replaced by a later refusal, gone with its change, and cleared
+ * by the user's retry, except an ALTERED one (its copy is on the server).
+ */
+static void
+test_refusals(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_change *ch;
+	struct store_refusal *v, r = { .kind = STORE_REFUSAL_REFUSED };
+	uint32_t inbox, sent;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &inbox,
+					     &err), MS_OK);
+	assert_int_equal(store_folder_ensure(s, "a", "Sent", '/', 0, &sent,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	for (int i = 0; i < 3; i++) {
+		char text[32];
+		int len = snprintf(text, sizeof(text), "Subject: %d\r\n\r\nx",
+				   i);
+
+		assert_int_equal(store_batch_local_append(b, i == 2 ? sent :
+				inbox, tsu_body(s, text, (size_t)len, 4), 0, 0),
+				 MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_change_list(s, 0, 10, &ch, &n, &err), MS_OK);
+	assert_int_equal(n, 3);
+	/* A refusal of a change that is not pending is not recorded. */
+	r.seq = ch[2].seq + 100;
+	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	r.seq = ch[0].seq;
+	r.folder_id = inbox;
+	r.when = 1000;
+	snprintf(r.text, sizeof(r.text), "first");
+	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	snprintf(r.text, sizeof(r.text), "[TOOBIG] no");
+	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	r.seq = ch[1].seq;
+	r.kind = STORE_REFUSAL_ALTERED;
+	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	r.seq = ch[2].seq;
+	r.folder_id = sent;
+	r.kind = STORE_REFUSAL_UNSENDABLE;
+	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	assert_int_equal(store_refusal_list(s, 0, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].seq, ch[0].seq);
+	assert_int_equal(v[0].kind, STORE_REFUSAL_REFUSED);
+	assert_int_equal(v[0].when, 1000);
+	assert_string_equal(v[0].text, "[TOOBIG] no");
+	free(v);
+	assert_int_equal(store_refusal_list(s, sent, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].seq, ch[2].seq);
+	assert_int_equal(v[0].kind, STORE_REFUSAL_UNSENDABLE);
+	free(v);
+	/* Clearing the change clears its refusal. */
+	assert_int_equal(store_batch_change_clear(b, ch[2].seq), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_refusal_list(s, sent, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	/* Durable: a reopened store has them. */
+	store_batch_free(&b);
+	store_close(&s);
+	s = tsu_open(dir, 0);
+	assert_int_equal(store_refusal_list(s, inbox, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 2);
+	free(v);
+	/* The user's retry clears them, but the ALTERED one. */
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	assert_int_equal(store_batch_refusals_clear(b, 0), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	assert_int_equal(store_refusal_list(s, 0, &v, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].seq, ch[1].seq);
+	assert_int_equal(v[0].kind, STORE_REFUSAL_ALTERED);
+	free(v);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	free(ch);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 static void
 test_check_detects(void **state)
 {
@@ -934,6 +1029,7 @@ main(void)
 		cmocka_unit_test(test_changes_and_pop3),
 		cmocka_unit_test(test_change_list_folder),
 		cmocka_unit_test(test_local_changes),
+		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_outbox),

@@ -56,6 +56,9 @@ login (so a test can switch the server between passes), one of:
   copyuidmulti COPYUID names two UIDs (one more than was copied)
   copyuiddup  COPYUID names UID 1 of the destination (a UID it already has)
   appenduiddup APPENDUID names UID 1 (a UID the folder already has)
+  appendno    APPEND answers NO [SERVERBUG] (as Cyrus refuses some malformed
+              mail), stores nothing; "REFUSED" goes to the --log file
+  appendquota APPEND answers NO [OVERQUOTA], stores nothing
   newuv       every folder has UIDVALIDITY one above its own
   dupuid      a UID FETCH with bodies answers UID 2 twice, the second time
               with another body
@@ -71,8 +74,14 @@ Modes combine with "+" ("newuv+nouid").  UID SEARCH understands ALL, UID
 sets and sequence sets (ANDed), and RETURN (...) (answered by ESEARCH ALL);
 "SEARCHED <n hits>" goes to the --log file.
 
+A NUL byte in an APPEND's plain literal (IMAP forbids it) is answered BAD
+and logged ("NULLITERAL"); a literal8 (~{n}) needs BINARY and is logged
+("LITERAL8").  As Dovecot, a body with NUL bytes is stored as it came and
+fetched (BODY[]) with 0x80 in their place.
+
 More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
-and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered);
+and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered; BINARY:
+APPEND takes a literal8);
 --uidvalidity NAME:N (default 7).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
 """
@@ -176,12 +185,33 @@ class Conn:
         return data
 
     def append(self, tag, arg):
-        m = re.match(r'"?([^" ]+)"? .*\{(\d+)(\+?)\}$', arg)
-        name, n = m.group(1), int(m.group(2))
-        if not m.group(3):
+        m = re.match(r'"?([^" ]+)"? .*?(~?)\{(\d+)(\+?)\}$', arg)
+        name, n = m.group(1), int(m.group(3))
+        is_binary = m.group(2) == "~"
+        if not m.group(4):
             self.send("+ go ahead\r\n")
         data = self.literal(n)
         self.line()     # the CRLF ending the command
+        if is_binary and "BINARY" not in CAPS.split():
+            self.send("%s BAD literal8 without BINARY\r\n" % tag)
+            return
+        with open(self.log, "a") as f:
+            if is_binary:
+                f.write("LITERAL8\n")
+            elif b"\0" in data:
+                f.write("NULLITERAL\n")
+        if not is_binary and b"\0" in data:
+            self.send("%s BAD NUL in a literal\r\n" % tag)
+            return
+        if self.has("appendquota"):
+            self.send("%s NO [OVERQUOTA] Quota exceeded\r\n" % tag)
+            return
+        if self.has("appendno"):
+            with open(self.log, "a") as f:
+                f.write("REFUSED\n")
+            self.send("%s NO [SERVERBUG] Message contains invalid "
+                      "header\r\n" % tag)
+            return
         uid = UIDNEXT[name]
         UIDNEXT[name] = uid + 1
         BOXES[name].append(uid)
@@ -202,7 +232,8 @@ class Conn:
 
     def fetch_one(self, uid, seq, drop=False, nouid=False, short=False,
                   with_body=True):
-        b = body(uid, self.box)
+        # Dovecot sends NUL bytes as 0x80 in BODY[].
+        b = body(uid, self.box).replace(b"\0", b"\x80")
         size = len(b)
         if short:
             b = b[:-5]
