@@ -560,9 +560,9 @@ test_bad_values(void **state)
 	       "3)", NULL);
 	expect("[account a]\nprotocol = imap\nhost = imap.example.com:993\n"
 	       "user = me\npassword_cmd = x\n",
-	       "t.ini:3: [account a] host: 'imap.example.com:993' is not an "
-	       "IPv6 address (write it without brackets; the port has its own "
-	       "key) (expected a host name or IP address)", NULL);
+	       "t.ini:3: [account a] host: 'imap.example.com:993' holds a "
+	       "port; the port has its own key: host = imap.example.com and "
+	       "port = 993 (expected a host name or IP address)", NULL);
 	expect("[account p]\nprotocol = pop3\nhost = localhost\nuser = me\n"
 	       "password_cmd = x\ndelete_after_days = 40000\n",
 	       "t.ini:6: [account p] delete_after_days: '40000' is too large "
