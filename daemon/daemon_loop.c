@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "ctl/ctl_server.h"
 #include "daemon_loop.h"
 #include "log.h"
 #include "sd_notify.h"
@@ -25,6 +26,7 @@ struct daemon_loop {
 	uv_loop_t loop;
 	bool has_loop;
 	struct store *store;
+	struct ctl_server *ctl;		/* the control socket; NULL: --once */
 	struct acct **accts;
 	size_t n;
 	uv_signal_t sigint, sigterm, sighup;
@@ -81,9 +83,8 @@ daemon_on_notify_timer(uv_timer_t *t)
 	struct daemon_loop *d = t->data;
 
 	if (!d->is_ready_sent) {
-		/* There is no control socket yet (DESIGN.md wants READY=1
-		 * when it listens): ready means the loop runs and every
-		 * account's first pass is under way. */
+		/* The control socket listens (daemon_loop_new() opened it)
+		 * and the loop runs: clients can be served. */
 		sd_notifier_send(&d->notifier, "READY=1");
 		daemon_notify_status(d);
 		d->is_ready_sent = true;
@@ -121,6 +122,7 @@ daemon_close_all(struct daemon_loop *d)
 	}
 	daemon_close_handle((uv_handle_t *)&d->notify_timer,
 			    &d->has_notify_timer);
+	ctl_server_close(d->ctl);
 }
 
 static bool
@@ -137,12 +139,14 @@ daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 {
 	struct daemon_loop *d = arg;
 
-	(void)a;
+	ctl_server_acct_event(d->ctl, a, ev);
 	if (ev != ACCT_EV_STATE)
 		return;
 	if (!d->opts.is_once)
 		daemon_notify_status(d);
-	if (daemon_all_stopped(d))
+	/* The foreground mode ends on a signal only: a reload may leave it
+	 * without an account for a while. */
+	if ((d->opts.is_once || d->is_stopping) && daemon_all_stopped(d))
 		daemon_close_all(d);
 }
 
@@ -276,6 +280,44 @@ daemon_loop_n_accounts(const struct daemon_loop *d)
 	return d->n;
 }
 
+static size_t
+daemon_ctl_n_accts(void *arg)
+{
+	return daemon_loop_n_accounts(arg);
+}
+
+static struct acct *
+daemon_ctl_acct(void *arg, size_t i)
+{
+	return daemon_loop_account(arg, i);
+}
+
+static int
+daemon_ctl_reload(void *arg, json_t **data_r)
+{
+	(void)arg;
+	*data_r = json_pack("[s]", "reload is not implemented yet: restart "
+			    "mailsyncd to read a changed configuration");
+	return MS_EIMPL;
+}
+
+/* The control socket, before any account starts: a second daemon on the
+ * same socket is refused here. */
+static int
+daemon_ctl_open(struct daemon_loop *d, struct ms_err *err_r)
+{
+	struct ctl_host host = {
+		.loop = &d->loop,
+		.store = d->store,
+		.n_accts_cb = daemon_ctl_n_accts,
+		.acct_cb = daemon_ctl_acct,
+		.reload_cb = daemon_ctl_reload,
+		.arg = d,
+	};
+
+	return ctl_server_open(&host, d->cfg->socket, &d->ctl, err_r);
+}
+
 struct acct *
 daemon_loop_account(struct daemon_loop *d, size_t i)
 {
@@ -308,6 +350,8 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	}
 	d->has_loop = true;
 	if ((rc = store_open(&d->store, &sp, err_r)) < 0)
+		goto fail;
+	if (!opts->is_once && (rc = daemon_ctl_open(d, err_r)) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		const struct cfg_account *c = &cfg->accounts[i];
@@ -377,7 +421,7 @@ daemon_loop_run(struct daemon_loop *d)
 		uv_timer_start(&d->notify_timer, daemon_on_notify_timer, 0,
 			       d->notifier.watchdog_ms);
 	}
-	if (daemon_all_stopped(d))
+	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if (d->opts.is_once)
@@ -406,6 +450,7 @@ daemon_loop_free(struct daemon_loop **dp)
 	}
 	for (size_t i = 0; i < d->n; i++)
 		acct_free(&d->accts[i]);
+	ctl_server_free(&d->ctl);
 	sd_notifier_close(&d->notifier);
 	store_close(&d->store);
 	free(d->accts);

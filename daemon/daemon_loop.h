@@ -15,8 +15,12 @@
  * one while stopping exits the process at once with status 1.  SIGHUP
  * (foreground mode): reload is not implemented yet (logged).
  *
- * systemd (foreground mode, NOTIFY_SOCKET set): READY=1 once every
- * account's first pass is under way (there is no control socket yet),
+ * The control socket (ctl/ctl_server.h, foreground mode only) opens in
+ * daemon_loop_new(), before any account starts, so a second daemon on
+ * the same socket fails there; it hears every account event.
+ *
+ * systemd (foreground mode, NOTIFY_SOCKET set): READY=1 once the control
+ * socket listens and the loop runs,
  * STATUS= on every state change, WATCHDOG=1 every WATCHDOG_USEC / 2,
  * STOPPING=1 on the way out.
  */
