@@ -76,6 +76,15 @@ int cli_call(struct cli *cli, const char *cmd, json_t *args,
 	     cli_event_fn *ev_cb, void *ev_arg, FILE *payload_out,
 	     json_t **reply_r);
 
+/*
+ * cli_call() as most commands use it: args (stolen; NULL: none) sent,
+ * no events, no payload.  With --json the reply's data is printed and
+ * *data_r is NULL; else *data_r points into *reply_r, which the caller
+ * json_decref()s.  Returns cli_call()'s exit code.
+ */
+int cli_request(struct cli *cli, const char *cmd, json_t *args,
+		json_t **reply_r, json_t **data_r);
+
 /* Waits for the next event (watch); CLI_EXIT_OK with its frame in
  * *ev_r, or CLI_EXIT_UNREACHABLE when the daemon goes away. */
 int cli_next_event(struct cli *cli, json_t **ev_r);
@@ -103,6 +112,8 @@ const char *cli_out_color(const struct cli *cli, const char *state);
 const char *cli_out_reset(const struct cli *cli);
 /* Prints s with control characters escaped (server text on a tty). */
 void cli_out_safe(FILE *f, const char *s);
+/* At most n characters of UTF-8 src into dst (never a partial one). */
+void cli_out_chars(char *dst, size_t size, const char *src, size_t n);
 /* Columns of a terminal (80 when unknown). */
 unsigned cli_out_columns(void);
 

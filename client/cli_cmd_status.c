@@ -83,25 +83,20 @@ cli_status_run(struct cli *cli, int argc, char **argv)
 {
 	static const char *const head[] = { "ACCOUNT", "PROTO", "STATE",
 		"LAST SYNC", "NEXT", "FOLDERS", "MESSAGES" };
-	json_t *args = json_object(), *reply, *v, *a;
+	json_t *args, *reply, *data, *v, *a;
 	struct cli_table t;
 	size_t i;
 	int rc;
 
 	if (argc > 2)
 		return cli_usage_error("status takes at most an ACCOUNT");
+	args = json_object();
 	if (argc == 2)
 		json_object_set_new(args, "account", json_string(argv[1]));
-	rc = cli_call(cli, "status", args, NULL, NULL, NULL, &reply);
-	json_decref(args);
-	if (rc != CLI_EXIT_OK)
+	if ((rc = cli_request(cli, "status", args, &reply, &data)) !=
+	    CLI_EXIT_OK || data == NULL)
 		return rc;
-	v = json_object_get(json_object_get(reply, "data"), "accounts");
-	if (cli->is_json) {
-		cli_out_json(json_object_get(reply, "data"), false);
-		json_decref(reply);
-		return CLI_EXIT_OK;
-	}
+	v = json_object_get(data, "accounts");
 	if (json_array_size(v) == 0)
 		printf("mailsyncd %s: no accounts\n", cli->daemon_version);
 	cli_table_init(&t, 7);
@@ -149,22 +144,18 @@ const struct cli_cmd cli_cmd_status = {
 static int
 cli_accounts_run(struct cli *cli, int argc, char **argv)
 {
-	json_t *reply, *v, *a;
+	json_t *reply, *data, *a;
 	size_t i;
 	int rc;
 
 	(void)argv;
 	if (argc > 1)
 		return cli_usage_error("accounts takes no argument");
-	if ((rc = cli_call(cli, "accounts", NULL, NULL, NULL, NULL, &reply)) !=
-	    CLI_EXIT_OK)
+	if ((rc = cli_request(cli, "accounts", NULL, &reply, &data)) !=
+	    CLI_EXIT_OK || data == NULL)
 		return rc;
-	v = json_object_get(json_object_get(reply, "data"), "accounts");
-	if (cli->is_json)
-		cli_out_json(json_object_get(reply, "data"), false);
-	else
-		json_array_foreach(v, i, a)
-			printf("%s\n", cli_str(a, "name"));
+	json_array_foreach(json_object_get(data, "accounts"), i, a)
+		printf("%s\n", cli_str(a, "name"));
 	json_decref(reply);
 	return CLI_EXIT_OK;
 }

@@ -201,28 +201,21 @@ const struct cli_cmd cli_cmd_sync = {
 static int
 cli_pause_resume(struct cli *cli, int argc, char **argv, const char *cmd)
 {
-	json_t *args = json_object(), *reply, *v, *a;
+	json_t *args, *reply, *data, *a;
 	size_t i;
 	int rc;
 
-	if (argc > 2) {
-		json_decref(args);
+	if (argc > 2)
 		return cli_usage_error("%s takes at most an ACCOUNT", cmd);
-	}
+	args = json_object();
 	if (argc == 2)
 		json_object_set_new(args, "account", json_string(argv[1]));
-	rc = cli_call(cli, cmd, args, NULL, NULL, NULL, &reply);
-	json_decref(args);
-	if (rc != CLI_EXIT_OK)
+	if ((rc = cli_request(cli, cmd, args, &reply, &data)) != CLI_EXIT_OK ||
+	    data == NULL)
 		return rc;
-	v = json_object_get(json_object_get(reply, "data"), "accounts");
-	if (cli->is_json)
-		cli_out_json(json_object_get(reply, "data"), false);
-	else
-		json_array_foreach(v, i, a)
-			printf("%s: %s\n", json_string_value(a),
-			       strcmp(cmd, "pause") == 0 ? "paused" :
-			       "resumed");
+	json_array_foreach(json_object_get(data, "accounts"), i, a)
+		printf("%s: %s\n", json_string_value(a),
+		       strcmp(cmd, "pause") == 0 ? "paused" : "resumed");
 	json_decref(reply);
 	return CLI_EXIT_OK;
 }

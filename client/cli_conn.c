@@ -218,6 +218,27 @@ cli_call(struct cli *cli, const char *cmd, json_t *args, cli_event_fn *ev_cb,
 }
 
 int
+cli_request(struct cli *cli, const char *cmd, json_t *args, json_t **reply_r,
+	    json_t **data_r)
+{
+	int rc = cli_call(cli, cmd, args, NULL, NULL, NULL, reply_r);
+
+	if (args != NULL)
+		json_decref(args);
+	*data_r = NULL;
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (cli->is_json) {
+		cli_out_json(json_object_get(*reply_r, "data"), false);
+		json_decref(*reply_r);
+		*reply_r = NULL;
+		return rc;
+	}
+	*data_r = json_object_get(*reply_r, "data");
+	return rc;
+}
+
+int
 cli_next_event(struct cli *cli, json_t **ev_r)
 {
 	struct ctl_event ev;

@@ -130,6 +130,29 @@ cli_out_safe(FILE *f, const char *s)
 	}
 }
 
+void
+cli_out_chars(char *dst, size_t size, const char *src, size_t n)
+{
+	size_t i = 0, end = 0, chars = 0;
+
+	/* At each character boundary i, src[0..i) holds chars characters:
+	 * end is the last boundary that fits both bounds. */
+	for (;; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c != '\0' && (c & 0xc0) == 0x80)
+			continue;
+		if (i + 1 > size || chars > n)
+			break;
+		end = i;
+		if (c == '\0')
+			break;
+		chars++;
+	}
+	memcpy(dst, src, end);
+	dst[end] = '\0';
+}
+
 unsigned
 cli_out_columns(void)
 {

@@ -87,6 +87,29 @@ int ctl_server_listen(struct ctl_server *s, ctl_listen_fn *fn,
 		      void *arg) MS_WUR;
 void ctl_server_unlisten(struct ctl_server *s, ctl_listen_fn *fn, void *arg);
 
+/*
+ * Work on the threadpool (ctl_work.c): fn runs on a pool thread with
+ * the store and the request's args (read only) and sets either *data_r
+ * (a new document, the reply's data) or err (code: a CTL_ERR_* and a
+ * message); the reply goes out on the loop.  fn may call only the
+ * store's read functions and jansson.
+ */
+struct ctl_work_err {
+	const char *code;		/* NULL: no error */
+	char msg[512];
+};
+typedef void ctl_work_fn(struct store *s, json_t *args, json_t **data_r,
+			 struct ctl_work_err *err);
+void ctl_req_work(struct ctl_req *req, ctl_work_fn *fn);
+
+/* --- flags (ctl_flags.c) --------------------------------------------------- */
+
+/* The IMAP names of flags ("\\Seen", "$Forwarded"), as an array. */
+json_t *ctl_flags_json(uint32_t flags);
+/* A flag from a user's name: "seen", "\\Seen", "Seen" (any case);
+ * 0 when unknown. */
+uint32_t ctl_flag_parse(const char *name);
+
 /* --- args ------------------------------------------------------------------ */
 
 /* The string member key, or NULL when absent; fails the request (and
@@ -107,6 +130,8 @@ json_t *ctl_json_result(const struct acct_result *r);
 
 extern const struct ctl_cmd ctl_cmd_status, ctl_cmd_accounts,
 	ctl_cmd_version, ctl_cmd_help, ctl_cmd_sync, ctl_cmd_pause,
-	ctl_cmd_resume, ctl_cmd_watch;
+	ctl_cmd_resume, ctl_cmd_watch, ctl_cmd_folders, ctl_cmd_list,
+	ctl_cmd_search, ctl_cmd_cat, ctl_cmd_flag, ctl_cmd_move,
+	ctl_cmd_delete;
 
 #endif

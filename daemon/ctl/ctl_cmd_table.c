@@ -10,6 +10,13 @@
 const struct ctl_cmd *const ctl_cmds[] = {
 	&ctl_cmd_status,
 	&ctl_cmd_accounts,
+	&ctl_cmd_folders,
+	&ctl_cmd_list,
+	&ctl_cmd_cat,
+	&ctl_cmd_search,
+	&ctl_cmd_flag,
+	&ctl_cmd_move,
+	&ctl_cmd_delete,
 	&ctl_cmd_sync,
 	&ctl_cmd_pause,
 	&ctl_cmd_resume,
