@@ -201,3 +201,50 @@ const struct cli_cmd cli_cmd_version = {
 	.help = "the versions of mailsyncctl and the running mailsyncd",
 	.run_cb = cli_version_run,
 };
+
+static void
+cli_reload_list(json_t *data, const char *key, const char *what)
+{
+	json_t *v = json_object_get(data, key), *e;
+	size_t i;
+
+	if (json_array_size(v) == 0)
+		return;
+	printf("%s:", what);
+	json_array_foreach(v, i, e)
+		printf(" %s", json_string_value(e));
+	putchar('\n');
+}
+
+static int
+cli_reload_run(struct cli *cli, int argc, char **argv)
+{
+	json_t *reply, *data;
+	int rc;
+
+	(void)argv;
+	if (argc > 1)
+		return cli_usage_error("reload takes no argument");
+	if ((rc = cli_request(cli, "reload", NULL, &reply, &data)) !=
+	    CLI_EXIT_OK || data == NULL)
+		return rc;
+	printf("reloaded\n");
+	cli_reload_list(data, "added", "added");
+	cli_reload_list(data, "removed", "removed");
+	cli_reload_list(data, "restarted", "restarted");
+	cli_reload_list(data, "unchanged", "unchanged");
+	cli_reload_list(data, "restart_needed", "changed, but kept until "
+			"mailsyncd restarts");
+	cli_reload_list(data, "problems", "problems");
+	rc = json_array_size(json_object_get(data, "problems")) > 0 ?
+		CLI_EXIT_FAIL : CLI_EXIT_OK;
+	json_decref(reply);
+	return rc;
+}
+
+const struct cli_cmd cli_cmd_reload = {
+	.name = "reload",
+	.usage = "",
+	.help = "re-read the configuration (a bad file keeps the running one)",
+	.run_cb = cli_reload_run,
+};

@@ -144,11 +144,24 @@ cli_disconnect(struct cli *cli)
 static int
 cli_failed(struct cli *cli, const struct ctl_msg *m)
 {
+	const char *p = m->message;
+
 	if (cli->is_json)
 		cli_out_json(m->root, false);
-	fprintf(stderr, "mailsyncctl: ");
-	cli_out_safe(stderr, m->message);
-	fputc('\n', stderr);
+	/* One problem a line (reload lists FILE:LINE problems). */
+	do {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, n);
+
+		if (line == NULL)
+			abort();
+		fprintf(stderr, "mailsyncctl: ");
+		cli_out_safe(stderr, line);
+		fputc('\n', stderr);
+		free(line);
+		p = nl != NULL ? nl + 1 : NULL;
+	} while (p != NULL);
 	if (strcmp(m->code, CTL_ERR_BAD_ARGS) == 0 ||
 	    strcmp(m->code, CTL_ERR_UNKNOWN_COMMAND) == 0)
 		return CLI_EXIT_USAGE;

@@ -47,7 +47,8 @@ main_usage(FILE *out)
 	      "up to 5 min) and a refused login only 3 times (15, 30, 60 min).\n"
 	      "mailsyncctl talks to it over the control socket ([general]\n"
 	      "socket); a second mailsyncd on the same socket or store is\n"
-	      "refused.  Not yet: IDLE, SIGHUP reload, POP3 (skipped with a\n"
+	      "refused.  SIGHUP (or mailsyncctl reload) re-reads the config.\n"
+	      "Not yet: IDLE, POP3 (skipped with a\n"
 	      "warning) and sending.\n"
 	      "\n"
 	      "  -c, --config FILE  read FILE instead of searching for the config\n"
@@ -181,6 +182,7 @@ main_run(const struct cfg *cfg, const struct main_opts *o)
 		.n_names = (size_t)o->n_accounts,
 		.out = stdout,
 		.errout = stderr,
+		.keep_log_level = o->is_verbose,
 	};
 	struct daemon_loop *d = NULL;
 	struct ms_err err = { 0 };

@@ -132,6 +132,6 @@ extern const struct ctl_cmd ctl_cmd_status, ctl_cmd_accounts,
 	ctl_cmd_version, ctl_cmd_help, ctl_cmd_sync, ctl_cmd_pause,
 	ctl_cmd_resume, ctl_cmd_watch, ctl_cmd_folders, ctl_cmd_list,
 	ctl_cmd_search, ctl_cmd_cat, ctl_cmd_flag, ctl_cmd_move,
-	ctl_cmd_delete;
+	ctl_cmd_delete, ctl_cmd_reload;
 
 #endif

@@ -21,6 +21,7 @@ const struct ctl_cmd *const ctl_cmds[] = {
 	&ctl_cmd_pause,
 	&ctl_cmd_resume,
 	&ctl_cmd_watch,
+	&ctl_cmd_reload,
 	&ctl_cmd_version,
 	&ctl_cmd_help,
 	NULL,

@@ -94,7 +94,7 @@ ctl_req_ok_body(struct ctl_req *req, json_t *data,
 void
 ctl_req_fail(struct ctl_req *req, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[8192];
 	va_list ap;
 
 	va_start(ap, fmt);
