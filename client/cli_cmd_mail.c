@@ -47,20 +47,35 @@ cli_folders_run(struct cli *cli, int argc, char **argv)
 {
 	static const char *const head[] = { "ACCOUNT", "FOLDER", "MESSAGES",
 		"UNREAD", "FLAGGED", "SIZE", "LAST SYNC" };
-	json_t *args = json_object(), *reply, *data, *f;
+	json_t *args, *reply, *data, *f;
 	struct cli_table t;
+	bool want_names = false;
+	const char *account = NULL;
 	size_t i;
 	int rc;
 
-	if (argc > 2) {
-		json_decref(args);
-		return cli_usage_error("folders takes at most an ACCOUNT");
+	for (int k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--names") == 0)
+			want_names = true;
+		else if (argv[k][0] == '-' || account != NULL)
+			return cli_usage_error("folders takes [ACCOUNT] "
+					       "[--names]");
+		else
+			account = argv[k];
 	}
-	if (argc == 2)
-		json_object_set_new(args, "account", json_string(argv[1]));
+	args = json_object();
+	if (account != NULL)
+		json_object_set_new(args, "account", json_string(account));
 	if ((rc = cli_request(cli, "folders", args, &reply, &data)) !=
 	    CLI_EXIT_OK || data == NULL)
 		return rc;
+	if (want_names) {
+		/* One a line, for scripts and shell completion. */
+		json_array_foreach(json_object_get(data, "folders"), i, f)
+			printf("%s\n", cli_str(f, "name"));
+		json_decref(reply);
+		return CLI_EXIT_OK;
+	}
 	cli_table_init(&t, 7);
 	t.color_col = 3;
 	cli_table_add(&t, head, NULL);
@@ -90,8 +105,9 @@ cli_folders_run(struct cli *cli, int argc, char **argv)
 
 const struct cli_cmd cli_cmd_folders = {
 	.name = "folders",
-	.usage = "[ACCOUNT]",
-	.help = "folders with their counts, unread and size",
+	.usage = "[ACCOUNT] [--names]",
+	.help = "folders with their counts, unread and size (--names: one "
+		"name a line)",
 	.run_cb = cli_folders_run,
 };
 

@@ -157,6 +157,29 @@ find "$MAILROOT/cur" "$MAILROOT/new" -name "*,U=$u3,*" | grep -q . && fail "dele
 J status | "$MS_PYTHON" -c 'import json,sys; d=json.load(sys.stdin)["accounts"][0]; assert d["state"] == "idle", d' ||
 	fail "status after the changes"
 
+# --- shell completion, installed by cmake --install, asks the daemon ---------------
+PREFIX="$WORK/prefix"
+cmake --install "$MS_BUILD_DIR" --prefix "$PREFIX" >/dev/null || fail "cmake --install"
+comp="$PREFIX/share/bash-completion/completions/mailsyncctl"
+complete_bash()
+{
+	PATH="$(dirname "$MAILSYNCCTL"):$PATH" bash -c '. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mailsyncctl
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$@"
+}
+[ "$(complete_bash mailsyncctl st)" = status ] && ok "bash completion: commands" ||
+	fail "bash completion of 'st': $(complete_bash mailsyncctl st)"
+[ "$(complete_bash mailsyncctl -c "$CFG" sync '')" = t ] && ok "bash completion: accounts from the daemon" ||
+	fail "bash completion of accounts: $(complete_bash mailsyncctl -c "$CFG" sync '')"
+got="$(complete_bash mailsyncctl -c "$CFG" list t '' | sort | tr '\n' ' ')"
+[[ " $got" == *" Archive "*" INBOX "*" Lists/dev "* ]] && ok "bash completion: folders from the daemon: $got" ||
+	fail "bash completion of folders: $got"
+[ "$(complete_bash mailsyncctl flag t INBOX 1 +fl)" = +flagged ] && ok "bash completion: flags" ||
+	fail "bash completion of +fl: $(complete_bash mailsyncctl flag t INBOX 1 +fl)"
+zf="$PREFIX/share/zsh/site-functions/_mailsyncctl"
+[ -f "$zf" ] && zsh -n "$zf" && ok "zsh completion installed, valid zsh" || fail "zsh completion: $zf"
+[ -f "$PREFIX/share/man/man1/mailsyncctl.1" ] && ok "mailsyncctl(1) installed" || fail "man page not installed"
+
 is_daemon_term 15
 is_compare "after flag, delete, move"
 out="$("$MIRRORCHECK" "$STORE" t "$MAILROOT" check 2>&1)" && ok "ms_mirrorcheck: $out" || fail "mirror check: $out"
