@@ -126,7 +126,11 @@ got="$(J search t Sent "the big" | "$MS_PYTHON" -c 'import json,sys; print(len(j
 
 # --- flag, delete, move: to the server and the mirror ------------------------------------
 read -r u1 u2 u3 u4 < <(awk -F'\t' '$1 == "INBOX" { print $2 }' "$WORK/server0.txt" | sort -n | head -4 | tr '\n' ' ')
-out="$(C flag t INBOX "$u1" "$u2" +flagged +answered -seen 2>&1)" && ok "flag: $out" || fail "flag: $out"
+# Paused, so that no pass pushes a change before the next command looks.
+C pause t >/dev/null || fail "pause: exit $?"
+out="$(C flag t INBOX "$u1" "$u2" +flagged +answered -seen 2>&1)" &&
+	[[ "$out" == *"2 of 2 messages changed; sent when the account syncs again" ]] &&
+	ok "flag while paused: $out" || fail "flag: $out"
 out="$(C flag t INBOX "$u1" +bogus 2>&1)"; rc=$?
 [ "$rc" = 2 ] && [[ "$out" == *"unknown flag 'bogus'"* ]] && ok "an unknown flag: exit 2" || fail "flag +bogus: $rc $out"
 out="$(C delete t INBOX "$u3" 99999 2>&1)"; rc=$?
@@ -137,6 +141,7 @@ out="$(C delete t INBOX "$u3" 2>&1)"; rc=$?
 [ "$rc" = 1 ] && [[ "$out" == *"already to be deleted"* ]] && ok "a second delete: exit 1, $out" ||
 	fail "second delete: $rc $out"
 C move t INBOX "$u4" Archive >/dev/null || fail "move: exit $?"
+C resume t >/dev/null || fail "resume: exit $?"
 C sync t --wait >/dev/null || fail "sync --wait after the changes: exit $?"
 is_server_msgs > "$WORK/server1.txt"
 awk -F'\t' -v u="$u1" '$1 == "INBOX" && $2 == u { print $3 }' "$WORK/server1.txt" | grep -qx '\\Answered \\Flagged' &&
