@@ -18,7 +18,8 @@
 #include "cli.h"
 
 struct cli_ini {
-	char *socket;		/* the raw value; owned */
+	char *socket;		/* the raw values; owned */
+	char *store;
 };
 
 static int
@@ -27,9 +28,15 @@ cli_ini_cb(void *arg, const char *section, const char *key,
 {
 	struct cli_ini *ini = arg;
 
-	if (strcmp(section, "general") == 0 && strcmp(key, "socket") == 0) {
-		free(ini->socket);
-		ini->socket = strdup(value);
+	char **dst = NULL;
+
+	if (strcmp(section, "general") == 0 && strcmp(key, "socket") == 0)
+		dst = &ini->socket;
+	else if (strcmp(section, "general") == 0 && strcmp(key, "store") == 0)
+		dst = &ini->store;
+	if (dst != NULL) {
+		free(*dst);
+		*dst = strdup(value);
 	}
 	return 1;
 }
@@ -45,7 +52,7 @@ cli_env(const char *name)
 /* ~ and $NAME / ${NAME} / $$, as the daemon expands paths.  NULL after
  * printing why. */
 static char *
-cli_expand(const char *in, const char *file)
+cli_expand(const char *in, const char *file, const char *key)
 {
 	struct ms_buf out;
 	const char *p = in, *v;
@@ -90,9 +97,9 @@ cli_expand(const char *in, const char *file)
 	if (rc == MS_OK && ms_buf_append(&out, "", 0) == MS_OK)
 		return (char *)ms_buf_take(&out, NULL);
 bad:
-	fprintf(stderr, "mailsyncctl: %s: [general] socket = %s cannot be "
+	fprintf(stderr, "mailsyncctl: %s: [general] %s = %s cannot be "
 		"expanded (run 'mailsyncd --check-config'), or give -s SOCKET\n",
-		file, in);
+		file, key, in);
 	ms_buf_deinit(&out);
 	return NULL;
 }
@@ -113,18 +120,26 @@ cli_printf(const char *fmt, ...)
 	return s;
 }
 
-/* The daemon's default (daemon/cfg/cfg_path.c cfg__socket_default). */
+/* The daemon's default (daemon/cfg/cfg_path.c cfg__socket_default):
+ * beside the store (by default ~/.local/share/mailsync) when there is no
+ * XDG_RUNTIME_DIR. */
 static char *
-cli_default_socket(void)
+cli_default_socket(const char *store_raw, const char *file)
 {
 	const char *dir = cli_env("XDG_RUNTIME_DIR");
+	char *store, *s;
 
 	if (dir != NULL)
 		return cli_printf("%s/mailsync.sock", dir);
 	if (getuid() == 0)
 		return strdup("/run/mailsync/mailsync.sock");
-	return cli_printf("/tmp/mailsync-%lu/mailsync.sock",
-			  (unsigned long)getuid());
+	store = cli_expand(store_raw != NULL ? store_raw :
+			   "~/.local/share/mailsync", file, "store");
+	if (store == NULL)
+		return NULL;
+	s = cli_printf("%s/run/mailsync.sock", store);
+	free(store);
+	return s;
 }
 
 /* The config file the daemon would read; NULL when there is none. */
@@ -176,10 +191,12 @@ cli_find_socket(struct cli *cli)
 		/* Other problems are the daemon's to report. */
 	}
 	if (ini.socket != NULL)
-		cli->socket = cli_expand(ini.socket, path);
+		cli->socket = cli_expand(ini.socket, path, "socket");
 	else
-		cli->socket = cli_default_socket();
+		cli->socket = cli_default_socket(ini.store, path != NULL ?
+						 path : "(no config file)");
 	free(ini.socket);
+	free(ini.store);
 	free(path);
 	return cli->socket != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

@@ -165,6 +165,17 @@ wait_for "restart serves" 15 serving && ok "a dead daemon's socket is replaced"
 
 is_daemon_term 15
 [ -e "$SOCK" ] && fail "socket left after exit" || ok "socket removed at exit"
+
+# --- the default socket without XDG_RUNTIME_DIR: beside the store --------------------------
+# (For a user other than root; root's is /run/mailsync, which a test
+# must not take.)  mailsyncctl looks where the daemon would listen.
+printf '[general]\nstore = %s/userstore\n' "$WORK" > "$WORK/nosock.ini"
+chmod 644 "$WORK/nosock.ini"
+out="$(setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR \
+	"$MAILSYNCCTL" -c "$WORK/nosock.ini" status 2>&1)"; rc=$?
+[ "$rc" = 3 ] && [[ "$out" == *"at $WORK/userstore/run/mailsync.sock:"* ]] &&
+	ok "default socket of a user without XDG_RUNTIME_DIR: STORE/run/mailsync.sock" ||
+	fail "default socket: exit $rc: $out"
 grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
