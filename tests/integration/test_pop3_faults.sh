@@ -7,39 +7,12 @@
 # that lie, no PIPELINING, and kill -9 during a large download.  After
 # each: nothing partial is stored, nothing is stored twice, and nothing the
 # server deleted is missing from the store.
-. "$MS_SOURCE_DIR/tests/integration/lib/common.sh"
-. "$MS_SOURCE_DIR/tests/integration/lib/tls.sh"
+. "$MS_SOURCE_DIR/tests/integration/lib/fake_sync.sh"
 . "$MS_SOURCE_DIR/tests/integration/lib/mailmutate.sh"
-ms_trap_install
-ms_tls_ensure || exit 1
-STOREDUMP="$MS_BUILD_DIR/tests/ms_storedump"
 FAKE="$MS_SOURCE_DIR/tests/data/pop3/fake_pop3.py"
-[ -x "$STOREDUMP" ] || { echo "missing $STOREDUMP (build tests)" >&2; exit 1; }
-FAILS=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; FAILS=$((FAILS + 1)); }
-ok() { printf 'ok: %s\n' "$*"; }
-WORK="$(ms_tmpdir_make ms-pop3faults)" || exit 1
-ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
 CORPUS="$(ms_corpus_dir)" || exit 1
 DROP="$WORK/drop"
 mkdir -p "$DROP"
-
-fake_start()
-{
-	rm -f "$WORK/port.out"
-	echo normal > "$WORK/mode"
-	"$MS_PYTHON" "$FAKE" --maildrop "$DROP" --mode-file "$WORK/mode" \
-		--cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" --log "$WORK/cmds" \
-		--deleted-log "$WORK/deleted" > "$WORK/port.out" 2> "$WORK/fake.err" &
-	FAKE_PID=$!
-	ms_cleanup_add "ms_pid_stop $FAKE_PID fake_pop3"
-	for ((i = 0; i < 100; i++)); do
-		grep -q '^PORT ' "$WORK/port.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	PORT="$(awk '/^PORT / { print $2 }' "$WORK/port.out")"
-	[ -n "$PORT" ] || { cat "$WORK/fake.err" >&2; exit 1; }
-}
 
 # maildrop N: the server's maildrop holds N distinct corpus messages (CRLF),
 # named m0001... (the UIDLs); their hashes in $WORK/drop.sha, name -> hash
@@ -81,18 +54,20 @@ add_msg()
 	awk '{ print $2 }' "$WORK/drop.map" | sort > "$WORK/drop.sha"
 }
 
-# scenario NAME [EXTRA-CONFIG-LINES]: a fresh store and config.
+# scenario NAME [EXTRA-CONFIG-LINES]: a fresh store and config (account t,
+# with a mirror).
 scenario()
 {
 	SC="$1"
 	STORE="$WORK/$SC.store"
 	CFG="$WORK/$SC.ini"
+	MAIL="$WORK/$SC.mail"
 	cat > "$CFG" <<EOC
 [general]
 store = $STORE
 socket = $WORK/ctl.sock
 
-[account p]
+[account t]
 protocol = pop3
 host = 127.0.0.1
 port = $PORT
@@ -101,27 +76,14 @@ ca_file = $MS_TLS_CA
 user = u
 password = p
 timeout = ${TIMEOUT:-10s}
-maildir = $WORK/$SC.mail
+maildir = $MAIL
 ${2:-keep = no}
 EOC
 	chmod 600 "$CFG"
 }
 
-# pass MODE: one --once pass with the server in MODE; status in $RC.
-pass()
-{
-	echo "$1" > "$WORK/mode"
-	RC=0
-	timeout "${PASS_TIMEOUT:-120}" "$MAILSYNCD" -c "$CFG" --once >"$WORK/$SC.out" \
-		2>"$WORK/$SC.err" || RC=$?
-	if [ "$RC" -gt 1 ] || grep -qE 'Sanitizer|runtime error' "$WORK/$SC.err"; then
-		fail "$SC: mailsyncd crashed or hung (exit $RC):"
-		tail -20 "$WORK/$SC.err" >&2
-	fi
-}
-
-store_sha() { "$STOREDUMP" "$STORE" msgs p INBOX | cut -f5 | sort; }
-n_store() { "$STOREDUMP" "$STORE" msgs p INBOX | wc -l; }
+store_sha() { "$STOREDUMP" "$STORE" msgs t INBOX | cut -f5 | sort; }
+n_store() { "$STOREDUMP" "$STORE" msgs t INBOX | wc -l; }
 n_drop() { find "$DROP" -type f | wc -l; }
 
 # invariants WHAT: no record twice, every stored body is one of the
@@ -137,8 +99,8 @@ invariants()
 	lost="$(while read -r name; do awk -v n="$name" '$1 == n { print $2 }' "$WORK/drop.map"; done \
 		< "$WORK/deleted" | sort | comm -23 - <(store_sha) | wc -l)"
 	[ "$lost" = 0 ] || fail "$SC: $1: $lost messages deleted on the server are not in the store"
-	"$STOREDUMP" "$STORE" check >/dev/null || fail "$SC: $1: store_check"
 	[ "$dups$bad$lost" = 000 ] && ok "$SC: $1: nothing twice, nothing partial, nothing lost"
+	expect_check
 }
 
 # complete WHAT: the store holds every message the server had.
@@ -151,7 +113,7 @@ complete()
 	fi
 }
 
-fake_start
+fake_start --maildrop "$DROP" --deleted-log "$WORK/deleted"
 
 # --- dot-prefixed lines, and a proper pass --------------------------------
 maildrop 6
@@ -164,13 +126,13 @@ complete "dot-stuffed lines come back unstuffed, byte for byte"
 invariants "first pass"
 grep -q 'STAT' "$WORK/cmds" && grep -q '^UIDL$' "$WORK/cmds" || fail "dots: no STAT/UIDL"
 pass normal
-grep -q '^p: 1 folder, 0 new' "$WORK/dots.out" && ok "dots: a second pass finds nothing new" ||
+grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && ok "dots: a second pass finds nothing new" ||
 	fail "dots: second pass: $(cat "$WORK/dots.out")"
 # The server changes every UIDL: no message is stored twice.
 for f in "$DROP"/m*; do mv "$f" "$DROP/x${f##*/m}"; done
 sed -i 's/^m/x/' "$WORK/drop.map"
 pass normal
-grep -q '^p: 1 folder, 0 new' "$WORK/dots.out" && [ "$(n_store)" = 7 ] &&
+grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && [ "$(n_store)" = 7 ] &&
 	ok "dots: changed UIDLs: nothing stored twice" || fail "dots: changed UIDLs: $(cat "$WORK/dots.out"), $(n_store) records"
 invariants "changed UIDLs"
 
@@ -179,7 +141,7 @@ for cut in drop eof; do
 	maildrop 8
 	scenario "$cut"
 	pass "$cut:4"
-	[ "$RC" = 1 ] && ok "$cut: the pass failed (exit 1): $(grep -m1 "mailsyncd: p:" "$WORK/$cut.err")" ||
+	[ "$RC" = 1 ] && ok "$cut: the pass failed (exit 1): $(grep -m1 "mailsyncd: t:" "$WORK/$cut.err")" ||
 		fail "$cut: exit $RC"
 	[ "$(n_store)" = 3 ] && ok "$cut: the 3 complete messages are stored" || fail "$cut: $(n_store) stored"
 	[ ! -s "$WORK/deleted" ] && [ "$(n_drop)" = 8 ] && ok "$cut: no QUIT, so nothing deleted on the server" ||
@@ -215,8 +177,8 @@ pass deleerr:3
 complete "-ERR on DELE"
 [ "$(n_drop)" = 1 ] && [ -f "$DROP/m0003" ] && ok "deleerr: the refused deletion left m0003 on the server" ||
 	fail "deleerr: server has $(ls "$DROP")"
-"$STOREDUMP" "$STORE" pop3 p | grep -q $'^m0003\t.*\towed$' && ok "deleerr: its deletion is recorded as owed" ||
-	fail "deleerr: records: $("$STOREDUMP" "$STORE" pop3 p)"
+"$STOREDUMP" "$STORE" pop3 t | grep -q $'^m0003\t.*\towed$' && ok "deleerr: its deletion is recorded as owed" ||
+	fail "deleerr: records: $("$STOREDUMP" "$STORE" pop3 t)"
 # The owed deletion is done even when the policy changed meanwhile.
 scenario deleerr "keep = yes"
 pass normal
@@ -231,7 +193,7 @@ printf 'Subject: lone dot\r\n\r\nbefore\r\n.\r\nafter the dot\r\n' > "$WORK/lone
 add_msg m0004 "$WORK/lone.eml"
 scenario lonedot
 pass lonedot:4
-[ "$RC" = 1 ] && ok "lonedot: the pass failed: $(grep -m1 'mailsyncd: p' "$WORK/lonedot.err")" ||
+[ "$RC" = 1 ] && ok "lonedot: the pass failed: $(grep -m1 'mailsyncd: t' "$WORK/lonedot.err")" ||
 	fail "lonedot: exit $RC"
 grep -q 'where LIST announced' "$WORK/lonedot.err" && ok "lonedot: the short message is named" ||
 	fail "lonedot: $(cat "$WORK/lonedot.err")"
@@ -257,7 +219,7 @@ TIMEOUT=3s scenario stall
 t0=$(date +%s)
 pass stall:2
 t1=$(date +%s)
-[ "$RC" = 1 ] && [ $((t1 - t0)) -le 30 ] && ok "stall: gave up after $((t1 - t0)) s (timeout 3s): $(grep -m1 'mailsyncd: p' "$WORK/stall.err")" ||
+[ "$RC" = 1 ] && [ $((t1 - t0)) -le 30 ] && ok "stall: gave up after $((t1 - t0)) s (timeout 3s): $(grep -m1 'mailsyncd: t' "$WORK/stall.err")" ||
 	fail "stall: exit $RC after $((t1 - t0)) s"
 [ "$(n_store)" = 1 ] && [ "$(n_drop)" = 3 ] && ok "stall: the first message stored, nothing deleted" ||
 	fail "stall: $(n_store) stored, server $(n_drop)"
@@ -273,7 +235,7 @@ complete "two messages with one UIDL"
 	ok "uidldup2: the two that share a UIDL stay on the server, the rest are deleted" ||
 	fail "uidldup2: server keeps $(ls "$DROP")"
 pass uidldup2
-grep -q '^p: 1 folder, 0 new, 0 changed, 0 deleted' "$WORK/uidldup.out" && ok "uidldup2: a second pass changes nothing" ||
+grep -q '^t: 1 folder, 0 new, 0 changed, 0 deleted' "$WORK/uidldup.out" && ok "uidldup2: a second pass changes nothing" ||
 	fail "uidldup2: second pass: $(cat "$WORK/uidldup.out")"
 maildrop 4
 scenario uidldupall
@@ -290,7 +252,7 @@ pass nouidl
 complete "no UIDL"
 grep -c '^TOP ' "$WORK/cmds" | grep -qx 5 && ok "nouidl: TOP n 0 for each message" || fail "nouidl: TOPs: $(grep -c '^TOP' "$WORK/cmds")"
 pass nouidl
-grep -q '^p: 1 folder, 0 new' "$WORK/nouidl.out" && ok "nouidl: identities stable: nothing new" ||
+grep -q '^t: 1 folder, 0 new' "$WORK/nouidl.out" && ok "nouidl: identities stable: nothing new" ||
 	fail "nouidl: second pass: $(cat "$WORK/nouidl.out")"
 scenario nouidl "keep = no"
 pass nouidl
