@@ -53,11 +53,18 @@ struct pop3_fetch_got {
 	bool is_dele_ok;	/* DELE answered +OK */
 };
 
-/* The hashes of the account's POP3 records (open addressing). */
+/*
+ * The bodies of the account's records whose key the server no longer
+ * lists (open addressing): a new key with one of these bodies is that
+ * message under a UIDL the server changed, not a new message.  A body the
+ * server lists under another key as well is a second copy on the server,
+ * and is stored as one.
+ */
 struct pop3_fetch_hashes {
 	struct pop3_fetch_hash_slot {
 		uint8_t hash[STORE_HASH_LEN];
-		int64_t fetched;
+		int64_t fetched;	/* the first download's */
+		uint32_t unlisted;	/* records not yet claimed */
 		bool is_used;
 	} *slots;
 	size_t cap;		/* a power of two */
@@ -98,6 +105,8 @@ struct pop3_fetch {
 	bool has_top_hash;
 	uint64_t recv;			/* its bytes so far */
 	bool is_recv_bad;		/* oversized or not writable */
+	uint8_t tail[2];		/* bytes past LIST's size */
+	size_t n_tail;
 	char recv_error[160];		/* why it is not stored */
 	size_t n_dele_ok;
 };
@@ -246,28 +255,35 @@ pop3_fetch_hashes_init(struct pop3_fetch_hashes *h, size_t n)
 	return h->slots != NULL ? MS_OK : MS_ENOMEM;
 }
 
-/* Adds hash (kept: the first fetched time). */
+/* Adds an unlisted record's body (kept: the earliest fetched time). */
 static void
 pop3_fetch_hashes_add(struct pop3_fetch_hashes *h,
 		      const uint8_t hash[STORE_HASH_LEN], int64_t fetched)
 {
-	size_t i = pop3_fetch_hash_slot(h, hash);
+	struct pop3_fetch_hash_slot *e = &h->slots[pop3_fetch_hash_slot(h,
+								       hash)];
 
-	if (h->slots[i].is_used)
-		return;
-	memcpy(h->slots[i].hash, hash, STORE_HASH_LEN);
-	h->slots[i].fetched = fetched;
-	h->slots[i].is_used = true;
+	if (!e->is_used || fetched < e->fetched)
+		e->fetched = fetched;
+	memcpy(e->hash, hash, STORE_HASH_LEN);
+	e->is_used = true;
+	e->unlisted++;
 }
 
-/* Sized for every record and every listed message, so it never fills. */
-static const struct pop3_fetch_hash_slot *
-pop3_fetch_hashes_find(const struct pop3_fetch_hashes *h,
-		       const uint8_t hash[STORE_HASH_LEN])
+/* Claims one unlisted record with this body: true (and *fetched_r its
+ * time) when there was one.  Sized for every record, so never full. */
+static bool
+pop3_fetch_hashes_claim(struct pop3_fetch_hashes *h,
+			const uint8_t hash[STORE_HASH_LEN], int64_t *fetched_r)
 {
-	size_t i = pop3_fetch_hash_slot(h, hash);
+	struct pop3_fetch_hash_slot *e = &h->slots[pop3_fetch_hash_slot(h,
+								       hash)];
 
-	return h->slots[i].is_used ? &h->slots[i] : NULL;
+	if (!e->is_used || e->unlisted == 0)
+		return false;
+	e->unlisted--;
+	*fetched_r = e->fetched;
+	return true;
 }
 
 /* --- commands ------------------------------------------------------------- */
@@ -578,6 +594,13 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 
 /* --- RETR ------------------------------------------------------------------ */
 
+/*
+ * A message that does not end in CRLF gets one from the server before the
+ * final "." (RFC 1939 3), beyond the size LIST counted: up to two bytes
+ * past LIST's size are held back here, and dropped at the end when they
+ * are that CRLF.  Anything else past the size is not the message LIST
+ * announced.
+ */
 static void
 pop3_fetch_on_retr_chunk(struct pop3_session *s, const struct pop3_event *ev,
 			 void *arg)
@@ -585,25 +608,35 @@ pop3_fetch_on_retr_chunk(struct pop3_session *s, const struct pop3_event *ev,
 	struct pop3_fetch *f = arg;
 	struct pop3_plan_msg *m;
 	struct ms_err err = { 0 };
+	struct ms_slice b;
+	uint64_t room;
 
 	(void)s;
 	if (f->is_done || ev->type != POP3_EV_BODY_CHUNK)
 		return;
 	m = &f->msgs[f->work[f->next_done]];
-	f->recv += ev->text.len;
-	f->sum.bytes += ev->text.len;
+	b = ev->text;
+	room = f->recv < m->size ? m->size - f->recv : 0;
+	f->recv += b.len;
+	f->sum.bytes += b.len;
 	if (f->is_recv_bad)
 		return;
-	if (f->recv > m->size) {
-		/* More than LIST announced: not the message it listed (a
-		 * lone "." not stuffed ends a message early, extra bytes
-		 * here are as wrong).  The rest is read and dropped. */
-		snprintf(f->recv_error, sizeof(f->recv_error), "is larger "
-			 "than the %llu bytes LIST announced: not stored",
-			 (unsigned long long)m->size);
-		f->is_recv_bad = true;
-		store_body_writer_free(&f->w);
-		return;
+	if (b.len > room) {
+		/* The bytes past LIST's size: kept aside (two at most). */
+		const uint8_t *extra = b.p + room;
+		size_t n = b.len - (size_t)room;
+
+		if (f->n_tail + n > sizeof(f->tail)) {
+			snprintf(f->recv_error, sizeof(f->recv_error), "is "
+				 "larger than the %llu bytes LIST announced: "
+				 "not stored", (unsigned long long)m->size);
+			f->is_recv_bad = true;
+			store_body_writer_free(&f->w);
+			return;
+		}
+		memcpy(f->tail + f->n_tail, extra, n);
+		f->n_tail += n;
+		b.len = (size_t)room;
 	}
 	if (f->w == NULL && store_body_writer_new(f->p.store, m->size, &f->w,
 						  &err) < 0) {
@@ -611,54 +644,33 @@ pop3_fetch_on_retr_chunk(struct pop3_session *s, const struct pop3_event *ev,
 		f->is_recv_bad = true;
 		return;
 	}
-	if (store_body_writer_write(f->w, ev->text.p, ev->text.len,
-				    &err) < 0) {
+	if (b.len > 0 &&
+	    store_body_writer_write(f->w, b.p, b.len, &err) < 0) {
 		snprintf(f->recv_error, sizeof(f->recv_error), "%.150s", err.msg);
 		f->is_recv_bad = true;
 		store_body_writer_free(&f->w);
 	}
 }
 
-/* True when INBOX already holds a message with this body. */
-static bool
-pop3_fetch_inbox_has(struct pop3_fetch *f, const uint8_t hash[STORE_HASH_LEN])
-{
-	struct store_msg_ref *refs = NULL;
-	size_t n = 0;
-	bool has = false;
-
-	if (store_find_by_hash(f->p.store, hash, &refs, &n, NULL) < 0)
-		return false;
-	for (size_t i = 0; i < n && !has; i++)
-		has = refs[i].folder_id == f->inbox.id;
-	free(refs);
-	return has;
-}
-
 /* A complete body of message i: into the batch, as a new INBOX record
- * unless the account holds these bytes already. */
+ * unless it is a message the server listed before under another UIDL. */
 static void
 pop3_fetch_store(struct pop3_fetch *f, size_t i, struct store_body *body)
 {
 	struct pop3_plan_msg *m = &f->msgs[i];
 	struct pop3_fetch_got *g = &f->got[i];
-	const struct pop3_fetch_hash_slot *known;
 	struct store_pop3 rec = { 0 };
 	struct store_msg msg;
 
 	store_body_hash(body, rec.hash);
 	rec.fetched = f->now;
-	if ((known = pop3_fetch_hashes_find(&f->known, rec.hash)) != NULL) {
-		/* The same bytes under another key: the server changed
-		 * its UIDLs, or lists one message twice.  Its age is the
-		 * first download's. */
-		rec.fetched = known->fetched;
-		log_info("acct=%s pop3 message %u (%s) is stored already "
-			 "under another UIDL: not stored twice", f->name,
+	if (pop3_fetch_hashes_claim(&f->known, rec.hash, &rec.fetched)) {
+		/* The server changed its UIDLs: stored already, and its age
+		 * is the first download's.  The body goes with the record
+		 * (the reader may have deleted the stored copy). */
+		log_info("acct=%s pop3 message %u (%s) was stored under "
+			 "another UIDL: not stored twice", f->name,
 			 (unsigned)m->num, m->key);
-		store_body_free(&body);
-	} else if (pop3_fetch_inbox_has(f, rec.hash)) {
-		store_body_free(&body);
 	} else {
 		memset(&msg, 0, sizeof(msg));
 		msg.folder_id = f->inbox.id;
@@ -667,6 +679,7 @@ pop3_fetch_store(struct pop3_fetch *f, size_t i, struct store_body *body)
 		if (!pop3_fetch_batch_ok(f, store_batch_msg_add(f->batch, &msg,
 								body)))
 			return;
+		body = NULL;	/* the record's now */
 		f->sum.new_msgs++;
 	}
 	/* keep = no: the deletion is owed from the commit on. */
@@ -674,9 +687,8 @@ pop3_fetch_store(struct pop3_fetch *f, size_t i, struct store_body *body)
 					       m->is_ambiguous);
 	if (!pop3_fetch_batch_ok(f, store_batch_pop3_put(f->batch,
 							 f->p.account->name,
-							 m->key, &rec, NULL)))
+							 m->key, &rec, body)))
 		return;
-	pop3_fetch_hashes_add(&f->known, rec.hash, rec.fetched);
 	memcpy(g->hash, rec.hash, STORE_HASH_LEN);
 	g->fetched = rec.fetched;
 	g->has_rec = true;
@@ -709,7 +721,13 @@ pop3_fetch_on_retr(struct pop3_session *s, int rc, const struct pop3_event *st,
 				     (const char *)st->text.p);
 	} else if (f->is_recv_bad) {
 		pop3_fetch_msg_error(f, i, "%s", f->recv_error);
-	} else if (f->recv != f->msgs[i].size) {
+	} else if (f->n_tail > 0 && (f->n_tail != 2 || f->tail[0] != '\r' ||
+				      f->tail[1] != '\n')) {
+		pop3_fetch_msg_error(f, i, "is larger than the %llu bytes LIST "
+				     "announced: not stored, left on the "
+				     "server",
+				     (unsigned long long)f->msgs[i].size);
+	} else if (f->recv - f->n_tail != f->msgs[i].size) {
 		/* Fewer bytes: a lone "." the server did not stuff ended it
 		 * early, or the server lied; either way not the message. */
 		pop3_fetch_msg_error(f, i, "has %llu bytes where LIST "
@@ -726,6 +744,7 @@ pop3_fetch_on_retr(struct pop3_session *s, int rc, const struct pop3_event *st,
 	}
 	store_body_writer_free(&f->w);
 	f->recv = 0;
+	f->n_tail = 0;
 	f->is_recv_bad = false;
 	if (f->is_done)
 		return;
@@ -919,8 +938,11 @@ pop3_fetch_plan(struct pop3_fetch *f)
 	for (size_t r = 0; r < f->nrecs; r++) {
 		bool is_top = pop3_plan_is_top_key(f->recs[r].uidl);
 
-		if (is_seen[r] || (f->n > 0 && (is_top ? !has_top_keys :
-						!has_uidl_keys)))
+		if (is_seen[r])
+			continue;
+		pop3_fetch_hashes_add(&f->known, f->recs[r].rec.hash,
+				      f->recs[r].rec.fetched);
+		if (f->n > 0 && (is_top ? !has_top_keys : !has_uidl_keys))
 			continue;
 		if (!pop3_fetch_batch_ok(f, store_batch_pop3_delete(
 				f->batch, f->p.account->name, f->recs[r].uidl)))
@@ -956,11 +978,8 @@ pop3_fetch_after_listing(struct pop3_fetch *f)
 			 (unsigned long long)f->stat_count,
 			 f->stat_count == 1 ? "" : "s", f->n);
 	if ((f->work = malloc((f->n + 1) * sizeof(*f->work))) == NULL ||
-	    pop3_fetch_hashes_init(&f->known, f->nrecs + f->n) < 0)
+	    pop3_fetch_hashes_init(&f->known, f->nrecs) < 0)
 		return MS_ENOMEM;
-	for (size_t r = 0; r < f->nrecs; r++)
-		pop3_fetch_hashes_add(&f->known, f->recs[r].rec.hash,
-				      f->recs[r].rec.fetched);
 	f->n_work = f->next_send = f->next_done = 0;
 	for (size_t i = 0; i < f->n; i++)
 		if (f->msgs[i].key[0] == '\0')

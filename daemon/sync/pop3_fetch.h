@@ -25,10 +25,12 @@
  * leaves the server untouched (POP3 deletes only at QUIT); the messages
  * complete by then are committed.
  *
- * A message whose bytes the account already stored under another key (a
- * server that changed its UIDLs) or that INBOX holds is not stored a
- * second time: only its POP3 record is added.  Records of messages the
- * server no longer lists are dropped (for the kind of key the pass used).
+ * A new key whose bytes are those of a record whose key the server no
+ * longer lists is that message under a UIDL the server changed: it is not
+ * stored a second time, only its POP3 record is added.  Two messages with
+ * the same bytes that the server lists both are two messages, stored
+ * both.  Records of messages the server no longer lists are dropped (for
+ * the kind of key the pass used).
  *
  * Loop thread only.  Callbacks fire from session callbacks, never from
  * inside pop3_fetch_start().

@@ -31,14 +31,18 @@ grep -q "^p: 1 folder, 0 new, 0 changed, 0 deleted" "$WORK/out" &&
 	ok "no-change pass: $(cat "$WORK/out")" || fail "no-change pass: $(cat "$WORK/out")"
 [ "$("$STOREDUMP" "$STORE" msgs p INBOX | wc -l)" = 40 ] || fail "records after the no-change pass"
 
-# New mail between passes.
-mailfill "$MS_USER1" 5 --folder INBOX --quiet >/dev/null || exit 1
+# New mail between passes, two of them the same bytes (a message delivered
+# twice is two messages on the server, and two in the store).
+mailfill "$MS_USER1" 3 --folder INBOX --quiet >/dev/null || exit 1
+twice="$(find "$(ms_corpus_dir)/messages" -name '*.eml' | sort | tail -1)"
+mailmutate_add "$MS_USER1" INBOX "$twice" "$twice" >/dev/null || exit 1
 p3_sync || fail "third pass: $(cat "$WORK/err")"
 grep -q "^p: 1 folder, 5 new" "$WORK/out" && ok "new mail: $(cat "$WORK/out")" ||
 	fail "new mail: $(cat "$WORK/out")"
 server1="$(p3_server_hashes)"
-[ "$(p3_store_hashes)" = "$server1" ] && ok "store equals the server (45)" ||
+[ "$(p3_store_hashes)" = "$server1" ] && ok "store equals the server (45, one body twice)" ||
 	fail "store differs after new mail"
+[ "$(p3_store_hashes | uniq -d | wc -l)" = 1 ] || fail "the message delivered twice is not stored twice"
 
 # A reader deletes one message and flags another: local only.
 victim="$(ls "$MAIL/new" | head -1)"

@@ -119,10 +119,14 @@ fake_start --maildrop "$DROP" --deleted-log "$WORK/deleted"
 maildrop 6
 printf 'Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n. space\r\nend\r\n' > "$WORK/dots.eml"
 add_msg m0007 "$WORK/dots.eml"
+# A message without a final CRLF: the server adds one before the "."
+# (beyond LIST's size); the store keeps the server's bytes.
+printf 'Subject: no final CRLF\r\n\r\nthe last line ends here' > "$WORK/noeol.eml"
+add_msg m0008 "$WORK/noeol.eml"
 scenario dots "keep = yes"
 pass normal
 [ "$RC" = 0 ] || fail "dots: exit $RC: $(cat "$WORK/dots.err")"
-complete "dot-stuffed lines come back unstuffed, byte for byte"
+complete "dot-stuffed lines come back unstuffed, byte for byte, a message without final CRLF too"
 invariants "first pass"
 grep -q 'STAT' "$WORK/cmds" && grep -q '^UIDL$' "$WORK/cmds" || fail "dots: no STAT/UIDL"
 pass normal
@@ -132,7 +136,7 @@ grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && ok "dots: a second pass finds 
 for f in "$DROP"/m*; do mv "$f" "$DROP/x${f##*/m}"; done
 sed -i 's/^m/x/' "$WORK/drop.map"
 pass normal
-grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && [ "$(n_store)" = 7 ] &&
+grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && [ "$(n_store)" = 8 ] &&
 	ok "dots: changed UIDLs: nothing stored twice" || fail "dots: changed UIDLs: $(cat "$WORK/dots.out"), $(n_store) records"
 invariants "changed UIDLs"
 
