@@ -248,8 +248,8 @@ pop3_fetch_hash_slot(const struct pop3_fetch_hashes *h,
 static int
 pop3_fetch_hashes_init(struct pop3_fetch_hashes *h, size_t n)
 {
-	h->cap = 64;
-	while (h->cap < 2 * n + 64)
+	h->cap = 16;
+	while (h->cap < 2 * n + 16)
 		h->cap *= 2;
 	h->slots = calloc(h->cap, sizeof(*h->slots));
 	return h->slots != NULL ? MS_OK : MS_ENOMEM;
@@ -897,7 +897,7 @@ pop3_fetch_plan(struct pop3_fetch *f)
 {
 	bool *is_seen = NULL;
 	bool has_uidl_keys = false, has_top_keys = false;
-	size_t n_prune = 0;
+	size_t n_prune = 0, n_unlisted = 0;
 	int rc;
 
 	if ((rc = pop3_plan_disambiguate(f->msgs, f->n)) < 0)
@@ -933,8 +933,14 @@ pop3_fetch_plan(struct pop3_fetch *f)
 		g->has_rec = true;
 	}
 	/* A record the listing does not hold: the server deleted the
-	 * message (or it was the other kind of key, which this pass
-	 * cannot see; an empty listing holds neither kind). */
+	 * message, or changed its UIDL (or it was the other kind of key,
+	 * which this pass cannot see; an empty listing holds neither). */
+	for (size_t r = 0; r < f->nrecs; r++)
+		n_unlisted += !is_seen[r];
+	if (pop3_fetch_hashes_init(&f->known, n_unlisted) < 0) {
+		free(is_seen);
+		return MS_ENOMEM;
+	}
 	for (size_t r = 0; r < f->nrecs; r++) {
 		bool is_top = pop3_plan_is_top_key(f->recs[r].uidl);
 
@@ -977,8 +983,7 @@ pop3_fetch_after_listing(struct pop3_fetch *f)
 			 "%zu: LIST is believed", f->name,
 			 (unsigned long long)f->stat_count,
 			 f->stat_count == 1 ? "" : "s", f->n);
-	if ((f->work = malloc((f->n + 1) * sizeof(*f->work))) == NULL ||
-	    pop3_fetch_hashes_init(&f->known, f->nrecs) < 0)
+	if ((f->work = malloc((f->n + 1) * sizeof(*f->work))) == NULL)
 		return MS_ENOMEM;
 	f->n_work = f->next_send = f->next_done = 0;
 	for (size_t i = 0; i < f->n; i++)
