@@ -294,23 +294,26 @@ pop3_fetch_window(const struct pop3_fetch *f)
 	return f->is_pipelining ? POP3_FETCH_WINDOW : 1;
 }
 
-/* Submits the command just built; false (and the pass failed) if not. */
+/*
+ * Registers the n commands just built (with cbs[0], cbs[stride], ...
+ * each; stride 0: all with cbs[0]), which sends them, and advances
+ * next_send.  build_rc is the result of building the next one: an error
+ * with nothing built fails the pass.  False when the pass failed.
+ */
 static bool
-pop3_fetch_submit(struct pop3_fetch *f, int built,
-		  void (*on_event)(struct pop3_session *, const struct
-				   pop3_event *, void *),
-		  void (*on_done)(struct pop3_session *, int,
-				  const struct pop3_event *, void *))
+pop3_fetch_register(struct pop3_fetch *f, size_t n,
+		    const struct pop3_session_cmd_cbs *cbs, size_t stride,
+		    int build_rc)
 {
-	struct pop3_session_cmd_cbs cbs = {
-		.on_event_cb = on_event,
-		.on_done_cb = on_done,
-		.arg = f,
-	};
-	int rc = built;
+	int rc = n == 0 ? build_rc : MS_OK;
 
-	if (rc == MS_OK)
-		rc = pop3_session_submit(f->p.sess, &cbs);
+	for (size_t i = 0; i < n && rc == MS_OK; i++) {
+		struct pop3_session_cmd_cbs cb = cbs[i * stride];
+
+		cb.arg = f;
+		if ((rc = pop3_session_submit(f->p.sess, &cb)) == MS_OK)
+			f->next_send++;
+	}
 	if (rc != MS_OK) {
 		pop3_fetch_fail(f, rc == MS_ENOMEM ? rc : MS_EINTERNAL,
 				"cannot send a POP3 command (%s)",
@@ -505,35 +508,36 @@ pop3_fetch_on_uidl(struct pop3_session *s, int rc, const struct pop3_event *st,
 	pop3_fetch_next(f);
 }
 
+/*
+ * The listing's three commands.  Answers come in order, so with
+ * PIPELINING all three go at once (one round trip); without it each waits
+ * for the answer before it, since such a server may drop what arrives
+ * early.
+ */
 static void
 pop3_fetch_send_listing(struct pop3_fetch *f)
 {
+	static const struct pop3_session_cmd_cbs cbs[3] = {
+		{ NULL, pop3_fetch_on_stat, NULL },
+		{ pop3_fetch_on_list_line, pop3_fetch_on_list, NULL },
+		{ pop3_fetch_on_uidl_line, pop3_fetch_on_uidl, NULL },
+	};
 	struct pop3_client *c = pop3_session_core(f->p.sess);
+	size_t want = f->next_send, n = 0;
+	int rc = MS_OK;
 
-	/* Answers come in order, so the three can always go at once when
-	 * pipelining; without it the session still queues them, but a
-	 * server without PIPELINING may drop what arrives early, so each
-	 * waits (pop3_fetch_pump). */
-	if (f->next_send == 0 &&
-	    !pop3_fetch_submit(f, pop3_cmd_stat(c), NULL, pop3_fetch_on_stat))
-		return;
-	if (f->next_send == 0)
-		f->next_send = 1;
-	if (!f->is_pipelining && f->next_send == 1 &&
-	    pop3_session_in_flight(f->p.sess) > 0)
-		return;
-	if (f->next_send == 1 &&
-	    !pop3_fetch_submit(f, pop3_cmd_list(c, 0), pop3_fetch_on_list_line,
-			       pop3_fetch_on_list))
-		return;
-	if (f->next_send == 1)
-		f->next_send = 2;
-	if (!f->is_pipelining && pop3_session_in_flight(f->p.sess) > 0)
-		return;
-	if (f->next_send == 2 &&
-	    pop3_fetch_submit(f, pop3_cmd_uidl(c, 0), pop3_fetch_on_uidl_line,
-			      pop3_fetch_on_uidl))
-		f->next_send = 3;
+	if (f->is_pipelining)
+		want = 3;
+	else if (pop3_session_in_flight(f->p.sess) == 0 && want < 3)
+		want++;
+	/* Built first, then registered: the first registration sends all
+	 * that is queued, in one write. */
+	for (size_t i = f->next_send; i < want && rc == MS_OK; i++) {
+		rc = i == 0 ? pop3_cmd_stat(c) : i == 1 ? pop3_cmd_list(c, 0) :
+		     pop3_cmd_uidl(c, 0);
+		n += rc == MS_OK;
+	}
+	(void)pop3_fetch_register(f, n, cbs + f->next_send, 1, rc);
 }
 
 /* --- TOP ------------------------------------------------------------------- */
@@ -852,7 +856,15 @@ pop3_fetch_mark(struct pop3_fetch *f)
 static void
 pop3_fetch_pump(struct pop3_fetch *f)
 {
+	static const struct pop3_session_cmd_cbs top = {
+		pop3_fetch_on_top_chunk, pop3_fetch_on_top, NULL };
+	static const struct pop3_session_cmd_cbs retr = {
+		pop3_fetch_on_retr_chunk, pop3_fetch_on_retr, NULL };
+	static const struct pop3_session_cmd_cbs dele = {
+		NULL, pop3_fetch_on_dele, NULL };
 	struct pop3_client *c = pop3_session_core(f->p.sess);
+	size_t i = f->next_send;
+	int rc = MS_OK;
 
 	if (f->is_done)
 		return;
@@ -860,33 +872,23 @@ pop3_fetch_pump(struct pop3_fetch *f)
 		pop3_fetch_send_listing(f);
 		return;
 	}
-	while (f->next_send < f->n_work &&
-	       f->next_send - f->next_done < pop3_fetch_window(f)) {
-		uint32_t num = f->msgs[f->work[f->next_send]].num;
-		bool is_ok;
+	/* As many as the window allows, built first and then registered,
+	 * so that they leave in one write. */
+	for (; i < f->n_work && i - f->next_done < pop3_fetch_window(f) &&
+	     rc == MS_OK; i++) {
+		uint32_t num = f->msgs[f->work[i]].num;
 
-		switch (f->step) {
-		case POP3_FETCH_TOP:
-			is_ok = pop3_fetch_submit(f, pop3_cmd_top(c, num, 0),
-						  pop3_fetch_on_top_chunk,
-						  pop3_fetch_on_top);
+		rc = f->step == POP3_FETCH_TOP ? pop3_cmd_top(c, num, 0) :
+		     f->step == POP3_FETCH_RETR ? pop3_cmd_retr(c, num) :
+		     pop3_cmd_dele(c, num);
+		if (rc != MS_OK)
 			break;
-		case POP3_FETCH_RETR:
-			is_ok = pop3_fetch_submit(f, pop3_cmd_retr(c, num),
-						  pop3_fetch_on_retr_chunk,
-						  pop3_fetch_on_retr);
-			break;
-		case POP3_FETCH_DELE:
-			is_ok = pop3_fetch_submit(f, pop3_cmd_dele(c, num),
-						  NULL, pop3_fetch_on_dele);
-			break;
-		default:
-			return;
-		}
-		if (!is_ok)
-			return;
-		f->next_send++;
 	}
+	if (!pop3_fetch_register(f, i - f->next_send,
+				 f->step == POP3_FETCH_TOP ? &top :
+				 f->step == POP3_FETCH_RETR ? &retr : &dele, 0,
+				 rc))
+		return;
 	if (f->next_done == f->n_work)
 		pop3_fetch_next(f);
 }
@@ -996,6 +998,8 @@ pop3_fetch_after_listing(struct pop3_fetch *f)
 static void
 pop3_fetch_next(struct pop3_fetch *f)
 {
+	static const struct pop3_session_cmd_cbs quit = {
+		NULL, pop3_fetch_on_quit, NULL };
 	struct pop3_client *c = pop3_session_core(f->p.sess);
 	int rc;
 
@@ -1041,8 +1045,8 @@ pop3_fetch_next(struct pop3_fetch *f)
 			return;
 		}
 		pop3_fetch_set_step(f, POP3_FETCH_QUIT);
-		(void)pop3_fetch_submit(f, pop3_cmd_quit(c), NULL,
-					pop3_fetch_on_quit);
+		rc = pop3_cmd_quit(c);
+		(void)pop3_fetch_register(f, rc == MS_OK ? 1 : 0, &quit, 0, rc);
 		return;
 	case POP3_FETCH_MARK:
 	case POP3_FETCH_QUIT:

@@ -113,7 +113,7 @@ complete()
 	fi
 }
 
-fake_start --maildrop "$DROP" --deleted-log "$WORK/deleted"
+fake_start --maildrop "$DROP" --deleted-log "$WORK/deleted" --batch-log "$WORK/batches"
 
 # --- dot-prefixed lines, and a proper pass --------------------------------
 maildrop 6
@@ -129,9 +129,17 @@ pass normal
 complete "dot-stuffed lines come back unstuffed, byte for byte, a message without final CRLF too"
 invariants "first pass"
 grep -q 'STAT' "$WORK/cmds" && grep -q '^UIDL$' "$WORK/cmds" || fail "dots: no STAT/UIDL"
+: > "$WORK/batches"
 pass normal
 grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" && ok "dots: a second pass finds nothing new" ||
 	fail "dots: second pass: $(cat "$WORK/dots.out")"
+# After the login: STAT, LIST and UIDL in one read (one round trip), then
+# QUIT; no RETR.
+reads="$(awk '$2 == "STAT" || $2 == "LIST" || $2 == "UIDL" { print $1 }' "$WORK/batches" | sort -u | wc -l)"
+after="$(awk '$2 == "STAT" { r = $1 } r && $1 > r { print $2 }' "$WORK/batches" | tr '\n' ' ')"
+[ "$reads" = 1 ] && [ "$after" = "QUIT " ] &&
+	ok "dots: the no-change pass is one round trip after the login (then QUIT)" ||
+	fail "dots: no-change pass: $(cat "$WORK/batches" | tr '\n' ' ')"
 # The server changes every UIDL: no message is stored twice.
 for f in "$DROP"/m*; do mv "$f" "$DROP/x${f##*/m}"; done
 sed -i 's/^m/x/' "$WORK/drop.map"
@@ -265,10 +273,14 @@ invariants "no UIDL"
 
 # --- no PIPELINING ---------------------------------------------------------------
 maildrop 6
+: > "$WORK/batches"
 scenario nopipe
 pass nopipe
 [ "$RC" = 0 ] || fail "nopipe: exit $RC: $(cat "$WORK/nopipe.err")"
 complete "without PIPELINING"
+reads="$(awk '$2 == "STAT" || $2 == "LIST" || $2 == "UIDL" || $2 == "RETR" { print $1 }' "$WORK/batches" | sort | uniq -d | wc -l)"
+[ "$reads" = 0 ] && ok "nopipe: without PIPELINING one command at a time" ||
+	fail "nopipe: $reads reads with two commands"
 [ "$(n_drop)" = 0 ] || fail "nopipe: server keeps $(n_drop)"
 
 # --- a message over 20 MB, streamed ---------------------------------------------

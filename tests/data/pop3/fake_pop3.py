@@ -7,7 +7,9 @@ connection at a time, until killed.  Prints "PORT <n>" once listening.
 DELE marks a message; QUIT removes the marked files (so a dropped
 connection deletes nothing, as RFC 1939 says).  Every command is appended to
 --log (PASS without its argument), and every file QUIT removed to
---deleted-log.
+--deleted-log.  --batch-log gets "<read> <command>" per command, where
+<read> counts the socket reads of the connection: commands a client
+pipelined arrive in one read.
 
 The mode, read from --mode-file at each connection, makes it misbehave
 (N is a 1-based message number):
@@ -42,6 +44,7 @@ class Conn:
         self.sock = sock
         self.a = a
         self.rbuf = b""
+        self.nreads = 0
         modes = open(a.mode_file).read().split(",") if os.path.exists(a.mode_file) else []
         self.modes = {}
         for m in (x.strip() for x in modes):
@@ -68,6 +71,7 @@ class Conn:
             d = self.sock.recv(65536)
             if not d:
                 raise EOFError
+            self.nreads += 1
             self.rbuf += d
         l, _, self.rbuf = self.rbuf.partition(b"\n")
         return l.rstrip(b"\r").decode("utf-8", "replace")
@@ -160,6 +164,9 @@ class Conn:
             verb, _, arg = l.partition(" ")
             verb = verb.upper()
             self.log(verb if verb == "PASS" else l)
+            if self.a.batch_log:
+                with open(self.a.batch_log, "a") as f:
+                    f.write("%d %s\n" % (self.nreads, verb))
             if verb == "CAPA":
                 self.line("+OK")
                 for c in self.caps():
@@ -233,6 +240,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--log")
     ap.add_argument("--deleted-log")
+    ap.add_argument("--batch-log")
     a = ap.parse_args()
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
