@@ -38,6 +38,9 @@ import ssl
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fake_serve import serve  # noqa: E402
+
 
 class Conn:
     def __init__(self, sock, a):
@@ -242,30 +245,8 @@ def main():
     ap.add_argument("--deleted-log")
     ap.add_argument("--batch-log")
     a = ap.parse_args()
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    while True:
-        sock, _ = srv.accept()
-        try:
-            sock = ctx.wrap_socket(sock, server_side=True)
-            Conn(sock, a).run()
-        except (EOFError, ConnectionError, ssl.SSLError, BrokenPipeError):
-            pass
-        finally:
-            try:
-                sock.settimeout(1.0)
-                sock.shutdown(socket.SHUT_WR)
-                while sock.recv(65536):
-                    pass
-            except (OSError, ssl.SSLError):
-                pass
-            sock.close()
-
+    serve(a.cert, a.key, lambda sock: Conn(sock, a).run(),
+          (EOFError, ConnectionError, ssl.SSLError, BrokenPipeError))
 
 if __name__ == "__main__":
     sys.exit(main())
