@@ -603,8 +603,7 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	if (a->ops == NULL) {
 		a->st.state = ACCT_DISABLED;
 		snprintf(a->st.reason, sizeof(a->st.reason), "%s is not "
-			 "implemented yet", a->cfg.protocol == CFG_PROTOCOL_POP3 ?
-			 "POP3" : a->st.protocol);
+			 "implemented yet", a->st.protocol);
 		a->is_engine_closed = true;
 	} else if ((rc = a->ops->create(a->loop, a->store, &a->cfg, &cbs,
 					&a->engine, err_r)) < 0) {

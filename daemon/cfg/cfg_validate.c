@@ -984,6 +984,10 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 const char *
 cfg_protocol_name(enum cfg_protocol p)
 {
+	/* The table ends with NULL for the value parser. */
+	if ((size_t)p + 1 >= sizeof(cfg_protocol_names) /
+	    sizeof(cfg_protocol_names[0]))
+		return "?";
 	return cfg_protocol_names[p];
 }
 

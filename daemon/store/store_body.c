@@ -599,6 +599,33 @@ store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 }
 
 int
+store_body_size_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		    uint64_t *size_r, struct ms_err *err_r)
+{
+	MDB_val k = { STORE_HASH_LEN, (void *)hash }, v;
+	MDB_txn *txn;
+	int rc;
+
+	*size_r = 0;
+	rc = store__read_begin(s, &txn, err_r);
+	if (rc < 0)
+		return rc;
+	rc = mdb_get(txn, s->dbi[STORE_DBI_BODY_INFO], &k, &v);
+	if (rc == 0 && v.mv_size == STORE__INFO_LEN) {
+		*size_r = store__get64((const uint8_t *)v.mv_data + 4);
+		rc = MS_OK;
+	} else if (rc == 0) {
+		rc = ms_err_set(err_r, MS_ESTORE, "store: bad body_info");
+	} else if (rc == MDB_NOTFOUND) {
+		rc = STORE_NOTFOUND;
+	} else {
+		rc = store__mdb_err(s, err_r, rc, "reading body_info");
+	}
+	store__read_end(s, txn);
+	return rc;
+}
+
+int
 store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		    struct ms_buf *out, struct ms_err *err_r)
 {
