@@ -169,6 +169,7 @@ acct_imap_start_sync(struct acct_imap *e)
 {
 	struct imap_sync_params p = {
 		.store = e->store,
+		.loop = e->loop,
 		.account = e->acct,
 		.sess = e->sess,
 		.only_folder = e->folder,

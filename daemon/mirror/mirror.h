@@ -203,10 +203,12 @@ int mirror_export(struct store *s, const struct mirror_params *p,
  *  - MS_AGAIN: more to do;
  *  - MIRROR_EXPORT_WORK: the next piece may block for long (listing a
  *    large folder, or the syncfs after a folder's files are written,
- *    which can take seconds) and touches no store state: run
- *    mirror_export_work(j) on any thread (the daemon uses the libuv
- *    threadpool), then step on (nothing else may use j meanwhile).  A
- *    step without the work run runs it itself;
+ *    which can take seconds; after mirror_export_commit_as_work() also
+ *    each commit of the export's batch, whose fsync can take as long)
+ *    and touches no other store state: run mirror_export_work(j) on any
+ *    thread (the daemon uses the libuv threadpool), then step on
+ *    (nothing else may use j meanwhile).  A step without the work run
+ *    runs it itself;
  *  - MS_OK: done; or a negative MS_E* with err_r set.
  * end frees the job, adding its counters to *st_r (may be NULL); ending
  * early abandons the export: what is not yet recorded is found again, or
@@ -220,6 +222,9 @@ int mirror_export_begin(struct store *s, const struct mirror_params *p,
 int mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
 		       struct ms_err *err_r) MS_WUR;
 void mirror_export_work(struct mirror_export_job *j);
+/* Every commit of j becomes blocking work (see above), so that a loop
+ * thread stepping the export never waits for an fsync. */
+void mirror_export_commit_as_work(struct mirror_export_job *j);
 void mirror_export_end(struct mirror_export_job **jp,
 		       struct mirror_stats *st_r);
 

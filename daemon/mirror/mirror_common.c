@@ -887,13 +887,19 @@ mirror__hash_find(const void *v, size_t n, size_t size,
 	return SIZE_MAX;
 }
 
+bool
+mirror__batch_is_full(const struct store_batch *b)
+{
+	return store_batch_count(b) >= MIRROR_BATCH_OPS ||
+	       store_batch_mem(b) >= MIRROR_BATCH_MEM;
+}
+
 int
 mirror__batch_flush(struct store_batch *b, bool force, struct ms_err *err_r)
 {
 	if (store_batch_count(b) == 0)
 		return MS_OK;
-	if (!force && store_batch_count(b) < MIRROR_BATCH_OPS &&
-	    store_batch_mem(b) < MIRROR_BATCH_MEM)
+	if (!force && !mirror__batch_is_full(b))
 		return MS_OK;
 	return store_batch_commit(b, err_r);
 }

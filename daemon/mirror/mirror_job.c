@@ -107,6 +107,7 @@ mirror_job_start(uv_loop_t *loop, struct store *s,
 		free(j);
 		return NULL;
 	}
+	mirror_export_commit_as_work(j->ej);
 	j->slice_ns = (uint64_t)(slice_ms != 0 ? slice_ms : MIRROR_JOB_SLICE_MS) *
 		      1000000u;
 	j->cb = cb;

@@ -2,9 +2,10 @@
  * mirror_job.h - mirror_export() on a libuv loop without holding the loop:
  * the export runs in steps of at most slice_ms each, one per loop turn (a
  * uv_idle handle, so the loop polls for I/O, timers and signals between
- * steps), and what may block for long without touching the store (each
- * folder's listing, and its syncfs(2), which can take seconds) runs on
- * the libuv threadpool.  Every store write stays on the loop thread.
+ * steps), and what may block for long (each folder's listing, its
+ * syncfs(2), which can take seconds, and each commit of the export's
+ * batch, whose fsync can take as long) runs on the libuv threadpool; the
+ * steps in between only read the store.
  *
  * While a job runs, the caller must not scan or sync the same account
  * (see mirror_export_begin()).
@@ -18,8 +19,9 @@
 #include "mirror/mirror.h"
 #include "store/store.h"
 
-/* Work per loop turn, in milliseconds, when the caller passes 0. */
-#define MIRROR_JOB_SLICE_MS 20
+/* Work per loop turn, in milliseconds, when the caller passes 0: well
+ * under what a control request or a watcher may wait (mailsyncd(1)). */
+#define MIRROR_JOB_SLICE_MS 4
 
 struct mirror_job;
 

@@ -70,6 +70,10 @@ struct store {
 	size_t spool_live;	/* bodies in it not yet freed */
 	/* Read transactions hold it shared, a map resize exclusively. */
 	pthread_rwlock_t resize_lock;
+	/* Held by a write (store__write()) from begin to commit: writes may
+	 * come from the loop and from a commit on a pool thread, one at a
+	 * time, and the writer-only fields above are theirs in turn. */
+	pthread_mutex_t write_lock;
 };
 
 /*
