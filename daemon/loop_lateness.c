@@ -56,6 +56,9 @@ loop_lateness_start(struct loop_lateness *l, uv_loop_t *loop,
 	uv_unref((uv_handle_t *)&l->timer);
 	l->log_over_ns = (uint64_t)log_over_ms * 1000000u;
 	l->is_on = true;
+	/* The loop's clock dates from its last turn (or its init, before
+	 * the store was opened): the first due time must not. */
+	uv_update_time(loop);
 	loop_lateness_arm(l);
 }
 

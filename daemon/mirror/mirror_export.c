@@ -47,22 +47,6 @@ mirror_missing_is_done(const void *e)
 	return ((const struct mirror_missing *)e)->is_done;
 }
 
-/*
- * Commits the batch when it holds enough (always with force): here, or,
- * when the export's commits are blocking work (the daemon's loop), by
- * asking the step to hand the commit out (c->want_commit).
- */
-static int
-mirror_export_flush(struct mirror_ctx *c, struct store_batch *b, bool force,
-		    struct ms_err *err_r)
-{
-	if (!c->is_commit_work)
-		return mirror__batch_flush(b, force, err_r);
-	if (store_batch_count(b) > 0 && (force || mirror__batch_is_full(b)))
-		c->want_commit = true;
-	return MS_OK;
-}
-
 /* Records where the record's file now is (committed with the batch). */
 static int
 mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
@@ -70,7 +54,7 @@ mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
 {
 	int rc = store_batch_msg_mirror(x->b, x->f->id, uid, name);
 
-	return rc == MS_OK ? mirror_export_flush(x->c, x->b, false, err_r) :
+	return rc == MS_OK ? mirror__batch_flush(x->b, false, err_r) :
 	       ms_err_set(err_r, rc, "recording a mirror name");
 }
 
@@ -544,8 +528,6 @@ struct mirror_export_job {
 	size_t i;			/* index in ORPHANS and MISSING */
 	int work_rc;			/* of the last blocking work */
 	struct ms_err work_err;
-	int commit_rc;			/* of the last commit handed out */
-	struct ms_err commit_err;
 };
 
 /* Record m finds its file (claimed) or joins the missing. */
@@ -667,25 +649,8 @@ mirror_export_list(struct mirror_export_job *j)
 }
 
 void
-mirror_export_commit_as_work(struct mirror_export_job *j)
-{
-	j->c.is_commit_work = true;
-}
-
-/* The commit the step handed out (c.want_commit), wherever it runs. */
-static void
-mirror_export_commit(struct mirror_export_job *j)
-{
-	if (!j->c.want_commit)
-		return;
-	j->c.want_commit = false;
-	j->commit_rc = store_batch_commit(j->b, &j->commit_err);
-}
-
-void
 mirror_export_work(struct mirror_export_job *j)
 {
-	mirror_export_commit(j);
 	switch (j->phase) {
 	case MIRROR_PH_LIST:
 		mirror_export_list(j);
@@ -741,7 +706,7 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 			ms_err_set(err_r, rc, "out of memory");
 	}
 	if (rc == MS_OK)
-		rc = mirror_export_flush(&j->c, j->b, true, err_r);
+		rc = mirror__batch_flush(j->b, true, err_r);
 	if (!j->x.is_complete)
 		j->is_complete = false;
 	j->st.folders++;
@@ -776,7 +741,7 @@ mirror_export_left_clear(struct mirror_export_job *j, uint32_t id,
 			rc = ms_err_set(err_r, rc, "out of memory");
 	if (l == &all)
 		mirror__left_free(&all);
-	return rc == MS_OK ? mirror_export_flush(&j->c, j->b, false, err_r) : rc;
+	return rc == MS_OK ? mirror__batch_flush(j->b, false, err_r) : rc;
 }
 
 /* One unit of work; MS_AGAIN when there is more. */
@@ -899,18 +864,9 @@ mirror_export_step(struct mirror_export_job *j, uint64_t budget_ns,
 
 	if (until < budget_ns)
 		until = UINT64_MAX;	/* no budget */
-	/* A commit handed out and not run elsewhere runs here. */
-	mirror_export_commit(j);
-	if (j->commit_rc != MS_OK) {
-		if (err_r != NULL)
-			*err_r = j->commit_err;
-		return j->commit_rc;
-	}
-	do {
+	do
 		rc = mirror_export_one(j, err_r);
-		if (rc == MS_AGAIN && j->c.want_commit)
-			return MIRROR_EXPORT_WORK;
-	} while (rc == MS_AGAIN && mirror_now_ns() < until);
+	while (rc == MS_AGAIN && mirror_now_ns() < until);
 	return rc;
 }
 

@@ -67,10 +67,6 @@ struct mirror_ctx {
 	/* The scan's writes; NULL: on the caller's thread (export, check
 	 * and a scan run directly). */
 	const struct mirror_writer *w;
-	/* The export's commits are blocking work (mirror_job.h): a full
-	 * batch only sets want_commit, and the step hands it out. */
-	bool is_commit_work;
-	bool want_commit;
 };
 
 int mirror__ctx_init(struct mirror_ctx *c, struct store *s,
@@ -226,8 +222,25 @@ int mirror__scan_with(struct store *s, const struct mirror_params *p,
 		      const struct mirror_writer *w, struct mirror_stats *st_r,
 		      struct ms_err *err_r) MS_WUR;
 
-/* Does b hold enough to be committed? */
-bool mirror__batch_is_full(const struct store_batch *b);
+/*
+ * A report a pool thread fills (rep, whose callback collects each note),
+ * passed on to the caller's report on the loop: the caller's may be in
+ * use there meanwhile (the watch reports into it).
+ */
+struct mirror_note {
+	char *path;
+	char *why;
+};
+struct mirror_report_buf {
+	struct maildir_report rep;
+	struct mirror_note *v;
+	size_t n, cap;
+};
+void mirror__report_buf_init(struct mirror_report_buf *rb);
+/* Each note into out (may be NULL), once; loop thread. */
+void mirror__report_buf_flush(struct mirror_report_buf *rb,
+			      struct maildir_report *out);
+void mirror__report_buf_deinit(struct mirror_report_buf *rb);
 
 /* Commits b when it holds enough (or always, with force). */
 int mirror__batch_flush(struct store_batch *b, bool force,

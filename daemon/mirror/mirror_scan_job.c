@@ -22,12 +22,6 @@
 #define MIRROR_SCAN_JOB_BATCH_OPS 1000
 #define MIRROR_SCAN_JOB_BATCH_MEM (4u << 20)
 
-/* Something the worker left alone, for the caller's report. */
-struct mirror_scan_note {
-	char *path;
-	char *why;
-};
-
 struct mirror_scan_job {
 	uv_work_t work;			/* the scan on the threadpool */
 	struct store *s;
@@ -36,9 +30,7 @@ struct mirror_scan_job {
 	char *account, *root, *ns_prefix;
 	char **folders;
 	size_t nfolders;
-	struct maildir_report rep;	/* the worker's: collects notes */
-	struct mirror_scan_note *notes;	/* the worker's until after_work */
-	size_t nnotes, notes_cap;
+	struct mirror_report_buf notes;	/* the worker's until after_work */
 	struct maildir_report *out_rep;	/* the caller's */
 	struct mirror_writer w;
 	mirror_scan_job_cb cb;
@@ -51,31 +43,6 @@ struct mirror_scan_job {
 };
 
 /* --- the worker's side (pool thread) --------------------------------------- */
-
-static void
-mirror_scan_job_note(const char *path, const char *why, void *arg)
-{
-	struct mirror_scan_job *j = arg;
-	struct mirror_scan_note *v;
-
-	if (j->nnotes == j->notes_cap) {
-		size_t cap = j->notes_cap != 0 ? j->notes_cap * 2 : 8;
-
-		if ((v = realloc(j->notes, cap * sizeof(*v))) == NULL)
-			return;	/* a report lost to memory, nothing more */
-		j->notes = v;
-		j->notes_cap = cap;
-	}
-	v = &j->notes[j->nnotes];
-	v->path = strdup(path);
-	v->why = strdup(why);
-	if (v->path == NULL || v->why == NULL) {
-		free(v->path);
-		free(v->why);
-		return;
-	}
-	j->nnotes++;
-}
 
 static bool
 mirror_scan_job_is_canceled(void *ctx)
@@ -111,12 +78,7 @@ mirror_scan_job_work(uv_work_t *w)
 static void
 mirror_scan_job_free(struct mirror_scan_job *j)
 {
-	for (size_t i = 0; i < j->nnotes; i++) {
-		free(j->notes[i].path);
-		free(j->notes[i].why);
-	}
-	free(j->notes);
-	maildir_report_deinit(&j->rep);
+	mirror__report_buf_deinit(&j->notes);
 	for (size_t i = 0; i < j->nfolders; i++)
 		free(j->folders[i]);
 	free(j->folders);
@@ -132,9 +94,7 @@ mirror_scan_job_after_work(uv_work_t *w, int status)
 	struct mirror_scan_job *j = w->data;
 	int rc = j->rc;
 
-	for (size_t i = 0; i < j->nnotes; i++)
-		maildir_report_note(j->out_rep, j->notes[i].path,
-				    j->notes[i].why);
+	mirror__report_buf_flush(&j->notes, j->out_rep);
 	/* Not run at all (status < 0) only after a cancel; a scan that
 	 * ended anyway is reported canceled too: its caller is stopping. */
 	if (j->is_canceled || status < 0) {
@@ -166,7 +126,7 @@ mirror_scan_job_copy(struct mirror_scan_job *j, const struct mirror_params *p)
 	j->p.ns_prefix = j->ns_prefix;
 	j->p.folders = j->folders;
 	j->p.nfolders = j->nfolders;
-	j->p.rep = &j->rep;
+	j->p.rep = &j->notes.rep;
 	return MS_OK;
 }
 
@@ -182,7 +142,7 @@ mirror_scan_job_start(uv_loop_t *loop, struct store *s,
 		ms_err_set(err_r, MS_ENOMEM, "out of memory");
 		return NULL;
 	}
-	maildir_report_init(&j->rep, mirror_scan_job_note, j);
+	mirror__report_buf_init(&j->notes);
 	if (mirror_scan_job_copy(j, p) != MS_OK) {
 		mirror_scan_job_free(j);
 		ms_err_set(err_r, MS_ENOMEM, "out of memory");

@@ -439,8 +439,11 @@ test_pause_during_export(void **state)
 	assert_int_equal(st->state, ACCT_SYNCING);	/* the export runs */
 	assert_int_equal(acct_request_pause(x.a), MS_OK);
 	assert_int_equal(the_fake->n_cancel, 0);
-	for (unsigned i = 0; i < 100 && st->state == ACCT_SYNCING; i++)
+	/* The export runs on the threadpool: at most 5 s. */
+	for (unsigned i = 0; i < 500 && st->state == ACCT_SYNCING; i++) {
 		fix_turns(&x, 1);
+		usleep(10000);
+	}
 	assert_int_equal(st->state, ACCT_PAUSED);
 	assert_int_equal(st->passes, 1);
 	assert_int_equal(st->next_ms, 0);
