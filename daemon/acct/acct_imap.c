@@ -164,6 +164,7 @@ acct_imap_start_sync(struct acct_imap *e)
 {
 	struct imap_sync_params p = {
 		.store = e->c.store,
+		.loop = e->c.loop,
 		.account = e->c.acct,
 		.sess = e->sess,
 		.only_folder = e->folder,

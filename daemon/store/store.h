@@ -36,11 +36,14 @@
  * the end of a write transaction, the body, its body_info, its summary and
  * its Message-ID index entries are deleted in that same transaction.
  *
- * Threads: every function that writes runs on one thread (the loop
- * thread).  Read functions may run on other threads (the environment is
- * opened with MDB_NOTLS); every read opens and closes its own short read
- * transaction and copies what it returns, so nothing returned points into
- * the map.  No function keeps a transaction open after it returns.  A map
+ * Threads: writes are serialized by a lock, so a function that writes
+ * may run on any thread; the daemon makes them on the loop thread, except
+ * a batch it hands whole to a pool thread to commit (a loop write made
+ * meanwhile waits for that commit), and never writes one batch from two
+ * threads.  Read functions may run on any thread at any time (the
+ * environment is opened with MDB_NOTLS); every read opens and closes its
+ * own short read transaction and copies what it returns, so nothing
+ * returned points into the map.  No function keeps a transaction open after it returns.  A map
  * resize waits until no read transaction is open (a reader/writer lock).
  *
  * Memory: a body is in memory while it arrives (up to the spool

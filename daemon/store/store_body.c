@@ -118,6 +118,8 @@ store_body_share(struct store_body *b)
 	b->spool_off = s->spool_end;
 	b->is_shared = true;
 	s->spool_end += b->size;
+	if (s->spool_end > s->spool_size)
+		s->spool_size = s->spool_end;
 	s->spool_live++;
 	free(b->mem);
 	b->mem = NULL;
@@ -125,7 +127,11 @@ out:
 	pthread_mutex_unlock(&s->spool_lock);
 }
 
-/* A body in the shared spool is gone: the last one empties the file. */
+/*
+ * A body in the shared spool is gone: after the last one the spool is
+ * written again from its start, and the file shrinks only when it has
+ * grown past STORE__SPOOL_KEEP.
+ */
 static void
 store_body_unshare(struct store_body *b)
 {
@@ -133,10 +139,12 @@ store_body_unshare(struct store_body *b)
 
 	pthread_mutex_lock(&s->spool_lock);
 	if (--s->spool_live == 0) {
+		s->spool_end = 0;
 		/* Failing that, the file just keeps its bytes until the
-		 * store closes; appends go on from where they were. */
-		if (ftruncate(s->spool_fd, 0) == 0)
-			s->spool_end = 0;
+		 * store closes. */
+		if (s->spool_size > STORE__SPOOL_KEEP &&
+		    ftruncate(s->spool_fd, STORE__SPOOL_KEEP) == 0)
+			s->spool_size = STORE__SPOOL_KEEP;
 	}
 	pthread_mutex_unlock(&s->spool_lock);
 	b->is_shared = false;
