@@ -176,6 +176,13 @@ out="$(setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR
 [ "$rc" = 3 ] && [[ "$out" == *"at $WORK/userstore/run/mailsync.sock:"* ]] &&
 	ok "default socket of a user without XDG_RUNTIME_DIR: STORE/run/mailsync.sock" ||
 	fail "default socket: exit $rc: $out"
+printf '[general]\nlog_level = info\n' > "$WORK/nostore.ini"
+chmod 644 "$WORK/nostore.ini"
+out="$(setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR \
+	XDG_DATA_HOME="$WORK/data" "$MAILSYNCCTL" -c "$WORK/nostore.ini" status 2>&1)"; rc=$?
+[ "$rc" = 3 ] && [[ "$out" == *"at $WORK/data/mailsync/run/mailsync.sock:"* ]] &&
+	ok "... with the default store: \$XDG_DATA_HOME/mailsync/run/mailsync.sock" ||
+	fail "default socket, default store: exit $rc: $out"
 grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
