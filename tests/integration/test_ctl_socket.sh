@@ -114,6 +114,9 @@ C resume t >/dev/null && wait_for "resumed pass" 15 log_has 'acct=t state=idle '
 serving() { J status >/dev/null 2>&1; }
 out="$("$MS_PYTHON" "$PEER" "$SOCK" garbage)"
 [ "$out" = "bad-frame closed" ] && ok "garbage: bad-frame, then closed" || fail "garbage: $out"
+out="$("$MS_PYTHON" "$PEER" "$SOCK" badhello)"
+[ "$out" = "proto-mismatch closed" ] && ok "a client of another protocol version: proto-mismatch, closed" ||
+	fail "badhello: $out"
 out="$("$MS_PYTHON" "$PEER" "$SOCK" bigline)"
 [[ "$out" == bad-frame* ]] && ok "a 10 MB line: bad-frame ($out)" || fail "bigline: $out"
 "$MS_PYTHON" "$PEER" "$SOCK" half >/dev/null &
