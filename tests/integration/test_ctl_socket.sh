@@ -99,6 +99,20 @@ names = [json.loads(l)["event"] for l in open(sys.argv[1])]
 assert names[0] == "status" and "pass-done" in names and "new-mail" in names, names
 EOF
 
+# --- on a terminal: colour (never with NO_COLOR) and sync --wait's bar ---------------
+# script(1) gives mailsyncctl a pseudo-terminal as its stdout.
+tty_run() { script -qec "$*" /dev/null < /dev/null; }
+out="$(tty_run "'$MAILSYNCCTL' -c '$CFG' status")"
+[[ "$out" == *$'\033[32midle\033[0m'* ]] && ok "status on a terminal: the state in colour" ||
+	fail "status on a terminal: $(printf '%q' "$out")"
+out="$(tty_run "NO_COLOR=1 '$MAILSYNCCTL' -c '$CFG' status")"
+[[ "$out" != *$'\033'* ]] && [[ "$out" == *idle* ]] && ok "NO_COLOR: no colour on a terminal" ||
+	fail "NO_COLOR: $(printf '%q' "$out")"
+out="$(tty_run "'$MAILSYNCCTL' -c '$CFG' sync t --wait")"; rc=$?
+[ "$rc" = 0 ] && [[ "$out" == *"t ["*"%"*"folders"* ]] && [[ "$out" == *$'\033[K'* ]] &&
+	ok "sync --wait on a terminal: a redrawn progress bar" ||
+	fail "sync --wait on a terminal: exit $rc: $(printf '%q' "$out" | head -c 600)"
+
 # --- pause, resume --------------------------------------------------------------------
 C pause t >/dev/null && [ "$(J status | jq_py 'd["accounts"][0]["state"]')" = paused ] &&
 	ok "pause: paused" || fail "pause"
