@@ -17,6 +17,7 @@ packages=(
 	lmdb-utils procps iproute2 groff-base
 	time                              # peak RSS in tests (test_pop3_faults)
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
+	zsh                               # checks the installed zsh completion
 )
 if [[ "${1:-}" == "--all" ]]; then
 	packages+=(isync mpop msmtp fetchmail procmail)   # benchmark peers

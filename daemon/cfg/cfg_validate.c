@@ -965,7 +965,7 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 	for (size_t id = K_STORE; id < K_PROTOCOL; id++)
 		cfg_validate_default(&v, general, id, general_line, cfg);
 	if (cfg->socket == NULL)
-		cfg->socket = cfg__socket_default(env);
+		cfg->socket = cfg__socket_default(env, cfg->store);
 	cfg_validate_across(&v, cfg, general[K_STORE].is_valid ?
 			    general[K_STORE].entry->line : 0);
 	if (cfg->n_accounts == 0) {
