@@ -12,13 +12,13 @@
 # by ctest).
 #
 #   MS_BENCH_N=5000 bash tests/bench/bench_pop3.sh [BUILD_DIR]
+# (the corpus: MS_CORPUS, else ../shared/corpus beside the checkout)
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export MS_SOURCE_DIR="${MS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
 export MS_BUILD_DIR="${1:-${MS_BUILD_DIR:-$MS_SOURCE_DIR/build}}"
 export MAILSYNCD="${MAILSYNCD:-$MS_BUILD_DIR/daemon/mailsyncd}"
 N="${MS_BENCH_N:-5000}"
-export MS_CORPUS="${MS_CORPUS:-/work/shared/corpus}"
 . "$MS_SOURCE_DIR/tests/tools/pop3_common.sh"
 for tool in mpop fetchmail procmail openssl; do
 	command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/deps.sh --all)" >&2; exit 77; }

@@ -1,13 +1,8 @@
-# pop3_common.sh - shared helpers of tests/integration/test_pop3*.sh
-# (sourced; not a test).  Needs MAILSYNCD, MS_BUILD_DIR, MS_SOURCE_DIR.
-LIB="$MS_SOURCE_DIR/tests/integration/lib"
-. "$LIB/mailmutate.sh"
-ms_trap_install
-
-STOREDUMP="$MS_BUILD_DIR/tests/ms_storedump"
-FAILS=0
-fail() { printf 'FAIL: %s\n' "$*" >&2; FAILS=$((FAILS + 1)); }
-ok() { printf 'ok: %s\n' "$*"; }
+# pop3_common.sh - shared helpers of tests/integration/test_pop3*.sh and
+# tests/bench/bench_pop3.sh (sourced; not a test), on top of
+# imap_sync_common.sh (fail, ok, wait_for, STOREDUMP, the fixtures).
+# Needs MAILSYNCD, MS_BUILD_DIR, MS_SOURCE_DIR.
+. "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
 # p3_setup: Dovecot and a work dir.
 p3_setup()
@@ -63,6 +58,24 @@ for f in sys.argv[1:]:
     data = open(f, "rb").read()
     print(hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", data)).hexdigest())
 EOP
+}
+
+# p3_crlf_sizes FILE...: each file's size with bare LFs made CRLF, sorted.
+p3_crlf_sizes()
+{
+	[ $# -gt 0 ] || return 0
+	"$MS_PYTHON" - "$@" <<'EOP' | sort -n
+import re, sys
+for f in sys.argv[1:]:
+    print(len(re.sub(rb"(?<!\r)\n", b"\r\n", open(f, "rb").read())))
+EOP
+}
+
+p3_server_sizes()
+{
+	local d
+	d="$(dovecot_maildir "$MS_USER1")"
+	p3_crlf_sizes $(find "$d/cur" "$d/new" -type f 2>/dev/null)
 }
 
 # The server's INBOX: the SHA-256 of every message as POP3 sends it.
