@@ -63,6 +63,7 @@ struct mirror_scan {
 	struct mirror_left left;	/* its files of removed records */
 	struct mirror_nofile *nof;
 	size_t nnof, nof_cap;
+	char **paths;		/* each folder's Maildir, for the resolve */
 };
 
 static int
@@ -527,6 +528,49 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 	return mirror_scan_flush(x, false, err_r);
 }
 
+/*
+ * Is the file of a record about to be taken for a deletion there after
+ * all?  A listing can miss a file that a reader renames while the
+ * directory is read (readdir gives an entry renamed meanwhile zero, one
+ * or two times), so each folder that has such records is listed again
+ * and a record found there is left for the next scan (the rename raised
+ * an event that brings one).
+ */
+static int
+mirror_scan_relist(struct mirror_scan *x, struct ms_err *err_r)
+{
+	struct mirror_ctx *c = x->c;
+	int rc = MS_OK;
+
+	for (size_t k = 0; rc == MS_OK && k < c->nfolders; k++) {
+		uint32_t id = c->folders[k].id;
+		struct mirror_dir md;
+		bool has = false, exists;
+
+		for (size_t i = 0; i < x->nvan && !has; i++)
+			has = !x->van[i].is_done && x->van[i].folder_id == id;
+		if (!has || x->paths == NULL || x->paths[k] == NULL)
+			continue;
+		rc = mirror__dir_open(&md, c->p->root, x->paths[k], false, NULL,
+				      &exists, err_r);
+		for (size_t i = 0; rc == MS_OK && exists && i < x->nvan; i++) {
+			struct mirror_vanished *v = &x->van[i];
+
+			if (v->is_done || v->folder_id != id ||
+			    mirror__dir_find(&md, v->key, strlen(v->key)) ==
+			    SIZE_MAX)
+				continue;
+			log_info("acct=%s mirror uid=%" PRIu32 ": its file was "
+				 "renamed while the folder was read; the next "
+				 "scan records what changed", c->p->account,
+				 v->uid);
+			v->is_done = true;
+		}
+		mirror__dir_close(&md);
+	}
+	return rc;
+}
+
 /* Matches new files with vanished records across the account's folders. */
 static int
 mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
@@ -573,6 +617,8 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 		x->st->moves++;
 		rc = mirror_scan_flush(x, false, err_r);
 	}
+	if (rc == MS_OK)
+		rc = mirror_scan_relist(x, err_r);
 	for (size_t i = 0; rc == MS_OK && i < x->nvan; i++) {
 		if (x->van[i].is_done)
 			continue;
@@ -885,6 +931,7 @@ mirror__scan_with(struct store *s, const struct mirror_params *p,
 		x.path = paths[i];
 		rc = mirror_scan_folder(&x, err_r);
 	}
+	x.paths = paths;
 	if (rc == MS_OK)
 		rc = mirror_scan_resolve(&x, err_r);
 	/* What was found before an error is committed all the same. */
