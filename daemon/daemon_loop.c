@@ -41,33 +41,71 @@ struct daemon_loop {
 
 /* --- systemd ------------------------------------------------------------ */
 
-/* STATUS= with every account's state, for systemctl status. */
+/* Appends text to msg at *pos for a STATUS= line: a control character
+ * (a newline would start another assignment) becomes a space. */
+static void
+daemon_status_add(char *msg, size_t size, size_t *pos, const char *text)
+{
+	for (; *text != '\0' && *pos + 1 < size; text++)
+		msg[(*pos)++] = (unsigned char)*text < 0x20 ||
+				*text == 0x7f ? ' ' : *text;
+	msg[*pos] = '\0';
+}
+
+static void
+daemon_status_reason(char *msg, size_t size, size_t *pos,
+		     const struct acct_status *st)
+{
+	if (st->reason[0] == '\0')
+		return;
+	daemon_status_add(msg, size, pos, ": ");
+	daemon_status_add(msg, size, pos, st->reason);
+}
+
+/* STATUS= with every account's state on one line, for systemctl status:
+ * "work: idle (push: notify on every folder (1 connection)); home:
+ * offline (attempt 3): REASON". */
 static void
 daemon_notify_status(struct daemon_loop *d)
 {
-	char msg[1024];
-	size_t pos;
-	int n;
+	char msg[1024], part[64];
+	size_t pos = 0;
 
 	if (!sd_notifier_is_on(&d->notifier))
 		return;
-	pos = (size_t)snprintf(msg, sizeof(msg), "STATUS=");
-	for (size_t i = 0; i < d->n && pos < sizeof(msg); i++) {
+	daemon_status_add(msg, sizeof(msg), &pos, "STATUS=");
+	for (size_t i = 0; i < d->n; i++) {
 		const struct acct_status *st = acct_status(d->accts[i]);
 
-		n = snprintf(msg + pos, sizeof(msg) - pos, "%s%s: %s",
-			     i > 0 ? "; " : "", st->name,
-			     acct_state_name(st->state));
-		if (n < 0)
+		daemon_status_add(msg, sizeof(msg), &pos, i > 0 ? "; " : "");
+		daemon_status_add(msg, sizeof(msg), &pos, st->name);
+		daemon_status_add(msg, sizeof(msg), &pos, ": ");
+		daemon_status_add(msg, sizeof(msg), &pos,
+				  acct_state_name(st->state));
+		switch (st->state) {
+		case ACCT_IDLE:
+		case ACCT_SYNCING:
+			if (strcmp(st->push, "off") == 0)
+				break;
+			daemon_status_add(msg, sizeof(msg), &pos, " (push: ");
+			daemon_status_add(msg, sizeof(msg), &pos, st->push);
+			daemon_status_add(msg, sizeof(msg), &pos, ")");
 			break;
-		pos += (size_t)n;
-		if ((st->state == ACCT_BACKOFF || st->state == ACCT_OFFLINE) &&
-		    pos < sizeof(msg)) {
-			n = snprintf(msg + pos, sizeof(msg) - pos,
-				     " (attempt %u)",
-				     st->sched.backoff.attempt);
-			if (n > 0)
-				pos += (size_t)n;
+		case ACCT_BACKOFF:
+		case ACCT_OFFLINE:
+			snprintf(part, sizeof(part), " (attempt %u)",
+				 st->sched.backoff.attempt);
+			daemon_status_add(msg, sizeof(msg), &pos, part);
+			daemon_status_reason(msg, sizeof(msg), &pos, st);
+			break;
+		case ACCT_ERROR:
+		case ACCT_AUTH_FAILED:
+			daemon_status_reason(msg, sizeof(msg), &pos, st);
+			break;
+		case ACCT_PAUSED:
+		case ACCT_DISABLED:
+		case ACCT_STOPPED:
+			break;
 		}
 	}
 	if (d->n == 0)

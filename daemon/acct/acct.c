@@ -55,6 +55,11 @@ struct acct {
 	char **want_folders;		/* passes of single folders */
 	size_t n_want_folders;
 	bool is_reader_changed;		/* the watch recorded a change */
+	/* The running pass covers every folder; when the next such pass
+	 * is due (uv_now): passes of one folder (push) do not move it, so
+	 * the poll still sweeps every folder every poll_interval. */
+	bool is_pass_full;
+	uint64_t full_due_ms;
 	bool is_paused;
 	bool is_stopping;
 };
@@ -263,6 +268,10 @@ acct_pass_end(struct acct *a)
 			     acct_random(), &next);
 	if (next.state == ACCT_IDLE)
 		a->st.last_sync_ms = acct_now_ms();
+	/* Push watches from a good pass on: it knows the folders then. */
+	if (next.state == ACCT_IDLE && !a->is_once && a->cfg.idle &&
+	    a->ops->push != NULL)
+		a->ops->push(a->engine);
 	if (a->is_paused && !a->is_once) {
 		/* Paused during the export: the policy's count (backoff,
 		 * refused logins) stays for after the resume, but no pass
@@ -278,6 +287,15 @@ acct_pass_end(struct acct *a)
 	if (a->is_once) {
 		acct_stop(a);
 		return;
+	}
+	if (next.state == ACCT_IDLE) {
+		uint64_t now = uv_now(a->loop);
+
+		if (a->is_pass_full)
+			a->full_due_ms = now + next.delay_ms;
+		else
+			next.delay_ms = a->full_due_ms > now ?
+					a->full_due_ms - now : 0;
 	}
 	acct_log_next(a, &next, failed_attempts);
 	/* A user's request runs now whatever the state; a reader's change
@@ -403,6 +421,7 @@ acct_pass_begin(struct acct *a)
 	if (a->is_stopping || a->is_paused)
 		return;
 	folder = acct_take_request(a);
+	a->is_pass_full = folder == NULL;
 	a->is_reader_changed = false;
 	if (acct_mirror_scan(&a->mirror, &err) < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
@@ -559,6 +578,49 @@ acct_on_reader_change(void *arg)
 	}
 }
 
+/* Push heard of a change: a pass of that folder (or of all), queued
+ * behind a running one. */
+static void
+acct_on_push_change(const char *folder, void *arg)
+{
+	struct acct *a = arg;
+	int rc;
+
+	if (a->is_stopping || a->is_paused)
+		return;
+	log_debug("acct=%s push: %s changed", a->cfg.name,
+		  folder != NULL ? folder : "any folder");
+	if ((rc = acct_request_sync(a, folder)) < 0)
+		log_warn("acct=%s push: cannot queue a pass: %s", a->cfg.name,
+			 ms_strerror(rc));
+}
+
+static void
+acct_on_push(const char *desc, void *arg)
+{
+	struct acct *a = arg;
+
+	if (strcmp(a->st.push, desc) == 0)
+		return;
+	snprintf(a->st.push, sizeof(a->st.push), "%s", desc);
+	if (strstr(desc, "connecting") != NULL)
+		log_debug("acct=%s push=\"%s\"", a->cfg.name, a->st.push);
+	else
+		log_info("acct=%s push=\"%s\"", a->cfg.name, a->st.push);
+	if (!a->is_stopping)
+		acct_emit(a, ACCT_EV_STATE);
+}
+
+int
+acct_request_reconnect(struct acct *a)
+{
+	if (!acct_can_run(a) || a->is_paused)
+		return MS_EINVAL;
+	if (a->ops->reconnect != NULL)
+		a->ops->reconnect(a->engine);
+	return acct_request_sync(a, NULL);
+}
+
 /* --- public --------------------------------------------------------------- */
 
 void
@@ -575,6 +637,8 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 		.on_progress_cb = acct_on_progress,
 		.on_pass_done_cb = acct_on_pass_done,
 		.on_closed_cb = acct_on_engine_closed,
+		.on_change_cb = acct_on_push_change,
+		.on_push_cb = acct_on_push,
 	};
 	struct acct_mirror_cbs mcbs = {
 		.on_reader_change_cb = acct_on_reader_change,
@@ -594,6 +658,7 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	cfg_account_copy(&a->cfg, params->account);
 	a->st.name = a->cfg.name;
 	a->st.protocol = cfg_protocol_name(a->cfg.protocol);
+	snprintf(a->st.push, sizeof(a->st.push), "off");
 	acct_sched_init(&a->st.sched);
 	cbs.arg = mcbs.arg = a;
 	acct_mirror_init(&a->mirror, a->loop, a->store, &a->cfg, !a->is_once,

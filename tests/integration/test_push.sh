@@ -1,0 +1,117 @@
+#!/bin/bash
+# Push against the fixture Dovecot (which offers NOTIFY): mailsyncd with a
+# poll_interval of an hour, so only push can bring mail in time.
+#  - push comes up as NOTIFY on one connection, said in the log and in
+#    systemd's STATUS= line (a fake NOTIFY_SOCKET);
+#  - a message saved into INBOX, and one into another folder, reach the
+#    mirror within seconds;
+#  - 100 deliveries spread over three folders while push runs all arrive,
+#    each exactly once (mirror equals server; store and mirror agree);
+#  - Dovecot restarted during push: the account shows offline with a
+#    reason (log and STATUS=) while it is down, reconnects with backoff,
+#    and catches up on what arrived meanwhile, nothing lost or doubled;
+#  - no error line in the whole run; SIGTERM exits 0.
+# With idle_folders and a server without NOTIFY see test_push_idle.sh.
+. "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
+
+mirror_setup
+cat >> "$CFG" <<EOC
+poll_interval = 1h
+timeout = 5s
+EOC
+for f in Lists Work; do mailmutate_create "$MS_USER1" "$f" >/dev/null || exit 1; done
+mapfile -t msgs < <(corpus_messages 120)
+[ "${#msgs[@]}" -ge 110 ] || { echo "corpus: need 110 messages" >&2; exit 1; }
+mailmutate_add "$MS_USER1" INBOX "${msgs[@]:0:3}" >/dev/null || exit 1
+
+LOG="$WORK/daemon.log"
+NOTIFY_LOG="$WORK/notify.log"
+. "$LIB/notify_sink.sh"
+notify_sink_start "$NOTIFY_LOG" || exit 1
+
+NOTIFY_SOCKET="$NOTIFY_SOCKET_NAME" "$MAILSYNCD" -c "$CFG" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+
+log_has() { grep -qE -- "$1" "$LOG"; }
+# in_mirror FOLDER N: the mirror's FOLDER holds N files (INBOX is the root).
+mirror_count()
+{
+	local d="$MAIL"
+	[ "$1" = INBOX ] || d="$MAIL/$1"
+	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
+}
+in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
+# mirror_equals_server WHAT: the mirror shows the server's messages
+# (mirror_compare's first half: ms_mirrorcheck needs the store, which the
+# running daemon holds).
+mirror_equals_server()
+{
+	"$MS_PYTHON" "$MIRRORDUMP" "$MAIL" --strict-new | LC_ALL=C sort > "$WORK/mirror.txt"
+	is_server_msgs | awk -F'\t' -v OFS='\t' '{ print $1, $3, $4, $5 }' | LC_ALL=C sort > "$WORK/server4.txt"
+	if cmp -s "$WORK/mirror.txt" "$WORK/server4.txt"; then
+		ok "$1: mirror equals server ($(wc -l < "$WORK/server4.txt") files, bytes and flags)"
+	else
+		fail "$1: mirror differs from the server:"
+		diff "$WORK/mirror.txt" "$WORK/server4.txt" | head -10 >&2
+	fi
+}
+
+wait_for "first pass" 30 log_has 'acct=t state=idle next_sync_in=3600s ' || exit 1
+wait_for "push up" 10 log_has 'acct=t push="notify on every folder \(1 connection\)"' &&
+	ok "push: $(grep -m1 -oE 'push="notify on[^"]*"' "$LOG")"
+wait_for "STATUS= names push" 5 grep -qE '^STATUS=t: idle \(push: notify on every folder \(1 connection\)\)$' "$NOTIFY_LOG" &&
+	ok "STATUS=: $(grep -m1 -E '^STATUS=t: idle \(push: notify on' "$NOTIFY_LOG")"
+
+# --- one message, then one in another folder ---------------------------------
+t0=$(date +%s.%N)
+mailmutate_add "$MS_USER1" INBOX "${msgs[3]}" >/dev/null || exit 1
+wait_for "INBOX message by push" 10 in_mirror INBOX 4 &&
+	ok "INBOX: pushed into the mirror in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s (poll_interval is 1h)"
+t0=$(date +%s.%N)
+mailmutate_add "$MS_USER1" Lists "${msgs[4]}" >/dev/null || exit 1
+wait_for "Lists message by push" 10 in_mirror Lists 1 &&
+	ok "Lists: pushed into the mirror in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+
+# --- 100 deliveries over three folders ---------------------------------------------
+folders=(INBOX Lists Work)
+for ((i = 0; i < 100; i++)); do
+	mailmutate_add "$MS_USER1" "${folders[i % 3]}" "${msgs[5 + i]}" >/dev/null || exit 1
+done
+all_in() { in_mirror INBOX 38 && in_mirror Lists 34 && in_mirror Work 33; }
+wait_for "100 pushed messages" 60 all_in &&
+	ok "100 deliveries over INBOX, Lists, Work: all in the mirror (38, 34, 33 files)" ||
+	fail "mirror holds INBOX $(mirror_count INBOX), Lists $(mirror_count Lists), Work $(mirror_count Work)"
+mirror_equals_server "after 100 deliveries"
+dups="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2 }' | sort | uniq -d | wc -l)"
+[ "$dups" = 0 ] && ok "no (folder, uid) twice in the store" || fail "$dups duplicate store records"
+
+# --- Dovecot restarted during push ---------------------------------------------------
+ms_pid_stop "$MS_DOVECOT_PID" dovecot || exit 1
+MS_DOVECOT_PID=''
+wait_for "offline while the server is down" 20 log_has 'acct=t state=offline retry_in=[0-9.]+s attempt=[0-9]+ reason=".+"' &&
+	ok "server down: $(grep -m1 -E 'acct=t state=offline' "$LOG")"
+wait_for "STATUS= offline with a reason" 5 grep -qE '^STATUS=t: offline \(attempt [0-9]+\): .+' "$NOTIFY_LOG" &&
+	ok "STATUS=: $(grep -m1 -E '^STATUS=t: offline' "$NOTIFY_LOG")"
+_dovecot_run || { fail "dovecot did not start again"; exit 1; }
+ms_log "dovecot restarted, pid $MS_DOVECOT_PID"
+# Delivered while mailsyncd still waits out its backoff.
+mailmutate_add "$MS_USER1" INBOX "${msgs[105]}" >/dev/null || exit 1
+mailmutate_add "$MS_USER1" Work "${msgs[106]}" >/dev/null || exit 1
+recovered() { log_has 'acct=t state=idle .* backoff=reset'; }
+wait_for "recovery" 40 recovered && ok "recovered: $(grep -m1 -oE 'state=idle .* backoff=reset.*' "$LOG")"
+caught_up() { in_mirror INBOX 39 && in_mirror Work 34; }
+wait_for "messages of the outage" 20 caught_up &&
+	ok "the messages saved at the restart arrived"
+wait_for "push up again" 20 eval '[ "$(grep -cE "acct=t push=\"notify on every folder" "$LOG")" -ge 2 ]' &&
+	ok "push up again after the restart"
+mailmutate_add "$MS_USER1" Lists "${msgs[107]}" >/dev/null || exit 1
+wait_for "push after the restart" 10 in_mirror Lists 35 && ok "a message after the restart is pushed"
+mirror_equals_server "after the restart"
+
+errs="$(grep -E ' error ' "$LOG" | grep -v 'state=stopped' || true)"
+[ -z "$errs" ] && ok "no error line in the log" || fail "error lines: $errs"
+is_daemon_term 10
+mirror_compare "at the end" --strict-new
+[ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+echo "all passed"
