@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -35,6 +36,11 @@ struct daemon_loop {
 	bool has_notify_timer;
 	struct sd_notifier notifier;
 	bool is_ready_sent;
+	/* Suspend and resume: both clocks read every ACCT_CLOCK_CHECK_MS
+	 * (acct_clock_jumped()). */
+	uv_timer_t clock_timer;
+	bool has_clock_timer;
+	uint64_t clock_mono_ms, clock_wall_ms;
 	bool is_stopping;
 	bool is_closed;
 };
@@ -130,6 +136,40 @@ daemon_on_notify_timer(uv_timer_t *t)
 		sd_notifier_send(&d->notifier, "WATCHDOG=1");
 }
 
+/* --- suspend and resume ------------------------------------------------- */
+
+static void
+daemon_clock_read(uint64_t *mono_r, uint64_t *wall_r)
+{
+	struct timespec m, w;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &w);
+	*mono_r = (uint64_t)m.tv_sec * 1000u + (uint64_t)m.tv_nsec / 1000000u;
+	*wall_r = (uint64_t)w.tv_sec * 1000u + (uint64_t)w.tv_nsec / 1000000u;
+}
+
+static void
+daemon_on_clock_timer(uv_timer_t *t)
+{
+	struct daemon_loop *d = t->data;
+	uint64_t mono, wall;
+
+	daemon_clock_read(&mono, &wall);
+	if (acct_clock_jumped(d->clock_mono_ms, d->clock_wall_ms, mono,
+			      wall)) {
+		log_info("the wall clock moved %+.0f s against the monotonic "
+			 "clock (the machine slept?): reconnecting every "
+			 "account now", ((double)(int64_t)(wall -
+			 d->clock_wall_ms) - (double)(int64_t)(mono -
+			 d->clock_mono_ms)) / 1000.0);
+		for (size_t i = 0; i < d->n; i++)
+			(void)acct_request_reconnect(d->accts[i]);
+	}
+	d->clock_mono_ms = mono;
+	d->clock_wall_ms = wall;
+}
+
 /* --- the end ------------------------------------------------------------- */
 
 static void
@@ -159,6 +199,8 @@ daemon_close_all(struct daemon_loop *d)
 	}
 	daemon_close_handle((uv_handle_t *)&d->notify_timer,
 			    &d->has_notify_timer);
+	daemon_close_handle((uv_handle_t *)&d->clock_timer,
+			    &d->has_clock_timer);
 }
 
 static bool
@@ -190,6 +232,8 @@ daemon_stop(struct daemon_loop *d)
 	d->is_stopping = true;
 	if (d->has_notify_timer)
 		uv_timer_stop(&d->notify_timer);
+	if (d->has_clock_timer)
+		uv_timer_stop(&d->clock_timer);
 	for (size_t i = 0; i < d->n; i++)
 		acct_stop(d->accts[i]);
 	if (daemon_all_stopped(d))
@@ -377,6 +421,9 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	uv_timer_init(&d->loop, &d->notify_timer);
 	d->notify_timer.data = d;
 	d->has_notify_timer = true;
+	uv_timer_init(&d->loop, &d->clock_timer);
+	d->clock_timer.data = d;
+	d->has_clock_timer = true;
 	*d_r = d;
 	return MS_OK;
 fail:
@@ -414,6 +461,9 @@ daemon_loop_run(struct daemon_loop *d)
 			log_warn("no account to sync; waiting for a signal");
 		uv_timer_start(&d->notify_timer, daemon_on_notify_timer, 0,
 			       d->notifier.watchdog_ms);
+		daemon_clock_read(&d->clock_mono_ms, &d->clock_wall_ms);
+		uv_timer_start(&d->clock_timer, daemon_on_clock_timer,
+			       ACCT_CLOCK_CHECK_MS, ACCT_CLOCK_CHECK_MS);
 	}
 	if (daemon_all_stopped(d))
 		daemon_close_all(d);

@@ -14,6 +14,7 @@ packages=(
 	dovecot-imapd dovecot-pop3d       # real servers for integration tests
 	python3 python3-aiosmtpd          # real SMTP receiver for tests
 	lmdb-utils procps iproute2 groff-base
+	systemd                           # systemd-analyze verify/security of the units
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 )
 if [[ "${1:-}" == "--all" ]]; then
