@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "acct/acct.h"
+#include "acct/acct_hook.h"
 #include "acct/acct_mirror.h"
 #include "log.h"
 
@@ -62,6 +63,16 @@ struct acct {
 	uint64_t full_due_ms;
 	bool is_paused;
 	bool is_stopping;
+	/* new_mail_cmd: which folder the pass's new mail went to (n: 0, 1,
+	 * or 2 for several), the command running, and a run waiting for
+	 * it to end. */
+	char new_folder[STORE_FOLDER_NAME_MAX + 1];
+	unsigned n_new_folders;
+	uint64_t progress_msgs;
+	struct acct_hook *hook;
+	uint64_t hook_count;		/* waiting: 0 for none */
+	char hook_folder[STORE_FOLDER_NAME_MAX + 1];
+	bool is_hook_spared;		/* --once's end waits for it */
 };
 
 static const struct acct_engine_ops *acct_engine_forced;
@@ -170,6 +181,51 @@ static bool
 acct_has_request(const struct acct *a)
 {
 	return a->want_full || a->n_want_folders > 0;
+}
+
+/* --- new_mail_cmd ------------------------------------------------------------ */
+
+static void acct_hook_run(struct acct *a, const char *folder, uint64_t count);
+
+static void
+acct_on_hook_done(struct acct_hook *h, void *arg)
+{
+	struct acct *a = arg;
+	char folder[sizeof(a->hook_folder)];
+	uint64_t count = a->hook_count;
+
+	(void)h;
+	a->hook = NULL;
+	a->hook_count = 0;
+	if (count > 0 && !a->is_stopping) {
+		snprintf(folder, sizeof(folder), "%s", a->hook_folder);
+		acct_hook_run(a, folder, count);
+	}
+	acct_maybe_stopped(a);
+}
+
+/* Runs new_mail_cmd now, or after the one that runs (the counts add
+ * up; the folder is "" when they differ). */
+static void
+acct_hook_run(struct acct *a, const char *folder, uint64_t count)
+{
+	struct ms_err err = { 0 };
+
+	if (a->hook != NULL) {
+		if (a->hook_count == 0)
+			snprintf(a->hook_folder, sizeof(a->hook_folder), "%s",
+				 folder);
+		else if (strcmp(a->hook_folder, folder) != 0)
+			a->hook_folder[0] = '\0';
+		a->hook_count += count;
+		return;
+	}
+	if (acct_hook_start(a->loop, a->cfg.new_mail_cmd, a->cfg.name, folder,
+			    count, acct_on_hook_done, a, &a->hook, &err) < 0)
+		log_warn("acct=%s %s", a->cfg.name, err.msg);
+	else
+		log_debug("acct=%s new_mail_cmd: started for %llu in \"%s\"",
+			  a->cfg.name, (unsigned long long)count, folder);
 }
 
 /* --- the end of a pass ---------------------------------------------------- */
@@ -284,7 +340,13 @@ acct_pass_end(struct acct *a)
 	}
 	acct_set_state(a, next.state, r->rc < 0 ? r->error : NULL);
 	acct_emit(a, ACCT_EV_PASS_DONE);
+	/* After the export: the new files are in the Maildir. */
+	if (r->new_msgs > 0 && a->cfg.new_mail_cmd != NULL)
+		acct_hook_run(a, a->n_new_folders == 1 ? a->new_folder : "",
+			      r->new_msgs);
 	if (a->is_once) {
+		/* --once waits for the command it started. */
+		a->is_hook_spared = true;
 		acct_stop(a);
 		return;
 	}
@@ -360,12 +422,31 @@ acct_on_pass_done(const struct acct_result *res, void *arg)
 }
 
 static void
+acct_new_mail_in(struct acct *a, const char *folder)
+{
+	if (folder[0] == '\0')
+		a->n_new_folders = 2;
+	else if (a->n_new_folders == 0)
+		snprintf(a->new_folder, sizeof(a->new_folder), "%s", folder);
+	else if (strcmp(a->new_folder, folder) != 0)
+		a->n_new_folders = 2;
+	if (a->n_new_folders == 0)
+		a->n_new_folders = 1;
+}
+
+static void
 acct_on_progress(const struct acct_progress *p, void *arg)
 {
 	struct acct *a = arg;
 	bool is_new_folder = strcmp(p->folder, a->st.progress.folder) != 0;
 	uint64_t now = uv_hrtime();
 
+	/* New messages count in the folder being synced (between folders,
+	 * the one that just ended). */
+	if (p->msgs_done > a->progress_msgs)
+		acct_new_mail_in(a, p->folder[0] != '\0' ? p->folder :
+				 a->st.progress.folder);
+	a->progress_msgs = p->msgs_done;
 	a->st.progress = *p;
 	a->st.rate_bps = p->seconds > 0 ? (double)p->bytes_done / p->seconds :
 			 0;
@@ -422,6 +503,10 @@ acct_pass_begin(struct acct *a)
 		return;
 	folder = acct_take_request(a);
 	a->is_pass_full = folder == NULL;
+	a->progress_msgs = 0;
+	a->n_new_folders = 0;
+	if (folder != NULL)
+		acct_new_mail_in(a, folder);
 	a->is_reader_changed = false;
 	if (acct_mirror_scan(&a->mirror, &err) < 0) {
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
@@ -448,7 +533,8 @@ static void
 acct_maybe_stopped(struct acct *a)
 {
 	if (!a->is_stopping || acct_is_running(a) || !a->is_engine_closed ||
-	    !a->is_timer_closed || a->st.state == ACCT_STOPPED)
+	    !a->is_timer_closed || a->hook != NULL ||
+	    a->st.state == ACCT_STOPPED)
 		return;
 	if (a->is_once)
 		log_debug("acct=%s state=stopped", a->cfg.name);
@@ -483,6 +569,9 @@ acct_stop(struct acct *a)
 	if (a->is_stopping)
 		return;
 	a->is_stopping = true;
+	a->hook_count = 0;
+	if (a->hook != NULL && !a->is_hook_spared)
+		acct_hook_kill(a->hook);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, acct_on_timer_closed);
 	acct_mirror_cancel(&a->mirror);

@@ -10,14 +10,24 @@
 #  - Dovecot restarted during push: the account shows offline with a
 #    reason (log and STATUS=) while it is down, reconnects with backoff,
 #    and catches up on what arrived meanwhile, nothing lost or doubled;
+#  - new_mail_cmd runs after each pass with new mail, with the account,
+#    folder and count in its environment, and every new message counted
+#    once; a failing one is a warning, --once still exits 0;
 #  - no error line in the whole run; SIGTERM exits 0.
 # With idle_folders and a server without NOTIFY see test_push_idle.sh.
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
 mirror_setup
+HOOK_LOG="$WORK/hook.log"
+cat > "$WORK/hook" <<EOH
+#!/bin/sh
+printf '%s|%s|%s\n' "\$MAILSYNC_ACCOUNT" "\$MAILSYNC_FOLDER" "\$MAILSYNC_NEW_COUNT" >> "$HOOK_LOG"
+EOH
+chmod 755 "$WORK/hook"
 cat >> "$CFG" <<EOC
 poll_interval = 1h
 timeout = 5s
+new_mail_cmd = $WORK/hook
 EOC
 for f in Lists Work; do mailmutate_create "$MS_USER1" "$f" >/dev/null || exit 1; done
 mapfile -t msgs < <(corpus_messages 120)
@@ -72,6 +82,9 @@ t0=$(date +%s.%N)
 mailmutate_add "$MS_USER1" Lists "${msgs[4]}" >/dev/null || exit 1
 wait_for "Lists message by push" 10 in_mirror Lists 1 &&
 	ok "Lists: pushed into the mirror in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+hook_has() { grep -qxF -- "$1" "$HOOK_LOG" 2>/dev/null; }
+wait_for "new_mail_cmd for INBOX and Lists" 5 eval 'hook_has "t|INBOX|3" && hook_has "t|INBOX|1" && hook_has "t|Lists|1"' &&
+	ok "new_mail_cmd ran with MAILSYNC_ACCOUNT, MAILSYNC_FOLDER, MAILSYNC_NEW_COUNT: $(tr '\n' ' ' < "$HOOK_LOG")"
 
 # --- 100 deliveries over three folders ---------------------------------------------
 folders=(INBOX Lists Work)
@@ -113,5 +126,20 @@ errs="$(grep -E ' error ' "$LOG" | grep -v 'state=stopped' || true)"
 [ -z "$errs" ] && ok "no error line in the log" || fail "error lines: $errs"
 is_daemon_term 10
 mirror_compare "at the end" --strict-new
+total="$(awk -F'|' '{ n += $3 } END { print n + 0 }' "$HOOK_LOG")"
+[ "$total" = 108 ] && ok "new_mail_cmd counted all 108 new messages once ($(wc -l < "$HOOK_LOG") runs)" ||
+	fail "new_mail_cmd counted $total new messages, want 108: $(tail -5 "$HOOK_LOG")"
+grep -vE '^t\|(INBOX|Lists|Work|)\|[0-9]+$' "$HOOK_LOG" && fail "odd new_mail_cmd lines"
+
+# A failing new_mail_cmd is a warning, nothing more.
+sed -i 's|^new_mail_cmd = .*|new_mail_cmd = false|' "$CFG"
+mailmutate_add "$MS_USER1" INBOX "${msgs[108]}" >/dev/null || exit 1
+if is_sync; then
+	grep -qE ' warn acct=t new_mail_cmd: failed with exit status 1' "$WORK/err" &&
+		ok "failing new_mail_cmd: a warning, --once exits 0: $(cat "$WORK/out")" ||
+		fail "failing new_mail_cmd: no warning: $(cat "$WORK/err")"
+else
+	fail "--once with a failing new_mail_cmd: exit $?: $(cat "$WORK/err")"
+fi
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all passed"
