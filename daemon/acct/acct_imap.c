@@ -678,8 +678,8 @@ acct_imap_push(struct acct_engine *base)
 	for (size_t i = 0; i < e->acct->idle_folders.n; i++)
 		if (strcmp(e->acct->idle_folders.v[i], "*") == 0)
 			is_all = true;
-	if (!(e->caps & IMAP_SESSION_CAP_NOTIFY) &&
-	    acct_imap_idle_folders(e, &v, &n, &n_wanted) < 0)
+	/* With NOTIFY too: IDLE takes over if the server refuses it. */
+	if (acct_imap_idle_folders(e, &v, &n, &n_wanted) < 0)
 		return;
 	e->push_up_ms = uv_now(e->loop);
 	if ((rc = imap_push_start(e->push, e->caps, v, n, n_wanted)) < 0)
