@@ -6,6 +6,7 @@
  * starts the runtimes, relays signals to them, tells systemd how they
  * are, and ends the loop when the last one has stopped.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,15 +365,41 @@ daemon_loop_account(struct daemon_loop *d, size_t i)
 	return i < d->n ? d->accts[i] : NULL;
 }
 
+/* MAILSYNC_BACKOFF_MAX: the reconnect backoff's cap in seconds, for
+ * tests that keep a server down past it and for the impatient. */
+static int
+daemon_backoff_max(uint64_t *ms_r, struct ms_err *err_r)
+{
+	const char *v = getenv("MAILSYNC_BACKOFF_MAX");
+	unsigned long long secs;
+	char *end;
+
+	*ms_r = 0;
+	if (v == NULL || v[0] == '\0')
+		return MS_OK;
+	errno = 0;
+	secs = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || secs < 1 || secs > 86400 ||
+	    v[0] < '0' || v[0] > '9')
+		return ms_err_set(err_r, MS_ECONFIG, "MAILSYNC_BACKOFF_MAX=%s: "
+				  "expected whole seconds from 1 to 86400",
+				  v);
+	*ms_r = secs * 1000u;
+	return MS_OK;
+}
+
 int
 daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 		struct daemon_loop **d_r, struct ms_err *err_r)
 {
 	struct store_params sp = { .dir = cfg->store };
 	struct daemon_loop *d;
+	uint64_t backoff_max_ms;
 	int rc;
 
 	*d_r = NULL;
+	if ((rc = daemon_backoff_max(&backoff_max_ms, err_r)) < 0)
+		return rc;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	d->cfg = cfg;
@@ -398,6 +425,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 			.store = d->store,
 			.account = c,
 			.is_once = opts->is_once,
+			.backoff_max_ms = backoff_max_ms,
 			.on_event_cb = daemon_on_acct_event,
 			.arg = d,
 		};

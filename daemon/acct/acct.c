@@ -749,6 +749,8 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	a->st.protocol = cfg_protocol_name(a->cfg.protocol);
 	snprintf(a->st.push, sizeof(a->st.push), "off");
 	acct_sched_init(&a->st.sched);
+	if (params->backoff_max_ms > 0)
+		backoff_set_max(&a->st.sched.backoff, params->backoff_max_ms);
 	cbs.arg = mcbs.arg = a;
 	acct_mirror_init(&a->mirror, a->loop, a->store, &a->cfg, !a->is_once,
 			 a->is_once, &mcbs);

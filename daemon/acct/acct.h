@@ -75,6 +75,7 @@ struct acct_params {
 	struct store *store;		/* outlives the runtime */
 	const struct cfg_account *account;	/* copied */
 	bool is_once;			/* one pass, then stopped */
+	uint64_t backoff_max_ms;	/* the backoff's cap; 0: 5 minutes */
 	acct_event_fn *on_event_cb;	/* the owner's; may be NULL */
 	void *arg;
 };
