@@ -373,9 +373,10 @@ push_idle(struct imap_push_watch *w)
 		return;
 	p->has_watched = true;
 	push_describe_update(p);
-	if (!uv_is_active((uv_handle_t *)&p->reidle) &&
-	    p->state == PUSH_UP)
-		log_debug("acct=%s push: %s", p->sp.account, p->desc);
+	/* What changed between the pass that started push and this moment
+	 * was told to nobody: one more pass of what this connection
+	 * watches closes the gap. */
+	push_change(p, w->folder);
 }
 
 static void

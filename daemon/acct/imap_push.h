@@ -13,6 +13,9 @@
  *   (EXAMINE, then IDLE), at most IMAP_PUSH_MAX_CONNS; EXISTS, EXPUNGE,
  *   FETCH or VANISHED say the folder changed.  The rest wait for the
  *   poll.
+ * A connection that starts watching asks for a pass of what it watches
+ * (on_change_cb): a change between the owner's last pass and that moment
+ * reached no one.
  * Either way IDLE is ended and issued again every IMAP_PUSH_REIDLE_MS,
  * before the 29 minutes after which RFC 2177 lets a server drop it.
  *

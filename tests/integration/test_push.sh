@@ -44,14 +44,6 @@ DPID=$!
 ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
 
 log_has() { grep -qE -- "$1" "$LOG"; }
-# in_mirror FOLDER N: the mirror's FOLDER holds N files (INBOX is the root).
-mirror_count()
-{
-	local d="$MAIL"
-	[ "$1" = INBOX ] || d="$MAIL/$1"
-	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
-}
-in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
 # mirror_equals_server WHAT: the mirror shows the server's messages
 # (mirror_compare's first half: ms_mirrorcheck needs the store, which the
 # running daemon holds).

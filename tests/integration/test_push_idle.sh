@@ -25,13 +25,6 @@ mapfile -t msgs < <(corpus_messages 20)
 mailmutate_add "$MS_USER1" INBOX "${msgs[0]}" >/dev/null || exit 1
 LOG="$WORK/daemon.log"
 log_has() { grep -qE -- "$1" "$LOG"; }
-mirror_count()
-{
-	local d="$MAIL"
-	[ "$1" = INBOX ] || d="$MAIL/$1"
-	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
-}
-in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
 # The server processes of alice's connections that are in IDLE.
 idle_pids()
 {

@@ -18,13 +18,6 @@ mapfile -t msgs < <(corpus_messages 10)
 mailmutate_add "$MS_USER1" INBOX "${msgs[0]}" >/dev/null || exit 1
 LOG="$WORK/daemon.log"
 log_has() { grep -qE -- "$1" "$LOG"; }
-mirror_count()
-{
-	local d="$MAIL"
-	[ "$1" = INBOX ] || d="$MAIL/$1"
-	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
-}
-in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
 
 MAILSYNC_BACKOFF_MAX=4 "$MAILSYNCD" -c "$CFG" 2>"$LOG" &
 DPID=$!

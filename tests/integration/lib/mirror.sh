@@ -120,3 +120,15 @@ corpus_messages()
 		head -c 5 "$f" | grep -q '^From ' || printf '%s\n' "$f"
 	done | head -"$1"
 }
+
+# mirror_count FOLDER: the files in the mirror's FOLDER (new/ and cur/;
+# INBOX is the root).
+mirror_count()
+{
+	local d="$MAIL"
+	[ "$1" = INBOX ] || d="$MAIL/$1"
+	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
+}
+
+# in_mirror FOLDER N: the mirror's FOLDER holds N files.
+in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
