@@ -573,6 +573,11 @@ acct_imap_on_push_down(bool was_watching, const char *why, void *arg)
 			 "started" : "could not start", why,
 			 (unsigned long long)(wait_ms / 1000u));
 	}
+	/* The server ended push or refused it: the kept session is likely
+	 * gone or going too (a shutdown says BYE to all), so the catch-up
+	 * pass logs in anew and a server that is down shows as offline. */
+	if (e->sess != NULL && e->state == ACCT_IMAP_READY)
+		imap_session_close(e->sess, MS_ECONN);
 	e->cbs.on_change_cb(NULL, e->cbs.arg);
 }
 

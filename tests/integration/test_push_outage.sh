@@ -52,8 +52,11 @@ caught_up() { in_mirror INBOX 2 && in_mirror Lists 1; }
 wait_for "catch-up" 15 caught_up && ok "the messages delivered at the restart arrived"
 n_up() { [ "$(grep -cE 'acct=t push="notify on every folder' "$LOG")" -ge 2 ]; }
 wait_for "push again" 15 n_up && ok "push up again"
+n_pass="$(new_passes)"
 mailmutate_add "$MS_USER1" Lists "${msgs[3]}" >/dev/null || exit 1
 wait_for "pushed after the outage" 10 in_mirror Lists 2 && ok "a message after the outage is pushed"
+pass_ended() { [ "$(new_passes)" -gt "$n_pass" ]; }
+wait_for "its pass ended" 10 pass_ended
 errs="$(grep -E ' error ' "$LOG" || true)"
 [ -z "$errs" ] && ok "no error line during the outage" || fail "error lines: $errs"
 is_daemon_term 10
@@ -61,5 +64,6 @@ mirror_compare "after the outage" --strict-new
 dups="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2 }' | sort | uniq -d | wc -l)"
 [ "$dups" = 0 ] && ok "no (folder, uid) twice in the store" || fail "$dups duplicate store records"
 
+no_sanitizer_report "$LOG"
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all passed"
