@@ -101,10 +101,14 @@ push_describe_update(struct imap_push *p)
 		    p->w[i]->state == PUSH_W_REIDLE)
 			watching++;
 	if (p->state != PUSH_UP) {
-		if (p->mode == PUSH_MODE_NONE && p->caps != 0)
+		if (p->mode == PUSH_MODE_NONE && p->caps != 0 &&
+		    !(p->caps & IMAP_SESSION_CAP_IDLE))
 			snprintf(p->desc, sizeof(p->desc), "off: the server "
 				 "offers neither NOTIFY nor IDLE (polling "
 				 "only)");
+		else if (p->mode == PUSH_MODE_NONE && p->caps != 0)
+			snprintf(p->desc, sizeof(p->desc), "off: no folder "
+				 "of idle_folders to watch (polling only)");
 		else
 			snprintf(p->desc, sizeof(p->desc), "off");
 	} else if (watching < p->n_w) {
@@ -316,17 +320,11 @@ push_on_event(struct imap_push_watch *w, const struct imap_event *ev)
 	}
 }
 
+/* Untagged responses, whether a command of ours runs (NOTIFY SET's, or
+ * IDLE's) or not: the same news either way. */
 static void
-push_on_unsolicited(struct imap_session *s, const struct imap_event *ev,
-		    void *arg)
-{
-	(void)s;
-	push_on_event(arg, ev);
-}
-
-static void
-push_on_cmd_event(struct imap_session *s, const struct imap_event *ev,
-		  void *arg)
+push_on_session_event(struct imap_session *s, const struct imap_event *ev,
+		      void *arg)
 {
 	(void)s;
 	push_on_event(arg, ev);
@@ -355,7 +353,7 @@ static void
 push_idle(struct imap_push_watch *w)
 {
 	struct imap_session_cmd_cbs cbs = {
-		.on_event_cb = push_on_cmd_event,
+		.on_event_cb = push_on_session_event,
 		.on_done_cb = push_on_idle_done,
 		.arg = w,
 	};
@@ -433,7 +431,7 @@ push_on_ready(struct imap_session *s, void *arg)
 {
 	struct imap_push_watch *w = arg;
 	struct imap_session_cmd_cbs cbs = {
-		.on_event_cb = push_on_cmd_event,
+		.on_event_cb = push_on_session_event,
 		.on_done_cb = push_on_setup_done,
 		.arg = w,
 	};
@@ -479,7 +477,7 @@ push_watch_open(struct imap_push *p, const char *folder)
 	}
 	sp.want_compress = false;
 	sp.on_ready_cb = push_on_ready;
-	sp.on_unsolicited_cb = push_on_unsolicited;
+	sp.on_unsolicited_cb = push_on_session_event;
 	sp.on_close_cb = push_on_close;
 	sp.arg = w;
 	if ((rc = imap_session_new(p->loop, &sp, &w->sess, &err)) < 0) {

@@ -7,6 +7,7 @@
 #    mirror within seconds;
 #  - 100 deliveries spread over three folders while push runs all arrive,
 #    each exactly once (mirror equals server; store and mirror agree);
+#  - a reader's flag change goes to the server while push stays up;
 #  - Dovecot restarted during push: the account shows offline with a
 #    reason (log and STATUS=) while it is down, reconnects with backoff,
 #    and catches up on what arrived meanwhile, nothing lost or doubled;
@@ -90,6 +91,18 @@ wait_for "100 pushed messages" 60 all_in &&
 mirror_equals_server "after 100 deliveries"
 dups="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2 }' | sort | uniq -d | wc -l)"
 [ "$dups" = 0 ] && ok "no (folder, uid) twice in the store" || fail "$dups duplicate store records"
+
+# --- a reader's change while push runs ------------------------------------------------
+# The mirror watch starts the pass, on the kept session: no login more.
+n_push="$(grep -cE 'acct=t push="notify on every folder' "$LOG")"
+unread="$(find "$MAIL/new" -type f | sort | head -1)"
+uid_flag="$(uid_of "$unread")"
+mv "$unread" "$MAIL/cur/$(basename "$unread"):2,F"
+flagged() { [ "$(server_flags INBOX "$uid_flag")" = '\Flagged' ]; }
+wait_for "a reader's flag on the server" 15 flagged &&
+	ok "a reader's flag reached the server while push runs: $(grep -m1 -oE 'acct=t mirror changed by a reader[^"]*' "$LOG" || echo 'folded into a running pass')"
+[ "$(grep -cE 'acct=t push="notify on every folder' "$LOG")" = "$n_push" ] &&
+	ok "push stayed up through the reader's pass" || fail "push restarted for a reader's change"
 
 # --- Dovecot restarted during push ---------------------------------------------------
 ms_pid_stop "$MS_DOVECOT_PID" dovecot || exit 1
