@@ -16,19 +16,33 @@
 
 #include <uv.h>
 
+#include "ctl/ctl_server.h"
 #include "daemon_loop.h"
 #include "log.h"
 #include "sd_notify.h"
 #include "store/store.h"
 
+/* A runtime a reload removed or replaced: stopping, freed once stopped;
+ * its successor (a changed account's new runtime) starts then. */
+struct daemon_retiring {
+	struct acct *old;
+	struct acct *successor;		/* NULL: the account was removed */
+};
+
 struct daemon_loop {
-	const struct cfg *cfg;
+	const struct cfg *cfg;		/* the running configuration */
+	struct cfg *own_cfg;		/* cfg when a reload loaded it */
 	struct daemon_opts opts;
 	uv_loop_t loop;
 	bool has_loop;
 	struct store *store;
+	struct ctl_server *ctl;		/* the control socket; NULL: --once */
 	struct acct **accts;
 	size_t n;
+	struct daemon_retiring *retiring;
+	size_t n_retiring;
+	uv_timer_t reap_timer;		/* frees stopped retiring runtimes */
+	bool has_reap_timer;
 	uv_signal_t sigint, sigterm, sighup;
 	bool has_signals;
 	/* READY=1 on the first tick, WATCHDOG=1 on every tick when the
@@ -42,9 +56,12 @@ struct daemon_loop {
 	uv_timer_t clock_timer;
 	bool has_clock_timer;
 	uint64_t clock_mono_ms, clock_wall_ms;
+	uint64_t backoff_max_ms;	/* MAILSYNC_BACKOFF_MAX; 0: default */
 	bool is_stopping;
 	bool is_closed;
 };
+
+static void daemon_on_reap(uv_timer_t *t);
 
 /* --- systemd ------------------------------------------------------------ */
 
@@ -126,9 +143,8 @@ daemon_on_notify_timer(uv_timer_t *t)
 	struct daemon_loop *d = t->data;
 
 	if (!d->is_ready_sent) {
-		/* There is no control socket yet (DESIGN.md wants READY=1
-		 * when it listens): ready means the loop runs and every
-		 * account's first pass is under way. */
+		/* The control socket listens (daemon_loop_new() opened it)
+		 * and the loop runs: clients can be served. */
 		sd_notifier_send(&d->notifier, "READY=1");
 		daemon_notify_status(d);
 		d->is_ready_sent = true;
@@ -202,6 +218,9 @@ daemon_close_all(struct daemon_loop *d)
 			    &d->has_notify_timer);
 	daemon_close_handle((uv_handle_t *)&d->clock_timer,
 			    &d->has_clock_timer);
+	daemon_close_handle((uv_handle_t *)&d->reap_timer,
+			    &d->has_reap_timer);
+	ctl_server_close(d->ctl);
 }
 
 static bool
@@ -210,7 +229,19 @@ daemon_all_stopped(const struct daemon_loop *d)
 	for (size_t i = 0; i < d->n; i++)
 		if (!acct_is_stopped(d->accts[i]))
 			return false;
+	for (size_t i = 0; i < d->n_retiring; i++)
+		if (!acct_is_stopped(d->retiring[i].old))
+			return false;
 	return true;
+}
+
+static bool
+daemon_is_retiring(const struct daemon_loop *d, const struct acct *a)
+{
+	for (size_t i = 0; i < d->n_retiring; i++)
+		if (d->retiring[i].old == a)
+			return true;
+	return false;
 }
 
 static void
@@ -218,12 +249,18 @@ daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 {
 	struct daemon_loop *d = arg;
 
-	(void)a;
+	ctl_server_acct_event(d->ctl, a, ev);
 	if (ev != ACCT_EV_STATE)
 		return;
+	/* Not from inside its own callback: on the next loop turn. */
+	if (acct_is_stopped(a) && daemon_is_retiring(d, a) &&
+	    d->has_reap_timer && !d->is_stopping)
+		uv_timer_start(&d->reap_timer, daemon_on_reap, 0, 0);
 	if (!d->opts.is_once)
 		daemon_notify_status(d);
-	if (daemon_all_stopped(d))
+	/* The foreground mode ends on a signal only: a reload may leave it
+	 * without an account for a while. */
+	if ((d->opts.is_once || d->is_stopping) && daemon_all_stopped(d))
 		daemon_close_all(d);
 }
 
@@ -237,6 +274,8 @@ daemon_stop(struct daemon_loop *d)
 		uv_timer_stop(&d->clock_timer);
 	for (size_t i = 0; i < d->n; i++)
 		acct_stop(d->accts[i]);
+	for (size_t i = 0; i < d->n_retiring; i++)
+		acct_stop(d->retiring[i].old);
 	if (daemon_all_stopped(d))
 		daemon_close_all(d);
 }
@@ -247,9 +286,14 @@ daemon_on_signal(uv_signal_t *h, int signum)
 	struct daemon_loop *d = h->data;
 
 	if (signum == SIGHUP) {
-		log_warn("signal %d (SIGHUP): reload is not implemented yet; "
-			 "restart mailsyncd to read a changed configuration",
-			 signum);
+		json_t *data = NULL;
+
+		log_info("signal %d (SIGHUP): reloading %s", signum,
+			 d->cfg->file);
+		if (daemon_reload(d, &data) != MS_OK)
+			log_warn("reload: the running configuration stays");
+		if (data != NULL)
+			json_decref(data);
 		return;
 	}
 	if (d->is_stopping) {
@@ -260,6 +304,200 @@ daemon_on_signal(uv_signal_t *h, int signum)
 		 signum);
 	sd_notifier_send(&d->notifier, "STOPPING=1");
 	daemon_stop(d);
+}
+
+/* --- reload ---------------------------------------------------------------- */
+
+/* Frees the retiring runtimes that have stopped, and starts their
+ * successors. */
+static void
+daemon_on_reap(uv_timer_t *t)
+{
+	struct daemon_loop *d = t->data;
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_retiring; i++) {
+		struct daemon_retiring r = d->retiring[i];
+
+		if (!acct_is_stopped(r.old)) {
+			d->retiring[k++] = r;
+			continue;
+		}
+		ctl_server_acct_gone(d->ctl, r.old);
+		acct_free(&r.old);
+		if (r.successor != NULL && !d->is_stopping)
+			acct_start(r.successor);
+	}
+	d->n_retiring = k;
+}
+
+static void
+daemon_retire(struct daemon_loop *d, struct acct *old, struct acct *successor)
+{
+	struct daemon_retiring *v;
+
+	v = realloc(d->retiring, (d->n_retiring + 1) * sizeof(*v));
+	if (v == NULL) {
+		log_err("reload: out of memory");
+		abort();	/* the daemon's xmalloc rule (STYLE.md 4) */
+	}
+	d->retiring = v;
+	v[d->n_retiring].old = old;
+	v[d->n_retiring].successor = successor;
+	d->n_retiring++;
+	acct_stop(old);
+	if (acct_is_stopped(old))
+		uv_timer_start(&d->reap_timer, daemon_on_reap, 0, 0);
+}
+
+static struct acct *
+daemon_find(struct acct **v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != NULL && strcmp(acct_name(v[i]), name) == 0)
+			return v[i];
+	return NULL;
+}
+
+/* The runtime of a new or changed account, not started; NULL (logged,
+ * and named in problems) when it cannot be made. */
+static struct acct *
+daemon_reload_new(struct daemon_loop *d, const struct cfg_account *c,
+		  json_t *problems)
+{
+	struct acct_params ap = {
+		.loop = &d->loop,
+		.store = d->store,
+		.account = c,
+		.backoff_max_ms = d->backoff_max_ms,
+		.on_event_cb = daemon_on_acct_event,
+		.arg = d,
+	};
+	struct ms_err err = { 0 };
+	struct acct *a = NULL;
+	char msg[400];
+
+	if (acct_new(&ap, &a, &err) < 0) {
+		snprintf(msg, sizeof(msg), "account %s: %s", c->name, err.msg);
+		log_err("reload: %s", msg);
+		json_array_append_new(problems, json_string(msg));
+		return NULL;
+	}
+	return a;
+}
+
+/* What cannot change without a restart is kept, and said. */
+static void
+daemon_reload_kept(const struct cfg *old, const struct cfg *nc, json_t *data)
+{
+	json_t *v = json_array();
+
+	if (strcmp(old->store, nc->store) != 0)
+		json_array_append_new(v, json_string("store"));
+	if (strcmp(old->socket, nc->socket) != 0)
+		json_array_append_new(v, json_string("socket"));
+	if (json_array_size(v) > 0)
+		log_warn("reload: [general] store and socket change only with "
+			 "a restart of mailsyncd; running on %s and %s",
+			 old->store, old->socket);
+	json_object_set_new(data, "restart_needed", v);
+}
+
+int
+daemon_reload(struct daemon_loop *d, json_t **data_r)
+{
+	json_t *data, *added, *removed, *restarted, *unchanged, *problems;
+	struct cfg_report rep;
+	struct cfg *nc = NULL;
+	struct acct **v;
+	size_t n = 0;
+	int rc;
+
+	cfg_report_init(&rep);
+	rc = cfg_load(d->cfg->file, cfg_env_system(), &nc, &rep);
+	if (rc != MS_OK) {
+		problems = json_array();
+		for (size_t i = 0; i < rep.n; i++) {
+			log_err("reload: %s", rep.v[i].text);
+			json_array_append_new(problems,
+					      json_string(rep.v[i].text));
+		}
+		log_err("reload: %s has %zu problem%s: keeping the running "
+			"configuration", d->cfg->file, rep.n,
+			rep.n == 1 ? "" : "s");
+		cfg_report_deinit(&rep);
+		*data_r = problems;
+		return rc;
+	}
+	cfg_report_deinit(&rep);
+	if ((v = calloc(nc->n_accounts ? nc->n_accounts : 1,
+			sizeof(*v))) == NULL) {
+		cfg_free(&nc);
+		*data_r = json_pack("[s]", "out of memory");
+		return MS_ENOMEM;
+	}
+	data = json_object();
+	added = json_array();
+	removed = json_array();
+	restarted = json_array();
+	unchanged = json_array();
+	problems = json_array();
+	for (size_t i = 0; i < nc->n_accounts; i++) {
+		const struct cfg_account *c = &nc->accounts[i];
+		struct acct *old = daemon_find(d->accts, d->n, c->name);
+		const struct cfg_account *oc = cfg_account_find(d->cfg, c->name);
+
+		if (old != NULL && oc != NULL && cfg_account_equal(oc, c)) {
+			v[n++] = old;
+			json_array_append_new(unchanged, json_string(c->name));
+			continue;
+		}
+		if ((v[n] = daemon_reload_new(d, c, problems)) == NULL) {
+			if (old != NULL)
+				v[n++] = old;	/* it keeps running */
+			continue;
+		}
+		if (old != NULL) {
+			log_info("reload: account %s changed: restarting it",
+				 c->name);
+			json_array_append_new(restarted, json_string(c->name));
+			daemon_retire(d, old, v[n]);
+		} else {
+			log_info("reload: account %s added", c->name);
+			json_array_append_new(added, json_string(c->name));
+			acct_start(v[n]);
+		}
+		n++;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		const char *name = acct_name(d->accts[i]);
+
+		if (cfg_account_find(nc, name) != NULL)
+			continue;
+		log_info("reload: account %s removed: stopping it", name);
+		json_array_append_new(removed, json_string(name));
+		daemon_retire(d, d->accts[i], NULL);
+	}
+	free(d->accts);
+	d->accts = v;
+	d->n = n;
+	daemon_reload_kept(d->cfg, nc, data);
+	if (!d->opts.keep_log_level)
+		log_set_level(nc->log_level);
+	d->cfg = nc;
+	cfg_free(&d->own_cfg);
+	d->own_cfg = nc;
+	log_info("reload: %zu added, %zu removed, %zu restarted, %zu unchanged",
+		 json_array_size(added), json_array_size(removed),
+		 json_array_size(restarted), json_array_size(unchanged));
+	json_object_set_new(data, "added", added);
+	json_object_set_new(data, "removed", removed);
+	json_object_set_new(data, "restarted", restarted);
+	json_object_set_new(data, "unchanged", unchanged);
+	json_object_set_new(data, "problems", problems);
+	daemon_notify_status(d);
+	*data_r = data;
+	return MS_OK;
 }
 
 /* --- --once's summary ------------------------------------------------------ */
@@ -359,6 +597,41 @@ daemon_loop_n_accounts(const struct daemon_loop *d)
 	return d->n;
 }
 
+static size_t
+daemon_ctl_n_accts(void *arg)
+{
+	return daemon_loop_n_accounts(arg);
+}
+
+static struct acct *
+daemon_ctl_acct(void *arg, size_t i)
+{
+	return daemon_loop_account(arg, i);
+}
+
+static int
+daemon_ctl_reload(void *arg, json_t **data_r)
+{
+	return daemon_reload(arg, data_r);
+}
+
+/* The control socket, before any account starts: a second daemon on the
+ * same socket is refused here. */
+static int
+daemon_ctl_open(struct daemon_loop *d, struct ms_err *err_r)
+{
+	struct ctl_host host = {
+		.loop = &d->loop,
+		.store = d->store,
+		.n_accts_cb = daemon_ctl_n_accts,
+		.acct_cb = daemon_ctl_acct,
+		.reload_cb = daemon_ctl_reload,
+		.arg = d,
+	};
+
+	return ctl_server_open(&host, d->cfg->socket, &d->ctl, err_r);
+}
+
 struct acct *
 daemon_loop_account(struct daemon_loop *d, size_t i)
 {
@@ -404,6 +677,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	d->cfg = cfg;
 	d->opts = *opts;
+	d->backoff_max_ms = backoff_max_ms;
 	d->notifier.fd = -1;
 	if ((d->accts = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
 			       sizeof(*d->accts))) == NULL) {
@@ -417,6 +691,8 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	}
 	d->has_loop = true;
 	if ((rc = store_open(&d->store, &sp, err_r)) < 0)
+		goto fail;
+	if (!opts->is_once && (rc = daemon_ctl_open(d, err_r)) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		const struct cfg_account *c = &cfg->accounts[i];
@@ -452,6 +728,9 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	uv_timer_init(&d->loop, &d->clock_timer);
 	d->clock_timer.data = d;
 	d->has_clock_timer = true;
+	uv_timer_init(&d->loop, &d->reap_timer);
+	d->reap_timer.data = d;
+	d->has_reap_timer = true;
 	*d_r = d;
 	return MS_OK;
 fail:
@@ -493,7 +772,7 @@ daemon_loop_run(struct daemon_loop *d)
 		uv_timer_start(&d->clock_timer, daemon_on_clock_timer,
 			       ACCT_CLOCK_CHECK_MS, ACCT_CLOCK_CHECK_MS);
 	}
-	if (daemon_all_stopped(d))
+	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if (d->opts.is_once)
@@ -514,6 +793,8 @@ daemon_loop_free(struct daemon_loop **dp)
 	if (d->has_loop) {
 		for (size_t i = 0; i < d->n; i++)
 			acct_stop(d->accts[i]);
+		for (size_t i = 0; i < d->n_retiring; i++)
+			acct_stop(d->retiring[i].old);
 		daemon_close_all(d);
 		/* Runs the close callbacks (and any pass's last steps). */
 		uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -522,8 +803,13 @@ daemon_loop_free(struct daemon_loop **dp)
 	}
 	for (size_t i = 0; i < d->n; i++)
 		acct_free(&d->accts[i]);
+	for (size_t i = 0; i < d->n_retiring; i++)
+		acct_free(&d->retiring[i].old);
+	free(d->retiring);
+	ctl_server_free(&d->ctl);
 	sd_notifier_close(&d->notifier);
 	store_close(&d->store);
 	free(d->accts);
+	cfg_free(&d->own_cfg);
 	free(d);
 }

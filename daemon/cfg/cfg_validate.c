@@ -79,6 +79,8 @@ struct cfg_key {
 	const char *def;	/* default, parsed as a value; NULL: none or
 				 * computed (see cfg_validate_derived) */
 	const char *expected;	/* NULL: derived from type and choices */
+	/* A default that depends on the environment (NULL: def). */
+	const char *(*def_for)(const struct cfg_env *env);
 };
 
 #define G(f) CFG_IN_GENERAL, CFG_FOR_ALL, f, offsetof(struct cfg, 
@@ -86,7 +88,7 @@ struct cfg_key {
 
 static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_STORE] = { "store", G(CFG_TYPE_PATH) store), NULL,
-		"~/.local/share/mailsync", NULL },
+		"~/.local/share/mailsync", NULL, cfg__store_default },
 	[K_SOCKET] = { "socket", G(CFG_TYPE_PATH) socket), NULL, NULL, NULL },
 	[K_LOG_LEVEL] = { "log_level", G(CFG_TYPE_LOG_LEVEL) log_level), NULL,
 		"info", "error, warn, info or debug" },
@@ -473,15 +475,16 @@ cfg_validate_default(struct cfg_vctx *v, const struct cfg_seen *seen,
 		     size_t id, unsigned line, void *base)
 {
 	const struct cfg_key *k = &cfg_keys[id];
+	const char *def = k->def_for != NULL ? k->def_for(v->env) : k->def;
 	char why[512];
 
-	if (seen[id].is_valid || k->def == NULL)
+	if (seen[id].is_valid || def == NULL)
 		return;
-	if (cfg_validate_value(k, k->def, v->env, base, why,
+	if (cfg_validate_value(k, def, v->env, base, why,
 			       sizeof(why)) != MS_OK && seen[id].entry == NULL)
 		cfg_validate_problem(v, line, k->name, "the default '%s' "
 				     "cannot be used: %s (expected %s = ...)",
-				     k->def, why, k->name);
+				     def, why, k->name);
 }
 
 static bool
@@ -966,7 +969,7 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 	for (size_t id = K_STORE; id < K_PROTOCOL; id++)
 		cfg_validate_default(&v, general, id, general_line, cfg);
 	if (cfg->socket == NULL)
-		cfg->socket = cfg__socket_default(env);
+		cfg->socket = cfg__socket_default(env, cfg->store);
 	cfg_validate_across(&v, cfg, general[K_STORE].is_valid ?
 			    general[K_STORE].entry->line : 0);
 	if (cfg->n_accounts == 0) {
