@@ -6,10 +6,12 @@
  * starts the runtimes, relays signals to them, tells systemd how they
  * are, and ends the loop when the last one has stopped.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -51,6 +53,12 @@ struct daemon_loop {
 	struct sd_notifier notifier;
 	bool is_ready_sent;
 	struct loop_lateness lateness;	/* MAILSYNC_LOOP_LATENESS only */
+	/* Suspend and resume: both clocks read every ACCT_CLOCK_CHECK_MS
+	 * (acct_clock_jumped()). */
+	uv_timer_t clock_timer;
+	bool has_clock_timer;
+	uint64_t clock_mono_ms, clock_wall_ms;
+	uint64_t backoff_max_ms;	/* MAILSYNC_BACKOFF_MAX; 0: default */
 	bool is_stopping;
 	bool is_closed;
 };
@@ -59,33 +67,71 @@ static void daemon_on_reap(uv_timer_t *t);
 
 /* --- systemd ------------------------------------------------------------ */
 
-/* STATUS= with every account's state, for systemctl status. */
+/* Appends text to msg at *pos for a STATUS= line: a control character
+ * (a newline would start another assignment) becomes a space. */
+static void
+daemon_status_add(char *msg, size_t size, size_t *pos, const char *text)
+{
+	for (; *text != '\0' && *pos + 1 < size; text++)
+		msg[(*pos)++] = (unsigned char)*text < 0x20 ||
+				*text == 0x7f ? ' ' : *text;
+	msg[*pos] = '\0';
+}
+
+static void
+daemon_status_reason(char *msg, size_t size, size_t *pos,
+		     const struct acct_status *st)
+{
+	if (st->reason[0] == '\0')
+		return;
+	daemon_status_add(msg, size, pos, ": ");
+	daemon_status_add(msg, size, pos, st->reason);
+}
+
+/* STATUS= with every account's state on one line, for systemctl status:
+ * "work: idle (push: notify on every folder (1 connection)); home:
+ * offline (attempt 3): REASON". */
 static void
 daemon_notify_status(struct daemon_loop *d)
 {
-	char msg[1024];
-	size_t pos;
-	int n;
+	char msg[1024], part[64];
+	size_t pos = 0;
 
 	if (!sd_notifier_is_on(&d->notifier))
 		return;
-	pos = (size_t)snprintf(msg, sizeof(msg), "STATUS=");
-	for (size_t i = 0; i < d->n && pos < sizeof(msg); i++) {
+	daemon_status_add(msg, sizeof(msg), &pos, "STATUS=");
+	for (size_t i = 0; i < d->n; i++) {
 		const struct acct_status *st = acct_status(d->accts[i]);
 
-		n = snprintf(msg + pos, sizeof(msg) - pos, "%s%s: %s",
-			     i > 0 ? "; " : "", st->name,
-			     acct_state_name(st->state));
-		if (n < 0)
+		daemon_status_add(msg, sizeof(msg), &pos, i > 0 ? "; " : "");
+		daemon_status_add(msg, sizeof(msg), &pos, st->name);
+		daemon_status_add(msg, sizeof(msg), &pos, ": ");
+		daemon_status_add(msg, sizeof(msg), &pos,
+				  acct_state_name(st->state));
+		switch (st->state) {
+		case ACCT_IDLE:
+		case ACCT_SYNCING:
+			if (strcmp(st->push, "off") == 0)
+				break;
+			daemon_status_add(msg, sizeof(msg), &pos, " (push: ");
+			daemon_status_add(msg, sizeof(msg), &pos, st->push);
+			daemon_status_add(msg, sizeof(msg), &pos, ")");
 			break;
-		pos += (size_t)n;
-		if ((st->state == ACCT_BACKOFF || st->state == ACCT_OFFLINE) &&
-		    pos < sizeof(msg)) {
-			n = snprintf(msg + pos, sizeof(msg) - pos,
-				     " (attempt %u)",
-				     st->sched.backoff.attempt);
-			if (n > 0)
-				pos += (size_t)n;
+		case ACCT_BACKOFF:
+		case ACCT_OFFLINE:
+			snprintf(part, sizeof(part), " (attempt %u)",
+				 st->sched.backoff.attempt);
+			daemon_status_add(msg, sizeof(msg), &pos, part);
+			daemon_status_reason(msg, sizeof(msg), &pos, st);
+			break;
+		case ACCT_ERROR:
+		case ACCT_AUTH_FAILED:
+			daemon_status_reason(msg, sizeof(msg), &pos, st);
+			break;
+		case ACCT_PAUSED:
+		case ACCT_DISABLED:
+		case ACCT_STOPPED:
+			break;
 		}
 	}
 	if (d->n == 0)
@@ -107,6 +153,40 @@ daemon_on_notify_timer(uv_timer_t *t)
 	}
 	if (d->notifier.watchdog_ms > 0)
 		sd_notifier_send(&d->notifier, "WATCHDOG=1");
+}
+
+/* --- suspend and resume ------------------------------------------------- */
+
+static void
+daemon_clock_read(uint64_t *mono_r, uint64_t *wall_r)
+{
+	struct timespec m, w;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &w);
+	*mono_r = (uint64_t)m.tv_sec * 1000u + (uint64_t)m.tv_nsec / 1000000u;
+	*wall_r = (uint64_t)w.tv_sec * 1000u + (uint64_t)w.tv_nsec / 1000000u;
+}
+
+static void
+daemon_on_clock_timer(uv_timer_t *t)
+{
+	struct daemon_loop *d = t->data;
+	uint64_t mono, wall;
+
+	daemon_clock_read(&mono, &wall);
+	if (acct_clock_jumped(d->clock_mono_ms, d->clock_wall_ms, mono,
+			      wall)) {
+		log_info("the wall clock moved %+.0f s against the monotonic "
+			 "clock (the machine slept?): reconnecting every "
+			 "account now", ((double)(int64_t)(wall -
+			 d->clock_wall_ms) - (double)(int64_t)(mono -
+			 d->clock_mono_ms)) / 1000.0);
+		for (size_t i = 0; i < d->n; i++)
+			(void)acct_request_reconnect(d->accts[i]);
+	}
+	d->clock_mono_ms = mono;
+	d->clock_wall_ms = wall;
 }
 
 /* --- the end ------------------------------------------------------------- */
@@ -138,6 +218,8 @@ daemon_close_all(struct daemon_loop *d)
 	}
 	daemon_close_handle((uv_handle_t *)&d->notify_timer,
 			    &d->has_notify_timer);
+	daemon_close_handle((uv_handle_t *)&d->clock_timer,
+			    &d->has_clock_timer);
 	daemon_close_handle((uv_handle_t *)&d->reap_timer,
 			    &d->has_reap_timer);
 	ctl_server_close(d->ctl);
@@ -191,6 +273,8 @@ daemon_stop(struct daemon_loop *d)
 	d->is_stopping = true;
 	if (d->has_notify_timer)
 		uv_timer_stop(&d->notify_timer);
+	if (d->has_clock_timer)
+		uv_timer_stop(&d->clock_timer);
 	for (size_t i = 0; i < d->n; i++)
 		acct_stop(d->accts[i]);
 	for (size_t i = 0; i < d->n_retiring; i++)
@@ -288,6 +372,7 @@ daemon_reload_new(struct daemon_loop *d, const struct cfg_account *c,
 		.loop = &d->loop,
 		.store = d->store,
 		.account = c,
+		.backoff_max_ms = d->backoff_max_ms,
 		.on_event_cb = daemon_on_acct_event,
 		.arg = d,
 	};
@@ -556,19 +641,46 @@ daemon_loop_account(struct daemon_loop *d, size_t i)
 	return i < d->n ? d->accts[i] : NULL;
 }
 
+/* MAILSYNC_BACKOFF_MAX: the reconnect backoff's cap in seconds, for
+ * tests that keep a server down past it and for the impatient. */
+static int
+daemon_backoff_max(uint64_t *ms_r, struct ms_err *err_r)
+{
+	const char *v = getenv("MAILSYNC_BACKOFF_MAX");
+	unsigned long long secs;
+	char *end;
+
+	*ms_r = 0;
+	if (v == NULL || v[0] == '\0')
+		return MS_OK;
+	errno = 0;
+	secs = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || secs < 1 || secs > 86400 ||
+	    v[0] < '0' || v[0] > '9')
+		return ms_err_set(err_r, MS_ECONFIG, "MAILSYNC_BACKOFF_MAX=%s: "
+				  "expected whole seconds from 1 to 86400",
+				  v);
+	*ms_r = secs * 1000u;
+	return MS_OK;
+}
+
 int
 daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 		struct daemon_loop **d_r, struct ms_err *err_r)
 {
 	struct store_params sp = { .dir = cfg->store };
 	struct daemon_loop *d;
+	uint64_t backoff_max_ms;
 	int rc;
 
 	*d_r = NULL;
+	if ((rc = daemon_backoff_max(&backoff_max_ms, err_r)) < 0)
+		return rc;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	d->cfg = cfg;
 	d->opts = *opts;
+	d->backoff_max_ms = backoff_max_ms;
 	d->notifier.fd = -1;
 	if ((d->accts = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
 			       sizeof(*d->accts))) == NULL) {
@@ -592,6 +704,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 			.store = d->store,
 			.account = c,
 			.is_once = opts->is_once,
+			.backoff_max_ms = backoff_max_ms,
 			.on_event_cb = daemon_on_acct_event,
 			.arg = d,
 		};
@@ -615,6 +728,9 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	uv_timer_init(&d->loop, &d->notify_timer);
 	d->notify_timer.data = d;
 	d->has_notify_timer = true;
+	uv_timer_init(&d->loop, &d->clock_timer);
+	d->clock_timer.data = d;
+	d->has_clock_timer = true;
 	uv_timer_init(&d->loop, &d->reap_timer);
 	d->reap_timer.data = d;
 	d->has_reap_timer = true;
@@ -656,6 +772,9 @@ daemon_loop_run(struct daemon_loop *d)
 			log_warn("no account to sync; waiting for a signal");
 		uv_timer_start(&d->notify_timer, daemon_on_notify_timer, 0,
 			       d->notifier.watchdog_ms);
+		daemon_clock_read(&d->clock_mono_ms, &d->clock_wall_ms);
+		uv_timer_start(&d->clock_timer, daemon_on_clock_timer,
+			       ACCT_CLOCK_CHECK_MS, ACCT_CLOCK_CHECK_MS);
 	}
 	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);

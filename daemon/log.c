@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level log_level = LOG_LEVEL_INFO;
 static unsigned log_trace_areas;
@@ -131,6 +133,28 @@ log_escape(const char *s, size_t len, char *out, size_t outsz)
 	return out;
 }
 
+/*
+ * True when stderr is the journal's stream: systemd sets JOURNAL_STREAM
+ * to "DEVICE:INODE" of the stream it connected, and only when stderr is
+ * still that stream (not redirected by a wrapper or a shell) do the "<N>"
+ * prefixes mean something.  Checked per line: a log line is rare, and a
+ * test or wrapper may change stderr at any time.
+ */
+static bool
+log_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 static void
 log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
@@ -148,8 +172,8 @@ log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 	 * once, rather than at each call site.
 	 */
 	log_escape(line, strlen(line), safe, sizeof(safe));
-	/* Under systemd the journal adds its own timestamp; give it a priority. */
-	if (getenv("JOURNAL_STREAM") != NULL) {
+	/* The journal adds its own timestamp; give it a priority. */
+	if (log_is_journal()) {
 		fprintf(stderr, "<%d>%s\n", log_level_prio[level], safe);
 	} else {
 		char ts[32];

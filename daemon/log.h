@@ -1,7 +1,8 @@
 /*
  * log.h - the daemon's one logging path: one line per event on stderr, with
- * a level.  Under systemd (JOURNAL_STREAM set) each line starts with the
- * sd-daemon "<N>" priority prefix; otherwise with a timestamp and level name.
+ * a level.  When stderr is the journal (JOURNAL_STREAM names its device
+ * and inode) each line starts with the sd-daemon "<N>" priority prefix;
+ * otherwise with a timestamp and level name.
  *
  * Messages are key=value where it helps: "acct=work conn=3 imap state=A->B".
  * Arguments may hold what a server sent (folder names, response texts):

@@ -16,6 +16,7 @@ packages=(
 	python3 python3-aiosmtpd          # real SMTP receiver for tests
 	lmdb-utils procps iproute2 groff-base
 	time                              # peak RSS in tests (test_pop3_faults)
+	systemd                           # systemd-analyze verify/security of the units
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 	zsh                               # checks the installed zsh completion
 )

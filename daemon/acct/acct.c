@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "acct/acct.h"
+#include "acct/acct_hook.h"
 #include "acct/acct_mirror.h"
 #include "log.h"
 
@@ -59,8 +60,23 @@ struct acct {
 	char **want_folders;		/* passes of single folders */
 	size_t n_want_folders;
 	bool is_reader_changed;		/* the watch recorded a change */
+	/* The running pass covers every folder; when the next such pass
+	 * is due (uv_now): passes of one folder (push) do not move it, so
+	 * the poll still sweeps every folder every poll_interval. */
+	bool is_pass_full;
+	uint64_t full_due_ms;
 	bool is_paused;
 	bool is_stopping;
+	/* new_mail_cmd: which folder the pass's new mail went to (n: 0, 1,
+	 * or 2 for several), the command running, and a run waiting for
+	 * it to end. */
+	char new_folder[STORE_FOLDER_NAME_MAX + 1];
+	unsigned n_new_folders;
+	uint64_t progress_msgs;
+	struct acct_hook *hook;
+	uint64_t hook_count;		/* waiting: 0 for none */
+	char hook_folder[STORE_FOLDER_NAME_MAX + 1];
+	bool is_hook_spared;		/* --once's end waits for it */
 };
 
 static const struct acct_engine_ops *acct_engine_forced;
@@ -171,6 +187,51 @@ acct_has_request(const struct acct *a)
 	return a->want_full || a->n_want_folders > 0;
 }
 
+/* --- new_mail_cmd ------------------------------------------------------------ */
+
+static void acct_hook_run(struct acct *a, const char *folder, uint64_t count);
+
+static void
+acct_on_hook_done(struct acct_hook *h, void *arg)
+{
+	struct acct *a = arg;
+	char folder[sizeof(a->hook_folder)];
+	uint64_t count = a->hook_count;
+
+	(void)h;
+	a->hook = NULL;
+	a->hook_count = 0;
+	if (count > 0 && !a->is_stopping) {
+		snprintf(folder, sizeof(folder), "%s", a->hook_folder);
+		acct_hook_run(a, folder, count);
+	}
+	acct_maybe_stopped(a);
+}
+
+/* Runs new_mail_cmd now, or after the one that runs (the counts add
+ * up; the folder is "" when they differ). */
+static void
+acct_hook_run(struct acct *a, const char *folder, uint64_t count)
+{
+	struct ms_err err = { 0 };
+
+	if (a->hook != NULL) {
+		if (a->hook_count == 0)
+			snprintf(a->hook_folder, sizeof(a->hook_folder), "%s",
+				 folder);
+		else if (strcmp(a->hook_folder, folder) != 0)
+			a->hook_folder[0] = '\0';
+		a->hook_count += count;
+		return;
+	}
+	if (acct_hook_start(a->loop, a->cfg.new_mail_cmd, a->cfg.name, folder,
+			    count, acct_on_hook_done, a, &a->hook, &err) < 0)
+		log_warn("acct=%s %s", a->cfg.name, err.msg);
+	else
+		log_debug("acct=%s new_mail_cmd: started for %llu in \"%s\"",
+			  a->cfg.name, (unsigned long long)count, folder);
+}
+
 /* --- the end of a pass ---------------------------------------------------- */
 
 static void
@@ -267,6 +328,10 @@ acct_pass_end(struct acct *a)
 			     acct_random(), &next);
 	if (next.state == ACCT_IDLE)
 		a->st.last_sync_ms = acct_now_ms();
+	/* Push watches from a good pass on: it knows the folders then. */
+	if (next.state == ACCT_IDLE && !a->is_once && a->cfg.idle &&
+	    a->ops->push != NULL)
+		a->ops->push(a->engine);
 	if (a->is_paused && !a->is_once) {
 		/* Paused during the export: the policy's count (backoff,
 		 * refused logins) stays for after the resume, but no pass
@@ -279,9 +344,24 @@ acct_pass_end(struct acct *a)
 	}
 	acct_set_state(a, next.state, r->rc < 0 ? r->error : NULL);
 	acct_emit(a, ACCT_EV_PASS_DONE);
+	/* After the export: the new files are in the Maildir. */
+	if (r->new_msgs > 0 && a->cfg.new_mail_cmd != NULL)
+		acct_hook_run(a, a->n_new_folders == 1 ? a->new_folder : "",
+			      r->new_msgs);
 	if (a->is_once) {
+		/* --once waits for the command it started. */
+		a->is_hook_spared = true;
 		acct_stop(a);
 		return;
+	}
+	if (next.state == ACCT_IDLE) {
+		uint64_t now = uv_now(a->loop);
+
+		if (a->is_pass_full)
+			a->full_due_ms = now + next.delay_ms;
+		else
+			next.delay_ms = a->full_due_ms > now ?
+					a->full_due_ms - now : 0;
 	}
 	acct_log_next(a, &next, failed_attempts);
 	/* A user's request runs now whatever the state; a reader's change
@@ -346,12 +426,31 @@ acct_on_pass_done(const struct acct_result *res, void *arg)
 }
 
 static void
+acct_new_mail_in(struct acct *a, const char *folder)
+{
+	if (folder[0] == '\0')
+		a->n_new_folders = 2;
+	else if (a->n_new_folders == 0)
+		snprintf(a->new_folder, sizeof(a->new_folder), "%s", folder);
+	else if (strcmp(a->new_folder, folder) != 0)
+		a->n_new_folders = 2;
+	if (a->n_new_folders == 0)
+		a->n_new_folders = 1;
+}
+
+static void
 acct_on_progress(const struct acct_progress *p, void *arg)
 {
 	struct acct *a = arg;
 	bool is_new_folder = strcmp(p->folder, a->st.progress.folder) != 0;
 	uint64_t now = uv_hrtime();
 
+	/* New messages count in the folder being synced (between folders,
+	 * the one that just ended). */
+	if (p->msgs_done > a->progress_msgs)
+		acct_new_mail_in(a, p->folder[0] != '\0' ? p->folder :
+				 a->st.progress.folder);
+	a->progress_msgs = p->msgs_done;
 	a->st.progress = *p;
 	a->st.rate_bps = p->seconds > 0 ? (double)p->bytes_done / p->seconds :
 			 0;
@@ -459,6 +558,11 @@ acct_pass_begin(struct acct *a)
 	if (a->is_stopping || a->is_paused)
 		return;
 	folder = acct_take_request(a);
+	a->is_pass_full = folder == NULL;
+	a->progress_msgs = 0;
+	a->n_new_folders = 0;
+	if (folder != NULL)
+		acct_new_mail_in(a, folder);
 	a->is_reader_changed = false;
 	if (acct_mirror_is_on(&a->mirror)) {
 		if (acct_mirror_scan_start(&a->mirror, &err) == MS_OK) {
@@ -481,6 +585,7 @@ acct_maybe_stopped(struct acct *a)
 {
 	if (!a->is_stopping || acct_is_running(a) || !a->is_engine_closed ||
 	    !a->is_timer_closed || acct_mirror_is_busy(&a->mirror) ||
+	    a->hook != NULL ||
 	    a->st.state == ACCT_STOPPED)
 		return;
 	if (a->is_once)
@@ -516,6 +621,9 @@ acct_stop(struct acct *a)
 	if (a->is_stopping)
 		return;
 	a->is_stopping = true;
+	a->hook_count = 0;
+	if (a->hook != NULL && !a->is_hook_spared)
+		acct_hook_kill(a->hook);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, acct_on_timer_closed);
 	acct_mirror_cancel(&a->mirror);
@@ -611,6 +719,49 @@ acct_on_reader_change(void *arg)
 	}
 }
 
+/* Push heard of a change: a pass of that folder (or of all), queued
+ * behind a running one. */
+static void
+acct_on_push_change(const char *folder, void *arg)
+{
+	struct acct *a = arg;
+	int rc;
+
+	if (a->is_stopping || a->is_paused)
+		return;
+	log_debug("acct=%s push: %s changed", a->cfg.name,
+		  folder != NULL ? folder : "any folder");
+	if ((rc = acct_request_sync(a, folder)) < 0)
+		log_warn("acct=%s push: cannot queue a pass: %s", a->cfg.name,
+			 ms_strerror(rc));
+}
+
+static void
+acct_on_push(const char *desc, void *arg)
+{
+	struct acct *a = arg;
+
+	if (strcmp(a->st.push, desc) == 0)
+		return;
+	snprintf(a->st.push, sizeof(a->st.push), "%s", desc);
+	if (strstr(desc, "connecting") != NULL)
+		log_debug("acct=%s push=\"%s\"", a->cfg.name, a->st.push);
+	else
+		log_info("acct=%s push=\"%s\"", a->cfg.name, a->st.push);
+	if (!a->is_stopping)
+		acct_emit(a, ACCT_EV_STATE);
+}
+
+int
+acct_request_reconnect(struct acct *a)
+{
+	if (!acct_can_run(a) || a->is_paused)
+		return MS_EINVAL;
+	if (a->ops->reconnect != NULL)
+		a->ops->reconnect(a->engine);
+	return acct_request_sync(a, NULL);
+}
+
 /* --- public --------------------------------------------------------------- */
 
 void
@@ -627,6 +778,8 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 		.on_progress_cb = acct_on_progress,
 		.on_pass_done_cb = acct_on_pass_done,
 		.on_closed_cb = acct_on_engine_closed,
+		.on_change_cb = acct_on_push_change,
+		.on_push_cb = acct_on_push,
 	};
 	struct acct_mirror_cbs mcbs = {
 		.on_reader_change_cb = acct_on_reader_change,
@@ -647,7 +800,10 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	cfg_account_copy(&a->cfg, params->account);
 	a->st.name = a->cfg.name;
 	a->st.protocol = cfg_protocol_name(a->cfg.protocol);
+	snprintf(a->st.push, sizeof(a->st.push), "off");
 	acct_sched_init(&a->st.sched);
+	if (params->backoff_max_ms > 0)
+		backoff_set_max(&a->st.sched.backoff, params->backoff_max_ms);
 	cbs.arg = mcbs.arg = a;
 	acct_mirror_init(&a->mirror, a->loop, a->store, &a->cfg, !a->is_once,
 			 a->is_once, &mcbs);

@@ -57,6 +57,9 @@ struct acct_status {
 	double rate_bps;		/* body bytes per second, this pass */
 	struct acct_result last;	/* of the last pass that ended */
 	char mirror_error[300];		/* "" unless the mirror failed */
+	/* What push does: "notify on every folder (1 connection)", "idle
+	 * on INBOX (1 connection)", "off"... */
+	char push[192];
 };
 
 enum acct_event {
@@ -72,6 +75,7 @@ struct acct_params {
 	struct store *store;		/* outlives the runtime */
 	const struct cfg_account *account;	/* copied */
 	bool is_once;			/* one pass, then stopped */
+	uint64_t backoff_max_ms;	/* the backoff's cap; 0: 5 minutes */
 	acct_event_fn *on_event_cb;	/* the owner's; may be NULL */
 	void *arg;
 };
@@ -98,6 +102,13 @@ void acct_start(struct acct *a);
  */
 int acct_request_sync(struct acct *a, const char *folder);
 int acct_request_pause(struct acct *a);
+/*
+ * The connections may be dead (the wall clock jumped against the
+ * monotonic one: the machine slept): they are dropped now and a pass of
+ * every folder starts, instead of waiting for a timeout.  MS_OK, or
+ * MS_EINVAL as for a sync.
+ */
+int acct_request_reconnect(struct acct *a);
 int acct_request_resume(struct acct *a);
 
 /*

@@ -23,6 +23,15 @@
  *   close    -> connections are dropped (politely when idle: LOGOUT); a
  *               running pass is cancelled first; closed fires once, from
  *               a later loop turn, when the engine holds no handle.
+ *   push     -> (optional) after a good pass: the engine starts watching
+ *               for the server's changes, unless it already does; each
+ *               change comes as on_change_cb (the runtime starts a pass
+ *               of that folder, or of all), and what push is doing as
+ *               on_push_cb.
+ *   reconnect-> (optional) the connections may be dead (the clock
+ *               jumped: the machine slept): drop them now rather than
+ *               wait for a timeout; a running pass fails over to a new
+ *               session.
  *   destroy  -> frees an engine that is closed (or never passed).
  * Loop thread only.
  */
@@ -75,6 +84,13 @@ struct acct_engine_cbs {
 	void (*on_progress_cb)(const struct acct_progress *p, void *arg);
 	void (*on_pass_done_cb)(const struct acct_result *res, void *arg);
 	void (*on_closed_cb)(void *arg);
+	/* Push: folder (as the server names it) changed; NULL: any may
+	 * have (also after push lost its connection).  Valid during the
+	 * call only. */
+	void (*on_change_cb)(const char *folder, void *arg);
+	/* Push: what it does now, one line for status ("notify on every
+	 * folder (1 connection)", "off"). */
+	void (*on_push_cb)(const char *desc, void *arg);
 	void *arg;
 };
 
@@ -93,6 +109,8 @@ struct acct_engine_ops {
 		    struct ms_err *err_r);
 	void (*cancel)(struct acct_engine *e);
 	void (*close)(struct acct_engine *e);
+	void (*push)(struct acct_engine *e);		/* may be NULL */
+	void (*reconnect)(struct acct_engine *e);	/* may be NULL */
 	void (*destroy)(struct acct_engine *e);
 };
 

@@ -25,10 +25,18 @@
 #include <string.h>
 
 #include "acct/acct_engine.h"
+#include "acct/imap_push.h"
 #include "log.h"
 #include "net/tls.h"
 #include "session/imap_session.h"
 #include "sync/imap_sync.h"
+
+/* Push that ended within this long of its start is not started again
+ * for ACCT_IMAP_PUSH_RETRY_MS, doubled for each such end in a row (up to
+ * poll_interval): a server that drops every push connection at once is
+ * not logged into again and again. */
+#define ACCT_IMAP_PUSH_MIN_MS 5000u
+#define ACCT_IMAP_PUSH_RETRY_MS 60000u
 
 enum acct_imap_state {
 	ACCT_IMAP_DISCONNECTED,
@@ -64,9 +72,16 @@ struct acct_imap {
 	bool has_done;			/* res waits for the defer timer */
 	struct acct_result res;
 	struct acct_result carry;	/* counts of an attempt retried */
+	unsigned caps;			/* of the last session that was ready */
+	struct imap_push *push;		/* NULL until push first starts */
+	bool is_push_closed;		/* after close(): push holds nothing */
+	uint64_t push_up_ms;		/* uv_now() when push last started */
+	unsigned push_quick_ends;	/* ended soon after the start, in a row */
+	uint64_t push_retry_ms;		/* uv_now() before which it waits */
 };
 
 static void acct_imap_maybe_closed(struct acct_imap *e);
+static int acct_imap_connect(struct acct_imap *e, struct ms_err *err_r);
 static void acct_imap_on_defer(uv_timer_t *t);
 
 static void
@@ -192,9 +207,9 @@ acct_imap_on_ready(struct imap_session *s, void *arg)
 {
 	struct acct_imap *e = arg;
 
-	(void)s;
 	if (e->state != ACCT_IMAP_CONNECTING)
 		return;
+	e->caps = imap_session_caps(s);
 	if (e->is_cancelled || e->is_close_asked) {
 		imap_session_close(e->sess, MS_ECANCELED);
 		return;
@@ -221,6 +236,7 @@ acct_imap_on_close(struct imap_session *s, int reason,
 	struct acct_imap *e = arg;
 	const char *why = err != NULL && err->msg[0] != '\0' ? err->msg :
 			  ms_strerror(reason);
+	struct ms_err cerr = { 0 };
 
 	(void)s;
 	e->sess = NULL;
@@ -245,6 +261,10 @@ acct_imap_on_close(struct imap_session *s, int reason,
 		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
 		log_info("acct=%s imap connection closed between passes (%s); "
 			 "the next pass logs in again", e->c.acct->name, why);
+		if (e->want_pass && !e->has_done &&
+		    acct_imap_connect(e, &cerr) < 0)
+			acct_imap_fail_pass(e, cerr.code ? cerr.code : MS_ECONN,
+					    cerr.msg, false);
 		return;
 	case ACCT_IMAP_CLOSING:
 		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
@@ -256,8 +276,9 @@ acct_imap_on_close(struct imap_session *s, int reason,
 	}
 }
 
-static int
-acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
+/* The session of a pass; push makes its own from the same template. */
+static void
+acct_imap_session_params(struct acct_imap *e, struct imap_session_params *sp_r)
 {
 	const struct cfg_account *a = e->c.acct;
 	struct imap_session_params sp = {
@@ -278,8 +299,17 @@ acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
 		.on_close_cb = acct_imap_on_close,
 		.arg = e,
 	};
+
+	*sp_r = sp;
+}
+
+static int
+acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
+{
+	struct imap_session_params sp;
 	int rc;
 
+	acct_imap_session_params(e, &sp);
 	if ((rc = imap_session_new(e->c.loop, &sp, &e->sess, err_r)) < 0)
 		return rc;
 	e->is_reused = false;
@@ -325,6 +355,12 @@ acct_imap_on_defer(uv_timer_t *t)
 		return;
 	}
 	res = e->res;
+	/* The server was away: push ending early is explained; it starts
+	 * at once after the next good pass. */
+	if (res.rc < 0 && res.rc != MS_ECANCELED) {
+		e->push_quick_ends = 0;
+		e->push_retry_ms = 0;
+	}
 	e->want_pass = false;
 	e->is_cancelled = false;
 	free(e->folder);
@@ -357,6 +393,7 @@ acct_imap_maybe_closed(struct acct_imap *e)
 {
 	if (!e->is_close_asked || e->sess != NULL || e->sync != NULL ||
 	    e->has_done || e->want_pass || e->state == ACCT_IMAP_CLOSED ||
+	    (e->push != NULL && !e->is_push_closed) ||
 	    uv_is_closing((uv_handle_t *)&e->c.defer))
 		return;
 	uv_close((uv_handle_t *)&e->c.defer, acct_imap_on_defer_closed);
@@ -400,6 +437,12 @@ acct_imap_pass(struct acct_engine *base, const char *folder,
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	e->has_retried = false;
 	e->is_cancelled = false;
+	if (e->state == ACCT_IMAP_READY && imap_session_is_closing(e->sess)) {
+		/* Its end is on the way (the server went away): the pass
+		 * logs in again from acct_imap_on_close(). */
+		e->want_pass = true;
+		return MS_OK;
+	}
 	if (e->state == ACCT_IMAP_READY) {
 		e->want_pass = true;
 		e->is_reused = true;
@@ -437,6 +480,8 @@ acct_imap_close(struct acct_engine *base)
 	if (e->is_close_asked)
 		return;
 	e->is_close_asked = true;
+	if (e->push != NULL)
+		imap_push_close(e->push);
 	if (e->want_pass) {
 		/* The pass's end closes the session (acct_imap_on_defer). */
 		acct_imap_cancel(base);
@@ -450,6 +495,190 @@ acct_imap_close(struct acct_engine *base)
 	acct_imap_maybe_closed(e);
 }
 
+/* --- push ---------------------------------------------------------------- */
+
+static void
+acct_imap_on_push_change(const char *folder, void *arg)
+{
+	struct acct_imap *e = arg;
+	struct store_folder f;
+	struct ms_err err = { 0 };
+
+	/* A folder the passes do not sync (excluded, or new: its LIST
+	 * event asks for a full pass) is none of ours. */
+	if (folder != NULL && store_folder_find(e->store, e->acct->name,
+						folder, &f, &err) != MS_OK) {
+		log_debug("acct=%s push: %s changed; not a synced folder",
+			  e->acct->name, folder);
+		return;
+	}
+	e->cbs.on_change_cb(folder, e->cbs.arg);
+}
+
+static void
+acct_imap_on_push_down(bool was_watching, const char *why, void *arg)
+{
+	struct acct_imap *e = arg;
+	uint64_t now = uv_now(e->loop), wait_ms;
+	uint64_t poll_ms = (uint64_t)e->acct->poll_interval * 1000u;
+
+	if (e->is_close_asked || why[0] == '\0')
+		return;
+	if (was_watching && now - e->push_up_ms >= ACCT_IMAP_PUSH_MIN_MS) {
+		e->push_quick_ends = 0;
+		log_info("acct=%s push: connection ended (%s); catching up "
+			 "with a pass", e->acct->name, why);
+	} else {
+		wait_ms = (uint64_t)ACCT_IMAP_PUSH_RETRY_MS <<
+			  (e->push_quick_ends < 10 ? e->push_quick_ends : 10);
+		if (wait_ms > poll_ms)
+			wait_ms = poll_ms;
+		e->push_quick_ends++;
+		e->push_retry_ms = now + wait_ms;
+		log_info("acct=%s push: %s (%s); catching up with a pass, push "
+			 "again in %llu s at the earliest", e->acct->name,
+			 was_watching ? "connection ended soon after it "
+			 "started" : "could not start", why,
+			 (unsigned long long)(wait_ms / 1000u));
+	}
+	/* The server ended push or refused it: the kept session is likely
+	 * gone or going too (a shutdown says BYE to all), so the catch-up
+	 * pass logs in anew and a server that is down shows as offline. */
+	if (e->sess != NULL && e->state == ACCT_IMAP_READY)
+		imap_session_close(e->sess, MS_ECONN);
+	e->cbs.on_change_cb(NULL, e->cbs.arg);
+}
+
+static void
+acct_imap_on_push_state(void *arg)
+{
+	struct acct_imap *e = arg;
+
+	if (e->cbs.on_push_cb != NULL)
+		e->cbs.on_push_cb(imap_push_describe(e->push), e->cbs.arg);
+}
+
+static void
+acct_imap_on_push_closed(void *arg)
+{
+	struct acct_imap *e = arg;
+
+	e->is_push_closed = true;
+	acct_imap_maybe_closed(e);
+}
+
+/* The folders IDLE watches: idle_folders, where "*" is every synced
+ * folder (INBOX first).  *n_wanted_r counts them all; the caller frees
+ * the names it gets. */
+static int
+acct_imap_idle_folders(struct acct_imap *e, char ***v_r, size_t *n_r,
+		       size_t *n_wanted_r)
+{
+	const struct cfg_list *l = &e->acct->idle_folders;
+	struct store_folder *fs = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0, nfs = 0;
+	bool is_all = false;
+	char **v;
+	int rc;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], "*") == 0)
+			is_all = true;
+	if (is_all && (rc = store_folder_list(e->store, e->acct->name, &fs,
+					      &nfs, &err)) < 0) {
+		log_warn("acct=%s push: %s", e->acct->name, err.msg);
+		return rc;
+	}
+	if ((v = calloc(is_all ? nfs + 1 : l->n + 1, sizeof(*v))) == NULL) {
+		free(fs);
+		return MS_ENOMEM;
+	}
+	if (!is_all) {
+		for (size_t i = 0; i < l->n; i++)
+			v[n++] = l->v[i];
+	} else {
+		/* INBOX first: with more folders than connections, the
+		 * one most people wait for is watched. */
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < nfs; i++) {
+				bool is_inbox = strcmp(fs[i].name,
+						       "INBOX") == 0;
+
+				if (is_inbox != (pass == 0) ||
+				    (fs[i].attrs & STORE_FOLDER_NOSELECT))
+					continue;
+				if ((v[n] = strdup(fs[i].name)) != NULL)
+					n++;
+			}
+		}
+	}
+	free(fs);
+	*v_r = v;
+	*n_r = n;
+	*n_wanted_r = n;
+	return MS_OK;
+}
+
+static void
+acct_imap_push(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+	struct imap_push_cbs cbs = {
+		.on_change_cb = acct_imap_on_push_change,
+		.on_down_cb = acct_imap_on_push_down,
+		.on_state_cb = acct_imap_on_push_state,
+		.on_closed_cb = acct_imap_on_push_closed,
+		.arg = e,
+	};
+	struct imap_session_params sp;
+	bool is_all = false;
+	size_t n = 0, n_wanted = 0;
+	char **v = NULL;
+	int rc;
+
+	if (!e->acct->idle || e->is_close_asked || e->caps == 0 ||
+	    (e->push != NULL && imap_push_is_up(e->push)) ||
+	    uv_now(e->loop) < e->push_retry_ms)
+		return;
+	if (e->push == NULL) {
+		acct_imap_session_params(e, &sp);
+		if (imap_push_new(e->loop, &sp, &cbs, &e->push) < 0) {
+			log_warn("acct=%s push: out of memory", e->acct->name);
+			return;
+		}
+	}
+	for (size_t i = 0; i < e->acct->idle_folders.n; i++)
+		if (strcmp(e->acct->idle_folders.v[i], "*") == 0)
+			is_all = true;
+	/* With NOTIFY too: IDLE takes over if the server refuses it. */
+	if (acct_imap_idle_folders(e, &v, &n, &n_wanted) < 0)
+		return;
+	e->push_up_ms = uv_now(e->loop);
+	if ((rc = imap_push_start(e->push, e->caps, v, n, n_wanted)) < 0)
+		log_warn("acct=%s push: %s", e->acct->name, ms_strerror(rc));
+	if (is_all)
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+	free(v);
+}
+
+static void
+acct_imap_reconnect(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (e->is_close_asked)
+		return;
+	if (e->push != NULL)
+		imap_push_stop(e->push);
+	/* A pass on it fails over to a new session at once (is_reused);
+	 * a kept one is logged in again by the next pass. */
+	if (e->sess != NULL && (e->state == ACCT_IMAP_READY ||
+				e->state == ACCT_IMAP_PASS))
+		imap_session_close(e->sess, MS_ECONN);
+}
+
 static void
 acct_imap_destroy(struct acct_engine *base)
 {
@@ -461,6 +690,7 @@ acct_imap_destroy(struct acct_engine *base)
 		log_err("acct=%s imap-engine freed while %s", e->c.acct->name,
 			acct_imap_state_names[e->state]);
 	imap_sync_free(&e->sync);
+	imap_push_free(&e->push);
 	acct_engine_common_deinit(&e->c);
 	free(e->folder);
 	free(e);
@@ -472,5 +702,7 @@ const struct acct_engine_ops acct_imap_ops = {
 	.pass = acct_imap_pass,
 	.cancel = acct_imap_cancel,
 	.close = acct_imap_close,
+	.push = acct_imap_push,
+	.reconnect = acct_imap_reconnect,
 	.destroy = acct_imap_destroy,
 };

@@ -91,3 +91,15 @@ acct_next_after_pass(struct acct_sched *s, int rc, bool is_reached,
 	next_r->delay_ms = poll_ms;
 	next_r->is_error = true;
 }
+
+bool
+acct_clock_jumped(uint64_t mono_before_ms, uint64_t wall_before_ms,
+		  uint64_t mono_now_ms, uint64_t wall_now_ms)
+{
+	int64_t mono = (int64_t)(mono_now_ms - mono_before_ms);
+	int64_t wall = (int64_t)(wall_now_ms - wall_before_ms);
+	int64_t diff = wall - mono;
+
+	return diff > (int64_t)ACCT_CLOCK_JUMP_MS ||
+	       diff < -(int64_t)ACCT_CLOCK_JUMP_MS;
+}

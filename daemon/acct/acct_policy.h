@@ -78,4 +78,19 @@ void acct_next_after_pass(struct acct_sched *s, int rc, bool is_reached,
 			  unsigned poll_interval_s, uint64_t now_ms,
 			  uint32_t rnd, struct acct_next *next_r);
 
+/*
+ * Suspend and resume: CLOCK_MONOTONIC stands still while the machine
+ * sleeps, the wall clock does not.  Between two readings of both (ms),
+ * true when the wall clock moved ACCT_CLOCK_JUMP_MS more or less than the
+ * monotonic one: connections are then likely dead (a NAT forgot them, the
+ * server timed out), and waiting for a read timeout would delay mail.
+ * A clock set by hand by as much trips it too, at the cost of a
+ * reconnect.  The daemon reads both every ACCT_CLOCK_CHECK_MS.
+ */
+#define ACCT_CLOCK_JUMP_MS 10000u
+#define ACCT_CLOCK_CHECK_MS 60000u
+
+bool acct_clock_jumped(uint64_t mono_before_ms, uint64_t wall_before_ms,
+		       uint64_t mono_now_ms, uint64_t wall_now_ms);
+
 #endif

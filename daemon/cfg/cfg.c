@@ -156,6 +156,7 @@ cfg_account_deinit(struct cfg_account *a)
 	free(a->smtp_host);
 	cfg__list_free(&a->from);
 	free(a->sent_folder);
+	free(a->new_mail_cmd);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -191,6 +192,7 @@ cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src)
 	dst->smtp_host = cfg_strdup_opt(src->smtp_host);
 	cfg_list_copy(&dst->from, &src->from);
 	dst->sent_folder = cfg_strdup_opt(src->sent_folder);
+	dst->new_mail_cmd = cfg_strdup_opt(src->new_mail_cmd);
 }
 
 void

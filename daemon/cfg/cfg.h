@@ -125,6 +125,7 @@ struct cfg_account {
 	enum cfg_tls smtp_tls;
 	struct cfg_list from;		/* addresses it sends as */
 	char *sent_folder;		/* imap; NULL: "none" */
+	char *new_mail_cmd;		/* run by acct/acct_hook.c; NULL: none */
 };
 
 struct cfg {

@@ -60,5 +60,6 @@ cfg_account_equal(const struct cfg_account *a, const struct cfg_account *b)
 	       a->smtp_port == b->smtp_port &&
 	       a->smtp_tls == b->smtp_tls &&
 	       cfg_list_eq(&a->from, &b->from) &&
-	       cfg_str_eq(a->sent_folder, b->sent_folder);
+	       cfg_str_eq(a->sent_folder, b->sent_folder) &&
+	       cfg_str_eq(a->new_mail_cmd, b->new_mail_cmd);
 }

@@ -58,6 +58,7 @@ enum cfg_key_id {
 	K_OAUTH_TOKEN_CMD, K_FOLDERS, K_DIRECTION, K_IDLE, K_IDLE_FOLDERS,
 	K_COMPRESS, K_POLL_INTERVAL, K_KEEP, K_DELETE_AFTER_DAYS, K_MAILDIR,
 	K_SMTP_HOST, K_SMTP_PORT, K_SMTP_TLS, K_FROM, K_SENT_FOLDER,
+	K_NEW_MAIL_CMD,
 	K_COUNT,
 };
 
@@ -149,6 +150,9 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_SENT_FOLDER] = { "sent_folder",
 		A(CFG_FOR_IMAP, CFG_TYPE_FOLDER_NONE) sent_folder), NULL,
 		"none", "a folder name, or none" },
+	[K_NEW_MAIL_CMD] = { "new_mail_cmd",
+		A(CFG_FOR_ALL, CFG_TYPE_STRING) new_mail_cmd), NULL, NULL,
+		"a command to run when new mail arrived" },
 };
 
 #undef G

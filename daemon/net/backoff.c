@@ -11,23 +11,44 @@ backoff_init(struct backoff *b)
 	b->attempt = 0;
 	b->until_ms = 0;
 	b->delay_ms = 0;
+	b->max_ms = BACKOFF_MAX_MS;
+}
+
+void
+backoff_set_max(struct backoff *b, uint64_t max_ms)
+{
+	b->max_ms = max_ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : max_ms;
+}
+
+uint64_t
+backoff_ceiling_max_ms(unsigned attempt, uint64_t max_ms)
+{
+	uint64_t c = BACKOFF_MIN_MS;
+
+	if (max_ms < BACKOFF_MIN_MS)	/* 0: a struct never initialised */
+		max_ms = BACKOFF_MAX_MS;
+	/* Doubling stops at the cap, so a huge attempt count cannot overflow. */
+	for (unsigned i = 0; i < attempt && c < max_ms; i++)
+		c *= 2;
+	return c < max_ms ? c : max_ms;
 }
 
 uint64_t
 backoff_ceiling_ms(unsigned attempt)
 {
-	uint64_t c = BACKOFF_MIN_MS;
-
-	/* Doubling stops at the cap, so a huge attempt count cannot overflow. */
-	for (unsigned i = 0; i < attempt && c < BACKOFF_MAX_MS; i++)
-		c *= 2;
-	return c < BACKOFF_MAX_MS ? c : BACKOFF_MAX_MS;
+	return backoff_ceiling_max_ms(attempt, BACKOFF_MAX_MS);
 }
 
 uint64_t
 backoff_delay_ms(unsigned attempt, uint32_t rnd)
 {
-	uint64_t ceil = backoff_ceiling_ms(attempt);
+	return backoff_delay_max_ms(attempt, rnd, BACKOFF_MAX_MS);
+}
+
+uint64_t
+backoff_delay_max_ms(unsigned attempt, uint32_t rnd, uint64_t max_ms)
+{
+	uint64_t ceil = backoff_ceiling_max_ms(attempt, max_ms);
 	uint64_t span = ceil - BACKOFF_MIN_MS + 1;
 
 	/*
@@ -42,7 +63,7 @@ backoff_delay_ms(unsigned attempt, uint32_t rnd)
 uint64_t
 backoff_fail(struct backoff *b, uint64_t now_ms, uint32_t rnd)
 {
-	b->delay_ms = backoff_delay_ms(b->attempt, rnd);
+	b->delay_ms = backoff_delay_max_ms(b->attempt, rnd, b->max_ms);
 	b->until_ms = now_ms + b->delay_ms;
 	if (b->attempt < 64)
 		b->attempt++;
@@ -52,7 +73,10 @@ backoff_fail(struct backoff *b, uint64_t now_ms, uint32_t rnd)
 void
 backoff_reset(struct backoff *b)
 {
+	uint64_t max_ms = b->max_ms;
+
 	backoff_init(b);
+	b->max_ms = max_ms;
 }
 
 bool

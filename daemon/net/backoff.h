@@ -21,9 +21,14 @@ struct backoff {
 	unsigned attempt;	/* failures since the last good session */
 	uint64_t until_ms;	/* no reconnect before this time; 0 = none */
 	uint64_t delay_ms;	/* the delay last chosen */
+	uint64_t max_ms;	/* the cap; BACKOFF_MAX_MS unless set */
 };
 
+/* Attempt 0, cap BACKOFF_MAX_MS. */
 void backoff_init(struct backoff *b);
+
+/* Another cap (at least BACKOFF_MIN_MS); kept by backoff_reset(). */
+void backoff_set_max(struct backoff *b, uint64_t max_ms);
 
 /*
  * The upper bound of the delay after the attempt-th consecutive failure
@@ -37,6 +42,9 @@ uint64_t backoff_ceiling_ms(unsigned attempt);
  * jitter, uniform in [BACKOFF_MIN_MS, backoff_ceiling_ms(attempt)].
  */
 uint64_t backoff_delay_ms(unsigned attempt, uint32_t rnd);
+/* The same under another cap. */
+uint64_t backoff_ceiling_max_ms(unsigned attempt, uint64_t max_ms);
+uint64_t backoff_delay_max_ms(unsigned attempt, uint32_t rnd, uint64_t max_ms);
 
 /*
  * Records a failed connection or session at now_ms: picks the delay,

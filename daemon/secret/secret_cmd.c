@@ -276,6 +276,18 @@ secret_cmd_split(char *cmd, char **argv, size_t max)
 }
 
 int
+secret_cmd_argv(char *cmd, char **argv, size_t max)
+{
+	if (!secret_cmd_needs_shell(cmd))
+		return secret_cmd_split(cmd, argv, max);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = cmd;
+	argv[3] = NULL;
+	return cmd[strspn(cmd, " \t\n")] == '\0' ? 0 : 3;
+}
+
+int
 secret_cmd_start(uv_loop_t *loop, const struct secret_cmd_params *params,
 		 secret_cmd_done_cb *done_cb, void *arg,
 		 struct secret_cmd **job_r, struct ms_err *err_r)
@@ -295,15 +307,7 @@ secret_cmd_start(uv_loop_t *loop, const struct secret_cmd_params *params,
 	copy = strdup(params->command);
 	if (copy == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	if (secret_cmd_needs_shell(copy)) {
-		argv[0] = "/bin/sh";
-		argv[1] = "-c";
-		argv[2] = copy;
-		argv[3] = NULL;
-		argc = copy[strspn(copy, " \t\n")] == '\0' ? 0 : 3;
-	} else {
-		argc = secret_cmd_split(copy, argv, SECRET_CMD_MAX_ARGS);
-	}
+	argc = secret_cmd_argv(copy, argv, SECRET_CMD_MAX_ARGS);
 	if (argc <= 0) {
 		free(copy);
 		return ms_err_set(err_r, MS_EINVAL, argc == 0 ?

@@ -58,4 +58,12 @@ void secret_cmd_cancel(struct secret_cmd *job);
 /* True if command contains characters only a shell can interpret. */
 bool secret_cmd_needs_shell(const char *command);
 
+/*
+ * The argv that runs cmd, as for password_cmd: without shell syntax the
+ * words (split on blanks, in place: argv points into cmd), else /bin/sh
+ * -c cmd.  Returns argc, 0 for an empty command, -1 for more than max - 1
+ * words.  argv[argc] is NULL.  new_mail_cmd (acct/acct_hook.c) uses it.
+ */
+int secret_cmd_argv(char *cmd, char **argv, size_t max);
+
 #endif

@@ -1154,6 +1154,12 @@ imap_session_submit(struct imap_session *s, int tag,
 	return MS_OK;
 }
 
+bool
+imap_session_is_closing(const struct imap_session *s)
+{
+	return s->is_closing || s->is_logging_out || s->is_closed;
+}
+
 unsigned
 imap_session_in_flight(const struct imap_session *s)
 {

@@ -139,6 +139,10 @@ struct imap_client *imap_session_core(struct imap_session *s);
 int imap_session_submit(struct imap_session *s, int tag,
 			const struct imap_session_cmd_cbs *cbs) MS_WUR;
 
+/* True once the session is ending (a failure, BYE, close): submit
+ * refuses commands, and on_close is on the way. */
+bool imap_session_is_closing(const struct imap_session *s);
+
 /* Commands sent and not yet answered (to bound pipelining). */
 unsigned imap_session_in_flight(const struct imap_session *s);
 

@@ -502,6 +502,50 @@ imap_cmd_idle_done(struct imap_client *c)
 	return imap_cmd_line(c, MS_SLICE_LIT("DONE"));
 }
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} imap_notify_events[] = {
+	{ IMAP_NOTIFY_MESSAGE_NEW, "MessageNew" },
+	{ IMAP_NOTIFY_MESSAGE_EXPUNGE, "MessageExpunge" },
+	{ IMAP_NOTIFY_FLAG_CHANGE, "FlagChange" },
+	{ IMAP_NOTIFY_MAILBOX_NAME, "MailboxName" },
+	{ IMAP_NOTIFY_SUBSCRIPTION_CHANGE, "SubscriptionChange" },
+};
+
+int
+imap_cmd_notify_personal(struct imap_client *c, bool want_status,
+    unsigned events)
+{
+	const unsigned msgs = IMAP_NOTIFY_MESSAGE_NEW |
+	    IMAP_NOTIFY_MESSAGE_EXPUNGE;
+	const char *sep = "";
+	int rc;
+
+	if (events == 0 || (events & ~0x1fu) != 0 ||
+	    ((events & IMAP_NOTIFY_FLAG_CHANGE) && (events & msgs) != msgs))
+		return MS_EINVAL;
+	rc = imap_cmd_begin(c, want_status ? "NOTIFY SET STATUS (personal (" :
+	    "NOTIFY SET (personal (");
+	for (size_t i = 0; rc == MS_OK && i < sizeof(imap_notify_events) /
+	    sizeof(imap_notify_events[0]); i++) {
+		if ((events & imap_notify_events[i].bit) == 0)
+			continue;
+		if ((rc = imap_cmd_plain(c, sep)) == MS_OK)
+			rc = imap_cmd_plain(c, imap_notify_events[i].name);
+		sep = " ";
+	}
+	if (rc == MS_OK)
+		rc = imap_cmd_plain(c, "))");
+	return imap_cmd_finish(c, rc);
+}
+
+int
+imap_cmd_notify_none(struct imap_client *c)
+{
+	return imap_cmd_simple(c, "NOTIFY NONE");
+}
+
 static int
 imap_cmd_append_any(struct imap_client *c, struct ms_slice mailbox,
     const char *flags, struct ms_slice date, struct ms_slice message,

@@ -83,6 +83,24 @@ int imap_cmd_create(struct imap_client *c, struct ms_slice mailbox) MS_WUR;
 int imap_cmd_idle(struct imap_client *c) MS_WUR;
 int imap_cmd_idle_done(struct imap_client *c) MS_WUR;
 
+/* NOTIFY (RFC 5465) events, for imap_cmd_notify_personal(). */
+#define IMAP_NOTIFY_MESSAGE_NEW		(1u << 0)
+#define IMAP_NOTIFY_MESSAGE_EXPUNGE	(1u << 1)
+#define IMAP_NOTIFY_FLAG_CHANGE		(1u << 2)
+#define IMAP_NOTIFY_MAILBOX_NAME	(1u << 3)
+#define IMAP_NOTIFY_SUBSCRIPTION_CHANGE	(1u << 4)
+
+/*
+ * NOTIFY SET [STATUS] (personal (events)): the events of every mailbox in
+ * the user's personal namespaces; with want_status the server first sends
+ * a STATUS of each.  No event, or FlagChange without both MessageNew and
+ * MessageExpunge (RFC 5465 section 5), gives MS_EINVAL.
+ */
+int imap_cmd_notify_personal(struct imap_client *c, bool want_status,
+    unsigned events) MS_WUR;
+/* NOTIFY NONE: no more notifications. */
+int imap_cmd_notify_none(struct imap_client *c) MS_WUR;
+
 /*
  * APPEND mailbox [(flags)] ["date"] literal.  flags is a space-separated
  * flag list or NULL, date an IMAP date-time or empty.  A message holding

@@ -719,6 +719,8 @@ static const struct imap_code_name imap_code_names[] = {
 	{ "NONEXISTENT", IMAP_CODE_NONEXISTENT },
 	{ "ALREADYEXISTS", IMAP_CODE_ALREADYEXISTS },
 	{ "PARSE", IMAP_CODE_PARSE },
+	{ "NOTIFICATIONOVERFLOW", IMAP_CODE_NOTIFICATIONOVERFLOW },
+	{ "BADEVENT", IMAP_CODE_BADEVENT },
 };
 
 /* Splits "a b c" at the first space. */
@@ -758,10 +760,12 @@ imap_parser_resp_code(struct imap_parser *p, struct ms_slice name,
 		rc->list = args;
 		break;
 	case IMAP_CODE_PERMANENTFLAGS:
+	case IMAP_CODE_BADEVENT:
 		if (args.len < 2 || args.p[0] != '(' ||
 		    args.p[args.len - 1] != ')')
 			return imap_parser_fail(p, MS_EPROTO,
-			    "bad PERMANENTFLAGS response code");
+			    "bad %.*s response code", (int)name.len,
+			    (const char *)name.p);
 		rc->list = (struct ms_slice){ args.p + 1, args.len - 2 };
 		break;
 	case IMAP_CODE_UIDVALIDITY:

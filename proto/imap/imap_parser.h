@@ -1,7 +1,7 @@
 /*
  * imap_parser.h - incremental, bounded parser of IMAP server responses
  * (RFC 3501, with the RFC 9051, CONDSTORE/QRESYNC, ESEARCH, LIST-EXTENDED,
- * UIDPLUS, BINARY and OBJECTID additions).  Sans-I/O: bytes in, typed
+ * UIDPLUS, BINARY, OBJECTID and NOTIFY additions).  Sans-I/O: bytes in, typed
  * events out (STYLE.md 3).
  *
  * Usage:
@@ -111,6 +111,9 @@ enum imap_code {
 	IMAP_CODE_NONEXISTENT,
 	IMAP_CODE_ALREADYEXISTS,
 	IMAP_CODE_PARSE,
+	/* RFC 5465 NOTIFY: the server dropped notifications (resync) */
+	IMAP_CODE_NOTIFICATIONOVERFLOW,
+	IMAP_CODE_BADEVENT,	/* list: the event names it refused */
 };
 
 struct imap_resp_code {

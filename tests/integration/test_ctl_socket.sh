@@ -9,7 +9,10 @@
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
 PEER="$MS_SOURCE_DIR/tests/integration/lib/ctl_peer.py"
-is_sync_setup both "poll_interval = 10m"
+# idle = no: push starts passes of its own (the catch-up when it comes
+# up, one per change), and this test reads what each pass it starts did.
+is_sync_setup both "poll_interval = 10m
+idle = no"
 mailfill "$MS_USER1" 40 >/dev/null || exit 1
 LOG="$WORK/daemon.log"
 SOCK="$WORK/ctl.sock"

@@ -41,30 +41,14 @@ mapfile -t files < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head
 [ "${#files[@]}" = 2 ] || { echo "corpus: need 2 .eml files" >&2; exit 1; }
 LOG="$WORK/daemon.log"
 NOTIFY_LOG="$WORK/notify.log"
-NOTIFY_NAME="ms-notify-$$-$RANDOM"
-
-# A fake systemd: one line per datagram received on the abstract socket.
-: > "$NOTIFY_LOG"
-"$MS_PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("\0" + sys.argv[1])
-f = open(sys.argv[2], "a", buffering=1)
-f.write("bound\n")
-while True:
-    d = s.recv(65536)
-    f.write(d.decode("utf-8", "replace").replace("\n", "\\n") + "\n")
-' "$NOTIFY_NAME" "$NOTIFY_LOG" &
-NOTIFY_PID=$!
-ms_cleanup_add "ms_pid_stop $NOTIFY_PID notify-receiver"
+. "$LIB/notify_sink.sh"
+notify_sink_start "$NOTIFY_LOG" || exit 1
 
 # log_count PATTERN: lines of the daemon's log matching the ERE.
 log_count() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
 log_has() { [ "$(log_count "$1")" -ge "$2" ]; }
 
-wait_for "notify receiver bound" 5 grep -qx bound "$NOTIFY_LOG" || exit 1
-
-NOTIFY_SOCKET="@$NOTIFY_NAME" WATCHDOG_USEC=400000 \
+NOTIFY_SOCKET="$NOTIFY_SOCKET_NAME" WATCHDOG_USEC=400000 \
 	"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
 DPID=$!
 ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
@@ -78,9 +62,9 @@ wait_for "READY=1" 5 grep -qx 'READY=1' "$NOTIFY_LOG" && ok "READY=1 sent"
 watchdog_pings() { [ "$(grep -cx WATCHDOG=1 "$NOTIFY_LOG")" -ge 3 ]; }
 wait_for "WATCHDOG=1 pings" 5 watchdog_pings &&
 	ok "WATCHDOG=1 pings every WATCHDOG_USEC/2"
-status_idle() { grep -qE '^STATUS=t: idle; bad: [a-z-]+( \(attempt [0-9]+\))?; p: idle$' "$NOTIFY_LOG"; }
+status_idle() { grep -qE '^STATUS=t: idle( \(push: [^;]*\))?; bad: [a-z-]+( \(attempt [0-9]+\))?(: [^;]*)?; p: idle$' "$NOTIFY_LOG"; }
 wait_for "STATUS=t: idle; ... p: idle" 10 status_idle &&
-	ok "STATUS=t: idle; ... p: idle sent" ||
+	ok "STATUS=t: idle; ... p: idle sent: $(grep -m1 -E '^STATUS=t: idle' "$NOTIFY_LOG")" ||
 	fail "no STATUS=t: idle: $(grep STATUS "$NOTIFY_LOG" | tail -3)"
 grep -qE ' info acct=p state=idle next_sync_in=' "$LOG" &&
 	ok "the POP3 account made its pass in the foreground mode: $(grep -m1 'acct=p state=idle' "$LOG")" ||
@@ -122,8 +106,9 @@ done
 	ok "backoff: attempt 1..$prev, retry_in ${bl[0]##*retry_in=} ... within 1 s * 2^(attempt-1) ($((SECONDS - t_down)) s)" ||
 	fail "first backoff line: ${bl[0]}"
 printf '%s\n' "${bl[@]}" | sed 's/^/  /'
-grep -qE '^STATUS=t: offline \(attempt [0-9]+\); ' "$NOTIFY_LOG" &&
-	ok "STATUS shows the backoff" || fail "no STATUS=t: offline line"
+grep -qE '^STATUS=t: offline \(attempt [0-9]+\): [^;]+; ' "$NOTIFY_LOG" &&
+	ok "STATUS shows the backoff and its reason: $(grep -m1 -E '^STATUS=t: offline' "$NOTIFY_LOG")" ||
+	fail "no STATUS=t: offline line"
 
 # --- server back: recovery ------------------------------------------------------
 dovecot_restart >/dev/null || exit 1

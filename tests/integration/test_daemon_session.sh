@@ -9,7 +9,10 @@
 # pass logs in again.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-is_sync_setup both "poll_interval = 1s
+# idle = no: push logs in on connections of its own (test_push.sh);
+# this test counts the kept session's logins and processes.
+is_sync_setup both "idle = no
+poll_interval = 1s
 timeout = 5s"
 mailfill "$MS_USER1" 30 >/dev/null || exit 1
 mapfile -t files < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head -2)

@@ -6,7 +6,10 @@
 # then exits promptly although the old session never answers LOGOUT.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-is_sync_setup both "poll_interval = 2s
+# idle = no: push logs in on connections of its own (test_push.sh);
+# this test counts the kept session's logins and processes.
+is_sync_setup both "idle = no
+poll_interval = 2s
 timeout = 3s"
 mailfill "$MS_USER1" 5 >/dev/null || exit 1
 LOG="$WORK/daemon.log"

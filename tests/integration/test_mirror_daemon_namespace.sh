@@ -9,7 +9,9 @@ export MS_DOVECOT_NS_CONF
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
 mirror_setup
-printf 'poll_interval = 1h\n' >> "$CFG"
+# idle = no: push starts passes of its own, and this test counts the
+# passes the mirror watch starts (test_push.sh has readers with push).
+printf 'poll_interval = 1h\nidle = no\n' >> "$CFG"
 mapfile -t cfiles < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head -5)
 mailmutate_create "$MS_USER1" INBOX/Sent >/dev/null &&
 mailmutate_add "$MS_USER1" INBOX "${cfiles[@]:0:2}" >/dev/null &&

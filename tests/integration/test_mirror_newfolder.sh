@@ -160,7 +160,9 @@ fi
 mirror_compare "after the next pass"
 
 # --- the foreground mode: the watch sees a new folder, a pass creates it ----------------
-printf 'poll_interval = 1h\n' >> "$CFG"
+# idle = no: push starts passes of its own, and this test counts the
+# passes the mirror watch starts (test_push.sh has readers with push).
+printf 'poll_interval = 1h\nidle = no\n' >> "$CFG"
 mirror_daemon_start
 if mirror_wait_passes 1 30; then
 	D="$MAIL/Daemon-made"

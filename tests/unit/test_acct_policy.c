@@ -191,6 +191,31 @@ test_state_names(void **state)
 	assert_string_equal(acct_state_name((enum acct_state)99), "?");
 }
 
+/* Suspend: the monotonic clock stood still while the wall clock ran. */
+static void
+test_clock_jump(void **state)
+{
+	const uint64_t wall = 1796600000000ull, mono = 5000;
+
+	(void)state;
+	/* A minute on both clocks, and NTP's slew of a few ms: no jump. */
+	assert_false(acct_clock_jumped(mono, wall, mono + 60000,
+				       wall + 60000));
+	assert_false(acct_clock_jumped(mono, wall, mono + 60000,
+				       wall + 60000 + 250));
+	assert_false(acct_clock_jumped(mono, wall, mono + 60000,
+				       wall + 60000 + ACCT_CLOCK_JUMP_MS));
+	/* An hour asleep within one check, and a clock set back. */
+	assert_true(acct_clock_jumped(mono, wall, mono + 60000,
+				      wall + 60000 + 3600000));
+	assert_true(acct_clock_jumped(mono, wall, mono + 60000,
+				      wall + 60000 + ACCT_CLOCK_JUMP_MS + 1));
+	assert_true(acct_clock_jumped(mono, wall, mono + 60000,
+				      wall + 60000 - 20000));
+	/* A wall clock set before the epoch reading does not wrap. */
+	assert_true(acct_clock_jumped(mono, wall, mono + 60000, 0));
+}
+
 int
 main(void)
 {
@@ -203,6 +228,7 @@ main(void)
 		cmocka_unit_test(test_unreached_server_is_offline),
 		cmocka_unit_test(test_other_failure_waits_poll_interval),
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_clock_jump),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

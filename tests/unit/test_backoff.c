@@ -92,6 +92,29 @@ test_format(void **state)
 	assert_string_equal(s, "backoff u");
 }
 
+/* MAILSYNC_BACKOFF_MAX: another cap, kept across a reset. */
+static void
+test_custom_cap(void **state)
+{
+	struct backoff b;
+
+	(void)state;
+	backoff_init(&b);
+	backoff_set_max(&b, 10000);
+	for (unsigned i = 0; i < 40; i++)
+		assert_true(backoff_fail(&b, 0, 0xffffffffu) <= 10000);
+	/* At the cap the window is [1 s, 10 s]: its top is reached. */
+	assert_int_equal(backoff_fail(&b, 0, 9000), 10000);
+	backoff_reset(&b);
+	assert_int_equal(b.attempt, 0);
+	assert_int_equal(b.max_ms, 10000);
+	assert_int_equal(backoff_ceiling_max_ms(3, 10000), 8000);
+	assert_int_equal(backoff_ceiling_max_ms(4, 10000), 10000);
+	assert_int_equal(backoff_ceiling_max_ms(4, 0), 16000);
+	backoff_set_max(&b, 1);
+	assert_int_equal(b.max_ms, BACKOFF_MIN_MS);
+}
+
 int
 main(void)
 {
@@ -100,6 +123,7 @@ main(void)
 		cmocka_unit_test(test_jitter_bounds),
 		cmocka_unit_test(test_fail_and_reset),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_custom_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

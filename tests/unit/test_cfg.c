@@ -1068,7 +1068,9 @@ test_example(void **state)
 	assert_string_equal(a->folders.v[3], "!Deleted Items");
 	assert_string_equal(a->maildir, "/home/me/Mail/work");
 	assert_int_equal(a->idle_folders.n, 2);
+	assert_string_equal(a->new_mail_cmd, "notmuch new");
 	a = cfg_account_find(cfg, "gmail");
+	assert_null(a->new_mail_cmd);
 	assert_int_equal(a->auth, CFG_AUTH_XOAUTH2);
 	assert_string_equal(a->folders.v[1], "[Gmail]/Sent Mail");
 	a = cfg_account_find(cfg, "isp");

@@ -313,6 +313,36 @@ test_idle(void **state)
 	imap_client_deinit(&c);
 }
 
+static void
+test_notify(void **state)
+{
+	struct imap_client c;
+
+	(void)state;
+	client_ready(&c, "");
+	assert_int_equal(imap_cmd_notify_personal(&c, false,
+	    IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE |
+	    IMAP_NOTIFY_FLAG_CHANGE | IMAP_NOTIFY_MAILBOX_NAME |
+	    IMAP_NOTIFY_SUBSCRIPTION_CHANGE), 1);
+	assert_int_equal(imap_cmd_notify_personal(&c, true,
+	    IMAP_NOTIFY_MESSAGE_NEW), 2);
+	assert_int_equal(imap_cmd_notify_none(&c), 3);
+	assert_string_equal(drain(&c), "A1 NOTIFY SET (personal (MessageNew "
+	    "MessageExpunge FlagChange MailboxName SubscriptionChange))\r\n"
+	    "A2 NOTIFY SET STATUS (personal (MessageNew))\r\n"
+	    "A3 NOTIFY NONE\r\n");
+	/* FlagChange alone, no event, an unknown bit: nothing is sent and
+	 * the tag does not move. */
+	assert_int_equal(imap_cmd_notify_personal(&c, false,
+	    IMAP_NOTIFY_FLAG_CHANGE | IMAP_NOTIFY_MESSAGE_NEW), MS_EINVAL);
+	assert_int_equal(imap_cmd_notify_personal(&c, false, 0), MS_EINVAL);
+	assert_int_equal(imap_cmd_notify_personal(&c, false, 1u << 7),
+	    MS_EINVAL);
+	assert_string_equal(drain(&c), "");
+	assert_int_equal(imap_cmd_noop(&c), 4);
+	imap_client_deinit(&c);
+}
+
 /* Plaintext after the STARTTLS OK is refused, however it arrives. */
 static void
 test_starttls(void **state)
@@ -524,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_utf7),
 		cmocka_unit_test(test_uid_search),

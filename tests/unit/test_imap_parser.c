@@ -410,6 +410,37 @@ test_status_responses(void **state)
 	ms_buf_deinit(&ev);
 }
 
+/* What a NOTIFY (RFC 5465) session receives: STATUS of other mailboxes,
+ * LIST for a renamed one, the overflow and the refused events. */
+static void
+test_notify_responses(void **state)
+{
+	struct ms_buf ev;
+
+	(void)state;
+	ev = run_short("* STATUS Lists (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 7 "
+	    "UNSEEN 1)\r\n"
+	    "* LIST () \"/\" New (OLDNAME (Old))\r\n"
+	    "* OK [NOTIFICATIONOVERFLOW] lost some\r\n"
+	    "a1 NO [BADEVENT (FlagChange AnnotationChange)] no\r\n");
+	assert_lacks(&ev, "ERROR");
+	assert_has(&ev, "STATUS mailbox=\"Lists\" has=0xf messages=1 "
+	    "uidnext=2 uidvalidity=7 unseen=1");
+	assert_has(&ev, "name=\"New\"");
+	assert_has(&ev, "oldname=\"Old\"");
+	assert_has(&ev, "UNTAGGED_STATUS status=1 tag=\"\" code=20 "
+	    "name=\"NOTIFICATIONOVERFLOW\"");
+	assert_has(&ev, "TAGGED status=2 tag=\"a1\" code=21 "
+	    "name=\"BADEVENT\" args=\"(FlagChange AnnotationChange)\" "
+	    "list=\"FlagChange AnnotationChange\"");
+	ms_buf_deinit(&ev);
+	/* A BADEVENT without its list is the server's protocol error. */
+	ev = run_short("a1 NO [BADEVENT FlagChange] no\r\n");
+	assert_has(&ev, "ERROR");
+	assert_has(&ev, "bad BADEVENT response code");
+	ms_buf_deinit(&ev);
+}
+
 static void
 test_simple_data(void **state)
 {
@@ -766,6 +797,7 @@ main(void)
 		cmocka_unit_test(test_session2),
 		cmocka_unit_test(test_greetings),
 		cmocka_unit_test(test_status_responses),
+		cmocka_unit_test(test_notify_responses),
 		cmocka_unit_test(test_simple_data),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_search_esearch),

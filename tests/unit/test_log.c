@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -106,6 +107,58 @@ test_level_parse(void **state)
 	assert_false(log_level_parse("verbose", &l));
 }
 
+/* Logs one warning with JOURNAL_STREAM set to js ("" for the device and
+ * inode of the file stderr goes to) and returns what stderr got. */
+static char *
+log_with_journal_stream(const char *js, char *buf, size_t size)
+{
+	FILE *tmp = tmpfile();
+	struct stat st;
+	char self[64];
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	assert_int_equal(fstat(fileno(tmp), &st), 0);
+	snprintf(self, sizeof(self), "%llu:%llu",
+		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	setenv("JOURNAL_STREAM", js[0] != '\0' ? js : self, 1);
+	log_warn("acct=a state=offline");
+	log_info("acct=a state=idle");
+	unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	fclose(tmp);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* "<N>" prefixes only when stderr is the stream JOURNAL_STREAM names. */
+static void
+test_journal_stream(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	assert_string_equal(log_with_journal_stream("", buf, sizeof(buf)),
+			    "<4>acct=a state=offline\n<6>acct=a state=idle\n");
+	/* Another stream (stderr redirected after systemd started us), or
+	 * a value that is not DEVICE:INODE: timestamped lines. */
+	log_with_journal_stream("1:2", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " warn acct=a state=offline\n"));
+	assert_non_null(strstr(buf, " info acct=a state=idle\n"));
+	assert_null(strchr(buf, '<'));
+	log_with_journal_stream("journal", buf, sizeof(buf));
+	assert_non_null(strstr(buf, " warn acct=a state=offline\n"));
+}
+
 static void
 test_redact_imap(void **state)
 {
@@ -156,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_log_line_escaped),
+		cmocka_unit_test(test_journal_stream),
 		cmocka_unit_test(test_redact_imap),
 		cmocka_unit_test(test_redact_pop3_smtp),
 		cmocka_unit_test(test_redact_continuation),

@@ -138,3 +138,32 @@ corpus_messages()
 		head -c 5 "$f" | grep -q '^From ' || printf '%s\n' "$f"
 	done | head -"$1"
 }
+
+# mirror_count FOLDER: the files in the mirror's FOLDER (new/ and cur/;
+# INBOX is the root).
+mirror_count()
+{
+	local d="$MAIL"
+	[ "$1" = INBOX ] || d="$MAIL/$1"
+	find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l
+}
+
+# in_mirror FOLDER N: the mirror's FOLDER holds N files.
+in_mirror() { [ "$(mirror_count "$1")" = "$2" ]; }
+
+# new_passes: passes of account t in $LOG that stored a message so far;
+# a file is in the mirror before its pass ends, so a test that stops the
+# daemon waits for this to grow first (else the stop leaves the file's
+# record for the next start).
+new_passes() { grep -cE 'acct=t state=idle .* new=[1-9]' "$LOG" 2>/dev/null || true; }
+
+# no_sanitizer_report LOG...: ok, or a failure quoting what ASan, LSan or
+# UBSan wrote into a daemon's log (they report at exit too).
+no_sanitizer_report()
+{
+	if grep -hE 'AddressSanitizer|LeakSanitizer|runtime error' "$@"; then
+		fail "sanitizer report in $*"
+	else
+		ok "no sanitizer report in the daemon's log"
+	fi
+}

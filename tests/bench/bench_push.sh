@@ -1,0 +1,90 @@
+#!/bin/bash
+# bench_push.sh - how fast pushed mail reaches the Maildir, and what it
+# costs: mailsyncd (push with NOTIFY on the fixture Dovecot, the mirror)
+# beside a floor (tests/bench/push_floor.py: one connection per folder
+# that IDLEs and fetches, the least a client can do), both watching the
+# same server during the same deliveries.
+#
+# tests/bench/push_deliver.py appends N messages (default 100) round-robin
+# to INBOX, Lists and Work, spaced uniformly 1-2 s apart, and times each
+# from the server's tagged OK of its APPEND to the file in each client's
+# Maildir (inotify).  Printed: p50, p99 and max per client and folder;
+# CPU (user+sys from /proc) per delivered message; peak RSS; and over an
+# idle minute after the deliveries, CPU and wake-ups (context switches
+# of all threads).  Dovecot holds a notification about half a second, so
+# the floor's latency is mostly the server's; mailsyncd's target is the
+# floor + 10 ms in every folder.
+# Figures, not a test: run by hand after building (not run by ctest).
+#
+#   MS_BENCH_N=100 MS_BENCH_IDLE=60 bash tests/bench/bench_push.sh [BUILD_DIR]
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export MS_SOURCE_DIR="${MS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
+export MS_BUILD_DIR="${1:-${MS_BUILD_DIR:-$MS_SOURCE_DIR/build}}"
+export MAILSYNCD="${MAILSYNCD:-$MS_BUILD_DIR/daemon/mailsyncd}"
+N="${MS_BENCH_N:-100}"
+GAP_MIN="${MS_BENCH_GAP_MIN:-1}"
+GAP_MAX="${MS_BENCH_GAP_MAX:-2}"
+IDLE_S="${MS_BENCH_IDLE:-60}"
+. "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
+
+is_sync_setup both "poll_interval = 1h"
+printf 'maildir = %s\n' "$WORK/mirror" >> "$CFG"
+for f in Lists Work; do mailmutate_create "$MS_USER1" "$f" >/dev/null || exit 1; done
+FLOOR="$WORK/floor"
+mkdir -p "$FLOOR"
+
+# cpu_ticks PID: user+sys clock ticks of the process (all threads).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# switches PID: voluntary + involuntary context switches of all threads.
+switches()
+{
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+TCK="$(getconf CLK_TCK)"
+
+LOG="$WORK/daemon.log"
+"$MAILSYNCD" -c "$CFG" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+wait_for "mailsyncd push up" 30 grep -q 'push="notify on every folder' "$LOG" || exit 1
+"$MS_PYTHON" "$HERE/push_floor.py" localhost "$MS_IMAPS_PORT" "$MS_TLS_CA" "$MS_USER1" "$MS_PASS1" \
+	"$FLOOR" INBOX Lists Work 2>"$WORK/floor.err" &
+FPID=$!
+ms_cleanup_add "ms_pid_stop $FPID push-floor"
+wait_for "floor in IDLE" 30 test -e "$FLOOR/ready" || { cat "$WORK/floor.err" >&2; exit 1; }
+
+echo "bench_push: $N deliveries to INBOX, Lists, Work, ${GAP_MIN}-${GAP_MAX} s apart; mailsyncd (NOTIFY, 1 push connection) and the floor (IDLE + FETCH, 1 connection per folder)"
+d0="$(cpu_ticks "$DPID")" f0="$(cpu_ticks "$FPID")"
+t0=$SECONDS
+"$MS_PYTHON" "$HERE/push_deliver.py" localhost "$MS_IMAPS_PORT" "$MS_TLS_CA" "$MS_USER1" "$MS_PASS1" \
+	"$N" "$GAP_MIN" "$GAP_MAX" 30 \
+	"mailsyncd=INBOX=$WORK/mirror" "mailsyncd=Lists=$WORK/mirror/Lists" "mailsyncd=Work=$WORK/mirror/Work" \
+	"floor=INBOX=$FLOOR/INBOX" "floor=Lists=$FLOOR/Lists" "floor=Work=$FLOOR/Work" | tee "$WORK/lat.txt"
+wall=$((SECONDS - t0))
+d1="$(cpu_ticks "$DPID")" f1="$(cpu_ticks "$FPID")"
+dcpu="$(awk -v a="$d0" -v b="$d1" -v t="$TCK" -v n="$N" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')"
+fcpu="$(awk -v a="$f0" -v b="$f1" -v t="$TCK" -v n="$N" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')"
+
+# An idle stretch: nothing delivered.
+sleep 2
+ds0="$(switches "$DPID")" fs0="$(switches "$FPID")" d2="$(cpu_ticks "$DPID")" f2="$(cpu_ticks "$FPID")"
+sleep "$IDLE_S"
+ds1="$(switches "$DPID")" fs1="$(switches "$FPID")" d3="$(cpu_ticks "$DPID")" f3="$(cpu_ticks "$FPID")"
+
+echo
+printf '%-10s %10s %12s %14s %16s %12s\n' client wall_s cpu_ms/msg peak_rss_kB "idle_cpu_ms/${IDLE_S}s" "wakeups/${IDLE_S}s"
+printf '%-10s %10s %12s %14s %16s %12s\n' mailsyncd "$wall" "$dcpu" "$(hwm "$DPID")" \
+	"$(( (d3 - d2) * 1000 / TCK ))" "$((ds1 - ds0))"
+printf '%-10s %10s %12s %14s %16s %12s\n' floor "$wall" "$fcpu" "$(hwm "$FPID")" \
+	"$(( (f3 - f2) * 1000 / TCK ))" "$((fs1 - fs0))"
+echo
+echo "ratios mailsyncd / floor (p50, p99 per folder):"
+awk 'NR > 1 { p50[$1 " " $2] = $4; p99[$1 " " $2] = $5; f[$2] = 1 }
+     END { for (x in f) printf "  %-8s p50 %.2f  p99 %.2f  (mailsyncd - floor: p50 %+.1f ms, p99 %+.1f ms)\n", x,
+           p50["mailsyncd " x] / p50["floor " x], p99["mailsyncd " x] / p99["floor " x],
+           p50["mailsyncd " x] - p50["floor " x], p99["mailsyncd " x] - p99["floor " x] }' "$WORK/lat.txt"
+awk -v d="$dcpu" -v f="$fcpu" 'BEGIN { if (f > 0) printf "  cpu per message: %.2f\n", d / f }'
+grep -E ' (warn|error) ' "$LOG" | head -5
