@@ -506,28 +506,28 @@ acct_imap_on_push_change(const char *folder, void *arg)
 
 	/* A folder the passes do not sync (excluded, or new: its LIST
 	 * event asks for a full pass) is none of ours. */
-	if (folder != NULL && store_folder_find(e->store, e->acct->name,
+	if (folder != NULL && store_folder_find(e->c.store, e->c.acct->name,
 						folder, &f, &err) != MS_OK) {
 		log_debug("acct=%s push: %s changed; not a synced folder",
-			  e->acct->name, folder);
+			  e->c.acct->name, folder);
 		return;
 	}
-	e->cbs.on_change_cb(folder, e->cbs.arg);
+	e->c.cbs.on_change_cb(folder, e->c.cbs.arg);
 }
 
 static void
 acct_imap_on_push_down(bool was_watching, const char *why, void *arg)
 {
 	struct acct_imap *e = arg;
-	uint64_t now = uv_now(e->loop), wait_ms;
-	uint64_t poll_ms = (uint64_t)e->acct->poll_interval * 1000u;
+	uint64_t now = uv_now(e->c.loop), wait_ms;
+	uint64_t poll_ms = (uint64_t)e->c.acct->poll_interval * 1000u;
 
 	if (e->is_close_asked || why[0] == '\0')
 		return;
 	if (was_watching && now - e->push_up_ms >= ACCT_IMAP_PUSH_MIN_MS) {
 		e->push_quick_ends = 0;
 		log_info("acct=%s push: connection ended (%s); catching up "
-			 "with a pass", e->acct->name, why);
+			 "with a pass", e->c.acct->name, why);
 	} else {
 		wait_ms = (uint64_t)ACCT_IMAP_PUSH_RETRY_MS <<
 			  (e->push_quick_ends < 10 ? e->push_quick_ends : 10);
@@ -536,7 +536,7 @@ acct_imap_on_push_down(bool was_watching, const char *why, void *arg)
 		e->push_quick_ends++;
 		e->push_retry_ms = now + wait_ms;
 		log_info("acct=%s push: %s (%s); catching up with a pass, push "
-			 "again in %llu s at the earliest", e->acct->name,
+			 "again in %llu s at the earliest", e->c.acct->name,
 			 was_watching ? "connection ended soon after it "
 			 "started" : "could not start", why,
 			 (unsigned long long)(wait_ms / 1000u));
@@ -546,7 +546,7 @@ acct_imap_on_push_down(bool was_watching, const char *why, void *arg)
 	 * pass logs in anew and a server that is down shows as offline. */
 	if (e->sess != NULL && e->state == ACCT_IMAP_READY)
 		imap_session_close(e->sess, MS_ECONN);
-	e->cbs.on_change_cb(NULL, e->cbs.arg);
+	e->c.cbs.on_change_cb(NULL, e->c.cbs.arg);
 }
 
 static void
@@ -554,8 +554,8 @@ acct_imap_on_push_state(void *arg)
 {
 	struct acct_imap *e = arg;
 
-	if (e->cbs.on_push_cb != NULL)
-		e->cbs.on_push_cb(imap_push_describe(e->push), e->cbs.arg);
+	if (e->c.cbs.on_push_cb != NULL)
+		e->c.cbs.on_push_cb(imap_push_describe(e->push), e->c.cbs.arg);
 }
 
 static void
@@ -574,7 +574,7 @@ static int
 acct_imap_idle_folders(struct acct_imap *e, char ***v_r, size_t *n_r,
 		       size_t *n_wanted_r)
 {
-	const struct cfg_list *l = &e->acct->idle_folders;
+	const struct cfg_list *l = &e->c.acct->idle_folders;
 	struct store_folder *fs = NULL;
 	struct ms_err err = { 0 };
 	size_t n = 0, nfs = 0;
@@ -585,9 +585,9 @@ acct_imap_idle_folders(struct acct_imap *e, char ***v_r, size_t *n_r,
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], "*") == 0)
 			is_all = true;
-	if (is_all && (rc = store_folder_list(e->store, e->acct->name, &fs,
+	if (is_all && (rc = store_folder_list(e->c.store, e->c.acct->name, &fs,
 					      &nfs, &err)) < 0) {
-		log_warn("acct=%s push: %s", e->acct->name, err.msg);
+		log_warn("acct=%s push: %s", e->c.acct->name, err.msg);
 		return rc;
 	}
 	if ((v = calloc(is_all ? nfs + 1 : l->n + 1, sizeof(*v))) == NULL) {
@@ -637,26 +637,26 @@ acct_imap_push(struct acct_engine *base)
 	char **v = NULL;
 	int rc;
 
-	if (!e->acct->idle || e->is_close_asked || e->caps == 0 ||
+	if (!e->c.acct->idle || e->is_close_asked || e->caps == 0 ||
 	    (e->push != NULL && imap_push_is_up(e->push)) ||
-	    uv_now(e->loop) < e->push_retry_ms)
+	    uv_now(e->c.loop) < e->push_retry_ms)
 		return;
 	if (e->push == NULL) {
 		acct_imap_session_params(e, &sp);
-		if (imap_push_new(e->loop, &sp, &cbs, &e->push) < 0) {
-			log_warn("acct=%s push: out of memory", e->acct->name);
+		if (imap_push_new(e->c.loop, &sp, &cbs, &e->push) < 0) {
+			log_warn("acct=%s push: out of memory", e->c.acct->name);
 			return;
 		}
 	}
-	for (size_t i = 0; i < e->acct->idle_folders.n; i++)
-		if (strcmp(e->acct->idle_folders.v[i], "*") == 0)
+	for (size_t i = 0; i < e->c.acct->idle_folders.n; i++)
+		if (strcmp(e->c.acct->idle_folders.v[i], "*") == 0)
 			is_all = true;
 	/* With NOTIFY too: IDLE takes over if the server refuses it. */
 	if (acct_imap_idle_folders(e, &v, &n, &n_wanted) < 0)
 		return;
-	e->push_up_ms = uv_now(e->loop);
+	e->push_up_ms = uv_now(e->c.loop);
 	if ((rc = imap_push_start(e->push, e->caps, v, n, n_wanted)) < 0)
-		log_warn("acct=%s push: %s", e->acct->name, ms_strerror(rc));
+		log_warn("acct=%s push: %s", e->c.acct->name, ms_strerror(rc));
 	if (is_all)
 		for (size_t i = 0; i < n; i++)
 			free(v[i]);
