@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ms_version.h"
+#include "send_cmd.h"
 
 static void
 ctl_usage(FILE *out)
@@ -19,13 +20,24 @@ ctl_usage(FILE *out)
 	      "Commands (see DESIGN): status, sync, folders, list, cat, flag, move,\n"
 	      "delete, send, outbox, watch, pause, resume, reload, version.\n"
 	      "Not implemented yet: this build has no control protocol; every\n"
-	      "command except 'version' exits 2.\n",
+	      "command except 'send' and 'version' exits 2.\n\n",
 	      out);
+	send_cmd_usage(out);
 }
 
 int
 main(int argc, char **argv)
 {
+	const char *config = NULL;
+
+	/* -c FILE: the config to read (the spool of send). */
+	if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
+		config = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc >= 2 && strcmp(argv[1], "send") == 0)
+		return send_cmd_main(argc - 1, argv + 1, config);
 	if (argc < 2) {
 		ctl_usage(stderr);
 		return 2;

@@ -15,6 +15,7 @@ packages=(
 	python3 python3-aiosmtpd          # real SMTP receiver for tests
 	lmdb-utils procps iproute2 groff-base
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
+	git-email                         # git send-email --sendmail-cmd (send tests)
 )
 if [[ "${1:-}" == "--all" ]]; then
 	packages+=(isync mpop msmtp fetchmail time)   # benchmark peers; time for peak RSS

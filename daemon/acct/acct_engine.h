@@ -35,6 +35,7 @@
 
 #include "cfg/cfg.h"
 #include "common/ms.h"
+#include "sasl/sasl.h"
 #include "store/store.h"
 
 /* How far a pass is.  Totals of 0 are not known (yet). */
@@ -99,6 +100,9 @@ struct acct_engine {
 
 /* The engine for a protocol, or NULL when there is none (yet). */
 const struct acct_engine_ops *acct_engine_for(enum cfg_protocol protocol);
+
+/* The SASL mechanism of an auth = value (sending uses it too). */
+enum sasl_mech acct_sasl_mech(enum cfg_auth a);
 
 /* The IMAP engine (acct_imap.c). */
 extern const struct acct_engine_ops acct_imap_ops;

@@ -260,8 +260,8 @@ acct_imap_on_close(struct imap_session *s, int reason,
 	}
 }
 
-static enum sasl_mech
-acct_imap_sasl_mech(enum cfg_auth a)
+enum sasl_mech
+acct_sasl_mech(enum cfg_auth a)
 {
 	switch (a) {
 	case CFG_AUTH_AUTO: return SASL_MECH_AUTO;
@@ -292,7 +292,7 @@ acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
 		.password = a->password,
 		.password_cmd = a->password_cmd,
 		.oauth_token_cmd = a->oauth_token_cmd,
-		.auth = acct_imap_sasl_mech(a->auth),
+		.auth = acct_sasl_mech(a->auth),
 		.want_compress = a->compress,
 		.on_ready_cb = acct_imap_on_ready,
 		.on_unsolicited_cb = acct_imap_on_unsolicited,
@@ -514,6 +514,10 @@ acct_engine_for(enum cfg_protocol protocol)
 	case CFG_PROTOCOL_IMAP:
 		return &acct_imap_ops;
 	case CFG_PROTOCOL_POP3:
+		return NULL;
+	case CFG_PROTOCOL_SMTP:
+		/* Send-only: no runtime; the account's sender delivers
+		 * (send/send_queue.h). */
 		return NULL;
 	}
 	return NULL;

@@ -156,6 +156,8 @@ cfg_account_deinit(struct cfg_account *a)
 	free(a->smtp_host);
 	cfg__list_free(&a->from);
 	free(a->sent_folder);
+	free(a->smtp_user);
+	free(a->smtp_password_cmd);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -191,6 +193,8 @@ cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src)
 	dst->smtp_host = cfg_strdup_opt(src->smtp_host);
 	cfg_list_copy(&dst->from, &src->from);
 	dst->sent_folder = cfg_strdup_opt(src->sent_folder);
+	dst->smtp_user = cfg_strdup_opt(src->smtp_user);
+	dst->smtp_password_cmd = cfg_strdup_opt(src->smtp_password_cmd);
 }
 
 void
@@ -206,6 +210,7 @@ cfg_free(struct cfg **cfgp)
 	free(cfg->file);
 	free(cfg->store);
 	free(cfg->socket);
+	free(cfg->spool);
 	free(cfg);
 	*cfgp = NULL;
 }
