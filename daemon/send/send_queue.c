@@ -498,7 +498,10 @@ send_queue_on_smtp_done(int rc, const struct ms_err *err, bool is_reached,
 	uint64_t now_ms = (uint64_t)time(NULL) * 1000;
 
 	q->smtp = NULL;
-	q->rep.rc = rc == MS_ECANCELED ? MS_OK : rc;
+	/* A session that was up and then lost judged its messages (a
+	 * retry each); only one that never got up is the account's
+	 * failure (offline, or TLS, AUTH refused). */
+	q->rep.rc = rc == MS_ECANCELED || is_ready ? MS_OK : rc;
 	q->rep.is_reached = is_reached;
 	q->rep.error[0] = '\0';
 	if (is_ready)

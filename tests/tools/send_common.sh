@@ -104,7 +104,8 @@ sent_flags()
 	dovecot_doveadm fetch -u "$MS_USER1" flags mailbox Sent header message-id "<$1@test>" 2>/dev/null
 }
 
-# outbox: the store's outbox, one entry per line.
+# outbox: the store's outbox, one entry per line (not while the daemon
+# runs: the store is its alone).
 outbox()
 {
 	"$MS_BUILD_DIR/tests/ms_storedump" "$STORE" outbox
@@ -117,4 +118,52 @@ send_finish()
 		exit 1
 	fi
 	echo "all passed"
+}
+
+# wait_for SECONDS COMMAND...: true once COMMAND succeeds (polled every
+# 0.1 s), false after SECONDS.
+wait_for()
+{
+	local limit="$1" i
+	shift
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# daemon_start: the foreground daemon, its log in $WORK/daemon.log, its
+# PID in $DAEMON_PID (stopped by the exit trap too).
+daemon_start()
+{
+	"$MAILSYNCD" -v -c "$CFG" >"$WORK/daemon.out" 2>"$WORK/daemon.log" &
+	DAEMON_PID=$!
+	ms_cleanup_add "ms_pid_stop $DAEMON_PID mailsyncd"
+}
+
+# daemon_stop [SIGNAL]: SIGTERM (default) or SIGKILL, and waits for it.
+daemon_stop()
+{
+	kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	ms_cleanup_remove "ms_pid_stop $DAEMON_PID mailsyncd"
+	DAEMON_PID=''
+}
+
+# outbox_state ID: the state column of <ID@test>'s entry.
+outbox_state()
+{
+	outbox | awk -F'\t' -v m="<$1@test>" '$9 == m { print $3 }'
+}
+
+# sink_has N / copies_are ID N: for wait_for.
+sink_has()
+{
+	[ "$(sink_count)" = "$1" ]
+}
+
+copies_are()
+{
+	[ "$(sent_copies "$1")" = "$2" ]
 }

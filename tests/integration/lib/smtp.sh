@@ -5,6 +5,7 @@
 #   smtp_sink_start [--tls none|starttls|implicit] [--auth USER:PASSWORD]
 #                   [--reject ADDR=451|550...]... [--reject-data CODE]
 #                   [--defer-data N:CODE] [--drop-after-data N] [--size N]
+#                   [--stall-data SECONDS] [--port N]
 #                   [--no-pipelining] [--no-smtputf8] [--starttls-reply CODE]
 #                   [--starttls-inject TEXT] [--strip-starttls] || exit $?
 #   (the faults are described in smtp_sink.py)
@@ -40,6 +41,7 @@ smtp_sink_start()
 			export MS_SMTP_USER="${2%%:*}" MS_SMTP_PASS="${2#*:}"
 			shift 2 ;;
 		--reject|--reject-data|--defer-data|--drop-after-data|--size|\
+		--stall-data|--port|\
 		--starttls-reply|--starttls-inject)
 			args+=("$1" "$2"); shift 2 ;;
 		--no-pipelining|--no-smtputf8|--strip-starttls)

@@ -19,6 +19,8 @@ Scripted faults for a sending client:
                          later ones are accepted
   --drop-after-data N    the first N messages are stored, then the connection
                          is closed before the reply (the "possibly sent" window)
+  --stall-data SECONDS   store the first message, then wait this long before
+                         replying to its final "." (a kill lands in that window)
   --size N               advertise SIZE N and refuse larger messages
   --no-pipelining        do not advertise PIPELINING (offered by default, with
                          ENHANCEDSTATUSCODES)
@@ -126,6 +128,9 @@ class Sink:
         os.rename(stem + ".json.tmp", stem + ".json")
         self.log("stored %s.eml (%d bytes) from %s to %s" % (
             os.path.basename(stem), len(data), envelope.mail_from, envelope.rcpt_tos))
+        if a and a.stall_data and self.count == 1:
+            self.log("stalling %s s before the reply" % a.stall_data)
+            await asyncio.sleep(a.stall_data)
         if a and self.dropped < a.drop_after_data:
             self.dropped += 1
             self.log("dropping the connection before the reply (%d of %d)" % (
@@ -173,6 +178,7 @@ def main():
     ap.add_argument("--reject-data", help="CODE for every DATA")
     ap.add_argument("--defer-data", help="N:CODE for the first N messages")
     ap.add_argument("--drop-after-data", type=int, default=0)
+    ap.add_argument("--stall-data", type=float, default=0)
     ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
     ap.add_argument("--no-pipelining", action="store_true")
     ap.add_argument("--no-smtputf8", action="store_true")
