@@ -83,4 +83,38 @@ line="$(outbox | grep '<d5@test>')"
 	ok "over SIZE: failed without a transaction: $(cat "$WORK/err")" ||
 	fail "SIZE: $rc: $line"
 
+# --- 8-bit body: BODY=8BITMIME; a UTF-8 address: SMTPUTF8; no PIPELINING -----------
+send_sink --tls implicit --no-pipelining
+printf 'From: alice@example.org\nTo: bob@example.net\nSubject: 8bit\nMessage-ID: <d6@test>\n\ncaf\xc3\xa9\n' |
+	"$MAILSYNCCTL" -c "$CFG" send -t || fail "send d6"
+printf 'From: alice@example.org\nTo: j\xc3\xbcrgen@example.net\nSubject: utf8\nMessage-ID: <d7@test>\n\nhi\n' |
+	"$MAILSYNCCTL" -c "$CFG" send -t || fail "send d7"
+send_once -v; rc=$?
+[ "$rc" = 0 ] && [ "$(sink_count)" = 2 ] &&
+	grep -q '"BODY=8BITMIME"' "$MS_SMTP_DIR/001.json" &&
+	grep -q '"SMTPUTF8"' "$MS_SMTP_DIR/002.json" && grep -q 'rgen@example.net' "$MS_SMTP_DIR/002.json" &&
+	ok "8-bit body sent with BODY=8BITMIME, UTF-8 address with SMTPUTF8, one command at a time" ||
+	fail "8bit/utf8: $rc: $(cat "$MS_SMTP_DIR"/*.json 2>/dev/null) $(grep -v ' S: \| C: ' "$WORK/err" | tail -3)"
+# Without PIPELINING each RCPT waits for MAIL's reply: the trace shows the
+# reply to MAIL before the RCPT.
+awk '/ C: MAIL FROM/ && !m { m = NR } / S: / && m && !s { s = NR } / C: RCPT TO/ && !r { r = NR }
+	END { exit !(m && s > m && r > s) }' "$WORK/err" && ok "no PIPELINING: RCPT after MAIL's reply" ||
+	fail "no PIPELINING: $(grep -E ' (C|S): ' "$WORK/err" | grep -A3 'MAIL FROM' | head -5)"
+
+send_sink --tls implicit --no-smtputf8
+printf 'From: alice@example.org\nTo: j\xc3\xbcrgen@example.net\nSubject: utf8\nMessage-ID: <d8@test>\n\nhi\n' |
+	"$MAILSYNCCTL" -c "$CFG" send -t || fail "send d8"
+send_once -v; rc=$?
+[ "$rc" = 1 ] && outbox | grep '<d8@test>' | grep -q 'needs SMTPUTF8' && [ "$(sink_count)" = 0 ] &&
+	ok "no SMTPUTF8 at the server: a clear failure: $(outbox | grep '<d8@test>' | cut -f10)" ||
+	fail "no SMTPUTF8: $rc: $(outbox)"
+# With PIPELINING, MAIL and RCPT leave in one flight (before any reply).
+send_sink --tls implicit
+send_msg d9 a@example.net b@example.net || fail "send d9"
+send_once -v; rc=$?
+awk '/ C: MAIL FROM/ && !m { m = NR } / C: RCPT TO:<b@/ { r = NR } / S: / && m && !s { s = NR }
+	END { exit !(m && r && r < s) }' "$WORK/err" && [ "$rc" = 0 ] &&
+	ok "PIPELINING: MAIL and both RCPTs sent before the first reply" ||
+	fail "PIPELINING: $rc: $(grep -E ' (C|S): ' "$WORK/err" | grep -A4 'MAIL FROM' | head -6)"
+
 send_finish
