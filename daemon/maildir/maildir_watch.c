@@ -35,6 +35,7 @@ struct maildir_watch {
 	uv_loop_t *loop;
 	char *root;
 	unsigned delay_ms;
+	uint64_t burst_start_ms;	/* loop time of the burst's first event */
 	maildir_watch_cb cb;
 	void *arg;
 	struct maildir_report *rep;
@@ -83,12 +84,26 @@ maildir_watch_ev_close_cb(uv_handle_t *h)
 
 static void maildir_watch_timer_cb(uv_timer_t *t);
 
-/* The first event arms the timer; later ones ride along until it fires. */
+/*
+ * The first event arms the timer for delay_ms; each later one moves it to
+ * delay_ms after itself, so a burst is delivered once it has been quiet
+ * that long (a mutt move's write and unlink stay in one delivery, not a
+ * copy and then a deletion), but never later than MAILDIR_WATCH_BURST_MAX
+ * delays after its first event, however busy the folder stays.
+ */
 static void
 maildir_watch_arm(struct maildir_watch *w)
 {
-	if (!w->is_closing && !uv_is_active((uv_handle_t *)&w->timer))
-		uv_timer_start(&w->timer, maildir_watch_timer_cb, w->delay_ms, 0);
+	uint64_t now = uv_now(w->loop);
+
+	if (w->is_closing)
+		return;
+	if (!uv_is_active((uv_handle_t *)&w->timer))
+		w->burst_start_ms = now;
+	else if (now + w->delay_ms >
+		 w->burst_start_ms + (uint64_t)w->delay_ms * MAILDIR_WATCH_BURST_MAX)
+		return;
+	uv_timer_start(&w->timer, maildir_watch_timer_cb, w->delay_ms, 0);
 }
 
 

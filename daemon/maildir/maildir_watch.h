@@ -5,11 +5,12 @@
  * Each Maildir folder gets watches on its new/ and cur/ (messages added,
  * renamed, removed) and on the folder directory itself; every other
  * directory of the tree (an intermediate "Lists") is watched for folders
- * appearing or going.  Events are coalesced: the first one arms a timer of
- * delay_ms, and when it fires every folder touched since is delivered once.
+ * appearing or going.  Events are coalesced: a burst of them is delivered
+ * once it has been quiet for delay_ms, every folder touched in it once.
  * So a burst of N renames in a folder gives one callback, and an event is
- * delivered at most delay_ms (plus the time of a tree rescan) after it
- * happened, however busy the folder stays.  When a directory appears or
+ * delivered at most MAILDIR_WATCH_BURST_MAX times delay_ms (plus the time
+ * of a tree rescan) after the burst's first event, however busy the
+ * folder stays.  When a directory appears or
  * goes, the tree is walked again and watches are added or closed; a new
  * folder is delivered as MAILDIR_WATCH_CHANGED, a vanished one as
  * MAILDIR_WATCH_GONE.
@@ -26,6 +27,9 @@
 
 #include "common/ms.h"
 #include "maildir/maildir_scan.h"
+
+/* The longest a burst is held, in delays after its first event. */
+#define MAILDIR_WATCH_BURST_MAX 10u
 
 enum maildir_watch_what {
 	MAILDIR_WATCH_CHANGED = 0,	/* look at this folder again */

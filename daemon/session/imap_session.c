@@ -67,6 +67,7 @@ struct imap_session {
 	bool want_starttls;	/* STARTTLS OK handled: switch after feed */
 	bool authed;
 	bool enable_done, compress_done, qresync_enabled;
+	bool compress_sent;	/* COMPRESS in flight (behind ENABLE) */
 	bool is_ready, is_closing, is_logging_out, is_closed;
 	bool is_idling;
 	uint32_t idle_tag;
@@ -679,6 +680,19 @@ sess_compress_done(struct imap_session *s, const struct imap_ev_status *st)
 	sess_advance(s);
 }
 
+/* Sends COMPRESS if it is wanted, offered and not yet sent; true if sent. */
+static bool
+sess_compress_begin(struct imap_session *s)
+{
+	if (s->compress_done || s->compress_sent || !s->want_compress ||
+	    !sess_has(s, "COMPRESS=DEFLATE"))
+		return false;
+	s->compress_sent = true;
+	sess_internal(s, imap_cmd_compress_deflate(&s->core), "COMPRESS",
+		      sess_compress_done);
+	return true;
+}
+
 /* Issues the next login step, or reports ready. */
 static void
 sess_advance(struct imap_session *s)
@@ -716,15 +730,16 @@ sess_advance(struct imap_session *s)
 		s->qresync_enabled = false;
 		sess_internal(s, imap_cmd_enable(&s->core, "QRESYNC"),
 			      "ENABLE", sess_enable_done);
+		/* COMPRESS goes out right behind it, one round trip for
+		 * both: the server answers in order, so ENABLE's reply
+		 * arrives before compression starts, and a refused
+		 * ENABLE changes nothing COMPRESS depends on. */
+		sess_compress_begin(s);
 		return;
 	}
 	s->enable_done = true;
-	if (!s->compress_done && s->want_compress &&
-	    sess_has(s, "COMPRESS=DEFLATE")) {
-		sess_internal(s, imap_cmd_compress_deflate(&s->core),
-			      "COMPRESS", sess_compress_done);
+	if (sess_compress_begin(s))
 		return;
-	}
 	s->compress_done = true;
 	s->is_ready = true;
 	sess_update_wait(s);

@@ -37,6 +37,10 @@ imap_zstream_inflate(struct imap_zstream *z, const uint8_t *in, size_t len,
 {
 	int zrc;
 
+	*consumed_r = *produced_r = 0;
+	*more_r = false;
+	if (z->in_ended)
+		return len > 0 ? MS_EPROTO : MS_OK;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;
 	if (outsz > UINT32_MAX)
@@ -52,6 +56,14 @@ imap_zstream_inflate(struct imap_zstream *z, const uint8_t *in, size_t len,
 	/* Z_BUF_ERROR only means no progress was possible: wait for more. */
 	if (zrc == Z_OK || zrc == Z_BUF_ERROR)
 		return MS_OK;
+	/* The server ended its stream: it does so only as it closes the
+	 * connection (Dovecot after LOGOUT's OK or a BYE).  What the last
+	 * block held is output like any other; bytes after it are not. */
+	if (zrc == Z_STREAM_END) {
+		z->in_ended = true;
+		*more_r = false;
+		return z->in.avail_in == 0 ? MS_OK : MS_EPROTO;
+	}
 	return MS_EPROTO;
 }
 

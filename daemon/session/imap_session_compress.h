@@ -22,6 +22,7 @@
 struct imap_zstream {
 	z_stream in, out;
 	bool in_ready, out_ready;
+	bool in_ended;		/* the server's stream ended (Z_STREAM_END) */
 };
 
 /* Sets up both directions.  MS_OK or MS_ENOMEM (z is then deinit-safe). */
@@ -32,7 +33,9 @@ void imap_zstream_deinit(struct imap_zstream *z);
  * Inflates from in[0..len) into out[0..outsz).  *consumed_r and
  * *produced_r say how much was used and made; *more_r is true when the
  * output filled up, so zlib may hold more output without more input.
- * MS_OK, or MS_EPROTO for corrupt data or an ended stream.
+ * MS_OK, or MS_EPROTO for corrupt data or data after the end of the
+ * stream.  The server ends its stream only as it closes the connection:
+ * the last block's output is produced like any other.
  */
 int imap_zstream_inflate(struct imap_zstream *z, const uint8_t *in, size_t len,
 			 size_t *consumed_r, uint8_t *out, size_t outsz,

@@ -11,6 +11,11 @@
 #   reader       a reader's edits in the Maildir: 300 unread messages
 #                marked read, 50 deleted, 50 moved from INBOX to Archive
 #                under new file names (as mutt does)
+#   live         the same kind of edits again, with each client run as
+#                its users run it: mailsyncd as the daemon (session kept,
+#                mirror watched), mbsync started when the edits are done;
+#                timed from the end of the edits until the server holds
+#                them all (server_wait.py)
 #
 # MS_BENCH_VERBOSE=1 runs mailsyncd with -v; every run's stderr stays in
 # the work directory (MS_KEEP_TMP=1 keeps it).
@@ -72,20 +77,26 @@ Expunge Both
 SyncState *
 EOC
 
-# run PHASE CLIENT PORT CMD...: CMD through a fresh proxy on PORT; appends
-# "PHASE CLIENT wall round_trips cpu rss_kb" to $WORK/results.
-run()
+proxy_start() # PORT: a proxy in the background; sets PROXY_PID
 {
-	local phase="$1" client="$2" port="$3" pid i rt cpu
-	shift 3
+	local i
 	rm -f "$WORK/proxy.stats" "$WORK/proxy.out"
-	"$MS_PYTHON" "$HERE/latproxy.py" --listen "$port" --target "$MS_IMAPS_PORT" \
+	"$MS_PYTHON" "$HERE/latproxy.py" --listen "$1" --target "$MS_IMAPS_PORT" \
 		--delay "$DELAY" --stats "$WORK/proxy.stats" > "$WORK/proxy.out" 2>&1 &
-	pid=$!
+	PROXY_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		grep -q '^PORT ' "$WORK/proxy.out" 2>/dev/null && break
 		sleep 0.05
 	done
+}
+# run PHASE CLIENT PORT CMD...: CMD through a fresh proxy on PORT; appends
+# "PHASE CLIENT wall round_trips cpu rss_kb" to $WORK/results.
+run()
+{
+	local phase="$1" client="$2" port="$3" pid rt cpu
+	shift 3
+	proxy_start "$port"
+	pid=$PROXY_PID
 	if ! /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$@" >"$WORK/run.out" 2>"$WORK/run.err"; then
 		echo "  $client $phase failed:" >&2
 		tail -3 "$WORK/run.err" >&2
@@ -123,24 +134,32 @@ def folder_dir(f):
     if kind == "mailsync" and f == "INBOX":
         return root
     return os.path.join(root, f)
+near = {}
 def near_uid(f, uid):
     # mbsync's ",U=" is its own (near) UID: .mbsyncstate maps far to near.
-    with open(os.path.join(folder_dir(f), ".mbsyncstate")) as st:
-        for line in st:
-            w = line.split()
-            if len(w) >= 2 and w[0].isdigit() and int(w[0]) == uid:
-                return int(w[1])
-    return 0
+    if f not in near:
+        near[f] = {}
+        with open(os.path.join(folder_dir(f), ".mbsyncstate")) as st:
+            for line in st:
+                w = line.split()
+                if len(w) >= 2 and w[0].isdigit() and w[1].isdigit():
+                    near[f][int(w[0])] = int(w[1])
+    return near[f].get(uid, 0)
+# Each folder is listed once, so the edits run back to back as a
+# reader's do (mutt renames a folder's files in one loop).
+index = {}
+uid_re = re.compile(r"^\d+-(\d+)-" if kind == "mailsync" else r",U=(\d+)(?:[,:]|$)")
 def find(f, uid):
     if kind == "mbsync":
         uid = near_uid(f, uid)
-    pat = re.compile(r"^\d+-%d-" % uid if kind == "mailsync" else r",U=%d(?:[,:]|$)" % uid)
-    for sub in ("cur", "new"):
-        d = os.path.join(folder_dir(f), sub)
-        for name in os.listdir(d):
-            if (pat.match(name) if kind == "mailsync" else pat.search(name)):
-                return sub, name
-    return None, None
+    if f not in index:
+        index[f] = {}
+        for sub in ("cur", "new"):
+            for name in os.listdir(os.path.join(folder_dir(f), sub)):
+                m = uid_re.search(name)
+                if m:
+                    index[f][int(m.group(1))] = (sub, name)
+    return index[f].get(uid, (None, None))
 n = 0
 for i, line in enumerate(open(plan)):
     action, f, uid = line.split()[:3]
@@ -188,11 +207,11 @@ for u in "$MS_USER1" "$MS_USER2"; do
 done
 both server
 
-# The plan, from the first account's server state: 300 unread messages
-# read, 50 read INBOX ones deleted and 50 more moved.  The second account
-# holds the same messages, not necessarily under the same UIDs: a message
-# is named by its folder, its content (sha256) and which of the folder's
-# messages with that content it is, in UID order.
+# The reader's edits, planned from the first account's server state: 300
+# unread messages read, 50 read INBOX ones deleted and 50 more moved.  The
+# second account holds the same messages, not necessarily under the same
+# UIDs: a message is named by its folder, its content (sha256) and which of
+# the folder's messages with that content it is, in UID order.
 dump_server() # USER PASS: the account's messages, folder uid flags sha size
 {
 	"$MS_PYTHON" "$SERVERDUMP" --port "$MS_IMAPS_PORT" --ca "$MS_TLS_CA" \
@@ -200,44 +219,37 @@ dump_server() # USER PASS: the account's messages, folder uid flags sha size
 }
 # keyed: "folder sha n<TAB>uid<TAB>flags" from a dump.
 keyed() { awk -F'\t' -v OFS='\t' '{ k = $1 " " $4; print k " " ++n[k], $2, $3 }' "$1"; }
-dump_server "$MS_USER1" "$MS_PASS1" > "$WORK/before.1"
-dump_server "$MS_USER2" "$MS_PASS2" > "$WORK/before.2"
-keyed "$WORK/before.1" > "$WORK/keyed.1"
-keyed "$WORK/before.2" > "$WORK/keyed.2"
-awk -F'\t' '{ split($1, k, " ") }
-	(k[1] == "INBOX" || k[1] == "Sent" || k[1] == "Archive") && $3 !~ /Seen/ && nr < 300 { print "read\t" $1; nr++; next }
-	k[1] == "INBOX" && $3 ~ /Seen/ && nd < 50 { print "delete\t" $1; nd++; next }
-	k[1] == "INBOX" && $3 ~ /Seen/ && nm < 50 { print "move\t" $1; nm++ }' \
-	"$WORK/keyed.1" > "$WORK/plan"
-# plan_uids KEYED: the plan as "ACTION FOLDER UID SHA" for that account.
+# plan_uids KEYED PLAN: the plan as "ACTION FOLDER UID SHA" for that account.
 plan_uids()
 {
 	awk -F'\t' 'FILENAME == ARGV[1] { uid[$1] = $2; next }
-		{ split($2, k, " "); print $1, k[1], uid[$2], k[2] }' "$1" "$WORK/plan"
+		{ split($2, k, " "); print $1, k[1], uid[$2], k[2] }' "$1" "$2"
 }
-plan_uids "$WORK/keyed.1" > "$WORK/plan.1"
-plan_uids "$WORK/keyed.2" > "$WORK/plan.2"
-# Only messages both trees hold (mbsync skips those whose header does not
-# end in an empty line).
-edit "$MBSYNC" mbsync "$WORK/plan.2" --list > "$WORK/plan.has"
-for f in plan plan.1 plan.2; do
-	awk 'FILENAME == ARGV[1] { keep[$1] = 1; next } FNR in keep' \
-		"$WORK/plan.has" "$WORK/$f" > "$WORK/$f.tmp" && mv "$WORK/$f.tmp" "$WORK/$f"
-done
-edit "$MIRROR" mailsync "$WORK/plan.1"
-edit "$MBSYNC" mbsync "$WORK/plan.2"
-both reader
-
-echo "ratios (mbsync / mailsyncd; above 1 means mailsyncd is better):"
-for phase in initial no-change server reader; do
-	awk -v p="$phase" '
-		$1 == p && $2 == "mailsyncd" { mw = $3; mt = $4; mc = $5; mr = $6 }
-		$1 == p && $2 == "mbsync" { bw = $3; bt = $4; bc = $5; br = $6 }
-		function r(a, b) { return b > 0 ? sprintf("%.1fx", a / b) : "n/a" }
-		END { printf "  %-9s wall %6s  round trips %6s  cpu %6s  rss %6s\n", p,
-			r(bw, mw), r(bt, mt), r(bc, mc), r(br, mr) }
-	' "$WORK/results"
-done
+# make_plan TAG: $WORK/before.TAG.{1,2} (the servers now) and
+# $WORK/plan.TAG.{1,2} (the edits, per account).
+make_plan()
+{
+	local t="$1" f
+	dump_server "$MS_USER1" "$MS_PASS1" > "$WORK/before.$t.1"
+	dump_server "$MS_USER2" "$MS_PASS2" > "$WORK/before.$t.2"
+	keyed "$WORK/before.$t.1" > "$WORK/keyed.$t.1"
+	keyed "$WORK/before.$t.2" > "$WORK/keyed.$t.2"
+	awk -F'\t' '{ split($1, k, " ") }
+		(k[1] == "INBOX" || k[1] == "Sent" || k[1] == "Archive") && $3 !~ /Seen/ && nr < 300 { print "read\t" $1; nr++; next }
+		k[1] == "INBOX" && $3 ~ /Seen/ && nd < 50 { print "delete\t" $1; nd++; next }
+		k[1] == "INBOX" && $3 ~ /Seen/ && nm < 50 { print "move\t" $1; nm++ }' \
+		"$WORK/keyed.$t.1" > "$WORK/plan.$t"
+	plan_uids "$WORK/keyed.$t.1" "$WORK/plan.$t" > "$WORK/plan.$t.1"
+	plan_uids "$WORK/keyed.$t.2" "$WORK/plan.$t" > "$WORK/plan.$t.2"
+	# Only messages both trees hold (mbsync skips those whose header
+	# does not end in an empty line).
+	edit "$MBSYNC" mbsync "$WORK/plan.$t.2" --list > "$WORK/plan.$t.has"
+	for f in "plan.$t" "plan.$t.1" "plan.$t.2"; do
+		awk 'FILENAME == ARGV[1] { keep[$1] = 1; next } FNR in keep' \
+			"$WORK/plan.$t.has" "$WORK/$f" > "$WORK/$f.tmp" &&
+			mv "$WORK/$f.tmp" "$WORK/$f"
+	done
+}
 
 # Did each account's server get the reader's edits in that one pass?
 check_edits() # USER PASS NAME BEFORE PLAN
@@ -263,7 +275,125 @@ check_edits() # USER PASS NAME BEFORE PLAN
 		"$4" "$out" "$5")"
 	printf '  %-9s %s of %s edits missing on the server\n' "$3" "$bad" "$(wc -l < "$5")"
 }
-echo "after the reader pass:"
-check_edits "$MS_USER1" "$MS_PASS1" mailsyncd "$WORK/before.1" "$WORK/plan.1"
-check_edits "$MS_USER2" "$MS_PASS2" mbsync "$WORK/before.2" "$WORK/plan.2"
+
+make_plan reader
+edit "$MIRROR" mailsync "$WORK/plan.reader.1"
+edit "$MBSYNC" mbsync "$WORK/plan.reader.2"
+both reader
+echo "  after the reader pass:"
+check_edits "$MS_USER1" "$MS_PASS1" mailsyncd "$WORK/before.reader.1" "$WORK/plan.reader.1"
+check_edits "$MS_USER2" "$MS_PASS2" mbsync "$WORK/before.reader.2" "$WORK/plan.reader.2"
+
+# live: the same kind of edits (300 read, 50 deleted, 50 moved) while
+# each client runs the way its users run it between edits: mailsyncd as
+# the daemon, its session kept logged in and the mirror watched; mbsync
+# started as soon as the edits are done (a reader's hook at best; cron is
+# later).  Timed from the end of the edits to the server holding all of
+# them (server_wait.py polls STATUS straight to the server every 10 ms);
+# round trips and CPU are those of that stretch only.
+#
+# want_counts BEFORE PLAN: "FOLDER:MESSAGES:UNSEEN" for INBOX, Sent and
+# Archive once the plan is on the server.
+want_counts()
+{
+	awk -F'\t' 'FILENAME == ARGV[1] { n[$1]++; if ($3 !~ /Seen/) u[$1]++; next }
+		{ split($0, a, " ") }
+		a[1] == "read" { u[a[2]]-- }
+		a[1] == "delete" { n[a[2]]-- }
+		a[1] == "move" { n[a[2]]--; n["Archive"]++ }
+		END { for (f in n) if (f == "INBOX" || f == "Sent" || f == "Archive")
+			printf "%s:%d:%d\n", f, n[f], u[f] + 0 }' "$1" "$2"
+}
+# proc_cpu PID: user+sys seconds so far.
+proc_cpu()
+{
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+proxy_trips() # the proxy's round trips so far
+{
+	local i
+	rm -f "$WORK/proxy.stats"
+	kill -USR1 "$PROXY_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$WORK/proxy.stats" ] && break
+		sleep 0.02
+	done
+	"$MS_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["round_trips"])' \
+		"$WORK/proxy.stats" 2>/dev/null || echo 0
+}
+monotonic() { "$MS_PYTHON" -c 'import time; print("%.6f" % time.monotonic())'; }
+server_wait() # USER PASS SINCE WANT...
+{
+	local u="$1" p="$2" since="$3"
+	shift 3
+	"$MS_PYTHON" "$HERE/server_wait.py" --port "$MS_IMAPS_PORT" --ca "$MS_TLS_CA" \
+		--user "$u" --password "$p" --since "$since" --timeout 120 "$@"
+}
+live_result() # CLIENT WALL TRIPS CPU
+{
+	printf 'live %s %s %s %s -\n' "$1" "$2" "$3" "$4" >> "$WORK/results"
+	printf '  %-9s %-9s wall %7ss  round trips %5s  cpu %6ss\n' live "$1" "$2" "$3" "$4"
+}
+
+make_plan live
+mapfile -t WANT1 < <(want_counts "$WORK/before.live.1" "$WORK/plan.live.1")
+mapfile -t WANT2 < <(want_counts "$WORK/before.live.2" "$WORK/plan.live.2")
+
+proxy_start "$PORT_MS"
+"$MAILSYNCD" ${MS_BENCH_VERBOSE:+-v} -c "$CFG" 2> "$WORK/live.mailsyncd.err" &
+DPID=$!
+# Started: its first pass is over once the link has been quiet a while.
+trips0=0
+for ((i = 0; i < 120; i++)); do
+	sleep 0.5
+	t="$(proxy_trips)"
+	[ "$t" -gt 0 ] && [ "$t" = "$trips0" ] && break
+	trips0="$t"
+done
+cpu0="$(proc_cpu "$DPID")"
+edit "$MIRROR" mailsync "$WORK/plan.live.1"
+since="$(monotonic)"
+if wall="$(server_wait "$MS_USER1" "$MS_PASS1" "$since" "${WANT1[@]}")"; then
+	live_result mailsyncd "$wall" "$(( $(proxy_trips) - trips0 ))" \
+		"$(awk -v a="$(proc_cpu "$DPID")" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')"
+else
+	echo "  mailsyncd live: the server never held the edits" >&2
+fi
+kill -TERM "$DPID"
+wait "$DPID"
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null
+
+proxy_start "$PORT_MB"
+edit "$MBSYNC" mbsync "$WORK/plan.live.2"
+since="$(monotonic)"
+server_wait "$MS_USER2" "$MS_PASS2" "$since" "${WANT2[@]}" > "$WORK/live.wait" &
+WPID=$!
+/usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
+	mbsync -q -c "$WORK/mbsyncrc" -a > /dev/null 2> "$WORK/live.mbsync.err"
+trips="$(proxy_trips)"
+if wait "$WPID"; then
+	read -r _ user sys _ < "$WORK/time"
+	live_result mbsync "$(cat "$WORK/live.wait")" "$trips" \
+		"$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
+else
+	echo "  mbsync live: the server never held the edits" >&2
+fi
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null
+
+echo "ratios (mbsync / mailsyncd; above 1 means mailsyncd is better):"
+for phase in initial no-change server reader live; do
+	awk -v p="$phase" '
+		$1 == p && $2 == "mailsyncd" { mw = $3; mt = $4; mc = $5; mr = $6 }
+		$1 == p && $2 == "mbsync" { bw = $3; bt = $4; bc = $5; br = $6 }
+		function r(a, b) { return b > 0 ? sprintf("%.1fx", a / b) : "n/a" }
+		END { printf "  %-9s wall %6s  round trips %6s  cpu %6s  rss %6s\n", p,
+			r(bw, mw), r(bt, mt), r(bc, mc), r(br, mr) }
+	' "$WORK/results"
+done
+
+echo "after the live edits:"
+check_edits "$MS_USER1" "$MS_PASS1" mailsyncd "$WORK/before.live.1" "$WORK/plan.live.1"
+check_edits "$MS_USER2" "$MS_PASS2" mbsync "$WORK/before.live.2" "$WORK/plan.live.2"
 exit 0

@@ -9,11 +9,14 @@ tests/bench/bench_roundtrip.sh.
 Prints "PORT n" once listening.  On SIGTERM or SIGINT it stops and, with
 --stats, writes one JSON object: connections, bytes each way, and
 round_trips: how often a connection's client spoke again after the server
-had spoken (a lower bound on the round trips a client waited for).
+had spoken (a lower bound on the round trips a client waited for).  SIGUSR1
+writes the figures so far and goes on (to count one stretch of a long-lived
+client's connection).
 """
 import argparse
 import asyncio
 import json
+import os
 import signal
 import time
 
@@ -94,11 +97,17 @@ async def main():
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, write_stats, args)
     async with server:
         await stop.wait()
+    write_stats(args)
+
+
+def write_stats(args):
     if args.stats:
-        with open(args.stats, "w") as f:
+        with open(args.stats + ".tmp", "w") as f:
             json.dump(STATS, f)
+        os.replace(args.stats + ".tmp", args.stats)
 
 
 if __name__ == "__main__":

@@ -203,6 +203,49 @@ test_burst_coalesced(void **state)
 	assert_int_equal(count_for(t, "", MAILDIR_WATCH_CHANGED), t->got.n);
 }
 
+/* A reader's burst with gaps shorter than the delay (a slow mutt, a
+ * loaded machine) is delivered once it is quiet, not cut every delay. */
+static void
+test_slow_burst_held_together(void **state)
+{
+	struct wt *t = *state;
+	char name[64];
+
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "new/%d.slow.host", i);
+		assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
+		run_for(t, DELAY_MS / 3);
+	}
+	assert_true(wait_for(t, "", MAILDIR_WATCH_CHANGED) >= 0);
+	run_for(t, 3 * DELAY_MS);
+	/* 12 files over 4 delays: cut every delay it would be 4 or 5. */
+	fprintf(stderr, "# 12 files over %d ms -> %d deliveries\n",
+		4 * DELAY_MS, t->got.n);
+	assert_true(t->got.n >= 1 && t->got.n <= 2);
+}
+
+/* A folder that never goes quiet is still delivered, at most
+ * MAILDIR_WATCH_BURST_MAX delays after the burst began. */
+static void
+test_endless_burst_still_delivered(void **state)
+{
+	struct wt *t = *state;
+	uint64_t start = now_ms();
+	char name[64];
+	int i = 0;
+
+	while (t->got.n == 0 && now_ms() - start < WAIT_MS) {
+		snprintf(name, sizeof(name), "new/%d.busy.host", i++);
+		assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
+		run_for(t, DELAY_MS / 4);
+	}
+	fprintf(stderr, "# a busy folder delivered after %llu ms\n",
+		(unsigned long long)(now_ms() - start));
+	assert_true(t->got.n >= 1);
+	assert_true(now_ms() - start >= DELAY_MS * 2);
+	assert_true(now_ms() - start < WAIT_MS);
+}
+
 static void
 test_folders_appear_and_go(void **state)
 {
@@ -291,6 +334,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_initial_state, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_and_rename, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_coalesced, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_slow_burst_held_together, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_endless_burst_still_delivered, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_folders_appear_and_go, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, wt_setup, wt_teardown),
 		cmocka_unit_test(test_missing_root),
