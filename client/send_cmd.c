@@ -31,7 +31,7 @@
 #include "smtp/smtp_spool.h"
 
 /* A message larger than this is refused (exit 2), not queued. */
-#define SEND_MAX_MESSAGE (256u * 1024 * 1024)
+#define SEND_MAX_MESSAGE (64u * 1024 * 1024)	/* as the daemon sends */
 #define SEND_MAX_RCPTS_BYTES (64u * 1024)
 
 struct send_opts {
