@@ -145,8 +145,11 @@ send_queue_set_str(char **dst, const char *src)
 static void
 send_queue_run_free(struct send_queue *q)
 {
-	for (size_t i = 0; i < q->n_msgs; i++)
+	for (size_t i = 0; i < q->n_msgs; i++) {
+		if (q->msgs[i].n_rcpts > 0)
+			free(q->msgs[i].rcpts[0].addr);
 		free(q->msgs[i].rcpts);
+	}
 	free(q->msgs);
 	free(q->msg_entry);
 	q->msgs = NULL;
@@ -490,6 +493,25 @@ send_queue_file(struct send_queue *q)
 
 /* --- SMTP ------------------------------------------------------------------------ */
 
+/*
+ * The session never got up (offline, TLS, AUTH): the messages were not
+ * attempted (no attempt counted, no backoff of theirs), but the outbox
+ * shows why they wait.
+ */
+static void
+send_queue_note_unsent(struct send_queue *q, const char *why)
+{
+	for (size_t i = 0; i < q->n_msgs; i++) {
+		struct store_outbox *e = &q->entries[q->msg_entry[i]];
+
+		if (q->msgs[i].is_attempted ||
+		    strcmp(e->last_error, why) == 0)
+			continue;
+		send_queue_set_str(&e->last_error, why);
+		(void)send_queue_save(q, e);
+	}
+}
+
 static void
 send_queue_on_smtp_done(int rc, const struct ms_err *err, bool is_reached,
 			bool is_ready, void *arg)
@@ -508,6 +530,8 @@ send_queue_on_smtp_done(int rc, const struct ms_err *err, bool is_reached,
 		backoff_reset(&q->backoff);
 	if (rc != MS_OK && rc != MS_ECANCELED) {
 		snprintf(q->rep.error, sizeof(q->rep.error), "%s", err->msg);
+		if (!is_ready)
+			send_queue_note_unsent(q, err->msg);
 		if (!is_ready) {
 			uint64_t d = backoff_fail(&q->backoff, now_ms,
 						  send_queue_rnd());
@@ -531,7 +555,7 @@ send_queue_add_msg(struct send_queue *q, size_t idx)
 	struct store_outbox *e = &q->entries[idx];
 	struct send_msg *m = &q->msgs[q->n_msgs];
 	size_t n = 0;
-	char *p;
+	char *p, *buf;
 
 	for (p = e->rcpts; *p != '\0'; p++)
 		n += *p == '\n';
@@ -541,11 +565,13 @@ send_queue_add_msg(struct send_queue *q, size_t idx)
 	if (send_queue_load_body(q, e, &m->body) < 0)
 		return MS_EIO;
 	m->rcpts = calloc(n, sizeof(*m->rcpts));
-	if (m->rcpts == NULL)
+	/* The addresses point into a copy of the list, cut at each "\n"
+	 * (the first owns it); the entry's list is rebuilt from the
+	 * verdicts. */
+	buf = strdup(e->rcpts);
+	if (m->rcpts == NULL || buf == NULL)
 		abort();
-	/* The addresses point into e->rcpts, cut at each "\n"; the entry's
-	 * list is rebuilt from the verdicts. */
-	for (p = e->rcpts; *p != '\0' && m->n_rcpts < n; ) {
+	for (p = buf; *p != '\0' && m->n_rcpts < n; ) {
 		char *nl = strchr(p, '\n');
 
 		if (nl != NULL)
@@ -555,6 +581,13 @@ send_queue_add_msg(struct send_queue *q, size_t idx)
 		if (nl == NULL)
 			break;
 		p = nl + 1;
+	}
+	if (m->n_rcpts == 0 || m->rcpts[0].addr != buf) {
+		free(buf);
+		free(m->rcpts);
+		m->rcpts = NULL;
+		m->n_rcpts = 0;
+		return MS_EINVAL;
 	}
 	m->id = e->id;
 	m->from = e->from;

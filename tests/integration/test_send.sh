@@ -72,6 +72,25 @@ line="$(outbox | grep '<d4@test>')"
 	ok "2 of 3 delivered once, the refused one reported: $(cat "$WORK/err")" ||
 	fail "1 of 3: $rc: $line; $(cat "$MS_SMTP_DIR/001.json" 2>/dev/null)"
 
+# --- one recipient refused for now: the others delivered, it alone retried ----------
+send_sink --tls implicit --reject later@example.net=451
+send_msg d10 a@example.net later@example.net || fail "send d10"
+send_once; rc=$?
+line="$(outbox | grep '<d10@test>')"
+[ "$rc" = 75 ] && [ "$(sink_count)" = 1 ] &&
+	[[ "$line" == *$'\tqueued\t1\tcopy-filed\tlater@example.net\ta@example.net\t-\t'* ]] &&
+	ok "451 for one recipient: the other delivered (and its Sent copy filed), it stays queued" ||
+	fail "451 rcpt: $rc: $line"
+smtp_sink_stop
+smtp_sink_start --auth "smtpuser:smtp-pass-1" --tls implicit || exit 1
+send_config
+send_once; rc=$?
+[ "$rc" = 0 ] && [ "$(sink_count)" = 1 ] &&
+	tr -d ' \n' < "$MS_SMTP_DIR/001.json" | grep -q '"rcpt_tos":\["later@example.net"\]' &&
+	[ "$(sent_copies d10)" = 1 ] && outbox | grep '<d10@test>' | grep -q $'\tsent\t2\t' &&
+	ok "the retry went to that recipient alone; one Sent copy" ||
+	fail "451 rcpt retry: $rc: $(outbox | grep d10); $(cat "$MS_SMTP_DIR/001.json" 2>/dev/null)"
+
 # --- larger than SIZE: refused before DATA -----------------------------------------
 send_sink --tls implicit --size 2000
 { printf 'From: alice@example.org\nTo: bob@example.net\nSubject: big\nMessage-ID: <d5@test>\n\n'
