@@ -130,6 +130,7 @@ char *cfg__path_canonical(const char *path);
  * /tmp/mailsync-UID/mailsync.sock for other users (the daemon creates that
  * directory 0700 and refuses one it does not own).  Malloc'd.
  */
+const char *cfg__store_default(const struct cfg_env *env);
 char *cfg__socket_default(const struct cfg_env *env);
 
 /* malloc-or-abort helpers for daemon code. */

@@ -211,6 +211,17 @@ cfg__path_canonical(const char *path)
 	return (char *)ms_buf_take(&out, NULL);
 }
 
+/* The XDG base directory spec: $XDG_DATA_HOME when set and absolute,
+ * else ~/.local/share.  A value to parse, like a key's default. */
+const char *
+cfg__store_default(const struct cfg_env *env)
+{
+	const char *v = cfg_path_var(env, "XDG_DATA_HOME");
+
+	return v != NULL && v[0] == '/' ? "$XDG_DATA_HOME/mailsync" :
+	    "~/.local/share/mailsync";
+}
+
 char *
 cfg__socket_default(const struct cfg_env *env)
 {

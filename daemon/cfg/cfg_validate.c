@@ -83,6 +83,8 @@ struct cfg_key {
 	const char *def;	/* default, parsed as a value; NULL: none or
 				 * computed (see cfg_validate_derived) */
 	const char *expected;	/* NULL: derived from type and choices */
+	/* A default that depends on the environment (NULL: def). */
+	const char *(*def_for)(const struct cfg_env *env);
 };
 
 #define G(f) CFG_IN_GENERAL, CFG_FOR_ALL, f, offsetof(struct cfg, 
@@ -90,7 +92,7 @@ struct cfg_key {
 
 static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_STORE] = { "store", G(CFG_TYPE_PATH) store), NULL,
-		"~/.local/share/mailsync", NULL },
+		"~/.local/share/mailsync", NULL, cfg__store_default },
 	[K_SOCKET] = { "socket", G(CFG_TYPE_PATH) socket), NULL, NULL, NULL },
 	[K_SPOOL] = { "spool", G(CFG_TYPE_PATH) spool), NULL, NULL, NULL },
 	[K_LOG_LEVEL] = { "log_level", G(CFG_TYPE_LOG_LEVEL) log_level), NULL,
@@ -483,15 +485,16 @@ cfg_validate_default(struct cfg_vctx *v, const struct cfg_seen *seen,
 		     size_t id, unsigned line, void *base)
 {
 	const struct cfg_key *k = &cfg_keys[id];
+	const char *def = k->def_for != NULL ? k->def_for(v->env) : k->def;
 	char why[512];
 
-	if (seen[id].is_valid || k->def == NULL)
+	if (seen[id].is_valid || def == NULL)
 		return;
-	if (cfg_validate_value(k, k->def, v->env, base, why,
+	if (cfg_validate_value(k, def, v->env, base, why,
 			       sizeof(why)) != MS_OK && seen[id].entry == NULL)
 		cfg_validate_problem(v, line, k->name, "the default '%s' "
 				     "cannot be used: %s (expected %s = ...)",
-				     k->def, why, k->name);
+				     def, why, k->name);
 }
 
 static bool

@@ -296,12 +296,68 @@ cfg__host_is_loopback(const char *host)
 	return false;
 }
 
+/* Host names: letters, digits, '-', '_' and dot-separated labels of at
+ * most 63 bytes, len bytes of s; this also covers dotted IPv4 literals. */
+static bool
+cfg_value_is_host_name(const char *s, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || s[i] == '.') {
+			/* Only a final dot may end an empty label. */
+			if (label == 0 && (i < len || i == 0))
+				return false;
+			if (label > 63)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!cfg_value_is_word(s[i]))
+			return false;
+		label++;
+	}
+	return true;
+}
+
+/* "HOST:PORT": the length of HOST, or 0 when s is not of that form. */
+static size_t
+cfg_value_host_port(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (colon == NULL || colon[1] == '\0' ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    !cfg_value_is_host_name(s, (size_t)(colon - s)))
+		return 0;
+	return (size_t)(colon - s);
+}
+
 int
 cfg__value_host(const char *s, char *why, size_t whysz)
 {
 	struct in6_addr a6;
-	size_t label = 0;
+	const char *scheme = strstr(s, "://");
+	size_t n;
 
+	/* What people paste from a provider's page: a URL, host:port. */
+	if (scheme != NULL) {
+		const char *h = scheme + 3;
+
+		n = strcspn(h, ":/");
+		snprintf(why, whysz, "'%s' is a URL; write the host name alone "
+			 "(host = %.*s) and the port, if any, as port = ...",
+			 s, (int)n, h);
+		return MS_EINVAL;
+	}
+	if ((n = cfg_value_host_port(s)) > 0) {
+		snprintf(why, whysz, "'%s' holds a port; the port has its own "
+			 "key: host = %.*s and port = %s", s, (int)n, s,
+			 s + n + 1);
+		return MS_EINVAL;
+	}
 	if (strchr(s, ':') != NULL) {
 		if (inet_pton(AF_INET6, s, &a6) == 1)
 			return MS_OK;
@@ -309,31 +365,12 @@ cfg__value_host(const char *s, char *why, size_t whysz)
 			 "without brackets; the port has its own key)", s);
 		return MS_EINVAL;
 	}
-	/* Host names: letters, digits, '-', '_' and dot-separated labels of
-	 * at most 63 bytes; this also covers dotted IPv4 literals. */
-	for (const char *p = s; ; p++) {
-		if (*p == '.' || *p == '\0') {
-			/* Only a final dot may end an empty label. */
-			if (label == 0 && (*p != '\0' || p == s))
-				goto bad;
-			if (label > 63)
-				goto bad;
-			if (*p == '\0')
-				break;
-			label = 0;
-			continue;
-		}
-		if (!cfg_value_is_word(*p))
-			goto bad;
-		label++;
-	}
-	if (strlen(s) > 253)
-		goto bad;
-	return MS_OK;
-bad:
+	if (cfg_value_is_host_name(s, strlen(s)))
+		return MS_OK;
 	snprintf(why, whysz, "'%s' is not a host name", s);
 	return MS_EINVAL;
 }
+
 
 static int
 cfg_value_hex(int c)

@@ -78,6 +78,7 @@ struct net_conn {
 	uv_timer_t timer;		/* connect timeout, then read timeout */
 	bool is_timer_open;
 	bool is_idle;
+	bool has_read;			/* the server has sent something */
 
 	SSL *ssl;
 	struct net_tls_verify verify;	/* referenced by ssl's ex_data */
@@ -542,7 +543,13 @@ conn_timer_cb(uv_timer_t *timer)
 			  conn->host, (unsigned)conn->port, conn->peer_addr,
 			  conn_fmt_ms(conn->read_timeout_ms, t, sizeof(t)),
 			  conn->state == NET_CONN_HANDSHAKE ?
-			  " during the TLS handshake" : "");
+			  " during the TLS handshake" :
+			  /* A plain connection that never heard a greeting:
+			   * most likely a port that speaks TLS at once. */
+			  !conn->has_read && !conn->is_tls_active ?
+			  ", not a byte received (a port that speaks TLS at "
+			  "once, such as 993, 995 or 465, needs "
+			  "tls = implicit)" : "");
 		break;
 	default:
 		break;
@@ -742,6 +749,7 @@ conn_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	conn_arm_read_timer(conn);
+	conn->has_read = true;
 	if (!conn->is_tls_active) {
 		if (ms_buf_append(&conn->in, buf->base, (size_t)nread) != MS_OK) {
 			conn_fail(conn, MS_EPROTO, "%s:%u: more than %zu bytes "

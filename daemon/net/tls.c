@@ -157,6 +157,59 @@ net_tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 /*
+ * The names a certificate is for, for an error message: its DNS and IP
+ * subject alternative names, else its common name ("" if none), joined
+ * with ", " and cut to fit.
+ */
+static void
+net_tls_cert_names(X509 *cert, char *out, size_t outsz)
+{
+	GENERAL_NAMES *names;
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (cert == NULL)
+		return;
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		char ip[INET6_ADDRSTRLEN] = "";
+		const char *name = NULL;
+		int n;
+
+		if (g->type == GEN_DNS) {
+			name = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+		} else if (g->type == GEN_IPADD) {
+			int alen = ASN1_STRING_length(g->d.iPAddress);
+			const void *a = ASN1_STRING_get0_data(g->d.iPAddress);
+
+			if (inet_ntop(alen == 16 ? AF_INET6 : AF_INET, a, ip,
+				      sizeof(ip)) != NULL && (alen == 4 ||
+							      alen == 16))
+				name = ip;
+		}
+		if (name == NULL)
+			continue;
+		n = snprintf(out + len, outsz - len, "%s%s", len > 0 ? ", " : "",
+			     name);
+		if (n < 0 || (size_t)n >= outsz - len) {
+			out[len] = '\0';
+			break;
+		}
+		len += (size_t)n;
+	}
+	GENERAL_NAMES_free(names);
+	if (len == 0) {
+		X509_NAME *subj = X509_get_subject_name(cert);
+
+		if (subj != NULL &&
+		    X509_NAME_get_text_by_NID(subj, NID_commonName, out,
+					      (int)outsz) < 0)
+			out[0] = '\0';
+	}
+}
+
+/*
  * Records what verification saw (the leaf's fingerprint, the first error)
  * so a refusal can name the reason and the fingerprint to pin.  With a pin
  * configured the chain result is only recorded here and the decision is
@@ -176,9 +229,12 @@ net_tls_verify_cb(int ok, X509_STORE_CTX *sctx)
 	ctx = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), net_tls_idx_ctx);
 	if (v == NULL || ctx == NULL)
 		return ok;
-	if (!v->has_leaf)
+	if (!v->has_leaf) {
 		v->has_leaf = net_tls_cert_fingerprint(
 		    X509_STORE_CTX_get0_cert(sctx), v->leaf_fp);
+		net_tls_cert_names(X509_STORE_CTX_get0_cert(sctx),
+				   v->leaf_names, sizeof(v->leaf_names));
+	}
 	if (!ok && v->first_error == X509_V_OK) {
 		v->first_error = X509_STORE_CTX_get_error(sctx);
 		v->first_error_depth = X509_STORE_CTX_get_error_depth(sctx);
@@ -420,12 +476,30 @@ net_tls__handshake_error(SSL *ssl, const char *host, uint16_t port,
 			net_tls_fingerprint_format(verify->leaf_fp, seen);
 		else
 			snprintf(seen, sizeof(seen), "(none)");
+		if (verify->first_error == X509_V_ERR_HOSTNAME_MISMATCH ||
+		    verify->first_error == X509_V_ERR_IP_ADDRESS_MISMATCH)
+			return ms_err_set(err_r, MS_ETLS,
+			    "TLS certificate of %s:%u refused: %s: it is for "
+			    "%s, not %s (set host = one of those names); "
+			    "fingerprint seen sha256:%s", host, (unsigned)port,
+			    X509_verify_cert_error_string(verify->first_error),
+			    verify->leaf_names[0] != '\0' ? verify->leaf_names :
+			    "no name", host, seen);
 		return ms_err_set(err_r, MS_ETLS,
 		    "TLS certificate of %s:%u refused: %s (depth %d); "
 		    "fingerprint seen sha256:%s", host, (unsigned)port,
 		    X509_verify_cert_error_string(verify->first_error),
 		    verify->first_error_depth, seen);
 	}
+	/* A server answering in plain text (an IMAP greeting where a TLS
+	 * record should be): the port wants STARTTLS or no TLS at all. */
+	if (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER ||
+	    ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG)
+		return ms_err_set(err_r, MS_ETLS, "TLS handshake with %s:%u "
+				  "failed: %s: the server answers without TLS "
+				  "on this port (for STARTTLS, usually on port "
+				  "143, 110 or 587, set tls = starttls)", host,
+				  (unsigned)port, ebuf);
 	return ms_err_set(err_r, MS_ETLS, "TLS handshake with %s:%u failed: %s",
 			  host, (unsigned)port, e != 0 ? ebuf : "protocol error");
 }

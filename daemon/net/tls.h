@@ -65,6 +65,7 @@ struct net_tls_verify {
 	uint8_t leaf_fp[NET_TLS_FP_LEN];
 	int first_error;	/* X509_V_ERR_*; X509_V_OK if none */
 	int first_error_depth;
+	char leaf_names[256];	/* the leaf's names, for a mismatch */
 	/* Set by net_tls__check_peer(): only then may a session be cached. */
 	bool is_accepted;
 	char session_key[280];	/* "host:port" */

@@ -581,6 +581,34 @@ store_mkdir(const char *path, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/* The store's directory and, as mkdir -p, its missing parents (0700, as
+ * the XDG base directory spec asks of ~/.local/share): a first run with
+ * the default store must not fail on a fresh home. */
+static int
+store_mkdir_parents(const char *path, struct ms_err *err_r)
+{
+	char *p = strdup(path);
+	int rc = MS_OK;
+
+	if (p == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
+	for (char *slash = strchr(p + 1, '/'); ; slash = strchr(slash + 1, '/')) {
+		if (slash != NULL)
+			*slash = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = ms_err_set(err_r, MS_ESTORE, "store: cannot "
+					"create %s: mkdir %s: %s", path, p,
+					strerror(errno));
+			break;
+		}
+		if (slash == NULL)
+			break;
+		*slash = '/';
+	}
+	free(p);
+	return rc;
+}
+
 int
 store_open(struct store **store_r, const struct store_params *params,
 	   struct ms_err *err_r)
@@ -620,7 +648,7 @@ store_open(struct store **store_r, const struct store_params *params,
 		rc = ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
 		goto fail;
 	}
-	if ((rc = store_mkdir(s->dir, err_r)) < 0 ||
+	if ((rc = store_mkdir_parents(s->dir, err_r)) < 0 ||
 	    (rc = store_mkdir(s->tmpdir, err_r)) < 0 ||
 	    (rc = store_lock(s, err_r)) < 0)
 		goto fail;

@@ -253,6 +253,40 @@ bare_get(const char *name, void *arg)
 	return NULL;
 }
 
+static const char *xdg_data_home;
+
+static const char *
+xdg_get(const char *name, void *arg)
+{
+	if (strcmp(name, "XDG_DATA_HOME") == 0)
+		return xdg_data_home;
+	return test_get(name, arg);
+}
+
+/* The default store follows $XDG_DATA_HOME when it is absolute, as the
+ * XDG base directory spec says (a relative one is ignored). */
+static void
+test_default_store_xdg(void **state)
+{
+	struct cfg_env env = { xdg_get, test_exists, NULL, 1000 };
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	(void)state;
+	cfg_report_init(&rep);
+	xdg_data_home = "/data/me";
+	assert_int_equal(cfg_load_text("t.ini", ACC, strlen(ACC), &env, &cfg,
+				       &rep), MS_OK);
+	assert_string_equal(cfg->store, "/data/me/mailsync");
+	cfg_free(&cfg);
+	xdg_data_home = "relative/data";
+	assert_int_equal(cfg_load_text("t.ini", ACC, strlen(ACC), &env, &cfg,
+				       &rep), MS_OK);
+	assert_string_equal(cfg->store, "/home/me/.local/share/mailsync");
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+}
+
 /* With no HOME the default store cannot be made, and says so; with no
  * XDG_RUNTIME_DIR the socket falls back to a per-user directory. */
 static void
@@ -526,9 +560,9 @@ test_bad_values(void **state)
 	       "3)", NULL);
 	expect("[account a]\nprotocol = imap\nhost = imap.example.com:993\n"
 	       "user = me\npassword_cmd = x\n",
-	       "t.ini:3: [account a] host: 'imap.example.com:993' is not an "
-	       "IPv6 address (write it without brackets; the port has its own "
-	       "key) (expected a host name or IP address)", NULL);
+	       "t.ini:3: [account a] host: 'imap.example.com:993' holds a "
+	       "port; the port has its own key: host = imap.example.com and "
+	       "port = 993 (expected a host name or IP address)", NULL);
 	expect("[account p]\nprotocol = pop3\nhost = localhost\nuser = me\n"
 	       "password_cmd = x\ndelete_after_days = 40000\n",
 	       "t.ini:6: [account p] delete_after_days: '40000' is too large "
@@ -1101,6 +1135,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_default_ports),
 		cmocka_unit_test(test_values_stored),
+		cmocka_unit_test(test_default_store_xdg),
 		cmocka_unit_test(test_defaults_bare_env),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_nul_and_long_lines),

@@ -97,7 +97,7 @@ count_lines(const char *s)
 }
 
 static char *env_plain[] = {
-	"HOME=/nonexistent-home", "XDG_RUNTIME_DIR=/run/user/4242",
+	"HOME=/dev/null/home", "XDG_RUNTIME_DIR=/run/user/4242",
 	"PATH=/usr/bin:/bin", NULL,
 };
 
@@ -189,13 +189,14 @@ test_run_errors(void **state)
 {
 	struct run r;
 
-	/* The foreground mode starts by opening the store, which cannot be
-	 * created under the fake HOME: a clear error and exit 1. */
+	/* The foreground mode starts by opening the store, whose missing
+	 * parents are made, but not under a HOME below a file: a clear
+	 * error and exit 1. */
 	run(&r, env_plain, "-c", data("example.ini"), NULL);
 	assert_int_equal(r.status, 1);
-	assert_string_equal(r.err, "mailsyncd: store: mkdir "
-			    "/nonexistent-home/.local/share/mailsync: No such "
-			    "file or directory\n");
+	assert_string_equal(r.err, "mailsyncd: store: cannot create "
+			    "/dev/null/home/.local/share/mailsync: mkdir "
+			    "/dev/null/home: Not a directory\n");
 	/* --once really syncs now: tests/integration/test_imap_sync*.sh. */
 	run(&r, env_plain, "-c", data("example.ini"), "--once", "work", "nope",
 	    NULL);

@@ -240,6 +240,20 @@ test_host(void **state)
 				 MS_EINVAL);
 	cfg__value_host("a b", why, sizeof(why));
 	assert_string_equal(why, "'a b' is not a host name");
+	/* What people paste from a provider's page says how to write it. */
+	cfg__value_host("imap.example.com:993", why, sizeof(why));
+	assert_string_equal(why, "'imap.example.com:993' holds a port; the "
+			    "port has its own key: host = imap.example.com "
+			    "and port = 993");
+	assert_int_equal(cfg__value_host("imaps://imap.example.com:993/", why,
+					 sizeof(why)), MS_EINVAL);
+	assert_string_equal(why, "'imaps://imap.example.com:993/' is a URL; "
+			    "write the host name alone (host = "
+			    "imap.example.com) and the port, if any, as "
+			    "port = ...");
+	cfg__value_host("[::1]:993", why, sizeof(why));
+	assert_string_equal(why, "'[::1]:993' is not an IPv6 address (write "
+			    "it without brackets; the port has its own key)");
 }
 
 static void

@@ -383,6 +383,28 @@ assert_contains(const char *hay, const char *needle)
 
 /* ---- implicit TLS ----------------------------------------------------- */
 
+/* Connects to a server in mode (fake_server.py) with tls and the given
+ * read timeout (0: the default), and runs it to the end. */
+static void
+mode_case(struct drv *d, const char *mode, enum net_tls_mode tls,
+	  unsigned read_timeout_ms)
+{
+	struct net_conn_params p;
+	struct server s;
+
+	server_start(&s, mode, NULL, NULL, NULL);
+	drv_init(d);
+	if (tls != NET_TLS_NONE)
+		drv_tls_ctx(d, "ca.pem", NULL);
+	drv_params(d, &p, "localhost", s.port, tls);
+	if (read_timeout_ms != 0)
+		p.read_timeout_ms = read_timeout_ms;
+	drv_start(d, &p);
+	drv_run_and_close(d);
+	server_stop(&s);
+	assert_false(d->guard_fired);
+}
+
 /*
  * Connects to a TLS server with cert C, trusting ca, pinning the
  * fingerprint in pki/pinfile if not NULL; runs it to the end.
@@ -461,6 +483,23 @@ test_tls_wrong_host(void **state)
 
 	tls_case(&d, &s, "wrong", "ca.pem", NULL);
 	assert_refused(&d, s.port, "hostname mismatch", NULL);
+	/* The names the certificate has, so the user can fix host =. */
+	assert_contains(d.err.msg, "it is for wrong.example, not localhost "
+			"(set host = one of those names)");
+}
+
+/* Implicit TLS to a port that greets in plain text (143 for 993): the
+ * error says to use STARTTLS. */
+static void
+test_tls_to_plain_port(void **state)
+{
+	struct drv d;
+
+	mode_case(&d, "plain", NET_TLS_IMPLICIT, 0);
+	assert_int_equal(d.reason, MS_ETLS);
+	assert_contains(d.err.msg, "the server answers without TLS on this "
+			"port (for STARTTLS, usually on port 143, 110 or 587, "
+			"set tls = starttls)");
 }
 
 static void
@@ -724,18 +763,9 @@ test_starttls_injection(void **state)
 static void
 test_close_mid_handshake(void **state)
 {
-	struct net_conn_params p;
-	struct server s;
 	struct drv d;
 
-	server_start(&s, "midhs", NULL, NULL, NULL);
-	drv_init(&d);
-	drv_tls_ctx(&d, "ca.pem", NULL);
-	drv_params(&d, &p, "localhost", s.port, NET_TLS_IMPLICIT);
-	drv_start(&d, &p);
-	drv_run_and_close(&d);
-	server_stop(&s);
-	assert_false(d.guard_fired);
+	mode_case(&d, "midhs", NET_TLS_IMPLICIT, 0);
 	assert_int_equal(d.n_connected, 0);
 	assert_int_equal(d.reason, MS_ETLS);
 	assert_contains(d.err.msg, "during the TLS handshake");
@@ -773,7 +803,10 @@ stall_case(enum net_tls_mode tls, const char *expect)
 static void
 test_stall_plain(void **state)
 {
-	stall_case(NET_TLS_NONE, "localhost:");
+	/* Silence on a plain connection: most likely a TLS port. */
+	stall_case(NET_TLS_NONE, "not a byte received (a port that speaks "
+		   "TLS at once, such as 993, 995 or 465, needs tls = "
+		   "implicit)");
 }
 
 static void
@@ -1140,6 +1173,7 @@ main(void)
 		cmocka_unit_test_teardown(test_tls_ok, test_teardown),
 		cmocka_unit_test_teardown(test_tls_wrong_ca, test_teardown),
 		cmocka_unit_test_teardown(test_tls_wrong_host, test_teardown),
+		cmocka_unit_test_teardown(test_tls_to_plain_port, test_teardown),
 		cmocka_unit_test_teardown(test_tls_expired, test_teardown),
 		cmocka_unit_test_teardown(test_tls_self_signed_unpinned, test_teardown),
 		cmocka_unit_test_teardown(test_tls_pin_ok, test_teardown),

@@ -11,6 +11,9 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "store/store_int.h"
 #include "test_store_util.h"
@@ -63,6 +66,41 @@ test_schema_reopen(void **state)
 			 MS_EINVAL);
 	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
 	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* A first run with the default store (~/.local/share/mailsync on a fresh
+ * home): the missing parents are made, private, and what is in the way is
+ * named in the error. */
+static void
+test_open_makes_parents(void **state)
+{
+	char *dir = tsu_tmpdir();
+	char deep[1200], file[1200];
+	struct store *s = NULL;
+	struct store_params sp = { 0 };
+	struct ms_err err = { 0 };
+	struct stat st;
+
+	(void)state;
+	snprintf(deep, sizeof(deep), "%s/home/.local/share/mailsync", dir);
+	s = tsu_open(deep, 0);
+	store_close(&s);
+	snprintf(file, sizeof(file), "%s/home/.local", dir);
+	assert_int_equal(stat(file, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	/* A file where a directory should be. */
+	snprintf(file, sizeof(file), "%s/plain", dir);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(deep, sizeof(deep), "%s/plain/store", dir);
+	sp.dir = deep;
+	assert_int_not_equal(store_open(&s, &sp, &err), MS_OK);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "plain"));
 	tsu_rmdir(dir);
 }
 
@@ -1107,6 +1145,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_reopen),
+		cmocka_unit_test(test_open_makes_parents),
 		cmocka_unit_test(test_migration_and_future),
 		cmocka_unit_test(test_ingest_and_summary),
 		cmocka_unit_test(test_dedup_refcount),
