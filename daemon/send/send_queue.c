@@ -55,6 +55,10 @@ struct send_queue {
 	bool has_timer;
 	struct backoff backoff;
 	bool want_run;			/* a wake during a run */
+	/* Once mode: the run goes on in batches; entries up to this id had
+	 * their attempt. */
+	uint64_t once_done_id;
+	bool is_batch_full;		/* the last run took a whole batch */
 	bool is_stop_asked;
 	/* The run: the store's entries (all accounts'), and ours in it. */
 	struct store_outbox *entries;
@@ -395,6 +399,13 @@ send_queue_run_end(struct send_queue *q)
 {
 	send_queue_run_free(q);
 	q->rep.runs++;
+	/* Once mode delivers everything queued, a batch at a time. */
+	if (q->p.is_once && q->is_batch_full && !q->is_stop_asked &&
+	    q->rep.rc == MS_OK) {
+		uv_timer_start(&q->timer, send_queue_on_timer, 0, 0);
+		send_queue_set_state(q, SEND_QUEUE_IDLE);
+		return;
+	}
 	send_queue_schedule(q);
 	if (q->p.is_once || q->is_stop_asked) {
 		send_queue_set_state(q, SEND_QUEUE_STOPPING);
@@ -637,6 +648,19 @@ send_queue_tidy(struct send_queue *q, int64_t now)
 	store_batch_free(&b);
 }
 
+/* Due now: queued and its time come (once mode: not tried yet by this
+ * process, whatever its backoff). */
+static bool
+send_queue_is_due(const struct send_queue *q, const struct store_outbox *e,
+		  int64_t now)
+{
+	if (!send_queue_is_mine(q, e) || e->state != STORE_OUTBOX_QUEUED)
+		return false;
+	if (q->p.is_once)
+		return e->id > q->once_done_id;
+	return e->next_attempt <= now;
+}
+
 static void
 send_queue_run(struct send_queue *q)
 {
@@ -667,9 +691,8 @@ send_queue_run(struct send_queue *q)
 	if (q->bodies == NULL)
 		abort();
 	for (size_t i = 0; i < q->n_entries; i++)
-		due += send_queue_is_mine(q, &q->entries[i]) &&
-		       q->entries[i].state == STORE_OUTBOX_QUEUED &&
-		       (q->p.is_once || q->entries[i].next_attempt <= now);
+		due += send_queue_is_due(q, &q->entries[i], now);
+	q->is_batch_full = due > SEND_QUEUE_BATCH;
 	if (due > SEND_QUEUE_BATCH)
 		due = SEND_QUEUE_BATCH;
 	if (due == 0) {
@@ -683,10 +706,12 @@ send_queue_run(struct send_queue *q)
 	for (size_t i = 0; i < q->n_entries && q->n_msgs < due; i++) {
 		const struct store_outbox *e = &q->entries[i];
 
-		if (send_queue_is_mine(q, e) &&
-		    e->state == STORE_OUTBOX_QUEUED &&
-		    (q->p.is_once || e->next_attempt <= now))
-			(void)send_queue_add_msg(q, i);
+		if (!send_queue_is_due(q, e, now))
+			continue;
+		/* Entries come in id order: this one had its try. */
+		if (q->p.is_once)
+			q->once_done_id = e->id;
+		(void)send_queue_add_msg(q, i);
 	}
 	sp.msgs = q->msgs;
 	sp.n_msgs = q->n_msgs;
