@@ -170,6 +170,17 @@ daemon_wake_offline_senders(struct daemon_loop *d)
 	}
 }
 
+/* An account's Sent copies wait while its own pass runs (send_queue.h). */
+static void
+daemon_hold_copies(struct daemon_loop *d, struct acct *a)
+{
+	bool is_syncing = acct_status(a)->state == ACCT_SYNCING;
+
+	for (size_t i = 0; i < d->n_queues; i++)
+		if (strcmp(send_queue_name(d->queues[i]), acct_name(a)) == 0)
+			send_queue_hold_copies(d->queues[i], is_syncing);
+}
+
 static void
 daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 {
@@ -177,6 +188,8 @@ daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 
 	if (ev == ACCT_EV_PASS_DONE && acct_status(a)->last.is_reached)
 		daemon_wake_offline_senders(d);
+	if (ev == ACCT_EV_STATE)
+		daemon_hold_copies(d, a);
 	if (ev != ACCT_EV_STATE)
 		return;
 	if (!d->opts.is_once)
@@ -559,6 +572,8 @@ daemon_loop_run(struct daemon_loop *d)
 		daemon_import_spool(d);
 	if (!d->opts.is_once)
 		daemon_watch_spool(d);
+	for (size_t i = 0; i < d->n; i++)
+		daemon_hold_copies(d, d->accts[i]);
 	for (size_t i = 0; i < d->n_queues; i++)
 		send_queue_start(d->queues[i]);
 	if (!d->opts.is_once) {

@@ -33,6 +33,7 @@ enum send_queue_state {
 	SEND_QUEUE_IDLE,
 	SEND_QUEUE_SENDING,
 	SEND_QUEUE_FILING,
+	SEND_QUEUE_HELD,		/* copies to file wait for a release */
 	SEND_QUEUE_STOPPING,
 	SEND_QUEUE_STOPPED,
 };
@@ -41,6 +42,7 @@ static const char *const send_queue_state_names[] = {
 	[SEND_QUEUE_IDLE] = "idle",
 	[SEND_QUEUE_SENDING] = "sending",
 	[SEND_QUEUE_FILING] = "filing",
+	[SEND_QUEUE_HELD] = "held",
 	[SEND_QUEUE_STOPPING] = "stopping",
 	[SEND_QUEUE_STOPPED] = "stopped",
 };
@@ -55,6 +57,7 @@ struct send_queue {
 	bool has_timer;
 	struct backoff backoff;
 	bool want_run;			/* a wake during a run */
+	bool is_copy_held;		/* send_queue_hold_copies() */
 	/* Once mode: the run goes on in batches; entries up to this id had
 	 * their attempt. */
 	uint64_t once_done_id;
@@ -366,7 +369,8 @@ send_queue_schedule(struct send_queue *q)
 		    (e->flags & STORE_OUTBOX_SENT_PENDING) &&
 		    !(e->flags & STORE_OUTBOX_SENT_FILED)) {
 			q->rep.sent_copies_pending++;
-			if (next == 0 || now < next)
+			/* Held: the release wakes the queue. */
+			if (!q->is_copy_held && (next == 0 || now < next))
 				next = now;
 		}
 		store_outbox_deinit(&list[i]);
@@ -469,6 +473,16 @@ send_queue_file(struct send_queue *q)
 		     (q->entries[i].flags & STORE_OUTBOX_SENT_PENDING) &&
 		     !(q->entries[i].flags & STORE_OUTBOX_SENT_FILED);
 	if (n == 0) {
+		send_queue_run_end(q);
+		return;
+	}
+	if (q->is_copy_held) {
+		/* Once mode waits for the release; otherwise the next run
+		 * (after the account's pass) files them. */
+		if (q->p.is_once) {
+			send_queue_set_state(q, SEND_QUEUE_HELD);
+			return;
+		}
 		send_queue_run_end(q);
 		return;
 	}
@@ -847,10 +861,27 @@ send_queue_stop(struct send_queue *q)
 		if (q->sent != NULL)
 			send_sent_cancel(q->sent);
 		break;
+	case SEND_QUEUE_HELD:
+		send_queue_run_end(q);
+		break;
 	case SEND_QUEUE_STOPPING:
 	case SEND_QUEUE_STOPPED:
 		break;
 	}
+}
+
+void
+send_queue_hold_copies(struct send_queue *q, bool is_held)
+{
+	bool was = q->is_copy_held;
+
+	q->is_copy_held = is_held;
+	if (!was || is_held)
+		return;
+	if (q->state == SEND_QUEUE_HELD)
+		send_queue_file(q);
+	else if (q->rep.sent_copies_pending > 0)
+		send_queue_wake(q);
 }
 
 bool

@@ -86,6 +86,15 @@ void send_queue_stop(struct send_queue *q);
 bool send_queue_is_stopped(const struct send_queue *q);
 
 const struct send_queue_report *send_queue_report(const struct send_queue *q);
+
+/*
+ * While held, Sent copies wait: the account's own sync pass runs, and a
+ * second session writing the same mailboxes at that moment only races
+ * it (a Dovecot process was seen to abort on the folder list's lock).
+ * Released, waiting copies are filed (in once mode, the run waits for
+ * that).  Delivery is never held.
+ */
+void send_queue_hold_copies(struct send_queue *q, bool is_held);
 const char *send_queue_name(const struct send_queue *q);
 
 /* Frees a stopped queue.  NULL-safe; sets *qp to NULL. */
