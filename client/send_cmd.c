@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cfg/cfg.h"
+#include "cli.h"
 #include "send_spool.h"
 #include "smtp/smtp_msg.h"
 #include "smtp/smtp_spool.h"
@@ -66,6 +67,9 @@ send_cmd_usage(FILE *out)
 	      "  is --account, else the one whose from list has -f, else "
 	      "the From address.\n"
 	      "  -i, -oi: a line with a lone '.' does not end the message.\n"
+	      "  --wait: then wait for the first attempt and print the server's "
+	      "reply\n"
+	      "  (exit 0 sent, 1 refused, 75 queued for a retry, 3 no daemon).\n"
 	      "  Exit: 0 queued, 2 no recipient, no account or unreadable "
 	      "input,\n"
 	      "  75 nothing could be queued (try again).\n", out);
@@ -139,10 +143,6 @@ send_parse_args(int argc, char **argv, struct send_opts *o)
 					 "--help')", argv[optind - 1]);
 		}
 	}
-	if (o->want_wait)
-		return send_fail(SEND_EXIT_USAGE, "--wait needs the control "
-				 "socket, which this build does not have yet; "
-				 "the message was not queued (drop --wait)");
 	o->rcpts = argv + optind;
 	o->n_rcpts = argc - optind;
 	return -1;
@@ -505,8 +505,73 @@ send_prepare(struct send_job *j)
 	return MS_OK;
 }
 
+/* The recipients of a JSON array of strings, on one line. */
+static void
+send_print_list(const char *what, json_t *v)
+{
+	size_t i;
+	json_t *x;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return;
+	printf("%s:", what);
+	json_array_foreach(v, i, x) {
+		const char *a = json_is_string(x) ? json_string_value(x) :
+				cli_str(x, "rcpt");
+
+		putchar(' ');
+		cli_out_safe(stdout, a != NULL ? a : "?");
+		if (json_is_object(x) && cli_str(x, "reply") != NULL) {
+			fputs(" (", stdout);
+			cli_out_safe(stdout, cli_str(x, "reply"));
+			putchar(')');
+		}
+	}
+	putchar('\n');
+}
+
+/*
+ * --wait: the message is durable; asks the daemon for its first outcome.
+ * Exit 0 sent, 1 refused, 75 queued for a retry, 3 no daemon.
+ */
+static int
+send_wait(struct cli *cli, const char *name)
+{
+	json_t *reply = NULL, *data;
+	const char *state;
+	int rc;
+
+	if ((rc = cli_find_socket(cli)) != CLI_EXIT_OK)
+		return rc;
+	if ((rc = cli_connect(cli)) != CLI_EXIT_OK) {
+		fputs("mailsyncctl send: the message is queued; it goes out "
+		      "when mailsyncd runs\n", stderr);
+		return rc;
+	}
+	rc = cli_request(cli, "outbox", json_pack("{s:s,s:s}", "op", "wait",
+						  "spool", name),
+			 &reply, &data);
+	if (rc != CLI_EXIT_OK || data == NULL) {
+		json_decref(reply);
+		return rc;
+	}
+	state = cli_str(data, "state");
+	printf("%s: ", state != NULL ? state : "?");
+	cli_out_safe(stdout, cli_str(data, "last_reply") != NULL ?
+		     cli_str(data, "last_reply") : "");
+	putchar('\n');
+	send_print_list("delivered", json_object_get(data, "delivered"));
+	send_print_list("refused", json_object_get(data, "rejected"));
+	send_print_list("waiting", json_object_get(data, "recipients"));
+	rc = state != NULL && strcmp(state, "sent") == 0 ? CLI_EXIT_OK :
+	     state != NULL && strcmp(state, "failed") == 0 ? CLI_EXIT_FAIL :
+	     SEND_EXIT_TEMPFAIL;
+	json_decref(reply);
+	return rc;
+}
+
 int
-send_cmd_main(int argc, char **argv, const char *config)
+send_cmd_main(int argc, char **argv, struct cli *cli)
 {
 	struct send_job j;
 	struct ms_err err = { 0 };
@@ -521,7 +586,7 @@ send_cmd_main(int argc, char **argv, const char *config)
 	ms_buf_init(&j.env, SMTP_SPOOL_MAX_ENVELOPE);
 	if ((rc = send_parse_args(argc, argv, &j.o)) >= 0)
 		goto out;
-	if (send_load_config(config, &j.cfg) == NULL) {
+	if (send_load_config(cli->config, &j.cfg) == NULL) {
 		rc = send_fail(SEND_EXIT_USAGE, "no usable configuration; "
 			       "the message was not queued");
 		goto out;
@@ -535,7 +600,7 @@ send_cmd_main(int argc, char **argv, const char *config)
 			       "queued (try again)", err.msg);
 		goto out;
 	}
-	rc = SEND_EXIT_OK;
+	rc = j.o.want_wait ? send_wait(cli, name) : SEND_EXIT_OK;
 out:
 	send_job_deinit(&j);
 	return rc;

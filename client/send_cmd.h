@@ -16,12 +16,14 @@ enum {
 	SEND_EXIT_TEMPFAIL = 75,	/* nothing could be made durable */
 };
 
+struct cli;
+
 /*
- * Runs `send` with argv[0] == "send".  config is -c FILE of the global
- * options, or NULL to search as the daemon does.  Reads the message from
- * stdin; returns the exit status.
+ * Runs `send` with argv[0] == "send".  cli carries the global options
+ * (-c FILE, or NULL to search as the daemon does; -s for --wait).  Reads
+ * the message from stdin; returns the exit status.
  */
-int send_cmd_main(int argc, char **argv, const char *config);
+int send_cmd_main(int argc, char **argv, struct cli *cli);
 
 /* The usage lines of `send`, for mailsyncctl's help. */
 void send_cmd_usage(FILE *out);

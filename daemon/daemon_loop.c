@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include "ctl/ctl_server.h"
 #include "daemon_loop.h"
 #include "log.h"
 #include "sd_notify.h"
@@ -23,12 +24,21 @@
 #include "send/send_queue.h"
 #include "store/store.h"
 
+/* A runtime a reload removed or replaced: stopping, freed once stopped;
+ * its successor (a changed account's new runtime) starts then. */
+struct daemon_retiring {
+	struct acct *old;
+	struct acct *successor;		/* NULL: the account was removed */
+};
+
 struct daemon_loop {
-	const struct cfg *cfg;
+	const struct cfg *cfg;		/* the running configuration */
+	struct cfg *own_cfg;		/* cfg when a reload loaded it */
 	struct daemon_opts opts;
 	uv_loop_t loop;
 	bool has_loop;
 	struct store *store;
+	struct ctl_server *ctl;		/* the control socket; NULL: --once */
 	struct acct **accts;
 	size_t n;
 	/* The senders (send/send_queue.h) of the accounts with smtp_host,
@@ -37,6 +47,10 @@ struct daemon_loop {
 	size_t n_queues;
 	uv_fs_event_t spool_watch;
 	bool has_spool_watch;
+	struct daemon_retiring *retiring;
+	size_t n_retiring;
+	uv_timer_t reap_timer;		/* frees stopped retiring runtimes */
+	bool has_reap_timer;
 	uv_signal_t sigint, sigterm, sighup;
 	bool has_signals;
 	/* READY=1 on the first tick, WATCHDOG=1 on every tick when the
@@ -48,6 +62,8 @@ struct daemon_loop {
 	bool is_stopping;
 	bool is_closed;
 };
+
+static void daemon_on_reap(uv_timer_t *t);
 
 /* --- systemd ------------------------------------------------------------ */
 
@@ -91,9 +107,8 @@ daemon_on_notify_timer(uv_timer_t *t)
 	struct daemon_loop *d = t->data;
 
 	if (!d->is_ready_sent) {
-		/* There is no control socket yet (DESIGN.md wants READY=1
-		 * when it listens): ready means the loop runs and every
-		 * account's first pass is under way. */
+		/* The control socket listens (daemon_loop_new() opened it)
+		 * and the loop runs: clients can be served. */
 		sd_notifier_send(&d->notifier, "READY=1");
 		daemon_notify_status(d);
 		d->is_ready_sent = true;
@@ -133,6 +148,9 @@ daemon_close_all(struct daemon_loop *d)
 			    &d->has_notify_timer);
 	daemon_close_handle((uv_handle_t *)&d->spool_watch,
 			    &d->has_spool_watch);
+	daemon_close_handle((uv_handle_t *)&d->reap_timer,
+			    &d->has_reap_timer);
+	ctl_server_close(d->ctl);
 }
 
 static bool
@@ -144,7 +162,29 @@ daemon_all_stopped(const struct daemon_loop *d)
 	for (size_t i = 0; i < d->n_queues; i++)
 		if (!send_queue_is_stopped(d->queues[i]))
 			return false;
+	for (size_t i = 0; i < d->n_retiring; i++)
+		if (!acct_is_stopped(d->retiring[i].old))
+			return false;
 	return true;
+}
+
+static bool
+daemon_is_retiring(const struct daemon_loop *d, const struct acct *a)
+{
+	for (size_t i = 0; i < d->n_retiring; i++)
+		if (d->retiring[i].old == a)
+			return true;
+	return false;
+}
+
+/* An outbox entry changed: send --wait requests hear of it. */
+static void
+daemon_on_queue_change(struct send_queue *q, uint64_t id, void *arg)
+{
+	struct daemon_loop *d = arg;
+
+	(void)q;
+	ctl_server_outbox_event(d->ctl, id);
 }
 
 static void
@@ -153,7 +193,7 @@ daemon_on_queue_stopped(struct send_queue *q, void *arg)
 	struct daemon_loop *d = arg;
 
 	(void)q;
-	if (daemon_all_stopped(d))
+	if ((d->opts.is_once || d->is_stopping) && daemon_all_stopped(d))
 		daemon_close_all(d);
 }
 
@@ -190,11 +230,18 @@ daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 		daemon_wake_offline_senders(d);
 	if (ev == ACCT_EV_STATE)
 		daemon_hold_copies(d, a);
+	ctl_server_acct_event(d->ctl, a, ev);
 	if (ev != ACCT_EV_STATE)
 		return;
+	/* Not from inside its own callback: on the next loop turn. */
+	if (acct_is_stopped(a) && daemon_is_retiring(d, a) &&
+	    d->has_reap_timer && !d->is_stopping)
+		uv_timer_start(&d->reap_timer, daemon_on_reap, 0, 0);
 	if (!d->opts.is_once)
 		daemon_notify_status(d);
-	if (daemon_all_stopped(d))
+	/* The foreground mode ends on a signal only: a reload may leave it
+	 * without an account for a while. */
+	if ((d->opts.is_once || d->is_stopping) && daemon_all_stopped(d))
 		daemon_close_all(d);
 }
 
@@ -210,6 +257,8 @@ daemon_stop(struct daemon_loop *d)
 		send_queue_stop(d->queues[i]);
 	if (d->has_spool_watch)
 		uv_fs_event_stop(&d->spool_watch);
+	for (size_t i = 0; i < d->n_retiring; i++)
+		acct_stop(d->retiring[i].old);
 	if (daemon_all_stopped(d))
 		daemon_close_all(d);
 }
@@ -220,9 +269,14 @@ daemon_on_signal(uv_signal_t *h, int signum)
 	struct daemon_loop *d = h->data;
 
 	if (signum == SIGHUP) {
-		log_warn("signal %d (SIGHUP): reload is not implemented yet; "
-			 "restart mailsyncd to read a changed configuration",
-			 signum);
+		json_t *data = NULL;
+
+		log_info("signal %d (SIGHUP): reloading %s", signum,
+			 d->cfg->file);
+		if (daemon_reload(d, &data) != MS_OK)
+			log_warn("reload: the running configuration stays");
+		if (data != NULL)
+			json_decref(data);
 		return;
 	}
 	if (d->is_stopping) {
@@ -233,6 +287,222 @@ daemon_on_signal(uv_signal_t *h, int signum)
 		 signum);
 	sd_notifier_send(&d->notifier, "STOPPING=1");
 	daemon_stop(d);
+}
+
+/* --- reload ---------------------------------------------------------------- */
+
+/* Frees the retiring runtimes that have stopped, and starts their
+ * successors. */
+static void
+daemon_on_reap(uv_timer_t *t)
+{
+	struct daemon_loop *d = t->data;
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n_retiring; i++) {
+		struct daemon_retiring r = d->retiring[i];
+
+		if (!acct_is_stopped(r.old)) {
+			d->retiring[k++] = r;
+			continue;
+		}
+		ctl_server_acct_gone(d->ctl, r.old);
+		acct_free(&r.old);
+		if (r.successor != NULL && !d->is_stopping)
+			acct_start(r.successor);
+	}
+	d->n_retiring = k;
+}
+
+static void
+daemon_retire(struct daemon_loop *d, struct acct *old, struct acct *successor)
+{
+	struct daemon_retiring *v;
+
+	v = realloc(d->retiring, (d->n_retiring + 1) * sizeof(*v));
+	if (v == NULL) {
+		log_err("reload: out of memory");
+		abort();	/* the daemon's xmalloc rule (STYLE.md 4) */
+	}
+	d->retiring = v;
+	v[d->n_retiring].old = old;
+	v[d->n_retiring].successor = successor;
+	d->n_retiring++;
+	acct_stop(old);
+	if (acct_is_stopped(old))
+		uv_timer_start(&d->reap_timer, daemon_on_reap, 0, 0);
+}
+
+static struct acct *
+daemon_find(struct acct **v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != NULL && strcmp(acct_name(v[i]), name) == 0)
+			return v[i];
+	return NULL;
+}
+
+/* The runtime of a new or changed account, not started; NULL (logged,
+ * and named in problems) when it cannot be made. */
+static struct acct *
+daemon_reload_new(struct daemon_loop *d, const struct cfg_account *c,
+		  json_t *problems)
+{
+	struct acct_params ap = {
+		.loop = &d->loop,
+		.store = d->store,
+		.account = c,
+		.on_event_cb = daemon_on_acct_event,
+		.arg = d,
+	};
+	struct ms_err err = { 0 };
+	struct acct *a = NULL;
+	char msg[400];
+
+	if (acct_new(&ap, &a, &err) < 0) {
+		snprintf(msg, sizeof(msg), "account %s: %s", c->name, err.msg);
+		log_err("reload: %s", msg);
+		json_array_append_new(problems, json_string(msg));
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * The senders keep the settings they started with (each holds its own
+ * copy): a change to how an account sends takes a restart, and is said.
+ */
+static void
+daemon_reload_senders_note(const struct cfg_account *oc,
+			   const struct cfg_account *c)
+{
+	bool was = oc != NULL && oc->smtp_host != NULL;
+	bool is = c->smtp_host != NULL;
+
+	if (!was && !is)
+		return;
+	if (was != is || oc == NULL || !cfg_account_equal(oc, c))
+		log_warn("reload: account %s: its sending settings change only "
+			 "with a restart of mailsyncd; the outbox keeps "
+			 "sending as before", c->name);
+}
+
+/* What cannot change without a restart is kept, and said. */
+static void
+daemon_reload_kept(const struct cfg *old, const struct cfg *nc, json_t *data)
+{
+	json_t *v = json_array();
+
+	if (strcmp(old->store, nc->store) != 0)
+		json_array_append_new(v, json_string("store"));
+	if (strcmp(old->socket, nc->socket) != 0)
+		json_array_append_new(v, json_string("socket"));
+	if (json_array_size(v) > 0)
+		log_warn("reload: [general] store and socket change only with "
+			 "a restart of mailsyncd; running on %s and %s",
+			 old->store, old->socket);
+	json_object_set_new(data, "restart_needed", v);
+}
+
+int
+daemon_reload(struct daemon_loop *d, json_t **data_r)
+{
+	json_t *data, *added, *removed, *restarted, *unchanged, *problems;
+	struct cfg_report rep;
+	struct cfg *nc = NULL;
+	struct acct **v;
+	size_t n = 0;
+	int rc;
+
+	cfg_report_init(&rep);
+	rc = cfg_load(d->cfg->file, cfg_env_system(), &nc, &rep);
+	if (rc != MS_OK) {
+		problems = json_array();
+		for (size_t i = 0; i < rep.n; i++) {
+			log_err("reload: %s", rep.v[i].text);
+			json_array_append_new(problems,
+					      json_string(rep.v[i].text));
+		}
+		log_err("reload: %s has %zu problem%s: keeping the running "
+			"configuration", d->cfg->file, rep.n,
+			rep.n == 1 ? "" : "s");
+		cfg_report_deinit(&rep);
+		*data_r = problems;
+		return rc;
+	}
+	cfg_report_deinit(&rep);
+	if ((v = calloc(nc->n_accounts ? nc->n_accounts : 1,
+			sizeof(*v))) == NULL) {
+		cfg_free(&nc);
+		*data_r = json_pack("[s]", "out of memory");
+		return MS_ENOMEM;
+	}
+	data = json_object();
+	added = json_array();
+	removed = json_array();
+	restarted = json_array();
+	unchanged = json_array();
+	problems = json_array();
+	for (size_t i = 0; i < nc->n_accounts; i++) {
+		const struct cfg_account *c = &nc->accounts[i];
+		struct acct *old = daemon_find(d->accts, d->n, c->name);
+		const struct cfg_account *oc = cfg_account_find(d->cfg, c->name);
+
+		daemon_reload_senders_note(oc, c);
+		/* A send-only account has no runtime. */
+		if (c->protocol == CFG_PROTOCOL_SMTP)
+			continue;
+		if (old != NULL && oc != NULL && cfg_account_equal(oc, c)) {
+			v[n++] = old;
+			json_array_append_new(unchanged, json_string(c->name));
+			continue;
+		}
+		if ((v[n] = daemon_reload_new(d, c, problems)) == NULL) {
+			if (old != NULL)
+				v[n++] = old;	/* it keeps running */
+			continue;
+		}
+		if (old != NULL) {
+			log_info("reload: account %s changed: restarting it",
+				 c->name);
+			json_array_append_new(restarted, json_string(c->name));
+			daemon_retire(d, old, v[n]);
+		} else {
+			log_info("reload: account %s added", c->name);
+			json_array_append_new(added, json_string(c->name));
+			acct_start(v[n]);
+		}
+		n++;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		const char *name = acct_name(d->accts[i]);
+
+		if (cfg_account_find(nc, name) != NULL)
+			continue;
+		log_info("reload: account %s removed: stopping it", name);
+		json_array_append_new(removed, json_string(name));
+		daemon_retire(d, d->accts[i], NULL);
+	}
+	free(d->accts);
+	d->accts = v;
+	d->n = n;
+	daemon_reload_kept(d->cfg, nc, data);
+	if (!d->opts.keep_log_level)
+		log_set_level(nc->log_level);
+	d->cfg = nc;
+	cfg_free(&d->own_cfg);
+	d->own_cfg = nc;
+	log_info("reload: %zu added, %zu removed, %zu restarted, %zu unchanged",
+		 json_array_size(added), json_array_size(removed),
+		 json_array_size(restarted), json_array_size(unchanged));
+	json_object_set_new(data, "added", added);
+	json_object_set_new(data, "removed", removed);
+	json_object_set_new(data, "restarted", restarted);
+	json_object_set_new(data, "unchanged", unchanged);
+	json_object_set_new(data, "problems", problems);
+	daemon_notify_status(d);
+	*data_r = data;
+	return MS_OK;
 }
 
 /* --- --once's summary ------------------------------------------------------ */
@@ -400,6 +670,7 @@ daemon_on_spool_event(uv_fs_event_t *h, const char *name, int events,
 	}
 	if (d->is_stopping || daemon_import_spool(d) == 0)
 		return;
+	ctl_server_outbox_event(d->ctl, 0);
 	for (size_t i = 0; i < d->n_queues; i++)
 		send_queue_wake(d->queues[i]);
 }
@@ -453,6 +724,71 @@ daemon_loop_n_accounts(const struct daemon_loop *d)
 	return d->n;
 }
 
+static size_t
+daemon_ctl_n_accts(void *arg)
+{
+	return daemon_loop_n_accounts(arg);
+}
+
+static struct acct *
+daemon_ctl_acct(void *arg, size_t i)
+{
+	return daemon_loop_account(arg, i);
+}
+
+static int
+daemon_ctl_reload(void *arg, json_t **data_r)
+{
+	return daemon_reload(arg, data_r);
+}
+
+/* outbox retry|drop ID: the entry's account's sender does it. */
+static int
+daemon_ctl_outbox(void *arg, const char *op, uint64_t id,
+		  struct ms_err *err_r)
+{
+	struct daemon_loop *d = arg;
+	struct store_outbox *v = NULL;
+	struct send_queue *q = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_outbox_list(d->store, &v, &n, err_r)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; v[i].id == id && j < d->n_queues; j++)
+			if (strcmp(send_queue_name(d->queues[j]),
+				   v[i].account) == 0)
+				q = d->queues[j];
+		store_outbox_deinit(&v[i]);
+	}
+	free(v);
+	if (q == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "no outbox entry %llu of "
+				  "an account that sends",
+				  (unsigned long long)id);
+	return strcmp(op, "drop") == 0 ? send_queue_drop(q, id, err_r) :
+	       send_queue_retry(q, id, err_r);
+}
+
+/* The control socket, before any account starts: a second daemon on the
+ * same socket is refused here. */
+static int
+daemon_ctl_open(struct daemon_loop *d, struct ms_err *err_r)
+{
+	struct ctl_host host = {
+		.loop = &d->loop,
+		.store = d->store,
+		.n_accts_cb = daemon_ctl_n_accts,
+		.acct_cb = daemon_ctl_acct,
+		.reload_cb = daemon_ctl_reload,
+		.outbox_cb = daemon_ctl_outbox,
+		.arg = d,
+	};
+
+	return ctl_server_open(&host, d->cfg->socket, &d->ctl, err_r);
+}
+
 struct acct *
 daemon_loop_account(struct daemon_loop *d, size_t i)
 {
@@ -488,6 +824,8 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	d->has_loop = true;
 	if ((rc = store_open(&d->store, &sp, err_r)) < 0)
 		goto fail;
+	if (!opts->is_once && (rc = daemon_ctl_open(d, err_r)) < 0)
+		goto fail;
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		const struct cfg_account *c = &cfg->accounts[i];
 		struct acct_params ap = {
@@ -506,6 +844,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 			.account = c,
 			.is_once = opts->is_once,
 			.on_stopped_cb = daemon_on_queue_stopped,
+			.on_change_cb = daemon_on_queue_change,
 			.arg = d,
 		};
 
@@ -539,6 +878,9 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	uv_timer_init(&d->loop, &d->notify_timer);
 	d->notify_timer.data = d;
 	d->has_notify_timer = true;
+	uv_timer_init(&d->loop, &d->reap_timer);
+	d->reap_timer.data = d;
+	d->has_reap_timer = true;
 	*d_r = d;
 	return MS_OK;
 fail:
@@ -587,7 +929,7 @@ daemon_loop_run(struct daemon_loop *d)
 		uv_timer_start(&d->notify_timer, daemon_on_notify_timer, 0,
 			       d->notifier.watchdog_ms);
 	}
-	if (daemon_all_stopped(d))
+	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if (d->opts.is_once)
@@ -610,6 +952,8 @@ daemon_loop_free(struct daemon_loop **dp)
 			acct_stop(d->accts[i]);
 		for (size_t i = 0; i < d->n_queues; i++)
 			send_queue_stop(d->queues[i]);
+		for (size_t i = 0; i < d->n_retiring; i++)
+			acct_stop(d->retiring[i].old);
 		daemon_close_all(d);
 		/* Runs the close callbacks (and any pass's last steps). */
 		uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -621,8 +965,13 @@ daemon_loop_free(struct daemon_loop **dp)
 	for (size_t i = 0; i < d->n_queues; i++)
 		send_queue_free(&d->queues[i]);
 	free(d->queues);
+	for (size_t i = 0; i < d->n_retiring; i++)
+		acct_free(&d->retiring[i].old);
+	free(d->retiring);
+	ctl_server_free(&d->ctl);
 	sd_notifier_close(&d->notifier);
 	store_close(&d->store);
 	free(d->accts);
+	cfg_free(&d->own_cfg);
 	free(d);
 }

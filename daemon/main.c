@@ -5,7 +5,7 @@
  * Both modes are thin callers of one orchestration (daemon_loop.h), which
  * runs an account runtime (acct/acct.h) per account: --once makes one
  * pass of each and prints a summary; the foreground mode keeps them
- * running until SIGTERM.  No IDLE and no control socket yet.
+ * running until SIGTERM and serves the control socket (ctl/).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -48,8 +48,10 @@ main_usage(FILE *out)
 	      "Mail queued with 'mailsyncctl send' goes out over each account's\n"
 	      "SMTP server as soon as it is queued, 4xx retried with backoff for\n"
 	      "smtp_queue_lifetime, a copy filed in the Sent folder.\n"
-	      "Not yet: IDLE, the control socket (mailsyncctl status/outbox),\n"
-	      "SIGHUP reload and POP3 (skipped with a warning).\n"
+	      "mailsyncctl talks to it over the control socket ([general]\n"
+	      "socket); a second mailsyncd on the same socket or store is\n"
+	      "refused.  SIGHUP (or mailsyncctl reload) re-reads the config.\n"
+	      "Not yet: IDLE and POP3 (skipped with a warning).\n"
 	      "\n"
 	      "  -c, --config FILE  read FILE instead of searching for the config\n"
 	      "      --once         sync every account (or each ACCOUNT) once, "
@@ -184,6 +186,7 @@ main_run(const struct cfg *cfg, const struct main_opts *o)
 		.n_names = (size_t)o->n_accounts,
 		.out = stdout,
 		.errout = stderr,
+		.keep_log_level = o->is_verbose,
 	};
 	struct daemon_loop *d = NULL;
 	struct ms_err err = { 0 };

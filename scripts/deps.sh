@@ -16,6 +16,7 @@ packages=(
 	lmdb-utils procps iproute2 groff-base
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 	git-email                         # git send-email --sendmail-cmd (send tests)
+	zsh                               # checks the installed zsh completion
 )
 if [[ "${1:-}" == "--all" ]]; then
 	packages+=(isync mpop msmtp fetchmail time)   # benchmark peers; time for peak RSS

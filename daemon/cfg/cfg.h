@@ -177,6 +177,11 @@ void cfg_free(struct cfg **cfgp);
 void cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src);
 void cfg_account_deinit(struct cfg_account *a);
 
+/* True when a and b configure the same account (cfg_equal.c): a reload
+ * keeps such an account running and restarts any other. */
+bool cfg_account_equal(const struct cfg_account *a,
+		       const struct cfg_account *b);
+
 /* The account named name, or NULL. */
 const struct cfg_account *cfg_account_find(const struct cfg *cfg,
 					   const char *name);

@@ -124,14 +124,17 @@ int cfg__path_expand(const char *in, const struct cfg_env *env, char **out_r,
  * can be a link).  Malloc'd; NULL when out of memory.
  */
 char *cfg__path_canonical(const char *path);
+/* The default store, a value to parse: $XDG_DATA_HOME/mailsync when that
+ * is absolute, else ~/.local/share/mailsync. */
+const char *cfg__store_default(const struct cfg_env *env);
 /*
  * The default control socket: $XDG_RUNTIME_DIR/mailsync.sock; when that is
- * unset, /run/mailsync/mailsync.sock for root and
- * /tmp/mailsync-UID/mailsync.sock for other users (the daemon creates that
- * directory 0700 and refuses one it does not own).  Malloc'd.
+ * unset, /run/mailsync/mailsync.sock for root and STORE/run/mailsync.sock
+ * for other users (/tmp/mailsync-UID/mailsync.sock without a store); the
+ * daemon creates the directory 0700 and refuses one it does not own.
+ * Malloc'd.
  */
-const char *cfg__store_default(const struct cfg_env *env);
-char *cfg__socket_default(const struct cfg_env *env);
+char *cfg__socket_default(const struct cfg_env *env, const char *store);
 
 /* malloc-or-abort helpers for daemon code. */
 char *cfg__strdup(const char *s);

@@ -223,7 +223,7 @@ cfg__store_default(const struct cfg_env *env)
 }
 
 char *
-cfg__socket_default(const struct cfg_env *env)
+cfg__socket_default(const struct cfg_env *env, const char *store)
 {
 	const char *dir = cfg_path_var(env, "XDG_RUNTIME_DIR");
 
@@ -231,6 +231,10 @@ cfg__socket_default(const struct cfg_env *env)
 		return cfg__printf("%s/mailsync.sock", dir);
 	if (env->uid == 0)
 		return cfg__strdup("/run/mailsync/mailsync.sock");
+	/* A directory of the user's own, not a name in /tmp that anyone
+	 * could take first: the daemon makes it 0700. */
+	if (store != NULL)
+		return cfg__printf("%s/run/mailsync.sock", store);
 	return cfg__printf("/tmp/mailsync-%lu/mailsync.sock",
 			   (unsigned long)env->uid);
 }

@@ -1002,7 +1002,7 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 	for (size_t id = K_STORE; id < K_PROTOCOL; id++)
 		cfg_validate_default(&v, general, id, general_line, cfg);
 	if (cfg->socket == NULL)
-		cfg->socket = cfg__socket_default(env);
+		cfg->socket = cfg__socket_default(env, cfg->store);
 	if (cfg->spool == NULL && cfg->store != NULL)
 		cfg->spool = cfg__printf("%s/spool", cfg->store);
 	cfg_validate_across(&v, cfg, general[K_STORE].is_valid ?

@@ -49,7 +49,8 @@ static const char *const send_queue_state_names[] = {
 
 struct send_queue {
 	struct send_queue_params p;
-	const struct cfg_account *acct;
+	struct cfg_account own;		/* the account, as it started */
+	const struct cfg_account *acct;	/* &own */
 	struct net_tls_ctx *smtp_tls;	/* NULL with smtp_tls = none */
 	struct net_tls_ctx *imap_tls;	/* for the Sent copy */
 	enum send_queue_state state;
@@ -132,6 +133,8 @@ send_queue_save(struct send_queue *q, const struct store_outbox *e)
 		log_err("acct=%s outbox id=%llu: cannot record its state: %s",
 			q->acct->name, (unsigned long long)e->id,
 			err.msg[0] != '\0' ? err.msg : ms_strerror(rc));
+	else if (q->p.on_change_cb != NULL)
+		q->p.on_change_cb(q, e->id, q->p.arg);
 	return rc;
 }
 
@@ -805,7 +808,10 @@ send_queue_new(const struct send_queue_params *p, struct send_queue **q_r,
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	q->p = *p;
-	q->acct = a;
+	/* A reload frees the configuration; the sender keeps its own. */
+	cfg_account_copy(&q->own, a);
+	q->acct = &q->own;
+	q->p.account = &q->own;
 	backoff_init(&q->backoff);
 	if (a->smtp_tls != CFG_TLS_NONE)
 		rc = net_tls_ctx_new(&smtp_tp, &q->smtp_tls, err_r);
@@ -814,6 +820,7 @@ send_queue_new(const struct send_queue_params *p, struct send_queue **q_r,
 		rc = net_tls_ctx_new(&imap_tp, &q->imap_tls, err_r);
 	if (rc < 0) {
 		net_tls_ctx_unref(&q->smtp_tls);
+		cfg_account_deinit(&q->own);
 		free(q);
 		return rc;
 	}
@@ -913,5 +920,142 @@ send_queue_free(struct send_queue **qp)
 	send_queue_run_free(q);
 	net_tls_ctx_unref(&q->smtp_tls);
 	net_tls_ctx_unref(&q->imap_tls);
+	cfg_account_deinit(&q->own);
 	free(q);
+}
+
+/* --- the user's word -------------------------------------------------------------- */
+
+/* Entry id of this account, read from the store into *e. */
+static int
+send_queue_find(struct send_queue *q, uint64_t id, struct store_outbox *e,
+		struct ms_err *err_r)
+{
+	struct store_outbox *list = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_outbox_list(q->p.store, &list, &n, err_r)) < 0)
+		return rc;
+	rc = ms_err_set(err_r, MS_EINVAL, "no outbox entry %llu of account "
+			"%s", (unsigned long long)id, q->acct->name);
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].id == id && send_queue_is_mine(q, &list[i]) &&
+		    rc != MS_OK) {
+			*e = list[i];
+			rc = MS_OK;
+			continue;
+		}
+		store_outbox_deinit(&list[i]);
+	}
+	free(list);
+	return rc;
+}
+
+/* A run's copy of the entry follows the user's change, so that the
+ * run's own writes do not undo it. */
+static void
+send_queue_sync_run_copy(struct send_queue *q, const struct store_outbox *e,
+			 bool is_gone)
+{
+	for (size_t i = 0; i < q->n_entries; i++) {
+		struct store_outbox *r = &q->entries[i];
+
+		if (r->id != e->id)
+			continue;
+		if (is_gone) {
+			/* Not QUEUED: no run step picks it again; its
+			 * outcome's write finds no entry and is skipped. */
+			r->state = STORE_OUTBOX_FAILED;
+			return;
+		}
+		r->state = e->state;
+		r->attempts = e->attempts;
+		r->next_attempt = e->next_attempt;
+		send_queue_set_str(&r->rcpts, e->rcpts);
+		send_queue_set_str(&r->rejected, e->rejected);
+		send_queue_set_str(&r->last_error, e->last_error);
+	}
+}
+
+int
+send_queue_retry(struct send_queue *q, uint64_t id, struct ms_err *err_r)
+{
+	struct store_outbox e;
+	struct ms_buf rcpts;
+	int rc;
+
+	if ((rc = send_queue_find(q, id, &e, err_r)) < 0)
+		return rc;
+	if (e.state == STORE_OUTBOX_SENT || e.state == STORE_OUTBOX_SENDING) {
+		rc = ms_err_set(err_r, MS_EINVAL, "outbox entry %llu is %s; "
+				"nothing to retry", (unsigned long long)id,
+				e.state == STORE_OUTBOX_SENT ? "sent" :
+				"being sent");
+		store_outbox_deinit(&e);
+		return rc;
+	}
+	/* The refused recipients go back on the list. */
+	ms_buf_init(&rcpts, STORE_OUTBOX_RCPTS_MAX);
+	rc = ms_buf_append_cstr(&rcpts, e.rcpts);
+	for (const char *p = e.rejected; rc == MS_OK && *p != '\0'; ) {
+		size_t len = strcspn(p, "\t\n"), line = strcspn(p, "\n");
+
+		if (rcpts.len > 0 && rcpts.p[rcpts.len - 1] != '\n')
+			rc = ms_buf_append(&rcpts, "\n", 1);
+		if (rc == MS_OK)
+			rc = ms_buf_append(&rcpts, p, len);
+		if (rc == MS_OK)
+			rc = ms_buf_append(&rcpts, "\n", 1);
+		p += line + (p[line] == '\n');
+	}
+	if (rc == MS_OK) {
+		send_queue_set_str(&e.rcpts, (const char *)(rcpts.p ?
+				   rcpts.p : (const uint8_t *)""));
+		send_queue_set_str(&e.rejected, "");
+		send_queue_set_str(&e.last_error, "retry asked by the user");
+		e.state = STORE_OUTBOX_QUEUED;
+		e.attempts = 0;
+		e.next_attempt = (int64_t)time(NULL);
+		rc = send_queue_save(q, &e);
+		if (rc < 0)
+			ms_err_set(err_r, rc, "the store refused the change");
+	} else {
+		ms_err_set(err_r, rc, "too many recipients");
+	}
+	ms_buf_deinit(&rcpts);
+	if (rc == MS_OK) {
+		log_info("acct=%s outbox id=%llu retry asked", q->acct->name,
+			 (unsigned long long)id);
+		send_queue_sync_run_copy(q, &e, false);
+		send_queue_wake(q);
+	}
+	store_outbox_deinit(&e);
+	return rc;
+}
+
+int
+send_queue_drop(struct send_queue *q, uint64_t id, struct ms_err *err_r)
+{
+	struct store_outbox e;
+	struct store_batch *b = NULL;
+	int rc;
+
+	if ((rc = send_queue_find(q, id, &e, err_r)) < 0)
+		return rc;
+	rc = store_batch_new(q->p.store, &b);
+	if (rc == MS_OK)
+		rc = store_batch_outbox_delete(b, id);
+	if (rc == MS_OK)
+		rc = store_batch_commit(b, err_r);
+	store_batch_free(&b);
+	if (rc == MS_OK) {
+		log_info("acct=%s outbox id=%llu dropped by the user",
+			 q->acct->name, (unsigned long long)id);
+		send_queue_sync_run_copy(q, &e, true);
+		if (q->p.on_change_cb != NULL)
+			q->p.on_change_cb(q, id, q->p.arg);
+	}
+	store_outbox_deinit(&e);
+	return rc;
 }

@@ -53,13 +53,18 @@ struct send_queue_report {
 };
 
 typedef void send_queue_event_fn(struct send_queue *q, void *arg);
+/* Entry id was written (an outcome, or why it waits); its state is the
+ * store's now. */
+typedef void send_queue_change_fn(struct send_queue *q, uint64_t id,
+				  void *arg);
 
 struct send_queue_params {
 	uv_loop_t *loop;
 	struct store *store;
-	const struct cfg_account *account;	/* outlives the queue */
+	const struct cfg_account *account;	/* copied */
 	bool is_once;			/* one run of everything queued */
 	send_queue_event_fn *on_stopped_cb;	/* may be NULL */
+	send_queue_change_fn *on_change_cb;	/* may be NULL */
 	void *arg;
 };
 
@@ -95,6 +100,20 @@ const struct send_queue_report *send_queue_report(const struct send_queue *q);
  * that).  Delivery is never held.
  */
 void send_queue_hold_copies(struct send_queue *q, bool is_held);
+
+/*
+ * The user's word on entry id of this account (mailsyncctl outbox):
+ * retry: a failed or waiting message is queued for an attempt now, its
+ * refused recipients with it, its attempts counted anew; drop: the entry
+ * goes (a transaction under way ends as it ends; nothing of it is
+ * recorded then).  MS_OK, or MS_EINVAL with err_r (no such entry of this
+ * account; retry of a sent one).
+ */
+int send_queue_retry(struct send_queue *q, uint64_t id,
+		     struct ms_err *err_r) MS_WUR;
+int send_queue_drop(struct send_queue *q, uint64_t id,
+		    struct ms_err *err_r) MS_WUR;
+
 const char *send_queue_name(const struct send_queue *q);
 
 /* Frees a stopped queue.  NULL-safe; sets *qp to NULL. */

@@ -308,7 +308,7 @@ test_defaults_bare_env(void **state)
 	assert_int_equal(cfg_load_text("t.ini", "[general]\nstore = /s\n" ACC,
 				       strlen("[general]\nstore = /s\n" ACC),
 				       &env, &cfg, &rep), MS_OK);
-	assert_string_equal(cfg->socket, "/tmp/mailsync-1000/mailsync.sock");
+	assert_string_equal(cfg->socket, "/s/run/mailsync.sock");
 	assert_string_equal(cfg->store, "/s");
 	cfg_free(&cfg);
 	env.uid = 0;

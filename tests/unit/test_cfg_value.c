@@ -433,15 +433,18 @@ test_socket_default(void **state)
 	char *s;
 
 	env = fake_env(&with, 1000);
-	s = cfg__socket_default(&env);
+	s = cfg__socket_default(&env, "/home/u/store");
 	assert_string_equal(s, "/run/user/1000/mailsync.sock");
 	free(s);
 	env = fake_env(&empty, 1000);
-	s = cfg__socket_default(&env);
+	s = cfg__socket_default(&env, "/home/u/store");
+	assert_string_equal(s, "/home/u/store/run/mailsync.sock");
+	free(s);
+	s = cfg__socket_default(&env, NULL);
 	assert_string_equal(s, "/tmp/mailsync-1000/mailsync.sock");
 	free(s);
 	env = fake_env(&none, 0);
-	s = cfg__socket_default(&env);
+	s = cfg__socket_default(&env, "/home/u/store");
 	assert_string_equal(s, "/run/mailsync/mailsync.sock");
 	free(s);
 }

@@ -1,0 +1,151 @@
+/*
+ * test_ctl_socket.c - the control socket's file (daemon/ctl/ctl_socket.c)
+ * in a temporary directory: missing directories are made 0700, the
+ * socket is 0600, a second open is "already running" with our pid, a
+ * dead daemon's socket is replaced, and unsafe or impossible places are
+ * refused with a message that says why.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl/ctl_socket.h"
+
+static char tmp[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/ms-ctlsock.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void
+test_create_and_lock(void **state)
+{
+	struct ctl_socket a, b;
+	struct ms_err err = { 0 };
+	char path[200], dir[128], want[160];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/x/y", tmp);
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	assert_int_equal(ctl_socket_open(&a, path, &err), MS_OK);
+	assert_int_equal(mode_of(dir), 0700);
+	assert_int_equal(mode_of(path), 0600);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(S_ISSOCK(st.st_mode));
+	}
+	/* A second daemon on the same socket. */
+	assert_int_equal(ctl_socket_open(&b, path, &err), MS_ECONFIG);
+	snprintf(want, sizeof(want), "already running (pid %ld)",
+		 (long)getpid());
+	assert_non_null(strstr(err.msg, want));
+	close(a.fd);
+	ctl_socket_release(&a);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Free again: it opens. */
+	assert_int_equal(ctl_socket_open(&b, path, &err), MS_OK);
+	close(b.fd);
+	ctl_socket_release(&b);
+}
+
+/* A socket file left by a daemon that died (no lock held) is replaced. */
+static void
+test_stale(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctl_socket a;
+	struct ms_err err = { 0 };
+	int fd;
+
+	(void)state;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", tmp);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_int_equal(ctl_socket_open(&a, sa.sun_path, &err), MS_OK);
+	close(a.fd);
+	ctl_socket_release(&a);
+}
+
+static void
+test_refused(void **state)
+{
+	struct ctl_socket a;
+	struct ms_err err = { 0 };
+	char path[512];
+	FILE *f;
+
+	(void)state;
+	/* Not a socket: never removed. */
+	snprintf(path, sizeof(path), "%s/file", tmp);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(ctl_socket_open(&a, path, &err), MS_ECONFIG);
+	assert_non_null(strstr(err.msg, "is not a socket"));
+	assert_int_equal(access(path, F_OK), 0);
+	/* A directory others may write to. */
+	snprintf(path, sizeof(path), "%s/open", tmp);
+	assert_int_equal(mkdir(path, 0777), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	snprintf(path, sizeof(path), "%s/open/ctl.sock", tmp);
+	assert_int_equal(ctl_socket_open(&a, path, &err), MS_ECONFIG);
+	assert_non_null(strstr(err.msg, "writable by others (chmod 700"));
+	/* Too long for sun_path (with ".lock"). */
+	memset(path, 'a', 200);
+	path[0] = '/';
+	path[200] = '\0';
+	assert_int_equal(ctl_socket_open(&a, path, &err), MS_EINVAL);
+	assert_non_null(strstr(err.msg, "longer than"));
+	assert_int_equal(ctl_socket_open(&a, "rel.sock", &err), MS_EINVAL);
+	assert_non_null(strstr(err.msg, "absolute path"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_and_lock, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
