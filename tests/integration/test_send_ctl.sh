@@ -16,8 +16,8 @@ printf 'From: alice@example.org\nTo: bob@example.net\nSubject: w0\nMessage-ID: <
 [ "$rc" = 3 ] && grep -q 'queued' "$WORK/w0.out" && ok "send --wait without a daemon: 3, queued" ||
 	fail "send --wait, no daemon: $rc: $(cat "$WORK/w0.out")"
 daemon_start
-wait_for 15 test -S "$WORK/ctl.sock" || fail "no control socket"
-wait_for 15 grep -q 'outbox id=1 refused after DATA' "$WORK/daemon.log" || fail "w0 not tried"
+wait_for "the control socket" 15 test -S "$WORK/ctl.sock"
+wait_for "w0 tried" 15 grep -q 'outbox id=1 refused after DATA' "$WORK/daemon.log"
 
 printf 'From: alice@example.org\nTo: bob@example.net\nSubject: w1 refused\nMessage-ID: <w1@test>\n\nrefused\n' |
 	CTL send -t --wait > "$WORK/w1.out" 2>&1; rc=$?
@@ -32,10 +32,10 @@ CTL --json outbox | grep -q '"state": "failed"' || fail "outbox --json"
 # The server accepts again: retry sends it, once.
 smtp_sink_stop
 smtp_sink_start --auth "smtpuser:smtp-pass-1" --tls implicit --port "$port" || exit 1
-CTL outbox retry 2 > "$WORK/retry" 2>&1 && wait_for 15 sink_has 1 &&
+CTL outbox retry 2 > "$WORK/retry" 2>&1 && wait_for "w1 delivered" 15 sink_has 1 &&
 	grep -q '"w1 refused"\|Subject: w1 refused' "$MS_SMTP_DIR/001.eml" &&
 	ok "outbox retry 2: delivered ($(cat "$WORK/retry"))" || fail "retry: $(cat "$WORK/retry"); $(tail -3 "$WORK/daemon.log")"
-wait_for 10 copies_are w1 1 || fail "w1 Sent copy"
+wait_for "w1 Sent copy" 10 copies_are w1 1
 CTL outbox show 2 | grep -q '^state: *sent' && ok "and it shows sent" || fail "after retry: $(CTL outbox show 2)"
 CTL outbox retry 2 > "$WORK/retry2" 2>&1; rc=$?
 [ "$rc" = 1 ] && grep -q 'nothing to retry' "$WORK/retry2" && ok "retry of a sent one: refused" ||

@@ -11,27 +11,27 @@ send_sink --tls implicit
 port="$MS_SMTP_PORT"
 send_msg f1 -t || fail "send f1"
 daemon_start
-wait_for 15 sink_has 1 &&
+wait_for "f1 delivered" 15 sink_has 1 &&
 	ok "queued while stopped, delivered when the daemon started" ||
 	fail "f1 not delivered: $(tail -5 "$WORK/daemon.log")"
-wait_for 15 copies_are f1 1 && ok "its Sent copy filed" ||
+wait_for "f1 Sent copy" 15 copies_are f1 1 && ok "its Sent copy filed" ||
 	fail "f1: $(sent_copies f1) Sent copies"
 
 start=$(date +%s%N)
 send_msg f2 -t || fail "send f2"
-wait_for 10 sink_has 2 &&
+wait_for "f2 delivered" 10 sink_has 2 &&
 	ok "queued while running: delivered in $(( ($(date +%s%N) - start) / 1000000 )) ms" ||
 	fail "f2 not delivered: $(tail -5 "$WORK/daemon.log")"
 
 # The server goes away: the message waits; it comes back: out it goes.
 smtp_sink_stop
 send_msg f3 -t || fail "send f3"
-wait_for 10 grep -q 'next try in' "$WORK/daemon.log" &&
+wait_for "a retry planned" 10 grep -q 'next try in' "$WORK/daemon.log" &&
 	ok "server unreachable: $(grep -o 'send: .*next try in [0-9]* s)' "$WORK/daemon.log" | tail -1)" ||
 	fail "no retry planned: $(tail -5 "$WORK/daemon.log")"
 grep -q 'outbox id=3 queued from the spool' "$WORK/daemon.log" || fail "f3 not queued"
 smtp_sink_start --auth "smtpuser:smtp-pass-1" --tls implicit --port "$port" || exit 1
-wait_for 30 sink_has 1 && wait_for 15 copies_are f3 1 &&
+wait_for "f3 delivered" 30 sink_has 1 && wait_for "f3 Sent copy" 15 copies_are f3 1 &&
 	ok "server back: f3 delivered, its copy filed" ||
 	fail "f3 not delivered after the server came back: $(tail -5 "$WORK/daemon.log")"
 

@@ -35,7 +35,7 @@ send_once
 send_sink --tls implicit --defer-data 1:451
 send_msg k2 -t || fail "send k2"
 daemon_start
-wait_for 15 grep -q 'outbox id=1 retry in' "$WORK/daemon.log" || fail "k2: no retry planned"
+wait_for "k2: a retry planned" 15 grep -q 'outbox id=1 retry in' "$WORK/daemon.log"
 daemon_stop KILL
 [ "$(outbox_state k2)" = queued ] && ok "killed while queued for a retry: still queued" ||
 	fail "k2 after kill: $(outbox)"
@@ -48,7 +48,7 @@ send_once; rc=$?
 send_sink --tls implicit --stall-data 8
 send_msg k3 -t || fail "send k3"
 daemon_start
-wait_for 15 grep -q 'stalling' "$MS_SMTP_LOG" || fail "k3: the sink never stalled"
+wait_for "k3: the sink stalls" 15 grep -q 'stalling' "$MS_SMTP_LOG"
 daemon_stop KILL
 [ "$(outbox_state k3)" = sending ] && ok "killed inside the window: the store says sending" ||
 	fail "k3 after kill: $(outbox)"

@@ -1,21 +1,8 @@
 # send_common.sh - shared helpers of tests/integration/test_send*.sh
 # (sourced; not a test).  Needs MAILSYNCD, MAILSYNCCTL, MS_SOURCE_DIR.
-LIB="$MS_SOURCE_DIR/tests/integration/lib"
-. "$LIB/dovecot.sh"
+# fail, ok, FAILS and wait_for come from imap_sync_common.sh.
+. "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 . "$LIB/smtp.sh"
-ms_trap_install
-
-FAILS=0
-fail()
-{
-	printf 'FAIL: %s\n' "$*" >&2
-	FAILS=$((FAILS + 1))
-}
-
-ok()
-{
-	printf 'ok: %s\n' "$*"
-}
 
 # send_setup: a work dir ($WORK) with a store ($STORE); Dovecot for the
 # Sent copies.  The SMTP sink is started per case (send_sink).
@@ -120,25 +107,15 @@ send_finish()
 	echo "all passed"
 }
 
-# wait_for SECONDS COMMAND...: true once COMMAND succeeds (polled every
-# 0.1 s), false after SECONDS.
-wait_for()
-{
-	local limit="$1" i
-	shift
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# daemon_start: the foreground daemon, its log in $WORK/daemon.log, its
-# PID in $DAEMON_PID (stopped by the exit trap too).
+# daemon_start: the foreground daemon, its log in $WORK/daemon.log ($LOG,
+# which wait_for shows on failure), its PID in $DAEMON_PID and $DPID
+# (stopped by the exit trap too).
 daemon_start()
 {
-	"$MAILSYNCD" -v -c "$CFG" >"$WORK/daemon.out" 2>"$WORK/daemon.log" &
+	LOG="$WORK/daemon.log"
+	"$MAILSYNCD" -v -c "$CFG" >"$WORK/daemon.out" 2>"$LOG" &
 	DAEMON_PID=$!
+	DPID=$DAEMON_PID
 	ms_cleanup_add "ms_pid_stop $DAEMON_PID mailsyncd"
 }
 
@@ -148,7 +125,7 @@ daemon_stop()
 	kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 	ms_cleanup_remove "ms_pid_stop $DAEMON_PID mailsyncd"
-	DAEMON_PID=''
+	DAEMON_PID='' DPID=''
 }
 
 # outbox_state ID: the state column of <ID@test>'s entry.
