@@ -148,12 +148,15 @@ main(int argc, char **argv)
 		}
 	}
 	cli_out_init(&cli);
-	if (cmd->is_local)
-		return cmd->run_cb(&cli, argc - first, argv + first);
-	if ((rc = cli_find_socket(&cli)) != CLI_EXIT_OK)
-		return rc;
-	if ((rc = cli_connect(&cli)) == CLI_EXIT_OK)
+	/* A local command (send) connects itself, if at all. */
+	if (cmd->is_local) {
 		rc = cmd->run_cb(&cli, argc - first, argv + first);
+	} else {
+		if ((rc = cli_find_socket(&cli)) != CLI_EXIT_OK)
+			return rc;
+		if ((rc = cli_connect(&cli)) == CLI_EXIT_OK)
+			rc = cmd->run_cb(&cli, argc - first, argv + first);
+	}
 	cli_disconnect(&cli);
 	free(cli.socket);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
