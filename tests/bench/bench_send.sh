@@ -25,7 +25,7 @@ ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
 STORE="$WORK/store"
 CFG="$WORK/mailsync.ini"
 smtp_sink_start --tls implicit --auth "smtpuser:smtp-pass-1" || exit 1
-cat > "$CFG" <<EOC
+send_config_smtp alice@example.org
 [general]
 store = $STORE
 [account out]

@@ -52,7 +52,7 @@ send_once -v; rc=$?
 
 # --- a send-only account ---------------------------------------------------------------
 send_sink --tls implicit
-cat > "$CFG" <<EOC
+send_config_smtp other@example.org
 [general]
 store = $STORE
 

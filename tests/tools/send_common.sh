@@ -56,6 +56,27 @@ EOC
 	chmod 600 "$CFG"
 }
 
+# send_config_smtp FROM: $CFG for a send-only account "out" (protocol =
+# smtp) that sends as FROM through the sink, as smtpuser.
+send_config_smtp()
+{
+	cat > "$CFG" <<EOC
+[general]
+store = $STORE
+
+[account out]
+protocol = smtp
+smtp_host = localhost
+smtp_port = $MS_SMTP_PORT
+smtp_tls = implicit
+ca_file = $MS_TLS_CA
+smtp_user = smtpuser
+smtp_password_cmd = echo smtp-pass-1
+from = $1
+EOC
+	chmod 600 "$CFG"
+}
+
 # send_msg ID [mailsyncctl send args...]: queues a message with
 # Message-ID <ID@test> from alice; stdin unused.
 send_msg()
