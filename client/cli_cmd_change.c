@@ -129,8 +129,8 @@ cli_delete_run(struct cli *cli, int argc, char **argv)
 const struct cli_cmd cli_cmd_flag = {
 	.name = "flag",
 	.usage = "ACCOUNT FOLDER UID... +FLAG|-FLAG...",
-	.help = "set or clear flags (seen answered flagged deleted draft "
-		"forwarded junk notjunk)",
+	.help = "+/- seen answered flagged deleted draft forwarded junk "
+		"notjunk",
 	.run_cb = cli_flag_run,
 };
 

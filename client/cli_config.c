@@ -121,7 +121,8 @@ cli_printf(const char *fmt, ...)
 }
 
 /* The daemon's default (daemon/cfg/cfg_path.c cfg__socket_default):
- * beside the store (by default ~/.local/share/mailsync) when there is no
+ * beside the store (by default $XDG_DATA_HOME/mailsync when that is
+ * absolute, else ~/.local/share/mailsync) when there is no
  * XDG_RUNTIME_DIR. */
 static char *
 cli_default_socket(const char *store_raw, const char *file)
@@ -133,8 +134,12 @@ cli_default_socket(const char *store_raw, const char *file)
 		return cli_printf("%s/mailsync.sock", dir);
 	if (getuid() == 0)
 		return strdup("/run/mailsync/mailsync.sock");
-	store = cli_expand(store_raw != NULL ? store_raw :
-			   "~/.local/share/mailsync", file, "store");
+	if (store_raw != NULL)
+		store = cli_expand(store_raw, file, "store");
+	else if ((dir = cli_env("XDG_DATA_HOME")) != NULL && dir[0] == '/')
+		store = cli_printf("%s/mailsync", dir);
+	else
+		store = cli_expand("~/.local/share/mailsync", file, "store");
 	if (store == NULL)
 		return NULL;
 	s = cli_printf("%s/run/mailsync.sock", store);

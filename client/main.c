@@ -46,13 +46,11 @@ cli_usage(FILE *out)
 	      "Asks the running mailsyncd over its control socket.\n"
 	      "\n"
 	      "Commands:\n", out);
-	for (size_t i = 0; cli_cmds[i] != NULL; i++) {
-		char head[80];
-
-		snprintf(head, sizeof(head), "%s %s", cli_cmds[i]->name,
-			 cli_cmds[i]->usage);
-		fprintf(out, "  %-32s %s\n", head, cli_cmds[i]->help);
-	}
+	/* Usage, then what it does below it: both fit 80 columns. */
+	for (size_t i = 0; cli_cmds[i] != NULL; i++)
+		fprintf(out, "  %s%s%s\n      %s\n", cli_cmds[i]->name,
+			cli_cmds[i]->usage[0] != '\0' ? " " : "",
+			cli_cmds[i]->usage, cli_cmds[i]->help);
 	fputs("\n"
 	      "  -c, --config FILE  the daemon's config, to find the socket\n"
 	      "  -s, --socket PATH  the control socket (overrides the config)\n"

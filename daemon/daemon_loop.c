@@ -19,6 +19,7 @@
 #include "ctl/ctl_server.h"
 #include "daemon_loop.h"
 #include "log.h"
+#include "loop_lateness.h"
 #include "sd_notify.h"
 #include "send/send_import.h"
 #include "send/send_queue.h"
@@ -59,6 +60,7 @@ struct daemon_loop {
 	bool has_notify_timer;
 	struct sd_notifier notifier;
 	bool is_ready_sent;
+	struct loop_lateness lateness;	/* MAILSYNC_LOOP_LATENESS only */
 	bool is_stopping;
 	bool is_closed;
 };
@@ -151,6 +153,7 @@ daemon_close_all(struct daemon_loop *d)
 	daemon_close_handle((uv_handle_t *)&d->reap_timer,
 			    &d->has_reap_timer);
 	ctl_server_close(d->ctl);
+	loop_lateness_close(&d->lateness);
 }
 
 static bool
@@ -900,6 +903,7 @@ daemon_loop_run(struct daemon_loop *d)
 	sigaction(SIGPIPE, &sa, NULL);
 	if (!d->opts.is_once)
 		sd_notifier_open(&d->notifier);
+	loop_lateness_start_from_env(&d->lateness, &d->loop);
 	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
 	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
 	if (!d->opts.is_once)
@@ -932,6 +936,7 @@ daemon_loop_run(struct daemon_loop *d)
 	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
+	loop_lateness_report(&d->lateness);
 	if (d->opts.is_once)
 		return daemon_once_report(d);
 	log_info("mailsyncd stopped");

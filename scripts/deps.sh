@@ -2,7 +2,8 @@
 # Installs the Debian packages mailsync needs to build, test and run its demo.
 # Does nothing when they are all present; otherwise runs apt-get as root
 # (through sudo when not root).  Usage: scripts/deps.sh [--all]
-#   --all  also the peers used by benchmarks (isync, mpop, msmtp, fetchmail)
+#   --all  also the peers used by benchmarks (isync, mpop, msmtp, fetchmail
+#          with procmail as its MDA)
 set -euo pipefail
 
 packages=(
@@ -14,12 +15,13 @@ packages=(
 	dovecot-imapd dovecot-pop3d       # real servers for integration tests
 	python3 python3-aiosmtpd          # real SMTP receiver for tests
 	lmdb-utils procps iproute2 groff-base
+	time                              # peak RSS in tests (test_pop3_faults)
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 	git-email                         # git send-email --sendmail-cmd (send tests)
 	zsh                               # checks the installed zsh completion
 )
 if [[ "${1:-}" == "--all" ]]; then
-	packages+=(isync mpop msmtp fetchmail time)   # benchmark peers; time for peak RSS
+	packages+=(isync mpop msmtp fetchmail procmail)   # benchmark peers
 fi
 
 missing=()

@@ -2,8 +2,10 @@
  * acct.c - the account runtime (acct.h).
  *
  * The story of a pass, in the order the functions below run:
- *   acct_pass_begin()     a request or the timer: the mirror scan, then
- *                         the engine's pass
+ *   acct_pass_begin()     a request or the timer: the mirror scan starts
+ *                         (on the threadpool)
+ *   acct_on_scan_done()   readers' changes are recorded: the engine's
+ *                         pass (acct_pass_engine())
  *   acct_on_progress()    the engine's progress, throttled for watchers
  *   acct_on_pass_done()   the engine's result; the export starts
  *   acct_on_export_done() the mirror shows the store; the watch resumes
@@ -45,7 +47,9 @@ struct acct {
 	struct acct_mirror mirror;
 	uv_timer_t timer;		/* the next pass */
 	bool is_timer_closed;
-	/* The pass under way: the engine's part, then the export. */
+	/* The pass under way: the scan, the engine's part, the export. */
+	bool is_scanning;
+	char *scan_folder;		/* the request the scan's pass serves */
 	bool is_pass;
 	bool is_exporting;
 	struct acct_result res;		/* the engine's, during the export */
@@ -158,7 +162,7 @@ acct_schedule(struct acct *a, uint64_t delay_ms)
 static bool
 acct_is_running(const struct acct *a)
 {
-	return a->is_pass || a->is_exporting;
+	return a->is_scanning || a->is_pass || a->is_exporting;
 }
 
 static bool
@@ -380,12 +384,64 @@ acct_take_request(struct acct *a)
 	return NULL;
 }
 
+/* The engine's pass (the mirror scan, if any, is done). */
+static void
+acct_pass_engine(struct acct *a, char *folder)
+{
+	struct ms_err err = { 0 };
+	int rc;
+
+	rc = a->ops->pass(a->engine, folder, &err);
+	free(folder);
+	if (rc < 0) {
+		memset(&a->res, 0, sizeof(a->res));
+		a->res.rc = rc;
+		snprintf(a->res.error, sizeof(a->res.error), "%s",
+			 err.msg[0] != '\0' ? err.msg : ms_strerror(rc));
+		acct_pass_end(a);
+		return;
+	}
+	a->is_pass = true;
+}
+
+static void
+acct_on_scan_done(bool is_pass, int rc, const struct ms_err *err, void *arg)
+{
+	struct acct *a = arg;
+	char *folder = a->scan_folder;
+
+	if (!is_pass) {
+		/* The watch's: a stop may have waited for it. */
+		acct_maybe_stopped(a);
+		return;
+	}
+	a->is_scanning = false;
+	a->scan_folder = NULL;
+	if (rc < 0 && rc != MS_ECANCELED) {
+		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
+			 "mirror scan %s: %s", a->cfg.maildir, err->msg);
+		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
+	}
+	if (a->is_stopping) {
+		free(folder);
+		acct_maybe_stopped(a);
+		return;
+	}
+	if (a->is_paused) {
+		/* Paused during the scan: no pass until resume. */
+		free(folder);
+		acct_set_state(a, ACCT_PAUSED, "paused");
+		acct_mirror_watch(&a->mirror, false);
+		return;
+	}
+	acct_pass_engine(a, folder);
+}
+
 static void
 acct_pass_begin(struct acct *a)
 {
 	struct ms_err err = { 0 };
 	char *folder;
-	int rc;
 
 	if (a->is_stopping || a->is_paused || a->ops == NULL ||
 	    acct_is_running(a))
@@ -404,23 +460,18 @@ acct_pass_begin(struct acct *a)
 		return;
 	folder = acct_take_request(a);
 	a->is_reader_changed = false;
-	if (acct_mirror_scan(&a->mirror, &err) < 0) {
+	if (acct_mirror_is_on(&a->mirror)) {
+		if (acct_mirror_scan_start(&a->mirror, &err) == MS_OK) {
+			/* The pass goes on in acct_on_scan_done(). */
+			a->is_scanning = true;
+			a->scan_folder = folder;
+			return;
+		}
 		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
 			 "mirror scan %s: %s", a->cfg.maildir, err.msg);
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
-		memset(&err, 0, sizeof(err));
 	}
-	rc = a->ops->pass(a->engine, folder, &err);
-	free(folder);
-	if (rc < 0) {
-		memset(&a->res, 0, sizeof(a->res));
-		a->res.rc = rc;
-		snprintf(a->res.error, sizeof(a->res.error), "%s",
-			 err.msg[0] != '\0' ? err.msg : ms_strerror(rc));
-		acct_pass_end(a);
-		return;
-	}
-	a->is_pass = true;
+	acct_pass_engine(a, folder);
 }
 
 /* --- stopping ------------------------------------------------------------- */
@@ -429,7 +480,8 @@ static void
 acct_maybe_stopped(struct acct *a)
 {
 	if (!a->is_stopping || acct_is_running(a) || !a->is_engine_closed ||
-	    !a->is_timer_closed || a->st.state == ACCT_STOPPED)
+	    !a->is_timer_closed || acct_mirror_is_busy(&a->mirror) ||
+	    a->st.state == ACCT_STOPPED)
 		return;
 	if (a->is_once)
 		log_debug("acct=%s state=stopped", a->cfg.name);
@@ -578,6 +630,7 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	};
 	struct acct_mirror_cbs mcbs = {
 		.on_reader_change_cb = acct_on_reader_change,
+		.on_scan_done_cb = acct_on_scan_done,
 		.on_export_done_cb = acct_on_export_done,
 	};
 	struct acct *a;
@@ -603,8 +656,7 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	if (a->ops == NULL) {
 		a->st.state = ACCT_DISABLED;
 		snprintf(a->st.reason, sizeof(a->st.reason), "%s is not "
-			 "implemented yet", a->cfg.protocol == CFG_PROTOCOL_POP3 ?
-			 "POP3" : a->st.protocol);
+			 "implemented yet", a->st.protocol);
 		a->is_engine_closed = true;
 	} else if ((rc = a->ops->create(a->loop, a->store, &a->cfg, &cbs,
 					&a->engine, err_r)) < 0) {
@@ -693,6 +745,7 @@ acct_free(struct acct **ap)
 	for (size_t i = 0; i < a->n_want_folders; i++)
 		free(a->want_folders[i]);
 	free(a->want_folders);
+	free(a->scan_folder);
 	free(a->subs);
 	acct_mirror_deinit(&a->mirror);
 	cfg_account_deinit(&a->cfg);

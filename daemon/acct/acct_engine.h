@@ -1,7 +1,8 @@
 /*
  * acct_engine.h - the one small interface between an account's runtime
- * (acct.h) and the protocol engine that does its passes: IMAP today
- * (acct_imap.c); POP3 download and SMTP delivery plug in the same way.
+ * (acct.h) and the protocol engine that does its passes: IMAP
+ * (acct_imap.c) and POP3 (acct_pop3.c); SMTP delivery plugs in the same
+ * way.
  *
  * An engine owns its connection(s) and may keep them between passes (the
  * IMAP engine stays logged in, so the next pass and later push reuse the
@@ -35,6 +36,8 @@
 
 #include "cfg/cfg.h"
 #include "common/ms.h"
+#include "net/conn.h"
+#include "net/tls.h"
 #include "sasl/sasl.h"
 #include "store/store.h"
 
@@ -101,10 +104,38 @@ struct acct_engine {
 /* The engine for a protocol, or NULL when there is none (yet). */
 const struct acct_engine_ops *acct_engine_for(enum cfg_protocol protocol);
 
-/* The SASL mechanism of an auth = value (sending uses it too). */
-enum sasl_mech acct_sasl_mech(enum cfg_auth a);
-
 /* The IMAP engine (acct_imap.c). */
 extern const struct acct_engine_ops acct_imap_ops;
+/* The POP3 engine (acct_pop3.c). */
+extern const struct acct_engine_ops acct_pop3_ops;
+
+/*
+ * What every engine keeps the same way: the runtime's arguments, the
+ * account's TLS context (one per engine, so that its sessions resume) and
+ * the timer from which it reports to the runtime on a later loop turn.
+ */
+struct acct_engine_common {
+	uv_loop_t *loop;
+	struct store *store;
+	const struct cfg_account *acct;
+	struct acct_engine_cbs cbs;
+	struct net_tls_ctx *tls_ctx;	/* NULL with tls = none */
+	uv_timer_t defer;		/* .data: the engine */
+};
+
+/* Sets c up for engine (the defer timer's data).  MS_OK, or an error in
+ * err_r (the TLS context) with nothing to undo. */
+int acct_engine_common_init(struct acct_engine_common *c, uv_loop_t *loop,
+			    struct store *store,
+			    const struct cfg_account *account,
+			    const struct acct_engine_cbs *cbs, void *engine,
+			    struct ms_err *err_r) MS_WUR;
+/* Drops the TLS context; the defer timer must be closed. */
+void acct_engine_common_deinit(struct acct_engine_common *c);
+
+/* What every engine makes of the account's keys, the same way. */
+enum sasl_mech acct_engine_sasl_mech(enum cfg_auth auth);
+enum net_tls_mode acct_engine_tls_mode(enum cfg_tls tls);
+
 
 #endif

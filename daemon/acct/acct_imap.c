@@ -50,11 +50,7 @@ static const char *const acct_imap_state_names[] = {
 
 struct acct_imap {
 	struct acct_engine base;	/* first: the runtime's handle */
-	uv_loop_t *loop;
-	struct store *store;
-	const struct cfg_account *acct;
-	struct acct_engine_cbs cbs;
-	struct net_tls_ctx *tls_ctx;	/* one per account: sessions resume */
+	struct acct_engine_common c;	/* loop, store, acct, cbs, TLS, defer */
 	enum acct_imap_state state;
 	struct imap_session *sess;	/* NULL when DISCONNECTED */
 	struct imap_sync *sync;		/* the running pass */
@@ -68,7 +64,6 @@ struct acct_imap {
 	bool has_done;			/* res waits for the defer timer */
 	struct acct_result res;
 	struct acct_result carry;	/* counts of an attempt retried */
-	uv_timer_t defer;
 };
 
 static void acct_imap_maybe_closed(struct acct_imap *e);
@@ -79,7 +74,7 @@ acct_imap_set_state(struct acct_imap *e, enum acct_imap_state st)
 {
 	if (e->state == st)
 		return;
-	log_debug("acct=%s imap-engine state=%s->%s", e->acct->name,
+	log_debug("acct=%s imap-engine state=%s->%s", e->c.acct->name,
 		  acct_imap_state_names[e->state], acct_imap_state_names[st]);
 	e->state = st;
 }
@@ -87,7 +82,7 @@ acct_imap_set_state(struct acct_imap *e, enum acct_imap_state st)
 static void
 acct_imap_defer(struct acct_imap *e)
 {
-	uv_timer_start(&e->defer, acct_imap_on_defer, 0, 0);
+	uv_timer_start(&e->c.defer, acct_imap_on_defer, 0, 0);
 }
 
 /* The pass is over (res filled): reported from the defer timer. */
@@ -129,8 +124,8 @@ acct_imap_on_progress(struct imap_sync *sync,
 	(void)sync;
 	snprintf(p.folder, sizeof(p.folder), "%s",
 		 sum->folder != NULL ? sum->folder : "");
-	if (e->cbs.on_progress_cb != NULL)
-		e->cbs.on_progress_cb(&p, e->cbs.arg);
+	if (e->c.cbs.on_progress_cb != NULL)
+		e->c.cbs.on_progress_cb(&p, e->c.cbs.arg);
 }
 
 /* Fires inside a command callback or the session's end: the sync is
@@ -168,8 +163,9 @@ static void
 acct_imap_start_sync(struct acct_imap *e)
 {
 	struct imap_sync_params p = {
-		.store = e->store,
-		.account = e->acct,
+		.store = e->c.store,
+		.loop = e->c.loop,
+		.account = e->c.acct,
 		.sess = e->sess,
 		.only_folder = e->folder,
 		.is_reused = e->is_reused,
@@ -248,7 +244,7 @@ acct_imap_on_close(struct imap_session *s, int reason,
 	case ACCT_IMAP_READY:
 		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
 		log_info("acct=%s imap connection closed between passes (%s); "
-			 "the next pass logs in again", e->acct->name, why);
+			 "the next pass logs in again", e->c.acct->name, why);
 		return;
 	case ACCT_IMAP_CLOSING:
 		acct_imap_set_state(e, ACCT_IMAP_DISCONNECTED);
@@ -260,39 +256,22 @@ acct_imap_on_close(struct imap_session *s, int reason,
 	}
 }
 
-enum sasl_mech
-acct_sasl_mech(enum cfg_auth a)
-{
-	switch (a) {
-	case CFG_AUTH_AUTO: return SASL_MECH_AUTO;
-	case CFG_AUTH_PLAIN: return SASL_MECH_PLAIN;
-	case CFG_AUTH_LOGIN: return SASL_MECH_LOGIN;
-	case CFG_AUTH_XOAUTH2: return SASL_MECH_XOAUTH2;
-	case CFG_AUTH_OAUTHBEARER: return SASL_MECH_OAUTHBEARER;
-	case CFG_AUTH_CRAM_MD5: return SASL_MECH_CRAM_MD5;
-	case CFG_AUTH_SCRAM_SHA_256: return SASL_MECH_SCRAM_SHA_256;
-	}
-	return SASL_MECH_AUTO;
-}
-
 static int
 acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
 {
-	const struct cfg_account *a = e->acct;
+	const struct cfg_account *a = e->c.acct;
 	struct imap_session_params sp = {
 		.account = a->name,
 		.host = a->host,
 		.port = a->port,
-		.tls = a->tls == CFG_TLS_IMPLICIT ? NET_TLS_IMPLICIT :
-		       a->tls == CFG_TLS_STARTTLS ? NET_TLS_STARTTLS :
-		       NET_TLS_NONE,
-		.tls_ctx = e->tls_ctx,
+		.tls = acct_engine_tls_mode(a->tls),
+		.tls_ctx = e->c.tls_ctx,
 		.timeout_ms = a->timeout * 1000u,
 		.user = a->user,
 		.password = a->password,
 		.password_cmd = a->password_cmd,
 		.oauth_token_cmd = a->oauth_token_cmd,
-		.auth = acct_sasl_mech(a->auth),
+		.auth = acct_engine_sasl_mech(a->auth),
 		.want_compress = a->compress,
 		.on_ready_cb = acct_imap_on_ready,
 		.on_unsolicited_cb = acct_imap_on_unsolicited,
@@ -301,7 +280,7 @@ acct_imap_connect(struct acct_imap *e, struct ms_err *err_r)
 	};
 	int rc;
 
-	if ((rc = imap_session_new(e->loop, &sp, &e->sess, err_r)) < 0)
+	if ((rc = imap_session_new(e->c.loop, &sp, &e->sess, err_r)) < 0)
 		return rc;
 	e->is_reused = false;
 	e->is_selected = false;
@@ -337,7 +316,7 @@ acct_imap_on_defer(uv_timer_t *t)
 	    !e->has_retried && !e->is_cancelled && !e->is_close_asked &&
 	    e->sess == NULL) {
 		log_info("acct=%s imap: the kept connection failed (%s); "
-			 "logging in again", e->acct->name, e->res.error);
+			 "logging in again", e->c.acct->name, e->res.error);
 		e->has_retried = true;
 		e->carry = e->res;
 		if (acct_imap_connect(e, &err) < 0)
@@ -356,7 +335,7 @@ acct_imap_on_defer(uv_timer_t *t)
 		acct_imap_set_state(e, ACCT_IMAP_CLOSING);
 		imap_session_close(e->sess, MS_OK);
 	}
-	e->cbs.on_pass_done_cb(&res, e->cbs.arg);
+	e->c.cbs.on_pass_done_cb(&res, e->c.cbs.arg);
 	/* The runtime may have asked for close() from the callback. */
 	acct_imap_maybe_closed(e);
 }
@@ -367,8 +346,8 @@ acct_imap_on_defer_closed(uv_handle_t *h)
 	struct acct_imap *e = h->data;
 
 	acct_imap_set_state(e, ACCT_IMAP_CLOSED);
-	if (e->cbs.on_closed_cb != NULL)
-		e->cbs.on_closed_cb(e->cbs.arg);
+	if (e->c.cbs.on_closed_cb != NULL)
+		e->c.cbs.on_closed_cb(e->c.cbs.arg);
 }
 
 /* After close(): once no session, no pass and no report is left, the
@@ -378,9 +357,9 @@ acct_imap_maybe_closed(struct acct_imap *e)
 {
 	if (!e->is_close_asked || e->sess != NULL || e->sync != NULL ||
 	    e->has_done || e->want_pass || e->state == ACCT_IMAP_CLOSED ||
-	    uv_is_closing((uv_handle_t *)&e->defer))
+	    uv_is_closing((uv_handle_t *)&e->c.defer))
 		return;
-	uv_close((uv_handle_t *)&e->defer, acct_imap_on_defer_closed);
+	uv_close((uv_handle_t *)&e->c.defer, acct_imap_on_defer_closed);
 }
 
 /* --- the interface ------------------------------------------------------- */
@@ -391,11 +370,6 @@ acct_imap_create(uv_loop_t *loop, struct store *store,
 		 const struct acct_engine_cbs *cbs, struct acct_engine **e_r,
 		 struct ms_err *err_r)
 {
-	struct net_tls_ctx_params tp = {
-		.ca_file = account->ca_file,
-		.fingerprint = account->tls_fingerprint.is_set ?
-			       account->tls_fingerprint.text : NULL,
-	};
 	struct acct_imap *e;
 	int rc;
 
@@ -403,17 +377,11 @@ acct_imap_create(uv_loop_t *loop, struct store *store,
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	e->base.ops = &acct_imap_ops;
-	e->loop = loop;
-	e->store = store;
-	e->acct = account;
-	e->cbs = *cbs;
-	if (account->tls != CFG_TLS_NONE &&
-	    (rc = net_tls_ctx_new(&tp, &e->tls_ctx, err_r)) < 0) {
+	if ((rc = acct_engine_common_init(&e->c, loop, store, account, cbs,
+					  e, err_r)) < 0) {
 		free(e);
 		return rc;
 	}
-	uv_timer_init(loop, &e->defer);
-	e->defer.data = e;
 	*e_r = &e->base;
 	return MS_OK;
 }
@@ -490,10 +458,10 @@ acct_imap_destroy(struct acct_engine *base)
 	if (e == NULL)
 		return;
 	if (e->state != ACCT_IMAP_CLOSED)	/* a bug: handles would dangle */
-		log_err("acct=%s imap-engine freed while %s", e->acct->name,
+		log_err("acct=%s imap-engine freed while %s", e->c.acct->name,
 			acct_imap_state_names[e->state]);
 	imap_sync_free(&e->sync);
-	net_tls_ctx_unref(&e->tls_ctx);
+	acct_engine_common_deinit(&e->c);
 	free(e->folder);
 	free(e);
 }
@@ -506,19 +474,3 @@ const struct acct_engine_ops acct_imap_ops = {
 	.close = acct_imap_close,
 	.destroy = acct_imap_destroy,
 };
-
-const struct acct_engine_ops *
-acct_engine_for(enum cfg_protocol protocol)
-{
-	switch (protocol) {
-	case CFG_PROTOCOL_IMAP:
-		return &acct_imap_ops;
-	case CFG_PROTOCOL_POP3:
-		return NULL;
-	case CFG_PROTOCOL_SMTP:
-		/* Send-only: no runtime; the account's sender delivers
-		 * (send/send_queue.h). */
-		return NULL;
-	}
-	return NULL;
-}

@@ -8,6 +8,7 @@
 #include "acct/acct_mirror.h"
 #include "log.h"
 #include "mirror/mirror_job.h"
+#include "mirror/mirror_scan_job.h"
 #include "mirror/mirror_watch.h"
 
 /* Reader changes are scanned this long after the first of a burst.  It
@@ -96,20 +97,102 @@ acct_mirror_log(const struct acct_mirror *m, const char *what,
 		log_debug("%s", line);
 }
 
-int
-acct_mirror_scan(struct acct_mirror *m, struct ms_err *err_r)
+static void acct_mirror_scan_next(struct acct_mirror *m);
+
+static void
+acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
+			 const struct mirror_stats *st,
+			 const struct ms_err *err, void *arg)
 {
-	struct mirror_stats st = { 0 };
+	struct acct_mirror *m = arg;
+	bool is_pass = m->is_pass_scan;
+
+	(void)j;
+	m->scan = NULL;
+	m->is_pass_scan = false;
+	if (rc == MS_OK)
+		acct_mirror_log(m, "scan", st);
+	if (!is_pass && rc < 0 && rc != MS_ECANCELED)
+		log_err("acct=%s mirror scan %s: %s", m->acct->name,
+			m->acct->maildir, err->msg);
+	/* A new folder, even empty, is to be created on the server. */
+	if (!is_pass && rc == MS_OK && st->flag_changes + st->deletes +
+	    st->moves + st->appends + st->created > 0 &&
+	    m->cbs.on_reader_change_cb != NULL)
+		m->cbs.on_reader_change_cb(m->cbs.arg);
+	m->cbs.on_scan_done_cb(is_pass, rc, err, m->cbs.arg);
+	acct_mirror_scan_next(m);
+}
+
+/* Starts a scan now; on_scan_done_cb fires later.  MS_OK or an error. */
+static int
+acct_mirror_scan_begin(struct acct_mirror *m, bool is_pass,
+		       struct ms_err *err_r)
+{
 	int rc;
 
-	if (!acct_mirror_is_on(m))
-		return MS_OK;
-	mirror_watch_pause(m->watch);
-	if ((rc = acct_mirror_ns(m, err_r)) < 0 ||
-	    (rc = mirror_scan(m->store, &m->mp, &st, err_r)) < 0)
+	if ((rc = acct_mirror_ns(m, err_r)) < 0)
 		return rc;
-	acct_mirror_log(m, "scan", &st);
+	m->scan = mirror_scan_job_start(m->loop, m->store, &m->mp,
+					acct_mirror_on_scan_done, m, err_r);
+	if (m->scan == NULL)
+		return err_r->code < 0 ? err_r->code : MS_EIO;
+	m->is_pass_scan = is_pass;
 	return MS_OK;
+}
+
+/*
+ * The next scan once none runs: the one before a pass first (it covers
+ * what the watch saw), else the watch's when it is not paused.  A pass's
+ * scan that cannot start, or that the mirror closed before it could,
+ * reports at once: this runs from a callback, never from the request.
+ */
+static void
+acct_mirror_scan_next(struct acct_mirror *m)
+{
+	struct ms_err err = { 0 };
+	int rc;
+
+	if (m->scan != NULL)
+		return;
+	if (m->want_pass_scan) {
+		m->want_pass_scan = false;
+		m->want_watch_scan = false;
+		rc = m->is_closed ? ms_err_set(&err, MS_ECANCELED, "mirror "
+					       "closed") :
+		     acct_mirror_scan_begin(m, true, &err);
+		if (rc < 0)
+			m->cbs.on_scan_done_cb(true, rc, &err, m->cbs.arg);
+		return;
+	}
+	if (m->want_watch_scan && !m->is_paused && !m->is_closed) {
+		m->want_watch_scan = false;
+		if (acct_mirror_scan_begin(m, false, &err) < 0)
+			log_err("acct=%s mirror scan %s: %s", m->acct->name,
+				m->acct->maildir, err.msg);
+	}
+}
+
+int
+acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r)
+{
+	if (!acct_mirror_is_on(m) || m->is_closed)
+		return ms_err_set(err_r, MS_EINVAL, "no mirror to scan");
+	m->is_paused = true;
+	mirror_watch_pause(m->watch);
+	if (m->scan != NULL) {
+		/* The watch's scan: this one follows it. */
+		m->want_pass_scan = true;
+		return MS_OK;
+	}
+	m->want_watch_scan = false;
+	return acct_mirror_scan_begin(m, true, err_r);
+}
+
+bool
+acct_mirror_is_busy(const struct acct_mirror *m)
+{
+	return m->scan != NULL || m->want_pass_scan || m->export != NULL;
 }
 
 static void
@@ -133,6 +216,8 @@ acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
 
 	if (!acct_mirror_is_on(m) || m->export != NULL || m->is_closed)
 		return ms_err_set(err_r, MS_EINVAL, "no mirror to export");
+	if (m->scan != NULL || m->want_pass_scan)
+		return ms_err_set(err_r, MS_EINVAL, "a mirror scan is running");
 	if ((rc = acct_mirror_ns(m, err_r)) < 0)
 		return rc;
 	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
@@ -148,21 +233,15 @@ acct_mirror_is_exporting(const struct acct_mirror *m)
 }
 
 static void
-acct_mirror_on_change(struct mirror_watch *w, int rc,
-		      const struct mirror_stats *st, const struct ms_err *err,
-		      void *arg)
+acct_mirror_on_change(struct mirror_watch *w, const char *rel, void *arg)
 {
 	struct acct_mirror *m = arg;
 
 	(void)w;
-	if (rc < 0) {
-		log_err("acct=%s mirror scan %s: %s", m->acct->name,
-			m->acct->maildir, err->msg);
-		return;
-	}
-	acct_mirror_log(m, "scan", st);
-	if (m->cbs.on_reader_change_cb != NULL)
-		m->cbs.on_reader_change_cb(m->cbs.arg);
+	log_debug("acct=%s mirror changed in \"%s\": scanning", m->acct->name,
+		  rel);
+	m->want_watch_scan = true;
+	acct_mirror_scan_next(m);
 }
 
 void
@@ -173,7 +252,7 @@ acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
 	if (!acct_mirror_is_on(m) || !m->want_watch || m->is_closed)
 		return;
 	if (m->watch == NULL && is_tree_ready) {
-		m->watch = mirror_watch_new(m->loop, m->store, &m->mp,
+		m->watch = mirror_watch_new(m->loop, m->mp.root, &m->rep,
 					    ACCT_MIRROR_DELAY_MS,
 					    acct_mirror_on_change, m, &err);
 		if (m->watch == NULL)
@@ -181,6 +260,7 @@ acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
 				 "wait for the next pass)", m->acct->name,
 				 err.msg);
 	}
+	m->is_paused = false;
 	mirror_watch_resume(m->watch);
 }
 
@@ -188,6 +268,7 @@ void
 acct_mirror_cancel(struct acct_mirror *m)
 {
 	mirror_job_cancel(m->export);
+	mirror_scan_job_cancel(m->scan);
 }
 
 void

@@ -3,12 +3,15 @@
  * (mirror/mirror.h): a scan before a pass turns what readers did into
  * pending changes the pass pushes; an export after it (in bounded steps,
  * mirror/mirror_job.h) makes the mirror show the store; in the foreground
- * mode a watch (mirror/mirror_watch.h) scans readers' changes between
- * passes and asks for a pass when it recorded one.
+ * mode a watch (mirror/mirror_watch.h) says when readers changed the
+ * mirror between passes, and a scan then records it and asks for a pass.
  *
- * The watch is paused from the scan until the export is done, so that no
- * scan meets the pass's batches or the export's steps; what readers do
- * meanwhile is scanned when it resumes.  Loop thread only.
+ * Scans run on the threadpool (mirror/mirror_scan_job.h), one at a time
+ * per account: a scan before a pass asked for while the watch's scan runs
+ * starts when that one ends, and covers what the watch saw since.  The
+ * watch is paused from the scan before a pass until the export is done,
+ * so that no scan meets the pass's batches or the export's steps; what
+ * readers do meanwhile is scanned when it resumes.  Loop thread only.
  */
 #ifndef MS_ACCT_MIRROR_H
 #define MS_ACCT_MIRROR_H
@@ -24,11 +27,18 @@
 #include "store/store.h"
 
 struct mirror_job;
+struct mirror_scan_job;
 struct mirror_watch;
 
 struct acct_mirror_cbs {
-	/* The watch recorded a reader's change: a pass should push it. */
+	/* The watch's scan recorded a reader's change: a pass should push
+	 * it. */
 	void (*on_reader_change_cb)(void *arg);
+	/* A scan ended: is_pass for the one acct_mirror_scan_start() asked
+	 * for (rc MS_OK, MS_ECANCELED or its error, err says why), else the
+	 * watch's (already logged; told so that a stop can wait for it). */
+	void (*on_scan_done_cb)(bool is_pass, int rc, const struct ms_err *err,
+				void *arg);
 	/* The export ended: rc MS_OK, MS_ECANCELED or its error (err). */
 	void (*on_export_done_cb)(int rc, const struct mirror_stats *st,
 				  const struct ms_err *err, void *arg);
@@ -47,6 +57,11 @@ struct acct_mirror {
 	struct maildir_report rep;
 	struct mirror_watch *watch;
 	struct mirror_job *export;
+	struct mirror_scan_job *scan;	/* the one scan running */
+	bool is_pass_scan;		/* it is the one before a pass */
+	bool want_pass_scan;		/* asked for, waits for the watch's */
+	bool want_watch_scan;		/* the watch saw more meanwhile */
+	bool is_paused;			/* the watch, from the pass's scan */
 	bool is_closed;
 };
 
@@ -59,9 +74,16 @@ void acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop,
 
 bool acct_mirror_is_on(const struct acct_mirror *m);
 
-/* Before a pass: pauses the watch and scans.  MS_OK or an error in
- * err_r (the pass may still run: the store is unharmed). */
-int acct_mirror_scan(struct acct_mirror *m, struct ms_err *err_r) MS_WUR;
+/*
+ * Before a pass: pauses the watch and starts a scan (after the watch's,
+ * when one runs).  MS_OK: on_scan_done_cb fires later with is_pass; an
+ * error in err_r: no callback (the pass may still run: the store is
+ * unharmed).  Without a mirror, or closed: MS_EINVAL.
+ */
+int acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r) MS_WUR;
+
+/* A scan or an export is running (or a scan is waiting to). */
+bool acct_mirror_is_busy(const struct acct_mirror *m);
 
 /*
  * After a pass: starts the export.  MS_OK (on_export_done fires later),
@@ -76,7 +98,9 @@ bool acct_mirror_is_exporting(const struct acct_mirror *m);
  * (when wanted and the tree exists) or resumes. */
 void acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready);
 
-/* Abandons a running export (its callback fires with MS_ECANCELED). */
+/* Abandons a running export and scan: their callbacks fire with
+ * MS_ECANCELED (a scan before a pass still waiting for the watch's too,
+ * when that one ends).  A no-op when nothing runs. */
 void acct_mirror_cancel(struct acct_mirror *m);
 
 /* Stops the watch; the loop must run once more before it is gone. */

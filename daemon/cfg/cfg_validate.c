@@ -83,8 +83,6 @@ struct cfg_key {
 	const char *def;	/* default, parsed as a value; NULL: none or
 				 * computed (see cfg_validate_derived) */
 	const char *expected;	/* NULL: derived from type and choices */
-	/* A default that depends on the environment (NULL: def). */
-	const char *(*def_for)(const struct cfg_env *env);
 };
 
 #define G(f) CFG_IN_GENERAL, CFG_FOR_ALL, f, offsetof(struct cfg, 
@@ -92,7 +90,7 @@ struct cfg_key {
 
 static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_STORE] = { "store", G(CFG_TYPE_PATH) store), NULL,
-		"~/.local/share/mailsync", NULL, cfg__store_default },
+		"~/.local/share/mailsync", NULL },
 	[K_SOCKET] = { "socket", G(CFG_TYPE_PATH) socket), NULL, NULL, NULL },
 	[K_SPOOL] = { "spool", G(CFG_TYPE_PATH) spool), NULL, NULL, NULL },
 	[K_LOG_LEVEL] = { "log_level", G(CFG_TYPE_LOG_LEVEL) log_level), NULL,
@@ -485,7 +483,8 @@ cfg_validate_default(struct cfg_vctx *v, const struct cfg_seen *seen,
 		     size_t id, unsigned line, void *base)
 {
 	const struct cfg_key *k = &cfg_keys[id];
-	const char *def = k->def_for != NULL ? k->def_for(v->env) : k->def;
+	/* The store's default follows the environment (XDG_DATA_HOME). */
+	const char *def = id == K_STORE ? cfg__store_default(v->env) : k->def;
 	char why[512];
 
 	if (seen[id].is_valid || def == NULL)
@@ -1023,6 +1022,10 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 const char *
 cfg_protocol_name(enum cfg_protocol p)
 {
+	/* The table ends with NULL for the value parser. */
+	if ((size_t)p + 1 >= sizeof(cfg_protocol_names) /
+	    sizeof(cfg_protocol_names[0]))
+		return "?";
 	return cfg_protocol_names[p];
 }
 

@@ -33,8 +33,8 @@ ctl_read_is_shown(const struct store_folder *f)
 
 /* One message as list and search show it. */
 static json_t *
-ctl_read_msg(struct store *s, const struct store_msg *m,
-	     const struct store_summary *sum, const char *folder)
+ctl_read_msg(const struct store_msg *m, const struct store_summary *sum,
+	     const char *folder)
 {
 	json_t *o;
 
@@ -49,7 +49,6 @@ ctl_read_msg(struct store *s, const struct store_msg *m,
 		      "internal_date", (json_int_t)m->internal_date);
 	if (o != NULL && folder != NULL)
 		json_object_set_new(o, "folder", ctl_json_string(folder));
-	(void)s;
 	return o;
 }
 
@@ -240,7 +239,7 @@ ctl_read_folder_msgs(struct store *s, const struct store_folder *f,
 		is_in = (o->since == 0 || when >= o->since) &&
 			(o->text == NULL || ctl_read_match(&sum, o->text));
 		if (is_in)
-			json_array_append_new(v, ctl_read_msg(s, &m, &sum,
+			json_array_append_new(v, ctl_read_msg(&m, &sum,
 					with_folder ? f->name : NULL));
 		store_summary_deinit(&sum);
 		if (is_in && o->limit > 0 && json_array_size(v) > o->limit)

@@ -395,12 +395,11 @@ ctl_conn_resume(struct ctl_conn *c)
 }
 
 void
-ctl_conn_start(struct ctl_server *srv, struct ctl_conn *c)
+ctl_conn_start(struct ctl_conn *c)
 {
 	struct ctl_decoder_params dp = { .max_line = CTL_REQ_MAX_LINE };
 	int rc;
 
-	(void)srv;
 	/* Requests never carry a payload (max_payload 0). */
 	if (ctl_decoder_init(&c->dec, &dp) != MS_OK) {
 		ctl_conn_close(c, "out of memory");

@@ -75,7 +75,8 @@ struct ctl_conn {
 	bool is_read_paused;
 };
 
-void ctl_conn_start(struct ctl_server *srv, struct ctl_conn *c);
+/* Sends the hello and starts reading. */
+void ctl_conn_start(struct ctl_conn *c);
 void ctl_conn_ref(struct ctl_conn *c);
 void ctl_conn_unref(struct ctl_conn *c);
 void ctl_conn_close(struct ctl_conn *c, const char *why);

@@ -78,7 +78,7 @@ ctl_server_on_conn(uv_stream_t *listener, int status)
 		ctl_conn_close(c, NULL);
 		return;
 	}
-	ctl_conn_start(s, c);
+	ctl_conn_start(c);
 }
 
 static void
@@ -173,8 +173,7 @@ ctl_server_tell_listeners(struct ctl_server *s, struct acct *a,
 
 /* The watchers' event for ev (NULL: none); *name_r its name. */
 static json_t *
-ctl_server_event_json(struct ctl_server *s, struct acct *a,
-		      enum acct_event ev, const char **name_r)
+ctl_server_event_json(struct acct *a, enum acct_event ev, const char **name_r)
 {
 	const struct acct_status *st = acct_status(a);
 	json_t *o;
@@ -203,7 +202,6 @@ ctl_server_event_json(struct ctl_server *s, struct acct *a,
 					    json_string(st->name));
 		return o;
 	}
-	(void)s;
 	return NULL;
 }
 
@@ -220,8 +218,8 @@ ctl_server_acct_event(struct ctl_server *s, struct acct *a, enum acct_event ev)
 	for (struct ctl_conn *c = s->conns; c != NULL; c = c->next) {
 		if (!c->is_watching || c->is_closing)
 			continue;
-		if (o == NULL && (o = ctl_server_event_json(s, a, ev,
-							    &name)) == NULL)
+		if (o == NULL &&
+		    (o = ctl_server_event_json(a, ev, &name)) == NULL)
 			return;
 		ctl_conn_queue_event(c, name, o);
 		if (ev == ACCT_EV_PASS_DONE && st->last.new_msgs > 0) {

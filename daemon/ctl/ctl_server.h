@@ -8,7 +8,7 @@
  *                         says "already running", a stale file replaced
  *   ctl_server_on_conn()  accept; SO_PEERCRED: the daemon's uid or root
  *                         only; the hello goes out
- *   ctl_conn_on_read()    bytes -> the proto/ctl decoder -> requests ->
+ *   ctl_conn_read_cb()    bytes -> the proto/ctl decoder -> requests ->
  *                         the command table (ctl_cmd.h)
  *   ctl_conn_flush()      replies and events leave through one bounded
  *                         queue per client: a client that does not read

@@ -129,8 +129,9 @@
  * exports after server changes without scanning first): a file whose
  * letters differ from the name the mirror gave it is not renamed, and a
  * durable file that is gone is not written again; the folder's watermark
- * then waits for the scan.  mirror_watch.h runs the scans while the
- * daemon runs; mirror_job.h runs its exports in steps on the loop.
+ * then waits for the scan.  While the daemon runs, mirror_watch.h says
+ * when readers changed the mirror; mirror_scan_job.h and mirror_job.h
+ * run scans and exports on the threadpool.
  */
 #ifndef MS_MIRROR_H
 #define MS_MIRROR_H
@@ -193,8 +194,9 @@ int mirror_export(struct store *s, const struct mirror_params *p,
 		  struct mirror_stats *st_r, struct ms_err *err_r) MS_WUR;
 
 /*
- * The same export in steps, so that a loop thread can do other work in
- * between (the daemon runs one bounded step per loop turn).  begin takes
+ * The same export in steps, so that its caller can do other work (or
+ * look for a cancel) in between: the daemon runs the steps one after the
+ * other on a pool thread (mirror_job.h).  begin takes
  * the account's folders and pending changes as they are; the caller must
  * not run a scan or a sync pass of the account until end (other accounts
  * may).  Every store write happens inside step, on the caller's thread.
@@ -204,9 +206,8 @@ int mirror_export(struct store *s, const struct mirror_params *p,
  *  - MIRROR_EXPORT_WORK: the next piece may block for long (listing a
  *    large folder, or the syncfs after a folder's files are written,
  *    which can take seconds) and touches no store state: run
- *    mirror_export_work(j) on any thread (the daemon uses the libuv
- *    threadpool), then step on (nothing else may use j meanwhile).  A
- *    step without the work run runs it itself;
+ *    mirror_export_work(j) on any thread, then step on (nothing else
+ *    may use j meanwhile).  A step without the work run runs it itself;
  *  - MS_OK: done; or a negative MS_E* with err_r set.
  * end frees the job, adding its counters to *st_r (may be NULL); ending
  * early abandons the export: what is not yet recorded is found again, or

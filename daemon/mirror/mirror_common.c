@@ -897,3 +897,65 @@ mirror__batch_flush(struct store_batch *b, bool force, struct ms_err *err_r)
 		return MS_OK;
 	return store_batch_commit(b, err_r);
 }
+
+/* --- reports from a pool thread -------------------------------------------- */
+
+static void
+mirror_report_buf_note(const char *path, const char *why, void *arg)
+{
+	struct mirror_report_buf *rb = arg;
+	struct mirror_note *v;
+
+	if (rb->n == rb->cap) {
+		size_t cap = rb->cap != 0 ? rb->cap * 2 : 8;
+
+		if ((v = realloc(rb->v, cap * sizeof(*v))) == NULL)
+			return;	/* a report lost to memory, nothing more */
+		rb->v = v;
+		rb->cap = cap;
+	}
+	v = &rb->v[rb->n];
+	v->path = strdup(path);
+	v->why = strdup(why);
+	if (v->path == NULL || v->why == NULL) {
+		free(v->path);
+		free(v->why);
+		return;
+	}
+	rb->n++;
+}
+
+void
+mirror__report_buf_init(struct mirror_report_buf *rb)
+{
+	memset(rb, 0, sizeof(*rb));
+	maildir_report_init(&rb->rep, mirror_report_buf_note, rb);
+}
+
+static void
+mirror_report_buf_clear(struct mirror_report_buf *rb)
+{
+	for (size_t i = 0; i < rb->n; i++) {
+		free(rb->v[i].path);
+		free(rb->v[i].why);
+	}
+	rb->n = 0;
+}
+
+void
+mirror__report_buf_flush(struct mirror_report_buf *rb,
+			 struct maildir_report *out)
+{
+	for (size_t i = 0; i < rb->n; i++)
+		maildir_report_note(out, rb->v[i].path, rb->v[i].why);
+	mirror_report_buf_clear(rb);
+}
+
+void
+mirror__report_buf_deinit(struct mirror_report_buf *rb)
+{
+	mirror_report_buf_clear(rb);
+	free(rb->v);
+	maildir_report_deinit(&rb->rep);
+	memset(rb, 0, sizeof(*rb));
+}

@@ -26,6 +26,27 @@ struct mirror_incoming {
 	uint8_t hash[STORE_HASH_LEN];
 };
 
+/*
+ * How a scan on a pool thread (mirror_scan_job.h) makes its store writes
+ * (a batch commit, a folder made) and learns that it is to stop.  Its
+ * writes run on that thread, where their fsyncs hold no loop; the store's
+ * write lock keeps them from meeting another thread's.
+ */
+typedef int (*mirror_write_fn)(struct store *s, void *arg,
+			       struct ms_err *err_r);
+struct mirror_writer {
+	/* Runs fn(s, arg) and returns its result; MS_ECANCELED (fn not
+	 * run) once the scan is to stop. */
+	int (*run)(void *ctx, mirror_write_fn fn, void *arg,
+		   struct ms_err *err_r);
+	/* Has the scan been asked to stop? */
+	bool (*is_canceled)(void *ctx);
+	void *ctx;
+	/* A batch commits when it holds this many operations or bytes. */
+	size_t batch_ops;
+	size_t batch_mem;
+};
+
 /* The account and the pending changes that concern the mirror. */
 struct mirror_ctx {
 	struct store *s;
@@ -43,6 +64,9 @@ struct mirror_ctx {
 	size_t npaths;
 	bool is_fresh;		/* no marker: nothing missing is a deletion */
 	struct maildir_namegen gen;
+	/* The scan's writes; NULL: on the caller's thread (export, check
+	 * and a scan run directly). */
+	const struct mirror_writer *w;
 };
 
 int mirror__ctx_init(struct mirror_ctx *c, struct store *s,
@@ -189,6 +213,34 @@ size_t mirror__hash_find(const void *v, size_t n, size_t size,
 int mirror__flags_merge(struct store_batch *b, const struct store_msg *m,
 			maildir_flags_t ref, maildir_flags_t now,
 			uint32_t *flags_r, struct ms_err *err_r) MS_WUR;
+
+/*
+ * mirror_scan() with its store writes handed to w (NULL: made directly);
+ * checks w's cancel between files and returns MS_ECANCELED then.
+ */
+int mirror__scan_with(struct store *s, const struct mirror_params *p,
+		      const struct mirror_writer *w, struct mirror_stats *st_r,
+		      struct ms_err *err_r) MS_WUR;
+
+/*
+ * A report a pool thread fills (rep, whose callback collects each note),
+ * passed on to the caller's report on the loop: the caller's may be in
+ * use there meanwhile (the watch reports into it).
+ */
+struct mirror_note {
+	char *path;
+	char *why;
+};
+struct mirror_report_buf {
+	struct maildir_report rep;
+	struct mirror_note *v;
+	size_t n, cap;
+};
+void mirror__report_buf_init(struct mirror_report_buf *rb);
+/* Each note into out (may be NULL), once; loop thread. */
+void mirror__report_buf_flush(struct mirror_report_buf *rb,
+			      struct maildir_report *out);
+void mirror__report_buf_deinit(struct mirror_report_buf *rb);
 
 /* Commits b when it holds enough (or always, with force). */
 int mirror__batch_flush(struct store_batch *b, bool force,

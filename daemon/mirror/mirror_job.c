@@ -1,95 +1,84 @@
-/* mirror_job.c - the mirror export in steps on a libuv loop. */
+/*
+ * mirror_job.c - the mirror export on the libuv threadpool
+ * (mirror_job.h).
+ *
+ * The story of a job: mirror_job_start() copies the params (the worker
+ * reports into a report of its own) and queues the worker
+ * (mirror_job_work(), a pool thread), which begins the export and runs
+ * its steps and their blocking work one after the other, looking between
+ * two steps for a cancel (mirror_job_cancel() sets the flag); when it
+ * returns, mirror_job_after_work() ends the export, passes the reports
+ * on, calls back and frees the job.
+ */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
+#include "mirror/mirror_int.h"
 #include "mirror/mirror_job.h"
 
 struct mirror_job {
-	uv_idle_t idle;			/* one export step per loop turn */
-	uv_work_t work;			/* blocking work on the threadpool */
-	struct mirror_export_job *ej;
+	uv_work_t work;
+	struct store *s;
+	/* The worker's params: the caller's, with its own report. */
+	struct mirror_params p;
+	struct mirror_report_buf notes;	/* the worker's until after_work */
+	struct maildir_report *out_rep;	/* the caller's */
+	struct mirror_export_job *ej;	/* the worker's until after_work */
 	uint64_t slice_ns;
 	mirror_job_cb cb;
 	void *arg;
-	bool is_working;		/* work is queued or running */
-	bool is_canceled;
-	bool is_finishing;		/* the idle handle is closing */
+	bool is_canceled;		/* set by the loop, read by the worker */
 	int rc;
 	struct ms_err err;
 	struct mirror_stats st;
 };
 
-static void
-mirror_job_on_close(uv_handle_t *h)
+static bool
+mirror_job_is_canceled(struct mirror_job *j)
 {
-	struct mirror_job *j = h->data;
-
-	mirror_export_end(&j->ej, &j->st);
-	j->cb(j, j->rc, &j->st, &j->err, j->arg);
-	free(j);
-}
-
-static void
-mirror_job_finish(struct mirror_job *j, int rc)
-{
-	if (j->is_finishing)
-		return;
-	j->is_finishing = true;
-	j->rc = rc;
-	uv_idle_stop(&j->idle);
-	uv_close((uv_handle_t *)&j->idle, mirror_job_on_close);
+	return __atomic_load_n(&j->is_canceled, __ATOMIC_ACQUIRE);
 }
 
 static void
 mirror_job_work(uv_work_t *w)
 {
 	struct mirror_job *j = w->data;
+	int rc = mirror_export_begin(j->s, &j->p, &j->ej, &j->err);
 
-	/* The export job is the thread's alone until after_work. */
-	mirror_export_work(j->ej);
+	while (rc == MS_OK || rc == MS_AGAIN) {
+		if (mirror_job_is_canceled(j)) {
+			rc = MS_ECANCELED;
+			break;
+		}
+		rc = mirror_export_step(j->ej, j->slice_ns, &j->err);
+		if (rc == MIRROR_EXPORT_WORK) {
+			mirror_export_work(j->ej);
+			rc = MS_AGAIN;
+		}
+		if (rc == MS_OK)
+			break;
+	}
+	j->rc = rc;
 }
-
-static void mirror_job_on_idle(uv_idle_t *h);
 
 static void
 mirror_job_after_work(uv_work_t *w, int status)
 {
 	struct mirror_job *j = w->data;
+	int rc = j->rc;
 
-	j->is_working = false;
-	if (j->is_canceled) {
-		mirror_job_finish(j, MS_ECANCELED);
-		return;
-	}
-	/* Not run (status < 0, which only a cancel causes): the next step
-	 * runs it itself. */
-	(void)status;
-	uv_idle_start(&j->idle, mirror_job_on_idle);
-}
-
-static void
-mirror_job_on_idle(uv_idle_t *h)
-{
-	struct mirror_job *j = h->data;
-	int rc = mirror_export_step(j->ej, j->slice_ns, &j->err);
-
-	if (rc == MS_AGAIN)
-		return;
-	if (rc == MIRROR_EXPORT_WORK) {
-		uv_idle_stop(&j->idle);
-		j->is_working = true;
-		if ((rc = uv_queue_work(h->loop, &j->work, mirror_job_work,
-					mirror_job_after_work)) < 0) {
-			/* The next step runs it here instead. */
-			log_debug("mirror export work on the threadpool: %s",
-				  uv_strerror(rc));
-			j->is_working = false;
-			uv_idle_start(&j->idle, mirror_job_on_idle);
-		}
-		return;
-	}
-	mirror_job_finish(j, rc);
+	/* What the export recorded stays; the rest the next one does. */
+	mirror_export_end(&j->ej, &j->st);
+	mirror__report_buf_flush(&j->notes, j->out_rep);
+	if (status < 0 || j->is_canceled)
+		rc = MS_ECANCELED;
+	if (rc == MS_ECANCELED)
+		ms_err_set(&j->err, MS_ECANCELED, "mirror export canceled");
+	j->cb(j, rc, &j->st, &j->err, j->arg);
+	mirror__report_buf_deinit(&j->notes);
+	free(j);
 }
 
 struct mirror_job *
@@ -98,37 +87,39 @@ mirror_job_start(uv_loop_t *loop, struct store *s,
 		 mirror_job_cb cb, void *arg, struct ms_err *err_r)
 {
 	struct mirror_job *j = calloc(1, sizeof(*j));
+	int rc;
 
 	if (j == NULL) {
 		ms_err_set(err_r, MS_ENOMEM, "out of memory");
 		return NULL;
 	}
-	if (mirror_export_begin(s, p, &j->ej, err_r) != MS_OK) {
-		free(j);
-		return NULL;
-	}
+	mirror__report_buf_init(&j->notes);
+	j->s = s;
+	j->p = *p;
+	j->p.rep = &j->notes.rep;
+	j->out_rep = p->rep;
 	j->slice_ns = (uint64_t)(slice_ms != 0 ? slice_ms : MIRROR_JOB_SLICE_MS) *
 		      1000000u;
 	j->cb = cb;
 	j->arg = arg;
-	j->idle.data = j;
 	j->work.data = j;
-	uv_idle_init(loop, &j->idle);
-	uv_idle_start(&j->idle, mirror_job_on_idle);
+	if ((rc = uv_queue_work(loop, &j->work, mirror_job_work,
+				mirror_job_after_work)) != 0) {
+		mirror__report_buf_deinit(&j->notes);
+		free(j);
+		ms_err_set(err_r, MS_EINTERNAL, "mirror export: %s",
+			   uv_strerror(rc));
+		return NULL;
+	}
 	return j;
 }
 
 void
 mirror_job_cancel(struct mirror_job *j)
 {
-	if (j == NULL || j->is_finishing || j->is_canceled)
+	if (j == NULL || j->is_canceled)
 		return;
-	j->is_canceled = true;
-	if (j->is_working) {
-		/* Not started yet: it is dropped and after_work reports;
-		 * running: after_work reports when it returns. */
-		(void)uv_cancel((uv_req_t *)&j->work);
-		return;
-	}
-	mirror_job_finish(j, MS_ECANCELED);
+	__atomic_store_n(&j->is_canceled, true, __ATOMIC_RELEASE);
+	/* Not started yet: dropped, and after_work reports. */
+	(void)uv_cancel((uv_req_t *)&j->work);
 }

@@ -1,10 +1,13 @@
 /*
  * mirror_job.h - mirror_export() on a libuv loop without holding the loop:
- * the export runs in steps of at most slice_ms each, one per loop turn (a
- * uv_idle handle, so the loop polls for I/O, timers and signals between
- * steps), and what may block for long without touching the store (each
- * folder's listing, and its syncfs(2), which can take seconds) runs on
- * the libuv threadpool.  Every store write stays on the loop thread.
+ * the whole export (reading the store, listing folders, writing and
+ * renaming files, whose inode allocation alone can take milliseconds on a
+ * busy file system, each folder's syncfs(2), which can take seconds, and
+ * the commits of what it recorded) runs on the libuv threadpool, in steps
+ * between which it looks for a cancel.  Its commits run there too, under
+ * the store's write lock (a loop write meanwhile waits for one of them).
+ * What the export reports (paths left alone) reaches p->rep on the loop,
+ * before the callback.
  *
  * While a job runs, the caller must not scan or sync the same account
  * (see mirror_export_begin()).
@@ -18,7 +21,8 @@
 #include "mirror/mirror.h"
 #include "store/store.h"
 
-/* Work per loop turn, in milliseconds, when the caller passes 0. */
+/* How often the worker looks for a cancel, in milliseconds, when the
+ * caller passes 0. */
 #define MIRROR_JOB_SLICE_MS 20
 
 struct mirror_job;
@@ -33,9 +37,10 @@ typedef void (*mirror_job_cb)(struct mirror_job *j, int rc,
 			      const struct ms_err *err, void *arg);
 
 /*
- * Starts exporting p->account's mirror.  s and *p must outlive the job.
- * Returns NULL with err_r set when the export cannot begin (no callback
- * then).
+ * Starts exporting p->account's mirror.  s and *p (its strings) must
+ * outlive the job; p->rep may be NULL.  Returns NULL with err_r set when
+ * the job cannot be queued (no callback then); an export that cannot
+ * begin reports its error through the callback.
  */
 struct mirror_job *mirror_job_start(uv_loop_t *loop, struct store *s,
 				    const struct mirror_params *p,
@@ -44,9 +49,10 @@ struct mirror_job *mirror_job_start(uv_loop_t *loop, struct store *s,
 
 /*
  * Abandons the export between two steps (what is done is kept; the next
- * export finishes the rest).  The callback fires with MS_ECANCELED from
- * the loop soon after, or once work under way on the threadpool (a
- * listing, a syncfs) has returned.  A no-op once the job is finishing.
+ * export finishes the rest).  The callback fires with MS_ECANCELED once
+ * the worker has returned (a listing, a syncfs or a commit under way
+ * ends first; the loop must keep running until then).  A no-op on NULL
+ * or a job already canceled.
  */
 void mirror_job_cancel(struct mirror_job *j);
 

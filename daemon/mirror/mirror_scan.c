@@ -63,6 +63,7 @@ struct mirror_scan {
 	struct mirror_left left;	/* its files of removed records */
 	struct mirror_nofile *nof;
 	size_t nnof, nof_cap;
+	char **paths;		/* each folder's Maildir, for the resolve */
 };
 
 static int
@@ -93,6 +94,72 @@ mirror_nofile_is_done(const void *e)
 	return ((const struct mirror_nofile *)e)->is_done;
 }
 
+static int
+mirror_scan_commit_fn(struct store *s, void *arg, struct ms_err *err_r)
+{
+	(void)s;
+	return store_batch_commit(arg, err_r);
+}
+
+/*
+ * Commits the batch when it holds enough (always with force): directly,
+ * or, for a scan on a pool thread, on the loop thread (c->w), in smaller
+ * batches so that no commit holds the loop for long.
+ */
+static int
+mirror_scan_flush(struct mirror_scan *x, bool force, struct ms_err *err_r)
+{
+	const struct mirror_writer *w = x->c->w;
+
+	if (w == NULL)
+		return mirror__batch_flush(x->b, force, err_r);
+	if (store_batch_count(x->b) == 0)
+		return MS_OK;
+	if (!force && store_batch_count(x->b) < w->batch_ops &&
+	    store_batch_mem(x->b) < w->batch_mem)
+		return MS_OK;
+	return w->run(w->ctx, mirror_scan_commit_fn, x->b, err_r);
+}
+
+struct mirror_scan_ensure {
+	const char *account;
+	const char *name;
+	char delim;
+	uint32_t attrs;
+	uint32_t *id_r;
+};
+
+static int
+mirror_scan_ensure_fn(struct store *s, void *arg, struct ms_err *err_r)
+{
+	struct mirror_scan_ensure *e = arg;
+
+	return store_folder_ensure(s, e->account, e->name, e->delim, e->attrs,
+				   e->id_r, err_r);
+}
+
+/* store_folder_ensure() where the scan's writes run. */
+static int
+mirror_scan_folder_ensure(struct mirror_ctx *c, const char *name, char delim,
+			  uint32_t attrs, uint32_t *id_r, struct ms_err *err_r)
+{
+	struct mirror_scan_ensure e = { c->p->account, name, delim, attrs,
+					id_r };
+
+	if (c->w == NULL)
+		return mirror_scan_ensure_fn(c->s, &e, err_r);
+	return c->w->run(c->w->ctx, mirror_scan_ensure_fn, &e, err_r);
+}
+
+/* A scan on a pool thread asked to stop: MS_ECANCELED, else MS_OK. */
+static int
+mirror_scan_check_cancel(const struct mirror_ctx *c, struct ms_err *err_r)
+{
+	if (c->w == NULL || !c->w->is_canceled(c->w->ctx))
+		return MS_OK;
+	return ms_err_set(err_r, MS_ECANCELED, "mirror scan canceled");
+}
+
 /* The file of record m is entry name with letters now. */
 static int
 mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
@@ -113,7 +180,7 @@ mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
 	    (rc = store_batch_msg_mirror(x->b, m->folder_id, m->uid, name))
 	    != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
-	return mirror__batch_flush(x->b, false, err_r);
+	return mirror_scan_flush(x, false, err_r);
 }
 
 static int
@@ -327,7 +394,8 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 		if (x->nnof > 1)
 			qsort(x->nof, x->nnof, sizeof(*x->nof), mirror__hash_cmp);
 		for (size_t i = 0; rc == MS_OK && i < x->md.l.n; i++)
-			if (!x->md.claimed[i])
+			if (!x->md.claimed[i] &&
+			    (rc = mirror_scan_check_cancel(x->c, err_r)) == MS_OK)
 				rc = mirror_scan_orphan(x, i, err_r);
 	}
 	x->st->folders++;
@@ -457,7 +525,50 @@ mirror_scan_append(struct mirror_scan *x, const struct mirror_unknown *u,
 		 x->c->p->account, u->dir,
 		 maildir_sub_name((enum maildir_sub)u->sub), u->name);
 	x->st->appends++;
-	return mirror__batch_flush(x->b, false, err_r);
+	return mirror_scan_flush(x, false, err_r);
+}
+
+/*
+ * Is the file of a record about to be taken for a deletion there after
+ * all?  A listing can miss a file that a reader renames while the
+ * directory is read (readdir gives an entry renamed meanwhile zero, one
+ * or two times), so each folder that has such records is listed again
+ * and a record found there is left for the next scan (the rename raised
+ * an event that brings one).
+ */
+static int
+mirror_scan_relist(struct mirror_scan *x, struct ms_err *err_r)
+{
+	struct mirror_ctx *c = x->c;
+	int rc = MS_OK;
+
+	for (size_t k = 0; rc == MS_OK && k < c->nfolders; k++) {
+		uint32_t id = c->folders[k].id;
+		struct mirror_dir md;
+		bool has = false, exists;
+
+		for (size_t i = 0; i < x->nvan && !has; i++)
+			has = !x->van[i].is_done && x->van[i].folder_id == id;
+		if (!has || x->paths == NULL || x->paths[k] == NULL)
+			continue;
+		rc = mirror__dir_open(&md, c->p->root, x->paths[k], false, NULL,
+				      &exists, err_r);
+		for (size_t i = 0; rc == MS_OK && exists && i < x->nvan; i++) {
+			struct mirror_vanished *v = &x->van[i];
+
+			if (v->is_done || v->folder_id != id ||
+			    mirror__dir_find(&md, v->key, strlen(v->key)) ==
+			    SIZE_MAX)
+				continue;
+			log_info("acct=%s mirror uid=%" PRIu32 ": its file was "
+				 "renamed while the folder was read; the next "
+				 "scan records what changed", c->p->account,
+				 v->uid);
+			v->is_done = true;
+		}
+		mirror__dir_close(&md);
+	}
+	return rc;
 }
 
 /* Matches new files with vanished records across the account's folders. */
@@ -470,6 +581,9 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 		qsort(x->van, x->nvan, sizeof(*x->van), mirror__hash_cmp);
 	for (size_t i = 0; rc == MS_OK && i < x->nunk; i++) {
 		struct mirror_unknown *u = &x->unk[i];
+
+		if ((rc = mirror_scan_check_cancel(x->c, err_r)) != MS_OK)
+			break;
 		size_t k = mirror__hash_find(x->van, x->nvan, sizeof(*x->van),
 					     u->hash, mirror_vanished_is_done);
 		struct mirror_vanished *v;
@@ -501,8 +615,10 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 		log_info("acct=%s mirror uid=%" PRIu32 " moved to %s/%s: MOVE "
 			 "pending", x->c->p->account, v->uid, u->dir, u->name);
 		x->st->moves++;
-		rc = mirror__batch_flush(x->b, false, err_r);
+		rc = mirror_scan_flush(x, false, err_r);
 	}
+	if (rc == MS_OK)
+		rc = mirror_scan_relist(x, err_r);
 	for (size_t i = 0; rc == MS_OK && i < x->nvan; i++) {
 		if (x->van[i].is_done)
 			continue;
@@ -519,7 +635,7 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 			break;
 		}
 		x->st->deletes++;
-		rc = mirror__batch_flush(x->b, false, err_r);
+		rc = mirror_scan_flush(x, false, err_r);
 	}
 	return rc;
 }
@@ -566,8 +682,8 @@ mirror_scan_new_folder(struct mirror_ctx *c, const char *abs, const char *name,
 	uint32_t id;
 	int rc;
 
-	rc = store_folder_ensure(c->s, c->p->account, name, delim,
-				 STORE_FOLDER_CREATE, &id, err_r);
+	rc = mirror_scan_folder_ensure(c, name, delim, STORE_FOLDER_CREATE,
+				       &id, err_r);
 	if (rc != MS_OK)
 		return rc;
 	log_info("acct=%s mirror new folder %s: \"%s\" to be created on the "
@@ -641,12 +757,11 @@ mirror_scan_tombstone(struct mirror_scan *x, struct store_folder *f,
 				      STORE_FS_MESSAGES);
 	if (rc != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
-	rc = mirror__batch_flush(x->b, true, err_r);
+	rc = mirror_scan_flush(x, true, err_r);
 	if (rc == MS_OK)
-		rc = store_folder_ensure(c->s, c->p->account, f->name,
-					 f->delimiter, (f->attrs &
-					 ~STORE_FOLDER_GONE) | STORE_FOLDER_CREATE,
-					 &id, err_r);
+		rc = mirror_scan_folder_ensure(c, f->name, f->delimiter,
+					       (f->attrs & ~STORE_FOLDER_GONE) |
+					       STORE_FOLDER_CREATE, &id, err_r);
 	if (rc == MS_OK)
 		rc = store_folder_get(c->s, f->id, f, err_r);
 	if (rc == STORE_NOTFOUND)
@@ -725,7 +840,7 @@ mirror_scan_gone_move(struct mirror_scan *x, const struct store_change *ch,
 		 "stays in %s", c->p->account, c->folders[src].name, ch->uid,
 		 c->folders[dest].name, c->folders[src].name);
 	x->st->moves_dropped++;
-	return mirror__batch_flush(x->b, false, err_r);
+	return mirror_scan_flush(x, false, err_r);
 }
 
 /* Tombstones first, then the moves into those that stay deleted. */
@@ -765,13 +880,21 @@ mirror_scan_gone(struct mirror_scan *x, char **paths, struct ms_err *err_r)
 	/* Committed before the folders are scanned: their records are
 	 * read afresh there. */
 	if (rc >= 0)
-		rc = mirror__batch_flush(x->b, true, err_r);
+		rc = mirror_scan_flush(x, true, err_r);
 	return rc;
 }
 
 int
 mirror_scan(struct store *s, const struct mirror_params *p,
 	    struct mirror_stats *st_r, struct ms_err *err_r)
+{
+	return mirror__scan_with(s, p, NULL, st_r, err_r);
+}
+
+int
+mirror__scan_with(struct store *s, const struct mirror_params *p,
+		  const struct mirror_writer *w, struct mirror_stats *st_r,
+		  struct ms_err *err_r)
 {
 	struct mirror_ctx c;
 	struct mirror_scan x = { .c = &c, .st = st_r };
@@ -782,6 +905,7 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 	if (stat(p->root, &sb) != 0 && errno == ENOENT)
 		return MS_OK;	/* no mirror yet: export makes it */
 	rc = mirror__ctx_init(&c, s, p, err_r);
+	c.w = w;
 	if (rc == MS_OK && (rc = store_batch_new(s, &x.b)) != MS_OK)
 		ms_err_set(err_r, rc, "out of memory");
 	if (rc == MS_OK && c.nfolders > 0 &&
@@ -801,17 +925,20 @@ mirror_scan(struct store *s, const struct mirror_params *p,
 		 * Maildir is known, so it is not a new folder either. */
 		if (paths[i] == NULL || (c.folders[i].attrs & STORE_FOLDER_GONE))
 			continue;
+		if ((rc = mirror_scan_check_cancel(&c, err_r)) != MS_OK)
+			break;
 		x.f = &c.folders[i];
 		x.path = paths[i];
 		rc = mirror_scan_folder(&x, err_r);
 	}
+	x.paths = paths;
 	if (rc == MS_OK)
 		rc = mirror_scan_resolve(&x, err_r);
 	/* What was found before an error is committed all the same. */
 	if (x.b != NULL) {
 		struct ms_err cerr = { 0 };
 
-		rc2 = mirror__batch_flush(x.b, true, &cerr);
+		rc2 = mirror_scan_flush(&x, true, &cerr);
 		if (rc2 != MS_OK && rc == MS_OK) {
 			rc = rc2;
 			if (err_r != NULL)

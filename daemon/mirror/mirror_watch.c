@@ -1,4 +1,5 @@
-/* mirror_watch.c - inotify-driven scans of an account's mirror. */
+/* mirror_watch.c - inotify events over an account's mirror, paused while
+ * a pass runs. */
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -8,8 +9,6 @@
 
 struct mirror_watch {
 	struct maildir_watch *mw;
-	struct store *s;
-	const struct mirror_params *p;
 	mirror_watch_cb cb;
 	void *arg;
 	bool is_paused;
@@ -18,28 +17,10 @@ struct mirror_watch {
 
 /*
  * One event per folder per burst arrives here; a scan covers the whole
- * account (a move spans two folders), so the first event of a burst
- * scans and the rest of the same burst find nothing new.  A scan of
- * 100,000 unchanged messages costs about 0.1 s.
+ * account (a move spans two folders), so the owner scans once for the
+ * first event of a burst and once more for any that came during that
+ * scan.
  */
-static void
-mirror_watch_scan(struct mirror_watch *w, const char *rel)
-{
-	struct mirror_stats st = { 0 };
-	struct ms_err err = { 0 };
-	int rc;
-
-	w->is_dirty = false;
-	rc = mirror_scan(w->s, w->p, &st, &err);
-	if (rc < 0)
-		log_warn("acct=%s mirror scan after a change in \"%s\": %s",
-			 w->p->account, rel, err.msg);
-	/* A new folder, even empty, is to be created on the server. */
-	if (rc < 0 || st.flag_changes + st.deletes + st.moves + st.appends +
-		      st.created > 0)
-		w->cb(w, rc, &st, &err, w->arg);
-}
-
 static void
 mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
 		      enum maildir_watch_what what, void *arg)
@@ -48,10 +29,11 @@ mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
 
 	(void)mw;
 	(void)what;
-	if (w->is_paused)
+	if (w->is_paused) {
 		w->is_dirty = true;
-	else
-		mirror_watch_scan(w, rel);
+		return;
+	}
+	w->cb(w, rel, w->arg);
 }
 
 void
@@ -67,14 +49,16 @@ mirror_watch_resume(struct mirror_watch *w)
 	if (w == NULL)
 		return;
 	w->is_paused = false;
-	if (w->is_dirty)
-		mirror_watch_scan(w, "(changed while paused)");
+	if (w->is_dirty) {
+		w->is_dirty = false;
+		w->cb(w, "(changed while paused)", w->arg);
+	}
 }
 
 struct mirror_watch *
-mirror_watch_new(uv_loop_t *loop, struct store *s,
-		 const struct mirror_params *p, unsigned delay_ms,
-		 mirror_watch_cb cb, void *arg, struct ms_err *err_r)
+mirror_watch_new(uv_loop_t *loop, const char *root, struct maildir_report *rep,
+		 unsigned delay_ms, mirror_watch_cb cb, void *arg,
+		 struct ms_err *err_r)
 {
 	struct mirror_watch *w = calloc(1, sizeof(*w));
 
@@ -82,12 +66,10 @@ mirror_watch_new(uv_loop_t *loop, struct store *s,
 		ms_err_set(err_r, MS_ENOMEM, "out of memory");
 		return NULL;
 	}
-	w->s = s;
-	w->p = p;
 	w->cb = cb;
 	w->arg = arg;
-	w->mw = maildir_watch_new(loop, p->root, delay_ms, mirror_watch_on_event,
-				  w, p->rep, err_r);
+	w->mw = maildir_watch_new(loop, root, delay_ms, mirror_watch_on_event,
+				  w, rep, err_r);
 	if (w->mw == NULL) {
 		free(w);
 		return NULL;

@@ -534,7 +534,7 @@ send_smtp_start(const struct send_smtp_params *p, struct send_smtp **s_r,
 		.password_cmd = has_own ? a->smtp_password_cmd :
 				a->password_cmd,
 		.oauth_token_cmd = has_own ? NULL : a->oauth_token_cmd,
-		.auth = acct_sasl_mech(a->auth),
+		.auth = acct_engine_sasl_mech(a->auth),
 		.on_ready_cb = send_smtp_on_ready,
 		.on_close_cb = send_smtp_on_close,
 	};

@@ -68,9 +68,24 @@ store_grow(struct store *s, struct ms_err *err_r)
 	return MS_OK;
 }
 
+static int store_write_locked(struct store *s, store__txn_fn fn, void *arg,
+			      struct ms_err *err_r);
+
 int
 store__write(struct store *s, store__txn_fn fn, void *arg,
 	     struct ms_err *err_r)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->write_lock);
+	rc = store_write_locked(s, fn, arg, err_r);
+	pthread_mutex_unlock(&s->write_lock);
+	return rc;
+}
+
+static int
+store_write_locked(struct store *s, store__txn_fn fn, void *arg,
+		   struct ms_err *err_r)
 {
 	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn;
@@ -635,6 +650,12 @@ store_open(struct store **store_r, const struct store_params *params,
 		free(s);
 		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
 	}
+	if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
+		pthread_mutex_destroy(&s->spool_lock);
+		pthread_rwlock_destroy(&s->resize_lock);
+		free(s);
+		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
+	}
 	/* Without it (no /proc) the map is not found either (maps). */
 	s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	s->map_size = params->map_size ? params->map_size : STORE_DEFAULT_MAP;
@@ -700,6 +721,7 @@ store_close(struct store **storep)
 	if (s->statm_fd >= 0)
 		close(s->statm_fd);
 	pthread_mutex_destroy(&s->spool_lock);
+	pthread_mutex_destroy(&s->write_lock);
 	pthread_rwlock_destroy(&s->resize_lock);
 	free(s);
 }

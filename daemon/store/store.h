@@ -36,11 +36,14 @@
  * the end of a write transaction, the body, its body_info, its summary and
  * its Message-ID index entries are deleted in that same transaction.
  *
- * Threads: every function that writes runs on one thread (the loop
- * thread).  Read functions may run on other threads (the environment is
- * opened with MDB_NOTLS); every read opens and closes its own short read
- * transaction and copies what it returns, so nothing returned points into
- * the map.  No function keeps a transaction open after it returns.  A map
+ * Threads: writes are serialized by a lock, so a function that writes
+ * may run on any thread; the daemon makes them on the loop thread, except
+ * a batch it hands whole to a pool thread to commit (a loop write made
+ * meanwhile waits for that commit), and never writes one batch from two
+ * threads.  Read functions may run on any thread at any time (the
+ * environment is opened with MDB_NOTLS); every read opens and closes its
+ * own short read transaction and copies what it returns, so nothing
+ * returned points into the map.  No function keeps a transaction open after it returns.  A map
  * resize waits until no read transaction is open (a reader/writer lock).
  *
  * Memory: a body is in memory while it arrives (up to the spool
@@ -361,6 +364,9 @@ void store_body_free(struct store_body **bp);
 int store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		    uint64_t offset, void *dst, size_t len, size_t *n_r,
 		    struct ms_err *err_r) MS_WUR;
+/* The size of the stored body with this hash.  MS_OK or STORE_NOTFOUND. */
+int store_body_size_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+			uint64_t *size_r, struct ms_err *err_r) MS_WUR;
 /* The whole body appended to out (bounded by out's limit).  MS_OK,
  * STORE_NOTFOUND or MS_ETOOBIG. */
 int store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
@@ -466,15 +472,34 @@ int store_refusal_list(struct store *s, uint32_t folder_id,
 
 /* --- POP3 ---------------------------------------------------------------- */
 
+/*
+ * A message downloaded from a POP3 server, keyed by its UIDL (or, for a
+ * server without UIDL, the POP3 engine's own key: see sync/pop3_plan.h).
+ * It holds a reference on the body, so that a message the reader deleted
+ * locally is not downloaded again while the server still has it.
+ */
 struct store_pop3 {
 	uint8_t hash[STORE_HASH_LEN];
-	int64_t fetched;	/* when the message was stored */
-	bool is_deleted;	/* DELE done on the server */
+	int64_t fetched;	/* when the message was first stored */
+	/* A deletion is owed: the server is to delete it (DELE is sent
+	 * again each pass until the server lists it no more). */
+	bool is_deleted;
 };
 
 /* MS_OK or STORE_NOTFOUND. */
 int store_pop3_get(struct store *s, const char *account, const char *uidl,
 		   struct store_pop3 *rec_r, struct ms_err *err_r) MS_WUR;
+
+struct store_pop3_entry {
+	char uidl[STORE_UIDL_MAX + 1];
+	struct store_pop3 rec;
+};
+
+/* Every POP3 record of account, ordered by UIDL as memcmp orders bytes.
+ * *v_r is malloc'ed (NULL when none): free() it. */
+int store_pop3_list(struct store *s, const char *account,
+		    struct store_pop3_entry **v_r, size_t *n_r,
+		    struct ms_err *err_r) MS_WUR;
 
 /* --- outbox -------------------------------------------------------------- */
 

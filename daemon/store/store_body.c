@@ -118,6 +118,8 @@ store_body_share(struct store_body *b)
 	b->spool_off = s->spool_end;
 	b->is_shared = true;
 	s->spool_end += b->size;
+	if (s->spool_end > s->spool_size)
+		s->spool_size = s->spool_end;
 	s->spool_live++;
 	free(b->mem);
 	b->mem = NULL;
@@ -125,7 +127,11 @@ out:
 	pthread_mutex_unlock(&s->spool_lock);
 }
 
-/* A body in the shared spool is gone: the last one empties the file. */
+/*
+ * A body in the shared spool is gone: after the last one the spool is
+ * written again from its start, and the file shrinks only when it has
+ * grown past STORE__SPOOL_KEEP.
+ */
 static void
 store_body_unshare(struct store_body *b)
 {
@@ -133,10 +139,12 @@ store_body_unshare(struct store_body *b)
 
 	pthread_mutex_lock(&s->spool_lock);
 	if (--s->spool_live == 0) {
+		s->spool_end = 0;
 		/* Failing that, the file just keeps its bytes until the
-		 * store closes; appends go on from where they were. */
-		if (ftruncate(s->spool_fd, 0) == 0)
-			s->spool_end = 0;
+		 * store closes. */
+		if (s->spool_size > STORE__SPOOL_KEEP &&
+		    ftruncate(s->spool_fd, STORE__SPOOL_KEEP) == 0)
+			s->spool_size = STORE__SPOOL_KEEP;
 	}
 	pthread_mutex_unlock(&s->spool_lock);
 	b->is_shared = false;
@@ -593,6 +601,33 @@ store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		rc = STORE_NOTFOUND;
 	} else {
 		rc = store__mdb_err(s, err_r, rc, "reading a body");
+	}
+	store__read_end(s, txn);
+	return rc;
+}
+
+int
+store_body_size_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		    uint64_t *size_r, struct ms_err *err_r)
+{
+	MDB_val k = { STORE_HASH_LEN, (void *)hash }, v;
+	MDB_txn *txn;
+	int rc;
+
+	*size_r = 0;
+	rc = store__read_begin(s, &txn, err_r);
+	if (rc < 0)
+		return rc;
+	rc = mdb_get(txn, s->dbi[STORE_DBI_BODY_INFO], &k, &v);
+	if (rc == 0 && v.mv_size == STORE__INFO_LEN) {
+		*size_r = store__get64((const uint8_t *)v.mv_data + 4);
+		rc = MS_OK;
+	} else if (rc == 0) {
+		rc = ms_err_set(err_r, MS_ESTORE, "store: bad body_info");
+	} else if (rc == MDB_NOTFOUND) {
+		rc = STORE_NOTFOUND;
+	} else {
+		rc = store__mdb_err(s, err_r, rc, "reading body_info");
 	}
 	store__read_end(s, txn);
 	return rc;

@@ -310,6 +310,20 @@ store_change_list_folder(struct store *s, uint32_t folder_id, size_t max,
 				 err_r);
 }
 
+/* A POP3 value: hash, fetched i64, owed u8.  False when malformed. */
+static bool
+store_pop3_decode(const MDB_val *v, struct store_pop3 *rec_r)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size != STORE_HASH_LEN + 9)
+		return false;
+	memcpy(rec_r->hash, p, STORE_HASH_LEN);
+	rec_r->fetched = (int64_t)store__get64(p + STORE_HASH_LEN);
+	rec_r->is_deleted = p[STORE_HASH_LEN + 8] != 0;
+	return true;
+}
+
 int
 store_pop3_get(struct store *s, const char *account, const char *uidl,
 	       struct store_pop3 *rec_r, struct ms_err *err_r)
@@ -331,12 +345,7 @@ store_pop3_get(struct store *s, const char *account, const char *uidl,
 	if (rc < 0)
 		return rc;
 	rc = mdb_get(txn, s->dbi[STORE_DBI_POP3], &k, &v);
-	if (rc == 0 && v.mv_size == STORE_HASH_LEN + 9) {
-		const uint8_t *p = v.mv_data;
-
-		memcpy(rec_r->hash, p, STORE_HASH_LEN);
-		rec_r->fetched = (int64_t)store__get64(p + STORE_HASH_LEN);
-		rec_r->is_deleted = p[STORE_HASH_LEN + 8] != 0;
+	if (rc == 0 && store_pop3_decode(&v, rec_r)) {
 		rc = MS_OK;
 	} else if (rc == 0) {
 		rc = ms_err_set(err_r, MS_ESTORE, "store: bad pop3 record");
@@ -347,6 +356,61 @@ store_pop3_get(struct store *s, const char *account, const char *uidl,
 	}
 	store__read_end(s, txn);
 	return rc;
+}
+
+int
+store_pop3_list(struct store *s, const char *account,
+		struct store_pop3_entry **v_r, size_t *n_r,
+		struct ms_err *err_r)
+{
+	struct store_pop3_entry *arr = NULL;
+	size_t n = 0, cap = 0, al = strlen(account);
+	uint8_t key[STORE_ACCOUNT_MAX + 1];
+	MDB_val k = { al + 1, key }, v;
+	MDB_cursor *c;
+	MDB_txn *txn;
+	int rc, op = MDB_SET_RANGE;
+
+	*v_r = NULL;
+	*n_r = 0;
+	if (al == 0 || al > STORE_ACCOUNT_MAX)
+		return ms_err_set(err_r, MS_EINVAL, "store: bad pop3 account");
+	memcpy(key, account, al);
+	key[al] = '\0';
+	rc = store__cursor_begin(s, STORE_DBI_POP3, &txn, &c, err_r);
+	if (rc < 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		size_t ul = k.mv_size - al - 1;
+
+		op = MDB_NEXT;
+		if (k.mv_size <= al + 1 || memcmp(k.mv_data, key, al + 1) != 0)
+			break;
+		if (store__reserve(&arr, &cap, n, sizeof(*arr), 64) < 0) {
+			rc = ms_err_set(err_r, MS_ENOMEM,
+					"store: out of memory");
+			goto out;
+		}
+		if (ul > STORE_UIDL_MAX || !store_pop3_decode(&v, &arr[n].rec)) {
+			rc = ms_err_set(err_r, MS_ESTORE,
+					"store: bad pop3 record");
+			goto out;
+		}
+		memcpy(arr[n].uidl, (const uint8_t *)k.mv_data + al + 1, ul);
+		arr[n].uidl[ul] = '\0';
+		n++;
+	}
+	rc = (rc == MDB_NOTFOUND || rc == 0) ? MS_OK :
+	     store__mdb_err(s, err_r, rc, "pop3 records");
+out:
+	store__cursor_end(s, txn, c);
+	if (rc < 0) {
+		free(arr);
+		return rc;
+	}
+	*v_r = arr;
+	*n_r = n;
+	return MS_OK;
 }
 
 /* --- leftovers ------------------------------------------------------------ */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "session/imap_session.h"
 #include "sync/imap_sync_int.h"
+#include "sync/sync_commit.h"
 
 static void sync_finish(struct imap_sync *as, int reason,
 			const struct ms_err *err);
@@ -62,7 +63,17 @@ sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 	if (as->is_done)
 		return;
 	as->is_closing = true;
-	/* Whatever is complete stays: the watermark covers only it. */
+	/* Whatever is complete stays: the watermark covers only it.  The
+	 * batch committing behind the pass comes first. */
+	if (as->behind != NULL && as->sum.rc != MS_ESTORE) {
+		struct ms_err cerr = { 0 };
+
+		if (sync_commit_behind_join(as->behind, &cerr) < 0) {
+			as->sum.rc = MS_ESTORE;
+			snprintf(as->sum.error, sizeof(as->sum.error),
+				 "store: %.200s", cerr.msg);
+		}
+	}
 	if (as->sum.rc != MS_ESTORE) {
 		struct ms_err cerr = { 0 };
 
@@ -141,6 +152,13 @@ imap_sync_start(const struct imap_sync_params *params,
 		return ms_err_set(err_r, rc, "store batch: %s",
 				  ms_strerror(rc));
 	}
+	if (params->loop != NULL &&
+	    (rc = sync_commit_behind_new(params->store, &as->behind)) < 0) {
+		store_batch_free(&as->batch);
+		free(as->only_folder);
+		free(as);
+		return ms_err_set(err_r, rc, "commits: %s", ms_strerror(rc));
+	}
 	as->after_discovery = sync_pass_folders;
 	as->after_folders = sync_pass_end;
 	*sync_r = as;
@@ -169,6 +187,7 @@ imap_sync_free(struct imap_sync **syncp)
 		return;
 	sync_run_end(as);
 	store_batch_free(&as->batch);
+	sync_commit_behind_free(&as->behind);
 	for (size_t i = 0; i < as->n_folds; i++)
 		free(as->folds[i].name);
 	free(as->folds);

@@ -77,6 +77,10 @@ struct imap_sync_summary {
 
 struct imap_sync_params {
 	struct store *store;
+	/* The loop the pass runs on: full batches of new messages commit
+	 * on its threadpool, behind the pass (sync/sync_commit.h); NULL:
+	 * every batch commits in place. */
+	uv_loop_t *loop;
 	const struct cfg_account *account;	/* must outlive the sync */
 	/* Ready (logged in) and idle; borrowed until on_done.  Its end
 	 * must be handed to imap_sync_session_closed(). */

@@ -28,6 +28,9 @@
 /* or this many body bytes waiting (spooled or in memory): LMDB copies
  * every page a commit writes into memory, so this bounds that copy */
 #define SYNC_BATCH_MEM (2u << 20)
+/* A batch may grow to this many times the budget while the one before it
+ * commits on the threadpool (sync_commit.h). */
+#define SYNC_BEHIND_SLACK 4
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
 /* Folders one LIST may show (mailsyncd.1); more fail the account. */
 #define SYNC_FOLDERS_MAX 10000
@@ -186,6 +189,9 @@ struct imap_sync {
 	const char *name;
 	struct imap_session *sess;
 	struct store_batch *batch;
+	/* Full batches commit behind the pass (sync_commit.h); NULL
+	 * without a loop: every commit in place. */
+	struct sync_commit_behind *behind;
 	enum sync_step step;
 	sync_event_fn *on_event;	/* the part under way; NULL: none */
 	sync_next_fn *after_discovery;
@@ -226,10 +232,11 @@ uint32_t sync_uid_after(uint32_t uid);
 /* The UIDNEXT watermark of the fetch under way; false when it does not
  * move (or must not). */
 bool sync_watermark(const struct imap_sync *as, struct store_folder_state *st);
-/* Commits the batch with the UIDNEXT watermark; fails the account on a
- * store error. */
+/* Commits the batch with the UIDNEXT watermark, after the batch that
+ * commits behind the pass; fails the account on a store error. */
 int sync_commit(struct imap_sync *as);
-/* Commits when the batch is past its budget. */
+/* When the batch is past its budget: hands it to a pool thread to
+ * commit (sync_commit.h), or commits it. */
 int sync_commit_if_full(struct imap_sync *as);
 /* A batch operation could not be queued (out of memory): fatal. */
 bool sync_batch_ok(struct imap_sync *as, int rc);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "session/imap_session.h"
 #include "sync/imap_sync_int.h"
+#include "sync/sync_commit.h"
 #include "sync/sync_flags.h"
 
 /* Untagged responses go to the part of the pass under way. */
@@ -101,40 +102,94 @@ sync_watermark(const struct imap_sync *as, struct store_folder_state *st)
 	return true;
 }
 
-/* Commits the batch, with the watermark (sync_watermark()). */
-int
-sync_commit(struct imap_sync *as)
+/* The result of the batch committing behind the pass (waiting for it);
+ * a failure fails the account. */
+static int
+sync_commit_join(struct imap_sync *as)
 {
-	struct sync_run *r = &as->run;
-	struct store_folder_state st;
 	struct ms_err err = { 0 };
 	int rc;
 
-	if (sync_watermark(as, &st)) {
-
-		if ((rc = store_batch_folder_state(as->batch, r->fold->id, &st,
-						   STORE_FS_UIDVALIDITY |
-						   STORE_FS_UIDNEXT)) < 0)
-			goto fail;
-	}
-	if (store_batch_count(as->batch) == 0)
+	if (as->behind == NULL ||
+	    (rc = sync_commit_behind_join(as->behind, &err)) >= 0)
 		return MS_OK;
-	if ((rc = store_batch_commit(as->batch, &err)) < 0)
-		goto fail;
-	sync_progress(as);
-	return MS_OK;
-fail:
 	sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg : ms_strerror(rc));
 	return rc;
 }
 
+/* The watermark (sync_watermark()) into the batch. */
+static int
+sync_commit_watermark(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st;
+	int rc;
+
+	if (!sync_watermark(as, &st))
+		return MS_OK;
+	if ((rc = store_batch_folder_state(as->batch, r->fold->id, &st,
+					   STORE_FS_UIDVALIDITY |
+					   STORE_FS_UIDNEXT)) < 0)
+		sync_fail(as, rc, "store: %s", ms_strerror(rc));
+	return rc;
+}
+
+/* Commits the batch, with the watermark, after the one committing behind
+ * (so what the pass reads next is committed). */
+int
+sync_commit(struct imap_sync *as)
+{
+	struct ms_err err = { 0 };
+	int rc;
+
+	if ((rc = sync_commit_join(as)) < 0 ||
+	    (rc = sync_commit_watermark(as)) < 0)
+		return rc;
+	if (store_batch_count(as->batch) == 0)
+		return MS_OK;
+	if ((rc = store_batch_commit(as->batch, &err)) < 0) {
+		sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg :
+			  ms_strerror(rc));
+		return rc;
+	}
+	sync_progress(as);
+	return MS_OK;
+}
+
+/*
+ * A full batch (new messages, mostly) is handed to a pool thread to
+ * commit, with the watermark, once the one before it is committed; the
+ * pass goes on filling the spare.  While the one before still commits,
+ * the batch grows, up to SYNC_BEHIND_SLACK times its budget, and is then
+ * committed here after it (the disk is slower than the network).
+ */
 int
 sync_commit_if_full(struct imap_sync *as)
 {
-	if (store_batch_count(as->batch) < SYNC_BATCH_OPS &&
-	    store_batch_commit_mem(as->batch) < SYNC_BATCH_MEM)
+	struct ms_err err = { 0 };
+	uint64_t ops = store_batch_count(as->batch);
+	uint64_t mem = store_batch_commit_mem(as->batch);
+	int rc;
+
+	if (ops < SYNC_BATCH_OPS && mem < SYNC_BATCH_MEM)
 		return MS_OK;
-	return sync_commit(as);
+	if (as->behind == NULL || as->params.loop == NULL)
+		return sync_commit(as);
+	if (!sync_commit_behind_is_finished(as->behind) &&
+	    ops < SYNC_BEHIND_SLACK * SYNC_BATCH_OPS &&
+	    mem < SYNC_BEHIND_SLACK * SYNC_BATCH_MEM)
+		return MS_OK;
+	if ((rc = sync_commit_join(as)) < 0)
+		return rc;
+	if (!sync_commit_behind_is_ready(as->behind))
+		return sync_commit(as);	/* the last request not yet retired */
+	if ((rc = sync_commit_watermark(as)) < 0)
+		return rc;
+	if (sync_commit_behind_start(as->behind, as->params.loop, &as->batch,
+				     &err) < 0)
+		return sync_commit(as);
+	sync_progress(as);
+	return MS_OK;
 }
 
 /* A batch operation could not be queued (out of memory): fatal. */

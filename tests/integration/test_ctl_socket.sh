@@ -99,6 +99,20 @@ names = [json.loads(l)["event"] for l in open(sys.argv[1])]
 assert names[0] == "status" and "pass-done" in names and "new-mail" in names, names
 EOF
 
+# --- on a terminal: colour (never with NO_COLOR) and sync --wait's bar ---------------
+# script(1) gives mailsyncctl a pseudo-terminal as its stdout.
+tty_run() { script -qec "$*" /dev/null < /dev/null; }
+out="$(tty_run "'$MAILSYNCCTL' -c '$CFG' status")"
+[[ "$out" == *$'\033[32midle\033[0m'* ]] && ok "status on a terminal: the state in colour" ||
+	fail "status on a terminal: $(printf '%q' "$out")"
+out="$(tty_run "NO_COLOR=1 '$MAILSYNCCTL' -c '$CFG' status")"
+[[ "$out" != *$'\033'* ]] && [[ "$out" == *idle* ]] && ok "NO_COLOR: no colour on a terminal" ||
+	fail "NO_COLOR: $(printf '%q' "$out")"
+out="$(tty_run "'$MAILSYNCCTL' -c '$CFG' sync t --wait")"; rc=$?
+[ "$rc" = 0 ] && [[ "$out" == *"t ["*"%"*"folders"* ]] && [[ "$out" == *$'\033[K'* ]] &&
+	ok "sync --wait on a terminal: a redrawn progress bar" ||
+	fail "sync --wait on a terminal: exit $rc: $(printf '%q' "$out" | head -c 600)"
+
 # --- pause, resume --------------------------------------------------------------------
 C pause t >/dev/null && [ "$(J status | jq_py 'd["accounts"][0]["state"]')" = paused ] &&
 	ok "pause: paused" || fail "pause"
@@ -114,6 +128,9 @@ C resume t >/dev/null && wait_for "resumed pass" 15 log_has 'acct=t state=idle '
 serving() { J status >/dev/null 2>&1; }
 out="$("$MS_PYTHON" "$PEER" "$SOCK" garbage)"
 [ "$out" = "bad-frame closed" ] && ok "garbage: bad-frame, then closed" || fail "garbage: $out"
+out="$("$MS_PYTHON" "$PEER" "$SOCK" badhello)"
+[ "$out" = "proto-mismatch closed" ] && ok "a client of another protocol version: proto-mismatch, closed" ||
+	fail "badhello: $out"
 out="$("$MS_PYTHON" "$PEER" "$SOCK" bigline)"
 [[ "$out" == bad-frame* ]] && ok "a 10 MB line: bad-frame ($out)" || fail "bigline: $out"
 "$MS_PYTHON" "$PEER" "$SOCK" half >/dev/null &
@@ -176,6 +193,13 @@ out="$(setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR
 [ "$rc" = 3 ] && [[ "$out" == *"at $WORK/userstore/run/mailsync.sock:"* ]] &&
 	ok "default socket of a user without XDG_RUNTIME_DIR: STORE/run/mailsync.sock" ||
 	fail "default socket: exit $rc: $out"
+printf '[general]\nlog_level = info\n' > "$WORK/nostore.ini"
+chmod 644 "$WORK/nostore.ini"
+out="$(setpriv --reuid=65534 --regid=65534 --clear-groups env -u XDG_RUNTIME_DIR \
+	XDG_DATA_HOME="$WORK/data" "$MAILSYNCCTL" -c "$WORK/nostore.ini" status 2>&1)"; rc=$?
+[ "$rc" = 3 ] && [[ "$out" == *"at $WORK/data/mailsync/run/mailsync.sock:"* ]] &&
+	ok "... with the default store: \$XDG_DATA_HOME/mailsync/run/mailsync.sock" ||
+	fail "default socket, default store: exit $rc: $out"
 grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$LOG" && fail "sanitizer report in the log"
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }

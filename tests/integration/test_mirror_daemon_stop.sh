@@ -32,17 +32,12 @@ if [ "$started" != 1 ]; then
 	fail "the export was not seen under way (log: $(grep -E 'state=|mirror' "$LOG" | tail -3))"
 	exit 1
 fi
-t0="$(date +%s%N)"
-kill -TERM "$DPID"
-for ((i = 0; i < 100; i++)); do ms_pid_alive "$DPID" || break; sleep 0.02; done
-for ((; i < 500; i++)); do ms_pid_alive "$DPID" || break; sleep 0.02; done
-ms="$(( ($(date +%s%N) - t0) / 1000000 ))"
-if ms_pid_alive "$DPID"; then
-	fail "mailsyncd still running ${ms} ms after SIGTERM"
+if ! mirror_daemon_sigterm; then
+	fail "mailsyncd still running $TERM_MS ms after SIGTERM"
 	exit 1
 fi
-wait "$DPID"
-rc=$?
+ms="$TERM_MS"
+rc="$TERM_RC"
 n_files="$(mirror_files)"
 [ "$rc" = 0 ] && ok "SIGTERM during the export: exit 0 after $ms ms" || fail "SIGTERM: exit $rc"
 [ "$ms" -lt 2000 ] || fail "SIGTERM took $ms ms (want < 2000)"

@@ -18,6 +18,11 @@
  *                                            RCPTS DELIVERED REJECTED
  *                                            MESSAGE-ID LAST-ERROR per entry
  *                                            (lists comma-separated)
+ *   ms_storedump DIR pop3 ACCOUNT            UIDL SHA256 FETCHED OWED per
+ *                                            POP3 record
+ *   ms_storedump DIR pop3age ACCOUNT DAYS    makes every POP3 record of the
+ *                                            account DAYS days older (tests of
+ *                                            delete_after_days)
  *
  * Fields are tab-separated; flags are IMAP names separated by spaces,
  * "-" for none.  Exit 0 on success, 1 on failure, 2 on usage errors.
@@ -337,6 +342,45 @@ cmd_outbox(struct store *s)
 	return 0;
 }
 
+static int
+cmd_pop3(struct store *s, const char *account, const char *age_days)
+{
+	struct store_pop3_entry *v = NULL;
+	struct store_batch *b = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0;
+	int rc = 0;
+
+	if (store_pop3_list(s, account, &v, &n, &err) < 0) {
+		fprintf(stderr, "ms_storedump: %s\n", err.msg);
+		return 1;
+	}
+	if (age_days != NULL && store_batch_new(s, &b) < 0) {
+		free(v);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (b != NULL) {
+			v[i].rec.fetched -= strtoll(age_days, NULL, 10) * 86400;
+			if (store_batch_pop3_put(b, account, v[i].uidl,
+						 &v[i].rec, NULL) < 0)
+				rc = 1;
+			continue;
+		}
+		printf("%s\t", v[i].uidl);
+		dump_hash(v[i].rec.hash);
+		printf("\t%lld\t%s\n", (long long)v[i].rec.fetched,
+		       v[i].rec.is_deleted ? "owed" : "-");
+	}
+	if (b != NULL && rc == 0 && store_batch_commit(b, &err) < 0) {
+		fprintf(stderr, "ms_storedump: %s\n", err.msg);
+		rc = 1;
+	}
+	store_batch_free(&b);
+	free(v);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,6 +407,10 @@ main(int argc, char **argv)
 		rc = cmd_msgs(s, argv[3], argc >= 5 ? argv[4] : NULL);
 	} else if (strcmp(cmd, "changes") == 0) {
 		rc = cmd_changes(s);
+	} else if (strcmp(cmd, "pop3") == 0 && argc == 4) {
+		rc = cmd_pop3(s, argv[3], NULL);
+	} else if (strcmp(cmd, "pop3age") == 0 && argc == 5) {
+		rc = cmd_pop3(s, argv[3], argv[4]);
 	} else if (strcmp(cmd, "refusals") == 0) {
 		rc = cmd_refusals(s);
 	} else if (strcmp(cmd, "retry") == 0) {

@@ -11,9 +11,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acct/acct.h"
 #include "test_store_util.h"
@@ -221,6 +223,41 @@ fix_free(struct fix *x)
 	assert_int_equal(uv_loop_close(&x->loop), 0);
 }
 
+/*
+ * The fixture's runtime again, with store s and the mirror at mail (which
+ * must exist): the first one stops and goes, a new one takes its place.
+ */
+static void
+fix_renew_mirror(struct fix *x, struct store *s, char *mail)
+{
+	struct acct_params p = { 0 };
+	struct ms_err err = { 0 };
+
+	acct_stop(x->a);
+	fix_turns(x, 3);
+	acct_free(&x->a);
+	x->cfg.maildir = mail;
+	p.loop = &x->loop;
+	p.store = s;
+	p.account = &x->cfg;
+	p.on_event_cb = fix_on_event;
+	p.arg = x;
+	assert_int_equal(acct_new(&p, &x->a, &err), MS_OK);
+}
+
+/* Runs the loop until the engine's pass has started (the mirror's scan,
+ * on the threadpool, comes first), at most 5 s. */
+static void
+fix_until_pass(struct fix *x)
+{
+	for (unsigned i = 0; i < 500 && !the_fake->is_pass; i++) {
+		uv_run(&x->loop, UV_RUN_NOWAIT);
+		if (!the_fake->is_pass)
+			usleep(10000);
+	}
+	assert_true(the_fake->is_pass);
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -385,34 +422,28 @@ test_pause_during_export(void **state)
 	const struct acct_status *st;
 	char *dir = tsu_tmpdir();
 	char mail[4200];
-	struct acct_params p = { 0 };
-	struct ms_err err = { 0 };
 	struct store *s = tsu_open(dir, 0);
 
 	(void)state;
 	fix_new(&x, false);
-	/* The same runtime again, with a store and a mirror. */
-	acct_stop(x.a);
-	fix_turns(&x, 3);
-	acct_free(&x.a);
 	snprintf(mail, sizeof(mail), "%s/mail", dir);
 	assert_int_equal(mkdir(mail, 0700), 0);
-	x.cfg.maildir = mail;
-	p.loop = &x.loop;
-	p.store = s;
-	p.account = &x.cfg;
-	p.on_event_cb = fix_on_event;
-	p.arg = &x;
-	assert_int_equal(acct_new(&p, &x.a, &err), MS_OK);
+	fix_renew_mirror(&x, s, mail);
 	st = acct_status(x.a);
 	x.n_states = 0;
 	acct_start(x.a);
+	/* The scan runs on the threadpool first; the engine's pass after. */
+	assert_false(the_fake->is_pass);
+	fix_until_pass(&x);
 	fake_finish(MS_OK, true, 0);
 	assert_int_equal(st->state, ACCT_SYNCING);	/* the export runs */
 	assert_int_equal(acct_request_pause(x.a), MS_OK);
 	assert_int_equal(the_fake->n_cancel, 0);
-	for (unsigned i = 0; i < 100 && st->state == ACCT_SYNCING; i++)
+	/* The export runs on the threadpool: at most 5 s. */
+	for (unsigned i = 0; i < 500 && st->state == ACCT_SYNCING; i++) {
 		fix_turns(&x, 1);
+		usleep(10000);
+	}
 	assert_int_equal(st->state, ACCT_PAUSED);
 	assert_int_equal(st->passes, 1);
 	assert_int_equal(st->next_ms, 0);
@@ -422,6 +453,59 @@ test_pause_during_export(void **state)
 	assert_int_equal(x.states[1], ACCT_PAUSED);
 	fix_turns(&x, 3);
 	assert_int_equal(the_fake->n_pass, 1);
+	fix_free(&x);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/*
+ * Stop while the mirror's scan runs on the threadpool (a reader's 2000
+ * new files): the runtime is not stopped until the scan has reported, the
+ * engine's pass never starts, and nothing is left on the loop.
+ */
+static void
+test_stop_during_scan(void **state)
+{
+	struct fix x;
+	char *dir = tsu_tmpdir();
+	char mail[4200], path[4400];
+	struct ms_err err = { 0 };
+	struct store *s = tsu_open(dir, 0);
+	uint32_t inbox;
+
+	(void)state;
+	fix_new(&x, false);
+	snprintf(mail, sizeof(mail), "%s/mail", dir);
+	assert_int_equal(store_folder_ensure(s, "t", "INBOX", '/', 0, &inbox,
+					     &err), MS_OK);
+	assert_int_equal(mkdir(mail, 0700), 0);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const subs[] = { "cur", "new", "tmp" };
+
+		snprintf(path, sizeof(path), "%s/%s", mail, subs[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	for (unsigned i = 0; i < 2000; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/new/1700000000.R%u.t", mail, i);
+		assert_non_null(f = fopen(path, "w"));
+		fprintf(f, "Subject: %u\r\n\r\nbody %u\r\n", i, i);
+		fclose(f);
+	}
+	fix_renew_mirror(&x, s, mail);
+	acct_start(x.a);
+	assert_int_equal(acct_status(x.a)->state, ACCT_SYNCING);
+	usleep(30000);		/* the pool has begun the scan, most likely */
+	acct_stop(x.a);
+	assert_false(acct_is_stopped(x.a));	/* the scan reports first */
+	for (unsigned i = 0; i < 500 && !acct_is_stopped(x.a); i++) {
+		uv_run(&x.loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	assert_true(acct_is_stopped(x.a));
+	assert_int_equal(the_fake->n_pass, 0);
+	assert_int_equal(acct_status(x.a)->passes, 0);
 	fix_free(&x);
 	store_close(&s);
 	tsu_rmdir(dir);
@@ -650,8 +734,11 @@ static void
 test_disabled(void **state)
 {
 	static char name[] = "p", host[] = "localhost";
+	/* Every protocol of the configuration has an engine today, or
+	 * (smtp, send-only) no runtime at all. */
 	struct cfg_account c = { .name = name, .host = host,
-				 .protocol = CFG_PROTOCOL_POP3 };
+				 .protocol = (enum cfg_protocol)
+					     (CFG_PROTOCOL_SMTP + 1) };
 	struct acct_params p = { 0 };
 	struct ms_err err = { 0 };
 	uv_loop_t loop;
@@ -664,14 +751,14 @@ test_disabled(void **state)
 	assert_int_equal(acct_new(&p, &a, &err), MS_OK);
 	assert_int_equal(acct_status(a)->state, ACCT_DISABLED);
 	assert_string_equal(acct_status(a)->reason,
-			    "POP3 is not implemented yet");
+			    "? is not implemented yet");
 	assert_int_equal(acct_request_sync(a, NULL), MS_EINVAL);
 	acct_start(a);
 	acct_stop(a);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	assert_true(acct_is_stopped(a));
 	assert_string_equal(acct_status(a)->reason,
-			    "POP3 is not implemented yet");
+			    "? is not implemented yet");
 	acct_free(&a);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -685,6 +772,7 @@ main(void)
 		cmocka_unit_test(test_pause_cancels_and_resume_restarts),
 		cmocka_unit_test(test_resume_during_cancel),
 		cmocka_unit_test(test_pause_during_export),
+		cmocka_unit_test(test_stop_during_scan),
 		cmocka_unit_test(test_subscriber_pauses_or_stops),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_subscribers),

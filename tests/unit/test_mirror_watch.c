@@ -1,6 +1,7 @@
 /* test_mirror_watch.c - daemon/mirror: a reader's rename and deletion,
- * seen through inotify, become committed pending changes without any
- * explicit scan call. */
+ * seen through inotify, become committed pending changes through the
+ * scan the watch asks for (run as the daemon runs it: a scan job on the
+ * threadpool, one at a time, once more for events during a scan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "mirror/mirror_scan_job.h"
 #include "mirror/mirror_watch.h"
 #include "test_maildir_util.h"
 #include "test_store_util.h"
@@ -19,23 +21,57 @@ struct wt {
 	uv_loop_t loop;
 	uv_timer_t tick;
 	struct mirror_watch *w;
+	struct store *s;
+	const struct mirror_params *p;
+	struct mirror_scan_job *job;	/* the scan running */
+	bool want_scan;			/* an event came during it */
 	struct mirror_stats got;
-	int calls;
+	int calls;			/* scans that found something */
+	int scans;
 };
 
+static void wt_scan(struct wt *t);
+
 static void
-wt_cb(struct mirror_watch *w, int rc, const struct mirror_stats *st,
-      const struct ms_err *err, void *arg)
+wt_on_scan(struct mirror_scan_job *j, int rc, const struct mirror_stats *st,
+	   const struct ms_err *err, void *arg)
 {
 	struct wt *t = arg;
 
-	(void)w;
+	(void)j;
+	t->job = NULL;
+	t->scans++;
 	if (rc < 0)
 		fail_msg("scan: %s", err->msg);
 	t->got.flag_changes += st->flag_changes;
 	t->got.deletes += st->deletes;
 	t->got.created += st->created;
-	t->calls++;
+	if (st->flag_changes + st->deletes + st->created > 0)
+		t->calls++;
+	if (t->want_scan)
+		wt_scan(t);
+}
+
+static void
+wt_scan(struct wt *t)
+{
+	struct ms_err err = { 0 };
+
+	t->want_scan = t->job != NULL;
+	if (t->job != NULL)
+		return;
+	t->job = mirror_scan_job_start(&t->loop, t->s, t->p, wt_on_scan, t,
+				       &err);
+	if (t->job == NULL)
+		fail_msg("scan job: %s", err.msg);
+}
+
+static void
+wt_cb(struct mirror_watch *w, const char *rel, void *arg)
+{
+	(void)w;
+	(void)rel;
+	wt_scan(arg);
 }
 
 static void
@@ -114,7 +150,9 @@ test_watch_scans(void **state)
 	assert_int_equal(uv_loop_init(&t.loop), 0);
 	uv_timer_init(&t.loop, &t.tick);
 	uv_timer_start(&t.tick, wt_tick, 10, 10);
-	t.w = mirror_watch_new(&t.loop, s, &p, DELAY_MS, wt_cb, &t, &err);
+	t.s = s;
+	t.p = &p;
+	t.w = mirror_watch_new(&t.loop, root, &rep, DELAY_MS, wt_cb, &t, &err);
 	assert_non_null(t.w);
 	/* The reader flags uid 1 and deletes uid 2. */
 	wt_reader_flags(s, inbox, 1, root, "FS");
@@ -133,6 +171,8 @@ test_watch_scans(void **state)
 	free(ch);
 	/* Our own export raises events too; the scans after it find
 	 * nothing, so no callback. */
+	while (t.job != NULL)	/* no export while a scan runs */
+		uv_run(&t.loop, UV_RUN_ONCE);
 	t.calls = 0;
 	assert_int_equal(mirror_export(s, &p, &st, &err), MS_OK);
 	wt_run_for(&t, 4 * DELAY_MS);
@@ -140,11 +180,16 @@ test_watch_scans(void **state)
 	assert_int_equal(mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err), MS_OK);
 
 	/* Paused (a pass runs): nothing scans until resumed. */
+	while (t.job != NULL)
+		uv_run(&t.loop, UV_RUN_ONCE);
 	mirror_watch_pause(t.w);
 	wt_reader_flags(s, inbox, 1, root, "S");
 	wt_run_for(&t, 4 * DELAY_MS);
 	assert_int_equal(t.calls, 0);
 	mirror_watch_resume(t.w);
+	start = wt_now_ms();
+	while (t.calls < 1 && wt_now_ms() - start < WAIT_MS)
+		uv_run(&t.loop, UV_RUN_ONCE);
 	assert_int_equal(t.calls, 1);
 	assert_int_equal(t.got.flag_changes, 2);	/* F removed */
 
@@ -157,6 +202,8 @@ test_watch_scans(void **state)
 	assert_int_equal(t.calls, 2);
 
 	mirror_watch_close(t.w);
+	while (t.job != NULL)
+		uv_run(&t.loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t.tick, NULL);
 	uv_run(&t.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&t.loop), 0);

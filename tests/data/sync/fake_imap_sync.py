@@ -86,10 +86,13 @@ APPEND takes a literal8);
 are always understood.
 """
 import argparse
+import os
 import re
 import socket
-import ssl
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fake_serve import serve  # noqa: E402
 
 BOXES = {}
 UIDNEXT = {}
@@ -533,33 +536,7 @@ def main():
     for spec in a.uidnext:
         name, n = spec.split(":")
         UIDNEXT[name] = int(n)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    while True:
-        sock, _ = srv.accept()
-        try:
-            sock = ctx.wrap_socket(sock, server_side=True)
-            Conn(sock, a.mode_file, a.log).run()
-        except (EOFError, ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            # Half-close and drain what the client pipelined: closing
-            # with unread input would reset the connection and the
-            # client could lose the responses already sent.
-            try:
-                sock.settimeout(1.0)
-                sock.shutdown(socket.SHUT_WR)
-                while sock.recv(65536):
-                    pass
-            except (OSError, ssl.SSLError):
-                pass
-            sock.close()
-
+    serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run())
 
 if __name__ == "__main__":
     sys.exit(main())

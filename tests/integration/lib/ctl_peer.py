@@ -11,6 +11,7 @@ usage: ctl_peer.py SOCKET MODE
   vanish N     sends N status requests and closes without reading
   vanishcat ACCOUNT FOLDER UID   asks cat and closes after 1 byte
   rawcall JSON sends one request line; prints the reply line
+  badhello     says hello with protocol 99; prints the error code
 """
 import json
 import socket
@@ -73,6 +74,8 @@ def main():
             pass
         reply = read_line(s, buf)
         print(reply["error"]["code"], "sent=%d" % sent)
+    elif mode == "badhello":
+        error_code_after(s, buf, b'{"hello":{"proto":99,"version":"9"}}\n')
     elif mode == "half":
         hello(s, buf)
         s.sendall(b'{"id":1,"cmd":"sta')

@@ -95,6 +95,24 @@ mirror_wait_passes()
 	return 1
 }
 
+# mirror_daemon_sigterm: SIGTERM to $DPID, then a wait of up to 10 s for
+# it to exit: TERM_MS is how long it took, TERM_RC its exit status.
+# Returns 1 (TERM_RC empty) when it is still running.
+mirror_daemon_sigterm()
+{
+	local t0 i
+	t0="$(date +%s%N)"
+	kill -TERM "$DPID"
+	for ((i = 0; i < 500; i++)); do ms_pid_alive "$DPID" || break; sleep 0.02; done
+	TERM_MS="$(( ($(date +%s%N) - t0) / 1000000 ))"
+	TERM_RC=''
+	ms_pid_alive "$DPID" && return 1
+	wait "$DPID"
+	TERM_RC=$?
+	ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
+	return 0
+}
+
 # mirror_daemon_stop: SIGTERM; the daemon must exit 0 within 10 s.
 mirror_daemon_stop()
 {
