@@ -48,6 +48,8 @@ struct cli_cmd {
 	const char *usage;
 	const char *help;
 	int (*run_cb)(struct cli *cli, int argc, char **argv);
+	/* Runs without the daemon (send): not connected first. */
+	bool is_local;
 };
 
 extern const struct cli_cmd *const cli_cmds[];

@@ -13,7 +13,7 @@ extern const struct cli_cmd cli_cmd_status, cli_cmd_accounts,
 	cli_cmd_version, cli_cmd_sync, cli_cmd_pause, cli_cmd_resume,
 	cli_cmd_watch, cli_cmd_folders, cli_cmd_list, cli_cmd_cat,
 	cli_cmd_search, cli_cmd_flag, cli_cmd_move, cli_cmd_delete,
-	cli_cmd_reload;
+	cli_cmd_reload, cli_cmd_send, cli_cmd_outbox;
 
 const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_status,
@@ -30,6 +30,8 @@ const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_resume,
 	&cli_cmd_watch,
 	&cli_cmd_reload,
+	&cli_cmd_send,
+	&cli_cmd_outbox,
 	&cli_cmd_version,
 	NULL,
 };
@@ -144,10 +146,15 @@ main(int argc, char **argv)
 		}
 	}
 	cli_out_init(&cli);
-	if ((rc = cli_find_socket(&cli)) != CLI_EXIT_OK)
-		return rc;
-	if ((rc = cli_connect(&cli)) == CLI_EXIT_OK)
+	/* A local command (send) connects itself, if at all. */
+	if (cmd->is_local) {
 		rc = cmd->run_cb(&cli, argc - first, argv + first);
+	} else {
+		if ((rc = cli_find_socket(&cli)) != CLI_EXIT_OK)
+			return rc;
+		if ((rc = cli_connect(&cli)) == CLI_EXIT_OK)
+			rc = cmd->run_cb(&cli, argc - first, argv + first);
+	}
 	cli_disconnect(&cli);
 	free(cli.socket);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)

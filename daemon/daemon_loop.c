@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -21,6 +22,8 @@
 #include "log.h"
 #include "loop_lateness.h"
 #include "sd_notify.h"
+#include "send/send_import.h"
+#include "send/send_queue.h"
 #include "store/store.h"
 
 /* A runtime a reload removed or replaced: stopping, freed once stopped;
@@ -40,6 +43,12 @@ struct daemon_loop {
 	struct ctl_server *ctl;		/* the control socket; NULL: --once */
 	struct acct **accts;
 	size_t n;
+	/* The senders (send/send_queue.h) of the accounts with smtp_host,
+	 * and the watch on the spool `mailsyncctl send` writes. */
+	struct send_queue **queues;
+	size_t n_queues;
+	uv_fs_event_t spool_watch;
+	bool has_spool_watch;
 	struct daemon_retiring *retiring;
 	size_t n_retiring;
 	uv_timer_t reap_timer;		/* frees stopped retiring runtimes */
@@ -220,6 +229,8 @@ daemon_close_all(struct daemon_loop *d)
 			    &d->has_notify_timer);
 	daemon_close_handle((uv_handle_t *)&d->clock_timer,
 			    &d->has_clock_timer);
+	daemon_close_handle((uv_handle_t *)&d->spool_watch,
+			    &d->has_spool_watch);
 	daemon_close_handle((uv_handle_t *)&d->reap_timer,
 			    &d->has_reap_timer);
 	ctl_server_close(d->ctl);
@@ -231,6 +242,9 @@ daemon_all_stopped(const struct daemon_loop *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		if (!acct_is_stopped(d->accts[i]))
+			return false;
+	for (size_t i = 0; i < d->n_queues; i++)
+		if (!send_queue_is_stopped(d->queues[i]))
 			return false;
 	for (size_t i = 0; i < d->n_retiring; i++)
 		if (!acct_is_stopped(d->retiring[i].old))
@@ -247,11 +261,59 @@ daemon_is_retiring(const struct daemon_loop *d, const struct acct *a)
 	return false;
 }
 
+/* An outbox entry changed: send --wait requests hear of it. */
+static void
+daemon_on_queue_change(struct send_queue *q, uint64_t id, void *arg)
+{
+	struct daemon_loop *d = arg;
+
+	(void)q;
+	ctl_server_outbox_event(d->ctl, id);
+}
+
+static void
+daemon_on_queue_stopped(struct send_queue *q, void *arg)
+{
+	struct daemon_loop *d = arg;
+
+	(void)q;
+	if ((d->opts.is_once || d->is_stopping) && daemon_all_stopped(d))
+		daemon_close_all(d);
+}
+
+/* A server answered: the network is back for any sender offline. */
+static void
+daemon_wake_offline_senders(struct daemon_loop *d)
+{
+	for (size_t i = 0; i < d->n_queues; i++) {
+		const struct send_queue_report *r =
+			send_queue_report(d->queues[i]);
+
+		if (r->rc < 0 && !r->is_reached)
+			send_queue_wake(d->queues[i]);
+	}
+}
+
+/* An account's Sent copies wait while its own pass runs (send_queue.h). */
+static void
+daemon_hold_copies(struct daemon_loop *d, struct acct *a)
+{
+	bool is_syncing = acct_status(a)->state == ACCT_SYNCING;
+
+	for (size_t i = 0; i < d->n_queues; i++)
+		if (strcmp(send_queue_name(d->queues[i]), acct_name(a)) == 0)
+			send_queue_hold_copies(d->queues[i], is_syncing);
+}
+
 static void
 daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 {
 	struct daemon_loop *d = arg;
 
+	if (ev == ACCT_EV_PASS_DONE && acct_status(a)->last.is_reached)
+		daemon_wake_offline_senders(d);
+	if (ev == ACCT_EV_STATE)
+		daemon_hold_copies(d, a);
 	ctl_server_acct_event(d->ctl, a, ev);
 	if (ev != ACCT_EV_STATE)
 		return;
@@ -277,6 +339,10 @@ daemon_stop(struct daemon_loop *d)
 		uv_timer_stop(&d->clock_timer);
 	for (size_t i = 0; i < d->n; i++)
 		acct_stop(d->accts[i]);
+	for (size_t i = 0; i < d->n_queues; i++)
+		send_queue_stop(d->queues[i]);
+	if (d->has_spool_watch)
+		uv_fs_event_stop(&d->spool_watch);
 	for (size_t i = 0; i < d->n_retiring; i++)
 		acct_stop(d->retiring[i].old);
 	if (daemon_all_stopped(d))
@@ -389,6 +455,25 @@ daemon_reload_new(struct daemon_loop *d, const struct cfg_account *c,
 	return a;
 }
 
+/*
+ * The senders keep the settings they started with (each holds its own
+ * copy): a change to how an account sends takes a restart, and is said.
+ */
+static void
+daemon_reload_senders_note(const struct cfg_account *oc,
+			   const struct cfg_account *c)
+{
+	bool was = oc != NULL && oc->smtp_host != NULL;
+	bool is = c->smtp_host != NULL;
+
+	if (!was && !is)
+		return;
+	if (was != is || oc == NULL || !cfg_account_equal(oc, c))
+		log_warn("reload: account %s: its sending settings change only "
+			 "with a restart of mailsyncd; the outbox keeps "
+			 "sending as before", c->name);
+}
+
 /* What cannot change without a restart is kept, and said. */
 static void
 daemon_reload_kept(const struct cfg *old, const struct cfg *nc, json_t *data)
@@ -450,6 +535,10 @@ daemon_reload(struct daemon_loop *d, json_t **data_r)
 		struct acct *old = daemon_find(d->accts, d->n, c->name);
 		const struct cfg_account *oc = cfg_account_find(d->cfg, c->name);
 
+		daemon_reload_senders_note(oc, c);
+		/* A send-only account has no runtime. */
+		if (c->protocol == CFG_PROTOCOL_SMTP)
+			continue;
 		if (old != NULL && oc != NULL && cfg_account_equal(oc, c)) {
 			v[n++] = old;
 			json_array_append_new(unchanged, json_string(c->name));
@@ -516,13 +605,65 @@ daemon_once_error(FILE *errout, const char *name, const char *what)
 		log_escape(what, strlen(what), safe, sizeof(safe)));
 }
 
+/*
+ * The outbox's part of --once: a line per sender that had work on out,
+ * one per problem on errout.  Returns 1 for a permanent failure (a
+ * refused message or recipient, a session the server refused), 75 when
+ * mail stays queued for a retry, else 0.
+ */
+static int
+daemon_once_send_report(const struct daemon_loop *d)
+{
+	FILE *out = d->opts.out, *errout = d->opts.errout;
+	bool is_failed = false, is_queued = false;
+	char line[600];
+
+	for (size_t i = 0; i < d->n_queues; i++) {
+		const struct send_queue_report *r =
+			send_queue_report(d->queues[i]);
+		const char *name = send_queue_name(d->queues[i]);
+
+		if (r->sent + r->failed + r->queued > 0)
+			fprintf(out, "%s: outbox: %u sent, %u failed, %u "
+				"queued%s\n", name, r->sent, r->failed,
+				r->queued, r->possibly_sent > 0 ?
+				" (some possibly sent already)" : "");
+		if (r->rc < 0) {
+			snprintf(line, sizeof(line), "sending: %s%s", r->error,
+				 r->is_reached ? "" : " (mail stays queued)");
+			daemon_once_error(errout, name, line);
+			is_failed |= r->is_reached;
+		}
+		if (r->failed > 0 || r->rejected > 0) {
+			snprintf(line, sizeof(line), "%u message%s failed, %u "
+				 "recipient%s refused; kept in the outbox: %s",
+				 r->failed, r->failed == 1 ? "" : "s",
+				 r->rejected, r->rejected == 1 ? "" : "s",
+				 r->failed_text);
+			daemon_once_error(errout, name, line);
+			is_failed = true;
+		}
+		if (r->sent_copies_pending > 0) {
+			snprintf(line, sizeof(line), "%u Sent cop%s not filed "
+				 "yet (tried again next time)",
+				 r->sent_copies_pending,
+				 r->sent_copies_pending == 1 ? "y" : "ies");
+			daemon_once_error(errout, name, line);
+			is_queued = true;
+		}
+		is_queued |= r->queued > 0;
+	}
+	return is_failed ? 1 : is_queued ? 75 : 0;
+}
+
 /* One line per account on out when it synced, one per problem on errout;
- * 0 when every account succeeded, else 1. */
+ * 0 when every account succeeded, else 1; 75 when only outgoing mail
+ * stays queued. */
 static int
 daemon_once_report(const struct daemon_loop *d)
 {
 	FILE *out = d->opts.out, *errout = d->opts.errout;
-	int status = 0;
+	int status = 0, send_status;
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct acct_status *st = acct_status(d->accts[i]);
@@ -577,8 +718,78 @@ daemon_once_report(const struct daemon_loop *d)
 			status = 1;
 		}
 	}
+	send_status = daemon_once_send_report(d);
+	if (status == 0)
+		status = send_status;
 	fflush(out);
 	return status;
+}
+
+/* --- the send spool -------------------------------------------------------- */
+
+/* Takes what `mailsyncctl send` left in the spool into the outbox.
+ * Returns the number of messages queued. */
+static size_t
+daemon_import_spool(struct daemon_loop *d)
+{
+	struct ms_err err = { 0 };
+	size_t n = 0;
+
+	if (d->cfg->spool == NULL)
+		return 0;
+	if (send_import_run(d->store, d->cfg, d->cfg->spool, &n, &err) < 0)
+		log_err("send spool %s: %s (the files stay for the next try)",
+			d->cfg->spool, err.msg);
+	return n;
+}
+
+static void
+daemon_on_spool_event(uv_fs_event_t *h, const char *name, int events,
+		      int status)
+{
+	struct daemon_loop *d = h->data;
+
+	(void)name;
+	(void)events;
+	if (status < 0) {
+		log_warn("send spool watch: %s", uv_strerror(status));
+		return;
+	}
+	if (d->is_stopping || daemon_import_spool(d) == 0)
+		return;
+	ctl_server_outbox_event(d->ctl, 0);
+	for (size_t i = 0; i < d->n_queues; i++)
+		send_queue_wake(d->queues[i]);
+}
+
+/* Watches SPOOL/new, creating it (0700) so that the watch has a target
+ * before the first message. */
+static void
+daemon_watch_spool(struct daemon_loop *d)
+{
+	char path[4200];
+	int rc;
+
+	if (d->cfg->spool == NULL || d->n_queues == 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), i == 0 ? "%s" : i == 1 ?
+			 "%s/tmp" : "%s/new", d->cfg->spool);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			log_warn("send spool: cannot create %s: %s (mail "
+				 "queued with mailsyncctl send is taken at "
+				 "start only)", path, strerror(errno));
+			return;
+		}
+	}
+	uv_fs_event_init(&d->loop, &d->spool_watch);
+	d->spool_watch.data = d;
+	d->has_spool_watch = true;
+	if ((rc = uv_fs_event_start(&d->spool_watch, daemon_on_spool_event,
+				    path, 0)) < 0)
+		log_warn("send spool: cannot watch %s: %s (mail queued with "
+			 "mailsyncctl send is taken at start only)", path,
+			 uv_strerror(rc));
 }
 
 /* --- public ---------------------------------------------------------------- */
@@ -618,6 +829,35 @@ daemon_ctl_reload(void *arg, json_t **data_r)
 	return daemon_reload(arg, data_r);
 }
 
+/* outbox retry|drop ID: the entry's account's sender does it. */
+static int
+daemon_ctl_outbox(void *arg, const char *op, uint64_t id,
+		  struct ms_err *err_r)
+{
+	struct daemon_loop *d = arg;
+	struct store_outbox *v = NULL;
+	struct send_queue *q = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_outbox_list(d->store, &v, &n, err_r)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; v[i].id == id && j < d->n_queues; j++)
+			if (strcmp(send_queue_name(d->queues[j]),
+				   v[i].account) == 0)
+				q = d->queues[j];
+		store_outbox_deinit(&v[i]);
+	}
+	free(v);
+	if (q == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "no outbox entry %llu of "
+				  "an account that sends",
+				  (unsigned long long)id);
+	return strcmp(op, "drop") == 0 ? send_queue_drop(q, id, err_r) :
+	       send_queue_retry(q, id, err_r);
+}
+
 /* The control socket, before any account starts: a second daemon on the
  * same socket is refused here. */
 static int
@@ -629,6 +869,7 @@ daemon_ctl_open(struct daemon_loop *d, struct ms_err *err_r)
 		.n_accts_cb = daemon_ctl_n_accts,
 		.acct_cb = daemon_ctl_acct,
 		.reload_cb = daemon_ctl_reload,
+		.outbox_cb = daemon_ctl_outbox,
 		.arg = d,
 	};
 
@@ -683,7 +924,9 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	d->backoff_max_ms = backoff_max_ms;
 	d->notifier.fd = -1;
 	if ((d->accts = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
-			       sizeof(*d->accts))) == NULL) {
+			       sizeof(*d->accts))) == NULL ||
+	    (d->queues = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
+				sizeof(*d->queues))) == NULL) {
 		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -710,7 +953,29 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 		};
 		struct ms_err aerr = { 0 };
 
+		struct send_queue_params qp = {
+			.loop = &d->loop,
+			.store = d->store,
+			.account = c,
+			.is_once = opts->is_once,
+			.on_stopped_cb = daemon_on_queue_stopped,
+			.on_change_cb = daemon_on_queue_change,
+			.arg = d,
+		};
+
 		if (!daemon_is_named(opts, c->name))
+			continue;
+		if (c->smtp_host != NULL &&
+		    (rc = send_queue_new(&qp, &d->queues[d->n_queues],
+					 &aerr)) < 0) {
+			rc = ms_err_set(err_r, rc, "account %s: %s", c->name,
+					aerr.msg);
+			goto fail;
+		}
+		if (c->smtp_host != NULL)
+			d->n_queues++;
+		/* A send-only account has no runtime: nothing to sync. */
+		if (c->protocol == CFG_PROTOCOL_SMTP)
 			continue;
 		if ((rc = acct_new(&ap, &d->accts[d->n], &aerr)) < 0) {
 			rc = ms_err_set(err_r, rc, "account %s: %s", c->name,
@@ -763,12 +1028,22 @@ daemon_loop_run(struct daemon_loop *d)
 		if (acct_status(d->accts[i])->state != ACCT_DISABLED)
 			n_run++;
 	}
+	/* Mail queued while the daemon was stopped goes out now. */
+	if (d->n_queues > 0)
+		daemon_import_spool(d);
+	if (!d->opts.is_once)
+		daemon_watch_spool(d);
+	for (size_t i = 0; i < d->n; i++)
+		daemon_hold_copies(d, d->accts[i]);
+	for (size_t i = 0; i < d->n_queues; i++)
+		send_queue_start(d->queues[i]);
 	if (!d->opts.is_once) {
-		log_info("mailsyncd running: %u account%s to sync, store %s%s",
-			 n_run, n_run == 1 ? "" : "s", d->cfg->store,
+		log_info("mailsyncd running: %u account%s to sync, %zu "
+			 "sending, store %s%s", n_run, n_run == 1 ? "" : "s",
+			 d->n_queues, d->cfg->store,
 			 sd_notifier_is_on(&d->notifier) ?
 			 ", notifying systemd" : "");
-		if (n_run == 0)
+		if (n_run == 0 && d->n_queues == 0)
 			log_warn("no account to sync; waiting for a signal");
 		uv_timer_start(&d->notify_timer, daemon_on_notify_timer, 0,
 			       d->notifier.watchdog_ms);
@@ -798,6 +1073,8 @@ daemon_loop_free(struct daemon_loop **dp)
 	if (d->has_loop) {
 		for (size_t i = 0; i < d->n; i++)
 			acct_stop(d->accts[i]);
+		for (size_t i = 0; i < d->n_queues; i++)
+			send_queue_stop(d->queues[i]);
 		for (size_t i = 0; i < d->n_retiring; i++)
 			acct_stop(d->retiring[i].old);
 		daemon_close_all(d);
@@ -808,6 +1085,9 @@ daemon_loop_free(struct daemon_loop **dp)
 	}
 	for (size_t i = 0; i < d->n; i++)
 		acct_free(&d->accts[i]);
+	for (size_t i = 0; i < d->n_queues; i++)
+		send_queue_free(&d->queues[i]);
+	free(d->queues);
 	for (size_t i = 0; i < d->n_retiring; i++)
 		acct_free(&d->retiring[i].old);
 	free(d->retiring);

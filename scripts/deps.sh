@@ -18,6 +18,7 @@ packages=(
 	time                              # peak RSS in tests (test_pop3_faults)
 	systemd                           # systemd-analyze verify/security of the units
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
+	git-email                         # git send-email --sendmail-cmd (send tests)
 	zsh                               # checks the installed zsh completion
 )
 if [[ "${1:-}" == "--all" ]]; then

@@ -12,6 +12,10 @@ acct_engine_for(enum cfg_protocol protocol)
 		return &acct_imap_ops;
 	case CFG_PROTOCOL_POP3:
 		return &acct_pop3_ops;
+	case CFG_PROTOCOL_SMTP:
+		/* Send-only: no runtime; the account's sender delivers
+		 * (send/send_queue.h). */
+		return NULL;
 	}
 	return NULL;
 }

@@ -157,6 +157,8 @@ cfg_account_deinit(struct cfg_account *a)
 	cfg__list_free(&a->from);
 	free(a->sent_folder);
 	free(a->new_mail_cmd);
+	free(a->smtp_user);
+	free(a->smtp_password_cmd);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -193,6 +195,8 @@ cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src)
 	cfg_list_copy(&dst->from, &src->from);
 	dst->sent_folder = cfg_strdup_opt(src->sent_folder);
 	dst->new_mail_cmd = cfg_strdup_opt(src->new_mail_cmd);
+	dst->smtp_user = cfg_strdup_opt(src->smtp_user);
+	dst->smtp_password_cmd = cfg_strdup_opt(src->smtp_password_cmd);
 }
 
 void
@@ -208,6 +212,7 @@ cfg_free(struct cfg **cfgp)
 	free(cfg->file);
 	free(cfg->store);
 	free(cfg->socket);
+	free(cfg->spool);
 	free(cfg);
 	*cfgp = NULL;
 }

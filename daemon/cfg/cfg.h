@@ -64,7 +64,8 @@ void cfg_report_print(const struct cfg_report *rep, FILE *out);
 
 /* ---- typed configuration ----------------------------------------------- */
 
-enum cfg_protocol { CFG_PROTOCOL_IMAP, CFG_PROTOCOL_POP3 };
+/* smtp: a send-only account (smtp_* keys and the credentials). */
+enum cfg_protocol { CFG_PROTOCOL_IMAP, CFG_PROTOCOL_POP3, CFG_PROTOCOL_SMTP };
 enum cfg_tls { CFG_TLS_IMPLICIT, CFG_TLS_STARTTLS, CFG_TLS_NONE };
 enum cfg_auth {
 	CFG_AUTH_AUTO,
@@ -124,14 +125,21 @@ struct cfg_account {
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;
 	struct cfg_list from;		/* addresses it sends as */
-	char *sent_folder;		/* imap; NULL: "none" */
 	char *new_mail_cmd;		/* run by acct/acct_hook.c; NULL: none */
+	/* imap: where a copy of sent mail goes; NULL with is_sent_auto
+	 * false: "none" */
+	char *sent_folder;
+	bool is_sent_auto;		/* unset: the \Sent special-use one */
+	char *smtp_user;		/* NULL: user */
+	char *smtp_password_cmd;	/* NULL: the account's secret */
+	unsigned smtp_queue_lifetime;	/* seconds a message is retried */
 };
 
 struct cfg {
 	char *file;			/* the file it was read from */
 	char *store;			/* LMDB environment directory */
 	char *socket;			/* control socket path */
+	char *spool;			/* mailsyncctl send's spool directory */
 	enum log_level log_level;
 	struct cfg_account *accounts;	/* in file order */
 	size_t n_accounts;

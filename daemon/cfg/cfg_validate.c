@@ -47,22 +47,27 @@ enum { CFG_IN_GENERAL = 1, CFG_IN_ACCOUNT = 2 };
 enum {
 	CFG_FOR_IMAP = 1 << CFG_PROTOCOL_IMAP,
 	CFG_FOR_POP3 = 1 << CFG_PROTOCOL_POP3,
-	CFG_FOR_ALL = CFG_FOR_IMAP | CFG_FOR_POP3,
+	CFG_FOR_SMTP = 1 << CFG_PROTOCOL_SMTP,
+	/* Accounts that read mail from a server. */
+	CFG_FOR_READ = CFG_FOR_IMAP | CFG_FOR_POP3,
+	CFG_FOR_ALL = CFG_FOR_READ | CFG_FOR_SMTP,
 };
 
 /* Key ids, in the order of cfg_keys[]. */
 enum cfg_key_id {
-	K_STORE, K_SOCKET, K_LOG_LEVEL,
+	K_STORE, K_SOCKET, K_SPOOL, K_LOG_LEVEL,
 	K_PROTOCOL, K_HOST, K_PORT, K_TLS, K_CA_FILE, K_TLS_FINGERPRINT,
 	K_TIMEOUT, K_USER, K_PASSWORD, K_PASSWORD_CMD, K_AUTH,
 	K_OAUTH_TOKEN_CMD, K_FOLDERS, K_DIRECTION, K_IDLE, K_IDLE_FOLDERS,
 	K_COMPRESS, K_POLL_INTERVAL, K_KEEP, K_DELETE_AFTER_DAYS, K_MAILDIR,
 	K_SMTP_HOST, K_SMTP_PORT, K_SMTP_TLS, K_FROM, K_SENT_FOLDER,
 	K_NEW_MAIL_CMD,
+	K_SMTP_USER, K_SMTP_PASSWORD_CMD, K_SMTP_QUEUE_LIFETIME,
 	K_COUNT,
 };
 
-static const char *const cfg_protocol_names[] = { "imap", "pop3", NULL };
+static const char *const cfg_protocol_names[] = { "imap", "pop3", "smtp",
+						   NULL };
 static const char *const cfg_tls_names[] = { "implicit", "starttls", "none",
 					     NULL };
 static const char *const cfg_auth_names[] = { "auto", "plain", "login",
@@ -88,15 +93,16 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_STORE] = { "store", G(CFG_TYPE_PATH) store), NULL,
 		"~/.local/share/mailsync", NULL },
 	[K_SOCKET] = { "socket", G(CFG_TYPE_PATH) socket), NULL, NULL, NULL },
+	[K_SPOOL] = { "spool", G(CFG_TYPE_PATH) spool), NULL, NULL, NULL },
 	[K_LOG_LEVEL] = { "log_level", G(CFG_TYPE_LOG_LEVEL) log_level), NULL,
 		"info", "error, warn, info or debug" },
 	[K_PROTOCOL] = { "protocol", A(CFG_FOR_ALL, CFG_TYPE_ENUM) protocol),
 		cfg_protocol_names, NULL, NULL },
-	[K_HOST] = { "host", A(CFG_FOR_ALL, CFG_TYPE_HOST) host), NULL, NULL,
+	[K_HOST] = { "host", A(CFG_FOR_READ, CFG_TYPE_HOST) host), NULL, NULL,
 		NULL },
-	[K_PORT] = { "port", A(CFG_FOR_ALL, CFG_TYPE_PORT) port), NULL, NULL,
+	[K_PORT] = { "port", A(CFG_FOR_READ, CFG_TYPE_PORT) port), NULL, NULL,
 		NULL },
-	[K_TLS] = { "tls", A(CFG_FOR_ALL, CFG_TYPE_ENUM) tls), cfg_tls_names,
+	[K_TLS] = { "tls", A(CFG_FOR_READ, CFG_TYPE_ENUM) tls), cfg_tls_names,
 		"implicit", NULL },
 	[K_CA_FILE] = { "ca_file", A(CFG_FOR_ALL, CFG_TYPE_PATH) ca_file),
 		NULL, NULL, NULL },
@@ -130,14 +136,14 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_COMPRESS] = { "compress", A(CFG_FOR_IMAP, CFG_TYPE_BOOL) compress),
 		NULL, "yes", NULL },
 	[K_POLL_INTERVAL] = { "poll_interval",
-		A(CFG_FOR_ALL, CFG_TYPE_DURATION) poll_interval), NULL, "5m",
+		A(CFG_FOR_READ, CFG_TYPE_DURATION) poll_interval), NULL, "5m",
 		NULL },
 	[K_KEEP] = { "keep", A(CFG_FOR_POP3, CFG_TYPE_BOOL) keep), NULL, "yes",
 		NULL },
 	[K_DELETE_AFTER_DAYS] = { "delete_after_days",
 		A(CFG_FOR_POP3, CFG_TYPE_DAYS) delete_after_days), NULL, "0",
 		NULL },
-	[K_MAILDIR] = { "maildir", A(CFG_FOR_ALL, CFG_TYPE_PATH) maildir),
+	[K_MAILDIR] = { "maildir", A(CFG_FOR_READ, CFG_TYPE_PATH) maildir),
 		NULL, NULL, NULL },
 	[K_SMTP_HOST] = { "smtp_host", A(CFG_FOR_ALL, CFG_TYPE_HOST) smtp_host),
 		NULL, NULL, NULL },
@@ -149,10 +155,18 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 		NULL, NULL },
 	[K_SENT_FOLDER] = { "sent_folder",
 		A(CFG_FOR_IMAP, CFG_TYPE_FOLDER_NONE) sent_folder), NULL,
-		"none", "a folder name, or none" },
+		NULL, "a folder name, or none" },
 	[K_NEW_MAIL_CMD] = { "new_mail_cmd",
 		A(CFG_FOR_ALL, CFG_TYPE_STRING) new_mail_cmd), NULL, NULL,
 		"a command to run when new mail arrived" },
+	[K_SMTP_USER] = { "smtp_user", A(CFG_FOR_ALL, CFG_TYPE_STRING)
+		smtp_user), NULL, NULL, "the SMTP login name" },
+	[K_SMTP_PASSWORD_CMD] = { "smtp_password_cmd",
+		A(CFG_FOR_ALL, CFG_TYPE_STRING) smtp_password_cmd), NULL, NULL,
+		"a command that prints the SMTP password" },
+	[K_SMTP_QUEUE_LIFETIME] = { "smtp_queue_lifetime",
+		A(CFG_FOR_ALL, CFG_TYPE_DURATION) smtp_queue_lifetime), NULL,
+		"5d", NULL },
 };
 
 #undef G
@@ -640,10 +654,19 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 {
 	static const size_t required[] = { K_PROTOCOL, K_HOST, K_USER };
 	static const size_t smtp_only[] = { K_SMTP_PORT, K_SMTP_TLS, K_FROM,
-					    K_SENT_FOLDER };
+		K_SENT_FOLDER, K_SMTP_USER, K_SMTP_PASSWORD_CMD,
+		K_SMTP_QUEUE_LIFETIME };
+	bool is_send_only = seen[K_PROTOCOL].is_valid &&
+			    a->protocol == CFG_PROTOCOL_SMTP;
 	char expected[256];
 
 	for (size_t i = 0; i < sizeof(required) / sizeof(*required); i++) {
+		/* A send-only account has no reading server; its login
+		 * may be smtp_user alone. */
+		if (is_send_only && (required[i] == K_HOST ||
+		    (required[i] == K_USER &&
+		     cfg_validate_has(seen, K_SMTP_USER))))
+			continue;
 		if (cfg_validate_has(seen, required[i]) ||
 		    seen[required[i]].is_suggested)
 			continue;
@@ -668,14 +691,22 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 				     "ca_file", "'%s' does not exist (expected "
 				     "a PEM file of CA certificates)",
 				     a->ca_file);
-	cfg_validate_credentials(v, seen, a, a->line);
+	/* smtp_password_cmd alone is the secret of a send-only account. */
+	if (!(is_send_only && cfg_validate_has(seen, K_SMTP_PASSWORD_CMD)))
+		cfg_validate_credentials(v, seen, a, a->line);
 	if (seen[K_KEEP].is_valid && !a->keep)
 		cfg_validate_needs(v, seen, K_DELETE_AFTER_DAYS, "keep = yes");
 	if (seen[K_IDLE].is_valid && !a->idle)
 		cfg_validate_needs(v, seen, K_IDLE_FOLDERS, "idle = yes");
 
 	if (!cfg_validate_has(seen, K_SMTP_HOST)) {
-		for (size_t i = 0; i < 4; i++)
+		if (is_send_only && !seen[K_SMTP_HOST].is_suggested)
+			cfg_validate_problem(v, a->line, "smtp_host", "missing; "
+					     "a protocol = smtp account only "
+					     "sends (expected smtp_host = "
+					     "smtp.example.com)");
+		for (size_t i = 0; i < sizeof(smtp_only) / sizeof(*smtp_only);
+		     i++)
 			if (seen[smtp_only[i]].is_valid)
 				cfg_validate_needs(v, seen, smtp_only[i],
 						   "smtp_host");
@@ -693,6 +724,10 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 				     "with smtp_host needs it (expected the "
 				     "addresses it sends as, such as "
 				     "me@example.com)");
+	/* Unset: the server's \Sent special-use folder (none when the
+	 * account only sends). */
+	if (!cfg_validate_has(seen, K_SENT_FOLDER))
+		a->is_sent_auto = a->protocol == CFG_PROTOCOL_IMAP;
 }
 
 /* Validates one [account NAME] section into a. */
@@ -718,7 +753,9 @@ cfg_validate_account(struct cfg_vctx *v, const struct cfg_raw_section *sec,
 					     "only applies to protocol = %s "
 					     "(this account uses %s)",
 					     k->protocols == CFG_FOR_IMAP ?
-					     "imap" : "pop3",
+					     "imap" : k->protocols ==
+					     CFG_FOR_POP3 ? "pop3" :
+					     "imap or pop3",
 					     cfg_protocol_name(a->protocol));
 			continue;
 		}
@@ -969,6 +1006,8 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 		cfg_validate_default(&v, general, id, general_line, cfg);
 	if (cfg->socket == NULL)
 		cfg->socket = cfg__socket_default(env, cfg->store);
+	if (cfg->spool == NULL && cfg->store != NULL)
+		cfg->spool = cfg__printf("%s/spool", cfg->store);
 	cfg_validate_across(&v, cfg, general[K_STORE].is_valid ?
 			    general[K_STORE].entry->line : 0);
 	if (cfg->n_accounts == 0) {

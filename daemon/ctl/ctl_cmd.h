@@ -74,6 +74,9 @@ struct acct *ctl_req_acct_find(struct ctl_req *req, const char *name);
 /* Makes the connection a watcher: every account event from now on. */
 void ctl_req_watch(struct ctl_req *req);
 int ctl_req_reload(struct ctl_req *req, json_t **data_r);
+/* The host's outbox_cb (retry, drop). */
+int ctl_req_outbox(struct ctl_req *req, const char *op, uint64_t id,
+		   struct ms_err *err_r);
 
 /*
  * Calls fn for every account event, until ctl_server_unlisten().  For
@@ -132,6 +135,6 @@ extern const struct ctl_cmd ctl_cmd_status, ctl_cmd_accounts,
 	ctl_cmd_version, ctl_cmd_help, ctl_cmd_sync, ctl_cmd_pause,
 	ctl_cmd_resume, ctl_cmd_watch, ctl_cmd_folders, ctl_cmd_list,
 	ctl_cmd_search, ctl_cmd_cat, ctl_cmd_flag, ctl_cmd_move,
-	ctl_cmd_delete, ctl_cmd_reload;
+	ctl_cmd_delete, ctl_cmd_reload, ctl_cmd_outbox;
 
 #endif

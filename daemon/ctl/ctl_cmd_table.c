@@ -22,6 +22,7 @@ const struct ctl_cmd *const ctl_cmds[] = {
 	&ctl_cmd_resume,
 	&ctl_cmd_watch,
 	&ctl_cmd_reload,
+	&ctl_cmd_outbox,
 	&ctl_cmd_version,
 	&ctl_cmd_help,
 	NULL,

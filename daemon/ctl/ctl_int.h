@@ -39,6 +39,7 @@ struct ctl_server {
 	uint64_t next_conn_id;
 	struct ctl_listener *listeners;
 	size_t n_listeners;
+	struct ctl_outbox_wait *outbox_waits;	/* send --wait, a list */
 	bool is_closed;
 	unsigned open_handles;		/* listener + conns not yet closed */
 };
@@ -86,6 +87,9 @@ void ctl_conn_queue_error(struct ctl_conn *c, uint64_t id, const char *code,
 			  const char *msg);
 void ctl_conn_queue_event(struct ctl_conn *c, const char *name,
 			  json_t *fields);
+
+/* Ends every send --wait request (the server closes). */
+void ctl_outbox_close_waits(struct ctl_server *s);
 
 /* The request dispatcher (ctl_req.c). */
 void ctl_req_dispatch(struct ctl_conn *c, const struct ctl_msg *m);

@@ -97,8 +97,8 @@ ctl_json_store_counts(struct store *s, const char *name, json_t *o)
 		if (strcmp(ov[i].account, name) == 0) {
 			if (ov[i].state == STORE_OUTBOX_FAILED)
 				failed++;
-			else
-				queued++;
+			else if (ov[i].state != STORE_OUTBOX_SENT)
+				queued++;	/* sent ones are history */
 		}
 	}
 	json_object_set_new(o, "folders", json_integer((json_int_t)folders));

@@ -177,6 +177,17 @@ ctl_req_reload(struct ctl_req *req, json_t **data_r)
 	return h->reload_cb(h->arg, data_r);
 }
 
+int
+ctl_req_outbox(struct ctl_req *req, const char *op, uint64_t id,
+	       struct ms_err *err_r)
+{
+	const struct ctl_host *h = &req->srv->host;
+
+	if (h->outbox_cb == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "no account sends");
+	return h->outbox_cb(h->arg, op, id, err_r);
+}
+
 /* --- args ------------------------------------------------------------------ */
 
 const char *

@@ -261,6 +261,7 @@ ctl_server_close(struct ctl_server *s)
 		return;
 	s->is_closed = true;
 	/* Waiting commands end (and free what they hold). */
+	ctl_outbox_close_waits(s);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		struct ctl_listener l = s->listeners[i];
 

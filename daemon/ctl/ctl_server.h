@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -46,6 +47,12 @@ struct ctl_host {
 	 * the running configuration stays then.
 	 */
 	int (*reload_cb)(void *arg, json_t **data_r);
+	/*
+	 * The user's word on an outbox entry (op "retry" or "drop"), done
+	 * by the account's sender.  MS_OK, or an error with err_r.
+	 */
+	int (*outbox_cb)(void *arg, const char *op, uint64_t id,
+			 struct ms_err *err_r);
 	void *arg;
 };
 
@@ -67,6 +74,10 @@ void ctl_server_acct_event(struct ctl_server *s, struct acct *a,
 /* The runtime is about to be freed (a reload removed or replaced it):
  * requests waiting on it end. */
 void ctl_server_acct_gone(struct ctl_server *s, struct acct *a);
+
+/* An outbox entry changed (an attempt's outcome, a drop): `send --wait`
+ * requests waiting for it are answered. */
+void ctl_server_outbox_event(struct ctl_server *s, uint64_t id);
 
 /* Closes the listener and every client; the handles close on the loop
  * and the socket file is removed.  Idempotent. */

@@ -90,6 +90,7 @@ session_base_init(struct session_base *b, uv_loop_t *loop,
 	b->port = p->port;
 	b->tls = p->tls;
 	b->timeout_ms = p->timeout_ms != 0 ? p->timeout_ms : 60000;
+	b->max_output = p->max_output;
 	if (p->tls_ctx != NULL) {
 		net_tls_ctx_ref(p->tls_ctx);
 		b->tls_ctx = p->tls_ctx;
@@ -365,6 +366,7 @@ session_base_connect(struct session_base *b, struct ms_err *err_r)
 		.tls_ctx = b->tls_ctx,
 		.connect_timeout_ms = b->timeout_ms,
 		.read_timeout_ms = b->timeout_ms,
+		.max_output = b->max_output,
 		.on_connected_cb = session_base_conn_connected_cb,
 		.on_tls_ready_cb = session_base_conn_tls_ready_cb,
 		.on_data_cb = session_base_conn_data_cb,

@@ -78,6 +78,7 @@ struct session_base_params {
 	enum net_tls_mode tls;
 	struct net_tls_ctx *tls_ctx;
 	unsigned timeout_ms;
+	size_t max_output;		/* queued output; 0: the connection's default */
 	bool is_user_required;		/* SMTP may send without AUTH */
 	const char *password, *password_cmd, *oauth_token_cmd;
 	/* Names of the states from SESSION_PROTO_STATES on (trace lines). */
@@ -101,6 +102,7 @@ struct session_base {
 	enum net_tls_mode tls;
 	struct net_tls_ctx *tls_ctx;	/* ref held */
 	unsigned timeout_ms;
+	size_t max_output;
 	char *secret;			/* owned, wiped; NULL once used */
 	size_t secret_len;
 	char *secret_cmd;		/* owned */

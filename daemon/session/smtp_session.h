@@ -36,6 +36,9 @@ struct smtp_session_params {
 	enum net_tls_mode tls;
 	struct net_tls_ctx *tls_ctx;	/* required unless tls is none; ref taken */
 	unsigned timeout_ms;		/* connect and read inactivity; 0 = 60 s */
+	/* Output queued on the connection at most (a whole message goes
+	 * out at once); 0 = the connection's default (8 MiB). */
+	size_t max_output;
 	/* The EHLO name; copied; NULL = "localhost". */
 	const char *helo_name;
 	/* NULL or "": no AUTH.  Else copied, and exactly one source of the

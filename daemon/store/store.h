@@ -506,15 +506,32 @@ int store_pop3_list(struct store *s, const char *account,
 enum store_outbox_state {
 	STORE_OUTBOX_QUEUED = 1,	/* waiting for (another) attempt */
 	STORE_OUTBOX_FAILED = 2,	/* permanent rejection; the user acts */
+	/* An attempt reached the end of DATA: the final "." may have left
+	 * and the server's verdict is not recorded.  Found at start, this
+	 * is the one window where the message was possibly sent. */
+	STORE_OUTBOX_SENDING = 3,
+	STORE_OUTBOX_SENT = 4,		/* every recipient delivered */
 };
 
-#define STORE_OUTBOX_STR_MAX 4096	/* account, from, last error */
+/* flags */
+enum {
+	/* A connection was lost (or the daemon stopped) after the final
+	 * "." and before the reply: the server may have the message. */
+	STORE_OUTBOX_POSSIBLY_SENT = 1u << 0,
+	/* Delivered to a recipient; the Sent copy is not filed yet. */
+	STORE_OUTBOX_SENT_PENDING = 1u << 1,
+	/* The Sent copy is filed (or not wanted). */
+	STORE_OUTBOX_SENT_FILED = 1u << 2,
+};
+
+#define STORE_OUTBOX_STR_MAX 4096	/* account, from, last error, ... */
 #define STORE_OUTBOX_RCPTS_MAX (64 * 1024)
 
 /*
  * A queued outgoing message.  The strings are malloc'ed and owned by the
  * record when it comes from store_outbox_list() (free with
- * store_outbox_deinit()); when passed to a batch they are copied.
+ * store_outbox_deinit()); when passed to a batch they are copied.  NULL
+ * strings are stored as "".
  */
 struct store_outbox {
 	uint64_t id;
@@ -525,8 +542,15 @@ struct store_outbox {
 	uint8_t hash[STORE_HASH_LEN];	/* the message (holds a ref) */
 	char *account;
 	char *from;			/* envelope sender */
-	char *rcpts;			/* recipients, "\n"-separated */
+	char *rcpts;			/* recipients still to deliver, "\n"-separated */
 	char *last_error;		/* the server's last reply, or "" */
+	/* Added after schema 4's first outbox (a record without them reads
+	 * as flags 0 and empty strings). */
+	uint32_t flags;			/* STORE_OUTBOX_* bits */
+	char *delivered;		/* recipients accepted, "\n"-separated */
+	char *rejected;			/* "rcpt\treply\n" per refused one */
+	char *spool;			/* the spool file it came from */
+	char *message_id;		/* of the message, "<...>", or "" */
 };
 
 /* Every outbox entry, oldest first.  *entries_r is malloc'ed (NULL when
@@ -651,6 +675,13 @@ int store_batch_outbox_update(struct store_batch *b, uint64_t id,
 			      enum store_outbox_state state, uint32_t attempts,
 			      int64_t next_attempt,
 			      const char *last_error) MS_WUR;
+/*
+ * Rewrites entry id with e (every field but id, hash and created; e->hash
+ * must be the entry's, or the commit fails with MS_EINVAL); skipped when
+ * absent.  MS_EINVAL for strings over their limits.
+ */
+int store_batch_outbox_set(struct store_batch *b,
+			   const struct store_outbox *e) MS_WUR;
 /* Removes entry id (delivered, or dropped by the user); no-op when
  * absent. */
 int store_batch_outbox_delete(struct store_batch *b, uint64_t id) MS_WUR;

@@ -24,6 +24,7 @@ enum store_op_kind {
 	STORE_OP_POP3_DELETE,
 	STORE_OP_OUTBOX_ADD,
 	STORE_OP_OUTBOX_UPDATE,
+	STORE_OP_OUTBOX_SET,
 	STORE_OP_OUTBOX_DELETE,
 	STORE_OP_LEFTOVER_CLEAR,
 	STORE_OP_REFUSAL_PUT,
@@ -465,6 +466,28 @@ store_batch_outbox_update(struct store_batch *b, uint64_t id,
 	op->u.outbox.next_attempt = next_attempt;
 	op->data = text;
 	op->data_len = n;
+	return MS_OK;
+}
+
+int
+store_batch_outbox_set(struct store_batch *b, const struct store_outbox *e)
+{
+	struct store_op *op;
+	uint8_t *val;
+	size_t len;
+	int rc;
+
+	if ((rc = store__outbox_encode(e, &val, &len)) < 0)
+		return rc;
+	op = store_batch_push(b, STORE_OP_OUTBOX_SET, NULL);
+	if (op == NULL) {
+		free(val);
+		return MS_ENOMEM;
+	}
+	op->u.outbox.id = e->id;
+	memcpy(op->u.outbox.hash, e->hash, STORE_HASH_LEN);
+	op->data = val;
+	op->data_len = len;
 	return MS_OK;
 }
 
@@ -1194,6 +1217,25 @@ store_apply_outbox(struct store *s, MDB_txn *txn, struct store_commit *c,
 	if (rc < 0)
 		return ms_err_set(err_r, rc, "store: bad outbox entry %llu",
 				  (unsigned long long)op->u.outbox.id);
+	if (op->kind == STORE_OP_OUTBOX_SET) {
+		/* The body reference stays; so must the hash, and the
+		 * creation time is the entry's. */
+		int64_t created = e.created;
+		bool is_same = memcmp(e.hash, op->u.outbox.hash,
+				      STORE_HASH_LEN) == 0;
+
+		store_outbox_deinit(&e);
+		if (!is_same)
+			return ms_err_set(err_r, MS_EINVAL, "store: outbox "
+					  "entry %llu: another message",
+					  (unsigned long long)op->u.outbox.id);
+		store__put64(op->data + 5, (uint64_t)created);
+		v = (MDB_val){ op->data_len, op->data };
+		rc = mdb_put(txn, s->dbi[STORE_DBI_OUTBOX], &k, &v, 0);
+		if (rc != 0)
+			return store__mdb_err(s, err_r, rc, "writing outbox");
+		return MS_OK;
+	}
 	if (op->kind == STORE_OP_OUTBOX_DELETE) {
 		rc = store_body_unref(s, txn, c, e.hash, err_r);
 		store_outbox_deinit(&e);
@@ -1260,6 +1302,7 @@ store_apply(struct store *s, MDB_txn *txn, struct store_commit *c,
 		return store_apply_pop3(s, txn, c, op, err_r);
 	case STORE_OP_OUTBOX_ADD:
 	case STORE_OP_OUTBOX_UPDATE:
+	case STORE_OP_OUTBOX_SET:
 	case STORE_OP_OUTBOX_DELETE:
 		return store_apply_outbox(s, txn, c, op, err_r);
 	case STORE_OP_LEFTOVER_CLEAR:

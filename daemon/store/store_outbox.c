@@ -9,9 +9,12 @@
 
 /*
  * Value: state u8, attempts u32, created i64, next_attempt i64, hash,
- * then account, from, rcpts, last_error, each u32 length + bytes.
+ * then account, from, rcpts, last_error, each u32 length + bytes; then
+ * (written since sending was built; absent in older records) flags u32
+ * and delivered, rejected, spool, message_id as strings.
  */
 #define STORE_OUTBOX_FIXED (1 + 4 + 8 + 8 + STORE_HASH_LEN)
+#define STORE_OUTBOX_NSTR 8
 
 static const char *
 store_outbox_str(const char *p)
@@ -19,22 +22,47 @@ store_outbox_str(const char *p)
 	return p != NULL ? p : "";
 }
 
+/* The record's strings in their order, and each one's limit. */
+static void
+store_outbox_strs(const struct store_outbox *e, const char *str[],
+		  size_t max[])
+{
+	const char *v[STORE_OUTBOX_NSTR] = {
+		e->account, e->from, e->rcpts, e->last_error,
+		e->delivered, e->rejected, e->spool, e->message_id,
+	};
+
+	for (int i = 0; i < STORE_OUTBOX_NSTR; i++) {
+		str[i] = store_outbox_str(v[i]);
+		max[i] = i == 2 || i == 4 || i == 5 ? STORE_OUTBOX_RCPTS_MAX :
+			 STORE_OUTBOX_STR_MAX;
+	}
+}
+
+static uint8_t *
+store_outbox_put_str(uint8_t *p, const char *str)
+{
+	size_t l = strlen(str);
+
+	store__put32(p, (uint32_t)l);
+	memcpy(p + 4, str, l);
+	return p + 4 + l;
+}
+
 int
 store__outbox_encode(const struct store_outbox *e, uint8_t **out_r,
 		     size_t *len_r)
 {
-	const char *str[4] = {
-		store_outbox_str(e->account), store_outbox_str(e->from),
-		store_outbox_str(e->rcpts), store_outbox_str(e->last_error),
-	};
-	size_t n = STORE_OUTBOX_FIXED;
+	const char *str[STORE_OUTBOX_NSTR];
+	size_t max[STORE_OUTBOX_NSTR];
+	size_t n = STORE_OUTBOX_FIXED + 4;
 	uint8_t *p;
 
-	for (int i = 0; i < 4; i++) {
+	store_outbox_strs(e, str, max);
+	for (int i = 0; i < STORE_OUTBOX_NSTR; i++) {
 		size_t l = strlen(str[i]);
 
-		if (l > (i == 2 ? STORE_OUTBOX_RCPTS_MAX
-				 : STORE_OUTBOX_STR_MAX))
+		if (l > max[i])
 			return MS_EINVAL;
 		n += 4 + l;
 	}
@@ -49,13 +77,31 @@ store__outbox_encode(const struct store_outbox *e, uint8_t **out_r,
 	store__put64(p + 13, (uint64_t)e->next_attempt);
 	memcpy(p + 21, e->hash, STORE_HASH_LEN);
 	p += STORE_OUTBOX_FIXED;
-	for (int i = 0; i < 4; i++) {
-		size_t l = strlen(str[i]);
+	for (int i = 0; i < 4; i++)
+		p = store_outbox_put_str(p, str[i]);
+	store__put32(p, e->flags);
+	p += 4;
+	for (int i = 4; i < STORE_OUTBOX_NSTR; i++)
+		p = store_outbox_put_str(p, str[i]);
+	return MS_OK;
+}
 
-		store__put32(p, (uint32_t)l);
-		memcpy(p + 4, str[i], l);
-		p += 4 + l;
-	}
+/* One u32-length string at *pp into *str_r (malloc'ed). */
+static int
+store_outbox_get_str(const uint8_t **pp, const uint8_t *end, char **str_r)
+{
+	const uint8_t *p = *pp;
+	uint32_t l;
+
+	if (end - p < 4 || (size_t)(end - p - 4) < store__get32(p))
+		return MS_ESTORE;
+	l = store__get32(p);
+	*str_r = malloc((size_t)l + 1);
+	if (*str_r == NULL)
+		return MS_ENOMEM;
+	memcpy(*str_r, p + 4, l);
+	(*str_r)[l] = '\0';
+	*pp = p + 4 + l;
 	return MS_OK;
 }
 
@@ -64,13 +110,13 @@ store__outbox_decode(uint64_t id, const void *data, size_t len,
 		     struct store_outbox *e)
 {
 	const uint8_t *p = data, *end = p + len;
-	char **str[4];
+	char **str[STORE_OUTBOX_NSTR] = {
+		&e->account, &e->from, &e->rcpts, &e->last_error,
+		&e->delivered, &e->rejected, &e->spool, &e->message_id,
+	};
+	int rc = MS_OK;
 
 	memset(e, 0, sizeof(*e));
-	str[0] = &e->account;
-	str[1] = &e->from;
-	str[2] = &e->rcpts;
-	str[3] = &e->last_error;
 	if (len < STORE_OUTBOX_FIXED)
 		return MS_ESTORE;
 	e->id = id;
@@ -80,24 +126,24 @@ store__outbox_decode(uint64_t id, const void *data, size_t len,
 	e->next_attempt = (int64_t)store__get64(p + 13);
 	memcpy(e->hash, p + 21, STORE_HASH_LEN);
 	p += STORE_OUTBOX_FIXED;
-	for (int i = 0; i < 4; i++) {
-		uint32_t l;
-
-		if (end - p < 4 || (size_t)(end - p - 4) < store__get32(p)) {
-			store_outbox_deinit(e);
-			return MS_ESTORE;
-		}
-		l = store__get32(p);
-		*str[i] = malloc((size_t)l + 1);
-		if (*str[i] == NULL) {
-			store_outbox_deinit(e);
-			return MS_ENOMEM;
-		}
-		memcpy(*str[i], p + 4, l);
-		(*str[i])[l] = '\0';
-		p += 4 + l;
+	for (int i = 0; i < 4 && rc == MS_OK; i++)
+		rc = store_outbox_get_str(&p, end, str[i]);
+	if (rc == MS_OK && p != end) {
+		if (end - p < 4)
+			rc = MS_ESTORE;
+		else
+			e->flags = store__get32(p);
+		p += 4;
+		for (int i = 4; i < STORE_OUTBOX_NSTR && rc == MS_OK; i++)
+			rc = store_outbox_get_str(&p, end, str[i]);
 	}
-	return MS_OK;
+	/* An older record: the later strings are empty. */
+	for (int i = 4; i < STORE_OUTBOX_NSTR && rc == MS_OK; i++)
+		if (*str[i] == NULL && (*str[i] = calloc(1, 1)) == NULL)
+			rc = MS_ENOMEM;
+	if (rc < 0)
+		store_outbox_deinit(e);
+	return rc;
 }
 
 void
@@ -107,7 +153,12 @@ store_outbox_deinit(struct store_outbox *e)
 	free(e->from);
 	free(e->rcpts);
 	free(e->last_error);
+	free(e->delivered);
+	free(e->rejected);
+	free(e->spool);
+	free(e->message_id);
 	e->account = e->from = e->rcpts = e->last_error = NULL;
+	e->delivered = e->rejected = e->spool = e->message_id = NULL;
 }
 
 int

@@ -673,6 +673,24 @@ imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
 	return imap_cmd_finish(c, rc);
 }
 
+int
+imap_cmd_uid_search_header(struct imap_client *c, struct ms_slice field,
+    struct ms_slice value)
+{
+	int rc;
+
+	if ((rc = imap_cmd_begin(c, "UID SEARCH HEADER")) != MS_OK)
+		return rc;
+	rc = imap_cmd_astring(c, field);
+	/* Always a string: a Message-ID would otherwise pass as an atom
+	 * only sometimes. */
+	if (rc == MS_OK)
+		rc = imap_cmd_str(c, " ");
+	if (rc == MS_OK)
+		rc = imap_cmd_string(c, value, false);
+	return imap_cmd_finish(c, rc);
+}
+
 static int
 imap_cmd_uid_set_mailbox(struct imap_client *c, const char *verb,
     struct ms_slice set, struct ms_slice mailbox)

@@ -132,6 +132,10 @@ int imap_cmd_uid_expunge(struct imap_client *c, struct ms_slice set) MS_WUR;
  * numbers are in seqs (empty: any) and whose UIDs are in uids. */
 int imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
     struct ms_slice uids) MS_WUR;
+/* UID SEARCH HEADER field "value": the UIDs of the selected folder's
+ * messages whose header field contains value (RFC 3501 6.4.4). */
+int imap_cmd_uid_search_header(struct imap_client *c, struct ms_slice field,
+    struct ms_slice value) MS_WUR;
 int imap_cmd_uid_copy(struct imap_client *c, struct ms_slice set,
     struct ms_slice mailbox) MS_WUR;
 int imap_cmd_uid_move(struct imap_client *c, struct ms_slice set,

@@ -14,6 +14,10 @@
  *   ms_storedump DIR refusals                SEQ KIND FOLDER TEXT per refusal
  *   ms_storedump DIR retry                   forget the refusals (the user's
  *                                            sync asks for it so)
+ *   ms_storedump DIR outbox                  ID ACCOUNT STATE ATTEMPTS FLAGS
+ *                                            RCPTS DELIVERED REJECTED
+ *                                            MESSAGE-ID LAST-ERROR per entry
+ *                                            (lists comma-separated)
  *   ms_storedump DIR pop3 ACCOUNT            UIDL SHA256 FETCHED OWED per
  *                                            POP3 record
  *   ms_storedump DIR pop3age ACCOUNT DAYS    makes every POP3 record of the
@@ -23,6 +27,7 @@
  * Fields are tab-separated; flags are IMAP names separated by spaces,
  * "-" for none.  Exit 0 on success, 1 on failure, 2 on usage errors.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +283,65 @@ cmd_change(struct store *s, const char *what, const char *account,
 	return commit(&b);
 }
 
+/* A "\n"-separated list on one line: "a,b", "-" when empty; with
+ * is_pairs, only the part before each tab. */
+static void
+dump_list(const char *s, bool is_pairs)
+{
+	bool is_first = true;
+
+	if (s == NULL || *s == '\0') {
+		fputs("-", stdout);
+		return;
+	}
+	while (*s != '\0') {
+		size_t len = strcspn(s, "\n");
+		size_t show = is_pairs ? strcspn(s, "\t\n") : len;
+
+		printf("%s%.*s", is_first ? "" : ",", (int)show, s);
+		is_first = false;
+		s += len + (s[len] == '\n');
+	}
+}
+
+static int
+cmd_outbox(struct store *s)
+{
+	static const char *const states[] = { "?", "queued", "failed",
+					      "sending", "sent" };
+	struct store_outbox *list = NULL;
+	struct ms_err err = { 0 };
+	size_t n = 0;
+
+	if (store_outbox_list(s, &list, &n, &err) < 0) {
+		fprintf(stderr, "ms_storedump: %s\n", err.msg);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct store_outbox *e = &list[i];
+
+		printf("%llu\t%s\t%s\t%u\t%s%s%s%s\t",
+		       (unsigned long long)e->id, e->account,
+		       e->state <= STORE_OUTBOX_SENT ? states[e->state] : "?",
+		       e->attempts,
+		       e->flags & STORE_OUTBOX_POSSIBLY_SENT ? "possibly-sent " :
+		       "", e->flags & STORE_OUTBOX_SENT_PENDING ?
+		       "copy-pending " : "",
+		       e->flags & STORE_OUTBOX_SENT_FILED ? "copy-filed" : "",
+		       e->flags == 0 ? "-" : "");
+		dump_list(e->rcpts, false);
+		putchar('\t');
+		dump_list(e->delivered, false);
+		putchar('\t');
+		dump_list(e->rejected, true);
+		printf("\t%s\t%s\n", e->message_id[0] ? e->message_id : "-",
+		       e->last_error[0] ? e->last_error : "-");
+		store_outbox_deinit(&list[i]);
+	}
+	free(list);
+	return 0;
+}
+
 static int
 cmd_pop3(struct store *s, const char *account, const char *age_days)
 {
@@ -328,7 +392,7 @@ main(int argc, char **argv)
 
 	if (argc < 3) {
 		fputs("usage: ms_storedump DIR folders|msgs|check|changes|"
-		      "refusals|retry|flag|delete|append ...\n", stderr);
+		      "refusals|retry|outbox|flag|delete|append ...\n", stderr);
 		return 2;
 	}
 	p.dir = argv[1];
@@ -351,6 +415,8 @@ main(int argc, char **argv)
 		rc = cmd_refusals(s);
 	} else if (strcmp(cmd, "retry") == 0) {
 		rc = cmd_retry(s);
+	} else if (strcmp(cmd, "outbox") == 0) {
+		rc = cmd_outbox(s);
 	} else if (strcmp(cmd, "check") == 0) {
 		if (store_check(s, STORE_CHECK_HASHES, &err) != MS_OK) {
 			printf("store_check: %s\n", err.msg);

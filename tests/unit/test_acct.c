@@ -734,10 +734,11 @@ static void
 test_disabled(void **state)
 {
 	static char name[] = "p", host[] = "localhost";
-	/* Every protocol of the configuration has an engine today. */
+	/* Every protocol of the configuration has an engine today, or
+	 * (smtp, send-only) no runtime at all. */
 	struct cfg_account c = { .name = name, .host = host,
 				 .protocol = (enum cfg_protocol)
-					     (CFG_PROTOCOL_POP3 + 1) };
+					     (CFG_PROTOCOL_SMTP + 1) };
 	struct acct_params p = { 0 };
 	struct ms_err err = { 0 };
 	uv_loop_t loop;

@@ -492,7 +492,7 @@ test_required(void **state)
 {
 	expect(ACC "[account b]\n",
 	       "t.ini:6: [account b] protocol: missing required key "
-	       "(expected imap or pop3)",
+	       "(expected imap, pop3 or smtp)",
 	       "t.ini:6: [account b] host: missing required key (expected a "
 	       "host name or IP address)",
 	       "t.ini:6: [account b] user: missing required key (expected "
@@ -501,10 +501,10 @@ test_required(void **state)
 	       "password_cmd = COMMAND, or password = SECRET in a file only "
 	       "you can read)", NULL);
 	/* A bad value counts as present: one message, not two. */
-	expect("[account a]\nprotocol = smtp\nhost = localhost\nuser = me\n"
+	expect("[account a]\nprotocol = smpt\nhost = localhost\nuser = me\n"
 	       "password_cmd = x\n",
-	       "t.ini:2: [account a] protocol: 'smtp' is not a valid choice "
-	       "(expected imap or pop3)", NULL);
+	       "t.ini:2: [account a] protocol: 'smpt' is not a valid choice "
+	       "(expected imap, pop3 or smtp)", NULL);
 }
 
 static void
@@ -1083,6 +1083,53 @@ test_example(void **state)
 	free(path);
 }
 
+/* ---- sending ----------------------------------------------------------- */
+
+/* protocol = smtp: only the smtp_* keys and the credentials. */
+static void
+test_send_only(void **state)
+{
+	struct cfg *cfg;
+	const struct cfg_account *a;
+
+	(void)state;
+	cfg = load_ok("[general]\nstore = /s\n"
+		      "[account out]\nprotocol = smtp\n"
+		      "smtp_host = smtp.example.com\nsmtp_user = me\n"
+		      "smtp_password_cmd = pass smtp\nfrom = me@example.com\n"
+		      "smtp_queue_lifetime = 2d\n"
+		      ACC "smtp_host = smtp.example.com\nfrom = a@example.com\n");
+	a = cfg_account_find(cfg, "out");
+	assert_non_null(a);
+	assert_int_equal(a->protocol, CFG_PROTOCOL_SMTP);
+	assert_string_equal(a->smtp_user, "me");
+	assert_string_equal(a->smtp_password_cmd, "pass smtp");
+	assert_int_equal(a->smtp_queue_lifetime, 2 * 86400);
+	assert_int_equal(a->smtp_port, 465);
+	assert_false(a->is_sent_auto);
+	assert_string_equal(cfg->spool, "/s/spool");
+	/* An IMAP account that sends: the \Sent folder, 5 days. */
+	a = cfg_account_find(cfg, "a");
+	assert_true(a->is_sent_auto);
+	assert_null(a->sent_folder);
+	assert_int_equal(a->smtp_queue_lifetime, 5 * 86400);
+	cfg_free(&cfg);
+
+	expect("[account out]\nprotocol = smtp\nuser = me\n"
+	       "password_cmd = p\nhost = imap.example.com\n"
+	       "sent_folder = Sent\n",
+	       "t.ini:1: [account out] smtp_host: missing; a protocol = smtp "
+	       "account only sends (expected smtp_host = smtp.example.com)",
+	       "t.ini:5: [account out] host: only applies to protocol = imap "
+	       "or pop3 (this account uses smtp)",
+	       "t.ini:6: [account out] sent_folder: only applies to protocol "
+	       "= imap (this account uses smtp)",
+	       NULL);
+	expect(ACC "smtp_user = x\n",
+	       "t.ini:6: [account a] smtp_user: only applies with smtp_host",
+	       NULL);
+}
+
 int
 main(void)
 {
@@ -1113,6 +1160,7 @@ main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_five_mistakes),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_send_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -458,9 +458,16 @@ test_uid_search(void **state)
 	assert_string_equal(feed(&c, "* OK hi\r\n"), "GREETING ");
 	assert_true(imap_cmd_uid_search(&c, S("200,400,600"), S("5:*")) > 0);
 	assert_true(imap_cmd_uid_search(&c, S(""), S("1:*")) > 0);
+	/* The Sent copy's check: a header always as a string. */
+	assert_true(imap_cmd_uid_search_header(&c, S("Message-ID"),
+					       S("<a\"b@x>")) > 0);
+	assert_true(imap_cmd_uid_search_header(&c, S("Message-ID"),
+					       S("plain")) > 0);
 	assert_string_equal(drain(&c),
 	    "A1 UID SEARCH 200,400,600 UID 5:*\r\n"
-	    "A2 UID SEARCH UID 1:*\r\n");
+	    "A2 UID SEARCH UID 1:*\r\n"
+	    "A3 UID SEARCH HEADER Message-ID \"<a\\\"b@x>\"\r\n"
+	    "A4 UID SEARCH HEADER Message-ID \"plain\"\r\n");
 	imap_client_deinit(&c);
 }
 

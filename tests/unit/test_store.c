@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/store_int.h"
 #include "test_store_util.h"
 
 static void
@@ -1050,6 +1051,95 @@ test_outbox(void **state)
 	tsu_rmdir(dir);
 }
 
+/* Sending's fields: rewritten whole by outbox_set, hash and creation
+ * kept; another message's hash refused; a record written before these
+ * fields existed reads as empty ones. */
+static void
+test_outbox_set(void **state)
+{
+	static const char text[] = "Message-ID: <m@x>\r\n\r\nhi\r\n";
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_outbox e, *list, old;
+	struct store_body *body;
+	uint8_t *val;
+	size_t n, len;
+	uint64_t id;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.state = STORE_OUTBOX_QUEUED;
+	e.created = 5;
+	e.account = "work";
+	e.from = "me@x";
+	e.rcpts = "a@y\nb@z\nc@w\n";
+	e.spool = "123.spool";
+	e.message_id = "<m@x>";
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	body = tsu_body(s, text, sizeof(text) - 1, 8);
+	store_body_hash(body, e.hash);
+	assert_int_equal(store_batch_outbox_add(b, &e, body, &id), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+
+	e.id = id;
+	e.state = STORE_OUTBOX_FAILED;
+	e.created = 777;	/* ignored: the entry's stays */
+	e.attempts = 2;
+	e.flags = STORE_OUTBOX_POSSIBLY_SENT | STORE_OUTBOX_SENT_PENDING;
+	e.rcpts = "";
+	e.delivered = "a@y\nc@w\n";
+	e.rejected = "b@z\t550 5.1.1 no\n";
+	e.last_error = "550 5.1.1 no";
+	assert_int_equal(store_batch_outbox_set(b, &e), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_outbox_list(s, &list, &n, &err), MS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].state, STORE_OUTBOX_FAILED);
+	assert_int_equal(list[0].created, 5);
+	assert_int_equal(list[0].attempts, 2);
+	assert_int_equal(list[0].flags, e.flags);
+	assert_string_equal(list[0].rcpts, "");
+	assert_string_equal(list[0].delivered, "a@y\nc@w\n");
+	assert_string_equal(list[0].rejected, "b@z\t550 5.1.1 no\n");
+	assert_string_equal(list[0].spool, "123.spool");
+	assert_string_equal(list[0].message_id, "<m@x>");
+
+	/* Another message's hash: refused, nothing written. */
+	list[0].hash[0] ^= 1;
+	list[0].state = STORE_OUTBOX_SENT;
+	assert_int_equal(store_batch_outbox_set(b, &list[0]), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_EINVAL);
+	store_batch_free(&b);
+	store_outbox_deinit(&list[0]);
+	free(list);
+	assert_int_equal(store_outbox_list(s, &list, &n, &err), MS_OK);
+	assert_int_equal(list[0].state, STORE_OUTBOX_FAILED);
+	store_outbox_deinit(&list[0]);
+	free(list);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+
+	/* The older encoding: the four first strings only. */
+	memset(&old, 0, sizeof(old));
+	old.state = STORE_OUTBOX_QUEUED;
+	old.account = "work";
+	assert_int_equal(store__outbox_encode(&old, &val, &len), MS_OK);
+	/* Drop flags and the four later (empty) strings: 4 + 4 * 4 bytes. */
+	assert_int_equal(store__outbox_decode(9, val, len - 20, &old), MS_OK);
+	assert_int_equal(old.flags, 0);
+	assert_string_equal(old.account, "work");
+	assert_string_equal(old.delivered, "");
+	assert_string_equal(old.message_id, "");
+	store_outbox_deinit(&old);
+	/* A record cut inside the later fields is damage. */
+	assert_int_equal(store__outbox_decode(9, val, len - 2, &old),
+			 MS_ESTORE);
+	free(val);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1072,6 +1162,7 @@ main(void)
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_outbox_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,12 @@
 # Source this file, then:
 #
 #   smtp_sink_start [--tls none|starttls|implicit] [--auth USER:PASSWORD]
-#                   [--reject ADDR=451|550...]... [--reject-data CODE] || exit $?
+#                   [--reject ADDR=451|550...]... [--reject-data CODE]
+#                   [--defer-data N:CODE] [--drop-after-data N] [--size N]
+#                   [--stall-data SECONDS] [--port N]
+#                   [--no-pipelining] [--no-smtputf8] [--starttls-reply CODE]
+#                   [--starttls-inject TEXT] [--strip-starttls] || exit $?
+#   (the faults are described in smtp_sink.py)
 #   ... send to 127.0.0.1:$MS_SMTP_PORT ...
 #   smtp_sink_wait N [SECONDS]   waits until N messages are stored (default 10 s)
 #   smtp_sink_stop               (also done by the EXIT/INT/TERM trap)
@@ -35,7 +40,12 @@ smtp_sink_start()
 			args+=(--auth "$2")
 			export MS_SMTP_USER="${2%%:*}" MS_SMTP_PASS="${2#*:}"
 			shift 2 ;;
-		--reject|--reject-data) args+=("$1" "$2"); shift 2 ;;
+		--reject|--reject-data|--defer-data|--drop-after-data|--size|\
+		--stall-data|--port|\
+		--starttls-reply|--starttls-inject)
+			args+=("$1" "$2"); shift 2 ;;
+		--no-pipelining|--no-smtputf8|--strip-starttls)
+			args+=("$1"); shift ;;
 		*) ms_log "smtp_sink_start: unknown option $1"; return 1 ;;
 		esac
 	done

@@ -14,6 +14,24 @@ at once with implicit TLS) and MAIL is refused until the client authenticated.
 for every DATA. The listening port (picked by the kernel unless --port) is
 written to --port-file once the server accepts connections.
 
+Scripted faults for a sending client:
+  --defer-data N:CODE    the first N messages' final "." get CODE (4xx or 5xx),
+                         later ones are accepted
+  --drop-after-data N    the first N messages are stored, then the connection
+                         is closed before the reply (the "possibly sent" window)
+  --stall-data SECONDS   store the first message, then wait this long before
+                         replying to its final "." (a kill lands in that window)
+  --size N               advertise SIZE N and refuse larger messages
+  --no-pipelining        do not advertise PIPELINING (offered by default, with
+                         ENHANCEDSTATUSCODES)
+  --no-smtputf8          do not advertise SMTPUTF8
+  --starttls-reply CODE  answer STARTTLS with CODE (e.g. 454) instead of 220
+  --starttls-inject TEXT send TEXT (one line, CRLF added) right after the 220
+                         to STARTTLS, before the handshake (an injection)
+  --strip-starttls       never advertise STARTTLS, but offer AUTH in plain
+                         text (what a stripping attacker shows)
+Every AUTH attempt is logged ("AUTH ..."), so a test can prove none was made.
+
 Like RFC 5321 (and aiosmtpd), only CRLF ends a line and a line may have at
 most 1000 bytes + CRLF: DATA with bare LF line ends reads as one over-long
 line and gets "500 Line too long". A client must send CRLF.
@@ -37,11 +55,14 @@ REPLY_TEXT = {
 
 
 class Sink:
-    def __init__(self, directory, rejects, reject_data, log):
+    def __init__(self, directory, rejects, reject_data, log, args=None):
         self.dir = directory
         self.rejects = rejects
         self.reject_data = reject_data
         self.log = log
+        self.args = args
+        self.deferred = 0
+        self.dropped = 0
         existing = [n for n in os.listdir(directory) if n.endswith(".json")]
         self.count = len(existing)
 
@@ -54,7 +75,29 @@ class Sink:
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        a = self.args
+        out = []
+        for r in responses:
+            if a and a.strip_starttls and r.endswith("STARTTLS"):
+                continue
+            if a and a.no_smtputf8 and r.endswith("SMTPUTF8"):
+                continue
+            out.append(r)
+        extra = ["250-ENHANCEDSTATUSCODES"]
+        if not (a and a.no_pipelining):
+            extra.append("250-PIPELINING")
+        return out[:-1] + extra + out[-1:]
+
     async def handle_DATA(self, server, session, envelope):
+        a = self.args
+        if a and a.defer_data:
+            n, _, code = a.defer_data.partition(":")
+            if self.deferred < int(n):
+                self.deferred += 1
+                self.log("DATA -> %s (deferred %d of %s)" % (code, self.deferred, n))
+                return "%s %s" % (code, REPLY_TEXT[code[0]])
         if self.reject_data:
             self.log("DATA -> %s" % self.reject_data)
             return "%s %s" % (self.reject_data, REPLY_TEXT[self.reject_data[0]])
@@ -85,11 +128,41 @@ class Sink:
         os.rename(stem + ".json.tmp", stem + ".json")
         self.log("stored %s.eml (%d bytes) from %s to %s" % (
             os.path.basename(stem), len(data), envelope.mail_from, envelope.rcpt_tos))
+        if a and a.stall_data and self.count == 1:
+            self.log("stalling %s s before the reply" % a.stall_data)
+            await asyncio.sleep(a.stall_data)
+        if a and self.dropped < a.drop_after_data:
+            self.dropped += 1
+            self.log("dropping the connection before the reply (%d of %d)" % (
+                self.dropped, a.drop_after_data))
+            server.transport.abort()
+            return "421 4.3.0 dropped by the test sink"
         return "250 2.0.0 OK queued as %03d" % self.count
 
 
 class SinkSMTP(SMTP):
     implicit_tls = False
+    starttls_reply = None
+    starttls_inject = None
+
+    async def smtp_STARTTLS(self, arg):
+        if self.starttls_reply:
+            await self.push("%s 4.7.0 TLS not available (test sink)" % self.starttls_reply)
+            return
+        if self.starttls_inject:
+            # The 220 and the injected line in one write, before TLS: a
+            # client must throw the injected bytes away.
+            self.transport.write(("220 Ready to start TLS\r\n%s\r\n" %
+                                  self.starttls_inject).encode())
+            self._inject_220 = True
+        return await super().smtp_STARTTLS(arg)
+
+    async def push(self, status):
+        # The 220 went out with the injection already.
+        if getattr(self, "_inject_220", False) and status.startswith("220 "):
+            self._inject_220 = False
+            return
+        return await super().push(status)
 
 
 def main():
@@ -103,6 +176,15 @@ def main():
     ap.add_argument("--auth", help="USER:PASSWORD")
     ap.add_argument("--reject", action="append", default=[], help="ADDR=CODE")
     ap.add_argument("--reject-data", help="CODE for every DATA")
+    ap.add_argument("--defer-data", help="N:CODE for the first N messages")
+    ap.add_argument("--drop-after-data", type=int, default=0)
+    ap.add_argument("--stall-data", type=float, default=0)
+    ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
+    ap.add_argument("--no-pipelining", action="store_true")
+    ap.add_argument("--no-smtputf8", action="store_true")
+    ap.add_argument("--starttls-reply")
+    ap.add_argument("--starttls-inject")
+    ap.add_argument("--strip-starttls", action="store_true")
     ap.add_argument("--log")
     args = ap.parse_args()
     # aiosmtpd warns about auth_required without auth_require_tls, which is
@@ -148,23 +230,27 @@ def main():
         # handled=False: aiosmtpd itself answers 535 to a refused login.
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
-    handler = Sink(args.dir, rejects, args.reject_data, log)
+    handler = Sink(args.dir, rejects, args.reject_data, log, args)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
     def factory():
         kw = dict(hostname="localhost", ident="mailsync test sink", enable_SMTPUTF8=True,
-                  data_size_limit=64 * 1024 * 1024, loop=loop)
+                  data_size_limit=args.size, loop=loop)
         if args.tls == "starttls":
-            kw.update(tls_context=ctx, require_starttls=bool(args.auth))
+            kw.update(tls_context=ctx,
+                      require_starttls=bool(args.auth) and not args.strip_starttls)
         if args.auth:
             # With implicit TLS the whole session is encrypted, but aiosmtpd
             # only knows about STARTTLS, so its own TLS check must be off.
+            # A stripping attacker offers AUTH in plain text, too.
             kw.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=args.tls != "implicit",
+                      auth_require_tls=args.tls != "implicit" and not args.strip_starttls,
                       auth_exclude_mechanism=[])
         s = SinkSMTP(handler, **kw)
         s.implicit_tls = args.tls == "implicit"
+        s.starttls_reply = args.starttls_reply
+        s.starttls_inject = args.starttls_inject
         return s
 
     server = loop.run_until_complete(loop.create_server(
