@@ -879,6 +879,18 @@ net_conn_set_idle(struct net_conn *conn, bool is_idle)
 		conn_arm_read_timer(conn);
 }
 
+void
+net_conn_set_read_timeout(struct net_conn *conn, unsigned ms)
+{
+	conn->read_timeout_ms = ms;
+	if (conn->state != NET_CONN_READY && conn->state != NET_CONN_HANDSHAKE)
+		return;
+	if (ms == 0)
+		uv_timer_stop(&conn->timer);
+	else if (uv_is_active((uv_handle_t *)&conn->timer))
+		conn_arm_read_timer(conn);
+}
+
 bool
 net_conn_is_tls(const struct net_conn *conn)
 {

@@ -118,6 +118,10 @@ int net_conn_starttls(struct net_conn *conn) MS_WUR;
 /* Disarms (true) or re-arms (false) the read-inactivity timeout. */
 void net_conn_set_idle(struct net_conn *conn, bool is_idle);
 
+/* Changes the read-inactivity timeout (0: none); a running one restarts
+ * with the new length. */
+void net_conn_set_read_timeout(struct net_conn *conn, unsigned ms);
+
 /*
  * Closes the connection: idempotent; stops timers and reading, closes
  * every handle and fires on_close once, from a later callback, with

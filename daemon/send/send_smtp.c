@@ -42,6 +42,8 @@ static const char *const send_smtp_state_names[] = {
 
 /* Message bytes handed to the core at a time (its output holds 1 MiB). */
 #define SEND_SMTP_CHUNK (256u * 1024)
+/* RFC 5321 4.5.3.2.6: the wait for the reply to the final "." */
+#define SEND_SMTP_DOT_WAIT_MS (10u * 60 * 1000)
 
 struct send_smtp {
 	struct send_smtp_params p;
@@ -57,6 +59,17 @@ struct send_smtp {
 	char mail_reply[300];		/* MAIL's, when it failed */
 };
 
+/* The read timeout in state st: the account's, and at least 10 minutes
+ * for the reply to the final ".". */
+static unsigned
+send_smtp_timeout_ms(const struct send_smtp *s, enum send_smtp_state st)
+{
+	unsigned ms = s->p.account->timeout * 1000u;
+
+	return st == SEND_SMTP_DOT && ms < SEND_SMTP_DOT_WAIT_MS ?
+	    SEND_SMTP_DOT_WAIT_MS : ms;
+}
+
 static void
 send_smtp_set_state(struct send_smtp *s, enum send_smtp_state st)
 {
@@ -64,6 +77,14 @@ send_smtp_set_state(struct send_smtp *s, enum send_smtp_state st)
 		return;
 	log_debug("acct=%s send state=%s->%s", s->name,
 		  send_smtp_state_names[s->state], send_smtp_state_names[st]);
+	/* The reply to the final "." may take the server a while (RFC 5321
+	 * 4.5.3.2.6: wait at least 10 minutes): a shorter wait would give up
+	 * on a message the server is still accepting and leave it "possibly
+	 * sent", to be sent twice. */
+	if ((st == SEND_SMTP_DOT) != (s->state == SEND_SMTP_DOT) &&
+	    s->sess != NULL && smtp_session_conn(s->sess) != NULL)
+		net_conn_set_read_timeout(smtp_session_conn(s->sess),
+		    send_smtp_timeout_ms(s, st));
 	s->state = st;
 }
 
