@@ -82,9 +82,13 @@ smtp_addr_is_valid(struct ms_slice a)
 		if (c < 0x20 || c == 0x7f)
 			return false;
 		if (in_quote) {
-			if (c == '\\' && i + 1 < a.len)
+			/* RFC 5321 quoted-pairSMTP: a backslash and one
+			 * printable ASCII character (never a line end). */
+			if (c == '\\' && i + 1 < a.len) {
+				if (a.p[i + 1] < 0x20 || a.p[i + 1] > 0x7e)
+					return false;
 				i++;
-			else if (c == '"')
+			} else if (c == '"')
 				in_quote = false;
 			continue;
 		}

@@ -15,9 +15,14 @@
 static void
 fuzz_check_addrs(const struct ms_buf *b)
 {
-	const uint8_t *p = b->p, *end = b->p + b->len;
+	const uint8_t *p, *end;
 
-	while (p != NULL && p < end) {
+	/* An empty list may have no buffer at all: NULL + 0 is undefined. */
+	if (b->p == NULL || b->len == 0)
+		return;
+	p = b->p;
+	end = b->p + b->len;
+	while (p < end) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
 
 		if (nl == NULL ||

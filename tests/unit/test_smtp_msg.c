@@ -61,6 +61,10 @@ test_addr_list(void **state)
 	assert_null(addrs("x@"));
 	assert_false(smtp_addr_is_valid(MS_SLICE_LIT("")));
 	assert_false(smtp_addr_is_valid(MS_SLICE_LIT("a\rb@x")));
+	/* A quoted pair is a backslash and a printable character: not a
+	 * line end (the fuzzer found one splitting an envelope line). */
+	assert_false(smtp_addr_is_valid(MS_SLICE_LIT("\"q\\\no\"@x")));
+	assert_true(smtp_addr_is_valid(MS_SLICE_LIT("\"q\\\"o\"@x")));
 	assert_true(smtp_addr_is_valid(MS_SLICE_LIT("müller@x.de")));
 }
 
