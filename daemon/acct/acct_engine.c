@@ -4,6 +4,8 @@
  */
 #include "acct/acct_engine.h"
 
+#include <stdlib.h>
+
 const struct acct_engine_ops *
 acct_engine_for(enum cfg_protocol protocol)
 {
@@ -65,6 +67,31 @@ acct_engine_common_init(struct acct_engine_common *c, uv_loop_t *loop,
 		return rc;
 	uv_timer_init(loop, &c->defer);
 	c->defer.data = engine;
+	return MS_OK;
+}
+
+int
+acct_engine_new(size_t size, size_t common_off,
+		const struct acct_engine_ops *ops, uv_loop_t *loop,
+		struct store *store, const struct cfg_account *account,
+		const struct acct_engine_cbs *cbs, struct acct_engine **e_r,
+		struct ms_err *err_r)
+{
+	struct acct_engine *e;
+	int rc;
+
+	*e_r = NULL;
+	if ((e = calloc(1, size)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	e->ops = ops;
+	rc = acct_engine_common_init(
+	    (struct acct_engine_common *)(void *)((char *)e + common_off),
+	    loop, store, account, cbs, e, err_r);
+	if (rc < 0) {
+		free(e);
+		return rc;
+	}
+	*e_r = e;
 	return MS_OK;
 }
 

@@ -148,6 +148,17 @@ int acct_engine_common_init(struct acct_engine_common *c, uv_loop_t *loop,
 			    const struct cfg_account *account,
 			    const struct acct_engine_cbs *cbs, void *engine,
 			    struct ms_err *err_r) MS_WUR;
+/*
+ * A new engine of size bytes, zeroed, whose struct starts with its
+ * struct acct_engine and holds its struct acct_engine_common at
+ * common_off: both set up (ops, and acct_engine_common_init()).  MS_OK
+ * with *e_r, or an error in err_r with nothing left to free.
+ */
+int acct_engine_new(size_t size, size_t common_off,
+		    const struct acct_engine_ops *ops, uv_loop_t *loop,
+		    struct store *store, const struct cfg_account *account,
+		    const struct acct_engine_cbs *cbs, struct acct_engine **e_r,
+		    struct ms_err *err_r) MS_WUR;
 /* Drops the TLS context; the defer timer must be closed. */
 void acct_engine_common_deinit(struct acct_engine_common *c);
 

@@ -21,6 +21,7 @@
  * and the runtime may start the next pass from its callback.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -407,20 +408,9 @@ acct_imap_create(uv_loop_t *loop, struct store *store,
 		 const struct acct_engine_cbs *cbs, struct acct_engine **e_r,
 		 struct ms_err *err_r)
 {
-	struct acct_imap *e;
-	int rc;
-
-	*e_r = NULL;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	e->base.ops = &acct_imap_ops;
-	if ((rc = acct_engine_common_init(&e->c, loop, store, account, cbs,
-					  e, err_r)) < 0) {
-		free(e);
-		return rc;
-	}
-	*e_r = &e->base;
-	return MS_OK;
+	return acct_engine_new(sizeof(struct acct_imap),
+			       offsetof(struct acct_imap, c), &acct_imap_ops, loop,
+			       store, account, cbs, e_r, err_r);
 }
 
 static int
