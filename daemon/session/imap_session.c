@@ -41,6 +41,9 @@ struct sess_cmd {
 			      const struct imap_ev_status *st);
 };
 
+/* The refusals of every mechanism tried, reported together. */
+#define SESS_REFUSALS_MAX 768
+
 struct imap_session {
 	uv_loop_t *loop;
 	struct net_conn *conn;
@@ -79,6 +82,11 @@ struct imap_session {
 	struct sasl_client sasl;
 	struct ms_buf sasl_out;
 	struct ms_err auth_err;	/* a client-side SASL failure, sent "*" */
+	/* auth = auto: the mechanisms the server refused, bit 1 << mech
+	 * (SASL_MECH_AUTO's bit: the LOGIN command), and its texts */
+	unsigned auth_tried;
+	char auth_refusals[SESS_REFUSALS_MAX];
+	bool warned_plaintext;	/* tls = none: said once per session */
 	struct secret_cmd *job;
 
 	/* Commands in flight, oldest first. */
@@ -424,16 +432,63 @@ sess_tls_ready_cb(struct net_conn *conn, void *arg)
 
 /* ---- authentication --------------------------------------------------- */
 
+/* The mechanism tried is over (the secret stays for the next one). */
 static void
-sess_auth_end(struct imap_session *s)
+sess_auth_mech_end(struct imap_session *s)
 {
-	s->in_auth = false;
 	ms_buf_wipe(&s->sasl_out);
 	if (s->sasl_active) {
 		sasl_client_deinit(&s->sasl);
 		s->sasl_active = false;
 	}
+}
+
+static void
+sess_auth_end(struct imap_session *s)
+{
+	s->in_auth = false;
+	sess_auth_mech_end(s);
 	sess_wipe_free(&s->secret);
+}
+
+static int sess_auth_pick(struct imap_session *s, struct ms_err *err_r);
+static void sess_auth_start(struct imap_session *s);
+
+/* The name of the mechanism under way, for messages. */
+static const char *
+sess_auth_mech_name(const struct imap_session *s)
+{
+	return s->mech == SASL_MECH_AUTO ? "LOGIN" : sasl_mech_name(s->mech);
+}
+
+/*
+ * auth = auto and the server refused the mechanism (NO or BAD, not a
+ * failure of ours such as a SCRAM server signature that does not verify,
+ * which must never fall back to a weaker mechanism): notes the refusal
+ * and starts the next mechanism the server offers.  False when there is
+ * none left; every refusal is then in s->auth_refusals.
+ */
+static bool
+sess_auth_retry(struct imap_session *s, const struct ms_err *refusal)
+{
+	size_t len = strlen(s->auth_refusals);
+	const char *refused = sess_auth_mech_name(s);
+	struct ms_err err;
+
+	snprintf(s->auth_refusals + len, sizeof(s->auth_refusals) - len,
+		 "%s%s: %s", len > 0 ? "; " : "", sess_auth_mech_name(s),
+		 refusal->msg);
+	if (s->auth != SASL_MECH_AUTO || s->auth_err.code != 0 ||
+	    s->is_closing || s->is_closed)
+		return false;
+	s->auth_tried |= 1u << s->mech;
+	sess_auth_mech_end(s);
+	if (sess_auth_pick(s, &err) != MS_OK)
+		return false;
+	log_info("acct=%s imap: the server refused %s; trying %s", s->account,
+		 refused, sess_auth_mech_name(s));
+	sess_auth_start(s);
+	return true;
 }
 
 static void
@@ -453,8 +508,7 @@ sess_auth_done(struct imap_session *s, const struct imap_ev_status *st)
 		s->authed_mech = s->mech;
 		log_debug("acct=%s imap: logged in to %s:%u as %s (%s)",
 			  s->account, s->host, (unsigned)s->port, s->user,
-			  s->mech == SASL_MECH_AUTO ? "LOGIN" :
-			  sasl_mech_name(s->mech));
+			  sess_auth_mech_name(s));
 		sess_advance(s);
 		return;
 	}
@@ -466,9 +520,16 @@ sess_auth_done(struct imap_session *s, const struct imap_ev_status *st)
 		ms_err_set(&err, MS_EAUTH, "LOGIN refused: %.*s",
 			   (int)st->text.len, (const char *)st->text.p);
 	}
+	if (sess_auth_retry(s, &err))
+		return;
 	sess_auth_end(s);
-	sess_fail(s, err.code, "authentication as %s failed: %s", s->user,
-		  err.msg);
+	/* One mechanism tried: its error as it is; more: all of them. */
+	if (strchr(s->auth_refusals, ';') == NULL)
+		sess_fail(s, err.code, "authentication as %s failed: %s",
+			  s->user, err.msg);
+	else
+		sess_fail(s, err.code, "authentication as %s failed: %s",
+			  s->user, s->auth_refusals);
 }
 
 /* A "+" challenge during AUTHENTICATE. */
@@ -523,13 +584,13 @@ sess_auth_start(struct imap_session *s)
 	if (s->mech == SASL_MECH_AUTO) {
 		/* The LOGIN command, allowed by sess_auth_begin. */
 		tag = imap_cmd_login(&s->core, sp.user, sp.secret);
-		sess_wipe_free(&s->secret);
 		sess_internal(s, tag, "LOGIN", sess_auth_done);
 		return;
 	}
+	/* The secret stays until the login is over: the server may refuse
+	 * this mechanism and take the next (sess_auth_retry). */
 	rc = sasl_client_init(&s->sasl, s->mech, &sp, &err);
 	s->sasl_active = true;
-	sess_wipe_free(&s->secret);
 	if (rc != MS_OK) {
 		sess_auth_end(s);
 		sess_fail_err(s, &err);
@@ -580,16 +641,28 @@ sess_secret_cb(int rc, char *secret, size_t len, const struct ms_err *err,
 	sess_auth_start(s);
 }
 
-/* Picks how to log in, gets the secret, then starts. */
-static void
-sess_auth_begin(struct imap_session *s)
+/*
+ * Whether a password may go in the clear: over TLS, or with tls = none,
+ * which the configuration allows only to a loopback host (a local
+ * Dovecot, an SSH tunnel, a bridge such as DavMail): there the user chose
+ * plaintext, and refusing every plaintext mechanism would leave no way
+ * to log in.  Said once per session.
+ */
+static bool
+sess_plaintext_ok(struct imap_session *s)
+{
+	return net_conn_is_tls(s->conn) || s->tls == NET_TLS_NONE;
+}
+
+/* The mechanism to try next (s->mech; SASL_MECH_AUTO: the LOGIN
+ * command), leaving out the ones the server refused. */
+static int
+sess_auth_pick(struct imap_session *s, struct ms_err *err_r)
 {
 	struct ms_buf mechs;
 	struct ms_slice cur, item;
-	struct ms_err err;
-	bool tls_active = net_conn_is_tls(s->conn);
+	bool plain_ok = sess_plaintext_ok(s);
 	bool have_token = s->oauth_token_cmd != NULL;
-	const char *cmd;
 	int rc;
 
 	ms_buf_init(&mechs, SESS_MAX_CAPS);
@@ -601,23 +674,46 @@ sess_auth_begin(struct imap_session *s)
 		     ms_buf_append(&mechs, " ", 1) != MS_OK))
 			break;
 	}
-	rc = sasl_select((struct ms_slice){ mechs.p, mechs.len }, s->auth,
-			 tls_active, have_token, &s->mech, &err);
+	rc = sasl_select_next((struct ms_slice){ mechs.p, mechs.len },
+			      s->auth, plain_ok, have_token, s->auth_tried,
+			      &s->mech, err_r);
 	ms_buf_deinit(&mechs);
-	if (rc == MS_EIMPL && s->auth == SASL_MECH_AUTO && !have_token) {
-		/* IMAP LOGIN: last resort, only over TLS, never if disabled. */
+	if (rc == MS_EIMPL && s->auth == SASL_MECH_AUTO && !have_token &&
+	    (s->auth_tried & (1u << SASL_MECH_AUTO)) == 0) {
+		/* IMAP LOGIN: last resort, only over TLS (or tls = none),
+		 * never if disabled. */
 		if (sess_has(s, "LOGINDISABLED")) {
-			sess_fail(s, MS_EIMPL, "%s; LOGIN is disabled by the "
-				  "server", err.msg);
-			return;
+			char msg[sizeof(err_r->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err_r->msg);
+			return ms_err_set(err_r, MS_EIMPL, "%s; LOGIN is "
+					  "disabled by the server", msg);
 		}
-		if (!sasl_may_use_login_command(tls_active, have_token,
-						&err)) {
-			sess_fail_err(s, &err);
-			return;
-		}
+		if (!sasl_may_use_login_command(plain_ok, have_token, err_r))
+			return err_r->code;
 		s->mech = SASL_MECH_AUTO;	/* means: LOGIN command */
-	} else if (rc != MS_OK) {
+		rc = MS_OK;
+	}
+	if (rc == MS_OK && !net_conn_is_tls(s->conn) && !s->warned_plaintext &&
+	    (s->mech == SASL_MECH_AUTO || sasl_mech_is_plaintext(s->mech))) {
+		log_warn("acct=%s imap: tls = none: the %s goes to %s:%u in "
+			 "the clear (allowed to a loopback host only)",
+			 s->account, have_token ? "token" : "password",
+			 s->host, (unsigned)s->port);
+		s->warned_plaintext = true;
+	}
+	return rc;
+}
+
+/* Picks how to log in, gets the secret, then starts. */
+static void
+sess_auth_begin(struct imap_session *s)
+{
+	struct ms_err err;
+	bool have_token = s->oauth_token_cmd != NULL;
+	const char *cmd;
+
+	if (sess_auth_pick(s, &err) != MS_OK) {
 		sess_fail_err(s, &err);
 		return;
 	}

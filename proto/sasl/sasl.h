@@ -110,6 +110,19 @@ int sasl_select(struct ms_slice server_mechs, enum sasl_mech configured,
     struct ms_err *err_r) MS_WUR;
 
 /*
+ * sasl_select() for auto after a refusal: the same choice, leaving out the
+ * mechanisms in tried (bit 1 << mech each, the ones the server refused
+ * already).  A server may offer a mechanism it cannot do for this user
+ * (GNU imap4d offers SCRAM-SHA-256 without the stored keys it needs), so
+ * a driver tries the next one rather than give up.  A configured
+ * mechanism is chosen (or not) as sasl_select() does, whatever tried
+ * says.  MS_EIMPL once every offered mechanism was tried.
+ */
+int sasl_select_next(struct ms_slice server_mechs, enum sasl_mech configured,
+    bool tls_active, bool have_oauth_token, unsigned tried,
+    enum sasl_mech *mech_r, struct ms_err *err_r) MS_WUR;
+
+/*
  * Whether the protocol's own plaintext login (IMAP LOGIN, POP3 USER/PASS)
  * may be used as the last resort: only over TLS, only with a password
  * (never a bearer token).  Fills err_r with the reason when it returns false.

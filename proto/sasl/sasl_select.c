@@ -124,6 +124,15 @@ sasl_select(struct ms_slice server_mechs, enum sasl_mech configured,
     bool tls_active, bool have_oauth_token, enum sasl_mech *mech_r,
     struct ms_err *err_r)
 {
+	return sasl_select_next(server_mechs, configured, tls_active,
+	    have_oauth_token, 0, mech_r, err_r);
+}
+
+int
+sasl_select_next(struct ms_slice server_mechs, enum sasl_mech configured,
+    bool tls_active, bool have_oauth_token, unsigned tried,
+    enum sasl_mech *mech_r, struct ms_err *err_r)
+{
 	const enum sasl_mech *order = have_oauth_token ? sasl_token_order :
 	    sasl_password_order;
 	size_t n = have_oauth_token ?
@@ -140,7 +149,8 @@ sasl_select(struct ms_slice server_mechs, enum sasl_mech configured,
 		return sasl_select_configured(offered, text, configured,
 		    tls_active, have_oauth_token, mech_r, err_r);
 	for (size_t i = 0; i < n; i++) {
-		if ((offered & (1u << order[i])) == 0)
+		if ((offered & (1u << order[i])) == 0 ||
+		    (tried & (1u << order[i])) != 0)
 			continue;
 		if (sasl_mech_is_plaintext(order[i]) && !tls_active) {
 			held_back = true;
@@ -149,6 +159,10 @@ sasl_select(struct ms_slice server_mechs, enum sasl_mech configured,
 		*mech_r = order[i];
 		return MS_OK;
 	}
+	if ((offered & ~tried) == 0 && tried != 0)
+		return ms_err_set(err_r, MS_EIMPL,
+		    "every SASL mechanism the server offers (%s) was tried",
+		    text);
 	if (held_back)
 		return ms_err_set(err_r, MS_ETLS,
 		    "the server offers only plaintext SASL mechanisms (%s) "

@@ -4,9 +4,11 @@ import socket
 import ssl
 
 
-def serve(cert, key, handle, errors=(EOFError, ConnectionError, ssl.SSLError)):
+def serve(cert, key, handle, errors=(EOFError, ConnectionError, ssl.SSLError),
+          plain=False):
     """Listens on 127.0.0.1 (port printed as "PORT <n>"), wraps each
-    connection in TLS and calls handle(sock) until killed."""
+    connection in TLS (not with plain) and calls handle(sock) until
+    killed."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
@@ -17,7 +19,8 @@ def serve(cert, key, handle, errors=(EOFError, ConnectionError, ssl.SSLError)):
     while True:
         sock, _ = srv.accept()
         try:
-            sock = ctx.wrap_socket(sock, server_side=True)
+            if not plain:
+                sock = ctx.wrap_socket(sock, server_side=True)
             handle(sock)
         except errors:
             pass

@@ -640,6 +640,28 @@ test_sasl_select(void **state)
 	assert_false(sasl_may_use_login_command(false, false, &err));
 	assert_int_equal(err.code, MS_ETLS);
 	assert_false(sasl_may_use_login_command(true, true, &err));
+
+	/* After refusals (imap4d offers SCRAM-SHA-256 it cannot do): the
+	 * next offered one, never a refused one again. */
+	assert_int_equal(sasl_select_next(S("SCRAM-SHA-256 CRAM-MD5 PLAIN"),
+	    A, true, false, 1u << SASL_MECH_SCRAM_SHA_256, &m, &err), MS_OK);
+	assert_int_equal(m, SASL_MECH_CRAM_MD5);
+	assert_int_equal(sasl_select_next(S("SCRAM-SHA-256 CRAM-MD5 PLAIN"),
+	    A, true, false, (1u << SASL_MECH_SCRAM_SHA_256) |
+	    (1u << SASL_MECH_CRAM_MD5), &m, &err), MS_OK);
+	assert_int_equal(m, SASL_MECH_PLAIN);
+	assert_int_equal(sasl_select_next(S("SCRAM-SHA-256 PLAIN"), A, true,
+	    false, (1u << SASL_MECH_SCRAM_SHA_256) | (1u << SASL_MECH_PLAIN),
+	    &m, &err), MS_EIMPL);
+	assert_non_null(strstr(err.msg, "was tried"));
+	/* Plaintext stays held back without TLS, refusals or not. */
+	assert_int_equal(sasl_select_next(S("SCRAM-SHA-256 PLAIN"), A, false,
+	    false, 1u << SASL_MECH_SCRAM_SHA_256, &m, &err), MS_ETLS);
+	/* A configured mechanism is what it is. */
+	assert_int_equal(sasl_select_next(S("SCRAM-SHA-256 PLAIN"),
+	    SASL_MECH_PLAIN, true, false, 1u << SASL_MECH_PLAIN, &m, &err),
+	    MS_OK);
+	assert_int_equal(m, SASL_MECH_PLAIN);
 }
 
 static void

@@ -82,7 +82,10 @@ fetched (BODY[]) with 0x80 in their place.
 More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
 and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered; BINARY:
 APPEND takes a literal8);
---uidvalidity NAME:N (default 7).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
+--uidvalidity NAME:N (default 7); --refuse-auth MECH (repeatable:
+AUTHENTICATE MECH, or LOGIN for the LOGIN command, is answered NO, as GNU
+imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
+--log file for every login attempt); --plain: no TLS (tls = none).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
 """
 import argparse
@@ -101,6 +104,7 @@ FLAGS = {}      # flags other than \\Seen alone, by (box, uid)
 UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
+REFUSE_AUTH = set()  # mechanisms (and LOGIN) answered NO (--refuse-auth)
 
 
 def uidvalidity(box):
@@ -434,6 +438,17 @@ class Conn:
         if ucmd == "CAPABILITY":
             self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (caps, tag))
         elif ucmd in ("LOGIN", "AUTHENTICATE"):
+            mech = arg.split(" ")[0].upper() if ucmd == "AUTHENTICATE" \
+                else "LOGIN"
+            if self.log:
+                with open(self.log, "a") as f:
+                    f.write("AUTH %s\n" % mech)
+            if mech in REFUSE_AUTH:
+                # As GNU imap4d does with SCRAM-SHA-256 for a user
+                # without SCRAM keys: offered, then refused.
+                self.send("%s NO [AUTHENTICATIONFAILED] %s "
+                          "failed\r\n" % (tag, mech))
+                return
             if ucmd == "AUTHENTICATE" and " " not in arg:
                 self.send("+ \r\n")
                 self.line()
@@ -523,9 +538,12 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--caps", default="")
     ap.add_argument("--uidvalidity", action="append", default=[])
+    ap.add_argument("--refuse-auth", action="append", default=[])
+    ap.add_argument("--plain", action="store_true")
     a = ap.parse_args()
     global CAPS
     CAPS = a.caps
+    REFUSE_AUTH.update(m.upper() for m in a.refuse_auth)
     for spec in a.uidvalidity:
         name, n = spec.split(":")
         UIDVALIDITIES[name] = int(n)
@@ -536,7 +554,8 @@ def main():
     for spec in a.uidnext:
         name, n = spec.split(":")
         UIDNEXT[name] = int(n)
-    serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run())
+    serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run(),
+          plain=a.plain)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Servers that are not Dovecot (issue 16), each quirk played by the
+# scripted server tests/data/sync/fake_imap_sync.py as GNU Mailutils
+# imap4d or hoodiecrow show it: the account still syncs, the fault is
+# reported once, and nothing is uploaded twice.
+. "$MS_SOURCE_DIR/tests/integration/lib/fake_sync.sh"
+
+expect_rc()
+{
+	[ "$RC" = "$2" ] && ok "$SC: $1: exit $RC" ||
+		{ fail "$SC: $1: exit $RC, expected $2"; tail -5 "$WORK/$SC.err" >&2; }
+}
+# expect_lines WHAT N PATTERN: the pass's stderr has N lines matching.
+expect_lines()
+{
+	local n
+	n="$(grep -cE -- "$3" "$WORK/$SC.err")"
+	[ "$n" = "$2" ] && ok "$SC: $1: $n line(s)" ||
+		{ fail "$SC: $1: $n line(s) matching '$3', expected $2"; tail -8 "$WORK/$SC.err" >&2; }
+}
+count() { grep -cxF -- "$1" "$WORK/cmds"; }
+
+# --- 4. AUTHENTICATE refused: the next mechanism the server offers -------
+# auth_case NAME AUTH RC "ATTEMPTS" FAKE-ARGS...: one pass with auth = AUTH
+# against the fake started with FAKE-ARGS; exit RC, the server saw these
+# login attempts in this order.
+auth_case()
+{
+	local got
+	fake_start --box INBOX:1,2 "${@:5}"
+	AUTH="$2" scenario "$1"
+	: > "$WORK/cmds"
+	pass normal
+	expect_rc "auth = $2" "$3"
+	got="$(grep '^AUTH ' "$WORK/cmds" | sed 's/^AUTH //' | tr '\n' ' ')"
+	[ "$got" = "$4" ] && ok "$SC: login attempts: $got" ||
+		fail "$SC: login attempts: '$got', expected '$4'"
+}
+
+# imap4d offers SCRAM-SHA-256 and refuses it for a user without SCRAM
+# keys; auth = auto goes on to the next offered mechanism.
+auth_case authnext auto 0 "SCRAM-SHA-256 CRAM-MD5 PLAIN " \
+	--caps "AUTH=SCRAM-SHA-256 AUTH=CRAM-MD5" \
+	--refuse-auth SCRAM-SHA-256 --refuse-auth CRAM-MD5
+expect_uids "synced after the fallback" "1 2 "
+expect_lines "each fallback logged" 2 'the server refused (SCRAM-SHA-256; trying CRAM-MD5|CRAM-MD5; trying PLAIN)$'
+fake_stop
+
+# Every mechanism refused (and the LOGIN command): one error naming each.
+auth_case authall auto 1 "SCRAM-SHA-256 PLAIN LOGIN " \
+	--caps "AUTH=SCRAM-SHA-256" \
+	--refuse-auth SCRAM-SHA-256 --refuse-auth PLAIN --refuse-auth LOGIN
+expect_lines "one error names every refusal" 1 \
+	'authentication as u failed: SCRAM-SHA-256: .*; PLAIN: .*; LOGIN: '
+fake_stop
+
+# A configured mechanism is the only one tried.
+auth_case authcfg scram-sha-256 1 "SCRAM-SHA-256 " \
+	--caps "AUTH=SCRAM-SHA-256" --refuse-auth SCRAM-SHA-256
+fake_stop
+
+# --- 7. tls = none (loopback): plaintext login, one warning --------------
+fake_start --plain --box INBOX:1,2,3
+scenario tlsnone
+sed -i -e 's/^tls = implicit$/tls = none/' -e '/^ca_file = /d' "$CFG"
+pass normal
+expect_rc "plaintext login on loopback" 0
+expect_uids "synced without TLS" "1 2 3 "
+expect_lines "one warning" 1 'tls = none: the password goes to 127\.0\.0\.1:[0-9]+ in the clear'
+fake_stop
+
+[ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+echo "all server quirk scenarios passed"
