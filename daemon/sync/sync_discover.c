@@ -77,6 +77,20 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 			IMAP_STATUS_HAS_UIDVALIDITY;
 	struct ms_buf name;
 
+	if (sd->is_malformed) {
+		/* Which folder it is about cannot be told: every folder
+		 * without a status gets selected, this one with them, and
+		 * the rest of the account syncs.  Said once a pass. */
+		if (!as->warned_bad_status)
+			log_warn("acct=%s the server sent a STATUS response "
+				 "against the IMAP grammar (a server fault): "
+				 "%.*s; the folder it is about is selected "
+				 "instead", as->name,
+				 (int)(sd->raw.len > 200 ? 200 : sd->raw.len),
+				 (const char *)sd->raw.p);
+		as->warned_bad_status = true;
+		return;
+	}
 	if ((sd->has & need) != need && (sd->bad & need) == 0)
 		return;
 	ms_buf_init(&name, STORE_FOLDER_NAME_MAX);

@@ -1125,6 +1125,26 @@ imap_status_item_bit(struct ms_slice key)
 	return 0;
 }
 
+/*
+ * A STATUS response that does not follow the grammar, but whose line was
+ * read whole: one folder's fault, not the connection's.  Servers send
+ * them (GNU imap4d: a mailbox name with spaces unquoted; hoodiecrow:
+ * HIGHESTMODSEQ NIL), so the event says so (is_malformed, the raw text)
+ * with no item, and the caller treats that folder as one without status.
+ */
+static int
+imap_parser_status_malformed(struct imap_parser *p)
+{
+	struct imap_event *ev;
+
+	IMAP_PUSH(p, ev, IMAP_EV_STATUS);
+	memset(&ev->u.status_resp, 0, sizeof(ev->u.status_resp));
+	ev->u.status_resp.is_malformed = true;
+	ev->u.status_resp.raw = p->ntoks > 0 ?
+	    imap_tok_raw(p, 0, p->ntoks - 1) : imap_parser_slice(p, 0, 0);
+	return MS_OK;
+}
+
 static int
 imap_parser_status(struct imap_parser *p)
 {
@@ -1137,7 +1157,7 @@ imap_parser_status(struct imap_parser *p)
 	memset(&s, 0, sizeof(s));
 	if (n < 3 || !imap_tok_is_astring(&t[0]) ||
 	    t[1].type != IMAP_TOK_LPAREN || t[1].match != n - 1)
-		return IMAP_BAD(p, "STATUS");
+		return imap_parser_status_malformed(p);
 	s.mailbox = imap_tok_val(p, &t[0]);
 	m = t[1].match;
 	for (i = 2; i < m; i += 2) {
@@ -1147,7 +1167,7 @@ imap_parser_status(struct imap_parser *p)
 
 		if (t[i].type != IMAP_TOK_ATOM ||
 		    !imap_tok_num(p, i + 1, m, INT64_MAX, &v))
-			return IMAP_BAD(p, "STATUS");
+			return imap_parser_status_malformed(p);
 		if (!is64 && v > UINT32_MAX) {
 			/* One folder's fault, for the caller to report: not
 			 * a reason to drop the connection. */
@@ -1830,6 +1850,9 @@ imap_event_format(const struct imap_event *ev, struct ms_buf *out)
 		if (rc == MS_OK && s->bad != 0)
 			rc = ms_buf_printf(out, " bad=%#x out_of_range=%llu",
 			    s->bad, (unsigned long long)s->out_of_range);
+		if (rc == MS_OK && s->is_malformed &&
+		    (rc = ms_buf_printf(out, " malformed")) == MS_OK)
+			rc = imap_fmt_slice(out, "raw", s->raw);
 		break;
 	case IMAP_EV_SEARCH:
 		if ((rc = imap_fmt_slice(out, "nums", ev->u.search.nums)) ==

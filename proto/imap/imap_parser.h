@@ -169,6 +169,12 @@ struct imap_ev_status_data {
 	uint64_t out_of_range;
 	uint32_t messages, uidnext, uidvalidity, unseen, recent;
 	uint64_t highestmodseq, size;
+	/* The response does not follow the grammar (an unquoted name with
+	 * spaces, HIGHESTMODSEQ NIL): a server fault confined to one
+	 * folder, not the connection's.  Nothing above is set (mailbox
+	 * empty, has 0); raw is the whole response after "STATUS ". */
+	bool is_malformed;
+	struct ms_slice raw;
 };
 
 struct imap_ev_search {

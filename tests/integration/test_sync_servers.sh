@@ -69,5 +69,19 @@ expect_uids "synced without TLS" "1 2 3 "
 expect_lines "one warning" 1 'tls = none: the password goes to 127\.0\.0\.1:[0-9]+ in the clear'
 fake_stop
 
+# --- 2. A malformed STATUS line: that folder is selected, the rest syncs --
+for mode in statusunquoted hmsnil; do
+	fake_start --box INBOX:1,2 --box "Other Folder:1,2,3" --box Sub:4
+	scenario "$mode"
+	pass "$mode"
+	expect_rc "the account syncs" 0
+	expect_uids "INBOX" "1 2 " INBOX
+	expect_uids "the folder with a space" "1 2 3 " "Other Folder"
+	expect_uids "Sub" "4 " Sub
+	expect_lines "the server's fault, said once" 1 \
+		'the server sent a STATUS response against the IMAP grammar'
+	fake_stop
+done
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all server quirk scenarios passed"

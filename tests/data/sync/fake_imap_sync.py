@@ -69,6 +69,9 @@ login (so a test can switch the server between passes), one of:
               (by default NO [NONEXISTENT])
   statusbig   STATUS of any folder but INBOX says UIDNEXT 4294967296
   selectbig   SELECT of any folder but INBOX says UIDNEXT 4294967296
+  statusunquoted STATUS answers name the folder unquoted (GNU imap4d):
+              a name with a space breaks the grammar
+  hmsnil      STATUS answers end in "HIGHESTMODSEQ NIL" (hoodiecrow)
 
 Modes combine with "+" ("newuv+nouid").  UID SEARCH understands ALL, UID
 sets and sequence sets (ANDed), and RETURN (...) (answered by ESEARCH ALL);
@@ -117,6 +120,14 @@ def body(uid, box=None):
     return ("From: a@example.org\r\nTo: b@example.org\r\n"
             "Subject: message %d\r\nMessage-ID: <m%d@example.org>\r\n"
             "\r\nBody of message %d.\r\n" % (uid, uid, uid)).encode()
+
+
+def mailbox_arg(arg):
+    """The mailbox name an argument starts with (quoted or an atom)."""
+    if arg.startswith('"'):
+        m = re.match(r'"((?:[^"\\]|\\.)*)"', arg)
+        return re.sub(r'\\(.)', r'\1', m.group(1))
+    return arg.split(" ")[0]
 
 
 def parse_set(s, box):
@@ -192,10 +203,10 @@ class Conn:
         return data
 
     def append(self, tag, arg):
-        m = re.match(r'"?([^" ]+)"? .*?(~?)\{(\d+)(\+?)\}$', arg)
-        name, n = m.group(1), int(m.group(3))
-        is_binary = m.group(2) == "~"
-        if not m.group(4):
+        m = re.match(r'.*?(~?)\{(\d+)(\+?)\}$', arg)
+        name, n = mailbox_arg(arg), int(m.group(2))
+        is_binary = m.group(1) == "~"
+        if not m.group(3):
             self.send("+ go ahead\r\n")
         data = self.literal(n)
         self.line()     # the CRLF ending the command
@@ -466,7 +477,7 @@ class Conn:
                                   % i for i in range(40000)))
             self.send("%s OK LIST done\r\n" % tag)
         elif ucmd == "STATUS":
-            name = arg.split(" ")[0].strip('"')
+            name = mailbox_arg(arg)
             if name not in BOXES:
                 self.send("%s NO %sno such mailbox\r\n" % (
                     tag, "" if self.has("statusno") else "[NONEXISTENT] "))
@@ -474,12 +485,19 @@ class Conn:
             un = UIDNEXT[name]
             if self.has("statusbig") and name != "INBOX":
                 un = 4294967296
-            self.send("* STATUS \"%s\" (MESSAGES %d UIDNEXT %d "
-                      "UIDVALIDITY %d)\r\n" % (
-                          name, len(BOXES[name]), un, self.uv(name)))
+            # statusunquoted: the name as GNU imap4d sends it, spaces
+            # and all; hmsnil: HIGHESTMODSEQ NIL, as hoodiecrow
+            # answers for a folder never used.
+            self.send("* STATUS %s (MESSAGES %d UIDNEXT %d "
+                      "UIDVALIDITY %d%s)\r\n" % (
+                          name if self.has("statusunquoted")
+                          else '"%s"' % name, len(BOXES[name]), un,
+                          self.uv(name),
+                          " HIGHESTMODSEQ NIL" if self.has("hmsnil")
+                          else ""))
             self.send("%s OK STATUS done\r\n" % tag)
         elif ucmd in ("SELECT", "EXAMINE"):
-            name = arg.split(" ")[0].strip('"')
+            name = mailbox_arg(arg)
             if self.has("gone") and name != "INBOX":
                 self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
                           % tag)
