@@ -164,6 +164,13 @@ enum {
 	 * that does not list it makes it a tombstone; a LIST showing it
 	 * replaces the attributes, which clears it. */
 	STORE_FOLDER_MISSING = 1 << 11,
+	/* Not from the server: a folder its LIST shows as selectable that
+	 * refuses SELECT, never selected before (a Gmail-like "[Gmail]"
+	 * whose \Noselect the server forgot).  Set with
+	 * STORE_FOLDER_NOSELECT (no Maildir, not shown); the sync keeps both
+	 * across LISTs, reports the refusal once, tries SELECT each pass and
+	 * clears both when it succeeds. */
+	STORE_FOLDER_UNSELECTABLE = 1 << 12,
 };
 
 /* What the server said about a folder, as last committed. */

@@ -175,6 +175,21 @@ sync_folder_revive(struct imap_sync *as, const struct sync_fold *f)
 	return rc < 0 ? rc : MS_OK;
 }
 
+/* The attributes of ours a LIST does not replace: a folder that refused
+ * SELECT stays marked so (sync_folder.c), and is not reported again,
+ * until a SELECT succeeds. */
+static uint32_t
+sync_folder_kept_attrs(struct imap_sync *as, const struct sync_fold *f)
+{
+	struct store_folder old;
+
+	if (store_folder_find(as->params.store, as->name, f->name, &old,
+			      NULL) != MS_OK)
+		return 0;
+	return old.attrs & STORE_FOLDER_UNSELECTABLE ?
+	       STORE_FOLDER_UNSELECTABLE | STORE_FOLDER_NOSELECT : 0;
+}
+
 /*
  * Pending moves' destinations are synced first (the rest keeps the LIST
  * order).  A copy the server made for an earlier attempt whose reply
@@ -473,7 +488,9 @@ sync_folders_reconcile(struct imap_sync *as)
 		if (sync_folder_revive(as, f) < 0)
 			return;
 		rc = store_folder_ensure(as->params.store, as->name, f->name,
-					 f->delim, f->attrs, &f->id, &err);
+					 f->delim, f->attrs |
+					 sync_folder_kept_attrs(as, f),
+					 &f->id, &err);
 		if (rc < 0) {
 			sync_fail(as, rc, "store: folder %s: %s", f->name,
 				  err.msg);

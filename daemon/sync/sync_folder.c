@@ -540,6 +540,61 @@ sync_reset_folder(struct imap_sync *as)
 	return MS_OK;
 }
 
+/* Sets (or clears) the folder's STORE_FOLDER_UNSELECTABLE mark, with
+ * STORE_FOLDER_NOSELECT; false when the account failed. */
+static bool
+sync_select_mark(struct imap_sync *as, bool is_unselectable)
+{
+	struct sync_run *r = &as->run;
+	uint32_t mark = STORE_FOLDER_UNSELECTABLE | STORE_FOLDER_NOSELECT;
+	uint32_t attrs = r->fold->attrs | (is_unselectable ? mark : 0);
+	struct ms_err err = { 0 };
+	uint32_t id;
+	int rc;
+
+	if ((rc = store_folder_ensure(as->params.store, as->name,
+				      r->fold->name, r->fold->delim, attrs,
+				      &id, &err)) < 0) {
+		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
+			  err.msg);
+		return false;
+	}
+	r->stored.attrs = attrs;
+	return true;
+}
+
+/*
+ * SELECT refused a folder the LIST shows as selectable.  One that was
+ * never selected (no UIDVALIDITY, no records, nothing local waiting for
+ * it) is taken for one whose \Noselect the server forgot (Gmail-like
+ * "[Gmail]"): reported once, marked (no Maildir), skipped without
+ * failing the pass.  True then; false for a folder that did sync before,
+ * whose refusal is a folder error.
+ */
+static bool
+sync_select_unselectable(struct imap_sync *as, const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+
+	if (st == NULL || st->status != IMAP_STATUS_NO ||
+	    r->stored.state.uidvalidity != 0 || r->stored.local_count != 0 ||
+	    r->fold->has_pending)
+		return false;
+	if ((r->stored.attrs & STORE_FOLDER_UNSELECTABLE) == 0) {
+		log_warn("acct=%s folder=%s the server lists it as a folder but "
+			 "refuses to SELECT it (%.*s): skipped as a folder "
+			 "without messages, and not reported again while the "
+			 "server refuses it", as->name, r->fold->name,
+			 (int)(st->text.len > 200 ? 200 : st->text.len),
+			 (const char *)st->text.p);
+		if (!sync_select_mark(as, true))
+			return true;
+	}
+	r->is_failed = true;	/* to DONE, counted as no error */
+	sync_folder_step_done(as);
+	return true;
+}
+
 static void
 sync_select_done(struct imap_session *s, int rc,
 		 const struct imap_ev_status *st, void *arg)
@@ -548,8 +603,16 @@ sync_select_done(struct imap_session *s, int rc,
 	struct sync_run *r = &as->run;
 
 	(void)s;
+	if (sync_cmd_live(as, rc) && sync_select_unselectable(as, st))
+		return;
 	if (!sync_step_ok(as, rc, st, "SELECT"))
 		return;
+	if ((r->stored.attrs & STORE_FOLDER_UNSELECTABLE) != 0) {
+		log_info("acct=%s folder=%s the server selects it now: "
+			 "synced", as->name, r->fold->name);
+		if (!sync_select_mark(as, false))
+			return;
+	}
 	if (r->select_fault != NULL) {
 		sync_folder_fault(as, r->fold, "SELECT", r->select_fault,
 				  r->select_fault_num);

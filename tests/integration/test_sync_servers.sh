@@ -83,5 +83,29 @@ for mode in statusunquoted hmsnil; do
 	fake_stop
 done
 
+# --- 3. A listed folder that refuses SELECT: skipped, said once, exit 0 --
+fake_start --box INBOX:1,2 --box "[Gmail]:" --refuse-select "[Gmail]"
+MIRROR=1 scenario noselect
+pass normal
+expect_rc "the rest synced" 0
+expect_uids "INBOX" "1 2 " INBOX
+expect_lines "reported" 1 'folder=\[Gmail\] the server lists it as a folder but refuses to SELECT it'
+find "$MAIL" -name '*Gmail*' | grep -q . && fail "$SC: a Maildir for [Gmail]: $(find "$MAIL" -name '*Gmail*')" ||
+	ok "$SC: no Maildir for it"
+pass normal
+expect_rc "next pass" 0
+expect_lines "not reported again" 0 'refuses to SELECT'
+expect_check
+fake_stop
+# The server selects it again (with a message): synced like any folder.
+fake_start --box INBOX:1,2 --box "[Gmail]:5"
+MIRROR=1 scenario noselect
+pass normal
+expect_rc "selectable again" 0
+expect_uids "its message" "5 " "[Gmail]"
+expect_lines "said" 1 'folder=\[Gmail\] the server selects it now'
+expect_check
+fake_stop
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all server quirk scenarios passed"

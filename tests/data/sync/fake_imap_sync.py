@@ -88,7 +88,9 @@ APPEND takes a literal8);
 --uidvalidity NAME:N (default 7); --refuse-auth MECH (repeatable:
 AUTHENTICATE MECH, or LOGIN for the LOGIN command, is answered NO, as GNU
 imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
---log file for every login attempt); --plain: no TLS (tls = none).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
+--log file for every login attempt); --plain: no TLS (tls = none); --refuse-select NAME (repeatable: the
+folder is listed as selectable, but STATUS and SELECT of it answer NO, as
+Gmail's "[Gmail]" when its \\Noselect is missing).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
 """
 import argparse
@@ -108,6 +110,7 @@ UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
 REFUSE_AUTH = set()  # mechanisms (and LOGIN) answered NO (--refuse-auth)
+REFUSE_SELECT = set()  # folders listed but never selectable (--refuse-select)
 
 
 def uidvalidity(box):
@@ -478,6 +481,10 @@ class Conn:
             self.send("%s OK LIST done\r\n" % tag)
         elif ucmd == "STATUS":
             name = mailbox_arg(arg)
+            if name in REFUSE_SELECT:
+                self.send("%s NO [NONEXISTENT] Unknown Mailbox: %s "
+                          "(Failure)\r\n" % (tag, name))
+                return
             if name not in BOXES:
                 self.send("%s NO %sno such mailbox\r\n" % (
                     tag, "" if self.has("statusno") else "[NONEXISTENT] "))
@@ -498,6 +505,11 @@ class Conn:
             self.send("%s OK STATUS done\r\n" % tag)
         elif ucmd in ("SELECT", "EXAMINE"):
             name = mailbox_arg(arg)
+            if name in REFUSE_SELECT:
+                # Gmail's "[Gmail]" without \\Noselect in its LIST.
+                self.send("%s NO [NONEXISTENT] Unknown Mailbox: %s (now in "
+                          "authenticated state) (Failure)\r\n" % (tag, name))
+                return
             if self.has("gone") and name != "INBOX":
                 self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
                           % tag)
@@ -557,11 +569,13 @@ def main():
     ap.add_argument("--caps", default="")
     ap.add_argument("--uidvalidity", action="append", default=[])
     ap.add_argument("--refuse-auth", action="append", default=[])
+    ap.add_argument("--refuse-select", action="append", default=[])
     ap.add_argument("--plain", action="store_true")
     a = ap.parse_args()
     global CAPS
     CAPS = a.caps
     REFUSE_AUTH.update(m.upper() for m in a.refuse_auth)
+    REFUSE_SELECT.update(a.refuse_select)
     for spec in a.uidvalidity:
         name, n = spec.split(":")
         UIDVALIDITIES[name] = int(n)
