@@ -1226,9 +1226,17 @@ sync_push_flags_finish(struct imap_sync *as, struct sync_push_chunk *k)
 
 /*
  * The chunk's messages are gone from the folder on the server, or (no
- * UIDPLUS) marked \Deleted there: in the batch their records go, or stay
- * marked as on the server, and their changes are cleared.  *n_r counts
- * them; marked ones too when is_marked_counted.
+ * UIDPLUS) marked \Deleted there: in the batch their records go and
+ * their changes are cleared.  *n_r counts them; marked ones only when
+ * is_marked_counted.
+ *
+ * A marked message stays on the server until some client expunges it (a
+ * plain EXPUNGE would take every message others marked too), but the
+ * reader deleted or moved it away: a record kept with \Deleted would be
+ * exported to the mirror again (as ":2,ST"), or show a moved message in
+ * both folders.  So the record goes as if expunged; the server's copy is
+ * below the UIDNEXT watermark, never fetched again, and the flag diff
+ * ignores UIDs the store does not hold (mailsync.conf(5) direction).
  */
 static void
 sync_push_removed(struct imap_sync *as, struct sync_push_chunk *k,
@@ -1239,20 +1247,12 @@ sync_push_removed(struct imap_sync *as, struct sync_push_chunk *k,
 
 	for (size_t i = k->lo; i < k->hi && !as->is_closing; i++) {
 		const struct sync_push_item *it = &g->v[i];
-		struct store_msg now;
 		int rc = MS_OK;
 
-		if (!sync_push_is_first(g, k, i)) {
-		} else if (!k->is_marked) {
-			(*n_r)++;
+		if (sync_push_is_first(g, k, i)) {
+			*n_r += !k->is_marked || is_marked_counted;
 			rc = store_batch_msg_expunge(as->batch, folder_id,
 						     it->uid, it->uid);
-		} else if (store_msg_get(as->params.store, folder_id, it->uid,
-					 &now, NULL) == MS_OK) {
-			*n_r += is_marked_counted;
-			rc = store_batch_msg_flags(as->batch, folder_id,
-				it->uid, now.flags | STORE_FLAG_DELETED,
-				it->synced | STORE_FLAG_DELETED, now.modseq);
 		}
 		if (!sync_batch_ok(as, rc))
 			return;
@@ -1314,8 +1314,8 @@ sync_move_add_dests(struct imap_sync *as, struct sync_push_chunk *k)
 
 /*
  * The messages are in the destination and gone from the source: in one
- * batch the source records go (or, marked without UIDPLUS, stay as
- * \Deleted), the destination's come (UID MOVE: when COPYUID named them;
+ * batch the source records go (marked without UIDPLUS too), the
+ * destination's come (UID MOVE: when COPYUID named them;
  * without, the destination fetches them like any new message), and the
  * pending changes are cleared.
  */

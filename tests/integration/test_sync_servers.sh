@@ -19,6 +19,10 @@ expect_lines()
 		{ fail "$SC: $1: $n line(s) matching '$3', expected $2"; tail -8 "$WORK/$SC.err" >&2; }
 }
 count() { grep -cxF -- "$1" "$WORK/cmds"; }
+# mfile DIR UID: the mirror's file of UID in the Maildir DIR.
+mfile() { find "$1/cur" "$1/new" -maxdepth 1 -type f -name "*-$2-*" 2>/dev/null | head -1; }
+# nfiles DIR: message files in the Maildir DIR.
+nfiles() { find "$1/cur" "$1/new" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
 # --- 4. AUTHENTICATE refused: the next mechanism the server offers -------
 # auth_case NAME AUTH RC "ATTEMPTS" FAKE-ARGS...: one pass with auth = AUTH
@@ -104,6 +108,34 @@ pass normal
 expect_rc "selectable again" 0
 expect_uids "its message" "5 " "[Gmail]"
 expect_lines "said" 1 'folder=\[Gmail\] the server selects it now'
+expect_check
+fake_stop
+
+# --- 5. No UIDPLUS: what the reader deleted or moved away stays away ----
+# The server keeps both messages marked \Deleted (no UID EXPUNGE, and a
+# plain EXPUNGE would take other clients' marked messages too).
+fake_start --box INBOX:1,2,3 --box Sub:1
+DIRECTION=both MIRROR=1 scenario nouidplus
+pass normal
+rm -f "$(mfile "$MAIL" 2)"
+mv "$(mfile "$MAIL" 3)" "$MAIL/Sub/cur/"
+: > "$WORK/cmds"
+pass normal
+pass normal
+pass normal
+expect_rc "three passes" 0
+expect_uids "the store forgets them in INBOX" "1 " INBOX
+expect_uids "the moved one is in Sub" "1 2 " Sub
+[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 1/2 ] &&
+	ok "$SC: the mirror holds 1 + 2 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files, expected 1 + 2: $(find "$MAIL" -type f -path '*/cur/*' -o -type f -path '*/new/*')"
+find "$MAIL" -type f -name '*:2,*T*' | grep -q . &&
+	fail "$SC: a file marked trashed is back: $(find "$MAIL" -type f -name '*:2,*T*')" ||
+	ok "$SC: no trashed file written back"
+[ "$(count 'UID STORE')" -ge 1 ] && [ "$(count EXPUNGE)" = 0 ] &&
+	ok "$SC: marked \\Deleted on the server, never EXPUNGEd" ||
+	fail "$SC: commands: $(sort "$WORK/cmds" | uniq -c | tr '\n' ' ')"
+expect_lines "the missing UIDPLUS said (last pass: nothing to push)" 0 'has no UIDPLUS'
 expect_check
 fake_stop
 
