@@ -319,7 +319,8 @@ int sync_push_load(struct imap_sync *as);
  * every command is answered.  Called after sync_push_load() and by the
  * push's replies. */
 void sync_push_next(struct imap_sync *as);
-/* An untagged response while a push command is out (COPYUID of a MOVE). */
+/* An untagged response while a push command is out (COPYUID of a MOVE,
+ * SEARCH of an APPEND's copy). */
 void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);
 /* Frees the push's state.  NULL-safe; sets *pp to NULL. */
 void sync_push_free(struct sync_push **pp);

@@ -814,6 +814,11 @@ sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev)
 		}
 		break;
 	case IMAP_EV_SEARCH:
+		if (r->step == SYNC_FOLDER_PUSH)
+			sync_push_on_event(as, ev);	/* APPEND's copy */
+		else if (r->step == SYNC_FOLDER_FETCH)
+			sync_fetch_on_event(as, ev);
+		break;
 	case IMAP_EV_FETCH_BODY:
 	case IMAP_EV_LITERAL_CHUNK:
 		if (r->step == SYNC_FOLDER_FETCH)

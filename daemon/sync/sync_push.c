@@ -14,7 +14,9 @@
  *			then \Deleted and UID EXPUNGE of the set, bound by
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
- *			to their UID by APPENDUID; one the server refuses
+ *			to their UID by APPENDUID, or without it (no
+ *			UIDPLUS) by UID SEARCH HEADER Message-ID, one at a
+ *			time after the APPEND's OK; one the server refuses
  *			(NO) is recorded as refused in the store, next to
  *			its change, stays local and is not sent again
  *			until its file changes or the user asks; one with
@@ -129,6 +131,22 @@ struct sync_push_append {
 	bool is_binary;
 };
 
+/*
+ * An APPEND the server took without naming its UID (no UIDPLUS): its
+ * copy is looked for by Message-ID.  Not by size, nor by body: a server
+ * may rewrite what it stores (GNU imap4d drops a leading "From " line,
+ * Status: and X-UID: headers, squeezes spaces), and then no fetch ever
+ * returns the bytes sent, and the reader's file, bound to no record, was
+ * taken for a new message and appended again every pass.  Nor by a
+ * header of our own (mbsync's X-TUID): the bytes the server keeps would
+ * no longer be the reader's.  Found or not, it is never sent again.
+ */
+struct sync_push_find {
+	struct sync_push_append a;	/* as sent (a.converted owned) */
+	char msgid[256];		/* "<id>" */
+	uint32_t uid;			/* bound to it (0: not found) */
+};
+
 struct sync_push {
 	bool is_planned;
 	struct sync_push_group *groups;
@@ -145,6 +163,12 @@ struct sync_push {
 	size_t n_refusals;
 	size_t n_held;		/* refused APPENDs held back this pass */
 	size_t n_unsendable;	/* APPENDs with NUL bytes, no BINARY */
+	/* APPENDs taken without APPENDUID, searched for one at a time */
+	struct sync_push_find *finds;
+	size_t n_finds, finds_cap, next_find;
+	int find_tag;		/* the UID SEARCH out (0: none) */
+	uint32_t find_uid;	/* its lowest usable hit (0: none) */
+	uint32_t find_from;	/* UIDs below it were there before */
 };
 
 void
@@ -160,6 +184,9 @@ sync_push_free(struct sync_push **pp)
 		free(p->chunks[i].set);
 	for (size_t i = 0; i < SYNC_PUSH_APPENDS; i++)
 		free(p->out[i].converted);
+	for (size_t i = 0; i < p->n_finds; i++)
+		free(p->finds[i].a.converted);
+	free(p->finds);
 	free(p->groups);
 	free(p->chunks);
 	free(p->appends);
@@ -393,6 +420,29 @@ sync_push_move_group(struct imap_sync *as, const struct store_change *c,
 	return sync_push_group(as, kind, 0, 0, &dest);
 }
 
+static int sync_crlf(const struct ms_buf *in, struct ms_buf *out);
+
+/* True when c's body has bare LF line ends and the folder holds a record
+ * of its CRLF form, the bytes an APPEND sends. */
+static bool
+sync_push_crlf_in_folder(struct imap_sync *as, const struct store_change *c)
+{
+	struct sync_run *r = &as->run;
+	uint8_t h[STORE_HASH_LEN];
+	bool found;
+
+	ms_buf_reset(&r->push_body);
+	found = store_body_read_all(as->params.store, c->hash, &r->push_body,
+				    NULL) == MS_OK &&
+		sync_crlf(&r->push_body, &r->push_crlf) == MS_OK &&
+		r->push_crlf.len > 0 &&
+		body_hash(r->push_crlf.p, r->push_crlf.len, h) == MS_OK &&
+		sync_folder_has_hash(as, c->folder_id, h);
+	ms_buf_reset(&r->push_body);
+	ms_buf_reset(&r->push_crlf);
+	return found;
+}
+
 /* Sorts one change into its group; false when it needs no command (or
  * cannot go now).  Fails the account when out of memory. */
 static bool
@@ -419,8 +469,13 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		    refusal->kind == STORE_REFUSAL_UNSENDABLE &&
 		    (as->caps & IMAP_SESSION_CAP_BINARY) != 0)
 			refusal = NULL;	/* the server can take it now */
-		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED)
-			return false;	/* sent: the server has a copy */
+		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED) {
+			/* Sent: the server has a copy.  One sent as CRLF
+			 * (bare LF converted) is found by that form. */
+			if (sync_push_crlf_in_folder(as, c))
+				sync_push_clear(as, c->seq);
+			return false;
+		}
 		if (refusal != NULL) {
 			/* Refused before: not sent again until its file
 			 * changes (a new change) or the user asks. */
@@ -547,6 +602,8 @@ sync_push_plan(struct imap_sync *as)
 	struct sync_push *p = r->push;
 
 	p->is_planned = true;
+	/* What the APPENDs without APPENDUID make gets a UID from here. */
+	p->find_from = r->has_uidnext ? r->uidnext : 1;
 	if (r->n_changes > 0 &&
 	    (p->appends = malloc(r->n_changes * sizeof(*p->appends))) == NULL) {
 		sync_fail(as, MS_ENOMEM, "out of memory");
@@ -922,29 +979,18 @@ sync_push_uid_free(struct imap_sync *as, uint32_t folder_id,
 	return false;
 }
 
-/* Binds the appended message to the UID APPENDUID names, with the flags
- * and date it was sent with; without APPENDUID the next pass fetches it
- * like any new message (same body, stored once). */
+/* Binds the appended message to uid, with the flags and date it was sent
+ * with: a record of the bytes sent, so the reader's file is adopted. */
 static void
-sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
-		      const struct imap_ev_status *st)
+sync_push_append_bind_uid(struct imap_sync *as,
+			  const struct sync_push_append *a, uint32_t uid)
 {
-	struct sync_run *r = &as->run;
 	struct store_body *body = NULL;
-	struct imap_seqset_iter it;
 	struct store_msg m;
-	uint32_t lo, hi;
 
-	imap_seqset_iter_init(&it, st->code.set1);
-	if (st->code.code != IMAP_CODE_APPENDUID ||
-	    st->code.uidvalidity != r->uidvalidity ||
-	    imap_seqset_iter_next(&it, &lo, &hi) != MS_OK || lo != hi ||
-	    !sync_push_uid_free(as, a->c.folder_id, r->fold->name, lo,
-				a->c.hash, "APPENDUID"))
-		return;
 	memset(&m, 0, sizeof(m));
 	m.folder_id = a->c.folder_id;
-	m.uid = lo;
+	m.uid = uid;
 	memcpy(m.hash, a->c.hash, STORE_HASH_LEN);
 	m.internal_date = a->date;
 	m.size = a->size;
@@ -953,6 +999,100 @@ sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
 	    sync_body_from(as, a->converted, a->size, &body) < 0)
 		return;
 	(void)sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body));
+}
+
+/* Binds the appended message to the UID APPENDUID names.  False when the
+ * reply names no usable UID: the copy is then looked for by Message-ID
+ * (sync_push_find_add). */
+static bool
+sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
+		      const struct imap_ev_status *st)
+{
+	struct sync_run *r = &as->run;
+	struct imap_seqset_iter it;
+	uint32_t lo, hi;
+
+	imap_seqset_iter_init(&it, st->code.set1);
+	if (st->code.code != IMAP_CODE_APPENDUID ||
+	    st->code.uidvalidity != r->uidvalidity ||
+	    imap_seqset_iter_next(&it, &lo, &hi) != MS_OK || lo != hi)
+		return false;
+	if (sync_push_uid_free(as, a->c.folder_id, r->fold->name, lo,
+			       a->c.hash, "APPENDUID"))
+		sync_push_append_bind_uid(as, a, lo);
+	return true;
+}
+
+/* --- APPENDs without APPENDUID: found by Message-ID ------------------------ */
+
+/* The change stays, held (STORE_REFUSAL_ALTERED): its file is not taken
+ * for a new message, and it is not sent again; a fetch that brings the
+ * same bytes clears it (sync_push_plan_one). */
+static void
+sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
+		    const char *why)
+{
+	char text[STORE_REFUSAL_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "was appended, but the server gave no "
+		 "UID (no UIDPLUS) and %s: the server's copy comes with the "
+		 "next fetch, the local file stays as it is", why);
+	sync_push_hold(as, c, STORE_REFUSAL_ALTERED, text);
+}
+
+/* A Message-ID a quoted string carries as it is. */
+static bool
+sync_push_msgid_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 250)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] < 0x21 || id[i] > 0x7e || id[i] == '"' ||
+		    id[i] == '\\')
+			return false;
+	return true;
+}
+
+/* APPEND a said OK without APPENDUID: queued to be found by its
+ * Message-ID (taking a->converted), or held when it has none. */
+static void
+sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
+{
+	struct sync_push *p = as->run.push;
+	struct store_summary sum;
+	struct sync_push_find *f;
+
+	if (store_summary_get(as->params.store, a->c.hash, &sum,
+			      NULL) != MS_OK) {
+		sync_push_find_hold(as, &a->c, "its header cannot be read");
+		return;
+	}
+	if (!sync_push_msgid_ok(sum.message_id)) {
+		store_summary_deinit(&sum);
+		sync_push_find_hold(as, &a->c, "it has no Message-ID to find "
+				    "its copy by");
+		return;
+	}
+	if (p->n_finds == p->finds_cap) {
+		size_t cap = p->finds_cap ? 2 * p->finds_cap : 8;
+		void *v = realloc(p->finds, cap * sizeof(*p->finds));
+
+		if (v == NULL) {
+			store_summary_deinit(&sum);
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return;
+		}
+		p->finds = v;
+		p->finds_cap = cap;
+	}
+	f = &p->finds[p->n_finds++];
+	memset(f, 0, sizeof(*f));
+	f->a = *a;
+	a->converted = NULL;
+	snprintf(f->msgid, sizeof(f->msgid), "<%s>", sum.message_id);
+	store_summary_deinit(&sum);
 }
 
 /* A NO that says nothing about the message (RFC 5530: the server is
@@ -1038,9 +1178,11 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 			       "holds NUL bytes: appended with BINARY; the "
 			       "server's copy comes with the next fetch and "
 			       "may differ, the local file stays as it is");
+	} else if (!sync_push_append_bind(as, a, st)) {
+		as->sum.appended++;
+		sync_push_find_add(as, a);
 	} else {
 		as->sum.appended++;
-		sync_push_append_bind(as, a, st);
 		if (!as->is_closing)
 			sync_push_clear(as, a->c.seq);
 	}
@@ -1048,6 +1190,90 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 	a->converted = NULL;
 	a->tag = 0;
 	p->append_mem -= a->size;
+}
+
+static void sync_push_find_done(struct imap_session *s, int rc,
+				const struct imap_ev_status *st, void *arg);
+
+/* Sends the next UID SEARCH for an APPEND without APPENDUID, one at a
+ * time: a SEARCH answer names no command, so only one may be out. */
+static void
+sync_push_finds_pump(struct imap_sync *as)
+{
+	struct sync_push *p = as->run.push;
+	const struct sync_push_find *f;
+	int tag;
+
+	if (p->find_tag != 0 || p->next_find >= p->n_finds || as->is_closing)
+		return;
+	f = &p->finds[p->next_find];
+	tag = imap_cmd_uid_search_header(imap_session_core(as->sess),
+					 MS_SLICE_LIT("Message-ID"),
+					 ms_slice_from_cstr(f->msgid));
+	if (!sync_submit(as, tag, sync_push_find_done))
+		return;
+	p->find_tag = tag;
+	p->find_uid = 0;
+	p->pending++;
+}
+
+/* A hit of the SEARCH out: usable when it came with this pass's APPENDs,
+ * is in no record, and no earlier search of the pass took it. */
+static void
+sync_push_find_hits(struct imap_sync *as, const struct imap_ev_search *sr)
+{
+	struct sync_push *p = as->run.push;
+	struct ms_slice cur = sr->nums;
+	struct store_msg m;
+	uint32_t uid;
+
+	while (imap_numlist_next(&cur, &uid) == MS_OK) {
+		bool is_taken = uid < p->find_from ||
+				(p->find_uid != 0 && uid >= p->find_uid);
+
+		for (size_t i = 0; i < p->next_find && !is_taken; i++)
+			is_taken = p->finds[i].uid == uid;
+		if (is_taken || store_msg_get(as->params.store,
+					      as->run.fold->id, uid, &m,
+					      NULL) == MS_OK)
+			continue;
+		p->find_uid = uid;
+	}
+}
+
+static void
+sync_push_find_done(struct imap_session *s, int rc,
+		    const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_push *p = as->run.push;
+	struct sync_push_find *f;
+	char what[256];
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	p->pending--;
+	p->find_tag = 0;
+	f = &p->finds[p->next_find++];
+	if (sync_st_ok(st) && p->find_uid != 0) {
+		f->uid = p->find_uid;
+		sync_push_append_bind_uid(as, &f->a, f->uid);
+		sync_push_describe(as, f->a.c.hash, what, sizeof(what));
+		log_info("acct=%s folder=%s the local message %s appended "
+			 "without APPENDUID is UID %u on the server (found by "
+			 "its Message-ID)", as->name, as->run.fold->name, what,
+			 f->uid);
+		if (!as->is_closing)
+			sync_push_clear(as, f->a.c.seq);
+	} else {
+		sync_push_find_hold(as, &f->a.c, sync_st_ok(st) ?
+				    "no new message has its Message-ID" :
+				    "the search for its Message-ID failed");
+	}
+	free(f->a.converted);
+	f->a.converted = NULL;
+	sync_push_next(as);
 }
 
 /* --- replies: sets -------------------------------------------------------- */
@@ -1164,6 +1390,11 @@ void
 sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
 {
 	struct sync_push *p = as->run.push;
+
+	if (ev->type == IMAP_EV_SEARCH && p != NULL && p->find_tag != 0) {
+		sync_push_find_hits(as, &ev->u.search);
+		return;
+	}
 
 	/* UID MOVE sends COPYUID untagged, before its expunges.  Several
 	 * moves may be out: it belongs to the one whose UIDs it names. */
@@ -1473,8 +1704,10 @@ sync_push_next(struct imap_sync *as)
 	       p->pending < SYNC_PUSH_IN_FLIGHT && !as->is_closing)
 		sync_push_chunk_send(as, &p->chunks[p->next_chunk++]);
 	sync_push_appends_pump(as);
+	sync_push_finds_pump(as);
 	if (p->pending == 0 && p->next_chunk == p->n_chunks &&
-	    p->next_append == p->n_appends && !as->is_closing) {
+	    p->next_append == p->n_appends && p->next_find == p->n_finds &&
+	    !as->is_closing) {
 		if (as->run.n_parked_held > 0)
 			log_warn("acct=%s folder=%s %zu message%s from before "
 				 "the UIDVALIDITY change not found again: "

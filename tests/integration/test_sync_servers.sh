@@ -139,5 +139,37 @@ expect_lines "the missing UIDPLUS said (last pass: nothing to push)" 0 'has no U
 expect_check
 fake_stop
 
+# --- 1. No UIDPLUS, a server that rewrites what it stores: each file once --
+# GNU imap4d drops the "From " line, Status: and X-UID: and squeezes
+# spaces: no fetch returns the bytes sent.  A reader's new file is appended
+# once, bound to the server's copy by its Message-ID, and adopted in the
+# mirror; one without a Message-ID is appended once too, and held.
+fake_start --box INBOX:1
+DIRECTION=both MIRROR=1 scenario rewrite
+pass normal
+printf 'From l@example.org Mon Dec  7 06:00:00 2026\nStatus: RO\nX-UID: 9\nFrom: l@example.org\nSubject: a  local   one\nMessage-ID: <local1@example.org>\n\nbody  with  spaces\n' \
+	> "$MAIL/new/1765000000.local1.host"
+printf 'From: l@example.org\nSubject: no  id\n\nno  Message-ID\n' \
+	> "$MAIL/new/1765000001.local2.host"
+: > "$WORK/cmds"
+pass noappenduid+rewrite
+expect_lines "the copy found by its Message-ID" 1 \
+	'<local1@example\.org> appended without APPENDUID is UID [23] on the server \(found by its Message-ID\)'
+expect_lines "the one without Message-ID held" 1 'no Message-ID to find its copy by'
+for i in 2 3; do pass noappenduid+rewrite; done
+expect_rc "three passes" 0
+n="$(count APPEND)"
+[ "$n" = 2 ] && ok "$SC: each file appended once in three passes" ||
+	fail "$SC: $n APPENDs in three passes, expected 2"
+expect_lines "found by its Message-ID (last pass: nothing to find)" 0 'found by its Message-ID'
+expect_uids "the bound copy and the held one's copy" "1 2 3 " INBOX
+[ "$(nfiles "$MAIL")" = 4 ] && ok "$SC: the mirror holds 1 + the adopted file + the held file and its server copy" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 4: $(ls "$MAIL/cur" "$MAIL/new")"
+"$STOREDUMP" "$STORE" refusals | grep -q 'no Message-ID' &&
+	ok "$SC: the one without Message-ID is held, not sent again" ||
+	fail "$SC: refusals: $("$STOREDUMP" "$STORE" refusals)"
+expect_check
+fake_stop
+
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all server quirk scenarios passed"

@@ -34,6 +34,8 @@ login (so a test can switch the server between passes), one of:
   unordered   a UID FETCH without a body answers in descending UID order
               (as unsolicited flag updates in the middle of it could)
   noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
+  rewrite     APPEND stores the message as GNU imap4d does (rewrite():
+              no "From " line, Status: or X-UID:, spaces squeezed)
   appendhang  the first APPEND is answered OK without APPENDUID ("APPENDED"
               goes to the --log file), then nothing is answered any
               more (the test kills the client meanwhile)
@@ -74,7 +76,8 @@ login (so a test can switch the server between passes), one of:
   hmsnil      STATUS answers end in "HIGHESTMODSEQ NIL" (hoodiecrow)
 
 Modes combine with "+" ("newuv+nouid").  UID SEARCH understands ALL, UID
-sets and sequence sets (ANDed), and RETURN (...) (answered by ESEARCH ALL);
+sets, sequence sets and HEADER field "value" (ANDed), and RETURN (...)
+(answered by ESEARCH ALL);
 "SEARCHED <n hits>" goes to the --log file.
 
 A NUL byte in an APPEND's plain literal (IMAP forbids it) is answered BAD
@@ -131,6 +134,32 @@ def mailbox_arg(arg):
         m = re.match(r'"((?:[^"\\]|\\.)*)"', arg)
         return re.sub(r'\\(.)', r'\1', m.group(1))
     return arg.split(" ")[0]
+
+
+def rewrite(data):
+    """What GNU imap4d stores of an APPENDed message: no leading "From "
+    line, no Status: or X-UID: header, runs of spaces squeezed."""
+    lines = data.split(b"\r\n")
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]
+    out, in_header = [], True
+    for ln in lines:
+        if ln == b"":
+            in_header = False
+        if in_header and re.match(rb"(?i)(status|x-uid):", ln):
+            continue
+        out.append(re.sub(rb" +", b" ", ln))
+    return b"\r\n".join(out)
+
+
+def header_has(data, field, value):
+    """The header field (case-insensitive) contains value."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    for ln in head.split("\r\n"):
+        name, _, v = ln.partition(":")
+        if name.strip().lower() == field.lower() and value in v:
+            return True
+    return False
 
 
 def parse_set(s, box):
@@ -236,7 +265,7 @@ class Conn:
         uid = UIDNEXT[name]
         UIDNEXT[name] = uid + 1
         BOXES[name].append(uid)
-        BODIES[(name, uid)] = data
+        BODIES[(name, uid)] = rewrite(data) if self.has("rewrite") else data
         if self.has("noappenduid") or self.has("appendhang"):
             self.send("%s OK APPEND done\r\n" % tag)
             if self.has("appendhang"):
@@ -411,6 +440,11 @@ class Conn:
             if w.upper() == "UID":
                 keep = set(parse_set(words.pop(0), self.box))
                 hits = [u for u in hits if u in keep]
+                continue
+            if w.upper() == "HEADER":
+                field, value = words.pop(0), words.pop(0).strip('"')
+                hits = [u for u in hits
+                        if header_has(body(u, self.box), field, value)]
                 continue
             n = len(BOXES[self.box])
             want = set()
