@@ -213,32 +213,33 @@ mbs_set(char **field, const char *value)
 	*field = cfg__strdup(value);
 }
 
-/* AuthMechs: the mailsync auth that honours the list, or NULL for auto. */
+/*
+ * AuthMechs: the mailsync auth that honours the list, or NULL for auto.
+ * One mechanism mailsync has is kept as it is; an OAuth one wins (the
+ * PassCmd is then a token command); any other list is auto.
+ */
 static const char *
 mbs_auth(struct mbs *m, unsigned line, char **w, int n)
 {
-	bool has_other = false, has_plain = false, has_login = false;
+	static const char *const mechs[][2] = {
+		{ "XOAUTH2", "xoauth2" }, { "OAUTHBEARER", "oauthbearer" },
+		{ "PLAIN", "plain" }, { "LOGIN", "login" },
+		{ "CRAM-MD5", "cram-md5" }, { "SCRAM-SHA-256", "scram-sha-256" },
+	};
+	const char *one = NULL;
 
-	for (int i = 1; i < n; i++) {
-		if (strcasecmp(w[i], "XOAUTH2") == 0)
-			return "xoauth2";
-		if (strcasecmp(w[i], "OAUTHBEARER") == 0)
-			return "oauthbearer";
-		if (strcasecmp(w[i], "PLAIN") == 0)
-			has_plain = true;
-		else if (strcasecmp(w[i], "LOGIN") == 0)
-			has_login = true;
-		else
-			has_other = true;
-	}
-	if (has_other || (has_plain && has_login)) {
-		if (!(n == 2 && strcmp(w[1], "*") == 0))
-			mbs_note(m, line, "AuthMechs: auth = auto (mailsync "
-				 "picks the strongest mechanism the server "
-				 "offers, SCRAM-SHA-256 first)");
-		return NULL;
-	}
-	return has_plain ? "plain" : has_login ? "login" : NULL;
+	for (int i = 1; i < n; i++)
+		for (size_t k = 0; k < 2; k++)
+			if (strcasecmp(w[i], mechs[k][0]) == 0)
+				return mechs[k][1];
+	for (size_t k = 2; n == 2 && k < sizeof(mechs) / sizeof(*mechs); k++)
+		if (strcasecmp(w[1], mechs[k][0]) == 0)
+			one = mechs[k][1];
+	if (one == NULL && !(n == 2 && strcmp(w[1], "*") == 0))
+		mbs_note(m, line, "AuthMechs: auth = auto (mailsync picks the "
+			 "strongest mechanism the server offers, SCRAM-SHA-256 "
+			 "first)");
+	return one;
 }
 
 /* The keys of an IMAP account (IMAPAccount, or an IMAPStore's own).

@@ -243,6 +243,14 @@ test_bad_input(void **state)
 				 "show x ; echo\"\n"), MS_OK);
 	assert_null(strstr(res.ini, "password_cmd"));
 	assert_true(has_note(1, "password_cmd: the value cannot be written"));
+	/* AuthMechs: one mechanism mailsync has stays; a list is auto. */
+	assert_int_equal(convert("IMAPAccount a\nHost h\nAuthMechs "
+				 "SCRAM-SHA-256\n"), MS_OK);
+	assert_non_null(strstr(res.ini, "auth = scram-sha-256\n"));
+	assert_int_equal(convert("IMAPAccount a\nHost h\nAuthMechs PLAIN "
+				 "LOGIN\n"), MS_OK);
+	assert_null(strstr(res.ini, "auth ="));
+	assert_true(has_note(3, "AuthMechs: auth = auto"));
 	/* An account name mailsync cannot take is made one it can. */
 	assert_int_equal(convert("IMAPAccount \"my mail\"\nHost h\n"), MS_OK);
 	assert_non_null(strstr(res.ini, "[account my-mail]\n"));
