@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/ms.h"
+#include "ctl/ctl_progress.h"
 #include "ctl/ctl_proto.h"
 
 /* Exit codes (DESIGN.md "mailsyncctl"). */
@@ -122,6 +123,8 @@ unsigned cli_out_columns(void);
 /* "INBOX: 3/12 folders, 1200/18000 messages, 12.3 MB, 2.1 MB/s" of a
  * progress object. */
 void cli_progress_text(json_t *p, char *buf, size_t size);
+/* A "progress" object's numbers; the folder points into p. */
+void cli_progress_read(json_t *p, struct ctl_progress *cp_r);
 
 /* Usage error: prints "mailsyncctl: ..." and a hint; CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...)

@@ -7,28 +7,31 @@
 #include "cli_table.h"
 #include "ms_version.h"
 
-/* "INBOX 3/12 folders, 1200/18000 messages, 12.3 MB, 2.1 MB/s". */
+/* "INBOX: 3/12 folders, 1200/18000 messages, 12.3 MB of 80.1 MB,
+ * 2.1 MB/s, ETA 35s": the daemon's own wording (ctl/ctl_progress.h). */
 void
 cli_progress_text(json_t *p, char *buf, size_t size)
 {
-	char bytes[32], rate[32];
-	uint64_t mt = cli_u64(p, "msgs_total");
-	size_t n;
+	struct ctl_progress cp;
 
-	cli_out_size(cli_u64(p, "bytes_done"), bytes, sizeof(bytes));
-	cli_out_size((uint64_t)json_real_value(json_object_get(p, "rate_bps")),
-		     rate, sizeof(rate));
-	n = (size_t)snprintf(buf, size, "%s%s%llu/%llu folders, %llu",
-			     cli_str(p, "folder"),
-			     cli_str(p, "folder")[0] != '\0' ? ": " : "",
-			     (unsigned long long)cli_u64(p, "folders_done"),
-			     (unsigned long long)cli_u64(p, "folders_total"),
-			     (unsigned long long)cli_u64(p, "msgs_done"));
-	if (n < size && mt > 0)
-		n += (size_t)snprintf(buf + n, size - n, "/%llu",
-				      (unsigned long long)mt);
-	if (n < size)
-		snprintf(buf + n, size - n, " messages, %s, %s/s", bytes, rate);
+	cli_progress_read(p, &cp);
+	ctl_progress_text(&cp, buf, size);
+}
+
+void
+cli_progress_read(json_t *p, struct ctl_progress *cp_r)
+{
+	*cp_r = (struct ctl_progress){
+		.folder = cli_str(p, "folder"),
+		.folders_done = cli_u64(p, "folders_done"),
+		.folders_total = cli_u64(p, "folders_total"),
+		.msgs_done = cli_u64(p, "msgs_done"),
+		.msgs_total = cli_u64(p, "msgs_total"),
+		.bytes_done = cli_u64(p, "bytes_done"),
+		.bytes_total = cli_u64(p, "bytes_total"),
+		.seconds = json_number_value(json_object_get(p, "seconds")),
+		.rate_bps = json_number_value(json_object_get(p, "rate_bps")),
+	};
 }
 
 /* The lines under an account's row: what a person should know. */

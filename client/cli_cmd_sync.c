@@ -35,35 +35,26 @@ cli_bars_slot(struct cli_bars *b, const char *name)
 	return b->n++;
 }
 
-/* "[#########---------]  45% INBOX 1200/18000 msgs, 12.3 MB, 2.1 MB/s,
- * ETA 1m" */
+/* "[#########---------]  45% INBOX: 1200/18000 messages, 12.3 MB of
+ * 80.1 MB, 2.1 MB/s, ETA 1m05s" */
 static void
 cli_bar_line(json_t *p, char *buf, size_t size)
 {
-	uint64_t md = cli_u64(p, "msgs_done"), mt = cli_u64(p, "msgs_total");
-	uint64_t fd = cli_u64(p, "folders_done"), ft = cli_u64(p, "folders_total");
-	double frac = mt > 0 ? (double)md / (double)mt :
-		ft > 0 ? (double)fd / (double)ft : 0.0;
-	double secs = json_real_value(json_object_get(p, "seconds"));
-	char bar[CLI_BAR_WIDTH + 1], text[300], eta[40] = "";
+	struct ctl_progress cp;
+	double frac;
+	char bar[CLI_BAR_WIDTH + 1], text[300];
 	size_t fill;
 
-	if (frac > 1.0)
-		frac = 1.0;
+	cli_progress_read(p, &cp);
+	frac = ctl_progress_fraction(&cp);
+	if (frac < 0)
+		frac = 0;
 	fill = (size_t)(frac * CLI_BAR_WIDTH);
 	for (size_t i = 0; i < CLI_BAR_WIDTH; i++)
 		bar[i] = i < fill ? '#' : '-';
 	bar[CLI_BAR_WIDTH] = '\0';
-	if (frac > 0.01 && frac < 1.0 && secs > 1.0) {
-		double left = secs / frac - secs;
-
-		if (left < 60)
-			snprintf(eta, sizeof(eta), ", ETA %.0fs", left);
-		else
-			snprintf(eta, sizeof(eta), ", ETA %.0fm", left / 60);
-	}
-	cli_progress_text(p, text, sizeof(text));
-	snprintf(buf, size, "[%s] %3.0f%% %s%s", bar, frac * 100.0, text, eta);
+	ctl_progress_text(&cp, text, sizeof(text));
+	snprintf(buf, size, "[%s] %3.0f%% %s", bar, frac * 100.0, text);
 }
 
 static void

@@ -83,18 +83,7 @@ cli_out_when(json_t *ms, char *buf, size_t size)
 void
 cli_out_size(uint64_t bytes, char *buf, size_t size)
 {
-	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
-	double v = (double)bytes;
-	unsigned i = 0;
-
-	while (v >= 1000.0 && i < 4) {
-		v /= 1000.0;
-		i++;
-	}
-	if (i == 0)
-		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, size, "%.1f %s", v, unit[i]);
+	ctl_progress_size(bytes, buf, size);	/* the daemon's units too */
 }
 
 const char *

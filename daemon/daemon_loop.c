@@ -21,6 +21,7 @@
 #include "daemon_loop.h"
 #include "log.h"
 #include "loop_lateness.h"
+#include "progress_report.h"
 #include "sd_notify.h"
 #include "send/send_import.h"
 #include "send/send_queue.h"
@@ -41,6 +42,7 @@ struct daemon_loop {
 	bool has_loop;
 	struct store *store;
 	struct ctl_server *ctl;		/* the control socket; NULL: --once */
+	struct progress_report progress;	/* of long passes */
 	struct acct **accts;
 	size_t n;
 	/* The senders (send/send_queue.h) of the accounts with smtp_host,
@@ -315,6 +317,7 @@ daemon_on_acct_event(struct acct *a, enum acct_event ev, void *arg)
 	if (ev == ACCT_EV_STATE)
 		daemon_hold_copies(d, a);
 	ctl_server_acct_event(d->ctl, a, ev);
+	progress_report_event(&d->progress, a, ev);
 	if (ev != ACCT_EV_STATE)
 		return;
 	/* Not from inside its own callback: on the next loop turn. */
@@ -393,6 +396,7 @@ daemon_on_reap(uv_timer_t *t)
 			continue;
 		}
 		ctl_server_acct_gone(d->ctl, r.old);
+		progress_report_forget(&d->progress, r.old);
 		acct_free(&r.old);
 		if (r.successor != NULL && !d->is_stopping)
 			acct_start(r.successor);
@@ -594,14 +598,15 @@ daemon_reload(struct daemon_loop *d, json_t **data_r)
 
 /* --- --once's summary ------------------------------------------------------ */
 
-/* A line of --once's summary on errout: reasons carry server texts, which
- * are escaped as in the log. */
+/* A line of --once's summary on errout, stamped like a log line: reasons
+ * carry server texts, which are escaped as in the log. */
 static void
 daemon_once_error(FILE *errout, const char *name, const char *what)
 {
-	char safe[4 * 300];
+	char safe[4 * 300], prefix[64];
 
-	fprintf(errout, "mailsyncd: %s: %s\n", name,
+	fprintf(errout, "%smailsyncd: %s: %s\n",
+		log_prefix(LOG_LEVEL_ERROR, prefix, sizeof(prefix)), name,
 		log_escape(what, strlen(what), safe, sizeof(safe)));
 }
 
@@ -664,6 +669,7 @@ daemon_once_report(const struct daemon_loop *d)
 {
 	FILE *out = d->opts.out, *errout = d->opts.errout;
 	int status = 0, send_status;
+	char line[200];
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct acct_status *st = acct_status(d->accts[i]);
@@ -691,9 +697,10 @@ daemon_once_report(const struct daemon_loop *d)
 			daemon_once_error(errout, st->name, r->error);
 			status = 1;
 		} else if (r->folder_errors > 0) {
-			fprintf(errout, "mailsyncd: %s: %u folder%s failed "
-				"(see the log)\n", st->name, r->folder_errors,
-				r->folder_errors == 1 ? "" : "s");
+			snprintf(line, sizeof(line), "%u folder%s failed (see "
+				 "the log)", r->folder_errors,
+				 r->folder_errors == 1 ? "" : "s");
+			daemon_once_error(errout, st->name, line);
 			status = 1;
 		}
 		if (st->mirror_error[0] != '\0') {
@@ -703,18 +710,20 @@ daemon_once_report(const struct daemon_loop *d)
 		/* Kept local, not lost, but not synced either: a script
 		 * must see it. */
 		if (r->refused > 0) {
-			fprintf(errout, "mailsyncd: %s: %llu local message%s "
-				"refused by the server (see the log)\n",
-				st->name, (unsigned long long)r->refused,
-				r->refused == 1 ? "" : "s");
+			snprintf(line, sizeof(line), "%llu local message%s "
+				 "refused by the server (see the log)",
+				 (unsigned long long)r->refused,
+				 r->refused == 1 ? "" : "s");
+			daemon_once_error(errout, st->name, line);
 			status = 1;
 		}
 		if (r->unsendable > 0) {
-			fprintf(errout, "mailsyncd: %s: %llu local message%s "
-				"not sent: NUL bytes need BINARY, which the "
-				"server lacks (see the log)\n", st->name,
-				(unsigned long long)r->unsendable,
-				r->unsendable == 1 ? "" : "s");
+			snprintf(line, sizeof(line), "%llu local message%s "
+				 "not sent: NUL bytes need BINARY, which the "
+				 "server lacks (see the log)",
+				 (unsigned long long)r->unsendable,
+				 r->unsendable == 1 ? "" : "s");
+			daemon_once_error(errout, st->name, line);
 			status = 1;
 		}
 	}
@@ -923,6 +932,11 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 	d->opts = *opts;
 	d->backoff_max_ms = backoff_max_ms;
 	d->notifier.fd = -1;
+	/* --once on a terminal redraws a line per account; otherwise (and
+	 * always in the foreground mode, whose stderr is a log) long passes
+	 * log a line every few seconds. */
+	progress_report_init(&d->progress, opts->is_once && log_is_terminal(),
+			     0);
 	if ((d->accts = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
 			       sizeof(*d->accts))) == NULL ||
 	    (d->queues = calloc(cfg->n_accounts ? cfg->n_accounts : 1,
@@ -1054,6 +1068,7 @@ daemon_loop_run(struct daemon_loop *d)
 	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
+	progress_report_deinit(&d->progress);	/* erased before the summary */
 	loop_lateness_report(&d->lateness);
 	if (d->opts.is_once)
 		return daemon_once_report(d);
@@ -1092,6 +1107,7 @@ daemon_loop_free(struct daemon_loop **dp)
 		acct_free(&d->retiring[i].old);
 	free(d->retiring);
 	ctl_server_free(&d->ctl);
+	progress_report_deinit(&d->progress);
 	sd_notifier_close(&d->notifier);
 	store_close(&d->store);
 	free(d->accts);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,10 +156,108 @@ log_is_journal(void)
 	       (unsigned long long)st.st_ino == ino;
 }
 
+char *
+log_prefix(enum log_level level, char *out, size_t outsz)
+{
+	char ts[48];
+	struct timespec now;
+	struct tm tm;
+
+	/* The journal adds its own timestamp; give it a priority. */
+	if (log_is_journal()) {
+		snprintf(out, outsz, "<%d>", log_level_prio[level]);
+		return out;
+	}
+	/*
+	 * Local time with its offset from UTC and milliseconds: a line
+	 * compared with a server's log, or read after a move to another
+	 * time zone or a DST change, still says when it happened.
+	 */
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%s.%03ld", ts, now.tv_nsec / 1000000L);
+	strftime(ts, sizeof(ts), "%z", &tm);
+	snprintf(out + strlen(out), outsz - strlen(out), "%s %s ", ts,
+		 log_level_names[level]);
+	return out;
+}
+
+/* --- the status lines under the log (a terminal only) ------------------- */
+
+/*
+ * The lines the caller keeps at the bottom of the terminal, and how many
+ * of them are drawn now: a log line erases them, is written, and draws
+ * them again, so a progress display and the log never overwrite each
+ * other.
+ */
+static char log_status_text[LOG_STATUS_MAX];
+static unsigned log_status_drawn;
+
+static void
+log_status_erase(void)
+{
+	if (log_status_drawn == 0)
+		return;
+	/* Up to the first drawn line, then clear to the end of the screen. */
+	fprintf(stderr, "\033[%uA\r\033[J", log_status_drawn);
+	log_status_drawn = 0;
+}
+
+/* The terminal's width, so that no drawn line wraps (a wrapped line
+ * would make the count of lines to erase wrong). */
+static size_t
+log_status_cols(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 8)
+		return ws.ws_col;
+	return 80;
+}
+
+static void
+log_status_draw(void)
+{
+	const char *p = log_status_text;
+	size_t cols = log_status_cols();
+	char safe[LOG_STATUS_MAX * 4];
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		/* Escaped, and cut at a whole character within the width;
+		 * the text is mostly ASCII, one byte a column. */
+		log_escape(p, len, safe, cols < sizeof(safe) ? cols : sizeof(safe));
+		fprintf(stderr, "%s\n", safe);
+		log_status_drawn++;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	fflush(stderr);
+}
+
+void
+log_status_set(const char *text)
+{
+	log_status_erase();
+	snprintf(log_status_text, sizeof(log_status_text), "%s",
+		 text != NULL ? text : "");
+	log_status_draw();
+}
+
+bool
+log_is_terminal(void)
+{
+	return isatty(STDERR_FILENO) && !log_is_journal();
+}
+
 static void
 log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char line[2048], safe[4 * sizeof(line)];
+	char line[2048], safe[4 * sizeof(line)], prefix[64];
 	size_t n;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -172,18 +271,10 @@ log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 	 * once, rather than at each call site.
 	 */
 	log_escape(line, strlen(line), safe, sizeof(safe));
-	/* The journal adds its own timestamp; give it a priority. */
-	if (log_is_journal()) {
-		fprintf(stderr, "<%d>%s\n", log_level_prio[level], safe);
-	} else {
-		char ts[32];
-		time_t now = time(NULL);
-		struct tm tm;
-
-		localtime_r(&now, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s %s %s\n", ts, log_level_names[level], safe);
-	}
+	log_prefix(level, prefix, sizeof(prefix));
+	log_status_erase();
+	fprintf(stderr, "%s%s\n", prefix, safe);
+	log_status_draw();
 }
 
 #define LOG_DEFINE(fn, level)                              \

@@ -58,6 +58,31 @@ void log_trace(unsigned areas, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * What starts a log line at level, in out (outsz bytes, NUL-terminated):
+ * "<N>" when stderr is the journal (it has its own timestamps), else the
+ * local time with milliseconds and its UTC offset, and the level:
+ * "2026-12-07T06:45:00.123+0000 info ".  For lines written outside
+ * these functions that must read like the log (--once's summary of
+ * failures).  Returns out.
+ */
+char *log_prefix(enum log_level level, char *out, size_t outsz);
+
+/*
+ * Status lines kept at the bottom of a terminal (--once's progress):
+ * text is one or more lines separated by '\n' (no trailing one), each
+ * cut to the terminal's width.  Each log line erases them, is written
+ * and draws them again below it.  NULL or "" erases them for good.  The
+ * caller decides that stderr is a terminal; text is copied, up to
+ * LOG_STATUS_MAX - 1 bytes.
+ */
+#define LOG_STATUS_MAX 2048
+void log_status_set(const char *text);
+
+/* True when stderr is a terminal (not a file, a pipe or the journal),
+ * where status lines can be drawn. */
+bool log_is_terminal(void);
+
+/*
  * Copies s[0..len) into out (outsz bytes, NUL-terminated when outsz > 0)
  * with what could forge a log line or drive a terminal escaped as \xNN,
  * byte by byte: control characters (U+0000-U+001F, U+007F, U+0080-U+009F),

@@ -196,7 +196,11 @@ main_run(const struct cfg *cfg, const struct main_opts *o)
 	int status;
 
 	if (daemon_loop_new(cfg, &opts, &d, &err) < 0) {
-		fprintf(stderr, "mailsyncd: %s\n", err.msg);
+		char prefix[64];
+
+		fprintf(stderr, "%smailsyncd: %s\n",
+			log_prefix(LOG_LEVEL_ERROR, prefix, sizeof(prefix)),
+			err.msg);
 		return EXIT_FAIL;
 	}
 	status = daemon_loop_run(d);

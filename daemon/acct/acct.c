@@ -242,7 +242,7 @@ acct_log_next(struct acct *a, const struct acct_next *next,
 	const char *name = a->cfg.name;
 	char reason[sizeof(a->st.reason)];
 	char recovered[64] = "";
-	char retry[48];
+	char retry[48], line[400];
 
 	acct_quote(a->st.reason, reason, sizeof(reason));
 	if (next->delay_ms == ACCT_NEVER)
@@ -256,9 +256,10 @@ acct_log_next(struct acct *a, const struct acct_next *next,
 			snprintf(recovered, sizeof(recovered),
 				 " backoff=reset failed_attempts=%u",
 				 failed_attempts);
-		log_info("acct=%s state=idle next_sync_in=%llus folders=%u "
-			 "new=%llu changed=%llu deleted=%llu appended=%llu "
-			 "moved=%llu folder_errors=%u seconds=%.1f%s", name,
+		snprintf(line, sizeof(line), "acct=%s state=idle "
+			 "next_sync_in=%llus folders=%u new=%llu changed=%llu "
+			 "deleted=%llu appended=%llu moved=%llu "
+			 "folder_errors=%u seconds=%.1f%s", name,
 			 (unsigned long long)(next->delay_ms / 1000u),
 			 r->folders, (unsigned long long)r->new_msgs,
 			 (unsigned long long)r->changed,
@@ -266,6 +267,16 @@ acct_log_next(struct acct *a, const struct acct_next *next,
 			 (unsigned long long)r->appended,
 			 (unsigned long long)r->moved, r->folder_errors,
 			 r->seconds, recovered);
+		/* A poll that found nothing is no news: at debug, so that
+		 * a quiet account keeps a quiet log.  The first pass (it
+		 * says the account works), one that changed something and
+		 * one that ended a run of failures are at info. */
+		if (a->st.passes == 1 || failed_attempts > 0 ||
+		    r->new_msgs + r->changed + r->deleted + r->appended +
+		    r->moved + r->folder_errors > 0)
+			log_info("%s", line);
+		else
+			log_debug("%s", line);
 		break;
 	case ACCT_BACKOFF:
 	case ACCT_OFFLINE:
@@ -389,8 +400,8 @@ acct_on_export_done(int rc, const struct mirror_stats *st,
 			 "mirror export %s: interrupted (the next run "
 			 "completes it)", a->cfg.maildir);
 	} else if (rc < 0) {
-		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
-			 "mirror export %s: %s", a->cfg.maildir, err->msg);
+		acct_mirror_describe(&a->cfg, "export", err->msg, a->st.mirror_error,
+				     sizeof(a->st.mirror_error));
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
 	}
 	/* Adopting the server's copy of a reader's new message turns the
@@ -416,8 +427,8 @@ acct_on_pass_done(const struct acct_result *res, void *arg)
 			a->is_exporting = true;
 			return;		/* the pass ends with the export */
 		}
-		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
-			 "mirror export %s: %s", a->cfg.maildir, err.msg);
+		acct_mirror_describe(&a->cfg, "export", err.msg, a->st.mirror_error,
+				     sizeof(a->st.mirror_error));
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
 	}
 	if (!a->is_stopping)
@@ -517,8 +528,8 @@ acct_on_scan_done(bool is_pass, int rc, const struct ms_err *err, void *arg)
 	a->is_scanning = false;
 	a->scan_folder = NULL;
 	if (rc < 0 && rc != MS_ECANCELED) {
-		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
-			 "mirror scan %s: %s", a->cfg.maildir, err->msg);
+		acct_mirror_describe(&a->cfg, "scan", err->msg, a->st.mirror_error,
+				     sizeof(a->st.mirror_error));
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
 	}
 	if (a->is_stopping) {
@@ -571,8 +582,8 @@ acct_pass_begin(struct acct *a)
 			a->scan_folder = folder;
 			return;
 		}
-		snprintf(a->st.mirror_error, sizeof(a->st.mirror_error),
-			 "mirror scan %s: %s", a->cfg.maildir, err.msg);
+		acct_mirror_describe(&a->cfg, "scan", err.msg, a->st.mirror_error,
+				     sizeof(a->st.mirror_error));
 		log_err("acct=%s %s", a->cfg.name, a->st.mirror_error);
 	}
 	acct_pass_engine(a, folder);

@@ -50,11 +50,13 @@
 #include "sasl/sasl.h"
 #include "store/store.h"
 
-/* How far a pass is.  Totals of 0 are not known (yet). */
+/* How far a pass is.  Totals of 0 are not known (yet); they are what
+ * the server announced (STATUS or LIST counts and sizes, POP3 LIST), so
+ * done may pass total a little. */
 struct acct_progress {
 	unsigned folders_done, folders_total;
 	uint64_t msgs_done, msgs_total;
-	uint64_t bytes_done;
+	uint64_t bytes_done, bytes_total;
 	char folder[128];		/* the folder being synced, or "" */
 	double seconds;			/* since the pass started */
 };

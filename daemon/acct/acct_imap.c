@@ -134,6 +134,8 @@ acct_imap_on_progress(struct imap_sync *sync,
 		.msgs_done = e->carry.new_msgs + sum->new_msgs,
 		.msgs_total = sum->msgs_expected,
 		.bytes_done = e->carry.bytes + sum->bytes,
+		.bytes_total = sum->bytes_expected == 0 ? 0 :
+			e->carry.bytes + sum->bytes_expected,
 		.seconds = sum->seconds,
 	};
 

@@ -73,11 +73,29 @@ acct_mirror_ns(struct acct_mirror *m, struct ms_err *err_r)
 	return rc < 0 ? rc : MS_OK;
 }
 
+char *
+acct_mirror_describe(const struct cfg_account *account, const char *what,
+		     const char *msg, char *out, size_t size)
+{
+	const char *dir = account->maildir != NULL ? account->maildir : "";
+
+	if (dir[0] == '\0' || strstr(msg, dir) != NULL)
+		snprintf(out, size, "mirror %s: %s", what, msg);
+	else
+		snprintf(out, size, "mirror %s %s: %s", what, dir, msg);
+	return out;
+}
+
+/* What a scan or export did: at info in --once, unless it did nothing
+ * (an unchanged pass logs no line of zeros), else at debug. */
 static void
 acct_mirror_log(const struct acct_mirror *m, const char *what,
 		const struct mirror_stats *st)
 {
 	char line[512];
+	bool is_nothing = st->written + st->renamed + st->removed +
+			  st->adopted + st->flag_changes + st->deletes +
+			  st->moves + st->appends + st->created == 0;
 
 	snprintf(line, sizeof(line), "acct=%s mirror %s written=%llu "
 		 "renamed=%llu removed=%llu adopted=%llu flags=%llu "
@@ -91,7 +109,7 @@ acct_mirror_log(const struct acct_mirror *m, const char *what,
 		 (unsigned long long)st->moves,
 		 (unsigned long long)st->appends,
 		 (unsigned long long)st->created);
-	if (m->is_log_info)
+	if (m->is_log_info && !is_nothing)
 		log_info("%s", line);
 	else
 		log_debug("%s", line);
@@ -106,6 +124,7 @@ acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
 {
 	struct acct_mirror *m = arg;
 	bool is_pass = m->is_pass_scan;
+	char line[600];
 
 	(void)j;
 	m->scan = NULL;
@@ -113,8 +132,9 @@ acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
 	if (rc == MS_OK)
 		acct_mirror_log(m, "scan", st);
 	if (!is_pass && rc < 0 && rc != MS_ECANCELED)
-		log_err("acct=%s mirror scan %s: %s", m->acct->name,
-			m->acct->maildir, err->msg);
+		log_err("acct=%s %s", m->acct->name,
+			acct_mirror_describe(m->acct, "scan", err->msg, line,
+					     sizeof(line)));
 	/* A new folder, even empty, is to be created on the server. */
 	if (!is_pass && rc == MS_OK && st->flag_changes + st->deletes +
 	    st->moves + st->appends + st->created > 0 &&
@@ -151,6 +171,7 @@ static void
 acct_mirror_scan_next(struct acct_mirror *m)
 {
 	struct ms_err err = { 0 };
+	char line[600];
 	int rc;
 
 	if (m->scan != NULL)
@@ -168,8 +189,9 @@ acct_mirror_scan_next(struct acct_mirror *m)
 	if (m->want_watch_scan && !m->is_paused && !m->is_closed) {
 		m->want_watch_scan = false;
 		if (acct_mirror_scan_begin(m, false, &err) < 0)
-			log_err("acct=%s mirror scan %s: %s", m->acct->name,
-				m->acct->maildir, err.msg);
+			log_err("acct=%s %s", m->acct->name,
+				acct_mirror_describe(m->acct, "scan", err.msg,
+						     line, sizeof(line)));
 	}
 }
 

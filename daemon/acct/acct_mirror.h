@@ -75,6 +75,15 @@ void acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop,
 bool acct_mirror_is_on(const struct acct_mirror *m);
 
 /*
+ * "mirror WHAT MAILDIR: MSG" in out (size bytes), the line a failed scan
+ * or export is reported with; without MAILDIR when msg names it already,
+ * so that no message repeats its path.  Returns out.
+ */
+char *acct_mirror_describe(const struct cfg_account *account,
+			   const char *what, const char *msg, char *out,
+			   size_t size);
+
+/*
  * Before a pass: pauses the watch and starts a scan (after the watch's,
  * when one runs).  MS_OK: on_scan_done_cb fires later with is_pass; an
  * error in err_r: no callback (the pass may still run: the store is

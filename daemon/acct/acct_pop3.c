@@ -116,6 +116,7 @@ acct_pop3_on_progress(const struct pop3_fetch_summary *sum, void *arg)
 		.msgs_done = sum->new_msgs,
 		.msgs_total = sum->to_fetch,
 		.bytes_done = sum->bytes,
+		.bytes_total = sum->bytes_to_fetch,
 		.seconds = sum->seconds,
 	};
 

@@ -3,6 +3,7 @@
  * problem report, and freeing.
  */
 #include "cfg/cfg_int.h"
+#include "cfg/cfg_mbsync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -331,6 +332,15 @@ cfg_load_common(const char *file, const char *text, size_t len,
 	int rc_raw, rc;
 
 	*cfg_r = NULL;
+	/* Someone moving from mbsync points us at ~/.mbsyncrc: one line
+	 * that says so beats a "not a setting" for each of its lines. */
+	if (cfg_mbsync_looks_like(text, len)) {
+		cfg__report_add(rep, file, 0, "this is an mbsync configuration "
+				"(~/.mbsyncrc), not a mailsync one; convert it "
+				"with: mailsyncctl convert %s > "
+				"~/.config/mailsync/config.ini", file);
+		return MS_ECONFIG;
+	}
 	rc_raw = cfg__raw_parse(file, text, len, &raw, rep);
 	if (st != NULL && (st->st_mode & 077) != 0 &&
 	    cfg_raw_find_key(&raw, password_keys) != NULL) {

@@ -20,12 +20,13 @@ ctl_json_progress(const struct acct_status *st)
 {
 	const struct acct_progress *p = &st->progress;
 
-	return json_pack("{s:i,s:i,s:I,s:I,s:I,s:o,s:f,s:f}",
+	return json_pack("{s:i,s:i,s:I,s:I,s:I,s:I,s:o,s:f,s:f}",
 			 "folders_done", (int)p->folders_done,
 			 "folders_total", (int)p->folders_total,
 			 "msgs_done", (json_int_t)p->msgs_done,
 			 "msgs_total", (json_int_t)p->msgs_total,
 			 "bytes_done", (json_int_t)p->bytes_done,
+			 "bytes_total", (json_int_t)p->bytes_total,
 			 "folder", ctl_json_string(p->folder),
 			 "seconds", p->seconds,
 			 "rate_bps", st->rate_bps);

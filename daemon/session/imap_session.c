@@ -1282,6 +1282,7 @@ imap_session_caps(const struct imap_session *s)
 		{ "NOTIFY", IMAP_SESSION_CAP_NOTIFY },
 		{ "BINARY", IMAP_SESSION_CAP_BINARY },
 		{ "UNSELECT", IMAP_SESSION_CAP_UNSELECT },
+		{ "STATUS=SIZE", IMAP_SESSION_CAP_STATUS_SIZE },
 	};
 	unsigned caps = 0;
 

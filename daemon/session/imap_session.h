@@ -54,6 +54,7 @@ enum {
 	IMAP_SESSION_CAP_NOTIFY = 1u << 11,
 	IMAP_SESSION_CAP_BINARY = 1u << 12,
 	IMAP_SESSION_CAP_UNSELECT = 1u << 13,
+	IMAP_SESSION_CAP_STATUS_SIZE = 1u << 14,	/* RFC 8438 */
 };
 
 struct imap_session_params {

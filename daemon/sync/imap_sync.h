@@ -71,6 +71,8 @@ struct imap_sync_summary {
 	unsigned folders_done;	/* of folders */
 	uint64_t msgs_expected;	/* new messages the server's counts
 				 * announce (0: not known) */
+	uint64_t bytes_expected;	/* their bytes, where the server
+					 * gives STATUS SIZE (0: not known) */
 	const char *folder;	/* being synced; NULL between folders;
 				 * valid during the callback only */
 };

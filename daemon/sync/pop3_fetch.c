@@ -970,6 +970,7 @@ pop3_fetch_plan(struct pop3_fetch *f)
 		    f->msgs[i].action == POP3_PLAN_FETCH) {
 			f->work[f->n_work++] = i;
 			f->sum.to_fetch++;
+			f->sum.bytes_to_fetch += f->msgs[i].size;
 		}
 	return MS_OK;
 }

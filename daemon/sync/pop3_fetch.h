@@ -53,6 +53,7 @@ struct pop3_fetch_summary {
 	char error[256];
 	uint64_t listed;	/* messages the server listed */
 	uint64_t to_fetch;	/* of those, new */
+	uint64_t bytes_to_fetch;	/* their sizes, as LIST gave them */
 	uint64_t new_msgs;	/* stored as new records */
 	uint64_t bytes;		/* body bytes received */
 	uint64_t deleted;	/* deleted on the server (QUIT +OK) */

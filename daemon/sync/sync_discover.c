@@ -116,6 +116,7 @@ sync_on_status(struct imap_sync *as, const struct imap_ev_status_data *sd)
 		f->st.uidvalidity = sd->uidvalidity;
 		f->st.highestmodseq = (sd->has & IMAP_STATUS_HAS_HIGHESTMODSEQ)
 				      ? sd->highestmodseq : 0;
+		f->st.size = (sd->has & IMAP_STATUS_HAS_SIZE) ? sd->size : 0;
 		break;
 	}
 	ms_buf_deinit(&name);
@@ -222,14 +223,17 @@ sync_folders_dests_first(struct imap_sync *as)
 
 /*
  * For progress: the new messages the server's counts announce, summed
- * over the wanted folders (a folder with a new UIDVALIDITY counts whole).
- * An estimate: expunges elsewhere in a folder hide as many arrivals.
+ * over the wanted folders (a folder with a new UIDVALIDITY counts whole),
+ * and their bytes where STATUS gave SIZE (a folder's share of its size
+ * for a part of it).  An estimate: expunges elsewhere in a folder hide
+ * as many arrivals.
  */
 static void
 sync_expect(struct imap_sync *as, const struct store_folder *stored,
 	    size_t n_stored)
 {
 	as->sum.msgs_expected = 0;
+	as->sum.bytes_expected = 0;
 	for (size_t i = 0; i < as->n_folds; i++) {
 		const struct sync_fold *f = &as->folds[i];
 		uint32_t have = 0;
@@ -240,8 +244,12 @@ sync_expect(struct imap_sync *as, const struct store_folder *stored,
 			if (stored[j].id == f->id &&
 			    stored[j].state.uidvalidity == f->st.uidvalidity)
 				have = stored[j].local_count;
-		if (f->st.messages > have)
-			as->sum.msgs_expected += f->st.messages - have;
+		if (f->st.messages <= have)
+			continue;
+		as->sum.msgs_expected += f->st.messages - have;
+		as->sum.bytes_expected += have == 0 ? f->st.size :
+			(uint64_t)((double)f->st.size *
+				   (f->st.messages - have) / f->st.messages);
 	}
 	sync_progress(as);
 }
@@ -583,6 +591,8 @@ sync_list_done(struct imap_session *s, int rc, const struct imap_ev_status *st,
 	}
 	if (as->caps & IMAP_SESSION_CAP_CONDSTORE)
 		items |= IMAP_STATUS_HIGHESTMODSEQ;
+	if (as->caps & IMAP_SESSION_CAP_STATUS_SIZE)
+		items |= IMAP_STATUS_SIZE;	/* progress: bytes to come */
 	as->step = SYNC_STEP_STATUS;
 	for (size_t i = 0; i < as->n_folds; i++) {
 		struct sync_fold *f = &as->folds[i];
@@ -615,6 +625,8 @@ sync_list_start(struct imap_sync *as)
 			IMAP_STATUS_UIDVALIDITY;
 		if (as->caps & IMAP_SESSION_CAP_CONDSTORE)
 			items |= IMAP_STATUS_HIGHESTMODSEQ;
+		if (as->caps & IMAP_SESSION_CAP_STATUS_SIZE)
+			items |= IMAP_STATUS_SIZE;	/* progress */
 	}
 	as->step = SYNC_STEP_LIST;
 	(void)sync_submit(as, imap_cmd_list(core, MS_SLICE_LIT(""),

@@ -22,6 +22,7 @@ struct sync_folder_status {
 	bool has_status;	/* false: STATUS failed or was not sent */
 	uint32_t messages, uidnext, uidvalidity;
 	uint64_t highestmodseq;	/* 0: no CONDSTORE */
+	uint64_t size;		/* STATUS SIZE (RFC 8438); 0: not given */
 };
 
 enum sync_folder_mode {

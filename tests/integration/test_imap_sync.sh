@@ -179,7 +179,7 @@ mailfill "$MS_USER2" 400 >/dev/null
 is_sync
 rc=$?
 [ "$rc" = 1 ] && ok "one bad account: exit 1" || fail "bad account: exit $rc"
-grep -q '^mailsyncd: bad: ' "$WORK/err" && ok "$(grep '^mailsyncd: bad: ' "$WORK/err")" || fail "no line for bad: $(cat "$WORK/err")"
+grep -q ' error mailsyncd: bad: ' "$WORK/err" && ok "$(grep ' error mailsyncd: bad: ' "$WORK/err")" || fail "no line for bad: $(cat "$WORK/err")"
 grep -q '^pop: 1 folder, [1-9][0-9]* new' "$WORK/out" && ok "pop3 beside them: $(grep '^pop:' "$WORK/out")" ||
 	fail "pop3 line: $(cat "$WORK/out") $(cat "$WORK/err")"
 grep -q '^t: 9 folders, 1 new' "$WORK/out" && ok "the good account synced: $(cat "$WORK/out")" || fail "good account: $(cat "$WORK/out")"

@@ -29,7 +29,7 @@ expect_summary()
 		grep -q 'refused by the server' "$WORK/$SC.err" &&
 			fail "$SC: $1: the summary still names a refusal" ||
 			ok "$SC: $1: no refusal in the summary"
-	elif grep -qxF "$line" "$WORK/$SC.err"; then
+	elif sed -E 's/^[^ ]+ error //' "$WORK/$SC.err" | grep -qxF "$line"; then
 		ok "$SC: $1: the summary says so"
 	else
 		fail "$SC: $1: no line '$line'"; tail -5 "$WORK/$SC.err" >&2

@@ -181,10 +181,10 @@ else
 fi
 # JOURNAL_STREAM left over from a parent whose stderr was not ours.
 LOG2="$WORK/daemon2.log"
-# -v: --once logs its steps (its summary lines start with "mailsyncd:").
+# -v: --once logs its steps; its summary of failures is stamped the same.
 JOURNAL_STREAM="$js" timeout 10 "$MAILSYNCD" -v -c "$CFG" --once 2>"$LOG2" >/dev/null
-if grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8} ' "$LOG2" &&
-	! grep -vE '^mailsyncd: ' "$LOG2" | grep -qvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T'; then
+if grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}[+-][0-9]{4} ' "$LOG2" &&
+	! grep -qvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}[+-][0-9]{4} ' "$LOG2"; then
 	ok "JOURNAL_STREAM of another stream: timestamped lines ($(head -1 "$LOG2" | cut -c1-50)...)"
 else
 	fail "stderr not the journal: $(head -3 "$LOG2")"

@@ -194,9 +194,11 @@ test_run_errors(void **state)
 	 * error and exit 1. */
 	run(&r, env_plain, "-c", data("example.ini"), NULL);
 	assert_int_equal(r.status, 1);
-	assert_string_equal(r.err, "mailsyncd: store: cannot create "
-			    "/dev/null/home/.local/share/mailsync: mkdir "
-			    "/dev/null/home: Not a directory\n");
+	/* Stamped like a log line: "TIME error mailsyncd: ...". */
+	assert_non_null(strstr(r.err, " error mailsyncd: store: cannot create "
+			       "/dev/null/home/.local/share/mailsync: mkdir "
+			       "/dev/null/home: Not a directory\n"));
+	assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
 	/* --once really syncs now: tests/integration/test_imap_sync*.sh. */
 	run(&r, env_plain, "-c", data("example.ini"), "--once", "work", "nope",
 	    NULL);

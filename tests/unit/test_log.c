@@ -1,12 +1,14 @@
 /*
  * test_log.c - level parsing, escaping of control characters in every
- * line, and credential redaction in protocol traces.
+ * line, the timestamp's form, status lines under the log, and credential
+ * redaction in protocol traces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +31,43 @@ escape(const char *s)
 	static char out[256];
 
 	return log_escape(s, strlen(s), out, sizeof(out));
+}
+
+/*
+ * Runs fn with stderr in a file and JOURNAL_STREAM set to js ("" for the
+ * device and inode of that file; NULL: unset); returns what stderr got.
+ */
+static char *
+log_capture(void (*fn)(void), const char *js, char *buf, size_t size)
+{
+	FILE *tmp = tmpfile();
+	struct stat st;
+	char self[64];
+	size_t n;
+	int saved;
+
+	assert_non_null(tmp);
+	assert_int_equal(fstat(fileno(tmp), &st), 0);
+	snprintf(self, sizeof(self), "%llu:%llu",
+		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	if (js == NULL)
+		unsetenv("JOURNAL_STREAM");
+	else
+		setenv("JOURNAL_STREAM", js[0] != '\0' ? js : self, 1);
+	fn();
+	unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, size - 1, tmp);
+	fclose(tmp);
+	buf[n] = '\0';
+	return buf;
 }
 
 static void
@@ -65,29 +104,21 @@ test_escape(void **state)
 	assert_string_equal(log_escape("\n", 1, out, 0), "abcde");
 }
 
+static void
+log_hostile(void)
+{
+	log_warn("acct=a folder=%s", "x\n<3>forged \x1b]0;title\x07");
+}
+
 /* What log_warn() writes to stderr for a hostile folder name. */
 static void
 test_log_line_escaped(void **state)
 {
-	FILE *tmp = tmpfile();
 	char buf[512];
 	size_t n;
-	int saved;
 
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	unsetenv("JOURNAL_STREAM");
-	log_warn("acct=a folder=%s", "x\n<3>forged \x1b]0;title\x07");
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(tmp);
-	n = fread(buf, 1, sizeof(buf) - 1, tmp);
-	fclose(tmp);
-	buf[n] = '\0';
+	(void)state;
+	n = strlen(log_capture(log_hostile, NULL, buf, sizeof(buf)));
 	/* One line, the name's control characters escaped. */
 	assert_true(n > 0 && buf[n - 1] == '\n');
 	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
@@ -107,37 +138,20 @@ test_level_parse(void **state)
 	assert_false(log_level_parse("verbose", &l));
 }
 
-/* Logs one warning with JOURNAL_STREAM set to js ("" for the device and
- * inode of the file stderr goes to) and returns what stderr got. */
+static void
+log_two(void)
+{
+	log_warn("acct=a state=offline");
+	log_info("acct=a state=idle");
+}
+
+/* Logs one warning and one info line with JOURNAL_STREAM set to js (""
+ * for the device and inode of the file stderr goes to) and returns what
+ * stderr got. */
 static char *
 log_with_journal_stream(const char *js, char *buf, size_t size)
 {
-	FILE *tmp = tmpfile();
-	struct stat st;
-	char self[64];
-	size_t n;
-	int saved;
-
-	assert_non_null(tmp);
-	assert_int_equal(fstat(fileno(tmp), &st), 0);
-	snprintf(self, sizeof(self), "%llu:%llu",
-		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	setenv("JOURNAL_STREAM", js[0] != '\0' ? js : self, 1);
-	log_warn("acct=a state=offline");
-	log_info("acct=a state=idle");
-	unsetenv("JOURNAL_STREAM");
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(tmp);
-	n = fread(buf, 1, size - 1, tmp);
-	fclose(tmp);
-	buf[n] = '\0';
-	return buf;
+	return log_capture(log_two, js, buf, size);
 }
 
 /* "<N>" prefixes only when stderr is the stream JOURNAL_STREAM names. */
@@ -157,6 +171,73 @@ test_journal_stream(void **state)
 	assert_null(strchr(buf, '<'));
 	log_with_journal_stream("journal", buf, sizeof(buf));
 	assert_non_null(strstr(buf, " warn acct=a state=offline\n"));
+}
+
+static void
+log_one_info(void)
+{
+	log_info("acct=a state=idle");
+}
+
+/* Local time with milliseconds and the offset from UTC, then the level. */
+static void
+test_timestamp(void **state)
+{
+	char buf[256];
+	regex_t re;
+
+	(void)state;
+	assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:"
+				 "[0-9]{2}:[0-9]{2}\\.[0-9]{3}[+-][0-9]{4} info "
+				 "acct=a state=idle\n$", REG_EXTENDED), 0);
+	log_capture(log_one_info, NULL, buf, sizeof(buf));
+	assert_int_equal(regexec(&re, buf, 0, NULL, 0), 0);
+	regfree(&re);
+	/* The same prefix for lines written elsewhere (--once's summary). */
+	log_prefix(LOG_LEVEL_ERROR, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " error "));
+	assert_int_equal(strlen(buf), strlen("2026-12-07T06:45:00.123+0000 "
+					     "error "));
+}
+
+static void
+log_status_steps(void)
+{
+	log_status_set("work 1/9 folders\nhome 2/3 folders");
+	log_warn("acct=work slow");
+	log_status_set("work 2/9 folders");
+	log_status_set(NULL);
+	log_warn("acct=work done");
+}
+
+/* A log line erases the status lines, is written, and draws them again
+ * below it; NULL erases them for good. */
+static void
+test_status_lines(void **state)
+{
+	char buf[1024];
+	const char *p;
+
+	(void)state;
+	log_capture(log_status_steps, NULL, buf, sizeof(buf));
+	p = buf;
+	assert_memory_equal(p, "work 1/9 folders\nhome 2/3 folders\n", 34);
+	p += 34;
+	assert_memory_equal(p, "\033[2A\r\033[J", 8);
+	p = strstr(p, " warn acct=work slow\n");
+	assert_non_null(p);
+	p += strlen(" warn acct=work slow\n");
+	assert_memory_equal(p, "work 1/9 folders\nhome 2/3 folders\n", 34);
+	p += 34;
+	assert_memory_equal(p, "\033[2A\r\033[Jwork 2/9 folders\n", 25);
+	p += 25;
+	assert_memory_equal(p, "\033[1A\r\033[J", 8);
+	p += 8;
+	/* Nothing left to erase or draw around the last line. */
+	assert_null(strchr(p, '\033'));
+	assert_non_null(strstr(p, " warn acct=work done\n"));
+	assert_int_equal(strlen(strstr(p, " warn acct=work done\n")),
+			 strlen(" warn acct=work done\n"));
 }
 
 static void
@@ -210,6 +291,8 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_log_line_escaped),
 		cmocka_unit_test(test_journal_stream),
+		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_redact_imap),
 		cmocka_unit_test(test_redact_pop3_smtp),
 		cmocka_unit_test(test_redact_continuation),

@@ -1,0 +1,998 @@
+/*
+ * cfg_mbsync.c - ~/.mbsyncrc to a mailsync configuration (cfg_mbsync.h).
+ *
+ * Two steps: the reader splits the text into lines of words and files
+ * each keyword into the section it belongs to (accounts, stores,
+ * channels), noting what has no mailsync counterpart; the writer then
+ * makes one [account] per IMAP account from what its channels pair it
+ * with.
+ */
+#include "cfg/cfg_mbsync.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg/cfg_int.h"
+
+#define MBS_MAX_WORDS 32	/* words of one line kept (Patterns) */
+#define MBS_LINE_MAX 4096
+
+enum mbs_kind {
+	MBS_NONE = 0,		/* global options, before any section */
+	MBS_ACCOUNT,
+	MBS_IMAP_STORE,
+	MBS_MAILDIR_STORE,
+	MBS_CHANNEL,
+	MBS_GROUP,
+};
+
+struct mbs_account {
+	char *name;
+	unsigned line;
+	char *host, *port, *user, *pass, *pass_cmd, *tls, *ca_file, *timeout;
+	const char *auth;	/* mailsync's auth value; NULL: auto */
+	bool has_tunnel;
+};
+
+struct mbs_store {
+	char *name;
+	unsigned line;
+	bool is_imap;
+	char *account;		/* IMAP: the IMAPAccount's name */
+	char *path, *inbox;	/* Maildir */
+	bool has_subfolders;	/* SubFolders Verbatim */
+};
+
+/* A Channel's side: ":store:box". */
+struct mbs_side {
+	char *store;
+	char *box;		/* NULL: none given */
+};
+
+struct mbs_channel {
+	char *name;
+	unsigned line;
+	struct mbs_side far, near;
+	char **patterns;
+	size_t n_patterns;
+	bool is_pull_only;
+	bool has_sync;
+};
+
+struct mbs {
+	const char *file;
+	struct mbs_account *accounts;
+	size_t n_accounts;
+	struct mbs_store *stores;
+	size_t n_stores;
+	struct mbs_channel *channels;
+	size_t n_channels;
+	struct cfg_mbsync_note *notes;
+	size_t n_notes;
+	/* Global options: the defaults of every later channel (Sync). */
+	struct mbs_channel global;
+	/* The section being read, and its object. */
+	enum mbs_kind kind;
+	void *cur;
+	struct ms_buf out;
+	bool is_out_full;
+};
+
+static bool mbs_value_ok(const char *v);
+
+/* --- notes and output ---------------------------------------------------- */
+
+static void mbs_note(struct mbs *m, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+mbs_note(struct mbs *m, unsigned line, const char *fmt, ...)
+{
+	struct cfg_mbsync_note *n;
+	char text[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	m->notes = cfg__reallocarray(m->notes, m->n_notes + 1,
+				     sizeof(*m->notes));
+	n = &m->notes[m->n_notes++];
+	n->line = line;
+	n->text = cfg__strdup(text);
+}
+
+static void mbs_out(struct mbs *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+mbs_out(struct mbs *m, const char *fmt, ...)
+{
+	char text[MBS_LINE_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!m->is_out_full && ms_buf_append_cstr(&m->out, text) != MS_OK)
+		m->is_out_full = true;
+}
+
+/* --- the reader ------------------------------------------------------------ */
+
+/*
+ * Splits line (len bytes) into words as mbsync does: white space
+ * separates, "..." quotes, a backslash takes the next character as it
+ * is, '#' at the start of a word ends the line.  The words are written
+ * into buf (len + 1 bytes or more).  Returns the count, or -1 with why
+ * set for an unterminated quote or escape.
+ */
+static int
+mbs_split(const char *line, size_t len, char *buf, char **words,
+	  const char **why_r)
+{
+	size_t i = 0, o = 0;
+	int n = 0;
+
+	for (;;) {
+		bool is_quoted = false, is_escaped = false;
+
+		while (i < len && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		if (i == len || line[i] == '#')
+			return n;
+		if (n < MBS_MAX_WORDS)
+			words[n] = buf + o;
+		for (; i < len; i++) {
+			char c = line[i];
+
+			if (is_escaped) {
+				is_escaped = false;
+				buf[o++] = c;
+			} else if (c == '\\') {
+				is_escaped = true;
+			} else if (c == '"') {
+				is_quoted = !is_quoted;
+			} else if (!is_quoted && (c == ' ' || c == '\t')) {
+				break;
+			} else {
+				buf[o++] = c;
+			}
+		}
+		buf[o++] = '\0';
+		if (is_quoted || is_escaped) {
+			*why_r = is_quoted ? "missing closing quote" :
+				 "unterminated escape";
+			return -1;
+		}
+		if (n < MBS_MAX_WORDS)
+			n++;
+	}
+}
+
+static struct mbs_account *
+mbs_account_find(struct mbs *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_accounts; i++)
+		if (strcmp(m->accounts[i].name, name) == 0)
+			return &m->accounts[i];
+	return NULL;
+}
+
+static struct mbs_store *
+mbs_store_find(struct mbs *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_stores; i++)
+		if (strcmp(m->stores[i].name, name) == 0)
+			return &m->stores[i];
+	return NULL;
+}
+
+static struct mbs_account *
+mbs_account_add(struct mbs *m, const char *name, unsigned line)
+{
+	struct mbs_account *a;
+
+	m->accounts = cfg__reallocarray(m->accounts, m->n_accounts + 1,
+					sizeof(*m->accounts));
+	a = &m->accounts[m->n_accounts++];
+	memset(a, 0, sizeof(*a));
+	a->name = cfg__strdup(name);
+	a->line = line;
+	return a;
+}
+
+/* Replaces *field with a copy of value. */
+static void
+mbs_set(char **field, const char *value)
+{
+	free(*field);
+	*field = cfg__strdup(value);
+}
+
+/*
+ * AuthMechs: the mailsync auth that honours the list, or NULL for auto.
+ * One mechanism mailsync has is kept as it is; an OAuth one wins (the
+ * PassCmd is then a token command); any other list is auto.
+ */
+static const char *
+mbs_auth(struct mbs *m, unsigned line, char **w, int n)
+{
+	static const char *const mechs[][2] = {
+		{ "XOAUTH2", "xoauth2" }, { "OAUTHBEARER", "oauthbearer" },
+		{ "PLAIN", "plain" }, { "LOGIN", "login" },
+		{ "CRAM-MD5", "cram-md5" }, { "SCRAM-SHA-256", "scram-sha-256" },
+	};
+	const char *one = NULL;
+
+	for (int i = 1; i < n; i++)
+		for (size_t k = 0; k < 2; k++)
+			if (strcasecmp(w[i], mechs[k][0]) == 0)
+				return mechs[k][1];
+	for (size_t k = 2; n == 2 && k < sizeof(mechs) / sizeof(*mechs); k++)
+		if (strcasecmp(w[1], mechs[k][0]) == 0)
+			one = mechs[k][1];
+	if (one == NULL && !(n == 2 && strcmp(w[1], "*") == 0))
+		mbs_note(m, line, "AuthMechs: auth = auto (mailsync picks the "
+			 "strongest mechanism the server offers, SCRAM-SHA-256 "
+			 "first)");
+	return one;
+}
+
+/* The keys of an IMAP account (IMAPAccount, or an IMAPStore's own).
+ * Returns false for a key that is none of them. */
+static bool
+mbs_account_key(struct mbs *m, struct mbs_account *a, unsigned line,
+		char **w, int n)
+{
+	const char *k = w[0];
+
+	if (strcasecmp(k, "Host") == 0) {
+		mbs_set(&a->host, w[1]);
+	} else if (strcasecmp(k, "Port") == 0) {
+		mbs_set(&a->port, w[1]);
+	} else if (strcasecmp(k, "User") == 0) {
+		mbs_set(&a->user, w[1]);
+	} else if (strcasecmp(k, "Pass") == 0) {
+		mbs_set(&a->pass, w[1]);
+	} else if (strcasecmp(k, "PassCmd") == 0) {
+		/* "+cmd": mbsync lets the command use the terminal;
+		 * mailsync runs it without one. */
+		if (w[1][0] == '+')
+			mbs_note(m, line, "PassCmd +: the command runs without "
+				 "a terminal under mailsyncd (a gpg or pass "
+				 "agent must be unlocked already)");
+		mbs_set(&a->pass_cmd, w[1] + (w[1][0] == '+'));
+	} else if (strcasecmp(k, "SSLType") == 0 ||
+		   strcasecmp(k, "TLSType") == 0) {
+		mbs_set(&a->tls, w[1]);
+	} else if (strcasecmp(k, "CertificateFile") == 0) {
+		mbs_set(&a->ca_file, w[1]);
+		mbs_note(m, line, "CertificateFile: ca_file = %s; mbsync "
+			 "trusted it besides the system's authorities, "
+			 "mailsync trusts only it (for a self-signed server "
+			 "tls_fingerprint pins its certificate)", w[1]);
+	} else if (strcasecmp(k, "AuthMechs") == 0 ||
+		   strcasecmp(k, "AuthMech") == 0) {
+		a->auth = mbs_auth(m, line, w, n);
+	} else if (strcasecmp(k, "Timeout") == 0) {
+		if (strcmp(w[1], "0") == 0)
+			mbs_note(m, line, "Timeout 0: not translated (mailsync "
+				 "always has one; default 30s)");
+		else
+			mbs_set(&a->timeout, w[1]);
+	} else if (strcasecmp(k, "Tunnel") == 0) {
+		a->has_tunnel = true;
+		mbs_note(m, line, "Tunnel: not translated (mailsync connects "
+			 "to host and port itself, over TLS)");
+	} else if (strcasecmp(k, "SSLVersions") == 0 ||
+		   strcasecmp(k, "TLSVersions") == 0) {
+		mbs_note(m, line, "%s: not translated (mailsync uses TLS 1.2 "
+			 "or later)", k);
+	} else if (strcasecmp(k, "UserCmd") == 0 ||
+		   strcasecmp(k, "SystemCertificates") == 0 ||
+		   strcasecmp(k, "ClientCertificate") == 0 ||
+		   strcasecmp(k, "ClientKey") == 0 ||
+		   strcasecmp(k, "CipherString") == 0 ||
+		   strcasecmp(k, "PipelineDepth") == 0 ||
+		   strcasecmp(k, "DisableExtension") == 0 ||
+		   strcasecmp(k, "DisableExtensions") == 0 ||
+		   strcasecmp(k, "LocalIP") == 0 ||
+		   strcasecmp(k, "Sasl") == 0 ||
+		   strcasecmp(k, "RequireSSL") == 0 ||
+		   strcasecmp(k, "UseIMAPS") == 0 ||
+		   strcasecmp(k, "RequireCRAM") == 0) {
+		mbs_note(m, line, "%s: not translated (mailsync has no such "
+			 "setting)", k);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* ":store:box" into side; false when malformed. */
+static bool
+mbs_side_parse(const char *spec, struct mbs_side *side)
+{
+	const char *colon;
+
+	if (spec[0] != ':' || (colon = strchr(spec + 1, ':')) == NULL)
+		return false;
+	free(side->store);
+	free(side->box);
+	side->store = cfg__printf("%.*s", (int)(colon - spec - 1), spec + 1);
+	side->box = colon[1] != '\0' ? cfg__strdup(colon + 1) : NULL;
+	return true;
+}
+
+/* Sync: pull only when nothing goes toward the server. */
+static void
+mbs_sync(struct mbs *m, struct mbs_channel *c, unsigned line, char **w,
+	 int n)
+{
+	bool has_push = false, has_part = false;
+
+	c->has_sync = true;
+	for (int i = 1; i < n; i++) {
+		if (strncasecmp(w[i], "Push", 4) == 0 ||
+		    strcasecmp(w[i], "All") == 0 ||
+		    strcasecmp(w[i], "Full") == 0)
+			has_push = true;
+		if (strcasecmp(w[i], "Pull") != 0 &&
+		    strcasecmp(w[i], "Push") != 0 &&
+		    strcasecmp(w[i], "All") != 0 &&
+		    strcasecmp(w[i], "Full") != 0)
+			has_part = true;
+	}
+	/* New, Flags, Delete... alone go both ways in mbsync. */
+	c->is_pull_only = !has_push && !(has_part && n == 2 &&
+					 strncasecmp(w[1], "Pull", 4) != 0);
+	if (has_part)
+		mbs_note(m, line, "Sync %s: mailsync syncs new messages, flags "
+			 "and deletions together (direction = %s)", w[1],
+			 c->is_pull_only ? "pull" : "both");
+	else if (has_push && !c->is_pull_only && n == 2 &&
+		 strcasecmp(w[1], "Push") == 0)
+		mbs_note(m, line, "Sync Push: mailsync always takes the "
+			 "server's changes (direction = both)");
+}
+
+static void
+mbs_channel_key(struct mbs *m, struct mbs_channel *c, unsigned line, char **w,
+		int n)
+{
+	const char *k = w[0];
+	struct mbs_side *side = NULL;
+
+	if (strcasecmp(k, "Far") == 0 || strcasecmp(k, "Master") == 0)
+		side = &c->far;
+	else if (strcasecmp(k, "Near") == 0 || strcasecmp(k, "Slave") == 0)
+		side = &c->near;
+	if (side != NULL) {
+		if (!mbs_side_parse(w[1], side))
+			mbs_note(m, line, "%s %s: not a ':store:box' "
+				 "(ignored)", k, w[1]);
+	} else if (strcasecmp(k, "Pattern") == 0 ||
+		   strcasecmp(k, "Patterns") == 0) {
+		for (int i = 1; i < n; i++) {
+			c->patterns = cfg__reallocarray(c->patterns,
+							c->n_patterns + 1,
+							sizeof(*c->patterns));
+			c->patterns[c->n_patterns++] = cfg__strdup(w[i]);
+		}
+	} else if (strcasecmp(k, "Sync") == 0) {
+		mbs_sync(m, c, line, w, n);
+	} else if (strcasecmp(k, "Expunge") == 0) {
+		mbs_note(m, line, "Expunge %s: not translated (a message a "
+			 "reader deletes from the Maildir is deleted on the "
+			 "server; see mailsync.conf(5))", w[1]);
+	} else if (strcasecmp(k, "Create") == 0 ||
+		   strcasecmp(k, "Remove") == 0) {
+		mbs_note(m, line, "%s %s: not translated (mailsync creates "
+			 "and removes folders on both sides as they come and "
+			 "go)", k, w[1]);
+	} else if (strcasecmp(k, "SyncState") == 0) {
+		mbs_note(m, line, "SyncState %s: not translated (mailsync "
+			 "keeps its own state in its store)", w[1]);
+	} else if (strcasecmp(k, "CopyArrivalDate") == 0) {
+		/* mailsync keeps the server's INTERNALDATE anyway. */
+	} else {
+		mbs_note(m, line, "%s: not translated (mailsync has no such "
+			 "setting)", k);
+	}
+}
+
+static void
+mbs_maildir_key(struct mbs *m, struct mbs_store *s, unsigned line, char **w)
+{
+	const char *k = w[0];
+
+	if (strcasecmp(k, "Path") == 0) {
+		size_t n = strlen(w[1]);
+
+		/* "~/Mail/work/": mbsync wants the slash, mailsync none. */
+		while (n > 1 && w[1][n - 1] == '/')
+			w[1][--n] = '\0';
+		mbs_set(&s->path, w[1]);
+	} else if (strcasecmp(k, "Inbox") == 0) {
+		mbs_set(&s->inbox, w[1]);
+	} else if (strcasecmp(k, "SubFolders") == 0) {
+		s->has_subfolders = strcasecmp(w[1], "Verbatim") == 0;
+		if (!s->has_subfolders)
+			mbs_note(m, line, "SubFolders %s: not translated "
+				 "(mailsync nests folders as directories, "
+				 "like SubFolders Verbatim)", w[1]);
+	} else {
+		mbs_note(m, line, "%s: not translated (mailsync has no such "
+			 "setting)", k);
+	}
+}
+
+/* Starts a section for keyword k (name w1); false when k starts none. */
+static bool
+mbs_section_start(struct mbs *m, const char *k, const char *w1, unsigned line)
+{
+	struct mbs_store *s;
+	struct mbs_channel *c;
+
+	if (strcasecmp(k, "IMAPAccount") == 0) {
+		m->kind = MBS_ACCOUNT;
+		m->cur = mbs_account_add(m, w1, line);
+	} else if (strcasecmp(k, "IMAPStore") == 0 ||
+		   strcasecmp(k, "MaildirStore") == 0) {
+		m->stores = cfg__reallocarray(m->stores, m->n_stores + 1,
+					      sizeof(*m->stores));
+		s = &m->stores[m->n_stores++];
+		memset(s, 0, sizeof(*s));
+		s->name = cfg__strdup(w1);
+		s->line = line;
+		s->is_imap = strcasecmp(k, "IMAPStore") == 0;
+		m->kind = s->is_imap ? MBS_IMAP_STORE : MBS_MAILDIR_STORE;
+		m->cur = s;
+	} else if (strcasecmp(k, "Channel") == 0) {
+		m->channels = cfg__reallocarray(m->channels, m->n_channels + 1,
+						sizeof(*m->channels));
+		c = &m->channels[m->n_channels++];
+		memset(c, 0, sizeof(*c));
+		c->name = cfg__strdup(w1);
+		c->line = line;
+		c->is_pull_only = m->global.is_pull_only;
+		c->has_sync = m->global.has_sync;
+		m->kind = MBS_CHANNEL;
+		m->cur = c;
+	} else if (strcasecmp(k, "Group") == 0) {
+		/* Groups only name sets of channels to run together;
+		 * mailsync runs every account. */
+		m->kind = MBS_GROUP;
+		m->cur = NULL;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* One line of words (n > 0) in the current section. */
+static void
+mbs_line(struct mbs *m, unsigned line, char **w, int n)
+{
+	struct mbs_store *s = m->cur;
+	struct mbs_account *a;
+
+	if (n < 2) {
+		mbs_note(m, line, "%s: no value (ignored)", w[0]);
+		return;
+	}
+	/* A group's members; mailsync runs every account anyway. */
+	if (m->kind == MBS_GROUP && (strcasecmp(w[0], "Channel") == 0 ||
+				     strcasecmp(w[0], "Channels") == 0))
+		return;
+	if (mbs_section_start(m, w[0], w[1], line))
+		return;
+	switch (m->kind) {
+	case MBS_ACCOUNT:
+		if (!mbs_account_key(m, m->cur, line, w, n))
+			mbs_note(m, line, "%s: not translated (mailsync has no "
+				 "such setting)", w[0]);
+		break;
+	case MBS_IMAP_STORE:
+		if (strcasecmp(w[0], "Account") == 0) {
+			mbs_set(&s->account, w[1]);
+			break;
+		}
+		/* An IMAPStore may hold its account's keys itself: the
+		 * first of them makes an account of the store's name. */
+		a = s->account != NULL ? mbs_account_find(m, s->account) :
+		    NULL;
+		if (a == NULL && s->account == NULL) {
+			a = mbs_account_add(m, s->name, line);
+			if (mbs_account_key(m, a, line, w, n)) {
+				mbs_set(&s->account, s->name);
+				break;
+			}
+			free(a->name);
+			m->n_accounts--;
+			a = NULL;
+		}
+		if (a != NULL && mbs_account_key(m, a, line, w, n))
+			break;
+		if (strcasecmp(w[0], "UseNamespace") == 0 &&
+		    strcasecmp(w[1], "no") != 0)
+			break;	/* mailsync strips the namespace too */
+		mbs_note(m, line, "%s: not translated (mailsync has no such "
+			 "setting)", w[0]);
+		break;
+	case MBS_MAILDIR_STORE:
+		mbs_maildir_key(m, s, line, w);
+		break;
+	case MBS_CHANNEL:
+		mbs_channel_key(m, m->cur, line, w, n);
+		break;
+	case MBS_GROUP:
+		break;
+	case MBS_NONE:
+		/* Global options: defaults for every channel. */
+		if (strcasecmp(w[0], "FSync") == 0 ||
+		    strcasecmp(w[0], "BufferLimit") == 0 ||
+		    strcasecmp(w[0], "FieldDelimiter") == 0)
+			mbs_note(m, line, "%s: not translated (mailsync has "
+				 "no such setting)", w[0]);
+		else
+			mbs_channel_key(m, &m->global, line, w, n);
+		break;
+	}
+}
+
+static void
+mbs_read(struct mbs *m, const char *text, size_t len)
+{
+	char buf[MBS_LINE_MAX + 1], *w[MBS_MAX_WORDS];
+	size_t pos = 0;
+	unsigned line = 0;
+
+	while (pos < len) {
+		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - pos;
+		const char *why = NULL;
+		int nw;
+
+		pos += n + (nl != NULL);
+		line++;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > MBS_LINE_MAX) {
+			mbs_note(m, line, "line longer than %d characters "
+				 "(ignored)", MBS_LINE_MAX);
+			continue;
+		}
+		if (memchr(p, '\0', n) != NULL) {
+			mbs_note(m, line, "a NUL byte (ignored)");
+			continue;
+		}
+		if ((nw = mbs_split(p, n, buf, w, &why)) < 0) {
+			mbs_note(m, line, "%s (ignored)", why);
+			continue;
+		}
+		/* A blank line ends a section; a comment does not. */
+		if (nw == 0) {
+			if (memchr(p, '#', n) == NULL && m->kind != MBS_NONE) {
+				m->kind = MBS_NONE;
+				m->cur = NULL;
+			}
+			continue;
+		}
+		mbs_line(m, line, w, nw);
+	}
+}
+
+/* --- the writer --------------------------------------------------------- */
+
+/* The IMAP account a channel's side names, or NULL. */
+static struct mbs_account *
+mbs_side_account(struct mbs *m, const struct mbs_side *side)
+{
+	struct mbs_store *s = side->store != NULL ?
+		mbs_store_find(m, side->store) : NULL;
+
+	if (s == NULL || !s->is_imap || s->account == NULL)
+		return NULL;
+	return mbs_account_find(m, s->account);
+}
+
+static struct mbs_store *
+mbs_side_maildir(struct mbs *m, const struct mbs_side *side)
+{
+	struct mbs_store *s = side->store != NULL ?
+		mbs_store_find(m, side->store) : NULL;
+
+	return s != NULL && !s->is_imap ? s : NULL;
+}
+
+/*
+ * A value fit for "key = value": inih cuts at " ;" (a comment) and trims
+ * white space at both ends, and no value may hold a line end.
+ */
+static bool
+mbs_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' ||
+	    v[n - 1] == '\t')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || (v[i] == ';' && i > 0 &&
+		    (v[i - 1] == ' ' || v[i - 1] == '\t')))
+			return false;
+	return true;
+}
+
+static void
+mbs_out_key(struct mbs *m, unsigned line, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	if (!mbs_value_ok(value)) {
+		mbs_note(m, line, "%s: the value cannot be written into an "
+			 "INI line (a ';' after a space, a control character, "
+			 "or space at an end): set it by hand", key);
+		return;
+	}
+	mbs_out(m, "%s = %s\n", key, value);
+}
+
+/* Appends a folder name to the folders list, quoted when it must be. */
+static void
+mbs_folder_add(char **list, const char *name)
+{
+	char *q = cfg__calloc(1, 2 * strlen(name) + 3), *p = q, *joined;
+	bool need = name[0] == '\0' || name[0] == '"' ||
+		    strpbrk(name, " \t,") != NULL;
+
+	if (need)
+		*p++ = '"';
+	for (const char *s = name; *s != '\0'; s++) {
+		if (need && (*s == '"' || *s == '\\'))
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	if (need)
+		*p++ = '"';
+	/* Once each. */
+	if (*list != NULL) {
+		size_t ql = strlen(q);
+
+		for (const char *f = *list; (f = strstr(f, q)) != NULL; f++)
+			if ((f == *list || f[-1] == ' ') &&
+			    (f[ql] == ' ' || f[ql] == '\0')) {
+				free(q);
+				return;
+			}
+	}
+	joined = *list == NULL ? cfg__strdup(q) : cfg__printf("%s %s", *list, q);
+	free(*list);
+	free(q);
+	*list = joined;
+}
+
+/* What the account's channels sync: folders, maildir, direction. */
+struct mbs_plan {
+	char *folders;
+	const struct mbs_store *maildir;
+	unsigned n_channels;
+	bool is_pull;
+	bool has_exclude;
+};
+
+static void
+mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
+		 const struct mbs_channel *c, const struct mbs_side *remote,
+		 const struct mbs_side *local)
+{
+	const struct mbs_store *md = mbs_side_maildir(m, local);
+
+	if (md == NULL) {
+		mbs_note(m, c->line, "Channel %s: its other side is not a "
+			 "MaildirStore (skipped)", c->name);
+		return;
+	}
+	if (plan->maildir == NULL)
+		plan->maildir = md;
+	else if (plan->maildir != md)
+		mbs_note(m, c->line, "Channel %s: its Maildir %s differs from "
+			 "the account's other channels' (%s): mailsync has one "
+			 "maildir per account", c->name, md->path != NULL ?
+			 md->path : md->name, plan->maildir->path != NULL ?
+			 plan->maildir->path : plan->maildir->name);
+	plan->n_channels++;
+	plan->is_pull = (plan->n_channels == 1 || plan->is_pull) &&
+			c->is_pull_only;
+	if (remote->box != NULL) {
+		mbs_folder_add(&plan->folders, remote->box);
+		if (local->box != NULL &&
+		    strcmp(local->box, remote->box) != 0 &&
+		    !(strcasecmp(remote->box, "INBOX") == 0 &&
+		      strcasecmp(local->box, "INBOX") == 0))
+			mbs_note(m, c->line, "Channel %s: %s becomes the "
+				 "Maildir folder %s, not %s (mailsync names "
+				 "each folder as the server does)", c->name,
+				 remote->box, remote->box, local->box);
+		return;
+	}
+	if (c->n_patterns == 0) {
+		mbs_folder_add(&plan->folders, "INBOX");
+		return;
+	}
+	for (size_t i = 0; i < c->n_patterns; i++) {
+		const char *pat = c->patterns[i];
+
+		if (pat[0] == '!')
+			plan->has_exclude = true;
+		else if (plan->has_exclude)
+			mbs_note(m, c->line, "Channel %s: Patterns %s after an "
+				 "exclusion: in mailsync an exclusion always "
+				 "wins, whatever its place", c->name, pat);
+		mbs_folder_add(&plan->folders, pat);
+	}
+}
+
+/* mbsync kept INBOX apart (Inbox) or under Path; mailsync at the top. */
+static void
+mbs_note_inbox(struct mbs *m, const struct mbs_store *md)
+{
+	if (md->inbox == NULL)
+		mbs_note(m, md->line, "MaildirStore %s: no Inbox, so mbsync "
+			 "kept INBOX in ~/Maildir; mailsync keeps it at the "
+			 "top of maildir = %s", md->name,
+			 md->path != NULL ? md->path : "");
+	else
+		mbs_note(m, md->line, "MaildirStore %s: Inbox %s; mailsync "
+			 "keeps INBOX at the top of maildir = %s (its other "
+			 "folders in subdirectories)", md->name, md->inbox,
+			 md->path != NULL ? md->path : "");
+}
+
+/* The account's name as mailsync accepts it ("work", not "work mail"). */
+static char *
+mbs_account_name(struct mbs *m, const struct mbs_account *a)
+{
+	char *name = cfg__strdup(a->name), why[200];
+
+	for (char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-'))
+			*p = '-';
+	if (cfg__value_account_name(name, why, sizeof(why)) != MS_OK) {
+		free(name);
+		name = cfg__printf("account%u", a->line);
+	}
+	if (strcmp(name, a->name) != 0)
+		mbs_note(m, a->line, "IMAPAccount %s: named %s (account names "
+			 "are letters, digits, '.', '_' and '-')", a->name,
+			 name);
+	return name;
+}
+
+/* The tls key, and the port it implies when none is set. */
+static const char *
+mbs_tls(struct mbs *m, const struct mbs_account *a)
+{
+	if (a->tls == NULL)
+		return "starttls";	/* mbsync's default */
+	if (strcasecmp(a->tls, "IMAPS") == 0)
+		return "implicit";
+	if (strcasecmp(a->tls, "STARTTLS") == 0)
+		return "starttls";
+	if (strcasecmp(a->tls, "None") == 0) {
+		mbs_note(m, a->line, "SSLType None: tls = none, which mailsync "
+			 "accepts for a server on this machine only");
+		return "none";
+	}
+	mbs_note(m, a->line, "SSLType %s: unknown; tls = implicit", a->tls);
+	return "implicit";
+}
+
+static void
+mbs_write_account(struct mbs *m, struct mbs_account *a, unsigned *n_r)
+{
+	struct mbs_plan plan = { 0 };
+	char *name, *timeout = NULL;
+	bool is_oauth = a->auth != NULL && (strcmp(a->auth, "xoauth2") == 0 ||
+					    strcmp(a->auth, "oauthbearer") == 0);
+
+	if (a->host == NULL) {
+		mbs_note(m, a->line, "IMAPAccount %s: no Host%s: not "
+			 "converted", a->name, a->has_tunnel ? " (a Tunnel)" :
+			 "");
+		return;
+	}
+	for (size_t i = 0; i < m->n_channels; i++) {
+		const struct mbs_channel *c = &m->channels[i];
+
+		if (mbs_side_account(m, &c->far) == a)
+			mbs_plan_channel(m, &plan, c, &c->far, &c->near);
+		else if (mbs_side_account(m, &c->near) == a)
+			mbs_plan_channel(m, &plan, c, &c->near, &c->far);
+	}
+	name = mbs_account_name(m, a);
+	mbs_out(m, "\n[account %s]\nprotocol = imap\n", name);
+	mbs_out_key(m, a->line, "host", a->host);
+	mbs_out_key(m, a->line, "port", a->port);
+	mbs_out_key(m, a->line, "tls", mbs_tls(m, a));
+	mbs_out_key(m, a->line, "ca_file", a->ca_file);
+	mbs_out_key(m, a->line, "user", a->user);
+	if (a->pass_cmd != NULL) {
+		mbs_out_key(m, a->line, is_oauth ? "oauth_token_cmd" :
+			    "password_cmd", a->pass_cmd);
+	} else if (a->pass != NULL) {
+		mbs_out_key(m, a->line, "password", a->pass);
+		mbs_note(m, a->line, "Pass: written as password =, so the "
+			 "file must be private (chmod 600); password_cmd "
+			 "keeps it out of the file");
+	}
+	mbs_out_key(m, a->line, "auth", a->auth);
+	if (a->timeout != NULL) {
+		timeout = cfg__printf("%ss", a->timeout);
+		mbs_out_key(m, a->line, "timeout", timeout);
+		free(timeout);
+	}
+	if (plan.maildir == NULL) {
+		mbs_note(m, a->line, "IMAPAccount %s: no Channel pairs it with "
+			 "a MaildirStore: synced into the store only (add "
+			 "maildir = to read it)", a->name);
+	} else {
+		mbs_out_key(m, a->line, "folders", plan.folders);
+		if (plan.is_pull)
+			mbs_out(m, "direction = pull\n");
+		mbs_out_key(m, plan.maildir->line, "maildir",
+			    plan.maildir->path);
+		mbs_note_inbox(m, plan.maildir);
+	}
+	free(plan.folders);
+	free(name);
+	(*n_r)++;
+}
+
+/* --- the interface -------------------------------------------------------- */
+
+static void
+mbs_channel_free(struct mbs_channel *c)
+{
+	free(c->name);
+	free(c->far.store);
+	free(c->far.box);
+	free(c->near.store);
+	free(c->near.box);
+	for (size_t j = 0; j < c->n_patterns; j++)
+		free(c->patterns[j]);
+	free(c->patterns);
+}
+
+static void
+mbs_free(struct mbs *m)
+{
+	for (size_t i = 0; i < m->n_accounts; i++) {
+		struct mbs_account *a = &m->accounts[i];
+
+		if (a->pass != NULL)
+			explicit_bzero(a->pass, strlen(a->pass));
+		free(a->name);
+		free(a->host);
+		free(a->port);
+		free(a->user);
+		free(a->pass);
+		free(a->pass_cmd);
+		free(a->tls);
+		free(a->ca_file);
+		free(a->timeout);
+	}
+	for (size_t i = 0; i < m->n_stores; i++) {
+		free(m->stores[i].name);
+		free(m->stores[i].account);
+		free(m->stores[i].path);
+		free(m->stores[i].inbox);
+	}
+	for (size_t i = 0; i < m->n_channels; i++)
+		mbs_channel_free(&m->channels[i]);
+	mbs_channel_free(&m->global);
+	free(m->accounts);
+	free(m->stores);
+	free(m->channels);
+}
+
+int
+cfg_mbsync_convert(const char *file, const char *text, size_t len,
+		   struct cfg_mbsync_result *res_r)
+{
+	struct mbs m = { .file = file };
+	size_t out_len;
+	unsigned n = 0;
+
+	memset(res_r, 0, sizeof(*res_r));
+	ms_buf_init(&m.out, 4 * CFG_MBSYNC_MAX);
+	mbs_out(&m, "; mailsync configuration converted from %s by "
+		"mailsyncctl convert.\n; Check it with: mailsyncd -c FILE "
+		"--check-config; every key: mailsync.conf(5).\n",
+		mbs_value_ok(file) ? file : "an mbsync configuration");
+	if (len > CFG_MBSYNC_MAX)
+		mbs_note(&m, 0, "larger than %d bytes: not an mbsync "
+			 "configuration?", CFG_MBSYNC_MAX);
+	else
+		mbs_read(&m, text, len);
+	for (size_t i = 0; i < m.n_accounts; i++)
+		mbs_write_account(&m, &m.accounts[i], &n);
+	if (n == 0)
+		mbs_note(&m, 0, "no IMAPAccount with a Host: nothing to "
+			 "convert");
+	if (m.is_out_full)
+		mbs_note(&m, 0, "the result is too large");
+	res_r->ini = (char *)ms_buf_take(&m.out, &out_len);
+	if (res_r->ini == NULL)
+		res_r->ini = cfg__strdup("");
+	else
+		res_r->ini[out_len] = '\0';
+	ms_buf_deinit(&m.out);
+	/* In the order of the file (stable: a line's notes as written). */
+	for (size_t i = 1; i < m.n_notes; i++) {
+		struct cfg_mbsync_note t = m.notes[i];
+		size_t j = i;
+
+		for (; j > 0 && m.notes[j - 1].line > t.line; j--)
+			m.notes[j] = m.notes[j - 1];
+		m.notes[j] = t;
+	}
+	res_r->notes = m.notes;
+	res_r->n_notes = m.n_notes;
+	res_r->n_accounts = n;
+	mbs_free(&m);
+	return n > 0 && !m.is_out_full ? MS_OK : MS_ECONFIG;
+}
+
+void
+cfg_mbsync_result_free(struct cfg_mbsync_result *res)
+{
+	if (res->ini != NULL) {
+		explicit_bzero(res->ini, strlen(res->ini));	/* a Pass */
+		free(res->ini);
+	}
+	for (size_t i = 0; i < res->n_notes; i++)
+		free(res->notes[i].text);
+	free(res->notes);
+	memset(res, 0, sizeof(*res));
+}
+
+bool
+cfg_mbsync_looks_like(const char *text, size_t len)
+{
+	static const char *const words[] = {
+		"IMAPAccount", "IMAPStore", "MaildirStore", "Channel", "Group",
+		"SyncState", "Create", "Expunge", "Remove", "Sync", "FSync",
+		"CopyArrivalDate", "MaxMessages", "BufferLimit", NULL,
+	};
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - pos, i = 0;
+
+		pos += n + (nl != NULL);
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+			i++;
+		if (i == n || p[i] == '#' || p[i] == ';')
+			continue;
+		if (memchr(p, '=', n) != NULL || memchr(p, '[', n) != NULL)
+			return false;
+		for (size_t k = 0; words[k] != NULL; k++) {
+			size_t wl = strlen(words[k]);
+
+			if (n - i > wl && strncasecmp(p + i, words[k], wl) == 0 &&
+			    (p[i + wl] == ' ' || p[i + wl] == '\t'))
+				return true;
+		}
+		return false;
+	}
+	return false;
+}

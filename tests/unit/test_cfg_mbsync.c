@@ -1,0 +1,360 @@
+/*
+ * test_cfg_mbsync.c - daemon/cfg/cfg_mbsync.c: an mbsync configuration
+ * turned into mailsync's, checked section by section against what a
+ * person would write by hand, with a note for each setting that has no
+ * counterpart; mbsync's syntax (quotes, escapes, comments that do not end
+ * a section, blank lines that do); stores that carry their account;
+ * group members; bad input noted, never a crash; the result validated by
+ * cfg_load_text(); and how an mbsync file is told from an INI one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg/cfg.h"
+#include "cfg/cfg_mbsync.h"
+
+static struct cfg_mbsync_result res;
+
+/* A home in /home/me, where the fixture's ca_file exists. */
+static const char *
+env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return strcmp(name, "HOME") == 0 ? "/home/me" : NULL;
+}
+
+static bool
+env_exists(const char *path, void *arg)
+{
+	(void)arg;
+	return strcmp(path, "/etc/ssl/certs/ca-certificates.crt") == 0;
+}
+
+static const struct cfg_env test_env = { env_get, env_exists, NULL, 1000 };
+
+static int
+convert(const char *text)
+{
+	cfg_mbsync_result_free(&res);
+	return cfg_mbsync_convert("rc", text, strlen(text), &res);
+}
+
+/* The [account NAME] section of the result, up to the next one. */
+static char *
+section(const char *name)
+{
+	static char out[2048];
+	char head[128];
+	const char *p, *end;
+
+	snprintf(head, sizeof(head), "\n[account %s]\n", name);
+	p = strstr(res.ini, head);
+	assert_non_null(p);
+	p++;
+	end = strstr(p + 1, "\n[");
+	snprintf(out, sizeof(out), "%.*s", end != NULL ? (int)(end - p) :
+		 (int)strlen(p), p);
+	return out;
+}
+
+/* True when a note on line says text (a part of it). */
+static bool
+has_note(unsigned line, const char *text)
+{
+	for (size_t i = 0; i < res.n_notes; i++)
+		if (res.notes[i].line == line &&
+		    strstr(res.notes[i].text, text) != NULL)
+			return true;
+	return false;
+}
+
+static char *
+fixture(size_t *len_r)
+{
+	const char *dir = getenv("MS_TEST_DATA");
+	char path[1024], *text;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/mbsync/mbsyncrc",
+		 dir != NULL ? dir : "tests/data");
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len_r = (size_t)n;
+	return text;
+}
+
+/* Converts the fixture into res. */
+static void
+convert_fixture(void)
+{
+	size_t len;
+	char *text = fixture(&len);
+
+	cfg_mbsync_result_free(&res);
+	assert_int_equal(cfg_mbsync_convert("rc", text, len, &res), MS_OK);
+	free(text);
+}
+
+/* tests/data/mbsync/mbsyncrc: three accounts of three kinds. */
+static void
+test_realistic(void **state)
+{
+	(void)state;
+	convert_fixture();
+	assert_int_equal(res.n_accounts, 3);
+	assert_string_equal(section("work"),
+		"[account work]\n"
+		"protocol = imap\n"
+		"host = imap.example.com\n"
+		"tls = implicit\n"
+		"ca_file = /etc/ssl/certs/ca-certificates.crt\n"
+		"user = me@example.com\n"
+		"password_cmd = pass show mail/work\n"
+		"auth = login\n"
+		"timeout = 60s\n"
+		"folders = * !Junk \"!Deleted Messages\"\n"
+		"maildir = ~/Mail/work\n");
+	/* OAuth: the PassCmd is the token command. */
+	assert_string_equal(section("gmail"),
+		"[account gmail]\n"
+		"protocol = imap\n"
+		"host = imap.gmail.com\n"
+		"port = 993\n"
+		"tls = implicit\n"
+		"user = me@gmail.com\n"
+		"oauth_token_cmd = ~/bin/oauth2token gmail\n"
+		"auth = xoauth2\n"
+		"folders = INBOX \"[Gmail]/Sent Mail\"\n"
+		"direction = pull\n"
+		"maildir = ~/Mail/gmail\n");
+	/* A store with its own account keys; mbsync's default STARTTLS. */
+	assert_string_equal(section("old"),
+		"[account old]\n"
+		"protocol = imap\n"
+		"host = mail.example.org\n"
+		"tls = starttls\n"
+		"user = olduser\n"
+		"password = secret; with a semicolon\n"
+		"folders = INBOX\n"
+		"maildir = ~/Mail/old\n");
+	/* What was not translated, on its line, in the file's order. */
+	assert_true(has_note(3, "Create Both: not translated"));
+	assert_true(has_note(4, "Expunge Both: not translated"));
+	assert_true(has_note(12, "SSLVersions: not translated (mailsync uses "
+			     "TLS 1.2 or later)"));
+	assert_true(has_note(13, "mailsync trusts only it"));
+	assert_true(has_note(20, "Inbox ~/Mail/work/INBOX; mailsync keeps "
+			     "INBOX at the top of maildir = ~/Mail/work"));
+	assert_true(has_note(37, "PassCmd +: the command runs without a "
+			     "terminal"));
+	assert_true(has_note(40, "PipelineDepth: not translated"));
+	assert_true(has_note(48, "SubFolders Maildir++: not translated"));
+	assert_true(has_note(55, "[Gmail]/Sent Mail becomes the Maildir folder "
+			     "[Gmail]/Sent Mail, not sent"));
+	assert_true(has_note(59, "MaxMessages: not translated"));
+	assert_true(has_note(67, "chmod 600"));
+	assert_true(has_note(70, "Tunnel: not translated"));
+	for (size_t i = 1; i < res.n_notes; i++)
+		assert_true(res.notes[i - 1].line <= res.notes[i].line);
+}
+
+/* The result is a valid mailsync configuration. */
+static void
+test_result_validates(void **state)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	(void)state;
+	convert_fixture();
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load_text("out.ini", res.ini, strlen(res.ini),
+				       &test_env, &cfg, &rep), MS_OK);
+	for (size_t i = 0; i < rep.n; i++)
+		print_message("%s\n", rep.v[i].text);
+	assert_int_equal(rep.n, 0);
+	assert_int_equal(cfg->n_accounts, 3);
+	cfg_free(&cfg);
+	cfg_report_deinit(&rep);
+}
+
+/* Quotes, escapes, comments inside a section, and a blank line ending it. */
+static void
+test_syntax(void **state)
+{
+	(void)state;
+	assert_int_equal(convert(
+		"IMAPAccount a\n"
+		"# a comment does not end the section\n"
+		"Host \"imap.example.com\"  # and this is one too\n"
+		"User me\\ too\n"
+		"PassCmd \"printf '%s' \\\"x\\\"\"\n"
+		"\n"
+		"Host ignored.example.com\n"), MS_OK);
+	assert_string_equal(section("a"),
+		"[account a]\n"
+		"protocol = imap\n"
+		"host = imap.example.com\n"
+		"tls = starttls\n"
+		"user = me too\n"
+		"password_cmd = printf '%s' \"x\"\n");
+	/* After the blank line, Host is a global option: noted. */
+	assert_true(has_note(7, "Host: not translated"));
+	assert_true(has_note(1, "no Channel pairs it with a MaildirStore"));
+}
+
+static void
+test_bad_input(void **state)
+{
+	static const char nul[] = "IMAPAccount a\nHost x\0y\nHost h\n";
+
+	(void)state;
+	assert_int_equal(convert("IMAPAccount a\nHost \"unterminated\n"),
+			 MS_ECONFIG);
+	assert_true(has_note(2, "missing closing quote (ignored)"));
+	assert_true(has_note(0, "no IMAPAccount with a Host: nothing to "
+			     "convert"));
+	assert_int_equal(convert("IMAPAccount a\nHost h\\"), MS_ECONFIG);
+	assert_true(has_note(2, "unterminated escape (ignored)"));
+	assert_int_equal(convert("IMAPAccount\n"), MS_ECONFIG);
+	assert_true(has_note(1, "IMAPAccount: no value (ignored)"));
+	cfg_mbsync_result_free(&res);
+	assert_int_equal(cfg_mbsync_convert("rc", nul, sizeof(nul) - 1, &res),
+			 MS_OK);
+	assert_true(has_note(2, "a NUL byte (ignored)"));
+	assert_non_null(strstr(res.ini, "host = h\n"));
+	/* A value an INI line cannot hold is noted, not written. */
+	assert_int_equal(convert("IMAPAccount a\nHost h\nPassCmd \"pass "
+				 "show x ; echo\"\n"), MS_OK);
+	assert_null(strstr(res.ini, "password_cmd"));
+	assert_true(has_note(1, "password_cmd: the value cannot be written"));
+	/* AuthMechs: one mechanism mailsync has stays; a list is auto. */
+	assert_int_equal(convert("IMAPAccount a\nHost h\nAuthMechs "
+				 "SCRAM-SHA-256\n"), MS_OK);
+	assert_non_null(strstr(res.ini, "auth = scram-sha-256\n"));
+	assert_int_equal(convert("IMAPAccount a\nHost h\nAuthMechs PLAIN "
+				 "LOGIN\n"), MS_OK);
+	assert_null(strstr(res.ini, "auth ="));
+	assert_true(has_note(3, "AuthMechs: auth = auto"));
+	/* An account name mailsync cannot take is made one it can. */
+	assert_int_equal(convert("IMAPAccount \"my mail\"\nHost h\n"), MS_OK);
+	assert_non_null(strstr(res.ini, "[account my-mail]\n"));
+	assert_true(has_note(1, "IMAPAccount my mail: named my-mail"));
+}
+
+/* Channels whose IMAP side is Near, a Channel per folder, groups, and a
+ * positive pattern after an exclusion. */
+static void
+test_channels(void **state)
+{
+	(void)state;
+	assert_int_equal(convert(
+		"IMAPStore r\nHost h\nUser u\nSSLType STARTTLS\n\n"
+		"MaildirStore l\nPath /m/\nInbox /m/INBOX\n\n"
+		"Channel one\nNear :r:Lists/a\nFar :l:Lists/a\n\n"
+		"Channel two\nFar :r:\nNear :l:\nPatterns !Spam Archive*\n"
+		"Sync PullNew\n\n"
+		"Group g\nChannel one\nChannel two\n"), MS_OK);
+	assert_string_equal(section("r"),
+		"[account r]\n"
+		"protocol = imap\n"
+		"host = h\n"
+		"tls = starttls\n"
+		"user = u\n"
+		"folders = Lists/a !Spam Archive*\n"
+		"maildir = /m\n");
+	assert_true(has_note(14, "Channel two: Patterns Archive* after an "
+			     "exclusion"));
+	assert_true(has_note(18, "Sync PullNew: mailsync syncs new messages, "
+			     "flags and deletions together (direction = "
+			     "pull)"));
+	/* Only channel two pulls only: the account syncs both ways. */
+	assert_null(strstr(res.ini, "direction"));
+}
+
+static void
+test_looks_like(void **state)
+{
+	static const char *const yes[] = {
+		"IMAPAccount work\nHost x\n",
+		"# mbsync\n\n  imapstore x\n",
+		"Create Both\nExpunge Both\n",
+		"MaildirStore\tlocal\n",
+	};
+	static const char *const no[] = {
+		"[account work]\nhost = x\n",
+		"; comment\n[general]\n",
+		"Channel = x\n",
+		"IMAPAccounts x\n",
+		"",
+		"# only a comment\n",
+		"host imap.example.com\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		assert_true(cfg_mbsync_looks_like(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		assert_false(cfg_mbsync_looks_like(no[i], strlen(no[i])));
+}
+
+/* cfg_load_text() on an mbsync file: one line pointing at the converter. */
+static void
+test_load_says_mbsync(void **state)
+{
+	static const char text[] = "IMAPAccount work\nHost x\nUser y\n";
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	(void)state;
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load_text("/home/me/.mbsyncrc", text,
+				       sizeof(text) - 1, &test_env, &cfg, &rep),
+			 MS_ECONFIG);
+	assert_null(cfg);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].text, "/home/me/.mbsyncrc: this is an "
+			    "mbsync configuration (~/.mbsyncrc), not a "
+			    "mailsync one; convert it with: mailsyncctl "
+			    "convert /home/me/.mbsyncrc > "
+			    "~/.config/mailsync/config.ini");
+	cfg_report_deinit(&rep);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	cfg_mbsync_result_free(&res);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_realistic),
+		cmocka_unit_test(test_result_validates),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_channels),
+		cmocka_unit_test(test_looks_like),
+		cmocka_unit_test(test_load_says_mbsync),
+	};
+	return cmocka_run_group_tests(tests, NULL, teardown);
+}
