@@ -52,6 +52,7 @@ struct acct {
 	bool is_scanning;
 	char *scan_folder;		/* the request the scan's pass serves */
 	bool is_pass;
+	char *pass_folder;		/* its only folder, NULL: all */
 	bool is_exporting;
 	struct acct_result res;		/* the engine's, during the export */
 	uint64_t progress_ns;		/* last progress event */
@@ -423,7 +424,8 @@ acct_on_pass_done(const struct acct_result *res, void *arg)
 	a->res = *res;
 	if (acct_mirror_is_on(&a->mirror) && !a->is_stopping &&
 	    res->rc != MS_ECANCELED) {
-		if (acct_mirror_export_start(&a->mirror, &err) == MS_OK) {
+		if (acct_mirror_export_start(&a->mirror, a->pass_folder,
+					     &err) == MS_OK) {
 			a->is_exporting = true;
 			return;		/* the pass ends with the export */
 		}
@@ -502,7 +504,9 @@ acct_pass_engine(struct acct *a, char *folder)
 	int rc;
 
 	rc = a->ops->pass(a->engine, folder, &err);
-	free(folder);
+	/* The export after the pass covers what the pass synced. */
+	free(a->pass_folder);
+	a->pass_folder = folder;
 	if (rc < 0) {
 		memset(&a->res, 0, sizeof(a->res));
 		a->res.rc = rc;
@@ -576,10 +580,17 @@ acct_pass_begin(struct acct *a)
 		acct_new_mail_in(a, folder);
 	a->is_reader_changed = false;
 	if (acct_mirror_is_on(&a->mirror)) {
-		if (acct_mirror_scan_start(&a->mirror, &err) == MS_OK) {
+		int rc = acct_mirror_scan_start(&a->mirror, folder == NULL,
+						&err);
+
+		if (rc == MS_OK) {
 			/* The pass goes on in acct_on_scan_done(). */
 			a->is_scanning = true;
 			a->scan_folder = folder;
+			return;
+		}
+		if (rc == ACCT_MIRROR_NO_SCAN) {
+			acct_pass_engine(a, folder);
 			return;
 		}
 		acct_mirror_describe(&a->cfg, "scan", err.msg, a->st.mirror_error,
@@ -913,6 +924,7 @@ acct_free(struct acct **ap)
 		free(a->want_folders[i]);
 	free(a->want_folders);
 	free(a->scan_folder);
+	free(a->pass_folder);
 	free(a->subs);
 	acct_mirror_deinit(&a->mirror);
 	cfg_account_deinit(&a->cfg);

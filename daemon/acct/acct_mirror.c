@@ -3,6 +3,7 @@
  * (acct_mirror.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acct/acct_mirror.h"
@@ -18,6 +19,17 @@
  * of a folder, a move's write and unlink) is over in a few ms, and
  * changes that come later go in the next pass. */
 #define ACCT_MIRROR_DELAY_MS 100
+
+/* What exports wrote is made durable (one syncfs, then the watermarks)
+ * this long after the first export that left a mark, or at once when
+ * this many bytes wait.  A crash loses the marks, not mail: start-up
+ * checks the files beyond the committed watermarks.  Kept long enough
+ * that a stream of pushed messages shares a syncfs. */
+#define ACCT_MIRROR_FLUSH_MS 10000
+#define ACCT_MIRROR_FLUSH_BYTES (64u << 20)
+
+/* The watch's folders remembered for the next scan; beyond: all. */
+#define ACCT_MIRROR_DIRS_MAX 64
 
 static void
 acct_mirror_report(const char *path, const char *why, void *arg)
@@ -47,6 +59,9 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	m->mp.folders = account->folders.v;
 	m->mp.nfolders = account->folders.n;
 	maildir_report_init(&m->rep, acct_mirror_report, m);
+	/* Without marks (no mutex), exports syncfs each folder. */
+	m->has_marks = mirror_marks_init(&m->marks) == MS_OK;
+	m->mp.marks = m->has_marks ? &m->marks : NULL;
 }
 
 bool
@@ -117,6 +132,93 @@ acct_mirror_log(const struct acct_mirror *m, const char *what,
 
 static void acct_mirror_scan_next(struct acct_mirror *m);
 
+/* --- durability -------------------------------------------------------- */
+
+static void acct_mirror_flush(struct acct_mirror *m);
+
+static void
+acct_mirror_on_flush_done(int rc, const struct ms_err *err, void *arg)
+{
+	struct acct_mirror *m = arg;
+
+	m->flush = NULL;
+	if (rc < 0 && rc != MS_ECANCELED)
+		log_err("acct=%s mirror %s: %s (written again at the next "
+			"start if lost)", m->acct->name, m->acct->maildir,
+			err->msg);
+	else
+		log_debug("acct=%s mirror durable", m->acct->name);
+	if (m->want_flush || (m->is_closed && rc == MS_OK)) {
+		m->want_flush = false;
+		acct_mirror_flush(m);
+	}
+	/* A stop may have waited for it. */
+	if (m->is_closed && m->flush == NULL)
+		m->cbs.on_scan_done_cb(false, MS_OK, NULL, m->cbs.arg);
+}
+
+/* One syncfs for what the exports wrote, then their watermarks. */
+static void
+acct_mirror_flush(struct acct_mirror *m)
+{
+	struct ms_err err = { 0 };
+
+	if (!m->has_marks || !mirror_marks_is_due(&m->marks, NULL))
+		return;
+	if (m->flush != NULL) {
+		m->want_flush = true;
+		return;
+	}
+	if (m->flush_timer != NULL)
+		uv_timer_stop(m->flush_timer);
+	m->flush = mirror_durable_start(m->loop, m->store, m->mp.root,
+					&m->marks, acct_mirror_on_flush_done,
+					m, &err);
+	if (m->flush == NULL)
+		log_err("acct=%s mirror %s: %s", m->acct->name,
+			m->acct->maildir, err.msg);
+}
+
+static void
+acct_mirror_on_flush_timer(uv_timer_t *t)
+{
+	acct_mirror_flush(t->data);
+}
+
+static void
+acct_mirror_on_timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* After an export: a flush now when much waits, else soon. */
+static void
+acct_mirror_flush_later(struct acct_mirror *m)
+{
+	uint64_t bytes = 0;
+
+	if (!m->has_marks || !mirror_marks_is_due(&m->marks, &bytes))
+		return;
+	if (bytes >= ACCT_MIRROR_FLUSH_BYTES || m->is_closed) {
+		acct_mirror_flush(m);
+		return;
+	}
+	if (m->flush_timer == NULL) {
+		m->flush_timer = malloc(sizeof(*m->flush_timer));
+		if (m->flush_timer == NULL ||
+		    uv_timer_init(m->loop, m->flush_timer) != 0) {
+			free(m->flush_timer);
+			m->flush_timer = NULL;
+			acct_mirror_flush(m);
+			return;
+		}
+		m->flush_timer->data = m;
+	}
+	if (!uv_is_active((uv_handle_t *)m->flush_timer))
+		uv_timer_start(m->flush_timer, acct_mirror_on_flush_timer,
+			       ACCT_MIRROR_FLUSH_MS, 0);
+}
+
 static void
 acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
 			 const struct mirror_stats *st,
@@ -131,6 +233,8 @@ acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
 	m->is_pass_scan = false;
 	if (rc == MS_OK)
 		acct_mirror_log(m, "scan", st);
+	if (rc == MS_OK && m->mp.only_dirs == NULL)
+		m->has_scanned_all = true;
 	if (!is_pass && rc < 0 && rc != MS_ECANCELED)
 		log_err("acct=%s %s", m->acct->name,
 			acct_mirror_describe(m->acct, "scan", err->msg, line,
@@ -149,16 +253,38 @@ static int
 acct_mirror_scan_begin(struct acct_mirror *m, bool is_pass,
 		       struct ms_err *err_r)
 {
+	bool is_all = (is_pass && m->is_pass_full) || m->dirs.is_all ||
+		      !m->has_scanned_all;
 	int rc;
 
 	if ((rc = acct_mirror_ns(m, err_r)) < 0)
 		return rc;
+	/* The job copies the folders: what the watch sees from now on is
+	 * for the next scan. */
+	m->mp.only_dirs = is_all ? NULL : m->dirs.v;
+	m->mp.n_only_dirs = is_all ? 0 : m->dirs.n;
 	m->scan = mirror_scan_job_start(m->loop, m->store, &m->mp,
 					acct_mirror_on_scan_done, m, err_r);
-	if (m->scan == NULL)
+	if (m->scan == NULL) {
+		m->mp.only_dirs = NULL;
 		return err_r->code < 0 ? err_r->code : MS_EIO;
+	}
+	if (!is_all)
+		log_debug("acct=%s mirror scan of %zu folder(s)",
+			  m->acct->name, m->dirs.n);
+	mirror_dirs_clear(&m->dirs);
 	m->is_pass_scan = is_pass;
 	return MS_OK;
+}
+
+/* Would a scan before a pass of one folder find anything?  Not when the
+ * watch runs, saw nothing since the last scan, and a whole scan was done
+ * (readers' changes before the watch started). */
+static bool
+acct_mirror_is_scan_needed(const struct acct_mirror *m)
+{
+	return m->is_pass_full || m->watch == NULL || !m->has_scanned_all ||
+	       m->dirs.is_all || m->dirs.n > 0 || m->want_watch_scan;
 }
 
 /*
@@ -179,6 +305,11 @@ acct_mirror_scan_next(struct acct_mirror *m)
 	if (m->want_pass_scan) {
 		m->want_pass_scan = false;
 		m->want_watch_scan = false;
+		if (!m->is_closed && !acct_mirror_is_scan_needed(m)) {
+			/* The watch's scan covered it all. */
+			m->cbs.on_scan_done_cb(true, MS_OK, &err, m->cbs.arg);
+			return;
+		}
 		rc = m->is_closed ? ms_err_set(&err, MS_ECANCELED, "mirror "
 					       "closed") :
 		     acct_mirror_scan_begin(m, true, &err);
@@ -196,17 +327,21 @@ acct_mirror_scan_next(struct acct_mirror *m)
 }
 
 int
-acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r)
+acct_mirror_scan_start(struct acct_mirror *m, bool is_full,
+		       struct ms_err *err_r)
 {
 	if (!acct_mirror_is_on(m) || m->is_closed)
 		return ms_err_set(err_r, MS_EINVAL, "no mirror to scan");
 	m->is_paused = true;
 	mirror_watch_pause(m->watch);
+	m->is_pass_full = is_full;
 	if (m->scan != NULL) {
 		/* The watch's scan: this one follows it. */
 		m->want_pass_scan = true;
 		return MS_OK;
 	}
+	if (!acct_mirror_is_scan_needed(m))
+		return ACCT_MIRROR_NO_SCAN;
 	m->want_watch_scan = false;
 	return acct_mirror_scan_begin(m, true, err_r);
 }
@@ -214,7 +349,8 @@ acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r)
 bool
 acct_mirror_is_busy(const struct acct_mirror *m)
 {
-	return m->scan != NULL || m->want_pass_scan || m->export != NULL;
+	return m->scan != NULL || m->want_pass_scan || m->export != NULL ||
+	       m->flush != NULL;
 }
 
 static void
@@ -226,13 +362,18 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 
 	(void)j;
 	m->export = NULL;
+	free(m->export_folder);
+	m->export_folder = NULL;
+	m->mp.only_folder = NULL;
 	if (rc == MS_OK)
 		acct_mirror_log(m, "export", st);
+	acct_mirror_flush_later(m);
 	m->cbs.on_export_done_cb(rc, st, err, m->cbs.arg);
 }
 
 int
-acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
+acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
+			 struct ms_err *err_r)
 {
 	int rc;
 
@@ -242,10 +383,20 @@ acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
 		return ms_err_set(err_r, MS_EINVAL, "a mirror scan is running");
 	if ((rc = acct_mirror_ns(m, err_r)) < 0)
 		return rc;
+	if (only_folder != NULL &&
+	    (m->export_folder = strdup(only_folder)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	/* The job keeps a pointer to the name, freed when it ends. */
+	m->mp.only_folder = m->export_folder;
 	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
 				     acct_mirror_on_export_done, m, err_r);
-	return m->export != NULL ? MS_OK : err_r->code < 0 ? err_r->code :
-	       MS_EIO;
+	m->mp.only_folder = NULL;
+	if (m->export == NULL) {
+		free(m->export_folder);
+		m->export_folder = NULL;
+		return err_r->code < 0 ? err_r->code : MS_EIO;
+	}
+	return MS_OK;
 }
 
 bool
@@ -261,7 +412,8 @@ acct_mirror_on_change(struct mirror_watch *w, const char *rel, void *arg)
 
 	(void)w;
 	log_debug("acct=%s mirror changed in \"%s\": scanning", m->acct->name,
-		  rel);
+		  rel != NULL ? rel : "(anywhere)");
+	mirror_dirs_add(&m->dirs, rel, ACCT_MIRROR_DIRS_MAX);
 	m->want_watch_scan = true;
 	acct_mirror_scan_next(m);
 }
@@ -296,14 +448,31 @@ acct_mirror_cancel(struct acct_mirror *m)
 void
 acct_mirror_close(struct acct_mirror *m)
 {
+	bool was_closed = m->is_closed;
+
 	m->is_closed = true;
 	mirror_watch_close(m->watch);
 	m->watch = NULL;
+	if (m->flush_timer != NULL) {
+		uv_close((uv_handle_t *)m->flush_timer,
+			 acct_mirror_on_timer_closed);
+		m->flush_timer = NULL;
+	}
+	/* What the exports wrote is made durable before the stop ends (an
+	 * export still running flushes when it ends). */
+	if (!was_closed && m->export == NULL)
+		acct_mirror_flush(m);
 }
 
 void
 acct_mirror_deinit(struct acct_mirror *m)
 {
 	acct_mirror_close(m);
+	mirror_dirs_clear(&m->dirs);
+	free(m->export_folder);
+	m->export_folder = NULL;
+	if (m->has_marks)
+		mirror_marks_deinit(&m->marks);
+	m->has_marks = false;
 	maildir_report_deinit(&m->rep);
 }

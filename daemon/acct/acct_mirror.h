@@ -11,7 +11,19 @@
  * starts when that one ends, and covers what the watch saw since.  The
  * watch is paused from the scan before a pass until the export is done,
  * so that no scan meets the pass's batches or the export's steps; what
- * readers do meanwhile is scanned when it resumes.  Loop thread only.
+ * readers do meanwhile is scanned when it resumes.
+ *
+ * What a scan covers: the first one, and the one before every pass of
+ * all folders (the poll's, a safety net for events inotify lost), the
+ * whole mirror; the watch's, only the folders the watch saw change.  The
+ * scan before a pass of one folder (push) is skipped when the watch runs
+ * and saw nothing since the last scan: it would find nothing.  The export
+ * after a pass of one folder exports only that folder.
+ *
+ * Durability (mirror/mirror_durable.h): exports leave marks, which one
+ * syncfs commits ACCT_MIRROR_FLUSH_MS after the first, at once when
+ * ACCT_MIRROR_FLUSH_BYTES wait, and when the mirror closes.
+ * Loop thread only.
  */
 #ifndef MS_ACCT_MIRROR_H
 #define MS_ACCT_MIRROR_H
@@ -24,6 +36,7 @@
 #include "common/ms.h"
 #include "maildir/maildir_scan.h"
 #include "mirror/mirror.h"
+#include "mirror/mirror_watch.h"
 #include "store/store.h"
 
 struct mirror_job;
@@ -45,6 +58,9 @@ struct acct_mirror_cbs {
 	void *arg;
 };
 
+/* acct_mirror_scan_start(): no scan is needed, no callback comes. */
+#define ACCT_MIRROR_NO_SCAN 1
+
 struct acct_mirror {
 	uv_loop_t *loop;
 	struct store *store;
@@ -63,6 +79,17 @@ struct acct_mirror {
 	bool want_watch_scan;		/* the watch saw more meanwhile */
 	bool is_paused;			/* the watch, from the pass's scan */
 	bool is_closed;
+	/* What the watch saw change since the last scan began. */
+	struct mirror_dirs dirs;
+	bool has_scanned_all;		/* a whole scan succeeded */
+	bool is_pass_full;		/* the pass's scan covers all */
+	char *export_folder;		/* the running export's only folder */
+	/* Batched durability. */
+	struct mirror_marks marks;
+	bool has_marks;			/* marks initialised */
+	struct mirror_durable_job *flush;
+	uv_timer_t *flush_timer;	/* freed by its close callback */
+	bool want_flush;		/* again when this one ends */
 };
 
 /* Sets m up for account (whose maildir may be NULL: then every call
@@ -84,21 +111,26 @@ char *acct_mirror_describe(const struct cfg_account *account,
 			   size_t size);
 
 /*
- * Before a pass: pauses the watch and starts a scan (after the watch's,
- * when one runs).  MS_OK: on_scan_done_cb fires later with is_pass; an
- * error in err_r: no callback (the pass may still run: the store is
- * unharmed).  Without a mirror, or closed: MS_EINVAL.
+ * Before a pass (of every folder when is_full): pauses the watch and
+ * starts a scan (after the watch's, when one runs).  MS_OK:
+ * on_scan_done_cb fires later with is_pass; ACCT_MIRROR_NO_SCAN: nothing
+ * to scan (see above), no callback; an error in err_r: no callback (the
+ * pass may still run: the store is unharmed).  Without a mirror, or
+ * closed: MS_EINVAL.
  */
-int acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r) MS_WUR;
+int acct_mirror_scan_start(struct acct_mirror *m, bool is_full,
+			   struct ms_err *err_r) MS_WUR;
 
 /* A scan or an export is running (or a scan is waiting to). */
 bool acct_mirror_is_busy(const struct acct_mirror *m);
 
 /*
- * After a pass: starts the export.  MS_OK (on_export_done fires later),
- * or an error in err_r and no callback.  Without a mirror: MS_EINVAL.
+ * After a pass: starts the export, of only_folder (as the server names
+ * it; copied) when the pass synced only that one, else of every folder.
+ * MS_OK (on_export_done fires later), or an error in err_r and no
+ * callback.  Without a mirror: MS_EINVAL.
  */
-int acct_mirror_export_start(struct acct_mirror *m,
+int acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
 			     struct ms_err *err_r) MS_WUR;
 
 bool acct_mirror_is_exporting(const struct acct_mirror *m);
@@ -112,7 +144,8 @@ void acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready);
  * when that one ends).  A no-op when nothing runs. */
 void acct_mirror_cancel(struct acct_mirror *m);
 
-/* Stops the watch; the loop must run once more before it is gone. */
+/* Stops the watch and makes what the exports wrote durable (the mirror
+ * is busy until then); the loop must run once more before it is gone. */
 void acct_mirror_close(struct acct_mirror *m);
 
 void acct_mirror_deinit(struct acct_mirror *m);

@@ -24,7 +24,8 @@
  * Durability.  No file is fsync'ed.  After a folder's files are written
  * and renamed, one syncfs(2) makes them durable, and only then the
  * folder's mirror_durable watermark moves to the highest local_seq the
- * pass covered.  A record beyond the watermark whose file is missing (or
+ * pass covered (the daemon batches the syncfs over many exports:
+ * mirror_durable.h).  A record beyond the watermark whose file is missing (or
  * has the wrong size) is written again; only a record at or below it whose
  * file is missing counts as deleted by a reader.
  *
@@ -142,6 +143,7 @@
 
 #include "common/ms.h"
 #include "maildir/maildir_scan.h"
+#include "mirror/mirror_durable.h"
 #include "store/store.h"
 
 #define MIRROR_MARKER ".mailsync-mirror"
@@ -161,6 +163,19 @@ struct mirror_params {
 	 * Maildir they exclude is reported and left alone. */
 	char *const *folders;
 	size_t nfolders;
+	/* Export only this folder (as the server names it): the one a
+	 * pass of a single folder changed.  NULL: every folder, and the
+	 * marker. */
+	const char *only_folder;
+	/* Scan only these Maildirs (paths relative to root, "" for the
+	 * root: what the watch saw change), plus the Maildirs no folder
+	 * holds yet.  NULL: every folder. */
+	char *const *only_dirs;
+	size_t n_only_dirs;
+	/* Batched durability (mirror_durable.h): export adds a mark per
+	 * folder instead of its syncfs and watermark, and export and scan
+	 * count the marks as watermarks.  NULL: a syncfs per folder. */
+	struct mirror_marks *marks;
 };
 
 /* What a pass did; counters add up (the caller zeroes the struct). */

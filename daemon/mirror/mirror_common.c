@@ -151,6 +151,14 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 	}
 	if (c->nsrc > 1)
 		qsort(c->src, c->nsrc, sizeof(*c->src), mirror_u64_cmp);
+	/* Marks not yet committed are watermarks within this process
+	 * (mirror_durable.h). */
+	for (size_t i = 0; p->marks != NULL && i < c->nfolders; i++) {
+		uint64_t seq = mirror_marks_get(p->marks, c->folders[i].id);
+
+		if (seq > c->folders[i].state.mirror_durable)
+			c->folders[i].state.mirror_durable = seq;
+	}
 	if ((rc = mirror_ctx_paths(c, err_r)) != MS_OK)
 		return rc;
 	marker = maildir__path_join(p->root, MIRROR_MARKER, "");

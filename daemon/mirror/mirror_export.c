@@ -525,6 +525,7 @@ struct mirror_export_job {
 	bool has_folder;
 	struct store_msg_iter *it;
 	uint64_t max_seq;
+	uint64_t bytes_marked;		/* st.bytes counted in the marks */
 	size_t i;			/* index in ORPHANS and MISSING */
 	int work_rc;			/* of the last blocking work */
 	struct ms_err work_err;
@@ -696,7 +697,16 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 	const struct store_folder *f = j->x.f;
 	int rc = MS_OK;
 
-	if (j->x.is_complete && j->max_seq > f->state.mirror_durable) {
+	if (j->x.is_complete && j->max_seq > f->state.mirror_durable &&
+	    j->c.p->marks != NULL) {
+		/* Files found here may be an earlier export's that are not
+		 * on disk yet either: the mark waits for the next syncfs
+		 * all the same. */
+		if (mirror_marks_add(j->c.p->marks, f->id, j->max_seq,
+				     j->st.bytes - j->bytes_marked) != MS_OK)
+			rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		j->bytes_marked = j->st.bytes;
+	} else if (j->x.is_complete && j->max_seq > f->state.mirror_durable) {
 		struct store_folder_state fs = f->state;
 
 		fs.mirror_durable = j->max_seq;
@@ -756,6 +766,11 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 	case MIRROR_PH_FOLDER:
 		if (j->fi >= j->c.nfolders) {
 			j->phase = MIRROR_PH_MARKER;
+			return MS_AGAIN;
+		}
+		if (j->c.p->only_folder != NULL &&
+		    strcmp(j->c.folders[j->fi].name, j->c.p->only_folder) != 0) {
+			j->fi++;
 			return MS_AGAIN;
 		}
 		rc = mirror_export_folder_begin(j, err_r);
@@ -825,7 +840,8 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			return (rc = mirror_export_missing(x, j->i++, err_r)) < 0 ?
 			       rc : MS_AGAIN;
 		j->work_rc = MS_OK;
-		if (x->is_dirty) {
+		/* With marks, one syncfs comes later for many exports. */
+		if (x->is_dirty && j->c.p->marks == NULL) {
 			j->phase = MIRROR_PH_SYNCFS;
 			return MIRROR_EXPORT_WORK;
 		}
@@ -846,6 +862,7 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		 * says that a missing file means a reader removed it. */
 		j->phase = MIRROR_PH_DONE;
 		if (j->c.is_fresh && j->is_complete && j->c.nfolders > 0 &&
+		    j->c.p->only_folder == NULL &&
 		    (rc = mirror_export_marker(&j->c, err_r)) != MS_OK)
 			return rc;
 		return MS_OK;

@@ -884,6 +884,40 @@ mirror_scan_gone(struct mirror_scan *x, char **paths, struct ms_err *err_r)
 	return rc;
 }
 
+/*
+ * Is folder i (Maildir path) to be scanned: every folder without
+ * p->only_dirs; else one of those, or one a reader made during this scan
+ * (i beyond the folders the scan began with).
+ */
+static bool
+mirror_scan_is_wanted(const struct mirror_ctx *c, const char *path, size_t i)
+{
+	const struct mirror_params *p = c->p;
+	size_t root_len = strlen(p->root);
+
+	if (p->only_dirs == NULL || i >= c->npaths)
+		return true;
+	if (strncmp(path, p->root, root_len) != 0)
+		return true;	/* not under the root as written: scan it */
+	path += root_len;
+	while (*path == '/')
+		path++;
+	for (size_t k = 0; k < p->n_only_dirs; k++) {
+		const char *d = p->only_dirs[k];
+		size_t n;
+
+		while (*d == '/')
+			d++;
+		n = strlen(d);
+		while (n > 0 && d[n - 1] == '/')
+			n--;
+		if (strncmp(path, d, n) == 0 &&
+		    (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0')))
+			return true;
+	}
+	return false;
+}
+
 int
 mirror_scan(struct store *s, const struct mirror_params *p,
 	    struct mirror_stats *st_r, struct ms_err *err_r)
@@ -924,6 +958,8 @@ mirror__scan_with(struct store *s, const struct mirror_params *p,
 		/* A folder deleted on the server takes no new messages; its
 		 * Maildir is known, so it is not a new folder either. */
 		if (paths[i] == NULL || (c.folders[i].attrs & STORE_FOLDER_GONE))
+			continue;
+		if (!mirror_scan_is_wanted(&c, paths[i], i))
 			continue;
 		if ((rc = mirror_scan_check_cancel(&c, err_r)) != MS_OK)
 			break;

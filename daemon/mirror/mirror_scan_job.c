@@ -30,6 +30,8 @@ struct mirror_scan_job {
 	char *account, *root, *ns_prefix;
 	char **folders;
 	size_t nfolders;
+	char **dirs;			/* p.only_dirs, NULL: every folder */
+	size_t ndirs;
 	struct mirror_report_buf notes;	/* the worker's until after_work */
 	struct maildir_report *out_rep;	/* the caller's */
 	struct mirror_writer w;
@@ -82,6 +84,9 @@ mirror_scan_job_free(struct mirror_scan_job *j)
 	for (size_t i = 0; i < j->nfolders; i++)
 		free(j->folders[i]);
 	free(j->folders);
+	for (size_t i = 0; i < j->ndirs; i++)
+		free(j->dirs[i]);
+	free(j->dirs);
 	free(j->account);
 	free(j->root);
 	free(j->ns_prefix);
@@ -121,6 +126,16 @@ mirror_scan_job_copy(struct mirror_scan_job *j, const struct mirror_params *p)
 		if ((j->folders[j->nfolders] = strdup(p->folders[j->nfolders]))
 		    == NULL)
 			return MS_ENOMEM;
+	if (p->only_dirs != NULL &&
+	    (j->dirs = calloc(p->n_only_dirs + 1, sizeof(*j->dirs))) == NULL)
+		return MS_ENOMEM;
+	for (; j->dirs != NULL && j->ndirs < p->n_only_dirs; j->ndirs++)
+		if ((j->dirs[j->ndirs] = strdup(p->only_dirs[j->ndirs])) == NULL)
+			return MS_ENOMEM;
+	j->p.only_dirs = j->dirs;
+	j->p.n_only_dirs = j->ndirs;
+	/* The marks are the owner's, left alone while the job runs. */
+	j->p.marks = p->marks;
 	j->p.account = j->account;
 	j->p.root = j->root;
 	j->p.ns_prefix = j->ns_prefix;

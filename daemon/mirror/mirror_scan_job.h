@@ -9,8 +9,9 @@
  * and a crash or a stop loses nothing the next scan would not find again
  * (scanning is idempotent).
  *
- * Ownership: the job copies what it needs of the params (the strings and
- * the folders = patterns); the worker reports what it leaves alone into
+ * Ownership: the job copies what it needs of the params (the strings, the
+ * folders = patterns and only_dirs; p->marks, read by the worker, must
+ * outlive the job and stay unchanged meanwhile); the worker reports what it leaves alone into
  * a report of its own, and the loop passes each note to p->rep before the
  * callback.  The store must outlive the job.  While a job runs, the
  * caller must not run another scan, an export or a sync pass of the same

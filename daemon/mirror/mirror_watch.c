@@ -2,24 +2,61 @@
  * a pass runs. */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "maildir/maildir_watch.h"
 #include "mirror/mirror_watch.h"
+
+/* Folders remembered while paused; more than this: "everything". */
+#define MIRROR_WATCH_DIRS_MAX 32
 
 struct mirror_watch {
 	struct maildir_watch *mw;
 	mirror_watch_cb cb;
 	void *arg;
 	bool is_paused;
-	bool is_dirty;		/* an event came while paused */
+	struct mirror_dirs paused;	/* what changed while paused */
 };
 
+void
+mirror_dirs_add(struct mirror_dirs *d, const char *rel, size_t max)
+{
+	char **v;
+
+	if (d->is_all)
+		return;
+	for (size_t i = 0; rel != NULL && i < d->n; i++)
+		if (strcmp(d->v[i], rel) == 0)
+			return;
+	if (rel == NULL || d->n >= max ||
+	    (v = realloc(d->v, (d->n + 1) * sizeof(*v))) == NULL) {
+		mirror_dirs_clear(d);
+		d->is_all = true;
+		return;
+	}
+	d->v = v;
+	if ((d->v[d->n] = strdup(rel)) == NULL) {
+		mirror_dirs_clear(d);
+		d->is_all = true;
+		return;
+	}
+	d->n++;
+}
+
+void
+mirror_dirs_clear(struct mirror_dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
 /*
- * One event per folder per burst arrives here; a scan covers the whole
- * account (a move spans two folders), so the owner scans once for the
- * first event of a burst and once more for any that came during that
- * scan.
+ * One event per folder per burst arrives here.  A folder that went (or
+ * a tree walk) may have taken messages elsewhere: everything is to be
+ * scanned then.
  */
 static void
 mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
@@ -28,9 +65,10 @@ mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
 	struct mirror_watch *w = arg;
 
 	(void)mw;
-	(void)what;
+	if (what == MAILDIR_WATCH_GONE)
+		rel = NULL;
 	if (w->is_paused) {
-		w->is_dirty = true;
+		mirror_dirs_add(&w->paused, rel, MIRROR_WATCH_DIRS_MAX);
 		return;
 	}
 	w->cb(w, rel, w->arg);
@@ -46,13 +84,24 @@ mirror_watch_pause(struct mirror_watch *w)
 void
 mirror_watch_resume(struct mirror_watch *w)
 {
+	struct mirror_dirs d;
+
 	if (w == NULL)
 		return;
 	w->is_paused = false;
-	if (w->is_dirty) {
-		w->is_dirty = false;
-		w->cb(w, "(changed while paused)", w->arg);
+	d = w->paused;
+	memset(&w->paused, 0, sizeof(w->paused));
+	/* The callback may pause the watch again: the rest is remembered
+	 * anew then. */
+	if (d.is_all)
+		w->cb(w, NULL, w->arg);
+	for (size_t i = 0; i < d.n; i++) {
+		if (!w->is_paused)
+			w->cb(w, d.v[i], w->arg);
+		else
+			mirror_dirs_add(&w->paused, d.v[i], MIRROR_WATCH_DIRS_MAX);
 	}
+	mirror_dirs_clear(&d);
 }
 
 struct mirror_watch *
@@ -85,5 +134,6 @@ mirror_watch_close(struct mirror_watch *w)
 	/* The maildir watch frees itself from its close callbacks and
 	 * calls nothing of ours after this. */
 	maildir_watch_close(w->mw);
+	mirror_dirs_clear(&w->paused);
 	free(w);
 }

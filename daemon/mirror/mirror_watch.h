@@ -12,6 +12,9 @@
 #ifndef MS_MIRROR_WATCH_H
 #define MS_MIRROR_WATCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <uv.h>
 
 #include "common/ms.h"
@@ -19,10 +22,24 @@
 
 struct mirror_watch;
 
+/* Folders that changed (paths relative to the root, as the callback below
+ * gives them), or is_all: what the next scan is to cover. */
+struct mirror_dirs {
+	char **v;
+	size_t n;
+	bool is_all;
+};
+
+/* Adds rel (NULL: everything; beyond max folders, or out of memory:
+ * everything too). */
+void mirror_dirs_add(struct mirror_dirs *d, const char *rel, size_t max);
+void mirror_dirs_clear(struct mirror_dirs *d);
+
 /*
- * The mirror changed (rel: where, relative to the root, for the log):
- * scan it.  The callback may call mirror_watch_pause() or
- * mirror_watch_close().
+ * The mirror changed in the folder at rel (relative to the root, "" for
+ * the root; valid during the call): scan it.  rel NULL: anywhere (a
+ * folder went, or too much happened while paused): scan everything.
+ * The callback may call mirror_watch_pause() or mirror_watch_close().
  */
 typedef void (*mirror_watch_cb)(struct mirror_watch *w, const char *rel,
 				void *arg);
@@ -39,9 +56,9 @@ struct mirror_watch *mirror_watch_new(uv_loop_t *loop, const char *root,
 
 /*
  * While paused (a scan before a pass, the pass and its export run: their
- * batches must not meet a watch's scan's), events only mark the mirror as
- * changed; resuming calls back once if anything happened meanwhile (from
- * within mirror_watch_resume()).
+ * batches must not meet a watch's scan's), events are remembered by
+ * folder; resuming calls back once per folder that changed meanwhile (or
+ * once with NULL), from within mirror_watch_resume().
  */
 void mirror_watch_pause(struct mirror_watch *w);
 void mirror_watch_resume(struct mirror_watch *w);
