@@ -58,6 +58,24 @@ body_hash_final(struct body_hasher *h, uint8_t out[BODY_HASH_LEN])
 	return rc;
 }
 
+int
+body_hash_copy(struct body_hasher *dst, const struct body_hasher *src)
+{
+	EVP_MD_CTX *ctx;
+
+	dst->ctx = NULL;
+	if (src->ctx == NULL)
+		return MS_EINTERNAL;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return MS_ENOMEM;
+	if (EVP_MD_CTX_copy_ex(ctx, src->ctx) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return MS_EINTERNAL;
+	}
+	dst->ctx = ctx;
+	return MS_OK;
+}
+
 void
 body_hash_deinit(struct body_hasher *h)
 {

@@ -28,6 +28,10 @@ int body_hash_update(struct body_hasher *h, const void *p,
 /* Writes the hash and frees the state (also on error). */
 int body_hash_final(struct body_hasher *h,
 		    uint8_t out[BODY_HASH_LEN]) MS_WUR;
+/* dst (not initialised) continues from where src is: both then hash
+ * the same prefix.  MS_OK, or MS_ENOMEM/MS_EINTERNAL. */
+int body_hash_copy(struct body_hasher *dst,
+		   const struct body_hasher *src) MS_WUR;
 /* Frees the state of a hash not finished.  Idempotent. */
 void body_hash_deinit(struct body_hasher *h);
 

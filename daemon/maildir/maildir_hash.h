@@ -6,7 +6,9 @@
 #ifndef MS_MAILDIR_HASH_H
 #define MS_MAILDIR_HASH_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/ms.h"
 
@@ -22,6 +24,39 @@
  */
 int maildir_hash_file(int dirfd, const char *name,
 		      uint8_t out[MAILDIR_HASH_LEN], struct ms_err *err_r) MS_WUR;
+
+/*
+ * What a message file is, by content (maildir_eol.h): hash, the SHA-256
+ * of its CRLF form (each LF without CR made CRLF: the bytes the server
+ * stores of it, and those of a body export wrote with LF line ends);
+ * raw, the SHA-256 of its bytes as they are, set only when it differs
+ * (has_raw: the file has a LF without CR), for a body written exact.
+ * A file is a body's when either equals the body's hash
+ * (maildir_fhash_is()).
+ */
+struct maildir_fhash {
+	uint8_t hash[MAILDIR_HASH_LEN];
+	uint8_t raw[MAILDIR_HASH_LEN];
+	bool has_raw;
+};
+
+/*
+ * Hashes the message file name (relative to dirfd) both ways in one
+ * read; opened and failing as maildir_hash_file().  Files without a bare
+ * LF are hashed once; the raw hash starts at the first piece that has
+ * one, from a copy of the state before it.
+ */
+int maildir_hash_mail(int dirfd, const char *name, struct maildir_fhash *h_r,
+		      struct ms_err *err_r) MS_WUR;
+
+/* Is the file of h the body whose hash is body? */
+static inline bool
+maildir_fhash_is(const struct maildir_fhash *h,
+		 const uint8_t body[MAILDIR_HASH_LEN])
+{
+	return memcmp(h->hash, body, MAILDIR_HASH_LEN) == 0 ||
+	       (h->has_raw && memcmp(h->raw, body, MAILDIR_HASH_LEN) == 0);
+}
 
 /* Lowercase hex of a hash, NUL-terminated, into out. */
 void maildir_hash_hex(const uint8_t hash[MAILDIR_HASH_LEN],

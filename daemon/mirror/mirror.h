@@ -7,12 +7,23 @@
  *
  *	<uidvalidity>-<uid>-<hash8>,U=<uid>,S=<size>[:2,<flags>]
  *
- * (hash8: the first 4 bytes of the body's SHA-256 in hex).  The store
+ * (hash8: the first 4 bytes of the body's SHA-256 in hex; S= the file's
+ * size).  The store
  * records the name it was last given (store_msg.mirror_name); a record's
  * file is found again by the unique part of that name (the part before the
  * first ','), or by the id above when nothing was recorded yet.  Each pass
  * lists a folder once (new/ and cur/) and maps unique parts to files in a
  * hash table, so a pass is linear in the number of messages.
+ *
+ * Line ends.  A file holds its body with LF line ends, as readers
+ * expect, unless the body would not come back from them (a bare CR, a LF
+ * without CR): then its exact bytes (maildir_eol.h).  A file is known by
+ * content through its CRLF form's hash, or its raw hash for one written
+ * exact (struct maildir_fhash).  A file of an older mirror, written with
+ * the server's CRLF, is left as it is: it is the record's file all the
+ * same (its S= is its size), and rewriting every file of a mirror would
+ * make readers' indexes (notmuch, mutt's header cache) take each for a
+ * new message; removing the mirror rebuilds it with LF, offline.
  *
  * Flags.  \Seen S, \Answered R, \Flagged F, \Deleted T, \Draft D,
  * $Forwarded P.  A message without any of them lives in new/ without an
@@ -55,13 +66,16 @@
  *  - a file gone from folder A whose bytes (SHA-256) appear in a file of
  *    folder B that belongs to no record: pending STORE_CHANGE_MOVE to B;
  *  - a file that belongs to no record and matches nothing that vanished:
- *    its bytes become a body and a pending STORE_CHANGE_APPEND.  The file
- *    stays (a file with bare LF line ends is replaced by its CRLF form,
- *    which is what IMAP stores and returns); when the server's copy
- *    arrives as a record of that folder with no file yet, export (or scan)
- *    adopts the file by its hash (export renames it to the record's name)
- *    instead of writing a second copy, and the file's letters, which an
- *    APPEND does not carry, become a pending STORE_CHANGE_FLAGS.  A file
+ *    its CRLF form becomes a body and a pending STORE_CHANGE_APPEND.  The
+ *    file stays as it is, under its name (a reader may remember it: a
+ *    postponed draft); when the server's copy arrives as a record of that
+ *    folder with no file yet, export (or scan) adopts the file by its hash
+ *    under that name (only its letters change, when the record's flags
+ *    differ) instead of writing a second copy, and the file's letters,
+ *    which an APPEND does not carry, become a pending
+ *    STORE_CHANGE_FLAGS.  In a mirror without its marker (made over an
+ *    existing tree: another tool's Maildir) the server's flags win
+ *    instead: the file's are older.  A file
  *    whose hash is already pending (APPEND or MOVE into its folder) is not
  *    recorded twice;
  *  - a Maildir (cur/ and new/; tmp/ is made when missing) that no store

@@ -19,7 +19,7 @@ mirror_check_record(struct mirror_ctx *c, const struct store_folder *f,
 	const char *key = mirror__key(f->state.uidvalidity, m, idbuf, &klen);
 	const struct maildir_entry *e;
 	const char *name;
-	uint8_t hash[STORE_HASH_LEN];
+	struct maildir_fhash fh;
 	struct stat sb;
 	int rc;
 
@@ -50,16 +50,17 @@ mirror_check_record(struct mirror_ctx *c, const struct store_folder *f,
 				  maildir_sub_name((enum maildir_sub)e->sub), name,
 				  m->flags);
 	if (fstatat(mirror__dir_subfd(md, i), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    (uint64_t)sb.st_size != m->size)
+	    !mirror__size_ok(f->state.uidvalidity, m, name,
+			     (uint64_t)sb.st_size))
 		return ms_err_set(err_r, MS_EINVAL, "%s uid %" PRIu32 ": file %s "
-				  "is not %" PRIu64 " bytes", f->name, m->uid,
-				  name, m->size);
+				  "is not the size written (%lld bytes)",
+				  f->name, m->uid, name, (long long)sb.st_size);
 	if (!(flags & MIRROR_CHECK_CONTENT))
 		return MS_OK;
-	rc = maildir_hash_file(mirror__dir_subfd(md, i), name, hash, err_r);
+	rc = maildir_hash_mail(mirror__dir_subfd(md, i), name, &fh, err_r);
 	if (rc != MS_OK)
 		return rc;
-	if (memcmp(hash, m->hash, STORE_HASH_LEN) != 0)
+	if (!maildir_fhash_is(&fh, m->hash))
 		return ms_err_set(err_r, MS_EINVAL, "%s uid %" PRIu32 ": file %s "
 				  "differs from the stored body", f->name, m->uid,
 				  name);
@@ -94,13 +95,13 @@ mirror_check_folder(struct mirror_ctx *c, const struct store_folder *f,
 		rc = MS_OK;
 	/* Files no record claims: only a pending APPEND or MOVE explains one. */
 	for (size_t i = 0; rc == MS_OK && i < md.l.n; i++) {
-		uint8_t hash[STORE_HASH_LEN];
+		struct maildir_fhash fh;
 		const char *name = mirror__dir_name(&md, i);
 
 		if (md.claimed[i])
 			continue;
-		rc = maildir_hash_file(mirror__dir_subfd(&md, i), name, hash, err_r);
-		if (rc == MS_OK && !mirror__is_incoming(c, f->id, hash))
+		rc = maildir_hash_mail(mirror__dir_subfd(&md, i), name, &fh, err_r);
+		if (rc == MS_OK && !mirror__is_incoming_file(c, f->id, &fh))
 			rc = ms_err_set(err_r, MS_EINVAL, "%s: file %s/%s belongs "
 					"to no message", f->name,
 					maildir_sub_name((enum maildir_sub)md.l.v[i].sub),

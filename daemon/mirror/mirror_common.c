@@ -205,6 +205,14 @@ mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 	return false;
 }
 
+bool
+mirror__is_incoming_file(const struct mirror_ctx *c, uint32_t folder_id,
+			 const struct maildir_fhash *fh)
+{
+	return mirror__is_incoming(c, folder_id, fh->hash) ||
+	       (fh->has_raw && mirror__is_incoming(c, folder_id, fh->raw));
+}
+
 static int
 mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		   char **path_r, struct ms_err *err_r)
@@ -760,6 +768,21 @@ mirror__recorded_flags(const struct store_msg *m, maildir_flags_t *flags_r)
 	return true;
 }
 
+bool
+mirror__size_ok(uint32_t uidvalidity, const struct store_msg *m,
+		const char *name, uint64_t size)
+{
+	struct maildir_name_info info;
+	char id[MIRROR_ID_MAX];
+
+	mirror__id(uidvalidity, m, id);
+	if (maildir_name_parse(name, strlen(name), &info) != MS_OK ||
+	    info.unique.len != strlen(id) ||
+	    memcmp(info.unique.p, id, info.unique.len) != 0)
+		return true;
+	return size == (info.has_size ? info.size : m->size);
+}
+
 static bool
 mirror_parse_u32(const char **pp, const char *end, uint32_t *v_r)
 {
@@ -893,6 +916,18 @@ mirror__hash_find(const void *v, size_t n, size_t size,
 		if (!is_done(base + lo * size))
 			return lo;
 	return SIZE_MAX;
+}
+
+size_t
+mirror__fhash_find(const void *v, size_t n, size_t size,
+		   const struct maildir_fhash *fh,
+		   bool (*is_done)(const void *elem))
+{
+	size_t k = mirror__hash_find(v, n, size, fh->hash, is_done);
+
+	if (k == SIZE_MAX && fh->has_raw)
+		k = mirror__hash_find(v, n, size, fh->raw, is_done);
+	return k;
 }
 
 int

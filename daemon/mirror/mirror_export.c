@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir/maildir_eol.h"
 #include "maildir/maildir_hash.h"
 #include "mirror/mirror_int.h"
 
@@ -32,7 +33,7 @@ struct mirror_export {
 	struct mirror_dir md;
 	struct store_batch *b;
 	struct mirror_stats *st;
-	uint8_t *buf;			/* MIRROR_COPY_CHUNK bytes */
+	uint8_t *buf;			/* 2 * MIRROR_COPY_CHUNK + 1 bytes */
 	struct mirror_missing *miss;
 	size_t nmiss, miss_cap;
 	struct mirror_left left;	/* files of removed records */
@@ -58,7 +59,67 @@ mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
 	       ms_err_set(err_r, rc, "recording a mirror name");
 }
 
-/* Streams the record's body from the store into a new file. */
+/*
+ * Streams the record's body from the store into the tmp/ file w: with LF
+ * line ends (with_lf; *is_exact_r false, and the file incomplete, as soon
+ * as a piece shows the body would not come back from them), or exact.
+ * *size_r gets the bytes read from the store.
+ */
+static int
+mirror_export_copy(struct mirror_export *x, const struct store_msg *m,
+		   struct maildir_wfile *w, bool with_lf, bool *is_exact_r,
+		   uint64_t *size_r, struct ms_err *err_r)
+{
+	uint8_t *out = x->buf + MIRROR_COPY_CHUNK;
+	struct maildir_eol_lf eol;
+	uint64_t off = 0;
+	int rc;
+
+	maildir_eol_lf_init(&eol);
+	*is_exact_r = true;
+	for (;;) {
+		size_t n = 0, k;
+
+		rc = store_body_read(x->c->s, m->hash, off, x->buf,
+				     MIRROR_COPY_CHUNK, &n, err_r);
+		if (rc == STORE_NOTFOUND)
+			rc = ms_err_set(err_r, MS_ESTORE,
+					"folder %s uid %" PRIu32 ": body missing",
+					x->f->name, m->uid);
+		if (rc != MS_OK)
+			return rc;
+		if (n == 0)
+			break;
+		off += n;
+		if (!with_lf) {
+			rc = maildir_wfile_write(w, x->buf, n, err_r);
+		} else {
+			k = maildir_eol_lf_feed(&eol, x->buf, n, out);
+			if (!eol.is_exact)
+				break;
+			rc = maildir_wfile_write(w, out, k, err_r);
+		}
+		if (rc != MS_OK)
+			return rc;	/* the wfile removed its tmp/ file */
+	}
+	if (with_lf) {
+		size_t k = maildir_eol_lf_finish(&eol, out);
+
+		if (k > 0 && eol.is_exact &&
+		    (rc = maildir_wfile_write(w, out, k, err_r)) != MS_OK)
+			return rc;
+		*is_exact_r = eol.is_exact;
+	}
+	*size_r = off;
+	return MS_OK;
+}
+
+/*
+ * Writes the record's body into a new file: with LF line ends, as readers
+ * expect, unless the body would not come back from them (a bare CR, a LF
+ * without CR): then its exact bytes (maildir_eol.h), which are rare, so
+ * that case reads the body a second time.
+ */
 static int
 mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 		    struct ms_err *err_r)
@@ -67,26 +128,21 @@ mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 	struct maildir_wfile w;
 	char id[MIRROR_ID_MAX], name[MAILDIR_NAME_MAX + 1];
 	uint64_t off = 0;
+	bool is_exact = false;
 	int rc;
 
 	rc = maildir_wfile_open(&w, &x->md.d, &x->c->gen, err_r);
-	if (rc != MS_OK)
-		return rc;
-	for (;;) {
-		size_t n = 0;
-
-		rc = store_body_read(x->c->s, m->hash, off, x->buf,
-				     MIRROR_COPY_CHUNK, &n, err_r);
-		if (rc == STORE_NOTFOUND)
-			rc = ms_err_set(err_r, MS_ESTORE,
-					"folder %s uid %" PRIu32 ": body missing",
-					x->f->name, m->uid);
-		if (rc != MS_OK || n == 0)
-			break;
-		rc = maildir_wfile_write(&w, x->buf, n, err_r);
-		if (rc != MS_OK)
-			return rc;	/* the wfile removed its tmp/ file */
-		off += n;
+	if (rc == MS_OK)
+		rc = mirror_export_copy(x, m, &w, true, &is_exact, &off, err_r);
+	if (rc == MS_OK && !is_exact) {
+		maildir_wfile_abort(&w);
+		log_debug("acct=%s mirror folder=%s uid=%" PRIu32 " line ends "
+			  "would not survive LF: written exact",
+			  x->c->p->account, x->f->name, m->uid);
+		rc = maildir_wfile_open(&w, &x->md.d, &x->c->gen, err_r);
+		if (rc == MS_OK)
+			rc = mirror_export_copy(x, m, &w, false, &is_exact,
+						&off, err_r);
 	}
 	if (rc != MS_OK) {
 		maildir_wfile_abort(&w);
@@ -173,11 +229,12 @@ mirror_export_found(struct mirror_export *x, size_t i,
 	/* Beyond the watermark the file may be one a crash cut short. */
 	if (m->local_seq > x->f->state.mirror_durable &&
 	    fstatat(x->md.d.sub_fd[sub], name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (uint64_t)sb.st_size != m->size) {
+	    !mirror__size_ok(x->f->state.uidvalidity, m, name,
+			     (uint64_t)sb.st_size)) {
 		log_info("acct=%s mirror folder=%s uid=%" PRIu32
-			 " file has %lld of %" PRIu64 " bytes, writing it again",
-			 x->c->p->account, x->f->name, m->uid,
-			 (long long)sb.st_size, m->size);
+			 " file has %lld bytes, not what was written; writing "
+			 "it again", x->c->p->account, x->f->name, m->uid,
+			 (long long)sb.st_size);
 		if (unlinkat(x->md.d.sub_fd[sub], name, 0) != 0 && errno != ENOENT)
 			return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
 					  x->md.d.path, maildir_sub_name(sub), name,
@@ -240,13 +297,13 @@ mirror_export_unlink(struct mirror_export *x, size_t i, struct ms_err *err_r)
  */
 static int
 mirror_export_is_ours(struct mirror_export *x, size_t i,
-		      const uint8_t hash[STORE_HASH_LEN], struct ms_err *err_r)
+		      const struct maildir_fhash *fh, struct ms_err *err_r)
 {
 	const char *name = mirror__dir_name(&x->md, i);
 	uint32_t uv, uid;
 	int rc;
 
-	if (mirror__is_incoming(x->c, x->f->id, hash))
+	if (mirror__is_incoming_file(x->c, x->f->id, fh))
 		return 0;
 	if (!mirror__id_parse(name, x->md.ulen[i], &uv, &uid) ||
 	    uv != x->f->state.uidvalidity)
@@ -257,27 +314,76 @@ mirror_export_is_ours(struct mirror_export *x, size_t i,
 }
 
 /*
+ * Entry i is the file of record m (hit): it becomes the record's file
+ * under the name it has, which a reader may remember (a postponed draft;
+ * an editor's file); only its letters change, when the record's flags
+ * say other.  The letters are the reader's change, as a scan would find
+ * them: from the name the mirror gave the file, or, on a file the record
+ * never had (the server's copy of their append), all of them; but in a
+ * mirror made over an existing tree (no marker yet: another tool's
+ * Maildir, a backup), the server's flags win, since the file's are older.
+ */
+static int
+mirror_export_adopt(struct mirror_export *x, size_t i,
+		    struct mirror_missing *hit, struct store_msg *m,
+		    struct ms_err *err_r)
+{
+	const char *name = mirror__dir_name(&x->md, i);
+	const struct maildir_entry *e = &x->md.l.v[i];
+	char newname[MAILDIR_NAME_MAX + 1];
+	struct ms_err ferr = { 0 };
+	maildir_flags_t ref, want;
+	bool is_vanished = false;
+	int rc;
+
+	if (!x->c->is_fresh) {
+		if (!hit->is_vanished || !mirror__recorded_flags(m, &ref))
+			ref = 0;
+		rc = mirror__flags_merge(x->b, m, ref, e->flags, &m->flags,
+					 err_r);
+		if (rc < 0)
+			return rc;
+		x->st->flag_changes += (unsigned)rc;
+	}
+	want = mirror_flags_to_maildir(m->flags) |
+	       (e->flags & ~MAILDIR_FLAGS_SYSTEM);
+	snprintf(newname, sizeof(newname), "%s", name);
+	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM) ||
+	    (e->sub == MAILDIR_SUB_NEW && want != 0)) {
+		rc = maildir_msg_set_flags(&x->md.d, (enum maildir_sub)e->sub,
+					   name, want, newname, sizeof(newname),
+					   &is_vanished, &ferr);
+		if (rc != MS_OK && is_vanished)
+			return MS_OK;	/* the next scan sees where it went */
+		if (rc != MS_OK)
+			return ms_err_set(err_r, rc, "%s", ferr.msg);
+		x->st->renamed++;
+	}
+	hit->is_done = true;
+	x->is_dirty = true;
+	x->st->adopted++;
+	log_debug("acct=%s mirror folder=%s uid=%" PRIu32 " is file %s",
+		  x->c->p->account, x->f->name, m->uid, newname);
+	return mirror_export_record(x, m->uid, newname, err_r);
+}
+
+/*
  * A file no record claimed: the file of a removed record (a leftover) whose
  * bytes the store still holds (removed), a reader's file that turns out to
- * be a missing record's (adopted: renamed to the record's name), or any
- * other reader's file, such as one restored from a backup under the name
- * of a record long gone (left alone: the scan uploads it).  A file is
- * removed only when its bytes are a body the store holds.
+ * be a missing record's (adopted under its own name), or any other
+ * reader's file, such as one restored from a backup under the name of a
+ * record long gone (left alone: the scan uploads it).  A file is removed
+ * only when its bytes are a body the store holds.
  */
 static int
 mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 {
 	const char *name = mirror__dir_name(&x->md, i);
-	const struct maildir_entry *e = &x->md.l.v[i];
 	int fd = mirror__dir_subfd(&x->md, i);
-	uint8_t hash[STORE_HASH_LEN];
-	struct mirror_missing *hit;
+	struct maildir_fhash fh;
 	size_t k, lk = mirror__left_find(&x->left, name, x->md.ulen[i]);
 	struct store_msg m;
 	struct ms_err herr = { 0 };
-	char newname[MAILDIR_NAME_MAX + 1];
-	enum maildir_sub sub;
-	maildir_flags_t ref;
 	bool is_ours = false;
 	int rc;
 
@@ -285,7 +391,7 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 		lk = SIZE_MAX;	/* two files under one name: one is ours */
 	if (lk == SIZE_MAX && x->nmiss == 0)
 		return MS_OK;
-	if (maildir_hash_file(fd, name, hash, &herr) != MS_OK) {
+	if (maildir_hash_mail(fd, name, &fh, &herr) != MS_OK) {
 		log_debug("acct=%s mirror %s", x->c->p->account, herr.msg);
 		/* Gone meanwhile, or unreadable: a leftover stays for the
 		 * next export to check. */
@@ -300,48 +406,22 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 						x->left.v[lk].part);
 		if (rc != MS_OK)
 			return ms_err_set(err_r, rc, "out of memory");
-		if (memcmp(hash, x->left.v[lk].hash, STORE_HASH_LEN) == 0) {
-			rc = mirror_export_is_ours(x, i, hash, err_r);
+		if (maildir_fhash_is(&fh, x->left.v[lk].hash)) {
+			rc = mirror_export_is_ours(x, i, &fh, err_r);
 			if (rc < 0)
 				return rc;
 			is_ours = rc == 1;
 		}
 	}
 	k = x->nmiss == 0 ? SIZE_MAX :
-	    mirror__hash_find(x->miss, x->nmiss, sizeof(*x->miss), hash,
-			      mirror_missing_is_done);
+	    mirror__fhash_find(x->miss, x->nmiss, sizeof(*x->miss), &fh,
+			       mirror_missing_is_done);
 	if (k == SIZE_MAX)
 		return is_ours ? mirror_export_unlink(x, i, err_r) : MS_OK;
-	hit = &x->miss[k];
-	rc = store_msg_get(x->c->s, x->f->id, hit->uid, &m, err_r);
+	rc = store_msg_get(x->c->s, x->f->id, x->miss[k].uid, &m, err_r);
 	if (rc != MS_OK)
 		return rc < 0 ? rc : MS_OK;
-	/* The reader's letters are their change, as scan would find: from
-	 * the name the mirror gave the file, or, on a file the record never
-	 * had (the server's copy of their append), all of them. */
-	if (!hit->is_vanished || !mirror__recorded_flags(&m, &ref))
-		ref = 0;
-	rc = mirror__flags_merge(x->b, &m, ref, e->flags, &m.flags, err_r);
-	if (rc < 0)
-		return rc;
-	x->st->flag_changes += (unsigned)rc;
-	rc = mirror__name(x->f->state.uidvalidity, &m,
-			  e->flags & ~MAILDIR_FLAGS_SYSTEM, newname,
-			  sizeof(newname), &sub);
-	if (rc < 0)
-		return ms_err_set(err_r, rc, "naming uid %" PRIu32, m.uid);
-	if (renameat(fd, name, x->md.d.sub_fd[sub], newname) != 0) {
-		if (errno == ENOENT)
-			return MS_OK;
-		return ms_err_set(err_r, MS_EIO, "rename %s/%s/%s: %s",
-				  x->md.d.path,
-				  maildir_sub_name((enum maildir_sub)e->sub), name,
-				  strerror(errno));
-	}
-	hit->is_done = true;
-	x->is_dirty = true;
-	x->st->adopted++;
-	return mirror_export_record(x, m.uid, newname, err_r);
+	return mirror_export_adopt(x, i, &x->miss[k], &m, err_r);
 }
 
 /* Writes missing record i unless an orphan turned out to be its file. */
@@ -569,7 +649,8 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
 	int rc;
 
 	*job_r = NULL;
-	if (j == NULL || (j->buf = malloc(MIRROR_COPY_CHUNK)) == NULL) {
+	/* A chunk read from the store, and its LF form (one more byte). */
+	if (j == NULL || (j->buf = malloc(2 * MIRROR_COPY_CHUNK + 1)) == NULL) {
 		free(j);
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	}

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "maildir/maildir_hash.h"
 #include "maildir/maildir_name.h"
 #include "maildir/maildir_scan.h"
 #include "maildir/maildir_write.h"
@@ -76,6 +77,9 @@ bool mirror__is_pending_src(const struct mirror_ctx *c, uint32_t folder_id,
 			    uint32_t uid);
 bool mirror__is_incoming(const struct mirror_ctx *c, uint32_t folder_id,
 			 const uint8_t hash[STORE_HASH_LEN]);
+/* The same for a file, known by either of its hashes. */
+bool mirror__is_incoming_file(const struct mirror_ctx *c, uint32_t folder_id,
+			      const struct maildir_fhash *fh);
 
 /*
  * The folder's Maildir path (malloc'ed) into *path_r, or NULL for a folder
@@ -180,6 +184,14 @@ bool mirror__recorded_flags(const struct store_msg *m,
 int mirror__is_foreign_id(struct mirror_ctx *c, const struct store_folder *f,
 			  uint32_t uv, uint32_t uid, const char *name,
 			  size_t len, struct ms_err *err_r) MS_WUR;
+/*
+ * May name, size bytes, be record m's whole file?  A file export wrote
+ * (the record's id) has the size its S= says (with LF line ends it is
+ * not the body's), or, without S=, the body's; a reader's file the
+ * record adopted says nothing (true): it is never written again.
+ */
+bool mirror__size_ok(uint32_t uidvalidity, const struct store_msg *m,
+		     const char *name, uint64_t size);
 /* Parses an id; false for any other unique part. */
 bool mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 		      uint32_t *uid_r);
@@ -202,6 +214,10 @@ int mirror__hash_cmp(const void *a, const void *b);
 size_t mirror__hash_find(const void *v, size_t n, size_t size,
 			 const uint8_t hash[STORE_HASH_LEN],
 			 bool (*is_done)(const void *elem));
+/* mirror__hash_find() of a file: its CRLF form's hash, else its raw. */
+size_t mirror__fhash_find(const void *v, size_t n, size_t size,
+			  const struct maildir_fhash *fh,
+			  bool (*is_done)(const void *elem));
 
 /*
  * A reader's flag change: their adds and removes from ref to now (Maildir

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir/maildir_eol.h"
 #include "maildir/maildir_hash.h"
 #include "mirror/mirror_int.h"
 #include "cfg/cfg.h"
@@ -32,7 +33,7 @@ struct mirror_unknown {
 	char *name;		/* the file's name (owned) */
 	uint8_t sub;		/* MAILDIR_SUB_NEW or _CUR */
 	maildir_flags_t flags;
-	uint8_t hash[STORE_HASH_LEN];
+	struct maildir_fhash fh;
 	int64_t mtime;
 };
 
@@ -304,7 +305,7 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	const struct store_folder *f = x->f;
 	const char *name = mirror__dir_name(&x->md, i);
 	int fd = mirror__dir_subfd(&x->md, i);
-	uint8_t hash[STORE_HASH_LEN];
+	struct maildir_fhash fh;
 	struct ms_err herr = { 0 };
 	struct mirror_nofile *hit = NULL;
 	size_t k;
@@ -315,7 +316,7 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 
 	if (mirror__left_find(&x->left, name, x->md.ulen[i]) != SIZE_MAX)
 		return MS_OK;
-	rc = maildir_hash_file(fd, name, hash, &herr);
+	rc = maildir_hash_mail(fd, name, &fh, &herr);
 	if (rc == MS_OK && fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = ms_err_set(&herr, MS_EIO, "stat %s: %s", name,
 				strerror(errno));
@@ -330,10 +331,10 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 		return mirror_scan_unreadable(x, x->path, x->md.l.v[i].sub, name,
 					      x->md.ulen[i], herr.msg, err_r);
 	}
-	if (mirror__is_incoming(x->c, f->id, hash))
+	if (mirror__is_incoming_file(x->c, f->id, &fh))
 		return MS_OK;
-	k = mirror__hash_find(x->nof, x->nnof, sizeof(*x->nof), hash,
-			      mirror_nofile_is_done);
+	k = mirror__fhash_find(x->nof, x->nnof, sizeof(*x->nof), &fh,
+			       mirror_nofile_is_done);
 	if (k != SIZE_MAX) {
 		hit = &x->nof[k];
 		rc = store_msg_get(x->c->s, f->id, hit->uid, &m, err_r);
@@ -346,8 +347,10 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 		/* A vanished record's file had a name from us: the flags
 		 * the reader changed since count.  A record that never had
 		 * a file (the server's copy of an append) takes the
-		 * letters the reader gave the file. */
-		if (hit->vanished == SIZE_MAX) {
+		 * letters the reader gave the file; but not in a mirror
+		 * made over an existing tree (no marker: another tool's
+		 * Maildir), where the server's flags are newer. */
+		if (hit->vanished == SIZE_MAX && !x->c->is_fresh) {
 			rc = mirror__flags_merge(x->b, &m, 0, x->md.l.v[i].flags,
 						 NULL, err_r);
 			if (rc < 0)
@@ -364,7 +367,7 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	u = &x->unk[x->nunk];
 	u->folder_id = f->id;
 	u->mtime = (int64_t)sb.st_mtime;
-	memcpy(u->hash, hash, STORE_HASH_LEN);
+	u->fh = fh;
 	u->sub = x->md.l.v[i].sub;
 	u->flags = x->md.l.v[i].flags;
 	u->dir = strdup(x->path);
@@ -405,33 +408,11 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 }
 
 /*
- * Copies in[0..n) to out with every LF not preceded by CR (*was_cr: the
- * byte before in[0]) made CRLF; out has room for 2n bytes.  Returns the
- * length and sets *is_changed when something was added.
- */
-static size_t
-mirror_scan_crlf(const uint8_t *in, size_t n, uint8_t *out, bool *was_cr,
-		 bool *is_changed)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (in[i] == '\n' && !*was_cr) {
-			out[k++] = '\r';
-			*is_changed = true;
-		}
-		out[k++] = in[i];
-		*was_cr = in[i] == '\r';
-	}
-	return k;
-}
-
-/*
- * Reads a reader's new file into a body.  IMAP messages end lines with
- * CRLF and the server's copy comes back so; a file with bare LF is
- * therefore replaced (through tmp/, under a new unique name, same flags)
- * by its CRLF form, which is what the body holds, so that the server's
- * copy is recognised as this file when it arrives.
+ * Reads a reader's new file into a body: its CRLF form (maildir_eol.h),
+ * as IMAP messages end lines and as the server's copy comes back, so that
+ * the copy is recognised as this file when it arrives.  The file itself
+ * is left as it is, under its name: a reader may remember it (a
+ * postponed draft), and its LF line ends are what readers expect.
  */
 static int
 mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
@@ -439,15 +420,16 @@ mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
 {
 	struct store_body_writer *w = NULL;
 	struct maildir_dir d = { 0 };
-	struct maildir_wfile wf = { .fd = -1 };
+	struct maildir_eol_crlf eol;
 	uint8_t *buf = malloc(3 * MIRROR_READ_CHUNK);
-	bool was_cr = false, is_changed = false, is_dir = false, is_gone = false;
+	bool is_dir = false, is_gone = false;
 	ssize_t n = 0;
 	int fd = -1, rc;
 
 	*body_r = NULL;
 	if (buf == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	maildir_eol_crlf_init(&eol);
 	rc = maildir_dir_open(&d, x->c->p->root, u->dir, false, x->c->p->rep,
 			      err_r);
 	if (rc == MS_OK) {
@@ -461,37 +443,16 @@ mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
 		rc = STORE_NOTFOUND;
 	if (rc == MS_OK)
 		rc = store_body_writer_new(x->c->s, 0, &w, err_r);
-	if (rc == MS_OK)
-		rc = maildir_wfile_open(&wf, &d, &x->c->gen, err_r);
 	while (rc == MS_OK && (n = read(fd, buf, MIRROR_READ_CHUNK)) > 0) {
 		uint8_t *out = buf + MIRROR_READ_CHUNK;
-		size_t k = mirror_scan_crlf(buf, (size_t)n, out, &was_cr,
-					    &is_changed);
+		size_t k = maildir_eol_crlf_feed(&eol, buf, (size_t)n, out,
+						 NULL);
 
 		rc = store_body_writer_write(w, out, k, err_r);
-		if (rc == MS_OK)
-			rc = maildir_wfile_write(&wf, out, k, err_r);
 	}
 	if (rc == MS_OK && n < 0)
 		rc = ms_err_set(err_r, MS_EIO, "read %s/%s: %s", u->dir, u->name,
 				strerror(errno));
-	if (rc == MS_OK && is_changed) {
-		struct maildir_name_params np = { .flags = u->flags,
-						  .has_info = u->sub == MAILDIR_SUB_CUR };
-		char name[MAILDIR_NAME_MAX + 1];
-
-		rc = maildir_wfile_commit(&wf, &np, 0, name, sizeof(name), err_r);
-		if (rc == MS_OK && unlinkat(d.sub_fd[u->sub], u->name, 0) != 0 &&
-		    errno != ENOENT)
-			rc = ms_err_set(err_r, MS_EIO, "unlink %s/%s: %s", u->dir,
-					u->name, strerror(errno));
-		if (rc == MS_OK)
-			log_info("acct=%s mirror %s/%s/%s has bare LF line ends: "
-				 "now %s with CRLF", x->c->p->account, u->dir,
-				 maildir_sub_name((enum maildir_sub)u->sub),
-				 u->name, name);
-	}
-	maildir_wfile_abort(&wf);
 	if (rc == MS_OK)
 		rc = store_body_writer_finish(&w, body_r, err_r);
 	store_body_writer_free(&w);
@@ -584,8 +545,8 @@ mirror_scan_resolve(struct mirror_scan *x, struct ms_err *err_r)
 
 		if ((rc = mirror_scan_check_cancel(x->c, err_r)) != MS_OK)
 			break;
-		size_t k = mirror__hash_find(x->van, x->nvan, sizeof(*x->van),
-					     u->hash, mirror_vanished_is_done);
+		size_t k = mirror__fhash_find(x->van, x->nvan, sizeof(*x->van),
+					      &u->fh, mirror_vanished_is_done);
 		struct mirror_vanished *v;
 
 		if (k == SIZE_MAX) {

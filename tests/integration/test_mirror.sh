@@ -195,7 +195,7 @@ fi
 # not written again or downloaded.
 moved="$(find "$MAIL/Sent/cur" -type f | sort | tail -1)"
 uid_mv="$(uid_of "$moved")"
-sha_mv="$(sha256sum < "$moved" | cut -d' ' -f1)"
+sha_mv="$(mail_sha "$moved")"
 n_arch_before="$(is_server_msgs --folder Archive | wc -l)"
 mv "$moved" "$MAIL/Archive/cur/"
 # body_fetches: UID FETCH commands for bodies in the -v trace of a pass.

@@ -34,7 +34,7 @@ one="${inbox[2]}" two="${inbox[3]}"
 three="$(find "$MAIL/Sent/cur" "$MAIL/Sent/new" -type f | sort | head -1)"
 [ -n "$one" ] && [ -n "$two" ] && [ -n "$three" ] || { fail "not enough messages to move"; exit 1; }
 declare -A sha
-for f in "$one" "$two" "$three"; do sha["$f"]="$(sha256sum < "$f" | cut -d' ' -f1)"; done
+for f in "$one" "$two" "$three"; do sha["$f"]="$(mail_sha "$f")"; done
 uid_one="$(uid_of "$one")" uid_two="$(uid_of "$two")" uid_three="$(uid_of "$three")"
 mv "$one" "$MAIL/Archive/cur/"
 base_two="$(basename "$two")"

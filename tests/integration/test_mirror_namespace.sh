@@ -52,8 +52,8 @@ fi
 mkdir -p "$MAIL/Projects/cur" "$MAIL/Projects/new" "$MAIL/Projects/tmp"
 cp "${cfiles[0]}" "$MAIL/Projects/new/reader-1.eml"
 if is_sync; then ok "sync after a new folder: $(cat "$WORK/out")"; else fail "sync after a new folder: $(cat "$WORK/err")"; fi
-# (A bare-LF file is sent, and kept, in its CRLF form.)
-sha_new="$(find "$MAIL/Projects/cur" "$MAIL/Projects/new" -type f -exec cat {} + | sha256sum | cut -d' ' -f1)"
+# (A bare-LF file is sent in its CRLF form, and kept as it is.)
+sha_new="$(mail_sha "$(find "$MAIL/Projects/cur" "$MAIL/Projects/new" -type f | head -1)")"
 is_server_msgs --folder INBOX/Projects | awk -F'\t' -v h="$sha_new" '$4 == h' | wc -l | grep -qx 1 &&
 	ok "the reader's folder is INBOX/Projects on the server, with its message" ||
 	fail "INBOX/Projects on the server: $(is_server_msgs --folder INBOX/Projects | head -3)"

@@ -26,7 +26,7 @@ mailfill "$MS_USER1" 10 >/dev/null || exit 1
 mapfile -t cfiles < <(corpus_messages 6)
 [ "${#cfiles[@]}" = 6 ] || { fail "not enough corpus messages"; exit 1; }
 # What the server stores of a file: its bytes with CRLF line ends.
-crlf_hash() { perl -pe 's/(?<!\r)\n/\r\n/' < "$1" | sha256sum | cut -d' ' -f1; }
+crlf_hash() { mail_sha "$1"; }
 
 if is_sync; then ok "initial sync: $(cat "$WORK/out")"; else fail "initial sync: $(cat "$WORK/err")"; exit 1; fi
 mirror_compare "initial"
@@ -79,11 +79,11 @@ folder_files()
 	local f
 	for f in "$1"/new/* "$1"/cur/*; do
 		[ -f "$f" ] || continue
-		printf '%s\t%s\n' "$(sha256sum < "$f" | cut -d' ' -f1)" "$(basename "$f" | sed -n 's/.*:2,//p')"
+		printf '%s\t%s\n' "$(mail_sha "$f")" "$(basename "$f" | sed -n 's/.*:2,//p')"
 	done | sort
 }
-# A file with bare LF line ends is replaced by its CRLF form (what the
-# server will hold); each file stays in its place with its letters.
+# A reader's file with LF line ends stays as it is (the server holds its
+# CRLF form); each file stays in its place with its letters.
 want_files_p="$(printf '%s\t\n%s\tS\n' "$(crlf_hash "${cfiles[0]}")" "$(crlf_hash "${cfiles[1]}")" | sort)"
 want_files_u="$(printf '%s\t\n%s\tS\n' "$(crlf_hash "${cfiles[2]}")" "$(crlf_hash "${cfiles[3]}")" | sort)"
 check_reader_files()

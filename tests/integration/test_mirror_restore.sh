@@ -23,7 +23,7 @@ copies() { is_server_msgs --folder "$1" | awk -F'\t' -v h="$2" '$4 == h' | wc -l
 files()
 {
 	find "$MAIL" -path '*/tmp' -prune -o -type f -name '[0-9]*' -print0 |
-		xargs -0 sha256sum | awk -v h="$1" '$1 == h' | wc -l
+		while IFS= read -r -d '' f; do mail_sha "$f"; done | grep -cx "$1"
 }
 
 # kept WHAT SHA: the server's INBOX holds these bytes once, and one file.
@@ -42,7 +42,7 @@ mapfile -t inbox < <(find "$MAIL/cur" "$MAIL/new" -type f | sort)
 gone="${inbox[1]}" changed="${inbox[2]}"
 [ -n "$gone" ] && [ -n "$changed" ] || { fail "not enough messages"; exit 1; }
 cp -p "$gone" "$WORK/backup"
-sha="$(sha256sum < "$gone" | cut -d' ' -f1)"
+sha="$(mail_sha "$gone")"
 
 # Expunged on the server: the file goes at the next pass.
 mailmutate_expunge "$MS_USER1" INBOX "$(uid_of "$gone")" >/dev/null

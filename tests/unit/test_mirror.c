@@ -58,13 +58,24 @@ mt_folder(struct mt *t, const char *name, uint32_t uidvalidity, uint32_t *id_r)
 	store_batch_free(&b);
 }
 
+/* Adds record m, with body (NULL: its hash names a body the store has). */
+static void
+mt_add_msg(struct mt *t, struct store_msg *m, struct store_body *body)
+{
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_add(b, m, body), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+}
+
 static void
 mt_add(struct mt *t, uint32_t folder, uint32_t uid, const char *text,
        uint32_t flags)
 {
-	struct store_batch *b;
 	struct store_msg m;
-	struct ms_err err = { 0 };
 
 	memset(&m, 0, sizeof(m));
 	m.folder_id = folder;
@@ -72,12 +83,23 @@ mt_add(struct mt *t, uint32_t folder, uint32_t uid, const char *text,
 	m.flags = flags;
 	m.synced_flags = flags;
 	m.internal_date = 1000 + uid;
-	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
-	assert_int_equal(store_batch_msg_add(b, &m,
-					     tsu_body(t->s, text, strlen(text), 64)),
-			 MS_OK);
-	assert_int_equal(store_batch_commit(b, &err), MS_OK);
-	store_batch_free(&b);
+	mt_add_msg(t, &m, tsu_body(t->s, text, strlen(text), 64));
+}
+
+/* The server's copy of an appended body (hash) arrives as (folder, uid),
+ * \Seen. */
+static void
+mt_server_copy(struct mt *t, uint32_t folder, uint32_t uid,
+	       const uint8_t hash[STORE_HASH_LEN])
+{
+	struct store_msg nm;
+
+	memset(&nm, 0, sizeof(nm));
+	nm.folder_id = folder;
+	nm.uid = uid;
+	nm.flags = nm.synced_flags = STORE_FLAG_SEEN;
+	memcpy(nm.hash, hash, STORE_HASH_LEN);
+	mt_add_msg(t, &nm, NULL);
 }
 
 static void
@@ -156,6 +178,19 @@ mt_check(struct mt *t)
 
 	if (mirror_check(t->s, &t->p, MIRROR_CHECK_CONTENT, &err) != MS_OK)
 		fail_msg("check: %s", err.msg);
+}
+
+/* The LF form of a CRLF text (what export writes), into out. */
+static size_t
+mt_lf(const char *crlf, char *out, size_t outsz)
+{
+	size_t k = 0;
+
+	for (const char *p = crlf; *p != '\0' && k + 1 < outsz; p++)
+		if (!(p[0] == '\r' && p[1] == '\n'))
+			out[k++] = *p;
+	out[k] = '\0';
+	return k;
 }
 
 /* Finds the file of (folder dir rel, uid): "cur/NAME" or "new/NAME". */
@@ -247,7 +282,7 @@ test_export_layout(void **state)
 	struct store_folder f;
 	struct store_msg m;
 	struct ms_err err = { 0 };
-	char name[512], buf[256], path[8300];
+	char name[512], buf[256], lf[256], sz[32], path[8300];
 	ssize_t n;
 
 	assert_int_equal(st.written, 5);
@@ -261,10 +296,12 @@ test_export_layout(void **state)
 	assert_memory_equal(name, "cur/", 4);
 	assert_string_equal(strstr(name, ":2,"), ":2,FRS");
 	assert_non_null(strstr(name, ",U=3,S="));
-	/* Bytes as stored. */
+	/* The stored bytes with LF line ends, S= their size. */
 	n = tmd_get(t->root, name, buf, sizeof(buf));
-	assert_int_equal(n, strlen(MT_MSG3));
-	assert_memory_equal(buf, MT_MSG3, (size_t)n);
+	assert_int_equal(n, mt_lf(MT_MSG3, lf, sizeof(lf)));
+	assert_memory_equal(buf, lf, (size_t)n);
+	snprintf(sz, sizeof(sz), ",S=%zd:", n);
+	assert_non_null(strstr(name, sz));
 	/* Nested and UTF-8 folder names. */
 	assert_true(mt_find(t, "Lists/dev", 7, name, sizeof(name)));
 	assert_true(mt_find(t, MT_UNI, 9, name,
@@ -509,11 +546,10 @@ test_reader_new_file(void **state)
 	struct mt *t = *state;
 	struct mirror_stats st;
 	struct store_change *ch;
-	struct store_batch *b;
 	struct store_msg nm;
 	struct ms_err err = { 0 };
 	uint8_t hash[STORE_HASH_LEN];
-	char name[512];
+	char buf[256];
 	size_t n;
 
 	(void)mt_export(t);
@@ -535,15 +571,7 @@ test_reader_new_file(void **state)
 	assert_int_equal(st.written + st.removed + st.adopted, 0);
 	mt_check(t);
 	/* The server took it as uid 8: export adopts the file. */
-	memset(&nm, 0, sizeof(nm));
-	nm.folder_id = t->dev;
-	nm.uid = 8;
-	nm.flags = nm.synced_flags = STORE_FLAG_SEEN;
-	memcpy(nm.hash, hash, STORE_HASH_LEN);
-	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
-	assert_int_equal(store_batch_msg_add(b, &nm, NULL), MS_OK);
-	assert_int_equal(store_batch_commit(b, &err), MS_OK);
-	store_batch_free(&b);
+	mt_server_copy(t, t->dev, 8, hash);
 	mt_clear_changes(t);
 	st = mt_export(t);
 	assert_int_equal(st.written, 0);
@@ -556,8 +584,13 @@ test_reader_new_file(void **state)
 	assert_int_equal(ch[0].uid, 8);
 	assert_int_equal(ch[0].flags_add, STORE_FLAG_DRAFT);
 	free(ch);
-	assert_true(mt_find(t, "Lists/dev", 8, name, sizeof(name)));
-	assert_string_equal(strstr(name, ":2,"), ":2,DS");
+	/* The file keeps the reader's name (a postponed draft is found
+	 * again by it), now uid 8's. */
+	assert_int_equal(store_msg_get(t->s, t->dev, 8, &nm, &err), MS_OK);
+	assert_string_equal(nm.mirror_name, "1700000001.M5P6.host:2,DS");
+	assert_int_equal(tmd_get(t->root,
+				 "Lists/dev/cur/1700000001.M5P6.host:2,DS", buf,
+				 sizeof(buf)), strlen(MT_NEW));
 	assert_int_equal(tmd_count(t->root, "Lists/dev/new") +
 			 tmd_count(t->root, "Lists/dev/cur"), 2);
 	mt_check(t);
@@ -565,26 +598,28 @@ test_reader_new_file(void **state)
 	assert_int_equal(st.appends + st.deletes + st.flag_changes, 0);
 }
 
-/* A reader's file with bare LF line ends: what the server will store
- * (CRLF) is what the body, and the file, hold afterwards. */
+/* A reader's file with LF line ends: the body (what the server will
+ * store) is its CRLF form; the file stays as it is, under its name, and
+ * is the record's file once the server's copy arrives. */
 static void
 test_reader_new_lf(void **state)
 {
 	struct mt *t = *state;
 	struct mirror_stats st;
 	struct store_change *ch;
+	struct store_msg nm;
 	struct ms_err err = { 0 };
 	struct ms_buf body;
 	static const char lf[] = "Subject: lf\n\nline one\nline two\r\n";
 	static const char crlf[] = "Subject: lf\r\n\r\nline one\r\nline two\r\n";
-	char buf[256], name[300], dir[4300];
-	DIR *d;
-	struct dirent *de;
+	static const char fname[] = "cur/1700000002.M1P1.host:2,S";
+	char buf[256];
 	size_t n;
+	int files;
 
 	(void)mt_export(t);
-	assert_int_equal(tmd_put(t->root, "cur/1700000002.M1P1.host:2,S", lf,
-				 strlen(lf)), 0);
+	files = tmd_count(t->root, "cur") + tmd_count(t->root, "new");
+	assert_int_equal(tmd_put(t->root, fname, lf, strlen(lf)), 0);
 	st = mt_scan(t);
 	assert_int_equal(st.appends, 1);
 	ch = mt_changes(t, &n);
@@ -594,24 +629,78 @@ test_reader_new_lf(void **state)
 	assert_int_equal(body.len, strlen(crlf));
 	assert_memory_equal(body.p, crlf, body.len);
 	ms_buf_deinit(&body);
-	free(ch);
-	/* The file was replaced by its CRLF form, flags kept; tmp/ empty. */
-	assert_int_equal(tmd_get(t->root, "cur/1700000002.M1P1.host:2,S", buf,
-				 sizeof(buf)), -1);
-	snprintf(dir, sizeof(dir), "%s/cur", t->root);
-	d = opendir(dir);
-	assert_non_null(d);
-	name[0] = '\0';
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.' && strncmp(de->d_name, "100-", 4) != 0)
-			snprintf(name, sizeof(name), "cur/%s", de->d_name);
-	closedir(d);
-	assert_non_null(strstr(name, ":2,S"));
-	assert_int_equal(tmd_get(t->root, name, buf, sizeof(buf)), strlen(crlf));
-	assert_memory_equal(buf, crlf, strlen(crlf));
+	/* The file is untouched; nothing else was written. */
+	assert_int_equal(tmd_get(t->root, fname, buf, sizeof(buf)), strlen(lf));
+	assert_memory_equal(buf, lf, strlen(lf));
+	assert_int_equal(tmd_count(t->root, "cur") + tmd_count(t->root, "new"),
+			 files + 1);
 	assert_int_equal(tmd_count(t->root, "tmp"), 0);
 	st = mt_scan(t);
 	assert_int_equal(st.appends, 0);
+	mt_check(t);
+	/* The server's copy (uid 9) adopts the file under its name. */
+	mt_server_copy(t, t->inbox, 9, ch[0].hash);
+	free(ch);
+	mt_clear_changes(t);
+	st = mt_export(t);
+	assert_int_equal(st.adopted, 1);
+	assert_int_equal(st.written + st.renamed + st.flag_changes, 0);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 9, &nm, &err), MS_OK);
+	assert_string_equal(nm.mirror_name, fname + 4);
+	assert_int_equal(tmd_get(t->root, fname, buf, sizeof(buf)), strlen(lf));
+	mt_check(t);
+	mt_pass_no_change(t);
+}
+
+/*
+ * Bodies whose line ends would not survive LF (a bare CR, a LF without
+ * CR among CRLFs, LF only) are written exact, and are still known by
+ * content: a reader's move of each to another folder is a MOVE, not a
+ * deletion and an upload.
+ */
+static void
+test_export_exact(void **state)
+{
+	static const char *const bodies[] = {
+		"Subject: cr\r\n\r\nbare\rcr\r\n",
+		"Subject: mixed\r\n\r\nbare\nlf\r\n",
+		"Subject: lf\n\nonly\n",
+	};
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[512], buf[256], from[8400], to[8400];
+
+	for (uint32_t i = 0; i < 3; i++)
+		mt_add(t, t->inbox, 20 + i, bodies[i], STORE_FLAG_SEEN);
+	(void)mt_export(t);
+	mt_check(t);
+	/* An old mirror's CRLF file (written before LF) is the record's as
+	 * it is: no write, no change. */
+	assert_int_equal(store_msg_get(t->s, t->inbox, 1, &m, &err), MS_OK);
+	snprintf(from, sizeof(from), "%s/new/%s", t->root, m.mirror_name);
+	assert_int_equal(unlink(from), 0);
+	snprintf(name, sizeof(name), "new/%.*s,U=1,S=%zu",
+		 (int)strcspn(m.mirror_name, ","), m.mirror_name,
+		 strlen(MT_MSG1));
+	assert_int_equal(tmd_put(t->root, name, MT_MSG1, strlen(MT_MSG1)), 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 0);
+	mt_check(t);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_true(mt_find(t, "", 20 + i, name, sizeof(name)));
+		assert_int_equal(tmd_get(t->root, name, buf, sizeof(buf)),
+				 strlen(bodies[i]));
+		assert_memory_equal(buf, bodies[i], strlen(bodies[i]));
+		snprintf(from, sizeof(from), "%s/%s", t->root, name);
+		snprintf(to, sizeof(to), "%s/Lists/dev/cur/moved%u:2,S",
+			 t->root, i);
+		assert_int_equal(rename(from, to), 0);
+	}
+	st = mt_scan(t);
+	assert_int_equal(st.moves, 3);
+	assert_int_equal(st.deletes + st.appends, 0);
 	mt_check(t);
 }
 
@@ -1162,7 +1251,7 @@ test_move_same_uidvalidity(void **state)
 	assert_int_equal(store_msg_get(t->s, same, 1, &nm, &err), MS_OK);
 	snprintf(name, sizeof(name), "Same/cur/%s", nm.mirror_name);
 	assert_int_equal(tmd_get(t->root, name, from, sizeof(from)),
-			 strlen(MT_MSG2));
+			 mt_lf(MT_MSG2, to, sizeof(to)));
 	mt_check(t);
 	mt_pass_no_change(t);
 }
@@ -1594,6 +1683,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_export_layout, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_export_exact, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_server_changes, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_flags, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_both_sides, mt_setup, mt_teardown),

@@ -210,7 +210,7 @@ test_scan_job_records(void **state)
 	struct mirror_stats st = { 0 };
 	struct store_msg m;
 	struct ms_err err = { 0 };
-	char path[8400];
+	char path[8400], buf[64];
 	size_t all;
 
 	(void)state;
@@ -238,8 +238,10 @@ test_scan_job_records(void **state)
 	assert_int_equal(sj_changes(&t, STORE_CHANGE_FLAGS, &all), 1200);
 	assert_int_equal(all, 1205);
 	assert_int_equal(sj_changes(&t, STORE_CHANGE_APPEND, NULL), 4);
-	/* The bare-LF file is now its CRLF form, under a new name. */
+	/* The bare-LF file is left as it is, under its name. */
 	assert_int_equal(tmd_count(t.root, "new"), 4);
+	assert_int_equal(tmd_get(t.root, "new/1700000001.R9.barelf", buf,
+				 sizeof(buf)), 18);
 	/* A second scan, direct, finds nothing more. */
 	assert_int_equal(mirror_scan(t.s, &t.p, &st, &err), MS_OK);
 	assert_int_equal(st.flag_changes + st.deletes + st.appends +

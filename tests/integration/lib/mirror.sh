@@ -17,6 +17,11 @@ mirror_setup()
 
 MIRRORDUMP="$MS_SOURCE_DIR/tests/integration/lib/mirror_dump.py"
 
+# mail_sha FILE: the SHA-256 of the bytes the server holds of a message
+# file: its CRLF form (mirror files have LF line ends; a LF without CR is
+# sent as CRLF).
+mail_sha() { perl -pe 's/(?<!\r)\n/\r\n/' < "$1" | sha256sum | cut -d' ' -f1; }
+
 # mirror_compare WHAT [--strict-new]: the mirror shows the server's messages
 # (folder, flags, bytes) and mirror_check finds store and mirror agree.
 mirror_compare()

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """mirror_dump.py ROOT [--strict-new] - what a Maildir mirror holds, one line
-per message file: FOLDER TAB FLAGS TAB SHA256 TAB SIZE (flags as IMAP names
+per message file: FOLDER TAB FLAGS TAB SHA256 TAB SIZE of the bytes the
+server holds of it, its CRLF form (files have LF line ends; every LF
+without CR is counted as CRLF, as mailsync uploads it) (flags as IMAP names
 in imap_server_dump.py's order, "-" for none; INBOX is the root; %XX in
 directory names decoded), sorted.  Layout problems (a file in new/ with an
 info suffix, in cur/ without one, a non-empty tmp/) go to stderr and make
@@ -36,6 +38,7 @@ for dirpath, dirnames, files in os.walk(root):
             with open(os.path.join(dirpath, sub, name), "rb") as f:
                 data = f.read()
             flags = " ".join(imap for c, imap in KNOWN if c in (letters or "")) or "-"
+            data = re.sub(rb"(?<!\r)\n", b"\r\n", data)
             out.append("%s\t%s\t%s\t%d" % (folder, flags, hashlib.sha256(data).hexdigest(), len(data)))
 for line in sorted(out):
     print(line)

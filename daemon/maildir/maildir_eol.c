@@ -1,0 +1,66 @@
+/* maildir_eol.c - CRLF <-> LF at the mirror's edge (maildir_eol.h). */
+#include "maildir/maildir_eol.h"
+
+void
+maildir_eol_lf_init(struct maildir_eol_lf *e)
+{
+	e->has_cr = false;
+	e->is_exact = true;
+}
+
+size_t
+maildir_eol_lf_feed(struct maildir_eol_lf *e, const uint8_t *in, size_t n,
+		    uint8_t *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = in[i];
+
+		if (e->has_cr) {
+			e->has_cr = false;
+			if (c != '\n') {
+				/* A CR not before LF would not come back. */
+				out[k++] = '\r';
+				e->is_exact = false;
+			}
+		} else if (c == '\n') {
+			/* A LF without CR would come back with one. */
+			e->is_exact = false;
+		}
+		if (c == '\r')
+			e->has_cr = true;	/* held until the next byte */
+		else
+			out[k++] = c;
+	}
+	return k;
+}
+
+size_t
+maildir_eol_lf_finish(struct maildir_eol_lf *e, uint8_t *out)
+{
+	if (!e->has_cr)
+		return 0;
+	e->has_cr = false;
+	e->is_exact = false;
+	out[0] = '\r';
+	return 1;
+}
+
+size_t
+maildir_eol_crlf_feed(struct maildir_eol_crlf *e, const uint8_t *in, size_t n,
+		      uint8_t *out, bool *is_changed_r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\n' && !e->was_cr) {
+			out[k++] = '\r';
+			if (is_changed_r != NULL)
+				*is_changed_r = true;
+		}
+		out[k++] = in[i];
+		e->was_cr = in[i] == '\r';
+	}
+	return k;
+}
