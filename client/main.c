@@ -13,7 +13,8 @@ extern const struct cli_cmd cli_cmd_status, cli_cmd_accounts,
 	cli_cmd_version, cli_cmd_sync, cli_cmd_pause, cli_cmd_resume,
 	cli_cmd_watch, cli_cmd_folders, cli_cmd_list, cli_cmd_cat,
 	cli_cmd_search, cli_cmd_flag, cli_cmd_move, cli_cmd_delete,
-	cli_cmd_reload, cli_cmd_send, cli_cmd_outbox, cli_cmd_convert;
+	cli_cmd_reload, cli_cmd_send, cli_cmd_outbox, cli_cmd_setup,
+	cli_cmd_convert;
 
 const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_status,
@@ -32,6 +33,7 @@ const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_reload,
 	&cli_cmd_send,
 	&cli_cmd_outbox,
+	&cli_cmd_setup,
 	&cli_cmd_convert,
 	&cli_cmd_version,
 	NULL,

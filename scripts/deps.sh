@@ -10,6 +10,7 @@ packages=(
 	build-essential cmake pkg-config git
 	libuv1-dev libssl-dev liblmdb-dev libinih-dev libjansson-dev zlib1g-dev
 	libcmocka-dev
+	libc-ares-dev libcurl4-openssl-dev # mailsyncctl setup: DNS and HTTPS
 	clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
 	openssl ca-certificates           # test CA and certificates
 	dovecot-imapd dovecot-pop3d       # real servers for integration tests
@@ -20,6 +21,7 @@ packages=(
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 	git-email                         # git send-email --sendmail-cmd (send tests)
 	zsh                               # checks the installed zsh completion
+	dnsmasq-base                      # a local DNS server for the setup tests
 )
 if [[ "${1:-}" == "--all" ]]; then
 	packages+=(isync mpop msmtp fetchmail procmail)   # benchmark peers

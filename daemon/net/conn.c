@@ -1068,3 +1068,23 @@ net__conn_new_with_addrs(uv_loop_t *loop, const struct net_conn_params *params,
 	*conn_r = conn;
 	return MS_OK;
 }
+
+int
+net_conn_new_at(uv_loop_t *loop, const struct net_conn_params *params,
+		const char *addr, struct net_conn **conn_r,
+		struct ms_err *err_r)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", (unsigned)params->port);
+	if (getaddrinfo(addr, port, &hints, &res) != 0 || res == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "%s: not an IP address",
+				  addr);
+	return net__conn_new_with_addrs(loop, params, res, conn_r, err_r);
+}

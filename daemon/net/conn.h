@@ -92,6 +92,16 @@ struct net_conn_params {
 int net_conn_new(uv_loop_t *loop, const struct net_conn_params *params,
 		 struct net_conn **conn_r, struct ms_err *err_r) MS_WUR;
 
+/*
+ * Like net_conn_new(), but connects to addr, an IP address literal
+ * resolved elsewhere (mailsyncctl setup asks its own DNS server), while
+ * params->host still names the server for SNI and certificate
+ * verification.  MS_EINVAL when addr is not an IP literal.
+ */
+int net_conn_new_at(uv_loop_t *loop, const struct net_conn_params *params,
+		    const char *addr, struct net_conn **conn_r,
+		    struct ms_err *err_r) MS_WUR;
+
 void net_conn_ref(struct net_conn *conn);
 /* Drops a reference taken with net_conn_ref(); sets *connp = NULL. */
 void net_conn_unref(struct net_conn **connp);

@@ -1,0 +1,126 @@
+/*
+ * setup_choose.c - which of the probed servers `mailsyncctl setup`
+ * recommends, as pure functions of the candidates (unit-tested): only a
+ * server whose probe succeeded (TLS verified, capabilities read); IMAP
+ * over POP3 unless --pop3 asks otherwise; implicit TLS over STARTTLS
+ * (RFC 8314); then the more authoritative source (the provider's
+ * autoconfig file, its SRV records, the MX host's domain, a guess); then
+ * SRV priority and weight; then the order found.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "setup.h"
+
+/* Providers that refuse passwords (app passwords aside) for IMAP, POP3
+ * and SMTP: Google since 2022, Microsoft 365 and Outlook.com since 2022
+ * ("basic authentication" retired). */
+static const struct {
+	const char *suffix;
+	const char *name;
+} setup_oauth_only[] = {
+	{ "gmail.com", "Google" },
+	{ "googlemail.com", "Google" },
+	{ "google.com", "Google" },
+	{ "outlook.com", "Microsoft" },
+	{ "office365.com", "Microsoft" },
+	{ "hotmail.com", "Microsoft" },
+	{ "live.com", "Microsoft" },
+};
+
+static bool
+setup_host_in(const char *host, const char *domain)
+{
+	size_t h = strlen(host), d = strlen(domain);
+
+	while (h > 0 && host[h - 1] == '.')
+		h--;		/* a trailing dot: the root */
+	if (h < d || strncasecmp(host + h - d, domain, d) != 0)
+		return false;
+	return h == d || host[h - d - 1] == '.';
+}
+
+const char *
+setup_oauth_provider(const char *host)
+{
+	for (size_t i = 0; i < sizeof(setup_oauth_only) /
+	     sizeof(setup_oauth_only[0]); i++)
+		if (setup_host_in(host, setup_oauth_only[i].suffix))
+			return setup_oauth_only[i].name;
+	return NULL;
+}
+
+/* The most authoritative source that proposed it: 0 is best. */
+static unsigned
+setup_source_rank(unsigned sources)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (sources & (1u << i))
+			return i;
+	return 4;
+}
+
+/* Negative when a is better than b. */
+static int
+setup_compare(const struct setup_cand *a, const struct setup_cand *b,
+	      enum probe_proto want)
+{
+	if ((a->proto == want) != (b->proto == want))
+		return a->proto == want ? -1 : 1;
+	if (a->tls != b->tls)
+		return a->tls == PROBE_TLS_IMPLICIT ? -1 : 1;
+	if (setup_source_rank(a->sources) != setup_source_rank(b->sources))
+		return setup_source_rank(a->sources) <
+		       setup_source_rank(b->sources) ? -1 : 1;
+	if (a->srv_priority != b->srv_priority)
+		return a->srv_priority < b->srv_priority ? -1 : 1;
+	if (a->srv_weight != b->srv_weight)
+		return a->srv_weight > b->srv_weight ? -1 : 1;
+	return 0;
+}
+
+static int
+setup_choose(const struct setup_found *f, bool is_incoming,
+	     enum probe_proto want)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < f->n; i++) {
+		const struct setup_cand *c = &f->cands[i];
+
+		if (!c->is_ok || (c->proto == PROBE_SMTP) == is_incoming)
+			continue;
+		if (best < 0 || setup_compare(c, &f->cands[best], want) < 0)
+			best = (int)i;
+	}
+	return best;
+}
+
+int
+setup_choose_incoming(const struct setup_found *f, bool want_pop3)
+{
+	return setup_choose(f, true, want_pop3 ? PROBE_POP3 : PROBE_IMAP);
+}
+
+int
+setup_choose_outgoing(const struct setup_found *f)
+{
+	return setup_choose(f, false, PROBE_SMTP);
+}
+
+void
+setup_sources_name(unsigned sources, char *buf, size_t size)
+{
+	static const char *const names[] = { "autoconfig", "SRV", "MX",
+		"guess" };
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < 4; i++) {
+		if (!(sources & (1u << i)) || o >= size)
+			continue;
+		o += (size_t)snprintf(buf + o, size - o, "%s%s",
+				      o > 0 ? "+" : "", names[i]);
+	}
+}
