@@ -378,7 +378,8 @@ setup_config_path(const struct cli *cli, char **path_r)
 	return *path_r != NULL ? MS_OK : MS_ENOMEM;
 }
 
-/* An existing file must load, and must not have the account yet. */
+/* The account must not exist yet.  A file that does not load (one with
+ * no account yet does not) is judged with the new account added. */
 static int
 setup_config_precheck(const char *path, const char *name)
 {
@@ -389,13 +390,8 @@ setup_config_precheck(const char *path, const char *name)
 	if (access(path, F_OK) != 0)
 		return MS_OK;
 	cfg_report_init(&rep);
-	if (cfg_load(path, cfg_env_system(), &cfg, &rep) != MS_OK) {
-		fprintf(stderr, "mailsyncctl: setup: %s has problems; fix "
-			"them first (or use -c FILE for another file):\n",
-			path);
-		cfg_report_print(&rep, stderr);
-		rc = MS_ECONFIG;
-	} else if (cfg_account_find(cfg, name) != NULL) {
+	if (cfg_load(path, cfg_env_system(), &cfg, &rep) == MS_OK &&
+	    cfg_account_find(cfg, name) != NULL) {
 		fprintf(stderr, "mailsyncctl: setup: %s already has "
 			"[account %s]; choose another name with --account "
 			"NAME\n", path, name);

@@ -21,6 +21,7 @@ struct setup_probe_run {
 	struct setup_cand *cand;
 	setup_probe_cb *cb;
 	void *arg;
+	bool is_connected;		/* on_connected fired */
 };
 
 static void
@@ -63,6 +64,7 @@ setup_probe_connected_cb(struct net_conn *conn, void *arg)
 {
 	struct setup_probe_run *r = arg;
 
+	r->is_connected = true;
 	snprintf(r->cand->addr, sizeof(r->cand->addr), "%s",
 		 net_conn_peer_addr(conn));
 	/* Every protocol here waits for the server's greeting. */
@@ -110,6 +112,10 @@ setup_probe_close_cb(struct net_conn *conn, int reason,
 	c->is_done = true;
 	c->is_ok = probe_is_ok(&r->probe);
 	c->res = *probe_get_result(&r->probe);
+	/* Before the protocol began, the connection's words say it all
+	 * (refused, timed out, the certificate and its names). */
+	if (!r->is_connected && reason != MS_OK)
+		snprintf(c->res.why, sizeof(c->res.why), "%s", err->msg);
 	probe_deinit(&r->probe);
 	r->cb(c, r->arg);
 	free(r);

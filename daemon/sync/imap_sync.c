@@ -159,6 +159,9 @@ imap_sync_start(const struct imap_sync_params *params,
 		free(as);
 		return ms_err_set(err_r, rc, "commits: %s", ms_strerror(rc));
 	}
+	if (as->behind != NULL)
+		sync_commit_behind_on_retired(as->behind, sync_commit_on_retired,
+					      as);
 	as->after_discovery = sync_pass_folders;
 	as->after_folders = sync_pass_end;
 	*sync_r = as;

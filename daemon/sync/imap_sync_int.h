@@ -192,6 +192,10 @@ struct imap_sync {
 	/* Full batches commit behind the pass (sync_commit.h); NULL
 	 * without a loop: every commit in place. */
 	struct sync_commit_behind *behind;
+	/* The step that waits for a commit on the pool (sync_commit_then());
+	 * NULL: none. */
+	void (*commit_then)(struct imap_sync *as);
+	bool is_commit_handed;		/* its batch is on the pool */
 	enum sync_step step;
 	sync_event_fn *on_event;	/* the part under way; NULL: none */
 	sync_next_fn *after_discovery;
@@ -239,6 +243,18 @@ int sync_commit(struct imap_sync *as);
 /* When the batch is past its budget: hands it to a pool thread to
  * commit (sync_commit.h), or commits it. */
 int sync_commit_if_full(struct imap_sync *as);
+/*
+ * sync_commit() without holding the loop: the batch (with the watermark)
+ * commits on a pool thread, after the one behind the pass, and then(as)
+ * runs on a later loop turn (at once when there is nothing to commit, or
+ * in place without a loop).  Nothing else of the pass may run meanwhile
+ * (no command in flight).  A store error fails the pass, and a pass that
+ * closes meanwhile never gets then().
+ */
+void sync_commit_then(struct imap_sync *as,
+		      void (*then)(struct imap_sync *as));
+/* The pool's commit retired (sync_commit_behind_on_retired()). */
+void sync_commit_on_retired(void *arg);
 /* A batch operation could not be queued (out of memory): fatal. */
 bool sync_batch_ok(struct imap_sync *as, int rc);
 /* The folder under way failed (logged; what is complete stays). */

@@ -21,6 +21,8 @@ struct sync_commit_behind {
 	bool is_handed;			/* batch is the worker's until joined */
 	bool is_queued;			/* after_work not yet called */
 	bool is_orphan;			/* freed by the pass: after_work frees */
+	void (*on_retired)(void *arg);	/* the pass's, NULL: none */
+	void *arg;
 	/* Under mu: */
 	bool is_worked;
 	int rc;
@@ -96,6 +98,16 @@ sync_commit_behind_after_work(uv_work_t *w, int status)
 	}
 	if (c->is_orphan)
 		sync_commit_behind_destroy(c);
+	else if (c->on_retired != NULL)
+		c->on_retired(c->arg);
+}
+
+void
+sync_commit_behind_on_retired(struct sync_commit_behind *c,
+			      void (*fn)(void *arg), void *arg)
+{
+	c->on_retired = fn;
+	c->arg = arg;
 }
 
 bool

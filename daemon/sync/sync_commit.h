@@ -61,6 +61,14 @@ int sync_commit_behind_join(struct sync_commit_behind *c,
 			    struct ms_err *err_r) MS_WUR;
 
 /*
+ * fn(arg) runs on the loop each time a commit handed out is retired: its
+ * result can then be joined without waiting, and another batch handed
+ * out.  Never after sync_commit_behind_free().
+ */
+void sync_commit_behind_on_retired(struct sync_commit_behind *c,
+				   void (*fn)(void *arg), void *arg);
+
+/*
  * Frees it; a commit under way finishes first on its thread and the loop
  * frees what is left when it retires the request (the store must outlive
  * that: the loop runs until then).  NULL-safe; sets *cp to NULL.

@@ -301,18 +301,24 @@ sync_run_end(struct imap_sync *as)
 	as->has_run = false;
 }
 
-/* DONE: the folder is done (or failed): on with the next. */
+/* The folder's last batch is committed: on with the next. */
+static void
+sync_folder_committed(struct imap_sync *as)
+{
+	sync_run_end(as);
+	as->sum.folders_done++;
+	sync_progress(as);
+	sync_folder_next(as);
+}
+
+/* DONE: the folder is done (or failed): its last batch commits on the
+ * pool (the loop never waits for its fsync), then the next folder. */
 static void
 sync_folder_done(struct imap_sync *as)
 {
 	if (as->is_closing)
 		return;
-	if (sync_commit(as) < 0)
-		return;
-	sync_run_end(as);
-	as->sum.folders_done++;
-	sync_progress(as);
-	sync_folder_next(as);
+	sync_commit_then(as, sync_folder_committed);
 }
 
 /*
@@ -321,21 +327,29 @@ sync_folder_done(struct imap_sync *as)
  * is stored); else the UIDs are diffed (is_uid_check: DIFF comes next).
  */
 static void
-sync_folder_check(struct imap_sync *as)
+sync_folder_check_count(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
 	struct store_folder now;
 
+	if (store_folder_get(as->params.store, r->fold->id, &now,
+			     NULL) == MS_OK && now.local_count != r->exists) {
+		r->is_uid_check = true;
+		r->is_fetching = false;
+	}
+	sync_folder_step_done(as);
+}
+
+static void
+sync_folder_check(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
 	store_msg_iter_free(&r->it);
 	if (r->mode == SYNC_MODE_CONDSTORE && !r->is_uid_check) {
-		if (sync_commit(as) < 0)
-			return;
-		if (store_folder_get(as->params.store, r->fold->id, &now,
-				     NULL) == MS_OK &&
-		    now.local_count != r->exists) {
-			r->is_uid_check = true;
-			r->is_fetching = false;
-		}
+		/* The count is the store's, with the batch committed. */
+		sync_commit_then(as, sync_folder_check_count);
+		return;
 	}
 	sync_folder_step_done(as);
 }
@@ -356,8 +370,7 @@ sync_folder_settle(struct imap_sync *as)
 		/* No final state (the watermark stays before the message
 		 * not stored, HIGHESTMODSEQ is not recorded), but the
 		 * stored messages' local changes are pushed. */
-		if (sync_commit(as) == MS_OK)
-			sync_folder_step_done(as);
+		sync_commit_then(as, sync_folder_step_done);
 		return;
 	}
 	st.uidvalidity = r->uidvalidity;
@@ -377,8 +390,7 @@ sync_folder_settle(struct imap_sync *as)
 	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
 							&st, mask)))
 		return;
-	if (sync_commit(as) == MS_OK)
-		sync_folder_step_done(as);
+	sync_commit_then(as, sync_folder_step_done);
 }
 
 /* PUSH: the folder's pending local changes (sync_push.c), which report

@@ -192,6 +192,71 @@ sync_commit_if_full(struct imap_sync *as)
 	return MS_OK;
 }
 
+/*
+ * One step of sync_commit_then(), run again each time a commit on the
+ * pool is retired: the commit before is joined (it is finished by then),
+ * the batch with the watermark is handed out, and once that one is joined
+ * too the waiting step goes on.
+ */
+static void
+sync_commit_then_step(struct imap_sync *as)
+{
+	void (*then)(struct imap_sync *as) = as->commit_then;
+	struct ms_err err = { 0 };
+
+	if (then == NULL || as->is_closing ||
+	    !sync_commit_behind_is_finished(as->behind))
+		return;
+	if (sync_commit_join(as) < 0) {
+		as->commit_then = NULL;
+		return;
+	}
+	if (!as->is_commit_handed) {
+		/* The request before is retired on a later turn. */
+		if (!sync_commit_behind_is_ready(as->behind))
+			return;
+		if (sync_commit_watermark(as) < 0) {
+			as->commit_then = NULL;
+			return;
+		}
+		if (store_batch_count(as->batch) > 0) {
+			if (sync_commit_behind_start(as->behind,
+						     as->params.loop, &as->batch,
+						     &err) == MS_OK) {
+				as->is_commit_handed = true;
+				return;
+			}
+			/* Not queued: in place after all. */
+			if (sync_commit(as) < 0) {
+				as->commit_then = NULL;
+				return;
+			}
+		}
+	}
+	as->is_commit_handed = false;
+	as->commit_then = NULL;
+	sync_progress(as);
+	then(as);
+}
+
+void
+sync_commit_then(struct imap_sync *as, void (*then)(struct imap_sync *as))
+{
+	if (as->behind == NULL || as->params.loop == NULL) {
+		if (sync_commit(as) == MS_OK)
+			then(as);
+		return;
+	}
+	as->commit_then = then;
+	sync_commit_then_step(as);
+}
+
+void
+sync_commit_on_retired(void *arg)
+{
+	sync_commit_then_step(arg);
+}
+
 /* A batch operation could not be queued (out of memory): fatal. */
 bool
 sync_batch_ok(struct imap_sync *as, int rc)

@@ -98,11 +98,73 @@ test_commit_behind(void **state)
 	tsu_rmdir(dir);
 }
 
+struct sc_retired {
+	struct sync_commit_behind *c;
+	struct store *s;
+	uint32_t folder;
+	unsigned calls;
+	uint32_t count_seen;	/* records in the store at the call */
+	bool was_finished;
+};
+
+static void
+sc_on_retired(void *arg)
+{
+	struct sc_retired *r = arg;
+
+	r->calls++;
+	r->count_seen = sc_count(r->s, r->folder);
+	r->was_finished = sync_commit_behind_is_finished(r->c);
+}
+
+/* The pass's forced commits wait for the pool through on_retired: it
+ * fires once per commit, on the loop, with the commit finished (joining
+ * does not wait), and never after the free. */
+static void
+test_on_retired(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct sc_retired r = { 0 };
+	struct store_batch *b = NULL;
+	struct ms_err err = { 0 };
+	uv_loop_t loop;
+
+	(void)state;
+	r.s = tsu_open(dir, 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(store_folder_ensure(r.s, "a", "INBOX", '/', 0,
+					     &r.folder, &err), MS_OK);
+	assert_int_equal(store_batch_new(r.s, &b), MS_OK);
+	assert_int_equal(sync_commit_behind_new(r.s, &r.c), MS_OK);
+	sync_commit_behind_on_retired(r.c, sc_on_retired, &r);
+	sc_fill(b, r.s, r.folder, 1, 50);
+	assert_int_equal(sync_commit_behind_start(r.c, &loop, &b, &err), MS_OK);
+	assert_int_equal(r.calls, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.count_seen, 50);
+	assert_true(r.was_finished);
+	assert_int_equal(sync_commit_behind_join(r.c, &err), MS_OK);
+	assert_true(sync_commit_behind_is_ready(r.c));
+
+	sc_fill(b, r.s, r.folder, 51, 50);
+	assert_int_equal(sync_commit_behind_start(r.c, &loop, &b, &err), MS_OK);
+	sync_commit_behind_free(&r.c);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(sc_count(r.s, r.folder), 100);
+	store_batch_free(&b);
+	store_close(&r.s);
+	tsu_rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commit_behind),
+		cmocka_unit_test(test_on_retired),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

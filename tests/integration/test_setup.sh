@@ -1,0 +1,280 @@
+#!/bin/bash
+# mailsyncctl setup ADDRESS against real servers on loopback: a private
+# DNS server (dnsmasq) with SRV, MX and address records for test domains,
+# an HTTPS server with autoconfig files (certificate from the fixtures'
+# CA), the fixture Dovecot (IMAP, POP3) and SMTP receiver as the probed
+# hosts.  Cases: autoconfig only (the account written into a new file,
+# 0600, then synced with mailsyncd --once), SRV only (appended to an
+# existing file whose comments stay, a running daemon reloaded), guesses
+# on the standard ports (under the MX host's domain and the address's
+# own), conflicting sources (the verified probe wins), a plaintext-only
+# host and a certificate for another name (both refused, with why).
+#
+# Guesses use the standard ports (993, 143, 465, 587, 443): the test runs
+# as root (as the Dovecot fixture does) and puts a TCP forwarder on those
+# ports of its own loopback addresses (127.77.x.y), so nothing in
+# mailsyncctl knows it is being tested.
+LIB="$MS_SOURCE_DIR/tests/integration/lib"
+. "$LIB/dovecot.sh"
+. "$LIB/smtp.sh"
+. "$LIB/dns.sh"
+ms_trap_install
+
+FAILS=0
+fail() { printf 'FAIL: %s\n' "$*" >&2; FAILS=$((FAILS + 1)); }
+ok() { printf 'ok: %s\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || { ms_missing "test_setup binds ports 443 and 993 on 127.77.x.y: run as root"; exit $?; }
+
+T="$(ms_tmpdir_make ms-setup)" || exit 1
+ms_cleanup_add "ms_tmpdir_remove '$T' 0"
+
+# One certificate from the fixtures' CA for every test domain but
+# other.test (the wrong-name case), also presented by Dovecot and the SMTP
+# receiver (they read MS_TLS_CERT when they start).
+ms_tls_ensure || exit 1
+_ms_tls_leaf "$MS_TLS_DIR" setup localhost \
+	"DNS:localhost, DNS:*.ac.test, DNS:*.srv.test, DNS:*.guess.test, DNS:*.provider.test, DNS:*.mix.test, DNS:*.plain.test, IP:127.0.0.1" || exit 1
+openssl x509 -req -in "$MS_TLS_DIR/setup.csr" -CA "$MS_TLS_CA" -CAkey "$MS_TLS_CA_KEY" \
+	-CAcreateserial -days 30 -sha256 -extfile "$MS_TLS_DIR/setup.ext" \
+	-out "$MS_TLS_DIR/setup.pem" 2>/dev/null || exit 1
+export MS_TLS_CERT="$MS_TLS_DIR/setup.pem" MS_TLS_KEY="$MS_TLS_DIR/setup.key"
+
+dovecot_start || exit $?
+smtp_sink_start --tls implicit || exit $?
+mkdir -p "$T/home" "$T/run" && chmod 0700 "$T/run"
+dovecot_doveadm save -u "$MS_USER1" -m INBOX < "$(ms_corpus_dir 2>/dev/null || echo "$MS_CORPUS")/messages/cpython/0683.eml" ||
+	{ fail "cannot put a message into INBOX"; exit 1; }
+
+# Two loopback addresses of our own: one for the web server and the
+# guessed hosts, one nobody listens on.
+A="127.77.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
+SMTP_PLAIN_PORT=""
+
+# --- the web server: autoconfig files ------------------------------------------
+mkdir -p "$T/www/mail"
+autoconfig()
+{
+	# autoconfig FILE IMAP-HOST IMAP-PORT IMAP-SOCKET SMTP-HOST SMTP-PORT EXTRA
+	cat > "$1" <<EOX
+<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="test">
+    <domain>test</domain>
+    <displayName>Test &amp; Co</displayName>
+    <incomingServer type="imap">
+      <hostname>$2</hostname>
+      <port>$3</port>
+      <socketType>$4</socketType>
+      <username>%EMAILLOCALPART%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+    $7
+    <outgoingServer type="smtp">
+      <hostname>$5</hostname>
+      <port>$6</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>
+EOX
+}
+# ac.test names localhost, which mailsyncd (the system's resolver) finds too.
+autoconfig "$T/www/mail/config-v1.1.xml" localhost "$MS_IMAPS_PORT" SSL \
+	localhost "$MS_SMTP_PORT" \
+	"<incomingServer type=\"pop3\"><hostname>localhost</hostname><port>$MS_POP3S_PORT</port><socketType>SSL</socketType></incomingServer>"
+# mix.test: autoconfig says implicit TLS on the plaintext port (wrong),
+# SRV gives the right port; and a POP3 server marked plain.
+autoconfig "$T/www/mix.xml" imap.mix.test "$MS_IMAP_PORT" SSL \
+	smtp.mix.test "$MS_SMTP_PORT" \
+	"<incomingServer type=\"pop3\"><hostname>imap.mix.test</hostname><port>$MS_POP3_PORT</port><socketType>plain</socketType></incomingServer>"
+"$MS_PYTHON" "$LIB/https_serve.py" --dir "$T/www" --cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" \
+	--addr "$A" --port 443 --port-file "$T/https.port" --log "$T/https.log" > "$T/https.out" 2>&1 &
+HTTPS_PID=$!
+ms_cleanup_add "ms_pid_stop $HTTPS_PID https"
+ms_wait_port_file "$T/https.port" "$HTTPS_PID" "https server" "$T/https.out" > /dev/null || exit 1
+
+# --- standard ports on $A, forwarded to the fixtures ------------------------------
+"$MS_PYTHON" "$LIB/tcp_forward.py" --addr "$A" --ready "$T/fwd.ready" \
+	"993=$MS_IMAPS_PORT" "143=$MS_IMAP_PORT" "465=$MS_SMTP_PORT" > "$T/fwd.out" 2>&1 &
+FWD_PID=$!
+ms_cleanup_add "ms_pid_stop $FWD_PID forward"
+ms_wait_port_file "$T/fwd.ready" "$FWD_PID" "forwarder" "$T/fwd.out" > /dev/null || exit 1
+
+# --- DNS ---------------------------------------------------------------------------
+dns_start --domain test \
+	"host-record=autoconfig.ac.test,$A" \
+	"srv-host=_imaps._tcp.srv.test,imap.srv.test,$MS_IMAPS_PORT,0,0" \
+	"srv-host=_imap._tcp.srv.test,imap.srv.test,$MS_IMAP_PORT,0,0" \
+	"srv-host=_pop3s._tcp.srv.test,pop.srv.test,$MS_POP3S_PORT,10,0" \
+	"srv-host=_pop3._tcp.srv.test,pop.srv.test,$MS_POP3_PORT,10,0" \
+	"srv-host=_submissions._tcp.srv.test,smtp.srv.test,$MS_SMTP_PORT,0,0" \
+	"srv-host=_submission._tcp.srv.test" \
+	"host-record=imap.srv.test,127.0.0.1" \
+	"host-record=pop.srv.test,127.0.0.1" \
+	"host-record=smtp.srv.test,127.0.0.1" \
+	"mx-host=guess.test,mx1.provider.test,10" \
+	"host-record=imap.guess.test,$A" \
+	"host-record=smtp.provider.test,$A" \
+	"host-record=autoconfig.mix.test,$A" \
+	"host-record=imap.mix.test,127.0.0.1" \
+	"host-record=smtp.mix.test,127.0.0.1" \
+	"srv-host=_imaps._tcp.mix.test,imap.mix.test,$MS_IMAPS_PORT,0,0" \
+	"srv-host=_imaps._tcp.other.test,imap.other.test,$MS_IMAPS_PORT,0,0" \
+	"host-record=imap.other.test,127.0.0.1" \
+	|| exit $?
+
+RES="127.0.0.1:$MS_DNS_PORT"
+# The user's environment: a home of its own, no config yet.
+export HOME="$T/home" XDG_RUNTIME_DIR="$T/run"
+unset XDG_CONFIG_HOME MAILSYNC_CONFIG XDG_DATA_HOME
+printf '#!/bin/sh\nprintf %%s "%s"\n' "$MS_PASS1" > "$T/pw.sh"
+chmod 0700 "$T/pw.sh"
+
+setup()
+{
+	# setup ARGS...: mailsyncctl setup, bounded; stdout+stderr in $T/out.
+	timeout 120 "$MAILSYNCCTL" setup --resolver "$RES" --ca-file "$MS_TLS_CA" "$@" > "$T/out" 2>&1
+}
+row() { grep -E "^[ *] *[0-9]+  $1 +$2 " "$T/out"; }
+
+# --- autoconfig only: a new file, then mailsyncd --once -----------------------------
+CONF="$HOME/.config/mailsync/config.ini"
+if setup alice@ac.test --password-cmd "$T/pw.sh" --yes; then
+	ok "autoconfig: setup wrote the account"
+else
+	fail "autoconfig: setup failed: $(cat "$T/out")"
+fi
+row IMAP "localhost:$MS_IMAPS_PORT" | grep -q '^\*.*implicit  autoconfig .*ok: TLSv1.[23] verified, auth .*PLAIN' &&
+	ok "autoconfig: IMAP over implicit TLS recommended" || fail "autoconfig IMAP row: $(cat "$T/out")"
+row POP3 "localhost:$MS_POP3S_PORT" | grep -q '^ .* ok: ' && ok "autoconfig: POP3 shown, not chosen" ||
+	fail "autoconfig POP3 row: $(cat "$T/out")"
+row SMTP "localhost:$MS_SMTP_PORT" | grep -q '^\*.*ok: ' && ok "autoconfig: SMTP chosen" ||
+	fail "autoconfig SMTP row: $(cat "$T/out")"
+grep -q "Host: autoconfig.ac.test\|^autoconfig.ac.test" "$T/https.log" && grep -q 'config-v1.1.xml?emailaddress=alice@ac.test' "$T/https.log" &&
+	ok "autoconfig fetched from https://autoconfig.ac.test (port 443, through --resolver)" ||
+	fail "https log: $(cat "$T/https.log")"
+! grep -q 'guess' "$T/out" && ok "autoconfig: no guessing once servers worked" || fail "guesses made: $(cat "$T/out")"
+if [ -f "$CONF" ] && [ "$(stat -c %a "$CONF")" = 600 ]; then
+	ok "new config file $CONF, mode 0600"
+else
+	fail "config file: $(ls -l "$CONF" 2>&1)"
+fi
+grep -q "^\[account ac.test\]" "$CONF" && grep -q "^host = localhost" "$CONF" &&
+	grep -q "^port = $MS_IMAPS_PORT" "$CONF" && grep -q '^tls = implicit' "$CONF" &&
+	grep -q "^user = $MS_USER1\$" "$CONF" && grep -q "^password_cmd = $T/pw.sh" "$CONF" &&
+	grep -q "^smtp_host = localhost" "$CONF" && grep -q "^ca_file = $MS_TLS_CA" "$CONF" &&
+	ok "account section as expected" || fail "section: $(cat "$CONF")"
+! grep -q "$MS_PASS1" "$CONF" && ok "no password in the file" || fail "the password is in the file"
+"$MAILSYNCD" -c "$CONF" --check-config > "$T/check" 2>&1 && ok "--check-config accepts it" ||
+	fail "--check-config: $(cat "$T/check")"
+if timeout 120 "$MAILSYNCD" --once ac.test > "$T/once" 2>&1; then
+	ok "mailsyncd --once syncs the written account"
+else
+	fail "--once: $(cat "$T/once")"
+fi
+n="$(find "$HOME/Mail/ac.test" -type f -path '*/new/*' -o -type f -path '*/cur/*' 2>/dev/null | wc -l)"
+[ "$n" -ge 1 ] && ok "the message is in ~/Mail/ac.test ($n file)" || fail "Maildir: $n files"
+
+# --- SRV only, into an existing file with comments; the daemon reloads ---------------
+CONF2="$T/existing.ini"
+cat > "$CONF2" <<EOC
+; my own notes, kept
+[general]
+store = $T/store2   ; inline comment
+socket = $T/run/ms2.sock
+
+# an account of before
+[account old]
+protocol = imap
+host = localhost
+port = $MS_IMAPS_PORT
+ca_file = $MS_TLS_CA
+user = $MS_USER1
+password_cmd = $T/pw.sh
+EOC
+chmod 0640 "$CONF2"
+"$MAILSYNCD" -c "$CONF2" > "$T/daemon.log" 2>&1 &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+for ((i = 0; i < 100; i++)); do [ -S "$T/run/ms2.sock" ] && break; sleep 0.1; done
+before="$(cat "$CONF2")"
+if setup bob@srv.test --password-cmd "$T/pw.sh" --account srvacct --yes -c "$CONF2"; then
+	ok "SRV: setup wrote the account"
+else
+	fail "SRV: setup failed: $(cat "$T/out")"
+fi
+row IMAP "imap.srv.test:$MS_IMAPS_PORT" | grep -q '^\*.*implicit  SRV .*ok: ' && ok "SRV: _imaps chosen" ||
+	fail "SRV IMAP row: $(cat "$T/out")"
+row IMAP "imap.srv.test:$MS_IMAP_PORT" | grep -q '^ .*STARTTLS  SRV .*ok: ' && ok "SRV: _imap probed with STARTTLS" ||
+	fail "SRV STARTTLS row: $(cat "$T/out")"
+grep -q '_submission._tcp.srv.test: not offered' "$T/out" && ok "SRV: target \".\" reported as not offered" ||
+	fail "SRV '.': $(cat "$T/out")"
+[ "$(head -c "${#before}" "$CONF2")" = "$before" ] && ok "existing file: every byte kept, comments too" ||
+	fail "existing file changed: $(cat "$CONF2")"
+[ "$(stat -c %a "$CONF2")" = 640 ] && ok "existing file keeps its mode" || fail "mode: $(stat -c %a "$CONF2")"
+grep -q 'mailsyncd reloaded' "$T/out" && ok "the running daemon was reloaded" || fail "reload: $(cat "$T/out")"
+for ((i = 0; i < 100; i++)); do grep -q 'srvacct' "$T/daemon.log" && break; sleep 0.1; done
+grep -q 'srvacct' "$T/daemon.log" && ok "the daemon knows the new account" || fail "daemon log: $(tail -5 "$T/daemon.log")"
+ms_pid_stop "$DPID" mailsyncd && ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
+setup bob@srv.test --password-cmd "$T/pw.sh" --account srvacct --yes -c "$CONF2"
+grep -q 'already has \[account srvacct\]' "$T/out" && ok "an existing account name is refused" ||
+	fail "duplicate: $(cat "$T/out")"
+
+# --- guesses on the standard ports: MX host's domain, then the address's ---------------
+if setup carol@guess.test --dry-run; then ok "guess: setup found servers"; else fail "guess: $(cat "$T/out")"; fi
+row IMAP "imap.guess.test:993" | grep -q '^\*.*implicit  guess .*ok: ' && ok "guess: imap.guess.test:993 chosen" ||
+	fail "guess IMAP: $(cat "$T/out")"
+row IMAP "imap.guess.test:143" | grep -q 'STARTTLS  guess .*ok: ' && ok "guess: imap.guess.test:143 with STARTTLS" ||
+	fail "guess IMAP 143: $(cat "$T/out")"
+row SMTP "smtp.provider.test:465" | grep -q '^\*.*implicit  MX .*ok: ' && ok "guess: smtp under the MX host's domain chosen" ||
+	fail "MX SMTP: $(cat "$T/out")"
+row SMTP "smtp.provider.test:587" | grep -q 'refused: .*connection refused' && ok "guess: closed port refused with why" ||
+	fail "MX 587: $(cat "$T/out")"
+grep -q 'do not exist: .*pop.guess.test' "$T/out" && ok "guess: missing hosts listed" || fail "missing: $(cat "$T/out")"
+grep -q -- '--dry-run: nothing written' "$T/out" && ! grep -q 'guess.test' "$CONF" "$CONF2" &&
+	ok "--dry-run writes nothing" || fail "dry run wrote"
+
+# --- conflicting sources: the verified probe wins --------------------------------------
+if setup dave@mix.test --dry-run --autoconfig-url "https://autoconfig.mix.test/mix.xml"; then
+	ok "mix: setup found servers"
+else
+	fail "mix: $(cat "$T/out")"
+fi
+row IMAP "imap.mix.test:$MS_IMAP_PORT" | grep -q 'autoconfig .*refused: .*without TLS on this port' &&
+	ok "mix: autoconfig's wrong TLS mode refused, with the STARTTLS hint" || fail "mix autoconfig row: $(cat "$T/out")"
+row IMAP "imap.mix.test:$MS_IMAPS_PORT" | grep -q '^\*.*SRV .*ok: ' && ok "mix: SRV's verified server wins" ||
+	fail "mix SRV row: $(cat "$T/out")"
+row POP3 "imap.mix.test:$MS_POP3_PORT" | grep -q 'refused: the autoconfig file says plain' &&
+	ok "mix: a plain autoconfig server refused" || fail "mix plain: $(cat "$T/out")"
+
+# --- a certificate for another name --------------------------------------------------
+setup erin@other.test --dry-run
+row IMAP "imap.other.test:$MS_IMAPS_PORT" | grep -q 'refused: TLS certificate of imap.other.test.* refused: .*it is for .*localhost.*\*\.ac\.test' &&
+	ok "wrong name: refused, the certificate's names shown" || fail "wrong name: $(cat "$T/out")"
+grep -q 'no server of other.test passed the probe' "$T/out" && ok "wrong name: nothing proposed" ||
+	fail "other.test: $(cat "$T/out")"
+
+# --- a host offering only plaintext -------------------------------------------------------
+smtp_sink_stop
+smtp_sink_start --tls starttls --strip-starttls || exit $?
+dns_stop
+dns_start --domain test \
+	"srv-host=_submission._tcp.plain.test,smtp.plain.test,$MS_SMTP_PORT,0,0" \
+	"host-record=smtp.plain.test,127.0.0.1" || exit $?
+RES="127.0.0.1:$MS_DNS_PORT"
+setup frank@plain.test --dry-run
+row SMTP "smtp.plain.test:$MS_SMTP_PORT" | grep -q 'refused: offers no STARTTLS: plaintext only' &&
+	ok "plaintext-only host refused" || fail "plain: $(cat "$T/out")"
+
+# --- usage -----------------------------------------------------------------------------
+timeout 10 "$MAILSYNCCTL" setup not-an-address > "$T/out" 2>&1
+[ $? = 2 ] && grep -q 'not a mail address' "$T/out" && ok "a bad address is a usage error" ||
+	fail "bad address: $(cat "$T/out")"
+timeout 10 "$MAILSYNCCTL" setup a@b.test --resolver nonsense > "$T/out" 2>&1
+[ $? = 2 ] && grep -q -- '--resolver nonsense' "$T/out" && ok "a bad --resolver is a usage error" ||
+	fail "bad resolver: $(cat "$T/out")"
+
+[ "$FAILS" = 0 ] || { echo "$FAILS failure(s)"; exit 1; }
+echo "all ok"
