@@ -307,6 +307,10 @@ void sync_fetch_on_event(struct imap_sync *as, const struct imap_event *ev);
  * run.step_done. */
 void sync_rematch_start(struct imap_sync *as);
 void sync_rematch_on_event(struct imap_sync *as, const struct imap_event *ev);
+/* Adds the messages the REMATCH step leaves out (marked \Deleted on a
+ * server without UIDPLUS, and in no parked body) to run.known, so FETCH
+ * does not download them.  MS_OK or MS_ENOMEM. */
+int sync_rematch_known_add(struct imap_sync *as);
 /* NULL-safe; sets *rp to NULL. */
 void sync_rematch_free(struct sync_rematch **rp);
 

@@ -23,6 +23,12 @@
  * appended).  It is downloaded, and the parked change goes: appending the
  * body again would make a second copy.  A parked body without a
  * Message-ID waits for the content match.
+ *
+ * A server without UIDPLUS keeps what a reader deleted or moved away
+ * marked \Deleted (sync_push.c), and the store forgot it.  A message
+ * marked \Deleted whose Message-ID no parked body has is such a message
+ * (or one another client deleted): it is left out of the fetch, as it was
+ * before the change, instead of coming back into the mirror.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +62,7 @@ struct sync_rematch_body {
 struct sync_rematch_msg {
 	struct sync_rematch_key k;
 	uint32_t uid;
-	uint32_t flags;
+	uint32_t flags;		/* the server's, STORE_FLAG_* */
 	uint64_t modseq;
 	int64_t internal_date;
 };
@@ -70,6 +76,11 @@ struct sync_rematch {
 	size_t header_len;
 	bool has_header;	/* a BODY[...] came with this FETCH */
 	bool is_header_long;	/* longer than SYNC_REMATCH_HEADER_MAX */
+	/* Leave out messages marked \Deleted that match no parked body: no
+	 * UIDPLUS, and every parked body's Message-ID could be read. */
+	bool is_left_out_ok;
+	uint32_t *left_out;	/* their UIDs, ascending */
+	size_t n_left_out;
 	uint64_t n_bound, n_ambiguous, n_resized;
 	uint32_t max_uid;	/* the highest UID listed */
 };
@@ -87,6 +98,7 @@ sync_rematch_free(struct sync_rematch **rp)
 		free(rm->msgs[i].k.msgid);
 	free(rm->bodies);
 	free(rm->msgs);
+	free(rm->left_out);
 	free(rm);
 	*rp = NULL;
 }
@@ -157,11 +169,18 @@ sync_rematch_add_body(struct imap_sync *as, struct sync_rematch *rm,
 	struct sync_rematch_body *b = &rm->bodies[rm->n_bodies];
 	struct store_summary sum;
 
-	if (store_summary_get(as->params.store, c->hash, &sum, NULL) != MS_OK)
+	if (store_summary_get(as->params.store, c->hash, &sum, NULL) != MS_OK) {
+		/* Its Message-ID is unknown: it could be any message. */
+		rm->is_left_out_ok = false;
 		return;
-	if (sum.message_id[0] == '\0' ||
-	    store_body_size_get(as->params.store, c->hash, &b->k.size,
+	}
+	if (sum.message_id[0] == '\0') {
+		store_summary_deinit(&sum);
+		return;
+	}
+	if (store_body_size_get(as->params.store, c->hash, &b->k.size,
 				NULL) != MS_OK) {
+		rm->is_left_out_ok = false;
 		store_summary_deinit(&sum);
 		return;
 	}
@@ -175,7 +194,8 @@ sync_rematch_add_body(struct imap_sync *as, struct sync_rematch *rm,
 }
 
 /* The folder's parked bodies with a Message-ID, sorted, in *rm_r; NULL
- * when there are none.  False when out of memory (the account failed). */
+ * when there is nothing to match nor to leave out.  False when out of
+ * memory (the account failed). */
 static bool
 sync_rematch_load(struct imap_sync *as, struct sync_rematch **rm_r)
 {
@@ -185,23 +205,23 @@ sync_rematch_load(struct imap_sync *as, struct sync_rematch **rm_r)
 
 	*rm_r = NULL;
 	if (store_change_list_folder(as->params.store, as->run.fold->id,
-				     SYNC_CHANGES_MAX, &ch, &n, NULL) != MS_OK ||
-	    n == 0) {
+				     SYNC_CHANGES_MAX, &ch, &n, NULL) != MS_OK) {
 		free(ch);
 		return true;	/* the content match still finds them */
 	}
 	if ((rm = calloc(1, sizeof(*rm))) == NULL ||
-	    (rm->bodies = calloc(n, sizeof(*rm->bodies))) == NULL) {
+	    (n > 0 && (rm->bodies = calloc(n, sizeof(*rm->bodies))) == NULL)) {
 		free(rm);
 		free(ch);
 		sync_fail(as, MS_ENOMEM, "out of memory");
 		return false;
 	}
+	rm->is_left_out_ok = (as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0;
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].kind == STORE_CHANGE_APPEND && ch[i].uid != 0)
 			sync_rematch_add_body(as, rm, &ch[i]);
 	free(ch);
-	if (rm->n_bodies == 0) {
+	if (rm->n_bodies == 0 && !rm->is_left_out_ok) {
 		sync_rematch_free(&rm);
 		return true;
 	}
@@ -398,6 +418,81 @@ sync_rematch_resized(struct imap_sync *as, struct sync_rematch *rm)
 	return true;
 }
 
+static int
+sync_rematch_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Messages marked \Deleted whose Message-ID no parked body has: their
+ * UIDs, ascending, in rm->left_out (msgs sorted by Message-ID). */
+static bool
+sync_rematch_left_out(struct imap_sync *as, struct sync_rematch *rm)
+{
+	size_t lo, hi;
+
+	if (!rm->is_left_out_ok || rm->n_msgs == 0)
+		return true;
+	if ((rm->left_out = malloc(rm->n_msgs * sizeof(*rm->left_out))) ==
+	    NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < rm->n_msgs; i++) {
+		if ((rm->msgs[i].flags & STORE_FLAG_DELETED) == 0)
+			continue;
+		sync_rematch_bodies_of(rm, &rm->msgs[i].k, false, &lo, &hi);
+		if (lo == hi)
+			rm->left_out[rm->n_left_out++] = rm->msgs[i].uid;
+	}
+	qsort(rm->left_out, rm->n_left_out, sizeof(*rm->left_out),
+	      sync_rematch_uid_cmp);
+	return true;
+}
+
+int
+sync_rematch_known_add(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	const struct sync_rematch *rm = r->rematch;
+	struct sync_uid_range *v;
+	size_t n = 0, i = 0, j = 0, cap;
+
+	if (rm == NULL || rm->n_left_out == 0)
+		return MS_OK;
+	cap = r->n_known + rm->n_left_out;
+	if ((v = malloc(cap * sizeof(*v))) == NULL)
+		return MS_ENOMEM;
+	/* Both in UID order: merged, touching ranges joined. */
+	while (i < r->n_known || j < rm->n_left_out) {
+		struct sync_uid_range next;
+
+		if (j == rm->n_left_out ||
+		    (i < r->n_known && r->known[i].lo < rm->left_out[j])) {
+			next = r->known[i++];
+		} else {
+			next.lo = next.hi = rm->left_out[j++];
+		}
+		if (next.lo < r->fetch_from)
+			continue;
+		if (n > 0 && v[n - 1].hi != UINT32_MAX &&
+		    v[n - 1].hi + 1 >= next.lo) {
+			if (next.hi > v[n - 1].hi)
+				v[n - 1].hi = next.hi;
+			continue;
+		}
+		v[n++] = next;
+	}
+	free(r->known);
+	r->known = v;
+	r->n_known = n;
+	r->known_cap = cap;
+	r->known_i = 0;
+	return MS_OK;
+}
+
 /* The listing is over: match, then FETCH the rest.  A server that cannot
  * answer it (NO, BAD) gets the whole folder fetched. */
 static void
@@ -421,7 +516,8 @@ sync_rematch_done(struct imap_session *s, int rc,
 		return;
 	}
 	qsort(rm->msgs, rm->n_msgs, sizeof(*rm->msgs), sync_rematch_msg_cmp);
-	if (!sync_rematch_by_size(as, rm) || !sync_rematch_resized(as, rm))
+	if (!sync_rematch_by_size(as, rm) || !sync_rematch_resized(as, rm) ||
+	    !sync_rematch_left_out(as, rm))
 		return;
 	/* A UIDNEXT at or below a UID the server lists (a lagging replica,
 	 * whose UIDNEXT went backwards) would stop the fetch, and the
@@ -434,10 +530,11 @@ sync_rematch_done(struct imap_session *s, int rc,
 	log_info("acct=%s folder=%s re-matched %llu of %zu messages by size "
 		 "and Message-ID, not downloaded; %llu with the size and "
 		 "Message-ID of another are downloaded; %llu kept by the server "
-		 "in another form", as->name, r->fold->name,
+		 "in another form; %zu marked \\Deleted on the server left out",
+		 as->name, r->fold->name,
 		 (unsigned long long)rm->n_bound, rm->n_bodies,
 		 (unsigned long long)rm->n_ambiguous,
-		 (unsigned long long)rm->n_resized);
+		 (unsigned long long)rm->n_resized, rm->n_left_out);
 	r->step_done(as);
 }
 

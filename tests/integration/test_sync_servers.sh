@@ -137,6 +137,23 @@ find "$MAIL" -type f -name '*:2,*T*' | grep -q . &&
 	fail "$SC: commands: $(sort "$WORK/cmds" | uniq -c | tr '\n' ' ')"
 expect_lines "the missing UIDPLUS said (last pass: nothing to push)" 0 'has no UIDPLUS'
 expect_check
+# GNU imap4d changes UIDVALIDITY after an APPEND: the folder is matched
+# again, and the messages marked \Deleted that the store does not hold
+# stay away (not downloaded either).
+: > "$WORK/cmds"
+pass newuv
+expect_rc "UIDVALIDITY changed" 0
+expect_uids "INBOX still" "1 " INBOX
+expect_uids "Sub still" "1 2 " Sub
+[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 1/2 ] &&
+	ok "$SC: the mirror still holds 1 + 2 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files after the UIDVALIDITY change, expected 1 + 2"
+n="$(grep -c '^BODY ' "$WORK/cmds")"
+[ "$n" = 0 ] && ok "$SC: nothing downloaded again" || fail "$SC: $n bodies downloaded again: $(grep '^BODY ' "$WORK/cmds" | tr '\n' ' ')"
+expect_lines "said" 1 'folder=INBOX re-matched 1 of 1 messages .* 2 marked \\Deleted on the server left out'
+expect_check
+pass newuv
+expect_uids "and after one more pass" "1 " INBOX
 fake_stop
 
 # --- 1. No UIDPLUS, a server that rewrites what it stores: each file once --
