@@ -225,8 +225,9 @@ sync_rematch_load(struct imap_sync *as, struct sync_rematch **rm_r)
 		sync_rematch_free(&rm);
 		return true;
 	}
-	qsort(rm->bodies, rm->n_bodies, sizeof(*rm->bodies),
-	      sync_rematch_body_cmp);
+	if (rm->n_bodies > 0)
+		qsort(rm->bodies, rm->n_bodies, sizeof(*rm->bodies),
+		      sync_rematch_body_cmp);
 	*rm_r = rm;
 	return true;
 }
@@ -515,7 +516,9 @@ sync_rematch_done(struct imap_session *s, int rc,
 		r->step_done(as);
 		return;
 	}
-	qsort(rm->msgs, rm->n_msgs, sizeof(*rm->msgs), sync_rematch_msg_cmp);
+	if (rm->n_msgs > 0)
+		qsort(rm->msgs, rm->n_msgs, sizeof(*rm->msgs),
+		      sync_rematch_msg_cmp);
 	if (!sync_rematch_by_size(as, rm) || !sync_rematch_resized(as, rm) ||
 	    !sync_rematch_left_out(as, rm))
 		return;
