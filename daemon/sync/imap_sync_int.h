@@ -53,6 +53,7 @@ enum sync_step {
 /* A folder's steps, in their order (sync_folder.c says what each does). */
 enum sync_folder_step {
 	SYNC_FOLDER_SELECT = 0,
+	SYNC_FOLDER_REMATCH,
 	SYNC_FOLDER_CHANGES,
 	SYNC_FOLDER_DIFF,
 	SYNC_FOLDER_FETCH,
@@ -98,6 +99,7 @@ struct sync_missing {
 };
 
 struct sync_push;
+struct sync_rematch;
 
 struct sync_uid_range {
 	uint32_t lo, hi;
@@ -179,6 +181,7 @@ struct sync_run {
 	struct store_change *changes;
 	size_t n_changes, ci;
 	struct sync_push *push;	/* the push's plan and commands out */
+	struct sync_rematch *rematch;	/* REMATCH step (sync_rematch.c) */
 	struct ms_buf push_body;	/* an APPEND's body, being sent */
 	struct ms_buf push_crlf;
 };
@@ -312,6 +315,20 @@ void sync_run_end(struct imap_sync *as);
 /* The FETCH step: new messages; ends through run.step_done. */
 void sync_fetch_start(struct imap_sync *as);
 void sync_fetch_on_event(struct imap_sync *as, const struct imap_event *ev);
+
+/* --- re-match after a UIDVALIDITY change (sync_rematch.c) ----------------- */
+
+/* The REMATCH step: binds the folder's messages whose size and Message-ID
+ * are a parked body's without downloading them; ends through
+ * run.step_done. */
+void sync_rematch_start(struct imap_sync *as);
+void sync_rematch_on_event(struct imap_sync *as, const struct imap_event *ev);
+/* Adds the messages the REMATCH step leaves out (marked \Deleted on a
+ * server without UIDPLUS, and in no parked body) to run.known, so FETCH
+ * does not download them.  MS_OK or MS_ENOMEM. */
+int sync_rematch_known_add(struct imap_sync *as);
+/* NULL-safe; sets *rp to NULL. */
+void sync_rematch_free(struct sync_rematch **rp);
 
 /* --- folders a reader created (sync_create.c) ----------------------------- */
 

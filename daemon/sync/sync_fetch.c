@@ -560,7 +560,8 @@ sync_fetch_start(struct imap_sync *as)
 	 * selected: nothing new. */
 	if (r->has_uidnext && r->uidnext <= r->fetch_from)
 		r->is_all_sent = true;
-	else if ((rc = sync_fetch_load_known(as)) < 0) {
+	else if ((rc = sync_fetch_load_known(as)) < 0 ||
+		 (rc = sync_rematch_known_add(as)) < 0) {
 		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
 			  ms_strerror(rc));
 		return;

@@ -6,6 +6,8 @@
  *	SELECT   SELECT, or SELECT (QRESYNC ...): VANISHED and changed
  *	         flags come with it; a new UIDVALIDITY (or a UIDNEXT gone
  *	         backwards) re-matches the folder (sync_reset_folder)
+ *	REMATCH  after that: sizes and Message-IDs first, so only the
+ *	         bodies that match nothing are fetched (sync_rematch.c)
  *	CHANGES  CONDSTORE: UID FETCH 1:n (FLAGS) (CHANGEDSINCE m)
  *	DIFF     UID FETCH 1:n (FLAGS) against the store: changes, expunges
  *	FETCH    new messages, pipelined UID FETCH ranges (sync_fetch.c)
@@ -34,6 +36,7 @@
 
 static const char *const sync_folder_step_names[] = {
 	[SYNC_FOLDER_SELECT] = "select",
+	[SYNC_FOLDER_REMATCH] = "rematch",
 	[SYNC_FOLDER_CHANGES] = "changes",
 	[SYNC_FOLDER_DIFF] = "diff",
 	[SYNC_FOLDER_FETCH] = "fetch",
@@ -75,7 +78,9 @@ sync_folder_after(enum sync_folder_step done, enum sync_folder_mode mode,
 	case SYNC_FOLDER_SELECT:
 		return mode == SYNC_MODE_FULL ? SYNC_FOLDER_DIFF :
 		       mode == SYNC_MODE_CONDSTORE ? SYNC_FOLDER_CHANGES :
+		       mode == SYNC_MODE_REMATCH ? SYNC_FOLDER_REMATCH :
 		       SYNC_FOLDER_FETCH;
+	case SYNC_FOLDER_REMATCH:
 	case SYNC_FOLDER_CHANGES:
 		return SYNC_FOLDER_FETCH;
 	case SYNC_FOLDER_DIFF:
@@ -295,6 +300,7 @@ sync_run_end(struct imap_sync *as)
 	free(r->known);
 	free(r->changes);
 	sync_push_free(&r->push);
+	sync_rematch_free(&r->rematch);
 	ms_buf_deinit(&r->push_body);
 	ms_buf_deinit(&r->push_crlf);
 	memset(r, 0, sizeof(*r));
@@ -540,15 +546,15 @@ sync_reset_folder(struct imap_sync *as)
 	if ((rc = sync_commit(as)) < 0)
 		return rc;
 	log_warn("acct=%s folder=%s UIDVALIDITY changed (%u -> %u): "
-		 "fetching the folder again and re-matching its %zu "
-		 "messages by content%s",
+		 "re-matching its %zu messages by size and Message-ID, then "
+		 "by content%s",
 		 as->name, r->fold->name, r->stored.state.uidvalidity,
 		 r->uidvalidity, n_parked, n_dropped > 0 ?
 		 "; pending flag changes and deletions on old UIDs dropped" :
 		 "");
 	r->stored.state = st;
 	r->stored.local_count = 0;
-	r->mode = SYNC_MODE_INITIAL;
+	r->mode = SYNC_MODE_REMATCH;
 	return MS_OK;
 }
 
@@ -746,6 +752,9 @@ sync_folder_run(struct imap_sync *as)
 	case SYNC_FOLDER_SELECT:
 		sync_folder_select(as);
 		return;
+	case SYNC_FOLDER_REMATCH:
+		sync_rematch_start(as);
+		return;
 	case SYNC_FOLDER_CHANGES:
 		sync_changed_start(as);
 		return;
@@ -835,9 +844,13 @@ sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev)
 	case IMAP_EV_LITERAL_CHUNK:
 		if (r->step == SYNC_FOLDER_FETCH)
 			sync_fetch_on_event(as, ev);
+		else if (r->step == SYNC_FOLDER_REMATCH)
+			sync_rematch_on_event(as, ev);
 		break;
 	case IMAP_EV_FETCH:
-		if (r->step == SYNC_FOLDER_FETCH)
+		if (r->step == SYNC_FOLDER_REMATCH)
+			sync_rematch_on_event(as, ev);
+		else if (r->step == SYNC_FOLDER_FETCH)
 			sync_fetch_on_event(as, ev);
 		else if (r->step == SYNC_FOLDER_DIFF)
 			sync_on_diff_fetch(as, &ev->u.fetch);

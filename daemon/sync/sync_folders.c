@@ -41,6 +41,7 @@ sync_folder_mode_name(enum sync_folder_mode mode)
 	switch (mode) {
 	case SYNC_MODE_SKIP: return "skip";
 	case SYNC_MODE_INITIAL: return "initial";
+	case SYNC_MODE_REMATCH: return "rematch";
 	case SYNC_MODE_QRESYNC: return "qresync";
 	case SYNC_MODE_CONDSTORE: return "condstore";
 	case SYNC_MODE_FULL: return "full";

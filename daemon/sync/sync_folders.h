@@ -28,6 +28,9 @@ struct sync_folder_status {
 enum sync_folder_mode {
 	SYNC_MODE_SKIP = 0,	/* unchanged: not selected at all */
 	SYNC_MODE_INITIAL,	/* never synced: fetch everything */
+	/* UIDVALIDITY changed: the old records are parked; re-match on
+	 * size and Message-ID first, then fetch the rest (sync_rematch.c) */
+	SYNC_MODE_REMATCH,
 	SYNC_MODE_QRESYNC,	/* SELECT (QRESYNC ...): changes and VANISHED */
 	SYNC_MODE_CONDSTORE,	/* UID FETCH (FLAGS) (CHANGEDSINCE m); UIDs
 				 * diffed only when the counts disagree */

@@ -32,6 +32,15 @@ else
 	ok "no-change pass selects no folder ($(sent_cmds | tr '\n' ' ')): $(cat "$WORK/out")"
 fi
 sent_cmds | grep -qx 'LIST' || fail "the -v trace shows no LIST sent (is the trace on?)"
+# Dovecot ends its deflate stream after LOGOUT's OK: a normal end, not
+# "corrupt deflate stream" and EPROTO.
+if ! sent_cmds | grep -qx COMPRESS; then
+	fail "the -v trace shows no COMPRESS sent"
+elif grep -qE 'corrupt deflate|EPROTO' "$WORK/trace"; then
+	fail "a compressed session's logout is an error: $(grep -E 'corrupt deflate|EPROTO' "$WORK/trace" | head -3)"
+else
+	ok "a compressed session logs out without an error"
+fi
 grep -q '^t: 9 folders, 0 new, 0 changed, 0 deleted, ' "$WORK/out" ||
 	fail "no-change summary: $(cat "$WORK/out")"
 

@@ -137,6 +137,23 @@ find "$MAIL" -type f -name '*:2,*T*' | grep -q . &&
 	fail "$SC: commands: $(sort "$WORK/cmds" | uniq -c | tr '\n' ' ')"
 expect_lines "the missing UIDPLUS said (last pass: nothing to push)" 0 'has no UIDPLUS'
 expect_check
+# GNU imap4d changes UIDVALIDITY after an APPEND: the folder is matched
+# again, and the messages marked \Deleted that the store does not hold
+# stay away (not downloaded either).
+: > "$WORK/cmds"
+pass newuv
+expect_rc "UIDVALIDITY changed" 0
+expect_uids "INBOX still" "1 " INBOX
+expect_uids "Sub still" "1 2 " Sub
+[ "$(nfiles "$MAIL")/$(nfiles "$MAIL/Sub")" = 1/2 ] &&
+	ok "$SC: the mirror still holds 1 + 2 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") + $(nfiles "$MAIL/Sub") files after the UIDVALIDITY change, expected 1 + 2"
+n="$(grep -c '^BODY ' "$WORK/cmds")"
+[ "$n" = 0 ] && ok "$SC: nothing downloaded again" || fail "$SC: $n bodies downloaded again: $(grep '^BODY ' "$WORK/cmds" | tr '\n' ' ')"
+expect_lines "said" 1 'folder=INBOX re-matched 1 of 1 messages .* 2 marked \\Deleted on the server left out'
+expect_check
+pass newuv
+expect_uids "and after one more pass" "1 " INBOX
 fake_stop
 
 # --- 1. No UIDPLUS, a server that rewrites what it stores: each file once --
@@ -169,7 +186,49 @@ expect_uids "the bound copy and the held one's copy" "1 2 3 " INBOX
 	ok "$SC: the one without Message-ID is held, not sent again" ||
 	fail "$SC: refusals: $("$STOREDUMP" "$STORE" refusals)"
 expect_check
+# imap4d changes UIDVALIDITY after an APPEND: the bound copy (the bytes
+# sent, the server's rewritten) is not appended again either.
+: > "$WORK/cmds"
+pass noappenduid+rewrite+newuv
+pass noappenduid+rewrite+newuv
+expect_rc "after the UIDVALIDITY change" 0
+n="$(count APPEND)"
+[ "$n" = 0 ] && ok "$SC: nothing appended again" || fail "$SC: $n APPENDs after the UIDVALIDITY change"
+[ "$(nfiles "$MAIL")" = 4 ] && ok "$SC: the mirror still holds 4 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 4: $(ls "$MAIL/cur" "$MAIL/new")"
+expect_check
 fake_stop
+
+# --- 6. UIDVALIDITY changed: sizes and Message-IDs first ----------------
+# Only what matches nothing is downloaded: UID 31, new after the change,
+# and UIDs 12 and 13, which share a size and a Message-ID (a list's copy
+# and the direct one): which is which is not guessed, their bodies tell.
+export FAKE_IMAP_MSGID_OF=12:13
+fake_start --box INBOX:$(seq -s, 1 30) --box Sub:1,2
+scenario rematch
+pass normal
+expect_rc "first pass" 0
+fake_stop
+fake_start --box INBOX:$(seq -s, 1 31) --box Sub:1,2 \
+	--uidvalidity INBOX:8 --uidvalidity Sub:8
+scenario rematch
+: > "$WORK/cmds"
+pass normal
+expect_rc "re-matched" 0
+got="$(grep '^BODY ' "$WORK/cmds" | sort -k3n | tr '\n' ' ')"
+[ "$got" = "BODY INBOX 12 BODY INBOX 13 BODY INBOX 31 " ] &&
+	ok "$SC: only the ambiguous and the new bodies downloaded" ||
+	fail "$SC: bodies downloaded: '$got', expected UIDs 12, 13 and 31 of INBOX"
+expect_uids "INBOX" "$(seq -s ' ' 1 31) " INBOX
+expect_uids "Sub" "1 2 " Sub
+expect_lines "said" 1 'folder=INBOX re-matched 28 of 30 messages by size and Message-ID, not downloaded; 2 with the size and Message-ID of another are downloaded'
+expect_lines "said" 1 'folder=Sub re-matched 2 of 2 messages'
+n="$("$STOREDUMP" "$STORE" changes | wc -l)"
+[ "$n" = 0 ] && ok "$SC: nothing left parked" || fail "$SC: $n changes pending"
+expect_bodies
+expect_check
+fake_stop
+unset FAKE_IMAP_MSGID_OF
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
 echo "all server quirk scenarios passed"

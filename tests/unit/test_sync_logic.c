@@ -121,6 +121,9 @@ test_folder_steps(void **state)
 	(void)state;
 	path(SYNC_MODE_INITIAL, false, p, sizeof(p));
 	assert_string_equal(p, "select fetch check settle push done");
+	/* After a UIDVALIDITY change: sizes and Message-IDs first. */
+	path(SYNC_MODE_REMATCH, false, p, sizeof(p));
+	assert_string_equal(p, "select rematch fetch check settle push done");
 	path(SYNC_MODE_QRESYNC, false, p, sizeof(p));
 	assert_string_equal(p, "select fetch check settle push done");
 	path(SYNC_MODE_FULL, false, p, sizeof(p));

@@ -95,6 +95,11 @@ imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
 folder is listed as selectable, but STATUS and SELECT of it answer NO, as
 Gmail's "[Gmail]" when its \\Noselect is missing).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
+
+Two environment variables change the bodies (the tests' own copy of
+body() reads them too): FAKE_IMAP_NO_MSGID=1, no Message-ID in any body;
+FAKE_IMAP_MSGID_OF=12:13,... UID 12's body carries UID 13's Message-ID.
+BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)] is answered (and not logged).
 """
 import argparse
 import os
@@ -123,9 +128,22 @@ def uidvalidity(box):
 def body(uid, box=None):
     if (box, uid) in BODIES:
         return BODIES[(box, uid)]
+    # FAKE_IMAP_NO_MSGID=1 (in the environment, so that the tests' own
+    # copy of this function agrees): bodies without Message-ID, which
+    # only their content can re-match after a UIDVALIDITY change.
+    if os.environ.get("FAKE_IMAP_NO_MSGID"):
+        return ("From: a@example.org\r\nTo: b@example.org\r\n"
+                "Subject: message %d\r\n\r\nBody of message %d.\r\n"
+                % (uid, uid)).encode()
+    # FAKE_IMAP_MSGID_OF=12:13,...: UID 12 carries the Message-ID of UID
+    # 13 (the same size too when the UIDs have as many digits), as two
+    # copies of one message that differ (a list's and the direct one).
+    ids = dict(tuple(int(x) for x in p.split(":")) for p in
+               os.environ.get("FAKE_IMAP_MSGID_OF", "").split(",") if p)
     return ("From: a@example.org\r\nTo: b@example.org\r\n"
             "Subject: message %d\r\nMessage-ID: <m%d@example.org>\r\n"
-            "\r\nBody of message %d.\r\n" % (uid, uid, uid)).encode()
+            "\r\nBody of message %d.\r\n"
+            % (uid, ids.get(uid, uid), uid)).encode()
 
 
 def mailbox_arg(arg):
@@ -281,7 +299,7 @@ class Conn:
         self.sock.sendall(s if isinstance(s, bytes) else s.encode())
 
     def fetch_one(self, uid, seq, drop=False, nouid=False, short=False,
-                  with_body=True):
+                  with_body=True, with_msgid=False):
         # Dovecot sends NUL bytes as 0x80 in BODY[].
         b = body(uid, self.box).replace(b"\0", b"\x80")
         size = len(b)
@@ -292,6 +310,15 @@ class Conn:
                    seq, "" if nouid else "UID %d " % uid,
                    " ".join(sorted(FLAGS.get((self.box, uid), {"\\Seen"}))),
                    size)
+        if with_msgid:
+            # BODY[HEADER.FIELDS (MESSAGE-ID)]: the field and the blank
+            # line, or the blank line alone.
+            h = b"".join(ln + b"\r\n" for ln in
+                         b.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+                         if ln.lower().startswith(b"message-id:")) + b"\r\n"
+            head += " BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n" % len(h)
+            self.send(head.encode() + h + b")\r\n")
+            return
         if not with_body:
             self.send(head + ")\r\n")
             return
@@ -407,6 +434,7 @@ class Conn:
                 self.send("%s NO [SERVERBUG] cannot fetch\r\n" % tag)
                 return
             self.fetch_one(uid, seqs[uid], with_body=with_body,
+                           with_msgid="HEADER.FIELDS (MESSAGE-ID)" in items,
                            drop=self.has("drop") and second,
                            nouid=(self.has("nouid") and second) or
                            (self.has("nouideven") and with_body and
