@@ -51,7 +51,7 @@ cli_convert_read(const char *path, size_t max, size_t *len_r)
 static int
 cli_convert_run(struct cli *cli, int argc, char **argv)
 {
-	struct cfg_mbsync_result res;
+	struct cfg_convert_result res;
 	const char *home = getenv("HOME");
 	char *path, *text, safe[2400], dflt[4096];
 	size_t len = 0;
@@ -68,7 +68,7 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 		snprintf(dflt, sizeof(dflt), "%s/.mbsyncrc", home);
 	if ((path = strdup(argc == 2 ? argv[1] : dflt)) == NULL)
 		abort();	/* the client's xmalloc rule (STYLE.md 4) */
-	if ((text = cli_convert_read(path, CFG_MBSYNC_MAX, &len)) == NULL) {
+	if ((text = cli_convert_read(path, CFG_CONVERT_MAX, &len)) == NULL) {
 		fprintf(stderr, "mailsyncctl: convert: cannot read %s: %s\n",
 			path, strerror(errno));
 		free(path);
@@ -102,7 +102,7 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 		res.n_notes, res.n_notes == 1 ? "" : "s",
 		res.n_notes > 0 ? " above (settings not translated as they "
 		"were)" : "");
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	free(path);
 	return rc == MS_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

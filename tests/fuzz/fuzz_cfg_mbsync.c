@@ -40,7 +40,7 @@ fuzz_check_lines(const char *ini, unsigned n_accounts)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cfg_mbsync_result res;
+	struct cfg_convert_result res;
 	int rc;
 
 	(void)cfg_mbsync_looks_like((const char *)data, size);
@@ -51,6 +51,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != MS_OK && res.n_notes == 0)
 		abort();
 	fuzz_check_lines(res.ini, res.n_accounts);
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	return 0;
 }

@@ -20,7 +20,7 @@
 #include "cfg/cfg.h"
 #include "cfg/cfg_mbsync.h"
 
-static struct cfg_mbsync_result res;
+static struct cfg_convert_result res;
 
 /* A home in /home/me, where the fixture's ca_file exists. */
 static const char *
@@ -42,7 +42,7 @@ static const struct cfg_env test_env = { env_get, env_exists, NULL, 1000 };
 static int
 convert(const char *text)
 {
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	return cfg_mbsync_convert("rc", text, strlen(text), &res);
 }
 
@@ -105,7 +105,7 @@ convert_fixture(void)
 	size_t len;
 	char *text = fixture(&len);
 
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	assert_int_equal(cfg_mbsync_convert("rc", text, len, &res), MS_OK);
 	free(text);
 }
@@ -227,13 +227,13 @@ test_bad_input(void **state)
 	assert_int_equal(convert("IMAPAccount a\nHost \"unterminated\n"),
 			 MS_ECONFIG);
 	assert_true(has_note(2, "missing closing quote (ignored)"));
-	assert_true(has_note(0, "no IMAPAccount with a Host: nothing to "
-			     "convert"));
+	assert_true(has_note(0, "no mbsync account with a server: "
+			     "nothing to convert"));
 	assert_int_equal(convert("IMAPAccount a\nHost h\\"), MS_ECONFIG);
 	assert_true(has_note(2, "unterminated escape (ignored)"));
 	assert_int_equal(convert("IMAPAccount\n"), MS_ECONFIG);
 	assert_true(has_note(1, "IMAPAccount: no value (ignored)"));
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	assert_int_equal(cfg_mbsync_convert("rc", nul, sizeof(nul) - 1, &res),
 			 MS_OK);
 	assert_true(has_note(2, "a NUL byte (ignored)"));
@@ -254,7 +254,7 @@ test_bad_input(void **state)
 	/* An account name mailsync cannot take is made one it can. */
 	assert_int_equal(convert("IMAPAccount \"my mail\"\nHost h\n"), MS_OK);
 	assert_non_null(strstr(res.ini, "[account my-mail]\n"));
-	assert_true(has_note(1, "IMAPAccount my mail: named my-mail"));
+	assert_true(has_note(1, "account my mail: named my-mail"));
 }
 
 /* Channels whose IMAP side is Near, a Channel per folder, groups, and a
@@ -340,7 +340,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	return 0;
 }
 
