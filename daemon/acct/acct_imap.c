@@ -137,6 +137,7 @@ acct_imap_on_progress(struct imap_sync *sync,
 		.bytes_total = sum->bytes_expected == 0 ? 0 :
 			e->carry.bytes + sum->bytes_expected,
 		.seconds = sum->seconds,
+		.is_adding = sum->is_adding,
 	};
 
 	(void)sync;
@@ -144,6 +145,15 @@ acct_imap_on_progress(struct imap_sync *sync,
 		 sum->folder != NULL ? sum->folder : "");
 	if (e->c.cbs.on_progress_cb != NULL)
 		e->c.cbs.on_progress_cb(&p, e->c.cbs.arg);
+}
+
+static bool
+acct_imap_on_hold(struct imap_sync *sync, void *arg)
+{
+	struct acct_imap *e = arg;
+
+	(void)sync;
+	return e->c.cbs.hold_cb != NULL && e->c.cbs.hold_cb(e->c.cbs.arg);
 }
 
 /* Fires inside a command callback or the session's end: the sync is
@@ -190,6 +200,7 @@ acct_imap_start_sync(struct acct_imap *e)
 		.is_selected = e->is_selected,
 		.on_done_cb = acct_imap_on_sync_done,
 		.on_progress_cb = acct_imap_on_progress,
+		.hold_cb = acct_imap_on_hold,
 		.arg = e,
 	};
 	struct ms_err err = { 0 };
@@ -465,6 +476,15 @@ acct_imap_cancel(struct acct_engine *base)
 }
 
 static void
+acct_imap_resume(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (e->sync != NULL && !e->has_done)
+		imap_sync_resume(e->sync);
+}
+
+static void
 acct_imap_close(struct acct_engine *base)
 {
 	struct acct_imap *e = (struct acct_imap *)base;
@@ -696,5 +716,6 @@ const struct acct_engine_ops acct_imap_ops = {
 	.close = acct_imap_close,
 	.push = acct_imap_push,
 	.reconnect = acct_imap_reconnect,
+	.resume = acct_imap_resume,
 	.destroy = acct_imap_destroy,
 };

@@ -200,6 +200,7 @@ acct_mirror_scan_start(struct acct_mirror *m, struct ms_err *err_r)
 {
 	if (!acct_mirror_is_on(m) || m->is_closed)
 		return ms_err_set(err_r, MS_EINVAL, "no mirror to scan");
+	memset(&m->early_st, 0, sizeof(m->early_st));	/* a new pass */
 	m->is_paused = true;
 	mirror_watch_pause(m->watch);
 	if (m->scan != NULL) {
@@ -223,16 +224,30 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 			   const struct ms_err *err, void *arg)
 {
 	struct acct_mirror *m = arg;
+	struct mirror_stats all = m->early_st;
 
 	(void)j;
 	m->export = NULL;
+	if (m->is_early) {
+		m->is_early = false;
+		if (rc == MS_OK)
+			mirror_stats_add(&m->early_st, st);
+		else
+			log_debug("acct=%s early mirror export: %s",
+				  m->acct->name, err->msg);
+		m->cbs.on_early_done_cb(rc, m->cbs.arg);
+		return;
+	}
+	memset(&m->early_st, 0, sizeof(m->early_st));
+	mirror_stats_add(&all, st);
 	if (rc == MS_OK)
-		acct_mirror_log(m, "export", st);
-	m->cbs.on_export_done_cb(rc, st, err, m->cbs.arg);
+		acct_mirror_log(m, "export", &all);
+	m->cbs.on_export_done_cb(rc, &all, err, m->cbs.arg);
 }
 
-int
-acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
+static int
+acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
+			 struct ms_err *err_r)
 {
 	int rc;
 
@@ -244,8 +259,22 @@ acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
 		return rc;
 	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
 				     acct_mirror_on_export_done, m, err_r);
-	return m->export != NULL ? MS_OK : err_r->code < 0 ? err_r->code :
-	       MS_EIO;
+	if (m->export == NULL)
+		return err_r->code < 0 ? err_r->code : MS_EIO;
+	m->is_early = is_early;
+	return MS_OK;
+}
+
+int
+acct_mirror_export_start(struct acct_mirror *m, struct ms_err *err_r)
+{
+	return acct_mirror_export_begin(m, false, err_r);
+}
+
+int
+acct_mirror_export_early(struct acct_mirror *m, struct ms_err *err_r)
+{
+	return acct_mirror_export_begin(m, true, err_r);
 }
 
 bool
