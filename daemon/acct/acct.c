@@ -503,13 +503,14 @@ acct_on_early_done(int rc, void *arg)
 		acct_pass_export(a);
 		return;
 	}
-	if (a->is_stopping) {
-		acct_maybe_stopped(a);
-		return;
-	}
 	if (a->is_held) {
+		/* Also when stopping: the engine's cancel ends it. */
 		a->is_held = false;
 		a->ops->resume(a->engine);
+		return;
+	}
+	if (a->is_stopping) {
+		acct_maybe_stopped(a);
 		return;
 	}
 	if (a->want_early)

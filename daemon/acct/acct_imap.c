@@ -68,6 +68,7 @@ struct acct_imap {
 	bool is_reused;			/* the pass runs on a kept session */
 	bool is_selected;		/* the session has a folder selected */
 	bool has_retried;		/* on a new session, once */
+	bool is_retry_held;		/* that retry waits for resume */
 	bool is_cancelled;
 	bool is_close_asked;
 	bool has_done;			/* res waits for the defer timer */
@@ -340,12 +341,27 @@ acct_imap_is_stale_conn(int rc)
 	return rc == MS_ECONN || rc == MS_ETIMEDOUT;
 }
 
+/* The pass again on a new session, after a kept one failed. */
+static void
+acct_imap_retry(struct acct_imap *e)
+{
+	struct ms_err err = { 0 };
+
+	e->is_retry_held = false;
+	if (e->is_cancelled || e->is_close_asked) {
+		acct_imap_fail_pass(e, MS_ECANCELED, "interrupted", true);
+		return;
+	}
+	if (acct_imap_connect(e, &err) < 0)
+		acct_imap_fail_pass(e, err.code ? err.code : MS_ECONN, err.msg,
+				    false);
+}
+
 static void
 acct_imap_on_defer(uv_timer_t *t)
 {
 	struct acct_imap *e = t->data;
 	struct acct_result res;
-	struct ms_err err = { 0 };
 
 	if (!e->has_done) {
 		acct_imap_maybe_closed(e);
@@ -363,9 +379,13 @@ acct_imap_on_defer(uv_timer_t *t)
 			 "logging in again", e->c.acct->name, e->res.error);
 		e->has_retried = true;
 		e->carry = e->res;
-		if (acct_imap_connect(e, &err) < 0)
-			acct_imap_fail_pass(e, err.code ? err.code : MS_ECONN,
-					    err.msg, false);
+		/* The new attempt may change records from its first folder
+		 * on: it waits while the mirror reads them (hold_cb). */
+		if (e->c.cbs.hold_cb != NULL && e->c.cbs.hold_cb(e->c.cbs.arg)) {
+			e->is_retry_held = true;
+			return;
+		}
+		acct_imap_retry(e);
 		return;
 	}
 	res = e->res;
@@ -469,7 +489,9 @@ acct_imap_cancel(struct acct_engine *base)
 	if (!e->want_pass || e->has_done)
 		return;
 	e->is_cancelled = true;
-	if (e->sync != NULL)
+	if (e->is_retry_held)
+		acct_imap_retry(e);	/* ends it as interrupted */
+	else if (e->sync != NULL)
 		imap_sync_stop(e->sync);
 	else if (e->state == ACCT_IMAP_CONNECTING && e->sess != NULL)
 		imap_session_close(e->sess, MS_ECANCELED);
@@ -480,7 +502,9 @@ acct_imap_resume(struct acct_engine *base)
 {
 	struct acct_imap *e = (struct acct_imap *)base;
 
-	if (e->sync != NULL && !e->has_done)
+	if (e->is_retry_held)
+		acct_imap_retry(e);
+	else if (e->sync != NULL && !e->has_done)
 		imap_sync_resume(e->sync);
 }
 
