@@ -252,6 +252,22 @@ fix_renew_mirror(struct fix *x, struct store *s, char *mail)
 	assert_int_equal(acct_new(&p, &x->a, &err), MS_OK);
 }
 
+/* A new fixture whose runtime has a store (returned) in a new temporary
+ * directory (*dir_r) and its mirror at mail there. */
+static struct store *
+fix_new_mirror(struct fix *x, char **dir_r, char *mail, size_t size)
+{
+	struct store *s;
+
+	*dir_r = tsu_tmpdir();
+	s = tsu_open(*dir_r, 0);
+	fix_new(x, false);
+	snprintf(mail, size, "%s/mail", *dir_r);
+	assert_int_equal(mkdir(mail, 0700), 0);
+	fix_renew_mirror(x, s, mail);
+	return s;
+}
+
 /* Runs the loop until the engine's pass has started (the mirror's scan,
  * on the threadpool, comes first), at most 5 s. */
 static void
@@ -427,15 +443,10 @@ test_pause_during_export(void **state)
 {
 	struct fix x;
 	const struct acct_status *st;
-	char *dir = tsu_tmpdir();
-	char mail[4200];
-	struct store *s = tsu_open(dir, 0);
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
 
 	(void)state;
-	fix_new(&x, false);
-	snprintf(mail, sizeof(mail), "%s/mail", dir);
-	assert_int_equal(mkdir(mail, 0700), 0);
-	fix_renew_mirror(&x, s, mail);
 	st = acct_status(x.a);
 	x.n_states = 0;
 	acct_start(x.a);
@@ -478,15 +489,10 @@ test_early_export_hold(void **state)
 	const struct acct_status *st;
 	struct acct_progress p = { .folders_total = 1, .msgs_done = 10,
 				   .msgs_total = 20, .is_adding = true };
-	char *dir = tsu_tmpdir();
-	char mail[4200];
-	struct store *s = tsu_open(dir, 0);
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
 
 	(void)state;
-	fix_new(&x, false);
-	snprintf(mail, sizeof(mail), "%s/mail", dir);
-	assert_int_equal(mkdir(mail, 0700), 0);
-	fix_renew_mirror(&x, s, mail);
 	st = acct_status(x.a);
 	acct_start(x.a);
 	fix_until_pass(&x);
@@ -526,15 +532,10 @@ test_early_export_stop(void **state)
 {
 	struct fix x;
 	struct acct_progress p = { .msgs_done = 1, .is_adding = true };
-	char *dir = tsu_tmpdir();
-	char mail[4200];
-	struct store *s = tsu_open(dir, 0);
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
 
 	(void)state;
-	fix_new(&x, false);
-	snprintf(mail, sizeof(mail), "%s/mail", dir);
-	assert_int_equal(mkdir(mail, 0700), 0);
-	fix_renew_mirror(&x, s, mail);
 	acct_start(x.a);
 	fix_until_pass(&x);
 	the_fake->cbs.on_progress_cb(&p, the_fake->cbs.arg);
