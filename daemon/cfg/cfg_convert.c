@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg/cfg_int.h"
 
@@ -108,6 +109,21 @@ cfg_convert_account(struct cfg_convert *w, unsigned line, const char *name,
 	cfg_convert_out(w, "\n[account %s]\nprotocol = %s\n", fixed, protocol);
 	w->n_accounts++;
 	free(fixed);
+}
+
+const char *
+cfg_convert_auth_name(const char *mech)
+{
+	static const char *const mechs[][2] = {
+		{ "XOAUTH2", "xoauth2" }, { "OAUTHBEARER", "oauthbearer" },
+		{ "PLAIN", "plain" }, { "LOGIN", "login" },
+		{ "CRAM-MD5", "cram-md5" }, { "SCRAM-SHA-256", "scram-sha-256" },
+	};
+
+	for (size_t k = 0; k < sizeof(mechs) / sizeof(*mechs); k++)
+		if (strcasecmp(mech, mechs[k][0]) == 0)
+			return mechs[k][1];
+	return NULL;
 }
 
 void

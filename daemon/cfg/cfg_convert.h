@@ -1,8 +1,8 @@
 /*
  * cfg_convert.h - what the converters from other tools' configurations
- * (cfg_mbsync.h: ~/.mbsyncrc) share: their result (a mailsync
- * configuration and a note for every setting not translated as it was)
- * and the writer that makes it, so
+ * (cfg_mbsync.h: ~/.mbsyncrc; cfg_offlineimap.h: ~/.offlineimaprc)
+ * share: their result (a mailsync configuration and a note for every
+ * setting not translated as it was) and the writer that makes it, so
  * that every converter writes keys, folder lists and account names that
  * mailsync reads back the same way.  Pure: no file, no environment.
  * Out of memory aborts, as daemon code may.
@@ -71,6 +71,10 @@ void cfg_convert_key(struct cfg_convert *w, unsigned line, const char *key,
 
 /* True when "key = value" reads back as value. */
 bool cfg_convert_value_ok(const char *v);
+
+/* The auth value of a SASL mechanism's name ("CRAM-MD5" ->
+ * "cram-md5"), or NULL for one mailsync does not have. */
+const char *cfg_convert_auth_name(const char *mech);
 
 /* Appends name to *list (a folders value), quoted when it must be, once. */
 void cfg_convert_folder_add(char **list, const char *name);

@@ -182,20 +182,17 @@ mbs_set(char **field, const char *value)
 static const char *
 mbs_auth(struct mbs *m, unsigned line, char **w, int n)
 {
-	static const char *const mechs[][2] = {
-		{ "XOAUTH2", "xoauth2" }, { "OAUTHBEARER", "oauthbearer" },
-		{ "PLAIN", "plain" }, { "LOGIN", "login" },
-		{ "CRAM-MD5", "cram-md5" }, { "SCRAM-SHA-256", "scram-sha-256" },
-	};
 	const char *one = NULL;
 
-	for (int i = 1; i < n; i++)
-		for (size_t k = 0; k < 2; k++)
-			if (strcasecmp(w[i], mechs[k][0]) == 0)
-				return mechs[k][1];
-	for (size_t k = 2; n == 2 && k < sizeof(mechs) / sizeof(*mechs); k++)
-		if (strcasecmp(w[1], mechs[k][0]) == 0)
-			one = mechs[k][1];
+	for (int i = 1; i < n; i++) {
+		const char *a = cfg_convert_auth_name(w[i]);
+
+		if (a != NULL && (strcmp(a, "xoauth2") == 0 ||
+				  strcmp(a, "oauthbearer") == 0))
+			return a;
+	}
+	if (n == 2)
+		one = cfg_convert_auth_name(w[1]);
 	if (one == NULL && !(n == 2 && strcmp(w[1], "*") == 0))
 		mbs_note(m, line, "AuthMechs: auth = auto (mailsync picks the "
 			 "strongest mechanism the server offers, SCRAM-SHA-256 "

@@ -47,7 +47,7 @@ want="$HOME/.mbsyncrc: this is an mbsync configuration (~/.mbsyncrc), not a mail
 # --- not an mbsync file ---------------------------------------------------------------
 printf '[account x]\nhost = h\n' > "$WORK/not.rc"
 out="$(C convert "$WORK/not.rc" 2>&1)"; rc=$?
-[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc): its first setting is not an mbsync keyword such as IMAPAccount" ] &&
+[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc: its first setting is an mbsync keyword such as IMAPAccount) or an OfflineIMAP one (~/.offlineimaprc: its first section is [general], [Account NAME] or [Repository NAME])" ] &&
 	ok "convert of an INI file: exit 1, says why" || fail "convert of an INI file: exit $rc: $out"
 out="$(C convert "$WORK/none.rc" 2>&1)"; rc=$?
 [ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: cannot read $WORK/none.rc: No such file or directory" ] &&

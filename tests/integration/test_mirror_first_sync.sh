@@ -106,10 +106,12 @@ is_compare "after the killed first sync"
 	fail "the server has $(is_server_msgs | wc -l) messages, not $N_SERVER"
 # A file the kill cut short stays in tmp/, where readers never look (the
 # Maildir convention; the export removes it after 36 h): not a message.
-n_tmp="$(find "$MAIL" -path '*/tmp/*' -type f | wc -l)"
+# (The work directory is itself under /tmp: its Maildirs' tmp/ are named.)
+tmp_files() { find "$MAIL" -type d -name tmp -exec find {} -type f "$@" \; ; }
+n_tmp="$(tmp_files | wc -l)"
 [ "$n_tmp" -le 1 ] && ok "$n_tmp partial file in tmp/ after the kill" ||
 	fail "$n_tmp partial files in tmp/ after one kill"
-find "$MAIL" -path '*/tmp/*' -type f -delete
+tmp_files -delete
 mirror_compare "after the killed first sync" --strict-new
 
 [ "$FAILS" = 0 ] || exit 1

@@ -19,60 +19,13 @@
 
 #include "cfg/cfg.h"
 #include "cfg/cfg_mbsync.h"
-
-static struct cfg_convert_result res;
-
-/* A home in /home/me, where the fixture's ca_file exists. */
-static const char *
-env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return strcmp(name, "HOME") == 0 ? "/home/me" : NULL;
-}
-
-static bool
-env_exists(const char *path, void *arg)
-{
-	(void)arg;
-	return strcmp(path, "/etc/ssl/certs/ca-certificates.crt") == 0;
-}
-
-static const struct cfg_env test_env = { env_get, env_exists, NULL, 1000 };
+#include "test_convert_util.h"
 
 static int
 convert(const char *text)
 {
 	cfg_convert_result_free(&res);
 	return cfg_mbsync_convert("rc", text, strlen(text), &res);
-}
-
-/* The [account NAME] section of the result, up to the next one. */
-static char *
-section(const char *name)
-{
-	static char out[2048];
-	char head[128];
-	const char *p, *end;
-
-	snprintf(head, sizeof(head), "\n[account %s]\n", name);
-	p = strstr(res.ini, head);
-	assert_non_null(p);
-	p++;
-	end = strstr(p + 1, "\n[");
-	snprintf(out, sizeof(out), "%.*s", end != NULL ? (int)(end - p) :
-		 (int)strlen(p), p);
-	return out;
-}
-
-/* True when a note on line says text (a part of it). */
-static bool
-has_note(unsigned line, const char *text)
-{
-	for (size_t i = 0; i < res.n_notes; i++)
-		if (res.notes[i].line == line &&
-		    strstr(res.notes[i].text, text) != NULL)
-			return true;
-	return false;
 }
 
 static char *
@@ -169,28 +122,16 @@ test_realistic(void **state)
 	assert_true(has_note(59, "MaxMessages: not translated"));
 	assert_true(has_note(67, "chmod 600"));
 	assert_true(has_note(70, "Tunnel: not translated"));
-	for (size_t i = 1; i < res.n_notes; i++)
-		assert_true(res.notes[i - 1].line <= res.notes[i].line);
+	notes_in_order();
 }
 
 /* The result is a valid mailsync configuration. */
 static void
 test_result_validates(void **state)
 {
-	struct cfg_report rep;
-	struct cfg *cfg = NULL;
-
 	(void)state;
 	convert_fixture();
-	cfg_report_init(&rep);
-	assert_int_equal(cfg_load_text("out.ini", res.ini, strlen(res.ini),
-				       &test_env, &cfg, &rep), MS_OK);
-	for (size_t i = 0; i < rep.n; i++)
-		print_message("%s\n", rep.v[i].text);
-	assert_int_equal(rep.n, 0);
-	assert_int_equal(cfg->n_accounts, 3);
-	cfg_free(&cfg);
-	cfg_report_deinit(&rep);
+	result_loads(3);
 }
 
 /* Quotes, escapes, comments inside a section, and a blank line ending it. */
@@ -334,14 +275,6 @@ test_load_says_mbsync(void **state)
 			    "convert /home/me/.mbsyncrc > "
 			    "~/.config/mailsync/config.ini");
 	cfg_report_deinit(&rep);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	cfg_convert_result_free(&res);
-	return 0;
 }
 
 int
