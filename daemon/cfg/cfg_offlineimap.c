@@ -532,6 +532,19 @@ cfg_offlineimap_convert(const char *file, const char *text, size_t len,
 	return rc;
 }
 
+/* A line of text starts with head (at the start of the line). */
+static bool
+oi_has_line(const char *text, size_t len, const char *head)
+{
+	size_t hl = strlen(head);
+
+	for (size_t pos = 0; pos + hl <= len; pos++)
+		if ((pos == 0 || text[pos - 1] == '\n') &&
+		    memcmp(text + pos, head, hl) == 0)
+			return true;
+	return false;
+}
+
 bool
 cfg_offlineimap_looks_like(const char *text, size_t len)
 {
@@ -540,6 +553,10 @@ cfg_offlineimap_looks_like(const char *text, size_t len)
 	};
 	size_t pos = 0;
 
+	/* mailsync's own configuration starts with [general] too. */
+	if (!oi_has_line(text, len, "[Account ") &&
+	    !oi_has_line(text, len, "[Repository "))
+		return false;
 	while (pos < len) {
 		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
 		size_t n = nl != NULL ? (size_t)(nl - p) : len - pos, i;

@@ -34,7 +34,9 @@ int cfg_offlineimap_convert(const char *file, const char *text, size_t len,
 			    struct cfg_convert_result *res_r);
 
 /* True when text reads as an OfflineIMAP configuration: its first
- * section is [general], [Account ...], [Repository ...] or [DEFAULT]. */
+ * section is [general], [Account ...], [Repository ...] or [DEFAULT],
+ * and it has an [Account ...] or [Repository ...] section (mailsync's
+ * own configuration starts with [general] too). */
 bool cfg_offlineimap_looks_like(const char *text, size_t len);
 
 #endif

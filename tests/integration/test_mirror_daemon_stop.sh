@@ -13,10 +13,7 @@ mailfill "$MS_USER1" "$N" >/dev/null || exit 1
 # The store is filled first, without the mirror: the daemon's pass then
 # fetches nothing and its export writes all N files after it (a first sync
 # with the mirror exports as it goes: test_mirror_first_sync.sh).
-grep -v '^maildir = ' "$CFG" > "$WORK/store-only.ini"
-chmod 600 "$WORK/store-only.ini"
-"$MAILSYNCD" -c "$WORK/store-only.ini" --once >"$WORK/out" 2>"$WORK/err" ||
-	{ fail "the store-only sync: $(tail -3 "$WORK/err")"; exit 1; }
+mirror_store_first
 
 # mirror_files: message files in the mirror so far.
 mirror_files() { find "$MAIL" -path '*/cur/*' -type f -o -path '*/new/*' -type f 2>/dev/null | wc -l; }

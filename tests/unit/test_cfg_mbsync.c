@@ -258,23 +258,12 @@ test_looks_like(void **state)
 static void
 test_load_says_mbsync(void **state)
 {
-	static const char text[] = "IMAPAccount work\nHost x\nUser y\n";
-	struct cfg_report rep;
-	struct cfg *cfg = NULL;
-
 	(void)state;
-	cfg_report_init(&rep);
-	assert_int_equal(cfg_load_text("/home/me/.mbsyncrc", text,
-				       sizeof(text) - 1, &test_env, &cfg, &rep),
-			 MS_ECONFIG);
-	assert_null(cfg);
-	assert_int_equal(rep.n, 1);
-	assert_string_equal(rep.v[0].text, "/home/me/.mbsyncrc: this is an "
-			    "mbsync configuration (~/.mbsyncrc), not a "
-			    "mailsync one; convert it with: mailsyncctl "
-			    "convert /home/me/.mbsyncrc > "
-			    "~/.config/mailsync/config.ini");
-	cfg_report_deinit(&rep);
+	load_refused("/home/me/.mbsyncrc", "IMAPAccount work\nHost x\n"
+		     "User y\n", "/home/me/.mbsyncrc: this is an mbsync "
+		     "configuration (~/.mbsyncrc), not a mailsync one; "
+		     "convert it with: mailsyncctl convert /home/me/.mbsyncrc "
+		     "> ~/.config/mailsync/config.ini");
 }
 
 int

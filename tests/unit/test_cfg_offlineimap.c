@@ -202,12 +202,16 @@ static void
 test_looks_like(void **state)
 {
 	static const char *const yes[] = {
-		"[general]\naccounts = a\n", "# mine\n\n[Account a]\n",
-		"[Repository r]\n", "[DEFAULT]\nx = 1\n",
+		"[general]\naccounts = a\n[Account a]\n",
+		"# mine\n\n[Account a]\n", "[Repository r]\n",
+		"[DEFAULT]\nx = 1\n[Repository r]\n",
 	};
 	static const char *const no[] = {
 		"IMAPAccount a\n", "[account a]\nhost = h\n", "", "\n# x\n",
-		" [general]\n",
+		" [general]\n[Account a]\n",
+		/* mailsync's own */
+		"[general]\nstore = ~/s\n[account a]\nhost = h\n",
+		"[general]\naccounts = a\n",
 	};
 
 	(void)state;
@@ -215,6 +219,18 @@ test_looks_like(void **state)
 		assert_true(cfg_offlineimap_looks_like(yes[i], strlen(yes[i])));
 	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
 		assert_false(cfg_offlineimap_looks_like(no[i], strlen(no[i])));
+}
+
+/* mailsyncd given an .offlineimaprc says so in one line. */
+static void
+test_load_says_offlineimap(void **state)
+{
+	(void)state;
+	load_refused("/home/me/.offlineimaprc", realistic,
+		     "/home/me/.offlineimaprc: this is an OfflineIMAP "
+		     "configuration (~/.offlineimaprc), not a mailsync one; "
+		     "convert it with: mailsyncctl convert "
+		     "/home/me/.offlineimaprc > ~/.config/mailsync/config.ini");
 }
 
 int
@@ -226,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_defaults_and_notes),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_looks_like),
+		cmocka_unit_test(test_load_says_offlineimap),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }

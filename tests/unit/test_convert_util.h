@@ -90,6 +90,23 @@ result_loads(size_t n_accounts)
 	cfg_report_deinit(&rep);
 }
 
+/* mailsyncd given text (another tool's file) as its configuration
+ * refuses it with one line, want. */
+static void
+load_refused(const char *file, const char *text, const char *want)
+{
+	struct cfg_report rep;
+	struct cfg *cfg = NULL;
+
+	cfg_report_init(&rep);
+	assert_int_equal(cfg_load_text(file, text, strlen(text), &test_env,
+				       &cfg, &rep), MS_ECONFIG);
+	assert_null(cfg);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].text, want);
+	cfg_report_deinit(&rep);
+}
+
 static int
 teardown(void **state)
 {
