@@ -8,11 +8,7 @@
 # is wrong and list the commands.  Messages are checked word for word.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-dovecot_start || exit $?
-WORK="$(ms_tmpdir_make ms-convert)" || exit 1
-ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
-export HOME="$WORK/home"
-mkdir -p "$HOME/.config/mailsync"
+is_home_setup
 C() { "$MAILSYNCCTL" "$@"; }
 
 # --- a realistic .mbsyncrc: converted, valid, every loss named --------------------

@@ -6,11 +6,7 @@
 # Maildir its localfolders named.  Messages are checked word for word.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-dovecot_start || exit $?
-WORK="$(ms_tmpdir_make ms-convert)" || exit 1
-ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
-export HOME="$WORK/home"
-mkdir -p "$HOME/.config/mailsync"
+is_home_setup
 mailfill "$MS_USER1" 60 >/dev/null || exit 1
 
 cat > "$HOME/.offlineimaprc" <<EOF2

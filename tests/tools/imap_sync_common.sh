@@ -49,6 +49,17 @@ EOC
 	chmod 600 "$CFG"
 }
 
+# is_home_setup: Dovecot, a work dir, and a $HOME in it with an empty
+# ~/.config/mailsync, as a person moving to mailsync has.
+is_home_setup()
+{
+	dovecot_start || exit $?
+	WORK="$(ms_tmpdir_make ms-convert)" || exit 1
+	ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
+	export HOME="$WORK/home"
+	mkdir -p "$HOME/.config/mailsync"
+}
+
 # is_slow_link DELAY_MS: account t reaches Dovecot through
 # tests/bench/latproxy.py, which delays each direction by DELAY_MS (a
 # round trip of twice that); stopped by the test's cleanup.
