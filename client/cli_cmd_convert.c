@@ -1,8 +1,9 @@
 /*
  * cli_cmd_convert.c - `convert [FILE]`: an mbsync configuration
- * (~/.mbsyncrc by default) turned into a mailsync one on stdout, with
- * what could not be translated on stderr, one line each
- * (cfg/cfg_mbsync.h).  Runs without the daemon (is_local).
+ * (~/.mbsyncrc by default, cfg/cfg_mbsync.h) or an OfflineIMAP one
+ * (cfg/cfg_offlineimap.h), told apart by their content, turned into a
+ * mailsync one on stdout, with what could not be translated on stderr,
+ * one line each.  Runs without the daemon (is_local).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfg/cfg_mbsync.h"
+#include "cfg/cfg_offlineimap.h"
 #include "cli.h"
 #include "log.h"
 
@@ -51,7 +53,7 @@ cli_convert_read(const char *path, size_t max, size_t *len_r)
 static int
 cli_convert_run(struct cli *cli, int argc, char **argv)
 {
-	struct cfg_mbsync_result res;
+	struct cfg_convert_result res;
 	const char *home = getenv("HOME");
 	char *path, *text, safe[2400], dflt[4096];
 	size_t len = 0;
@@ -68,22 +70,28 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 		snprintf(dflt, sizeof(dflt), "%s/.mbsyncrc", home);
 	if ((path = strdup(argc == 2 ? argv[1] : dflt)) == NULL)
 		abort();	/* the client's xmalloc rule (STYLE.md 4) */
-	if ((text = cli_convert_read(path, CFG_MBSYNC_MAX, &len)) == NULL) {
+	if ((text = cli_convert_read(path, CFG_CONVERT_MAX, &len)) == NULL) {
 		fprintf(stderr, "mailsyncctl: convert: cannot read %s: %s\n",
 			path, strerror(errno));
 		free(path);
 		return CLI_EXIT_FAIL;
 	}
-	if (!cfg_mbsync_looks_like(text, len)) {
+	if (cfg_offlineimap_looks_like(text, len)) {
+		rc = cfg_offlineimap_convert(path, text, len, &res);
+	} else if (cfg_mbsync_looks_like(text, len)) {
+		rc = cfg_mbsync_convert(path, text, len, &res);
+	} else {
 		fprintf(stderr, "mailsyncctl: convert: %s does not look like "
-			"an mbsync configuration (~/.mbsyncrc): its first "
-			"setting is not an mbsync keyword such as IMAPAccount\n",
-			path);
+			"an mbsync configuration (~/.mbsyncrc: its first "
+			"setting is an mbsync keyword such as IMAPAccount) or "
+			"an OfflineIMAP one (~/.offlineimaprc: its first "
+			"section is [general], [Account NAME] or [Repository "
+			"NAME])\n", path);
+		explicit_bzero(text, len);
 		free(text);
 		free(path);
 		return CLI_EXIT_FAIL;
 	}
-	rc = cfg_mbsync_convert(path, text, len, &res);
 	explicit_bzero(text, len);	/* it may hold a Pass */
 	free(text);
 	fputs(res.ini, stdout);
@@ -102,7 +110,7 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 		res.n_notes, res.n_notes == 1 ? "" : "s",
 		res.n_notes > 0 ? " above (settings not translated as they "
 		"were)" : "");
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	free(path);
 	return rc == MS_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
@@ -110,8 +118,8 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 const struct cli_cmd cli_cmd_convert = {
 	.name = "convert",
 	.usage = "[FILE]",
-	.help = "print the mailsync configuration for an mbsync one "
-		"(default ~/.mbsyncrc)",
+	.help = "print the mailsync configuration for an mbsync or "
+		"OfflineIMAP one (default ~/.mbsyncrc)",
 	.run_cb = cli_convert_run,
 	.is_local = true,
 };

@@ -6,8 +6,13 @@
  *                         (on the threadpool)
  *   acct_on_scan_done()   readers' changes are recorded: the engine's
  *                         pass (acct_pass_engine())
- *   acct_on_progress()    the engine's progress, throttled for watchers
- *   acct_on_pass_done()   the engine's result; the export starts
+ *   acct_on_progress()    the engine's progress, throttled for watchers;
+ *                         while the pass only adds messages, early
+ *                         exports fill the mirror beside it
+ *                         (acct_early_export(); acct_on_hold() keeps the
+ *                         pass from changing records while one runs)
+ *   acct_on_pass_done()   the engine's result; the export starts (after
+ *                         an early one still running)
  *   acct_on_export_done() the mirror shows the store; the watch resumes
  *   acct_pass_end()       the policy (acct_policy.h) picks the next state
  *                         and delay; queued requests start the next pass
@@ -55,6 +60,13 @@ struct acct {
 	char *pass_folder;		/* its only folder, NULL: all */
 	bool is_exporting;
 	struct acct_result res;		/* the engine's, during the export */
+	/* Early exports (acct_mirror.h): one runs; more was committed
+	 * since it began; the engine waits for it (acct_on_hold()); the
+	 * pass ended and its export waits for it. */
+	bool is_early;
+	bool want_early;
+	bool is_held;
+	bool want_export;
 	uint64_t progress_ns;		/* last progress event */
 	/* Requests not yet served. */
 	bool want_full;			/* a pass of every folder */
@@ -414,14 +426,13 @@ acct_on_export_done(int rc, const struct mirror_stats *st,
 	acct_pass_end(a);
 }
 
+/* The engine's pass is over (a->res): the export after it, then the end. */
 static void
-acct_on_pass_done(const struct acct_result *res, void *arg)
+acct_pass_export(struct acct *a)
 {
-	struct acct *a = arg;
+	const struct acct_result *res = &a->res;
 	struct ms_err err = { 0 };
 
-	a->is_pass = false;
-	a->res = *res;
 	if (acct_mirror_is_on(&a->mirror) && !a->is_stopping &&
 	    res->rc != MS_ECANCELED) {
 		if (acct_mirror_export_start(&a->mirror, a->pass_folder,
@@ -436,6 +447,90 @@ acct_on_pass_done(const struct acct_result *res, void *arg)
 	if (!a->is_stopping)
 		acct_mirror_watch(&a->mirror, false);
 	acct_pass_end(a);
+}
+
+static void
+acct_on_pass_done(const struct acct_result *res, void *arg)
+{
+	struct acct *a = arg;
+
+	a->is_pass = false;
+	a->is_held = false;
+	a->want_early = false;
+	a->res = *res;
+	if (a->is_early) {
+		/* The export after the pass follows the early one. */
+		a->want_export = true;
+		a->is_exporting = true;
+		return;
+	}
+	acct_pass_export(a);
+}
+
+/* --- early exports ---------------------------------------------------------- */
+
+/* The pass committed a batch while it only adds messages: an early
+ * export shows it (after the one running, if any). */
+static void
+acct_early_export(struct acct *a)
+{
+	struct ms_err err = { 0 };
+
+	if (!acct_mirror_is_on(&a->mirror) || a->is_stopping || !a->is_pass ||
+	    a->is_held)
+		return;
+	if (a->is_early) {
+		a->want_early = true;
+		return;
+	}
+	if (acct_mirror_export_early(&a->mirror, &err) < 0) {
+		log_debug("acct=%s early mirror export: %s", a->cfg.name,
+			  err.msg);
+		return;
+	}
+	a->is_early = true;
+	a->want_early = false;
+}
+
+static void
+acct_on_early_done(int rc, void *arg)
+{
+	struct acct *a = arg;
+
+	(void)rc;
+	a->is_early = false;
+	if (a->want_export) {
+		a->want_export = false;
+		a->is_exporting = false;
+		acct_pass_export(a);
+		return;
+	}
+	if (a->is_held) {
+		/* Also when stopping: the engine's cancel ends it. */
+		a->is_held = false;
+		a->ops->resume(a->engine);
+		return;
+	}
+	if (a->is_stopping) {
+		acct_maybe_stopped(a);
+		return;
+	}
+	if (a->want_early)
+		acct_early_export(a);
+}
+
+/* The pass is about to change records: it waits while an early export
+ * reads them. */
+static bool
+acct_on_hold(void *arg)
+{
+	struct acct *a = arg;
+
+	if (!a->is_early || a->ops->resume == NULL)
+		return false;
+	a->is_held = true;
+	a->want_early = false;
+	return true;
 }
 
 static void
@@ -467,6 +562,8 @@ acct_on_progress(const struct acct_progress *p, void *arg)
 	a->st.progress = *p;
 	a->st.rate_bps = p->seconds > 0 ? (double)p->bytes_done / p->seconds :
 			 0;
+	if (p->is_adding)
+		acct_early_export(a);
 	if (!is_new_folder && now - a->progress_ns < ACCT_PROGRESS_EVERY_NS)
 		return;
 	a->progress_ns = now;
@@ -802,11 +899,13 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 		.on_closed_cb = acct_on_engine_closed,
 		.on_change_cb = acct_on_push_change,
 		.on_push_cb = acct_on_push,
+		.hold_cb = acct_on_hold,
 	};
 	struct acct_mirror_cbs mcbs = {
 		.on_reader_change_cb = acct_on_reader_change,
 		.on_scan_done_cb = acct_on_scan_done,
 		.on_export_done_cb = acct_on_export_done,
+		.on_early_done_cb = acct_on_early_done,
 	};
 	struct acct *a;
 	int rc;

@@ -32,6 +32,10 @@
  *               jumped: the machine slept): drop them now rather than
  *               wait for a timeout; a running pass fails over to a new
  *               session.
+ *   resume   -> (optional) while progress says is_adding, the runtime
+ *               may read the store beside the pass (the mirror's
+ *               export); when the pass is about to change records it
+ *               asks hold_cb, and if told to, waits for resume.
  *   destroy  -> frees an engine that is closed (or never passed).
  * Loop thread only.
  */
@@ -59,6 +63,9 @@ struct acct_progress {
 	uint64_t bytes_done, bytes_total;
 	char folder[128];		/* the folder being synced, or "" */
 	double seconds;			/* since the pass started */
+	/* The pass only adds messages now (the first fetch of a folder):
+	 * the mirror may export beside it until hold_cb. */
+	bool is_adding;
 };
 
 /* What one pass did, and how it ended. */
@@ -93,6 +100,9 @@ struct acct_engine_cbs {
 	/* Push: what it does now, one line for status ("notify on every
 	 * folder (1 connection)", "off"). */
 	void (*on_push_cb)(const char *desc, void *arg);
+	/* Optional: the pass stops adding only (is_adding ends).  True
+	 * keeps it waiting until the engine's resume. */
+	bool (*hold_cb)(void *arg);
 	void *arg;
 };
 
@@ -113,6 +123,8 @@ struct acct_engine_ops {
 	void (*close)(struct acct_engine *e);
 	void (*push)(struct acct_engine *e);		/* may be NULL */
 	void (*reconnect)(struct acct_engine *e);	/* may be NULL */
+	/* A pass hold_cb kept goes on; may be NULL (never holds). */
+	void (*resume)(struct acct_engine *e);
 	void (*destroy)(struct acct_engine *e);
 };
 

@@ -68,6 +68,7 @@ struct acct_imap {
 	bool is_reused;			/* the pass runs on a kept session */
 	bool is_selected;		/* the session has a folder selected */
 	bool has_retried;		/* on a new session, once */
+	bool is_retry_held;		/* that retry waits for resume */
 	bool is_cancelled;
 	bool is_close_asked;
 	bool has_done;			/* res waits for the defer timer */
@@ -137,6 +138,7 @@ acct_imap_on_progress(struct imap_sync *sync,
 		.bytes_total = sum->bytes_expected == 0 ? 0 :
 			e->carry.bytes + sum->bytes_expected,
 		.seconds = sum->seconds,
+		.is_adding = sum->is_adding,
 	};
 
 	(void)sync;
@@ -144,6 +146,15 @@ acct_imap_on_progress(struct imap_sync *sync,
 		 sum->folder != NULL ? sum->folder : "");
 	if (e->c.cbs.on_progress_cb != NULL)
 		e->c.cbs.on_progress_cb(&p, e->c.cbs.arg);
+}
+
+static bool
+acct_imap_on_hold(struct imap_sync *sync, void *arg)
+{
+	struct acct_imap *e = arg;
+
+	(void)sync;
+	return e->c.cbs.hold_cb != NULL && e->c.cbs.hold_cb(e->c.cbs.arg);
 }
 
 /* Fires inside a command callback or the session's end: the sync is
@@ -190,6 +201,7 @@ acct_imap_start_sync(struct acct_imap *e)
 		.is_selected = e->is_selected,
 		.on_done_cb = acct_imap_on_sync_done,
 		.on_progress_cb = acct_imap_on_progress,
+		.hold_cb = acct_imap_on_hold,
 		.arg = e,
 	};
 	struct ms_err err = { 0 };
@@ -329,12 +341,27 @@ acct_imap_is_stale_conn(int rc)
 	return rc == MS_ECONN || rc == MS_ETIMEDOUT;
 }
 
+/* The pass again on a new session, after a kept one failed. */
+static void
+acct_imap_retry(struct acct_imap *e)
+{
+	struct ms_err err = { 0 };
+
+	e->is_retry_held = false;
+	if (e->is_cancelled || e->is_close_asked) {
+		acct_imap_fail_pass(e, MS_ECANCELED, "interrupted", true);
+		return;
+	}
+	if (acct_imap_connect(e, &err) < 0)
+		acct_imap_fail_pass(e, err.code ? err.code : MS_ECONN, err.msg,
+				    false);
+}
+
 static void
 acct_imap_on_defer(uv_timer_t *t)
 {
 	struct acct_imap *e = t->data;
 	struct acct_result res;
-	struct ms_err err = { 0 };
 
 	if (!e->has_done) {
 		acct_imap_maybe_closed(e);
@@ -352,9 +379,13 @@ acct_imap_on_defer(uv_timer_t *t)
 			 "logging in again", e->c.acct->name, e->res.error);
 		e->has_retried = true;
 		e->carry = e->res;
-		if (acct_imap_connect(e, &err) < 0)
-			acct_imap_fail_pass(e, err.code ? err.code : MS_ECONN,
-					    err.msg, false);
+		/* The new attempt may change records from its first folder
+		 * on: it waits while the mirror reads them (hold_cb). */
+		if (e->c.cbs.hold_cb != NULL && e->c.cbs.hold_cb(e->c.cbs.arg)) {
+			e->is_retry_held = true;
+			return;
+		}
+		acct_imap_retry(e);
 		return;
 	}
 	res = e->res;
@@ -458,10 +489,23 @@ acct_imap_cancel(struct acct_engine *base)
 	if (!e->want_pass || e->has_done)
 		return;
 	e->is_cancelled = true;
-	if (e->sync != NULL)
+	if (e->is_retry_held)
+		acct_imap_retry(e);	/* ends it as interrupted */
+	else if (e->sync != NULL)
 		imap_sync_stop(e->sync);
 	else if (e->state == ACCT_IMAP_CONNECTING && e->sess != NULL)
 		imap_session_close(e->sess, MS_ECANCELED);
+}
+
+static void
+acct_imap_resume(struct acct_engine *base)
+{
+	struct acct_imap *e = (struct acct_imap *)base;
+
+	if (e->is_retry_held)
+		acct_imap_retry(e);
+	else if (e->sync != NULL && !e->has_done)
+		imap_sync_resume(e->sync);
 }
 
 static void
@@ -696,5 +740,6 @@ const struct acct_engine_ops acct_imap_ops = {
 	.close = acct_imap_close,
 	.push = acct_imap_push,
 	.reconnect = acct_imap_reconnect,
+	.resume = acct_imap_resume,
 	.destroy = acct_imap_destroy,
 };

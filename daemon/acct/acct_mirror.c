@@ -332,6 +332,7 @@ acct_mirror_scan_start(struct acct_mirror *m, bool is_full,
 {
 	if (!acct_mirror_is_on(m) || m->is_closed)
 		return ms_err_set(err_r, MS_EINVAL, "no mirror to scan");
+	memset(&m->early_st, 0, sizeof(m->early_st));	/* a new pass */
 	m->is_paused = true;
 	mirror_watch_pause(m->watch);
 	m->is_pass_full = is_full;
@@ -359,20 +360,34 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 			   const struct ms_err *err, void *arg)
 {
 	struct acct_mirror *m = arg;
+	struct mirror_stats all = m->early_st;
 
 	(void)j;
 	m->export = NULL;
 	free(m->export_folder);
 	m->export_folder = NULL;
 	m->mp.only_folder = NULL;
-	if (rc == MS_OK)
-		acct_mirror_log(m, "export", st);
 	acct_mirror_flush_later(m);
-	m->cbs.on_export_done_cb(rc, st, err, m->cbs.arg);
+	if (m->is_early) {
+		m->is_early = false;
+		if (rc == MS_OK)
+			mirror_stats_add(&m->early_st, st);
+		else
+			log_debug("acct=%s early mirror export: %s",
+				  m->acct->name, err->msg);
+		m->cbs.on_early_done_cb(rc, m->cbs.arg);
+		return;
+	}
+	memset(&m->early_st, 0, sizeof(m->early_st));
+	mirror_stats_add(&all, st);
+	if (rc == MS_OK)
+		acct_mirror_log(m, "export", &all);
+	m->cbs.on_export_done_cb(rc, &all, err, m->cbs.arg);
 }
 
-int
-acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
+static int
+acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
+			 const char *only_folder,
 			 struct ms_err *err_r)
 {
 	int rc;
@@ -396,7 +411,21 @@ acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
 		m->export_folder = NULL;
 		return err_r->code < 0 ? err_r->code : MS_EIO;
 	}
+	m->is_early = is_early;
 	return MS_OK;
+}
+
+int
+acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
+			 struct ms_err *err_r)
+{
+	return acct_mirror_export_begin(m, false, only_folder, err_r);
+}
+
+int
+acct_mirror_export_early(struct acct_mirror *m, struct ms_err *err_r)
+{
+	return acct_mirror_export_begin(m, true, NULL, err_r);
 }
 
 bool

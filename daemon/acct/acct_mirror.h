@@ -23,6 +23,18 @@
  * Durability (mirror/mirror_durable.h): exports leave marks, which one
  * syncfs commits ACCT_MIRROR_FLUSH_MS after the first, at once when
  * ACCT_MIRROR_FLUSH_BYTES wait, and when the mirror closes.
+ *
+ * Early exports fill the mirror while a pass runs: while the pass only
+ * adds records (the first fetch of a folder, acct_engine.h is_adding),
+ * each committed batch is exported beside it, so that a reader opens
+ * the first messages seconds after a first sync starts, and a first sync
+ * cut short leaves a Maildir with what it committed.  The export then
+ * reads records the pass is still committing: mirror_export() never
+ * moves a folder's durable watermark past a record it may not have seen
+ * (mirror_export_job.seq_cap), and the runtime holds the pass before it
+ * may change or remove a record until the early export is done.  The
+ * export after the pass is the one acct_mirror_export_start() starts, as
+ * before.
  * Loop thread only.
  */
 #ifndef MS_ACCT_MIRROR_H
@@ -52,9 +64,13 @@ struct acct_mirror_cbs {
 	 * watch's (already logged; told so that a stop can wait for it). */
 	void (*on_scan_done_cb)(bool is_pass, int rc, const struct ms_err *err,
 				void *arg);
-	/* The export ended: rc MS_OK, MS_ECANCELED or its error (err). */
+	/* The export ended: rc MS_OK, MS_ECANCELED or its error (err);
+	 * st adds what the early exports of the pass did. */
 	void (*on_export_done_cb)(int rc, const struct mirror_stats *st,
 				  const struct ms_err *err, void *arg);
+	/* An early export ended: rc MS_OK, MS_ECANCELED or its error
+	 * (logged at debug: the export after the pass says it again). */
+	void (*on_early_done_cb)(int rc, void *arg);
 	void *arg;
 };
 
@@ -73,6 +89,8 @@ struct acct_mirror {
 	struct maildir_report rep;
 	struct mirror_watch *watch;
 	struct mirror_job *export;
+	bool is_early;			/* export is an early one */
+	struct mirror_stats early_st;	/* the pass's early exports */
 	struct mirror_scan_job *scan;	/* the one scan running */
 	bool is_pass_scan;		/* it is the one before a pass */
 	bool want_pass_scan;		/* asked for, waits for the watch's */
@@ -131,6 +149,14 @@ bool acct_mirror_is_busy(const struct acct_mirror *m);
  * callback.  Without a mirror: MS_EINVAL.
  */
 int acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
+			     struct ms_err *err_r) MS_WUR;
+
+/*
+ * While a pass only adds records: starts an early export.  MS_OK
+ * (on_early_done_cb fires later), or an error in err_r and no callback
+ * (an export or a scan runs, no mirror, closed).
+ */
+int acct_mirror_export_early(struct acct_mirror *m,
 			     struct ms_err *err_r) MS_WUR;
 
 bool acct_mirror_is_exporting(const struct acct_mirror *m);

@@ -4,6 +4,7 @@
  */
 #include "cfg/cfg_int.h"
 #include "cfg/cfg_mbsync.h"
+#include "cfg/cfg_offlineimap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -339,6 +340,14 @@ cfg_load_common(const char *file, const char *text, size_t len,
 				"(~/.mbsyncrc), not a mailsync one; convert it "
 				"with: mailsyncctl convert %s > "
 				"~/.config/mailsync/config.ini", file);
+		return MS_ECONFIG;
+	}
+	if (cfg_offlineimap_looks_like(text, len)) {
+		cfg__report_add(rep, file, 0, "this is an OfflineIMAP "
+				"configuration (~/.offlineimaprc), not a "
+				"mailsync one; convert it with: mailsyncctl "
+				"convert %s > ~/.config/mailsync/config.ini",
+				file);
 		return MS_ECONFIG;
 	}
 	rc_raw = cfg__raw_parse(file, text, len, &raw, rep);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cfg/cfg_convert.h"
 #include "cfg/cfg_int.h"
 
 #define MBS_MAX_WORDS 32	/* words of one line kept (Patterns) */
@@ -70,56 +71,16 @@ struct mbs {
 	size_t n_stores;
 	struct mbs_channel *channels;
 	size_t n_channels;
-	struct cfg_mbsync_note *notes;
-	size_t n_notes;
+	struct cfg_convert w;		/* the output and the notes */
 	/* Global options: the defaults of every later channel (Sync). */
 	struct mbs_channel global;
 	/* The section being read, and its object. */
 	enum mbs_kind kind;
 	void *cur;
-	struct ms_buf out;
-	bool is_out_full;
 };
 
-static bool mbs_value_ok(const char *v);
-
-/* --- notes and output ---------------------------------------------------- */
-
-static void mbs_note(struct mbs *m, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-mbs_note(struct mbs *m, unsigned line, const char *fmt, ...)
-{
-	struct cfg_mbsync_note *n;
-	char text[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	m->notes = cfg__reallocarray(m->notes, m->n_notes + 1,
-				     sizeof(*m->notes));
-	n = &m->notes[m->n_notes++];
-	n->line = line;
-	n->text = cfg__strdup(text);
-}
-
-static void mbs_out(struct mbs *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-mbs_out(struct mbs *m, const char *fmt, ...)
-{
-	char text[MBS_LINE_MAX + 256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (!m->is_out_full && ms_buf_append_cstr(&m->out, text) != MS_OK)
-		m->is_out_full = true;
-}
+/* What is noted goes with the writer's notes. */
+#define mbs_note(m, line, ...) cfg_convert_note(&(m)->w, (line), __VA_ARGS__)
 
 /* --- the reader ------------------------------------------------------------ */
 
@@ -221,20 +182,17 @@ mbs_set(char **field, const char *value)
 static const char *
 mbs_auth(struct mbs *m, unsigned line, char **w, int n)
 {
-	static const char *const mechs[][2] = {
-		{ "XOAUTH2", "xoauth2" }, { "OAUTHBEARER", "oauthbearer" },
-		{ "PLAIN", "plain" }, { "LOGIN", "login" },
-		{ "CRAM-MD5", "cram-md5" }, { "SCRAM-SHA-256", "scram-sha-256" },
-	};
 	const char *one = NULL;
 
-	for (int i = 1; i < n; i++)
-		for (size_t k = 0; k < 2; k++)
-			if (strcasecmp(w[i], mechs[k][0]) == 0)
-				return mechs[k][1];
-	for (size_t k = 2; n == 2 && k < sizeof(mechs) / sizeof(*mechs); k++)
-		if (strcasecmp(w[1], mechs[k][0]) == 0)
-			one = mechs[k][1];
+	for (int i = 1; i < n; i++) {
+		const char *a = cfg_convert_auth_name(w[i]);
+
+		if (a != NULL && (strcmp(a, "xoauth2") == 0 ||
+				  strcmp(a, "oauthbearer") == 0))
+			return a;
+	}
+	if (n == 2)
+		one = cfg_convert_auth_name(w[1]);
 	if (one == NULL && !(n == 2 && strcmp(w[1], "*") == 0))
 		mbs_note(m, line, "AuthMechs: auth = auto (mailsync picks the "
 			 "strongest mechanism the server offers, SCRAM-SHA-256 "
@@ -610,73 +568,6 @@ mbs_side_maildir(struct mbs *m, const struct mbs_side *side)
 	return s != NULL && !s->is_imap ? s : NULL;
 }
 
-/*
- * A value fit for "key = value": inih cuts at " ;" (a comment) and trims
- * white space at both ends, and no value may hold a line end.
- */
-static bool
-mbs_value_ok(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n == 0 || v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' ||
-	    v[n - 1] == '\t')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || (v[i] == ';' && i > 0 &&
-		    (v[i - 1] == ' ' || v[i - 1] == '\t')))
-			return false;
-	return true;
-}
-
-static void
-mbs_out_key(struct mbs *m, unsigned line, const char *key, const char *value)
-{
-	if (value == NULL)
-		return;
-	if (!mbs_value_ok(value)) {
-		mbs_note(m, line, "%s: the value cannot be written into an "
-			 "INI line (a ';' after a space, a control character, "
-			 "or space at an end): set it by hand", key);
-		return;
-	}
-	mbs_out(m, "%s = %s\n", key, value);
-}
-
-/* Appends a folder name to the folders list, quoted when it must be. */
-static void
-mbs_folder_add(char **list, const char *name)
-{
-	char *q = cfg__calloc(1, 2 * strlen(name) + 3), *p = q, *joined;
-	bool need = name[0] == '\0' || name[0] == '"' ||
-		    strpbrk(name, " \t,") != NULL;
-
-	if (need)
-		*p++ = '"';
-	for (const char *s = name; *s != '\0'; s++) {
-		if (need && (*s == '"' || *s == '\\'))
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	if (need)
-		*p++ = '"';
-	/* Once each. */
-	if (*list != NULL) {
-		size_t ql = strlen(q);
-
-		for (const char *f = *list; (f = strstr(f, q)) != NULL; f++)
-			if ((f == *list || f[-1] == ' ') &&
-			    (f[ql] == ' ' || f[ql] == '\0')) {
-				free(q);
-				return;
-			}
-	}
-	joined = *list == NULL ? cfg__strdup(q) : cfg__printf("%s %s", *list, q);
-	free(*list);
-	free(q);
-	*list = joined;
-}
-
 /* What the account's channels sync: folders, maildir, direction. */
 struct mbs_plan {
 	char *folders;
@@ -710,7 +601,7 @@ mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
 	plan->is_pull = (plan->n_channels == 1 || plan->is_pull) &&
 			c->is_pull_only;
 	if (remote->box != NULL) {
-		mbs_folder_add(&plan->folders, remote->box);
+		cfg_convert_folder_add(&plan->folders, remote->box);
 		if (local->box != NULL &&
 		    strcmp(local->box, remote->box) != 0 &&
 		    !(strcasecmp(remote->box, "INBOX") == 0 &&
@@ -722,7 +613,7 @@ mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
 		return;
 	}
 	if (c->n_patterns == 0) {
-		mbs_folder_add(&plan->folders, "INBOX");
+		cfg_convert_folder_add(&plan->folders, "INBOX");
 		return;
 	}
 	for (size_t i = 0; i < c->n_patterns; i++) {
@@ -734,7 +625,7 @@ mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
 			mbs_note(m, c->line, "Channel %s: Patterns %s after an "
 				 "exclusion: in mailsync an exclusion always "
 				 "wins, whatever its place", c->name, pat);
-		mbs_folder_add(&plan->folders, pat);
+		cfg_convert_folder_add(&plan->folders, pat);
 	}
 }
 
@@ -752,28 +643,6 @@ mbs_note_inbox(struct mbs *m, const struct mbs_store *md)
 			 "keeps INBOX at the top of maildir = %s (its other "
 			 "folders in subdirectories)", md->name, md->inbox,
 			 md->path != NULL ? md->path : "");
-}
-
-/* The account's name as mailsync accepts it ("work", not "work mail"). */
-static char *
-mbs_account_name(struct mbs *m, const struct mbs_account *a)
-{
-	char *name = cfg__strdup(a->name), why[200];
-
-	for (char *p = name; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
-		      *p == '-'))
-			*p = '-';
-	if (cfg__value_account_name(name, why, sizeof(why)) != MS_OK) {
-		free(name);
-		name = cfg__printf("account%u", a->line);
-	}
-	if (strcmp(name, a->name) != 0)
-		mbs_note(m, a->line, "IMAPAccount %s: named %s (account names "
-			 "are letters, digits, '.', '_' and '-')", a->name,
-			 name);
-	return name;
 }
 
 /* The tls key, and the port it implies when none is set. */
@@ -796,10 +665,10 @@ mbs_tls(struct mbs *m, const struct mbs_account *a)
 }
 
 static void
-mbs_write_account(struct mbs *m, struct mbs_account *a, unsigned *n_r)
+mbs_write_account(struct mbs *m, struct mbs_account *a)
 {
 	struct mbs_plan plan = { 0 };
-	char *name, *timeout = NULL;
+	char *timeout = NULL;
 	bool is_oauth = a->auth != NULL && (strcmp(a->auth, "xoauth2") == 0 ||
 					    strcmp(a->auth, "oauthbearer") == 0);
 
@@ -817,26 +686,25 @@ mbs_write_account(struct mbs *m, struct mbs_account *a, unsigned *n_r)
 		else if (mbs_side_account(m, &c->near) == a)
 			mbs_plan_channel(m, &plan, c, &c->near, &c->far);
 	}
-	name = mbs_account_name(m, a);
-	mbs_out(m, "\n[account %s]\nprotocol = imap\n", name);
-	mbs_out_key(m, a->line, "host", a->host);
-	mbs_out_key(m, a->line, "port", a->port);
-	mbs_out_key(m, a->line, "tls", mbs_tls(m, a));
-	mbs_out_key(m, a->line, "ca_file", a->ca_file);
-	mbs_out_key(m, a->line, "user", a->user);
+	cfg_convert_account(&m->w, a->line, a->name, "imap");
+	cfg_convert_key(&m->w, a->line, "host", a->host);
+	cfg_convert_key(&m->w, a->line, "port", a->port);
+	cfg_convert_key(&m->w, a->line, "tls", mbs_tls(m, a));
+	cfg_convert_key(&m->w, a->line, "ca_file", a->ca_file);
+	cfg_convert_key(&m->w, a->line, "user", a->user);
 	if (a->pass_cmd != NULL) {
-		mbs_out_key(m, a->line, is_oauth ? "oauth_token_cmd" :
+		cfg_convert_key(&m->w, a->line, is_oauth ? "oauth_token_cmd" :
 			    "password_cmd", a->pass_cmd);
 	} else if (a->pass != NULL) {
-		mbs_out_key(m, a->line, "password", a->pass);
+		cfg_convert_key(&m->w, a->line, "password", a->pass);
 		mbs_note(m, a->line, "Pass: written as password =, so the "
 			 "file must be private (chmod 600); password_cmd "
 			 "keeps it out of the file");
 	}
-	mbs_out_key(m, a->line, "auth", a->auth);
+	cfg_convert_key(&m->w, a->line, "auth", a->auth);
 	if (a->timeout != NULL) {
 		timeout = cfg__printf("%ss", a->timeout);
-		mbs_out_key(m, a->line, "timeout", timeout);
+		cfg_convert_key(&m->w, a->line, "timeout", timeout);
 		free(timeout);
 	}
 	if (plan.maildir == NULL) {
@@ -844,16 +712,14 @@ mbs_write_account(struct mbs *m, struct mbs_account *a, unsigned *n_r)
 			 "a MaildirStore: synced into the store only (add "
 			 "maildir = to read it)", a->name);
 	} else {
-		mbs_out_key(m, a->line, "folders", plan.folders);
+		cfg_convert_key(&m->w, a->line, "folders", plan.folders);
 		if (plan.is_pull)
-			mbs_out(m, "direction = pull\n");
-		mbs_out_key(m, plan.maildir->line, "maildir",
+			cfg_convert_out(&m->w, "direction = pull\n");
+		cfg_convert_key(&m->w, plan.maildir->line, "maildir",
 			    plan.maildir->path);
 		mbs_note_inbox(m, plan.maildir);
 	}
 	free(plan.folders);
-	free(name);
-	(*n_r)++;
 }
 
 /* --- the interface -------------------------------------------------------- */
@@ -905,63 +771,22 @@ mbs_free(struct mbs *m)
 
 int
 cfg_mbsync_convert(const char *file, const char *text, size_t len,
-		   struct cfg_mbsync_result *res_r)
+		   struct cfg_convert_result *res_r)
 {
 	struct mbs m = { .file = file };
-	size_t out_len;
-	unsigned n = 0;
+	int rc;
 
-	memset(res_r, 0, sizeof(*res_r));
-	ms_buf_init(&m.out, 4 * CFG_MBSYNC_MAX);
-	mbs_out(&m, "; mailsync configuration converted from %s by "
-		"mailsyncctl convert.\n; Check it with: mailsyncd -c FILE "
-		"--check-config; every key: mailsync.conf(5).\n",
-		mbs_value_ok(file) ? file : "an mbsync configuration");
-	if (len > CFG_MBSYNC_MAX)
+	cfg_convert_init(&m.w, file, "mbsync");
+	if (len > CFG_CONVERT_MAX)
 		mbs_note(&m, 0, "larger than %d bytes: not an mbsync "
-			 "configuration?", CFG_MBSYNC_MAX);
+			 "configuration?", CFG_CONVERT_MAX);
 	else
 		mbs_read(&m, text, len);
 	for (size_t i = 0; i < m.n_accounts; i++)
-		mbs_write_account(&m, &m.accounts[i], &n);
-	if (n == 0)
-		mbs_note(&m, 0, "no IMAPAccount with a Host: nothing to "
-			 "convert");
-	if (m.is_out_full)
-		mbs_note(&m, 0, "the result is too large");
-	res_r->ini = (char *)ms_buf_take(&m.out, &out_len);
-	if (res_r->ini == NULL)
-		res_r->ini = cfg__strdup("");
-	else
-		res_r->ini[out_len] = '\0';
-	ms_buf_deinit(&m.out);
-	/* In the order of the file (stable: a line's notes as written). */
-	for (size_t i = 1; i < m.n_notes; i++) {
-		struct cfg_mbsync_note t = m.notes[i];
-		size_t j = i;
-
-		for (; j > 0 && m.notes[j - 1].line > t.line; j--)
-			m.notes[j] = m.notes[j - 1];
-		m.notes[j] = t;
-	}
-	res_r->notes = m.notes;
-	res_r->n_notes = m.n_notes;
-	res_r->n_accounts = n;
+		mbs_write_account(&m, &m.accounts[i]);
+	rc = cfg_convert_finish(&m.w, "mbsync", res_r);
 	mbs_free(&m);
-	return n > 0 && !m.is_out_full ? MS_OK : MS_ECONFIG;
-}
-
-void
-cfg_mbsync_result_free(struct cfg_mbsync_result *res)
-{
-	if (res->ini != NULL) {
-		explicit_bzero(res->ini, strlen(res->ini));	/* a Pass */
-		free(res->ini);
-	}
-	for (size_t i = 0; i < res->n_notes; i++)
-		free(res->notes[i].text);
-	free(res->notes);
-	memset(res, 0, sizeof(*res));
+	return rc;
 }
 
 bool

@@ -26,34 +26,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cfg/cfg_convert.h"
 #include "common/ms.h"
-
-/* Largest input converted. */
-#define CFG_MBSYNC_MAX (1024 * 1024)
-
-struct cfg_mbsync_note {
-	unsigned line;		/* of the input; 0: the file as a whole */
-	char *text;		/* "SSLVersions TLSv1.3: not translated (...)" */
-};
-
-struct cfg_mbsync_result {
-	char *ini;		/* the mailsync configuration, NUL-terminated */
-	struct cfg_mbsync_note *notes;	/* in input order */
-	size_t n_notes;
-	unsigned n_accounts;	/* [account] sections written */
-};
 
 /*
  * Converts text (len bytes; file names it in the output's header
  * comment) into res_r, which the caller frees with
- * cfg_mbsync_result_free().  MS_OK when at least one account was
+ * cfg_convert_result_free().  MS_OK when at least one account was
  * written; MS_ECONFIG when none could be (the notes say why; res_r is
  * filled either way).  Out of memory aborts, as daemon code may.
  */
 int cfg_mbsync_convert(const char *file, const char *text, size_t len,
-		       struct cfg_mbsync_result *res_r);
-
-void cfg_mbsync_result_free(struct cfg_mbsync_result *res);
+		       struct cfg_convert_result *res_r);
 
 /*
  * True when text reads as an mbsync configuration rather than an INI

@@ -208,6 +208,9 @@ struct mirror_stats {
 	uint64_t bytes;		/* bytes written */
 };
 
+/* Adds from's counters to to's. */
+void mirror_stats_add(struct mirror_stats *to, const struct mirror_stats *from);
+
 /*
  * Makes the mirror of p->account under p->root match the store: creates
  * the folders' Maildirs (not for \Noselect folders), writes missing

@@ -1002,3 +1002,20 @@ mirror__report_buf_deinit(struct mirror_report_buf *rb)
 	maildir_report_deinit(&rb->rep);
 	memset(rb, 0, sizeof(*rb));
 }
+
+void
+mirror_stats_add(struct mirror_stats *to, const struct mirror_stats *from)
+{
+	to->folders += from->folders;
+	to->written += from->written;
+	to->renamed += from->renamed;
+	to->removed += from->removed;
+	to->adopted += from->adopted;
+	to->flag_changes += from->flag_changes;
+	to->deletes += from->deletes;
+	to->moves += from->moves;
+	to->appends += from->appends;
+	to->created += from->created;
+	to->moves_dropped += from->moves_dropped;
+	to->bytes += from->bytes;
+}

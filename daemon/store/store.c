@@ -407,6 +407,24 @@ store__meta_next(struct store *s, MDB_txn *txn, const char *key,
 }
 
 int
+store_local_seq_last(struct store *s, uint64_t *seq_r, struct ms_err *err_r)
+{
+	MDB_txn *txn;
+	uint64_t next = 1;
+	int rc;
+
+	*seq_r = 0;
+	if ((rc = store__read_begin(s, &txn, err_r)) < 0)
+		return rc;
+	rc = store__meta_next(s, txn, "next_local_seq", &next, err_r);
+	store__read_end(s, txn);
+	if (rc < 0)
+		return rc;
+	*seq_r = next > 0 ? next - 1 : 0;
+	return MS_OK;
+}
+
+int
 store__meta_set(struct store *s, MDB_txn *txn, const char *key, uint64_t v,
 		struct ms_err *err_r)
 {

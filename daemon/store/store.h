@@ -263,6 +263,15 @@ struct store_msg {
 	char mirror_name[STORE_MIRROR_NAME_MAX + 1]; /* "" until exported */
 };
 
+/*
+ * The local_seq of the last write committed (0: none yet).  A record
+ * read later with a local_seq at or below it was committed before this
+ * call: what a reader beside the writers uses to know which records it
+ * has surely seen.
+ */
+int store_local_seq_last(struct store *s, uint64_t *seq_r,
+			 struct ms_err *err_r) MS_WUR;
+
 /* Copies the record of (folder, uid).  MS_OK or STORE_NOTFOUND. */
 int store_msg_get(struct store *s, uint32_t folder_id, uint32_t uid,
 		  struct store_msg *msg_r, struct ms_err *err_r) MS_WUR;

@@ -75,6 +75,10 @@ struct imap_sync_summary {
 					 * gives STATUS SIZE (0: not known) */
 	const char *folder;	/* being synced; NULL between folders;
 				 * valid during the callback only */
+	/* The pass is fetching a folder never synced before: until that
+	 * folder's FETCH step ends (hold_cb), it only adds records, so a
+	 * reader of the store (the mirror's export) may run beside it. */
+	bool is_adding;
 };
 
 struct imap_sync_params {
@@ -109,6 +113,12 @@ struct imap_sync_params {
 	/* Optional: a folder started or ended, or a batch committed. */
 	void (*on_progress_cb)(struct imap_sync *sync,
 			       const struct imap_sync_summary *sum, void *arg);
+	/* Optional: the FETCH step of a folder never synced before ended
+	 * (is_adding ends with it: the pass may change or remove records
+	 * from here on).  True keeps the pass there until
+	 * imap_sync_resume(), so that what reads the store beside it can
+	 * finish first. */
+	bool (*hold_cb)(struct imap_sync *sync, void *arg);
 	void *arg;
 };
 
@@ -131,6 +141,10 @@ void imap_sync_session_closed(struct imap_sync *sync, int reason,
  * closed (its end comes back through imap_sync_session_closed()), and
  * on_done fires with rc MS_ECANCELED.  Idempotent. */
 void imap_sync_stop(struct imap_sync *sync);
+
+/* Lets a pass that hold_cb kept go on (from a later loop turn than
+ * hold_cb's).  A no-op when it is not held or has ended. */
+void imap_sync_resume(struct imap_sync *sync);
 
 /* Frees a sync whose on_done fired.  NULL-safe; sets *syncp to NULL. */
 void imap_sync_free(struct imap_sync **syncp);

@@ -127,6 +127,13 @@ struct sync_run {
 	const char *select_fault;
 	uint64_t select_fault_num;
 	bool is_fetching;	/* the UIDNEXT watermark may advance */
+	/* Never synced when the pass came to it (stored UIDVALIDITY 0, so
+	 * VANISHED and EXPUNGE change no record): until its FETCH step
+	 * ends, the pass only adds records (imap_sync_summary.is_adding) */
+	bool is_first;
+	/* A first fetch asks for its newest messages first, in one range
+	 * (sync_fetch_top()): it is out */
+	bool is_top;
 	bool has_hole;		/* a message was not stored: freeze it */
 	bool is_failed;
 	bool is_msg_failed;	/* a message not stored; the rest goes on */
@@ -213,6 +220,9 @@ struct imap_sync {
 	struct imap_sync_summary sum;
 	uint64_t t0;
 	bool is_stopping, is_closing, is_done;
+	/* hold_cb kept the pass at the end of a first FETCH step, until
+	 * imap_sync_resume() */
+	bool is_held;
 	char *only_folder;	/* NULL: every wanted folder */
 	bool warned_no_uidplus;
 	bool warned_bad_status;	/* a malformed STATUS response was seen */

@@ -192,14 +192,24 @@ sync_folder_kept_attrs(struct imap_sync *as, const struct sync_fold *f)
 }
 
 /*
- * Pending moves' destinations are synced first (the rest keeps the LIST
- * order).  A copy the server made for an earlier attempt whose reply
- * never came (the connection cut, a crash, no COPYUID) is then fetched
- * before the source retries the move, which finds it by its body
- * (sync_push_move()) instead of copying again.  Moves both ways between
- * two folders still retry one of them before its destination is synced.
- * False when out of memory (the account is failed then).
+ * The order of the folders: pending moves' destinations first, then
+ * INBOX (where a person looks first: on a first sync its mail reaches
+ * the mirror before the other folders'), then the rest in LIST order.
+ * A destination goes first so that a copy the server made for an
+ * earlier attempt whose reply never came (the connection cut, a crash,
+ * no COPYUID) is fetched before the source retries the move, which
+ * finds it by its body (sync_push_move()) instead of copying again.
+ * Moves both ways between two folders still retry one of them before
+ * its destination is synced.
  */
+static int
+sync_folder_rank(const struct sync_fold *f)
+{
+	return f->is_move_dest ? 0 : strcmp(f->name, "INBOX") == 0 ? 1 : 2;
+}
+
+/* Puts the folders in that order.  False when out of memory (the
+ * account is failed then). */
 static bool
 sync_folders_dests_first(struct imap_sync *as)
 {
@@ -212,9 +222,9 @@ sync_folders_dests_first(struct imap_sync *as)
 		sync_fail(as, MS_ENOMEM, "out of memory");
 		return false;
 	}
-	for (int pass = 0; pass < 2; pass++)
+	for (int rank = 0; rank < 3; rank++)
 		for (size_t i = 0; i < as->n_folds; i++)
-			if (as->folds[i].is_move_dest == (pass == 0))
+			if (sync_folder_rank(&as->folds[i]) == rank)
 				v[k++] = as->folds[i];
 	memcpy(as->folds, v, as->n_folds * sizeof(*v));
 	free(v);

@@ -8,7 +8,9 @@
  * against the UID ranges in flight, and the watermark follows completed
  * ranges only.  A range spans SYNC_RANGE_UIDS UIDs, or in a sparse UID
  * space about as many messages (cut where UID SEARCH finds every
- * SYNC_RANGE_UIDS-th).  The step ends through run.step_done.
+ * SYNC_RANGE_UIDS-th).  The first fetch of a large folder asks for its
+ * newest messages first (sync_fetch_top()).  The step ends through
+ * run.step_done.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "sync/sync_flags.h"
 
 static void sync_fetch_pump(struct imap_sync *as);
+static void sync_fetch_after_top(struct imap_sync *as);
 
 static void
 sync_on_fetch_body(struct imap_sync *as, const struct imap_ev_fetch_body *b)
@@ -251,6 +254,11 @@ sync_fetch_done(struct imap_session *s, int rc,
 	r->in_flight--;
 	sync_fetch_retire(as, st);
 	store_body_writer_free(&r->w);
+	if (r->is_top && sync_st_ok(st)) {
+		sync_fetch_after_top(as);
+		return;
+	}
+	r->is_top = false;
 	/* A refused command ends the folder's fetch; a message that could
 	 * not be stored does not: the later ones are still fetched (the
 	 * watermark stays before it, so it is fetched again next pass). */
@@ -410,6 +418,15 @@ sync_fetch_sparse_hi(struct imap_sync *as, uint32_t lo, uint64_t *hi_r)
 	return true;
 }
 
+/* What a fetch of new messages asks for. */
+static void
+sync_fetch_items(const struct imap_sync *as, char *items, size_t size)
+{
+	snprintf(items, size, "UID FLAGS INTERNALDATE RFC822.SIZE%s "
+		 "BODY.PEEK[]", (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
+		 " MODSEQ" : "");
+}
+
 static void
 sync_fetch_pump(struct imap_sync *as)
 {
@@ -418,9 +435,7 @@ sync_fetch_pump(struct imap_sync *as)
 	/* At most SYNC_RANGE_UIDS / 2 pieces of at most 22 bytes. */
 	char set[SYNC_RANGE_UIDS * 12 + 32], items[96];
 
-	snprintf(items, sizeof(items), "UID FLAGS INTERNALDATE RFC822.SIZE%s "
-		 "BODY.PEEK[]", (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
-		 " MODSEQ" : "");
+	sync_fetch_items(as, items, sizeof(items));
 	while (!r->is_all_sent && r->in_flight < SYNC_IN_FLIGHT &&
 	       r->n_ranges < SYNC_RANGES && !as->is_closing) {
 		uint32_t lo = r->next_lo;
@@ -536,6 +551,73 @@ sync_fetch_known_flags(struct imap_sync *as)
 	return true;
 }
 
+/*
+ * The first fetch of a folder with more than two ranges of UIDs asks for
+ * its newest messages first: the last SYNC_RANGE_UIDS UIDs, alone, so
+ * that they are committed (and in the mirror, acct_mirror.h) before the
+ * rest; a person opens recent mail first.  The rest then comes from the
+ * watermark up, leaving them out as stored (sync_run.known), as records
+ * bound by APPENDUID are.  The range ends in "*" (hi UINT32_MAX), so its
+ * completion never moves the watermark.  False when no command went out.
+ */
+static bool
+sync_fetch_top(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct imap_client *core = imap_session_core(as->sess);
+	char set[24], items[96];
+	uint32_t lo;
+	int tag;
+
+	if (!r->is_first || !r->has_uidvalidity || !r->has_uidnext ||
+	    r->exists <= SYNC_RANGE_UIDS || r->n_ranges > 0 ||
+	    r->uidnext <= r->fetch_from ||
+	    r->uidnext - r->fetch_from <= 2 * SYNC_RANGE_UIDS)
+		return false;
+	lo = r->uidnext - SYNC_RANGE_UIDS;
+	snprintf(set, sizeof(set), "%u:*", lo);
+	sync_fetch_items(as, items, sizeof(items));
+	tag = imap_cmd_uid_fetch(core, ms_slice_from_cstr(set), items, 0,
+				 false);
+	if (!sync_submit(as, tag, sync_fetch_done))
+		return true;
+	r->ranges[r->range_head] = (struct sync_fetch_range){ .lo = lo,
+		.hi = UINT32_MAX, .tag = tag };
+	r->n_ranges = 1;
+	r->in_flight = 1;
+	r->is_top = true;
+	log_debug("acct=%s folder=%s the newest messages first: UIDs %s",
+		  as->name, r->fold->name, set);
+	return true;
+}
+
+/*
+ * The newest messages are in: committed with the folder's UIDVALIDITY
+ * (their UIDs mean nothing without it; UIDNEXT stays, as the watermark
+ * has not moved), then the rest from the watermark up.
+ */
+static void
+sync_fetch_after_top(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st = { .uidvalidity = r->uidvalidity };
+	int rc;
+
+	r->is_top = false;
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
+							&st,
+							STORE_FS_UIDVALIDITY)) ||
+	    sync_commit(as) < 0)
+		return;
+	r->last_uid = 0;
+	if ((rc = sync_fetch_load_known(as)) < 0) {
+		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
+			  ms_strerror(rc));
+		return;
+	}
+	sync_fetch_pump(as);
+}
+
 void
 sync_fetch_start(struct imap_sync *as)
 {
@@ -547,6 +629,10 @@ sync_fetch_start(struct imap_sync *as)
 	r->next_lo = r->fetch_from;
 	r->last_uid = 0;
 	r->is_fetching = true;
+	/* A first fetch only adds records from here on: what the folders
+	 * before it committed may go to the mirror now (is_adding). */
+	if (r->is_first)
+		sync_progress(as);
 	if ((r->is_sparse = sync_fetch_is_sparse(r))) {
 		/* The messages below the watermark come first. */
 		r->cut_seq = r->stored.local_count < r->exists ?
@@ -565,7 +651,7 @@ sync_fetch_start(struct imap_sync *as)
 		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
 			  ms_strerror(rc));
 		return;
-	} else if (sync_fetch_known_flags(as)) {
+	} else if (sync_fetch_known_flags(as) || sync_fetch_top(as)) {
 		return;
 	}
 	sync_fetch_pump(as);

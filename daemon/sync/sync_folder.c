@@ -106,6 +106,14 @@ sync_folder_step_done(struct imap_sync *as)
 
 	if (as->is_closing)
 		return;
+	/* The end of a first fetch: what reads the store beside the pass
+	 * may want to finish before records change. */
+	if (r->step == SYNC_FOLDER_FETCH && r->is_first &&
+	    as->params.hold_cb != NULL &&
+	    as->params.hold_cb(as, as->params.arg)) {
+		as->is_held = true;
+		return;
+	}
 	sync_folder_set_step(as, sync_folder_after(r->step, r->mode,
 						   r->is_failed,
 						   r->is_uid_check));
@@ -729,6 +737,7 @@ sync_folder_next(struct imap_sync *as)
 			r->stored.state.uidnext = UINT32_MAX;
 		r->mode = sync_folder_plan(&r->stored.state, &f->st, as->caps,
 					   f->has_pending);
+		r->is_first = r->mode == SYNC_MODE_INITIAL;
 		log_debug("acct=%s folder=%s plan=%s", as->name, f->name,
 			  sync_folder_mode_name(r->mode));
 		if (r->mode == SYNC_MODE_SKIP)
@@ -777,6 +786,18 @@ sync_folder_run(struct imap_sync *as)
 		sync_folder_done(as);
 		return;
 	}
+}
+
+void
+imap_sync_resume(struct imap_sync *as)
+{
+	if (as == NULL || !as->is_held)
+		return;
+	as->is_held = false;
+	if (as->is_closing || !as->has_run)
+		return;
+	as->run.is_first = false;	/* held once */
+	sync_folder_step_done(as);
 }
 
 void

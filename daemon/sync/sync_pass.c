@@ -50,6 +50,8 @@ sync_progress(struct imap_sync *as)
 	if (as->params.on_progress_cb == NULL || as->is_closing)
 		return;
 	as->sum.folder = as->has_run ? as->run.fold->name : NULL;
+	as->sum.is_adding = as->has_run && as->run.is_first &&
+			    as->run.step == SYNC_FOLDER_FETCH;
 	as->sum.seconds = (double)(uv_hrtime() - as->t0) / 1e9;
 	as->params.on_progress_cb(as, &as->sum, as->params.arg);
 	as->sum.folder = NULL;

@@ -1,6 +1,8 @@
 /*
- * fuzz_cfg_mbsync.c - feeds arbitrary bytes to the mbsync configuration
- * converter (cfg/cfg_mbsync.h); nothing may crash or leak, and what it
+ * fuzz_cfg_mbsync.c - feeds arbitrary bytes to the configuration
+ * converters, mbsync's (cfg/cfg_mbsync.h) and OfflineIMAP's
+ * (cfg/cfg_offlineimap.h), which share a writer (cfg/cfg_convert.h) and
+ * this corpus; nothing may crash or leak, and what each
  * writes must be a configuration mailsync reads without a syntax error
  * of its own making: every line a comment, a section header, or
  * "key = value", and an [account] for each account it counts.
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "cfg/cfg_mbsync.h"
+#include "cfg/cfg_offlineimap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,20 +40,30 @@ fuzz_check_lines(const char *ini, unsigned n_accounts)
 		abort();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	struct cfg_mbsync_result res;
-	int rc;
+typedef int fuzz_convert_fn(const char *file, const char *text, size_t len,
+			    struct cfg_convert_result *res_r);
 
-	(void)cfg_mbsync_looks_like((const char *)data, size);
-	rc = cfg_mbsync_convert("f", (const char *)data, size, &res);
+static void
+fuzz_convert(fuzz_convert_fn *convert, const uint8_t *data, size_t size)
+{
+	struct cfg_convert_result res;
+	int rc = convert("f", (const char *)data, size, &res);
+
 	if ((rc == MS_OK) != (res.n_accounts > 0) || res.ini == NULL)
 		abort();
 	/* A failure always says why. */
 	if (rc != MS_OK && res.n_notes == 0)
 		abort();
 	fuzz_check_lines(res.ini, res.n_accounts);
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	(void)cfg_mbsync_looks_like((const char *)data, size);
+	(void)cfg_offlineimap_looks_like((const char *)data, size);
+	fuzz_convert(cfg_mbsync_convert, data, size);
+	fuzz_convert(cfg_offlineimap_convert, data, size);
 	return 0;
 }

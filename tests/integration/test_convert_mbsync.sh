@@ -8,11 +8,7 @@
 # is wrong and list the commands.  Messages are checked word for word.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-dovecot_start || exit $?
-WORK="$(ms_tmpdir_make ms-convert)" || exit 1
-ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
-export HOME="$WORK/home"
-mkdir -p "$HOME/.config/mailsync"
+is_home_setup
 C() { "$MAILSYNCCTL" "$@"; }
 
 # --- a realistic .mbsyncrc: converted, valid, every loss named --------------------
@@ -47,7 +43,7 @@ want="$HOME/.mbsyncrc: this is an mbsync configuration (~/.mbsyncrc), not a mail
 # --- not an mbsync file ---------------------------------------------------------------
 printf '[account x]\nhost = h\n' > "$WORK/not.rc"
 out="$(C convert "$WORK/not.rc" 2>&1)"; rc=$?
-[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc): its first setting is not an mbsync keyword such as IMAPAccount" ] &&
+[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc: its first setting is an mbsync keyword such as IMAPAccount) or an OfflineIMAP one (~/.offlineimaprc: its first section is [general], [Account NAME] or [Repository NAME])" ] &&
 	ok "convert of an INI file: exit 1, says why" || fail "convert of an INI file: exit $rc: $out"
 out="$(C convert "$WORK/none.rc" 2>&1)"; rc=$?
 [ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: cannot read $WORK/none.rc: No such file or directory" ] &&

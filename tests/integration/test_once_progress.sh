@@ -15,14 +15,7 @@ printf 'maildir = %s\n' "$MAIL" >> "$CFG"
 STAMP='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{4}'
 
 # A link with a 300 ms round trip: the first sync takes seconds.
-"$MS_PYTHON" "$MS_SOURCE_DIR/tests/bench/latproxy.py" --listen 0 \
-	--target "$MS_IMAPS_PORT" --delay 150 > "$WORK/proxy.out" 2>&1 &
-PROXY_PID=$!
-ms_cleanup_add "ms_pid_stop $PROXY_PID latproxy"
-proxy_up() { grep -q '^PORT ' "$WORK/proxy.out"; }
-wait_for "latproxy listening" 10 proxy_up || exit 1
-PROXY_PORT="$(awk '/^PORT /{ print $2 }' "$WORK/proxy.out")"
-sed -i "s/^port = .*/port = $PROXY_PORT/" "$CFG"
+is_slow_link 150
 
 # --- not a terminal: plain progress lines in the log --------------------------------
 # A line every second of the pass (MAILSYNC_PROGRESS_MS; 5 s by default).

@@ -8,6 +8,9 @@
 N="${MS_STOP_MSGS:-6000}"
 mirror_setup
 mailfill "$MS_USER1" "$N" >/dev/null || exit 1
+# The store first: the pass then fetches nothing and the export after it
+# writes all N files (a first sync exports as it goes).
+mirror_store_first
 
 mirror_files() { find "$MAIL" -path '*/cur/*' -type f -o -path '*/new/*' -type f 2>/dev/null | wc -l; }
 

@@ -49,6 +49,32 @@ EOC
 	chmod 600 "$CFG"
 }
 
+# is_home_setup: Dovecot, a work dir, and a $HOME in it with an empty
+# ~/.config/mailsync, as a person moving to mailsync has.
+is_home_setup()
+{
+	dovecot_start || exit $?
+	WORK="$(ms_tmpdir_make ms-convert)" || exit 1
+	ms_cleanup_add "ms_tmpdir_remove '$WORK' 0"
+	export HOME="$WORK/home"
+	mkdir -p "$HOME/.config/mailsync"
+}
+
+# is_slow_link DELAY_MS: account t reaches Dovecot through
+# tests/bench/latproxy.py, which delays each direction by DELAY_MS (a
+# round trip of twice that); stopped by the test's cleanup.
+is_slow_link()
+{
+	"$MS_PYTHON" "$MS_SOURCE_DIR/tests/bench/latproxy.py" --listen 0 \
+		--target "$MS_IMAPS_PORT" --delay "$1" > "$WORK/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	ms_cleanup_add "ms_pid_stop $PROXY_PID latproxy"
+	proxy_up() { grep -qs '^PORT ' "$WORK/proxy.out"; }
+	wait_for "latproxy listening" 10 proxy_up || exit 1
+	PROXY_PORT="$(awk '/^PORT /{ print $2 }' "$WORK/proxy.out")"
+	sed -i "s/^port = .*/port = $PROXY_PORT/" "$CFG"
+}
+
 # is_sync [ARGS...]: mailsyncd --once; stdout in $WORK/out, stderr in
 # $WORK/err; returns its status.
 is_sync()

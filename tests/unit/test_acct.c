@@ -27,7 +27,7 @@ struct fake {
 	struct acct_engine_cbs cbs;
 	uv_timer_t t;			/* delivers cancels and closes */
 	bool is_pass;
-	unsigned n_pass, n_cancel, n_close;
+	unsigned n_pass, n_cancel, n_close, n_resume;
 	char folders[16][32];		/* the folder of each pass ("*": all) */
 	bool is_close_asked, want_cancel_done, is_closed;
 	bool is_destroyed;
@@ -120,6 +120,12 @@ fake_close(struct acct_engine *e)
 }
 
 static void
+fake_resume(struct acct_engine *e)
+{
+	((struct fake *)e)->n_resume++;
+}
+
+static void
 fake_destroy(struct acct_engine *e)
 {
 	struct fake *f = (struct fake *)e;
@@ -135,6 +141,7 @@ static const struct acct_engine_ops fake_ops = {
 	.pass = fake_pass,
 	.cancel = fake_cancel,
 	.close = fake_close,
+	.resume = fake_resume,
 	.destroy = fake_destroy,
 };
 
@@ -243,6 +250,22 @@ fix_renew_mirror(struct fix *x, struct store *s, char *mail)
 	p.on_event_cb = fix_on_event;
 	p.arg = x;
 	assert_int_equal(acct_new(&p, &x->a, &err), MS_OK);
+}
+
+/* A new fixture whose runtime has a store (returned) in a new temporary
+ * directory (*dir_r) and its mirror at mail there. */
+static struct store *
+fix_new_mirror(struct fix *x, char **dir_r, char *mail, size_t size)
+{
+	struct store *s;
+
+	*dir_r = tsu_tmpdir();
+	s = tsu_open(*dir_r, 0);
+	fix_new(x, false);
+	snprintf(mail, size, "%s/mail", *dir_r);
+	assert_int_equal(mkdir(mail, 0700), 0);
+	fix_renew_mirror(x, s, mail);
+	return s;
 }
 
 /* Runs the loop until the engine's pass has started (the mirror's scan,
@@ -420,15 +443,10 @@ test_pause_during_export(void **state)
 {
 	struct fix x;
 	const struct acct_status *st;
-	char *dir = tsu_tmpdir();
-	char mail[4200];
-	struct store *s = tsu_open(dir, 0);
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
 
 	(void)state;
-	fix_new(&x, false);
-	snprintf(mail, sizeof(mail), "%s/mail", dir);
-	assert_int_equal(mkdir(mail, 0700), 0);
-	fix_renew_mirror(&x, s, mail);
 	st = acct_status(x.a);
 	x.n_states = 0;
 	acct_start(x.a);
@@ -454,6 +472,84 @@ test_pause_during_export(void **state)
 	fix_turns(&x, 3);
 	assert_int_equal(the_fake->n_pass, 1);
 	fix_free(&x);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/*
+ * While the pass only adds messages (progress is_adding), a committed
+ * batch starts an early export; the pass asking to change records while
+ * it runs is held until the export is done, then resumed once; a pass
+ * that ends while an early export runs gets its own export after it.
+ */
+static void
+test_early_export_hold(void **state)
+{
+	struct fix x;
+	const struct acct_status *st;
+	struct acct_progress p = { .folders_total = 1, .msgs_done = 10,
+				   .msgs_total = 20, .is_adding = true };
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
+
+	(void)state;
+	st = acct_status(x.a);
+	acct_start(x.a);
+	fix_until_pass(&x);
+	/* No early export runs: the pass goes on at once. */
+	assert_false(the_fake->cbs.hold_cb(the_fake->cbs.arg));
+	the_fake->cbs.on_progress_cb(&p, the_fake->cbs.arg);
+	/* One runs now (on the threadpool): the pass waits for it. */
+	assert_true(the_fake->cbs.hold_cb(the_fake->cbs.arg));
+	for (unsigned i = 0; i < 500 && the_fake->n_resume == 0; i++) {
+		fix_turns(&x, 1);
+		usleep(10000);
+	}
+	assert_int_equal(the_fake->n_resume, 1);
+	assert_false(the_fake->cbs.hold_cb(the_fake->cbs.arg));
+	/* Adding again, then the pass ends while that export runs. */
+	p.msgs_done = 20;
+	the_fake->cbs.on_progress_cb(&p, the_fake->cbs.arg);
+	fake_finish(MS_OK, true, 20);
+	assert_int_equal(st->state, ACCT_SYNCING);
+	for (unsigned i = 0; i < 500 && st->state == ACCT_SYNCING; i++) {
+		fix_turns(&x, 1);
+		usleep(10000);
+	}
+	assert_int_equal(st->state, ACCT_IDLE);
+	assert_int_equal(st->passes, 1);
+	assert_string_equal(st->mirror_error, "");
+	assert_int_equal(the_fake->n_resume, 1);
+	fix_free(&x);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
+/* A stop while the pass is held: the early export is cancelled, the
+ * pass is let go (its engine's cancel ends it), and the runtime stops. */
+static void
+test_early_export_stop(void **state)
+{
+	struct fix x;
+	struct acct_progress p = { .msgs_done = 1, .is_adding = true };
+	char *dir, mail[4200];
+	struct store *s = fix_new_mirror(&x, &dir, mail, sizeof(mail));
+
+	(void)state;
+	acct_start(x.a);
+	fix_until_pass(&x);
+	the_fake->cbs.on_progress_cb(&p, the_fake->cbs.arg);
+	assert_true(the_fake->cbs.hold_cb(the_fake->cbs.arg));
+	acct_stop(x.a);
+	for (unsigned i = 0; i < 500 && !acct_is_stopped(x.a); i++) {
+		fix_turns(&x, 1);
+		usleep(10000);
+	}
+	assert_true(acct_is_stopped(x.a));
+	acct_free(&x.a);
+	acct_engine_override(NULL);
+	fix_turns(&x, 3);
+	assert_int_equal(uv_loop_close(&x.loop), 0);
 	store_close(&s);
 	tsu_rmdir(dir);
 }
@@ -772,6 +868,8 @@ main(void)
 		cmocka_unit_test(test_pause_cancels_and_resume_restarts),
 		cmocka_unit_test(test_resume_during_cancel),
 		cmocka_unit_test(test_pause_during_export),
+		cmocka_unit_test(test_early_export_hold),
+		cmocka_unit_test(test_early_export_stop),
 		cmocka_unit_test(test_stop_during_scan),
 		cmocka_unit_test(test_subscriber_pauses_or_stops),
 		cmocka_unit_test(test_progress),

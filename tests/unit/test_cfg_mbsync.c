@@ -19,60 +19,13 @@
 
 #include "cfg/cfg.h"
 #include "cfg/cfg_mbsync.h"
-
-static struct cfg_mbsync_result res;
-
-/* A home in /home/me, where the fixture's ca_file exists. */
-static const char *
-env_get(const char *name, void *arg)
-{
-	(void)arg;
-	return strcmp(name, "HOME") == 0 ? "/home/me" : NULL;
-}
-
-static bool
-env_exists(const char *path, void *arg)
-{
-	(void)arg;
-	return strcmp(path, "/etc/ssl/certs/ca-certificates.crt") == 0;
-}
-
-static const struct cfg_env test_env = { env_get, env_exists, NULL, 1000 };
+#include "test_convert_util.h"
 
 static int
 convert(const char *text)
 {
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	return cfg_mbsync_convert("rc", text, strlen(text), &res);
-}
-
-/* The [account NAME] section of the result, up to the next one. */
-static char *
-section(const char *name)
-{
-	static char out[2048];
-	char head[128];
-	const char *p, *end;
-
-	snprintf(head, sizeof(head), "\n[account %s]\n", name);
-	p = strstr(res.ini, head);
-	assert_non_null(p);
-	p++;
-	end = strstr(p + 1, "\n[");
-	snprintf(out, sizeof(out), "%.*s", end != NULL ? (int)(end - p) :
-		 (int)strlen(p), p);
-	return out;
-}
-
-/* True when a note on line says text (a part of it). */
-static bool
-has_note(unsigned line, const char *text)
-{
-	for (size_t i = 0; i < res.n_notes; i++)
-		if (res.notes[i].line == line &&
-		    strstr(res.notes[i].text, text) != NULL)
-			return true;
-	return false;
 }
 
 static char *
@@ -105,7 +58,7 @@ convert_fixture(void)
 	size_t len;
 	char *text = fixture(&len);
 
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	assert_int_equal(cfg_mbsync_convert("rc", text, len, &res), MS_OK);
 	free(text);
 }
@@ -169,28 +122,16 @@ test_realistic(void **state)
 	assert_true(has_note(59, "MaxMessages: not translated"));
 	assert_true(has_note(67, "chmod 600"));
 	assert_true(has_note(70, "Tunnel: not translated"));
-	for (size_t i = 1; i < res.n_notes; i++)
-		assert_true(res.notes[i - 1].line <= res.notes[i].line);
+	notes_in_order();
 }
 
 /* The result is a valid mailsync configuration. */
 static void
 test_result_validates(void **state)
 {
-	struct cfg_report rep;
-	struct cfg *cfg = NULL;
-
 	(void)state;
 	convert_fixture();
-	cfg_report_init(&rep);
-	assert_int_equal(cfg_load_text("out.ini", res.ini, strlen(res.ini),
-				       &test_env, &cfg, &rep), MS_OK);
-	for (size_t i = 0; i < rep.n; i++)
-		print_message("%s\n", rep.v[i].text);
-	assert_int_equal(rep.n, 0);
-	assert_int_equal(cfg->n_accounts, 3);
-	cfg_free(&cfg);
-	cfg_report_deinit(&rep);
+	result_loads(3);
 }
 
 /* Quotes, escapes, comments inside a section, and a blank line ending it. */
@@ -227,13 +168,13 @@ test_bad_input(void **state)
 	assert_int_equal(convert("IMAPAccount a\nHost \"unterminated\n"),
 			 MS_ECONFIG);
 	assert_true(has_note(2, "missing closing quote (ignored)"));
-	assert_true(has_note(0, "no IMAPAccount with a Host: nothing to "
-			     "convert"));
+	assert_true(has_note(0, "no mbsync account with a server: "
+			     "nothing to convert"));
 	assert_int_equal(convert("IMAPAccount a\nHost h\\"), MS_ECONFIG);
 	assert_true(has_note(2, "unterminated escape (ignored)"));
 	assert_int_equal(convert("IMAPAccount\n"), MS_ECONFIG);
 	assert_true(has_note(1, "IMAPAccount: no value (ignored)"));
-	cfg_mbsync_result_free(&res);
+	cfg_convert_result_free(&res);
 	assert_int_equal(cfg_mbsync_convert("rc", nul, sizeof(nul) - 1, &res),
 			 MS_OK);
 	assert_true(has_note(2, "a NUL byte (ignored)"));
@@ -254,7 +195,7 @@ test_bad_input(void **state)
 	/* An account name mailsync cannot take is made one it can. */
 	assert_int_equal(convert("IMAPAccount \"my mail\"\nHost h\n"), MS_OK);
 	assert_non_null(strstr(res.ini, "[account my-mail]\n"));
-	assert_true(has_note(1, "IMAPAccount my mail: named my-mail"));
+	assert_true(has_note(1, "account my mail: named my-mail"));
 }
 
 /* Channels whose IMAP side is Near, a Channel per folder, groups, and a
@@ -317,31 +258,12 @@ test_looks_like(void **state)
 static void
 test_load_says_mbsync(void **state)
 {
-	static const char text[] = "IMAPAccount work\nHost x\nUser y\n";
-	struct cfg_report rep;
-	struct cfg *cfg = NULL;
-
 	(void)state;
-	cfg_report_init(&rep);
-	assert_int_equal(cfg_load_text("/home/me/.mbsyncrc", text,
-				       sizeof(text) - 1, &test_env, &cfg, &rep),
-			 MS_ECONFIG);
-	assert_null(cfg);
-	assert_int_equal(rep.n, 1);
-	assert_string_equal(rep.v[0].text, "/home/me/.mbsyncrc: this is an "
-			    "mbsync configuration (~/.mbsyncrc), not a "
-			    "mailsync one; convert it with: mailsyncctl "
-			    "convert /home/me/.mbsyncrc > "
-			    "~/.config/mailsync/config.ini");
-	cfg_report_deinit(&rep);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	cfg_mbsync_result_free(&res);
-	return 0;
+	load_refused("/home/me/.mbsyncrc", "IMAPAccount work\nHost x\n"
+		     "User y\n", "/home/me/.mbsyncrc: this is an mbsync "
+		     "configuration (~/.mbsyncrc), not a mailsync one; "
+		     "convert it with: mailsyncctl convert /home/me/.mbsyncrc "
+		     "> ~/.config/mailsync/config.ini");
 }
 
 int

@@ -1,5 +1,6 @@
 /* test_mirror.c - daemon/mirror: export, reader changes found by scan,
- * rebuild and the consistency check, on a temporary store. */
+ * rebuild and the consistency check, on a temporary store; an export in
+ * steps beside a writer's commits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -826,6 +827,77 @@ test_watermark(void **state)
 	assert_int_equal(store_msg_get(t->s, t->inbox, 3, &m, &err), MS_OK);
 	assert_int_equal(store_folder_get(t->s, t->inbox, &f, &err), MS_OK);
 	assert_true(f.state.mirror_durable >= m.local_seq);
+}
+
+/*
+ * An export in steps while a sync pass commits beside it (the mirror
+ * filling during a first sync, acct_mirror.h): a record committed below
+ * the UIDs the export has read, after a record above them, is not seen
+ * by it.  The folder's durable watermark must not pass it, or its
+ * missing file would count as a reader's deletion, pushed to the server.
+ */
+static void
+test_export_beside_commits(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_export_job *j;
+	struct mirror_stats st = { 0 };
+	struct store_folder f;
+	struct store_batch *b;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	struct stat sb;
+	char dir[4300];
+	uint32_t work;
+	int rc = MS_AGAIN, after = -1;
+
+	/* UIDs 2, 4, ... 512: more than the store's iterator reads at
+	 * once, so that it reads again (and sees what came meanwhile). */
+	mt_folder(t, "Work", 400, &work);
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	for (uint32_t uid = 2; uid <= 512; uid += 2) {
+		memset(&m, 0, sizeof(m));
+		m.folder_id = work;
+		m.uid = uid;
+		assert_int_equal(store_batch_msg_add(b, &m, tsu_body(t->s,
+				 MT_MSG1, strlen(MT_MSG1), 64)), MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	snprintf(dir, sizeof(dir), "%s/Work/cur", t->root);
+	assert_int_equal(mirror_export_begin(t->s, &t->p, &j, &err), MS_OK);
+	/* One piece per step: once Work's Maildir is listed, the next step
+	 * starts its records, the one after reads the first of them (a
+	 * chunk up to 512); then 3 and 1000 are committed. */
+	for (int i = 0; i < 100000 && rc != MS_OK; i++) {
+		rc = mirror_export_step(j, 0, &err);
+		if (rc == MIRROR_EXPORT_WORK) {
+			mirror_export_work(j);
+			if (after < 0 && stat(dir, &sb) == 0)
+				after = 0;
+			continue;
+		}
+		if (rc < 0)
+			fail_msg("export step: %s", err.msg);
+		if (after >= 0 && ++after == 2) {
+			mt_add(t, work, 3, MT_MSG3, 0);
+			mt_add(t, work, 1000, MT_MSG4, 0);
+		}
+	}
+	assert_int_equal(rc, MS_OK);
+	assert_true(after >= 2);
+	mirror_export_end(&j, &st);
+	/* The setup's 5, Work's 256 and 1000; not 3. */
+	assert_int_equal(st.written, 5 + 256 + 1);
+	assert_int_equal(store_msg_get(t->s, work, 3, &m, &err), MS_OK);
+	assert_int_equal(store_folder_get(t->s, work, &f, &err), MS_OK);
+	assert_true(f.state.mirror_durable < m.local_seq);
+	/* 3's file is missing, and no reader removed it. */
+	st = mt_scan(t);
+	assert_int_equal(st.deletes, 0);
+	st = mt_export(t);
+	assert_int_equal(st.written, 1);
+	mt_check(t);
 }
 
 /* Names that need care: "&" (modified UTF-7's escape, stored decoded),
@@ -1693,6 +1765,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_export_beside_commits, mt_setup,
+						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_folder_names, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_export_keeps_reader_changes, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rename_race, mt_setup, mt_teardown),
