@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config git
 	libuv1-dev libssl-dev liblmdb-dev libinih-dev libjansson-dev zlib1g-dev
+	libzstd-dev                       # the store's compressed bodies
 	libcmocka-dev
 	libc-ares-dev libcurl4-openssl-dev # mailsyncctl setup: DNS and HTTPS
 	clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes

@@ -71,7 +71,7 @@
 
 #include "common/ms.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_HASH_LEN 32		/* SHA-256 */
 #define STORE_ACCOUNT_MAX 64		/* bytes of an account name */
 #define STORE_FOLDER_NAME_MAX 400	/* bytes of a folder name */

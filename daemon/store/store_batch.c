@@ -3,6 +3,7 @@
  * in one write transaction, body refcounts kept on the way.
  */
 #include "store/store_int.h"
+#include "store/store_zbody.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -515,19 +516,32 @@ store_hex_err(struct ms_err *err_r, int code, const char *what,
 	return ms_err_set(err_r, code, "store: %s %s…", what, hex);
 }
 
-/* Copies a finished body into space reserved in the map. */
+/* Writes a finished body into space reserved in the map: compressed
+ * when that saves enough (store_zbody.h), else as it is. */
 static int
 store_body_put(struct store *s, MDB_txn *txn, const struct store_body *body,
 	       struct ms_err *err_r)
 {
 	MDB_val k = { STORE_HASH_LEN, (void *)body->hash };
 	MDB_val v = { body->size, NULL };
+	uint8_t *z = NULL;
+	size_t zlen = 0;
 	int rc;
 
+	if ((rc = store__zbody_encode(s, body, &z, &zlen, err_r)) != MS_OK)
+		return rc;
+	if (z != NULL)
+		v.mv_size = zlen;
 	rc = mdb_put(txn, s->dbi[STORE_DBI_BODIES], &k, &v, MDB_RESERVE);
-	if (rc != 0)
+	if (rc != 0) {
+		free(z);
 		return store__mdb_err(s, err_r, rc, "writing a body");
-	return store__body_copy(body, v.mv_data, err_r);
+	}
+	if (z == NULL)
+		return store__body_copy(body, v.mv_data, err_r);
+	memcpy(v.mv_data, z, zlen);
+	free(z);
+	return MS_OK;
 }
 
 /*

@@ -4,6 +4,7 @@
  * bodies and summaries back.
  */
 #include "store/store_int.h"
+#include "store/store_zbody.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,21 +152,32 @@ store_body_unshare(struct store_body *b)
 }
 
 int
-store__body_copy(const struct store_body *b, void *dst, struct ms_err *err_r)
+store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
+		    size_t n, struct ms_err *err_r)
 {
 	int fd = b->is_shared ? b->s->spool_fd : b->fd;
 
-	if (b->mem != NULL || b->size == 0) {
-		if (b->size > 0)
-			memcpy(dst, b->mem, b->size);
+	if (n == 0)
+		return MS_OK;
+	if (off > b->size || n > b->size - off)
+		return ms_err_set(err_r, MS_EINTERNAL,
+				  "store: read past a body's end");
+	if (b->mem != NULL) {
+		memcpy(dst, b->mem + off, n);
 		return MS_OK;
 	}
-	if (store_pread_all(fd, dst, b->size,
-			    b->is_shared ? b->spool_off : 0) < 0)
+	if (store_pread_all(fd, dst, n,
+			    (b->is_shared ? b->spool_off : 0) + off) < 0)
 		return ms_err_set(err_r, MS_EIO,
 				  "store: reading a spooled body: %s",
 				  strerror(errno));
 	return MS_OK;
+}
+
+int
+store__body_copy(const struct store_body *b, void *dst, struct ms_err *err_r)
+{
+	return store__body_read_at(b, 0, dst, (size_t)b->size, err_r);
 }
 
 int
@@ -474,9 +486,9 @@ store__map_locate(struct store *s)
  * process (mapped pages count in its RSS; the page cache holds them either
  * way).  A smaller value is in a leaf page the lookup mapped already.
  */
-static int
-store_value_copy(struct store *s, const MDB_val *v, uint64_t off, void *dst,
-		 size_t n, struct ms_err *err_r)
+int
+store__value_copy(struct store *s, const MDB_val *v, uint64_t off, void *dst,
+		  size_t n, struct ms_err *err_r)
 {
 	const uint8_t *src = (const uint8_t *)v->mv_data + off;
 
@@ -572,36 +584,76 @@ store__map_check(struct store *s)
 
 /* --- reading -------------------------------------------------------------- */
 
+/*
+ * The value of the body with this hash, and the body's size (body_info's:
+ * a shorter value is compressed, store_zbody.h).  MS_OK, STORE_NOTFOUND
+ * or an error.
+ */
+static int
+store_body_get(struct store *s, MDB_txn *txn, const uint8_t *hash,
+	       MDB_val *v_r, uint64_t *size_r, struct ms_err *err_r)
+{
+	MDB_val k = { STORE_HASH_LEN, (void *)hash }, iv;
+	int rc;
+
+	rc = mdb_get(txn, s->dbi[STORE_DBI_BODIES], &k, v_r);
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "reading a body");
+	rc = mdb_get(txn, s->dbi[STORE_DBI_BODY_INFO], &k, &iv);
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc != 0)
+		return store__mdb_err(s, err_r, rc, "reading body_info");
+	if (iv.mv_size != STORE__INFO_LEN)
+		return ms_err_set(err_r, MS_ESTORE, "store: bad body_info");
+	*size_r = store__get64((const uint8_t *)iv.mv_data + 4);
+	if (v_r->mv_size > *size_r)
+		return ms_err_set(err_r, MS_ESTORE, "store: a body is longer "
+				  "than its body_info says");
+	return MS_OK;
+}
+
+/* Up to len bytes of the body (value v, size bytes) from off into dst. */
+static int
+store_body_copy_out(struct store *s, const MDB_val *v, uint64_t size,
+		    uint64_t off, void *dst, size_t len, size_t *n_r,
+		    struct ms_err *err_r)
+{
+	size_t n;
+	int rc;
+
+	*n_r = 0;
+	if (store__zbody_is(v->mv_size, size))
+		return store__zbody_read(s, v, size, off, dst, len, n_r,
+					 err_r);
+	if (off >= v->mv_size)
+		return MS_OK;
+	n = v->mv_size - off < len ? (size_t)(v->mv_size - off) : len;
+	if ((rc = store__value_copy(s, v, off, dst, n, err_r)) == MS_OK)
+		*n_r = n;
+	return rc;
+}
+
 int
 store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		uint64_t offset, void *dst, size_t len, size_t *n_r,
 		struct ms_err *err_r)
 {
-	MDB_val k = { STORE_HASH_LEN, (void *)hash }, v;
 	MDB_txn *txn;
+	MDB_val v;
+	uint64_t size;
 	int rc;
 
 	*n_r = 0;
 	rc = store__read_begin(s, &txn, err_r);
 	if (rc < 0)
 		return rc;
-	rc = mdb_get(txn, s->dbi[STORE_DBI_BODIES], &k, &v);
-	if (rc == 0) {
-		rc = MS_OK;
-		if (offset < v.mv_size) {
-			size_t n = v.mv_size - offset;
-
-			if (n > len)
-				n = len;
-			rc = store_value_copy(s, &v, offset, dst, n, err_r);
-			if (rc == MS_OK)
-				*n_r = n;
-		}
-	} else if (rc == MDB_NOTFOUND) {
-		rc = STORE_NOTFOUND;
-	} else {
-		rc = store__mdb_err(s, err_r, rc, "reading a body");
-	}
+	rc = store_body_get(s, txn, hash, &v, &size, err_r);
+	if (rc == MS_OK)
+		rc = store_body_copy_out(s, &v, size, offset, dst, len, n_r,
+					 err_r);
 	store__read_end(s, txn);
 	return rc;
 }
@@ -637,38 +689,40 @@ int
 store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 		    struct ms_buf *out, struct ms_err *err_r)
 {
-	MDB_val k = { STORE_HASH_LEN, (void *)hash }, v;
-	uint8_t chunk[16384];
+	/* A compressed body's piece at a time: each decompressed once. */
+	uint8_t *chunk = malloc(STORE__ZPIECE);
+	size_t start = out->len;
 	MDB_txn *txn;
+	MDB_val v;
+	uint64_t size;
 	int rc;
 
+	if (chunk == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
 	rc = store__read_begin(s, &txn, err_r);
-	if (rc < 0)
+	if (rc < 0) {
+		free(chunk);
 		return rc;
-	rc = mdb_get(txn, s->dbi[STORE_DBI_BODIES], &k, &v);
-	if (rc == 0) {
-		size_t start = out->len;
-
-		for (size_t off = 0; rc == 0 && off < v.mv_size;) {
-			size_t n = v.mv_size - off;
-
-			if (n > sizeof(chunk))
-				n = sizeof(chunk);
-			rc = store_value_copy(s, &v, off, chunk, n, err_r);
-			if (rc == MS_OK && (rc = ms_buf_append(out, chunk, n)) < 0)
-				rc = ms_err_set(err_r, rc, "store: body of %zu "
-						"bytes does not fit",
-						v.mv_size);
-			off += n;
-		}
-		if (rc < 0)
-			out->len = start;
-	} else if (rc == MDB_NOTFOUND) {
-		rc = STORE_NOTFOUND;
-	} else {
-		rc = store__mdb_err(s, err_r, rc, "reading a body");
 	}
+	rc = store_body_get(s, txn, hash, &v, &size, err_r);
+	for (uint64_t off = 0; rc == MS_OK && off < size;) {
+		size_t n = 0;
+
+		rc = store_body_copy_out(s, &v, size, off, chunk,
+					 STORE__ZPIECE, &n, err_r);
+		if (rc == MS_OK && n == 0)
+			rc = ms_err_set(err_r, MS_ESTORE, "store: a body is "
+					"shorter than its body_info says");
+		if (rc == MS_OK && (rc = ms_buf_append(out, chunk, n)) < 0)
+			rc = ms_err_set(err_r, rc, "store: body of %llu bytes "
+					"does not fit",
+					(unsigned long long)size);
+		off += n;
+	}
+	if (rc < 0)
+		out->len = start;
 	store__read_end(s, txn);
+	free(chunk);
 	return rc;
 }
 

@@ -8,12 +8,17 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <zstd.h>
 
 #include "hash/body_hash.h"
 #include "store/store.h"
 
 _Static_assert(STORE_HASH_LEN == BODY_HASH_LEN, "bodies are addressed by "
 	       "their content hash");
+
+/* Spare decompression contexts kept (store_zbody.c): one per thread that
+ * reads bodies at once (loop, pool commit, export, one more). */
+#define STORE__ZDCTX_KEEP 4
 
 enum store__dbi {
 	STORE_DBI_META,
@@ -75,6 +80,13 @@ struct store {
 	 * come from the loop and from a commit on a pool thread, one at a
 	 * time, and the writer-only fields above are theirs in turn. */
 	pthread_mutex_t write_lock;
+	/* Compression (store_zbody.c): the context of the writer (under
+	 * write_lock), and spare decompression contexts for readers of any
+	 * thread (under zlock). */
+	ZSTD_CCtx *zcctx;
+	pthread_mutex_t zlock;
+	ZSTD_DCtx *zdctx[STORE__ZDCTX_KEEP];
+	size_t n_zdctx;
 };
 
 /*
@@ -151,6 +163,13 @@ void store__cursor_end(struct store *s, MDB_txn *txn, MDB_cursor *c);
 /* Copies a finished body's bytes (wherever they are) to dst. */
 int store__body_copy(const struct store_body *b, void *dst,
 		     struct ms_err *err_r);
+/* Copies n bytes of a finished body from offset off to dst. */
+int store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
+			size_t n, struct ms_err *err_r);
+/* Copies n bytes at off of a value read in a transaction (through the
+ * map, or pread() for a large one: store_body.c). */
+int store__value_copy(struct store *s, const MDB_val *v, uint64_t off,
+		      void *dst, size_t n, struct ms_err *err_r);
 
 /*
  * Values of at least this many bytes are read with pread() from the file

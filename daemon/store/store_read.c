@@ -3,6 +3,7 @@
  * POP3 records, the consistency check and the testing faults.
  */
 #include "store/store_int.h"
+#include "store/store_zbody.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -680,15 +681,52 @@ store_check_other_refs(struct store_check_ctx *x)
 	return MS_OK;
 }
 
+/* The body's bytes (value body, size bytes: compressed or not) hash to
+ * hash. */
 static int
 store_check_rehash(struct store_check_ctx *x, const MDB_val *body,
-		   const uint8_t *hash)
+		   uint64_t size, const uint8_t *hash)
 {
-	uint8_t md[STORE_HASH_LEN];
+	struct body_hasher h;
+	uint8_t md[STORE_HASH_LEN], *piece = NULL;
+	int rc = MS_OK;
 
-	if (body_hash(body->mv_data, body->mv_size, md) != MS_OK)
-		return ms_err_set(x->err_r, MS_EINTERNAL,
-				  "store check: SHA-256 failed");
+	if (!store__zbody_is(body->mv_size, size)) {
+		if (body_hash(body->mv_data, body->mv_size, md) != MS_OK)
+			return ms_err_set(x->err_r, MS_EINTERNAL,
+					  "store check: SHA-256 failed");
+	} else {
+		if ((piece = malloc(STORE__ZPIECE)) == NULL)
+			return ms_err_set(x->err_r, MS_ENOMEM,
+					  "store check: out of memory");
+		if (body_hash_init(&h) != MS_OK) {
+			free(piece);
+			return ms_err_set(x->err_r, MS_EINTERNAL,
+					  "store check: SHA-256 failed");
+		}
+		for (uint64_t off = 0; rc == MS_OK && off < size;) {
+			size_t n = 0;
+
+			if (store__zbody_read(x->s, body, size, off, piece,
+					      STORE__ZPIECE, &n, NULL) != MS_OK ||
+			    n == 0) {
+				rc = store_check_fail(x, "compressed body "
+						      "damaged", hash, 0, 0);
+				break;
+			}
+			if (body_hash_update(&h, piece, n) != MS_OK)
+				rc = ms_err_set(x->err_r, MS_EINTERNAL,
+						"store check: SHA-256 failed");
+			off += n;
+		}
+		if (rc == MS_OK && body_hash_final(&h, md) != MS_OK)
+			rc = ms_err_set(x->err_r, MS_EINTERNAL,
+					"store check: SHA-256 failed");
+		body_hash_deinit(&h);
+		free(piece);
+		if (rc != MS_OK)
+			return rc;
+	}
 	if (memcmp(md, hash, STORE_HASH_LEN) != 0)
 		return store_check_fail(x, "body does not match its hash",
 					hash, 0, 0);
@@ -713,6 +751,7 @@ store_check_bodies(struct store_check_ctx *x, unsigned flags)
 	     op = MDB_NEXT) {
 		MDB_val bv, sv;
 		uint32_t refs, counted = 0;
+		uint64_t size;
 
 		if (k.mv_size != STORE_HASH_LEN ||
 		    v.mv_size != STORE__INFO_LEN) {
@@ -741,16 +780,22 @@ store_check_bodies(struct store_check_ctx *x, unsigned flags)
 					      refs, counted);
 			goto out;
 		}
+		size = store__get64((uint8_t *)v.mv_data + 4);
 		rc = mdb_get(x->txn, s->dbi[STORE_DBI_BODIES], &k, &bv);
-		if (rc != 0 ||
-		    bv.mv_size != store__get64((uint8_t *)v.mv_data + 4)) {
+		if (rc != 0 || bv.mv_size > size) {
 			rc = store_check_fail(x, "body bytes missing or of "
 					      "the wrong size", k.mv_data,
 					      0, 0);
 			goto out;
 		}
+		if (store__zbody_is(bv.mv_size, size) &&
+		    store__zbody_check(s, &bv, size, NULL) != MS_OK) {
+			rc = store_check_fail(x, "compressed body damaged",
+					      k.mv_data, 0, 0);
+			goto out;
+		}
 		if ((flags & STORE_CHECK_HASHES) &&
-		    (rc = store_check_rehash(x, &bv, k.mv_data)) < 0)
+		    (rc = store_check_rehash(x, &bv, size, k.mv_data)) < 0)
 			goto out;
 		rc = mdb_get(x->txn, s->dbi[STORE_DBI_SUMMARIES], &k, &sv);
 		if (rc != 0) {

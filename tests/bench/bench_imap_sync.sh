@@ -106,6 +106,14 @@ done
 n_store="$("$STOREDUMP" "$STORE" msgs t | wc -l)"
 n_mbsync="$(find "$WORK/mbsync" -path '*/cur/*' -type f -o -path '*/new/*' -type f | wc -l)"
 echo "messages: mailsyncd store $n_store, mbsync Maildir $n_mbsync"
+# Disk: what each client keeps (du counts the blocks used, LMDB's free
+# pages included).
+kb_store="$(du -sk "$STORE" | cut -f1)"
+kb_mirror="$(du -sk "$WORK/mirror" | cut -f1)"
+kb_mbsync="$(du -sk "$WORK/mbsync" | cut -f1)"
+awk -v s="$kb_store" -v m="$kb_mirror" -v b="$kb_mbsync" 'BEGIN {
+	printf "disk: mailsyncd store %.0f MB + mirror %.0f MB = %.0f MB; mbsync %.0f MB (%.2fx; target at most 1.5x)\n",
+		s / 1024, m / 1024, (s + m) / 1024, b / 1024, (b > 0 ? (s + m) / b : 0) }'
 
 # Both trees as FOLDER TAB FLAGS TAB SHA256, sorted: the hash is of the
 # bytes with CRLF read as LF (mbsync stores LF line ends) and without the
