@@ -71,7 +71,7 @@ setup_help(void)
 	      "  -y, --yes              write (and reload) without "
 	      "asking\n"
 	      "  -n, --dry-run          show the account, write nothing\n"
-	      "\nSee mailsyncctl(1), SETUP.\n", stdout);
+	      "\nSee mailsyncctl(1).\n", stdout);
 }
 
 /* The option's value, or NULL after a usage error. */
@@ -186,39 +186,11 @@ setup_parse(struct setup_args *a, int argc, char **argv)
 
 /* ---- the table ------------------------------------------------------------ */
 
-static bool
-setup_mechs_oauth_only(const char *mechs)
-{
-	char buf[PROBE_MAX_MECHS];
-	bool has_oauth = false, has_other = false;
-
-	snprintf(buf, sizeof(buf), "%s", mechs);
-	for (char *save = NULL, *w = strtok_r(buf, " ", &save); w != NULL;
-	     w = strtok_r(NULL, " ", &save)) {
-		if (strcmp(w, "XOAUTH2") == 0 || strcmp(w, "OAUTHBEARER") == 0)
-			has_oauth = true;
-		else
-			has_other = true;
-	}
-	return has_oauth && !has_other;
-}
-
-/* Who takes only OAuth for this server, or NULL. */
-static const char *
-setup_oauth_of(const struct setup_cand *c)
-{
-	if (c->oauth_provider != NULL)
-		return c->oauth_provider;
-	if (c->is_ok && setup_mechs_oauth_only(c->res.mechs))
-		return "this server";
-	return NULL;
-}
-
 static void
 setup_print_row(const struct setup_cand *c, size_t i, bool is_chosen)
 {
 	char server[SETUP_HOST_MAX + 8], src[64];
-	const char *oauth = setup_oauth_of(c);
+	const char *oauth = setup_oauth_required(c);
 
 	snprintf(server, sizeof(server), "%s:%u", c->host, (unsigned)c->port);
 	setup_sources_name(c->sources, src, sizeof(src));
@@ -245,7 +217,7 @@ setup_print_row(const struct setup_cand *c, size_t i, bool is_chosen)
 static bool
 setup_is_missing_guess(const struct setup_cand *c)
 {
-	return !c->is_ok && c->addr[0] == '\0' &&
+	return !c->is_ok && c->addrs[0] == '\0' &&
 	       !(c->sources & (SETUP_SRC_AUTOCONFIG | SETUP_SRC_SRV)) &&
 	       strstr(c->res.why, "no such host") != NULL;
 }
@@ -555,9 +527,9 @@ setup_run(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (in >= 0)
-		oauth = setup_oauth_of(&f->cands[in]);
+		oauth = setup_oauth_required(&f->cands[in]);
 	if (oauth == NULL && out >= 0)
-		oauth = setup_oauth_of(&f->cands[out]);
+		oauth = setup_oauth_required(&f->cands[out]);
 	acct.in = in >= 0 ? &f->cands[in] : NULL;
 	acct.out = out >= 0 ? &f->cands[out] : NULL;
 	snprintf(acct.name, sizeof(acct.name), "%s", a.name);

@@ -150,7 +150,7 @@ struct setup_disc_resolve {
 
 static void
 setup_disc_resolved_cb(void *arg, int status, const char *why,
-		       const char *addr)
+		       const char *addrs)
 {
 	struct setup_disc_resolve *r = arg;
 	struct setup_disc *d = r->d;
@@ -164,7 +164,7 @@ setup_disc_resolved_cb(void *arg, int status, const char *why,
 		setup_disc_done_one(d);
 		return;
 	}
-	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	snprintf(c->addrs, sizeof(c->addrs), "%s", addrs);
 	if (setup_probe_start(d->loop, d->tls_ctx, c, d->o->timeout_ms,
 			      setup_disc_probed_cb, d) == MS_OK)
 		return;		/* the probe holds the count now */
@@ -293,7 +293,8 @@ setup_ac_done_cb(void *arg, int status, long code, const char *why)
 }
 
 static void
-setup_ac_resolved_cb(void *arg, int status, const char *why, const char *addr)
+setup_ac_resolved_cb(void *arg, int status, const char *why,
+		     const char *addrs)
 {
 	struct setup_ac_fetch *a = arg;
 	struct setup_disc *d = a->d;
@@ -306,7 +307,7 @@ setup_ac_resolved_cb(void *arg, int status, const char *why, const char *addr)
 		return;
 	}
 	autoconfig_init(&a->parser);
-	if (setup_http_get(d->http, a->url, addr, setup_ac_data_cb,
+	if (setup_http_get(d->http, a->url, addrs, setup_ac_data_cb,
 			   setup_ac_done_cb, a, &err) != MS_OK) {
 		setup_disc_note(d, "autoconfig %s: %s", a->url, err.msg);
 		setup_disc_done_one(d);

@@ -283,13 +283,14 @@ setup_http_url_host(const char *url, char *host, size_t size,
 	return rc;
 }
 
-/* "host:port:addr" for CURLOPT_RESOLVE ([v6] addresses in brackets). */
+/* "host:port:addr,[v6addr]" for CURLOPT_RESOLVE. */
 static struct curl_slist *
-setup_http_resolve_entry(const char *url, const char *addr)
+setup_http_resolve_entry(const char *url, const char *addrs)
 {
 	CURLU *u = curl_url();
-	char *h = NULL, *port = NULL, entry[400];
+	char *h = NULL, *port = NULL, entry[600];
 	struct curl_slist *l = NULL;
+	size_t o;
 
 	if (u == NULL)
 		return NULL;
@@ -297,9 +298,20 @@ setup_http_resolve_entry(const char *url, const char *addr)
 	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
 	    CURLUE_OK) {
-		snprintf(entry, sizeof(entry), strchr(addr, ':') != NULL ?
-			 "%s:%s:[%s]" : "%s:%s:%s", h, port, addr);
-		l = curl_slist_append(NULL, entry);
+		o = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", h, port);
+		for (const char *a = addrs; *a != '\0' && o < sizeof(entry);) {
+			size_t n = strcspn(a, " ");
+			bool is_v6 = memchr(a, ':', n) != NULL;
+
+			o += (size_t)snprintf(entry + o, sizeof(entry) - o,
+					      "%s%s%.*s%s", a == addrs ? "" :
+					      ",", is_v6 ? "[" : "", (int)n, a,
+					      is_v6 ? "]" : "");
+			a += n;
+			a += strspn(a, " ");
+		}
+		if (o < sizeof(entry))
+			l = curl_slist_append(NULL, entry);
 	}
 	curl_free(h);
 	curl_free(port);
@@ -308,7 +320,7 @@ setup_http_resolve_entry(const char *url, const char *addr)
 }
 
 int
-setup_http_get(struct setup_http *http, const char *url, const char *addr,
+setup_http_get(struct setup_http *http, const char *url, const char *addrs,
 	       setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
 	       void *arg, struct ms_err *err_r)
 {
@@ -322,7 +334,7 @@ setup_http_get(struct setup_http *http, const char *url, const char *addr,
 	g->data_cb = data_cb;
 	g->done_cb = done_cb;
 	g->arg = arg;
-	g->resolve = setup_http_resolve_entry(url, addr);
+	g->resolve = setup_http_resolve_entry(url, addrs);
 	if (g->resolve == NULL) {
 		curl_easy_cleanup(g->easy);
 		free(g);

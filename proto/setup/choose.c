@@ -1,5 +1,5 @@
 /*
- * setup_choose.c - which of the probed servers `mailsyncctl setup`
+ * choose.c - which of the probed servers `mailsyncctl setup`
  * recommends, as pure functions of the candidates (unit-tested): only a
  * server whose probe succeeded (TLS verified, capabilities read); IMAP
  * over POP3 unless --pop3 asks otherwise; implicit TLS over STARTTLS
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "setup.h"
+#include "setup/choose.h"
 
 /* Providers that refuse passwords (app passwords aside) for IMAP, POP3
  * and SMTP: Google since 2022, Microsoft 365 and Outlook.com since 2022
@@ -48,6 +48,36 @@ setup_oauth_provider(const char *host)
 	     sizeof(setup_oauth_only[0]); i++)
 		if (setup_host_in(host, setup_oauth_only[i].suffix))
 			return setup_oauth_only[i].name;
+	return NULL;
+}
+
+/* Offered mechanisms that are all OAuth: no password would work. */
+static bool
+setup_mechs_oauth_only(const char *mechs)
+{
+	bool has_oauth = false, has_other = false;
+
+	while (*mechs != '\0') {
+		size_t n = strcspn(mechs, " ");
+
+		if ((n == 7 && strncmp(mechs, "XOAUTH2", 7) == 0) ||
+		    (n == 11 && strncmp(mechs, "OAUTHBEARER", 11) == 0))
+			has_oauth = true;
+		else if (n > 0)
+			has_other = true;
+		mechs += n;
+		mechs += strspn(mechs, " ");
+	}
+	return has_oauth && !has_other;
+}
+
+const char *
+setup_oauth_required(const struct setup_cand *c)
+{
+	if (c->oauth_provider != NULL)
+		return c->oauth_provider;
+	if (c->is_ok && setup_mechs_oauth_only(c->res.mechs))
+		return "this server";
 	return NULL;
 }
 
