@@ -86,14 +86,15 @@ int setup_http_new(uv_loop_t *loop, const char *ca_file, unsigned timeout_ms,
 void setup_http_free(struct setup_http *http);
 
 /*
- * GETs url (https only, verified, redirects only to https) connecting to
- * addrs (IP literals the caller resolved, space-separated) for the URL's
- * host.  The
- * callbacks fire from the loop; done exactly once.
+ * GETs url, or POSTs post_xml to it when not NULL (https only, verified,
+ * redirects only to https), connecting to addrs (IP literals the caller
+ * resolved, space-separated) for the URL's host.  The callbacks fire from
+ * the loop; done exactly once.
  */
-int setup_http_get(struct setup_http *http, const char *url, const char *addrs,
-		   setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
-		   void *arg, struct ms_err *err_r) MS_WUR;
+int setup_http_fetch(struct setup_http *http, const char *url,
+		     const char *addrs, const char *post_xml,
+		     setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
+		     void *arg, struct ms_err *err_r) MS_WUR;
 
 /* The host and port of an https URL: MS_OK, or MS_EINVAL with err_r. */
 int setup_http_url_host(const char *url, char *host, size_t size,

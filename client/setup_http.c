@@ -1,6 +1,6 @@
 /*
- * setup_http.c - HTTPS GETs for `mailsyncctl setup` (the autoconfig
- * file) through libcurl's multi interface on the libuv loop, as curl's
+ * setup_http.c - HTTPS requests for `mailsyncctl setup` (the autoconfig
+ * file's GET, autodiscover's POST) through libcurl's multi interface on the libuv loop, as curl's
  * multi-uv example does: curl names the sockets it wants watched
  * (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each) and its next deadline
  * (CURLMOPT_TIMERFUNCTION, one uv_timer_t); both hand control back with
@@ -40,6 +40,7 @@ struct setup_http_get {
 	struct setup_http *http;
 	CURL *easy;
 	struct curl_slist *resolve;
+	struct curl_slist *headers;	/* a POST's Content-Type, or NULL */
 	setup_http_data_cb *data_cb;
 	setup_http_done_cb *done_cb;
 	void *arg;
@@ -86,6 +87,7 @@ setup_http_finish(struct setup_http *http)
 		g->done_cb(g->arg, status, code, why);
 		curl_easy_cleanup(g->easy);
 		curl_slist_free_all(g->resolve);
+		curl_slist_free_all(g->headers);
 		free(g);
 	}
 }
@@ -320,9 +322,9 @@ setup_http_resolve_entry(const char *url, const char *addrs)
 }
 
 int
-setup_http_get(struct setup_http *http, const char *url, const char *addrs,
-	       setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
-	       void *arg, struct ms_err *err_r)
+setup_http_fetch(struct setup_http *http, const char *url, const char *addrs,
+		 const char *post_xml, setup_http_data_cb *data_cb,
+		 setup_http_done_cb *done_cb, void *arg, struct ms_err *err_r)
 {
 	struct setup_http_get *g = calloc(1, sizeof(*g));
 
@@ -339,6 +341,18 @@ setup_http_get(struct setup_http *http, const char *url, const char *addrs,
 		curl_easy_cleanup(g->easy);
 		free(g);
 		return ms_err_set(err_r, MS_EINVAL, "%s: not a URL", url);
+	}
+	if (post_xml != NULL) {
+		g->headers = curl_slist_append(NULL, "Content-Type: text/xml; "
+					       "charset=utf-8");
+		if (g->headers == NULL) {
+			curl_easy_cleanup(g->easy);
+			curl_slist_free_all(g->resolve);
+			free(g);
+			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		}
+		curl_easy_setopt(g->easy, CURLOPT_HTTPHEADER, g->headers);
+		curl_easy_setopt(g->easy, CURLOPT_COPYPOSTFIELDS, post_xml);
 	}
 	curl_easy_setopt(g->easy, CURLOPT_URL, url);
 	curl_easy_setopt(g->easy, CURLOPT_RESOLVE, g->resolve);
@@ -362,6 +376,7 @@ setup_http_get(struct setup_http *http, const char *url, const char *addrs,
 	if (curl_multi_add_handle(http->multi, g->easy) != CURLM_OK) {
 		curl_easy_cleanup(g->easy);
 		curl_slist_free_all(g->resolve);
+		curl_slist_free_all(g->headers);
 		free(g);
 		return ms_err_set(err_r, MS_EINTERNAL, "libcurl: cannot add "
 				  "the transfer");

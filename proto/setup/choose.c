@@ -4,7 +4,8 @@
  * server whose probe succeeded (TLS verified, capabilities read); IMAP
  * over POP3 unless --pop3 asks otherwise; implicit TLS over STARTTLS
  * (RFC 8314); then the more authoritative source (the provider's
- * autoconfig file, its SRV records, the MX host's domain, a guess); then
+ * autoconfig file, its autodiscover answer, its SRV records, the MX
+ * host's domain, a guess); then
  * SRV priority and weight; then the order found.
  */
 #include <stdio.h>
@@ -85,10 +86,10 @@ setup_oauth_required(const struct setup_cand *c)
 static unsigned
 setup_source_rank(unsigned sources)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < SETUP_SRC_COUNT; i++)
 		if (sources & (1u << i))
 			return i;
-	return 4;
+	return SETUP_SRC_COUNT;
 }
 
 /* Negative when a is better than b. */
@@ -142,12 +143,12 @@ setup_choose_outgoing(const struct setup_found *f)
 void
 setup_sources_name(unsigned sources, char *buf, size_t size)
 {
-	static const char *const names[] = { "autoconfig", "SRV", "MX",
-		"guess" };
+	static const char *const names[SETUP_SRC_COUNT] = { "autoconfig",
+		"autodiscover", "SRV", "MX", "guess" };
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < SETUP_SRC_COUNT; i++) {
 		if (!(sources & (1u << i)) || o >= size)
 			continue;
 		o += (size_t)snprintf(buf + o, size - o, "%s%s",

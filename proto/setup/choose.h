@@ -12,13 +12,16 @@
 
 #include "setup/probe.h"
 
-/* Where a candidate came from (a bit each: several sources may agree). */
+/* Where a candidate came from (a bit each: several sources may agree),
+ * most authoritative first. */
 enum {
 	SETUP_SRC_AUTOCONFIG = 1u << 0,
-	SETUP_SRC_SRV = 1u << 1,
-	SETUP_SRC_MX = 1u << 2,		/* a guess under the MX host's domain */
-	SETUP_SRC_GUESS = 1u << 3,	/* a guess under the address's domain */
+	SETUP_SRC_AUTODISCOVER = 1u << 1,
+	SETUP_SRC_SRV = 1u << 2,
+	SETUP_SRC_MX = 1u << 3,		/* a guess under the MX host's domain */
+	SETUP_SRC_GUESS = 1u << 4,	/* a guess under the address's domain */
 };
+#define SETUP_SRC_COUNT 5
 
 #define SETUP_MAX_CANDS 64
 #define SETUP_HOST_MAX 256

@@ -1,9 +1,9 @@
 /*
  * test_setup_choose.c - which found server `mailsyncctl setup`
  * recommends: only verified ones; IMAP over POP3 unless --pop3, with a
- * fallback; implicit TLS over STARTTLS; autoconfig over SRV over the MX
- * domain over a guess; SRV priority then weight; OAuth-only providers
- * named by host and by the mechanisms offered.
+ * fallback; implicit TLS over STARTTLS; autoconfig over autodiscover
+ * over SRV over the MX domain over a guess; SRV priority then weight;
+ * OAuth-only providers named by host and by the mechanisms offered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +54,7 @@ test_incoming(void **state)
 	/* Implicit TLS wins over STARTTLS, whatever the source. */
 	add(&f, PROBE_IMAP, PROBE_TLS_IMPLICIT, "d", SETUP_SRC_GUESS, true);
 	assert_int_equal(setup_choose_incoming(&f, false), 3);
-	/* Then the source: SRV over MX over guess. */
+	/* Then the source: autodiscover over SRV over MX over guess. */
 	add(&f, PROBE_IMAP, PROBE_TLS_IMPLICIT, "e", SETUP_SRC_MX, true);
 	assert_int_equal(setup_choose_incoming(&f, false), 4);
 	add(&f, PROBE_IMAP, PROBE_TLS_IMPLICIT, "f",
@@ -92,6 +92,14 @@ test_outgoing(void **state)
 	assert_int_equal(setup_choose_outgoing(&f), 1);
 	add(&f, PROBE_SMTP, PROBE_TLS_IMPLICIT, "s3", SETUP_SRC_GUESS, true);
 	assert_int_equal(setup_choose_outgoing(&f), 3);
+	add(&f, PROBE_SMTP, PROBE_TLS_IMPLICIT, "s4", SETUP_SRC_SRV, true);
+	assert_int_equal(setup_choose_outgoing(&f), 4);
+	add(&f, PROBE_SMTP, PROBE_TLS_IMPLICIT, "s5", SETUP_SRC_AUTODISCOVER,
+	    true);
+	assert_int_equal(setup_choose_outgoing(&f), 5);
+	add(&f, PROBE_SMTP, PROBE_TLS_IMPLICIT, "s6", SETUP_SRC_AUTOCONFIG |
+	    SETUP_SRC_GUESS, true);
+	assert_int_equal(setup_choose_outgoing(&f), 6);
 }
 
 static void
@@ -129,6 +137,9 @@ test_sources_name(void **state)
 	assert_string_equal(buf, "autoconfig+guess");
 	setup_sources_name(SETUP_SRC_MX, buf, sizeof(buf));
 	assert_string_equal(buf, "MX");
+	setup_sources_name(SETUP_SRC_AUTODISCOVER | SETUP_SRC_SRV, buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "autodiscover+SRV");
 	setup_sources_name(0, buf, sizeof(buf));
 	assert_string_equal(buf, "");
 }
