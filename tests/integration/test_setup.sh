@@ -11,7 +11,9 @@
 # domain and the address's own), conflicting sources (the verified probe
 # wins), a plaintext-only host and a certificate for another name (both
 # refused, with why), an OAuth-only provider (Google, by its host name)
-# named and --password-cmd refused for it, no --yes without a terminal.
+# named and --password-cmd refused for it, no --yes without a terminal,
+# and at a terminal (a pty): password_cmd asked, the write confirmed or
+# declined, the reload offered.
 #
 # Guesses use the standard ports (993, 143, 465, 587, 443): the test runs
 # as root (as the Dovecot fixture does) and puts a TCP forwarder on those
@@ -310,6 +312,33 @@ grep -q '_submission._tcp.srv.test: not offered' "$T/out" && ok "SRV: target \".
 grep -q 'mailsyncd reloaded' "$T/out" && ok "the running daemon was reloaded" || fail "reload: $(cat "$T/out")"
 for ((i = 0; i < 100; i++)); do grep -q 'srvacct' "$T/daemon.log" && break; sleep 0.1; done
 grep -q 'srvacct' "$T/daemon.log" && ok "the daemon knows the new account" || fail "daemon log: $(tail -5 "$T/daemon.log")"
+
+# --- at a terminal: password_cmd asked, the write confirmed, the reload offered --------
+asked()
+{
+	# asked ANSWER-TO-WRITE ANSWER-TO-RELOAD ARGS...: setup on a pty
+	local w="$1" r="$2"
+	shift 2
+	timeout 120 "$MS_PYTHON" "$LIB/pty_answer.py" --timeout 100 \
+		--answer "password_cmd: =$T/pw.sh" --answer "Write it? [y/N] =$w" \
+		${r:+--answer "reload its configuration now? [Y/n] =$r"} -- \
+		"$MAILSYNCCTL" setup --resolver "$RES" --ca-file "$MS_TLS_CA" "$@" > "$T/out" 2>&1
+}
+cp "$CONF2" "$T/conf2.before"
+asked n "" bob@srv.test --account ivy -c "$CONF2"
+rc=$?
+[ "$rc" = 0 ] && grep -q '^Not written\.' "$T/out" && cmp -s "$CONF2" "$T/conf2.before" &&
+	ok "terminal: 'n' writes nothing (exit 0)" || fail "terminal n: rc $rc $(cat "$T/out")"
+asked y " " bob@srv.test --account ivy -c "$CONF2"
+rc=$?
+[ "$rc" = 0 ] && grep -q 'The password is never written to the file' "$T/out" &&
+	grep -q 'mailsyncd reloaded' "$T/out" && grep -q '^\[account ivy\]' "$CONF2" &&
+	grep -q "^password_cmd = $T/pw.sh" "$CONF2" &&
+	ok "terminal: password_cmd asked, written on 'y', reload taken by default" ||
+	fail "terminal y: rc $rc $(cat "$T/out")"
+for ((i = 0; i < 100; i++)); do grep -q 'ivy' "$T/daemon.log" && break; sleep 0.1; done
+grep -q 'ivy' "$T/daemon.log" && ok "the daemon knows the account set up at the terminal" ||
+	fail "daemon log: $(tail -5 "$T/daemon.log")"
 ms_pid_stop "$DPID" mailsyncd && ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
 setup bob@srv.test --password-cmd "$T/pw.sh" --account srvacct --yes -c "$CONF2"
 grep -q 'already has \[account srvacct\]' "$T/out" && ok "an existing account name is refused" ||
