@@ -195,6 +195,8 @@ grep -q "Host: autoconfig.ac.test\|^autoconfig.ac.test" "$T/https.log" && grep -
 	ok "autoconfig fetched from https://autoconfig.ac.test (port 443, through --resolver)" ||
 	fail "https log: $(cat "$T/https.log")"
 ! grep -q 'guess' "$T/out" && ok "autoconfig: no guessing once servers worked" || fail "guesses made: $(cat "$T/out")"
+grep -q "mailsyncd is not running: .*mailsyncd --once ac.test" "$T/out" &&
+	ok "no daemon: setup works and says how to start the account" || fail "no daemon: $(cat "$T/out")"
 if [ -f "$CONF" ] && [ "$(stat -c %a "$CONF")" = 600 ]; then
 	ok "new config file $CONF, mode 0600"
 else
