@@ -517,6 +517,7 @@ setup_run(struct cli *cli, int argc, char **argv)
 	in = setup_choose_incoming(f, a.o.want_pop3);
 	out = setup_choose_outgoing(f);
 	setup_print(&a, f, in, out);
+	fflush(stdout);		/* the table before any complaint on stderr */
 	if (in < 0 && out < 0) {
 		fprintf(stderr, "mailsyncctl: setup: no server of %s passed "
 			"the probe; nothing written (see the reasons above; "

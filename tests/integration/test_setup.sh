@@ -233,6 +233,20 @@ grep -q '^\[account acpop\]' "$T/out" && grep -q '^protocol = pop3' "$T/out" &&
 	ok "--pop3: the section reads POP3, --account and --maildir taken" || fail "--pop3 section: $(cat "$T/out")"
 ! grep -q acpop "$CONF" && ok "--dry-run: nothing written" || fail "--dry-run wrote: $(cat "$CONF")"
 
+# --- without --ca-file the fixtures' CA is not trusted: the same servers are refused ------
+timeout 120 "$MAILSYNCCTL" setup --resolver "$RES" alice@ac.test --dry-run > "$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q 'autoconfig https://autoconfig.ac.test/.*: .*certificate' "$T/out" &&
+	grep -q 'no server of ac.test passed the probe' "$T/out" &&
+	ok "without --ca-file: the autoconfig server's certificate is not trusted" ||
+	fail "no --ca-file (autoconfig): rc $rc $(cat "$T/out")"
+timeout 120 "$MAILSYNCCTL" setup --resolver "$RES" bob@srv.test --dry-run > "$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && row IMAP "imap.srv.test:$MS_IMAPS_PORT" | grep -q 'refused: .*certificate' &&
+	row SMTP "smtp.srv.test:$MS_SMTP_PORT" | grep -q 'refused: .*certificate' &&
+	ok "without --ca-file: the probes refuse the servers' certificates" ||
+	fail "no --ca-file (probes): rc $rc $(cat "$T/out")"
+
 # --- no --yes and no terminal: nothing written, say how ---------------------------------
 cp "$CONF" "$T/conf.before"
 setup alice@ac.test --account noyes --password-cmd "$T/pw.sh" < /dev/null
