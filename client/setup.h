@@ -71,7 +71,7 @@ void setup_dns_records(struct setup_dns *dns, const char *name, bool is_mx,
 void setup_dns_addr(struct setup_dns *dns, const char *host,
 		    setup_dns_addr_cb *cb, void *arg);
 
-/* ---- HTTPS (setup_http.c) ------------------------------------------------- */
+/* ---- HTTPS (setup_http.c) ----------------------------------------------- */
 
 struct setup_http;
 

@@ -184,7 +184,7 @@ setup_parse(struct setup_args *a, int argc, char **argv)
 	return -1;
 }
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ---------------------------------------------------------- */
 
 static void
 setup_print_row(const struct setup_cand *c, size_t i, bool is_chosen)
@@ -423,7 +423,7 @@ setup_offer_reload(struct cli *cli, const struct setup_args *a, bool is_tty)
 	return rc;
 }
 
-/* ---- the command ---------------------------------------------------------- */
+/* ---- the command -------------------------------------------------------- */
 
 /* password_cmd (or oauth_token_cmd): the option, else asked. */
 static int

@@ -68,7 +68,7 @@ struct setup_disc {
 	unsigned pending;
 	enum setup_phase phase;
 	char mx_domain[SETUP_HOST_MAX];	/* the MX host's domain, or "" */
-	size_t first_new;		/* candidates of this phase start here */
+	size_t first_new;		/* this phase's first candidate */
 	struct setup_ac_fetch ac[3];	/* 2 autoconfig, 1 autodiscover */
 	struct setup_srv_query srv[6];
 };
@@ -252,7 +252,8 @@ setup_ac_take(struct setup_ac_fetch *a)
 		struct setup_cand *c;
 
 		if (autoconfig_expand(s->host, d->o->address, host,
-				      sizeof(host)) != MS_OK || host[0] == '\0') {
+				      sizeof(host)) != MS_OK ||
+		    host[0] == '\0') {
 			setup_disc_note(d, "%s %s: a server without a usable "
 					"hostname", a->what, a->url);
 			continue;

@@ -323,7 +323,7 @@ setup_dns_records(struct setup_dns *dns, const char *name, bool is_mx,
 	setup_dns_arm_timer(dns);
 }
 
-/* ---- addresses -------------------------------------------------------------- */
+/* ---- addresses ---------------------------------------------------------- */
 
 static void
 setup_dns_addr_done(void *arg, int status, int timeouts,

@@ -1,12 +1,13 @@
 /*
  * setup_http.c - HTTPS requests for `mailsyncctl setup` (the autoconfig
- * file's GET, autodiscover's POST) through libcurl's multi interface on the libuv loop, as curl's
- * multi-uv example does: curl names the sockets it wants watched
- * (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each) and its next deadline
- * (CURLMOPT_TIMERFUNCTION, one uv_timer_t); both hand control back with
- * curl_multi_socket_action().  Only https, always verified, redirects
- * only to https; the connection goes to an address the caller resolved
- * (CURLOPT_RESOLVE), so --resolver covers the web server too.
+ * file's GET, autodiscover's POST) through libcurl's multi interface on
+ * the libuv loop, as curl's multi-uv example does: curl names the
+ * sockets it wants watched (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each)
+ * and its next deadline (CURLMOPT_TIMERFUNCTION, one uv_timer_t); both
+ * hand control back with curl_multi_socket_action().  Only https, always
+ * verified, redirects only to https; the connection goes to an address
+ * the caller resolved (CURLOPT_RESOLVE), so --resolver covers the web
+ * server too.
  */
 #include <curl/curl.h>
 #include <stdio.h>

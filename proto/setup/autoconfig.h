@@ -56,7 +56,7 @@ struct autoconfig_parser {
 	int server;			/* index being filled, or -1 */
 	struct autoconfig_server servers[AUTOCONFIG_MAX_SERVERS];
 	size_t nservers;
-	size_t nskipped;		/* servers over the limit or of other types */
+	size_t nskipped;		/* over the limit, or of other types */
 };
 
 void autoconfig_init(struct autoconfig_parser *p);

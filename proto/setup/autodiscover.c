@@ -124,7 +124,7 @@ static bool
 ad_is_kept(const struct autodiscover_parser *p, size_t depth,
     const char *name)
 {
-	static const char *const protocol[] = {
+	static const char *const fields[] = {
 		"Type", "Server", "Port", "LoginName", "SSL", "Encryption",
 		"SPA",
 	};
@@ -133,8 +133,8 @@ ad_is_kept(const struct autodiscover_parser *p, size_t depth,
 	};
 
 	if (depth == 5 && p->is_in_protocol) {
-		for (size_t i = 0; i < sizeof(protocol) / sizeof(*protocol); i++)
-			if (strcmp(name, protocol[i]) == 0)
+		for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
+			if (strcmp(name, fields[i]) == 0)
 				return true;
 	} else if (depth == 4 && p->is_in_account && !p->is_in_protocol) {
 		for (size_t i = 0; i < sizeof(account) / sizeof(*account); i++)

@@ -338,7 +338,8 @@ xml_byte_name(struct xml_parser *p, uint8_t c)
 		return MS_OK;
 	}
 	p->state = XML_IN_TAG;
-	return xml_is_space(c) ? MS_OK : XML_REREAD;	/* re-read in XML_IN_TAG */
+	/* A byte that is no space is read again in XML_IN_TAG. */
+	return xml_is_space(c) ? MS_OK : XML_REREAD;
 }
 
 static int
