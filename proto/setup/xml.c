@@ -169,44 +169,33 @@ xml_attr_value_end(struct xml_parser *p)
 	return xml_emit(p, &ev);
 }
 
-/* Appends code point cp as UTF-8: to the text, or the attribute value. */
+/* Appends n bytes to the attribute value being read. */
+static int
+xml_attr_add(struct xml_parser *p, const char *b, size_t n)
+{
+	if (p->text_len + n >= sizeof(p->text))
+		return xml_fail(p, MS_ETOOBIG, "an attribute value is over "
+		    "255 bytes");
+	memcpy(p->text + p->text_len, b, n);
+	p->text_len += n;
+	p->text[p->text_len] = '\0';
+	return MS_OK;
+}
+
+/* A character reference's code point, as UTF-8: to the text, or the
+ * attribute value. */
 static int
 xml_utf8(struct xml_parser *p, unsigned long cp, bool is_attr)
 {
-	char u[4];
+	uint8_t u[4];
 	size_t n;
 
 	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return xml_fail(p, MS_EPROTO, "a character reference to an "
 		    "invalid code point");
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xE0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (char)(0xF0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	if (!is_attr)
-		return xml_text_add(p, u, n);
-	if (p->text_len + n >= sizeof(p->text))
-		return xml_fail(p, MS_ETOOBIG, "an attribute value is over "
-		    "255 bytes");
-	memcpy(p->text + p->text_len, u, n);
-	p->text_len += n;
-	p->text[p->text_len] = '\0';
-	return MS_OK;
+	n = ms_utf8_put((uint32_t)cp, u);
+	return is_attr ? xml_attr_add(p, (const char *)u, n) :
+	    xml_text_add(p, (const char *)u, n);
 }
 
 static int
@@ -418,7 +407,8 @@ xml_byte_attr_value(struct xml_parser *p, uint8_t c)
 		p->state = XML_ENTITY;
 		return MS_OK;
 	}
-	return xml_utf8(p, c, true);
+	/* A byte as it comes: UTF-8 stays UTF-8. */
+	return xml_attr_add(p, (const char *)&c, 1);
 }
 
 static int

@@ -85,13 +85,13 @@ xml_drain_cb(void *arg, struct ms_buf *out)
 
 static const char doc[] =
     "\xEF\xBB\xBF<?xml version='1.0'?>\n<!DOCTYPE r>\n"
-    "<r a=\"1 &amp; 2\" b='&#x41;'><!-- a --- comment -->\n"
+    "<r a=\"1 &amp; 2\" b='&#x41;\xC3\xA9&#xE9;'><!-- a --- comment -->\n"
     " <x:f>  one &lt;two&gt; </x:f><e/><g k=\"v\" />"
     "<c><![CDATA[<raw>]]]]><![CDATA[>]]></c>tail</r>\n";
 
 static const char doc_expected[] =
     "A1 r a=1 & 2\n"
-    "A1 r b=A\n"
+    "A1 r b=A\xC3\xA9\xC3\xA9\n"
     "S1 r\n"
     "S2 x:f\n"
     "E2 f [one <two>]\n"
