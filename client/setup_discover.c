@@ -329,13 +329,14 @@ setup_ac_done_cb(void *arg, int status, long code, const char *why)
 	const char *parse_why = a->is_autodiscover ?
 	    autodiscover_error(&a->ad) : autoconfig_error(&a->parser);
 
-	if (a->parse_rc != MS_OK)
-		setup_disc_note(d, "%s %s: not a usable %s: %s", a->what,
-				a->url, a->what, parse_why);
-	else if (status != MS_OK)
+	/* The HTTP status first: a 404 page is no parse error. */
+	if (status != MS_OK)
 		setup_disc_note(d, "%s %s: %s", a->what, a->url, why);
 	else if (code != 200)
 		setup_disc_note(d, "%s %s: HTTP %ld", a->what, a->url, code);
+	else if (a->parse_rc != MS_OK)
+		setup_disc_note(d, "%s %s: not a usable %s: %s", a->what,
+				a->url, a->what, parse_why);
 	else if ((a->is_autodiscover ? autodiscover_finish(&a->ad) :
 		  autoconfig_finish(&a->parser)) != MS_OK)
 		setup_disc_note(d, "%s %s: not a usable %s: %s", a->what,

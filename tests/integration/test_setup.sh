@@ -39,7 +39,7 @@ ms_cleanup_add "ms_tmpdir_remove '$T' 0"
 # receiver (they read MS_TLS_CERT when they start).
 ms_tls_ensure || exit 1
 _ms_tls_leaf "$MS_TLS_DIR" setup localhost \
-	"DNS:localhost, DNS:*.ac.test, DNS:*.ad.test, DNS:*.srv.test, DNS:*.guess.test, DNS:*.provider.test, DNS:*.mix.test, DNS:*.plain.test, DNS:imap.gmail.com, IP:127.0.0.1" || exit 1
+	"DNS:localhost, DNS:*.ac.test, DNS:ad.test, DNS:*.ad.test, DNS:*.srv.test, DNS:*.guess.test, DNS:*.provider.test, DNS:*.mix.test, DNS:*.plain.test, DNS:imap.gmail.com, IP:127.0.0.1" || exit 1
 openssl x509 -req -in "$MS_TLS_DIR/setup.csr" -CA "$MS_TLS_CA" -CAkey "$MS_TLS_CA_KEY" \
 	-CAcreateserial -days 30 -sha256 -extfile "$MS_TLS_DIR/setup.ext" \
 	-out "$MS_TLS_DIR/setup.pem" 2>/dev/null || exit 1
@@ -141,6 +141,7 @@ ms_wait_port_file "$T/fwd.ready" "$FWD_PID" "forwarder" "$T/fwd.out" > /dev/null
 dns_start --domain test \
 	"host-record=autoconfig.ac.test,$A" \
 	"host-record=autodiscover.ad.test,$A" \
+	"host-record=ad.test,$A" \
 	"srv-host=_imaps._tcp.gm.test,imap.gmail.com,$MS_IMAPS_PORT,0,0" \
 	"host-record=imap.gmail.com,127.0.0.1" \
 	"srv-host=_imaps._tcp.srv.test,imap.srv.test,$MS_IMAPS_PORT,0,0" \
@@ -272,6 +273,8 @@ grep -q "^user = $MS_USER1\$" "$T/out" && ok "autodiscover: LoginName is the use
 grep -q 'autodiscover.ad.test POST body (text/xml.*<EMailAddress>grace@ad.test</EMailAddress>' "$T/https.log" &&
 	grep -q '"POST /autodiscover/autodiscover.xml' "$T/https.log" && grep -q '"POST /ad2/autodiscover.xml' "$T/https.log" &&
 	ok "autodiscover: POSTed for the address, the redirect followed" || fail "https log: $(cat "$T/https.log")"
+grep -q 'Not used: .*autoconfig https://ad.test/.well-known/autoconfig/mail/config-v1.1.xml: HTTP 404$\|^ *autoconfig https://ad.test/.well-known/autoconfig/mail/config-v1.1.xml: HTTP 404$' "$T/out" &&
+	ok "autodiscover: the autoconfig place without a file is reported as HTTP 404" || fail "404 note: $(cat "$T/out")"
 
 # --- a provider that takes only OAuth (by its host name) ------------------------------------
 setup henry@gm.test --password-cmd "$T/pw.sh" --yes -c "$T/gm.ini"
