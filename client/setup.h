@@ -20,38 +20,8 @@
 
 #include "common/ms.h"
 #include "net/tls.h"
+#include "setup/choose.h"
 #include "setup/probe.h"
-
-/* Where a candidate came from (a bit each: several sources may agree). */
-enum {
-	SETUP_SRC_AUTOCONFIG = 1u << 0,
-	SETUP_SRC_SRV = 1u << 1,
-	SETUP_SRC_MX = 1u << 2,		/* a guess under the MX host's domain */
-	SETUP_SRC_GUESS = 1u << 3,	/* a guess under the address's domain */
-};
-
-#define SETUP_MAX_CANDS 64
-#define SETUP_HOST_MAX 256
-
-/* One server to probe: protocol, TLS mode, host and port. */
-struct setup_cand {
-	enum probe_proto proto;
-	enum probe_tls tls;
-	char host[SETUP_HOST_MAX];
-	uint16_t port;
-	unsigned sources;		/* SETUP_SRC_* */
-	/* Lower is better: SRV priority, then weight (higher first). */
-	unsigned srv_priority, srv_weight;
-	char user[SETUP_HOST_MAX];	/* autoconfig's username, expanded */
-	/* The probe's outcome. */
-	bool is_done;
-	bool is_ok;
-	char addr[64];			/* the address connected to */
-	char tls_version[16];
-	struct probe_result res;	/* res.why when !is_ok */
-	/* Named when the provider only takes OAuth (Google, Microsoft). */
-	const char *oauth_provider;
-};
 
 struct setup_opts {
 	const char *address;		/* you@example.com */
@@ -79,9 +49,9 @@ struct setup_srv {
  * the records sorted by priority (MX: preference). */
 typedef void setup_dns_records_cb(void *arg, int status, const char *why,
 				  const struct setup_srv *v, size_t n);
-/* addr: the first address, as text. */
+/* addrs: up to 4 addresses as text, space-separated. */
 typedef void setup_dns_addr_cb(void *arg, int status, const char *why,
-			       const char *addr);
+			       const char *addrs);
 
 /*
  * A c-ares channel on the loop; resolver (IP[:PORT], "[IPv6]:PORT") or
@@ -101,7 +71,7 @@ void setup_dns_records(struct setup_dns *dns, const char *name, bool is_mx,
 void setup_dns_addr(struct setup_dns *dns, const char *host,
 		    setup_dns_addr_cb *cb, void *arg);
 
-/* ---- HTTPS (setup_http.c) ------------------------------------------------- */
+/* ---- HTTPS (setup_http.c) ----------------------------------------------- */
 
 struct setup_http;
 
@@ -116,13 +86,15 @@ int setup_http_new(uv_loop_t *loop, const char *ca_file, unsigned timeout_ms,
 void setup_http_free(struct setup_http *http);
 
 /*
- * GETs url (https only, verified, redirects only to https) connecting to
- * addr (an IP literal the caller resolved) for the URL's host.  The
- * callbacks fire from the loop; done exactly once.
+ * GETs url, or POSTs post_xml to it when not NULL (https only, verified,
+ * redirects only to https), connecting to addrs (IP literals the caller
+ * resolved, space-separated) for the URL's host.  The callbacks fire from
+ * the loop; done exactly once.
  */
-int setup_http_get(struct setup_http *http, const char *url, const char *addr,
-		   setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
-		   void *arg, struct ms_err *err_r) MS_WUR;
+int setup_http_fetch(struct setup_http *http, const char *url,
+		     const char *addrs, const char *post_xml,
+		     setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
+		     void *arg, struct ms_err *err_r) MS_WUR;
 
 /* The host and port of an https URL: MS_OK, or MS_EINVAL with err_r. */
 int setup_http_url_host(const char *url, char *host, size_t size,
@@ -133,7 +105,7 @@ int setup_http_url_host(const char *url, char *host, size_t size,
 typedef void setup_probe_cb(struct setup_cand *c, void *arg);
 
 /*
- * Probes c at c->addr (resolved by the caller) with tls_ctx's trust
+ * Probes c at c->addrs (resolved by the caller) with tls_ctx's trust
  * anchors; fills c's outcome and calls cb once, from the loop.  MS_OK,
  * or an error with c's outcome filled and no callback.
  */
@@ -143,33 +115,10 @@ int setup_probe_start(uv_loop_t *loop, struct net_tls_ctx *tls_ctx,
 
 /* ---- discovery (setup_discover.c) ---------------------------------------- */
 
-struct setup_found {
-	struct setup_cand cands[SETUP_MAX_CANDS];
-	size_t n;
-	/* One line per source that gave nothing, and why (shown). */
-	char notes[16][300];
-	size_t nnotes;
-};
-
 /* Runs every source and probe to the end on loop.  MS_OK, or an error
  * that stopped everything (err_r). */
 int setup_discover(uv_loop_t *loop, const struct setup_opts *opts,
 		   struct setup_found *found, struct ms_err *err_r) MS_WUR;
-
-/* ---- the choice (setup_choose.c) ----------------------------------------- */
-
-/*
- * Index of the recommended reading server (IMAP, or POP3 with
- * want_pop3; implicit TLS over STARTTLS; a verified probe over one that
- * failed; then source and SRV priority), or -1 when none worked.
- */
-int setup_choose_incoming(const struct setup_found *f, bool want_pop3);
-/* Index of the recommended SMTP server, or -1. */
-int setup_choose_outgoing(const struct setup_found *f);
-/* The provider that takes only OAuth for host ("Google"), or NULL. */
-const char *setup_oauth_provider(const char *host);
-/* "autoconfig+SRV" of a sources mask, into buf. */
-void setup_sources_name(unsigned sources, char *buf, size_t size);
 
 /* ---- writing (setup_write.c) --------------------------------------------- */
 

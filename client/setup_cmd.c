@@ -50,9 +50,9 @@ setup_help(void)
 	fputs("usage: mailsyncctl [-c FILE] setup ADDRESS [options]\n"
 	      "\n"
 	      "Finds the IMAP, POP3 and SMTP servers of ADDRESS (autoconfig "
-	      "file, SRV and MX\nrecords, guesses), probes each (TLS "
-	      "verified, capabilities), shows them and\nwrites the "
-	      "recommended account into the configuration file.\n"
+	      "file,\nautodiscover, SRV and MX records, guesses), probes "
+	      "each (TLS verified,\ncapabilities), shows them and writes "
+	      "the recommended account into the\nconfiguration file.\n"
 	      "\n"
 	      "  --password-cmd CMD     password_cmd of the account (else "
 	      "asked)\n"
@@ -65,13 +65,13 @@ setup_help(void)
 	      "  --pop3                 prefer POP3 to IMAP\n"
 	      "  --resolver IP[:PORT]   the DNS server to ask\n"
 	      "  --autoconfig-url URL   fetch this autoconfig file "
-	      "instead\n"
+	      "instead (no autodiscover)\n"
 	      "  --ca-file FILE         trust these CAs (HTTPS and probes; "
 	      "written as ca_file)\n"
 	      "  -y, --yes              write (and reload) without "
 	      "asking\n"
 	      "  -n, --dry-run          show the account, write nothing\n"
-	      "\nSee mailsyncctl(1), SETUP.\n", stdout);
+	      "\nSee mailsyncctl(1).\n", stdout);
 }
 
 /* The option's value, or NULL after a usage error. */
@@ -184,41 +184,13 @@ setup_parse(struct setup_args *a, int argc, char **argv)
 	return -1;
 }
 
-/* ---- the table ------------------------------------------------------------ */
-
-static bool
-setup_mechs_oauth_only(const char *mechs)
-{
-	char buf[PROBE_MAX_MECHS];
-	bool has_oauth = false, has_other = false;
-
-	snprintf(buf, sizeof(buf), "%s", mechs);
-	for (char *save = NULL, *w = strtok_r(buf, " ", &save); w != NULL;
-	     w = strtok_r(NULL, " ", &save)) {
-		if (strcmp(w, "XOAUTH2") == 0 || strcmp(w, "OAUTHBEARER") == 0)
-			has_oauth = true;
-		else
-			has_other = true;
-	}
-	return has_oauth && !has_other;
-}
-
-/* Who takes only OAuth for this server, or NULL. */
-static const char *
-setup_oauth_of(const struct setup_cand *c)
-{
-	if (c->oauth_provider != NULL)
-		return c->oauth_provider;
-	if (c->is_ok && setup_mechs_oauth_only(c->res.mechs))
-		return "this server";
-	return NULL;
-}
+/* ---- the table ---------------------------------------------------------- */
 
 static void
 setup_print_row(const struct setup_cand *c, size_t i, bool is_chosen)
 {
 	char server[SETUP_HOST_MAX + 8], src[64];
-	const char *oauth = setup_oauth_of(c);
+	const char *oauth = setup_oauth_required(c);
 
 	snprintf(server, sizeof(server), "%s:%u", c->host, (unsigned)c->port);
 	setup_sources_name(c->sources, src, sizeof(src));
@@ -245,7 +217,7 @@ setup_print_row(const struct setup_cand *c, size_t i, bool is_chosen)
 static bool
 setup_is_missing_guess(const struct setup_cand *c)
 {
-	return !c->is_ok && c->addr[0] == '\0' &&
+	return !c->is_ok && c->addrs[0] == '\0' &&
 	       !(c->sources & (SETUP_SRC_AUTOCONFIG | SETUP_SRC_SRV)) &&
 	       strstr(c->res.why, "no such host") != NULL;
 }
@@ -451,7 +423,7 @@ setup_offer_reload(struct cli *cli, const struct setup_args *a, bool is_tty)
 	return rc;
 }
 
-/* ---- the command ---------------------------------------------------------- */
+/* ---- the command -------------------------------------------------------- */
 
 /* password_cmd (or oauth_token_cmd): the option, else asked. */
 static int
@@ -545,6 +517,7 @@ setup_run(struct cli *cli, int argc, char **argv)
 	in = setup_choose_incoming(f, a.o.want_pop3);
 	out = setup_choose_outgoing(f);
 	setup_print(&a, f, in, out);
+	fflush(stdout);		/* the table before any complaint on stderr */
 	if (in < 0 && out < 0) {
 		fprintf(stderr, "mailsyncctl: setup: no server of %s passed "
 			"the probe; nothing written (see the reasons above; "
@@ -555,9 +528,9 @@ setup_run(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (in >= 0)
-		oauth = setup_oauth_of(&f->cands[in]);
+		oauth = setup_oauth_required(&f->cands[in]);
 	if (oauth == NULL && out >= 0)
-		oauth = setup_oauth_of(&f->cands[out]);
+		oauth = setup_oauth_required(&f->cands[out]);
 	acct.in = in >= 0 ? &f->cands[in] : NULL;
 	acct.out = out >= 0 ? &f->cands[out] : NULL;
 	snprintf(acct.name, sizeof(acct.name), "%s", a.name);

@@ -3,8 +3,9 @@
  * probes each, in two phases on one libuv loop:
  *
  *   1. the provider's autoconfig file (autoconfig.DOMAIN, then
- *      DOMAIN/.well-known; or --autoconfig-url), the RFC 6186 / 8314
- *      SRV records and the MX records, all at once; then every
+ *      DOMAIN/.well-known; or only --autoconfig-url), its autodiscover
+ *      answer (autodiscover.DOMAIN; one redirect followed), the RFC 6186
+ *      / 8314 SRV records and the MX records, all at once; then every
  *      candidate found is resolved and probed;
  *   2. only for what phase 1 left without a working server (reading or
  *      sending): guesses (imap., mail., pop., pop3., smtp. on the
@@ -24,6 +25,7 @@
 
 #include "setup.h"
 #include "setup/autoconfig.h"
+#include "setup/autodiscover.h"
 
 struct setup_disc;
 
@@ -34,12 +36,17 @@ enum setup_phase {
 	SETUP_PHASE_DONE,
 };
 
-/* One autoconfig URL being fetched. */
+/* One autoconfig or autodiscover URL being fetched. */
 struct setup_ac_fetch {
 	struct setup_disc *d;
+	bool is_autodiscover;
+	const char *what;		/* "autoconfig", "autodiscover" */
 	char url[600];
 	char host[SETUP_HOST_MAX];
 	struct autoconfig_parser parser;
+	struct autodiscover_parser ad;
+	char request[1024];		/* autodiscover's POST body */
+	unsigned nredirects;		/* autodiscover's own redirects */
 	int parse_rc;
 };
 
@@ -61,8 +68,8 @@ struct setup_disc {
 	unsigned pending;
 	enum setup_phase phase;
 	char mx_domain[SETUP_HOST_MAX];	/* the MX host's domain, or "" */
-	size_t first_new;		/* candidates of this phase start here */
-	struct setup_ac_fetch ac[2];
+	size_t first_new;		/* this phase's first candidate */
+	struct setup_ac_fetch ac[3];	/* 2 autoconfig, 1 autodiscover */
 	struct setup_srv_query srv[6];
 };
 
@@ -150,7 +157,7 @@ struct setup_disc_resolve {
 
 static void
 setup_disc_resolved_cb(void *arg, int status, const char *why,
-		       const char *addr)
+		       const char *addrs)
 {
 	struct setup_disc_resolve *r = arg;
 	struct setup_disc *d = r->d;
@@ -164,7 +171,7 @@ setup_disc_resolved_cb(void *arg, int status, const char *why,
 		setup_disc_done_one(d);
 		return;
 	}
-	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	snprintf(c->addrs, sizeof(c->addrs), "%s", addrs);
 	if (setup_probe_start(d->loop, d->tls_ctx, c, d->o->timeout_ms,
 			      setup_disc_probed_cb, d) == MS_OK)
 		return;		/* the probe holds the count now */
@@ -203,7 +210,9 @@ setup_ac_data_cb(void *arg, const uint8_t *p, size_t n)
 	struct setup_ac_fetch *a = arg;
 
 	if (a->parse_rc == MS_OK)
-		a->parse_rc = autoconfig_feed(&a->parser, p, n);
+		a->parse_rc = a->is_autodiscover ?
+		    autodiscover_feed(&a->ad, p, n) :
+		    autoconfig_feed(&a->parser, p, n);
 	return a->parse_rc == MS_OK;
 }
 
@@ -222,13 +231,17 @@ static void
 setup_ac_take(struct setup_ac_fetch *a)
 {
 	struct setup_disc *d = a->d;
-	size_t n = autoconfig_count(&a->parser);
+	unsigned source = a->is_autodiscover ? SETUP_SRC_AUTODISCOVER :
+	    SETUP_SRC_AUTOCONFIG;
+	size_t n = a->is_autodiscover ? autodiscover_count(&a->ad) :
+	    autoconfig_count(&a->parser);
 
 	if (n == 0)
-		setup_disc_note(d, "autoconfig %s: no IMAP, POP3 or SMTP "
-				"server in it", a->url);
+		setup_disc_note(d, "%s %s: no IMAP, POP3 or SMTP server in "
+				"it", a->what, a->url);
 	for (size_t i = 0; i < n; i++) {
-		const struct autoconfig_server *s =
+		const struct autoconfig_server *s = a->is_autodiscover ?
+		    autodiscover_server(&a->ad, i) :
 		    autoconfig_server(&a->parser, i);
 		enum probe_proto proto = s->proto == AUTOCONFIG_IMAP ?
 		    PROBE_IMAP : s->proto == AUTOCONFIG_POP3 ? PROBE_POP3 :
@@ -239,14 +252,15 @@ setup_ac_take(struct setup_ac_fetch *a)
 		struct setup_cand *c;
 
 		if (autoconfig_expand(s->host, d->o->address, host,
-				      sizeof(host)) != MS_OK || host[0] == '\0') {
-			setup_disc_note(d, "autoconfig %s: a server without "
-					"a usable hostname", a->url);
+				      sizeof(host)) != MS_OK ||
+		    host[0] == '\0') {
+			setup_disc_note(d, "%s %s: a server without a usable "
+					"hostname", a->what, a->url);
 			continue;
 		}
 		c = setup_disc_add(d, proto, tls, host, s->port != 0 ?
 				   s->port : setup_default_port(proto, tls),
-				   SETUP_SRC_AUTOCONFIG);
+				   source);
 		if (c == NULL)
 			continue;
 		if (c->user[0] == '\0' &&
@@ -254,19 +268,56 @@ setup_ac_take(struct setup_ac_fetch *a)
 				      sizeof(c->user)) != MS_OK)
 			c->user[0] = '\0';
 		if (s->socket == AUTOCONFIG_SOCKET_PLAIN && !c->is_done &&
-		    !(c->sources & ~SETUP_SRC_AUTOCONFIG)) {
+		    !(c->sources & ~source)) {
 			c->is_done = true;
-			snprintf(c->res.why, sizeof(c->res.why), "the "
-				 "autoconfig file says plain (no TLS): "
-				 "refused, credentials would travel in "
-				 "clear");
+			snprintf(c->res.why, sizeof(c->res.why), "the %s "
+				 "%s says plain (no TLS): refused, "
+				 "credentials would travel in clear",
+				 a->what, a->is_autodiscover ? "answer" :
+				 "file");
 		} else if (s->socket == AUTOCONFIG_SOCKET_UNKNOWN) {
-			setup_disc_note(d, "autoconfig %s: %s:%u has no "
-					"known socketType; probed with "
-					"STARTTLS", a->url, host,
-					(unsigned)c->port);
+			setup_disc_note(d, "%s %s: %s:%u has no known TLS "
+					"mode; probed with STARTTLS", a->what,
+					a->url, host, (unsigned)c->port);
 		}
 	}
+}
+
+static void setup_ac_start(struct setup_disc *d, struct setup_ac_fetch *a);
+
+/* The parsed autodiscover answer: servers, or one redirect followed
+ * (a second is refused: redirect loops are how such answers fail). */
+static void
+setup_ad_take(struct setup_ac_fetch *a)
+{
+	struct setup_disc *d = a->d;
+	enum autodiscover_action action = autodiscover_action(&a->ad);
+	const char *to = autodiscover_redirect(&a->ad);
+
+	if (action == AUTODISCOVER_ERROR) {
+		setup_disc_note(d, "autodiscover %s: the server says: %s",
+				a->url, autodiscover_server_error(&a->ad));
+		return;
+	}
+	if (action != AUTODISCOVER_REDIRECT_ADDR &&
+	    action != AUTODISCOVER_REDIRECT_URL) {
+		setup_ac_take(a);
+		return;
+	}
+	if (a->nredirects++ > 0 || to[0] == '\0') {
+		setup_disc_note(d, "autodiscover %s: a redirect to %s not "
+				"followed (one is)", a->url, to);
+		return;
+	}
+	if (action == AUTODISCOVER_REDIRECT_URL)
+		snprintf(a->url, sizeof(a->url), "%s", to);
+	else if (autodiscover_request(to, a->request, sizeof(a->request)) !=
+		 MS_OK) {
+		setup_disc_note(d, "autodiscover %s: a redirect to an address "
+				"too long", a->url);
+		return;
+	}
+	setup_ac_start(d, a);
 }
 
 static void
@@ -274,41 +325,50 @@ setup_ac_done_cb(void *arg, int status, long code, const char *why)
 {
 	struct setup_ac_fetch *a = arg;
 	struct setup_disc *d = a->d;
+	/* The parser's reason, filled by a feed or the finish below. */
+	const char *parse_why = a->is_autodiscover ?
+	    autodiscover_error(&a->ad) : autoconfig_error(&a->parser);
 
-	if (a->parse_rc != MS_OK)
-		setup_disc_note(d, "autoconfig %s: not a usable autoconfig "
-				"file: %s", a->url,
-				autoconfig_error(&a->parser));
-	else if (status != MS_OK)
-		setup_disc_note(d, "autoconfig %s: %s", a->url, why);
+	/* The HTTP status first: a 404 page is no parse error. */
+	if (status != MS_OK)
+		setup_disc_note(d, "%s %s: %s", a->what, a->url, why);
 	else if (code != 200)
-		setup_disc_note(d, "autoconfig %s: HTTP %ld", a->url, code);
-	else if (autoconfig_finish(&a->parser) != MS_OK)
-		setup_disc_note(d, "autoconfig %s: not a usable autoconfig "
-				"file: %s", a->url,
-				autoconfig_error(&a->parser));
+		setup_disc_note(d, "%s %s: HTTP %ld", a->what, a->url, code);
+	else if (a->parse_rc != MS_OK)
+		setup_disc_note(d, "%s %s: not a usable %s: %s", a->what,
+				a->url, a->what, parse_why);
+	else if ((a->is_autodiscover ? autodiscover_finish(&a->ad) :
+		  autoconfig_finish(&a->parser)) != MS_OK)
+		setup_disc_note(d, "%s %s: not a usable %s: %s", a->what,
+				a->url, a->what, parse_why);
+	else if (a->is_autodiscover)
+		setup_ad_take(a);
 	else
 		setup_ac_take(a);
 	setup_disc_done_one(d);
 }
 
 static void
-setup_ac_resolved_cb(void *arg, int status, const char *why, const char *addr)
+setup_ac_resolved_cb(void *arg, int status, const char *why,
+		     const char *addrs)
 {
 	struct setup_ac_fetch *a = arg;
 	struct setup_disc *d = a->d;
 	struct ms_err err = { 0 };
 
 	if (status != MS_OK) {
-		setup_disc_note(d, "autoconfig %s: %s: %s", a->url, a->host,
+		setup_disc_note(d, "%s %s: %s: %s", a->what, a->url, a->host,
 				status == MS_ERESP ? "no such host" : why);
 		setup_disc_done_one(d);
 		return;
 	}
+	a->parse_rc = MS_OK;
 	autoconfig_init(&a->parser);
-	if (setup_http_get(d->http, a->url, addr, setup_ac_data_cb,
-			   setup_ac_done_cb, a, &err) != MS_OK) {
-		setup_disc_note(d, "autoconfig %s: %s", a->url, err.msg);
+	autodiscover_init(&a->ad);
+	if (setup_http_fetch(d->http, a->url, addrs, a->is_autodiscover ?
+			     a->request : NULL, setup_ac_data_cb,
+			     setup_ac_done_cb, a, &err) != MS_OK) {
+		setup_disc_note(d, "%s %s: %s", a->what, a->url, err.msg);
 		setup_disc_done_one(d);
 	}
 }
@@ -319,9 +379,11 @@ setup_ac_start(struct setup_disc *d, struct setup_ac_fetch *a)
 	struct ms_err err = { 0 };
 
 	a->d = d;
+	if (a->what == NULL)
+		a->what = a->is_autodiscover ? "autodiscover" : "autoconfig";
 	if (setup_http_url_host(a->url, a->host, sizeof(a->host), &err) !=
 	    MS_OK) {
-		setup_disc_note(d, "autoconfig: %s", err.msg);
+		setup_disc_note(d, "%s: %s", a->what, err.msg);
 		return;
 	}
 	d->pending++;
@@ -425,6 +487,14 @@ setup_disc_phase1(struct setup_disc *d)
 			 d->o->domain);
 		setup_ac_start(d, &d->ac[0]);
 		setup_ac_start(d, &d->ac[1]);
+		/* Microsoft's: one POST, cheap beside the probes. */
+		d->ac[2].is_autodiscover = true;
+		snprintf(d->ac[2].url, sizeof(d->ac[2].url), "https://"
+			 "autodiscover.%s/autodiscover/autodiscover.xml",
+			 d->o->domain);
+		if (autodiscover_request(d->o->address, d->ac[2].request,
+					 sizeof(d->ac[2].request)) == MS_OK)
+			setup_ac_start(d, &d->ac[2]);
 	}
 	for (size_t i = 0; i < 6; i++) {
 		struct setup_srv_query *q = &d->srv[i];

@@ -323,7 +323,7 @@ setup_dns_records(struct setup_dns *dns, const char *name, bool is_mx,
 	setup_dns_arm_timer(dns);
 }
 
-/* ---- addresses -------------------------------------------------------------- */
+/* ---- addresses ---------------------------------------------------------- */
 
 static void
 setup_dns_addr_done(void *arg, int status, int timeouts,
@@ -331,29 +331,31 @@ setup_dns_addr_done(void *arg, int status, int timeouts,
 {
 	struct setup_dns_query *q = arg;
 	setup_dns_addr_cb *cb = (setup_dns_addr_cb *)q->cb;
-	char addr[64] = "";
+	char addrs[SETUP_ADDRS_MAX] = "", one[64];
+	size_t len = 0, n = 0;
 	const char *why;
 	int rc;
 
 	(void)timeouts;
 	rc = setup_dns_status(status, &why);
-	if (rc == MS_OK && res != NULL) {
-		for (struct ares_addrinfo_node *n = res->nodes; n != NULL;
-		     n = n->ai_next) {
-			if (getnameinfo(n->ai_addr, (socklen_t)n->ai_addrlen,
-					addr, sizeof(addr), NULL, 0,
-					NI_NUMERICHOST) == 0)
-				break;
-			addr[0] = '\0';
-		}
+	/* Every address, in c-ares' order: a host with an unreachable IPv6
+	 * address is still reached over IPv4. */
+	for (struct ares_addrinfo_node *a = rc == MS_OK && res != NULL ?
+	     res->nodes : NULL; a != NULL && n < 4; a = a->ai_next) {
+		if (getnameinfo(a->ai_addr, (socklen_t)a->ai_addrlen, one,
+				sizeof(one), NULL, 0, NI_NUMERICHOST) != 0 ||
+		    len + strlen(one) + 2 > sizeof(addrs))
+			continue;
+		len += (size_t)snprintf(addrs + len, sizeof(addrs) - len,
+					"%s%s", n++ > 0 ? " " : "", one);
 	}
-	if (rc == MS_OK && addr[0] == '\0') {
+	if (rc == MS_OK && n == 0) {
 		rc = MS_ERESP;
 		why = "no address";
 	}
 	if (res != NULL)
 		ares_freeaddrinfo(res);
-	cb(q->arg, rc, why, addr);
+	cb(q->arg, rc, why, addrs);
 	free(q);
 }
 

@@ -1,12 +1,13 @@
 /*
- * setup_http.c - HTTPS GETs for `mailsyncctl setup` (the autoconfig
- * file) through libcurl's multi interface on the libuv loop, as curl's
- * multi-uv example does: curl names the sockets it wants watched
- * (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each) and its next deadline
- * (CURLMOPT_TIMERFUNCTION, one uv_timer_t); both hand control back with
- * curl_multi_socket_action().  Only https, always verified, redirects
- * only to https; the connection goes to an address the caller resolved
- * (CURLOPT_RESOLVE), so --resolver covers the web server too.
+ * setup_http.c - HTTPS requests for `mailsyncctl setup` (the autoconfig
+ * file's GET, autodiscover's POST) through libcurl's multi interface on
+ * the libuv loop, as curl's multi-uv example does: curl names the
+ * sockets it wants watched (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each)
+ * and its next deadline (CURLMOPT_TIMERFUNCTION, one uv_timer_t); both
+ * hand control back with curl_multi_socket_action().  Only https, always
+ * verified, redirects only to https; the connection goes to an address
+ * the caller resolved (CURLOPT_RESOLVE), so --resolver covers the web
+ * server too.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct setup_http_get {
 	struct setup_http *http;
 	CURL *easy;
 	struct curl_slist *resolve;
+	struct curl_slist *headers;	/* a POST's Content-Type, or NULL */
 	setup_http_data_cb *data_cb;
 	setup_http_done_cb *done_cb;
 	void *arg;
@@ -86,6 +88,7 @@ setup_http_finish(struct setup_http *http)
 		g->done_cb(g->arg, status, code, why);
 		curl_easy_cleanup(g->easy);
 		curl_slist_free_all(g->resolve);
+		curl_slist_free_all(g->headers);
 		free(g);
 	}
 }
@@ -283,13 +286,14 @@ setup_http_url_host(const char *url, char *host, size_t size,
 	return rc;
 }
 
-/* "host:port:addr" for CURLOPT_RESOLVE ([v6] addresses in brackets). */
+/* "host:port:addr,[v6addr]" for CURLOPT_RESOLVE. */
 static struct curl_slist *
-setup_http_resolve_entry(const char *url, const char *addr)
+setup_http_resolve_entry(const char *url, const char *addrs)
 {
 	CURLU *u = curl_url();
-	char *h = NULL, *port = NULL, entry[400];
+	char *h = NULL, *port = NULL, entry[600];
 	struct curl_slist *l = NULL;
+	size_t o;
 
 	if (u == NULL)
 		return NULL;
@@ -297,9 +301,20 @@ setup_http_resolve_entry(const char *url, const char *addr)
 	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
 	    CURLUE_OK) {
-		snprintf(entry, sizeof(entry), strchr(addr, ':') != NULL ?
-			 "%s:%s:[%s]" : "%s:%s:%s", h, port, addr);
-		l = curl_slist_append(NULL, entry);
+		o = (size_t)snprintf(entry, sizeof(entry), "%s:%s:", h, port);
+		for (const char *a = addrs; *a != '\0' && o < sizeof(entry);) {
+			size_t n = strcspn(a, " ");
+			bool is_v6 = memchr(a, ':', n) != NULL;
+
+			o += (size_t)snprintf(entry + o, sizeof(entry) - o,
+					      "%s%s%.*s%s", a == addrs ? "" :
+					      ",", is_v6 ? "[" : "", (int)n, a,
+					      is_v6 ? "]" : "");
+			a += n;
+			a += strspn(a, " ");
+		}
+		if (o < sizeof(entry))
+			l = curl_slist_append(NULL, entry);
 	}
 	curl_free(h);
 	curl_free(port);
@@ -308,9 +323,9 @@ setup_http_resolve_entry(const char *url, const char *addr)
 }
 
 int
-setup_http_get(struct setup_http *http, const char *url, const char *addr,
-	       setup_http_data_cb *data_cb, setup_http_done_cb *done_cb,
-	       void *arg, struct ms_err *err_r)
+setup_http_fetch(struct setup_http *http, const char *url, const char *addrs,
+		 const char *post_xml, setup_http_data_cb *data_cb,
+		 setup_http_done_cb *done_cb, void *arg, struct ms_err *err_r)
 {
 	struct setup_http_get *g = calloc(1, sizeof(*g));
 
@@ -322,11 +337,23 @@ setup_http_get(struct setup_http *http, const char *url, const char *addr,
 	g->data_cb = data_cb;
 	g->done_cb = done_cb;
 	g->arg = arg;
-	g->resolve = setup_http_resolve_entry(url, addr);
+	g->resolve = setup_http_resolve_entry(url, addrs);
 	if (g->resolve == NULL) {
 		curl_easy_cleanup(g->easy);
 		free(g);
 		return ms_err_set(err_r, MS_EINVAL, "%s: not a URL", url);
+	}
+	if (post_xml != NULL) {
+		g->headers = curl_slist_append(NULL, "Content-Type: text/xml; "
+					       "charset=utf-8");
+		if (g->headers == NULL) {
+			curl_easy_cleanup(g->easy);
+			curl_slist_free_all(g->resolve);
+			free(g);
+			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+		}
+		curl_easy_setopt(g->easy, CURLOPT_HTTPHEADER, g->headers);
+		curl_easy_setopt(g->easy, CURLOPT_COPYPOSTFIELDS, post_xml);
 	}
 	curl_easy_setopt(g->easy, CURLOPT_URL, url);
 	curl_easy_setopt(g->easy, CURLOPT_RESOLVE, g->resolve);
@@ -350,6 +377,7 @@ setup_http_get(struct setup_http *http, const char *url, const char *addr,
 	if (curl_multi_add_handle(http->multi, g->easy) != CURLM_OK) {
 		curl_easy_cleanup(g->easy);
 		curl_slist_free_all(g->resolve);
+		curl_slist_free_all(g->headers);
 		free(g);
 		return ms_err_set(err_r, MS_EINTERNAL, "libcurl: cannot add "
 				  "the transfer");

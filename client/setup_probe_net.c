@@ -163,7 +163,7 @@ setup_probe_start(uv_loop_t *loop, struct net_tls_ctx *tls_ctx,
 	params.on_data_cb = setup_probe_data_cb;
 	params.on_close_cb = setup_probe_close_cb;
 	params.arg = r;
-	if (net_conn_new_at(loop, &params, c->addr, &conn, &err) != MS_OK) {
+	if (net_conn_new_at(loop, &params, c->addrs, &conn, &err) != MS_OK) {
 		snprintf(c->res.why, sizeof(c->res.why), "%s", err.msg);
 		probe_deinit(&r->probe);
 		free(r);

@@ -14,7 +14,7 @@ _mailsyncctl()
 	local cur prev i cmd="" cmd_i=0
 	local -a _mailsyncctl_conn=() pos=()
 	local commands="status accounts folders list cat search flag move delete
-		sync pause resume reload send outbox convert watch version"
+		sync pause resume reload send outbox convert setup watch version"
 
 	COMPREPLY=()
 	cur="${COMP_WORDS[COMP_CWORD]}"

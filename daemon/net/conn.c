@@ -1071,11 +1071,11 @@ net__conn_new_with_addrs(uv_loop_t *loop, const struct net_conn_params *params,
 
 int
 net_conn_new_at(uv_loop_t *loop, const struct net_conn_params *params,
-		const char *addr, struct net_conn **conn_r,
+		const char *addrs, struct net_conn **conn_r,
 		struct ms_err *err_r)
 {
-	struct addrinfo hints, *res = NULL;
-	char port[8];
+	struct addrinfo hints, *head = NULL, **tail = &head;
+	char port[8], one[64];
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1083,8 +1083,26 @@ net_conn_new_at(uv_loop_t *loop, const struct net_conn_params *params,
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%u", (unsigned)params->port);
-	if (getaddrinfo(addr, port, &hints, &res) != 0 || res == NULL)
-		return ms_err_set(err_r, MS_EINVAL, "%s: not an IP address",
-				  addr);
-	return net__conn_new_with_addrs(loop, params, res, conn_r, err_r);
+	for (const char *a = addrs; *a != '\0';) {
+		size_t n = strcspn(a, " ");
+		struct addrinfo *res = NULL;
+
+		if (n >= sizeof(one) || (memcpy(one, a, n), one[n] = '\0',
+		    getaddrinfo(one, port, &hints, &res)) != 0) {
+			if (head != NULL)
+				freeaddrinfo(head);
+			return ms_err_set(err_r, MS_EINVAL, "%.*s: not an IP "
+					  "address", (int)n, a);
+		}
+		/* glibc frees a chain node by node, so lists join. */
+		*tail = res;
+		while (*tail != NULL)
+			tail = &(*tail)->ai_next;
+		a += n;
+		a += strspn(a, " ");
+	}
+	if (head == NULL)
+		return ms_err_set(err_r, MS_EINVAL, "no address to connect "
+				  "to");
+	return net__conn_new_with_addrs(loop, params, head, conn_r, err_r);
 }

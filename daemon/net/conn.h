@@ -93,13 +93,13 @@ int net_conn_new(uv_loop_t *loop, const struct net_conn_params *params,
 		 struct net_conn **conn_r, struct ms_err *err_r) MS_WUR;
 
 /*
- * Like net_conn_new(), but connects to addr, an IP address literal
- * resolved elsewhere (mailsyncctl setup asks its own DNS server), while
- * params->host still names the server for SNI and certificate
- * verification.  MS_EINVAL when addr is not an IP literal.
+ * Like net_conn_new(), but tries the addresses of addrs in order (IP
+ * literals, space-separated, resolved elsewhere: mailsyncctl setup asks
+ * its own DNS server), while params->host still names the server for SNI
+ * and certificate verification.  MS_EINVAL when one is not an IP literal.
  */
 int net_conn_new_at(uv_loop_t *loop, const struct net_conn_params *params,
-		    const char *addr, struct net_conn **conn_r,
+		    const char *addrs, struct net_conn **conn_r,
 		    struct ms_err *err_r) MS_WUR;
 
 void net_conn_ref(struct net_conn *conn);

@@ -214,3 +214,28 @@ ms_buf_append_wipe_free(struct ms_buf *b, uint8_t *tmp, size_t tmp_size,
 	free(tmp);
 	return rc;
 }
+
+size_t
+ms_utf8_put(uint32_t cp, uint8_t u[4])
+{
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (uint8_t)(0xc0 | (cp >> 6));
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (uint8_t)(0xe0 | (cp >> 12));
+		u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (uint8_t)(0xf0 | (cp >> 18));
+	u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+	u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+	u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+	return 4;
+}

@@ -99,4 +99,8 @@ void ms_buf_wipe(struct ms_buf *b);
 int ms_buf_append_wipe_free(struct ms_buf *b, uint8_t *tmp, size_t tmp_size,
 	size_t len) MS_WUR;
 
+/* Code point cp (at most 0x10FFFF; the caller checks) as UTF-8 into u;
+ * returns its length, 1 to 4. */
+size_t ms_utf8_put(uint32_t cp, uint8_t u[4]);
+
 #endif

@@ -2,16 +2,11 @@
  * autoconfig.h - parser of Thunderbird's mail autoconfig file
  * (config-v1.1.xml, as served by autoconfig.DOMAIN and ISPDB): the
  * incoming (IMAP, POP3) and outgoing (SMTP) servers of an
- * emailProvider.  Sans-I/O and streaming: feed the HTTP body in pieces of
- * any size, then finish; every state is carried byte by byte, so how the
- * body was split never changes the result.
- *
- * Only the XML that such files use is understood: elements, attributes
- * in single or double quotes, character data with the five predefined
- * entities and numeric references, comments, CDATA, processing
- * instructions and a DOCTYPE without an internal subset.  Limits bound
- * everything kept: nesting depth, name and text lengths, server count.
- * Anything else is an error with the byte offset where it was found.
+ * emailProvider.  Sans-I/O and streaming on the XML tokenizer (xml.h, which
+ * says what XML is understood): feed the HTTP body in pieces of any size,
+ * then finish; how the body was split never changes the result.  Limits
+ * bound everything kept (xml.h's, and the server count); anything else is
+ * an error with the byte offset where it was found.
  */
 #ifndef MS_AUTOCONFIG_H
 #define MS_AUTOCONFIG_H
@@ -21,11 +16,10 @@
 #include <stdint.h>
 
 #include "common/ms.h"
+#include "setup/xml.h"
 
 #define AUTOCONFIG_MAX_SERVERS 16
-#define AUTOCONFIG_MAX_DEPTH 16
-#define AUTOCONFIG_MAX_NAME 64		/* element and attribute names */
-#define AUTOCONFIG_MAX_TEXT 256		/* a value, with its NUL */
+#define AUTOCONFIG_MAX_TEXT XML_MAX_TEXT	/* a value, with its NUL */
 /* A whole file; providers' files are a few kilobytes. */
 #define AUTOCONFIG_MAX_BYTES (256 * 1024)
 
@@ -56,29 +50,13 @@ struct autoconfig_server {
 
 /* Caller-owned; treat the fields as private. */
 struct autoconfig_parser {
-	int state;
-	size_t offset;			/* bytes fed so far */
-	/* Open elements: names, and whether each is a server we keep. */
-	char stack[AUTOCONFIG_MAX_DEPTH][AUTOCONFIG_MAX_NAME];
-	size_t depth;
-	char name[AUTOCONFIG_MAX_NAME];	/* the tag or attribute being read */
-	size_t name_len;
-	char attr[AUTOCONFIG_MAX_NAME];	/* the attribute whose value is read */
-	char quote;
-	bool is_end_tag;
-	char text[AUTOCONFIG_MAX_TEXT];	/* character data or attribute value */
-	size_t text_len;
-	char ent[12];			/* an entity reference being read */
-	size_t ent_len;
-	int ent_return;			/* the state it interrupted */
-	size_t marker;			/* matched bytes of "-->", "]]>" ... */
+	struct xml_parser xml;
+	bool is_in_provider;		/* inside <emailProvider> */
 	int pending_type;		/* the type="" of the tag being read */
-	bool is_root_seen, is_done;
 	int server;			/* index being filled, or -1 */
 	struct autoconfig_server servers[AUTOCONFIG_MAX_SERVERS];
 	size_t nservers;
-	size_t nskipped;		/* servers over the limit or of other types */
-	struct ms_err err;
+	size_t nskipped;		/* over the limit, or of other types */
 };
 
 void autoconfig_init(struct autoconfig_parser *p);
@@ -109,6 +87,9 @@ const struct autoconfig_server *autoconfig_server(
  */
 int autoconfig_expand(const char *in, const char *address, char *out,
     size_t size) MS_WUR;
+
+/* A port number in decimal, or 0 when empty, not a number or over 65535. */
+uint16_t autoconfig_port(const char *s);
 
 const char *autoconfig_proto_name(enum autoconfig_proto proto);
 const char *autoconfig_socket_name(enum autoconfig_socket socket);

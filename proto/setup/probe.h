@@ -46,7 +46,7 @@ enum probe_tls {
 
 enum probe_state {
 	PROBE_GREETING = 0,	/* waiting for the server's greeting */
-	PROBE_CAPS,		/* capabilities asked (before TLS for STARTTLS) */
+	PROBE_CAPS,		/* capabilities asked (STARTTLS: before TLS) */
 	PROBE_STARTTLS,		/* STARTTLS asked */
 	PROBE_WANT_TLS,		/* the driver must start TLS now */
 	PROBE_CAPS_TLS,		/* capabilities asked under TLS */

@@ -4,11 +4,16 @@
 # an HTTPS server with autoconfig files (certificate from the fixtures'
 # CA), the fixture Dovecot (IMAP, POP3) and SMTP receiver as the probed
 # hosts.  Cases: autoconfig only (the account written into a new file,
-# 0600, then synced with mailsyncd --once), SRV only (appended to an
-# existing file whose comments stay, a running daemon reloaded), guesses
-# on the standard ports (under the MX host's domain and the address's
-# own), conflicting sources (the verified probe wins), a plaintext-only
-# host and a certificate for another name (both refused, with why).
+# 0600, then synced with mailsyncd --once; --pop3 and --maildir on the
+# same servers), autodiscover only (a POST, one redirect followed), SRV
+# only (appended to an existing file whose comments stay, a running
+# daemon reloaded), guesses on the standard ports (under the MX host's
+# domain and the address's own), conflicting sources (the verified probe
+# wins), a plaintext-only host and a certificate for another name (both
+# refused, with why), an OAuth-only provider (Google, by its host name)
+# named and --password-cmd refused for it, no --yes without a terminal,
+# and at a terminal (a pty): password_cmd asked, the write confirmed or
+# declined, the reload offered.
 #
 # Guesses use the standard ports (993, 143, 465, 587, 443): the test runs
 # as root (as the Dovecot fixture does) and puts a TCP forwarder on those
@@ -34,7 +39,7 @@ ms_cleanup_add "ms_tmpdir_remove '$T' 0"
 # receiver (they read MS_TLS_CERT when they start).
 ms_tls_ensure || exit 1
 _ms_tls_leaf "$MS_TLS_DIR" setup localhost \
-	"DNS:localhost, DNS:*.ac.test, DNS:*.srv.test, DNS:*.guess.test, DNS:*.provider.test, DNS:*.mix.test, DNS:*.plain.test, IP:127.0.0.1" || exit 1
+	"DNS:localhost, DNS:*.ac.test, DNS:ad.test, DNS:*.ad.test, DNS:*.srv.test, DNS:*.guess.test, DNS:*.provider.test, DNS:*.mix.test, DNS:*.plain.test, DNS:imap.gmail.com, IP:127.0.0.1" || exit 1
 openssl x509 -req -in "$MS_TLS_DIR/setup.csr" -CA "$MS_TLS_CA" -CAkey "$MS_TLS_CA_KEY" \
 	-CAcreateserial -days 30 -sha256 -extfile "$MS_TLS_DIR/setup.ext" \
 	-out "$MS_TLS_DIR/setup.pem" 2>/dev/null || exit 1
@@ -89,6 +94,36 @@ autoconfig "$T/www/mail/config-v1.1.xml" localhost "$MS_IMAPS_PORT" SSL \
 autoconfig "$T/www/mix.xml" imap.mix.test "$MS_IMAP_PORT" SSL \
 	smtp.mix.test "$MS_SMTP_PORT" \
 	"<incomingServer type=\"pop3\"><hostname>imap.mix.test</hostname><port>$MS_POP3_PORT</port><socketType>plain</socketType></incomingServer>"
+# ad.test: autodiscover only; its first answer redirects (redirectUrl) to
+# a second place, which gives IMAP and SMTP over implicit TLS and a POP3
+# server without TLS.
+mkdir -p "$T/www/autodiscover" "$T/www/ad2"
+cat > "$T/www/autodiscover/autodiscover.xml" <<EOX
+<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account><Action>redirectUrl</Action>
+      <RedirectUrl>https://autodiscover.ad.test/ad2/autodiscover.xml</RedirectUrl></Account>
+  </Response>
+</Autodiscover>
+EOX
+cat > "$T/www/ad2/autodiscover.xml" <<EOX
+<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <AccountType>email</AccountType>
+      <Action>settings</Action>
+      <Protocol><Type>IMAP</Type><Server>localhost</Server><Port>$MS_IMAPS_PORT</Port>
+        <LoginName>$MS_USER1</LoginName><Encryption>SSL</Encryption></Protocol>
+      <Protocol><Type>POP3</Type><Server>localhost</Server><Port>$MS_POP3_PORT</Port>
+        <SSL>off</SSL></Protocol>
+      <Protocol><Type>SMTP</Type><Server>localhost</Server><Port>$MS_SMTP_PORT</Port>
+        <Encryption>SSL</Encryption></Protocol>
+    </Account>
+  </Response>
+</Autodiscover>
+EOX
 "$MS_PYTHON" "$LIB/https_serve.py" --dir "$T/www" --cert "$MS_TLS_CERT" --key "$MS_TLS_KEY" \
 	--addr "$A" --port 443 --port-file "$T/https.port" --log "$T/https.log" > "$T/https.out" 2>&1 &
 HTTPS_PID=$!
@@ -105,6 +140,10 @@ ms_wait_port_file "$T/fwd.ready" "$FWD_PID" "forwarder" "$T/fwd.out" > /dev/null
 # --- DNS ---------------------------------------------------------------------------
 dns_start --domain test \
 	"host-record=autoconfig.ac.test,$A" \
+	"host-record=autodiscover.ad.test,$A" \
+	"host-record=ad.test,$A" \
+	"srv-host=_imaps._tcp.gm.test,imap.gmail.com,$MS_IMAPS_PORT,0,0" \
+	"host-record=imap.gmail.com,127.0.0.1" \
 	"srv-host=_imaps._tcp.srv.test,imap.srv.test,$MS_IMAPS_PORT,0,0" \
 	"srv-host=_imap._tcp.srv.test,imap.srv.test,$MS_IMAP_PORT,0,0" \
 	"srv-host=_pop3s._tcp.srv.test,pop.srv.test,$MS_POP3S_PORT,10,0" \
@@ -130,7 +169,8 @@ RES="127.0.0.1:$MS_DNS_PORT"
 export HOME="$T/home" XDG_RUNTIME_DIR="$T/run"
 unset XDG_CONFIG_HOME MAILSYNC_CONFIG XDG_DATA_HOME
 printf '#!/bin/sh\nprintf %%s "%s"\n' "$MS_PASS1" > "$T/pw.sh"
-chmod 0700 "$T/pw.sh"
+printf '#!/bin/sh\necho not-a-real-token\n' > "$T/tok.sh"
+chmod 0700 "$T/pw.sh" "$T/tok.sh"
 
 setup()
 {
@@ -156,6 +196,8 @@ grep -q "Host: autoconfig.ac.test\|^autoconfig.ac.test" "$T/https.log" && grep -
 	ok "autoconfig fetched from https://autoconfig.ac.test (port 443, through --resolver)" ||
 	fail "https log: $(cat "$T/https.log")"
 ! grep -q 'guess' "$T/out" && ok "autoconfig: no guessing once servers worked" || fail "guesses made: $(cat "$T/out")"
+grep -q "mailsyncd is not running: .*mailsyncd --once ac.test" "$T/out" &&
+	ok "no daemon: setup works and says how to start the account" || fail "no daemon: $(cat "$T/out")"
 if [ -f "$CONF" ] && [ "$(stat -c %a "$CONF")" = 600 ]; then
 	ok "new config file $CONF, mode 0600"
 else
@@ -176,6 +218,78 @@ else
 fi
 n="$(find "$HOME/Mail/ac.test" -type f -path '*/new/*' -o -type f -path '*/cur/*' 2>/dev/null | wc -l)"
 [ "$n" -ge 1 ] && ok "the message is in ~/Mail/ac.test ($n file)" || fail "Maildir: $n files"
+
+# --- --pop3 and --maildir on the same servers: POP3 recommended -----------------------
+if setup alice@ac.test --pop3 --account acpop --maildir "$T/popmail" --password-cmd "$T/pw.sh" --dry-run; then
+	ok "--pop3: setup found servers"
+else
+	fail "--pop3: $(cat "$T/out")"
+fi
+row POP3 "localhost:$MS_POP3S_PORT" | grep -q '^\*.*implicit  autoconfig .*ok: ' &&
+	row IMAP "localhost:$MS_IMAPS_PORT" | grep -q '^ .* ok: ' &&
+	grep -q 'Recommended for reading: #[0-9]* (POP3, implicit TLS)$' "$T/out" &&
+	ok "--pop3: POP3 recommended over a working IMAP" || fail "--pop3 rows: $(cat "$T/out")"
+grep -q '^\[account acpop\]' "$T/out" && grep -q '^protocol = pop3' "$T/out" &&
+	grep -q "^port = $MS_POP3S_PORT" "$T/out" && grep -q "^maildir = $T/popmail\$" "$T/out" &&
+	ok "--pop3: the section reads POP3, --account and --maildir taken" || fail "--pop3 section: $(cat "$T/out")"
+! grep -q acpop "$CONF" && ok "--dry-run: nothing written" || fail "--dry-run wrote: $(cat "$CONF")"
+
+# --- without --ca-file the fixtures' CA is not trusted: the same servers are refused ------
+timeout 120 "$MAILSYNCCTL" setup --resolver "$RES" alice@ac.test --dry-run > "$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q 'autoconfig https://autoconfig.ac.test/.*: .*certificate' "$T/out" &&
+	grep -q 'no server of ac.test passed the probe' "$T/out" &&
+	ok "without --ca-file: the autoconfig server's certificate is not trusted" ||
+	fail "no --ca-file (autoconfig): rc $rc $(cat "$T/out")"
+timeout 120 "$MAILSYNCCTL" setup --resolver "$RES" bob@srv.test --dry-run > "$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && row IMAP "imap.srv.test:$MS_IMAPS_PORT" | grep -q 'refused: .*certificate' &&
+	row SMTP "smtp.srv.test:$MS_SMTP_PORT" | grep -q 'refused: .*certificate' &&
+	ok "without --ca-file: the probes refuse the servers' certificates" ||
+	fail "no --ca-file (probes): rc $rc $(cat "$T/out")"
+
+# --- no --yes and no terminal: nothing written, say how ---------------------------------
+cp "$CONF" "$T/conf.before"
+setup alice@ac.test --account noyes --password-cmd "$T/pw.sh" < /dev/null
+rc=$?
+[ "$rc" = 2 ] && grep -q 'Not written (confirm on a terminal, or give --yes)' "$T/out" &&
+	cmp -s "$CONF" "$T/conf.before" && ok "without --yes and a terminal: nothing written (exit 2)" ||
+	fail "no --yes: rc $rc $(cat "$T/out")"
+
+# --- autodiscover only, with one redirect --------------------------------------------------
+if setup grace@ad.test --password-cmd "$T/pw.sh" --dry-run; then
+	ok "autodiscover: setup found servers"
+else
+	fail "autodiscover: $(cat "$T/out")"
+fi
+row IMAP "localhost:$MS_IMAPS_PORT" | grep -q '^\*.*implicit  autodiscover .*ok: ' &&
+	ok "autodiscover: IMAP over implicit TLS recommended" || fail "autodiscover IMAP: $(cat "$T/out")"
+row SMTP "localhost:$MS_SMTP_PORT" | grep -q '^\*.*implicit  autodiscover .*ok: ' &&
+	ok "autodiscover: SMTP chosen" || fail "autodiscover SMTP: $(cat "$T/out")"
+row POP3 "localhost:$MS_POP3_PORT" | grep -q 'refused: the autodiscover answer says plain' &&
+	ok "autodiscover: a server without TLS refused" || fail "autodiscover POP3: $(cat "$T/out")"
+grep -q "^user = $MS_USER1\$" "$T/out" && ok "autodiscover: LoginName is the user" ||
+	fail "autodiscover user: $(cat "$T/out")"
+grep -q 'autodiscover.ad.test POST body (text/xml.*<EMailAddress>grace@ad.test</EMailAddress>' "$T/https.log" &&
+	grep -q '"POST /autodiscover/autodiscover.xml' "$T/https.log" && grep -q '"POST /ad2/autodiscover.xml' "$T/https.log" &&
+	ok "autodiscover: POSTed for the address, the redirect followed" || fail "https log: $(cat "$T/https.log")"
+grep -q 'Not used: .*autoconfig https://ad.test/.well-known/autoconfig/mail/config-v1.1.xml: HTTP 404$\|^ *autoconfig https://ad.test/.well-known/autoconfig/mail/config-v1.1.xml: HTTP 404$' "$T/out" &&
+	ok "autodiscover: the autoconfig place without a file is reported as HTTP 404" || fail "404 note: $(cat "$T/out")"
+
+# --- a provider that takes only OAuth (by its host name) ------------------------------------
+setup henry@gm.test --password-cmd "$T/pw.sh" --yes -c "$T/gm.ini"
+rc=$?
+row IMAP "imap.gmail.com:$MS_IMAPS_PORT" | grep -q '^\*.*SRV .*ok: .*OAuth required by Google' &&
+	ok "OAuth: the provider named in the table" || fail "OAuth row: $(cat "$T/out")"
+[ "$rc" = 2 ] && grep -q 'Google takes only OAuth here; give --oauth-token-cmd' "$T/out" && [ ! -e "$T/gm.ini" ] &&
+	ok "OAuth: --password-cmd refused, nothing written" || fail "OAuth password: rc $rc $(cat "$T/out")"
+if setup henry@gm.test --oauth-token-cmd "$T/tok.sh" --dry-run; then
+	grep -q '^auth = xoauth2' "$T/out" && grep -q "^oauth_token_cmd = $T/tok.sh" "$T/out" &&
+		! grep -q '^password_cmd' "$T/out" && ok "OAuth: the section asks for a token" ||
+		fail "OAuth section: $(cat "$T/out")"
+else
+	fail "OAuth dry run: $(cat "$T/out")"
+fi
 
 # --- SRV only, into an existing file with comments; the daemon reloads ---------------
 CONF2="$T/existing.ini"
@@ -217,6 +331,33 @@ grep -q '_submission._tcp.srv.test: not offered' "$T/out" && ok "SRV: target \".
 grep -q 'mailsyncd reloaded' "$T/out" && ok "the running daemon was reloaded" || fail "reload: $(cat "$T/out")"
 for ((i = 0; i < 100; i++)); do grep -q 'srvacct' "$T/daemon.log" && break; sleep 0.1; done
 grep -q 'srvacct' "$T/daemon.log" && ok "the daemon knows the new account" || fail "daemon log: $(tail -5 "$T/daemon.log")"
+
+# --- at a terminal: password_cmd asked, the write confirmed, the reload offered --------
+asked()
+{
+	# asked ANSWER-TO-WRITE ANSWER-TO-RELOAD ARGS...: setup on a pty
+	local w="$1" r="$2"
+	shift 2
+	timeout 120 "$MS_PYTHON" "$LIB/pty_answer.py" --timeout 100 \
+		--answer "password_cmd: =$T/pw.sh" --answer "Write it? [y/N] =$w" \
+		${r:+--answer "reload its configuration now? [Y/n] =$r"} -- \
+		"$MAILSYNCCTL" setup --resolver "$RES" --ca-file "$MS_TLS_CA" "$@" > "$T/out" 2>&1
+}
+cp "$CONF2" "$T/conf2.before"
+asked n "" bob@srv.test --account ivy -c "$CONF2"
+rc=$?
+[ "$rc" = 0 ] && grep -q '^Not written\.' "$T/out" && cmp -s "$CONF2" "$T/conf2.before" &&
+	ok "terminal: 'n' writes nothing (exit 0)" || fail "terminal n: rc $rc $(cat "$T/out")"
+asked y " " bob@srv.test --account ivy -c "$CONF2"
+rc=$?
+[ "$rc" = 0 ] && grep -q 'The password is never written to the file' "$T/out" &&
+	grep -q 'mailsyncd reloaded' "$T/out" && grep -q '^\[account ivy\]' "$CONF2" &&
+	grep -q "^password_cmd = $T/pw.sh" "$CONF2" &&
+	ok "terminal: password_cmd asked, written on 'y', reload taken by default" ||
+	fail "terminal y: rc $rc $(cat "$T/out")"
+for ((i = 0; i < 100; i++)); do grep -q 'ivy' "$T/daemon.log" && break; sleep 0.1; done
+grep -q 'ivy' "$T/daemon.log" && ok "the daemon knows the account set up at the terminal" ||
+	fail "daemon log: $(tail -5 "$T/daemon.log")"
 ms_pid_stop "$DPID" mailsyncd && ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
 setup bob@srv.test --password-cmd "$T/pw.sh" --account srvacct --yes -c "$CONF2"
 grep -q 'already has \[account srvacct\]' "$T/out" && ok "an existing account name is refused" ||

@@ -100,7 +100,9 @@ static void
 split_expect_same(const struct ms_buf *a, const struct ms_buf *b,
     const char *how)
 {
-	if (a->len != b->len || memcmp(a->p, b->p, a->len) != 0)
+	/* Both may be empty with no buffer yet (memcmp of NULL is UB). */
+	if (a->len != b->len ||
+	    (a->len > 0 && memcmp(a->p, b->p, a->len) != 0))
 		fail_msg("%s differs:\n--- whole\n%s\n--- split\n%s", how,
 		    (const char *)a->p, (const char *)b->p);
 }

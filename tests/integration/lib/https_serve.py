@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A static HTTPS server for tests (autoconfig files): serves DIR over TLS
-with CERT/KEY on ADDR:PORT (PORT 0: any; the port is written to PORT_FILE
-once listening). Logs each request to LOG. Stopped by SIGTERM.
+"""A static HTTPS server for tests (autoconfig files, autodiscover answers):
+serves DIR over TLS with CERT/KEY on ADDR:PORT (PORT 0: any; the port is
+written to PORT_FILE once listening); a POST is answered as a GET of its
+path, its body logged. Logs each request to LOG. Stopped by SIGTERM.
 
     https_serve.py --dir DIR --cert CERT --key KEY --addr 127.0.0.1
                    [--port 0] --port-file FILE [--log FILE]
@@ -23,6 +24,14 @@ log = open(a.log, "a", buffering=1) if a.log else sys.stderr
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, fmt, *args):
         log.write("%s %s\n" % (self.headers.get("Host", "-"), fmt % args))
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(min(n, 65536)).decode("utf-8", "replace")
+        log.write("%s POST body (%s): %s\n" % (
+            self.headers.get("Host", "-"),
+            self.headers.get("Content-Type", "-"), " ".join(body.split())))
+        self.do_GET()
 
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,17 +1,18 @@
 /*
- * setup_choose.c - which of the probed servers `mailsyncctl setup`
+ * choose.c - which of the probed servers `mailsyncctl setup`
  * recommends, as pure functions of the candidates (unit-tested): only a
  * server whose probe succeeded (TLS verified, capabilities read); IMAP
  * over POP3 unless --pop3 asks otherwise; implicit TLS over STARTTLS
  * (RFC 8314); then the more authoritative source (the provider's
- * autoconfig file, its SRV records, the MX host's domain, a guess); then
+ * autoconfig file, its autodiscover answer, its SRV records, the MX
+ * host's domain, a guess); then
  * SRV priority and weight; then the order found.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "setup.h"
+#include "setup/choose.h"
 
 /* Providers that refuse passwords (app passwords aside) for IMAP, POP3
  * and SMTP: Google since 2022, Microsoft 365 and Outlook.com since 2022
@@ -51,14 +52,44 @@ setup_oauth_provider(const char *host)
 	return NULL;
 }
 
+/* Offered mechanisms that are all OAuth: no password would work. */
+static bool
+setup_mechs_oauth_only(const char *mechs)
+{
+	bool has_oauth = false, has_other = false;
+
+	while (*mechs != '\0') {
+		size_t n = strcspn(mechs, " ");
+
+		if ((n == 7 && strncmp(mechs, "XOAUTH2", 7) == 0) ||
+		    (n == 11 && strncmp(mechs, "OAUTHBEARER", 11) == 0))
+			has_oauth = true;
+		else if (n > 0)
+			has_other = true;
+		mechs += n;
+		mechs += strspn(mechs, " ");
+	}
+	return has_oauth && !has_other;
+}
+
+const char *
+setup_oauth_required(const struct setup_cand *c)
+{
+	if (c->oauth_provider != NULL)
+		return c->oauth_provider;
+	if (c->is_ok && setup_mechs_oauth_only(c->res.mechs))
+		return "this server";
+	return NULL;
+}
+
 /* The most authoritative source that proposed it: 0 is best. */
 static unsigned
 setup_source_rank(unsigned sources)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < SETUP_SRC_COUNT; i++)
 		if (sources & (1u << i))
 			return i;
-	return 4;
+	return SETUP_SRC_COUNT;
 }
 
 /* Negative when a is better than b. */
@@ -112,12 +143,12 @@ setup_choose_outgoing(const struct setup_found *f)
 void
 setup_sources_name(unsigned sources, char *buf, size_t size)
 {
-	static const char *const names[] = { "autoconfig", "SRV", "MX",
-		"guess" };
+	static const char *const names[SETUP_SRC_COUNT] = { "autoconfig",
+		"autodiscover", "SRV", "MX", "guess" };
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < SETUP_SRC_COUNT; i++) {
 		if (!(sources & (1u << i)) || o >= size)
 			continue;
 		o += (size_t)snprintf(buf + o, size - o, "%s%s",
