@@ -403,9 +403,11 @@ acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	/* The job keeps a pointer to the name, freed when it ends. */
 	m->mp.only_folder = m->export_folder;
+	m->mp.is_early = is_early;
 	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
 				     acct_mirror_on_export_done, m, err_r);
 	m->mp.only_folder = NULL;
+	m->mp.is_early = false;
 	if (m->export == NULL) {
 		free(m->export_folder);
 		m->export_folder = NULL;

@@ -181,6 +181,12 @@ struct mirror_params {
 	 * pass of a single folder changed.  NULL: every folder, and the
 	 * marker. */
 	const char *only_folder;
+	/* An early export, beside a pass still adding records
+	 * (acct_mirror.h): folders without records are left to a later
+	 * export, since the pass may not have selected them yet and the
+	 * server may still refuse one (a "[Gmail]" that refuses SELECT
+	 * gets no Maildir). */
+	bool is_early;
 	/* Scan only these Maildirs (paths relative to root, "" for the
 	 * root: what the watch saw change), plus the Maildirs no folder
 	 * holds yet.  NULL: every folder. */

@@ -854,8 +854,10 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->phase = MIRROR_PH_MARKER;
 			return MS_AGAIN;
 		}
-		if (j->c.p->only_folder != NULL &&
-		    strcmp(j->c.folders[j->fi].name, j->c.p->only_folder) != 0) {
+		if ((j->c.p->only_folder != NULL &&
+		     strcmp(j->c.folders[j->fi].name,
+			    j->c.p->only_folder) != 0) ||
+		    (j->c.p->is_early && j->c.folders[j->fi].local_count == 0)) {
 			j->fi++;
 			return MS_AGAIN;
 		}
