@@ -46,6 +46,11 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	m->mp.rep = &m->rep;
 	m->mp.folders = account->folders.v;
 	m->mp.nfolders = account->folders.n;
+	m->mp.is_inbox_subfolder =
+		account->maildir_inbox == CFG_MAILDIR_INBOX_SUBFOLDER;
+	m->mp.is_deleted_hidden =
+		account->protocol == CFG_PROTOCOL_IMAP &&
+		account->local_delete == CFG_LOCAL_DELETE_FLAG;
 	maildir_report_init(&m->rep, acct_mirror_report, m);
 }
 

@@ -175,6 +175,14 @@ struct mirror_params {
 	 * Maildir they exclude is reported and left alone. */
 	char *const *folders;
 	size_t nfolders;
+	/* maildir_inbox = subfolder: INBOX is the Maildir INBOX/ under
+	 * root (mbsync's usual layout), and root is no folder. */
+	bool is_inbox_subfolder;
+	/* local_delete = flag: a record marked \Deleted whose file is gone
+	 * (a reader's deletion, pushed as the flag) gets none again, and its
+	 * missing file is no deletion; one that has its file keeps it, with
+	 * the T letter. */
+	bool is_deleted_hidden;
 };
 
 /* What a pass did; counters add up (the caller zeroes the struct). */

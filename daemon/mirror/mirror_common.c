@@ -219,6 +219,10 @@ mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		return MS_OK;
 	ms_buf_init(&rel, 4096);
 	rc = maildir_path_from_server(&ns, f->name, strlen(f->name), &rel, &perr);
+	/* INBOX as a subfolder: "INBOX" is no other folder's path, since a
+	 * top-level component of that name is escaped ("%49NBOX"). */
+	if (rc == MS_OK && rel.len == 0 && c->p->is_inbox_subfolder)
+		rc = ms_buf_append_cstr(&rel, "INBOX");
 	if (rc == MS_OK) {
 		*path_r = maildir__path_join(c->p->root,
 					     rel.p != NULL ? (char *)rel.p : "",
@@ -414,8 +418,11 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 
 	is_refused[i] = true;
 	if (rel[0] == '\0') {
-		snprintf(why, whysz, "the root Maildir is INBOX, which the "
-			 "server has not listed");
+		snprintf(why, whysz, c->p->is_inbox_subfolder ?
+			 "the root Maildir is no folder (maildir_inbox = "
+			 "subfolder: INBOX is INBOX/)" :
+			 "the root Maildir is INBOX, which the server has not "
+			 "listed");
 		return MS_EINVAL;
 	}
 	if (mirror_tree_under(found, is_refused, i)) {

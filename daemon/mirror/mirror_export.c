@@ -25,6 +25,7 @@ struct mirror_missing {
 	uint32_t uid;
 	bool is_done;
 	bool is_vanished;		/* durable once: a reader removed it */
+	bool is_hidden;			/* \Deleted, p->is_deleted_hidden */
 };
 
 struct mirror_export {
@@ -262,6 +263,8 @@ mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 	x->miss[x->nmiss].uid = m->uid;
 	memcpy(x->miss[x->nmiss].hash, m->hash, STORE_HASH_LEN);
 	x->miss[x->nmiss].is_done = false;
+	x->miss[x->nmiss].is_hidden = x->c->p->is_deleted_hidden &&
+				      (m->flags & STORE_FLAG_DELETED) != 0;
 	x->miss[x->nmiss].is_vanished = x->existed && !x->c->is_fresh &&
 					m->mirror_name[0] != '\0' &&
 					m->local_seq <= x->f->state.mirror_durable;
@@ -434,6 +437,13 @@ mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 
 	if (x->miss[i].is_done)
 		return MS_OK;
+	if (x->miss[i].is_hidden) {
+		/* Deleted (flag): no file, and none to be missed. */
+		rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
+		if (rc != MS_OK || m.mirror_name[0] == '\0')
+			return rc < 0 ? rc : MS_OK;
+		return mirror_export_record(x, m.uid, "", err_r);
+	}
 	if (x->miss[i].is_vanished) {
 		/* Removed by a reader, not yet scanned: writing it again
 		 * would undo the deletion. */

@@ -227,6 +227,11 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		if (x->c->is_fresh || m.mirror_name[0] == '\0' ||
 		    m.local_seq > f->state.mirror_durable)
 			continue;
+		/* local_delete = flag: a \Deleted record without its file is
+		 * a deletion made already (export writes it no file). */
+		if (x->c->p->is_deleted_hidden &&
+		    (m.flags & STORE_FLAG_DELETED))
+			continue;
 		rc = mirror_grow((void **)&x->van, &x->van_cap, x->nvan,
 				 sizeof(*x->van), err_r);
 		if (rc < 0)

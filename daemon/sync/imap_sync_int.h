@@ -208,6 +208,7 @@ struct imap_sync {
 	bool is_stopping, is_closing, is_done;
 	char *only_folder;	/* NULL: every wanted folder */
 	bool warned_no_uidplus;
+	bool warned_no_trash;	/* local_delete = trash without a Trash */
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
 	bool has_ns;

@@ -12,7 +12,9 @@
  * line: NAME TAB delim=C TAB attrs=HEX TAB uidvalidity=N (C is "-" for
  * none); a folder a reader created in the mirror, not yet on the server,
  * has STORE_FOLDER_CREATE (0x200) in attrs.  Exit 0 on success, 1 on a difference or failure, 2 on
- * usage errors.
+ * usage errors.  The account's mirror settings come from the
+ * environment: MS_MAILDIR_INBOX=subfolder (maildir_inbox) and
+ * MS_LOCAL_DELETE=flag (local_delete), as mailsyncd passes them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	p.ns_prefix = ns;
+	p.is_inbox_subfolder = getenv("MS_MAILDIR_INBOX") != NULL &&
+			       strcmp(getenv("MS_MAILDIR_INBOX"), "subfolder") == 0;
+	p.is_deleted_hidden = getenv("MS_LOCAL_DELETE") != NULL &&
+			      strcmp(getenv("MS_LOCAL_DELETE"), "flag") == 0;
 	if (strcmp(cmd, "check") == 0)
 		rc = mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err);
 	else if (strcmp(cmd, "scan") == 0)
