@@ -782,32 +782,14 @@ mirror__size_ok(uint32_t uidvalidity, const struct store_msg *m,
 	return size == (info.has_size ? info.size : m->size);
 }
 
-static bool
-mirror_parse_u32(const char **pp, const char *end, uint32_t *v_r)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-
-	if (p == end || *p < '0' || *p > '9')
-		return false;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > UINT32_MAX)
-			return false;
-	}
-	*v_r = (uint32_t)v;
-	*pp = p;
-	return true;
-}
-
 bool
 mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 		 uint32_t *uid_r)
 {
 	const char *end = p + len;
 
-	if (!mirror_parse_u32(&p, end, uidvalidity_r) || p == end || *p++ != '-' ||
-	    !mirror_parse_u32(&p, end, uid_r) || p == end || *p++ != '-' ||
+	if (!maildir_parse_u32(&p, end, uidvalidity_r) || p == end || *p++ != '-' ||
+	    !maildir_parse_u32(&p, end, uid_r) || p == end || *p++ != '-' ||
 	    end - p != 8)
 		return false;
 	for (; p < end; p++)

@@ -419,6 +419,19 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	k = x->nmiss == 0 ? SIZE_MAX :
 	    mirror__fhash_find(x->miss, x->nmiss, sizeof(*x->miss), &fh,
 			       mirror_missing_is_done);
+	/* In another tool's tree, a file mbsync wrote is the server's
+	 * message without the X-TUID line mbsync added. */
+	if (k == SIZE_MAX && x->nmiss > 0 && x->c->is_fresh && !is_ours) {
+		rc = mirror__mbsync_hash(fd, x->md.d.path, name, fh.hash, &herr);
+		if (rc < 0 && rc != MS_ETOOBIG)
+			log_debug("acct=%s mirror %s", x->c->p->account,
+				  herr.msg);
+		fh.has_raw = false;
+		if (rc == 1)
+			k = mirror__fhash_find(x->miss, x->nmiss,
+					       sizeof(*x->miss), &fh,
+					       mirror_missing_is_done);
+	}
 	if (k == SIZE_MAX)
 		return is_ours ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	rc = store_msg_get(x->c->s, x->f->id, x->miss[k].uid, &m, err_r);
@@ -667,6 +680,10 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
 	j->phase = MIRROR_PH_FOLDER;
 	rc = mirror__ctx_init(&j->c, s, p, err_r);
 	j->has_ctx = true;
+	/* Before anything is made in another tool's tree (or the marker
+	 * that makes it ours). */
+	if (rc == MS_OK && j->c.is_fresh)
+		rc = mirror__inbox_place(p, err_r);
 	if (rc == MS_OK && (rc = store_batch_new(s, &j->b)) != MS_OK)
 		ms_err_set(err_r, rc, "out of memory");
 	if (rc != MS_OK) {

@@ -540,6 +540,46 @@ sync_reset_folder(struct imap_sync *as)
 	return MS_OK;
 }
 
+/*
+ * A folder no pass has synced, selected: an existing copy of it (a
+ * Maildir mbsync filled) may be adopted instead of fetched
+ * (imap_sync_params.adopt_cb).  Then the folder goes on as one synced
+ * before: a flag diff below the watermark, a fetch above it.  A failed
+ * adoption fails the folder (MS_OK: it goes to DONE); negative when the
+ * pass failed (a store error).
+ */
+static int
+sync_adopt(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+	int rc;
+
+	if ((rc = sync_commit(as)) < 0)
+		return rc;
+	rc = as->params.adopt_cb(r->fold->id, r->fold->name, r->uidvalidity,
+				 as->params.arg, &err);
+	if (rc < 0) {
+		if (!r->is_failed && !r->is_msg_failed)
+			as->sum.folder_errors++;
+		r->is_failed = true;
+		r->has_hole = true;
+		log_err("acct=%s folder=%s not synced: %s", as->name,
+			r->fold->name, err.msg);
+		return MS_OK;
+	}
+	if (rc == 0)
+		return MS_OK;
+	rc = store_folder_get(as->params.store, r->fold->id, &r->stored, &err);
+	if (rc != MS_OK) {
+		sync_fail(as, rc < 0 ? rc : MS_ESTORE, "store: folder %s: %s",
+			  r->fold->name, rc < 0 ? err.msg : "vanished");
+		return rc < 0 ? rc : MS_ESTORE;
+	}
+	r->mode = SYNC_MODE_FULL;
+	return MS_OK;
+}
+
 static void
 sync_select_done(struct imap_session *s, int rc,
 		 const struct imap_ev_status *st, void *arg)
@@ -579,6 +619,11 @@ sync_select_done(struct imap_session *s, int rc,
 	} else if (r->stored.state.uidvalidity != 0 &&
 		   r->stored.state.uidvalidity != r->uidvalidity) {
 		if (sync_reset_folder(as) < 0)
+			return;
+	} else if (r->stored.state.uidvalidity == 0 &&
+		   r->stored.local_count == 0 &&
+		   as->params.adopt_cb != NULL) {
+		if (sync_adopt(as) < 0)
 			return;
 	}
 	sync_folder_step_done(as);

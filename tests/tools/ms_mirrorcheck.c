@@ -4,8 +4,11 @@
  * hashes), or runs one mirror pass by itself.  Not installed; not for
  * users.  The store must not be open in a running mailsyncd.
  *
- *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export|folders [PATTERN...]]
+ *   ms_mirrorcheck STORE ACCOUNT ROOT [check|check-names|scan|export|folders
+ *                  [PATTERN...]]
  *
+ * check-names is check without the content hashes: files adopted from
+ * mbsync hold its X-TUID header line, which the server's copy has not.
  * PATTERNs are the account's folders = patterns (none: every folder).
  * Prints "mirror ok" or what the pass did; the first difference found
  * goes to stderr.  "folders" prints the account's store folders, one a
@@ -16,6 +19,7 @@
  * environment: MS_MAILDIR_INBOX=subfolder (maildir_inbox) and
  * MS_LOCAL_DELETE=flag (local_delete), as mailsyncd passes them.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +64,8 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fputs("usage: ms_mirrorcheck STORE ACCOUNT ROOT "
-		      "[check|scan|export|folders [PATTERN...]]\n", stderr);
+		      "[check|check-names|scan|export|folders "
+		      "[PATTERN...]]\n", stderr);
 		return 2;
 	}
 	sp.dir = argv[1];
@@ -88,8 +93,12 @@ main(int argc, char **argv)
 			       strcmp(getenv("MS_MAILDIR_INBOX"), "subfolder") == 0;
 	p.is_deleted_hidden = getenv("MS_LOCAL_DELETE") != NULL &&
 			      strcmp(getenv("MS_LOCAL_DELETE"), "flag") == 0;
-	if (strcmp(cmd, "check") == 0)
-		rc = mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err);
+	bool is_check = strcmp(cmd, "check") == 0 ||
+			strcmp(cmd, "check-names") == 0;
+
+	if (is_check)
+		rc = mirror_check(s, &p, strcmp(cmd, "check") == 0 ?
+				  MIRROR_CHECK_CONTENT : 0, &err);
 	else if (strcmp(cmd, "scan") == 0)
 		rc = mirror_scan(s, &p, &st, &err);
 	else if (strcmp(cmd, "export") == 0)
@@ -98,7 +107,7 @@ main(int argc, char **argv)
 		rc = mc_folders(s, p.account, &err);
 	else
 		rc = MS_EINVAL;
-	if (rc == MS_OK && strcmp(cmd, "check") == 0)
+	if (rc == MS_OK && is_check)
 		printf("mirror ok\n");
 	else if (rc == MS_OK && strcmp(cmd, "folders") != 0)
 		printf("%s: written %llu renamed %llu removed %llu "

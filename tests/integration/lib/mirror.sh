@@ -22,8 +22,9 @@ MIRRORDUMP="$MS_SOURCE_DIR/tests/integration/lib/mirror_dump.py"
 # sent as CRLF).
 mail_sha() { perl -pe 's/(?<!\r)\n/\r\n/' < "$1" | sha256sum | cut -d' ' -f1; }
 
-# mirror_compare WHAT [--strict-new]: the mirror shows the server's messages
-# (folder, flags, bytes) and mirror_check finds store and mirror agree.
+# mirror_compare WHAT [MIRROR_DUMP-OPTION...]: the mirror shows the server's
+# messages (folder, flags, bytes) and mirror_check finds store and mirror
+# agree ($MIRROR_CHECK: "check", or "check-names" without content hashes).
 mirror_compare()
 {
 	local what="$1"
@@ -39,7 +40,7 @@ mirror_compare()
 		fail "$what: mirror differs from the server:"
 		diff "$WORK/mirror.txt" "$WORK/server4.txt" | head -10 >&2
 	fi
-	if out="$("$MIRRORCHECK" "$STORE" t "$MAIL" 2>&1)"; then
+	if out="$("$MIRRORCHECK" "$STORE" t "$MAIL" "${MIRROR_CHECK:-check}" 2>&1)"; then
 		ok "$what: mirror_check: $out"
 	else
 		fail "$what: mirror_check: $out"
