@@ -175,6 +175,14 @@ struct sync_run {
 	struct sync_uid_range *gone;
 	size_t n_gone, gone_cap;
 	bool is_gone_open;	/* the last range may grow */
+	/* The folder's records were adopted this pass (adopt_cb): the
+	 * diff reads RFC822.SIZE too, and the UIDs whose size is not the
+	 * adopted body's (a message mbsync changed beyond its X-TUID line)
+	 * are fetched again, in UID order, their records keeping their
+	 * file (sync_fetch.c). */
+	bool is_adopted;
+	uint32_t *refetch;
+	size_t n_refetch, refetch_cap;
 	/* push */
 	struct store_change *changes;
 	size_t n_changes, ci;
@@ -267,6 +275,8 @@ void sync_flags_pull(struct imap_sync *as, const struct store_msg *rec,
 void sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe);
 /* The first of the n ranges v (in UID order) that ends at or after uid;
  * n when none does. */
+/* Is uid one an adopted record's size check sends to the fetch again? */
+bool sync_is_refetch(const struct sync_run *r, uint32_t uid);
 size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
 			uint32_t uid);
 

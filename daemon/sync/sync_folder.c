@@ -260,6 +260,72 @@ sync_diff_keep(struct imap_sync *as, uint32_t uid)
 	r->is_gone_open = false;
 }
 
+/* An adopted record whose size is not the server's: its body is fetched
+ * again (UIDs come in order: the array stays sorted). */
+static void
+sync_refetch_add(struct imap_sync *as, uint32_t uid)
+{
+	struct sync_run *r = &as->run;
+
+	if (r->n_refetch > 0 && r->refetch[r->n_refetch - 1] >= uid)
+		return;
+	if (r->n_refetch == r->refetch_cap) {
+		size_t cap = r->refetch_cap ? r->refetch_cap * 2 : 16;
+		uint32_t *v = realloc(r->refetch, cap * sizeof(*v));
+
+		if (v == NULL) {
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return;
+		}
+		r->refetch = v;
+		r->refetch_cap = cap;
+	}
+	r->refetch[r->n_refetch++] = uid;
+}
+
+static int
+sync_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool
+sync_is_refetch(const struct sync_run *r, uint32_t uid)
+{
+	return r->n_refetch > 0 &&
+	       bsearch(&uid, r->refetch, r->n_refetch, sizeof(uid),
+		       sync_u32_cmp) != NULL;
+}
+
+/*
+ * After the diff of an adopted folder: the watermark goes back to the
+ * first UID to fetch again, so that the fetch asks for it (the records
+ * above stay known and are left out).
+ */
+static void
+sync_refetch_plan(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st = { .uidnext = 0 };
+
+	if (r->n_refetch == 0 || r->refetch[0] >= r->stored.state.uidnext)
+		return;
+	log_warn("acct=%s folder=%s %zu adopted files differ from the "
+		 "server's messages (their size): those are fetched again, "
+		 "their files stay as they are", as->name, r->fold->name,
+		 r->n_refetch);
+	st.uidnext = r->refetch[0];
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
+							&st, STORE_FS_UIDNEXT)))
+		return;
+	r->stored.state.uidnext = st.uidnext;
+	/* The fetch reads each record to keep its flags and file: the
+	 * diff's flag updates must be in the store by then. */
+	(void)sync_commit(as);
+}
+
 static void
 sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 {
@@ -280,6 +346,9 @@ sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			sync_flags_pull(as, &r->cur, fe->flags,
 					(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
 					fe->modseq : 0);
+		if (r->is_adopted && (fe->has & IMAP_FETCH_HAS_RFC822_SIZE) &&
+		    fe->rfc822_size != r->cur.size)
+			sync_refetch_add(as, fe->uid);
 		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
 	}
 }
@@ -292,6 +361,7 @@ sync_run_end(struct imap_sync *as)
 	store_body_writer_free(&r->w);
 	store_msg_iter_free(&r->it);
 	free(r->gone);
+	free(r->refetch);
 	free(r->known);
 	free(r->changes);
 	sync_push_free(&r->push);
@@ -408,6 +478,9 @@ sync_diff_done(struct imap_session *s, int rc,
 	r->is_gone_open = false;
 	if (as->is_closing)
 		return;
+	sync_refetch_plan(as);
+	if (as->is_closing)
+		return;
 	sync_folder_step_done(as);
 }
 
@@ -430,6 +503,7 @@ sync_diff_start(struct imap_sync *as)
 	sync_known_set(r, set, sizeof(set));
 	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
 			  r->is_uid_check ? "UID" :
+			  r->is_adopted ? "UID FLAGS RFC822.SIZE" :
 			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
 			  "UID FLAGS MODSEQ" : "UID FLAGS", 0, false),
 			  sync_diff_done);
@@ -577,6 +651,7 @@ sync_adopt(struct imap_sync *as)
 		return rc < 0 ? rc : MS_ESTORE;
 	}
 	r->mode = SYNC_MODE_FULL;
+	r->is_adopted = true;
 	return MS_OK;
 }
 
