@@ -176,10 +176,12 @@ struct sync_run {
 	size_t n_gone, gone_cap;
 	bool is_gone_open;	/* the last range may grow */
 	/* The folder's records were adopted this pass (adopt_cb): the
-	 * diff reads RFC822.SIZE too, and the UIDs whose size is not the
+	 * diff reads RFC822.SIZE too; the UIDs whose size is not the
 	 * adopted body's (a message mbsync changed beyond its X-TUID line)
-	 * are fetched again, in UID order, their records keeping their
-	 * file (sync_fetch.c). */
+	 * are fetched again, their records keeping their file
+	 * (sync_fetch.c), and so are the server's UIDs below the watermark
+	 * without a record (messages mbsync skipped); sorted once the diff
+	 * is done. */
 	bool is_adopted;
 	uint32_t *refetch;
 	size_t n_refetch, refetch_cap;

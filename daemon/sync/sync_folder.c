@@ -260,15 +260,14 @@ sync_diff_keep(struct imap_sync *as, uint32_t uid)
 	r->is_gone_open = false;
 }
 
-/* An adopted record whose size is not the server's: its body is fetched
- * again (UIDs come in order: the array stays sorted). */
+/* An adopted record whose size is not the server's, or a server message
+ * below an adopted folder's watermark without a record: fetched
+ * (sync_refetch_plan() sorts the UIDs). */
 static void
 sync_refetch_add(struct imap_sync *as, uint32_t uid)
 {
 	struct sync_run *r = &as->run;
 
-	if (r->n_refetch > 0 && r->refetch[r->n_refetch - 1] >= uid)
-		return;
 	if (r->n_refetch == r->refetch_cap) {
 		size_t cap = r->refetch_cap ? r->refetch_cap * 2 : 16;
 		uint32_t *v = realloc(r->refetch, cap * sizeof(*v));
@@ -291,6 +290,24 @@ sync_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * A UID the diff of an adopted folder lists that the store has no record
+ * of: mbsync's state did not have it (mbsync skips a message whose header
+ * it finds incomplete, and records nothing of it), so no pass would ever
+ * fetch it below the watermark: it is fetched now.
+ */
+static void
+sync_refetch_unstored(struct imap_sync *as, uint32_t uid)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg m;
+
+	if (r->is_adopted && uid < r->stored.state.uidnext &&
+	    store_msg_get(as->params.store, r->fold->id, uid, &m,
+			  NULL) == STORE_NOTFOUND)
+		sync_refetch_add(as, uid);
+}
+
 bool
 sync_is_refetch(const struct sync_run *r, uint32_t uid)
 {
@@ -310,11 +327,21 @@ sync_refetch_plan(struct imap_sync *as)
 	struct sync_run *r = &as->run;
 	struct store_folder_state st = { .uidnext = 0 };
 
+	size_t n = 0;
+
+	if (r->n_refetch > 1)
+		qsort(r->refetch, r->n_refetch, sizeof(*r->refetch),
+		      sync_u32_cmp);
+	for (size_t i = 0; i < r->n_refetch; i++)
+		if (n == 0 || r->refetch[n - 1] != r->refetch[i])
+			r->refetch[n++] = r->refetch[i];
+	r->n_refetch = n;
 	if (r->n_refetch == 0 || r->refetch[0] >= r->stored.state.uidnext)
 		return;
-	log_warn("acct=%s folder=%s %zu adopted files differ from the "
-		 "server's messages (their size): those are fetched again, "
-		 "their files stay as they are", as->name, r->fold->name,
+	log_warn("acct=%s folder=%s %zu messages of the adopted Maildir are "
+		 "fetched: files that differ from the server's messages "
+		 "(their size; the files stay as they are) or messages "
+		 "mbsync did not copy", as->name, r->fold->name,
 		 r->n_refetch);
 	st.uidnext = r->refetch[0];
 	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
@@ -334,12 +361,16 @@ sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
 		return;
 	if (!r->has_cur || fe->uid < r->cur.uid) {
-		/* Out of UID order: a record already passed. */
+		/* Out of UID order: a record already passed (or, past the
+		 * last record, none). */
 		sync_diff_keep(as, fe->uid);
 		sync_on_fetch_flags(as, fe);
+		sync_refetch_unstored(as, fe->uid);
 		return;
 	}
 	sync_diff_advance(as, fe->uid);
+	if (!r->has_cur || r->cur.uid != fe->uid)
+		sync_refetch_unstored(as, fe->uid);
 	if (r->has_cur && r->cur.uid == fe->uid) {
 		r->is_gone_open = false;
 		if (fe->has & IMAP_FETCH_HAS_FLAGS)
