@@ -2,7 +2,7 @@
 # Installs the Debian packages mailsync needs to build, test and run its demo.
 # Does nothing when they are all present; otherwise runs apt-get as root
 # (through sudo when not root).  Usage: scripts/deps.sh [--all]
-#   --all  also the peers used by benchmarks (isync, mpop, msmtp, fetchmail
+#   --all  also the peers used by benchmarks (mpop, msmtp, fetchmail
 #          with procmail as its MDA)
 set -euo pipefail
 
@@ -20,12 +20,13 @@ packages=(
 	time                              # peak RSS in tests (test_pop3_faults)
 	systemd                           # systemd-analyze verify/security of the units
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
+	isync                             # mbsync fills the Maildir test_mirror_migrate adopts
 	git-email                         # git send-email --sendmail-cmd (send tests)
 	zsh                               # checks the installed zsh completion
 	dnsmasq-base                      # a local DNS server for the setup tests
 )
 if [[ "${1:-}" == "--all" ]]; then
-	packages+=(isync mpop msmtp fetchmail procmail)   # benchmark peers
+	packages+=(mpop msmtp fetchmail procmail)   # benchmark peers (and isync, above)
 fi
 
 missing=()

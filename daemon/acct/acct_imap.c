@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "acct/acct_engine.h"
+#include "acct/acct_mirror.h"
 #include "acct/imap_push.h"
 #include "log.h"
 #include "net/tls.h"
@@ -188,6 +189,18 @@ acct_imap_on_sync_done(struct imap_sync *sync,
 	acct_imap_pass_over(e);
 }
 
+/* A folder no pass has synced: adopt the user's Maildir of it, when
+ * mbsync filled it (imap_sync_params.adopt_cb). */
+static int
+acct_imap_adopt(uint32_t folder_id, const char *folder, uint32_t uidvalidity,
+		void *arg, struct ms_err *err_r)
+{
+	struct acct_imap *e = arg;
+
+	return acct_mirror_adopt(e->c.store, e->c.acct, folder_id, folder,
+				 uidvalidity, err_r);
+}
+
 static void
 acct_imap_start_sync(struct acct_imap *e)
 {
@@ -202,6 +215,7 @@ acct_imap_start_sync(struct acct_imap *e)
 		.on_done_cb = acct_imap_on_sync_done,
 		.on_progress_cb = acct_imap_on_progress,
 		.hold_cb = acct_imap_on_hold,
+		.adopt_cb = e->c.acct->maildir != NULL ? acct_imap_adopt : NULL,
 		.arg = e,
 	};
 	struct ms_err err = { 0 };

@@ -2,6 +2,8 @@
  * acct_mirror.c - an account's Maildir mirror around its passes
  * (acct_mirror.h).
  */
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,10 @@
 /* The watch's folders remembered for the next scan; beyond: all. */
 #define ACCT_MIRROR_DIRS_MAX 64
 
+static void acct_mirror_params(const struct cfg_account *account,
+			       const char *ns_prefix, struct maildir_report *rep,
+			       struct mirror_params *mp);
+
 static void
 acct_mirror_report(const char *path, const char *why, void *arg)
 {
@@ -52,16 +58,65 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	m->want_watch = want_watch;
 	m->is_log_info = is_log_info;
 	m->cbs = *cbs;
-	m->mp.account = account->name;
-	m->mp.root = account->maildir;
-	m->mp.ns_prefix = m->ns_prefix;
-	m->mp.rep = &m->rep;
-	m->mp.folders = account->folders.v;
-	m->mp.nfolders = account->folders.n;
+	acct_mirror_params(account, m->ns_prefix, &m->rep, &m->mp);
 	maildir_report_init(&m->rep, acct_mirror_report, m);
 	/* Without marks (no mutex), exports syncfs each folder. */
 	m->has_marks = mirror_marks_init(&m->marks) == MS_OK;
 	m->mp.marks = m->has_marks ? &m->marks : NULL;
+}
+
+/* The mirror's parameters of account; ns_prefix and rep are the
+ * caller's. */
+static void
+acct_mirror_params(const struct cfg_account *account, const char *ns_prefix,
+		   struct maildir_report *rep, struct mirror_params *mp)
+{
+	memset(mp, 0, sizeof(*mp));
+	mp->account = account->name;
+	mp->root = account->maildir;
+	mp->ns_prefix = ns_prefix;
+	mp->rep = rep;
+	mp->folders = account->folders.v;
+	mp->nfolders = account->folders.n;
+	mp->is_inbox_subfolder =
+		account->maildir_inbox == CFG_MAILDIR_INBOX_SUBFOLDER;
+	mp->is_deleted_hidden =
+		account->protocol == CFG_PROTOCOL_IMAP &&
+		account->local_delete == CFG_LOCAL_DELETE_FLAG;
+}
+
+int
+acct_mirror_adopt(struct store *store, const struct cfg_account *account,
+		  uint32_t folder_id, const char *folder, uint32_t uidvalidity,
+		  struct ms_err *err_r)
+{
+	char ns[STORE_NS_PREFIX_MAX + 1] = "";
+	struct mirror_adopt_result res;
+	struct mirror_params mp;
+	int rc;
+
+	if (account->maildir == NULL)
+		return 0;
+	rc = store_account_ns_get(store, account->name, ns, sizeof(ns), err_r);
+	if (rc < 0)
+		return rc;
+	acct_mirror_params(account, ns, NULL, &mp);
+	if ((rc = mirror_adopt(store, &mp, folder_id, uidvalidity, &res,
+			       err_r)) < 0)
+		return rc;
+	if (res.why[0] != '\0')
+		log_warn("acct=%s folder=%s mbsync's state of the Maildir not "
+			 "used: %s; its messages are downloaded and matched "
+			 "with its files by content (the server's flags win)",
+			 account->name, folder, res.why);
+	if (res.adopted == 0)
+		return 0;
+	log_info("acct=%s folder=%s adopted %" PRIu64 " files of mbsync's "
+		 "Maildir, without a download (%" PRIu64 " with local flag "
+		 "changes to push, %" PRIu64 " not adopted, fetched from UID "
+		 "%" PRIu32 ")", account->name, folder, res.adopted,
+		 res.flag_changes, res.not_adopted, res.uidnext);
+	return res.adopted > INT32_MAX ? INT32_MAX : (int)res.adopted;
 }
 
 bool

@@ -174,6 +174,17 @@ void acct_mirror_cancel(struct acct_mirror *m);
  * is busy until then); the loop must run once more before it is gone. */
 void acct_mirror_close(struct acct_mirror *m);
 
+/*
+ * The migration from mbsync (mirror_adopt()) of one folder no pass has
+ * synced, for the IMAP engine (imap_sync_params.adopt_cb): logs what it
+ * adopted, or why mbsync's state did not fit.  Returns the records made
+ * (0 without a mirror or when none), or a negative MS_E* with err_r set.
+ * Loop thread.
+ */
+int acct_mirror_adopt(struct store *store, const struct cfg_account *account,
+		      uint32_t folder_id, const char *folder,
+		      uint32_t uidvalidity, struct ms_err *err_r) MS_WUR;
+
 void acct_mirror_deinit(struct acct_mirror *m);
 
 #endif

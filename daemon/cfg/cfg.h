@@ -77,6 +77,16 @@ enum cfg_auth {
 	CFG_AUTH_SCRAM_SHA_256,
 };
 enum cfg_direction { CFG_DIRECTION_BOTH, CFG_DIRECTION_PULL };
+/* What a local deletion (a reader's, or mailsyncctl delete) does on the
+ * server; see cfg_validate.c for why trash is the default. */
+enum cfg_local_delete {
+	CFG_LOCAL_DELETE_TRASH,		/* move to the server's Trash */
+	CFG_LOCAL_DELETE_FLAG,		/* only mark \Deleted */
+	CFG_LOCAL_DELETE_EXPUNGE,	/* \Deleted and UID EXPUNGE */
+};
+/* Where the mirror keeps INBOX: the top Maildir, or INBOX/ in it (as
+ * mbsync's Flatten-less layouts do). */
+enum cfg_maildir_inbox { CFG_MAILDIR_INBOX_ROOT, CFG_MAILDIR_INBOX_SUBFOLDER };
 
 /* A list value; items and the array are owned by the list. */
 struct cfg_list {
@@ -113,6 +123,7 @@ struct cfg_account {
 	char *oauth_token_cmd;
 	struct cfg_list folders;	/* imap: patterns, "!" excludes */
 	enum cfg_direction direction;	/* imap */
+	enum cfg_local_delete local_delete;	/* imap */
 	bool idle;			/* imap */
 	struct cfg_list idle_folders;	/* imap */
 	bool compress;			/* imap */
@@ -121,6 +132,7 @@ struct cfg_account {
 	unsigned delete_after_days;	/* pop3; 0: never */
 	char *maildir;			/* NULL: no mirror */
 	unsigned maildir_line;		/* of the maildir key; 0: not set */
+	enum cfg_maildir_inbox maildir_inbox;
 	char *smtp_host;		/* NULL: this account does not send */
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;

@@ -49,6 +49,8 @@ cfg_account_equal(const struct cfg_account *a, const struct cfg_account *b)
 	       cfg_str_eq(a->oauth_token_cmd, b->oauth_token_cmd) &&
 	       cfg_list_eq(&a->folders, &b->folders) &&
 	       a->direction == b->direction &&
+	       a->local_delete == b->local_delete &&
+	       a->maildir_inbox == b->maildir_inbox &&
 	       a->idle == b->idle &&
 	       cfg_list_eq(&a->idle_folders, &b->idle_folders) &&
 	       a->compress == b->compress &&

@@ -40,6 +40,8 @@ _Static_assert(sizeof(enum cfg_tls) == sizeof(int) &&
 	       sizeof(enum cfg_protocol) == sizeof(int) &&
 	       sizeof(enum cfg_auth) == sizeof(int) &&
 	       sizeof(enum cfg_direction) == sizeof(int) &&
+	       sizeof(enum cfg_local_delete) == sizeof(int) &&
+	       sizeof(enum cfg_maildir_inbox) == sizeof(int) &&
 	       sizeof(enum log_level) == sizeof(int),
 	       "enum keys are stored through an int pointer");
 
@@ -61,7 +63,7 @@ enum cfg_key_id {
 	K_OAUTH_TOKEN_CMD, K_FOLDERS, K_DIRECTION, K_IDLE, K_IDLE_FOLDERS,
 	K_COMPRESS, K_POLL_INTERVAL, K_KEEP, K_DELETE_AFTER_DAYS, K_MAILDIR,
 	K_SMTP_HOST, K_SMTP_PORT, K_SMTP_TLS, K_FROM, K_SENT_FOLDER,
-	K_NEW_MAIL_CMD,
+	K_NEW_MAIL_CMD, K_LOCAL_DELETE, K_MAILDIR_INBOX,
 	K_SMTP_USER, K_SMTP_PASSWORD_CMD, K_SMTP_QUEUE_LIFETIME,
 	K_COUNT,
 };
@@ -73,6 +75,20 @@ static const char *const cfg_tls_names[] = { "implicit", "starttls", "none",
 static const char *const cfg_auth_names[] = { "auto", "plain", "login",
 	"xoauth2", "oauthbearer", "cram-md5", "scram-sha-256", NULL };
 static const char *const cfg_direction_names[] = { "both", "pull", NULL };
+/*
+ * local_delete: trash by default, the safest of the three.  A file a
+ * reader removes by mistake (a wrong key, a script, an rm in the wrong
+ * directory) stays recoverable in the Trash folder, where every client
+ * shows it and no other client's EXPUNGE or CLOSE of the source folder
+ * removes it; flag leaves it marked in place, where the next client to
+ * expunge that folder (many do on closing it) removes it for good;
+ * expunge removes it at once.  Without a Trash folder the server gets
+ * flag, never a silent expunge (sync_push.c).
+ */
+static const char *const cfg_local_delete_names[] = { "trash", "flag",
+						       "expunge", NULL };
+static const char *const cfg_maildir_inbox_names[] = { "root", "subfolder",
+							NULL };
 
 struct cfg_key {
 	const char *name;
@@ -159,6 +175,12 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_NEW_MAIL_CMD] = { "new_mail_cmd",
 		A(CFG_FOR_ALL, CFG_TYPE_STRING) new_mail_cmd), NULL, NULL,
 		"a command to run when new mail arrived" },
+	[K_LOCAL_DELETE] = { "local_delete",
+		A(CFG_FOR_IMAP, CFG_TYPE_ENUM) local_delete),
+		cfg_local_delete_names, "trash", NULL },
+	[K_MAILDIR_INBOX] = { "maildir_inbox",
+		A(CFG_FOR_READ, CFG_TYPE_ENUM) maildir_inbox),
+		cfg_maildir_inbox_names, "root", NULL },
 	[K_SMTP_USER] = { "smtp_user", A(CFG_FOR_ALL, CFG_TYPE_STRING)
 		smtp_user), NULL, NULL, "the SMTP login name" },
 	[K_SMTP_PASSWORD_CMD] = { "smtp_password_cmd",

@@ -99,6 +99,24 @@ maildir_name_parse_u64(const char *p, size_t len, uint64_t max, uint64_t *v_r)
 	return true;
 }
 
+bool
+maildir_parse_u32(const char **pp, const char *end, uint32_t *v_r)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p == end || *p < '0' || *p > '9')
+		return false;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*v_r = (uint32_t)v;
+	*pp = p;
+	return true;
+}
+
 /* Reads the ",X=value" fields of base after the unique part. */
 static void
 maildir_name_parse_fields(struct maildir_name_info *info)

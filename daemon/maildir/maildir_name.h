@@ -77,6 +77,13 @@ size_t maildir_flags_format(maildir_flags_t flags, char *out);
  */
 maildir_flags_t maildir_flags_parse(const char *s, size_t len, size_t *ignored_r);
 
+/*
+ * A decimal number of at most 32 bits at *pp (before end) into *v_r, *pp
+ * moved past it; false (nothing moved) when there is no digit or it is
+ * larger.
+ */
+bool maildir_parse_u32(const char **pp, const char *end, uint32_t *v_r);
+
 /* What maildir_name_parse() found.  Slices point into the parsed name. */
 struct maildir_name_info {
 	struct ms_slice base;	/* everything before the info separator */

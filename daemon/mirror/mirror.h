@@ -196,6 +196,14 @@ struct mirror_params {
 	 * folder instead of its syncfs and watermark, and export and scan
 	 * count the marks as watermarks.  NULL: a syncfs per folder. */
 	struct mirror_marks *marks;
+	/* maildir_inbox = subfolder: INBOX is the Maildir INBOX/ under
+	 * root (mbsync's usual layout), and root is no folder. */
+	bool is_inbox_subfolder;
+	/* local_delete = flag: a record marked \Deleted whose file is gone
+	 * (a reader's deletion, pushed as the flag) gets none again, and its
+	 * missing file is no deletion; one that has its file keeps it, with
+	 * the T letter. */
+	bool is_deleted_hidden;
 };
 
 /* What a pass did; counters add up (the caller zeroes the struct). */
@@ -270,6 +278,48 @@ void mirror_export_end(struct mirror_export_job **jp,
  */
 int mirror_scan(struct store *s, const struct mirror_params *p,
 		struct mirror_stats *st_r, struct ms_err *err_r) MS_WUR;
+
+/* What mirror_adopt() did. */
+struct mirror_adopt_result {
+	uint64_t adopted;	/* files that became records */
+	uint64_t flag_changes;	/* of those, with a reader's change pending */
+	uint64_t not_adopted;	/* pairs without a usable file: fetched */
+	uint32_t uidnext;	/* the folder's watermark set */
+	/* Nothing adopted though mbsync's state is there: why (the sync
+	 * then fills the folder, matching files by content). */
+	char why[300];
+};
+
+/*
+ * Migration from mbsync: adopts the Maildir of store folder folder_id,
+ * which no pass has synced (no UIDVALIDITY, no record), as mbsync left
+ * it, when the mirror is not yet mailsync's (no marker: made over
+ * another tool's tree) and the Maildir holds mbsync's state
+ * (.mbsyncstate and .uidvalidity, "SyncState *"; maildir_mbsync.h) for
+ * the server's current uidvalidity.  Each message file the state pairs
+ * with a server UID (through the ",U=" of its name) becomes that UID's
+ * record, under its own name: its CRLF form the body, mbsync's last
+ * synced flags the synced flags, the letters of its name the flags (a
+ * reader's change since mbsync ran is a pending flag change, merged with
+ * the server's as any other).  No file is moved, renamed or written, and
+ * mbsync's files are left as they are.  The folder gets the UIDVALIDITY
+ * and a watermark below the first message not adopted, past the last one
+ * mbsync saw: the pass that follows reads flags, fetches only what is
+ * new (or was not adopted), and the export renames files whose flags the
+ * server changed.  Files no pair names are a reader's new files, as
+ * ever.  Without such a state (or with one that does not fit: res_r->why)
+ * nothing is adopted, and the sync fills the folder as for any new
+ * mirror (export adopts files by content, with the server's flags).
+ *
+ * MS_OK (res_r->adopted may be 0); MS_EINVAL when INBOX's place in the
+ * tree contradicts p->is_inbox_subfolder (err_r says which setting fits:
+ * going on would download INBOX beside the user's); MS_ESTORE, MS_EIO or
+ * MS_ENOMEM.  Loop thread (it commits batches).
+ */
+int mirror_adopt(struct store *s, const struct mirror_params *p,
+		 uint32_t folder_id, uint32_t uidvalidity,
+		 struct mirror_adopt_result *res_r,
+		 struct ms_err *err_r) MS_WUR;
 
 enum {
 	MIRROR_CHECK_CONTENT = 1 << 0,	/* also hash every file */

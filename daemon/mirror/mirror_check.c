@@ -32,6 +32,9 @@ mirror_check_record(struct mirror_ctx *c, const struct store_folder *f,
 					  m->uid, mirror__dir_name(md, i));
 		return MS_OK;
 	}
+	if (i == SIZE_MAX && c->p->is_deleted_hidden &&
+	    (m->flags & STORE_FLAG_DELETED))
+		return MS_OK;	/* deleted (local_delete = flag): no file */
 	if (i == SIZE_MAX)
 		return ms_err_set(err_r, MS_EINVAL, "%s uid %" PRIu32 ": no file "
 				  "(recorded \"%s\")", f->name, m->uid,

@@ -227,6 +227,10 @@ mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		return MS_OK;
 	ms_buf_init(&rel, 4096);
 	rc = maildir_path_from_server(&ns, f->name, strlen(f->name), &rel, &perr);
+	/* INBOX as a subfolder: "INBOX" is no other folder's path, since a
+	 * top-level component of that name is escaped ("%49NBOX"). */
+	if (rc == MS_OK && rel.len == 0 && c->p->is_inbox_subfolder)
+		rc = ms_buf_append_cstr(&rel, "INBOX");
 	if (rc == MS_OK) {
 		*path_r = maildir__path_join(c->p->root,
 					     rel.p != NULL ? (char *)rel.p : "",
@@ -422,8 +426,11 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 
 	is_refused[i] = true;
 	if (rel[0] == '\0') {
-		snprintf(why, whysz, "the root Maildir is INBOX, which the "
-			 "server has not listed");
+		snprintf(why, whysz, c->p->is_inbox_subfolder ?
+			 "the root Maildir is no folder (maildir_inbox = "
+			 "subfolder: INBOX is INBOX/)" :
+			 "the root Maildir is INBOX, which the server has not "
+			 "listed");
 		return MS_EINVAL;
 	}
 	if (mirror_tree_under(found, is_refused, i)) {
@@ -783,32 +790,14 @@ mirror__size_ok(uint32_t uidvalidity, const struct store_msg *m,
 	return size == (info.has_size ? info.size : m->size);
 }
 
-static bool
-mirror_parse_u32(const char **pp, const char *end, uint32_t *v_r)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-
-	if (p == end || *p < '0' || *p > '9')
-		return false;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > UINT32_MAX)
-			return false;
-	}
-	*v_r = (uint32_t)v;
-	*pp = p;
-	return true;
-}
-
 bool
 mirror__id_parse(const char *p, size_t len, uint32_t *uidvalidity_r,
 		 uint32_t *uid_r)
 {
 	const char *end = p + len;
 
-	if (!mirror_parse_u32(&p, end, uidvalidity_r) || p == end || *p++ != '-' ||
-	    !mirror_parse_u32(&p, end, uid_r) || p == end || *p++ != '-' ||
+	if (!maildir_parse_u32(&p, end, uidvalidity_r) || p == end || *p++ != '-' ||
+	    !maildir_parse_u32(&p, end, uid_r) || p == end || *p++ != '-' ||
 	    end - p != 8)
 		return false;
 	for (; p < end; p++)

@@ -25,6 +25,7 @@ struct mirror_missing {
 	uint32_t uid;
 	bool is_done;
 	bool is_vanished;		/* durable once: a reader removed it */
+	bool is_hidden;			/* \Deleted, p->is_deleted_hidden */
 };
 
 struct mirror_export {
@@ -262,6 +263,8 @@ mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 	x->miss[x->nmiss].uid = m->uid;
 	memcpy(x->miss[x->nmiss].hash, m->hash, STORE_HASH_LEN);
 	x->miss[x->nmiss].is_done = false;
+	x->miss[x->nmiss].is_hidden = x->c->p->is_deleted_hidden &&
+				      (m->flags & STORE_FLAG_DELETED) != 0;
 	x->miss[x->nmiss].is_vanished = x->existed && !x->c->is_fresh &&
 					m->mirror_name[0] != '\0' &&
 					m->local_seq <= x->f->state.mirror_durable;
@@ -416,6 +419,19 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	k = x->nmiss == 0 ? SIZE_MAX :
 	    mirror__fhash_find(x->miss, x->nmiss, sizeof(*x->miss), &fh,
 			       mirror_missing_is_done);
+	/* In another tool's tree, a file mbsync wrote is the server's
+	 * message without the X-TUID line mbsync added. */
+	if (k == SIZE_MAX && x->nmiss > 0 && x->c->is_fresh && !is_ours) {
+		rc = mirror__mbsync_hash(fd, x->md.d.path, name, fh.hash, &herr);
+		if (rc < 0 && rc != MS_ETOOBIG)
+			log_debug("acct=%s mirror %s", x->c->p->account,
+				  herr.msg);
+		fh.has_raw = false;
+		if (rc == 1)
+			k = mirror__fhash_find(x->miss, x->nmiss,
+					       sizeof(*x->miss), &fh,
+					       mirror_missing_is_done);
+	}
 	if (k == SIZE_MAX)
 		return is_ours ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	rc = store_msg_get(x->c->s, x->f->id, x->miss[k].uid, &m, err_r);
@@ -434,6 +450,13 @@ mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 
 	if (x->miss[i].is_done)
 		return MS_OK;
+	if (x->miss[i].is_hidden) {
+		/* Deleted (flag): no file, and none to be missed. */
+		rc = store_msg_get(x->c->s, x->f->id, x->miss[i].uid, &m, err_r);
+		if (rc != MS_OK || m.mirror_name[0] == '\0')
+			return rc < 0 ? rc : MS_OK;
+		return mirror_export_record(x, m.uid, "", err_r);
+	}
 	if (x->miss[i].is_vanished) {
 		/* Removed by a reader, not yet scanned: writing it again
 		 * would undo the deletion. */
@@ -663,6 +686,10 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
 	j->phase = MIRROR_PH_FOLDER;
 	rc = mirror__ctx_init(&j->c, s, p, err_r);
 	j->has_ctx = true;
+	/* Before anything is made in another tool's tree (or the marker
+	 * that makes it ours). */
+	if (rc == MS_OK && j->c.is_fresh)
+		rc = mirror__inbox_place(p, err_r);
 	if (rc == MS_OK && (rc = store_batch_new(s, &j->b)) != MS_OK)
 		ms_err_set(err_r, rc, "out of memory");
 	if (rc != MS_OK) {

@@ -231,6 +231,47 @@ int mirror__flags_merge(struct store_batch *b, const struct store_msg *m,
 			uint32_t *flags_r, struct ms_err *err_r) MS_WUR;
 
 /*
+ * A tree mailsync has not made its own (c->is_fresh) where INBOX is not
+ * where p->is_inbox_subfolder puts it: mbsync's INBOX/ with
+ * maildir_inbox = root (the top directory has no Maildir), or a top
+ * Maildir and no INBOX/ with subfolder.  Mirroring it so would put a
+ * second INBOX beside the user's, so the export and the adoption
+ * (mirror_adopt.c) refuse: MS_EINVAL, err_r naming the setting that fits.
+ */
+int mirror__inbox_place(const struct mirror_params *p,
+			struct ms_err *err_r) MS_WUR;
+
+/*
+ * A message file mbsync wrote, as the server holds it: its CRLF form
+ * without the "X-TUID: <12 characters>" line mbsync puts last in the
+ * header of every message it copies (isync 1.4; it replaces one the
+ * message had).  read: into *out_r (malloc'ed, the caller's), *len_r
+ * bytes; 1 when such a line was left out, MS_OK when there was none,
+ * STORE_NOTFOUND when the file is gone or no regular file, MS_ETOOBIG
+ * for a file over 64 MiB (not read), MS_EIO or MS_ENOMEM (err_r).
+ * hash: its SHA-256 into hash_r; 1 when the file had the line, 0 when
+ * not (hash_r unset: the file's own hashes say all), negative on errors.
+ */
+int mirror__mbsync_read(int dirfd, const char *dir, const char *name,
+			uint8_t **out_r, size_t *len_r, int64_t *mtime_r,
+			struct ms_err *err_r) MS_WUR;
+int mirror__mbsync_hash(int dirfd, const char *dir, const char *name,
+			uint8_t hash_r[STORE_HASH_LEN],
+			struct ms_err *err_r) MS_WUR;
+
+/*
+ * Reads the message file name in dirfd (of Maildir dir, for messages)
+ * into a finished body (*body_r, the caller's): its CRLF form
+ * (maildir_eol.h), the bytes the server holds of it.  *mtime_r (may be
+ * NULL) gets the file's mtime.  MS_OK; STORE_NOTFOUND when it is gone or
+ * no regular file (a reader renamed it, or put a link there); MS_EIO,
+ * MS_ETOOBIG (past max_body_size) or MS_ENOMEM with err_r set.
+ */
+int mirror__read_body(struct store *s, int dirfd, const char *dir,
+		      const char *name, struct store_body **body_r,
+		      int64_t *mtime_r, struct ms_err *err_r) MS_WUR;
+
+/*
  * mirror_scan() with its store writes handed to w (NULL: made directly);
  * checks w's cancel between files and returns MS_ECANCELED then.
  */

@@ -9,12 +9,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "maildir/maildir_eol.h"
 #include "maildir/maildir_hash.h"
 #include "mirror/mirror_int.h"
 #include "cfg/cfg.h"
-
-#define MIRROR_READ_CHUNK (64 * 1024)
 
 /* A record whose durable file is gone: a deletion, unless it moved. */
 struct mirror_vanished {
@@ -227,6 +224,11 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		if (x->c->is_fresh || m.mirror_name[0] == '\0' ||
 		    m.local_seq > f->state.mirror_durable)
 			continue;
+		/* local_delete = flag: a \Deleted record without its file is
+		 * a deletion made already (export writes it no file). */
+		if (x->c->p->is_deleted_hidden &&
+		    (m.flags & STORE_FLAG_DELETED))
+			continue;
 		rc = mirror_grow((void **)&x->van, &x->van_cap, x->nvan,
 				 sizeof(*x->van), err_r);
 		if (rc < 0)
@@ -381,6 +383,19 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	return MS_OK;
 }
 
+/*
+ * In another tool's tree (no marker yet), the files of a server folder no
+ * pass has synced are no reader's new messages: the pass adopts them
+ * (mirror_adopt()) or the export matches them with the server's copies.
+ * Only what is left after that is new, for the scans that follow.
+ */
+static bool
+mirror_scan_is_unsynced(const struct mirror_scan *x)
+{
+	return x->c->is_fresh && x->f->state.uidvalidity == 0 &&
+	       (x->f->attrs & STORE_FOLDER_CREATE) == 0;
+}
+
 static int
 mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 {
@@ -396,7 +411,8 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 		rc = mirror_scan_records(x, err_r);
 		if (x->nnof > 1)
 			qsort(x->nof, x->nnof, sizeof(*x->nof), mirror__hash_cmp);
-		for (size_t i = 0; rc == MS_OK && i < x->md.l.n; i++)
+		for (size_t i = 0; rc == MS_OK && !mirror_scan_is_unsynced(x) &&
+				   i < x->md.l.n; i++)
 			if (!x->md.claimed[i] &&
 			    (rc = mirror_scan_check_cancel(x->c, err_r)) == MS_OK)
 				rc = mirror_scan_orphan(x, i, err_r);
@@ -408,59 +424,26 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 }
 
 /*
- * Reads a reader's new file into a body: its CRLF form (maildir_eol.h),
- * as IMAP messages end lines and as the server's copy comes back, so that
- * the copy is recognised as this file when it arrives.  The file itself
- * is left as it is, under its name: a reader may remember it (a
+ * Reads a reader's new file into a body (mirror__read_body()), so that the
+ * server's copy is recognised as this file when it arrives.  The file
+ * itself is left as it is, under its name: a reader may remember it (a
  * postponed draft), and its LF line ends are what readers expect.
  */
 static int
 mirror_scan_read(struct mirror_scan *x, const struct mirror_unknown *u,
 		 struct store_body **body_r, struct ms_err *err_r)
 {
-	struct store_body_writer *w = NULL;
 	struct maildir_dir d = { 0 };
-	struct maildir_eol_crlf eol;
-	uint8_t *buf = malloc(3 * MIRROR_READ_CHUNK);
-	bool is_dir = false, is_gone = false;
-	ssize_t n = 0;
-	int fd = -1, rc;
+	int rc;
 
 	*body_r = NULL;
-	if (buf == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	maildir_eol_crlf_init(&eol);
 	rc = maildir_dir_open(&d, x->c->p->root, u->dir, false, x->c->p->rep,
 			      err_r);
-	if (rc == MS_OK) {
-		is_dir = true;
-		rc = maildir_file_open(d.sub_fd[u->sub], u->name, &fd,
-				       &is_gone, err_r);
-	}
-	/* Gone, or a link or a FIFO in its place since it was listed: the
-	 * next scan reports what is there. */
-	if (is_gone || rc == MS_EINVAL)
-		rc = STORE_NOTFOUND;
-	if (rc == MS_OK)
-		rc = store_body_writer_new(x->c->s, 0, &w, err_r);
-	while (rc == MS_OK && (n = read(fd, buf, MIRROR_READ_CHUNK)) > 0) {
-		uint8_t *out = buf + MIRROR_READ_CHUNK;
-		size_t k = maildir_eol_crlf_feed(&eol, buf, (size_t)n, out,
-						 NULL);
-
-		rc = store_body_writer_write(w, out, k, err_r);
-	}
-	if (rc == MS_OK && n < 0)
-		rc = ms_err_set(err_r, MS_EIO, "read %s/%s: %s", u->dir, u->name,
-				strerror(errno));
-	if (rc == MS_OK)
-		rc = store_body_writer_finish(&w, body_r, err_r);
-	store_body_writer_free(&w);
-	if (fd >= 0)
-		close(fd);
-	if (is_dir)
-		maildir_dir_close(&d);
-	free(buf);
+	if (rc != MS_OK)
+		return rc == MS_EINVAL ? STORE_NOTFOUND : rc;
+	rc = mirror__read_body(x->c->s, d.sub_fd[u->sub], u->dir, u->name,
+			       body_r, NULL, err_r);
+	maildir_dir_close(&d);
 	return rc;
 }
 

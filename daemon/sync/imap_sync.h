@@ -119,6 +119,20 @@ struct imap_sync_params {
 	 * imap_sync_resume(), so that what reads the store beside it can
 	 * finish first. */
 	bool (*hold_cb)(struct imap_sync *sync, void *arg);
+	/*
+	 * Optional: a folder no pass has synced (no UIDVALIDITY, no
+	 * record) was selected; uidvalidity is the server's.  The callback
+	 * may adopt a copy the user already has (mirror_adopt(): a Maildir
+	 * mbsync filled) by committing records and the folder's UIDVALIDITY
+	 * and watermark; the pass then reads flags and fetches only above
+	 * the watermark.  It returns how many records it made (0: none, the
+	 * folder is fetched), or a negative MS_E* with err_r set: the folder
+	 * fails (nothing fetched), the rest of the pass goes on.  It runs
+	 * on the loop thread, between the pass's commits.
+	 */
+	int (*adopt_cb)(uint32_t folder_id, const char *folder,
+			uint32_t uidvalidity, void *arg,
+			struct ms_err *err_r);
 	void *arg;
 };
 

@@ -184,6 +184,16 @@ struct sync_run {
 	struct sync_uid_range *gone;
 	size_t n_gone, gone_cap;
 	bool is_gone_open;	/* the last range may grow */
+	/* The folder's records were adopted this pass (adopt_cb): the
+	 * diff reads RFC822.SIZE too; the UIDs whose size is not the
+	 * adopted body's (a message mbsync changed beyond its X-TUID line)
+	 * are fetched again, their records keeping their file
+	 * (sync_fetch.c), and so are the server's UIDs below the watermark
+	 * without a record (messages mbsync skipped); sorted once the diff
+	 * is done. */
+	bool is_adopted;
+	uint32_t *refetch;
+	size_t n_refetch, refetch_cap;
 	/* push */
 	struct store_change *changes;
 	size_t n_changes, ci;
@@ -226,6 +236,7 @@ struct imap_sync {
 	char *only_folder;	/* NULL: every wanted folder */
 	bool warned_no_uidplus;
 	bool warned_bad_status;	/* a malformed STATUS response was seen */
+	bool warned_no_trash;	/* local_delete = trash without a Trash */
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
 	bool has_ns;
@@ -296,6 +307,8 @@ void sync_flags_pull(struct imap_sync *as, const struct store_msg *rec,
 void sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe);
 /* The first of the n ranges v (in UID order) that ends at or after uid;
  * n when none does. */
+/* Is uid one an adopted record's size check sends to the fetch again? */
+bool sync_is_refetch(const struct sync_run *r, uint32_t uid);
 size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
 			uint32_t uid);
 

@@ -169,6 +169,17 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			  NULL) == MS_OK) {
 		uint8_t hash[STORE_HASH_LEN];
 
+		/* An adopted file's message fetched again (its size was
+		 * not the server's): the server's bytes under the same
+		 * record, which keeps its file and flags. */
+		if (sync_is_refetch(r, fe->uid) && !is_again) {
+			as->sum.bytes += store_body_size(body);
+			(void)sync_batch_ok(as, store_batch_msg_add(as->batch,
+								    &m, body));
+			(void)sync_commit_if_full(as);
+			return;
+		}
+
 		store_body_hash(body, hash);
 		if (memcmp(hash, m.hash, STORE_HASH_LEN) != 0 && is_again) {
 			/* Two messages with one UID: which one the UID
@@ -491,6 +502,8 @@ sync_fetch_load_known(struct imap_sync *as)
 				     r->fetch_from, &it)) < 0)
 		return rc;
 	while ((rc = store_msg_iter_next(it, &m, NULL)) == MS_OK) {
+		if (sync_is_refetch(r, m.uid))
+			continue;	/* stored, but to be fetched again */
 		if (r->n_known > 0 && r->known[r->n_known - 1].hi + 1 == m.uid) {
 			r->known[r->n_known - 1].hi = m.uid;
 			continue;

@@ -273,6 +273,99 @@ sync_diff_keep(struct imap_sync *as, uint32_t uid)
 	r->is_gone_open = false;
 }
 
+/* An adopted record whose size is not the server's, or a server message
+ * below an adopted folder's watermark without a record: fetched
+ * (sync_refetch_plan() sorts the UIDs). */
+static void
+sync_refetch_add(struct imap_sync *as, uint32_t uid)
+{
+	struct sync_run *r = &as->run;
+
+	if (r->n_refetch == r->refetch_cap) {
+		size_t cap = r->refetch_cap ? r->refetch_cap * 2 : 16;
+		uint32_t *v = realloc(r->refetch, cap * sizeof(*v));
+
+		if (v == NULL) {
+			sync_fail(as, MS_ENOMEM, "out of memory");
+			return;
+		}
+		r->refetch = v;
+		r->refetch_cap = cap;
+	}
+	r->refetch[r->n_refetch++] = uid;
+}
+
+static int
+sync_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A UID the diff of an adopted folder lists that the store has no record
+ * of: mbsync's state did not have it (mbsync skips a message whose header
+ * it finds incomplete, and records nothing of it), so no pass would ever
+ * fetch it below the watermark: it is fetched now.
+ */
+static void
+sync_refetch_unstored(struct imap_sync *as, uint32_t uid)
+{
+	struct sync_run *r = &as->run;
+	struct store_msg m;
+
+	if (r->is_adopted && uid < r->stored.state.uidnext &&
+	    store_msg_get(as->params.store, r->fold->id, uid, &m,
+			  NULL) == STORE_NOTFOUND)
+		sync_refetch_add(as, uid);
+}
+
+bool
+sync_is_refetch(const struct sync_run *r, uint32_t uid)
+{
+	return r->n_refetch > 0 &&
+	       bsearch(&uid, r->refetch, r->n_refetch, sizeof(uid),
+		       sync_u32_cmp) != NULL;
+}
+
+/*
+ * After the diff of an adopted folder: the watermark goes back to the
+ * first UID to fetch again, so that the fetch asks for it (the records
+ * above stay known and are left out).
+ */
+static void
+sync_refetch_plan(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st = { .uidnext = 0 };
+
+	size_t n = 0;
+
+	if (r->n_refetch > 1)
+		qsort(r->refetch, r->n_refetch, sizeof(*r->refetch),
+		      sync_u32_cmp);
+	for (size_t i = 0; i < r->n_refetch; i++)
+		if (n == 0 || r->refetch[n - 1] != r->refetch[i])
+			r->refetch[n++] = r->refetch[i];
+	r->n_refetch = n;
+	if (r->n_refetch == 0 || r->refetch[0] >= r->stored.state.uidnext)
+		return;
+	log_warn("acct=%s folder=%s %zu messages of the adopted Maildir are "
+		 "fetched: files that differ from the server's messages "
+		 "(their size; the files stay as they are) or messages "
+		 "mbsync did not copy", as->name, r->fold->name,
+		 r->n_refetch);
+	st.uidnext = r->refetch[0];
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
+							&st, STORE_FS_UIDNEXT)))
+		return;
+	r->stored.state.uidnext = st.uidnext;
+	/* The fetch reads each record to keep its flags and file: the
+	 * diff's flag updates must be in the store by then. */
+	(void)sync_commit(as);
+}
+
 static void
 sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 {
@@ -281,18 +374,25 @@ sync_on_diff_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
 		return;
 	if (!r->has_cur || fe->uid < r->cur.uid) {
-		/* Out of UID order: a record already passed. */
+		/* Out of UID order: a record already passed (or, past the
+		 * last record, none). */
 		sync_diff_keep(as, fe->uid);
 		sync_on_fetch_flags(as, fe);
+		sync_refetch_unstored(as, fe->uid);
 		return;
 	}
 	sync_diff_advance(as, fe->uid);
+	if (!r->has_cur || r->cur.uid != fe->uid)
+		sync_refetch_unstored(as, fe->uid);
 	if (r->has_cur && r->cur.uid == fe->uid) {
 		r->is_gone_open = false;
 		if (fe->has & IMAP_FETCH_HAS_FLAGS)
 			sync_flags_pull(as, &r->cur, fe->flags,
 					(fe->has & IMAP_FETCH_HAS_MODSEQ) ?
 					fe->modseq : 0);
+		if (r->is_adopted && (fe->has & IMAP_FETCH_HAS_RFC822_SIZE) &&
+		    fe->rfc822_size != r->cur.size)
+			sync_refetch_add(as, fe->uid);
 		r->has_cur = store_msg_iter_next(r->it, &r->cur, NULL) == MS_OK;
 	}
 }
@@ -305,6 +405,7 @@ sync_run_end(struct imap_sync *as)
 	store_body_writer_free(&r->w);
 	store_msg_iter_free(&r->it);
 	free(r->gone);
+	free(r->refetch);
 	free(r->known);
 	free(r->changes);
 	sync_push_free(&r->push);
@@ -434,6 +535,9 @@ sync_diff_done(struct imap_session *s, int rc,
 	r->is_gone_open = false;
 	if (as->is_closing)
 		return;
+	sync_refetch_plan(as);
+	if (as->is_closing)
+		return;
 	sync_folder_step_done(as);
 }
 
@@ -456,6 +560,7 @@ sync_diff_start(struct imap_sync *as)
 	sync_known_set(r, set, sizeof(set));
 	(void)sync_submit(as, imap_cmd_uid_fetch(core, ms_slice_from_cstr(set),
 			  r->is_uid_check ? "UID" :
+			  r->is_adopted ? "UID FLAGS RFC822.SIZE" :
 			  (as->caps & IMAP_SESSION_CAP_CONDSTORE) ?
 			  "UID FLAGS MODSEQ" : "UID FLAGS", 0, false),
 			  sync_diff_done);
@@ -621,6 +726,47 @@ sync_select_unselectable(struct imap_sync *as, const struct imap_ev_status *st)
 	return true;
 }
 
+/*
+ * A folder no pass has synced, selected: an existing copy of it (a
+ * Maildir mbsync filled) may be adopted instead of fetched
+ * (imap_sync_params.adopt_cb).  Then the folder goes on as one synced
+ * before: a flag diff below the watermark, a fetch above it.  A failed
+ * adoption fails the folder (MS_OK: it goes to DONE); negative when the
+ * pass failed (a store error).
+ */
+static int
+sync_adopt(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct ms_err err = { 0 };
+	int rc;
+
+	if ((rc = sync_commit(as)) < 0)
+		return rc;
+	rc = as->params.adopt_cb(r->fold->id, r->fold->name, r->uidvalidity,
+				 as->params.arg, &err);
+	if (rc < 0) {
+		if (!r->is_failed && !r->is_msg_failed)
+			as->sum.folder_errors++;
+		r->is_failed = true;
+		r->has_hole = true;
+		log_err("acct=%s folder=%s not synced: %s", as->name,
+			r->fold->name, err.msg);
+		return MS_OK;
+	}
+	if (rc == 0)
+		return MS_OK;
+	rc = store_folder_get(as->params.store, r->fold->id, &r->stored, &err);
+	if (rc != MS_OK) {
+		sync_fail(as, rc < 0 ? rc : MS_ESTORE, "store: folder %s: %s",
+			  r->fold->name, rc < 0 ? err.msg : "vanished");
+		return rc < 0 ? rc : MS_ESTORE;
+	}
+	r->mode = SYNC_MODE_FULL;
+	r->is_adopted = true;
+	return MS_OK;
+}
+
 static void
 sync_select_done(struct imap_session *s, int rc,
 		 const struct imap_ev_status *st, void *arg)
@@ -668,6 +814,11 @@ sync_select_done(struct imap_session *s, int rc,
 	} else if (r->stored.state.uidvalidity != 0 &&
 		   r->stored.state.uidvalidity != r->uidvalidity) {
 		if (sync_reset_folder(as) < 0)
+			return;
+	} else if (r->stored.state.uidvalidity == 0 &&
+		   r->stored.local_count == 0 &&
+		   as->params.adopt_cb != NULL) {
+		if (sync_adopt(as) < 0)
 			return;
 	}
 	sync_folder_step_done(as);

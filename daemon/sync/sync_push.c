@@ -149,6 +149,9 @@ struct sync_push_find {
 
 struct sync_push {
 	bool is_planned;
+	/* The folder's DELETE group only marks \Deleted (local_delete =
+	 * flag, or trash without a Trash folder). */
+	bool is_delete_marked;
 	struct sync_push_group *groups;
 	size_t n_groups;
 	struct sync_push_chunk *chunks;
@@ -443,6 +446,82 @@ sync_push_crlf_in_folder(struct imap_sync *as, const struct store_change *c)
 	return found;
 }
 
+/*
+ * The Trash a deletion goes to with local_delete = trash: the folder the
+ * LIST marked \Trash (SPECIAL-USE), else one named Trash (at the top, or
+ * under INBOX on a server that puts every folder there).  One the
+ * folders = patterns exclude is still the Trash: its copy is only not
+ * synced.  False when the server has none.
+ */
+static bool
+sync_push_trash(struct imap_sync *as, struct store_folder *dest)
+{
+	const struct sync_fold *hit = NULL;
+
+	for (size_t i = 0; i < as->n_folds && hit == NULL; i++)
+		if ((as->folds[i].attrs & STORE_FOLDER_TRASH) &&
+		    !(as->folds[i].attrs & STORE_FOLDER_NOSELECT))
+			hit = &as->folds[i];
+	for (size_t i = 0; i < as->n_folds && hit == NULL; i++) {
+		const struct sync_fold *f = &as->folds[i];
+		const char *base = f->name;
+
+		if (f->delim != 0 && strncasecmp(base, "INBOX", 5) == 0 &&
+		    base[5] == f->delim)
+			base += 6;
+		if (strcasecmp(base, "Trash") == 0 &&
+		    !(f->attrs & STORE_FOLDER_NOSELECT))
+			hit = f;
+	}
+	if (hit == NULL)
+		return false;
+	memset(dest, 0, sizeof(*dest));
+	if (hit->id != 0 && store_folder_get(as->params.store, hit->id, dest,
+					     NULL) == MS_OK)
+		return true;
+	/* Not synced: a name is all a MOVE needs (no COPYUID binding, as
+	 * its UIDVALIDITY is not known). */
+	memset(dest, 0, sizeof(*dest));
+	snprintf(dest->name, sizeof(dest->name), "%s", hit->name);
+	dest->delimiter = hit->delim;
+	return true;
+}
+
+/*
+ * The group of a pending DELETE (local_delete, cfg.h): a move to the
+ * Trash, or \Deleted with UID EXPUNGE, or (flag; trash without a Trash,
+ * said once per process with how to choose) \Deleted only.  In the
+ * Trash itself a deletion expunges, as emptying it does in any client.
+ */
+static struct sync_push_group *
+sync_push_delete_group(struct imap_sync *as, const struct store_msg *rec)
+{
+	struct sync_push *p = as->run.push;
+	enum cfg_local_delete mode = as->acct->local_delete;
+	struct store_folder dest;
+	enum sync_push_kind kind = SYNC_PUSH_MOVE;
+
+	if (mode == CFG_LOCAL_DELETE_TRASH && sync_push_trash(as, &dest)) {
+		if (strcmp(dest.name, as->run.fold->name) == 0)
+			return sync_push_group(as, SYNC_PUSH_DELETE, 0, 0, NULL);
+		if ((as->caps & IMAP_SESSION_CAP_MOVE) == 0)
+			kind = dest.id != 0 &&
+			       sync_folder_has_hash(as, dest.id, rec->hash) ?
+			       SYNC_PUSH_REMOVE : SYNC_PUSH_COPY;
+		return sync_push_group(as, kind, 0, 0, &dest);
+	}
+	if (mode == CFG_LOCAL_DELETE_TRASH && !as->warned_no_trash) {
+		log_err("acct=%s local_delete = trash, but the server has no "
+			"Trash folder (none marked \\Trash, none named Trash): "
+			"local deletions are only marked \\Deleted; create a "
+			"Trash folder, or set local_delete = flag or expunge",
+			as->name);
+		as->warned_no_trash = true;
+	}
+	p->is_delete_marked = mode != CFG_LOCAL_DELETE_EXPUNGE;
+	return sync_push_group(as, SYNC_PUSH_DELETE, 0, 0, NULL);
+}
+
 /* Sorts one change into its group; false when it needs no command (or
  * cannot go now).  Fails the account when out of memory. */
 static bool
@@ -518,7 +597,7 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		return g != NULL && sync_push_item_add(as, g, c, &rec);
 	}
 	if (c->kind == STORE_CHANGE_DELETE) {
-		g = sync_push_group(as, SYNC_PUSH_DELETE, 0, 0, NULL);
+		g = sync_push_delete_group(as, &rec);
 		return g != NULL && sync_push_item_add(as, g, c, &rec);
 	}
 	add = rec.flags & ~rec.synced_flags;
@@ -659,8 +738,11 @@ static void
 sync_push_remove(struct imap_sync *as, struct sync_push_chunk *k)
 {
 	struct imap_client *core = imap_session_core(as->sess);
+	const struct sync_push_group *g = &as->run.push->groups[k->group];
 
-	k->is_marked = (as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0;
+	k->is_marked = (as->caps & IMAP_SESSION_CAP_UIDPLUS) == 0 ||
+		       (g->kind == SYNC_PUSH_DELETE &&
+			as->run.push->is_delete_marked);
 	(void)sync_push_submit(as, k, imap_cmd_uid_store(core,
 				ms_slice_from_cstr(k->set), 0, "+FLAGS.SILENT",
 				"\\Deleted"));
@@ -734,8 +816,8 @@ sync_push_chunk_send(struct imap_sync *as, struct sync_push_chunk *k)
 		break;
 	case SYNC_PUSH_DELETE:
 		sync_push_remove(as, k);
-		if (k->is_marked && !as->is_closing &&
-		    !as->warned_no_uidplus) {
+		if (k->is_marked && !as->run.push->is_delete_marked &&
+		    !as->is_closing && !as->warned_no_uidplus) {
 			log_warn("acct=%s the server has no UIDPLUS: local "
 				 "deletions are marked \\Deleted, not expunged",
 				 as->name);

@@ -25,31 +25,9 @@ FOLDERS=(--folder INBOX --folder Sent --folder Archive --folder Lists/dev --fold
 mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" | tail -1
 
 mkdir -p "$WORK/mbsync"
-cat > "$WORK/mbsyncrc" <<EOC
-IMAPAccount bench
-Host localhost
-Port $MS_IMAPS_PORT
-User $MS_USER1
-Pass "$MS_PASS1"
-SSLType IMAPS
-CertificateFile $MS_TLS_CA
-
-IMAPStore bench-far
-Account bench
-
-MaildirStore bench-near
-Path $WORK/mbsync/
-Inbox $WORK/mbsync/INBOX
-SubFolders Verbatim
-
-Channel bench
-Far :bench-far:
-Near :bench-near:
-Patterns *
-Create Near
-Expunge Near
-SyncState *
-EOC
+. "$MS_SOURCE_DIR/tests/integration/lib/mbsync.sh"
+mbsync_rc "$WORK/mbsyncrc" "$WORK/mbsync" "$MS_IMAPS_PORT" "$MS_USER1" "$MS_PASS1" \
+	"Create Near" "Expunge Near"
 
 # Peak RSS is GNU time's %M (the process's VmHWM: anonymous plus mapped
 # file pages).  With MS_BENCH_RSS_DETAIL=1 (the default) tests/bench/

@@ -51,31 +51,9 @@ mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" | tail -1
 mailfill "$MS_USER2" "$N" "${FOLDERS[@]}" >/dev/null
 
 mkdir -p "$MBSYNC"
-cat > "$WORK/mbsyncrc" <<EOC
-IMAPAccount bench
-Host localhost
-Port $PORT_MB
-User $MS_USER2
-Pass "$MS_PASS2"
-SSLType IMAPS
-CertificateFile $MS_TLS_CA
-
-IMAPStore bench-far
-Account bench
-
-MaildirStore bench-near
-Path $MBSYNC/
-Inbox $MBSYNC/INBOX
-SubFolders Verbatim
-
-Channel bench
-Far :bench-far:
-Near :bench-near:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-EOC
+. "$MS_SOURCE_DIR/tests/integration/lib/mbsync.sh"
+mbsync_rc "$WORK/mbsyncrc" "$MBSYNC" "$PORT_MB" "$MS_USER2" "$MS_PASS2" \
+	"Create Both" "Expunge Both"
 
 proxy_start() # PORT: a proxy in the background; sets PROXY_PID
 {

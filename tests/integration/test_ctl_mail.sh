@@ -157,7 +157,9 @@ f1="$(find "$MAILROOT/cur" -name "*,U=$u1,*" | head -1)"
 [[ "$f1" == *:2,FR ]] && ok "the mirror shows the flags: ${f1##*/}" || fail "mirror file of $u1: '$f1'"
 find "$MAILROOT/cur" "$MAILROOT/new" -name "*,U=$u3,*" | grep -q . && fail "deleted message still in the mirror" ||
 	ok "the mirror lost the deleted message"
-[ "$(find "$MAILROOT/.Archive" "$MAILROOT/Archive" -type f 2>/dev/null | xargs -r sha256sum | grep -c "^$sha4 ")" -ge 1 ] &&
+# (Mirror files have LF line ends: their CRLF form is the server's bytes.)
+[ "$(find "$MAILROOT/.Archive" "$MAILROOT/Archive" -type f 2>/dev/null |
+	while read -r f; do perl -pe 's/(?<!\r)\n/\r\n/' < "$f" | sha256sum; done | grep -c "^$sha4 ")" -ge 1 ] &&
 	ok "the mirror has the moved message in Archive" || fail "moved message not in the mirror's Archive"
 J status | "$MS_PYTHON" -c 'import json,sys; d=json.load(sys.stdin)["accounts"][0]; assert d["state"] == "idle", d' ||
 	fail "status after the changes"

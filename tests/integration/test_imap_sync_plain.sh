@@ -9,7 +9,8 @@
 # Same content checks as with everything on.
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
-is_sync_setup both
+# Deletions are expunged (what the counts below expect).
+is_sync_setup both "local_delete = expunge"
 BASE_CAPS="IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS NAMESPACE CHILDREN UNSELECT SPECIAL-USE MOVE"
 cp "$MS_DOVECOT_CONF" "$WORK/dovecot.conf.orig"
 mapfile -t files < <(find "$(ms_corpus_dir)" -type f -name '*.eml' | sort | head -3)

@@ -10,6 +10,9 @@
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
 mirror_setup
+# Deletions as \Deleted and UID EXPUNGE (local_delete = trash would move
+# them to Trash in one UID MOVE).
+printf 'local_delete = expunge\n' >> "$CFG"
 mailfill "$MS_USER1" 600 --folder INBOX >/dev/null || exit 1
 mailfill "$MS_USER1" 10 --folder Archive >/dev/null || exit 1
 
@@ -52,7 +55,7 @@ for f in "${rest[@]:0:30}"; do
 done
 n=0
 for f in "${rest[@]:30:20}"; do
-	want_moved["$(uid_of "$f")"]="$(sha256sum < "$f" | cut -d' ' -f1)"
+	want_moved["$(uid_of "$f")"]="$(mail_sha "$f")"
 	n=$((n + 1))
 	mv "$f" "$MAIL/Archive/cur/1767000000.M$n.reader:2,"
 done

@@ -4,16 +4,22 @@
  * hashes), or runs one mirror pass by itself.  Not installed; not for
  * users.  The store must not be open in a running mailsyncd.
  *
- *   ms_mirrorcheck STORE ACCOUNT ROOT [check|scan|export|folders [PATTERN...]]
+ *   ms_mirrorcheck STORE ACCOUNT ROOT [check|check-names|scan|export|folders
+ *                  [PATTERN...]]
  *
+ * check-names is check without the content hashes: files adopted from
+ * mbsync hold its X-TUID header line, which the server's copy has not.
  * PATTERNs are the account's folders = patterns (none: every folder).
  * Prints "mirror ok" or what the pass did; the first difference found
  * goes to stderr.  "folders" prints the account's store folders, one a
  * line: NAME TAB delim=C TAB attrs=HEX TAB uidvalidity=N (C is "-" for
  * none); a folder a reader created in the mirror, not yet on the server,
  * has STORE_FOLDER_CREATE (0x200) in attrs.  Exit 0 on success, 1 on a difference or failure, 2 on
- * usage errors.
+ * usage errors.  The account's mirror settings come from the
+ * environment: MS_MAILDIR_INBOX=subfolder (maildir_inbox) and
+ * MS_LOCAL_DELETE=flag (local_delete), as mailsyncd passes them.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +64,8 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fputs("usage: ms_mirrorcheck STORE ACCOUNT ROOT "
-		      "[check|scan|export|folders [PATTERN...]]\n", stderr);
+		      "[check|check-names|scan|export|folders "
+		      "[PATTERN...]]\n", stderr);
 		return 2;
 	}
 	sp.dir = argv[1];
@@ -82,8 +89,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	p.ns_prefix = ns;
-	if (strcmp(cmd, "check") == 0)
-		rc = mirror_check(s, &p, MIRROR_CHECK_CONTENT, &err);
+	p.is_inbox_subfolder = getenv("MS_MAILDIR_INBOX") != NULL &&
+			       strcmp(getenv("MS_MAILDIR_INBOX"), "subfolder") == 0;
+	p.is_deleted_hidden = getenv("MS_LOCAL_DELETE") != NULL &&
+			      strcmp(getenv("MS_LOCAL_DELETE"), "flag") == 0;
+	bool is_check = strcmp(cmd, "check") == 0 ||
+			strcmp(cmd, "check-names") == 0;
+
+	if (is_check)
+		rc = mirror_check(s, &p, strcmp(cmd, "check") == 0 ?
+				  MIRROR_CHECK_CONTENT : 0, &err);
 	else if (strcmp(cmd, "scan") == 0)
 		rc = mirror_scan(s, &p, &st, &err);
 	else if (strcmp(cmd, "export") == 0)
@@ -92,7 +107,7 @@ main(int argc, char **argv)
 		rc = mc_folders(s, p.account, &err);
 	else
 		rc = MS_EINVAL;
-	if (rc == MS_OK && strcmp(cmd, "check") == 0)
+	if (rc == MS_OK && is_check)
 		printf("mirror ok\n");
 	else if (rc == MS_OK && strcmp(cmd, "folders") != 0)
 		printf("%s: written %llu renamed %llu removed %llu "

@@ -148,6 +148,8 @@ test_defaults(void **state)
 	assert_int_equal(a->folders.n, 1);
 	assert_string_equal(a->folders.v[0], "*");
 	assert_int_equal(a->direction, CFG_DIRECTION_BOTH);
+	assert_int_equal(a->local_delete, CFG_LOCAL_DELETE_TRASH);
+	assert_int_equal(a->maildir_inbox, CFG_MAILDIR_INBOX_ROOT);
 	assert_true(a->idle);
 	assert_int_equal(a->idle_folders.n, 1);
 	assert_string_equal(a->idle_folders.v[0], "INBOX");
@@ -530,6 +532,12 @@ test_bad_values(void **state)
 	expect(ACC "direction = push\n",
 	       "t.ini:6: [account a] direction: 'push' is not a valid choice "
 	       "(expected both or pull)", NULL);
+	expect(ACC "local_delete = remove\n",
+	       "t.ini:6: [account a] local_delete: 'remove' is not a valid "
+	       "choice (expected trash, flag or expunge)", NULL);
+	expect(ACC "maildir_inbox = INBOX\n",
+	       "t.ini:6: [account a] maildir_inbox: 'INBOX' is not a valid "
+	       "choice (expected root or subfolder)", NULL);
 	expect("[general]\nlog_level = trace\n" ACC,
 	       "t.ini:2: [general] log_level: 'trace' is not a log level "
 	       "(expected error, warn, info or debug)", NULL);
