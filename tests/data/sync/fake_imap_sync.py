@@ -81,7 +81,11 @@ fetched (BODY[]) with 0x80 in their place.
 
 More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
 and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered; BINARY:
-APPEND takes a literal8);
+APPEND takes a literal8; IDLE: IDLE waits for DONE and reports nothing,
+as a server whose IDLE only polls does between its checks);
+--greeting TEXT replaces the greeting's text ("Courier-IMAP ready." plays
+Courier); --concurrent serves each connection in a thread of its own, so
+that a client's second connection (push) is served beside its first;
 --uidvalidity NAME:N (default 7).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
 """
@@ -101,6 +105,7 @@ FLAGS = {}      # flags other than \\Seen alone, by (box, uid)
 UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
+GREETING = "fake ready"  # the greeting's text (--greeting)
 
 
 def uidvalidity(box):
@@ -415,7 +420,7 @@ class Conn:
     def run(self):
         caps = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN" + (
             " " + CAPS if CAPS else "")
-        self.send("* OK [CAPABILITY %s] fake ready\r\n" % caps)
+        self.send("* OK [CAPABILITY %s] %s\r\n" % (caps, GREETING))
         while True:
             ln = self.line()
             # reorder: a deferred tagged reply follows the next command's.
@@ -504,6 +509,12 @@ class Conn:
         elif ucmd == "UID" and arg.upper().startswith("EXPUNGE ") and \
                 "UIDPLUS" in CAPS.split():
             self.uid_expunge(tag, arg[8:])
+        elif ucmd == "IDLE" and "IDLE" in CAPS.split():
+            self.send("+ idling\r\n")
+            if self.line().strip().upper() != "DONE":
+                self.send("%s BAD expected DONE\r\n" % tag)
+                return
+            self.send("%s OK IDLE done\r\n" % tag)
         elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
             self.send("%s OK done\r\n" % tag)
         elif ucmd == "LOGOUT":
@@ -523,9 +534,12 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--caps", default="")
     ap.add_argument("--uidvalidity", action="append", default=[])
+    ap.add_argument("--greeting", default="fake ready")
+    ap.add_argument("--concurrent", action="store_true")
     a = ap.parse_args()
-    global CAPS
+    global CAPS, GREETING
     CAPS = a.caps
+    GREETING = a.greeting
     for spec in a.uidvalidity:
         name, n = spec.split(":")
         UIDVALIDITIES[name] = int(n)
@@ -536,7 +550,8 @@ def main():
     for spec in a.uidnext:
         name, n = spec.split(":")
         UIDNEXT[name] = int(n)
-    serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run())
+    serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run(),
+          concurrent=a.concurrent)
 
 if __name__ == "__main__":
     sys.exit(main())
