@@ -74,6 +74,15 @@ cli_status_notes(const struct cli *cli, json_t *a)
 		printf("  %s: outbox %llu queued, %llu failed\n", name,
 		       (unsigned long long)cli_u64(ob, "queued"),
 		       (unsigned long long)cli_u64(ob, "failed"));
+	/* How new mail reaches it: NOTIFY, IDLE on which folders, polling
+	 * (IMAP accounts; "off" says nothing a person needs). */
+	if (strcmp(cli_str(a, "protocol"), "imap") == 0 &&
+	    cli_str(a, "push")[0] != '\0' &&
+	    strcmp(cli_str(a, "push"), "off") != 0) {
+		printf("  %s: push: ", name);
+		cli_out_safe(stdout, cli_str(a, "push"));
+		putchar('\n');
+	}
 	if (cli_str(a, "mirror_error")[0] != '\0') {
 		printf("  %s: mirror: ", name);
 		cli_out_safe(stdout, cli_str(a, "mirror_error"));

@@ -488,10 +488,12 @@ daemon_reload_kept(const struct cfg *old, const struct cfg *nc, json_t *data)
 		json_array_append_new(v, json_string("store"));
 	if (strcmp(old->socket, nc->socket) != 0)
 		json_array_append_new(v, json_string("socket"));
+	if (old->socket_gid != nc->socket_gid)
+		json_array_append_new(v, json_string("socket_group"));
 	if (json_array_size(v) > 0)
-		log_warn("reload: [general] store and socket change only with "
-			 "a restart of mailsyncd; running on %s and %s",
-			 old->store, old->socket);
+		log_warn("reload: [general] store, socket and socket_group "
+			 "change only with a restart of mailsyncd; running on "
+			 "%s and %s", old->store, old->socket);
 	json_object_set_new(data, "restart_needed", v);
 }
 
@@ -882,7 +884,8 @@ daemon_ctl_open(struct daemon_loop *d, struct ms_err *err_r)
 		.arg = d,
 	};
 
-	return ctl_server_open(&host, d->cfg->socket, &d->ctl, err_r);
+	return ctl_server_open(&host, d->cfg->socket, d->cfg->socket_gid,
+			       &d->ctl, err_r);
 }
 
 struct acct *

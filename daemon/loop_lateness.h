@@ -28,6 +28,16 @@ struct loop_lateness {
 	uint64_t max_ns;
 	uint64_t sum_ns;
 	uint32_t hist[LOOP_LATENESS_BUCKETS];	/* by whole milliseconds */
+	/* The part of each lateness the loop thread did not spend waiting
+	 * for a CPU (its run-queue wait since the last firing, from
+	 * /proc/thread-self/schedstat): what the daemon itself held the
+	 * loop for, on a CPU or waiting for the disk.  On a loaded machine
+	 * the lateness is mostly the other part. */
+	int schedstat_fd;		/* -1: not available, or closed */
+	bool has_own;			/* the own part is measured */
+	uint64_t rq_wait_ns;		/* the run-queue wait last read */
+	uint64_t own_max_ns;
+	uint32_t own_hist[LOOP_LATENESS_BUCKETS];
 };
 
 /*
@@ -42,13 +52,19 @@ bool loop_lateness_start_from_env(struct loop_lateness *l, uv_loop_t *loop);
 void loop_lateness_start(struct loop_lateness *l, uv_loop_t *loop,
 			 unsigned log_over_ms);
 
-/* The p-th percentile (0 < p <= 100) in ms, from the histogram. */
+/* The p-th percentile (0 < p <= 100) in ms, from the histogram (of the
+ * own part: own_hist). */
 unsigned loop_lateness_percentile(const struct loop_lateness *l, double p);
+unsigned loop_lateness_own_percentile(const struct loop_lateness *l,
+				      double p);
 
 /*
  * Logs (at info) the samples, the largest lateness, percentiles and a
  * coarse histogram: "loop lateness samples=N max_ms=X p50_ms=..
- * p99_ms=.. histogram=<1:N,<2:N,...".  A no-op when it never ran.
+ * p99_ms=.. histogram=<1:N,<2:N,..."; then the same figures of the
+ * daemon's own part ("loop lateness own max_ms=X p99_ms=.. p999_ms=..",
+ * without the time the thread waited for a CPU) where the kernel tells
+ * it.  A no-op when it never ran.
  */
 void loop_lateness_report(const struct loop_lateness *l);
 

@@ -69,6 +69,10 @@ struct imap_push {
 	size_t n_w;
 	bool has_watched;		/* some connection reached IDLE */
 	bool want_idle_instead;		/* NOTIFY was refused */
+	/* The server's IDLE only polls its folders (Courier-IMAP without
+	 * FAM: every 60 s), so push is no faster than that: said in
+	 * status. */
+	bool is_idle_polling;
 	char why[256];			/* the first end nobody asked for */
 	char desc[192];
 	uv_timer_t reidle;
@@ -90,6 +94,21 @@ push_set_state(struct imap_push *p, enum push_state st)
 }
 
 /* --- the description for status ----------------------------------------- */
+
+#define PUSH_IDLE_POLLS_NOTE "; the server's IDLE only polls " \
+	"(Courier-IMAP: new mail shows within about a minute)"
+
+/*
+ * Does the server's IDLE only poll?  Courier-IMAP's checks the folder
+ * every 60 s unless it was built with FAM and IMAP_ENHANCEDIDLE is on,
+ * which the server does not tell: its greeting names it, and the note
+ * errs on the side of saying so.
+ */
+static bool
+push_idle_polls(const char *greeting)
+{
+	return strstr(greeting, "Courier-IMAP") != NULL;
+}
 
 static void
 push_describe_update(struct imap_push *p)
@@ -120,13 +139,15 @@ push_describe_update(struct imap_push *p)
 		snprintf(p->desc, sizeof(p->desc), "notify on every folder "
 			 "(1 connection)");
 	} else if (p->n_w == 1 && p->n_wanted <= 1) {
-		snprintf(p->desc, sizeof(p->desc), "idle on %s (1 connection)",
-			 p->w[0]->folder);
+		snprintf(p->desc, sizeof(p->desc), "idle on %s (1 connection)%s",
+			 p->w[0]->folder, p->is_idle_polling ?
+			 PUSH_IDLE_POLLS_NOTE : "");
 	} else {
 		snprintf(p->desc, sizeof(p->desc), "idle on %zu of %zu "
 			 "folders (%zu connection%s, at most %u; the rest "
-			 "polled)", p->n_w, p->n_wanted, p->n_w,
-			 p->n_w == 1 ? "" : "s", IMAP_PUSH_MAX_CONNS);
+			 "polled)%s", p->n_w, p->n_wanted, p->n_w,
+			 p->n_w == 1 ? "" : "s", IMAP_PUSH_MAX_CONNS,
+			 p->is_idle_polling ? PUSH_IDLE_POLLS_NOTE : "");
 	}
 	if (p->cbs.on_state_cb != NULL)
 		p->cbs.on_state_cb(p->cbs.arg);
@@ -441,6 +462,7 @@ push_on_ready(struct imap_session *s, void *arg)
 
 	if (w->state != PUSH_W_CONNECTING)
 		return;
+	w->push->is_idle_polling = push_idle_polls(imap_session_greeting(s));
 	if (w->folder == NULL)
 		tag = imap_cmd_notify_personal(core, false,
 		    IMAP_NOTIFY_MESSAGE_NEW | IMAP_NOTIFY_MESSAGE_EXPUNGE |

@@ -151,6 +151,10 @@ struct cfg {
 	char *file;			/* the file it was read from */
 	char *store;			/* LMDB environment directory */
 	char *socket;			/* control socket path */
+	/* The control socket's group (socket_group; the system unit's
+	 * mailsync): the socket is 0660 and that group's members may use
+	 * it.  (gid_t)-1: none, 0600 and this uid only. */
+	gid_t socket_gid;
 	char *spool;			/* mailsyncctl send's spool directory */
 	enum log_level log_level;
 	struct cfg_account *accounts;	/* in file order */

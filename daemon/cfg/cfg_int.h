@@ -71,6 +71,8 @@ int cfg__validate(const char *file, const struct cfg_raw *raw,
 /* ---- value parsers (cfg_value.c) --------------------------------------- */
 
 int cfg__value_port(const char *s, uint16_t *port_r, char *why, size_t whysz);
+/* A group name or number that exists on this system, as its gid. */
+int cfg__value_group(const char *s, gid_t *gid_r, char *why, size_t whysz);
 int cfg__value_bool(const char *s, bool *b_r, char *why, size_t whysz);
 /*
  * "30s", "5m", "1h", "2d", combinations such as "1h30m", or plain seconds.

@@ -34,6 +34,7 @@ enum cfg_type {
 	CFG_TYPE_ADDRESSES,	/* struct cfg_list of addresses */
 	CFG_TYPE_FINGERPRINT,	/* struct cfg_fingerprint */
 	CFG_TYPE_FOLDER_NONE,	/* char *; "none" stores NULL */
+	CFG_TYPE_GROUP,		/* gid_t of an existing group */
 };
 
 _Static_assert(sizeof(enum cfg_tls) == sizeof(int) &&
@@ -57,7 +58,7 @@ enum {
 
 /* Key ids, in the order of cfg_keys[]. */
 enum cfg_key_id {
-	K_STORE, K_SOCKET, K_SPOOL, K_LOG_LEVEL,
+	K_STORE, K_SOCKET, K_SOCKET_GROUP, K_SPOOL, K_LOG_LEVEL,
 	K_PROTOCOL, K_HOST, K_PORT, K_TLS, K_CA_FILE, K_TLS_FINGERPRINT,
 	K_TIMEOUT, K_USER, K_PASSWORD, K_PASSWORD_CMD, K_AUTH,
 	K_OAUTH_TOKEN_CMD, K_FOLDERS, K_DIRECTION, K_IDLE, K_IDLE_FOLDERS,
@@ -109,6 +110,8 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_STORE] = { "store", G(CFG_TYPE_PATH) store), NULL,
 		"~/.local/share/mailsync", NULL },
 	[K_SOCKET] = { "socket", G(CFG_TYPE_PATH) socket), NULL, NULL, NULL },
+	[K_SOCKET_GROUP] = { "socket_group", G(CFG_TYPE_GROUP) socket_gid),
+		NULL, NULL, "a group name or number" },
 	[K_SPOOL] = { "spool", G(CFG_TYPE_PATH) spool), NULL, NULL, NULL },
 	[K_LOG_LEVEL] = { "log_level", G(CFG_TYPE_LOG_LEVEL) log_level), NULL,
 		"info", "error, warn, info or debug" },
@@ -298,6 +301,7 @@ cfg_validate_expected(const struct cfg_key *k, char *out, size_t outsz)
 	case CFG_TYPE_STRING:
 	case CFG_TYPE_LOG_LEVEL:
 	case CFG_TYPE_FOLDER_NONE:
+	case CFG_TYPE_GROUP:
 		break;
 	}
 	snprintf(out, outsz, "a value");
@@ -385,6 +389,8 @@ cfg_validate_value(const struct cfg_key *k, const char *value,
 		*(char **)field = strcmp(value, "none") == 0 ? NULL :
 				  cfg__strdup(value);
 		return MS_OK;
+	case CFG_TYPE_GROUP:
+		return cfg__value_group(value, field, why, whysz);
 	}
 	snprintf(why, whysz, "internal error: unknown type");
 	return MS_EINVAL;
@@ -977,6 +983,7 @@ cfg__validate(const char *file, const struct cfg_raw *raw,
 
 	memset(general, 0, sizeof(general));
 	cfg->file = cfg__strdup(file);
+	cfg->socket_gid = (gid_t)-1;
 	cfg->accounts = cfg__calloc(raw->n ? raw->n : 1,
 				    sizeof(*cfg->accounts));
 	for (size_t i = 0; i < raw->n; i++) {

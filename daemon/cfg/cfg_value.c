@@ -5,6 +5,7 @@
 #include "cfg/cfg_int.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,26 @@ cfg__value_uint(const char *s, unsigned max, unsigned *n_r, char *why,
 	}
 	*n_r = (unsigned)n;
 	return MS_OK;
+}
+
+int
+cfg__value_group(const char *s, gid_t *gid_r, char *why, size_t whysz)
+{
+	struct group *gr;
+	unsigned n;
+	char num[16];
+
+	if ((gr = getgrnam(s)) != NULL) {
+		*gid_r = gr->gr_gid;
+		return MS_OK;
+	}
+	if (cfg__value_uint(s, INT_MAX, &n, num, sizeof(num)) == MS_OK) {
+		*gid_r = (gid_t)n;
+		return MS_OK;
+	}
+	snprintf(why, whysz, "no group '%s' on this system (create it, e.g. "
+		 "groupadd --system %s, or give a group number)", s, s);
+	return MS_EINVAL;
 }
 
 int

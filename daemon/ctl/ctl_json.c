@@ -126,7 +126,7 @@ ctl_json_acct(struct store *s, struct acct *a)
 	const struct acct_status *st = acct_status(a);
 	json_t *o;
 
-	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:i,s:i,s:o}",
+	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:i,s:i,s:o,s:s}",
 		      "name", st->name,
 		      "protocol", st->protocol,
 		      "state", acct_state_name(st->state),
@@ -137,7 +137,8 @@ ctl_json_acct(struct store *s, struct acct *a)
 		      "passes", (json_int_t)st->passes,
 		      "backoff_attempt", (int)st->sched.backoff.attempt,
 		      "auth_failures", (int)st->sched.auth_failures,
-		      "mirror_error", ctl_json_string(st->mirror_error));
+		      "mirror_error", ctl_json_string(st->mirror_error),
+		      "push", st->push);
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "progress", st->state == ACCT_SYNCING ?

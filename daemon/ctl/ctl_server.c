@@ -3,6 +3,7 @@
  * and the fan-out of account events to watchers and waiting commands
  * (ctl_server.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,10 +18,36 @@ ctl_server__handle_closed(struct ctl_server *s)
 	s->open_handles--;
 }
 
-/* SO_PEERCRED: the daemon's own uid, or root (OpenSMTPD control_accept). */
+/* Is gid among the peer's supplementary groups (SO_PEERGROUPS)? */
 static bool
-ctl_server_peer_ok(struct ctl_conn *c)
+ctl_server_peer_in_group(int fd, gid_t gid)
 {
+	gid_t small[64], *v = small;
+	socklen_t len = sizeof(small);
+	bool is_in = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) < 0) {
+		/* More groups than fit: len says how many bytes. */
+		if (errno != ERANGE || (v = malloc(len)) == NULL ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) < 0) {
+			if (v != small)
+				free(v);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < len / sizeof(*v) && !is_in; i++)
+		is_in = v[i] == gid;
+	if (v != small)
+		free(v);
+	return is_in;
+}
+
+/* SO_PEERCRED: the daemon's own uid, or root (OpenSMTPD control_accept);
+ * or a member of the socket's group. */
+static bool
+ctl_server_peer_ok(struct ctl_server *s, struct ctl_conn *c)
+{
+	gid_t gid = s->sock.gid;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	uv_os_fd_t fd;
@@ -33,10 +60,20 @@ ctl_server_peer_ok(struct ctl_conn *c)
 	}
 	if (cred.uid == getuid() || cred.uid == 0)
 		return true;
-	log_warn("ctl client=%llu refused: uid %lu (pid %ld) is neither "
-		 "this daemon's uid %lu nor root", (unsigned long long)c->id,
-		 (unsigned long)cred.uid, (long)cred.pid,
-		 (unsigned long)getuid());
+	if (gid != (gid_t)-1 &&
+	    (cred.gid == gid || ctl_server_peer_in_group(fd, gid)))
+		return true;
+	if (gid != (gid_t)-1)
+		log_warn("ctl client=%llu refused: uid %lu (pid %ld) is "
+			 "neither this daemon's uid %lu nor root nor in "
+			 "group %lu (socket_group)", (unsigned long long)c->id,
+			 (unsigned long)cred.uid, (long)cred.pid,
+			 (unsigned long)getuid(), (unsigned long)gid);
+	else
+		log_warn("ctl client=%llu refused: uid %lu (pid %ld) is "
+			 "neither this daemon's uid %lu nor root",
+			 (unsigned long long)c->id, (unsigned long)cred.uid,
+			 (long)cred.pid, (unsigned long)getuid());
 	return false;
 }
 
@@ -73,7 +110,7 @@ ctl_server_on_conn(uv_stream_t *listener, int status)
 	}
 	log_debug("ctl client=%llu connected (%u clients)",
 		  (unsigned long long)c->id, s->n_conns);
-	if (!ctl_server_peer_ok(c)) {
+	if (!ctl_server_peer_ok(s, c)) {
 		/* No hello, no error: a stranger learns nothing. */
 		ctl_conn_close(c, NULL);
 		return;
@@ -88,7 +125,7 @@ ctl_server_listener_closed(uv_handle_t *h)
 }
 
 int
-ctl_server_open(const struct ctl_host *host, const char *path,
+ctl_server_open(const struct ctl_host *host, const char *path, gid_t gid,
 		struct ctl_server **s_r, struct ms_err *err_r)
 {
 	struct ctl_server *s;
@@ -98,7 +135,7 @@ ctl_server_open(const struct ctl_host *host, const char *path,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	s->host = *host;
-	if ((rc = ctl_socket_open(&s->sock, path, err_r)) < 0) {
+	if ((rc = ctl_socket_open(&s->sock, path, gid, err_r)) < 0) {
 		free(s);
 		return rc;
 	}

@@ -59,11 +59,15 @@ struct ctl_host {
 struct ctl_server;
 
 /*
- * Opens the socket at path (ctl_socket.h rules) and listens.  MS_OK with
- * *s_r, or an error in err_r: another mailsyncd holds the socket
- * ("already running"), its directory is unsafe, the path is too long.
+ * Opens the socket at path (ctl_socket.h rules) and listens.  A client
+ * is served when it runs as this daemon's uid or root, or, with gid (the
+ * socket's group, socket_group; (gid_t)-1: none), as a member of that
+ * group (its primary or a supplementary group: SO_PEERCRED,
+ * SO_PEERGROUPS).  MS_OK with *s_r, or an error in err_r: another
+ * mailsyncd holds the socket ("already running"), its directory is
+ * unsafe or shut to the group, the path is too long.
  */
-int ctl_server_open(const struct ctl_host *host, const char *path,
+int ctl_server_open(const struct ctl_host *host, const char *path, gid_t gid,
 		    struct ctl_server **s_r, struct ms_err *err_r) MS_WUR;
 
 /* An account's event, relayed by the owner of the runtimes: watchers

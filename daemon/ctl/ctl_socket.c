@@ -14,9 +14,21 @@
 
 #include "ctl/ctl_socket.h"
 
-/* Makes each missing component of dir 0700. */
+/* Makes dir, 0700; 0750 with group gid when it is shared. */
 static int
-ctl_socket_mkdirs(char *dir, struct ms_err *err_r)
+ctl_socket_mkdir(const char *dir, gid_t gid)
+{
+	if (mkdir(dir, gid == (gid_t)-1 ? 0700 : 0750) < 0)
+		return errno == EEXIST ? 0 : -1;
+	if (gid != (gid_t)-1 && (chown(dir, (uid_t)-1, gid) < 0 ||
+				 chmod(dir, 0750) < 0))
+		return -1;
+	return 0;
+}
+
+/* Makes each missing component of dir (ctl_socket_mkdir()). */
+static int
+ctl_socket_mkdirs(char *dir, gid_t gid, struct ms_err *err_r)
 {
 	struct stat st;
 
@@ -26,7 +38,7 @@ ctl_socket_mkdirs(char *dir, struct ms_err *err_r)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		if (ctl_socket_mkdir(dir, gid) < 0) {
 			int e = errno;
 
 			*p = '/';
@@ -35,15 +47,16 @@ ctl_socket_mkdirs(char *dir, struct ms_err *err_r)
 		}
 		*p = '/';
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (ctl_socket_mkdir(dir, gid) < 0)
 		return ms_err_set(err_r, MS_EIO, "cannot create %s: %s", dir,
 				  strerror(errno));
 	return MS_OK;
 }
 
-/* Nobody but us (or root) may replace a file in dir. */
+/* Nobody but us (or root) may replace a file in dir; a group the socket
+ * is shared with must get through it. */
 static int
-ctl_socket_check_dir(const char *dir, struct ms_err *err_r)
+ctl_socket_check_dir(const char *dir, gid_t gid, struct ms_err *err_r)
 {
 	struct stat st;
 
@@ -62,6 +75,13 @@ ctl_socket_check_dir(const char *dir, struct ms_err *err_r)
 	    (st.st_mode & S_ISVTX) == 0)
 		return ms_err_set(err_r, MS_ECONFIG, "socket directory %s is "
 				  "writable by others (chmod 700 %s)", dir,
+				  dir);
+	if (gid != (gid_t)-1 && (st.st_mode & S_IXOTH) == 0 &&
+	    ((st.st_mode & S_IXGRP) == 0 || st.st_gid != gid))
+		return ms_err_set(err_r, MS_ECONFIG, "socket directory %s "
+				  "does not let group %lu (socket_group) "
+				  "through: chgrp %lu %s && chmod 750 %s", dir,
+				  (unsigned long)gid, (unsigned long)gid, dir,
 				  dir);
 	return MS_OK;
 }
@@ -140,7 +160,10 @@ ctl_socket_bind(struct ctl_socket *cs, const char *path, struct ms_err *err_r)
 	old = umask(0177);
 	rc = bind(cs->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0) {
+	/* Shared: the group first, then the mode that lets it in. */
+	if (rc == 0 && cs->gid != (gid_t)-1)
+		rc = chown(path, (uid_t)-1, cs->gid);
+	if (rc < 0 || chmod(path, cs->gid != (gid_t)-1 ? 0660 : 0600) < 0) {
 		rc = ms_err_set(err_r, MS_EIO, "cannot bind the control socket "
 				"%s: %s", path, strerror(errno));
 		close(cs->fd);
@@ -151,7 +174,8 @@ ctl_socket_bind(struct ctl_socket *cs, const char *path, struct ms_err *err_r)
 }
 
 int
-ctl_socket_open(struct ctl_socket *cs, const char *path, struct ms_err *err_r)
+ctl_socket_open(struct ctl_socket *cs, const char *path, gid_t gid,
+		struct ms_err *err_r)
 {
 	struct sockaddr_un sa;
 	char *dir, *slash;
@@ -159,6 +183,7 @@ ctl_socket_open(struct ctl_socket *cs, const char *path, struct ms_err *err_r)
 
 	cs->fd = cs->lock_fd = -1;
 	cs->path = NULL;
+	cs->gid = gid;
 	if (path[0] != '/')
 		return ms_err_set(err_r, MS_EINVAL, "control socket %s: an "
 				  "absolute path is needed", path);
@@ -175,9 +200,9 @@ ctl_socket_open(struct ctl_socket *cs, const char *path, struct ms_err *err_r)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	rc = ctl_socket_mkdirs(dir, err_r);
+	rc = ctl_socket_mkdirs(dir, gid, err_r);
 	if (rc == MS_OK)
-		rc = ctl_socket_check_dir(dir, err_r);
+		rc = ctl_socket_check_dir(dir, gid, err_r);
 	free(dir);
 	if (rc == MS_OK)
 		rc = ctl_socket_lock(cs, path, err_r);

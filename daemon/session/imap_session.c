@@ -64,6 +64,7 @@ struct imap_session {
 
 	/* What is known. */
 	bool greeted;
+	char greeting[IMAP_SESSION_GREETING_MAX + 1];	/* its text */
 	bool caps_valid;	/* caps below are from the current phase */
 	struct ms_buf caps;
 	bool tls_done;		/* STARTTLS finished (or not needed) */
@@ -893,6 +894,19 @@ sess_on_tagged(struct imap_session *s, const struct imap_event *ev)
 		c.cbs.on_done_cb(s, MS_OK, st, c.cbs.arg);
 }
 
+/* The greeting's text, for what it tells of the server (printable ASCII
+ * only: it goes into status and logs). */
+static void
+sess_greeting_keep(struct imap_session *s, struct ms_slice text)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < text.len && n < IMAP_SESSION_GREETING_MAX; i++)
+		s->greeting[n++] = text.p[i] >= 0x20 && text.p[i] < 0x7f ?
+				   (char)text.p[i] : '?';
+	s->greeting[n] = '\0';
+}
+
 /* One event from the core. */
 static void
 sess_on_event(struct imap_session *s, const struct imap_event *ev)
@@ -906,6 +920,7 @@ sess_on_event(struct imap_session *s, const struct imap_event *ev)
 		return;
 	case IMAP_EV_GREETING:
 		s->greeted = true;
+		sess_greeting_keep(s, st->text);
 		if (st->status == IMAP_STATUS_BYE) {
 			sess_fail(s, MS_ECONN, "the server refused the "
 				  "connection: BYE %.*s", (int)st->text.len,
@@ -1260,6 +1275,12 @@ unsigned
 imap_session_in_flight(const struct imap_session *s)
 {
 	return (unsigned)s->ncmds;
+}
+
+const char *
+imap_session_greeting(const struct imap_session *s)
+{
+	return s->greeting;
 }
 
 unsigned

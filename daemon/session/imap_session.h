@@ -149,6 +149,11 @@ unsigned imap_session_in_flight(const struct imap_session *s);
 
 /* IMAP_SESSION_CAP_* bits; valid once ready. */
 unsigned imap_session_caps(const struct imap_session *s);
+/* The text of the server's greeting ("Courier-IMAP ready. ..."; its
+ * response code left out), printable ASCII, at most
+ * IMAP_SESSION_GREETING_MAX bytes; "" before it came. */
+#define IMAP_SESSION_GREETING_MAX 127
+const char *imap_session_greeting(const struct imap_session *s);
 /* The server's full capability list (space-separated) once ready. */
 struct ms_slice imap_session_capability_list(const struct imap_session *s);
 

@@ -882,6 +882,43 @@ store_folder_ensure(struct store *s, const char *account, const char *name,
 	return MS_OK;
 }
 
+struct store_ensure_many_arg {
+	const char *account;
+	struct store_folder_want *v;
+	size_t n;
+};
+
+static int
+store_folders_ensure_txn(struct store *s, MDB_txn *txn, void *arg,
+			 struct ms_err *err_r)
+{
+	struct store_ensure_many_arg *m = arg;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct store_ensure_arg a = { m->account, m->v[i].name,
+					      m->v[i].delimiter,
+					      m->v[i].attrs, 0 };
+		int rc = store_folder_ensure_txn(s, txn, &a, err_r);
+
+		if (rc < 0)
+			return rc;
+		m->v[i].id = a.id;
+	}
+	return MS_OK;
+}
+
+int
+store_folders_ensure(struct store *s, const char *account,
+		     struct store_folder_want *v, size_t n,
+		     struct ms_err *err_r)
+{
+	struct store_ensure_many_arg m = { account, v, n };
+
+	if (n == 0)
+		return MS_OK;
+	return store__write(s, store_folders_ensure_txn, &m, err_r);
+}
+
 int
 store_folder_get(struct store *s, uint32_t folder_id,
 		 struct store_folder *folder_r, struct ms_err *err_r)

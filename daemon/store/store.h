@@ -215,6 +215,23 @@ int store_folder_ensure(struct store *s, const char *account,
 			const char *name, char delimiter, uint32_t attrs,
 			uint32_t *id_r, struct ms_err *err_r) MS_WUR;
 
+/* One folder for store_folders_ensure(): what it should be, and its id. */
+struct store_folder_want {
+	const char *name;
+	char delimiter;
+	uint32_t attrs;
+	uint32_t id;		/* set by store_folders_ensure() */
+};
+
+/*
+ * store_folder_ensure() for n folders of account in one write transaction
+ * (one commit, one wait for the disk).  Safe on any thread: the pass
+ * calls it on the libuv threadpool.  All or none.
+ */
+int store_folders_ensure(struct store *s, const char *account,
+			 struct store_folder_want *v, size_t n,
+			 struct ms_err *err_r) MS_WUR;
+
 /* Copies the folder record.  MS_OK or STORE_NOTFOUND. */
 int store_folder_get(struct store *s, uint32_t folder_id,
 		     struct store_folder *folder_r,

@@ -189,6 +189,7 @@ imap_sync_free(struct imap_sync **syncp)
 	if (as == NULL)
 		return;
 	sync_run_end(as);
+	sync_ensure_orphan(as);
 	store_batch_free(&as->batch);
 	sync_commit_behind_free(&as->behind);
 	for (size_t i = 0; i < as->n_folds; i++)

@@ -240,6 +240,10 @@ struct imap_sync {
 	/* The personal namespace prefix (UTF-8) from NAMESPACE */
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];
 	bool has_ns;
+	bool is_ns_answered;	/* NAMESPACE answered OK: store it */
+	/* The wanted folders being written on the pool (sync_ensure.c);
+	 * NULL: none. */
+	struct sync_ensure *ensure;
 	/* Stored folders the LIST left out (sync_folders_reconcile) */
 	struct sync_missing *missing;
 	size_t n_missing;
@@ -317,6 +321,20 @@ size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
 /* The first commands of the pass; as->after_discovery when the folders
  * are known. */
 void sync_discover_start(struct imap_sync *as);
+
+/*
+ * The wanted folders (is_wanted) into the store, each f->id set, and the
+ * personal namespace prefix NAMESPACE answered (is_ns_answered); then
+ * then(as).  What the store holds as it is takes a read; the writes for
+ * the rest run on the threadpool, then(as) on a later loop turn (in place
+ * without a loop).  Nothing else of the pass
+ * may run meanwhile.  A store error fails the pass; a pass that closes
+ * meanwhile never gets then().  (sync_ensure.c)
+ */
+void sync_folders_ensure(struct imap_sync *as,
+			 void (*then)(struct imap_sync *as));
+/* The pass is being freed: a write under way finishes on its own. */
+void sync_ensure_orphan(struct imap_sync *as);
 
 /* --- folders (sync_folder.c, sync_fetch.c) --------------------------------- */
 

@@ -176,21 +176,6 @@ sync_folder_revive(struct imap_sync *as, const struct sync_fold *f)
 	return rc < 0 ? rc : MS_OK;
 }
 
-/* The attributes of ours a LIST does not replace: a folder that refused
- * SELECT stays marked so (sync_folder.c), and is not reported again,
- * until a SELECT succeeds. */
-static uint32_t
-sync_folder_kept_attrs(struct imap_sync *as, const struct sync_fold *f)
-{
-	struct store_folder old;
-
-	if (store_folder_find(as->params.store, as->name, f->name, &old,
-			      NULL) != MS_OK)
-		return 0;
-	return old.attrs & STORE_FOLDER_UNSELECTABLE ?
-	       STORE_FOLDER_UNSELECTABLE | STORE_FOLDER_NOSELECT : 0;
-}
-
 /*
  * The order of the folders: pending moves' destinations first, then
  * INBOX (where a person looks first: on a first sync its mail reaches
@@ -475,8 +460,11 @@ sync_missing_status_done(struct imap_session *s, int rc,
 		sync_folders_settle(as);
 }
 
+static void sync_folders_check_stored(struct imap_sync *as);
+
 /*
- * Wanted folders go into the store.  A stored folder that a LIST (which
+ * Wanted folders go into the store (written on the threadpool where that
+ * takes a commit: sync_folders_ensure()).  A stored folder that a LIST (which
  * answered OK) left out may still exist: a server can leave a folder out
  * of one LIST.  Each is asked for with STATUS first; it goes only when
  * STATUS answers NO [NONEXISTENT], or when a second pass does not list it
@@ -486,11 +474,6 @@ static void
 sync_folders_reconcile(struct imap_sync *as)
 {
 	const struct cfg_list *pat = &as->acct->folders;
-	struct imap_client *core = imap_session_core(as->sess);
-	struct store_folder *stored = NULL;
-	struct ms_err err = { 0 };
-	size_t n_stored = 0;
-	int rc;
 
 	for (size_t i = 0; i < as->n_folds; i++) {
 		struct sync_fold *f = &as->folds[i];
@@ -505,16 +488,21 @@ sync_folders_reconcile(struct imap_sync *as)
 		as->sum.folders++;
 		if (sync_folder_revive(as, f) < 0)
 			return;
-		rc = store_folder_ensure(as->params.store, as->name, f->name,
-					 f->delim, f->attrs |
-					 sync_folder_kept_attrs(as, f),
-					 &f->id, &err);
-		if (rc < 0) {
-			sync_fail(as, rc, "store: folder %s: %s", f->name,
-				  err.msg);
-			return;
-		}
 	}
+	sync_folders_ensure(as, sync_folders_check_stored);
+}
+
+/* The wanted folders are in the store: which stored ones the LIST left
+ * out. */
+static void
+sync_folders_check_stored(struct imap_sync *as)
+{
+	struct imap_client *core = imap_session_core(as->sess);
+	struct store_folder *stored = NULL;
+	struct ms_err err = { 0 };
+	size_t n_stored = 0;
+	int rc;
+
 	rc = store_folder_list(as->params.store, as->name, &stored, &n_stored,
 			       &err);
 	if (rc < 0) {
@@ -648,16 +636,13 @@ sync_namespace_done(struct imap_session *s, int rc,
 		    const struct imap_ev_status *st, void *arg)
 {
 	struct imap_sync *as = arg;
-	struct ms_err err = { 0 };
 
 	(void)s;
 	if (!sync_cmd_live(as, rc))
 		return;
-	/* Without an answer the mirror keeps what it knew. */
-	if (sync_st_ok(st) && (rc = store_account_ns_set(as->params.store,
-				as->name, as->has_ns ? as->ns_prefix : "",
-				&err)) < 0)
-		sync_fail(as, rc, "store: %s", err.msg);
+	/* Without an answer the mirror keeps what it knew; with one, the
+	 * prefix is stored with the folders (sync_folders_ensure()). */
+	as->is_ns_answered = sync_st_ok(st);
 }
 
 static void

@@ -13,7 +13,11 @@
 # idle minute after the deliveries, CPU and wake-ups (context switches
 # of all threads).  Dovecot holds a notification about half a second, so
 # the floor's latency is mostly the server's; mailsyncd's target is the
-# floor + 10 ms in every folder.
+# floor + 10 ms in every folder.  Memory: mailsyncd's anonymous RSS is
+# sampled every second during the deliveries, and printed at a tenth, half
+# and the end of them with the growth between the first and the last (flat
+# means no growth per delivery); for the 1,000-delivery run:
+#   MS_BENCH_N=1000 MS_BENCH_GAP_MIN=0.05 MS_BENCH_GAP_MAX=0.15 MS_BENCH_IDLE=10 ...
 # Figures, not a test: run by hand after building (not run by ctest).
 #
 #   MS_BENCH_N=100 MS_BENCH_IDLE=60 bash tests/bench/bench_push.sh [BUILD_DIR]
@@ -43,6 +47,7 @@ switches()
 		awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { n += $2 } END { print n + 0 }'
 }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+anon() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 TCK="$(getconf CLK_TCK)"
 
 LOG="$WORK/daemon.log"
@@ -59,11 +64,17 @@ wait_for "floor in IDLE" 30 test -e "$FLOOR/ready" || { cat "$WORK/floor.err" >&
 echo "bench_push: $N deliveries to INBOX, Lists, Work, ${GAP_MIN}-${GAP_MAX} s apart; mailsyncd (NOTIFY, 1 push connection) and the floor (IDLE + FETCH, 1 connection per folder)"
 d0="$(cpu_ticks "$DPID")" f0="$(cpu_ticks "$FPID")"
 t0=$SECONDS
+# mailsyncd's anonymous RSS, once a second while the deliveries run.
+( while kill -0 "$DPID" 2>/dev/null; do anon "$DPID"; sleep 1; done ) > "$WORK/rss.txt" &
+RSSPID=$!
+ms_cleanup_add "ms_pid_stop $RSSPID rss-sampler"
 "$MS_PYTHON" "$HERE/push_deliver.py" localhost "$MS_IMAPS_PORT" "$MS_TLS_CA" "$MS_USER1" "$MS_PASS1" \
 	"$N" "$GAP_MIN" "$GAP_MAX" 30 \
 	"mailsyncd=INBOX=$WORK/mirror" "mailsyncd=Lists=$WORK/mirror/Lists" "mailsyncd=Work=$WORK/mirror/Work" \
 	"floor=INBOX=$FLOOR/INBOX" "floor=Lists=$FLOOR/Lists" "floor=Work=$FLOOR/Work" | tee "$WORK/lat.txt"
 wall=$((SECONDS - t0))
+ms_pid_stop "$RSSPID" rss-sampler
+ms_cleanup_remove "ms_pid_stop $RSSPID rss-sampler"
 d1="$(cpu_ticks "$DPID")" f1="$(cpu_ticks "$FPID")"
 dcpu="$(awk -v a="$d0" -v b="$d1" -v t="$TCK" -v n="$N" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')"
 fcpu="$(awk -v a="$f0" -v b="$f1" -v t="$TCK" -v n="$N" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')"
@@ -87,4 +98,10 @@ awk 'NR > 1 { p50[$1 " " $2] = $4; p99[$1 " " $2] = $5; f[$2] = 1 }
            p50["mailsyncd " x] / p50["floor " x], p99["mailsyncd " x] / p99["floor " x],
            p50["mailsyncd " x] - p50["floor " x], p99["mailsyncd " x] - p99["floor " x] }' "$WORK/lat.txt"
 awk -v d="$dcpu" -v f="$fcpu" 'BEGIN { if (f > 0) printf "  cpu per message: %.2f\n", d / f }'
+echo
+awk -v n="$N" '{ v[NR] = $1 } END {
+	if (NR < 3) { print "memory: too few samples"; exit }
+	a = v[int(NR / 10) + 1]; m = v[int(NR / 2) + 1]; z = v[NR]
+	printf "memory (mailsyncd RssAnon over %d deliveries, %d samples): at 1/10 %d kB, at 1/2 %d kB, at the end %d kB; growth 1/10 -> 1/2 %+d kB, 1/2 -> end %+d kB (%+.1f bytes per delivery over the second half)\n",
+		n, NR, a, m, z, m - a, z - m, (z - m) * 1024 / (n * 0.5) }' "$WORK/rss.txt"
 grep -E ' (warn|error) ' "$LOG" | head -5

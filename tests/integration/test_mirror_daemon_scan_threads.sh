@@ -76,6 +76,11 @@ fi
 	fail "SIGTERM: exit $TERM_RC ($(tail -3 "$LOG"))"
 [ "$TERM_MS" -lt 5000 ] || fail "SIGTERM took $TERM_MS ms (want < 5000)"
 grep -q 'loop lateness samples=' "$LOG" && ok "the lateness report at exit" || fail "no lateness report"
+if [ -r /proc/thread-self/schedstat ]; then
+	grep -qE 'loop lateness own max_ms=[0-9.]+ p50_ms=[0-9]+ p99_ms=[0-9]+' "$LOG" &&
+		ok "the daemon's own part of the lateness reported" ||
+		fail "no own part in the lateness report"
+fi
 if grep -q 'mirror scan written=' "$LOG"; then
 	ok "(the scan had ended before the signal)"
 else

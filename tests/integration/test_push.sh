@@ -1,8 +1,9 @@
 #!/bin/bash
 # Push against the fixture Dovecot (which offers NOTIFY): mailsyncd with a
 # poll_interval of an hour, so only push can bring mail in time.
-#  - push comes up as NOTIFY on one connection, said in the log and in
-#    systemd's STATUS= line (a fake NOTIFY_SOCKET);
+#  - push comes up as NOTIFY on one connection, said in the log, in
+#    systemd's STATUS= line (a fake NOTIFY_SOCKET) and in mailsyncctl
+#    status (--json "push", and under the account's row);
 #  - a message saved into INBOX, and one into another folder, reach the
 #    mirror within seconds;
 #  - 100 deliveries spread over three folders while push runs all arrive,
@@ -65,6 +66,13 @@ wait_for "push up" 10 log_has 'acct=t push="notify on every folder \(1 connectio
 	ok "push: $(grep -m1 -oE 'push="notify on[^"]*"' "$LOG")"
 wait_for "STATUS= names push" 5 grep -qE '^STATUS=t: idle \(push: notify on every folder \(1 connection\)\)$' "$NOTIFY_LOG" &&
 	ok "STATUS=: $(grep -m1 -E '^STATUS=t: idle \(push: notify on' "$NOTIFY_LOG")"
+push_st="$("$MAILSYNCCTL" -c "$CFG" --json status |
+	"$MS_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accounts"][0]["push"])')"
+[ "$push_st" = "notify on every folder (1 connection)" ] &&
+	ok "mailsyncctl status --json: push $push_st" || fail "status --json push: '$push_st'"
+"$MAILSYNCCTL" -c "$CFG" status | grep -qx '  t: push: notify on every folder (1 connection)' &&
+	ok "mailsyncctl status: push under the account's row" ||
+	fail "status: $("$MAILSYNCCTL" -c "$CFG" status 2>&1)"
 
 # --- one message, then one in another folder ---------------------------------
 t0=$(date +%s.%N)

@@ -85,6 +85,10 @@ done
 need system "User=mailsync"
 need system "StateDirectory=mailsync"
 need system "RuntimeDirectory=mailsync"
+# The socket's directory lets the group mailsync through to a 0660
+# socket (socket_group = mailsync, test_ctl_socket_group.sh).
+need system "Group=mailsync"
+need system "RuntimeDirectoryMode=0750"
 grep -qE '^ExecStart=/.*/mailsyncd -c /etc/mailsync/config.ini$' "$UNITS/system/mailsyncd.service" ||
 	fail "system unit: ExecStart does not read /etc/mailsync/config.ini"
 need user "ReadWritePaths=%h %t"

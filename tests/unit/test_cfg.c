@@ -192,6 +192,30 @@ expect_smtp_port(const char *tls, unsigned port)
 	cfg_free(&cfg);
 }
 
+/* socket_group: absent is none; a name or a number is a gid; a group
+ * this system lacks is a FILE:LINE error saying how to fix it. */
+static void
+test_socket_group(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = load_ok(ACC);
+	assert_int_equal(cfg->socket_gid, (gid_t)-1);
+	cfg_free(&cfg);
+	cfg = load_ok("[general]\nsocket_group = root\n" ACC);
+	assert_int_equal(cfg->socket_gid, 0);
+	cfg_free(&cfg);
+	cfg = load_ok("[general]\nsocket_group = 4242\n" ACC);
+	assert_int_equal(cfg->socket_gid, 4242);
+	cfg_free(&cfg);
+	expect("[general]\nsocket_group = no-such-group-ms\n" ACC,
+	       "t.ini:2: [general] socket_group: no group 'no-such-group-ms' on this "
+	       "system (create it, e.g. groupadd --system no-such-group-ms, "
+	       "or give a group number) (expected a group name or number)",
+	       NULL);
+}
+
 static void
 test_default_ports(void **state)
 {
@@ -1144,6 +1168,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_default_ports),
+		cmocka_unit_test(test_socket_group),
 		cmocka_unit_test(test_values_stored),
 		cmocka_unit_test(test_default_store_xdg),
 		cmocka_unit_test(test_defaults_bare_env),

@@ -21,6 +21,9 @@
 
 #include "ctl/ctl_socket.h"
 
+/* The socket shared with no group: 0600, this uid only. */
+#define NO_GROUP ((gid_t)-1)
+
 static char tmp[64];
 
 static int
@@ -62,7 +65,7 @@ test_create_and_lock(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/x/y", tmp);
 	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
-	assert_int_equal(ctl_socket_open(&a, path, &err), MS_OK);
+	assert_int_equal(ctl_socket_open(&a, path, NO_GROUP, &err), MS_OK);
 	assert_int_equal(mode_of(dir), 0700);
 	assert_int_equal(mode_of(path), 0600);
 	{
@@ -72,7 +75,7 @@ test_create_and_lock(void **state)
 		assert_true(S_ISSOCK(st.st_mode));
 	}
 	/* A second daemon on the same socket. */
-	assert_int_equal(ctl_socket_open(&b, path, &err), MS_ECONFIG);
+	assert_int_equal(ctl_socket_open(&b, path, NO_GROUP, &err), MS_ECONFIG);
 	snprintf(want, sizeof(want), "already running (pid %ld)",
 		 (long)getpid());
 	assert_non_null(strstr(err.msg, want));
@@ -80,7 +83,7 @@ test_create_and_lock(void **state)
 	ctl_socket_release(&a);
 	assert_int_equal(access(path, F_OK), -1);
 	/* Free again: it opens. */
-	assert_int_equal(ctl_socket_open(&b, path, &err), MS_OK);
+	assert_int_equal(ctl_socket_open(&b, path, NO_GROUP, &err), MS_OK);
 	close(b.fd);
 	ctl_socket_release(&b);
 }
@@ -99,7 +102,8 @@ test_stale(void **state)
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
-	assert_int_equal(ctl_socket_open(&a, sa.sun_path, &err), MS_OK);
+	assert_int_equal(ctl_socket_open(&a, sa.sun_path, NO_GROUP, &err),
+			 MS_OK);
 	close(a.fd);
 	ctl_socket_release(&a);
 }
@@ -117,7 +121,7 @@ test_refused(void **state)
 	snprintf(path, sizeof(path), "%s/file", tmp);
 	assert_non_null(f = fopen(path, "w"));
 	fclose(f);
-	assert_int_equal(ctl_socket_open(&a, path, &err), MS_ECONFIG);
+	assert_int_equal(ctl_socket_open(&a, path, NO_GROUP, &err), MS_ECONFIG);
 	assert_non_null(strstr(err.msg, "is not a socket"));
 	assert_int_equal(access(path, F_OK), 0);
 	/* A directory others may write to. */
@@ -125,16 +129,56 @@ test_refused(void **state)
 	assert_int_equal(mkdir(path, 0777), 0);
 	assert_int_equal(chmod(path, 0777), 0);
 	snprintf(path, sizeof(path), "%s/open/ctl.sock", tmp);
-	assert_int_equal(ctl_socket_open(&a, path, &err), MS_ECONFIG);
+	assert_int_equal(ctl_socket_open(&a, path, NO_GROUP, &err), MS_ECONFIG);
 	assert_non_null(strstr(err.msg, "writable by others (chmod 700"));
 	/* Too long for sun_path (with ".lock"). */
 	memset(path, 'a', 200);
 	path[0] = '/';
 	path[200] = '\0';
-	assert_int_equal(ctl_socket_open(&a, path, &err), MS_EINVAL);
+	assert_int_equal(ctl_socket_open(&a, path, NO_GROUP, &err), MS_EINVAL);
 	assert_non_null(strstr(err.msg, "longer than"));
-	assert_int_equal(ctl_socket_open(&a, "rel.sock", &err), MS_EINVAL);
+	assert_int_equal(ctl_socket_open(&a, "rel.sock", NO_GROUP, &err),
+			 MS_EINVAL);
 	assert_non_null(strstr(err.msg, "absolute path"));
+}
+
+/* Shared with a group (the system unit's socket_group): the socket is
+ * 0660 and the group's, a directory made for it 0750 and the group's,
+ * and an existing directory the group cannot pass is refused with the
+ * fix.  Our own gid: a group any process may give its files. */
+static void
+test_shared_group(void **state)
+{
+	struct ctl_socket a;
+	struct ms_err err = { 0 };
+	char path[200], dir[128];
+	gid_t gid = getgid();
+	struct stat st;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/run/ms", tmp);
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	assert_int_equal(ctl_socket_open(&a, path, gid, &err), MS_OK);
+	assert_int_equal(mode_of(path), 0660);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_gid, gid);
+	assert_int_equal(mode_of(dir), 0750);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_gid, gid);
+	close(a.fd);
+	ctl_socket_release(&a);
+
+	/* A 0700 directory keeps the group out: refused, saying how. */
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(ctl_socket_open(&a, path, gid, &err), MS_ECONFIG);
+	assert_non_null(strstr(err.msg, "does not let group"));
+	assert_non_null(strstr(err.msg, "chmod 750"));
+	assert_int_equal(access(path, F_OK), -1);
+	/* Without a group the same directory is right. */
+	assert_int_equal(ctl_socket_open(&a, path, NO_GROUP, &err), MS_OK);
+	assert_int_equal(mode_of(path), 0600);
+	close(a.fd);
+	ctl_socket_release(&a);
 }
 
 int
@@ -145,6 +189,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_group, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

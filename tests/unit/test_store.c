@@ -69,6 +69,55 @@ test_schema_reopen(void **state)
 	tsu_rmdir(dir);
 }
 
+/* Several folders in one transaction (what a pass does on the threadpool):
+ * the ids store_folder_ensure() would give, changed attributes written,
+ * and a bad name leaves none of them. */
+static void
+test_folders_ensure_many(void **state)
+{
+	struct ms_err err = { 0 };
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct store_folder f;
+	uint32_t inbox;
+	struct store_folder_want v[] = {
+		{ "INBOX", '/', STORE_FOLDER_INBOX, 0 },
+		{ "Sent", '/', 0, 0 },
+		{ "Lists/dev", '/', 0, 0 },
+	};
+	struct store_folder_want bad[] = {
+		{ "Drafts", '/', 0, 0 },
+		{ "", '/', 0, 0 },
+	};
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "work", "INBOX", '/',
+					     STORE_FOLDER_INBOX, &inbox, &err),
+			 MS_OK);
+	assert_int_equal(store_folders_ensure(s, "work", v, 3, &err), MS_OK);
+	assert_int_equal(v[0].id, inbox);
+	assert_int_not_equal(v[1].id, v[0].id);
+	assert_int_not_equal(v[2].id, v[1].id);
+	assert_int_not_equal(v[2].id, v[0].id);
+	assert_int_equal(store_folder_find(s, "work", "Lists/dev", &f, &err),
+			 MS_OK);
+	assert_int_equal(f.id, v[2].id);
+	v[1].attrs = STORE_FOLDER_NOSELECT;
+	v[1].id = 0;
+	assert_int_equal(store_folders_ensure(s, "work", v + 1, 1, &err), MS_OK);
+	assert_int_equal(store_folder_find(s, "work", "Sent", &f, &err), MS_OK);
+	assert_int_equal(f.id, v[1].id);
+	assert_int_equal(f.attrs, STORE_FOLDER_NOSELECT);
+	assert_int_equal(store_folders_ensure(s, "work", bad, 2, &err),
+			 MS_EINVAL);
+	assert_int_equal(store_folder_find(s, "work", "Drafts", &f, &err),
+			 STORE_NOTFOUND);
+	assert_int_equal(store_folders_ensure(s, "work", NULL, 0, &err), MS_OK);
+	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 /* A first run with the default store (~/.local/share/mailsync on a fresh
  * home): the missing parents are made, private, and what is in the way is
  * named in the error. */
@@ -1150,6 +1199,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_reopen),
+		cmocka_unit_test(test_folders_ensure_many),
 		cmocka_unit_test(test_open_makes_parents),
 		cmocka_unit_test(test_migration_and_future),
 		cmocka_unit_test(test_ingest_and_summary),

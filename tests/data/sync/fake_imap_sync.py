@@ -87,7 +87,11 @@ fetched (BODY[]) with 0x80 in their place.
 
 More options: --caps WORDS adds capabilities (UIDPLUS: COPYUID, APPENDUID
 and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered; BINARY:
-APPEND takes a literal8);
+APPEND takes a literal8; IDLE: IDLE waits for DONE and reports nothing,
+as a server whose IDLE only polls does between its checks);
+--greeting TEXT replaces the greeting's text ("Courier-IMAP ready." plays
+Courier); --concurrent serves each connection in a thread of its own, so
+that a client's second connection (push) is served beside its first;
 --uidvalidity NAME:N (default 7); --refuse-auth MECH (repeatable:
 AUTHENTICATE MECH, or LOGIN for the LOGIN command, is answered NO, as GNU
 imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
@@ -119,6 +123,7 @@ UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
 REFUSE_AUTH = set()  # mechanisms (and LOGIN) answered NO (--refuse-auth)
 REFUSE_SELECT = set()  # folders listed but never selectable (--refuse-select)
+GREETING = "fake ready"  # the greeting's text (--greeting)
 
 
 def uidvalidity(box):
@@ -495,7 +500,7 @@ class Conn:
     def run(self):
         caps = "IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN" + (
             " " + CAPS if CAPS else "")
-        self.send("* OK [CAPABILITY %s] fake ready\r\n" % caps)
+        self.send("* OK [CAPABILITY %s] %s\r\n" % (caps, GREETING))
         while True:
             ln = self.line()
             # reorder: a deferred tagged reply follows the next command's.
@@ -611,6 +616,12 @@ class Conn:
         elif ucmd == "UID" and arg.upper().startswith("EXPUNGE ") and \
                 "UIDPLUS" in CAPS.split():
             self.uid_expunge(tag, arg[8:])
+        elif ucmd == "IDLE" and "IDLE" in CAPS.split():
+            self.send("+ idling\r\n")
+            if self.line().strip().upper() != "DONE":
+                self.send("%s BAD expected DONE\r\n" % tag)
+                return
+            self.send("%s OK IDLE done\r\n" % tag)
         elif ucmd == "NOOP" or ucmd == "ID" or ucmd == "ENABLE":
             self.send("%s OK done\r\n" % tag)
         elif ucmd == "LOGOUT":
@@ -633,11 +644,14 @@ def main():
     ap.add_argument("--refuse-auth", action="append", default=[])
     ap.add_argument("--refuse-select", action="append", default=[])
     ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--greeting", default="fake ready")
+    ap.add_argument("--concurrent", action="store_true")
     a = ap.parse_args()
-    global CAPS
+    global CAPS, GREETING
     CAPS = a.caps
     REFUSE_AUTH.update(m.upper() for m in a.refuse_auth)
     REFUSE_SELECT.update(a.refuse_select)
+    GREETING = a.greeting
     for spec in a.uidvalidity:
         name, n = spec.split(":")
         UIDVALIDITIES[name] = int(n)
@@ -649,7 +663,7 @@ def main():
         name, n = spec.split(":")
         UIDNEXT[name] = int(n)
     serve(a.cert, a.key, lambda sock: Conn(sock, a.mode_file, a.log).run(),
-          plain=a.plain)
+          plain=a.plain, concurrent=a.concurrent)
 
 if __name__ == "__main__":
     sys.exit(main())
