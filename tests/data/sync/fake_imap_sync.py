@@ -36,6 +36,8 @@ login (so a test can switch the server between passes), one of:
   noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
   rewrite     APPEND stores the message as GNU imap4d does (rewrite():
               no "From " line, Status: or X-UID:, spaces squeezed)
+  searchbye   a UID SEARCH by HEADER closes the connection unanswered
+              ("SEARCHBYE" goes to the --log file)
   appendhang  the first APPEND is answered OK without APPENDUID ("APPENDED"
               goes to the --log file), then nothing is answered any
               more (the test kills the client meanwhile)
@@ -431,6 +433,10 @@ class Conn:
             is_esearch = True
             while not words.pop(0).endswith(")"):
                 pass
+        if self.has("searchbye") and "HEADER" in args.upper():
+            with open(self.log, "a") as f:
+                f.write("SEARCHBYE\n")
+            raise EOFError
         seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
         hits = list(BOXES[self.box])
         while words:
