@@ -1126,16 +1126,8 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 static bool
 sync_push_is_transient(const struct imap_resp_code *code)
 {
-	static const char *const names[] = {
-		"UNAVAILABLE", "INUSE", "OVERQUOTA", "LIMIT", "TRYCREATE",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (code->name.len == strlen(names[i]) &&
-		    strncasecmp((const char *)code->name.p, names[i],
-				code->name.len) == 0)
-			return true;
-	return false;
+	return imap_code_is_any(code, "UNAVAILABLE INUSE OVERQUOTA LIMIT "
+				"TRYCREATE");
 }
 
 /*

@@ -92,8 +92,10 @@ and UID EXPUNGE are answered as such; MOVE: UID MOVE is offered; BINARY:
 APPEND takes a literal8);
 --uidvalidity NAME:N (default 7); --refuse-auth MECH (repeatable:
 AUTHENTICATE MECH, or LOGIN for the LOGIN command, is answered NO, as GNU
-imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
---log file for every login attempt); --plain: no TLS (tls = none); --refuse-select NAME (repeatable: the
+imap4d refuses the SCRAM-SHA-256 it offers: a NO without a response
+code; "AUTH <mech>" goes to the --log file for every login attempt);
+--wrong-password: every login attempt is answered NO
+[AUTHENTICATIONFAILED], as Dovecot answers a wrong password; --plain: no TLS (tls = none); --refuse-select NAME (repeatable: the
 folder is listed as selectable, but STATUS and SELECT of it answer NO, as
 Gmail's "[Gmail]" when its \\Noselect is missing).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
@@ -115,6 +117,7 @@ UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
 REFUSE_AUTH = set()  # mechanisms (and LOGIN) answered NO (--refuse-auth)
+WRONG_PASSWORD = False  # every login answered NO [AUTHENTICATIONFAILED]
 REFUSE_SELECT = set()  # folders listed but never selectable (--refuse-select)
 
 
@@ -497,11 +500,15 @@ class Conn:
             if self.log:
                 with open(self.log, "a") as f:
                     f.write("AUTH %s\n" % mech)
+            if WRONG_PASSWORD:
+                self.send("%s NO [AUTHENTICATIONFAILED] Authentication "
+                          "failed.\r\n" % tag)
+                return
             if mech in REFUSE_AUTH:
                 # As GNU imap4d does with SCRAM-SHA-256 for a user
                 # without SCRAM keys: offered, then refused.
-                self.send("%s NO [AUTHENTICATIONFAILED] %s "
-                          "failed\r\n" % (tag, mech))
+                self.send("%s NO %s authentication failed\r\n" % (
+                    tag, mech))
                 return
             if ucmd == "AUTHENTICATE" and " " not in arg:
                 self.send("+ \r\n")
@@ -611,9 +618,11 @@ def main():
     ap.add_argument("--refuse-auth", action="append", default=[])
     ap.add_argument("--refuse-select", action="append", default=[])
     ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--wrong-password", action="store_true")
     a = ap.parse_args()
-    global CAPS
+    global CAPS, WRONG_PASSWORD
     CAPS = a.caps
+    WRONG_PASSWORD = a.wrong_password
     REFUSE_AUTH.update(m.upper() for m in a.refuse_auth)
     REFUSE_SELECT.update(a.refuse_select)
     for spec in a.uidvalidity:
