@@ -126,6 +126,21 @@ expect_lines "said" 1 'folder=\[Gmail\] the server selects it now'
 expect_check
 fake_stop
 
+# A folder never selected whose SELECT is refused for a passing reason
+# ([UNAVAILABLE]): a folder error (exit 1), not marked unselectable; the
+# next pass syncs it.
+fake_start --box INBOX:1,2 --box Sub:3
+MIRROR=1 scenario selectbusy
+pass selectbusy
+expect_rc "a transient refusal is a folder error" 1
+expect_lines "not taken for a folder without messages" 0 'refuses to SELECT'
+pass normal
+expect_rc "the next pass" 0
+expect_uids "its message" "3 " Sub
+expect_lines "never marked" 0 'the server selects it now'
+expect_check
+fake_stop
+
 # --- 5. No UIDPLUS: what the reader deleted or moved away stays away ----
 # The server keeps both messages marked \Deleted (no UID EXPUNGE, and a
 # plain EXPUNGE would take other clients' marked messages too).

@@ -29,6 +29,7 @@ login (so a test can switch the server between passes), one of:
   drop        the connection closes in the middle of the second
               message's literal
   gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
+  selectbusy  SELECT of any folder but INBOX answers NO [UNAVAILABLE]
   uidnextback SELECT reports UIDNEXT 2
   uidnextzero SELECT reports UIDNEXT 0 (not a valid UID)
   unordered   a UID FETCH without a body answers in descending UID order
@@ -560,6 +561,10 @@ class Conn:
             if self.has("gone") and name != "INBOX":
                 self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
                           % tag)
+                return
+            if self.has("selectbusy") and name != "INBOX":
+                self.send("%s NO [UNAVAILABLE] Mailbox is locked, try "
+                          "later\r\n" % tag)
                 return
             self.box = name
             self.n_fetch = 0
