@@ -246,6 +246,26 @@ acct_mirror_on_timer_closed(uv_handle_t *h)
 	free(h);
 }
 
+/* Starts *t (made at the first call, freed by its close callback) unless
+ * it runs; MS_ENOMEM when it cannot be made. */
+static int
+acct_mirror_timer_start(struct acct_mirror *m, uv_timer_t **t, uv_timer_cb cb,
+			uint64_t ms)
+{
+	if (*t == NULL) {
+		*t = malloc(sizeof(**t));
+		if (*t == NULL || uv_timer_init(m->loop, *t) != 0) {
+			free(*t);
+			*t = NULL;
+			return MS_ENOMEM;
+		}
+		(*t)->data = m;
+	}
+	if (!uv_is_active((uv_handle_t *)*t))
+		uv_timer_start(*t, cb, ms, 0);
+	return MS_OK;
+}
+
 /* After an export: a flush now when much waits, else soon. */
 static void
 acct_mirror_flush_later(struct acct_mirror *m)
@@ -258,20 +278,10 @@ acct_mirror_flush_later(struct acct_mirror *m)
 		acct_mirror_flush(m);
 		return;
 	}
-	if (m->flush_timer == NULL) {
-		m->flush_timer = malloc(sizeof(*m->flush_timer));
-		if (m->flush_timer == NULL ||
-		    uv_timer_init(m->loop, m->flush_timer) != 0) {
-			free(m->flush_timer);
-			m->flush_timer = NULL;
-			acct_mirror_flush(m);
-			return;
-		}
-		m->flush_timer->data = m;
-	}
-	if (!uv_is_active((uv_handle_t *)m->flush_timer))
-		uv_timer_start(m->flush_timer, acct_mirror_on_flush_timer,
-			       ACCT_MIRROR_FLUSH_MS, 0);
+	if (acct_mirror_timer_start(m, &m->flush_timer,
+				    acct_mirror_on_flush_timer,
+				    ACCT_MIRROR_FLUSH_MS) < 0)
+		acct_mirror_flush(m);
 }
 
 static void
@@ -288,7 +298,7 @@ acct_mirror_on_scan_done(struct mirror_scan_job *j, int rc,
 	m->is_pass_scan = false;
 	if (rc == MS_OK)
 		acct_mirror_log(m, "scan", st);
-	if (rc == MS_OK && m->mp.only_dirs == NULL)
+	if (rc == MS_OK && m->is_scan_all)
 		m->has_scanned_all = true;
 	if (!is_pass && rc < 0 && rc != MS_ECANCELED)
 		log_err("acct=%s %s", m->acct->name,
@@ -320,10 +330,12 @@ acct_mirror_scan_begin(struct acct_mirror *m, bool is_pass,
 	m->mp.n_only_dirs = is_all ? 0 : m->dirs.n;
 	m->scan = mirror_scan_job_start(m->loop, m->store, &m->mp,
 					acct_mirror_on_scan_done, m, err_r);
-	if (m->scan == NULL) {
-		m->mp.only_dirs = NULL;
+	/* m->dirs.v is freed below: the job has its own copy. */
+	m->mp.only_dirs = NULL;
+	m->mp.n_only_dirs = 0;
+	if (m->scan == NULL)
 		return err_r->code < 0 ? err_r->code : MS_EIO;
-	}
+	m->is_scan_all = is_all;
 	if (!is_all)
 		log_debug("acct=%s mirror scan of %zu folder(s)",
 			  m->acct->name, m->dirs.n);
@@ -492,6 +504,31 @@ acct_mirror_is_exporting(const struct acct_mirror *m)
 }
 
 static void
+acct_mirror_on_watch_timer(uv_timer_t *t)
+{
+	acct_mirror_scan_next(t->data);
+}
+
+/*
+ * The watch delivers a burst one folder per call.  A scan started at the
+ * first would see half of a reader's move across folders (the file gone
+ * from A, not yet the one in B: a DELETE and an APPEND instead of a
+ * MOVE), so the scan starts from a timer, after the watch has delivered
+ * every folder of the burst.
+ */
+static void
+acct_mirror_scan_soon(struct acct_mirror *m)
+{
+	if (m->scan != NULL)
+		return;		/* its end starts the next one */
+	/* Without the timer a scan now still sees everything: a partial
+	 * one widens to every folder for what it cannot match. */
+	if (acct_mirror_timer_start(m, &m->watch_timer,
+				    acct_mirror_on_watch_timer, 0) < 0)
+		acct_mirror_scan_next(m);
+}
+
+static void
 acct_mirror_on_change(struct mirror_watch *w, const char *rel, void *arg)
 {
 	struct acct_mirror *m = arg;
@@ -501,7 +538,7 @@ acct_mirror_on_change(struct mirror_watch *w, const char *rel, void *arg)
 		  rel != NULL ? rel : "(anywhere)");
 	mirror_dirs_add(&m->dirs, rel, ACCT_MIRROR_DIRS_MAX);
 	m->want_watch_scan = true;
-	acct_mirror_scan_next(m);
+	acct_mirror_scan_soon(m);
 }
 
 void
@@ -543,6 +580,11 @@ acct_mirror_close(struct acct_mirror *m)
 		uv_close((uv_handle_t *)m->flush_timer,
 			 acct_mirror_on_timer_closed);
 		m->flush_timer = NULL;
+	}
+	if (m->watch_timer != NULL) {
+		uv_close((uv_handle_t *)m->watch_timer,
+			 acct_mirror_on_timer_closed);
+		m->watch_timer = NULL;
 	}
 	/* What the exports wrote is made durable before the stop ends (an
 	 * export still running flushes when it ends). */

@@ -93,8 +93,12 @@ struct acct_mirror {
 	struct mirror_stats early_st;	/* the pass's early exports */
 	struct mirror_scan_job *scan;	/* the one scan running */
 	bool is_pass_scan;		/* it is the one before a pass */
+	bool is_scan_all;		/* it covers every folder */
 	bool want_pass_scan;		/* asked for, waits for the watch's */
 	bool want_watch_scan;		/* the watch saw more meanwhile */
+	/* Starts the watch's scan once the watch has delivered every
+	 * folder of a burst (freed by its close callback). */
+	uv_timer_t *watch_timer;
 	bool is_paused;			/* the watch, from the pass's scan */
 	bool is_closed;
 	/* What the watch saw change since the last scan began. */

@@ -314,6 +314,46 @@ cfg_check_writers(const char *file, const struct stat *st, const char *key,
 	return is_ok;
 }
 
+/* Do a and b name the same existing file? */
+static bool
+cfg_is_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return a != NULL && b != NULL && stat(a, &sa) == 0 &&
+	       stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/*
+ * The file is an mbsync configuration: how to convert it.  Into
+ * ~/.config/mailsync/config.ini, unless it is that file: "convert FILE >
+ * FILE" would have the shell empty it before convert reads it.
+ */
+static void
+cfg_mbsync_hint(const char *file, const struct cfg_env *env,
+		struct cfg_report *rep)
+{
+	const char *home = env != NULL ? env->get("HOME", env->arg) : NULL;
+	char *target = home != NULL && home[0] == '/' ?
+		       cfg__printf("%s/.config/mailsync/config.ini", home) :
+		       NULL;
+
+	if (cfg_is_same_file(file, target))
+		cfg__report_add(rep, file, 0, "this is an mbsync configuration "
+				"(~/.mbsyncrc), not a mailsync one; convert it "
+				"with: mailsyncctl convert %s > %s.new && mv "
+				"%s.new %s (not straight into %s: the shell "
+				"would empty it before convert reads it)", file,
+				file, file, file, file);
+	else
+		cfg__report_add(rep, file, 0, "this is an mbsync configuration "
+				"(~/.mbsyncrc), not a mailsync one; convert it "
+				"with: mailsyncctl convert %s > "
+				"~/.config/mailsync/config.ini", file);
+	free(target);
+}
+
 /*
  * Both phases over text.  st is the file's, or NULL to skip the checks of
  * who may read and change it, which need a real file: a file holding a
@@ -336,10 +376,7 @@ cfg_load_common(const char *file, const char *text, size_t len,
 	/* Someone moving from mbsync points us at ~/.mbsyncrc: one line
 	 * that says so beats a "not a setting" for each of its lines. */
 	if (cfg_mbsync_looks_like(text, len)) {
-		cfg__report_add(rep, file, 0, "this is an mbsync configuration "
-				"(~/.mbsyncrc), not a mailsync one; convert it "
-				"with: mailsyncctl convert %s > "
-				"~/.config/mailsync/config.ini", file);
+		cfg_mbsync_hint(file, env, rep);
 		return MS_ECONFIG;
 	}
 	if (cfg_offlineimap_looks_like(text, len)) {

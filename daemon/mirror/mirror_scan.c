@@ -862,6 +862,27 @@ mirror_scan_is_wanted(const struct mirror_ctx *c, const char *path, size_t i)
 	return false;
 }
 
+/*
+ * A scan of some folders only (the watch's): does it need the others?  A
+ * record whose file went, unmatched in these folders, may have been moved
+ * by a reader to a folder the watch has not reported yet (a MOVE, not a
+ * DELETE); a new file unmatched here may be the target of a file that
+ * went from such a folder (a MOVE, not an APPEND).  Only every folder
+ * tells.
+ */
+static bool
+mirror_scan_needs_all(const struct mirror_scan *x)
+{
+	if (x->c->p->only_dirs == NULL)
+		return false;
+	if (x->nunk > 0)
+		return true;
+	for (size_t i = 0; i < x->nvan; i++)
+		if (!x->van[i].is_done)
+			return true;
+	return false;
+}
+
 int
 mirror_scan(struct store *s, const struct mirror_params *p,
 	    struct mirror_stats *st_r, struct ms_err *err_r)
@@ -898,18 +919,32 @@ mirror__scan_with(struct store *s, const struct mirror_params *p,
 				      err_r);
 	if (rc == MS_OK)
 		rc = mirror_scan_gone(&x, paths, err_r);
-	for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
-		/* A folder deleted on the server takes no new messages; its
-		 * Maildir is known, so it is not a new folder either. */
-		if (paths[i] == NULL || (c.folders[i].attrs & STORE_FOLDER_GONE))
-			continue;
-		if (!mirror_scan_is_wanted(&c, paths[i], i))
-			continue;
-		if ((rc = mirror_scan_check_cancel(&c, err_r)) != MS_OK)
+	/* The folders the watch named, then, if what they hold cannot be
+	 * told apart there, all the others (is_wide). */
+	for (int pass = 0; rc == MS_OK && pass < 2; pass++) {
+		bool is_wide = pass == 1;
+
+		if (is_wide && !mirror_scan_needs_all(&x))
 			break;
-		x.f = &c.folders[i];
-		x.path = paths[i];
-		rc = mirror_scan_folder(&x, err_r);
+		if (is_wide)
+			log_debug("acct=%s mirror scan widened to every folder: "
+				  "a file came or went that the folders seen "
+				  "changed cannot account for", p->account);
+		for (size_t i = 0; rc == MS_OK && i < c.nfolders; i++) {
+			/* A folder deleted on the server takes no new
+			 * messages; its Maildir is known, so it is not a new
+			 * folder either. */
+			if (paths[i] == NULL ||
+			    (c.folders[i].attrs & STORE_FOLDER_GONE))
+				continue;
+			if (mirror_scan_is_wanted(&c, paths[i], i) == is_wide)
+				continue;
+			if ((rc = mirror_scan_check_cancel(&c, err_r)) != MS_OK)
+				break;
+			x.f = &c.folders[i];
+			x.path = paths[i];
+			rc = mirror_scan_folder(&x, err_r);
+		}
 	}
 	x.paths = paths;
 	if (rc == MS_OK)

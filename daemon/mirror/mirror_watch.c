@@ -17,6 +17,9 @@ struct mirror_watch {
 	void *arg;
 	bool is_paused;
 	struct mirror_dirs paused;	/* what changed while paused */
+	/* Set while mirror_watch_resume() calls back: the callback may
+	 * close the watch, which then says so here. */
+	bool *is_closed_r;
 };
 
 void
@@ -85,6 +88,7 @@ void
 mirror_watch_resume(struct mirror_watch *w)
 {
 	struct mirror_dirs d;
+	bool is_closed = false;
 
 	if (w == NULL)
 		return;
@@ -92,15 +96,18 @@ mirror_watch_resume(struct mirror_watch *w)
 	d = w->paused;
 	memset(&w->paused, 0, sizeof(w->paused));
 	/* The callback may pause the watch again: the rest is remembered
-	 * anew then. */
+	 * anew then.  It may also close it: w is not touched after. */
+	w->is_closed_r = &is_closed;
 	if (d.is_all)
 		w->cb(w, NULL, w->arg);
-	for (size_t i = 0; i < d.n; i++) {
+	for (size_t i = 0; i < d.n && !is_closed; i++) {
 		if (!w->is_paused)
 			w->cb(w, d.v[i], w->arg);
 		else
 			mirror_dirs_add(&w->paused, d.v[i], MIRROR_WATCH_DIRS_MAX);
 	}
+	if (!is_closed)
+		w->is_closed_r = NULL;
 	mirror_dirs_clear(&d);
 }
 
@@ -135,5 +142,7 @@ mirror_watch_close(struct mirror_watch *w)
 	 * calls nothing of ours after this. */
 	maildir_watch_close(w->mw);
 	mirror_dirs_clear(&w->paused);
+	if (w->is_closed_r != NULL)
+		*w->is_closed_r = true;
 	free(w);
 }

@@ -462,15 +462,34 @@ sess_auth_mech_name(const struct imap_session *s)
 	return s->mech == SASL_MECH_AUTO ? "LOGIN" : sasl_mech_name(s->mech);
 }
 
+/* Mechanisms tried after the first one refused, at most: each failed
+ * login counts with the server's intrusion guard (fail2ban bans at 5). */
+#define SESS_AUTH_FALLBACKS_MAX 2
+
 /*
- * auth = auto and the server refused the mechanism (NO or BAD, not a
- * failure of ours such as a SCRAM server signature that does not verify,
- * which must never fall back to a weaker mechanism): notes the refusal
- * and starts the next mechanism the server offers.  False when there is
- * none left; every refusal is then in s->auth_refusals.
+ * A refusal that says the credentials (or the account) are wrong, not
+ * the mechanism (RFC 5530): another mechanism with the same password
+ * would only be one more failed login.
  */
 static bool
-sess_auth_retry(struct imap_session *s, const struct ms_err *refusal)
+sess_auth_is_final(const struct imap_resp_code *code)
+{
+	return imap_code_is_any(code, "AUTHENTICATIONFAILED "
+				"AUTHORIZATIONFAILED EXPIRED CONTACTADMIN");
+}
+
+/*
+ * auth = auto and the server refused the mechanism (NO or BAD without a
+ * code that blames the credentials, not a failure of ours such as a
+ * SCRAM server signature that does not verify, which must never fall
+ * back to a weaker mechanism): notes the refusal and starts the next
+ * mechanism the server offers, SESS_AUTH_FALLBACKS_MAX times at most.
+ * False when there is none left; every refusal is then in
+ * s->auth_refusals.
+ */
+static bool
+sess_auth_retry(struct imap_session *s, const struct imap_resp_code *code,
+		const struct ms_err *refusal)
 {
 	size_t len = strlen(s->auth_refusals);
 	const char *refused = sess_auth_mech_name(s);
@@ -480,9 +499,11 @@ sess_auth_retry(struct imap_session *s, const struct ms_err *refusal)
 		 "%s%s: %s", len > 0 ? "; " : "", sess_auth_mech_name(s),
 		 refusal->msg);
 	if (s->auth != SASL_MECH_AUTO || s->auth_err.code != 0 ||
-	    s->is_closing || s->is_closed)
+	    s->is_closing || s->is_closed || sess_auth_is_final(code))
 		return false;
 	s->auth_tried |= 1u << s->mech;
+	if (__builtin_popcount(s->auth_tried) > SESS_AUTH_FALLBACKS_MAX)
+		return false;
 	sess_auth_mech_end(s);
 	if (sess_auth_pick(s, &err) != MS_OK)
 		return false;
@@ -521,7 +542,7 @@ sess_auth_done(struct imap_session *s, const struct imap_ev_status *st)
 		ms_err_set(&err, MS_EAUTH, "LOGIN refused: %.*s",
 			   (int)st->text.len, (const char *)st->text.p);
 	}
-	if (sess_auth_retry(s, &err))
+	if (sess_auth_retry(s, &st->code, &err))
 		return;
 	sess_auth_end(s);
 	/* One mechanism tried: its error as it is; more: all of them. */

@@ -64,17 +64,22 @@ sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 		return;
 	as->is_closing = true;
 	/* Whatever is complete stays: the watermark covers only it.  The
-	 * batch committing behind the pass comes first. */
-	if (as->behind != NULL && as->sum.rc != MS_ESTORE) {
+	 * batch committing behind the pass comes first.  After a failed
+	 * commit, whatever its code (MS_ENOMEM, MS_EINVAL from the batch,
+	 * not only MS_ESTORE), nothing more is committed: a watermark past
+	 * the failed batch's messages would skip them for good. */
+	if (as->behind != NULL && !as->has_commit_failed &&
+	    as->sum.rc != MS_ESTORE) {
 		struct ms_err cerr = { 0 };
 
 		if (sync_commit_behind_join(as->behind, &cerr) < 0) {
+			as->has_commit_failed = true;
 			as->sum.rc = MS_ESTORE;
 			snprintf(as->sum.error, sizeof(as->sum.error),
 				 "store: %.200s", cerr.msg);
 		}
 	}
-	if (as->sum.rc != MS_ESTORE) {
+	if (!as->has_commit_failed && as->sum.rc != MS_ESTORE) {
 		struct ms_err cerr = { 0 };
 
 		struct store_folder_state st;

@@ -216,6 +216,9 @@ struct imap_sync {
 	 * NULL: none. */
 	void (*commit_then)(struct imap_sync *as);
 	bool is_commit_handed;		/* its batch is on the pool */
+	/* A commit failed (whatever its code): what it held is not in the
+	 * store, so no watermark may be written past it this pass. */
+	bool has_commit_failed;
 	enum sync_step step;
 	sync_event_fn *on_event;	/* the part under way; NULL: none */
 	sync_next_fn *after_discovery;

@@ -700,7 +700,10 @@ sync_select_mark(struct imap_sync *as, bool is_unselectable)
  * it) is taken for one whose \Noselect the server forgot (Gmail-like
  * "[Gmail]"): reported once, marked (no Maildir), skipped without
  * failing the pass.  True then; false for a folder that did sync before,
- * whose refusal is a folder error.
+ * whose refusal is a folder error.  So is a refusal whose response code
+ * says something else than "there is no such mailbox to select"
+ * (RFC 5530: [UNAVAILABLE], [INUSE], [SERVERBUG], [LIMIT]...: the folder
+ * may well hold mail, and the next pass tries again).
  */
 static bool
 sync_select_unselectable(struct imap_sync *as, const struct imap_ev_status *st)
@@ -710,6 +713,9 @@ sync_select_unselectable(struct imap_sync *as, const struct imap_ev_status *st)
 	if (st == NULL || st->status != IMAP_STATUS_NO ||
 	    r->stored.state.uidvalidity != 0 || r->stored.local_count != 0 ||
 	    r->fold->has_pending)
+		return false;
+	if (st->code.name.len > 0 &&
+	    !imap_code_is_any(&st->code, "NONEXISTENT CANNOT NOPERM"))
 		return false;
 	if ((r->stored.attrs & STORE_FOLDER_UNSELECTABLE) == 0) {
 		log_warn("acct=%s folder=%s the server lists it as a folder but "

@@ -115,6 +115,7 @@ sync_commit_join(struct imap_sync *as)
 	if (as->behind == NULL ||
 	    (rc = sync_commit_behind_join(as->behind, &err)) >= 0)
 		return MS_OK;
+	as->has_commit_failed = true;
 	sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg : ms_strerror(rc));
 	return rc;
 }
@@ -150,6 +151,7 @@ sync_commit(struct imap_sync *as)
 	if (store_batch_count(as->batch) == 0)
 		return MS_OK;
 	if ((rc = store_batch_commit(as->batch, &err)) < 0) {
+		as->has_commit_failed = true;
 		sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg :
 			  ms_strerror(rc));
 		return rc;

@@ -1122,6 +1122,32 @@ sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
 	sync_push_hold(as, c, STORE_REFUSAL_ALTERED, text);
 }
 
+/*
+ * The server took the APPEND but named no UID: held at once, like a
+ * BINARY one, so that a pass that ends before the search for its copy
+ * answers (a drop, a stop, a crash after a commit) leaves the server's
+ * copy to the next fetch instead of appending it again.  The search's
+ * answer replaces the hold: a bind and clear, or the hold with why.
+ * Quiet: the search's answer is what is logged.
+ */
+static void
+sync_push_find_pending(struct imap_sync *as, const struct store_change *c)
+{
+	struct store_refusal ref = {
+		.seq = c->seq,
+		.folder_id = c->folder_id,
+		.kind = STORE_REFUSAL_ALTERED,
+		.when = (int64_t)time(NULL),
+	};
+
+	snprintf(ref.text, sizeof(ref.text), "was appended, but the server "
+		 "gave no UID (no UIDPLUS) and the pass ended before its "
+		 "Message-ID was searched: the server's copy comes with the "
+		 "next fetch, the local file stays as it is");
+	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
+		(void)sync_commit_if_full(as);
+}
+
 /* A Message-ID a quoted string carries as it is. */
 static bool
 sync_push_msgid_ok(const char *id)
@@ -1182,16 +1208,8 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 static bool
 sync_push_is_transient(const struct imap_resp_code *code)
 {
-	static const char *const names[] = {
-		"UNAVAILABLE", "INUSE", "OVERQUOTA", "LIMIT", "TRYCREATE",
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (code->name.len == strlen(names[i]) &&
-		    strncasecmp((const char *)code->name.p, names[i],
-				code->name.len) == 0)
-			return true;
-	return false;
+	return imap_code_is_any(code, "UNAVAILABLE INUSE OVERQUOTA LIMIT "
+				"TRYCREATE");
 }
 
 /*
@@ -1262,6 +1280,7 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 			       "may differ, the local file stays as it is");
 	} else if (!sync_push_append_bind(as, a, st)) {
 		as->sum.appended++;
+		sync_push_find_pending(as, &a->c);
 		sync_push_find_add(as, a);
 	} else {
 		as->sum.appended++;

@@ -354,6 +354,33 @@ imap_list_has(struct ms_slice list, const char *word)
 	return false;
 }
 
+static uint8_t
+imap_ascii_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+bool
+imap_code_is_any(const struct imap_resp_code *code, const char *names)
+{
+	struct ms_slice list = ms_slice_from_cstr(names);
+	struct ms_slice item;
+
+	while (imap_list_next(&list, &item)) {
+		size_t i = 0;
+
+		if (item.len != code->name.len)
+			continue;
+		while (i < item.len &&
+		       imap_ascii_lower(item.p[i]) ==
+		       imap_ascii_lower(code->name.p[i]))
+			i++;
+		if (i == item.len && i > 0)
+			return true;
+	}
+	return false;
+}
+
 /* --- tokenizer ------------------------------------------------------- */
 
 static int

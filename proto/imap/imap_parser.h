@@ -355,6 +355,11 @@ int imap_numlist_next(struct ms_slice *cursor, uint32_t *num_r) MS_WUR;
  * insensitively), e.g. imap_list_has(caps, "IDLE"). */
 bool imap_list_has(struct ms_slice list, const char *word);
 
+/* Returns true if the response code's name is one of the space-separated
+ * names (ASCII case-insensitively), e.g.
+ * imap_code_is_any(&st->code, "INUSE UNAVAILABLE"). */
+bool imap_code_is_any(const struct imap_resp_code *code, const char *names);
+
 /*
  * Appends a canonical one-line text form of ev to out (used by tests and
  * protocol traces): every field, slices escaped, so two event sequences

@@ -40,6 +40,18 @@ want="$HOME/.mbsyncrc: this is an mbsync configuration (~/.mbsyncrc), not a mail
 [ "$rc" = 2 ] && [ "$(cat "$WORK/once.err")" = "$want" ] && ok "the same from --once" ||
 	fail "--once with an .mbsyncrc: exit $rc: $(cat "$WORK/once.err")"
 
+# The mbsync file already where the hint would write: "convert F > F" would
+# have the shell empty it first, so the hint names another file.
+cp "$HOME/.mbsyncrc" "$HOME/.config/mailsync/config.ini"
+same="$HOME/.config/mailsync/config.ini"
+out="$("$MAILSYNCD" -c "$same" --check-config 2>&1)"; rc=$?
+want="$same: this is an mbsync configuration (~/.mbsyncrc), not a mailsync one; convert it with: mailsyncctl convert $same > $same.new && mv $same.new $same (not straight into $same: the shell would empty it before convert reads it)"
+[ "$rc" = 2 ] && [ "$out" = "$want" ] && ok "an .mbsyncrc at the config's place: the hint writes elsewhere first" ||
+	fail "an .mbsyncrc at the config's place: exit $rc: $out"
+(cd "$HOME/.config/mailsync" && "$MAILSYNCD" -c config.ini --check-config 2>&1) | grep -qF "> config.ini.new && mv config.ini.new config.ini" &&
+	ok "the same through a relative path" || fail "a relative path to it: the hint would empty it"
+rm "$same"
+
 # --- not an mbsync file ---------------------------------------------------------------
 printf '[account x]\nhost = h\n' > "$WORK/not.rc"
 out="$(C convert "$WORK/not.rc" 2>&1)"; rc=$?

@@ -245,6 +245,31 @@ n="$("$STOREDUMP" "$STORE" changes | wc -l)"
 expect_check
 fake_stop
 
+# APPEND answered OK without APPENDUID by a server that rewrites what it
+# stores (GNU imap4d), then the connection drops before the UID SEARCH
+# for its Message-ID answers: the change was held as soon as the APPEND
+# said OK, so the next passes do not append it again (a duplicate the
+# server's copy, with other bytes, would not reveal).
+fake_start --box INBOX:1
+DIRECTION=both scenario searchbye
+pass normal
+printf 'From: l@example.org\nMessage-ID: <searchbye@example.org>\nSubject: local  spaced\n\nlocal\n' \
+	> "$WORK/local-msgid.eml"
+"$STOREDUMP" "$STORE" append t INBOX "$WORK/local-msgid.eml" >/dev/null || fail "$SC: storedump append"
+: > "$WORK/cmds"
+pass rewrite+noappenduid+searchbye
+grep -q '^SEARCHBYE$' "$WORK/cmds" && ok "$SC: the connection dropped at the search" ||
+	fail "$SC: the search never came: $(tail -3 "$WORK/$SC.err")"
+pass rewrite+noappenduid
+pass rewrite+noappenduid
+n="$(grep -c '^APPEND$' "$WORK/cmds")"
+[ "$n" = 1 ] && ok "$SC: appended once" || fail "$SC: $n APPENDs, expected 1"
+expect_uids "the server's copy is fetched, once" "1 2 "
+n="$("$STOREDUMP" "$STORE" changes | awk '$2 == "kind=3"' | wc -l)"
+[ "$n" -le 1 ] || fail "$SC: $n APPENDs pending"
+expect_check
+fake_stop
+
 # A folder gone from the server while a local message waits to be
 # appended to it: the local message is not dropped with the folder.
 fake_start --box INBOX:1 --box Sub:1

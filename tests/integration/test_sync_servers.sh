@@ -58,6 +58,21 @@ expect_lines "one error names every refusal" 1 \
 	'authentication as u failed: SCRAM-SHA-256: .*; PLAIN: .*; LOGIN: '
 fake_stop
 
+# A wrong password ([AUTHENTICATIONFAILED], as Dovecot answers it): no
+# other mechanism is tried with it, one failed login in the server's log.
+auth_case authwrong auto 1 "SCRAM-SHA-256 " \
+	--caps "AUTH=SCRAM-SHA-256 AUTH=CRAM-MD5" --wrong-password
+expect_lines "the server's words" 1 'authentication as u failed: .*Authentication failed\.'
+fake_stop
+
+# Refusals without a code: two fallbacks at most (three failed logins),
+# well under an intrusion guard's ban.
+auth_case authcap auto 1 "SCRAM-SHA-256 CRAM-MD5 PLAIN " \
+	--caps "AUTH=SCRAM-SHA-256 AUTH=CRAM-MD5" \
+	--refuse-auth SCRAM-SHA-256 --refuse-auth CRAM-MD5 \
+	--refuse-auth PLAIN --refuse-auth LOGIN
+fake_stop
+
 # A configured mechanism is the only one tried.
 auth_case authcfg scram-sha-256 1 "SCRAM-SHA-256 " \
 	--caps "AUTH=SCRAM-SHA-256" --refuse-auth SCRAM-SHA-256
@@ -108,6 +123,21 @@ pass normal
 expect_rc "selectable again" 0
 expect_uids "its message" "5 " "[Gmail]"
 expect_lines "said" 1 'folder=\[Gmail\] the server selects it now'
+expect_check
+fake_stop
+
+# A folder never selected whose SELECT is refused for a passing reason
+# ([UNAVAILABLE]): a folder error (exit 1), not marked unselectable; the
+# next pass syncs it.
+fake_start --box INBOX:1,2 --box Sub:3
+MIRROR=1 scenario selectbusy
+pass selectbusy
+expect_rc "a transient refusal is a folder error" 1
+expect_lines "not taken for a folder without messages" 0 'refuses to SELECT'
+pass normal
+expect_rc "the next pass" 0
+expect_uids "its message" "3 " Sub
+expect_lines "never marked" 0 'the server selects it now'
 expect_check
 fake_stop
 

@@ -824,6 +824,22 @@ test_seqset(void **state)
 	ms_buf_deinit(&b);
 }
 
+static void
+test_code_is_any(void **state)
+{
+	struct imap_resp_code c = { .name = MS_SLICE_LIT("AuthenticationFailed") };
+	struct imap_resp_code none = { 0 };
+
+	(void)state;
+	assert_true(imap_code_is_any(&c, "EXPIRED AUTHENTICATIONFAILED"));
+	assert_true(imap_code_is_any(&c, "AUTHENTICATIONFAILED"));
+	assert_false(imap_code_is_any(&c, "AUTHENTICATION FAILED"));
+	assert_false(imap_code_is_any(&c, "AUTHENTICATIONFAILEDX EXPIRED"));
+	assert_false(imap_code_is_any(&c, ""));
+	/* A status without a code is none of them. */
+	assert_false(imap_code_is_any(&none, "INUSE UNAVAILABLE"));
+}
+
 int
 main(void)
 {
@@ -843,6 +859,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_seqset),
+		cmocka_unit_test(test_code_is_any),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@ login (so a test can switch the server between passes), one of:
   drop        the connection closes in the middle of the second
               message's literal
   gone        SELECT of any folder but INBOX answers NO [NONEXISTENT]
+  selectbusy  SELECT of any folder but INBOX answers NO [UNAVAILABLE]
   uidnextback SELECT reports UIDNEXT 2
   uidnextzero SELECT reports UIDNEXT 0 (not a valid UID)
   unordered   a UID FETCH without a body answers in descending UID order
@@ -36,6 +37,8 @@ login (so a test can switch the server between passes), one of:
   noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
   rewrite     APPEND stores the message as GNU imap4d does (rewrite():
               no "From " line, Status: or X-UID:, spaces squeezed)
+  searchbye   a UID SEARCH by HEADER closes the connection unanswered
+              ("SEARCHBYE" goes to the --log file)
   appendhang  the first APPEND is answered OK without APPENDUID ("APPENDED"
               goes to the --log file), then nothing is answered any
               more (the test kills the client meanwhile)
@@ -94,8 +97,10 @@ Courier); --concurrent serves each connection in a thread of its own, so
 that a client's second connection (push) is served beside its first;
 --uidvalidity NAME:N (default 7); --refuse-auth MECH (repeatable:
 AUTHENTICATE MECH, or LOGIN for the LOGIN command, is answered NO, as GNU
-imap4d refuses the SCRAM-SHA-256 it offers; "AUTH <mech>" goes to the
---log file for every login attempt); --plain: no TLS (tls = none); --refuse-select NAME (repeatable: the
+imap4d refuses the SCRAM-SHA-256 it offers: a NO without a response
+code; "AUTH <mech>" goes to the --log file for every login attempt);
+--wrong-password: every login attempt is answered NO
+[AUTHENTICATIONFAILED], as Dovecot answers a wrong password; --plain: no TLS (tls = none); --refuse-select NAME (repeatable: the
 folder is listed as selectable, but STATUS and SELECT of it answer NO, as
 Gmail's "[Gmail]" when its \\Noselect is missing).  UID COPY, UID MOVE, UID EXPUNGE and CREATE
 are always understood.
@@ -122,6 +127,7 @@ UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
 CAPS = ""           # extra capabilities (--caps)
 REFUSE_AUTH = set()  # mechanisms (and LOGIN) answered NO (--refuse-auth)
+WRONG_PASSWORD = False  # every login answered NO [AUTHENTICATIONFAILED]
 REFUSE_SELECT = set()  # folders listed but never selectable (--refuse-select)
 GREETING = "fake ready"  # the greeting's text (--greeting)
 
@@ -464,6 +470,10 @@ class Conn:
             is_esearch = True
             while not words.pop(0).endswith(")"):
                 pass
+        if self.has("searchbye") and "HEADER" in args.upper():
+            with open(self.log, "a") as f:
+                f.write("SEARCHBYE\n")
+            raise EOFError
         seqs = {u: i + 1 for i, u in enumerate(BOXES[self.box])}
         hits = list(BOXES[self.box])
         while words:
@@ -524,11 +534,15 @@ class Conn:
             if self.log:
                 with open(self.log, "a") as f:
                     f.write("AUTH %s\n" % mech)
+            if WRONG_PASSWORD:
+                self.send("%s NO [AUTHENTICATIONFAILED] Authentication "
+                          "failed.\r\n" % tag)
+                return
             if mech in REFUSE_AUTH:
                 # As GNU imap4d does with SCRAM-SHA-256 for a user
                 # without SCRAM keys: offered, then refused.
-                self.send("%s NO [AUTHENTICATIONFAILED] %s "
-                          "failed\r\n" % (tag, mech))
+                self.send("%s NO %s authentication failed\r\n" % (
+                    tag, mech))
                 return
             if ucmd == "AUTHENTICATE" and " " not in arg:
                 self.send("+ \r\n")
@@ -580,6 +594,10 @@ class Conn:
             if self.has("gone") and name != "INBOX":
                 self.send("%s NO [NONEXISTENT] no such mailbox\r\n"
                           % tag)
+                return
+            if self.has("selectbusy") and name != "INBOX":
+                self.send("%s NO [UNAVAILABLE] Mailbox is locked, try "
+                          "later\r\n" % tag)
                 return
             self.box = name
             self.n_fetch = 0
@@ -646,9 +664,11 @@ def main():
     ap.add_argument("--plain", action="store_true")
     ap.add_argument("--greeting", default="fake ready")
     ap.add_argument("--concurrent", action="store_true")
+    ap.add_argument("--wrong-password", action="store_true")
     a = ap.parse_args()
-    global CAPS, GREETING
+    global CAPS, GREETING, WRONG_PASSWORD
     CAPS = a.caps
+    WRONG_PASSWORD = a.wrong_password
     REFUSE_AUTH.update(m.upper() for m in a.refuse_auth)
     REFUSE_SELECT.update(a.refuse_select)
     GREETING = a.greeting
