@@ -74,7 +74,7 @@ same "a certificate for another name" "error mailsyncd: t: TLS certificate of lo
 # --- mailsyncctl: an unknown command ----------------------------------------------
 "$MAILSYNCCTL" frobnicate >"$WORK/out" 2>&1; rc=$?
 [ "$rc" = 2 ] || fail "an unknown command: exit $rc"
-same "an unknown mailsyncctl command" "mailsyncctl: unknown command 'frobnicate'; commands: status accounts folders list cat search flag move delete sync pause resume watch reload send outbox convert version (try 'mailsyncctl --help')" "$WORK/out"
+same "an unknown mailsyncctl command" "mailsyncctl: unknown command 'frobnicate'; commands: status accounts folders list cat search flag move delete sync pause resume watch reload send outbox setup convert version (try 'mailsyncctl --help')" "$WORK/out"
 
 [ "$FAILS" = 0 ] || exit 1
 echo "all passed"
