@@ -185,7 +185,8 @@ struct mirror_params {
 	 * (acct_mirror.h): folders without records are left to a later
 	 * export, since the pass may not have selected them yet and the
 	 * server may still refuse one (a "[Gmail]" that refuses SELECT
-	 * gets no Maildir). */
+	 * gets no Maildir); and it writes no marker (the export after
+	 * the pass does). */
 	bool is_early;
 	/* Scan only these Maildirs (paths relative to root, "" for the
 	 * root: what the watch saw change), plus the Maildirs no folder

@@ -977,10 +977,13 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		return MS_AGAIN;
 	case MIRROR_PH_MARKER:
 		/* The folders' files are on disk (syncfs) before the marker
-		 * says that a missing file means a reader removed it. */
+		 * says that a missing file means a reader removed it.  Not
+		 * from an early export: it skips folders, and in another
+		 * tool's tree the marker would turn that tool's files not
+		 * yet matched into a reader's new messages, to upload. */
 		j->phase = MIRROR_PH_DONE;
 		if (j->c.is_fresh && j->is_complete && j->c.nfolders > 0 &&
-		    j->c.p->only_folder == NULL &&
+		    j->c.p->only_folder == NULL && !j->c.p->is_early &&
 		    (rc = mirror_export_marker(&j->c, err_r)) != MS_OK)
 			return rc;
 		return MS_OK;
