@@ -55,6 +55,13 @@ struct cli_cmd {
 
 extern const struct cli_cmd *const cli_cmds[];
 
+/* setup's entry, the same in mailsyncctl (cli_cmd_setup_exec.c) and in
+ * its helper mailsyncctl-setup (setup_cmd.c). */
+#define CLI_SETUP_USAGE \
+	"ADDRESS [--password-cmd CMD] [--pop3] [--yes] [--dry-run]"
+#define CLI_SETUP_HELP \
+	"find IMAP/POP3/SMTP settings and write a checked account"
+
 /* --- the connection (cli_conn.c) ---------------------------------------- */
 
 /* Connects and reads the hello: CLI_EXIT_OK, or prints why and returns

@@ -601,8 +601,8 @@ out:
 
 const struct cli_cmd cli_cmd_setup = {
 	.name = "setup",
-	.usage = "ADDRESS [--password-cmd CMD] [--pop3] [--yes] [--dry-run]",
-	.help = "find IMAP/POP3/SMTP settings and write a checked account",
+	.usage = CLI_SETUP_USAGE,
+	.help = CLI_SETUP_HELP,
 	.run_cb = setup_run,
 	.is_local = true,
 };

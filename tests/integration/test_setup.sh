@@ -417,5 +417,18 @@ timeout 10 "$MAILSYNCCTL" setup a@b.test --resolver nonsense > "$T/out" 2>&1
 [ $? = 2 ] && grep -q -- '--resolver nonsense' "$T/out" && ok "a bad --resolver is a usage error" ||
 	fail "bad resolver: $(cat "$T/out")"
 
+# --- mailsyncctl without its setup helper ---------------------------------------------
+# setup runs in mailsyncctl-setup (c-ares and libcurl stay out of mailsyncctl):
+# a mailsyncctl alone says what is missing.
+mkdir -p "$T/alone" && cp "$MAILSYNCCTL" "$T/alone/mailsyncctl"
+timeout 10 "$T/alone/mailsyncctl" setup a@b.test --dry-run > "$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q 'its helper mailsyncctl-setup is missing' "$T/out" &&
+	ok "without its helper, setup says so" || fail "no helper: rc $rc: $(cat "$T/out")"
+# The other commands do not load c-ares or libcurl.
+ldd "$MAILSYNCCTL" | grep -qE 'libcurl|libcares' &&
+	fail "mailsyncctl links libcurl or c-ares: $(ldd "$MAILSYNCCTL" | grep -E 'curl|cares')" ||
+	ok "mailsyncctl loads neither libcurl nor c-ares"
+
 [ "$FAILS" = 0 ] || { echo "$FAILS failure(s)"; exit 1; }
 echo "all ok"
