@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,13 @@ log_prefix(enum log_level level, char *out, size_t outsz)
  */
 static char log_status_text[LOG_STATUS_MAX];
 static unsigned log_status_drawn;
+/*
+ * Held while a line is written and the status lines erased and drawn
+ * again: threadpool workers log too (mirror scans, exports), and two
+ * threads between an erase and a draw garbled the terminal and raced on
+ * the two variables above.
+ */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 log_status_erase(void)
@@ -242,10 +250,12 @@ log_status_draw(void)
 void
 log_status_set(const char *text)
 {
+	pthread_mutex_lock(&log_lock);
 	log_status_erase();
 	snprintf(log_status_text, sizeof(log_status_text), "%s",
 		 text != NULL ? text : "");
 	log_status_draw();
+	pthread_mutex_unlock(&log_lock);
 }
 
 bool
@@ -272,9 +282,11 @@ log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 	 */
 	log_escape(line, strlen(line), safe, sizeof(safe));
 	log_prefix(level, prefix, sizeof(prefix));
+	pthread_mutex_lock(&log_lock);
 	log_status_erase();
 	fprintf(stderr, "%s%s\n", prefix, safe);
 	log_status_draw();
+	pthread_mutex_unlock(&log_lock);
 }
 
 #define LOG_DEFINE(fn, level)                              \
