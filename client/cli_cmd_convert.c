@@ -1,7 +1,8 @@
 /*
  * cli_cmd_convert.c - `convert [FILE]`: an mbsync configuration
- * (~/.mbsyncrc by default, cfg/cfg_mbsync.h) or an OfflineIMAP one
- * (cfg/cfg_offlineimap.h), told apart by their content, turned into a
+ * (~/.mbsyncrc by default, cfg/cfg_mbsync.h), an OfflineIMAP one
+ * (cfg/cfg_offlineimap.h) or a fetchmail one (cfg/cfg_fetchmail.h),
+ * told apart by their content, turned into a
  * mailsync one on stdout, with what could not be translated on stderr,
  * one line each.  Runs without the daemon (is_local).
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfg/cfg_fetchmail.h"
 #include "cfg/cfg_mbsync.h"
 #include "cfg/cfg_offlineimap.h"
 #include "cli.h"
@@ -80,19 +82,22 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 		rc = cfg_offlineimap_convert(path, text, len, &res);
 	} else if (cfg_mbsync_looks_like(text, len)) {
 		rc = cfg_mbsync_convert(path, text, len, &res);
+	} else if (cfg_fetchmail_looks_like(text, len)) {
+		rc = cfg_fetchmail_convert(path, text, len, &res);
 	} else {
 		fprintf(stderr, "mailsyncctl: convert: %s does not look like "
 			"an mbsync configuration (~/.mbsyncrc: its first "
-			"setting is an mbsync keyword such as IMAPAccount) or "
+			"setting is an mbsync keyword such as IMAPAccount), "
 			"an OfflineIMAP one (~/.offlineimaprc: its first "
 			"section is [general], [Account NAME] or [Repository "
-			"NAME])\n", path);
+			"NAME]) or a fetchmail one (~/.fetchmailrc: it starts "
+			"with poll, defaults or set)\n", path);
 		explicit_bzero(text, len);
 		free(text);
 		free(path);
 		return CLI_EXIT_FAIL;
 	}
-	explicit_bzero(text, len);	/* it may hold a Pass */
+	explicit_bzero(text, len);	/* it may hold a password */
 	free(text);
 	fputs(res.ini, stdout);
 	/* What was not translated: escaped, since it quotes the file. */
@@ -118,8 +123,8 @@ cli_convert_run(struct cli *cli, int argc, char **argv)
 const struct cli_cmd cli_cmd_convert = {
 	.name = "convert",
 	.usage = "[FILE]",
-	.help = "print the mailsync configuration for an mbsync or "
-		"OfflineIMAP one (default ~/.mbsyncrc)",
+	.help = "print the mailsync configuration for an mbsync, "
+		"OfflineIMAP or fetchmail one (default ~/.mbsyncrc)",
 	.run_cb = cli_convert_run,
 	.is_local = true,
 };

@@ -3,6 +3,7 @@
  * problem report, and freeing.
  */
 #include "cfg/cfg_int.h"
+#include "cfg/cfg_fetchmail.h"
 #include "cfg/cfg_mbsync.h"
 #include "cfg/cfg_offlineimap.h"
 
@@ -368,6 +369,15 @@ cfg_load_common(const char *file, const char *text, size_t len,
 	static const char *const password_keys[] = { "password", NULL };
 	static const char *const command_keys[] = { "password_cmd",
 		"oauth_token_cmd", "new_mail_cmd", "smtp_password_cmd", NULL };
+	/* Other tools' files, which mailsyncctl convert reads. */
+	static const struct {
+		bool (*looks_like)(const char *text, size_t len);
+		const char *what, *rc;
+	} others[] = {
+		{ cfg_offlineimap_looks_like, "an OfflineIMAP",
+		  "~/.offlineimaprc" },
+		{ cfg_fetchmail_looks_like, "a fetchmail", "~/.fetchmailrc" },
+	};
 	struct cfg_raw raw = { NULL, 0, 0 };
 	const char *key;
 	int rc_raw, rc;
@@ -379,14 +389,16 @@ cfg_load_common(const char *file, const char *text, size_t len,
 		cfg_mbsync_hint(file, env, rep);
 		return MS_ECONFIG;
 	}
-	if (cfg_offlineimap_looks_like(text, len)) {
-		cfg__report_add(rep, file, 0, "this is an OfflineIMAP "
-				"configuration (~/.offlineimaprc), not a "
-				"mailsync one; convert it with: mailsyncctl "
-				"convert %s > ~/.config/mailsync/config.ini",
-				file);
-		return MS_ECONFIG;
-	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(*others); i++)
+		if (others[i].looks_like(text, len)) {
+			cfg__report_add(rep, file, 0, "this is %s "
+					"configuration (%s), not a mailsync "
+					"one; convert it with: mailsyncctl "
+					"convert %s > "
+					"~/.config/mailsync/config.ini",
+					others[i].what, others[i].rc, file);
+			return MS_ECONFIG;
+		}
 	rc_raw = cfg__raw_parse(file, text, len, &raw, rep);
 	if (st != NULL && (st->st_mode & 077) != 0 &&
 	    cfg_raw_find_key(&raw, password_keys) != NULL) {

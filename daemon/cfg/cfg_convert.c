@@ -191,6 +191,43 @@ cfg_convert_finish(struct cfg_convert *w, const char *tool,
 	return w->n_accounts > 0 && !w->is_out_full ? MS_OK : MS_ECONFIG;
 }
 
+int
+cfg_convert_run(struct cfg_convert *w, const char *file, const char *tool,
+		const char *text, size_t len,
+		void (*convert_cb)(const char *text, size_t len, void *arg),
+		void *arg, struct cfg_convert_result *res_r)
+{
+	cfg_convert_init(w, file, tool);
+	if (len > CFG_CONVERT_MAX)
+		cfg_convert_note(w, 0, "larger than %d bytes: not a %s "
+				 "configuration?", CFG_CONVERT_MAX, tool);
+	else
+		convert_cb(text, len, arg);
+	return cfg_convert_finish(w, tool, res_r);
+}
+
+bool
+cfg_convert_first_line(const char *text, size_t len, const char *comments,
+		       const char **line_r, size_t *n_r)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - pos, i = 0;
+
+		pos += n + (nl != NULL);
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+			i++;
+		if (i == n || (p[i] != '\0' && strchr(comments, p[i]) != NULL))
+			continue;
+		*line_r = p;
+		*n_r = n;
+		return true;
+	}
+	return false;
+}
+
 void
 cfg_convert_result_free(struct cfg_convert_result *res)
 {

@@ -1,6 +1,7 @@
 /*
  * cfg_convert.h - what the converters from other tools' configurations
- * (cfg_mbsync.h: ~/.mbsyncrc; cfg_offlineimap.h: ~/.offlineimaprc)
+ * (cfg_mbsync.h: ~/.mbsyncrc; cfg_offlineimap.h: ~/.offlineimaprc;
+ * cfg_fetchmail.h: ~/.fetchmailrc)
  * share: their result (a mailsync configuration and a note for every
  * setting not translated as it was) and the writer that makes it, so
  * that every converter writes keys, folder lists and account names that
@@ -85,5 +86,25 @@ void cfg_convert_folder_add(char **list, const char *name);
  */
 int cfg_convert_finish(struct cfg_convert *w, const char *tool,
 		       struct cfg_convert_result *res_r);
+
+/*
+ * A converter's whole run: cfg_convert_init(w, file, tool), then
+ * convert_cb(text, len, arg) unless text is larger than CFG_CONVERT_MAX
+ * (a note), then cfg_convert_finish() into res_r, whose result it
+ * returns.  w is the converter's writer, inside arg.
+ */
+int cfg_convert_run(struct cfg_convert *w, const char *file, const char *tool,
+		    const char *text, size_t len,
+		    void (*convert_cb)(const char *text, size_t len, void *arg),
+		    void *arg, struct cfg_convert_result *res_r);
+
+/*
+ * The first line of text that is neither blank nor a comment (its first
+ * character other than space, tab or CR is in comments): true with
+ * *line_r at it and *n_r its length (without the line end).
+ */
+bool cfg_convert_first_line(const char *text, size_t len,
+			    const char *comments, const char **line_r,
+			    size_t *n_r);
 
 #endif

@@ -797,27 +797,21 @@ cfg_mbsync_looks_like(const char *text, size_t len)
 		"SyncState", "Create", "Expunge", "Remove", "Sync", "FSync",
 		"CopyArrivalDate", "MaxMessages", "BufferLimit", NULL,
 	};
-	size_t pos = 0;
+	const char *p;
+	size_t n, i = 0;
 
-	while (pos < len) {
-		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - p) : len - pos, i = 0;
-
-		pos += n + (nl != NULL);
-		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
-			i++;
-		if (i == n || p[i] == '#' || p[i] == ';')
-			continue;
-		if (memchr(p, '=', n) != NULL || memchr(p, '[', n) != NULL)
-			return false;
-		for (size_t k = 0; words[k] != NULL; k++) {
-			size_t wl = strlen(words[k]);
-
-			if (n - i > wl && strncasecmp(p + i, words[k], wl) == 0 &&
-			    (p[i + wl] == ' ' || p[i + wl] == '\t'))
-				return true;
-		}
+	if (!cfg_convert_first_line(text, len, "#;", &p, &n))
 		return false;
+	while (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')
+		i++;
+	if (memchr(p, '=', n) != NULL || memchr(p, '[', n) != NULL)
+		return false;
+	for (size_t k = 0; words[k] != NULL; k++) {
+		size_t wl = strlen(words[k]);
+
+		if (n - i > wl && strncasecmp(p + i, words[k], wl) == 0 &&
+		    (p[i + wl] == ' ' || p[i + wl] == '\t'))
+			return true;
 	}
 	return false;
 }

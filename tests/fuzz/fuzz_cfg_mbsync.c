@@ -1,8 +1,8 @@
 /*
  * fuzz_cfg_mbsync.c - feeds arbitrary bytes to the configuration
- * converters, mbsync's (cfg/cfg_mbsync.h) and OfflineIMAP's
- * (cfg/cfg_offlineimap.h), which share a writer (cfg/cfg_convert.h) and
- * this corpus; nothing may crash or leak, and what each
+ * converters, mbsync's (cfg/cfg_mbsync.h), OfflineIMAP's
+ * (cfg/cfg_offlineimap.h) and fetchmail's (cfg/cfg_fetchmail.h), which
+ * share a writer (cfg/cfg_convert.h) and this corpus; nothing may crash or leak, and what each
  * writes must be a configuration mailsync reads without a syntax error
  * of its own making: every line a comment, a section header, or
  * "key = value", and an [account] for each account it counts.
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg/cfg_fetchmail.h"
 #include "cfg/cfg_mbsync.h"
 #include "cfg/cfg_offlineimap.h"
 
@@ -63,7 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	(void)cfg_mbsync_looks_like((const char *)data, size);
 	(void)cfg_offlineimap_looks_like((const char *)data, size);
+	(void)cfg_fetchmail_looks_like((const char *)data, size);
 	fuzz_convert(cfg_mbsync_convert, data, size);
 	fuzz_convert(cfg_offlineimap_convert, data, size);
+	fuzz_convert(cfg_fetchmail_convert, data, size);
 	return 0;
 }

@@ -55,7 +55,7 @@ rm "$same"
 # --- not an mbsync file ---------------------------------------------------------------
 printf '[account x]\nhost = h\n' > "$WORK/not.rc"
 out="$(C convert "$WORK/not.rc" 2>&1)"; rc=$?
-[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc: its first setting is an mbsync keyword such as IMAPAccount) or an OfflineIMAP one (~/.offlineimaprc: its first section is [general], [Account NAME] or [Repository NAME])" ] &&
+[ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: $WORK/not.rc does not look like an mbsync configuration (~/.mbsyncrc: its first setting is an mbsync keyword such as IMAPAccount), an OfflineIMAP one (~/.offlineimaprc: its first section is [general], [Account NAME] or [Repository NAME]) or a fetchmail one (~/.fetchmailrc: it starts with poll, defaults or set)" ] &&
 	ok "convert of an INI file: exit 1, says why" || fail "convert of an INI file: exit $rc: $out"
 out="$(C convert "$WORK/none.rc" 2>&1)"; rc=$?
 [ "$rc" = 1 ] && [ "$out" = "mailsyncctl: convert: cannot read $WORK/none.rc: No such file or directory" ] &&
