@@ -63,8 +63,10 @@ struct acct_progress {
 	uint64_t bytes_done, bytes_total;
 	char folder[128];		/* the folder being synced, or "" */
 	double seconds;			/* since the pass started */
-	/* The pass only adds messages now (the first fetch of a folder):
-	 * the mirror may export beside it until hold_cb. */
+	/* The pass only adds messages now and has committed some (IMAP: a
+	 * folder's first fetch; POP3: the report after a batch of
+	 * downloads committed): the mirror may export beside it until
+	 * hold_cb. */
 	bool is_adding;
 };
 

@@ -25,7 +25,8 @@
  * ACCT_MIRROR_FLUSH_BYTES wait, and when the mirror closes.
  *
  * Early exports fill the mirror while a pass runs: while the pass only
- * adds records (the first fetch of a folder, acct_engine.h is_adding),
+ * adds records (the first fetch of a folder, a POP3 download;
+ * acct_engine.h is_adding),
  * each committed batch is exported beside it, so that a reader opens
  * the first messages seconds after a first sync starts, and a first sync
  * cut short leaves a Maildir with what it committed.  The export then

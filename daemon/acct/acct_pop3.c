@@ -11,6 +11,10 @@
  *   or a drop without it when the pass failed, so that no DELE takes
  *   effect) -> IDLE, and the result goes to the runtime from the defer
  *   timer.  close(): the pass is cancelled, then CLOSED.
+ * While the pass downloads it only adds records: each batch it commits
+ * is reported with is_adding, and before it changes records it asks
+ * hold_cb (acct_engine.h), as the IMAP engine does in a first fetch, so
+ * that the mirror fills during a first download too.
  */
 #include <stdio.h>
 #include <stddef.h>
@@ -118,11 +122,20 @@ acct_pop3_on_progress(const struct pop3_fetch_summary *sum, void *arg)
 		.bytes_done = sum->bytes,
 		.bytes_total = sum->bytes_to_fetch,
 		.seconds = sum->seconds,
+		.is_adding = sum->is_adding,
 	};
 
 	snprintf(p.folder, sizeof(p.folder), "INBOX");
 	if (e->c.cbs.on_progress_cb != NULL)
 		e->c.cbs.on_progress_cb(&p, e->c.cbs.arg);
+}
+
+static bool
+acct_pop3_on_hold(void *arg)
+{
+	struct acct_pop3 *e = arg;
+
+	return e->c.cbs.hold_cb != NULL && e->c.cbs.hold_cb(e->c.cbs.arg);
 }
 
 /* Fires inside a session callback: the session is closed here (QUIT
@@ -168,6 +181,7 @@ acct_pop3_on_ready(struct pop3_session *s, void *arg)
 		.sess = s,
 		.on_progress_cb = acct_pop3_on_progress,
 		.on_done_cb = acct_pop3_on_fetch_done,
+		.hold_cb = acct_pop3_on_hold,
 		.arg = e,
 	};
 	struct ms_err err = { 0 };
@@ -327,6 +341,15 @@ acct_pop3_cancel(struct acct_engine *base)
 }
 
 static void
+acct_pop3_resume(struct acct_engine *base)
+{
+	struct acct_pop3 *e = (struct acct_pop3 *)base;
+
+	if (e->state == ACCT_POP3_FETCH && !e->has_done)
+		pop3_fetch_resume(e->fetch);
+}
+
+static void
 acct_pop3_close(struct acct_engine *base)
 {
 	struct acct_pop3 *e = (struct acct_pop3 *)base;
@@ -362,5 +385,6 @@ const struct acct_engine_ops acct_pop3_ops = {
 	.pass = acct_pop3_pass,
 	.cancel = acct_pop3_cancel,
 	.close = acct_pop3_close,
+	.resume = acct_pop3_resume,
 	.destroy = acct_pop3_destroy,
 };

@@ -76,6 +76,7 @@ struct pop3_fetch {
 	enum pop3_fetch_step step;
 	bool is_done;			/* on_done fired (or is due) */
 	bool is_starting;		/* inside pop3_fetch_start() */
+	bool is_held;			/* hold_cb kept it after RETR */
 	bool is_pipelining;
 	struct pop3_fetch_summary sum;
 	uint64_t t0;
@@ -697,10 +698,15 @@ pop3_fetch_store(struct pop3_fetch *f, size_t i, struct store_body *body)
 	g->fetched = rec.fetched;
 	g->has_rec = true;
 	g->is_owed = rec.is_deleted;
-	if ((store_batch_count(f->batch) >= POP3_FETCH_BATCH_OPS ||
-	     store_batch_commit_mem(f->batch) >= POP3_FETCH_BATCH_MEM) &&
-	    pop3_fetch_commit(f) < 0)
+	if (store_batch_count(f->batch) < POP3_FETCH_BATCH_OPS &&
+	    store_batch_commit_mem(f->batch) < POP3_FETCH_BATCH_MEM)
+		return;
+	/* A batch committed while RETR goes on: what reads the store
+	 * beside the pass (the mirror) may show it now. */
+	f->sum.is_adding = true;
+	if (pop3_fetch_commit(f) < 0)
 		pop3_fetch_finish(f);
+	f->sum.is_adding = false;
 }
 
 static void
@@ -995,6 +1001,19 @@ pop3_fetch_after_listing(struct pop3_fetch *f)
 	return MS_OK;
 }
 
+/* After RETR's last commit: the deletions are recorded, then sent. */
+static void
+pop3_fetch_after_retr(struct pop3_fetch *f)
+{
+	pop3_fetch_set_step(f, POP3_FETCH_MARK);
+	if (pop3_fetch_mark(f) < 0) {
+		pop3_fetch_finish(f);
+		return;
+	}
+	pop3_fetch_set_step(f, POP3_FETCH_DELE);
+	pop3_fetch_pump(f);
+}
+
 /* The one place that decides what comes after a step. */
 static void
 pop3_fetch_next(struct pop3_fetch *f)
@@ -1031,13 +1050,13 @@ pop3_fetch_next(struct pop3_fetch *f)
 			pop3_fetch_finish(f);
 			return;
 		}
-		pop3_fetch_set_step(f, POP3_FETCH_MARK);
-		if (pop3_fetch_mark(f) < 0) {
-			pop3_fetch_finish(f);
+		/* The records change from here on: what reads the store
+		 * beside the pass may want to finish first. */
+		if (f->p.hold_cb != NULL && f->p.hold_cb(f->p.arg)) {
+			f->is_held = true;
 			return;
 		}
-		pop3_fetch_set_step(f, POP3_FETCH_DELE);
-		pop3_fetch_pump(f);
+		pop3_fetch_after_retr(f);
 		return;
 	case POP3_FETCH_DELE:
 		if (f->n_dele_ok == 0) {
@@ -1134,6 +1153,15 @@ pop3_fetch_session_closed(struct pop3_fetch *f, int reason,
 		reason = MS_ECONN;
 	pop3_fetch_fail(f, reason, "%s", err != NULL && err->msg[0] != '\0' ?
 			err->msg : ms_strerror(reason));
+}
+
+void
+pop3_fetch_resume(struct pop3_fetch *f)
+{
+	if (f == NULL || !f->is_held || f->is_done)
+		return;
+	f->is_held = false;
+	pop3_fetch_after_retr(f);
 }
 
 void

@@ -13,7 +13,11 @@
  *            as it arrives, never held whole); its size must equal
  *            LIST's, else it is an error for that message: not stored,
  *            not deleted, reported; committed in batches together with
- *            its POP3 record and the folder's UIDNEXT
+ *            its POP3 record and the folder's UIDNEXT.  The step only
+ *            adds records: the progress after each batch committed
+ *            says so (is_adding), so that the mirror can export it
+ *            while the step goes on; at its end hold_cb may keep the
+ *            pass waiting until that export is done
  *   MARK     the deletions the policy wants are recorded as owed
  *            (store_pop3.is_deleted) in a commit
  *   DELE     pipelined; -ERR leaves that deletion owed
@@ -60,6 +64,9 @@ struct pop3_fetch_summary {
 	unsigned msg_errors;	/* messages not stored or kept (logged) */
 	char msg_error[200];	/* the last of them */
 	bool has_quit;		/* the pass ended the session with QUIT */
+	/* This report follows a batch of downloads committed while the
+	 * pass only adds records (RETR, before its last commit). */
+	bool is_adding;
 	double seconds;
 };
 
@@ -71,6 +78,9 @@ struct pop3_fetch_params {
 			       void *arg);
 	/* Once; the pass may be freed from a later loop turn. */
 	void (*on_done_cb)(const struct pop3_fetch_summary *sum, void *arg);
+	/* Optional: the downloads are over and the pass is about to change
+	 * records (MARK).  True keeps it waiting until pop3_fetch_resume(). */
+	bool (*hold_cb)(void *arg);
 	void *arg;
 };
 
@@ -83,6 +93,10 @@ int pop3_fetch_start(const struct pop3_fetch_params *p, struct pop3_fetch **f_r,
  * committed and on_done fires, unless it already did. */
 void pop3_fetch_session_closed(struct pop3_fetch *f, int reason,
 			       const struct ms_err *err);
+
+/* Lets a pass that hold_cb kept go on (from a later loop turn than
+ * hold_cb's).  A no-op when it is not held or has ended. */
+void pop3_fetch_resume(struct pop3_fetch *f);
 
 /* Frees a pass whose on_done fired (or NULL).  Sets *fp to NULL. */
 void pop3_fetch_free(struct pop3_fetch **fp);

@@ -61,16 +61,9 @@ grep -q 'mirror export written=2400 ' "$WORK/err" &&
 
 # --- a first sync killed: the Maildir holds what was committed ----------------
 rm -rf "$STORE" "$MAIL"
-"$MAILSYNCD" -c "$CFG" --once >"$WORK/out" 2>"$WORK/err" &
-DPID=$!
-ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
 # Killed once some files are there, well before the 2400 are.
 enough_files() { [ "$(inbox_files)" -ge 100 ]; }
-wait_for "100 files in the mirror" 120 enough_files || exit 1
-kill -9 "$DPID"
-wait "$DPID" 2>/dev/null
-ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
-DPID=''
+is_once_killed_when "100 files in the mirror" enough_files
 n_files="$(find "$MAIL" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l)"
 n_store="$(is_store_msgs | wc -l)"
 [ "$n_files" -gt 0 ] && [ "$n_files" -le "$n_store" ] && [ "$n_store" -lt "$N_SERVER" ] &&

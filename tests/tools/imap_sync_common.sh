@@ -136,6 +136,24 @@ wait_for()
 	return 1
 }
 
+# is_once_killed_when WHAT COMMAND...: mailsyncd -c $CFG --once in the
+# background (stdout $WORK/out, stderr $WORK/err), killed with SIGKILL
+# as soon as COMMAND succeeds (wait_for WHAT, 120 s); exits when it never
+# does.
+is_once_killed_when()
+{
+	local what="$1"
+	shift
+	"$MAILSYNCD" -c "$CFG" --once >"$WORK/out" 2>"$WORK/err" &
+	DPID=$!
+	ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+	wait_for "$what" 120 "$@" || exit 1
+	kill -9 "$DPID"
+	wait "$DPID" 2>/dev/null
+	ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
+	DPID=''
+}
+
 # is_daemon_term SECONDS: SIGTERM to the mailsyncd in $DPID (started with
 # the cleanup "ms_pid_stop $DPID mailsyncd"), SIGKILL when it has not
 # exited within SECONDS; ok or fail on its exit status.

@@ -1,8 +1,9 @@
 /*
  * test_convert_util.h - what the converters' unit tests share
  * (test_cfg_mbsync.c, test_cfg_offlineimap.c, test_cfg_fetchmail.c):
- * the result under test, a home in /home/me (where the fixtures' ca_file exists) for
- * cfg_load_text(), and lookups of the result's sections and notes.
+ * the result under test, a home in /home/me (where the fixtures' ca_file
+ * exists) for cfg_load_text(), and lookups of the result's sections and
+ * notes.
  * Included by one test file each.
  */
 #ifndef MS_TEST_CONVERT_UTIL_H
