@@ -26,10 +26,10 @@
  *
  * Early exports fill the mirror while a pass runs: while the pass only
  * adds records (the first fetch of a folder, a POP3 download;
- * acct_engine.h is_adding),
- * each committed batch is exported beside it, so that a reader opens
- * the first messages seconds after a first sync starts, and a first sync
- * cut short leaves a Maildir with what it committed.  The export then
+ * acct_engine.h is_adding), each committed batch is exported beside it,
+ * so that a reader opens the first messages seconds after a first sync
+ * starts, and a first sync cut short leaves a Maildir with what it
+ * committed.  The export then
  * reads records the pass is still committing: mirror_export() never
  * moves a folder's durable watermark past a record it may not have seen
  * (mirror_export_job.seq_cap), and the runtime holds the pass before it

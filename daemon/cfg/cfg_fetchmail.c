@@ -1173,6 +1173,9 @@ fm_write_account(struct fm *f, const struct fm_entry *e,
 		t = cfg__printf("%ss", timeout);
 		cfg_convert_key(&f->w, e->line, "timeout", t);
 		free(t);
+	} else if (timeout != NULL) {
+		fm_note(f, fm_get(f, e, u, FM_TIMEOUT)->line, "timeout %s: "
+			"not a number of seconds (ignored)", timeout);
 	}
 	if (user != NULL)
 		cfg_convert_key(&f->w, user->line, "user", user->s);
@@ -1281,6 +1284,30 @@ cfg_fetchmail_convert(const char *file, const char *text, size_t len,
 	return rc;
 }
 
+/* "set" then one of fetchmail's global options (not "set -e"). */
+static bool
+fm_is_set_line(const char *p, size_t n)
+{
+	static const char *const opts[] = {
+		"daemon", "logfile", "idfile", "pidfile", "postmaster", "no",
+		"bouncemail", "spambounce", "softbounce", "syslog",
+		"invisible", "showdots", "properties",
+	};
+	size_t i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	for (size_t k = 0; k < sizeof(opts) / sizeof(*opts); k++) {
+		size_t ol = strlen(opts[k]);
+
+		if (n - i >= ol && memcmp(p + i, opts[k], ol) == 0 &&
+		    (i + ol == n || p[i + ol] == ' ' || p[i + ol] == '\t' ||
+		     p[i + ol] == '\r' || p[i + ol] == '='))
+			return true;
+	}
+	return false;
+}
+
 bool
 cfg_fetchmail_looks_like(const char *text, size_t len)
 {
@@ -1303,6 +1330,8 @@ cfg_fetchmail_looks_like(const char *text, size_t len)
 		/* "server = x" is an INI key. */
 		while (j < n && (p[j] == ' ' || p[j] == '\t'))
 			j++;
+		if (strcmp(verbs[k], "set") == 0)
+			return fm_is_set_line(p + j, n - j);
 		return j == n || p[j] != '=';
 	}
 	return false;

@@ -48,7 +48,9 @@ int cfg_fetchmail_convert(const char *file, const char *text, size_t len,
  * True when text reads as a fetchmail run control file: its first line
  * that is neither blank nor a '#' comment starts with poll, skip,
  * server, defaults or set followed by white space (or the line's end),
- * and not by '=' (an INI key).
+ * and not by '=' (an INI key); set by one of fetchmail's global options
+ * (daemon, logfile, no, ...), so that a shell script's "set -e" is not
+ * taken for one.
  */
 bool cfg_fetchmail_looks_like(const char *text, size_t len);
 

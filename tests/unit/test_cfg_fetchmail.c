@@ -317,7 +317,8 @@ test_looks_like(void **state)
 	};
 	static const char *const no[] = {
 		"IMAPAccount a\n", "[general]\n", "", "\n# x\n",
-		"server = x\n", "polling h\n", "Poll h\n",
+		"server = x\n", "polling h\n", "Poll h\n", "set -e\n",
+		"set\n",
 		"[account a]\nhost = h\n",
 	};
 
