@@ -397,9 +397,28 @@ int sync_push_load(struct imap_sync *as);
  * push's replies. */
 void sync_push_next(struct imap_sync *as);
 /* An untagged response while a push command is out (COPYUID of a MOVE,
- * SEARCH of an APPEND's copy). */
+ * SEARCH and FETCH of an APPEND's copy). */
 void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);
 /* Frees the push's state.  NULL-safe; sets *pp to NULL. */
 void sync_push_free(struct sync_push **pp);
+
+/* A new message with the Message-ID of an APPEND without APPENDUID: a
+ * candidate for its copy, and what its FETCH says of it. */
+struct sync_push_hit {
+	uint32_t uid;
+	bool is_size;		/* RFC822.SIZE is the bytes sent */
+	bool is_date;		/* INTERNALDATE is the date sent */
+};
+
+/*
+ * Which of the n hits is the APPEND's copy: the one alone with the size
+ * and date sent; else the one alone with the date sent (a server that
+ * rewrites what it stores changes the size, not the date).  Otherwise 0,
+ * with *why_r saying why: two copies that look alike, or none that does,
+ * are not guessed between (the APPEND is held, and the next fetch brings
+ * its copy by content).
+ */
+uint32_t sync_push_find_pick(const struct sync_push_hit *v, size_t n,
+			     const char **why_r);
 
 #endif

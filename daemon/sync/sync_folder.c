@@ -1026,6 +1026,8 @@ sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev)
 			sync_rematch_on_event(as, ev);
 		break;
 	case IMAP_EV_FETCH:
+		if (r->step == SYNC_FOLDER_PUSH)
+			sync_push_on_event(as, ev);	/* APPEND's copies */
 		if (r->step == SYNC_FOLDER_REMATCH)
 			sync_rematch_on_event(as, ev);
 		else if (r->step == SYNC_FOLDER_FETCH)

@@ -15,8 +15,10 @@
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
  *			to their UID by APPENDUID, or without it (no
- *			UIDPLUS) by UID SEARCH HEADER Message-ID, one at a
- *			time after the APPEND's OK; one the server refuses
+ *			UIDPLUS) by UID SEARCH HEADER Message-ID, whose
+ *			hits' RFC822.SIZE and INTERNALDATE must be the ones
+ *			sent, one at a time after the APPEND's OK; one the
+ *			server refuses
  *			(NO) is recorded as refused in the store, next to
  *			its change, stays local and is not sent again
  *			until its file changes or the user asks; one with
@@ -133,12 +135,14 @@ struct sync_push_append {
 
 /*
  * An APPEND the server took without naming its UID (no UIDPLUS): its
- * copy is looked for by Message-ID.  Not by size, nor by body: a server
- * may rewrite what it stores (GNU imap4d drops a leading "From " line,
- * Status: and X-UID: headers, squeezes spaces), and then no fetch ever
- * returns the bytes sent, and the reader's file, bound to no record, was
- * taken for a new message and appended again every pass.  Nor by a
- * header of our own (mbsync's X-TUID): the bytes the server keeps would
+ * copy is looked for by Message-ID, then told from another copy with
+ * that Message-ID (a Sent copy the server saved) by the size and date it
+ * was sent with (sync_push_find_pick).  Not by body: a server may rewrite
+ * what it stores (GNU imap4d drops a leading "From " line, Status: and
+ * X-UID: headers, squeezes spaces), and then no fetch ever returns the
+ * bytes sent, and the reader's file, bound to no record, was taken for a
+ * new message and appended again every pass; the date it keeps.  Nor by
+ * a header of our own (mbsync's X-TUID): the bytes the server keeps would
  * no longer be the reader's.  Found or not, it is never sent again.
  */
 struct sync_push_find {
@@ -169,8 +173,10 @@ struct sync_push {
 	/* APPENDs taken without APPENDUID, searched for one at a time */
 	struct sync_push_find *finds;
 	size_t n_finds, finds_cap, next_find;
-	int find_tag;		/* the UID SEARCH out (0: none) */
-	uint32_t find_uid;	/* its lowest usable hit (0: none) */
+	int find_tag;		/* the UID SEARCH or FETCH out (0: none) */
+	bool is_find_fetch;	/* it is the FETCH of the hits */
+	struct sync_push_hit *hits;	/* the SEARCH's usable hits */
+	size_t n_hits, hits_cap;
 	uint32_t find_from;	/* UIDs below it were there before */
 };
 
@@ -190,6 +196,7 @@ sync_push_free(struct sync_push **pp)
 	for (size_t i = 0; i < p->n_finds; i++)
 		free(p->finds[i].a.converted);
 	free(p->finds);
+	free(p->hits);
 	free(p->groups);
 	free(p->chunks);
 	free(p->appends);
@@ -1314,7 +1321,8 @@ sync_push_finds_pump(struct imap_sync *as)
 	if (!sync_submit(as, tag, sync_push_find_done))
 		return;
 	p->find_tag = tag;
-	p->find_uid = 0;
+	p->is_find_fetch = false;
+	p->n_hits = 0;
 	p->pending++;
 }
 
@@ -1329,36 +1337,146 @@ sync_push_find_hits(struct imap_sync *as, const struct imap_ev_search *sr)
 	uint32_t uid;
 
 	while (imap_numlist_next(&cur, &uid) == MS_OK) {
-		bool is_taken = uid < p->find_from ||
-				(p->find_uid != 0 && uid >= p->find_uid);
+		bool is_taken = uid < p->find_from;
 
 		for (size_t i = 0; i < p->next_find && !is_taken; i++)
 			is_taken = p->finds[i].uid == uid;
+		for (size_t i = 0; i < p->n_hits && !is_taken; i++)
+			is_taken = p->hits[i].uid == uid;
 		if (is_taken || store_msg_get(as->params.store,
 					      as->run.fold->id, uid, &m,
 					      NULL) == MS_OK)
 			continue;
-		p->find_uid = uid;
+		if (p->n_hits == p->hits_cap) {
+			size_t cap = p->hits_cap ? 2 * p->hits_cap : 4;
+			void *v = realloc(p->hits, cap * sizeof(*p->hits));
+
+			if (v == NULL) {
+				sync_fail(as, MS_ENOMEM, "out of memory");
+				return;
+			}
+			p->hits = v;
+			p->hits_cap = cap;
+		}
+		p->hits[p->n_hits++] = (struct sync_push_hit){ .uid = uid };
 	}
 }
 
+/* A FETCH of the hits: notes whether the size and date are the APPEND's. */
 static void
-sync_push_find_done(struct imap_session *s, int rc,
-		    const struct imap_ev_status *st, void *arg)
+sync_push_find_fetched_one(struct imap_sync *as, const struct imap_ev_fetch *fe)
 {
-	struct imap_sync *as = arg;
 	struct sync_push *p = as->run.push;
-	struct sync_push_find *f;
+	const struct sync_push_find *f = &p->finds[p->next_find];
+	int64_t t;
+
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
+		return;
+	for (size_t i = 0; i < p->n_hits; i++) {
+		struct sync_push_hit *h = &p->hits[i];
+
+		if (h->uid != fe->uid)
+			continue;
+		if (fe->has & IMAP_FETCH_HAS_RFC822_SIZE)
+			h->is_size = fe->rfc822_size == f->a.size;
+		if ((fe->has & IMAP_FETCH_HAS_INTERNALDATE) &&
+		    sync_date_parse(fe->internaldate, &t) == MS_OK)
+			h->is_date = f->a.date != 0 && t == f->a.date;
+	}
+}
+
+uint32_t
+sync_push_find_pick(const struct sync_push_hit *v, size_t n, const char **why_r)
+{
+	uint32_t exact = 0, dated = 0;
+	size_t n_exact = 0, n_dated = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].is_size && v[i].is_date) {
+			exact = v[i].uid;
+			n_exact++;
+		}
+		if (v[i].is_date) {
+			dated = v[i].uid;
+			n_dated++;
+		}
+	}
+	*why_r = NULL;
+	if (n_exact == 1)
+		return exact;
+	if (n_exact > 1) {
+		*why_r = "several new messages have the size and date it was "
+			 "sent with";
+		return 0;
+	}
+	/* A server that rewrites what it stores changes the size, never
+	 * the date it was given: the one copy with that date is the
+	 * APPEND's. */
+	if (n_dated == 1)
+		return dated;
+	*why_r = n_dated > 1 ? "several new messages have the date it was "
+			       "sent with" :
+		 "no new message has the date it was sent with";
+	return 0;
+}
+
+static void sync_push_find_fetch_done(struct imap_session *s, int rc,
+				      const struct imap_ev_status *st,
+				      void *arg);
+
+static int
+sync_push_hit_cmp(const void *a, const void *b)
+{
+	const struct sync_push_hit *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Asks for the hits' sizes and dates; false when no command went out
+ * (every hit must fit one command: more are not guessed among). */
+static bool
+sync_push_find_fetch(struct imap_sync *as)
+{
+	struct sync_push *p = as->run.push;
+	uint32_t *uids;
+	struct ms_buf set;
+	size_t used = 0;
+	int tag = -1;
+
+	qsort(p->hits, p->n_hits, sizeof(*p->hits), sync_push_hit_cmp);
+	if ((uids = malloc(p->n_hits * sizeof(*uids))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < p->n_hits; i++)
+		uids[i] = p->hits[i].uid;
+	ms_buf_init(&set, SYNC_PUSH_SET_MAX + 1);
+	if (imap_seqset_format(&set, uids, p->n_hits, SYNC_PUSH_SET_MAX,
+			       &used) == MS_OK && used == p->n_hits &&
+	    ms_buf_append(&set, "", 1) == MS_OK)
+		tag = imap_cmd_uid_fetch(imap_session_core(as->sess),
+					 ms_slice_from_cstr((char *)set.p),
+					 "RFC822.SIZE INTERNALDATE", 0, false);
+	ms_buf_deinit(&set);
+	free(uids);
+	if (tag < 0 || !sync_submit(as, tag, sync_push_find_fetch_done))
+		return false;
+	p->find_tag = tag;
+	p->is_find_fetch = true;
+	p->pending++;
+	return true;
+}
+
+/* The search for find f is over: bind it to uid, or hold it with why. */
+static void
+sync_push_find_end(struct imap_sync *as, uint32_t uid, const char *why)
+{
+	struct sync_push *p = as->run.push;
+	struct sync_push_find *f = &p->finds[p->next_find++];
 	char what[256];
 
-	(void)s;
-	if (!sync_cmd_live(as, rc))
-		return;
-	p->pending--;
-	p->find_tag = 0;
-	f = &p->finds[p->next_find++];
-	if (sync_st_ok(st) && p->find_uid != 0) {
-		f->uid = p->find_uid;
+	if (uid != 0) {
+		f->uid = uid;
 		sync_push_append_bind_uid(as, &f->a, f->uid);
 		sync_push_describe(as, f->a.c.hash, what, sizeof(what));
 		log_info("acct=%s folder=%s the local message %s appended "
@@ -1368,13 +1486,62 @@ sync_push_find_done(struct imap_session *s, int rc,
 		if (!as->is_closing)
 			sync_push_clear(as, f->a.c.seq);
 	} else {
-		sync_push_find_hold(as, &f->a.c, sync_st_ok(st) ?
-				    "no new message has its Message-ID" :
-				    "the search for its Message-ID failed");
+		sync_push_find_hold(as, &f->a.c, why);
 	}
 	free(f->a.converted);
 	f->a.converted = NULL;
 	sync_push_next(as);
+}
+
+/*
+ * The SEARCH is answered.  A hit is not taken on its Message-ID alone:
+ * another copy may have come meanwhile (a Sent copy the server saved
+ * from the submission), and binding it would show the reader's message
+ * twice and that copy never.  The hits' sizes and dates decide.
+ */
+static void
+sync_push_find_done(struct imap_session *s, int rc,
+		    const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_push *p = as->run.push;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	p->pending--;
+	p->find_tag = 0;
+	if (!sync_st_ok(st)) {
+		sync_push_find_end(as, 0, "the search for its Message-ID "
+				   "failed");
+		return;
+	}
+	if (p->n_hits == 0) {
+		sync_push_find_end(as, 0, "no new message has its Message-ID");
+		return;
+	}
+	if (!sync_push_find_fetch(as) && !as->is_closing)
+		sync_push_find_end(as, 0, "its copies cannot be told apart");
+}
+
+static void
+sync_push_find_fetch_done(struct imap_session *s, int rc,
+			  const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_push *p = as->run.push;
+	const char *why = "the size and date of its copy cannot be read";
+	uint32_t uid = 0;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	p->pending--;
+	p->find_tag = 0;
+	p->is_find_fetch = false;
+	if (sync_st_ok(st))
+		uid = sync_push_find_pick(p->hits, p->n_hits, &why);
+	sync_push_find_end(as, uid, why);
 }
 
 /* --- replies: sets -------------------------------------------------------- */
@@ -1492,8 +1659,14 @@ sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
 {
 	struct sync_push *p = as->run.push;
 
-	if (ev->type == IMAP_EV_SEARCH && p != NULL && p->find_tag != 0) {
+	if (ev->type == IMAP_EV_SEARCH && p != NULL && p->find_tag != 0 &&
+	    !p->is_find_fetch) {
 		sync_push_find_hits(as, &ev->u.search);
+		return;
+	}
+	if (ev->type == IMAP_EV_FETCH && p != NULL && p->find_tag != 0 &&
+	    p->is_find_fetch) {
+		sync_push_find_fetched_one(as, &ev->u.fetch);
 		return;
 	}
 

@@ -229,6 +229,34 @@ n="$(count APPEND)"
 expect_check
 fake_stop
 
+# --- 1b. No UIDPLUS, a Sent copy with the same Message-ID came first -----
+# The server saves its own copy of the message (as a server that files
+# submitted mail does) just before the APPEND's: the search for the
+# Message-ID finds both.  The size and date the APPEND gave tell which is
+# the reader's; the Sent copy is fetched as what it is, and the reader's
+# file is shown once (bound to the lowest hit, it was shown twice and the
+# Sent copy never).
+fake_start --box INBOX:1
+DIRECTION=both MIRROR=1 scenario sentcopy
+pass normal
+printf 'From: l@example.org\nSubject: sent one\nDate: Mon, 07 Dec 2026 06:00:00 +0000\nMessage-ID: <sent1@example.org>\n\nsent body\n' \
+	> "$MAIL/new/1765000002.sent1.host"
+pass noappenduid+sentcopy
+expect_rc "appended" 0
+expect_lines "bound to the APPEND's copy, not the Sent copy" 1 \
+	'<sent1@example\.org> appended without APPENDUID is UID 3 on the server'
+pass noappenduid
+pass noappenduid
+expect_rc "two more passes" 0
+expect_uids "the Sent copy fetched, the reader's bound" "1 2 3 " INBOX
+n="$(grep -l '^Subject: sent one' "$MAIL"/cur/* "$MAIL"/new/* 2>/dev/null | wc -l)"
+s="$(grep -l '^Received: by fake (a Sent copy)' "$MAIL"/cur/* "$MAIL"/new/* 2>/dev/null | wc -l)"
+[ "$n/$s" = 2/1 ] && ok "$SC: the reader's file once, the Sent copy once" ||
+	fail "$SC: $n files with the message, $s of them the Sent copy, expected 2 and 1: $(ls "$MAIL/cur" "$MAIL/new")"
+[ "$(count APPEND)" = 1 ] && ok "$SC: appended once" || fail "$SC: $(count APPEND) APPENDs"
+expect_check
+fake_stop
+
 # --- 6. UIDVALIDITY changed: sizes and Message-IDs first ----------------
 # Only what matches nothing is downloaded: UID 31, new after the change,
 # and UIDs 12 and 13, which share a size and a Message-ID (a list's copy
