@@ -15,9 +15,9 @@
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
  *			to their UID by APPENDUID, or without it (no
- *			UIDPLUS) by UID SEARCH HEADER Message-ID, whose
- *			hits' RFC822.SIZE and INTERNALDATE must be the ones
- *			sent, one at a time after the APPEND's OK; one the
+ *			UIDPLUS) by UID SEARCH HEADER Message-ID (without
+ *			one: UID SEARCH of the new UIDs), whose hits'
+ *			RFC822.SIZE and INTERNALDATE must be the ones sent, one at a time after the APPEND's OK; one the
  *			server refuses
  *			(NO) is recorded as refused in the store, next to
  *			its change, stays local and is not sent again
@@ -135,9 +135,10 @@ struct sync_push_append {
 
 /*
  * An APPEND the server took without naming its UID (no UIDPLUS): its
- * copy is looked for by Message-ID, then told from another copy with
- * that Message-ID (a Sent copy the server saved) by the size and date it
- * was sent with (sync_push_find_pick).  Not by body: a server may rewrite
+ * copy is looked for by Message-ID (without one, among every new
+ * message), then told from another copy with that Message-ID (a Sent
+ * copy the server saved) by the size and date it was sent with
+ * (sync_push_find_pick).  Not by body: a server may rewrite
  * what it stores (GNU imap4d drops a leading "From " line, Status: and
  * X-UID: headers, squeezes spaces), and then no fetch ever returns the
  * bytes sent, and the reader's file, bound to no record, was taken for a
@@ -147,8 +148,9 @@ struct sync_push_append {
  */
 struct sync_push_find {
 	struct sync_push_append a;	/* as sent (a.converted owned) */
-	char msgid[256];		/* "<id>" */
+	char msgid[256];		/* "<id>"; "": it has none */
 	uint32_t uid;			/* bound to it (0: not found) */
+	bool is_done;
 };
 
 struct sync_push {
@@ -172,7 +174,9 @@ struct sync_push {
 	size_t n_unsendable;	/* APPENDs with NUL bytes, no BINARY */
 	/* APPENDs taken without APPENDUID, searched for one at a time */
 	struct sync_push_find *finds;
-	size_t n_finds, finds_cap, next_find;
+	size_t n_finds, finds_cap;
+	size_t next_find;	/* finds done */
+	size_t cur_find;	/* the one searched for (find_tag) */
 	int find_tag;		/* the UID SEARCH or FETCH out (0: none) */
 	bool is_find_fetch;	/* it is the FETCH of the hits */
 	struct sync_push_hit *hits;	/* the SEARCH's usable hits */
@@ -1149,7 +1153,7 @@ sync_push_find_pending(struct imap_sync *as, const struct store_change *c)
 
 	snprintf(ref.text, sizeof(ref.text), "was appended, but the server "
 		 "gave no UID (no UIDPLUS) and the pass ended before its "
-		 "Message-ID was searched: the server's copy comes with the "
+		 "copy was searched for: the server's copy comes with the "
 		 "next fetch, the local file stays as it is");
 	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
 		(void)sync_commit_if_full(as);
@@ -1171,7 +1175,8 @@ sync_push_msgid_ok(const char *id)
 }
 
 /* APPEND a said OK without APPENDUID: queued to be found by its
- * Message-ID (taking a->converted), or held when it has none. */
+ * Message-ID, or among the new messages when it has none (taking
+ * a->converted); held when its header cannot be read. */
 static void
 sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 {
@@ -1182,12 +1187,6 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 	if (store_summary_get(as->params.store, a->c.hash, &sum,
 			      NULL) != MS_OK) {
 		sync_push_find_hold(as, &a->c, "its header cannot be read");
-		return;
-	}
-	if (!sync_push_msgid_ok(sum.message_id)) {
-		store_summary_deinit(&sum);
-		sync_push_find_hold(as, &a->c, "it has no Message-ID to find "
-				    "its copy by");
 		return;
 	}
 	if (p->n_finds == p->finds_cap) {
@@ -1206,7 +1205,10 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 	memset(f, 0, sizeof(*f));
 	f->a = *a;
 	a->converted = NULL;
-	snprintf(f->msgid, sizeof(f->msgid), "<%s>", sum.message_id);
+	/* Without a Message-ID every new message is a candidate: the size
+	 * and date it was sent with tell which is its copy. */
+	if (sync_push_msgid_ok(sum.message_id))
+		snprintf(f->msgid, sizeof(f->msgid), "<%s>", sum.message_id);
 	store_summary_deinit(&sum);
 }
 
@@ -1303,21 +1305,52 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 static void sync_push_find_done(struct imap_session *s, int rc,
 				const struct imap_ev_status *st, void *arg);
 
-/* Sends the next UID SEARCH for an APPEND without APPENDUID, one at a
+/*
+ * The find to search for next (n_finds: none now): those with a
+ * Message-ID first, then, once every APPEND is answered, those without,
+ * whose search takes every new message the others did not bind (two
+ * files a reader dropped in one second have one date).
+ */
+static size_t
+sync_push_find_next(const struct sync_push *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_finds; i++)
+		if (!p->finds[i].is_done && p->finds[i].msgid[0] != '\0')
+			return i;
+	for (i = 0; i < SYNC_PUSH_APPENDS; i++)
+		if (p->out[i].tag != 0 || p->next_append < p->n_appends)
+			return p->n_finds;
+	for (i = 0; i < p->n_finds; i++)
+		if (!p->finds[i].is_done)
+			return i;
+	return p->n_finds;
+}
+
+/* Sends the next UID SEARCH for an APPEND without APPENDUID (by its
+ * Message-ID, or for every new message when it has none), one at a
  * time: a SEARCH answer names no command, so only one may be out. */
 static void
 sync_push_finds_pump(struct imap_sync *as)
 {
 	struct sync_push *p = as->run.push;
 	const struct sync_push_find *f;
+	char from[16];
 	int tag;
 
-	if (p->find_tag != 0 || p->next_find >= p->n_finds || as->is_closing)
+	if (p->find_tag != 0 || as->is_closing ||
+	    (p->cur_find = sync_push_find_next(p)) == p->n_finds)
 		return;
-	f = &p->finds[p->next_find];
-	tag = imap_cmd_uid_search_header(imap_session_core(as->sess),
+	f = &p->finds[p->cur_find];
+	snprintf(from, sizeof(from), "%u:*", (unsigned)p->find_from);
+	tag = f->msgid[0] != '\0' ?
+	      imap_cmd_uid_search_header(imap_session_core(as->sess),
 					 MS_SLICE_LIT("Message-ID"),
-					 ms_slice_from_cstr(f->msgid));
+					 ms_slice_from_cstr(f->msgid)) :
+	      imap_cmd_uid_search(imap_session_core(as->sess),
+				  (struct ms_slice){ NULL, 0 },
+				  ms_slice_from_cstr(from));
 	if (!sync_submit(as, tag, sync_push_find_done))
 		return;
 	p->find_tag = tag;
@@ -1339,7 +1372,7 @@ sync_push_find_hits(struct imap_sync *as, const struct imap_ev_search *sr)
 	while (imap_numlist_next(&cur, &uid) == MS_OK) {
 		bool is_taken = uid < p->find_from;
 
-		for (size_t i = 0; i < p->next_find && !is_taken; i++)
+		for (size_t i = 0; i < p->n_finds && !is_taken; i++)
 			is_taken = p->finds[i].uid == uid;
 		for (size_t i = 0; i < p->n_hits && !is_taken; i++)
 			is_taken = p->hits[i].uid == uid;
@@ -1367,7 +1400,7 @@ static void
 sync_push_find_fetched_one(struct imap_sync *as, const struct imap_ev_fetch *fe)
 {
 	struct sync_push *p = as->run.push;
-	const struct sync_push_find *f = &p->finds[p->next_find];
+	const struct sync_push_find *f = &p->finds[p->cur_find];
 	int64_t t;
 
 	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
@@ -1472,8 +1505,11 @@ static void
 sync_push_find_end(struct imap_sync *as, uint32_t uid, const char *why)
 {
 	struct sync_push *p = as->run.push;
-	struct sync_push_find *f = &p->finds[p->next_find++];
+	struct sync_push_find *f = &p->finds[p->cur_find];
 	char what[256];
+
+	f->is_done = true;
+	p->next_find++;
 
 	if (uid != 0) {
 		f->uid = uid;
@@ -1481,8 +1517,9 @@ sync_push_find_end(struct imap_sync *as, uint32_t uid, const char *why)
 		sync_push_describe(as, f->a.c.hash, what, sizeof(what));
 		log_info("acct=%s folder=%s the local message %s appended "
 			 "without APPENDUID is UID %u on the server (found by "
-			 "its Message-ID)", as->name, as->run.fold->name, what,
-			 f->uid);
+			 "%s)", as->name, as->run.fold->name, what, f->uid,
+			 f->msgid[0] != '\0' ? "its Message-ID" :
+			 "its size and date among the new messages");
 		if (!as->is_closing)
 			sync_push_clear(as, f->a.c.seq);
 	} else {
@@ -1512,12 +1549,13 @@ sync_push_find_done(struct imap_session *s, int rc,
 	p->pending--;
 	p->find_tag = 0;
 	if (!sync_st_ok(st)) {
-		sync_push_find_end(as, 0, "the search for its Message-ID "
-				   "failed");
+		sync_push_find_end(as, 0, "the search for its copy failed");
 		return;
 	}
 	if (p->n_hits == 0) {
-		sync_push_find_end(as, 0, "no new message has its Message-ID");
+		sync_push_find_end(as, 0, p->finds[p->cur_find].msgid[0] ?
+				   "no new message has its Message-ID" :
+				   "no new message came with it");
 		return;
 	}
 	if (!sync_push_find_fetch(as) && !as->is_closing)
