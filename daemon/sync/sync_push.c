@@ -283,12 +283,32 @@ sync_push_count_refused(struct imap_sync *as, uint64_t *count_r,
 }
 
 /*
- * Records the refusal of change c made here (kind, why) in the batch and
- * logs it naming the message; the next passes skip the change quietly.
+ * What APPEND a sent (NULL: nothing), recorded with its hold so that the
+ * next passes look for its copy by that hash without reading the body
+ * again: the body as it is, or its CRLF form (a->converted).
+ */
+static void
+sync_push_sent_form(const struct sync_push_append *a, struct store_refusal *ref)
+{
+	if (a == NULL)
+		return;
+	ref->sent_form = STORE_SENT_BODY;
+	if (a->converted != NULL &&
+	    body_hash(a->converted, a->size, ref->sent_hash) == MS_OK)
+		ref->sent_form = STORE_SENT_CRLF;
+	else if (a->converted != NULL)
+		ref->sent_form = STORE_SENT_UNKNOWN;
+}
+
+/*
+ * Records the refusal of change c made here (kind, why; a: the APPEND
+ * sent, NULL when nothing was) in the batch and logs it naming the
+ * message; the next passes skip the change quietly.
  */
 static void
 sync_push_hold(struct imap_sync *as, const struct store_change *c,
-	       enum store_refusal_kind kind, const char *why)
+	       const struct sync_push_append *a, enum store_refusal_kind kind,
+	       const char *why)
 {
 	struct store_refusal ref = {
 		.seq = c->seq,
@@ -298,6 +318,7 @@ sync_push_hold(struct imap_sync *as, const struct store_change *c,
 	};
 	char what[256];
 
+	sync_push_sent_form(a, &ref);
 	snprintf(ref.text, sizeof(ref.text), "%s", why);
 	sync_push_describe(as, c->hash, what, sizeof(what));
 	log_warn("acct=%s folder=%s the local message %s %s", as->name,
@@ -436,25 +457,51 @@ sync_push_move_group(struct imap_sync *as, const struct store_change *c,
 
 static int sync_crlf(const struct ms_buf *in, struct ms_buf *out);
 
-/* True when c's body has bare LF line ends and the folder holds a record
- * of its CRLF form, the bytes an APPEND sends. */
+/*
+ * A hold recorded before its sent form was (ref): reads c's body once
+ * to learn it, and records it with the hold, so that later passes do
+ * not read and hash the body again.  False when it cannot be read.
+ */
 static bool
-sync_push_crlf_in_folder(struct imap_sync *as, const struct store_change *c)
+sync_push_sent_form_learn(struct imap_sync *as, const struct store_change *c,
+			  struct store_refusal *ref)
 {
 	struct sync_run *r = &as->run;
-	uint8_t h[STORE_HASH_LEN];
-	bool found;
+	bool ok;
 
+	log_debug("acct=%s folder=%s held APPEND: its body is read for the "
+		  "form it was sent in", as->name, r->fold->name);
 	ms_buf_reset(&r->push_body);
-	found = store_body_read_all(as->params.store, c->hash, &r->push_body,
-				    NULL) == MS_OK &&
-		sync_crlf(&r->push_body, &r->push_crlf) == MS_OK &&
-		r->push_crlf.len > 0 &&
-		body_hash(r->push_crlf.p, r->push_crlf.len, h) == MS_OK &&
-		sync_folder_has_hash(as, c->folder_id, h);
+	ok = store_body_read_all(as->params.store, c->hash, &r->push_body,
+				 NULL) == MS_OK &&
+	     sync_crlf(&r->push_body, &r->push_crlf) == MS_OK;
+	ref->sent_form = STORE_SENT_BODY;
+	if (ok && r->push_crlf.len > 0) {
+		ok = body_hash(r->push_crlf.p, r->push_crlf.len,
+			       ref->sent_hash) == MS_OK;
+		ref->sent_form = STORE_SENT_CRLF;
+	}
 	ms_buf_reset(&r->push_body);
 	ms_buf_reset(&r->push_crlf);
-	return found;
+	if (ok && sync_batch_ok(as, store_batch_refusal_put(as->batch, ref)))
+		(void)sync_commit_if_full(as);
+	return ok;
+}
+
+/* True when the folder holds the bytes held APPEND c sent in a form other
+ * than its body (bare LF sent as CRLF).  The body itself the caller
+ * looked for. */
+static bool
+sync_push_sent_in_folder(struct imap_sync *as, const struct store_change *c,
+			 const struct store_refusal *refusal)
+{
+	struct store_refusal ref = *refusal;
+
+	if (ref.sent_form == STORE_SENT_UNKNOWN &&
+	    !sync_push_sent_form_learn(as, c, &ref))
+		return false;
+	return ref.sent_form == STORE_SENT_CRLF &&
+	       sync_folder_has_hash(as, c->folder_id, ref.sent_hash);
 }
 
 /*
@@ -562,7 +609,7 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED) {
 			/* Sent: the server has a copy.  One sent as CRLF
 			 * (bare LF converted) is found by that form. */
-			if (sync_push_crlf_in_folder(as, c))
+			if (sync_push_sent_in_folder(as, c, refusal))
 				sync_push_clear(as, c->seq);
 			return false;
 		}
@@ -966,7 +1013,7 @@ sync_push_append_send(struct imap_sync *as, const struct store_change *c,
 	a->is_binary = r->push_body.len > 0 &&
 		       memchr(r->push_body.p, 0, r->push_body.len) != NULL;
 	if (a->is_binary && (as->caps & IMAP_SESSION_CAP_BINARY) == 0) {
-		sync_push_hold(as, c, STORE_REFUSAL_UNSENDABLE,
+		sync_push_hold(as, c, NULL, STORE_REFUSAL_UNSENDABLE,
 			       "holds NUL bytes, which IMAP can only carry "
 			       "with BINARY, and the server does not offer "
 			       "BINARY: it stays local, not sent");
@@ -1122,7 +1169,7 @@ sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
  * for a new message, and it is not sent again; a fetch that brings the
  * same bytes clears it (sync_push_plan_one). */
 static void
-sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
+sync_push_find_hold(struct imap_sync *as, const struct sync_push_append *a,
 		    const char *why)
 {
 	char text[STORE_REFUSAL_TEXT_MAX];
@@ -1130,7 +1177,7 @@ sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
 	snprintf(text, sizeof(text), "was appended, but the server gave no "
 		 "UID (no UIDPLUS) and %s: the server's copy comes with the "
 		 "next fetch, the local file stays as it is", why);
-	sync_push_hold(as, c, STORE_REFUSAL_ALTERED, text);
+	sync_push_hold(as, &a->c, a, STORE_REFUSAL_ALTERED, text);
 }
 
 /*
@@ -1142,15 +1189,16 @@ sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
  * Quiet: the search's answer is what is logged.
  */
 static void
-sync_push_find_pending(struct imap_sync *as, const struct store_change *c)
+sync_push_find_pending(struct imap_sync *as, const struct sync_push_append *a)
 {
 	struct store_refusal ref = {
-		.seq = c->seq,
-		.folder_id = c->folder_id,
+		.seq = a->c.seq,
+		.folder_id = a->c.folder_id,
 		.kind = STORE_REFUSAL_ALTERED,
 		.when = (int64_t)time(NULL),
 	};
 
+	sync_push_sent_form(a, &ref);
 	snprintf(ref.text, sizeof(ref.text), "was appended, but the server "
 		 "gave no UID (no UIDPLUS) and the pass ended before its "
 		 "copy was searched for: the server's copy comes with the "
@@ -1186,7 +1234,7 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 
 	if (store_summary_get(as->params.store, a->c.hash, &sum,
 			      NULL) != MS_OK) {
-		sync_push_find_hold(as, &a->c, "its header cannot be read");
+		sync_push_find_hold(as, a, "its header cannot be read");
 		return;
 	}
 	if (p->n_finds == p->finds_cap) {
@@ -1283,13 +1331,13 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 		 * local file is not taken for a new message and sent
 		 * again. */
 		as->sum.appended++;
-		sync_push_hold(as, &a->c, STORE_REFUSAL_ALTERED,
+		sync_push_hold(as, &a->c, a, STORE_REFUSAL_ALTERED,
 			       "holds NUL bytes: appended with BINARY; the "
 			       "server's copy comes with the next fetch and "
 			       "may differ, the local file stays as it is");
 	} else if (!sync_push_append_bind(as, a, st)) {
 		as->sum.appended++;
-		sync_push_find_pending(as, &a->c);
+		sync_push_find_pending(as, a);
 		sync_push_find_add(as, a);
 	} else {
 		as->sum.appended++;
@@ -1523,7 +1571,7 @@ sync_push_find_end(struct imap_sync *as, uint32_t uid, const char *why)
 		if (!as->is_closing)
 			sync_push_clear(as, f->a.c.seq);
 	} else {
-		sync_push_find_hold(as, &f->a.c, why);
+		sync_push_find_hold(as, &f->a, why);
 	}
 	free(f->a.converted);
 	f->a.converted = NULL;
