@@ -138,6 +138,10 @@ struct sync_run {
 	bool is_failed;
 	bool is_msg_failed;	/* a message not stored; the rest goes on */
 	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
+	/* CHECK: the store's count, and the server's messages marked
+	 * \Deleted that the store forgot (no UIDPLUS), counted by a search */
+	uint32_t check_local, check_forgotten;
+	bool is_check_search;	/* that UID SEARCH DELETED is out */
 	/* Every message below the server's UIDNEXT is stored: parked
 	 * APPENDs (store_change.uid) not re-matched may go out */
 	bool is_fetch_whole;
