@@ -5,7 +5,9 @@
  * stay as they are, the section goes at the end, and the result is
  * checked with the daemon's own parser and validator before it replaces
  * the old file in one rename (same mode and owner; a new file is 0600
- * in a 0700 directory).  Afterwards the file on disk is checked again,
+ * in a 0700 directory).  A configuration path that is a symbolic link
+ * (dotfiles kept in a repository) is written through: the link stays,
+ * its target is replaced.  Afterwards the file on disk is checked again,
  * as `mailsyncd --check-config` would, including its permissions.
  */
 #include <errno.h>
@@ -124,34 +126,52 @@ setup_write_section(const struct setup_account *a, struct ms_buf *out)
 	return rc;
 }
 
-/* Reads the whole file; *text_r NULL when it does not exist. */
+#define SETUP_CONFIG_MAX (16u << 20)	/* bytes of a configuration file */
+
+/* Reads the whole file; *text_r NULL when it does not exist.  A failure
+ * is printed, with the errno of the call that failed. */
 static int
 setup_read_file(const char *path, char **text_r, size_t *len_r,
-		struct stat *st_r)
+		struct stat *st_r, FILE *errout)
 {
 	struct ms_buf b;
 	char chunk[8192];
 	FILE *f;
 	size_t n;
-	int rc = MS_OK;
+	int rc = MS_OK, err = 0;
 
 	*text_r = NULL;
 	*len_r = 0;
 	f = fopen(path, "r");
-	if (f == NULL)
-		return errno == ENOENT ? MS_OK : MS_EIO;
-	if (fstat(fileno(f), st_r) != 0) {
-		fclose(f);
+	if (f == NULL && errno == ENOENT)
+		return MS_OK;
+	if (f == NULL || fstat(fileno(f), st_r) != 0) {
+		fprintf(errout, "mailsyncctl: setup: cannot read %s: %s\n",
+			path, strerror(errno));
+		if (f != NULL)
+			fclose(f);
 		return MS_EIO;
 	}
-	ms_buf_init(&b, 16u << 20);
+	ms_buf_init(&b, SETUP_CONFIG_MAX);
 	while (rc == MS_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		rc = ms_buf_append(&b, chunk, n);
-	if (rc == MS_OK && ferror(f))
+	if (rc == MS_OK && ferror(f)) {
+		err = errno;
 		rc = MS_EIO;
+	}
 	fclose(f);
 	if (rc == MS_OK)
 		rc = ms_buf_append(&b, "", 1);
+	if (rc == MS_ETOOBIG)
+		fprintf(errout, "mailsyncctl: setup: %s is larger than %u MiB: "
+			"not a configuration file to add an account to (give "
+			"another with -c)\n", path, SETUP_CONFIG_MAX >> 20);
+	else if (rc == MS_EIO)
+		fprintf(errout, "mailsyncctl: setup: cannot read %s: %s\n",
+			path, strerror(err));
+	else if (rc != MS_OK)
+		fprintf(errout, "mailsyncctl: setup: cannot read %s: %s\n",
+			path, ms_strerror(rc));
 	if (rc != MS_OK) {
 		ms_buf_deinit(&b);
 		return rc;
@@ -159,6 +179,53 @@ setup_read_file(const char *path, char **text_r, size_t *len_r,
 	*len_r = b.len - 1;
 	*text_r = (char *)ms_buf_take(&b, &n);
 	return MS_OK;
+}
+
+/*
+ * The file a configuration path names: the path itself, or, when it is a
+ * symbolic link (to a link...), the file at its end, which need not exist
+ * yet.  Replacing the link by a regular file would cut it from its target
+ * (and the target keeps the old configuration).  MS_OK with real_r set,
+ * or printed and MS_EIO.
+ */
+static int
+setup_resolve(const char *path, char *real_r, size_t size, FILE *errout)
+{
+	char link[4096], dir[4096];
+	struct stat st;
+	ssize_t n;
+
+	if (snprintf(real_r, size, "%s", path) >= (int)size)
+		goto too_long;
+	for (int depth = 0; lstat(real_r, &st) == 0 && S_ISLNK(st.st_mode);
+	     depth++) {
+		if (depth == 40) {
+			fprintf(errout, "mailsyncctl: setup: %s: %s\n", path,
+				strerror(ELOOP));
+			return MS_EIO;
+		}
+		n = readlink(real_r, link, sizeof(link) - 1);
+		if (n < 0) {
+			fprintf(errout, "mailsyncctl: setup: cannot read the "
+				"link %s: %s\n", real_r, strerror(errno));
+			return MS_EIO;
+		}
+		link[n] = '\0';
+		/* A relative target is relative to the link's directory. */
+		snprintf(dir, sizeof(dir), "%s", real_r);
+		if (link[0] != '/' &&
+		    snprintf(real_r, size, "%s/%s", dirname(dir), link) >=
+		    (int)size)
+			goto too_long;
+		if (link[0] == '/' &&
+		    snprintf(real_r, size, "%s", link) >= (int)size)
+			goto too_long;
+	}
+	return MS_OK;
+too_long:
+	fprintf(errout, "mailsyncctl: setup: %s: %s\n", path,
+		strerror(ENAMETOOLONG));
+	return MS_EIO;
 }
 
 /* mkdir -p of path's directory, new ones 0700. */
@@ -245,16 +312,15 @@ setup_write_config(const char *path, const char *section,
 	struct cfg *cfg = NULL;
 	struct ms_buf text;
 	struct stat st;
-	char *old = NULL;
+	char *old = NULL, real[4096];
 	size_t old_len = 0;
 	bool is_new;
 	int rc;
 
-	if (setup_read_file(path, &old, &old_len, &st) != MS_OK) {
-		fprintf(errout, "mailsyncctl: setup: cannot read %s: %s\n",
-			path, strerror(errno));
-		return MS_EIO;
-	}
+	if ((rc = setup_resolve(path, real, sizeof(real), errout)) != MS_OK)
+		return rc;
+	if ((rc = setup_read_file(real, &old, &old_len, &st, errout)) != MS_OK)
+		return rc == MS_ETOOBIG ? MS_ECONFIG : MS_EIO;
 	is_new = old == NULL;
 	ms_buf_init(&text, 32u << 20);
 	rc = !is_new ? ms_buf_append(&text, old, old_len) :
@@ -283,13 +349,13 @@ setup_write_config(const char *path, const char *section,
 	}
 	cfg_free(&cfg);
 	cfg_report_deinit(&rep);
-	if (rc == MS_OK && is_new && setup_make_dirs(path) != MS_OK) {
+	if (rc == MS_OK && is_new && setup_make_dirs(real) != MS_OK) {
 		fprintf(errout, "mailsyncctl: setup: cannot create the "
-			"directory of %s: %s\n", path, strerror(errno));
+			"directory of %s: %s\n", real, strerror(errno));
 		rc = MS_EIO;
 	}
 	if (rc == MS_OK)
-		rc = setup_replace(path, (const char *)text.p, text.len,
+		rc = setup_replace(real, (const char *)text.p, text.len,
 				   is_new ? NULL : &st, errout);
 	ms_buf_deinit(&text);
 	if (rc != MS_OK)

@@ -1,13 +1,17 @@
 /*
- * maildir_watch.c - debounced uv_fs_event watches over a mirror tree (see
+ * maildir_watch.c - debounced inotify watches over a mirror tree (see
  * maildir_watch.h).
  *
- * Handles live in heap nodes, one per directory of the tree, freed only
- * from their close callbacks (libuv handle rule).  The watcher itself is
- * freed when its last handle has closed.
+ * One inotify instance per watcher, read through a uv_poll handle; one
+ * node per directory of the tree holds its watch descriptors.  The
+ * watcher itself is freed when its timer and poll handles have closed
+ * (libuv handle rule).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "maildir/maildir_watch.h"
@@ -18,17 +22,20 @@ enum {
 	MAILDIR_WATCH_EV_CUR = 2,
 };
 
+/* What uv_fs_event asked inotify for, so nothing a reader does is missed:
+ * entries made, removed, renamed, written or re-flagged, and the
+ * directory itself going. */
+#define MAILDIR_WATCH_MASK \
+	(IN_ATTRIB | IN_CREATE | IN_MODIFY | IN_DELETE | IN_DELETE_SELF | \
+	 IN_MOVE_SELF | IN_MOVED_FROM | IN_MOVED_TO)
+
 struct maildir_watch_node {
-	struct maildir_watch *w;
 	struct maildir_watch_node *next;
 	char *rel;
 	bool is_maildir;
 	bool is_dirty;		/* deliver CHANGED at the next timer */
 	bool is_seen;		/* found by the current rescan */
-	bool is_unlinked;	/* out of the list, waiting for close callbacks */
-	bool is_inited[3];
-	int nopen;		/* handles initialised and not yet closed */
-	uv_fs_event_t ev[3];
+	int wd[3];		/* inotify watch descriptors (-1: none) */
 };
 
 struct maildir_watch {
@@ -40,13 +47,19 @@ struct maildir_watch {
 	void *arg;
 	struct maildir_report *rep;
 	uv_timer_t timer;
+	/* Our own inotify instance: uv_fs_event shares libuv's, whose
+	 * reader drops IN_Q_OVERFLOW (it names no watch), so a reader's
+	 * changes after the kernel's queue filled were never seen. */
+	int fd;
+	uv_poll_t poll;
 	struct maildir_watch_node *nodes;
-	struct maildir_watch_node *gone;	/* unlinked, to deliver and close */
+	struct maildir_watch_node *gone;	/* unlinked, to deliver and free */
 	size_t nnodes;
 	bool want_rescan;	/* a directory appeared or went */
+	bool is_lost;		/* the kernel dropped events: deliver ANY */
 	bool is_starting;	/* initial walk: new folders are not delivered */
 	bool is_closing;
-	int nopen;		/* timer + nodes still holding handles */
+	int nopen;		/* timer and poll handles not yet closed */
 };
 
 
@@ -68,16 +81,15 @@ maildir_watch_timer_close_cb(uv_handle_t *h)
 	maildir_watch_maybe_free(w);
 }
 
+/* The descriptor is closed only once libuv no longer polls it (closing
+ * it drops every watch with it). */
 static void
-maildir_watch_ev_close_cb(uv_handle_t *h)
+maildir_watch_poll_close_cb(uv_handle_t *h)
 {
-	struct maildir_watch_node *n = h->data;
-	struct maildir_watch *w = n->w;
+	struct maildir_watch *w = h->data;
 
-	if (--n->nopen > 0)
-		return;
-	free(n->rel);
-	free(n);
+	close(w->fd);
+	w->fd = -1;
 	w->nopen--;
 	maildir_watch_maybe_free(w);
 }
@@ -106,79 +118,130 @@ maildir_watch_arm(struct maildir_watch *w)
 	uv_timer_start(&w->timer, maildir_watch_timer_cb, w->delay_ms, 0);
 }
 
-
+/*
+ * One inotify event.  Watch descriptors are looked up among the live
+ * nodes; a renamed directory keeps its descriptor, so two nodes may share
+ * one for a moment (the old name's, gone, and the new name's): each is
+ * marked.
+ */
 static void
-maildir_watch_event_cb(uv_fs_event_t *h, const char *filename, int events,
-		       int status)
+maildir_watch_on_inotify(struct maildir_watch *w, const struct inotify_event *e)
 {
-	struct maildir_watch_node *n = h->data;
-	struct maildir_watch *w = n->w;
-
-	if (w->is_closing || n->is_unlinked)
-		return;
-	if (h == &n->ev[MAILDIR_WATCH_EV_DIR] || status < 0)
+	if (e->mask & IN_Q_OVERFLOW) {
+		/* Events were dropped: which folders changed is unknown, and
+		 * directories may have come or gone unseen. */
+		w->is_lost = true;
 		w->want_rescan = true;
-	else
-		n->is_dirty = true;
-	maildir_watch_arm(w);
+		return;
+	}
+	for (struct maildir_watch_node *n = w->nodes; n != NULL; n = n->next) {
+		for (int i = 0; i < 3; i++) {
+			if (n->wd[i] != e->wd)
+				continue;
+			if (e->mask & IN_IGNORED)
+				n->wd[i] = -1;	/* the kernel dropped it */
+			if (i == MAILDIR_WATCH_EV_DIR ||
+			    (e->mask & (IN_IGNORED | IN_DELETE_SELF |
+					IN_MOVE_SELF)))
+				w->want_rescan = true;
+			if (i != MAILDIR_WATCH_EV_DIR)
+				n->is_dirty = true;
+		}
+	}
 }
 
-/* Initialises and starts watch i of n on path; a failure is logged. */
+/* Reads every queued event (the descriptor is non-blocking). */
 static void
-maildir_watch_node_start(struct maildir_watch_node *n, int i)
+maildir_watch_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct maildir_watch *w = h->data;
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool is_any = false;
+
+	(void)events;
+	if (w->is_closing)
+		return;
+	if (status < 0) {
+		log_warn("maildir watch %s: %s", w->root, uv_strerror(status));
+		w->is_lost = true;
+		w->want_rescan = true;
+		maildir_watch_arm(w);
+		return;
+	}
+	for (;;) {
+		ssize_t got = read(w->fd, buf, sizeof(buf));
+		const struct inotify_event *e;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got < 0 && errno != EAGAIN) {
+				log_warn("maildir watch %s: read: %s", w->root,
+					 strerror(errno));
+				w->is_lost = true;
+				w->want_rescan = true;
+				is_any = true;
+			}
+			break;
+		}
+		for (char *p = buf; p < buf + got;
+		     p += sizeof(*e) + e->len) {
+			e = (const struct inotify_event *)(void *)p;
+			maildir_watch_on_inotify(w, e);
+		}
+		is_any = true;
+	}
+	if (is_any)
+		maildir_watch_arm(w);
+}
+
+/* Starts watch i of n on its path; a failure is logged. */
+static void
+maildir_watch_node_start(struct maildir_watch *w, struct maildir_watch_node *n,
+			 int i)
 {
 	static const char *const subs[3] = { "", "new", "cur" };
-	struct maildir_watch *w = n->w;
 	char *path;
-	int rc;
+	int wd;
 
-	if (n->is_inited[i])
-		return;
 	path = maildir__path_join(w->root, n->rel, subs[i]);
 	if (path == NULL)
 		return;
-	if (uv_fs_event_init(w->loop, &n->ev[i]) != 0) {
-		free(path);
-		return;
-	}
-	n->ev[i].data = n;
-	n->is_inited[i] = true;
-	n->nopen++;
-	rc = uv_fs_event_start(&n->ev[i], maildir_watch_event_cb, path, 0);
-	if (rc != 0) {
+	wd = inotify_add_watch(w->fd, path, MAILDIR_WATCH_MASK);
+	if (wd < 0) {
 		/* Gone already, or out of inotify watches: the rescan decides. */
-		log_warn("maildir watch %s: %s", path, uv_strerror(rc));
-		w->want_rescan = rc == UV_ENOENT ? true : w->want_rescan;
+		log_warn("maildir watch %s: %s", path, strerror(errno));
+		w->want_rescan = errno == ENOENT ? true : w->want_rescan;
 	}
+	n->wd[i] = wd;
 	free(path);
 }
 
-static void
-maildir_watch_node_stop(struct maildir_watch_node *n, int i)
+/* True when a live node other than n watches through wd (a directory
+ * renamed: its new name's node got the same descriptor). */
+static bool
+maildir_watch_wd_is_shared(const struct maildir_watch *w,
+			   const struct maildir_watch_node *n, int wd)
 {
-	if (!n->is_inited[i])
-		return;
-	n->is_inited[i] = false;
-	uv_fs_event_stop(&n->ev[i]);
-	uv_close((uv_handle_t *)&n->ev[i], maildir_watch_ev_close_cb);
+	for (const struct maildir_watch_node *o = w->nodes; o != NULL;
+	     o = o->next)
+		for (int i = 0; o != n && i < 3; i++)
+			if (o->wd[i] == wd)
+				return true;
+	return false;
 }
 
-/* Closes every handle of n; n is freed by the last close callback. */
+/* Removes n's watches (unless another node holds them, or the whole
+ * instance is closing) and frees n. */
 static void
-maildir_watch_node_close(struct maildir_watch_node *n)
+maildir_watch_node_free(struct maildir_watch *w, struct maildir_watch_node *n)
 {
-	n->is_unlinked = true;
-	if (n->nopen == 0) {
-		/* Nothing was ever opened: free now, the loop holds nothing. */
-		struct maildir_watch *w = n->w;
-
-		free(n->rel);
-		free(n);
-		w->nopen--;
-		return;
-	}
-	for (int i = 0; i < 3; i++)
-		maildir_watch_node_stop(n, i);
+	for (int i = 0; i < 3 && !w->is_closing; i++)
+		if (n->wd[i] >= 0 && !maildir_watch_wd_is_shared(w, n, n->wd[i]))
+			(void)inotify_rm_watch(w->fd, n->wd[i]);
+	free(n->rel);
+	free(n);
 }
 
 /* Moves n from the live list to the gone list. */
@@ -215,8 +278,7 @@ maildir_watch_walk_cb(const char *rel, bool is_maildir, void *arg)
 		/*
 		 * A folder lost its cur/ or new/, or a plain directory became
 		 * a folder: retire the node (GONE if it was a folder) and
-		 * start afresh, so no handle is ever re-initialised while its
-		 * close is pending.
+		 * start afresh.
 		 */
 		maildir_watch_unlink(w, n);
 		n = NULL;
@@ -227,16 +289,15 @@ maildir_watch_walk_cb(const char *rel, bool is_maildir, void *arg)
 			free(n);
 			return MS_ENOMEM;
 		}
-		n->w = w;
+		n->wd[0] = n->wd[1] = n->wd[2] = -1;
 		n->next = w->nodes;
 		w->nodes = n;
 		w->nnodes++;
-		w->nopen++;
-		maildir_watch_node_start(n, MAILDIR_WATCH_EV_DIR);
+		maildir_watch_node_start(w, n, MAILDIR_WATCH_EV_DIR);
 		n->is_maildir = is_maildir;
 		if (is_maildir) {
-			maildir_watch_node_start(n, MAILDIR_WATCH_EV_NEW);
-			maildir_watch_node_start(n, MAILDIR_WATCH_EV_CUR);
+			maildir_watch_node_start(w, n, MAILDIR_WATCH_EV_NEW);
+			maildir_watch_node_start(w, n, MAILDIR_WATCH_EV_CUR);
 		}
 		/* A folder that appeared while we ran may already hold mail. */
 		n->is_dirty = is_maildir && !w->is_starting;
@@ -247,7 +308,7 @@ maildir_watch_walk_cb(const char *rel, bool is_maildir, void *arg)
 
 /*
  * Walks the tree again: new directories get watches; vanished ones move to
- * the gone list, still open, so the timer can deliver GONE and close them.
+ * the gone list, so the timer can deliver GONE and free them.
  */
 static void
 maildir_watch_rescan(struct maildir_watch *w)
@@ -274,29 +335,48 @@ maildir_watch_rescan(struct maildir_watch *w)
 	}
 }
 
+/*
+ * Delivers the burst: GONE folders, then either ANY (events were lost,
+ * which covers every folder) or each dirty folder.  The callback may
+ * close the watcher, which frees the nodes: nothing is touched after.
+ */
 static void
 maildir_watch_timer_cb(uv_timer_t *t)
 {
 	struct maildir_watch *w = t->data;
+	struct maildir_watch_node *n, *next;
 
 	if (w->want_rescan)
 		maildir_watch_rescan(w);
-	while (w->gone != NULL) {
-		struct maildir_watch_node *n = w->gone;
-
+	while (w->gone != NULL && !w->is_closing) {
+		n = w->gone;
 		w->gone = n->next;
-		if (n->is_maildir && !w->is_closing)
+		if (n->is_maildir)
 			w->cb(w, n->rel, MAILDIR_WATCH_GONE, w->arg);
-		maildir_watch_node_close(n);
+		maildir_watch_node_free(w, n);
 	}
-	/* The callback may close the watcher: then stop delivering. */
-	for (struct maildir_watch_node *n = w->nodes; n != NULL && !w->is_closing;
-	     n = n->next) {
+	if (w->is_closing)
+		return;
+	if (w->is_lost) {
+		w->is_lost = false;
+		for (n = w->nodes; n != NULL; n = n->next)
+			n->is_dirty = false;
+		log_warn("maildir watch %s: the kernel dropped events (inotify "
+			 "queue full, fs.inotify.max_queued_events): looking at "
+			 "every folder", w->root);
+		w->cb(w, "", MAILDIR_WATCH_ANY, w->arg);
+		return;
+	}
+	for (n = w->nodes; n != NULL; n = next) {
+		next = n->next;
 		if (!n->is_dirty)
 			continue;
 		n->is_dirty = false;
-		if (n->is_maildir)
+		if (n->is_maildir) {
 			w->cb(w, n->rel, MAILDIR_WATCH_CHANGED, w->arg);
+			if (w->is_closing)
+				return;
+		}
 	}
 }
 
@@ -318,12 +398,32 @@ maildir_watch_new(uv_loop_t *loop, const char *root, unsigned delay_ms,
 	w->cb = cb;
 	w->arg = arg;
 	w->rep = rep;
+	if ((w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		ms_err_set(err_r, MS_EIO, "maildir watch %s: inotify: %s", root,
+			   strerror(errno));
+		free(w->root);
+		free(w);
+		return NULL;
+	}
+	if ((rc = uv_poll_init(loop, &w->poll, w->fd)) != 0) {
+		ms_err_set(err_r, MS_EIO, "maildir watch %s: %s", root,
+			   uv_strerror(rc));
+		close(w->fd);
+		free(w->root);
+		free(w);
+		return NULL;
+	}
+	w->poll.data = w;
 	uv_timer_init(loop, &w->timer);
 	w->timer.data = w;
-	w->nopen = 1;
+	w->nopen = 2;
 	w->is_starting = true;
 	rc = maildir_tree_walk(root, maildir_watch_walk_cb, w, rep, err_r);
 	w->is_starting = false;
+	if (rc == MS_OK &&
+	    (rc = uv_poll_start(&w->poll, UV_READABLE, maildir_watch_poll_cb)) != 0)
+		rc = ms_err_set(err_r, MS_EIO, "maildir watch %s: %s", root,
+				uv_strerror(rc));
 	if (rc != MS_OK) {
 		maildir_watch_close(w);
 		return NULL;
@@ -342,17 +442,18 @@ maildir_watch_close(struct maildir_watch *w)
 	w->is_closing = true;
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, maildir_watch_timer_close_cb);
+	uv_close((uv_handle_t *)&w->poll, maildir_watch_poll_close_cb);
 	while (w->nodes != NULL) {
 		struct maildir_watch_node *n = w->nodes;
 
 		w->nodes = n->next;
-		maildir_watch_node_close(n);
+		maildir_watch_node_free(w, n);
 	}
 	while (w->gone != NULL) {
 		struct maildir_watch_node *n = w->gone;
 
 		w->gone = n->next;
-		maildir_watch_node_close(n);
+		maildir_watch_node_free(w, n);
 	}
 	w->nnodes = 0;
 }

@@ -1,5 +1,5 @@
 /*
- * maildir_watch.h - inotify (uv_fs_event) watches over an account's mirror
+ * maildir_watch.h - inotify watches (polled by libuv) over an account's mirror
  * tree, delivering debounced "this folder changed" events.
  *
  * Each Maildir folder gets watches on its new/ and cur/ (messages added,
@@ -13,7 +13,9 @@
  * folder stays.  When a directory appears or
  * goes, the tree is walked again and watches are added or closed; a new
  * folder is delivered as MAILDIR_WATCH_CHANGED, a vanished one as
- * MAILDIR_WATCH_GONE.
+ * MAILDIR_WATCH_GONE.  When the kernel drops events (its queue,
+ * fs.inotify.max_queued_events, filled before the loop read it), which
+ * folders changed is unknown: one MAILDIR_WATCH_ANY stands for them all.
  *
  * Events only say where to look: the consumer lists the folder
  * (maildir_scan_folder) and compares with what it knows.  That includes
@@ -34,6 +36,8 @@
 enum maildir_watch_what {
 	MAILDIR_WATCH_CHANGED = 0,	/* look at this folder again */
 	MAILDIR_WATCH_GONE = 1,		/* this folder is no longer there */
+	MAILDIR_WATCH_ANY = 2,		/* events were lost: any folder may
+					 * have changed (rel is "") */
 };
 
 struct maildir_watch;

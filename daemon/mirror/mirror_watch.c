@@ -58,8 +58,8 @@ mirror_dirs_clear(struct mirror_dirs *d)
 
 /*
  * One event per folder per burst arrives here.  A folder that went (or
- * a tree walk) may have taken messages elsewhere: everything is to be
- * scanned then.
+ * a tree walk) may have taken messages elsewhere, and events the kernel
+ * dropped may have been anywhere: everything is to be scanned then.
  */
 static void
 mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
@@ -68,7 +68,7 @@ mirror_watch_on_event(struct maildir_watch *mw, const char *rel,
 	struct mirror_watch *w = arg;
 
 	(void)mw;
-	if (what == MAILDIR_WATCH_GONE)
+	if (what == MAILDIR_WATCH_GONE || what == MAILDIR_WATCH_ANY)
 		rel = NULL;
 	if (w->is_paused) {
 		mirror_dirs_add(&w->paused, rel, MIRROR_WATCH_DIRS_MAX);

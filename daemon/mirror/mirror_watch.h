@@ -38,7 +38,8 @@ void mirror_dirs_clear(struct mirror_dirs *d);
 /*
  * The mirror changed in the folder at rel (relative to the root, "" for
  * the root; valid during the call): scan it.  rel NULL: anywhere (a
- * folder went, or too much happened while paused): scan everything.
+ * folder went, too much happened while paused, or the kernel dropped
+ * events): scan everything.
  * The callback may call mirror_watch_pause() or mirror_watch_close().
  */
 typedef void (*mirror_watch_cb)(struct mirror_watch *w, const char *rel,

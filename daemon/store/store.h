@@ -487,12 +487,24 @@ enum store_refusal_kind {
 
 #define STORE_REFUSAL_TEXT_MAX 300	/* bytes of text kept */
 
+/* What an ALTERED APPEND sent, so that later passes find its copy
+ * without reading and hashing the body again. */
+enum store_sent_form {
+	STORE_SENT_UNKNOWN = 0,	/* not recorded (a refusal of before) */
+	STORE_SENT_BODY = 1,	/* the body as it is */
+	STORE_SENT_CRLF = 2,	/* bare LF sent as CRLF: sent_hash */
+};
+
 struct store_refusal {
 	uint64_t seq;			/* the pending change */
 	uint32_t folder_id;
 	enum store_refusal_kind kind;
 	int64_t when;			/* Unix time it was recorded */
+	/* The text is cut to STORE_REFUSAL_TEXT_MAX - 34 bytes when a
+	 * sent form is recorded. */
 	char text[STORE_REFUSAL_TEXT_MAX + 1];	/* the server's, or why */
+	enum store_sent_form sent_form;
+	uint8_t sent_hash[STORE_HASH_LEN];	/* STORE_SENT_CRLF */
 };
 
 /*

@@ -6,7 +6,11 @@
  * and status can name it; a refusal goes with its change (cleared in the
  * same transaction), and the user's retry clears the refusals.
  *
- * Value: kind u8, folder id u32, time i64, then the text (no NUL).
+ * Value: kind u8, folder id u32, time i64, then the text (no NUL), then,
+ * when the sent form is recorded, NUL, the form u8 and for
+ * STORE_SENT_CRLF the hash of the bytes sent.  The whole stays within
+ * the size a text alone could take, so a reader of before takes the
+ * trailer for the end of its text.
  */
 #include "store/store_int.h"
 
@@ -14,6 +18,8 @@
 #include <string.h>
 
 #define STORE_REFUSAL_FIXED 13
+/* NUL, form, hash */
+#define STORE_REFUSAL_TRAILER (2 + STORE_HASH_LEN)
 
 static int
 store_refusal_decode(uint64_t seq, const MDB_val *v, struct store_refusal *r)
@@ -33,6 +39,22 @@ store_refusal_decode(uint64_t seq, const MDB_val *v, struct store_refusal *r)
 	n = v->mv_size - STORE_REFUSAL_FIXED;
 	memcpy(r->text, p + STORE_REFUSAL_FIXED, n);
 	r->text[n] = '\0';
+	/* The trailer: after the text's NUL, the form and maybe a hash. */
+	p += STORE_REFUSAL_FIXED;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\0')
+			continue;
+		if (i + 2 == n && p[i + 1] == STORE_SENT_BODY)
+			r->sent_form = STORE_SENT_BODY;
+		else if (i + 2 + STORE_HASH_LEN == n &&
+			 p[i + 1] == STORE_SENT_CRLF) {
+			r->sent_form = STORE_SENT_CRLF;
+			memcpy(r->sent_hash, p + i + 2, STORE_HASH_LEN);
+		} else {
+			return MS_ESTORE;
+		}
+		break;
+	}
 	return MS_OK;
 }
 
@@ -89,8 +111,12 @@ store__refusal_put(struct store *s, MDB_txn *txn,
 {
 	uint8_t key[8], val[STORE_REFUSAL_FIXED + STORE_REFUSAL_TEXT_MAX];
 	size_t n = strnlen(r->text, STORE_REFUSAL_TEXT_MAX);
-	MDB_val k = { 8, key }, v = { STORE_REFUSAL_FIXED + n, val };
+	MDB_val k = { 8, key }, v;
 	int rc;
+
+	if (r->sent_form != STORE_SENT_UNKNOWN &&
+	    n > STORE_REFUSAL_TEXT_MAX - STORE_REFUSAL_TRAILER)
+		n = STORE_REFUSAL_TEXT_MAX - STORE_REFUSAL_TRAILER;
 
 	store__put64(key, r->seq);
 	/* Only for a change that is still pending: one cleared meanwhile
@@ -104,6 +130,16 @@ store__refusal_put(struct store *s, MDB_txn *txn,
 	store__put32(val + 1, r->folder_id);
 	store__put64(val + 5, (uint64_t)r->when);
 	memcpy(val + STORE_REFUSAL_FIXED, r->text, n);
+	v.mv_size = STORE_REFUSAL_FIXED + n;
+	if (r->sent_form != STORE_SENT_UNKNOWN) {
+		val[v.mv_size++] = '\0';
+		val[v.mv_size++] = (uint8_t)r->sent_form;
+	}
+	if (r->sent_form == STORE_SENT_CRLF) {
+		memcpy(val + v.mv_size, r->sent_hash, STORE_HASH_LEN);
+		v.mv_size += STORE_HASH_LEN;
+	}
+	v.mv_data = val;
 	rc = mdb_put(txn, s->dbi[STORE_DBI_REFUSALS], &k, &v, 0);
 	if (rc != 0)
 		return store__mdb_err(s, err_r, rc, "writing a refusal");

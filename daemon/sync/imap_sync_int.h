@@ -138,6 +138,10 @@ struct sync_run {
 	bool is_failed;
 	bool is_msg_failed;	/* a message not stored; the rest goes on */
 	bool is_uid_check;	/* CONDSTORE: the diff runs for expunges */
+	/* CHECK: the store's count, and the server's messages marked
+	 * \Deleted that the store forgot (no UIDPLUS), counted by a search */
+	uint32_t check_local, check_forgotten;
+	bool is_check_search;	/* that UID SEARCH DELETED is out */
 	/* Every message below the server's UIDNEXT is stored: parked
 	 * APPENDs (store_change.uid) not re-matched may go out */
 	bool is_fetch_whole;
@@ -397,9 +401,28 @@ int sync_push_load(struct imap_sync *as);
  * push's replies. */
 void sync_push_next(struct imap_sync *as);
 /* An untagged response while a push command is out (COPYUID of a MOVE,
- * SEARCH of an APPEND's copy). */
+ * SEARCH and FETCH of an APPEND's copy). */
 void sync_push_on_event(struct imap_sync *as, const struct imap_event *ev);
 /* Frees the push's state.  NULL-safe; sets *pp to NULL. */
 void sync_push_free(struct sync_push **pp);
+
+/* A new message with the Message-ID of an APPEND without APPENDUID: a
+ * candidate for its copy, and what its FETCH says of it. */
+struct sync_push_hit {
+	uint32_t uid;
+	bool is_size;		/* RFC822.SIZE is the bytes sent */
+	bool is_date;		/* INTERNALDATE is the date sent */
+};
+
+/*
+ * Which of the n hits is the APPEND's copy: the one alone with the size
+ * and date sent; else the one alone with the date sent (a server that
+ * rewrites what it stores changes the size, not the date).  Otherwise 0,
+ * with *why_r saying why: two copies that look alike, or none that does,
+ * are not guessed between (the APPEND is held, and the next fetch brings
+ * its copy by content).
+ */
+uint32_t sync_push_find_pick(const struct sync_push_hit *v, size_t n,
+			     const char **why_r);
 
 #endif

@@ -436,23 +436,86 @@ sync_folder_done(struct imap_sync *as)
 	sync_commit_then(as, sync_folder_committed);
 }
 
+/* The counts disagree: the UIDs are diffed (DIFF comes next). */
+static void
+sync_folder_check_failed(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+
+	r->is_uid_check = true;
+	r->is_fetching = false;
+	sync_folder_step_done(as);
+}
+
+/* A hit of UID SEARCH DELETED: one the store forgot counts. */
+static void
+sync_folder_check_on_search(struct imap_sync *as,
+			    const struct imap_ev_search *sr)
+{
+	struct sync_run *r = &as->run;
+	struct ms_slice cur = sr->nums;
+	struct store_msg m;
+	uint32_t uid;
+
+	while (imap_numlist_next(&cur, &uid) == MS_OK)
+		if (store_msg_get(as->params.store, r->fold->id, uid, &m,
+				  NULL) == STORE_NOTFOUND)
+			r->check_forgotten++;
+}
+
+static void
+sync_folder_check_searched(struct imap_session *s, int rc,
+			   const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_run *r = &as->run;
+
+	(void)s;
+	r->is_check_search = false;
+	if (!sync_cmd_live(as, rc))
+		return;
+	if (sync_st_ok(st) &&
+	    (uint64_t)r->check_local + r->check_forgotten == r->exists) {
+		log_debug("acct=%s folder=%s %u message(s) marked \\Deleted "
+			  "on the server, forgotten: no expunge", as->name,
+			  r->fold->name, r->check_forgotten);
+		sync_folder_step_done(as);
+		return;
+	}
+	sync_folder_check_failed(as);
+}
+
 /*
  * CHECK: CHANGEDSINCE does not tell expunges.  When the store holds as
  * many messages as the server, none went (every UID below the watermark
  * is stored); else the UIDs are diffed (is_uid_check: DIFF comes next).
+ * A server without UIDPLUS keeps what the reader deleted marked \Deleted
+ * (sync_push.c) while the store forgot it: those, counted by one UID
+ * SEARCH DELETED, do not send the folder to the diff every time it is
+ * selected.
  */
 static void
 sync_folder_check_count(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
 	struct store_folder now;
+	int tag;
 
 	if (store_folder_get(as->params.store, r->fold->id, &now,
-			     NULL) == MS_OK && now.local_count != r->exists) {
-		r->is_uid_check = true;
-		r->is_fetching = false;
+			     NULL) != MS_OK || now.local_count == r->exists) {
+		sync_folder_step_done(as);
+		return;
 	}
-	sync_folder_step_done(as);
+	if (now.local_count > r->exists ||
+	    (as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0) {
+		sync_folder_check_failed(as);
+		return;
+	}
+	r->check_local = now.local_count;
+	r->check_forgotten = 0;
+	tag = imap_cmd_uid_search_deleted(imap_session_core(as->sess));
+	if (sync_submit(as, tag, sync_folder_check_searched))
+		r->is_check_search = true;
 }
 
 static void
@@ -1013,7 +1076,9 @@ sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev)
 		}
 		break;
 	case IMAP_EV_SEARCH:
-		if (r->step == SYNC_FOLDER_PUSH)
+		if (r->step == SYNC_FOLDER_CHECK && r->is_check_search)
+			sync_folder_check_on_search(as, &ev->u.search);
+		else if (r->step == SYNC_FOLDER_PUSH)
 			sync_push_on_event(as, ev);	/* APPEND's copy */
 		else if (r->step == SYNC_FOLDER_FETCH)
 			sync_fetch_on_event(as, ev);
@@ -1026,6 +1091,8 @@ sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev)
 			sync_rematch_on_event(as, ev);
 		break;
 	case IMAP_EV_FETCH:
+		if (r->step == SYNC_FOLDER_PUSH)
+			sync_push_on_event(as, ev);	/* APPEND's copies */
 		if (r->step == SYNC_FOLDER_REMATCH)
 			sync_rematch_on_event(as, ev);
 		else if (r->step == SYNC_FOLDER_FETCH)

@@ -15,8 +15,10 @@
  *			COPYUID (source set to destination set in order)
  *	APPENDs		with their flags and date, several in flight, bound
  *			to their UID by APPENDUID, or without it (no
- *			UIDPLUS) by UID SEARCH HEADER Message-ID, one at a
- *			time after the APPEND's OK; one the server refuses
+ *			UIDPLUS) by UID SEARCH HEADER Message-ID (without
+ *			one: UID SEARCH of the new UIDs), whose hits'
+ *			RFC822.SIZE and INTERNALDATE must be the ones sent, one at a time after the APPEND's OK; one the
+ *			server refuses
  *			(NO) is recorded as refused in the store, next to
  *			its change, stays local and is not sent again
  *			until its file changes or the user asks; one with
@@ -133,18 +135,22 @@ struct sync_push_append {
 
 /*
  * An APPEND the server took without naming its UID (no UIDPLUS): its
- * copy is looked for by Message-ID.  Not by size, nor by body: a server
- * may rewrite what it stores (GNU imap4d drops a leading "From " line,
- * Status: and X-UID: headers, squeezes spaces), and then no fetch ever
- * returns the bytes sent, and the reader's file, bound to no record, was
- * taken for a new message and appended again every pass.  Nor by a
- * header of our own (mbsync's X-TUID): the bytes the server keeps would
+ * copy is looked for by Message-ID (without one, among every new
+ * message), then told from another copy with that Message-ID (a Sent
+ * copy the server saved) by the size and date it was sent with
+ * (sync_push_find_pick).  Not by body: a server may rewrite
+ * what it stores (GNU imap4d drops a leading "From " line, Status: and
+ * X-UID: headers, squeezes spaces), and then no fetch ever returns the
+ * bytes sent, and the reader's file, bound to no record, was taken for a
+ * new message and appended again every pass; the date it keeps.  Nor by
+ * a header of our own (mbsync's X-TUID): the bytes the server keeps would
  * no longer be the reader's.  Found or not, it is never sent again.
  */
 struct sync_push_find {
 	struct sync_push_append a;	/* as sent (a.converted owned) */
-	char msgid[256];		/* "<id>" */
+	char msgid[256];		/* "<id>"; "": it has none */
 	uint32_t uid;			/* bound to it (0: not found) */
+	bool is_done;
 };
 
 struct sync_push {
@@ -168,9 +174,13 @@ struct sync_push {
 	size_t n_unsendable;	/* APPENDs with NUL bytes, no BINARY */
 	/* APPENDs taken without APPENDUID, searched for one at a time */
 	struct sync_push_find *finds;
-	size_t n_finds, finds_cap, next_find;
-	int find_tag;		/* the UID SEARCH out (0: none) */
-	uint32_t find_uid;	/* its lowest usable hit (0: none) */
+	size_t n_finds, finds_cap;
+	size_t next_find;	/* finds done */
+	size_t cur_find;	/* the one searched for (find_tag) */
+	int find_tag;		/* the UID SEARCH or FETCH out (0: none) */
+	bool is_find_fetch;	/* it is the FETCH of the hits */
+	struct sync_push_hit *hits;	/* the SEARCH's usable hits */
+	size_t n_hits, hits_cap;
 	uint32_t find_from;	/* UIDs below it were there before */
 };
 
@@ -190,6 +200,7 @@ sync_push_free(struct sync_push **pp)
 	for (size_t i = 0; i < p->n_finds; i++)
 		free(p->finds[i].a.converted);
 	free(p->finds);
+	free(p->hits);
 	free(p->groups);
 	free(p->chunks);
 	free(p->appends);
@@ -272,12 +283,32 @@ sync_push_count_refused(struct imap_sync *as, uint64_t *count_r,
 }
 
 /*
- * Records the refusal of change c made here (kind, why) in the batch and
- * logs it naming the message; the next passes skip the change quietly.
+ * What APPEND a sent (NULL: nothing), recorded with its hold so that the
+ * next passes look for its copy by that hash without reading the body
+ * again: the body as it is, or its CRLF form (a->converted).
+ */
+static void
+sync_push_sent_form(const struct sync_push_append *a, struct store_refusal *ref)
+{
+	if (a == NULL)
+		return;
+	ref->sent_form = STORE_SENT_BODY;
+	if (a->converted != NULL &&
+	    body_hash(a->converted, a->size, ref->sent_hash) == MS_OK)
+		ref->sent_form = STORE_SENT_CRLF;
+	else if (a->converted != NULL)
+		ref->sent_form = STORE_SENT_UNKNOWN;
+}
+
+/*
+ * Records the refusal of change c made here (kind, why; a: the APPEND
+ * sent, NULL when nothing was) in the batch and logs it naming the
+ * message; the next passes skip the change quietly.
  */
 static void
 sync_push_hold(struct imap_sync *as, const struct store_change *c,
-	       enum store_refusal_kind kind, const char *why)
+	       const struct sync_push_append *a, enum store_refusal_kind kind,
+	       const char *why)
 {
 	struct store_refusal ref = {
 		.seq = c->seq,
@@ -287,6 +318,7 @@ sync_push_hold(struct imap_sync *as, const struct store_change *c,
 	};
 	char what[256];
 
+	sync_push_sent_form(a, &ref);
 	snprintf(ref.text, sizeof(ref.text), "%s", why);
 	sync_push_describe(as, c->hash, what, sizeof(what));
 	log_warn("acct=%s folder=%s the local message %s %s", as->name,
@@ -425,25 +457,51 @@ sync_push_move_group(struct imap_sync *as, const struct store_change *c,
 
 static int sync_crlf(const struct ms_buf *in, struct ms_buf *out);
 
-/* True when c's body has bare LF line ends and the folder holds a record
- * of its CRLF form, the bytes an APPEND sends. */
+/*
+ * A hold recorded before its sent form was (ref): reads c's body once
+ * to learn it, and records it with the hold, so that later passes do
+ * not read and hash the body again.  False when it cannot be read.
+ */
 static bool
-sync_push_crlf_in_folder(struct imap_sync *as, const struct store_change *c)
+sync_push_sent_form_learn(struct imap_sync *as, const struct store_change *c,
+			  struct store_refusal *ref)
 {
 	struct sync_run *r = &as->run;
-	uint8_t h[STORE_HASH_LEN];
-	bool found;
+	bool ok;
 
+	log_debug("acct=%s folder=%s held APPEND: its body is read for the "
+		  "form it was sent in", as->name, r->fold->name);
 	ms_buf_reset(&r->push_body);
-	found = store_body_read_all(as->params.store, c->hash, &r->push_body,
-				    NULL) == MS_OK &&
-		sync_crlf(&r->push_body, &r->push_crlf) == MS_OK &&
-		r->push_crlf.len > 0 &&
-		body_hash(r->push_crlf.p, r->push_crlf.len, h) == MS_OK &&
-		sync_folder_has_hash(as, c->folder_id, h);
+	ok = store_body_read_all(as->params.store, c->hash, &r->push_body,
+				 NULL) == MS_OK &&
+	     sync_crlf(&r->push_body, &r->push_crlf) == MS_OK;
+	ref->sent_form = STORE_SENT_BODY;
+	if (ok && r->push_crlf.len > 0) {
+		ok = body_hash(r->push_crlf.p, r->push_crlf.len,
+			       ref->sent_hash) == MS_OK;
+		ref->sent_form = STORE_SENT_CRLF;
+	}
 	ms_buf_reset(&r->push_body);
 	ms_buf_reset(&r->push_crlf);
-	return found;
+	if (ok && sync_batch_ok(as, store_batch_refusal_put(as->batch, ref)))
+		(void)sync_commit_if_full(as);
+	return ok;
+}
+
+/* True when the folder holds the bytes held APPEND c sent in a form other
+ * than its body (bare LF sent as CRLF).  The body itself the caller
+ * looked for. */
+static bool
+sync_push_sent_in_folder(struct imap_sync *as, const struct store_change *c,
+			 const struct store_refusal *refusal)
+{
+	struct store_refusal ref = *refusal;
+
+	if (ref.sent_form == STORE_SENT_UNKNOWN &&
+	    !sync_push_sent_form_learn(as, c, &ref))
+		return false;
+	return ref.sent_form == STORE_SENT_CRLF &&
+	       sync_folder_has_hash(as, c->folder_id, ref.sent_hash);
 }
 
 /*
@@ -551,7 +609,7 @@ sync_push_plan_one(struct imap_sync *as, const struct store_change *c,
 		if (refusal != NULL && refusal->kind == STORE_REFUSAL_ALTERED) {
 			/* Sent: the server has a copy.  One sent as CRLF
 			 * (bare LF converted) is found by that form. */
-			if (sync_push_crlf_in_folder(as, c))
+			if (sync_push_sent_in_folder(as, c, refusal))
 				sync_push_clear(as, c->seq);
 			return false;
 		}
@@ -955,7 +1013,7 @@ sync_push_append_send(struct imap_sync *as, const struct store_change *c,
 	a->is_binary = r->push_body.len > 0 &&
 		       memchr(r->push_body.p, 0, r->push_body.len) != NULL;
 	if (a->is_binary && (as->caps & IMAP_SESSION_CAP_BINARY) == 0) {
-		sync_push_hold(as, c, STORE_REFUSAL_UNSENDABLE,
+		sync_push_hold(as, c, NULL, STORE_REFUSAL_UNSENDABLE,
 			       "holds NUL bytes, which IMAP can only carry "
 			       "with BINARY, and the server does not offer "
 			       "BINARY: it stays local, not sent");
@@ -1111,7 +1169,7 @@ sync_push_append_bind(struct imap_sync *as, const struct sync_push_append *a,
  * for a new message, and it is not sent again; a fetch that brings the
  * same bytes clears it (sync_push_plan_one). */
 static void
-sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
+sync_push_find_hold(struct imap_sync *as, const struct sync_push_append *a,
 		    const char *why)
 {
 	char text[STORE_REFUSAL_TEXT_MAX];
@@ -1119,7 +1177,7 @@ sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
 	snprintf(text, sizeof(text), "was appended, but the server gave no "
 		 "UID (no UIDPLUS) and %s: the server's copy comes with the "
 		 "next fetch, the local file stays as it is", why);
-	sync_push_hold(as, c, STORE_REFUSAL_ALTERED, text);
+	sync_push_hold(as, &a->c, a, STORE_REFUSAL_ALTERED, text);
 }
 
 /*
@@ -1131,18 +1189,19 @@ sync_push_find_hold(struct imap_sync *as, const struct store_change *c,
  * Quiet: the search's answer is what is logged.
  */
 static void
-sync_push_find_pending(struct imap_sync *as, const struct store_change *c)
+sync_push_find_pending(struct imap_sync *as, const struct sync_push_append *a)
 {
 	struct store_refusal ref = {
-		.seq = c->seq,
-		.folder_id = c->folder_id,
+		.seq = a->c.seq,
+		.folder_id = a->c.folder_id,
 		.kind = STORE_REFUSAL_ALTERED,
 		.when = (int64_t)time(NULL),
 	};
 
+	sync_push_sent_form(a, &ref);
 	snprintf(ref.text, sizeof(ref.text), "was appended, but the server "
 		 "gave no UID (no UIDPLUS) and the pass ended before its "
-		 "Message-ID was searched: the server's copy comes with the "
+		 "copy was searched for: the server's copy comes with the "
 		 "next fetch, the local file stays as it is");
 	if (sync_batch_ok(as, store_batch_refusal_put(as->batch, &ref)))
 		(void)sync_commit_if_full(as);
@@ -1164,7 +1223,8 @@ sync_push_msgid_ok(const char *id)
 }
 
 /* APPEND a said OK without APPENDUID: queued to be found by its
- * Message-ID (taking a->converted), or held when it has none. */
+ * Message-ID, or among the new messages when it has none (taking
+ * a->converted); held when its header cannot be read. */
 static void
 sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 {
@@ -1174,13 +1234,7 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 
 	if (store_summary_get(as->params.store, a->c.hash, &sum,
 			      NULL) != MS_OK) {
-		sync_push_find_hold(as, &a->c, "its header cannot be read");
-		return;
-	}
-	if (!sync_push_msgid_ok(sum.message_id)) {
-		store_summary_deinit(&sum);
-		sync_push_find_hold(as, &a->c, "it has no Message-ID to find "
-				    "its copy by");
+		sync_push_find_hold(as, a, "its header cannot be read");
 		return;
 	}
 	if (p->n_finds == p->finds_cap) {
@@ -1199,7 +1253,10 @@ sync_push_find_add(struct imap_sync *as, struct sync_push_append *a)
 	memset(f, 0, sizeof(*f));
 	f->a = *a;
 	a->converted = NULL;
-	snprintf(f->msgid, sizeof(f->msgid), "<%s>", sum.message_id);
+	/* Without a Message-ID every new message is a candidate: the size
+	 * and date it was sent with tell which is its copy. */
+	if (sync_push_msgid_ok(sum.message_id))
+		snprintf(f->msgid, sizeof(f->msgid), "<%s>", sum.message_id);
 	store_summary_deinit(&sum);
 }
 
@@ -1274,13 +1331,13 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 		 * local file is not taken for a new message and sent
 		 * again. */
 		as->sum.appended++;
-		sync_push_hold(as, &a->c, STORE_REFUSAL_ALTERED,
+		sync_push_hold(as, &a->c, a, STORE_REFUSAL_ALTERED,
 			       "holds NUL bytes: appended with BINARY; the "
 			       "server's copy comes with the next fetch and "
 			       "may differ, the local file stays as it is");
 	} else if (!sync_push_append_bind(as, a, st)) {
 		as->sum.appended++;
-		sync_push_find_pending(as, &a->c);
+		sync_push_find_pending(as, a);
 		sync_push_find_add(as, a);
 	} else {
 		as->sum.appended++;
@@ -1296,25 +1353,57 @@ sync_push_append_reply(struct imap_sync *as, struct sync_push_append *a,
 static void sync_push_find_done(struct imap_session *s, int rc,
 				const struct imap_ev_status *st, void *arg);
 
-/* Sends the next UID SEARCH for an APPEND without APPENDUID, one at a
+/*
+ * The find to search for next (n_finds: none now): those with a
+ * Message-ID first, then, once every APPEND is answered, those without,
+ * whose search takes every new message the others did not bind (two
+ * files a reader dropped in one second have one date).
+ */
+static size_t
+sync_push_find_next(const struct sync_push *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_finds; i++)
+		if (!p->finds[i].is_done && p->finds[i].msgid[0] != '\0')
+			return i;
+	for (i = 0; i < SYNC_PUSH_APPENDS; i++)
+		if (p->out[i].tag != 0 || p->next_append < p->n_appends)
+			return p->n_finds;
+	for (i = 0; i < p->n_finds; i++)
+		if (!p->finds[i].is_done)
+			return i;
+	return p->n_finds;
+}
+
+/* Sends the next UID SEARCH for an APPEND without APPENDUID (by its
+ * Message-ID, or for every new message when it has none), one at a
  * time: a SEARCH answer names no command, so only one may be out. */
 static void
 sync_push_finds_pump(struct imap_sync *as)
 {
 	struct sync_push *p = as->run.push;
 	const struct sync_push_find *f;
+	char from[16];
 	int tag;
 
-	if (p->find_tag != 0 || p->next_find >= p->n_finds || as->is_closing)
+	if (p->find_tag != 0 || as->is_closing ||
+	    (p->cur_find = sync_push_find_next(p)) == p->n_finds)
 		return;
-	f = &p->finds[p->next_find];
-	tag = imap_cmd_uid_search_header(imap_session_core(as->sess),
+	f = &p->finds[p->cur_find];
+	snprintf(from, sizeof(from), "%u:*", (unsigned)p->find_from);
+	tag = f->msgid[0] != '\0' ?
+	      imap_cmd_uid_search_header(imap_session_core(as->sess),
 					 MS_SLICE_LIT("Message-ID"),
-					 ms_slice_from_cstr(f->msgid));
+					 ms_slice_from_cstr(f->msgid)) :
+	      imap_cmd_uid_search(imap_session_core(as->sess),
+				  (struct ms_slice){ NULL, 0 },
+				  ms_slice_from_cstr(from));
 	if (!sync_submit(as, tag, sync_push_find_done))
 		return;
 	p->find_tag = tag;
-	p->find_uid = 0;
+	p->is_find_fetch = false;
+	p->n_hits = 0;
 	p->pending++;
 }
 
@@ -1329,52 +1418,216 @@ sync_push_find_hits(struct imap_sync *as, const struct imap_ev_search *sr)
 	uint32_t uid;
 
 	while (imap_numlist_next(&cur, &uid) == MS_OK) {
-		bool is_taken = uid < p->find_from ||
-				(p->find_uid != 0 && uid >= p->find_uid);
+		bool is_taken = uid < p->find_from;
 
-		for (size_t i = 0; i < p->next_find && !is_taken; i++)
+		for (size_t i = 0; i < p->n_finds && !is_taken; i++)
 			is_taken = p->finds[i].uid == uid;
+		for (size_t i = 0; i < p->n_hits && !is_taken; i++)
+			is_taken = p->hits[i].uid == uid;
 		if (is_taken || store_msg_get(as->params.store,
 					      as->run.fold->id, uid, &m,
 					      NULL) == MS_OK)
 			continue;
-		p->find_uid = uid;
+		if (p->n_hits == p->hits_cap) {
+			size_t cap = p->hits_cap ? 2 * p->hits_cap : 4;
+			void *v = realloc(p->hits, cap * sizeof(*p->hits));
+
+			if (v == NULL) {
+				sync_fail(as, MS_ENOMEM, "out of memory");
+				return;
+			}
+			p->hits = v;
+			p->hits_cap = cap;
+		}
+		p->hits[p->n_hits++] = (struct sync_push_hit){ .uid = uid };
 	}
 }
 
+/* A FETCH of the hits: notes whether the size and date are the APPEND's. */
+static void
+sync_push_find_fetched_one(struct imap_sync *as, const struct imap_ev_fetch *fe)
+{
+	struct sync_push *p = as->run.push;
+	const struct sync_push_find *f = &p->finds[p->cur_find];
+	int64_t t;
+
+	if ((fe->has & IMAP_FETCH_HAS_UID) == 0)
+		return;
+	for (size_t i = 0; i < p->n_hits; i++) {
+		struct sync_push_hit *h = &p->hits[i];
+
+		if (h->uid != fe->uid)
+			continue;
+		if (fe->has & IMAP_FETCH_HAS_RFC822_SIZE)
+			h->is_size = fe->rfc822_size == f->a.size;
+		if ((fe->has & IMAP_FETCH_HAS_INTERNALDATE) &&
+		    sync_date_parse(fe->internaldate, &t) == MS_OK)
+			h->is_date = f->a.date != 0 && t == f->a.date;
+	}
+}
+
+uint32_t
+sync_push_find_pick(const struct sync_push_hit *v, size_t n, const char **why_r)
+{
+	uint32_t exact = 0, dated = 0;
+	size_t n_exact = 0, n_dated = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].is_size && v[i].is_date) {
+			exact = v[i].uid;
+			n_exact++;
+		}
+		if (v[i].is_date) {
+			dated = v[i].uid;
+			n_dated++;
+		}
+	}
+	*why_r = NULL;
+	if (n_exact == 1)
+		return exact;
+	if (n_exact > 1) {
+		*why_r = "several new messages have the size and date it was "
+			 "sent with";
+		return 0;
+	}
+	/* A server that rewrites what it stores changes the size, never
+	 * the date it was given: the one copy with that date is the
+	 * APPEND's. */
+	if (n_dated == 1)
+		return dated;
+	*why_r = n_dated > 1 ? "several new messages have the date it was "
+			       "sent with" :
+		 "no new message has the date it was sent with";
+	return 0;
+}
+
+static void sync_push_find_fetch_done(struct imap_session *s, int rc,
+				      const struct imap_ev_status *st,
+				      void *arg);
+
+static int
+sync_push_hit_cmp(const void *a, const void *b)
+{
+	const struct sync_push_hit *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Asks for the hits' sizes and dates; false when no command went out
+ * (every hit must fit one command: more are not guessed among). */
+static bool
+sync_push_find_fetch(struct imap_sync *as)
+{
+	struct sync_push *p = as->run.push;
+	uint32_t *uids;
+	struct ms_buf set;
+	size_t used = 0;
+	int tag = -1;
+
+	qsort(p->hits, p->n_hits, sizeof(*p->hits), sync_push_hit_cmp);
+	if ((uids = malloc(p->n_hits * sizeof(*uids))) == NULL) {
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < p->n_hits; i++)
+		uids[i] = p->hits[i].uid;
+	ms_buf_init(&set, SYNC_PUSH_SET_MAX + 1);
+	if (imap_seqset_format(&set, uids, p->n_hits, SYNC_PUSH_SET_MAX,
+			       &used) == MS_OK && used == p->n_hits &&
+	    ms_buf_append(&set, "", 1) == MS_OK)
+		tag = imap_cmd_uid_fetch(imap_session_core(as->sess),
+					 ms_slice_from_cstr((char *)set.p),
+					 "RFC822.SIZE INTERNALDATE", 0, false);
+	ms_buf_deinit(&set);
+	free(uids);
+	if (tag < 0 || !sync_submit(as, tag, sync_push_find_fetch_done))
+		return false;
+	p->find_tag = tag;
+	p->is_find_fetch = true;
+	p->pending++;
+	return true;
+}
+
+/* The search for find f is over: bind it to uid, or hold it with why. */
+static void
+sync_push_find_end(struct imap_sync *as, uint32_t uid, const char *why)
+{
+	struct sync_push *p = as->run.push;
+	struct sync_push_find *f = &p->finds[p->cur_find];
+	char what[256];
+
+	f->is_done = true;
+	p->next_find++;
+
+	if (uid != 0) {
+		f->uid = uid;
+		sync_push_append_bind_uid(as, &f->a, f->uid);
+		sync_push_describe(as, f->a.c.hash, what, sizeof(what));
+		log_info("acct=%s folder=%s the local message %s appended "
+			 "without APPENDUID is UID %u on the server (found by "
+			 "%s)", as->name, as->run.fold->name, what, f->uid,
+			 f->msgid[0] != '\0' ? "its Message-ID" :
+			 "its size and date among the new messages");
+		if (!as->is_closing)
+			sync_push_clear(as, f->a.c.seq);
+	} else {
+		sync_push_find_hold(as, &f->a, why);
+	}
+	free(f->a.converted);
+	f->a.converted = NULL;
+	sync_push_next(as);
+}
+
+/*
+ * The SEARCH is answered.  A hit is not taken on its Message-ID alone:
+ * another copy may have come meanwhile (a Sent copy the server saved
+ * from the submission), and binding it would show the reader's message
+ * twice and that copy never.  The hits' sizes and dates decide.
+ */
 static void
 sync_push_find_done(struct imap_session *s, int rc,
 		    const struct imap_ev_status *st, void *arg)
 {
 	struct imap_sync *as = arg;
 	struct sync_push *p = as->run.push;
-	struct sync_push_find *f;
-	char what[256];
 
 	(void)s;
 	if (!sync_cmd_live(as, rc))
 		return;
 	p->pending--;
 	p->find_tag = 0;
-	f = &p->finds[p->next_find++];
-	if (sync_st_ok(st) && p->find_uid != 0) {
-		f->uid = p->find_uid;
-		sync_push_append_bind_uid(as, &f->a, f->uid);
-		sync_push_describe(as, f->a.c.hash, what, sizeof(what));
-		log_info("acct=%s folder=%s the local message %s appended "
-			 "without APPENDUID is UID %u on the server (found by "
-			 "its Message-ID)", as->name, as->run.fold->name, what,
-			 f->uid);
-		if (!as->is_closing)
-			sync_push_clear(as, f->a.c.seq);
-	} else {
-		sync_push_find_hold(as, &f->a.c, sync_st_ok(st) ?
-				    "no new message has its Message-ID" :
-				    "the search for its Message-ID failed");
+	if (!sync_st_ok(st)) {
+		sync_push_find_end(as, 0, "the search for its copy failed");
+		return;
 	}
-	free(f->a.converted);
-	f->a.converted = NULL;
-	sync_push_next(as);
+	if (p->n_hits == 0) {
+		sync_push_find_end(as, 0, p->finds[p->cur_find].msgid[0] ?
+				   "no new message has its Message-ID" :
+				   "no new message came with it");
+		return;
+	}
+	if (!sync_push_find_fetch(as) && !as->is_closing)
+		sync_push_find_end(as, 0, "its copies cannot be told apart");
+}
+
+static void
+sync_push_find_fetch_done(struct imap_session *s, int rc,
+			  const struct imap_ev_status *st, void *arg)
+{
+	struct imap_sync *as = arg;
+	struct sync_push *p = as->run.push;
+	const char *why = "the size and date of its copy cannot be read";
+	uint32_t uid = 0;
+
+	(void)s;
+	if (!sync_cmd_live(as, rc))
+		return;
+	p->pending--;
+	p->find_tag = 0;
+	p->is_find_fetch = false;
+	if (sync_st_ok(st))
+		uid = sync_push_find_pick(p->hits, p->n_hits, &why);
+	sync_push_find_end(as, uid, why);
 }
 
 /* --- replies: sets -------------------------------------------------------- */
@@ -1492,8 +1745,14 @@ sync_push_on_event(struct imap_sync *as, const struct imap_event *ev)
 {
 	struct sync_push *p = as->run.push;
 
-	if (ev->type == IMAP_EV_SEARCH && p != NULL && p->find_tag != 0) {
+	if (ev->type == IMAP_EV_SEARCH && p != NULL && p->find_tag != 0 &&
+	    !p->is_find_fetch) {
 		sync_push_find_hits(as, &ev->u.search);
+		return;
+	}
+	if (ev->type == IMAP_EV_FETCH && p != NULL && p->find_tag != 0 &&
+	    p->is_find_fetch) {
+		sync_push_find_fetched_one(as, &ev->u.fetch);
 		return;
 	}
 

@@ -21,8 +21,11 @@
  * the server's form of that body: a server that rewrites what it stores
  * (the record mailsync bound, without APPENDUID, to the bytes it
  * appended).  It is downloaded, and the parked change goes: appending the
- * body again would make a second copy.  A parked body without a
- * Message-ID waits for the content match.
+ * body again would make a second copy.  So it goes for a parked body
+ * without a Message-ID when it and one listed message without one are
+ * alone with their INTERNALDATE (the date a rewriting server kept, which
+ * an APPEND without APPENDUID was bound by); any other waits for the
+ * content match.
  *
  * A server without UIDPLUS keeps what a reader deleted or moved away
  * marked \Deleted (sync_push.c), and the store forgot it.  A message
@@ -54,13 +57,14 @@ struct sync_rematch_key {
 };
 
 struct sync_rematch_body {
-	struct sync_rematch_key k;
+	struct sync_rematch_key k;	/* msgid "": it has none */
 	uint64_t seq;		/* its parked APPEND */
 	uint8_t hash[STORE_HASH_LEN];
+	int64_t internal_date;	/* its record's */
 };
 
 struct sync_rematch_msg {
-	struct sync_rematch_key k;
+	struct sync_rematch_key k;	/* msgid "": it has none */
 	uint32_t uid;
 	uint32_t flags;		/* the server's, STORE_FLAG_* */
 	uint64_t modseq;
@@ -161,7 +165,7 @@ sync_rematch_bodies_of(const struct sync_rematch *rm,
 	*hi_r = end;
 }
 
-/* Adds parked APPEND c when its body has a Message-ID. */
+/* Adds parked APPEND c (a body without a Message-ID as msgid ""). */
 static void
 sync_rematch_add_body(struct imap_sync *as, struct sync_rematch *rm,
 		      const struct store_change *c)
@@ -174,10 +178,6 @@ sync_rematch_add_body(struct imap_sync *as, struct sync_rematch *rm,
 		rm->is_left_out_ok = false;
 		return;
 	}
-	if (sum.message_id[0] == '\0') {
-		store_summary_deinit(&sum);
-		return;
-	}
 	if (store_body_size_get(as->params.store, c->hash, &b->k.size,
 				NULL) != MS_OK) {
 		rm->is_left_out_ok = false;
@@ -185,6 +185,7 @@ sync_rematch_add_body(struct imap_sync *as, struct sync_rematch *rm,
 		return;
 	}
 	b->seq = c->seq;
+	b->internal_date = c->internal_date;
 	memcpy(b->hash, c->hash, STORE_HASH_LEN);
 	b->k.msgid = sum.message_id;
 	b->k.is_bound = false;
@@ -276,7 +277,7 @@ sync_rematch_list_one(struct imap_sync *as, struct sync_rematch *rm,
 		return;
 	if (fe->uid > rm->max_uid)
 		rm->max_uid = fe->uid;
-	if (msgid == NULL || (fe->has & IMAP_FETCH_HAS_RFC822_SIZE) == 0 ||
+	if ((fe->has & IMAP_FETCH_HAS_RFC822_SIZE) == 0 ||
 	    store_msg_get(as->params.store, as->run.fold->id, fe->uid, &old,
 			  NULL) == MS_OK)
 		return;
@@ -293,7 +294,7 @@ sync_rematch_list_one(struct imap_sync *as, struct sync_rematch *rm,
 	}
 	m = &rm->msgs[rm->n_msgs];
 	memset(m, 0, sizeof(*m));
-	if ((m->k.msgid = strdup(msgid)) == NULL) {
+	if ((m->k.msgid = strdup(msgid != NULL ? msgid : "")) == NULL) {
 		sync_fail(as, MS_ENOMEM, "out of memory");
 		return;
 	}
@@ -373,6 +374,11 @@ sync_rematch_by_size(struct imap_sync *as, struct sync_rematch *rm)
 		     j++)
 			;
 		sync_rematch_bodies_of(rm, &rm->msgs[i].k, true, &lo, &hi);
+		/* Without a Message-ID a size alone tells nothing. */
+		if (rm->msgs[i].k.msgid[0] == '\0') {
+			i = j;
+			continue;
+		}
 		if (j - i == 1 && hi - lo == 1) {
 			if (!sync_rematch_bind(as, &rm->msgs[i],
 					       &rm->bodies[lo]))
@@ -401,6 +407,10 @@ sync_rematch_resized(struct imap_sync *as, struct sync_rematch *rm)
 		     j++)
 			n_msgs += !rm->msgs[j].k.is_bound;
 		sync_rematch_bodies_of(rm, &rm->msgs[i].k, false, &lo, &hi);
+		if (rm->msgs[i].k.msgid[0] == '\0') {
+			i = j;	/* sync_rematch_dated */
+			continue;
+		}
 		n_bodies = 0;
 		for (size_t k = lo; k < hi; k++)
 			if (!rm->bodies[k].k.is_bound) {
@@ -417,6 +427,79 @@ sync_rematch_resized(struct imap_sync *as, struct sync_rematch *rm)
 		i = j;
 	}
 	return true;
+}
+
+static int
+sync_rematch_date_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many of the n sorted dates v are d. */
+static size_t
+sync_rematch_date_count(const int64_t *v, size_t n, int64_t d)
+{
+	size_t lo = 0, hi = n, c = 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + c < n && v[lo + c] == d)
+		c++;
+	return c;
+}
+
+/* A parked body without a Message-ID and one listed message without one,
+ * alone with their INTERNALDATE: the server's form of that body (as
+ * sync_rematch_resized).  Bodies and messages without one sort first. */
+static bool
+sync_rematch_dated(struct imap_sync *as, struct sync_rematch *rm)
+{
+	size_t nb = 0, nm = 0;
+	int64_t *bd, *md;
+	bool ok = true;
+
+	while (nb < rm->n_bodies && rm->bodies[nb].k.msgid[0] == '\0')
+		nb++;
+	while (nm < rm->n_msgs && rm->msgs[nm].k.msgid[0] == '\0')
+		nm++;
+	if (nb == 0 || nm == 0)
+		return true;
+	bd = malloc(nb * sizeof(*bd));
+	md = malloc(nm * sizeof(*md));
+	if (bd == NULL || md == NULL) {
+		free(bd);
+		free(md);
+		sync_fail(as, MS_ENOMEM, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < nb; i++)
+		bd[i] = rm->bodies[i].internal_date;
+	for (size_t i = 0; i < nm; i++)
+		md[i] = rm->msgs[i].internal_date;
+	qsort(bd, nb, sizeof(*bd), sync_rematch_date_cmp);
+	qsort(md, nm, sizeof(*md), sync_rematch_date_cmp);
+	for (size_t b = 0; b < nb && ok; b++) {
+		int64_t d = rm->bodies[b].internal_date;
+
+		if (d == 0 || sync_rematch_date_count(bd, nb, d) != 1 ||
+		    sync_rematch_date_count(md, nm, d) != 1)
+			continue;
+		rm->bodies[b].k.is_bound = true;
+		rm->n_resized++;
+		ok = sync_batch_ok(as, store_batch_change_clear(
+				as->batch, rm->bodies[b].seq));
+	}
+	free(bd);
+	free(md);
+	return ok;
 }
 
 static int
@@ -442,7 +525,8 @@ sync_rematch_left_out(struct imap_sync *as, struct sync_rematch *rm)
 		return false;
 	}
 	for (size_t i = 0; i < rm->n_msgs; i++) {
-		if ((rm->msgs[i].flags & STORE_FLAG_DELETED) == 0)
+		if ((rm->msgs[i].flags & STORE_FLAG_DELETED) == 0 ||
+		    rm->msgs[i].k.msgid[0] == '\0')
 			continue;
 		sync_rematch_bodies_of(rm, &rm->msgs[i].k, false, &lo, &hi);
 		if (lo == hi)
@@ -520,7 +604,7 @@ sync_rematch_done(struct imap_session *s, int rc,
 		qsort(rm->msgs, rm->n_msgs, sizeof(*rm->msgs),
 		      sync_rematch_msg_cmp);
 	if (!sync_rematch_by_size(as, rm) || !sync_rematch_resized(as, rm) ||
-	    !sync_rematch_left_out(as, rm))
+	    !sync_rematch_dated(as, rm) || !sync_rematch_left_out(as, rm))
 		return;
 	/* A UIDNEXT at or below a UID the server lists (a lagging replica,
 	 * whose UIDNEXT went backwards) would stop the fetch, and the

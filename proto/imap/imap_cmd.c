@@ -674,6 +674,16 @@ imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
 }
 
 int
+imap_cmd_uid_search_deleted(struct imap_client *c)
+{
+	int rc;
+
+	if ((rc = imap_cmd_begin(c, "UID SEARCH DELETED")) != MS_OK)
+		return rc;
+	return imap_cmd_finish(c, MS_OK);
+}
+
+int
 imap_cmd_uid_search_header(struct imap_client *c, struct ms_slice field,
     struct ms_slice value)
 {

@@ -132,6 +132,9 @@ int imap_cmd_uid_expunge(struct imap_client *c, struct ms_slice set) MS_WUR;
  * numbers are in seqs (empty: any) and whose UIDs are in uids. */
 int imap_cmd_uid_search(struct imap_client *c, struct ms_slice seqs,
     struct ms_slice uids) MS_WUR;
+/* UID SEARCH DELETED: the UIDs of the selected folder's messages marked
+ * \Deleted. */
+int imap_cmd_uid_search_deleted(struct imap_client *c) MS_WUR;
 /* UID SEARCH HEADER field "value": the UIDs of the selected folder's
  * messages whose header field contains value (RFC 3501 6.4.4). */
 int imap_cmd_uid_search_header(struct imap_client *c, struct ms_slice field,

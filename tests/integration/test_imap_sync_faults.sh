@@ -264,6 +264,17 @@ pass rewrite+noappenduid
 pass rewrite+noappenduid
 n="$(grep -c '^APPEND$' "$WORK/cmds")"
 [ "$n" = 1 ] && ok "$SC: appended once" || fail "$SC: $n APPENDs, expected 1"
+# The hold recorded the form the APPEND went in (bare LF sent as CRLF, by
+# that form's hash): a pass looks for the server's copy by it, without
+# reading and hashing the held body again, on the loop, every pass.
+sed -i '/^\[general\]$/a log_level = debug' "$CFG"
+pass rewrite+noappenduid
+n="$(grep -c 'held APPEND: its body is read' "$WORK/$SC.err")"
+grep -q 'step=push->done' "$WORK/$SC.err" && [ "$n" = 0 ] &&
+	ok "$SC: the held body is not read again" ||
+	fail "$SC: the held body read $n time(s) in a pass (or no debug log)"
+"$STOREDUMP" "$STORE" refusals | grep -q 'altered' &&
+	ok "$SC: still held" || fail "$SC: refusals: $("$STOREDUMP" "$STORE" refusals)"
 expect_uids "the server's copy is fetched, once" "1 2 "
 n="$("$STOREDUMP" "$STORE" changes | awk '$2 == "kind=3"' | wc -l)"
 [ "$n" -le 1 ] || fail "$SC: $n APPENDs pending"

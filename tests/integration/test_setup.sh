@@ -332,6 +332,37 @@ grep -q 'mailsyncd reloaded' "$T/out" && ok "the running daemon was reloaded" ||
 for ((i = 0; i < 100; i++)); do grep -q 'srvacct' "$T/daemon.log" && break; sleep 0.1; done
 grep -q 'srvacct' "$T/daemon.log" && ok "the daemon knows the new account" || fail "daemon log: $(tail -5 "$T/daemon.log")"
 
+# --- a configuration kept as a symbolic link (dotfiles): written through ----------
+# The link stays a link, its target gets the account and keeps its mode.
+mkdir -p "$T/dotfiles" "$T/linked"
+printf '; kept in a repository\n[general]\nstore = %s\nsocket = %s\n' \
+	"$T/store3" "$T/run/ms3.sock" > "$T/dotfiles/mailsync.ini"
+chmod 0640 "$T/dotfiles/mailsync.ini"
+ln -s ../dotfiles/mailsync.ini "$T/linked/config.ini"
+if setup bob@srv.test --password-cmd "$T/pw.sh" --account linkacct --yes -c "$T/linked/config.ini"; then
+	ok "symlink: setup wrote the account"
+else
+	fail "symlink: setup failed: $(cat "$T/out")"
+fi
+[ -L "$T/linked/config.ini" ] && grep -q '^\[account linkacct\]' "$T/dotfiles/mailsync.ini" &&
+	ok "symlink: the link stays, its target has the account" ||
+	fail "symlink: $(ls -l "$T/linked/config.ini"; grep -c linkacct "$T/dotfiles/mailsync.ini")"
+[ "$(stat -c %a "$T/dotfiles/mailsync.ini")" = 640 ] && ok "symlink: the target keeps its mode" ||
+	fail "symlink target mode: $(stat -c %a "$T/dotfiles/mailsync.ini")"
+ls "$T/dotfiles" "$T/linked" | grep -q 'setup-' && fail "symlink: a temporary file left: $(ls "$T/dotfiles" "$T/linked")" ||
+	ok "symlink: no temporary file left"
+
+# --- a file too large to be a configuration: said so, nothing written -------------
+head -c $((17 << 20)) /dev/zero | tr '\0' ';' > "$T/big.ini"
+sum="$(md5sum < "$T/big.ini")"
+setup bob@srv.test --password-cmd "$T/pw.sh" --account bigacct --yes -c "$T/big.ini"
+rc=$?
+[ "$rc" != 0 ] && grep -q "$T/big.ini is larger than 16 MiB" "$T/out" &&
+	! grep -q 'cannot read' "$T/out" && [ "$(md5sum < "$T/big.ini")" = "$sum" ] &&
+	ok "a 17 MiB file: the reason said, the file unchanged" ||
+	fail "a 17 MiB file: rc $rc: $(grep "mailsyncctl: setup" "$T/out")"
+rm -f "$T/big.ini"
+
 # --- at a terminal: password_cmd asked, the write confirmed, the reload offered --------
 asked()
 {

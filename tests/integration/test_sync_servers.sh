@@ -190,7 +190,9 @@ fake_stop
 # GNU imap4d drops the "From " line, Status: and X-UID: and squeezes
 # spaces: no fetch returns the bytes sent.  A reader's new file is appended
 # once, bound to the server's copy by its Message-ID, and adopted in the
-# mirror; one without a Message-ID is appended once too, and held.
+# mirror; one without a Message-ID is appended once too, and bound to the
+# one new message with the date it was sent with (it was held, and the
+# mirror showed it twice: the file and the server's copy).
 fake_start --box INBOX:1
 DIRECTION=both MIRROR=1 scenario rewrite
 pass normal
@@ -202,18 +204,18 @@ printf 'From: l@example.org\nSubject: no  id\n\nno  Message-ID\n' \
 pass noappenduid+rewrite
 expect_lines "the copy found by its Message-ID" 1 \
 	'<local1@example\.org> appended without APPENDUID is UID [23] on the server \(found by its Message-ID\)'
-expect_lines "the one without Message-ID held" 1 'no Message-ID to find its copy by'
+expect_lines "the one without Message-ID found by its date" 1 \
+	'"no  id" <> appended without APPENDUID is UID [23] on the server \(found by its size and date among the new messages\)'
 for i in 2 3; do pass noappenduid+rewrite; done
 expect_rc "three passes" 0
 n="$(count APPEND)"
 [ "$n" = 2 ] && ok "$SC: each file appended once in three passes" ||
 	fail "$SC: $n APPENDs in three passes, expected 2"
 expect_lines "found by its Message-ID (last pass: nothing to find)" 0 'found by its Message-ID'
-expect_uids "the bound copy and the held one's copy" "1 2 3 " INBOX
-[ "$(nfiles "$MAIL")" = 4 ] && ok "$SC: the mirror holds 1 + the adopted file + the held file and its server copy" ||
-	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 4: $(ls "$MAIL/cur" "$MAIL/new")"
-"$STOREDUMP" "$STORE" refusals | grep -q 'no Message-ID' &&
-	ok "$SC: the one without Message-ID is held, not sent again" ||
+expect_uids "both bound" "1 2 3 " INBOX
+[ "$(nfiles "$MAIL")" = 3 ] && ok "$SC: the mirror holds 1 + the two adopted files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 3: $(ls "$MAIL/cur" "$MAIL/new")"
+[ -z "$("$STOREDUMP" "$STORE" refusals)" ] && ok "$SC: nothing held" ||
 	fail "$SC: refusals: $("$STOREDUMP" "$STORE" refusals)"
 expect_check
 # imap4d changes UIDVALIDITY after an APPEND: the bound copy (the bytes
@@ -224,8 +226,37 @@ pass noappenduid+rewrite+newuv
 expect_rc "after the UIDVALIDITY change" 0
 n="$(count APPEND)"
 [ "$n" = 0 ] && ok "$SC: nothing appended again" || fail "$SC: $n APPENDs after the UIDVALIDITY change"
-[ "$(nfiles "$MAIL")" = 4 ] && ok "$SC: the mirror still holds 4 files" ||
-	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 4: $(ls "$MAIL/cur" "$MAIL/new")"
+[ "$(nfiles "$MAIL")" = 3 ] && ok "$SC: the mirror still holds 3 files" ||
+	fail "$SC: the mirror holds $(nfiles "$MAIL") files, expected 3: $(ls "$MAIL/cur" "$MAIL/new")"
+expect_check
+fake_stop
+
+# --- 1b. No UIDPLUS, a Sent copy with the same Message-ID came first -----
+# The server saves its own copy of the message (as a server that files
+# submitted mail does) just before the APPEND's: the search for the
+# Message-ID finds both.  The size and date the APPEND gave tell which is
+# the reader's; the Sent copy is fetched as what it is, and the reader's
+# file is shown once (bound to the lowest hit, it was shown twice and the
+# Sent copy never).
+fake_start --box INBOX:1
+DIRECTION=both MIRROR=1 scenario sentcopy
+pass normal
+printf 'From: l@example.org\nSubject: sent one\nDate: Mon, 07 Dec 2026 06:00:00 +0000\nMessage-ID: <sent1@example.org>\n\nsent body\n' \
+	> "$MAIL/new/1765000002.sent1.host"
+: > "$WORK/cmds"
+pass noappenduid+sentcopy
+expect_rc "appended" 0
+expect_lines "bound to the APPEND's copy, not the Sent copy" 1 \
+	'<sent1@example\.org> appended without APPENDUID is UID 3 on the server'
+pass noappenduid
+pass noappenduid
+expect_rc "two more passes" 0
+expect_uids "the Sent copy fetched, the reader's bound" "1 2 3 " INBOX
+n="$(grep -l '^Subject: sent one' "$MAIL"/cur/* "$MAIL"/new/* 2>/dev/null | wc -l)"
+s="$(grep -l '^Received: by fake (a Sent copy)' "$MAIL"/cur/* "$MAIL"/new/* 2>/dev/null | wc -l)"
+[ "$n/$s" = 2/1 ] && ok "$SC: the reader's file once, the Sent copy once" ||
+	fail "$SC: $n files with the message, $s of them the Sent copy, expected 2 and 1: $(ls "$MAIL/cur" "$MAIL/new")"
+[ "$(count APPEND)" = 1 ] && ok "$SC: appended once" || fail "$SC: $(count APPEND) APPENDs"
 expect_check
 fake_stop
 

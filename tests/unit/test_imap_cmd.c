@@ -463,11 +463,13 @@ test_uid_search(void **state)
 					       S("<a\"b@x>")) > 0);
 	assert_true(imap_cmd_uid_search_header(&c, S("Message-ID"),
 					       S("plain")) > 0);
+	assert_true(imap_cmd_uid_search_deleted(&c) > 0);
 	assert_string_equal(drain(&c),
 	    "A1 UID SEARCH 200,400,600 UID 5:*\r\n"
 	    "A2 UID SEARCH UID 1:*\r\n"
 	    "A3 UID SEARCH HEADER Message-ID \"<a\\\"b@x>\"\r\n"
-	    "A4 UID SEARCH HEADER Message-ID \"plain\"\r\n");
+	    "A4 UID SEARCH HEADER Message-ID \"plain\"\r\n"
+	    "A5 UID SEARCH DELETED\r\n");
 	imap_client_deinit(&c);
 }
 

@@ -284,6 +284,56 @@ test_folders_appear_and_go(void **state)
 	assert_true(wait_for(t, "b", MAILDIR_WATCH_CHANGED) >= 0);
 }
 
+/* The kernel's per-instance inotify queue length (events). */
+static long
+inotify_queue_max(void)
+{
+	FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
+	long n = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * More events than the kernel queues while the loop does not read them:
+ * the kernel drops the rest and queues IN_Q_OVERFLOW.  A reader's change
+ * in another folder, made after the queue filled, has no event of its
+ * own: the watcher must say "anything may have changed" (MAILDIR_WATCH_ANY),
+ * or that change waits for a restart.
+ */
+static void
+test_queue_overflow_says_any(void **state)
+{
+	struct wt *t = *state;
+	long max = inotify_queue_max();
+	char a[1200], b[1200];
+
+	assert_true(max > 0);
+	assert_int_equal(tmd_put(t->root, "new/8.flip.host", "x", 1), 0);
+	snprintf(a, sizeof(a), "%s/new/8.flip.host", t->root);
+	snprintf(b, sizeof(b), "%s/new/8.flop.host", t->root);
+	/* Each rename queues IN_MOVED_FROM and IN_MOVED_TO, never merged:
+	 * max renames are twice what the queue holds. */
+	for (long i = 0; i < max; i++)
+		assert_int_equal(rename(i % 2 == 0 ? a : b, i % 2 == 0 ? b : a), 0);
+	/* The queue is full: this change in "a" raises no event. */
+	assert_int_equal(tmd_put(t->root, "a/new/9.lost.host", "x", 1), 0);
+	assert_true(wait_for(t, "", MAILDIR_WATCH_ANY) >= 0);
+	run_for(t, 3 * DELAY_MS);
+	fprintf(stderr, "# %ld renames -> %d deliveries\n", max, t->got.n);
+	/* Once, not per folder; the watches still work afterwards. */
+	assert_int_equal(count_for(t, "", MAILDIR_WATCH_ANY), 1);
+	t->got.n = 0;
+	assert_int_equal(tmd_put(t->root, "a/new/10.after.host", "x", 1), 0);
+	assert_true(wait_for(t, "a", MAILDIR_WATCH_CHANGED) >= 0);
+	assert_int_equal(count_for(t, "", MAILDIR_WATCH_ANY), 0);
+}
+
 /* Closing from inside the callback stops delivery and frees cleanly. */
 static void
 close_in_cb(struct maildir_watch *w, const char *rel, enum maildir_watch_what what,
@@ -337,6 +387,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slow_burst_held_together, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_endless_burst_still_delivered, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_folders_appear_and_go, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_overflow_says_any, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, wt_setup, wt_teardown),
 		cmocka_unit_test(test_missing_root),
 	};

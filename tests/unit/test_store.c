@@ -893,7 +893,14 @@ test_refusals(void **state)
 	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
 	r.seq = ch[1].seq;
 	r.kind = STORE_REFUSAL_ALTERED;
+	/* What it was sent as goes with it, the text cut to make room. */
+	r.sent_form = STORE_SENT_CRLF;
+	memset(r.sent_hash, 0xab, sizeof(r.sent_hash));
+	memset(r.text, 'x', STORE_REFUSAL_TEXT_MAX);
+	r.text[STORE_REFUSAL_TEXT_MAX] = '\0';
 	assert_int_equal(store_batch_refusal_put(b, &r), MS_OK);
+	r.sent_form = STORE_SENT_UNKNOWN;
+	snprintf(r.text, sizeof(r.text), "[TOOBIG] no");
 	r.seq = ch[2].seq;
 	r.folder_id = sent;
 	r.kind = STORE_REFUSAL_UNSENDABLE;
@@ -924,6 +931,11 @@ test_refusals(void **state)
 	s = tsu_open(dir, 0);
 	assert_int_equal(store_refusal_list(s, inbox, &v, &n, &err), MS_OK);
 	assert_int_equal(n, 2);
+	assert_int_equal(v[0].sent_form, STORE_SENT_UNKNOWN);
+	assert_int_equal(v[1].sent_form, STORE_SENT_CRLF);
+	assert_int_equal(v[1].sent_hash[0], 0xab);
+	assert_int_equal(v[1].sent_hash[STORE_HASH_LEN - 1], 0xab);
+	assert_int_equal(strlen(v[1].text), STORE_REFUSAL_TEXT_MAX - 34);
 	free(v);
 	/* The user's retry clears them, but the ALTERED one. */
 	assert_int_equal(store_batch_new(s, &b), MS_OK);

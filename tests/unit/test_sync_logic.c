@@ -257,6 +257,47 @@ test_dates(void **state)
 	assert_int_equal(sync_date_parse(MS_SLICE_LIT("1"), &t), MS_EINVAL);
 }
 
+/* An APPEND without APPENDUID: which new message with its Message-ID
+ * is its copy (a Sent copy the server saved may have come meanwhile). */
+static void
+test_find_pick(void **state)
+{
+	const char *why;
+	/* Our copy (size and date sent) after the Sent copy: ours. */
+	struct sync_push_hit sent[] = {
+		{ .uid = 5 }, { .uid = 6, .is_size = true, .is_date = true },
+	};
+	/* Two that look alike: not guessed. */
+	struct sync_push_hit twins[] = {
+		{ .uid = 5, .is_size = true, .is_date = true },
+		{ .uid = 6, .is_size = true, .is_date = true },
+	};
+	/* A rewriting server: the size changed, the date did not. */
+	struct sync_push_hit rewritten[] = { { .uid = 9, .is_date = true } };
+	/* ...but beside another copy with that date: not guessed. */
+	struct sync_push_hit rewritten2[] = {
+		{ .uid = 9, .is_date = true }, { .uid = 10, .is_date = true },
+	};
+	/* ...beside one with another date (a Sent copy): the dated one. */
+	struct sync_push_hit rewritten3[] = {
+		{ .uid = 9 }, { .uid = 10, .is_date = true },
+	};
+	/* The only hit, neither size nor date: not ours (or not known). */
+	struct sync_push_hit other[] = { { .uid = 7 } };
+
+	(void)state;
+	assert_int_equal(sync_push_find_pick(sent, 2, &why), 6);
+	assert_null(why);
+	assert_int_equal(sync_push_find_pick(twins, 2, &why), 0);
+	assert_non_null(strstr(why, "several"));
+	assert_int_equal(sync_push_find_pick(rewritten, 1, &why), 9);
+	assert_int_equal(sync_push_find_pick(rewritten2, 2, &why), 0);
+	assert_non_null(why);
+	assert_int_equal(sync_push_find_pick(rewritten3, 2, &why), 10);
+	assert_int_equal(sync_push_find_pick(other, 1, &why), 0);
+	assert_non_null(strstr(why, "no new message"));
+}
+
 int
 main(void)
 {
@@ -267,6 +308,7 @@ main(void)
 		cmocka_unit_test(test_attrs),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_find_pick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,10 @@ login (so a test can switch the server between passes), one of:
   noappenduid APPEND answers OK without APPENDUID (no UIDPLUS either way)
   rewrite     APPEND stores the message as GNU imap4d does (rewrite():
               no "From " line, Status: or X-UID:, spaces squeezed)
+  sentcopy    APPEND first stores a "Sent copy" of the message (a
+              Received: line more, the server's own date), as a server
+              that saves submitted mail does, then the message (its
+              INTERNALDATE the one the APPEND gave, as for every APPEND)
   searchbye   a UID SEARCH by HEADER closes the connection unanswered
               ("SEARCHBYE" goes to the --log file)
   appendhang  the first APPEND is answered OK without APPENDUID ("APPENDED"
@@ -122,6 +126,7 @@ from fake_serve import serve  # noqa: E402
 BOXES = {}
 UIDNEXT = {}
 BODIES = {}     # bodies APPENDed, by (box, uid)
+DATES = {}      # the date-time an APPEND gave, by (box, uid)
 FLAGS = {}      # flags other than \\Seen alone, by (box, uid)
 UIDVALIDITY = 7
 UIDVALIDITIES = {}  # by box, when not UIDVALIDITY
@@ -291,10 +296,18 @@ class Conn:
             self.send("%s NO [SERVERBUG] Message contains invalid "
                       "header\r\n" % tag)
             return
+        if self.has("sentcopy"):
+            uid = UIDNEXT[name]
+            UIDNEXT[name] = uid + 1
+            BOXES[name].append(uid)
+            BODIES[(name, uid)] = b"Received: by fake (a Sent copy)\r\n" + data
         uid = UIDNEXT[name]
         UIDNEXT[name] = uid + 1
         BOXES[name].append(uid)
         BODIES[(name, uid)] = rewrite(data) if self.has("rewrite") else data
+        d = re.search(r'"( ?\d{1,2}-\w{3}-\d{4} \d\d:\d\d:\d\d [+-]\d{4})"', arg)
+        if d:
+            DATES[(name, uid)] = d.group(1)
         if self.has("noappenduid") or self.has("appendhang"):
             self.send("%s OK APPEND done\r\n" % tag)
             if self.has("appendhang"):
@@ -317,9 +330,10 @@ class Conn:
         if short:
             b = b[:-5]
         head = "* %d FETCH (%sFLAGS (%s) INTERNALDATE " \
-               "\"01-Jan-2024 10:00:00 +0000\" RFC822.SIZE %d" % (
+               "\"%s\" RFC822.SIZE %d" % (
                    seq, "" if nouid else "UID %d " % uid,
                    " ".join(sorted(FLAGS.get((self.box, uid), {"\\Seen"}))),
+                   DATES.get((self.box, uid), "01-Jan-2024 10:00:00 +0000"),
                    size)
         if with_msgid:
             # BODY[HEADER.FIELDS (MESSAGE-ID)]: the field and the blank
