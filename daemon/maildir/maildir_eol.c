@@ -1,6 +1,8 @@
 /* maildir_eol.c - CRLF <-> LF at the mirror's edge (maildir_eol.h). */
 #include "maildir/maildir_eol.h"
 
+#include <string.h>
+
 void
 maildir_eol_lf_init(struct maildir_eol_lf *e)
 {
@@ -12,26 +14,46 @@ size_t
 maildir_eol_lf_feed(struct maildir_eol_lf *e, const uint8_t *in, size_t n,
 		    uint8_t *out)
 {
-	size_t k = 0;
+	size_t i = 0, k = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = in[i];
+	while (i < n) {
+		const uint8_t *cr;
+		size_t m;
 
 		if (e->has_cr) {
+			uint8_t c = in[i++];
+
 			e->has_cr = false;
-			if (c != '\n') {
-				/* A CR not before LF would not come back. */
-				out[k++] = '\r';
-				e->is_exact = false;
+			if (c == '\n') {
+				out[k++] = c;
+				continue;
 			}
-		} else if (c == '\n') {
-			/* A LF without CR would come back with one. */
+			/* A CR not before LF would not come back. */
+			out[k++] = '\r';
 			e->is_exact = false;
+			if (c == '\r')
+				e->has_cr = true;	/* held in turn */
+			else
+				out[k++] = c;
+			continue;
 		}
-		if (c == '\r')
+		/*
+		 * The bytes up to the next CR go out as they are (memchr and
+		 * memcpy: one byte at a time, this loop was 6% of a POP3
+		 * first download's CPU time).  A LF among them has no CR and
+		 * would come back with one.
+		 */
+		cr = memchr(in + i, '\r', n - i);
+		m = cr != NULL ? (size_t)(cr - (in + i)) : n - i;
+		if (e->is_exact && memchr(in + i, '\n', m) != NULL)
+			e->is_exact = false;
+		memcpy(out + k, in + i, m);
+		k += m;
+		i += m;
+		if (cr != NULL) {
 			e->has_cr = true;	/* held until the next byte */
-		else
-			out[k++] = c;
+			i++;
+		}
 	}
 	return k;
 }

@@ -20,9 +20,15 @@
 
 /* Commands in flight with PIPELINING (RFC 2449 6.6); without, one. */
 #define POP3_FETCH_WINDOW 32
-/* Commit after this many operations or this many bytes of bodies. */
+/*
+ * Commit after this many operations or this many bytes of bodies.  The
+ * commit holds the batch's bodies (compressed) in LMDB's malloc'ed dirty
+ * pages: 2 MiB of bodies peaked at 16.6 MB RSS in a 5,000-message first
+ * download, 512 KiB at 15.0 MB, for the same CPU time (four times the
+ * commits, each one fdatasync() more, is small beside 5,000 files).
+ */
 #define POP3_FETCH_BATCH_OPS 500
-#define POP3_FETCH_BATCH_MEM (2u << 20)
+#define POP3_FETCH_BATCH_MEM (512u << 10)
 /* A listing longer than this is refused (memory stays bounded). */
 #define POP3_FETCH_MAX_MSGS 10000000u
 

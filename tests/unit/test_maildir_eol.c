@@ -38,6 +38,16 @@ static const struct eol_case eol_cases[] = {
 	{ "a\nb\n", NULL, false },		/* LF only */
 	{ "\n", NULL, false },
 	{ "\r", NULL, false },
+	{ "\r\r", NULL, false },
+	{ "a\r\r\r\n", NULL, false },		/* CRs held in turn */
+	/* Long runs between line ends (copied whole, not byte by byte). */
+	{ "abcdefghijklmnopqrstuvwxyz0123456789\r\nABCDEFGHIJKLMNOPQRST\r\n",
+	  "abcdefghijklmnopqrstuvwxyz0123456789\nABCDEFGHIJKLMNOPQRST\n",
+	  true },
+	{ "abcdefghijklmnopqrstuvwxyz0123456789\r\nABCDEFGHIJKLMNOPQRST\n",
+	  NULL, false },			/* the last LF without CR */
+	{ "abcdefghijklmnopqrstuvwxyz0123456789\nABCDEFGHIJKLMNOPQRST\r\n",
+	  NULL, false },			/* a LF inside a run */
 };
 
 /* Converts in split at the given points (sorted, npts of them). */
