@@ -604,24 +604,13 @@ sync_fetch_top(struct imap_sync *as)
 	return true;
 }
 
-/*
- * The newest messages are in: committed with the folder's UIDVALIDITY
- * (their UIDs mean nothing without it; UIDNEXT stays, as the watermark
- * has not moved), then the rest from the watermark up.
- */
+/* The newest messages are committed: the rest, from the watermark up. */
 static void
-sync_fetch_after_top(struct imap_sync *as)
+sync_fetch_after_top_committed(struct imap_sync *as)
 {
 	struct sync_run *r = &as->run;
-	struct store_folder_state st = { .uidvalidity = r->uidvalidity };
 	int rc;
 
-	r->is_top = false;
-	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
-							&st,
-							STORE_FS_UIDVALIDITY)) ||
-	    sync_commit(as) < 0)
-		return;
 	r->last_uid = 0;
 	if ((rc = sync_fetch_load_known(as)) < 0) {
 		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
@@ -629,6 +618,29 @@ sync_fetch_after_top(struct imap_sync *as)
 		return;
 	}
 	sync_fetch_pump(as);
+}
+
+/*
+ * The newest messages are in: committed with the folder's UIDVALIDITY
+ * (their UIDs mean nothing without it; UIDNEXT stays, as the watermark
+ * has not moved), then the rest is fetched.  The commit runs on the
+ * threadpool after the one committing behind the pass (sync_commit_then()):
+ * in place, the loop waited for that one and then for this one's fsyncs,
+ * 100 ms and more at the start of each folder.  Nothing is fetched before
+ * it is done, so the known UIDs are read from what it committed.
+ */
+static void
+sync_fetch_after_top(struct imap_sync *as)
+{
+	struct sync_run *r = &as->run;
+	struct store_folder_state st = { .uidvalidity = r->uidvalidity };
+
+	r->is_top = false;
+	if (!sync_batch_ok(as, store_batch_folder_state(as->batch, r->fold->id,
+							&st,
+							STORE_FS_UIDVALIDITY)))
+		return;
+	sync_commit_then(as, sync_fetch_after_top_committed);
 }
 
 void
