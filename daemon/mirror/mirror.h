@@ -13,7 +13,10 @@
  * file is found again by the unique part of that name (the part before the
  * first ','), or by the id above when nothing was recorded yet.  Each pass
  * lists a folder once (new/ and cur/) and maps unique parts to files in a
- * hash table, so a pass is linear in the number of messages.
+ * hash table, so a pass is linear in the number of messages; a folder
+ * whose new/ and cur/ and store content did not change since a pass found
+ * nothing to do there is not listed at all (mirror_seen.c), so a pass
+ * over an unchanged mirror is linear in the number of folders.
  *
  * Line ends.  A file holds its body with LF line ends, as readers
  * expect, unless the body would not come back from them (a bare CR, a LF
@@ -210,6 +213,9 @@ struct mirror_params {
 /* What a pass did; counters add up (the caller zeroes the struct). */
 struct mirror_stats {
 	uint64_t folders;	/* folders visited */
+	uint64_t unchanged;	/* of those, left alone unlisted: nothing
+				 * changed since a pass recorded them */
+	uint64_t listed;	/* entries of new/ and cur/ listed */
 	uint64_t written;	/* files written from the store */
 	uint64_t renamed;	/* flag renames for server changes */
 	uint64_t removed;	/* files of expunged records removed */

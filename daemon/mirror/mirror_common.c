@@ -161,6 +161,8 @@ mirror__ctx_init(struct mirror_ctx *c, struct store *s,
 	}
 	if ((rc = mirror_ctx_paths(c, err_r)) != MS_OK)
 		return rc;
+	if ((rc = store_mirror_stamp_get(s, &c->stamp, err_r)) != MS_OK)
+		return rc;
 	marker = maildir__path_join(p->root, MIRROR_MARKER, "");
 	if (marker == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
@@ -179,6 +181,7 @@ mirror__ctx_deinit(struct mirror_ctx *c)
 	free(c->folders);
 	free(c->src);
 	free(c->in);
+	free(c->seen);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -639,7 +642,9 @@ mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 	if (rc != MS_OK)
 		return rc;
 	md->is_open = true;
+	mirror__seen_take(md);
 	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
+	md->nlisted = md->l.n;
 	if (rc == MS_OK)
 		rc = mirror_dir_index(md, err_r);
 	return rc;
@@ -996,6 +1001,8 @@ void
 mirror_stats_add(struct mirror_stats *to, const struct mirror_stats *from)
 {
 	to->folders += from->folders;
+	to->unchanged += from->unchanged;
+	to->listed += from->listed;
 	to->written += from->written;
 	to->renamed += from->renamed;
 	to->removed += from->removed;
@@ -1007,4 +1014,21 @@ mirror_stats_add(struct mirror_stats *to, const struct mirror_stats *from)
 	to->created += from->created;
 	to->moves_dropped += from->moves_dropped;
 	to->bytes += from->bytes;
+}
+
+int
+mirror__grow(void **v, size_t *cap, size_t n, size_t size,
+	     struct ms_err *err_r)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return MS_OK;
+	ncap = *cap != 0 ? *cap * 2 : 64;
+	if ((p = realloc(*v, ncap * size)) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
+	*v = p;
+	*cap = ncap;
+	return MS_OK;
 }

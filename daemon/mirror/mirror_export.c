@@ -28,6 +28,41 @@ struct mirror_missing {
 	bool is_hidden;			/* \Deleted, p->is_deleted_hidden */
 };
 
+/*
+ * A set of file names (in new/ or cur/) as a count and two sums of a
+ * 64-bit hash of each: two sets are taken as equal when all three are.
+ * A reader's change adds, removes or renames a file, and would have to
+ * leave both sums as they were.
+ */
+struct mirror_digest {
+	uint64_t n, sum, xor;
+};
+
+static void
+mirror_digest_add(struct mirror_digest *d, enum maildir_sub sub,
+		  const char *name)
+{
+	uint64_t h = 14695981039346656037ull ^ (uint64_t)sub;	/* FNV-1a */
+
+	for (const char *p = name; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	/* splitmix64's finaliser spreads FNV's low-entropy bits. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	d->n++;
+	d->sum += h;
+	d->xor ^= h * 0x9e3779b97f4a7c15ull;
+}
+
+static bool
+mirror_digest_eq(const struct mirror_digest *a, const struct mirror_digest *b)
+{
+	return a->n == b->n && a->sum == b->sum && a->xor == b->xor;
+}
+
 struct mirror_export {
 	struct mirror_ctx *c;
 	const struct store_folder *f;
@@ -41,6 +76,16 @@ struct mirror_export {
 	bool existed;			/* the folder was there before */
 	bool is_dirty;			/* something to syncfs */
 	bool is_complete;		/* every record has its file */
+	/* A file not under its recorded name, or not a record's: the
+	 * folder had something to do (mirror_seen.c). */
+	bool is_unclean;
+	/* The records' files as they should be now, as a digest that does
+	 * not depend on order (mirror_export_verify() compares the listing
+	 * after the writes with it; constant memory however large the
+	 * folder). */
+	struct mirror_digest final;
+	size_t nmiss_written;		/* missing records written */
+	bool is_verified;		/* the listing after the writes agreed */
 };
 
 static bool
@@ -58,6 +103,14 @@ mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
 
 	return rc == MS_OK ? mirror__batch_flush(x->b, false, err_r) :
 	       ms_err_set(err_r, rc, "recording a mirror name");
+}
+
+/* A record's file as it is now: name in sub. */
+static void
+mirror_export_final(struct mirror_export *x, enum maildir_sub sub,
+		    const char *name)
+{
+	mirror_digest_add(&x->final, sub, name);
 }
 
 /*
@@ -161,6 +214,8 @@ mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 	x->is_dirty = true;
 	x->st->written++;
 	x->st->bytes += off;
+	mirror_export_final(x, np.has_info ? MAILDIR_SUB_CUR : MAILDIR_SUB_NEW,
+			    name);
 	if (strcmp(name, m->mirror_name) == 0)
 		return MS_OK;
 	return mirror_export_record(x, m->uid, name, err_r);
@@ -194,6 +249,8 @@ mirror_export_found(struct mirror_export *x, size_t i,
 	int rc;
 
 	snprintf(name, sizeof(name), "%s", mirror__dir_name(&x->md, i));
+	if (strcmp(name, m->mirror_name) != 0)
+		x->is_unclean = true;
 	if (strcmp(name, m->mirror_name) != 0 &&
 	    mirror_export_reader_flags(m, e->flags)) {
 		/* A reader changed the flags and no scan has seen it yet:
@@ -242,6 +299,7 @@ mirror_export_found(struct mirror_export *x, size_t i,
 					  strerror(errno));
 		return mirror_export_write(x, m, err_r);
 	}
+	mirror_export_final(x, sub, name);
 	if (strcmp(name, m->mirror_name) == 0)
 		return MS_OK;
 	return mirror_export_record(x, m->uid, name, err_r);
@@ -251,15 +309,11 @@ static int
 mirror_export_miss(struct mirror_export *x, const struct store_msg *m,
 		   struct ms_err *err_r)
 {
-	if (x->nmiss == x->miss_cap) {
-		size_t cap = x->miss_cap != 0 ? x->miss_cap * 2 : 64;
-		struct mirror_missing *v = realloc(x->miss, cap * sizeof(*v));
+	int rc = mirror__grow((void **)&x->miss, &x->miss_cap, x->nmiss,
+			      sizeof(*x->miss), err_r);
 
-		if (v == NULL)
-			return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-		x->miss = v;
-		x->miss_cap = cap;
-	}
+	if (rc != MS_OK)
+		return rc;
 	x->miss[x->nmiss].uid = m->uid;
 	memcpy(x->miss[x->nmiss].hash, m->hash, STORE_HASH_LEN);
 	x->miss[x->nmiss].is_done = false;
@@ -479,7 +533,44 @@ mirror_export_missing(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	}
 	if (rc != MS_OK)
 		return ms_err_set(err_r, rc, "%s", werr.msg);
+	x->nmiss_written++;
 	return MS_OK;
+}
+
+/*
+ * After the export's own writes a folder's times say nothing: a reader's
+ * change in the same clock tick as our last write would have left the
+ * same ones.  So once the clock has moved on (mirror__seen_take() would
+ * take the times), the folder is listed again: when it holds exactly the
+ * files the records should have, nobody else wrote in between, and the
+ * times taken before that listing may be recorded (x->is_verified).
+ * Blocking work: the file system only.
+ */
+static void
+mirror_export_verify(struct mirror_export *x)
+{
+	struct maildir_list l;
+	struct mirror_digest now = { 0 };
+
+	for (int tries = 0; tries < 3; tries++) {
+		struct timespec ts = { 0, 12 * 1000 * 1000 };
+
+		mirror__seen_take(&x->md);
+		if (!x->md.is_recent)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (!x->md.is_seen)
+		return;
+	maildir_list_init(&l);
+	if (maildir_scan_folder(&x->md.d, &l, NULL, NULL) == MS_OK) {
+		for (size_t i = 0; i < l.n; i++)
+			mirror_digest_add(&now, (enum maildir_sub)l.v[i].sub,
+					  maildir_list_name(&l, i));
+		x->is_verified = mirror_digest_eq(&now, &x->final);
+	}
+	x->st->listed += l.n;
+	maildir_list_deinit(&l);
 }
 
 /*
@@ -609,6 +700,7 @@ enum mirror_export_phase {
 	MIRROR_PH_ORPHANS,	/* files no record claimed */
 	MIRROR_PH_MISSING,	/* write what is still missing */
 	MIRROR_PH_SYNCFS,	/* work: syncfs */
+	MIRROR_PH_VERIFY,	/* work: list again after our writes */
 	MIRROR_PH_FOLDER_END,	/* watermark, commit, close */
 	MIRROR_PH_MARKER,
 	MIRROR_PH_DONE,
@@ -628,6 +720,7 @@ struct mirror_export_job {
 	bool has_folder;
 	struct store_msg_iter *it;
 	uint64_t max_seq;
+	uint64_t max_seq_all;		/* the folder's highest local_seq */
 	uint64_t bytes_marked;		/* st.bytes counted in the marks */
 	/* The store's last local_seq before the records were read: a
 	 * record past it may have been committed behind the iterator (a
@@ -651,6 +744,8 @@ mirror_export_rec(struct mirror_export_job *j, const struct store_msg *m,
 
 	if (m->local_seq > j->max_seq && m->local_seq <= j->seq_cap)
 		j->max_seq = m->local_seq;
+	if (m->local_seq > j->max_seq_all)
+		j->max_seq_all = m->local_seq;
 	i = mirror__dir_find_unclaimed(&x->md, key, klen);
 	if (i != SIZE_MAX)
 		x->md.claimed[i] = true;
@@ -700,6 +795,23 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
 	return MS_OK;
 }
 
+/*
+ * Did the folder's export make its Maildir or write or rename files (or
+ * find it changed just now, by an early export), and nothing else that
+ * leaves it unlike what a scan would leave alone: then its listing after
+ * the writes may record it (mirror_export_verify()).
+ */
+static bool
+mirror_export_wants_verify(const struct mirror_export_job *j)
+{
+	const struct mirror_export *x = &j->x;
+
+	return !j->c.p->is_early &&
+	       (x->is_dirty || !x->existed || x->md.is_recent) &&
+	       x->is_complete && !x->is_unclean &&
+	       x->left.n == 0 && x->nmiss_written == x->nmiss;
+}
+
 /* Starts folder j->fi: its path, or MS_OK with no path to move past it. */
 static int
 mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
@@ -717,6 +829,7 @@ mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
 	x->buf = j->buf;
 	x->is_complete = true;
 	j->max_seq = f->state.mirror_durable;
+	j->max_seq_all = 0;
 	return mirror__folder_path(&j->c, f, &j->path, err_r);
 }
 
@@ -735,6 +848,7 @@ mirror_export_list(struct mirror_export_job *j)
 	rc = mirror__dir_open(&x->md, j->c.p->root, j->path, false, NULL,
 			      &exists, &j->work_err);
 	x->existed = exists;
+	j->st.listed += x->md.nlisted;
 	if (rc == MS_OK && !exists && (x->f->attrs & STORE_FOLDER_GONE)) {
 		/* Deleted on the server, and its Maildir is gone too. */
 		mirror__dir_close(&x->md);
@@ -772,6 +886,12 @@ mirror_export_work(struct mirror_export_job *j)
 		break;
 	case MIRROR_PH_SYNCFS:
 		j->work_rc = maildir_syncfs(j->x.md.d.fd, &j->work_err);
+		if (j->work_rc == MS_OK && mirror_export_wants_verify(j))
+			mirror_export_verify(&j->x);
+		j->phase = MIRROR_PH_FOLDER_END;
+		break;
+	case MIRROR_PH_VERIFY:
+		mirror_export_verify(&j->x);
 		j->phase = MIRROR_PH_FOLDER_END;
 		break;
 	default:
@@ -783,7 +903,8 @@ mirror_export_work(struct mirror_export_job *j)
 static int
 mirror_export_worked(struct mirror_export_job *j, struct ms_err *err_r)
 {
-	if (j->phase == MIRROR_PH_LIST || j->phase == MIRROR_PH_SYNCFS)
+	if (j->phase == MIRROR_PH_LIST || j->phase == MIRROR_PH_SYNCFS ||
+	    j->phase == MIRROR_PH_VERIFY)
 		mirror_export_work(j);
 	if (j->work_rc != MS_OK && err_r != NULL)
 		*err_r = j->work_err;
@@ -808,8 +929,22 @@ static int
 mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 {
 	const struct store_folder *f = j->x.f;
+	const struct mirror_export *x = &j->x;
 	int rc = MS_OK;
 
+	/* Nothing written, renamed, removed or recorded, and nothing
+	 * missing or unknown: a later pass may leave the folder alone. */
+	if (!j->c.p->is_early) {
+		bool is_clean = x->is_complete && !x->is_unclean &&
+				x->left.n == 0 &&
+				((x->existed && !x->is_dirty && x->nmiss == 0) ||
+				 x->is_verified);
+
+		rc = mirror__seen_add(&j->c, f, &x->md, is_clean,
+				      j->max_seq_all, err_r);
+		if (rc != MS_OK)
+			return rc;
+	}
 	if (j->x.is_complete && j->max_seq > f->state.mirror_durable &&
 	    j->c.p->marks != NULL) {
 		/* Files found here may be an earlier export's that are not
@@ -899,6 +1034,15 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->fi++;
 			return MS_AGAIN;
 		}
+		/* Not beside a pass (an early export): it adds records. */
+		if (!j->c.p->is_early &&
+		    mirror__seen_is_unchanged(&j->c, &j->c.folders[j->fi],
+					      j->path)) {
+			j->st.folders++;
+			j->st.unchanged++;
+			j->fi++;
+			return MS_AGAIN;
+		}
 		j->work_rc = MS_OK;
 		j->phase = MIRROR_PH_LIST;
 		return MIRROR_EXPORT_WORK;
@@ -943,8 +1087,10 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		if (j->i < x->md.l.n) {
 			size_t i = j->i++;
 
-			return x->md.claimed[i] ? MS_AGAIN :
-			       (rc = mirror_export_orphan(x, i, err_r)) < 0 ?
+			if (x->md.claimed[i])
+				return MS_AGAIN;
+			x->is_unclean = true;
+			return (rc = mirror_export_orphan(x, i, err_r)) < 0 ?
 			       rc : MS_AGAIN;
 		}
 		rc = mirror_export_left_clear(j, x->f->id, &x->left, err_r);
@@ -963,9 +1109,14 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->phase = MIRROR_PH_SYNCFS;
 			return MIRROR_EXPORT_WORK;
 		}
+		if (mirror_export_wants_verify(j)) {
+			j->phase = MIRROR_PH_VERIFY;
+			return MIRROR_EXPORT_WORK;
+		}
 		j->phase = MIRROR_PH_FOLDER_END;
 		return MS_AGAIN;
 	case MIRROR_PH_SYNCFS:
+	case MIRROR_PH_VERIFY:
 	case MIRROR_PH_FOLDER_END:
 		if ((rc = mirror_export_worked(j, err_r)) != MS_OK)
 			return rc;
@@ -982,6 +1133,8 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		 * tool's tree the marker would turn that tool's files not
 		 * yet matched into a reader's new messages, to upload. */
 		j->phase = MIRROR_PH_DONE;
+		if ((rc = mirror__seen_commit(&j->c, err_r)) != MS_OK)
+			return rc;
 		if (j->c.is_fresh && j->is_complete && j->c.nfolders > 0 &&
 		    j->c.p->only_folder == NULL && !j->c.p->is_early &&
 		    (rc = mirror_export_marker(&j->c, err_r)) != MS_OK)

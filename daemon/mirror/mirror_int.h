@@ -68,6 +68,11 @@ struct mirror_ctx {
 	/* The scan's writes; NULL: on the caller's thread (export, check
 	 * and a scan run directly). */
 	const struct mirror_writer *w;
+	/* The store's stamp when the pass began, and the folders it left
+	 * with nothing to do, to record (mirror_seen.c). */
+	struct store_mirror_stamp stamp;
+	struct mirror_seen_rec *seen;
+	size_t nseen, seen_cap;
 };
 
 int mirror__ctx_init(struct mirror_ctx *c, struct store *s,
@@ -126,6 +131,12 @@ size_t mirror__left_find(const struct mirror_left *l, const char *key,
 struct mirror_dir {
 	struct maildir_dir d;
 	bool is_open;
+	/* new/ and cur/ just before they were listed; is_seen: taken
+	 * early enough to tell a later change (mirror__seen_take()). */
+	struct store_mirror_dir seen;
+	bool is_seen;
+	bool is_recent;		/* not is_seen only for being too recent */
+	size_t nlisted;		/* entries the listing read */
 	struct maildir_list l;
 	uint8_t *ulen;		/* length of each entry's unique part */
 	bool *claimed;		/* entry belongs to a record */
@@ -145,6 +156,44 @@ int mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 		     bool create, struct maildir_report *rep, bool *exists_r,
 		     struct ms_err *err_r) MS_WUR;
 void mirror__dir_close(struct mirror_dir *md);
+/*
+ * Skipping a Maildir nothing changed in (mirror_seen.c).  A pass that
+ * lists a folder and leaves it with nothing to do (every file the file of
+ * a record, under the name recorded, every record's file there, no
+ * leftover) records what new/ and cur/ looked like just before the
+ * listing; a later pass leaves the folder alone, unlisted, while they
+ * still look so and the store holds what it held then.
+ */
+struct mirror_seen_rec {
+	uint32_t folder_id;
+	bool is_clean;			/* false: remove its record */
+	struct store_mirror_dir d;
+};
+
+/* Takes md's new/ and cur/ times; between opening and listing. */
+void mirror__seen_take(struct mirror_dir *md);
+/*
+ * May folder f (one of c->folders, Maildir at path) be left alone,
+ * unlisted: has neither the store nor its Maildir changed since a pass
+ * recorded it, and are its files on disk?  Any doubt is false.
+ */
+bool mirror__seen_is_unchanged(struct mirror_ctx *c,
+			       const struct store_folder *f, const char *path);
+/*
+ * Folder f was listed in md: with is_clean (the pass had nothing to do
+ * there, its records' local_seq at most max_local_seq), its record is
+ * written at mirror__seen_commit() when md's times allow; otherwise its
+ * record, if any, is removed.  MS_OK or MS_ENOMEM.
+ */
+int mirror__seen_add(struct mirror_ctx *c, const struct store_folder *f,
+		     const struct mirror_dir *md, bool is_clean,
+		     uint64_t max_local_seq, struct ms_err *err_r) MS_WUR;
+/*
+ * Writes what mirror__seen_add() collected, with the store's stamp from
+ * mirror__ctx_init(), through c->w when set.
+ */
+int mirror__seen_commit(struct mirror_ctx *c, struct ms_err *err_r) MS_WUR;
+
 /* The first entry whose unique part is key[0..len), or SIZE_MAX. */
 size_t mirror__dir_find(const struct mirror_dir *md, const char *key,
 			size_t len);
@@ -298,6 +347,11 @@ void mirror__report_buf_init(struct mirror_report_buf *rb);
 void mirror__report_buf_flush(struct mirror_report_buf *rb,
 			      struct maildir_report *out);
 void mirror__report_buf_deinit(struct mirror_report_buf *rb);
+
+/* Makes room for element n of *v (cap elements of size bytes), doubling
+ * it (64 at first).  MS_OK or MS_ENOMEM. */
+int mirror__grow(void **v, size_t *cap, size_t n, size_t size,
+		 struct ms_err *err_r) MS_WUR;
 
 /* Commits b when it holds enough (or always, with force). */
 int mirror__batch_flush(struct store_batch *b, bool force,

@@ -61,24 +61,12 @@ struct mirror_scan {
 	struct mirror_left left;	/* its files of removed records */
 	struct mirror_nofile *nof;
 	size_t nnof, nof_cap;
+	/* The folder had something to do (a reader's change, a name to
+	 * record): mirror_seen.c records no time for it. */
+	bool is_unclean;
+	uint64_t max_seq;	/* its records' highest local_seq */
 	char **paths;		/* each folder's Maildir, for the resolve */
 };
-
-static int
-mirror_grow(void **v, size_t *cap, size_t n, size_t size, struct ms_err *err_r)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return MS_OK;
-	ncap = *cap != 0 ? *cap * 2 : 64;
-	if ((p = realloc(*v, ncap * size)) == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
-	*v = p;
-	*cap = ncap;
-	return MS_OK;
-}
 
 static bool
 mirror_vanished_is_done(const void *e)
@@ -167,6 +155,8 @@ mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
 	maildir_flags_t ref;
 	int rc;
 
+	if (strcmp(name, m->mirror_name) != 0)
+		x->is_unclean = true;
 	if (has_ref && mirror__recorded_flags(m, &ref) &&
 	    (ref & MAILDIR_FLAGS_SYSTEM) != (now & MAILDIR_FLAGS_SYSTEM)) {
 		rc = mirror__flags_merge(x->b, m, ref, now, NULL, err_r);
@@ -179,6 +169,22 @@ mirror_scan_found(struct mirror_scan *x, const struct store_msg *m,
 	    != MS_OK)
 		return ms_err_set(err_r, rc, "out of memory");
 	return mirror_scan_flush(x, false, err_r);
+}
+
+/*
+ * Would export rename record m's file e (letters other than the record's,
+ * or letters on a file in new/)?  Then the folder is not left alone.
+ */
+static void
+mirror_scan_check_place(struct mirror_scan *x, const struct store_msg *m,
+			const struct maildir_entry *e)
+{
+	maildir_flags_t want = mirror_flags_to_maildir(m->flags) |
+			       (e->flags & ~MAILDIR_FLAGS_SYSTEM);
+
+	if ((e->flags & MAILDIR_FLAGS_SYSTEM) != (want & MAILDIR_FLAGS_SYSTEM) ||
+	    (e->sub == MAILDIR_SUB_NEW && want != 0))
+		x->is_unclean = true;
 }
 
 static int
@@ -198,19 +204,22 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 					      &klen);
 		struct mirror_nofile *nf;
 
+		if (m.local_seq > x->max_seq)
+			x->max_seq = m.local_seq;
 		i = mirror__dir_find_unclaimed(&x->md, key, klen);
 		if (i != SIZE_MAX)
 			x->md.claimed[i] = true;
 		if (mirror__is_pending_src(x->c, f->id, m.uid))
 			continue;
 		if (i != SIZE_MAX) {
+			mirror_scan_check_place(x, &m, &x->md.l.v[i]);
 			rc = mirror_scan_found(x, &m, mirror__dir_name(&x->md, i),
 					       x->md.l.v[i].flags, true, err_r);
 			if (rc < 0)
 				break;
 			continue;
 		}
-		rc = mirror_grow((void **)&x->nof, &x->nof_cap, x->nnof,
+		rc = mirror__grow((void **)&x->nof, &x->nof_cap, x->nnof,
 				 sizeof(*x->nof), err_r);
 		if (rc < 0)
 			break;
@@ -229,7 +238,7 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		if (x->c->p->is_deleted_hidden &&
 		    (m.flags & STORE_FLAG_DELETED))
 			continue;
-		rc = mirror_grow((void **)&x->van, &x->van_cap, x->nvan,
+		rc = mirror__grow((void **)&x->van, &x->van_cap, x->nvan,
 				 sizeof(*x->van), err_r);
 		if (rc < 0)
 			break;
@@ -271,7 +280,7 @@ mirror_scan_unreadable(struct mirror_scan *x, const char *dir, uint8_t sub,
 		 "not synced while it stays", why);
 	maildir_report_note(x->c->p->rep, path, what);
 	free(path);
-	rc = mirror_grow((void **)&x->unread, &x->unread_cap, x->nunread,
+	rc = mirror__grow((void **)&x->unread, &x->unread_cap, x->nunread,
 			 sizeof(*x->unread), err_r);
 	if (rc < 0)
 		return rc;
@@ -362,7 +371,7 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 		return mirror_scan_found(x, &m, name, x->md.l.v[i].flags,
 					 hit->vanished != SIZE_MAX, err_r);
 	}
-	rc = mirror_grow((void **)&x->unk, &x->unk_cap, x->nunk, sizeof(*x->unk),
+	rc = mirror__grow((void **)&x->unk, &x->unk_cap, x->nunk, sizeof(*x->unk),
 			 err_r);
 	if (rc < 0)
 		return rc;
@@ -403,8 +412,11 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	int rc;
 
 	x->nnof = 0;
+	x->is_unclean = false;
+	x->max_seq = 0;
 	rc = mirror__dir_open(&x->md, x->c->p->root, x->path, false,
 			      x->c->p->rep, &exists, err_r);
+	x->st->listed += x->md.nlisted;
 	if (rc == MS_OK && exists)
 		rc = mirror__left_load(x->c, x->f->id, &x->left, err_r);
 	if (rc == MS_OK && exists) {
@@ -416,6 +428,17 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 			if (!x->md.claimed[i] &&
 			    (rc = mirror_scan_check_cancel(x->c, err_r)) == MS_OK)
 				rc = mirror_scan_orphan(x, i, err_r);
+	}
+	/* Nothing to do here: every file a record's, named as recorded,
+	 * every record's file there, no leftover. */
+	if (rc == MS_OK && exists) {
+		bool is_clean = !x->is_unclean && x->nnof == 0 &&
+				x->left.n == 0 && !mirror_scan_is_unsynced(x);
+
+		for (size_t i = 0; is_clean && i < x->md.l.n; i++)
+			is_clean = x->md.claimed[i];
+		rc = mirror__seen_add(x->c, x->f, &x->md, is_clean, x->max_seq,
+				      err_r);
 	}
 	x->st->folders++;
 	mirror__dir_close(&x->md);
@@ -941,6 +964,12 @@ mirror__scan_with(struct store *s, const struct mirror_params *p,
 				continue;
 			if ((rc = mirror_scan_check_cancel(&c, err_r)) != MS_OK)
 				break;
+			if (mirror__seen_is_unchanged(&c, &c.folders[i],
+						      paths[i])) {
+				st_r->folders++;
+				st_r->unchanged++;
+				continue;
+			}
 			x.f = &c.folders[i];
 			x.path = paths[i];
 			rc = mirror_scan_folder(&x, err_r);
@@ -949,6 +978,8 @@ mirror__scan_with(struct store *s, const struct mirror_params *p,
 	x.paths = paths;
 	if (rc == MS_OK)
 		rc = mirror_scan_resolve(&x, err_r);
+	if (rc == MS_OK)
+		rc = mirror__seen_commit(&c, err_r);
 	/* What was found before an error is committed all the same. */
 	if (x.b != NULL) {
 		struct ms_err cerr = { 0 };

@@ -9,7 +9,9 @@
  *
  *   meta         "schema_version" -> u32; "next_folder_id" -> u32;
  *                "next_change_seq", "next_local_seq", "next_outbox_id" -> u64;
- *                "ns_prefix/ACCOUNT" -> namespace prefix (bytes)
+ *                "ns_prefix/ACCOUNT" -> namespace prefix (bytes);
+ *                "mirror_dir/" folder id (u32) -> what the mirror last
+ *                saw of the folder's Maildir (struct store_mirror_dir)
  *   folders      folder id (u32) -> account, name, delimiter, flags,
  *                UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MESSAGES (server),
  *                local message count, mirror durable watermark
@@ -248,6 +250,65 @@ int store_folder_find(struct store *s, const char *account, const char *name,
 int store_folder_list(struct store *s, const char *account,
 		      struct store_folder **folders_r, size_t *n_r,
 		      struct ms_err *err_r) MS_WUR;
+
+/* --- what the mirror last saw of a folder's Maildir ----------------------- */
+
+/*
+ * A cheap fingerprint of what the Maildir mirror depends on: the next
+ * local and change sequences (every record or pending change added or
+ * changed moves one) and how many pending changes and leftovers there
+ * are (a removal lowers one; a record's removal also lowers its folder's
+ * local_count).  Equal stamps: no record, pending change or leftover was
+ * added, changed or removed in between, except the file names the mirror
+ * records (store_batch_msg_mirror()).
+ */
+struct store_mirror_stamp {
+	uint64_t next_local_seq;
+	uint64_t next_change_seq;
+	uint64_t changes;
+	uint64_t leftovers;
+};
+
+int store_mirror_stamp_get(struct store *s, struct store_mirror_stamp *stamp_r,
+			   struct ms_err *err_r) MS_WUR;
+
+/* A directory's identity and times (struct stat's), as a pass saw it. */
+struct store_mirror_sub {
+	uint64_t dev, ino;
+	int64_t mtime_sec, mtime_nsec;
+	int64_t ctime_sec, ctime_nsec;
+};
+
+/*
+ * What a mirror pass found of one folder's Maildir when it left the
+ * folder with nothing to do (mirror_seen.c says when that is safe to
+ * use): new/ and cur/ as listed, the stamp and the folder's record then,
+ * and the highest local_seq of its records (every file is on disk once
+ * the folder's mirror_durable reaches it).  Kept in the meta database
+ * under "mirror_dir/" and the folder id; an older mailsyncd ignores it.
+ */
+struct store_mirror_dir {
+	struct store_mirror_sub sub[2];	/* MAILDIR_SUB_NEW, MAILDIR_SUB_CUR */
+	struct store_mirror_stamp stamp;
+	uint32_t uidvalidity;
+	uint32_t attrs;
+	uint32_t local_count;
+	uint64_t max_local_seq;
+};
+
+/* The folder's record: MS_OK or STORE_NOTFOUND (none, or one written by
+ * another version). */
+int store_mirror_dir_get(struct store *s, uint32_t folder_id,
+			 struct store_mirror_dir *dir_r,
+			 struct ms_err *err_r) MS_WUR;
+
+/*
+ * Sets (dirs[i] != NULL) or removes (NULL) the records of n folders in
+ * one write transaction.
+ */
+int store_mirror_dir_put(struct store *s, const uint32_t *folder_ids,
+			 const struct store_mirror_dir *const *dirs, size_t n,
+			 struct ms_err *err_r) MS_WUR;
 
 /* --- accounts ------------------------------------------------------------ */
 

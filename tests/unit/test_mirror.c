@@ -1750,6 +1750,155 @@ test_links_not_followed(void **state)
 	assert_int_equal(unlink(marker), 0);
 }
 
+/* Long enough for any directory time taken now to be older than the
+ * clock by more than mirror_seen.c's margin. */
+static void
+mt_tick(void)
+{
+	struct timespec ts = { 0, 30 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A file path of (folder dir rel, uid), absolute. */
+static void
+mt_path(struct mt *t, const char *rel, uint32_t uid, char *out, size_t outsz)
+{
+	char name[512];
+
+	assert_true(mt_find(t, rel, uid, name, sizeof(name)));
+	snprintf(out, outsz, "%s/%s%s%s", t->root, rel, *rel ? "/" : "", name);
+}
+
+/*
+ * A pass over an unchanged mirror lists no Maildir; a reader's change
+ * (a new file, a rename to other flags, a deletion, in new/ and cur/)
+ * is seen by the next scan all the same, also one made at once after a
+ * scan that recorded the folder, or right after one that found the
+ * directory changed within the same clock tick.
+ */
+static void
+test_unchanged_not_listed(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	char a[8300], b[8300];
+	size_t n;
+
+	/* The export wrote every folder, listed each again once the clock
+	 * had moved on, and recorded them: neither scan nor export lists
+	 * them again. */
+	st = mt_export(t);
+	assert_int_equal(st.listed, 5);
+	st = mt_scan(t);
+	assert_int_equal(st.folders, 3);
+	assert_int_equal(st.unchanged, 3);
+	assert_int_equal(st.listed, 0);
+	st = mt_export(t);
+	assert_int_equal(st.unchanged, 3);
+	assert_int_equal(st.listed, 0);
+	assert_int_equal(st.written + st.renamed + st.removed, 0);
+
+	/* At once after that scan: a flag change (a rename in cur/). */
+	mt_path(t, "", 2, a, sizeof(a));
+	snprintf(b, sizeof(b), "%.*s:2,FS", (int)(strstr(a, ":2,") - a), a);
+	assert_int_equal(rename(a, b), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes, 1);
+	assert_int_equal(st.unchanged, 2);
+	mt_clear_changes(t);
+
+	/* At once after a scan that listed a directory changed just now
+	 * (too recent to record): a new file in new/ of the same folder. */
+	assert_int_equal(tmd_put(t->root, "new/1700000002.M1P1.host", MT_NEW,
+				 strlen(MT_NEW)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 1);
+	assert_int_equal(tmd_put(t->root, "new/1700000003.M1P1.host", MT_MSG4,
+				 strlen(MT_MSG4)), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 1);
+	snprintf(a, sizeof(a), "%s/new/1700000002.M1P1.host", t->root);
+	assert_int_equal(unlink(a), 0);
+	snprintf(a, sizeof(a), "%s/new/1700000003.M1P1.host", t->root);
+	assert_int_equal(unlink(a), 0);
+	mt_clear_changes(t);
+
+	/* Recorded again, then at once: a deletion in new/, a new file in
+	 * cur/ of another folder, a deletion in cur/ of a third. */
+	(void)mt_export(t);
+	mt_tick();
+	(void)mt_scan(t);
+	mt_tick();
+	st = mt_scan(t);
+	assert_int_equal(st.listed, 0);
+	mt_path(t, "", 1, a, sizeof(a));
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/cur/1700000004.M1P1.host:2,S",
+				 MT_MSG2, strlen(MT_MSG2)), 0);
+	mt_path(t, MT_UNI, 9, a, sizeof(a));
+	assert_int_equal(unlink(a), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.unchanged, 0);
+	assert_int_equal(st.deletes, 2);
+	assert_int_equal(st.appends, 1);
+	ch = mt_changes(t, &n);
+	assert_int_equal(n, 3);
+	free(ch);
+}
+
+/* A tool that puts new/'s mtime back after adding a file (a restore):
+ * the ctime still tells. */
+static void
+test_unchanged_mtime_put_back(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct timespec times[2];
+	struct stat sb;
+	char a[8300];
+
+	(void)mt_export(t);
+	mt_tick();
+	(void)mt_scan(t);
+	mt_tick();
+	st = mt_scan(t);
+	assert_int_equal(st.listed, 0);
+	snprintf(a, sizeof(a), "%s/Lists/dev/new", t->root);
+	assert_int_equal(stat(a, &sb), 0);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/1700000005.M1P1.host",
+				 MT_MSG3, strlen(MT_MSG3)), 0);
+	times[0] = sb.st_atim;
+	times[1] = sb.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, a, times, 0), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 1);
+}
+
+/* A store change the mirror depends on (a server flag change, a pending
+ * change gone) makes the folders listed again though no directory moved. */
+static void
+test_unchanged_store_changed(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	char name[512];
+
+	(void)mt_export(t);
+	mt_tick();
+	(void)mt_scan(t);
+	st = mt_export(t);
+	assert_int_equal(st.unchanged, 3);
+	mt_server_flags(t, t->inbox, 1, STORE_FLAG_SEEN);
+	st = mt_export(t);
+	assert_int_equal(st.unchanged, 0);
+	assert_int_equal(st.renamed, 1);
+	assert_true(mt_find(t, "", 1, name, sizeof(name)));
+	assert_string_equal(strstr(name, ":2,"), ":2,S");
+	mt_check(t);
+}
+
 int
 main(void)
 {
@@ -1781,6 +1930,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restored_file, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_links_not_followed, mt_setup,
 						mt_teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_not_listed, mt_setup,
+						mt_teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_store_changed,
+						mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_mtime_put_back,
+						mt_setup, mt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

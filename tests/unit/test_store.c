@@ -378,6 +378,72 @@ test_dedup_refcount(void **state)
 
 /* A record removed while it has a Maildir file leaves a leftover that
  * holds its body until cleared; a folder's deletion drops its leftovers. */
+/* What the mirror records of a folder's Maildir: kept, read back,
+ * removed; the stamp moves with every change the mirror depends on (a
+ * record added or its flags changed, an expunge leaving a leftover, a
+ * leftover cleared) and not with a recorded file name. */
+static void
+test_mirror_dir(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_mirror_dir d = { 0 }, got;
+	struct store_mirror_stamp st[6];
+	const struct store_mirror_dir *dv[2];
+	uint32_t f1, ids[2];
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &f1,
+					     &err), MS_OK);
+	assert_int_equal(store_mirror_dir_get(s, f1, &got, &err),
+			 STORE_NOTFOUND);
+	d.sub[0] = (struct store_mirror_sub){ 1, 2, 3, 4, 5, 6 };
+	d.sub[1] = (struct store_mirror_sub){ 7, 8, -9, 999999999, 11, 12 };
+	d.stamp = (struct store_mirror_stamp){ 13, 14, 15, 16 };
+	d.uidvalidity = 17;
+	d.attrs = 18;
+	d.local_count = 19;
+	d.max_local_seq = UINT64_MAX;
+	ids[0] = f1;
+	dv[0] = &d;
+	assert_int_equal(store_mirror_dir_put(s, ids, dv, 1, &err), MS_OK);
+	assert_int_equal(store_mirror_dir_get(s, f1, &got, &err), MS_OK);
+	assert_memory_equal(&got, &d, sizeof(d));
+	dv[0] = NULL;
+	assert_int_equal(store_mirror_dir_put(s, ids, dv, 1, &err), MS_OK);
+	assert_int_equal(store_mirror_dir_get(s, f1, &got, &err),
+			 STORE_NOTFOUND);
+
+	assert_int_equal(store_mirror_stamp_get(s, &st[0], &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, f1, 1, "Subject: one\r\n\r\nx\r\n");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_mirror_stamp_get(s, &st[1], &err), MS_OK);
+	assert_int_equal(store_batch_msg_mirror(b, f1, 1, "7-1-aa,U=1"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_mirror_stamp_get(s, &st[2], &err), MS_OK);
+	assert_int_equal(store_batch_msg_flags(b, f1, 1, STORE_FLAG_SEEN,
+					       STORE_FLAG_SEEN, 0), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_mirror_stamp_get(s, &st[3], &err), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, f1, 1, 1), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_mirror_stamp_get(s, &st[4], &err), MS_OK);
+	assert_int_equal(store_batch_leftover_clear(b, f1, "7-1-aa"), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(store_mirror_stamp_get(s, &st[5], &err), MS_OK);
+	assert_memory_not_equal(&st[0], &st[1], sizeof(st[0]));
+	assert_memory_equal(&st[1], &st[2], sizeof(st[0]));
+	assert_memory_not_equal(&st[2], &st[3], sizeof(st[0]));
+	assert_int_equal(st[4].leftovers, st[3].leftovers + 1);
+	assert_int_equal(st[5].leftovers, st[3].leftovers);
+	store_batch_free(&b);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 static void
 test_leftovers(void **state)
 {
@@ -1211,6 +1277,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_reopen),
+		cmocka_unit_test(test_mirror_dir),
 		cmocka_unit_test(test_folders_ensure_many),
 		cmocka_unit_test(test_open_makes_parents),
 		cmocka_unit_test(test_migration_and_future),
