@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "maildir/maildir_expect.h"
 #include "maildir/maildir_watch.h"
 
 enum {
@@ -22,6 +23,7 @@ struct maildir_watch_node {
 	struct maildir_watch *w;
 	struct maildir_watch_node *next;
 	char *rel;
+	char *path;		/* root joined with rel: how writers name it */
 	bool is_maildir;
 	bool is_dirty;		/* deliver CHANGED at the next timer */
 	bool is_seen;		/* found by the current rescan */
@@ -39,6 +41,7 @@ struct maildir_watch {
 	maildir_watch_cb cb;
 	void *arg;
 	struct maildir_report *rep;
+	struct maildir_expect *expect;	/* not owned; may be NULL */
 	uv_timer_t timer;
 	struct maildir_watch_node *nodes;
 	struct maildir_watch_node *gone;	/* unlinked, to deliver and close */
@@ -77,6 +80,7 @@ maildir_watch_ev_close_cb(uv_handle_t *h)
 	if (--n->nopen > 0)
 		return;
 	free(n->rel);
+	free(n->path);
 	free(n);
 	w->nopen--;
 	maildir_watch_maybe_free(w);
@@ -116,10 +120,20 @@ maildir_watch_event_cb(uv_fs_event_t *h, const char *filename, int events,
 
 	if (w->is_closing || n->is_unlinked)
 		return;
-	if (h == &n->ev[MAILDIR_WATCH_EV_DIR] || status < 0)
+	if (h == &n->ev[MAILDIR_WATCH_EV_DIR] || status < 0) {
 		w->want_rescan = true;
-	else
+	} else {
+		enum maildir_sub sub = h == &n->ev[MAILDIR_WATCH_EV_NEW] ?
+				       MAILDIR_SUB_NEW : MAILDIR_SUB_CUR;
+
+		(void)events;
+		/* The daemon's own write, announced before it was made:
+		 * nothing for a reader to have done. */
+		if (filename != NULL && n->path != NULL &&
+		    maildir_expect_take(w->expect, n->path, sub, filename))
+			return;
 		n->is_dirty = true;
+	}
 	maildir_watch_arm(w);
 }
 
@@ -173,6 +187,7 @@ maildir_watch_node_close(struct maildir_watch_node *n)
 		struct maildir_watch *w = n->w;
 
 		free(n->rel);
+		free(n->path);
 		free(n);
 		w->nopen--;
 		return;
@@ -223,7 +238,10 @@ maildir_watch_walk_cb(const char *rel, bool is_maildir, void *arg)
 	}
 	if (n == NULL) {
 		n = calloc(1, sizeof(*n));
-		if (n == NULL || (n->rel = strdup(rel)) == NULL) {
+		if (n == NULL || (n->rel = strdup(rel)) == NULL ||
+		    (n->path = maildir__path_join(w->root, rel, "")) == NULL) {
+			if (n != NULL)
+				free(n->rel);
 			free(n);
 			return MS_ENOMEM;
 		}
@@ -355,6 +373,12 @@ maildir_watch_close(struct maildir_watch *w)
 		maildir_watch_node_close(n);
 	}
 	w->nnodes = 0;
+}
+
+void
+maildir_watch_set_expect(struct maildir_watch *w, struct maildir_expect *e)
+{
+	w->expect = e;
 }
 
 size_t
