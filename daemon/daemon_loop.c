@@ -21,6 +21,8 @@
 #include "daemon_loop.h"
 #include "log.h"
 #include "loop_lateness.h"
+#include "net/net_change.h"
+#include "net/net_watch.h"
 #include "progress_report.h"
 #include "sd_notify.h"
 #include "send/send_import.h"
@@ -69,6 +71,8 @@ struct daemon_loop {
 	uv_timer_t clock_timer;
 	bool has_clock_timer;
 	uint64_t clock_mono_ms, clock_wall_ms;
+	/* Network changes (addresses, links): reconnect at once. */
+	struct net_watch *net_watch;
 	uint64_t backoff_max_ms;	/* MAILSYNC_BACKOFF_MAX; 0: default */
 	bool is_stopping;
 	bool is_closed;
@@ -200,6 +204,22 @@ daemon_on_clock_timer(uv_timer_t *t)
 	d->clock_wall_ms = wall;
 }
 
+/* --- network changes ---------------------------------------------------- */
+
+static void
+daemon_on_net_change(unsigned bits, void *arg)
+{
+	struct daemon_loop *d = arg;
+	char what[128];
+	unsigned n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += acct_request_net_change(d->accts[i]) == MS_OK;
+	log_info("network changed (%s): %u account%s reconnecting or "
+		 "retrying now", net_change_describe(bits, what, sizeof(what)),
+		 n, n == 1 ? "" : "s");
+}
+
 /* --- the end ------------------------------------------------------------- */
 
 static void
@@ -231,6 +251,8 @@ daemon_close_all(struct daemon_loop *d)
 			    &d->has_notify_timer);
 	daemon_close_handle((uv_handle_t *)&d->clock_timer,
 			    &d->has_clock_timer);
+	net_watch_close(d->net_watch);
+	d->net_watch = NULL;
 	daemon_close_handle((uv_handle_t *)&d->spool_watch,
 			    &d->has_spool_watch);
 	daemon_close_handle((uv_handle_t *)&d->reap_timer,
@@ -340,6 +362,8 @@ daemon_stop(struct daemon_loop *d)
 		uv_timer_stop(&d->notify_timer);
 	if (d->has_clock_timer)
 		uv_timer_stop(&d->clock_timer);
+	net_watch_close(d->net_watch);
+	d->net_watch = NULL;
 	for (size_t i = 0; i < d->n; i++)
 		acct_stop(d->accts[i]);
 	for (size_t i = 0; i < d->n_queues; i++)
@@ -1023,6 +1047,20 @@ fail:
 	return rc;
 }
 
+/* Without the socket (a sandbox without AF_NETLINK) connections on a
+ * vanished address end by their timeouts, as before. */
+static void
+daemon_watch_net(struct daemon_loop *d)
+{
+	struct ms_err err = { 0 };
+
+	d->net_watch = net_watch_new(&d->loop, daemon_on_net_change, d, &err);
+	if (d->net_watch == NULL)
+		log_warn("%s: network changes are not watched (a connection "
+			 "on a vanished address waits for its timeout)",
+			 err.msg);
+}
+
 int
 daemon_loop_run(struct daemon_loop *d)
 {
@@ -1067,6 +1105,7 @@ daemon_loop_run(struct daemon_loop *d)
 		daemon_clock_read(&d->clock_mono_ms, &d->clock_wall_ms);
 		uv_timer_start(&d->clock_timer, daemon_on_clock_timer,
 			       ACCT_CLOCK_CHECK_MS, ACCT_CLOCK_CHECK_MS);
+		daemon_watch_net(d);
 	}
 	if (d->opts.is_once && daemon_all_stopped(d))
 		daemon_close_all(d);

@@ -881,6 +881,22 @@ acct_request_reconnect(struct acct *a)
 	return acct_request_sync(a, NULL);
 }
 
+int
+acct_request_net_change(struct acct *a)
+{
+	if (!acct_can_run(a) || a->is_paused)
+		return MS_EINVAL;
+	switch (acct_net_change_action(a->st.state, a->ops->reconnect != NULL)) {
+	case ACCT_NET_RECONNECT:
+		return acct_request_reconnect(a);
+	case ACCT_NET_RETRY:
+		return acct_request_sync(a, NULL);
+	case ACCT_NET_NONE:
+		break;
+	}
+	return MS_EINVAL;
+}
+
 /* --- public --------------------------------------------------------------- */
 
 void

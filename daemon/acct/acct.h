@@ -109,6 +109,13 @@ int acct_request_pause(struct acct *a);
  * MS_EINVAL as for a sync.
  */
 int acct_request_reconnect(struct acct *a);
+/*
+ * The network changed (an address or a link went or came): the kept
+ * connections are redone, or a failed account retries now, as
+ * acct_net_change_action() says.  MS_OK when something was done,
+ * MS_EINVAL when nothing was to be.
+ */
+int acct_request_net_change(struct acct *a);
 int acct_request_resume(struct acct *a);
 
 /*

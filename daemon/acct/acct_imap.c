@@ -720,8 +720,11 @@ acct_imap_reconnect(struct acct_engine *base)
 
 	if (e->is_close_asked)
 		return;
+	/* Without LOGOUT: after a sleep or a network change its answer
+	 * may never come, and push restarts only once the old one is
+	 * down. */
 	if (e->push != NULL)
-		imap_push_stop(e->push);
+		imap_push_drop(e->push);
 	/* A pass on it fails over to a new session at once (is_reused);
 	 * a kept one is logged in again by the next pass. */
 	if (e->sess != NULL && (e->state == ACCT_IMAP_READY ||

@@ -10,6 +10,7 @@
 
 #include "acct/acct_mirror.h"
 #include "log.h"
+#include "maildir/maildir_expect.h"
 #include "mirror/mirror_job.h"
 #include "mirror/mirror_scan_job.h"
 #include "mirror/mirror_watch.h"
@@ -63,6 +64,10 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	/* Without marks (no mutex), exports syncfs each folder. */
 	m->has_marks = mirror_marks_init(&m->marks) == MS_OK;
 	m->mp.marks = m->has_marks ? &m->marks : NULL;
+	/* The watch takes the exports' own writes from here rather than
+	 * scan for them (without it, out of memory: it scans). */
+	if (want_watch)
+		m->mp.expect = m->expect = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
 }
 
 /* The mirror's parameters of account; ns_prefix and rep are the
@@ -560,6 +565,7 @@ acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
 			log_warn("acct=%s mirror watch: %s (reader changes "
 				 "wait for the next pass)", m->acct->name,
 				 err.msg);
+		mirror_watch_set_expect(m->watch, m->expect);
 	}
 	m->is_paused = false;
 	mirror_watch_resume(m->watch);
@@ -606,5 +612,7 @@ acct_mirror_deinit(struct acct_mirror *m)
 	if (m->has_marks)
 		mirror_marks_deinit(&m->marks);
 	m->has_marks = false;
+	m->mp.expect = NULL;
+	maildir_expect_free(&m->expect);
 	maildir_report_deinit(&m->rep);
 }

@@ -52,6 +52,7 @@
 #include "mirror/mirror_watch.h"
 #include "store/store.h"
 
+struct maildir_expect;
 struct mirror_job;
 struct mirror_scan_job;
 struct mirror_watch;
@@ -89,6 +90,9 @@ struct acct_mirror {
 	char ns_prefix[STORE_NS_PREFIX_MAX + 1];	/* mp.ns_prefix */
 	struct maildir_report rep;
 	struct mirror_watch *watch;
+	/* The exports' own writes, announced to the watch (mp.expect);
+	 * NULL without a watch. */
+	struct maildir_expect *expect;
 	struct mirror_job *export;
 	bool is_early;			/* export is an early one */
 	struct mirror_stats early_st;	/* the pass's early exports */

@@ -103,3 +103,25 @@ acct_clock_jumped(uint64_t mono_before_ms, uint64_t wall_before_ms,
 	return diff > (int64_t)ACCT_CLOCK_JUMP_MS ||
 	       diff < -(int64_t)ACCT_CLOCK_JUMP_MS;
 }
+
+enum acct_net_action
+acct_net_change_action(enum acct_state state, bool has_kept_conns)
+{
+	switch (state) {
+	case ACCT_IDLE:
+	case ACCT_SYNCING:
+		/* Their sockets may be bound to an address that is gone. */
+		return has_kept_conns ? ACCT_NET_RECONNECT : ACCT_NET_NONE;
+	case ACCT_BACKOFF:
+	case ACCT_OFFLINE:
+	case ACCT_ERROR:
+		/* The network that failed them may be back. */
+		return ACCT_NET_RETRY;
+	case ACCT_AUTH_FAILED:
+	case ACCT_PAUSED:
+	case ACCT_DISABLED:
+	case ACCT_STOPPED:
+		break;
+	}
+	return ACCT_NET_NONE;
+}

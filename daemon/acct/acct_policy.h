@@ -93,4 +93,19 @@ void acct_next_after_pass(struct acct_sched *s, int rc, bool is_reached,
 bool acct_clock_jumped(uint64_t mono_before_ms, uint64_t wall_before_ms,
 		       uint64_t mono_now_ms, uint64_t wall_now_ms);
 
+/* What a network change (net/net_watch.h) does to an account. */
+enum acct_net_action {
+	ACCT_NET_NONE,		/* nothing open, nothing waiting */
+	ACCT_NET_RECONNECT,	/* drop the kept connections, pass now */
+	ACCT_NET_RETRY,		/* waiting out a failure: try now */
+};
+
+/*
+ * In state, with connections kept open between passes (IMAP: the
+ * session and push; POP3 keeps none) or not.  A refused login or a
+ * paused, disabled or stopped account is left alone.
+ */
+enum acct_net_action acct_net_change_action(enum acct_state state,
+					    bool has_kept_conns);
+
 #endif

@@ -78,6 +78,7 @@ struct imap_push {
 	uv_timer_t reidle;
 	bool is_close_asked;
 	bool is_closed;
+	bool is_dropping;		/* imap_push_drop(): no LOGOUT */
 };
 
 static void push_teardown(struct imap_push *p, const char *why);
@@ -190,6 +191,7 @@ push_maybe_down(struct imap_push *p)
 	if (p->n_w > 0 || p->state == PUSH_DOWN)
 		return;
 	uv_timer_stop(&p->reidle);
+	p->is_dropping = false;
 	push_set_state(p, PUSH_DOWN);
 	snprintf(why, sizeof(why), "%s", p->why);
 	p->why[0] = '\0';
@@ -229,7 +231,9 @@ push_watch_close(struct imap_push_watch *w)
 	if (w->sess == NULL || w->state == PUSH_W_CLOSING)
 		return;
 	w->state = PUSH_W_CLOSING;
-	imap_session_close(w->sess, MS_OK);
+	/* Dropped: the connection may lead nowhere now; no LOGOUT to wait
+	 * for. */
+	imap_session_close(w->sess, w->push->is_dropping ? MS_ECONN : MS_OK);
 }
 
 static void
@@ -605,6 +609,14 @@ imap_push_stop(struct imap_push *p)
 	p->want_idle_instead = false;
 	if (p->state == PUSH_UP)
 		push_teardown(p, NULL);
+}
+
+void
+imap_push_drop(struct imap_push *p)
+{
+	if (p->state == PUSH_UP)
+		p->is_dropping = true;
+	imap_push_stop(p);
 }
 
 bool

@@ -80,6 +80,10 @@ int imap_push_start(struct imap_push *p, unsigned caps,
 /* Closes every connection (LOGOUT); on_down_cb follows.  Idempotent. */
 void imap_push_stop(struct imap_push *p);
 
+/* Closes every connection without LOGOUT (the network under them
+ * changed: an answer may never come); on_down_cb follows.  Idempotent. */
+void imap_push_drop(struct imap_push *p);
+
 /* True from imap_push_start() until on_down_cb. */
 bool imap_push_is_up(const struct imap_push *p);
 

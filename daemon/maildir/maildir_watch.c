@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildir/maildir_expect.h"
 #include "maildir/maildir_watch.h"
 
 enum {
@@ -32,6 +33,7 @@ enum {
 struct maildir_watch_node {
 	struct maildir_watch_node *next;
 	char *rel;
+	char *path;		/* root joined with rel: how writers name it */
 	bool is_maildir;
 	bool is_dirty;		/* deliver CHANGED at the next timer */
 	bool is_seen;		/* found by the current rescan */
@@ -46,6 +48,7 @@ struct maildir_watch {
 	maildir_watch_cb cb;
 	void *arg;
 	struct maildir_report *rep;
+	struct maildir_expect *expect;	/* not owned; may be NULL */
 	uv_timer_t timer;
 	/* Our own inotify instance: uv_fs_event shares libuv's, whose
 	 * reader drops IN_Q_OVERFLOW (it names no watch), so a reader's
@@ -119,6 +122,25 @@ maildir_watch_arm(struct maildir_watch *w)
 }
 
 /*
+ * The daemon's own write in new/ or cur/, announced before it was made
+ * (maildir_expect.h): nothing for a reader to have done.  Events about the
+ * directory itself are never taken.
+ */
+static bool
+maildir_watch_is_expected(struct maildir_watch *w,
+			  const struct maildir_watch_node *n, int i,
+			  const struct inotify_event *e)
+{
+	enum maildir_sub sub = i == MAILDIR_WATCH_EV_NEW ? MAILDIR_SUB_NEW :
+							   MAILDIR_SUB_CUR;
+
+	if (e->len == 0 || n->path == NULL ||
+	    (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)))
+		return false;
+	return maildir_expect_take(w->expect, n->path, sub, e->name);
+}
+
+/*
  * One inotify event.  Watch descriptors are looked up among the live
  * nodes; a renamed directory keeps its descriptor, so two nodes may share
  * one for a moment (the old name's, gone, and the new name's): each is
@@ -144,7 +166,8 @@ maildir_watch_on_inotify(struct maildir_watch *w, const struct inotify_event *e)
 			    (e->mask & (IN_IGNORED | IN_DELETE_SELF |
 					IN_MOVE_SELF)))
 				w->want_rescan = true;
-			if (i != MAILDIR_WATCH_EV_DIR)
+			if (i != MAILDIR_WATCH_EV_DIR &&
+			    !maildir_watch_is_expected(w, n, i, e))
 				n->is_dirty = true;
 		}
 	}
@@ -241,6 +264,7 @@ maildir_watch_node_free(struct maildir_watch *w, struct maildir_watch_node *n)
 		if (n->wd[i] >= 0 && !maildir_watch_wd_is_shared(w, n, n->wd[i]))
 			(void)inotify_rm_watch(w->fd, n->wd[i]);
 	free(n->rel);
+	free(n->path);
 	free(n);
 }
 
@@ -285,7 +309,10 @@ maildir_watch_walk_cb(const char *rel, bool is_maildir, void *arg)
 	}
 	if (n == NULL) {
 		n = calloc(1, sizeof(*n));
-		if (n == NULL || (n->rel = strdup(rel)) == NULL) {
+		if (n == NULL || (n->rel = strdup(rel)) == NULL ||
+		    (n->path = maildir__path_join(w->root, rel, "")) == NULL) {
+			if (n != NULL)
+				free(n->rel);
 			free(n);
 			return MS_ENOMEM;
 		}
@@ -456,6 +483,12 @@ maildir_watch_close(struct maildir_watch *w)
 		maildir_watch_node_free(w, n);
 	}
 	w->nnodes = 0;
+}
+
+void
+maildir_watch_set_expect(struct maildir_watch *w, struct maildir_expect *e)
+{
+	w->expect = e;
 }
 
 size_t

@@ -19,7 +19,8 @@
  *
  * Events only say where to look: the consumer lists the folder
  * (maildir_scan_folder) and compares with what it knows.  That includes
- * changes the daemon made itself.
+ * changes the daemon made itself, unless it announced them
+ * (maildir_watch_set_expect()).
  */
 #ifndef MS_MAILDIR_WATCH_H
 #define MS_MAILDIR_WATCH_H
@@ -67,6 +68,16 @@ struct maildir_watch *maildir_watch_new(uv_loop_t *loop, const char *root,
  * once more (uv_run) before uv_loop_close().  A no-op on NULL.
  */
 void maildir_watch_close(struct maildir_watch *w);
+
+struct maildir_expect;
+
+/*
+ * Events in new/ and cur/ announced in e (the daemon's own writes,
+ * maildir_expect.h) are taken from it and deliver nothing; e (NULL: none)
+ * must outlive the watch.
+ */
+void maildir_watch_set_expect(struct maildir_watch *w,
+			      struct maildir_expect *e);
 
 /* Number of directories watched; for tests and status. */
 size_t maildir_watch_count_dirs(const struct maildir_watch *w);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "maildir/maildir_report.h"
+#include "maildir/maildir_expect.h"
 #include "maildir/maildir_write.h"
 
 static const char *const maildir_sub_names[] = { "new", "cur", "tmp" };
@@ -158,6 +159,7 @@ maildir_dir_open(struct maildir_dir *d, const char *root, const char *path,
 	d->fd = -1;
 	for (int i = 0; i < 3; i++)
 		d->sub_fd[i] = -1;
+	d->expect = NULL;
 	d->path = strdup(path);
 	if (d->path == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
@@ -357,10 +359,14 @@ maildir_wfile_commit(struct maildir_wfile *w, const struct maildir_name_params *
 					MAILDIR_SUB_TMP, w->tmpname);
 		goto fail;
 	}
+	maildir_expect_add(w->d->expect, w->d->path, sub, name_r);
 	if (maildir_write_rename(w->d->sub_fd[MAILDIR_SUB_TMP], w->tmpname,
 				 w->d->sub_fd[sub], name_r,
 				 (flags & MAILDIR_WRITE_REPLACE) != 0) != 0) {
-		rc = maildir_write_fail(err_r, errno, "rename into", w->d, sub,
+		int errnum = errno;
+
+		maildir_expect_cancel(w->d->expect, w->d->path, sub, name_r);
+		rc = maildir_write_fail(err_r, errnum, "rename into", w->d, sub,
 					name_r);
 		goto fail;
 	}
@@ -411,11 +417,19 @@ maildir_msg_set_flags(struct maildir_dir *d, enum maildir_sub sub,
 	if (rc < 0)
 		return ms_err_set(err_r, rc, "name too long: %s/%s/%s", d->path,
 				  maildir_sub_name(sub), name);
+	/* A rename is two events: the old name goes, the new one comes. */
+	maildir_expect_add(d->expect, d->path, sub, name);
+	maildir_expect_add(d->expect, d->path, MAILDIR_SUB_CUR, name_r);
 	if (maildir_write_rename(d->sub_fd[sub], name, d->sub_fd[MAILDIR_SUB_CUR],
 				 name_r, false) != 0) {
-		if (errno == ENOENT && vanished_r != NULL)
+		int errnum = errno;
+
+		maildir_expect_cancel(d->expect, d->path, sub, name);
+		maildir_expect_cancel(d->expect, d->path, MAILDIR_SUB_CUR,
+				      name_r);
+		if (errnum == ENOENT && vanished_r != NULL)
 			*vanished_r = true;
-		return maildir_write_fail(err_r, errno, "rename", d, sub, name);
+		return maildir_write_fail(err_r, errnum, "rename", d, sub, name);
 	}
 	return MS_OK;
 }
@@ -426,10 +440,14 @@ maildir_msg_remove(struct maildir_dir *d, enum maildir_sub sub, const char *name
 {
 	if (vanished_r != NULL)
 		*vanished_r = false;
+	maildir_expect_add(d->expect, d->path, sub, name);
 	if (unlinkat(d->sub_fd[sub], name, 0) != 0) {
-		if (errno == ENOENT && vanished_r != NULL)
+		int errnum = errno;
+
+		maildir_expect_cancel(d->expect, d->path, sub, name);
+		if (errnum == ENOENT && vanished_r != NULL)
 			*vanished_r = true;
-		return maildir_write_fail(err_r, errno, "remove", d, sub, name);
+		return maildir_write_fail(err_r, errnum, "remove", d, sub, name);
 	}
 	return MS_OK;
 }

@@ -31,11 +31,17 @@ enum maildir_sub {
 /* "new", "cur" or "tmp". */
 const char *maildir_sub_name(enum maildir_sub sub);
 
+struct maildir_expect;
+
 /* An open folder: directory fds for the folder and its three subdirs. */
 struct maildir_dir {
 	char *path;		/* owned; as given to open, for messages */
 	int fd;			/* the folder itself */
 	int sub_fd[3];		/* indexed by enum maildir_sub */
+	/* Not owned, NULL after open: when the caller sets it, every entry
+	 * the calls below make, rename or remove in new/ or cur/ is
+	 * announced there first (maildir_expect.h). */
+	struct maildir_expect *expect;
 };
 
 struct maildir_report;

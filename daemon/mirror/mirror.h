@@ -165,6 +165,8 @@
 
 #define MIRROR_MARKER ".mailsync-mirror"
 
+struct maildir_expect;
+
 struct mirror_params {
 	const char *account;	/* store account name */
 	const char *root;	/* the account's maildir path (expanded) */
@@ -200,6 +202,10 @@ struct mirror_params {
 	 * folder instead of its syncfs and watermark, and export and scan
 	 * count the marks as watermarks.  NULL: a syncfs per folder. */
 	struct mirror_marks *marks;
+	/* Where the export announces the entries it makes, renames and
+	 * removes, so that the watch does not scan for them
+	 * (maildir/maildir_expect.h); may be NULL. */
+	struct maildir_expect *expect;
 	/* maildir_inbox = subfolder: INBOX is the Maildir INBOX/ under
 	 * root (mbsync's usual layout), and root is no folder. */
 	bool is_inbox_subfolder;

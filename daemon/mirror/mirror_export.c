@@ -246,6 +246,7 @@ mirror_export_found(struct mirror_export *x, size_t i,
 	enum maildir_sub sub = (enum maildir_sub)e->sub;
 	struct ms_err ferr = { 0 };
 	struct stat sb;
+	bool is_gone = false;
 	int rc;
 
 	snprintf(name, sizeof(name), "%s", mirror__dir_name(&x->md, i));
@@ -293,10 +294,9 @@ mirror_export_found(struct mirror_export *x, size_t i,
 			 " file has %lld bytes, not what was written; writing "
 			 "it again", x->c->p->account, x->f->name, m->uid,
 			 (long long)sb.st_size);
-		if (unlinkat(x->md.d.sub_fd[sub], name, 0) != 0 && errno != ENOENT)
-			return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
-					  x->md.d.path, maildir_sub_name(sub), name,
-					  strerror(errno));
+		rc = maildir_msg_remove(&x->md.d, sub, name, &is_gone, err_r);
+		if (rc != MS_OK && !is_gone)
+			return rc;
 		return mirror_export_write(x, m, err_r);
 	}
 	mirror_export_final(x, sub, name);
@@ -331,13 +331,13 @@ static int
 mirror_export_unlink(struct mirror_export *x, size_t i, struct ms_err *err_r)
 {
 	const char *name = mirror__dir_name(&x->md, i);
+	bool is_gone = false;
+	int rc;
 
-	if (unlinkat(mirror__dir_subfd(&x->md, i), name, 0) != 0 &&
-	    errno != ENOENT)
-		return ms_err_set(err_r, MS_EIO, "unlink %s/%s/%s: %s",
-				  x->md.d.path,
-				  maildir_sub_name((enum maildir_sub)x->md.l.v[i].sub),
-				  name, strerror(errno));
+	rc = maildir_msg_remove(&x->md.d, (enum maildir_sub)x->md.l.v[i].sub,
+				name, &is_gone, err_r);
+	if (rc != MS_OK && !is_gone)
+		return rc;
 	x->is_dirty = true;
 	x->st->removed++;
 	return MS_OK;
@@ -870,6 +870,8 @@ mirror_export_list(struct mirror_export_job *j)
 		return;
 	}
 	j->has_folder = true;
+	/* What the export does in new/ and cur/ is announced to the watch. */
+	x->md.d.expect = j->c.p->expect;
 	if (rc == MS_OK)
 		rc = maildir_dir_clean_tmp(&x->md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
 					   NULL, &j->work_err);

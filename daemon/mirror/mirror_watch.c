@@ -134,6 +134,13 @@ mirror_watch_new(uv_loop_t *loop, const char *root, struct maildir_report *rep,
 }
 
 void
+mirror_watch_set_expect(struct mirror_watch *w, struct maildir_expect *e)
+{
+	if (w != NULL)
+		maildir_watch_set_expect(w->mw, e);
+}
+
+void
 mirror_watch_close(struct mirror_watch *w)
 {
 	if (w == NULL)

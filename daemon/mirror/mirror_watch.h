@@ -6,8 +6,10 @@
  * whatever a reader did is a committed pending change soon after the
  * burst.
  *
- * The daemon's own writes (export) also raise events; the scan that
- * follows finds nothing, because export records every name it gives.
+ * The daemon's own writes (export) also raise events.  Those the export
+ * announced (mirror_params.expect, maildir/maildir_expect.h) are taken
+ * one for one and start no scan; any other event still does, also one
+ * that comes in the same instant as our own write.
  */
 #ifndef MS_MIRROR_WATCH_H
 #define MS_MIRROR_WATCH_H
@@ -63,6 +65,12 @@ struct mirror_watch *mirror_watch_new(uv_loop_t *loop, const char *root,
  */
 void mirror_watch_pause(struct mirror_watch *w);
 void mirror_watch_resume(struct mirror_watch *w);
+
+struct maildir_expect;
+
+/* Events announced in e (the export's own writes; NULL: none) start no
+ * scan; e must outlive the watch.  A no-op on NULL w. */
+void mirror_watch_set_expect(struct mirror_watch *w, struct maildir_expect *e);
 
 /* Stops watching; no callback fires afterwards.  The loop must run once
  * more before uv_loop_close().  A no-op on NULL. */

@@ -79,7 +79,7 @@ for kind in system user; do
 	need "$kind" "ProtectSystem=strict"
 	need "$kind" "NoNewPrivileges=yes"
 	need "$kind" "PrivateTmp=yes"
-	need "$kind" "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"
+	need "$kind" "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK"
 	need "$kind" "SystemCallFilter=@system-service"
 done
 need system "User=mailsync"

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "maildir/maildir_expect.h"
 #include "maildir/maildir_watch.h"
+#include "maildir/maildir_write.h"
 #include "test_maildir_util.h"
 
 #define DELAY_MS 100
@@ -334,6 +336,97 @@ test_queue_overflow_says_any(void **state)
 	assert_int_equal(count_for(t, "", MAILDIR_WATCH_ANY), 0);
 }
 
+/* Opens folder rel of the tree for writing, announcing into e. */
+static void
+open_announced(struct wt *t, const char *rel, struct maildir_expect *e,
+	       struct maildir_dir *d)
+{
+	struct ms_err err = { 0 };
+	char *path = maildir__path_join(t->root, rel, "");
+
+	assert_non_null(path);
+	assert_int_equal(maildir_dir_open(d, t->root, path, false, NULL, &err),
+			 MS_OK);
+	free(path);
+	d->expect = e;
+}
+
+/*
+ * The daemon's own writes, announced, deliver nothing: a write through
+ * tmp/ into new/, a flag rename into cur/, a removal.  A reader's change
+ * in the same instant, even to the very file just written, is delivered.
+ */
+static void
+test_own_writes_not_delivered(void **state)
+{
+	struct wt *t = *state;
+	struct maildir_expect *e = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
+	struct maildir_name_params np = { 0 };
+	struct maildir_namegen g;
+	struct maildir_dir d;
+	struct ms_err err = { 0 };
+	char name[MAILDIR_NAME_MAX + 1], flagged[MAILDIR_NAME_MAX + 1];
+	char from[2400], to[2400];
+	bool is_gone;
+
+	assert_non_null(e);
+	maildir_namegen_init(&g);
+	maildir_watch_set_expect(t->w, e);
+	open_announced(t, "Lists/dev", e, &d);
+
+	assert_int_equal(maildir_msg_write(&d, &g, &np, 0, "hello", 5, name,
+					   sizeof(name), &err), MS_OK);
+	run_for(t, 3 * DELAY_MS);
+	assert_int_equal(t->got.n, 0);
+	assert_int_equal(maildir_msg_set_flags(&d, MAILDIR_SUB_NEW, name,
+					       MAILDIR_FLAG_SEEN, flagged,
+					       sizeof(flagged), &is_gone, &err),
+			 MS_OK);
+	run_for(t, 3 * DELAY_MS);
+	assert_int_equal(t->got.n, 0);
+	assert_int_equal(maildir_msg_remove(&d, MAILDIR_SUB_CUR, flagged,
+					    &is_gone, &err), MS_OK);
+	run_for(t, 3 * DELAY_MS);
+	assert_int_equal(t->got.n, 0);
+	/* Every announcement was taken. */
+	assert_int_equal(maildir_expect_count(e), 0);
+	/* A rename that fails withdraws what it announced. */
+	assert_int_not_equal(maildir_msg_set_flags(&d, MAILDIR_SUB_NEW, name,
+						   MAILDIR_FLAG_SEEN, flagged,
+						   sizeof(flagged), &is_gone,
+						   &err), MS_OK);
+	assert_true(is_gone);
+	assert_int_equal(maildir_expect_count(e), 0);
+
+	/* Ours, and at once a reader moves the same file on to cur/. */
+	assert_int_equal(maildir_msg_write(&d, &g, &np, 0, "again", 5, name,
+					   sizeof(name), &err), MS_OK);
+	snprintf(from, sizeof(from), "%s/Lists/dev/new/%s", t->root, name);
+	snprintf(to, sizeof(to), "%s/Lists/dev/cur/%s:2,S", t->root, name);
+	assert_int_equal(rename(from, to), 0);
+	assert_true(wait_for(t, "Lists/dev", MAILDIR_WATCH_CHANGED) >= 0);
+
+	/* Ours, and at once a reader's own file in the same folder. */
+	t->got.n = 0;
+	assert_int_equal(maildir_msg_write(&d, &g, &np, 0, "third", 5, name,
+					   sizeof(name), &err), MS_OK);
+	assert_int_equal(tmd_put(t->root, "Lists/dev/new/9.reader.host", "x",
+				 1), 0);
+	assert_true(wait_for(t, "Lists/dev", MAILDIR_WATCH_CHANGED) >= 0);
+
+	/* Announced for another folder: this one's event is a reader's. */
+	t->got.n = 0;
+	maildir_expect_add(e, d.path, MAILDIR_SUB_NEW, "10.reader.host");
+	assert_int_equal(tmd_put(t->root, "a/new/10.reader.host", "x", 1), 0);
+	assert_true(wait_for(t, "a", MAILDIR_WATCH_CHANGED) >= 0);
+	assert_int_equal(count_for(t, "Lists/dev", MAILDIR_WATCH_CHANGED), 0);
+
+	maildir_dir_close(&d);
+	/* The watch no longer uses e once told so. */
+	maildir_watch_set_expect(t->w, NULL);
+	maildir_expect_free(&e);
+}
+
 /* Closing from inside the callback stops delivery and frees cleanly. */
 static void
 close_in_cb(struct maildir_watch *w, const char *rel, enum maildir_watch_what what,
@@ -388,6 +481,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_endless_burst_still_delivered, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_folders_appear_and_go, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_overflow_says_any, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_own_writes_not_delivered, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, wt_setup, wt_teardown),
 		cmocka_unit_test(test_missing_root),
 	};

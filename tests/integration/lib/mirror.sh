@@ -188,3 +188,19 @@ no_sanitizer_report()
 		ok "no sanitizer report in the daemon's log"
 	fi
 }
+
+# mirror_end_exactly_once WHAT: stops the daemon in $DPID, then the
+# mirror equals the server (new messages in new/), no (folder, uid) is
+# twice in the store and no sanitizer spoke; exits with the result.
+mirror_end_exactly_once()
+{
+	local dups
+	is_daemon_term 10
+	mirror_compare "$1" --strict-new
+	dups="$("$STOREDUMP" "$STORE" msgs t | awk -F'\t' '{ print $1, $2 }' | sort | uniq -d | wc -l)"
+	[ "$dups" = 0 ] && ok "no (folder, uid) twice in the store" || fail "$dups duplicate store records"
+	no_sanitizer_report "$LOG"
+	[ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+	echo "all passed"
+	exit 0
+}
