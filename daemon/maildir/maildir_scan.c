@@ -193,6 +193,7 @@ maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 
 struct maildir_walk {
 	const char *root;
+	enum maildir_layout layout;
 	maildir_walk_cb cb;
 	void *arg;
 	struct maildir_report *rep;
@@ -246,8 +247,9 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		struct stat st;
 		int sub = -1;
 
-		if (de->d_name[0] == '.')
-			continue;	/* ., .., and tools' state (.notmuch) */
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
 		if (type == DT_UNKNOWN) {
 			if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue;
@@ -255,11 +257,22 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 			       S_ISREG(st.st_mode) ? DT_REG :
 			       S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
 		}
+		/* Dot names are tools' state (.notmuch, .mbsyncstate)
+		 * unless the layout makes folders of them (.Lists.dev). */
+		if (de->d_name[0] == '.' && (type != DT_DIR ||
+		    !maildir_path_is_walked(wk->layout, depth, de->d_name)))
+			continue;
 		for (int i = 0; i < 3; i++)
 			if (strcmp(de->d_name, maildir_sub_name((enum maildir_sub)i)) == 0)
 				sub = i;
 		if (type == DT_DIR && sub >= 0) {
 			has[sub] = true;
+		} else if (type == DT_DIR &&
+			   !maildir_path_is_walked(wk->layout, depth,
+						   de->d_name)) {
+			maildir_scan_note(wk->rep, dirpath, "", de->d_name,
+					  "directory that is no folder in the "
+					  "mirror's maildir_layout");
 		} else if (type == DT_DIR) {
 			rc = maildir_folders_push(&kids, de->d_name);
 			if (rc != MS_OK)
@@ -313,10 +326,11 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 }
 
 int
-maildir_tree_walk(const char *root, maildir_walk_cb cb, void *arg,
-		  struct maildir_report *rep, struct ms_err *err_r)
+maildir_tree_walk(const char *root, enum maildir_layout layout,
+		  maildir_walk_cb cb, void *arg, struct maildir_report *rep,
+		  struct ms_err *err_r)
 {
-	struct maildir_walk wk = { root, cb, arg, rep, err_r };
+	struct maildir_walk wk = { root, layout, cb, arg, rep, err_r };
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -333,10 +347,12 @@ maildir_discover_cb(const char *rel, bool is_maildir, void *arg)
 }
 
 int
-maildir_tree_discover(const char *root, struct maildir_folders *f,
-		      struct maildir_report *rep, struct ms_err *err_r)
+maildir_tree_discover(const char *root, enum maildir_layout layout,
+		      struct maildir_folders *f, struct maildir_report *rep,
+		      struct ms_err *err_r)
 {
-	int rc = maildir_tree_walk(root, maildir_discover_cb, f, rep, err_r);
+	int rc = maildir_tree_walk(root, layout, maildir_discover_cb, f, rep,
+				   err_r);
 
 	if (rc == MS_ENOMEM)
 		ms_err_set(err_r, rc, "out of memory discovering %s", root);

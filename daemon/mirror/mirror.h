@@ -156,6 +156,7 @@
 #include <stdint.h>
 
 #include "common/ms.h"
+#include "maildir/maildir_path.h"
 #include "maildir/maildir_scan.h"
 #include "mirror/mirror_durable.h"
 #include "store/store.h"
@@ -200,6 +201,14 @@ struct mirror_params {
 	/* maildir_inbox = subfolder: INBOX is the Maildir INBOX/ under
 	 * root (mbsync's usual layout), and root is no folder. */
 	bool is_inbox_subfolder;
+	/* maildir_layout: how folders nest (maildir_path.h); every folder
+	 * name <-> directory goes through maildir_path_from_server() and
+	 * maildir_path_to_server() with it. */
+	enum maildir_layout layout;
+	/* mbsync_state: the prefix of mbsync's state files kept outside
+	 * the Maildirs (its SyncState); NULL: only .mbsyncstate inside
+	 * each Maildir (mirror_adopt()). */
+	const char *mbsync_state;
 	/* local_delete = flag: a record marked \Deleted whose file is gone
 	 * (a reader's deletion, pushed as the flag) gets none again, and its
 	 * missing file is no deletion; one that has its file keeps it, with

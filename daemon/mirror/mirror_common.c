@@ -213,11 +213,22 @@ mirror__is_incoming_file(const struct mirror_ctx *c, uint32_t folder_id,
 	       (fh->has_raw && mirror__is_incoming(c, folder_id, fh->raw));
 }
 
+struct maildir_path_ns
+mirror__path_ns(const struct mirror_params *p, char delim)
+{
+	return (struct maildir_path_ns){
+		.delim = delim,
+		.prefix = p->ns_prefix,
+		.layout = p->layout,
+		.is_inbox_subfolder = p->is_inbox_subfolder,
+	};
+}
+
 static int
 mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		   char **path_r, struct ms_err *err_r)
 {
-	struct maildir_path_ns ns = { f->delimiter, c->p->ns_prefix };
+	struct maildir_path_ns ns = mirror__path_ns(c->p, f->delimiter);
 	struct ms_buf rel;
 	struct ms_err perr = { 0 };
 	int rc;
@@ -227,10 +238,6 @@ mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		return MS_OK;
 	ms_buf_init(&rel, 4096);
 	rc = maildir_path_from_server(&ns, f->name, strlen(f->name), &rel, &perr);
-	/* INBOX as a subfolder: "INBOX" is no other folder's path, since a
-	 * top-level component of that name is escaped ("%49NBOX"). */
-	if (rc == MS_OK && rel.len == 0 && c->p->is_inbox_subfolder)
-		rc = ms_buf_append_cstr(&rel, "INBOX");
 	if (rc == MS_OK) {
 		*path_r = maildir__path_join(c->p->root,
 					     rel.p != NULL ? (char *)rel.p : "",
@@ -418,7 +425,7 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 		 size_t whysz, struct ms_err *err_r)
 {
 	const char *rel = found->v[i];
-	struct maildir_path_ns ns = { delim, c->p->ns_prefix };
+	struct maildir_path_ns ns = mirror__path_ns(c->p, delim);
 	struct ms_buf buf, utf7;
 	struct ms_err perr = { 0 };
 	struct store_folder f;
@@ -492,7 +499,8 @@ mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 
 	if (stat(c->p->root, &sb) != 0 && errno == ENOENT)
 		return MS_OK;	/* no tree, no Maildir in it */
-	rc = maildir_tree_discover(c->p->root, &found, c->p->rep, err_r);
+	rc = maildir_tree_discover(c->p->root, c->p->layout, &found, c->p->rep,
+				   err_r);
 	if (rc == MS_OK && found.n > 0 &&
 	    (is_refused = calloc(found.n, sizeof(*is_refused))) == NULL)
 		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");

@@ -233,7 +233,7 @@ test_discover_tree(void **state)
 	assert_int_equal(symlink("Lists", path), 0);
 
 	maildir_report_init(&rep, record_cb, &rs);
-	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_OK);
 	/* Root first. */
 	assert_int_equal(f.n, 4);
 	assert_string_equal(f.v[0], "");
@@ -248,13 +248,13 @@ test_discover_tree(void **state)
 	assert_true(reported(&rs, "/link"));
 	/* Again: same folders, no new reports. */
 	maildir_folders_deinit(&f);
-	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_OK);
 	assert_int_equal(f.n, 4);
 	assert_int_equal(rs.n, 4);
 	maildir_folders_deinit(&f);
 	/* A missing root is an error naming it. */
 	snprintf(path, sizeof(path), "%s/nope", root);
-	assert_int_equal(maildir_tree_discover(path, &f, &rep, &err), MS_EIO);
+	assert_int_equal(maildir_tree_discover(path, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_EIO);
 	assert_non_null(strstr(err.msg, path));
 	maildir_report_deinit(&rep);
 	tmd_rmtree(root);

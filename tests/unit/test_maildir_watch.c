@@ -106,7 +106,7 @@ wt_setup(void **state)
 	uv_timer_init(&t->loop, &t->tick);
 	uv_timer_start(&t->tick, tick_cb, 20, 20);
 	maildir_report_init(&t->rep, NULL, NULL);
-	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, watch_cb, t, &t->rep, &err);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb, t, &t->rep, &err);
 	if (t->w == NULL) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
@@ -303,7 +303,7 @@ test_close_from_callback(void **state)
 	struct ms_err err = { 0 };
 
 	maildir_watch_close(t->w);
-	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, close_in_cb, t, NULL, &err);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, close_in_cb, t, NULL, &err);
 	assert_non_null(t->w);
 	assert_int_equal(tmd_put(t->root, "new/6.u.host", "x", 1), 0);
 	assert_int_equal(tmd_put(t->root, "a/new/7.u.host", "x", 1), 0);
@@ -320,7 +320,7 @@ test_missing_root(void **state)
 	struct ms_err err = { 0 };
 
 	uv_loop_init(&loop);
-	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", DELAY_MS, watch_cb,
+	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb,
 				      NULL, NULL, &err));
 	assert_non_null(strstr(err.msg, "/nonexistent/mirror"));
 	uv_run(&loop, UV_RUN_DEFAULT);
