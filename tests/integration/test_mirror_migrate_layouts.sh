@@ -38,16 +38,18 @@ snapshot()
 }
 trace_count() { grep -E ' imap .*C: ' "$WORK/err" | grep -cE "$1" || true; }
 
-# migrate STYLE LAYOUT INBOX STATE DEEP SUB: mbsync fills $WORK/mail-LAYOUT
+# migrate STYLE LAYOUT INBOX STATE DEEP SUB NEWDIR: mbsync fills $WORK/mail-LAYOUT
 # with SubFolders STYLE, INBOX at the root or as INBOX/ (INBOX = root |
 # subfolder), its state in each Maildir or under a directory (STATE =
 # maildir | channel | global); then the migration and the changes both
-# ways.  DEEP and SUB: where the layout puts Lists/dev/deep and INBOX/sub.
+# ways.  DEEP and SUB: where the layout puts Lists/dev/deep and INBOX/sub;
+# NEWDIR: where a reader makes the folder Projects/y<LAYOUT's length>.
 migrate()
 {
 	local style="$1" layout="$2" inbox="$3" state="$4" deep="$5" sub="$6"
+	local newdir="$7" newfolder="Projects/y${#2}"
 	local rc="$WORK/rc-$layout" sdir="$WORK/state-$layout/" ib dump_opts
-	local n_server n_adopted
+	local n_server n_adopted n_folders
 	MAIL="$WORK/mail-$layout" STORE="$WORK/store-$layout" CFG="$WORK/cfg-$layout"
 	mkdir -p "$MAIL" "$sdir"
 	ib="$MAIL"
@@ -87,8 +89,10 @@ migrate()
 	snapshot "$MAIL" > "$WORK/before-$layout.txt"
 
 	mirror_vsync "$layout: first sync over mbsync's tree"
+	# Every folder with messages (the earlier runs' readers made some).
+	n_folders="$(is_server_msgs | cut -f1 | sort -u | wc -l)"
 	n_adopted="$(grep -c 'acct=t folder=.* adopted [0-9]* files of mbsync' "$WORK/err" || true)"
-	[ "$n_adopted" = 5 ] && ok "$layout: 5 folders adopted" ||
+	[ "$n_adopted" = "$n_folders" ] && ok "$layout: every folder adopted ($n_adopted)" ||
 		fail "$layout: $n_adopted folders adopted: $(grep -E "adopted|not used" "$WORK/err" | head -5)"
 	[ "$(trace_count 'FETCH.*BODY')" = 0 ] && ok "$layout: no message downloaded" ||
 		fail "$layout: $(trace_count 'FETCH.*BODY') FETCH BODY commands"
@@ -114,6 +118,9 @@ migrate()
 	n_flagged="$(is_server_msgs --folder Lists/dev/deep | grep -c 'Flagged')"
 	printf 'From: me@example.org\nTo: you@example.org\nSubject: written in %s\nMessage-ID: %s\n\nnew\n' \
 		"$sub" "$mid" > "$MAIL/$sub/new/1700000001.M2P2.$layout"
+	mkdir -p "$MAIL/$newdir/cur" "$MAIL/$newdir/new" "$MAIL/$newdir/tmp"
+	printf 'From: me@example.org\nSubject: a new folder\nMessage-ID: <new-%s@migrate.test>\n\nnew folder\n' \
+		"$layout" > "$MAIL/$newdir/new/1700000002.M3P3.$layout"
 	mailfill "$MS_USER1" 1 --folder Lists/dev >/dev/null || fail "mailfill"
 	dovecot_doveadm flags add -u "$MS_USER1" '\Flagged' mailbox Archive uid 2 || fail "flags"
 	n_server="$(is_server_msgs | wc -l)"
@@ -124,18 +131,36 @@ migrate()
 	[ -n "$(dovecot_doveadm search -u "$MS_USER1" mailbox INBOX/sub header message-id "$mid")" ] &&
 		ok "$layout: the reader's message in $sub was uploaded to INBOX/sub" ||
 		fail "$layout: no $mid in INBOX/sub"
-	[ "$(is_server_msgs | wc -l)" = "$((n_server + 1))" ] &&
-		ok "$layout: one message more on the server, no duplicate" ||
-		fail "$layout: $(is_server_msgs | wc -l) server messages, expected $((n_server + 1))"
+	[ -n "$(dovecot_doveadm search -u "$MS_USER1" mailbox "$newfolder" header message-id "<new-$layout@migrate.test>")" ] &&
+		ok "$layout: the reader's folder $newdir became $newfolder on the server, with its message" ||
+		fail "$layout: no $newfolder with its message on the server"
+	[ "$(is_server_msgs | wc -l)" = "$((n_server + 2))" ] &&
+		ok "$layout: two messages more on the server, no duplicate" ||
+		fail "$layout: $(is_server_msgs | wc -l) server messages, expected $((n_server + 2))"
 	# shellcheck disable=SC2086
 	MIRROR_CHECK=check-names mirror_compare "$layout: after changes both ways" $dump_opts
 	is_compare "$layout: after changes both ways"
 	[ -z "$(find "$MAIL" -path '*%49NBOX*')" ] || fail "$layout: INBOX's child mirrored twice"
 }
 
-migrate Maildir++ maildir++ root maildir .Lists.dev.deep ..sub
-migrate Legacy legacy subfolder channel Lists/.dev/.deep INBOX/.sub
-migrate Verbatim verbatim subfolder global Lists/dev/deep INBOX/sub
+migrate Maildir++ maildir++ root maildir .Lists.dev.deep ..sub .Projects.y9
+migrate Legacy legacy subfolder channel Lists/.dev/.deep INBOX/.sub Projects/.y6
+migrate Verbatim verbatim subfolder global Lists/dev/deep INBOX/sub Projects/y8
+
+# --- a new mirror in each layout: the export writes mbsync's tree ---------------
+for layout in maildir++ legacy; do
+	MAIL="$WORK/new-$layout" STORE="$WORK/newstore-$layout" CFG="$WORK/cfg-new-$layout"
+	{ sed "s|^store = .*|store = $STORE|" "$WORK/cfg.base"
+	  printf 'maildir = %s\nmaildir_layout = %s\n' "$MAIL" "$layout"
+	} > "$CFG"
+	chmod 600 "$CFG"
+	export MS_MAILDIR_LAYOUT="$layout" MS_MAILDIR_INBOX=root
+	mirror_vsync "$layout: a first sync into an empty mirror"
+	mirror_compare "$layout: a new mirror" --layout="$layout"
+	[ -d "$MAIL/$( [ $layout = legacy ] && echo Lists/.dev/.deep || echo .Lists.dev.deep)/cur" ] &&
+		ok "$layout: Lists/dev/deep where mbsync has it" ||
+		fail "$layout: $(cd "$MAIL" && find . -name cur | sort | tr '\n' ' ')"
+done
 
 # --- Maildir++ cannot hold a dot in a name: refused, named, not merged --------
 MAIL="$WORK/mail-maildir++" STORE="$WORK/store-maildir++" CFG="$WORK/cfg-maildir++"
