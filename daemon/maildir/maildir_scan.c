@@ -228,6 +228,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 {
 	char *dirpath = maildir__path_join(wk->root, rel, "");
 	struct maildir_folders kids = { 0 };	/* child directory names */
+	struct maildir_folders others = { 0 };	/* ones the layout skips */
 	bool has[3] = { false, false, false };	/* new, cur, tmp */
 	DIR *dir = dirpath != NULL ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -270,9 +271,9 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		} else if (type == DT_DIR &&
 			   !maildir_path_is_walked(wk->layout, depth,
 						   de->d_name)) {
-			maildir_scan_note(wk->rep, dirpath, "", de->d_name,
-					  "directory that is no folder in the "
-					  "mirror's maildir_layout");
+			rc = maildir_folders_push(&others, de->d_name);
+			if (rc != MS_OK)
+				ms_err_set(wk->err_r, rc, "out of memory in %s", dirpath);
 		} else if (type == DT_DIR) {
 			rc = maildir_folders_push(&kids, de->d_name);
 			if (rc != MS_OK)
@@ -291,6 +292,14 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		maildir_report_note(wk->rep, dirpath,
 				    has[0] ? "incomplete Maildir: no cur/"
 					   : "incomplete Maildir: no new/");
+	/* A directory the layout makes no folder of, at the top or in a
+	 * Maildir, is a reader's mistake (or another layout's tree); one
+	 * inside a tool's own directory (.notmuch/xapian) is the tool's. */
+	for (size_t i = 0; rc == MS_OK && i < others.n; i++)
+		if (depth == 0 || (has[0] && has[1]))
+			maildir_scan_note(wk->rep, dirpath, "", others.v[i],
+					  "directory that is no folder in the "
+					  "mirror's maildir_layout");
 	if (rc == MS_OK)
 		rc = wk->cb(rel, has[0] && has[1], wk->arg);
 	for (size_t i = 0; rc == MS_OK && i < kids.n; i++) {
@@ -320,6 +329,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		free(child);
 	}
 	maildir_folders_deinit(&kids);
+	maildir_folders_deinit(&others);
 	closedir(dir);
 	free(dirpath);
 	return rc;
