@@ -102,7 +102,9 @@
  *    alone and reported once per struct maildir_report; so is a Maildir
  *    that cannot be a folder: its name is not one the export would give
  *    (not canonical, not UTF-8, too long, nested on a server without
- *    hierarchy), it is a \Noselect folder's, it is inside such a refused
+ *    hierarchy, a name in IMAP's modified UTF-7 as mbsync 1.4 writes
+ *    them: the old copy of a folder the mirror keeps in UTF-8), it is a
+ *    \Noselect folder's, it is inside such a refused
  *    Maildir, it is the root when the account has no INBOX, or the
  *    account has no folder yet to take a delimiter from.
  * Removed records.  A record the server expunged (or a sync removed) while

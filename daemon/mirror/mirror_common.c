@@ -413,6 +413,37 @@ mirror_tree_under(const struct maildir_folders *found, const bool *is_refused,
 }
 
 /*
+ * Is name, which no store folder has, a folder's name as IMAP's modified
+ * UTF-7 spells it ("&AMQ-rger" for "Ärger", "R&-D" for "R&D")?  mbsync
+ * 1.4 names its Maildirs so, the mirror in UTF-8: such a Maildir is the
+ * old copy of a server folder (which the sync may not have listed yet),
+ * not a new one to create and fill on the server.  MS_EINVAL with why
+ * set then, else MS_OK.
+ */
+static int
+mirror_tree_utf7_twin(const char *name, char *why, size_t whysz)
+{
+	struct ms_buf dec;
+	int rc = MS_OK;
+
+	if (strchr(name, '&') == NULL)
+		return MS_OK;
+	ms_buf_init(&dec, STORE_FOLDER_NAME_MAX);
+	if (imap_utf7_decode((struct ms_slice){ (const uint8_t *)name,
+						strlen(name) }, &dec) == MS_OK &&
+	    ms_buf_append(&dec, "", 1) == MS_OK &&
+	    strcmp((const char *)dec.p, name) != 0) {
+		snprintf(why, whysz, "Maildir named in IMAP's modified UTF-7 "
+			 "(as mbsync 1.4 names them) of folder \"%.100s\", "
+			 "mirrored under its UTF-8 name: no new folder "
+			 "(remove it)", (const char *)dec.p);
+		rc = MS_EINVAL;
+	}
+	ms_buf_deinit(&dec);
+	return rc;
+}
+
+/*
  * The server name of Maildir found->v[i], which no store folder holds,
  * into name (STORE_FOLDER_NAME_MAX + 1 bytes).  MS_OK, MS_EINVAL with why
  * set (the Maildir is to be left alone; is_refused[i] is set when its
@@ -475,8 +506,10 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 			is_refused[i] = false;
 			rc = MS_EINVAL;
 		} else if (rc == STORE_NOTFOUND) {
-			is_refused[i] = false;	/* created: so can children */
-			rc = MS_OK;
+			/* Created (so can children be), but for the old
+			 * copy of a folder named in modified UTF-7. */
+			rc = mirror_tree_utf7_twin(name, why, whysz);
+			is_refused[i] = rc == MS_EINVAL;
 		}
 	}
 	ms_buf_deinit(&buf);

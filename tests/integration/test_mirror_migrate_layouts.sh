@@ -17,7 +17,8 @@
 #   SubFolders Verbatim   the global SyncState DIR/ (":t-far:INBOX_:t-near:
 #                         INBOX"), as mbsync's default ~/.mbsync/ has them
 # A Maildir++ mirror refuses a server folder with a dot in its name,
-# naming it, and never makes the directory the dots would name.
+# naming it, and never makes the directory the dots would name.  A
+# Maildir mbsync 1.4 named in modified UTF-7 is reported, not uploaded.
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 . "$MS_SOURCE_DIR/tests/integration/lib/mbsync.sh"
 
@@ -146,6 +147,25 @@ migrate()
 migrate Maildir++ maildir++ root maildir .Lists.dev.deep ..sub .Projects.y9
 migrate Legacy legacy subfolder channel Lists/.dev/.deep INBOX/.sub Projects/.y6
 migrate Verbatim verbatim subfolder global Lists/dev/deep INBOX/sub Projects/y8
+
+# --- mbsync 1.4 names Maildirs in modified UTF-7 (&AMQ-rger), the mirror ------
+# in UTF-8: the old Maildir is reported and left alone, never created on
+# the server as a folder of that name with its messages uploaded.
+MAIL="$WORK/mail-verbatim" STORE="$WORK/store-verbatim" CFG="$WORK/cfg-verbatim"
+export MS_MAILDIR_LAYOUT=verbatim MS_MAILDIR_INBOX=subfolder
+mailfill "$MS_USER1" 1 --folder "Ärger" >/dev/null || fail "mailfill Ärger"
+mkdir -p "$MAIL/&AMQ-rger/cur" "$MAIL/&AMQ-rger/new" "$MAIL/&AMQ-rger/tmp"
+cp "$(find "$(dovecot_maildir "$MS_USER1")" -path '*rger*' \( -path '*/cur/*' -o -path '*/new/*' \) -type f | head -1)" \
+	"$MAIL/&AMQ-rger/cur/1700000003.M4P4.old,U=1:2,S" || fail "no message in Ärger"
+mirror_vsync "a Maildir named in modified UTF-7"
+grep -qF "&AMQ-rger: Maildir named in IMAP's modified UTF-7 (as mbsync 1.4 names them) of folder \"Ärger\"" "$WORK/err" &&
+	ok "the modified UTF-7 Maildir is named, left alone" ||
+	fail "no report of &AMQ-rger: $(grep -F 'rger' "$WORK/err" | grep -v ' imap ' | head -3)"
+[ "$(trace_count ' APPEND ')" = 0 ] && [ "$(trace_count ' CREATE ')" = 0 ] &&
+	ok "nothing created or uploaded for it" ||
+	fail "$(trace_count ' CREATE ') CREATE, $(trace_count ' APPEND ') APPEND"
+[ -d "$MAIL/Ärger/cur" ] && ok "Ärger mirrored under its UTF-8 name" ||
+	fail "no Ärger/: $(ls "$MAIL")"
 
 # --- a new mirror in each layout: the export writes mbsync's tree ---------------
 for layout in maildir++ legacy; do
