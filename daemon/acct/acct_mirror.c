@@ -85,6 +85,11 @@ acct_mirror_params(const struct cfg_account *account, const char *ns_prefix,
 	mp->nfolders = account->folders.n;
 	mp->is_inbox_subfolder =
 		account->maildir_inbox == CFG_MAILDIR_INBOX_SUBFOLDER;
+	mp->layout = account->maildir_layout == CFG_MAILDIR_LAYOUT_MAILDIRPP ?
+		     MAILDIR_LAYOUT_MAILDIRPP :
+		     account->maildir_layout == CFG_MAILDIR_LAYOUT_LEGACY ?
+		     MAILDIR_LAYOUT_LEGACY : MAILDIR_LAYOUT_VERBATIM;
+	mp->mbsync_state = account->mbsync_state;
 	mp->is_deleted_hidden =
 		account->protocol == CFG_PROTOCOL_IMAP &&
 		account->local_delete == CFG_LOCAL_DELETE_FLAG;
@@ -558,7 +563,8 @@ acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
 	if (!acct_mirror_is_on(m) || !m->want_watch || m->is_closed)
 		return;
 	if (m->watch == NULL && is_tree_ready) {
-		m->watch = mirror_watch_new(m->loop, m->mp.root, &m->rep,
+		m->watch = mirror_watch_new(m->loop, m->mp.root, m->mp.layout,
+					    &m->rep,
 					    ACCT_MIRROR_DELAY_MS,
 					    acct_mirror_on_change, m, &err);
 		if (m->watch == NULL)

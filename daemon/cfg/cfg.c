@@ -156,6 +156,7 @@ cfg_account_deinit(struct cfg_account *a)
 	cfg__list_free(&a->folders);
 	cfg__list_free(&a->idle_folders);
 	free(a->maildir);
+	free(a->mbsync_state);
 	free(a->smtp_host);
 	cfg__list_free(&a->from);
 	free(a->sent_folder);
@@ -194,6 +195,7 @@ cfg_account_copy(struct cfg_account *dst, const struct cfg_account *src)
 	cfg_list_copy(&dst->folders, &src->folders);
 	cfg_list_copy(&dst->idle_folders, &src->idle_folders);
 	dst->maildir = cfg_strdup_opt(src->maildir);
+	dst->mbsync_state = cfg_strdup_opt(src->mbsync_state);
 	dst->smtp_host = cfg_strdup_opt(src->smtp_host);
 	cfg_list_copy(&dst->from, &src->from);
 	dst->sent_folder = cfg_strdup_opt(src->sent_folder);

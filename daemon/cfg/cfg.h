@@ -87,6 +87,13 @@ enum cfg_local_delete {
 /* Where the mirror keeps INBOX: the top Maildir, or INBOX/ in it (as
  * mbsync's Flatten-less layouts do). */
 enum cfg_maildir_inbox { CFG_MAILDIR_INBOX_ROOT, CFG_MAILDIR_INBOX_SUBFOLDER };
+/* How the mirror nests folders (mbsync's SubFolders styles): Lists/dev,
+ * .Lists.dev at the top, or Lists/.dev (maildir_path.h). */
+enum cfg_maildir_layout {
+	CFG_MAILDIR_LAYOUT_VERBATIM,
+	CFG_MAILDIR_LAYOUT_MAILDIRPP,
+	CFG_MAILDIR_LAYOUT_LEGACY,
+};
 
 /* A list value; items and the array are owned by the list. */
 struct cfg_list {
@@ -133,6 +140,10 @@ struct cfg_account {
 	char *maildir;			/* NULL: no mirror */
 	unsigned maildir_line;		/* of the maildir key; 0: not set */
 	enum cfg_maildir_inbox maildir_inbox;
+	enum cfg_maildir_layout maildir_layout;
+	/* imap: where mbsync kept its sync state (its SyncState, a prefix
+	 * of the state files' names); NULL: in each Maildir. */
+	char *mbsync_state;
 	char *smtp_host;		/* NULL: this account does not send */
 	uint16_t smtp_port;		/* default from smtp_tls */
 	enum cfg_tls smtp_tls;

@@ -51,6 +51,8 @@ cfg_account_equal(const struct cfg_account *a, const struct cfg_account *b)
 	       a->direction == b->direction &&
 	       a->local_delete == b->local_delete &&
 	       a->maildir_inbox == b->maildir_inbox &&
+	       a->maildir_layout == b->maildir_layout &&
+	       cfg_str_eq(a->mbsync_state, b->mbsync_state) &&
 	       a->idle == b->idle &&
 	       cfg_list_eq(&a->idle_folders, &b->idle_folders) &&
 	       a->compress == b->compress &&

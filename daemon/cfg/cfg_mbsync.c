@@ -44,7 +44,9 @@ struct mbs_store {
 	bool is_imap;
 	char *account;		/* IMAP: the IMAPAccount's name */
 	char *path, *inbox;	/* Maildir */
-	bool has_subfolders;	/* SubFolders Verbatim */
+	/* SubFolders as mailsync's maildir_layout; NULL: Verbatim (and
+	 * mbsync's default, which nests no folder). */
+	const char *layout;
 };
 
 /* A Channel's side: ":store:box". */
@@ -61,6 +63,7 @@ struct mbs_channel {
 	size_t n_patterns;
 	bool is_pull_only;
 	bool has_sync;
+	char *sync_state;	/* SyncState; NULL: none given */
 };
 
 struct mbs {
@@ -353,8 +356,8 @@ mbs_channel_key(struct mbs *m, struct mbs_channel *c, unsigned line, char **w,
 			 "and removes folders on both sides as they come and "
 			 "go)", k, w[1]);
 	} else if (strcasecmp(k, "SyncState") == 0) {
-		mbs_note(m, line, "SyncState %s: not translated (mailsync "
-			 "keeps its own state in its store)", w[1]);
+		/* Where the migration finds mbsync's state: mbsync_state. */
+		mbs_set(&c->sync_state, w[1]);
 	} else if (strcasecmp(k, "CopyArrivalDate") == 0) {
 		/* mailsync keeps the server's INTERNALDATE anyway. */
 	} else {
@@ -378,11 +381,15 @@ mbs_maildir_key(struct mbs *m, struct mbs_store *s, unsigned line, char **w)
 	} else if (strcasecmp(k, "Inbox") == 0) {
 		mbs_set(&s->inbox, w[1]);
 	} else if (strcasecmp(k, "SubFolders") == 0) {
-		s->has_subfolders = strcasecmp(w[1], "Verbatim") == 0;
-		if (!s->has_subfolders)
+		s->layout = NULL;
+		if (strcasecmp(w[1], "Maildir++") == 0)
+			s->layout = "maildir++";
+		else if (strcasecmp(w[1], "Legacy") == 0)
+			s->layout = "legacy";
+		else if (strcasecmp(w[1], "Verbatim") != 0)
 			mbs_note(m, line, "SubFolders %s: not translated "
-				 "(mailsync nests folders as directories, "
-				 "like SubFolders Verbatim)", w[1]);
+				 "(mailsync nests folders as SubFolders "
+				 "Verbatim, Maildir++ or Legacy do)", w[1]);
 	} else {
 		mbs_note(m, line, "%s: not translated (mailsync has no such "
 			 "setting)", k);
@@ -572,10 +579,39 @@ mbs_side_maildir(struct mbs *m, const struct mbs_side *side)
 struct mbs_plan {
 	char *folders;
 	const struct mbs_store *maildir;
+	const char *sync_state;		/* the first channel's; NULL: "*" */
+	bool has_sync_state;
 	unsigned n_channels;
 	bool is_pull;
 	bool has_exclude;
 };
+
+/*
+ * Where the channel kept its state: its SyncState, else the global one,
+ * else mbsync's default ~/.mbsync/ (the migration reads it there:
+ * mbsync_state); "*" is in each Maildir, where it is read anyway.
+ */
+static void
+mbs_plan_sync_state(struct mbs *m, struct mbs_plan *plan,
+		    const struct mbs_channel *c)
+{
+	const char *st = c->sync_state != NULL ? c->sync_state :
+			 m->global.sync_state != NULL ? m->global.sync_state :
+			 "~/.mbsync/";
+
+	if (strcmp(st, "*") == 0)
+		st = NULL;
+	if (!plan->has_sync_state) {
+		plan->has_sync_state = true;
+		plan->sync_state = st;
+	} else if ((st == NULL) != (plan->sync_state == NULL) ||
+		   (st != NULL && strcmp(st, plan->sync_state) != 0)) {
+		mbs_note(m, c->line, "Channel %s: SyncState %s differs from "
+			 "the account's other channels' (%s): mbsync_state "
+			 "names one", c->name, st != NULL ? st : "*",
+			 plan->sync_state != NULL ? plan->sync_state : "*");
+	}
+}
 
 static void
 mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
@@ -600,6 +636,7 @@ mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
 	plan->n_channels++;
 	plan->is_pull = (plan->n_channels == 1 || plan->is_pull) &&
 			c->is_pull_only;
+	mbs_plan_sync_state(m, plan, c);
 	if (remote->box != NULL) {
 		cfg_convert_folder_add(&plan->folders, remote->box);
 		if (local->box != NULL &&
@@ -629,20 +666,49 @@ mbs_plan_channel(struct mbs *m, struct mbs_plan *plan,
 	}
 }
 
-/* mbsync kept INBOX apart (Inbox) or under Path; mailsync at the top. */
-static void
-mbs_note_inbox(struct mbs *m, const struct mbs_store *md)
+/* Is inbox (trailing slashes aside) path + suffix? */
+static bool
+mbs_is_path(const char *inbox, const char *path, const char *suffix)
 {
-	if (md->inbox == NULL)
+	size_t n = strlen(inbox), plen = strlen(path);
+
+	while (n > 1 && inbox[n - 1] == '/')
+		n--;
+	return n == plen + strlen(suffix) && strncmp(inbox, path, plen) == 0 &&
+	       strncmp(inbox + plen, suffix, strlen(suffix)) == 0;
+}
+
+/*
+ * The mirror's keys of a MaildirStore: maildir (Maildir++ has its
+ * folders inside Inbox, and mbsync refuses Path with it), maildir_inbox
+ * (mbsync's Inbox as Path/INBOX), maildir_layout (SubFolders); an Inbox
+ * elsewhere is noted.
+ */
+static void
+mbs_write_maildir(struct mbs *m, const struct mbs_store *md)
+{
+	bool is_pp = md->layout != NULL && strcmp(md->layout, "maildir++") == 0;
+	const char *path = md->path;
+
+	if (is_pp && md->inbox != NULL)
+		path = md->inbox;
+	cfg_convert_key(&m->w, md->line, "maildir", path);
+	if (md->inbox != NULL && md->path != NULL && !is_pp &&
+	    mbs_is_path(md->inbox, md->path, "/INBOX"))
+		cfg_convert_out(&m->w, "maildir_inbox = subfolder\n");
+	else if (md->inbox == NULL && !is_pp)
 		mbs_note(m, md->line, "MaildirStore %s: no Inbox, so mbsync "
 			 "kept INBOX in ~/Maildir; mailsync keeps it at the "
 			 "top of maildir = %s", md->name,
-			 md->path != NULL ? md->path : "");
-	else
+			 path != NULL ? path : "");
+	else if (md->inbox != NULL && !is_pp &&
+		 (md->path == NULL || !mbs_is_path(md->inbox, md->path, "")))
 		mbs_note(m, md->line, "MaildirStore %s: Inbox %s; mailsync "
-			 "keeps INBOX at the top of maildir = %s (its other "
-			 "folders in subdirectories)", md->name, md->inbox,
-			 md->path != NULL ? md->path : "");
+			 "keeps INBOX at the top of maildir = %s or in its "
+			 "INBOX/ (maildir_inbox)", md->name, md->inbox,
+			 path != NULL ? path : "");
+	if (md->layout != NULL)
+		cfg_convert_key(&m->w, md->line, "maildir_layout", md->layout);
 }
 
 /* The tls key, and the port it implies when none is set. */
@@ -715,9 +781,9 @@ mbs_write_account(struct mbs *m, struct mbs_account *a)
 		cfg_convert_key(&m->w, a->line, "folders", plan.folders);
 		if (plan.is_pull)
 			cfg_convert_out(&m->w, "direction = pull\n");
-		cfg_convert_key(&m->w, plan.maildir->line, "maildir",
-			    plan.maildir->path);
-		mbs_note_inbox(m, plan.maildir);
+		mbs_write_maildir(m, plan.maildir);
+		cfg_convert_key(&m->w, plan.maildir->line, "mbsync_state",
+				plan.sync_state);
 	}
 	free(plan.folders);
 }
@@ -732,6 +798,7 @@ mbs_channel_free(struct mbs_channel *c)
 	free(c->far.box);
 	free(c->near.store);
 	free(c->near.box);
+	free(c->sync_state);
 	for (size_t j = 0; j < c->n_patterns; j++)
 		free(c->patterns[j]);
 	free(c->patterns);

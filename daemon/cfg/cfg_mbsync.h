@@ -11,8 +11,12 @@
  * AuthMechs XOAUTH2 or OAUTHBEARER), SSLType/TLSType, CertificateFile,
  * AuthMechs, Timeout; the MaildirStore's Path becomes maildir; the
  * Channels' Patterns (or their single boxes) become folders; Sync Pull
- * becomes direction = pull.  The rest (SSLVersions, Tunnel, SyncState,
- * Expunge, Create, Remove, MaxMessages, SubFolders Maildir++, Flatten,
+ * becomes direction = pull; an Inbox that is Path/INBOX becomes
+ * maildir_inbox = subfolder, SubFolders Maildir++ or Legacy becomes
+ * maildir_layout (Maildir++'s maildir is its Inbox), and a SyncState
+ * other than "*" (mbsync's default ~/.mbsync/ when none is given) becomes
+ * mbsync_state, so that the migration finds mbsync's state.  The rest
+ * (SSLVersions, Tunnel, Expunge, Create, Remove, MaxMessages, Flatten,
  * renamed boxes, ...) is noted with the line it came from and why.
  *
  * The syntax is mbsync's: "Keyword value..." lines, values split at

@@ -43,6 +43,7 @@ _Static_assert(sizeof(enum cfg_tls) == sizeof(int) &&
 	       sizeof(enum cfg_direction) == sizeof(int) &&
 	       sizeof(enum cfg_local_delete) == sizeof(int) &&
 	       sizeof(enum cfg_maildir_inbox) == sizeof(int) &&
+	       sizeof(enum cfg_maildir_layout) == sizeof(int) &&
 	       sizeof(enum log_level) == sizeof(int),
 	       "enum keys are stored through an int pointer");
 
@@ -64,7 +65,8 @@ enum cfg_key_id {
 	K_OAUTH_TOKEN_CMD, K_FOLDERS, K_DIRECTION, K_IDLE, K_IDLE_FOLDERS,
 	K_COMPRESS, K_POLL_INTERVAL, K_KEEP, K_DELETE_AFTER_DAYS, K_MAILDIR,
 	K_SMTP_HOST, K_SMTP_PORT, K_SMTP_TLS, K_FROM, K_SENT_FOLDER,
-	K_NEW_MAIL_CMD, K_LOCAL_DELETE, K_MAILDIR_INBOX,
+	K_NEW_MAIL_CMD, K_LOCAL_DELETE, K_MAILDIR_INBOX, K_MAILDIR_LAYOUT,
+	K_MBSYNC_STATE,
 	K_SMTP_USER, K_SMTP_PASSWORD_CMD, K_SMTP_QUEUE_LIFETIME,
 	K_COUNT,
 };
@@ -90,6 +92,9 @@ static const char *const cfg_local_delete_names[] = { "trash", "flag",
 						       "expunge", NULL };
 static const char *const cfg_maildir_inbox_names[] = { "root", "subfolder",
 							NULL };
+static const char *const cfg_maildir_layout_names[] = { "verbatim",
+							 "maildir++", "legacy",
+							 NULL };
 
 struct cfg_key {
 	const char *name;
@@ -184,6 +189,12 @@ static const struct cfg_key cfg_keys[K_COUNT] = {
 	[K_MAILDIR_INBOX] = { "maildir_inbox",
 		A(CFG_FOR_READ, CFG_TYPE_ENUM) maildir_inbox),
 		cfg_maildir_inbox_names, "root", NULL },
+	[K_MAILDIR_LAYOUT] = { "maildir_layout",
+		A(CFG_FOR_READ, CFG_TYPE_ENUM) maildir_layout),
+		cfg_maildir_layout_names, "verbatim", NULL },
+	[K_MBSYNC_STATE] = { "mbsync_state",
+		A(CFG_FOR_IMAP, CFG_TYPE_PATH) mbsync_state), NULL, NULL,
+		NULL },
 	[K_SMTP_USER] = { "smtp_user", A(CFG_FOR_ALL, CFG_TYPE_STRING)
 		smtp_user), NULL, NULL, "the SMTP login name" },
 	[K_SMTP_PASSWORD_CMD] = { "smtp_password_cmd",
@@ -726,6 +737,20 @@ cfg_validate_account_rules(struct cfg_vctx *v, const struct cfg_seen *seen,
 		cfg_validate_needs(v, seen, K_DELETE_AFTER_DAYS, "keep = yes");
 	if (seen[K_IDLE].is_valid && !a->idle)
 		cfg_validate_needs(v, seen, K_IDLE_FOLDERS, "idle = yes");
+	if (!cfg_validate_has(seen, K_MAILDIR)) {
+		cfg_validate_needs(v, seen, K_MAILDIR_LAYOUT, "maildir");
+		cfg_validate_needs(v, seen, K_MBSYNC_STATE, "maildir");
+	}
+	/* Maildir++ is the INBOX Maildir with the folders inside it, as
+	 * mbsync (which refuses Path with it) and Dovecot make it. */
+	if (seen[K_MAILDIR_LAYOUT].is_valid && seen[K_MAILDIR_INBOX].is_valid &&
+	    a->maildir_layout == CFG_MAILDIR_LAYOUT_MAILDIRPP &&
+	    a->maildir_inbox == CFG_MAILDIR_INBOX_SUBFOLDER)
+		cfg_validate_problem(v, cfg_validate_line(seen, K_MAILDIR_INBOX),
+				     "maildir_inbox", "subfolder does not go "
+				     "with maildir_layout = maildir++, whose "
+				     "INBOX is the top Maildir (expected "
+				     "maildir_inbox = root)");
 
 	if (!cfg_validate_has(seen, K_SMTP_HOST)) {
 		if (is_send_only && !seen[K_SMTP_HOST].is_suggested)

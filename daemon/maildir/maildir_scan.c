@@ -193,6 +193,7 @@ maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 
 struct maildir_walk {
 	const char *root;
+	enum maildir_layout layout;
 	maildir_walk_cb cb;
 	void *arg;
 	struct maildir_report *rep;
@@ -227,6 +228,7 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 {
 	char *dirpath = maildir__path_join(wk->root, rel, "");
 	struct maildir_folders kids = { 0 };	/* child directory names */
+	struct maildir_folders others = { 0 };	/* ones the layout skips */
 	bool has[3] = { false, false, false };	/* new, cur, tmp */
 	DIR *dir = dirpath != NULL ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -246,8 +248,9 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		struct stat st;
 		int sub = -1;
 
-		if (de->d_name[0] == '.')
-			continue;	/* ., .., and tools' state (.notmuch) */
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
 		if (type == DT_UNKNOWN) {
 			if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue;
@@ -255,11 +258,22 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 			       S_ISREG(st.st_mode) ? DT_REG :
 			       S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
 		}
+		/* Dot names are tools' state (.notmuch, .mbsyncstate)
+		 * unless the layout makes folders of them (.Lists.dev). */
+		if (de->d_name[0] == '.' && (type != DT_DIR ||
+		    !maildir_path_is_walked(wk->layout, depth, de->d_name)))
+			continue;
 		for (int i = 0; i < 3; i++)
 			if (strcmp(de->d_name, maildir_sub_name((enum maildir_sub)i)) == 0)
 				sub = i;
 		if (type == DT_DIR && sub >= 0) {
 			has[sub] = true;
+		} else if (type == DT_DIR &&
+			   !maildir_path_is_walked(wk->layout, depth,
+						   de->d_name)) {
+			rc = maildir_folders_push(&others, de->d_name);
+			if (rc != MS_OK)
+				ms_err_set(wk->err_r, rc, "out of memory in %s", dirpath);
 		} else if (type == DT_DIR) {
 			rc = maildir_folders_push(&kids, de->d_name);
 			if (rc != MS_OK)
@@ -278,6 +292,14 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		maildir_report_note(wk->rep, dirpath,
 				    has[0] ? "incomplete Maildir: no cur/"
 					   : "incomplete Maildir: no new/");
+	/* A directory the layout makes no folder of, at the top or in a
+	 * Maildir, is a reader's mistake (or another layout's tree); one
+	 * inside a tool's own directory (.notmuch/xapian) is the tool's. */
+	for (size_t i = 0; rc == MS_OK && i < others.n; i++)
+		if (depth == 0 || (has[0] && has[1]))
+			maildir_scan_note(wk->rep, dirpath, "", others.v[i],
+					  "directory that is no folder in the "
+					  "mirror's maildir_layout");
 	if (rc == MS_OK)
 		rc = wk->cb(rel, has[0] && has[1], wk->arg);
 	for (size_t i = 0; rc == MS_OK && i < kids.n; i++) {
@@ -307,16 +329,18 @@ maildir_walk_dir(struct maildir_walk *wk, int fd, const char *rel, int depth)
 		free(child);
 	}
 	maildir_folders_deinit(&kids);
+	maildir_folders_deinit(&others);
 	closedir(dir);
 	free(dirpath);
 	return rc;
 }
 
 int
-maildir_tree_walk(const char *root, maildir_walk_cb cb, void *arg,
-		  struct maildir_report *rep, struct ms_err *err_r)
+maildir_tree_walk(const char *root, enum maildir_layout layout,
+		  maildir_walk_cb cb, void *arg, struct maildir_report *rep,
+		  struct ms_err *err_r)
 {
-	struct maildir_walk wk = { root, cb, arg, rep, err_r };
+	struct maildir_walk wk = { root, layout, cb, arg, rep, err_r };
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -333,10 +357,12 @@ maildir_discover_cb(const char *rel, bool is_maildir, void *arg)
 }
 
 int
-maildir_tree_discover(const char *root, struct maildir_folders *f,
-		      struct maildir_report *rep, struct ms_err *err_r)
+maildir_tree_discover(const char *root, enum maildir_layout layout,
+		      struct maildir_folders *f, struct maildir_report *rep,
+		      struct ms_err *err_r)
 {
-	int rc = maildir_tree_walk(root, maildir_discover_cb, f, rep, err_r);
+	int rc = maildir_tree_walk(root, layout, maildir_discover_cb, f, rep,
+				   err_r);
 
 	if (rc == MS_ENOMEM)
 		ms_err_set(err_r, rc, "out of memory discovering %s", root);

@@ -15,6 +15,7 @@
 
 #include "common/ms.h"
 #include "maildir/maildir_name.h"
+#include "maildir/maildir_path.h"
 #include "maildir/maildir_report.h"
 #include "maildir/maildir_write.h"
 
@@ -60,13 +61,17 @@ int maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 typedef int (*maildir_walk_cb)(const char *rel, bool is_maildir, void *arg);
 
 /*
- * Walks the tree under root: directories whose name starts with '.' are
- * skipped, symlinks are not followed, cur/new/tmp of a Maildir are not
- * descended into; regular files and other oddities outside messages'
- * subdirectories go to rep.  Depth is limited to 64.
+ * Walks the tree under root: the directories the layout makes folders of
+ * (maildir_path_is_walked(): no dot names in verbatim, .Name.Sub at the
+ * top in maildir++, Name/.Sub in legacy); other dot names are skipped
+ * (tools' state), other directories reported.  Symlinks are not followed,
+ * cur/new/tmp of a Maildir are not descended into; regular files and
+ * other oddities outside messages' subdirectories go to rep.  Depth is
+ * limited to 64.
  */
-int maildir_tree_walk(const char *root, maildir_walk_cb cb, void *arg,
-		      struct maildir_report *rep, struct ms_err *err_r) MS_WUR;
+int maildir_tree_walk(const char *root, enum maildir_layout layout,
+		      maildir_walk_cb cb, void *arg, struct maildir_report *rep,
+		      struct ms_err *err_r) MS_WUR;
 
 /* Relative paths of the Maildir folders of a tree ("" is the root). */
 struct maildir_folders {
@@ -75,8 +80,8 @@ struct maildir_folders {
 };
 
 /* maildir_tree_walk() collecting the Maildirs into f (appended). */
-int maildir_tree_discover(const char *root, struct maildir_folders *f,
-			  struct maildir_report *rep,
+int maildir_tree_discover(const char *root, enum maildir_layout layout,
+			  struct maildir_folders *f, struct maildir_report *rep,
 			  struct ms_err *err_r) MS_WUR;
 void maildir_folders_deinit(struct maildir_folders *f);
 

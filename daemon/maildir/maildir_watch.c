@@ -43,6 +43,7 @@ struct maildir_watch_node {
 struct maildir_watch {
 	uv_loop_t *loop;
 	char *root;
+	enum maildir_layout layout;	/* which directories are folders */
 	unsigned delay_ms;
 	uint64_t burst_start_ms;	/* loop time of the burst's first event */
 	maildir_watch_cb cb;
@@ -347,7 +348,8 @@ maildir_watch_rescan(struct maildir_watch *w)
 	w->want_rescan = false;
 	for (n = w->nodes; n != NULL; n = n->next)
 		n->is_seen = false;
-	rc = maildir_tree_walk(w->root, maildir_watch_walk_cb, w, w->rep, &err);
+	rc = maildir_tree_walk(w->root, w->layout, maildir_watch_walk_cb, w,
+			       w->rep, &err);
 	if (rc != MS_OK) {
 		log_warn("maildir watch %s: %s", w->root, err.msg);
 		/* Out of memory: keep every watch; try again on the next event. */
@@ -408,7 +410,8 @@ maildir_watch_timer_cb(uv_timer_t *t)
 }
 
 struct maildir_watch *
-maildir_watch_new(uv_loop_t *loop, const char *root, unsigned delay_ms,
+maildir_watch_new(uv_loop_t *loop, const char *root,
+		  enum maildir_layout layout, unsigned delay_ms,
 		  maildir_watch_cb cb, void *arg, struct maildir_report *rep,
 		  struct ms_err *err_r)
 {
@@ -421,6 +424,7 @@ maildir_watch_new(uv_loop_t *loop, const char *root, unsigned delay_ms,
 		return NULL;
 	}
 	w->loop = loop;
+	w->layout = layout;
 	w->delay_ms = delay_ms;
 	w->cb = cb;
 	w->arg = arg;
@@ -445,7 +449,8 @@ maildir_watch_new(uv_loop_t *loop, const char *root, unsigned delay_ms,
 	w->timer.data = w;
 	w->nopen = 2;
 	w->is_starting = true;
-	rc = maildir_tree_walk(root, maildir_watch_walk_cb, w, rep, err_r);
+	rc = maildir_tree_walk(root, layout, maildir_watch_walk_cb, w, rep,
+			       err_r);
 	w->is_starting = false;
 	if (rc == MS_OK &&
 	    (rc = uv_poll_start(&w->poll, UV_READABLE, maildir_watch_poll_cb)) != 0)

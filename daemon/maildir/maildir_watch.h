@@ -51,13 +51,15 @@ typedef void (*maildir_watch_cb)(struct maildir_watch *w, const char *rel,
 				 enum maildir_watch_what what, void *arg);
 
 /*
- * Walks root and starts the watches.  The folders that exist now are not
+ * Walks root (its folders as layout nests them: maildir_tree_walk())
+ * and starts the watches.  The folders that exist now are not
  * delivered (the caller scans them at start anyway).  rep (may be NULL)
  * receives the tree's non-message entries, and must outlive the watcher.
  * Returns NULL with err_r set on failure; handles already made are closing
  * then, so run the loop before uv_loop_close() in that case too.
  */
 struct maildir_watch *maildir_watch_new(uv_loop_t *loop, const char *root,
+					enum maildir_layout layout,
 					unsigned delay_ms, maildir_watch_cb cb,
 					void *arg, struct maildir_report *rep,
 					struct ms_err *err_r);

@@ -105,7 +105,9 @@
  *    alone and reported once per struct maildir_report; so is a Maildir
  *    that cannot be a folder: its name is not one the export would give
  *    (not canonical, not UTF-8, too long, nested on a server without
- *    hierarchy), it is a \Noselect folder's, it is inside such a refused
+ *    hierarchy, a name in IMAP's modified UTF-7 as mbsync 1.4 writes
+ *    them: the old copy of a folder the mirror keeps in UTF-8), it is a
+ *    \Noselect folder's, it is inside such a refused
  *    Maildir, it is the root when the account has no INBOX, or the
  *    account has no folder yet to take a delimiter from.
  * Removed records.  A record the server expunged (or a sync removed) while
@@ -159,6 +161,7 @@
 #include <stdint.h>
 
 #include "common/ms.h"
+#include "maildir/maildir_path.h"
 #include "maildir/maildir_scan.h"
 #include "mirror/mirror_durable.h"
 #include "store/store.h"
@@ -209,6 +212,14 @@ struct mirror_params {
 	/* maildir_inbox = subfolder: INBOX is the Maildir INBOX/ under
 	 * root (mbsync's usual layout), and root is no folder. */
 	bool is_inbox_subfolder;
+	/* maildir_layout: how folders nest (maildir_path.h); every folder
+	 * name <-> directory goes through maildir_path_from_server() and
+	 * maildir_path_to_server() with it. */
+	enum maildir_layout layout;
+	/* mbsync_state: the prefix of mbsync's state files kept outside
+	 * the Maildirs (its SyncState); NULL: only .mbsyncstate inside
+	 * each Maildir (mirror_adopt()). */
+	const char *mbsync_state;
 	/* local_delete = flag: a record marked \Deleted whose file is gone
 	 * (a reader's deletion, pushed as the flag) gets none again, and its
 	 * missing file is no deletion; one that has its file keeps it, with

@@ -3,9 +3,11 @@
  * (mirror.h, mirror_adopt()): each file becomes the record of the server
  * message mbsync's state pairs it with, so nothing is downloaded again.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +136,133 @@ mirror__inbox_place(const struct mirror_params *p, struct ms_err *err_r)
 }
 
 /*
- * Reads and checks mbsync's state of the folder's Maildir.  MS_OK with
- * a->st set; 1 when there is none (the folder is left to the sync) or
- * it does not fit (res->why says why); negative on errors.
+ * The box name mbsync gives folder f, as its state files carry it: the
+ * name without the personal namespace prefix, levels joined with '/'
+ * (mbsync's canonical form), then each '/' made '!' (isync's
+ * clean_strdup()).  Into out (outsz bytes); false when it does not fit.
+ */
+static bool
+mirror_adopt_box(const struct mirror_adopt *a, char *out, size_t outsz)
+{
+	const char *name = a->f->name;
+	const char *prefix = a->c.p->ns_prefix != NULL ? a->c.p->ns_prefix : "";
+	size_t plen = strlen(prefix), n = 0;
+	char delim = a->f->delimiter;
+
+	if (strcasecmp(name, "INBOX") != 0 && plen > 0 &&
+	    strncmp(name, prefix, plen) == 0) {
+		name += plen;
+		if (delim != 0 && prefix[plen - 1] != delim && *name == delim)
+			name++;
+	}
+	for (; *name != '\0'; name++) {
+		if (n + 1 >= outsz)
+			return false;
+		out[n++] = (*name == delim || *name == '/') ? '!' : *name;
+	}
+	out[n] = '\0';
+	return n > 0;
+}
+
+/*
+ * Is name the state file of box in a SyncState directory given outside
+ * a Channel (mbsync's default ~/.mbsync/): "<base>:<far store>:<box>_:
+ * <near store>:<box>"?  Store names hold no ':'.
+ */
+static bool
+mirror_adopt_is_global_state(const char *name, const char *base,
+			     const char *box)
+{
+	size_t blen = strlen(base), xlen = strlen(box), len = strlen(name);
+	const char *m, *s2, *colon;
+	size_t mlen;
+
+	/* base ":" S1 ":" box "_:" S2 ":" box */
+	if (len < blen + 2 * xlen + 7 || strncmp(name, base, blen) != 0 ||
+	    name[blen] != ':' || strcmp(name + len - xlen, box) != 0 ||
+	    name[len - xlen - 1] != ':')
+		return false;
+	m = name + blen + 1;		/* S1 ":" box "_:" S2 */
+	mlen = len - blen - 1 - xlen - 1;
+	colon = memchr(m, ':', mlen);
+	if (colon == NULL || colon == m ||
+	    (size_t)(m + mlen - (colon + 1)) < xlen + 3 ||
+	    strncmp(colon + 1, box, xlen) != 0 ||
+	    strncmp(colon + 1 + xlen, "_:", 2) != 0)
+		return false;
+	s2 = colon + 1 + xlen + 2;
+	return s2 < m + mlen && memchr(s2, ':', (size_t)(m + mlen - s2)) == NULL;
+}
+
+/*
+ * Finds the folder's state file under p->mbsync_state, mbsync's
+ * SyncState: a prefix to which a Channel's SyncState appends the box
+ * ("~/.mbsync/Lists!dev"), and the global one ":<far>:<box>_:<near>:
+ * <box>" (mbsync's default, ~/.mbsync/).  *dirfd_r (the caller closes
+ * it) and name (NAME_MAX + 1 bytes) name it.  MS_OK; 1 when there is
+ * none, or more than one (res->why says so); negative on errors.
+ */
+static int
+mirror_adopt_state_dir(struct mirror_adopt *a, int *dirfd_r, char *name,
+		       struct ms_err *err_r)
+{
+	const char *prefix = a->c.p->mbsync_state;
+	const char *slash = strrchr(prefix, '/');
+	char dir[4096], box[NAME_MAX + 1], base[NAME_MAX + 1];
+	struct dirent *de;
+	size_t found = 0;
+	DIR *d;
+	int fd;
+
+	*dirfd_r = -1;
+	if (!mirror_adopt_box(a, box, sizeof(box)) || slash == NULL)
+		return 1;
+	snprintf(dir, sizeof(dir), "%.*s", slash == prefix ? 1 :
+		 (int)(slash - prefix), prefix);
+	snprintf(base, sizeof(base), "%s", slash + 1);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(a->res->why, sizeof(a->res->why), "mbsync_state: "
+			 "%.200s: %s", dir, strerror(errno));
+		return 1;
+	}
+	if ((d = fdopendir(dup(fd))) == NULL) {
+		close(fd);
+		return ms_err_set(err_r, MS_EIO, "%s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		bool is_channel = strncmp(de->d_name, base, strlen(base)) == 0 &&
+				  strcmp(de->d_name + strlen(base), box) == 0;
+
+		if (!is_channel &&
+		    !mirror_adopt_is_global_state(de->d_name, base, box))
+			continue;
+		if (found++ == 0)
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+	}
+	closedir(d);
+	if (found != 1) {
+		close(fd);
+		if (found > 1)
+			snprintf(a->res->why, sizeof(a->res->why), "%zu state "
+				 "files for box %.80s under %.100s (several "
+				 "channels?): none is guessed at", found, box,
+				 prefix);
+		else
+			snprintf(a->res->why, sizeof(a->res->why), "no state "
+				 "file for box %.80s under mbsync_state = %.100s, nor a "
+				 ".mbsyncstate in the Maildir", box, prefix);
+		return 1;
+	}
+	*dirfd_r = fd;
+	return MS_OK;
+}
+
+/*
+ * Reads and checks mbsync's state of the folder's Maildir: its
+ * .mbsyncstate ("SyncState *"), else the state file under
+ * p->mbsync_state.  MS_OK with a->st set; 1 when there is none (the
+ * folder is left to the sync) or it does not fit (res->why says why);
+ * negative on errors.
  */
 static int
 mirror_adopt_state(struct mirror_adopt *a, uint32_t uidvalidity,
@@ -148,17 +274,32 @@ mirror_adopt_state(struct mirror_adopt *a, uint32_t uidvalidity,
 	char *buf = NULL;
 	size_t len = 0;
 	uint32_t near_uv = 0;
+	char name[NAME_MAX + 1] = ".mbsyncstate", journal[NAME_MAX + 16];
+	int statefd = a->md.d.fd, dirfd = -1;
 	int rc;
 
-	rc = mirror_adopt_slurp(a->md.d.fd, a->path, ".mbsyncstate",
+	rc = mirror_adopt_slurp(statefd, a->path, name,
 				MAILDIR_MBSYNC_STATE_MAX, &buf, &len, &perr);
+	if (rc == STORE_NOTFOUND && a->c.p->mbsync_state != NULL) {
+		rc = mirror_adopt_state_dir(a, &dirfd, name, err_r);
+		if (rc != MS_OK)
+			return rc;
+		statefd = dirfd;
+		rc = mirror_adopt_slurp(statefd, a->c.p->mbsync_state, name,
+					MAILDIR_MBSYNC_STATE_MAX, &buf, &len,
+					&perr);
+	}
+	snprintf(journal, sizeof(journal), "%s.journal", name);
+	if (rc == MS_OK && fstatat(statefd, journal, &sb,
+				   AT_SYMLINK_NOFOLLOW) == 0)
+		rc = 2;
+	if (dirfd >= 0)
+		close(dirfd);
 	if (rc == STORE_NOTFOUND)
 		return 1;
 	if (rc == MS_ENOMEM)
 		return ms_err_set(err_r, rc, "%s", perr.msg);
-	if (rc == MS_OK &&
-	    fstatat(a->md.d.fd, ".mbsyncstate.journal", &sb,
-		    AT_SYMLINK_NOFOLLOW) == 0) {
+	if (rc == 2) {
 		snprintf(res->why, sizeof(res->why), "a journal is next to "
 			 "it: mbsync was interrupted (run mbsync once more "
 			 "to adopt its files without a download)");

@@ -216,11 +216,22 @@ mirror__is_incoming_file(const struct mirror_ctx *c, uint32_t folder_id,
 	       (fh->has_raw && mirror__is_incoming(c, folder_id, fh->raw));
 }
 
+struct maildir_path_ns
+mirror__path_ns(const struct mirror_params *p, char delim)
+{
+	return (struct maildir_path_ns){
+		.delim = delim,
+		.prefix = p->ns_prefix,
+		.layout = p->layout,
+		.is_inbox_subfolder = p->is_inbox_subfolder,
+	};
+}
+
 static int
 mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		   char **path_r, struct ms_err *err_r)
 {
-	struct maildir_path_ns ns = { f->delimiter, c->p->ns_prefix };
+	struct maildir_path_ns ns = mirror__path_ns(c->p, f->delimiter);
 	struct ms_buf rel;
 	struct ms_err perr = { 0 };
 	int rc;
@@ -230,10 +241,6 @@ mirror_folder_path(struct mirror_ctx *c, const struct store_folder *f,
 		return MS_OK;
 	ms_buf_init(&rel, 4096);
 	rc = maildir_path_from_server(&ns, f->name, strlen(f->name), &rel, &perr);
-	/* INBOX as a subfolder: "INBOX" is no other folder's path, since a
-	 * top-level component of that name is escaped ("%49NBOX"). */
-	if (rc == MS_OK && rel.len == 0 && c->p->is_inbox_subfolder)
-		rc = ms_buf_append_cstr(&rel, "INBOX");
 	if (rc == MS_OK) {
 		*path_r = maildir__path_join(c->p->root,
 					     rel.p != NULL ? (char *)rel.p : "",
@@ -409,6 +416,37 @@ mirror_tree_under(const struct maildir_folders *found, const bool *is_refused,
 }
 
 /*
+ * Is name, which no store folder has, a folder's name as IMAP's modified
+ * UTF-7 spells it ("&AMQ-rger" for "Ärger", "R&-D" for "R&D")?  mbsync
+ * 1.4 names its Maildirs so, the mirror in UTF-8: such a Maildir is the
+ * old copy of a server folder (which the sync may not have listed yet),
+ * not a new one to create and fill on the server.  MS_EINVAL with why
+ * set then, else MS_OK.
+ */
+static int
+mirror_tree_utf7_twin(const char *name, char *why, size_t whysz)
+{
+	struct ms_buf dec;
+	int rc = MS_OK;
+
+	if (strchr(name, '&') == NULL)
+		return MS_OK;
+	ms_buf_init(&dec, STORE_FOLDER_NAME_MAX);
+	if (imap_utf7_decode((struct ms_slice){ (const uint8_t *)name,
+						strlen(name) }, &dec) == MS_OK &&
+	    ms_buf_append(&dec, "", 1) == MS_OK &&
+	    strcmp((const char *)dec.p, name) != 0) {
+		snprintf(why, whysz, "Maildir named in IMAP's modified UTF-7 "
+			 "(as mbsync 1.4 names them) of folder \"%.100s\", "
+			 "mirrored under its UTF-8 name: no new folder "
+			 "(remove it)", (const char *)dec.p);
+		rc = MS_EINVAL;
+	}
+	ms_buf_deinit(&dec);
+	return rc;
+}
+
+/*
  * The server name of Maildir found->v[i], which no store folder holds,
  * into name (STORE_FOLDER_NAME_MAX + 1 bytes).  MS_OK, MS_EINVAL with why
  * set (the Maildir is to be left alone; is_refused[i] is set when its
@@ -421,7 +459,7 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 		 size_t whysz, struct ms_err *err_r)
 {
 	const char *rel = found->v[i];
-	struct maildir_path_ns ns = { delim, c->p->ns_prefix };
+	struct maildir_path_ns ns = mirror__path_ns(c->p, delim);
 	struct ms_buf buf, utf7;
 	struct ms_err perr = { 0 };
 	struct store_folder f;
@@ -471,8 +509,10 @@ mirror_tree_name(struct mirror_ctx *c, const struct maildir_folders *found,
 			is_refused[i] = false;
 			rc = MS_EINVAL;
 		} else if (rc == STORE_NOTFOUND) {
-			is_refused[i] = false;	/* created: so can children */
-			rc = MS_OK;
+			/* Created (so can children be), but for the old
+			 * copy of a folder named in modified UTF-7. */
+			rc = mirror_tree_utf7_twin(name, why, whysz);
+			is_refused[i] = rc == MS_EINVAL;
 		}
 	}
 	ms_buf_deinit(&buf);
@@ -495,7 +535,8 @@ mirror__tree_new(struct mirror_ctx *c, char **const *paths,
 
 	if (stat(c->p->root, &sb) != 0 && errno == ENOENT)
 		return MS_OK;	/* no tree, no Maildir in it */
-	rc = maildir_tree_discover(c->p->root, &found, c->p->rep, err_r);
+	rc = maildir_tree_discover(c->p->root, c->p->layout, &found, c->p->rep,
+				   err_r);
 	if (rc == MS_OK && found.n > 0 &&
 	    (is_refused = calloc(found.n, sizeof(*is_refused))) == NULL)
 		rc = ms_err_set(err_r, MS_ENOMEM, "out of memory");

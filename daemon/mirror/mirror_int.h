@@ -95,6 +95,11 @@ bool mirror__is_incoming_file(const struct mirror_ctx *c, uint32_t folder_id,
 int mirror__folder_path(struct mirror_ctx *c, const struct store_folder *f,
 			char **path_r, struct ms_err *err_r) MS_WUR;
 
+/* The mapping's parameters (maildir_path.h) for folders with delimiter
+ * delim: the one place the mirror's settings become them. */
+struct maildir_path_ns mirror__path_ns(const struct mirror_params *p,
+				       char delim);
+
 /*
  * The Maildirs of the tree that no store folder holds (*paths: the
  * folders' Maildir paths as from mirror__folder_path(), c->nfolders of

@@ -142,6 +142,7 @@ mirror_scan_job_copy(struct mirror_scan_job *j, const struct mirror_params *p)
 	j->p.folders = j->folders;
 	j->p.nfolders = j->nfolders;
 	j->p.is_inbox_subfolder = p->is_inbox_subfolder;
+	j->p.layout = p->layout;
 	j->p.is_deleted_hidden = p->is_deleted_hidden;
 	j->p.rep = &j->notes.rep;
 	return MS_OK;

@@ -112,9 +112,9 @@ mirror_watch_resume(struct mirror_watch *w)
 }
 
 struct mirror_watch *
-mirror_watch_new(uv_loop_t *loop, const char *root, struct maildir_report *rep,
-		 unsigned delay_ms, mirror_watch_cb cb, void *arg,
-		 struct ms_err *err_r)
+mirror_watch_new(uv_loop_t *loop, const char *root, enum maildir_layout layout,
+		 struct maildir_report *rep, unsigned delay_ms,
+		 mirror_watch_cb cb, void *arg, struct ms_err *err_r)
 {
 	struct mirror_watch *w = calloc(1, sizeof(*w));
 
@@ -124,7 +124,8 @@ mirror_watch_new(uv_loop_t *loop, const char *root, struct maildir_report *rep,
 	}
 	w->cb = cb;
 	w->arg = arg;
-	w->mw = maildir_watch_new(loop, root, delay_ms, mirror_watch_on_event,
+	w->mw = maildir_watch_new(loop, root, layout, delay_ms,
+				  mirror_watch_on_event,
 				  w, rep, err_r);
 	if (w->mw == NULL) {
 		free(w);

@@ -48,11 +48,13 @@ typedef void (*mirror_watch_cb)(struct mirror_watch *w, const char *rel,
 				void *arg);
 
 /*
- * Starts watching root (which must exist: export first).  root and rep
+ * Starts watching root (which must exist: export first), its folders
+ * nested as layout says (the mirror's maildir_layout).  root and rep
  * (may be NULL) must outlive the watch.  Returns NULL with err_r set on
  * failure; run the loop before uv_loop_close() then too.
  */
 struct mirror_watch *mirror_watch_new(uv_loop_t *loop, const char *root,
+				      enum maildir_layout layout,
 				      struct maildir_report *rep,
 				      unsigned delay_ms, mirror_watch_cb cb,
 				      void *arg, struct ms_err *err_r);

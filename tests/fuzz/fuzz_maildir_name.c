@@ -45,9 +45,17 @@ static void
 fuzz_path(uint8_t sel, const char *p, size_t len)
 {
 	static const struct maildir_path_ns nss[] = {
-		{ '/', "" }, { '.', "INBOX." }, { '.', NULL }, { 0, NULL },
+		{ .delim = '/', .prefix = "" },
+		{ .delim = '.', .prefix = "INBOX." },
+		{ .delim = '.', .prefix = NULL },
+		{ .delim = 0, .prefix = NULL },
 	};
-	const struct maildir_path_ns *ns = &nss[sel & 3];
+	/* Every layout, INBOX at the root or as INBOX/. */
+	struct maildir_path_ns nsv = nss[sel & 3];
+	const struct maildir_path_ns *ns = &nsv;
+
+	nsv.layout = (enum maildir_layout)((sel >> 2) % 3);
+	nsv.is_inbox_subfolder = (sel >> 4) & 1;
 	struct ms_buf a, b;
 	struct ms_err err;
 

@@ -16,7 +16,8 @@
  * none); a folder a reader created in the mirror, not yet on the server,
  * has STORE_FOLDER_CREATE (0x200) in attrs.  Exit 0 on success, 1 on a difference or failure, 2 on
  * usage errors.  The account's mirror settings come from the
- * environment: MS_MAILDIR_INBOX=subfolder (maildir_inbox) and
+ * environment: MS_MAILDIR_INBOX=subfolder (maildir_inbox),
+ * MS_MAILDIR_LAYOUT=maildir++ or legacy (maildir_layout) and
  * MS_LOCAL_DELETE=flag (local_delete), as mailsyncd passes them.
  */
 #include <stdbool.h>
@@ -91,6 +92,12 @@ main(int argc, char **argv)
 	p.ns_prefix = ns;
 	p.is_inbox_subfolder = getenv("MS_MAILDIR_INBOX") != NULL &&
 			       strcmp(getenv("MS_MAILDIR_INBOX"), "subfolder") == 0;
+	/* maildir_layout: verbatim (the default), maildir++ or legacy. */
+	if (getenv("MS_MAILDIR_LAYOUT") != NULL)
+		p.layout = strcmp(getenv("MS_MAILDIR_LAYOUT"), "maildir++") == 0 ?
+			   MAILDIR_LAYOUT_MAILDIRPP :
+			   strcmp(getenv("MS_MAILDIR_LAYOUT"), "legacy") == 0 ?
+			   MAILDIR_LAYOUT_LEGACY : MAILDIR_LAYOUT_VERBATIM;
 	p.is_deleted_hidden = getenv("MS_LOCAL_DELETE") != NULL &&
 			      strcmp(getenv("MS_LOCAL_DELETE"), "flag") == 0;
 	bool is_check = strcmp(cmd, "check") == 0 ||

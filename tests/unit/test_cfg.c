@@ -150,6 +150,8 @@ test_defaults(void **state)
 	assert_int_equal(a->direction, CFG_DIRECTION_BOTH);
 	assert_int_equal(a->local_delete, CFG_LOCAL_DELETE_TRASH);
 	assert_int_equal(a->maildir_inbox, CFG_MAILDIR_INBOX_ROOT);
+	assert_int_equal(a->maildir_layout, CFG_MAILDIR_LAYOUT_VERBATIM);
+	assert_null(a->mbsync_state);
 	assert_true(a->idle);
 	assert_int_equal(a->idle_folders.n, 1);
 	assert_string_equal(a->idle_folders.v[0], "INBOX");
@@ -189,6 +191,27 @@ expect_smtp_port(const char *tls, unsigned port)
 	cfg = load_ok(text);
 	assert_int_equal(cfg->accounts[0].smtp_port, port);
 	assert_int_equal(cfg->accounts[0].port, 993);
+	cfg_free(&cfg);
+}
+
+/* maildir_layout and mbsync_state (the migration from mbsync's trees and
+ * its state outside them): the values kept, the path expanded with its
+ * trailing '/' (a prefix, as mbsync's SyncState is). */
+static void
+test_maildir_layout(void **state)
+{
+	struct cfg *cfg = load_ok(ACC "maildir = /m\nmaildir_layout = legacy\n"
+				  "maildir_inbox = subfolder\n"
+				  "mbsync_state = /home/me/.mbsync/\n");
+
+	(void)state;
+	assert_int_equal(cfg->accounts[0].maildir_layout,
+			 CFG_MAILDIR_LAYOUT_LEGACY);
+	assert_string_equal(cfg->accounts[0].mbsync_state, "/home/me/.mbsync/");
+	cfg_free(&cfg);
+	cfg = load_ok(ACC "maildir = /m\nmaildir_layout = maildir++\n");
+	assert_int_equal(cfg->accounts[0].maildir_layout,
+			 CFG_MAILDIR_LAYOUT_MAILDIRPP);
 	cfg_free(&cfg);
 }
 
@@ -562,6 +585,18 @@ test_bad_values(void **state)
 	expect(ACC "maildir_inbox = INBOX\n",
 	       "t.ini:6: [account a] maildir_inbox: 'INBOX' is not a valid "
 	       "choice (expected root or subfolder)", NULL);
+	expect(ACC "maildir = /m\nmaildir_layout = maildirpp\n",
+	       "t.ini:7: [account a] maildir_layout: 'maildirpp' is not a "
+	       "valid choice (expected verbatim, maildir++ or legacy)", NULL);
+	expect(ACC "maildir = /m\nmaildir_layout = maildir++\n"
+	       "maildir_inbox = subfolder\n",
+	       "t.ini:8: [account a] maildir_inbox: subfolder does not go with "
+	       "maildir_layout = maildir++, whose INBOX is the top Maildir "
+	       "(expected maildir_inbox = root)", NULL);
+	expect(ACC "maildir_layout = legacy\nmbsync_state = /s/\n",
+	       "t.ini:6: [account a] maildir_layout: only applies with maildir",
+	       "t.ini:7: [account a] mbsync_state: only applies with maildir",
+	       NULL);
 	expect("[general]\nlog_level = trace\n" ACC,
 	       "t.ini:2: [general] log_level: 'trace' is not a log level "
 	       "(expected error, warn, info or debug)", NULL);
@@ -1167,6 +1202,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_maildir_layout),
 		cmocka_unit_test(test_default_ports),
 		cmocka_unit_test(test_socket_group),
 		cmocka_unit_test(test_values_stored),

@@ -81,7 +81,8 @@ test_realistic(void **state)
 		"auth = login\n"
 		"timeout = 60s\n"
 		"folders = * !Junk \"!Deleted Messages\"\n"
-		"maildir = ~/Mail/work\n");
+		"maildir = ~/Mail/work\n"
+		"maildir_inbox = subfolder\n");
 	/* OAuth: the PassCmd is the token command. */
 	assert_string_equal(section("gmail"),
 		"[account gmail]\n"
@@ -94,7 +95,8 @@ test_realistic(void **state)
 		"auth = xoauth2\n"
 		"folders = INBOX \"[Gmail]/Sent Mail\"\n"
 		"direction = pull\n"
-		"maildir = ~/Mail/gmail\n");
+		"maildir = ~/Mail/gmail/INBOX\n"
+		"maildir_layout = maildir++\n");
 	/* A store with its own account keys; mbsync's default STARTTLS. */
 	assert_string_equal(section("old"),
 		"[account old]\n"
@@ -111,18 +113,74 @@ test_realistic(void **state)
 	assert_true(has_note(12, "SSLVersions: not translated (mailsync uses "
 			     "TLS 1.2 or later)"));
 	assert_true(has_note(13, "mailsync trusts only it"));
-	assert_true(has_note(20, "Inbox ~/Mail/work/INBOX; mailsync keeps "
-			     "INBOX at the top of maildir = ~/Mail/work"));
 	assert_true(has_note(37, "PassCmd +: the command runs without a "
 			     "terminal"));
 	assert_true(has_note(40, "PipelineDepth: not translated"));
-	assert_true(has_note(48, "SubFolders Maildir++: not translated"));
 	assert_true(has_note(55, "[Gmail]/Sent Mail becomes the Maildir folder "
 			     "[Gmail]/Sent Mail, not sent"));
 	assert_true(has_note(59, "MaxMessages: not translated"));
 	assert_true(has_note(67, "chmod 600"));
 	assert_true(has_note(70, "Tunnel: not translated"));
 	notes_in_order();
+}
+
+/*
+ * SubFolders and SyncState become maildir_layout and mbsync_state (the
+ * migration reads mbsync's state there): a Channel's SyncState, the
+ * global one, mbsync's default ~/.mbsync/, and "*" (in each Maildir:
+ * nothing to write).
+ */
+/*
+ * Converts an account "a" whose MaildirStore "l" has the lines store and
+ * whose Channel "c" (Patterns *) has the lines channel, after the global
+ * lines global; returns its section.
+ */
+static const char *
+convert_store(const char *global, const char *store, const char *channel)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s"
+		 "IMAPAccount a\nHost h\nUser u\nPassCmd p\nSSLType IMAPS\n\n"
+		 "IMAPStore r\nAccount a\n\nMaildirStore l\n%s\n"
+		 "Channel c\nFar :r:\nNear :l:\nPatterns *\n%s", global, store,
+		 channel);
+	assert_int_equal(convert(text), MS_OK);
+	return section("a");
+}
+
+static void
+test_layout_and_state(void **state)
+{
+	const char *a;
+
+	(void)state;
+	a = convert_store("", "Path /m/\nInbox /m/INBOX\nSubFolders Legacy\n",
+			  "SyncState /s/\n");
+	assert_non_null(strstr(a, "maildir = /m\nmaildir_inbox = subfolder\n"
+			       "maildir_layout = legacy\nmbsync_state = /s/\n"));
+	for (size_t i = 0; i < res.n_notes; i++)
+		assert_null(strstr(res.notes[i].text, "SubFolders"));
+	result_loads(1);
+
+	a = convert_store("SyncState ~/state/\n\n",
+			  "Inbox /m/\nSubFolders Maildir++\n", "");
+	assert_non_null(strstr(a, "maildir = /m/\nmaildir_layout = maildir++\n"
+			       "mbsync_state = ~/state/\n"));
+	assert_null(strstr(a, "maildir_inbox"));
+	result_loads(1);
+
+	/* No SyncState anywhere: mbsync's default. */
+	a = convert_store("", "Path /m/\nInbox /m/\n", "");
+	assert_non_null(strstr(a, "maildir = /m\nmbsync_state = ~/.mbsync/\n"));
+	assert_null(strstr(a, "maildir_inbox"));
+	assert_null(strstr(a, "maildir_layout"));
+
+	/* SyncState * (in the Maildir), and a style mailsync has not. */
+	a = convert_store("", "Path /m/\nInbox /m/\nSubFolders Flat\n",
+			  "SyncState *\n");
+	assert_null(strstr(a, "mbsync_state"));
+	assert_true(has_note(13, "SubFolders Flat: not translated"));
 }
 
 /* The result is a valid mailsync configuration. */
@@ -218,7 +276,9 @@ test_channels(void **state)
 		"tls = starttls\n"
 		"user = u\n"
 		"folders = Lists/a !Spam Archive*\n"
-		"maildir = /m\n");
+		"maildir = /m\n"
+		"maildir_inbox = subfolder\n"
+		"mbsync_state = ~/.mbsync/\n");
 	assert_true(has_note(14, "Channel two: Patterns Archive* after an "
 			     "exclusion"));
 	assert_true(has_note(18, "Sync PullNew: mailsync syncs new messages, "
@@ -271,6 +331,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_realistic),
+		cmocka_unit_test(test_layout_and_state),
 		cmocka_unit_test(test_result_validates),
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_bad_input),

@@ -233,7 +233,7 @@ test_discover_tree(void **state)
 	assert_int_equal(symlink("Lists", path), 0);
 
 	maildir_report_init(&rep, record_cb, &rs);
-	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_OK);
 	/* Root first. */
 	assert_int_equal(f.n, 4);
 	assert_string_equal(f.v[0], "");
@@ -248,13 +248,44 @@ test_discover_tree(void **state)
 	assert_true(reported(&rs, "/link"));
 	/* Again: same folders, no new reports. */
 	maildir_folders_deinit(&f);
-	assert_int_equal(maildir_tree_discover(root, &f, &rep, &err), MS_OK);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_OK);
 	assert_int_equal(f.n, 4);
 	assert_int_equal(rs.n, 4);
 	maildir_folders_deinit(&f);
+	/* Maildir++: the dot directories at the top are the folders (a
+	 * tool's, without cur/ and new/, is none); "Lists" and "Ünïcödé"
+	 * are no folders there, reported; .notmuch/xapian is notmuch's. */
+	rs.n = 0;
+	maildir_report_deinit(&rep);
+	maildir_report_init(&rep, record_cb, &rs);
+	assert_int_equal(tmd_mkmaildir(root, ".Lists.dev"), 0);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_MAILDIRPP, &f,
+					       &rep, &err), MS_OK);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.v[0], "");
+	assert_string_equal(f.v[1], ".Lists.dev");
+	assert_true(reported(&rs, "/Lists"));
+	assert_true(reported(&rs, "/Ünïcödé"));
+	assert_false(reported(&rs, "/xapian"));
+	maildir_folders_deinit(&f);
+	/* Legacy: Lists/.hidden is Lists/hidden; Lists/dev is none, and
+	 * Lists is no Maildir, so it is not reported either. */
+	rs.n = 0;
+	maildir_report_deinit(&rep);
+	maildir_report_init(&rep, record_cb, &rs);
+	assert_int_equal(maildir_tree_discover(root, MAILDIR_LAYOUT_LEGACY, &f,
+					       &rep, &err), MS_OK);
+	qsort(f.v, f.n, sizeof(*f.v), cmp_str);
+	assert_int_equal(f.n, 4);
+	assert_string_equal(f.v[0], "");
+	assert_string_equal(f.v[1], ".Lists.dev");
+	assert_string_equal(f.v[2], "Lists/.hidden");
+	assert_string_equal(f.v[3], "Ünïcödé");
+	assert_false(reported(&rs, "/Lists/dev"));
+	maildir_folders_deinit(&f);
 	/* A missing root is an error naming it. */
 	snprintf(path, sizeof(path), "%s/nope", root);
-	assert_int_equal(maildir_tree_discover(path, &f, &rep, &err), MS_EIO);
+	assert_int_equal(maildir_tree_discover(path, MAILDIR_LAYOUT_VERBATIM, &f, &rep, &err), MS_EIO);
 	assert_non_null(strstr(err.msg, path));
 	maildir_report_deinit(&rep);
 	tmd_rmtree(root);

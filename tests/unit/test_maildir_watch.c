@@ -108,7 +108,7 @@ wt_setup(void **state)
 	uv_timer_init(&t->loop, &t->tick);
 	uv_timer_start(&t->tick, tick_cb, 20, 20);
 	maildir_report_init(&t->rep, NULL, NULL);
-	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, watch_cb, t, &t->rep, &err);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb, t, &t->rep, &err);
 	if (t->w == NULL) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
@@ -446,7 +446,7 @@ test_close_from_callback(void **state)
 	struct ms_err err = { 0 };
 
 	maildir_watch_close(t->w);
-	t->w = maildir_watch_new(&t->loop, t->root, DELAY_MS, close_in_cb, t, NULL, &err);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, close_in_cb, t, NULL, &err);
 	assert_non_null(t->w);
 	assert_int_equal(tmd_put(t->root, "new/6.u.host", "x", 1), 0);
 	assert_int_equal(tmd_put(t->root, "a/new/7.u.host", "x", 1), 0);
@@ -456,6 +456,47 @@ test_close_from_callback(void **state)
 	assert_null(t->w);
 }
 
+/*
+ * The folders a layout makes (maildir_path.h) are watched: in maildir++
+ * the dot directories at the top (.Lists.dev; "a" and "Lists" are none),
+ * in legacy the top directories and the dot ones below (Lists/.dev).
+ */
+static void
+test_layouts(void **state)
+{
+	struct wt *t = *state;
+	struct ms_err err = { 0 };
+
+	maildir_watch_close(t->w);
+	assert_int_equal(tmd_mkmaildir(t->root, ".Lists.dev"), 0);
+	assert_int_equal(tmd_mkmaildir(t->root, "Lists/.dev"), 0);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_MAILDIRPP,
+				 DELAY_MS, watch_cb, t, &t->rep, &err);
+	assert_non_null(t->w);
+	/* root, .Lists.dev */
+	assert_int_equal(maildir_watch_count_dirs(t->w), 2);
+	assert_int_equal(tmd_put(t->root, ".Lists.dev/new/8.v.host", "x", 1), 0);
+	assert_true(wait_for(t, ".Lists.dev", MAILDIR_WATCH_CHANGED) >= 0);
+	/* A reader's new folder. */
+	assert_int_equal(tmd_mkmaildir(t->root, ".Projects.y"), 0);
+	assert_true(wait_for(t, ".Projects.y", MAILDIR_WATCH_CHANGED) >= 0);
+	/* Not a folder in maildir++. */
+	t->got.n = 0;
+	assert_int_equal(tmd_put(t->root, "a/new/9.v.host", "x", 1), 0);
+	run_for(t, 3 * DELAY_MS);
+	assert_int_equal(count_for(t, "a", MAILDIR_WATCH_CHANGED), 0);
+
+	maildir_watch_close(t->w);
+	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_LEGACY,
+				 DELAY_MS, watch_cb, t, &t->rep, &err);
+	assert_non_null(t->w);
+	/* root, a, Lists, Lists/.dev, .Lists.dev, .Projects.y (INBOX's
+	 * children when INBOX is the root); not Lists/dev. */
+	assert_int_equal(maildir_watch_count_dirs(t->w), 6);
+	assert_int_equal(tmd_put(t->root, "Lists/.dev/new/10.v.host", "x", 1), 0);
+	assert_true(wait_for(t, "Lists/.dev", MAILDIR_WATCH_CHANGED) >= 0);
+}
+
 static void
 test_missing_root(void **state)
 {
@@ -463,7 +504,7 @@ test_missing_root(void **state)
 	struct ms_err err = { 0 };
 
 	uv_loop_init(&loop);
-	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", DELAY_MS, watch_cb,
+	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb,
 				      NULL, NULL, &err));
 	assert_non_null(strstr(err.msg, "/nonexistent/mirror"));
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -483,6 +524,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queue_overflow_says_any, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_own_writes_not_delivered, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, wt_setup, wt_teardown),
+		cmocka_unit_test_setup_teardown(test_layouts, wt_setup, wt_teardown),
 		cmocka_unit_test(test_missing_root),
 	};
 

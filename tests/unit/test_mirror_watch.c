@@ -152,7 +152,7 @@ test_watch_scans(void **state)
 	uv_timer_start(&t.tick, wt_tick, 10, 10);
 	t.s = s;
 	t.p = &p;
-	t.w = mirror_watch_new(&t.loop, root, &rep, DELAY_MS, wt_cb, &t, &err);
+	t.w = mirror_watch_new(&t.loop, root, MAILDIR_LAYOUT_VERBATIM, &rep, DELAY_MS, wt_cb, &t, &err);
 	assert_non_null(t.w);
 	/* The reader flags uid 1 and deletes uid 2. */
 	wt_reader_flags(s, inbox, 1, root, "FS");
