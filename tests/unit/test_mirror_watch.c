@@ -255,7 +255,7 @@ test_overflow_scans_everything(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	uv_timer_init(&loop, &tick);
 	uv_timer_start(&tick, wt_tick, 10, 10);
-	w = mirror_watch_new(&loop, root, NULL, DELAY_MS, wt_rels_cb, &r, &err);
+	w = mirror_watch_new(&loop, root, MAILDIR_LAYOUT_VERBATIM, NULL, DELAY_MS, wt_rels_cb, &r, &err);
 	assert_non_null(w);
 	/* A reader flips a flag back and forth: two events a rename. */
 	snprintf(a, sizeof(a), "%s/cur/1.flip.host:2,", root);
