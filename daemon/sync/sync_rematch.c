@@ -21,11 +21,11 @@
  * the server's form of that body: a server that rewrites what it stores
  * (the record mailsync bound, without APPENDUID, to the bytes it
  * appended).  It is downloaded, and the parked change goes: appending the
- * body again would make a second copy.  So it goes for a parked body
- * without a Message-ID when it and one listed message without one are
- * alone with their INTERNALDATE (the date a rewriting server kept, which
- * an APPEND without APPENDUID was bound by); any other waits for the
- * content match.
+ * body again would make a second copy.  So it goes, on a server without
+ * UIDPLUS, for a parked body without a Message-ID when it and one listed
+ * message without one, no larger, are alone with their INTERNALDATE (the
+ * date a rewriting server kept, which an APPEND without APPENDUID was
+ * bound by); any other waits for the content match.
  *
  * A server without UIDPLUS keeps what a reader deleted or moved away
  * marked \Deleted (sync_push.c), and the store forgot it.  A message
@@ -456,16 +456,39 @@ sync_rematch_date_count(const int64_t *v, size_t n, int64_t d)
 	return c;
 }
 
-/* A parked body without a Message-ID and one listed message without one,
+/* A listed message's date and where it is in rm->msgs. */
+struct sync_rematch_dated_msg {
+	int64_t date;
+	size_t i;
+};
+
+static int
+sync_rematch_dated_cmp(const void *a, const void *b)
+{
+	const struct sync_rematch_dated_msg *x = a, *y = b;
+
+	return x->date < y->date ? -1 : x->date > y->date;
+}
+
+/*
+ * A parked body without a Message-ID and one listed message without one,
  * alone with their INTERNALDATE: the server's form of that body (as
- * sync_rematch_resized).  Bodies and messages without one sort first. */
+ * sync_rematch_resized).  Only where it can be one: a server without
+ * UIDPLUS (the record was bound without APPENDUID), whose copy is no
+ * larger than the body (a rewriting server drops lines and squeezes
+ * spaces, it adds nothing).  Bodies and messages without a Message-ID
+ * sort first.
+ */
 static bool
 sync_rematch_dated(struct imap_sync *as, struct sync_rematch *rm)
 {
+	struct sync_rematch_dated_msg *md, key;
 	size_t nb = 0, nm = 0;
-	int64_t *bd, *md;
+	int64_t *bd;
 	bool ok = true;
 
+	if ((as->caps & IMAP_SESSION_CAP_UIDPLUS) != 0)
+		return true;
 	while (nb < rm->n_bodies && rm->bodies[nb].k.msgid[0] == '\0')
 		nb++;
 	while (nm < rm->n_msgs && rm->msgs[nm].k.msgid[0] == '\0')
@@ -483,19 +506,27 @@ sync_rematch_dated(struct imap_sync *as, struct sync_rematch *rm)
 	for (size_t i = 0; i < nb; i++)
 		bd[i] = rm->bodies[i].internal_date;
 	for (size_t i = 0; i < nm; i++)
-		md[i] = rm->msgs[i].internal_date;
+		md[i] = (struct sync_rematch_dated_msg){
+			.date = rm->msgs[i].internal_date, .i = i };
 	qsort(bd, nb, sizeof(*bd), sync_rematch_date_cmp);
-	qsort(md, nm, sizeof(*md), sync_rematch_date_cmp);
+	qsort(md, nm, sizeof(*md), sync_rematch_dated_cmp);
 	for (size_t b = 0; b < nb && ok; b++) {
-		int64_t d = rm->bodies[b].internal_date;
+		struct sync_rematch_body *body = &rm->bodies[b];
+		const struct sync_rematch_dated_msg *hit;
 
-		if (d == 0 || sync_rematch_date_count(bd, nb, d) != 1 ||
-		    sync_rematch_date_count(md, nm, d) != 1)
+		key.date = body->internal_date;
+		if (key.date == 0 ||
+		    sync_rematch_date_count(bd, nb, key.date) != 1 ||
+		    (hit = bsearch(&key, md, nm, sizeof(*md),
+				   sync_rematch_dated_cmp)) == NULL ||
+		    (hit > md && hit[-1].date == key.date) ||
+		    (hit + 1 < md + nm && hit[1].date == key.date) ||
+		    rm->msgs[hit->i].k.size > body->k.size)
 			continue;
-		rm->bodies[b].k.is_bound = true;
+		body->k.is_bound = true;
 		rm->n_resized++;
-		ok = sync_batch_ok(as, store_batch_change_clear(
-				as->batch, rm->bodies[b].seq));
+		ok = sync_batch_ok(as, store_batch_change_clear(as->batch,
+								body->seq));
 	}
 	free(bd);
 	free(md);
