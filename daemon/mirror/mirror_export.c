@@ -29,13 +29,13 @@ struct mirror_missing {
 };
 
 /*
- * A set of file names (in new/ or cur/) as a count and two sums of a
- * 64-bit hash of each: two sets are taken as equal when all three are.
- * A reader's change adds, removes or renames a file, and would have to
- * leave both sums as they were.
+ * A set of file names (in new/ or cur/) as a count, a sum and an
+ * exclusive or of a 64-bit hash of each: two sets are taken as equal when
+ * all three are.  A reader's change adds, removes or renames a file, and
+ * would have to leave both the sum and the exclusive or as they were.
  */
 struct mirror_digest {
-	uint64_t n, sum, xor;
+	uint64_t n, sum, mix;
 };
 
 static void
@@ -54,13 +54,13 @@ mirror_digest_add(struct mirror_digest *d, enum maildir_sub sub,
 	h ^= h >> 31;
 	d->n++;
 	d->sum += h;
-	d->xor ^= h * 0x9e3779b97f4a7c15ull;
+	d->mix ^= h * 0x9e3779b97f4a7c15ull;
 }
 
 static bool
 mirror_digest_eq(const struct mirror_digest *a, const struct mirror_digest *b)
 {
-	return a->n == b->n && a->sum == b->sum && a->xor == b->xor;
+	return a->n == b->n && a->sum == b->sum && a->mix == b->mix;
 }
 
 struct mirror_export {

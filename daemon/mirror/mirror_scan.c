@@ -220,7 +220,7 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 			continue;
 		}
 		rc = mirror__grow((void **)&x->nof, &x->nof_cap, x->nnof,
-				 sizeof(*x->nof), err_r);
+				  sizeof(*x->nof), err_r);
 		if (rc < 0)
 			break;
 		nf = &x->nof[x->nnof++];
@@ -239,7 +239,7 @@ mirror_scan_records(struct mirror_scan *x, struct ms_err *err_r)
 		    (m.flags & STORE_FLAG_DELETED))
 			continue;
 		rc = mirror__grow((void **)&x->van, &x->van_cap, x->nvan,
-				 sizeof(*x->van), err_r);
+				  sizeof(*x->van), err_r);
 		if (rc < 0)
 			break;
 		memcpy(x->van[x->nvan].hash, m.hash, STORE_HASH_LEN);
@@ -281,7 +281,7 @@ mirror_scan_unreadable(struct mirror_scan *x, const char *dir, uint8_t sub,
 	maildir_report_note(x->c->p->rep, path, what);
 	free(path);
 	rc = mirror__grow((void **)&x->unread, &x->unread_cap, x->nunread,
-			 sizeof(*x->unread), err_r);
+			  sizeof(*x->unread), err_r);
 	if (rc < 0)
 		return rc;
 	if ((x->unread[x->nunread] = strndup(name, ulen)) == NULL)
@@ -372,7 +372,7 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 					 hit->vanished != SIZE_MAX, err_r);
 	}
 	rc = mirror__grow((void **)&x->unk, &x->unk_cap, x->nunk, sizeof(*x->unk),
-			 err_r);
+			  err_r);
 	if (rc < 0)
 		return rc;
 	u = &x->unk[x->nunk];
