@@ -179,8 +179,7 @@ acct_mirror_log(const struct acct_mirror *m, const char *what,
 
 	snprintf(line, sizeof(line), "acct=%s mirror %s written=%llu "
 		 "renamed=%llu removed=%llu adopted=%llu flags=%llu "
-		 "deletes=%llu moves=%llu appends=%llu created=%llu "
-		 "folders=%llu unchanged=%llu listed=%llu",
+		 "deletes=%llu moves=%llu appends=%llu created=%llu",
 		 m->acct->name, what, (unsigned long long)st->written,
 		 (unsigned long long)st->renamed,
 		 (unsigned long long)st->removed,
@@ -189,14 +188,16 @@ acct_mirror_log(const struct acct_mirror *m, const char *what,
 		 (unsigned long long)st->deletes,
 		 (unsigned long long)st->moves,
 		 (unsigned long long)st->appends,
-		 (unsigned long long)st->created,
-		 (unsigned long long)st->folders,
-		 (unsigned long long)st->unchanged,
-		 (unsigned long long)st->listed);
+		 (unsigned long long)st->created);
 	if (m->is_log_info && !is_nothing)
 		log_info("%s", line);
 	else
 		log_debug("%s", line);
+	/* How much it read: folders left alone unlisted, entries listed. */
+	log_debug("acct=%s mirror %s folders=%llu unchanged=%llu listed=%llu",
+		  m->acct->name, what, (unsigned long long)st->folders,
+		  (unsigned long long)st->unchanged,
+		  (unsigned long long)st->listed);
 }
 
 static void acct_mirror_scan_next(struct acct_mirror *m);

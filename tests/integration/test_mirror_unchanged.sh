@@ -13,8 +13,9 @@ mirror_setup
 mailfill "$MS_USER1" 40 >/dev/null || exit 1
 mapfile -t cfiles < <(corpus_messages 60 | tail -2)
 
-# mirror_line WHAT: the last pass's "mirror WHAT" summary (scan, export).
-mirror_line() { grep -E "acct=t mirror $1 written=" "$WORK/err" | tail -1; }
+# mirror_line WHAT: the last pass's "mirror WHAT folders=" debug line (scan,
+# export): folders visited, left alone unlisted, entries listed.
+mirror_line() { grep -E "acct=t mirror $1 folders=" "$WORK/err" | tail -1; }
 # field NAME LINE: NAME's number in a summary line.
 field() { sed -nE "s/.* $1=([0-9]+).*/\1/p" <<<"$2"; }
 
@@ -85,7 +86,7 @@ after_pass() { echo "$(( ($(date +%s%N) - PASS_END) / 1000000 )) ms after the pa
 change_sync()
 {
 	mirror_vsync "$1"
-	grep -qE 'acct=t mirror scan written=.* listed=[1-9]' "$WORK/err" ||
+	grep -qE 'acct=t mirror scan folders=.* listed=[1-9]' "$WORK/err" ||
 		fail "$1: the scan listed nothing: $(mirror_line scan)"
 }
 
