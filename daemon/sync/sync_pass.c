@@ -185,8 +185,21 @@ sync_commit_if_full(struct imap_sync *as)
 		return MS_OK;
 	if ((rc = sync_commit_join(as)) < 0)
 		return rc;
-	if (!sync_commit_behind_is_ready(as->behind))
-		return sync_commit(as);	/* the last request not yet retired */
+	if (!sync_commit_behind_is_ready(as->behind)) {
+		/*
+		 * The commit before is done but the loop has not retired its
+		 * request yet: that happens within this turn of the loop, so
+		 * the batch waits for the next call rather than committing
+		 * here, on the loop (up to SLACK times a batch: a 400 ms
+		 * stall of every control request).  Only past twice the
+		 * slack, which a turn's reads cannot reach, is it committed
+		 * in place, to keep memory bounded.
+		 */
+		if (ops < 2 * SYNC_BEHIND_SLACK * SYNC_BATCH_OPS &&
+		    mem < 2 * SYNC_BEHIND_SLACK * SYNC_BATCH_MEM)
+			return MS_OK;
+		return sync_commit(as);
+	}
 	if ((rc = sync_commit_watermark(as)) < 0)
 		return rc;
 	if (sync_commit_behind_start(as->behind, as->params.loop, &as->batch,
