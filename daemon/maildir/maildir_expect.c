@@ -12,6 +12,7 @@
 struct maildir_expect_entry {
 	uint64_t at_ns;		/* uv_hrtime() when announced */
 	enum maildir_sub sub;
+	enum maildir_expect_kind kind;
 	char *dir;
 	const char *name;	/* inside dir's allocation */
 };
@@ -79,10 +80,12 @@ maildir_expect_expire(struct maildir_expect *e, uint64_t now)
 /* The newest entry that matches, or e->n.  Under mu. */
 static unsigned
 maildir_expect_find(const struct maildir_expect *e, const char *dir,
-		    enum maildir_sub sub, const char *name)
+		    enum maildir_sub sub, enum maildir_expect_kind kind,
+		    const char *name)
 {
 	for (unsigned i = e->n; i-- > 0;)
-		if (e->v[i].sub == sub && strcmp(e->v[i].name, name) == 0 &&
+		if (e->v[i].sub == sub && e->v[i].kind == kind &&
+		    strcmp(e->v[i].name, name) == 0 &&
 		    strcmp(e->v[i].dir, dir) == 0)
 			return i;
 	return e->n;
@@ -90,7 +93,8 @@ maildir_expect_find(const struct maildir_expect *e, const char *dir,
 
 void
 maildir_expect_add(struct maildir_expect *e, const char *dir,
-		   enum maildir_sub sub, const char *name)
+		   enum maildir_sub sub, enum maildir_expect_kind kind,
+		   const char *name)
 {
 	size_t dlen, nlen;
 	char *p;
@@ -112,6 +116,7 @@ maildir_expect_add(struct maildir_expect *e, const char *dir,
 	}
 	e->v[e->n].at_ns = uv_hrtime();
 	e->v[e->n].sub = sub;
+	e->v[e->n].kind = kind;
 	e->v[e->n].dir = p;
 	e->v[e->n].name = p + dlen + 1;
 	e->n++;
@@ -121,7 +126,8 @@ maildir_expect_add(struct maildir_expect *e, const char *dir,
 /* Removes the newest match; true when there was one. */
 static bool
 maildir_expect_consume(struct maildir_expect *e, const char *dir,
-		       enum maildir_sub sub, const char *name)
+		       enum maildir_sub sub, enum maildir_expect_kind kind,
+		       const char *name)
 {
 	bool is_found;
 	unsigned i;
@@ -130,7 +136,7 @@ maildir_expect_consume(struct maildir_expect *e, const char *dir,
 		return false;
 	uv_mutex_lock(&e->mu);
 	maildir_expect_expire(e, uv_hrtime());
-	i = maildir_expect_find(e, dir, sub, name);
+	i = maildir_expect_find(e, dir, sub, kind, name);
 	is_found = i < e->n;
 	if (is_found)
 		maildir_expect_remove(e, i);
@@ -140,16 +146,18 @@ maildir_expect_consume(struct maildir_expect *e, const char *dir,
 
 void
 maildir_expect_cancel(struct maildir_expect *e, const char *dir,
-		      enum maildir_sub sub, const char *name)
+		      enum maildir_sub sub, enum maildir_expect_kind kind,
+		      const char *name)
 {
-	(void)maildir_expect_consume(e, dir, sub, name);
+	(void)maildir_expect_consume(e, dir, sub, kind, name);
 }
 
 bool
 maildir_expect_take(struct maildir_expect *e, const char *dir,
-		    enum maildir_sub sub, const char *name)
+		    enum maildir_sub sub, enum maildir_expect_kind kind,
+		    const char *name)
 {
-	return maildir_expect_consume(e, dir, sub, name);
+	return maildir_expect_consume(e, dir, sub, kind, name);
 }
 
 unsigned

@@ -28,6 +28,19 @@
 #include "maildir/maildir_write.h"
 
 #define MAILDIR_EXPECT_MAX 256
+
+/*
+ * What the announced call does to the name: makes it appear (a rename or
+ * link into new/ or cur/: IN_MOVED_TO, IN_CREATE) or go (a rename out of
+ * it, an unlink: IN_MOVED_FROM, IN_DELETE).  An event is taken only by an
+ * announcement of its own kind, so an announcement whose event never
+ * comes (the directory was not watched yet when the file was written)
+ * cannot hide a reader's deletion or rename of that file.
+ */
+enum maildir_expect_kind {
+	MAILDIR_EXPECT_COMES,
+	MAILDIR_EXPECT_GOES,
+};
 #define MAILDIR_EXPECT_TTL_MS 5000
 
 struct maildir_expect;
@@ -44,11 +57,13 @@ void maildir_expect_free(struct maildir_expect **ep);
  * path by maildir__path_join()).  Any thread; a no-op on a NULL e.
  */
 void maildir_expect_add(struct maildir_expect *e, const char *dir,
-			enum maildir_sub sub, const char *name);
+			enum maildir_sub sub, enum maildir_expect_kind kind,
+			const char *name);
 
 /* Withdraws one announcement added for a call that then failed. */
 void maildir_expect_cancel(struct maildir_expect *e, const char *dir,
-			   enum maildir_sub sub, const char *name);
+			   enum maildir_sub sub, enum maildir_expect_kind kind,
+			   const char *name);
 
 /*
  * An event for name in sub of the folder at dir arrived: true when it was
@@ -56,7 +71,8 @@ void maildir_expect_cancel(struct maildir_expect *e, const char *dir,
  * else's (or e is NULL).
  */
 bool maildir_expect_take(struct maildir_expect *e, const char *dir,
-			 enum maildir_sub sub, const char *name);
+			 enum maildir_sub sub, enum maildir_expect_kind kind,
+			 const char *name);
 
 /* Announcements waiting (expired ones are dropped first); for tests. */
 unsigned maildir_expect_count(struct maildir_expect *e);

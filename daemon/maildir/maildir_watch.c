@@ -135,10 +135,18 @@ maildir_watch_is_expected(struct maildir_watch *w,
 	enum maildir_sub sub = i == MAILDIR_WATCH_EV_NEW ? MAILDIR_SUB_NEW :
 							   MAILDIR_SUB_CUR;
 
+	enum maildir_expect_kind kind;
+
 	if (e->len == 0 || n->path == NULL ||
 	    (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)))
 		return false;
-	return maildir_expect_take(w->expect, n->path, sub, e->name);
+	if (e->mask & (IN_MOVED_TO | IN_CREATE))
+		kind = MAILDIR_EXPECT_COMES;
+	else if (e->mask & (IN_MOVED_FROM | IN_DELETE))
+		kind = MAILDIR_EXPECT_GOES;
+	else
+		return false;	/* written or re-flagged: never ours */
+	return maildir_expect_take(w->expect, n->path, sub, kind, e->name);
 }
 
 /*

@@ -359,13 +359,15 @@ maildir_wfile_commit(struct maildir_wfile *w, const struct maildir_name_params *
 					MAILDIR_SUB_TMP, w->tmpname);
 		goto fail;
 	}
-	maildir_expect_add(w->d->expect, w->d->path, sub, name_r);
+	maildir_expect_add(w->d->expect, w->d->path, sub,
+			   MAILDIR_EXPECT_COMES, name_r);
 	if (maildir_write_rename(w->d->sub_fd[MAILDIR_SUB_TMP], w->tmpname,
 				 w->d->sub_fd[sub], name_r,
 				 (flags & MAILDIR_WRITE_REPLACE) != 0) != 0) {
 		int errnum = errno;
 
-		maildir_expect_cancel(w->d->expect, w->d->path, sub, name_r);
+		maildir_expect_cancel(w->d->expect, w->d->path, sub,
+				      MAILDIR_EXPECT_COMES, name_r);
 		rc = maildir_write_fail(err_r, errnum, "rename into", w->d, sub,
 					name_r);
 		goto fail;
@@ -418,15 +420,17 @@ maildir_msg_set_flags(struct maildir_dir *d, enum maildir_sub sub,
 		return ms_err_set(err_r, rc, "name too long: %s/%s/%s", d->path,
 				  maildir_sub_name(sub), name);
 	/* A rename is two events: the old name goes, the new one comes. */
-	maildir_expect_add(d->expect, d->path, sub, name);
-	maildir_expect_add(d->expect, d->path, MAILDIR_SUB_CUR, name_r);
+	maildir_expect_add(d->expect, d->path, sub, MAILDIR_EXPECT_GOES, name);
+	maildir_expect_add(d->expect, d->path, MAILDIR_SUB_CUR,
+			   MAILDIR_EXPECT_COMES, name_r);
 	if (maildir_write_rename(d->sub_fd[sub], name, d->sub_fd[MAILDIR_SUB_CUR],
 				 name_r, false) != 0) {
 		int errnum = errno;
 
-		maildir_expect_cancel(d->expect, d->path, sub, name);
+		maildir_expect_cancel(d->expect, d->path, sub,
+				      MAILDIR_EXPECT_GOES, name);
 		maildir_expect_cancel(d->expect, d->path, MAILDIR_SUB_CUR,
-				      name_r);
+				      MAILDIR_EXPECT_COMES, name_r);
 		if (errnum == ENOENT && vanished_r != NULL)
 			*vanished_r = true;
 		return maildir_write_fail(err_r, errnum, "rename", d, sub, name);
@@ -440,11 +444,12 @@ maildir_msg_remove(struct maildir_dir *d, enum maildir_sub sub, const char *name
 {
 	if (vanished_r != NULL)
 		*vanished_r = false;
-	maildir_expect_add(d->expect, d->path, sub, name);
+	maildir_expect_add(d->expect, d->path, sub, MAILDIR_EXPECT_GOES, name);
 	if (unlinkat(d->sub_fd[sub], name, 0) != 0) {
 		int errnum = errno;
 
-		maildir_expect_cancel(d->expect, d->path, sub, name);
+		maildir_expect_cancel(d->expect, d->path, sub,
+				      MAILDIR_EXPECT_GOES, name);
 		if (errnum == ENOENT && vanished_r != NULL)
 			*vanished_r = true;
 		return maildir_write_fail(err_r, errnum, "remove", d, sub, name);

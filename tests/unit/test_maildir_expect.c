@@ -27,31 +27,62 @@ test_one_for_one(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	maildir_expect_add(e, "/m/Lists", MAILDIR_SUB_NEW, "1.a.host,S=5");
+	maildir_expect_add(e, "/m/Lists", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "1.a.host,S=5");
 	assert_int_equal(maildir_expect_count(e), 1);
 	/* Another folder, subdirectory or name is someone else's event. */
-	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, "1.a.host,S=5"));
-	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_CUR,
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "1.a.host,S=5"));
+	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES,
 					 "1.a.host,S=5"));
-	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW,
+	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES,
 					 "1.a.host,S=6"));
-	assert_true(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW,
+	assert_true(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES,
 					"1.a.host,S=5"));
 	/* A second event of that name (a reader moved the file on): not
 	 * ours. */
-	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW,
+	assert_false(maildir_expect_take(e, "/m/Lists", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES,
 					 "1.a.host,S=5"));
 	assert_int_equal(maildir_expect_count(e), 0);
 
 	/* Two announcements of one name take two events. */
-	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, "x:2,S");
-	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, "x:2,S");
-	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, "x:2,S"));
-	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, "x:2,S"));
-	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, "x:2,S"));
+	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "x:2,S");
+	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "x:2,S");
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "x:2,S"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "x:2,S"));
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "x:2,S"));
 	maildir_expect_free(&e);
 	assert_null(e);
 	maildir_expect_free(&e);	/* a no-op on NULL */
+}
+
+/*
+ * An announcement takes only an event of its kind: a file exported before
+ * its directory was watched leaves its announcement untaken, and a reader
+ * deleting or renaming that file (a GOES event of the same name) must
+ * still be seen.
+ */
+static void
+test_kind(void **state)
+{
+	struct maildir_expect *e = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
+
+	(void)state;
+	assert_non_null(e);
+	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "1.a.host:2,S");
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_GOES,
+					 "1.a.host:2,S"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES,
+					"1.a.host:2,S"));
+	/* Our flag change: the old name goes, the new one comes. */
+	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_GOES, "2.b.host:2,");
+	maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, "2.b.host:2,S");
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES,
+					 "2.b.host:2,"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_GOES,
+					"2.b.host:2,"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES,
+					"2.b.host:2,S"));
+	assert_int_equal(maildir_expect_count(e), 0);
+	maildir_expect_free(&e);
 }
 
 /* A failed call withdraws its announcement. */
@@ -61,12 +92,12 @@ test_cancel(void **state)
 	struct maildir_expect *e = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
 
 	(void)state;
-	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, "a");
-	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, "b");
-	maildir_expect_cancel(e, "/m", MAILDIR_SUB_NEW, "a");
+	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a");
+	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "b");
+	maildir_expect_cancel(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a");
 	assert_int_equal(maildir_expect_count(e), 1);
-	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, "a"));
-	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, "b"));
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "b"));
 	maildir_expect_free(&e);
 }
 
@@ -82,12 +113,12 @@ test_cap(void **state)
 	(void)state;
 	for (int i = 0; i < MAILDIR_EXPECT_MAX + 10; i++) {
 		snprintf(name, sizeof(name), "%d", i);
-		maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, name);
+		maildir_expect_add(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, name);
 	}
 	assert_int_equal(maildir_expect_count(e), MAILDIR_EXPECT_MAX);
 	for (int i = 0; i < MAILDIR_EXPECT_MAX + 10; i++) {
 		snprintf(name, sizeof(name), "%d", i);
-		taken += maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, name);
+		taken += maildir_expect_take(e, "/m", MAILDIR_SUB_CUR, MAILDIR_EXPECT_COMES, name);
 	}
 	assert_int_equal(taken, MAILDIR_EXPECT_MAX);
 	assert_int_equal(maildir_expect_count(e), 0);
@@ -102,11 +133,11 @@ test_expiry(void **state)
 	struct maildir_expect *e = maildir_expect_new(50);
 
 	(void)state;
-	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, "old");
+	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "old");
 	sleep_ms(120);
-	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, "fresh");
-	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, "old"));
-	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, "fresh"));
+	maildir_expect_add(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "fresh");
+	assert_false(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "old"));
+	assert_true(maildir_expect_take(e, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "fresh"));
 	assert_int_equal(maildir_expect_count(e), 0);
 	maildir_expect_free(&e);
 }
@@ -117,9 +148,9 @@ static void
 test_null(void **state)
 {
 	(void)state;
-	maildir_expect_add(NULL, "/m", MAILDIR_SUB_NEW, "a");
-	maildir_expect_cancel(NULL, "/m", MAILDIR_SUB_NEW, "a");
-	assert_false(maildir_expect_take(NULL, "/m", MAILDIR_SUB_NEW, "a"));
+	maildir_expect_add(NULL, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a");
+	maildir_expect_cancel(NULL, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a");
+	assert_false(maildir_expect_take(NULL, "/m", MAILDIR_SUB_NEW, MAILDIR_EXPECT_COMES, "a"));
 	assert_int_equal(maildir_expect_count(NULL), 0);
 }
 
@@ -128,6 +159,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_for_one),
+		cmocka_unit_test(test_kind),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_expiry),
