@@ -356,6 +356,28 @@ maildir_path_parse(const struct maildir_path_ns *ns, const char *path,
 	return MS_OK;
 }
 
+/* A mirror path names directories: no component of it can be longer than
+ * a file name may be (and the way back, maildir_path_from_server(),
+ * refuses to make one). */
+static int
+maildir_path_check_dirnames(const char *path, size_t len, struct ms_err *err_r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && path[i] != '/') {
+			n++;
+			continue;
+		}
+		if (n > MAILDIR_PATH_COMPONENT_MAX)
+			return ms_err_set(err_r, MS_EINVAL, "\"%.*s\": a directory "
+					  "name longer than %d bytes", (int)len,
+					  path, MAILDIR_PATH_COMPONENT_MAX);
+		n = 0;
+	}
+	return MS_OK;
+}
+
 int
 maildir_path_to_server(const struct maildir_path_ns *ns, const char *path,
 		       size_t len, struct ms_buf *out, struct ms_err *err_r)
@@ -375,6 +397,8 @@ maildir_path_to_server(const struct maildir_path_ns *ns, const char *path,
 	if (len == 0)
 		return ms_err_set(err_r, MS_EINVAL, "the root Maildir is no "
 				  "folder (INBOX is INBOX/)");
+	if ((rc = maildir_path_check_dirnames(path, len, err_r)) != MS_OK)
+		return rc;
 	rc = maildir_path_parse(ns, path, len, &parts, &is_inbox_child, err_r);
 	if (rc != MS_OK)
 		return rc;
