@@ -678,22 +678,14 @@ store_open(struct store **store_r, const struct store_params *params,
 		return ms_err_set(err_r, MS_ENOMEM, "store: rwlock init");
 	}
 	s->lock_fd = -1;
-	s->spool_fd = -1;
 	s->release_over = STORE__MAP_RELEASE_OVER;
-	if (pthread_mutex_init(&s->spool_lock, NULL) != 0) {
-		pthread_rwlock_destroy(&s->resize_lock);
-		free(s);
-		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
-	}
 	if (pthread_mutex_init(&s->write_lock, NULL) != 0) {
-		pthread_mutex_destroy(&s->spool_lock);
 		pthread_rwlock_destroy(&s->resize_lock);
 		free(s);
 		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
 	}
 	if (pthread_mutex_init(&s->zlock, NULL) != 0) {
 		pthread_mutex_destroy(&s->write_lock);
-		pthread_mutex_destroy(&s->spool_lock);
 		pthread_rwlock_destroy(&s->resize_lock);
 		free(s);
 		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
@@ -758,12 +750,9 @@ store_close(struct store **storep)
 		close(s->lock_fd);
 	free(s->dir);
 	free(s->tmpdir);
-	if (s->spool_fd >= 0)
-		close(s->spool_fd);
 	if (s->statm_fd >= 0)
 		close(s->statm_fd);
 	store__zbody_close(s);
-	pthread_mutex_destroy(&s->spool_lock);
 	pthread_mutex_destroy(&s->write_lock);
 	pthread_mutex_destroy(&s->zlock);
 	pthread_rwlock_destroy(&s->resize_lock);

@@ -48,9 +48,10 @@
  * returned points into the map.  No function keeps a transaction open after it returns.  A map
  * resize waits until no read transaction is open (a reader/writer lock).
  *
- * Memory: a body is in memory while it arrives (up to the spool
- * threshold); finished, it waits in a spool file until its batch commits,
- * and the commit holds the batch's new bodies in LMDB's dirty pages.  The
+ * Memory: a body is in memory while it arrives and, finished, until its
+ * batch commits (a larger one than the spool threshold goes to a spool
+ * file of its own); the commit holds the batch's new bodies in LMDB's
+ * dirty pages.  The caller bounds how many bodies wait (store_batch_mem()).  The
  * map's pages that reads and writes touch count in the process's RSS as
  * file-backed memory; on kernels that cache files in large folios one
  * touch maps up to 2 MiB, so the store unmaps them again (they stay in
@@ -794,12 +795,12 @@ int store_batch_outbox_delete(struct store_batch *b, uint64_t id) MS_WUR;
 
 /*
  * Operations queued, and bytes of the batch's bodies below the spool
- * threshold.  The batch holds no body in memory (finished bodies wait in
- * spool files in DIR/tmp), but its commit does: LMDB copies every new
- * body into dirty pages in memory until the transaction is written.  So
- * the commit's memory is whatever the caller lets the batch hold: commit
- * when either passes the budget (say 500 operations or 4 MiB), and memory
- * stays bounded whatever the mailbox.
+ * threshold: those the batch holds in memory (larger ones wait in spool
+ * files in DIR/tmp).  Its commit copies every new body into LMDB's dirty
+ * pages in memory until the transaction is written.  So the memory is
+ * whatever the caller lets the batch hold: commit when either passes the
+ * budget (say 500 operations or 4 MiB), and memory stays bounded whatever
+ * the mailbox.
  */
 size_t store_batch_count(const struct store_batch *b);
 size_t store_batch_mem(const struct store_batch *b);

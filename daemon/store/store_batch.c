@@ -162,9 +162,9 @@ store_batch_push(struct store_batch *b, enum store_op_kind kind,
 	memset(op, 0, sizeof(*op));
 	op->kind = kind;
 	op->body = body;
-	/* Bodies below the spool threshold: what used to wait in memory
-	 * (now in the shared spool); the commit copies them into LMDB's
-	 * dirty pages in memory.  Large bodies count in commit_mem. */
+	/* Bodies below the spool threshold wait in memory; the commit
+	 * copies them into LMDB's dirty pages in memory too.  Large bodies
+	 * (own spool files) count in commit_mem only. */
 	if (body != NULL && body->fd < 0)
 		b->mem += body->size;
 	if (body != NULL)

@@ -1,7 +1,7 @@
 /*
  * store_body.c - receiving bodies: SHA-256 as the bytes arrive, the header
- * summary on the way, memory or an unlinked spool file; and reading
- * bodies and summaries back.
+ * summary on the way, in memory (or, above the spool threshold, an
+ * unlinked spool file of its own); and reading bodies and summaries back.
  */
 #include "store/store_int.h"
 #include "store/store_zbody.h"
@@ -97,66 +97,10 @@ store_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 	return 0;
 }
 
-/*
- * Moves a finished body from memory to the end of the shared spool.  On
- * any failure the body simply stays in memory.
- */
-static void
-store_body_share(struct store_body *b)
-{
-	struct store *s = b->s;
-
-	pthread_mutex_lock(&s->spool_lock);
-	if (s->spool_fd < 0) {
-		int fd = store_spool_open(s, NULL);
-
-		if (fd < 0)
-			goto out;
-		s->spool_fd = fd;
-	}
-	if (store_pwrite_all(s->spool_fd, b->mem, b->size, s->spool_end) < 0)
-		goto out;
-	b->spool_off = s->spool_end;
-	b->is_shared = true;
-	s->spool_end += b->size;
-	if (s->spool_end > s->spool_size)
-		s->spool_size = s->spool_end;
-	s->spool_live++;
-	free(b->mem);
-	b->mem = NULL;
-out:
-	pthread_mutex_unlock(&s->spool_lock);
-}
-
-/*
- * A body in the shared spool is gone: after the last one the spool is
- * written again from its start, and the file shrinks only when it has
- * grown past STORE__SPOOL_KEEP.
- */
-static void
-store_body_unshare(struct store_body *b)
-{
-	struct store *s = b->s;
-
-	pthread_mutex_lock(&s->spool_lock);
-	if (--s->spool_live == 0) {
-		s->spool_end = 0;
-		/* Failing that, the file just keeps its bytes until the
-		 * store closes. */
-		if (s->spool_size > STORE__SPOOL_KEEP &&
-		    ftruncate(s->spool_fd, STORE__SPOOL_KEEP) == 0)
-			s->spool_size = STORE__SPOOL_KEEP;
-	}
-	pthread_mutex_unlock(&s->spool_lock);
-	b->is_shared = false;
-}
-
 int
 store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
 		    size_t n, struct ms_err *err_r)
 {
-	int fd = b->is_shared ? b->s->spool_fd : b->fd;
-
 	if (n == 0)
 		return MS_OK;
 	if (off > b->size || n > b->size - off)
@@ -166,8 +110,7 @@ store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
 		memcpy(dst, b->mem + off, n);
 		return MS_OK;
 	}
-	if (store_pread_all(fd, dst, n,
-			    (b->is_shared ? b->spool_off : 0) + off) < 0)
+	if (store_pread_all(b->fd, dst, n, off) < 0)
 		return ms_err_set(err_r, MS_EIO,
 				  "store: reading a spooled body: %s",
 				  strerror(errno));
@@ -365,10 +308,12 @@ store_body_writer_finish(struct store_body_writer **wp,
 	w->mem = NULL;
 	w->fd = -1;
 	store_body_writer_free(&w);
-	/* Out of memory until its batch commits: a batch of small bodies
-	 * would otherwise hold them all while LMDB copies them again. */
-	if (b->mem != NULL && b->size > 0)
-		store_body_share(b);
+	/*
+	 * A body below the spool threshold stays in memory until its batch
+	 * commits and copies it (compressed) into LMDB: no write to the
+	 * kernel on the way, none on the loop.  The caller bounds how many
+	 * wait (sync_fetch.c stops asking for more while they pass a bound).
+	 */
 	*body_r = b;
 	return MS_OK;
 fail:
@@ -416,8 +361,6 @@ store_body_free(struct store_body **bp)
 	free(b->mem);
 	if (b->fd >= 0)
 		close(b->fd);
-	if (b->is_shared)
-		store_body_unshare(b);
 	free(b->summary);
 	free(b->msgid);
 	free(b);

@@ -63,17 +63,6 @@ struct store {
 	uint8_t *map_base;
 	size_t map_len;
 	int map_fd;
-	/*
-	 * The shared spool: one unlinked file in DIR/tmp holding finished
-	 * bodies below the spool threshold until a batch commits them, so
-	 * a batch holds no body bytes in memory.  Written again from its
-	 * start once its last body is freed (STORE__SPOOL_KEEP).
-	 */
-	pthread_mutex_t spool_lock;
-	int spool_fd;		/* -1 until first used */
-	uint64_t spool_end;	/* bytes appended since it was last empty */
-	uint64_t spool_size;	/* the file's size: its largest spool_end */
-	size_t spool_live;	/* bodies in it not yet freed */
 	/* Read transactions hold it shared, a map resize exclusively. */
 	pthread_rwlock_t resize_lock;
 	/* Held by a write (store__write()) from begin to commit: writes may
@@ -91,8 +80,7 @@ struct store {
 
 /*
  * A finished body, ready to be written by a batch: its bytes are in
- * memory, in a spool file of its own (a large body) or in the store's
- * shared spool.
+ * memory, or in a spool file of its own (a large body).
  */
 struct store_body {
 	struct store *s;
@@ -100,8 +88,6 @@ struct store_body {
 	uint64_t size;
 	uint8_t *mem;		/* the bytes when in memory, else NULL */
 	int fd;			/* its own spool file, else -1 */
-	bool is_shared;		/* in s->spool_fd at spool_off */
-	uint64_t spool_off;
 	uint8_t *summary;	/* encoded summary value (store__summary_*) */
 	size_t summary_len;
 	char *msgid;		/* Message-ID for the index ("" if none) */
@@ -196,14 +182,6 @@ void store__map_check(struct store *s);
  * with it (with 4 MiB at 17.1 MB, 1 MiB 14.7 MB); an incremental sync
  * of 800 changes releases 155 times (1 MiB: 440; every 2 reads: 1300).
  */
-/*
- * An empty shared spool is written again from its start, keeping its
- * blocks up to this size: truncating it each time it empties cost a
- * synchronous discard on file systems mounted with "discard" (100 ms and
- * more on a busy disk), in the thread that freed the last body.
- */
-#define STORE__SPOOL_KEEP (8u << 20)
-
 #ifndef STORE__MAP_RELEASE_OVER
 #define STORE__MAP_RELEASE_OVER (2u << 20)
 #endif

@@ -28,9 +28,9 @@
 /* or this many body bytes waiting (spooled or in memory): LMDB copies
  * every page a commit writes into memory, so this bounds that copy */
 #define SYNC_BATCH_MEM (2u << 20)
-/* A batch may grow to this many times the budget while the one before it
- * commits on the threadpool (sync_commit.h). */
-#define SYNC_BEHIND_SLACK 4
+/* The fetch asks for no more messages while this many bytes of bodies
+ * wait in memory for a commit (sync_bodies_waiting()): two batches. */
+#define SYNC_WAITING_MEM (2 * SYNC_BATCH_MEM)
 #define SYNC_CHANGES_MAX (1u << 20)	/* pending changes read at once */
 /* Folders one LIST may show (mailsyncd.1); more fail the account. */
 #define SYNC_FOLDERS_MAX 10000
@@ -149,6 +149,9 @@ struct sync_run {
 	uint32_t fetch_from;	/* first UID that is new */
 	uint32_t next_lo;	/* next range to ask for */
 	bool is_all_sent;
+	/* No range asked for while bodies wait for a commit (past
+	 * SYNC_WAITING_MEM); the commit's retirement goes on. */
+	bool is_fetch_paused;
 	unsigned in_flight;
 	/* The fetch ranges sent and not yet retired, in UID order from
 	 * range_head (a ring).  A range retires when it and every range
@@ -220,6 +223,10 @@ struct imap_sync {
 	 * NULL: none. */
 	void (*commit_then)(struct imap_sync *as);
 	bool is_commit_handed;		/* its batch is on the pool */
+	bool is_end_committed;		/* the pass's last commit is done */
+	/* Batches committed in place while the loop runs (sync_commit():
+	 * the loop waits for the disk); a debug line says it at the end. */
+	uint64_t n_loop_commits;
 	/* A commit failed (whatever its code): what it held is not in the
 	 * store, so no watermark may be written past it this pass. */
 	bool has_commit_failed;
@@ -278,6 +285,9 @@ int sync_commit(struct imap_sync *as);
 /* When the batch is past its budget: hands it to a pool thread to
  * commit (sync_commit.h), or commits it. */
 int sync_commit_if_full(struct imap_sync *as);
+/* Bytes of bodies in memory waiting for a commit: in the batch and in
+ * the one committing on the pool. */
+size_t sync_bodies_waiting(struct imap_sync *as);
 /*
  * sync_commit() without holding the loop: the batch (with the watermark)
  * commits on a pool thread, after the one behind the pass, and then(as)
@@ -362,6 +372,9 @@ void sync_folder_on_event(struct imap_sync *as, const struct imap_event *ev);
 void sync_run_end(struct imap_sync *as);
 /* The FETCH step: new messages; ends through run.step_done. */
 void sync_fetch_start(struct imap_sync *as);
+/* A commit retired: a fetch that stopped asking for messages while
+ * bodies waited for it (sync_bodies_waiting()) goes on. */
+void sync_fetch_resume(struct imap_sync *as);
 void sync_fetch_on_event(struct imap_sync *as, const struct imap_event *ev);
 
 /* --- re-match after a UIDVALIDITY change (sync_rematch.c) ----------------- */

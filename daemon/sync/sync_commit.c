@@ -21,6 +21,8 @@ struct sync_commit_behind {
 	bool is_handed;			/* batch is the worker's until joined */
 	bool is_queued;			/* after_work not yet called */
 	bool is_orphan;			/* freed by the pass: after_work frees */
+	size_t handed_mem;		/* store_batch_mem() of the one handed */
+	uint64_t n_waits;		/* joins that had to wait */
 	void (*on_retired)(void *arg);	/* the pass's, NULL: none */
 	void *arg;
 	/* Under mu: */
@@ -102,6 +104,19 @@ sync_commit_behind_after_work(uv_work_t *w, int status)
 		c->on_retired(c->arg);
 }
 
+size_t
+sync_commit_behind_mem(struct sync_commit_behind *c)
+{
+	/* The commit frees its bodies as it ends. */
+	return sync_commit_behind_is_finished(c) ? 0 : c->handed_mem;
+}
+
+uint64_t
+sync_commit_behind_waits(const struct sync_commit_behind *c)
+{
+	return c->n_waits;
+}
+
 void
 sync_commit_behind_on_retired(struct sync_commit_behind *c,
 			      void (*fn)(void *arg), void *arg)
@@ -150,6 +165,7 @@ sync_commit_behind_start(struct sync_commit_behind *c, uv_loop_t *loop,
 	}
 	c->is_handed = true;
 	c->is_queued = true;
+	c->handed_mem = store_batch_mem(full);
 	return MS_OK;
 }
 
@@ -161,6 +177,8 @@ sync_commit_behind_join(struct sync_commit_behind *c, struct ms_err *err_r)
 	if (!c->is_handed)
 		return MS_OK;
 	uv_mutex_lock(&c->mu);
+	if (!c->is_worked)
+		c->n_waits++;
 	while (!c->is_worked)
 		uv_cond_wait(&c->cv, &c->mu);
 	rc = c->rc;
@@ -168,6 +186,7 @@ sync_commit_behind_join(struct sync_commit_behind *c, struct ms_err *err_r)
 		*err_r = c->err;
 	uv_mutex_unlock(&c->mu);
 	c->is_handed = false;
+	c->handed_mem = 0;
 	if (rc < 0) {
 		/* A failed batch keeps its operations: never handed out
 		 * again (the pass fails; a new spare, empty, replaces it). */

@@ -60,6 +60,13 @@ int sync_commit_behind_start(struct sync_commit_behind *c, uv_loop_t *loop,
 int sync_commit_behind_join(struct sync_commit_behind *c,
 			    struct ms_err *err_r) MS_WUR;
 
+/* Bytes of bodies in memory (store_batch_mem()) of the batch handed out
+ * while its commit runs; 0 when none runs. */
+size_t sync_commit_behind_mem(struct sync_commit_behind *c);
+
+/* How many joins had to wait for the commit (the loop held meanwhile). */
+uint64_t sync_commit_behind_waits(const struct sync_commit_behind *c);
+
 /*
  * fn(arg) runs on the loop each time a commit handed out is retired: its
  * result can then be joined without waiting, and another batch handed

@@ -447,6 +447,7 @@ sync_fetch_pump(struct imap_sync *as)
 	char set[SYNC_RANGE_UIDS * 12 + 32], items[96];
 
 	sync_fetch_items(as, items, sizeof(items));
+	r->is_fetch_paused = false;
 	while (!r->is_all_sent && r->in_flight < SYNC_IN_FLIGHT &&
 	       r->n_ranges < SYNC_RANGES && !as->is_closing) {
 		uint32_t lo = r->next_lo;
@@ -454,6 +455,13 @@ sync_fetch_pump(struct imap_sync *as)
 		struct sync_fetch_range *fr = &r->ranges[
 			(r->range_head + r->n_ranges) % SYNC_RANGES];
 		int tag;
+
+		if (sync_bodies_waiting(as) >= SYNC_WAITING_MEM) {
+			/* The disk is behind the server: memory stays
+			 * bounded by what is already asked for. */
+			r->is_fetch_paused = true;
+			break;
+		}
 
 		if (r->is_sparse && !sync_fetch_sparse_hi(as, lo, &hi))
 			break;
@@ -486,6 +494,13 @@ sync_fetch_pump(struct imap_sync *as)
 	if (r->in_flight == 0 && r->is_all_sent && !r->is_cut_search &&
 	    !as->is_closing)
 		as->run.step_done(as);	/* every range is in */
+}
+
+void
+sync_fetch_resume(struct imap_sync *as)
+{
+	if (as->run.is_fetch_paused && !as->is_closing)
+		sync_fetch_pump(as);
 }
 
 /* Notes the records at or above fetch_from (see sync_run.known). */

@@ -150,6 +150,8 @@ sync_commit(struct imap_sync *as)
 		return rc;
 	if (store_batch_count(as->batch) == 0)
 		return MS_OK;
+	if (as->params.loop != NULL)
+		as->n_loop_commits++;
 	if ((rc = store_batch_commit(as->batch, &err)) < 0) {
 		as->has_commit_failed = true;
 		sync_fail(as, rc, "store: %s", err.msg[0] ? err.msg :
@@ -162,44 +164,32 @@ sync_commit(struct imap_sync *as)
 
 /*
  * A full batch (new messages, mostly) is handed to a pool thread to
- * commit, with the watermark, once the one before it is committed; the
- * pass goes on filling the spare.  While the one before still commits,
- * the batch grows, up to SYNC_BEHIND_SLACK times its budget, and is then
- * committed here after it (the disk is slower than the network).
+ * commit, with the watermark, once the one before it is committed and its
+ * request retired.  Until then the pass goes on filling it, and the
+ * retirement hands it out (sync_commit_on_retired()); the fetch asks for
+ * no more messages while the bodies waiting in memory pass
+ * SYNC_WAITING_MEM (sync_bodies_waiting()), which bounds the batch.  So
+ * the loop never waits for a commit here, nor commits in place (without
+ * a loop, every batch is committed in place).
  */
 int
 sync_commit_if_full(struct imap_sync *as)
 {
 	struct ms_err err = { 0 };
-	uint64_t ops = store_batch_count(as->batch);
-	uint64_t mem = store_batch_commit_mem(as->batch);
 	int rc;
 
-	if (ops < SYNC_BATCH_OPS && mem < SYNC_BATCH_MEM)
+	if (store_batch_count(as->batch) < SYNC_BATCH_OPS &&
+	    store_batch_commit_mem(as->batch) < SYNC_BATCH_MEM)
 		return MS_OK;
 	if (as->behind == NULL || as->params.loop == NULL)
 		return sync_commit(as);
-	if (!sync_commit_behind_is_finished(as->behind) &&
-	    ops < SYNC_BEHIND_SLACK * SYNC_BATCH_OPS &&
-	    mem < SYNC_BEHIND_SLACK * SYNC_BATCH_MEM)
+	if (!sync_commit_behind_is_finished(as->behind))
 		return MS_OK;
+	/* Finished: the join takes its result without waiting. */
 	if ((rc = sync_commit_join(as)) < 0)
 		return rc;
-	if (!sync_commit_behind_is_ready(as->behind)) {
-		/*
-		 * The commit before is done but the loop has not retired its
-		 * request yet: that happens within this turn of the loop, so
-		 * the batch waits for the next call rather than committing
-		 * here, on the loop (up to SLACK times a batch: a 400 ms
-		 * stall of every control request).  Only past twice the
-		 * slack, which a turn's reads cannot reach, is it committed
-		 * in place, to keep memory bounded.
-		 */
-		if (ops < 2 * SYNC_BEHIND_SLACK * SYNC_BATCH_OPS &&
-		    mem < 2 * SYNC_BEHIND_SLACK * SYNC_BATCH_MEM)
-			return MS_OK;
-		return sync_commit(as);
-	}
+	if (!sync_commit_behind_is_ready(as->behind))
+		return MS_OK;	/* retired later in this turn of the loop */
 	if ((rc = sync_commit_watermark(as)) < 0)
 		return rc;
 	if (sync_commit_behind_start(as->behind, as->params.loop, &as->batch,
@@ -207,6 +197,16 @@ sync_commit_if_full(struct imap_sync *as)
 		return sync_commit(as);
 	sync_progress(as);
 	return MS_OK;
+}
+
+size_t
+sync_bodies_waiting(struct imap_sync *as)
+{
+	size_t mem = as->batch != NULL ? store_batch_mem(as->batch) : 0;
+
+	if (as->behind != NULL)
+		mem += sync_commit_behind_mem(as->behind);
+	return mem;
 }
 
 /*
@@ -268,10 +268,26 @@ sync_commit_then(struct imap_sync *as, void (*then)(struct imap_sync *as))
 	sync_commit_then_step(as);
 }
 
+/*
+ * A commit on the pool retired: the step waiting for it goes on, or else
+ * the batch the pass filled meanwhile is handed out if full, and a fetch
+ * that stopped asking for messages (sync_bodies_waiting()) goes on.
+ */
 void
 sync_commit_on_retired(void *arg)
 {
-	sync_commit_then_step(arg);
+	struct imap_sync *as = arg;
+
+	if (as->commit_then != NULL) {
+		sync_commit_then_step(as);
+		return;
+	}
+	if (as->is_closing || as->is_done)
+		return;
+	if (sync_commit_if_full(as) < 0 || as->is_closing)
+		return;
+	if (as->has_run && as->run.is_fetching)
+		sync_fetch_resume(as);
 }
 
 /* A batch operation could not be queued (out of memory): fatal. */

@@ -1,9 +1,9 @@
 /*
  * test_store_spool.c - where body bytes live on their way into the store
- * and back out: finished small bodies wait in the shared spool file (not
- * in memory) until their batch commits, the spool is reused from its
- * start when its last body goes (its file kept up to STORE__SPOOL_KEEP), large bodies are read back with pread() rather than through
- * the map, and the map's pages are unmapped again before commits and
+ * and back out: finished small bodies wait in memory (no file written on
+ * the way) until their batch commits, large ones in a spool file of their
+ * own, large bodies are read back with pread() rather than through the
+ * map, and the map's pages are unmapped again before commits and
  * when they have grown by release_over (not while a pass keeps reading
  * the same pages), also after the map has grown and moved.
  */
@@ -39,17 +39,6 @@ fill(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
-static off_t
-spool_file_size(const struct store *s)
-{
-	struct stat st;
-
-	if (s->spool_fd < 0)
-		return 0;
-	assert_int_equal(fstat(s->spool_fd, &st), 0);
-	return st.st_size;
-}
-
 /* kB of the map of data.mdb that are mapped in this process now. */
 static long
 map_rss_kb(const struct store *s)
@@ -71,22 +60,6 @@ map_rss_kb(const struct store *s)
 		if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
 			kb += v;
 	}
-	fclose(f);
-	return kb;
-}
-
-static long
-status_kb(const char *key)
-{
-	char line[256];
-	long kb = -1;
-	size_t n = strlen(key);
-	FILE *f = fopen("/proc/self/status", "r");
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, key, n) == 0 && line[n] == ':')
-			kb = strtol(line + n + 1, NULL, 10);
 	fclose(f);
 	return kb;
 }
@@ -136,9 +109,10 @@ check_body(struct store *s, uint32_t fid, uint32_t uid, uint32_t seed,
 	free(got);
 }
 
-/* Small bodies go to the shared spool and come back byte-exact. */
+/* Small bodies wait in memory, without a file, and come back
+ * byte-exact. */
 static void
-test_shared_spool(void **state)
+test_small_bodies_in_memory(void **state)
 {
 	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, 70000,
 					500000 };
@@ -159,37 +133,29 @@ test_shared_spool(void **state)
 		p = malloc(sizes[i]);
 		fill(p, sizes[i], (uint32_t)i);
 		bodies[i] = tsu_body(s, p, sizes[i], 1000);
-		free(p);
-		/* Out of memory, into the spool. */
-		assert_null(bodies[i]->mem);
-		assert_true(bodies[i]->is_shared);
+		/* In memory as received, no spool file. */
+		assert_non_null(bodies[i]->mem);
+		assert_memory_equal(bodies[i]->mem, p, sizes[i]);
 		assert_int_equal(bodies[i]->fd, -1);
+		free(p);
 		total += sizes[i];
 	}
-	assert_int_equal(s->spool_live, N);
-	assert_int_equal(spool_file_size(s), (off_t)total);
 
-	/* A body dropped without a commit leaves the spool alone... */
+	/* A body dropped without a commit just goes. */
 	p = malloc(3000);
 	fill(p, 3000, 99);
 	dropped = tsu_body(s, p, 3000, 3000);
 	free(p);
-	assert_int_equal(s->spool_live, N + 1);
 	store_body_free(&dropped);
-	assert_int_equal(s->spool_live, N);
 
 	assert_int_equal(store_batch_new(s, &b), MS_OK);
 	for (size_t i = 0; i < N; i++)
 		add_body(b, fid, (uint32_t)i + 1, bodies[i]);
-	/* ...and the batch counts what its commit will copy into memory. */
+	/* The batch counts what it holds in memory. */
 	assert_int_equal(store_batch_mem(b), total);
 	assert_int_equal(store_batch_commit_mem(b), total);
 	assert_int_equal(store_batch_commit(b, &err), MS_OK);
-	/* The last body gone, the spool is empty again (its file's blocks
-	 * are kept for the next bodies, up to STORE__SPOOL_KEEP). */
-	assert_int_equal(s->spool_live, 0);
-	assert_int_equal(s->spool_end, 0);
-	assert_true(spool_file_size(s) <= STORE__SPOOL_KEEP);
+	assert_int_equal(store_batch_mem(b), 0);
 	for (size_t i = 0; i < N; i++) {
 		check_body(s, fid, (uint32_t)i + 1, (uint32_t)i, sizes[i],
 			   4096);
@@ -197,16 +163,6 @@ test_shared_spool(void **state)
 			   65536);
 	}
 	assert_int_equal(store_check(s, STORE_CHECK_HASHES, &err), MS_OK);
-
-	/* A second round reuses the emptied spool from offset 0. */
-	p = malloc(5000);
-	fill(p, 5000, 7);
-	add_body(b, fid, 100, tsu_body(s, p, 5000, 5000));
-	free(p);
-	assert_int_equal(s->spool_end, 5000);
-	assert_int_equal(store_batch_commit(b, &err), MS_OK);
-	assert_int_equal(s->spool_end, 0);
-	check_body(s, fid, 100, 7, 5000, 1234);
 	store_batch_free(&b);
 	store_close(&s);
 	tsu_rmdir(dir);
@@ -234,8 +190,9 @@ test_large_body_counts(void **state)
 	fill(p, 6000, 2);
 	small = tsu_body(s, p, 6000, 4000);
 	assert_true(big->fd >= 0);
-	assert_false(big->is_shared);
-	assert_true(small->is_shared);
+	assert_null(big->mem);
+	assert_int_equal(small->fd, -1);
+	assert_non_null(small->mem);
 	assert_int_equal(store_batch_new(s, &b), MS_OK);
 	add_body(b, fid, 1, big);
 	add_body(b, fid, 2, small);
@@ -407,54 +364,14 @@ test_map_release_policy(void **state)
 	tsu_rmdir(dir);
 }
 
-/* Finished bodies waiting for their commit take no anonymous memory. */
-static void
-test_batch_holds_no_bytes(void **state)
-{
-	enum { NB = 500, SZ = 8192 };
-	char *dir = tsu_tmpdir();
-	struct store *s = tsu_open(dir, 0);
-	struct ms_err err = { 0 };
-	struct store_batch *b;
-	long before, after;
-	uint32_t fid;
-	uint8_t *p = malloc(SZ);
-
-	(void)state;
-	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
-					     &err), MS_OK);
-	assert_int_equal(store_batch_new(s, &b), MS_OK);
-	before = status_kb("RssAnon");
-	for (uint32_t i = 0; i < NB; i++) {
-		fill(p, SZ, i);
-		add_body(b, fid, i + 1, tsu_body(s, p, SZ, SZ));
-	}
-	after = status_kb("RssAnon");
-	printf("# %u bodies of %u KB waiting: anonymous RSS %+ld KB\n", NB,
-	       SZ / 1024, after - before);
-	assert_int_equal(store_batch_mem(b), (size_t)NB * SZ);
-#ifndef TEST_ASAN
-	/* 4000 KB of bodies; the ops and summaries are ~0.5 KB each. */
-	assert_true(after - before < 1024);
-#endif
-	assert_int_equal(store_batch_commit(b, &err), MS_OK);
-	for (uint32_t i = 0; i < NB; i += 97)
-		check_body(s, fid, i + 1, i, SZ, 3000);
-	store_batch_free(&b);
-	free(p);
-	store_close(&s);
-	tsu_rmdir(dir);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shared_spool),
+		cmocka_unit_test(test_small_bodies_in_memory),
 		cmocka_unit_test(test_large_body_counts),
 		cmocka_unit_test(test_map_release_and_growth),
 		cmocka_unit_test(test_map_release_policy),
-		cmocka_unit_test(test_batch_holds_no_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
