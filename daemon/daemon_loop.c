@@ -19,6 +19,7 @@
 
 #include "ctl/ctl_server.h"
 #include "daemon_loop.h"
+#include "inotify_reader.h"
 #include "log.h"
 #include "loop_lateness.h"
 #include "net/net_change.h"
@@ -47,12 +48,14 @@ struct daemon_loop {
 	struct progress_report progress;	/* of long passes */
 	struct acct **accts;
 	size_t n;
+	/* The daemon's one inotify instance, for every account's mirror
+	 * watch and the spool's (NULL: --once, or none could be made). */
+	struct inotify_reader *inotify;
 	/* The senders (send/send_queue.h) of the accounts with smtp_host,
 	 * and the watch on the spool `mailsyncctl send` writes. */
 	struct send_queue **queues;
 	size_t n_queues;
-	uv_fs_event_t spool_watch;
-	bool has_spool_watch;
+	struct inotify_owner spool_watch;
 	struct daemon_retiring *retiring;
 	size_t n_retiring;
 	uv_timer_t reap_timer;		/* frees stopped retiring runtimes */
@@ -253,8 +256,10 @@ daemon_close_all(struct daemon_loop *d)
 			    &d->has_clock_timer);
 	net_watch_close(d->net_watch);
 	d->net_watch = NULL;
-	daemon_close_handle((uv_handle_t *)&d->spool_watch,
-			    &d->has_spool_watch);
+	inotify_reader_leave(&d->spool_watch);
+	/* Every runtime has stopped: their mirror watches have left. */
+	inotify_reader_close(d->inotify);
+	d->inotify = NULL;
 	daemon_close_handle((uv_handle_t *)&d->reap_timer,
 			    &d->has_reap_timer);
 	ctl_server_close(d->ctl);
@@ -368,8 +373,7 @@ daemon_stop(struct daemon_loop *d)
 		acct_stop(d->accts[i]);
 	for (size_t i = 0; i < d->n_queues; i++)
 		send_queue_stop(d->queues[i]);
-	if (d->has_spool_watch)
-		uv_fs_event_stop(&d->spool_watch);
+	inotify_reader_leave(&d->spool_watch);
 	for (size_t i = 0; i < d->n_retiring; i++)
 		acct_stop(d->retiring[i].old);
 	if (daemon_all_stopped(d))
@@ -467,6 +471,7 @@ daemon_reload_new(struct daemon_loop *d, const struct cfg_account *c,
 		.store = d->store,
 		.account = c,
 		.backoff_max_ms = d->backoff_max_ms,
+		.inotify = d->inotify,
 		.on_event_cb = daemon_on_acct_event,
 		.arg = d,
 	};
@@ -778,23 +783,31 @@ daemon_import_spool(struct daemon_loop *d)
 	return n;
 }
 
+/* Something came into SPOOL/new, or events were lost (IN_Q_OVERFLOW:
+ * the import lists the whole spool anyway). */
 static void
-daemon_on_spool_event(uv_fs_event_t *h, const char *name, int events,
-		      int status)
+daemon_on_spool_lost(void *arg)
 {
-	struct daemon_loop *d = h->data;
+	struct daemon_loop *d = arg;
 
-	(void)name;
-	(void)events;
-	if (status < 0) {
-		log_warn("send spool watch: %s", uv_strerror(status));
-		return;
-	}
 	if (d->is_stopping || daemon_import_spool(d) == 0)
 		return;
 	ctl_server_outbox_event(d->ctl, 0);
 	for (size_t i = 0; i < d->n_queues; i++)
 		send_queue_wake(d->queues[i]);
+}
+
+static void
+daemon_on_spool_event(const struct inotify_event *e, void *arg)
+{
+	struct daemon_loop *d = arg;
+
+	if (e->mask & IN_IGNORED) {
+		log_warn("send spool %s/new went: mail queued with mailsyncctl "
+			 "send is taken at the next start", d->cfg->spool);
+		return;
+	}
+	daemon_on_spool_lost(d);
 }
 
 /* Watches SPOOL/new, creating it (0700) so that the watch has a target
@@ -817,14 +830,16 @@ daemon_watch_spool(struct daemon_loop *d)
 			return;
 		}
 	}
-	uv_fs_event_init(&d->loop, &d->spool_watch);
-	d->spool_watch.data = d;
-	d->has_spool_watch = true;
-	if ((rc = uv_fs_event_start(&d->spool_watch, daemon_on_spool_event,
-				    path, 0)) < 0)
+	if (d->inotify == NULL)
+		return;		/* said when it could not be made */
+	inotify_reader_join(d->inotify, &d->spool_watch, daemon_on_spool_event,
+			    daemon_on_spool_lost, d);
+	/* A message is written in tmp/ and renamed into new/. */
+	if ((rc = inotify_reader_add(&d->spool_watch, path, IN_MOVED_TO |
+				     IN_CREATE | IN_CLOSE_WRITE)) < 0)
 		log_warn("send spool: cannot watch %s: %s (mail queued with "
 			 "mailsyncctl send is taken at start only)", path,
-			 uv_strerror(rc));
+			 strerror(-rc));
 }
 
 /* --- public ---------------------------------------------------------------- */
@@ -947,6 +962,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 {
 	struct store_params sp = { .dir = cfg->store };
 	struct daemon_loop *d;
+	struct ms_err aerr0 = { 0 };
 	uint64_t backoff_max_ms;
 	int rc;
 
@@ -977,6 +993,14 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 		goto fail;
 	}
 	d->has_loop = true;
+	/* One inotify instance for every watch: the kernel's limit is on
+	 * instances (fs.inotify.max_user_instances), and one per account
+	 * ran out past about 120 accounts. */
+	if (!opts->is_once &&
+	    inotify_reader_new(&d->loop, &d->inotify, &aerr0) < 0)
+		log_warn("%s: reader changes in the mirrors wait for the next "
+			 "pass, and mail queued with mailsyncctl send for the "
+			 "next start", aerr0.msg);
 	if ((rc = store_open(&d->store, &sp, err_r)) < 0)
 		goto fail;
 	if (!opts->is_once && (rc = daemon_ctl_open(d, err_r)) < 0)
@@ -989,6 +1013,7 @@ daemon_loop_new(const struct cfg *cfg, const struct daemon_opts *opts,
 			.account = c,
 			.is_once = opts->is_once,
 			.backoff_max_ms = backoff_max_ms,
+			.inotify = d->inotify,
 			.on_event_cb = daemon_on_acct_event,
 			.arg = d,
 		};

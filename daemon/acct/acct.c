@@ -942,8 +942,9 @@ acct_new(const struct acct_params *params, struct acct **a_r,
 	if (params->backoff_max_ms > 0)
 		backoff_set_max(&a->st.sched.backoff, params->backoff_max_ms);
 	cbs.arg = mcbs.arg = a;
-	acct_mirror_init(&a->mirror, a->loop, a->store, &a->cfg, !a->is_once,
-			 a->is_once, &mcbs);
+	acct_mirror_init(&a->mirror, a->loop, a->store, &a->cfg,
+			 a->is_once ? NULL : params->inotify, a->is_once,
+			 &mcbs);
 	a->ops = acct_engine_forced != NULL ? acct_engine_forced :
 		 acct_engine_for(a->cfg.protocol);
 	if (a->ops == NULL) {

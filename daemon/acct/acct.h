@@ -40,6 +40,7 @@
 #include "store/store.h"
 
 struct acct;
+struct inotify_reader;
 
 /* What status shows of an account.  Times are ms since the Unix epoch;
  * 0 means never / not scheduled. */
@@ -76,6 +77,9 @@ struct acct_params {
 	const struct cfg_account *account;	/* copied */
 	bool is_once;			/* one pass, then stopped */
 	uint64_t backoff_max_ms;	/* the backoff's cap; 0: 5 minutes */
+	/* The daemon's inotify instance, which the mirror watch joins (NULL:
+	 * no mirror watch; --once has none); outlives the runtime. */
+	struct inotify_reader *inotify;
 	acct_event_fn *on_event_cb;	/* the owner's; may be NULL */
 	void *arg;
 };

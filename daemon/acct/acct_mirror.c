@@ -49,14 +49,15 @@ acct_mirror_report(const char *path, const char *why, void *arg)
 
 void
 acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
-		 const struct cfg_account *account, bool want_watch,
+		 const struct cfg_account *account, struct inotify_reader *ino,
 		 bool is_log_info, const struct acct_mirror_cbs *cbs)
 {
 	memset(m, 0, sizeof(*m));
 	m->loop = loop;
 	m->store = store;
 	m->acct = account;
-	m->want_watch = want_watch;
+	m->ino = ino;
+	m->want_watch = ino != NULL;
 	m->is_log_info = is_log_info;
 	m->cbs = *cbs;
 	acct_mirror_params(account, m->ns_prefix, &m->rep, &m->mp);
@@ -66,7 +67,7 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	m->mp.marks = m->has_marks ? &m->marks : NULL;
 	/* The watch takes the exports' own writes from here rather than
 	 * scan for them (without it, out of memory: it scans). */
-	if (want_watch)
+	if (m->want_watch)
 		m->mp.expect = m->expect = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
 }
 
@@ -564,7 +565,8 @@ acct_mirror_watch(struct acct_mirror *m, bool is_tree_ready)
 	if (!acct_mirror_is_on(m) || !m->want_watch || m->is_closed)
 		return;
 	if (m->watch == NULL && is_tree_ready) {
-		m->watch = mirror_watch_new(m->loop, m->mp.root, m->mp.layout,
+		m->watch = mirror_watch_new(m->loop, m->ino, m->mp.root,
+					    m->mp.layout,
 					    &m->rep,
 					    ACCT_MIRROR_DELAY_MS,
 					    acct_mirror_on_change, m, &err);

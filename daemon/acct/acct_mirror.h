@@ -84,6 +84,7 @@ struct acct_mirror {
 	struct store *store;
 	const struct cfg_account *acct;	/* outlives the mirror */
 	bool want_watch;		/* the foreground mode */
+	struct inotify_reader *ino;	/* the daemon's; NULL: no watch */
 	bool is_log_info;		/* --once: scan and export at info */
 	struct acct_mirror_cbs cbs;
 	struct mirror_params mp;
@@ -120,10 +121,11 @@ struct acct_mirror {
 };
 
 /* Sets m up for account (whose maildir may be NULL: then every call
- * below is a no-op and the export reports at once). */
+ * below is a no-op and the export reports at once); its watch on ino
+ * (the foreground mode; NULL, --once: no watch). */
 void acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop,
 		      struct store *store, const struct cfg_account *account,
-		      bool want_watch, bool is_log_info,
+		      struct inotify_reader *ino, bool is_log_info,
 		      const struct acct_mirror_cbs *cbs);
 
 bool acct_mirror_is_on(const struct acct_mirror *m);

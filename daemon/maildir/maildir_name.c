@@ -1,6 +1,7 @@
 /*
  * maildir_name.c - flag letters and unique file names (see maildir_name.h).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -235,6 +236,41 @@ maildir_namegen_set_host(struct maildir_namegen *g, const char *host)
 		memcpy(g->host, "localhost", sizeof("localhost"));
 }
 
+/*
+ * The process's pid, read once and again only after a fork(): glibc no
+ * longer caches getpid(), and a name per exported message made it one
+ * system call per message.  The child handler clears it (a child made
+ * by posix_spawn()/vfork() runs no handlers, but it makes no names).
+ */
+static pid_t maildir_name_pid_cache;
+static pthread_once_t maildir_name_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+maildir_name_pid_forget(void)
+{
+	__atomic_store_n(&maildir_name_pid_cache, 0, __ATOMIC_RELAXED);
+}
+
+static void
+maildir_name_pid_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, maildir_name_pid_forget);
+}
+
+static pid_t
+maildir_name_pid(void)
+{
+	pid_t pid;
+
+	pthread_once(&maildir_name_pid_once, maildir_name_pid_register);
+	pid = __atomic_load_n(&maildir_name_pid_cache, __ATOMIC_RELAXED);
+	if (pid == 0) {
+		pid = getpid();
+		__atomic_store_n(&maildir_name_pid_cache, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
 void
 maildir_namegen_init(struct maildir_namegen *g)
 {
@@ -245,7 +281,7 @@ maildir_namegen_init(struct maildir_namegen *g)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	maildir_namegen_set_host(g, host);
-	g->pid = getpid();
+	g->pid = maildir_name_pid();
 }
 
 static bool
@@ -319,7 +355,7 @@ maildir_name_new(struct maildir_namegen *g, const struct maildir_name_params *p,
 		rc = ms_buf_append_cstr(&b, p->id);
 	} else {
 		struct timeval tv;
-		pid_t pid = getpid();
+		pid_t pid = maildir_name_pid();
 
 		if (pid != g->pid) {
 			/* A fork()ed child: the pid alone keeps names apart. */

@@ -2,17 +2,17 @@
  * maildir_watch.c - debounced inotify watches over a mirror tree (see
  * maildir_watch.h).
  *
- * One inotify instance per watcher, read through a uv_poll handle; one
- * node per directory of the tree holds its watch descriptors.  The
- * watcher itself is freed when its timer and poll handles have closed
- * (libuv handle rule).
+ * The watcher is an owner of the daemon's inotify reader
+ * (inotify_reader.h), which hands it the events of its descriptors; one
+ * node per directory of the tree holds them.  The watcher itself is freed
+ * when its timer has closed (libuv handle rule).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <unistd.h>
 
+#include "inotify_reader.h"
 #include "log.h"
 #include "maildir/maildir_expect.h"
 #include "maildir/maildir_watch.h"
@@ -45,17 +45,15 @@ struct maildir_watch {
 	char *root;
 	enum maildir_layout layout;	/* which directories are folders */
 	unsigned delay_ms;
-	uint64_t burst_start_ms;	/* loop time of the burst's first event */
+	struct maildir_burst burst;	/* when the timer delivers */
 	maildir_watch_cb cb;
 	void *arg;
 	struct maildir_report *rep;
 	struct maildir_expect *expect;	/* not owned; may be NULL */
 	uv_timer_t timer;
-	/* Our own inotify instance: uv_fs_event shares libuv's, whose
-	 * reader drops IN_Q_OVERFLOW (it names no watch), so a reader's
-	 * changes after the kernel's queue filled were never seen. */
-	int fd;
-	uv_poll_t poll;
+	/* On the daemon's one inotify instance (uv_fs_event would take one
+	 * per watch, and drops IN_Q_OVERFLOW). */
+	struct inotify_owner own;
 	struct maildir_watch_node *nodes;
 	struct maildir_watch_node *gone;	/* unlinked, to deliver and free */
 	size_t nnodes;
@@ -63,63 +61,58 @@ struct maildir_watch {
 	bool is_lost;		/* the kernel dropped events: deliver ANY */
 	bool is_starting;	/* initial walk: new folders are not delivered */
 	bool is_closing;
-	int nopen;		/* timer and poll handles not yet closed */
 };
 
-
-static void
-maildir_watch_maybe_free(struct maildir_watch *w)
-{
-	if (w->is_closing && w->nopen == 0) {
-		free(w->root);
-		free(w);
-	}
-}
 
 static void
 maildir_watch_timer_close_cb(uv_handle_t *h)
 {
 	struct maildir_watch *w = h->data;
 
-	w->nopen--;
-	maildir_watch_maybe_free(w);
-}
-
-/* The descriptor is closed only once libuv no longer polls it (closing
- * it drops every watch with it). */
-static void
-maildir_watch_poll_close_cb(uv_handle_t *h)
-{
-	struct maildir_watch *w = h->data;
-
-	close(w->fd);
-	w->fd = -1;
-	w->nopen--;
-	maildir_watch_maybe_free(w);
+	free(w->root);
+	free(w);
 }
 
 static void maildir_watch_timer_cb(uv_timer_t *t);
 
 /*
- * The first event arms the timer for delay_ms; each later one moves it to
- * delay_ms after itself, so a burst is delivered once it has been quiet
- * that long (a mutt move's write and unlink stay in one delivery, not a
- * copy and then a deletion), but never later than MAILDIR_WATCH_BURST_MAX
- * delays after its first event, however busy the folder stays.
+ * The first event opens a burst due delay_ms later; each later one moves
+ * that to delay_ms after itself, so a burst is delivered once it has been
+ * quiet that long (a mutt move's write and unlink stay in one delivery,
+ * not a copy and then a deletion), but never later than
+ * MAILDIR_WATCH_BURST_MAX delays after its first event, however busy the
+ * folder stays.
  */
+uint64_t
+maildir_burst_event(struct maildir_burst *b, uint64_t now_ms,
+		    unsigned delay_ms)
+{
+	uint64_t cap;
+
+	if (!b->is_open) {
+		b->is_open = true;
+		b->start_ms = now_ms;
+		b->due_ms = now_ms + delay_ms;
+		return b->due_ms;
+	}
+	cap = b->start_ms + (uint64_t)delay_ms * MAILDIR_WATCH_BURST_MAX;
+	if (now_ms + delay_ms <= cap)
+		b->due_ms = now_ms + delay_ms;
+	return b->due_ms;
+}
+
+/* An event: the timer fires when the burst is due. */
 static void
 maildir_watch_arm(struct maildir_watch *w)
 {
 	uint64_t now = uv_now(w->loop);
+	uint64_t due;
 
 	if (w->is_closing)
 		return;
-	if (!uv_is_active((uv_handle_t *)&w->timer))
-		w->burst_start_ms = now;
-	else if (now + w->delay_ms >
-		 w->burst_start_ms + (uint64_t)w->delay_ms * MAILDIR_WATCH_BURST_MAX)
-		return;
-	uv_timer_start(&w->timer, maildir_watch_timer_cb, w->delay_ms, 0);
+	due = maildir_burst_event(&w->burst, now, w->delay_ms);
+	uv_timer_start(&w->timer, maildir_watch_timer_cb,
+		       due > now ? due - now : 0, 0);
 }
 
 /*
@@ -158,13 +151,6 @@ maildir_watch_is_expected(struct maildir_watch *w,
 static void
 maildir_watch_on_inotify(struct maildir_watch *w, const struct inotify_event *e)
 {
-	if (e->mask & IN_Q_OVERFLOW) {
-		/* Events were dropped: which folders changed is unknown, and
-		 * directories may have come or gone unseen. */
-		w->is_lost = true;
-		w->want_rescan = true;
-		return;
-	}
 	for (struct maildir_watch_node *n = w->nodes; n != NULL; n = n->next) {
 		for (int i = 0; i < 3; i++) {
 			if (n->wd[i] != e->wd)
@@ -182,50 +168,28 @@ maildir_watch_on_inotify(struct maildir_watch *w, const struct inotify_event *e)
 	}
 }
 
-/* Reads every queued event (the descriptor is non-blocking). */
+/* The reader's callbacks: an event of ours, or events lost. */
 static void
-maildir_watch_poll_cb(uv_poll_t *h, int status, int events)
+maildir_watch_on_event(const struct inotify_event *e, void *arg)
 {
-	struct maildir_watch *w = h->data;
-	char buf[4096]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool is_any = false;
+	struct maildir_watch *w = arg;
 
-	(void)events;
 	if (w->is_closing)
 		return;
-	if (status < 0) {
-		log_warn("maildir watch %s: %s", w->root, uv_strerror(status));
-		w->is_lost = true;
-		w->want_rescan = true;
-		maildir_watch_arm(w);
-		return;
-	}
-	for (;;) {
-		ssize_t got = read(w->fd, buf, sizeof(buf));
-		const struct inotify_event *e;
+	maildir_watch_on_inotify(w, e);
+	maildir_watch_arm(w);
+}
 
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			if (got < 0 && errno != EAGAIN) {
-				log_warn("maildir watch %s: read: %s", w->root,
-					 strerror(errno));
-				w->is_lost = true;
-				w->want_rescan = true;
-				is_any = true;
-			}
-			break;
-		}
-		for (char *p = buf; p < buf + got;
-		     p += sizeof(*e) + e->len) {
-			e = (const struct inotify_event *)(void *)p;
-			maildir_watch_on_inotify(w, e);
-		}
-		is_any = true;
-	}
-	if (is_any)
-		maildir_watch_arm(w);
+static void
+maildir_watch_on_lost(void *arg)
+{
+	struct maildir_watch *w = arg;
+
+	/* Which folders changed is unknown, and directories may have come
+	 * or gone unseen. */
+	w->is_lost = true;
+	w->want_rescan = true;
+	maildir_watch_arm(w);
 }
 
 /* Starts watch i of n on its path; a failure is logged. */
@@ -240,38 +204,26 @@ maildir_watch_node_start(struct maildir_watch *w, struct maildir_watch_node *n,
 	path = maildir__path_join(w->root, n->rel, subs[i]);
 	if (path == NULL)
 		return;
-	wd = inotify_add_watch(w->fd, path, MAILDIR_WATCH_MASK);
+	wd = inotify_reader_add(&w->own, path, MAILDIR_WATCH_MASK);
 	if (wd < 0) {
 		/* Gone already, or out of inotify watches: the rescan decides. */
-		log_warn("maildir watch %s: %s", path, strerror(errno));
-		w->want_rescan = errno == ENOENT ? true : w->want_rescan;
+		log_warn("maildir watch %s: %s", path, strerror(-wd));
+		w->want_rescan = wd == -ENOENT ? true : w->want_rescan;
+		wd = -1;
 	}
 	n->wd[i] = wd;
 	free(path);
 }
 
-/* True when a live node other than n watches through wd (a directory
- * renamed: its new name's node got the same descriptor). */
-static bool
-maildir_watch_wd_is_shared(const struct maildir_watch *w,
-			   const struct maildir_watch_node *n, int wd)
-{
-	for (const struct maildir_watch_node *o = w->nodes; o != NULL;
-	     o = o->next)
-		for (int i = 0; o != n && i < 3; i++)
-			if (o->wd[i] == wd)
-				return true;
-	return false;
-}
-
-/* Removes n's watches (unless another node holds them, or the whole
- * instance is closing) and frees n. */
+/* Gives n's watches back (a directory renamed: its new name's node got
+ * the same descriptor, which the reader keeps for it) and frees n.  The
+ * whole watcher closing has given them all back already. */
 static void
 maildir_watch_node_free(struct maildir_watch *w, struct maildir_watch_node *n)
 {
 	for (int i = 0; i < 3 && !w->is_closing; i++)
-		if (n->wd[i] >= 0 && !maildir_watch_wd_is_shared(w, n, n->wd[i]))
-			(void)inotify_rm_watch(w->fd, n->wd[i]);
+		if (n->wd[i] >= 0)
+			inotify_reader_remove(&w->own, n->wd[i]);
 	free(n->rel);
 	free(n->path);
 	free(n);
@@ -383,6 +335,7 @@ maildir_watch_timer_cb(uv_timer_t *t)
 	struct maildir_watch *w = t->data;
 	struct maildir_watch_node *n, *next;
 
+	w->burst.is_open = false;
 	if (w->want_rescan)
 		maildir_watch_rescan(w);
 	while (w->gone != NULL && !w->is_closing) {
@@ -418,7 +371,7 @@ maildir_watch_timer_cb(uv_timer_t *t)
 }
 
 struct maildir_watch *
-maildir_watch_new(uv_loop_t *loop, const char *root,
+maildir_watch_new(uv_loop_t *loop, struct inotify_reader *ino, const char *root,
 		  enum maildir_layout layout, unsigned delay_ms,
 		  maildir_watch_cb cb, void *arg, struct maildir_report *rep,
 		  struct ms_err *err_r)
@@ -437,33 +390,14 @@ maildir_watch_new(uv_loop_t *loop, const char *root,
 	w->cb = cb;
 	w->arg = arg;
 	w->rep = rep;
-	if ((w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		ms_err_set(err_r, MS_EIO, "maildir watch %s: inotify: %s", root,
-			   strerror(errno));
-		free(w->root);
-		free(w);
-		return NULL;
-	}
-	if ((rc = uv_poll_init(loop, &w->poll, w->fd)) != 0) {
-		ms_err_set(err_r, MS_EIO, "maildir watch %s: %s", root,
-			   uv_strerror(rc));
-		close(w->fd);
-		free(w->root);
-		free(w);
-		return NULL;
-	}
-	w->poll.data = w;
 	uv_timer_init(loop, &w->timer);
 	w->timer.data = w;
-	w->nopen = 2;
+	inotify_reader_join(ino, &w->own, maildir_watch_on_event,
+			    maildir_watch_on_lost, w);
 	w->is_starting = true;
 	rc = maildir_tree_walk(root, layout, maildir_watch_walk_cb, w, rep,
 			       err_r);
 	w->is_starting = false;
-	if (rc == MS_OK &&
-	    (rc = uv_poll_start(&w->poll, UV_READABLE, maildir_watch_poll_cb)) != 0)
-		rc = ms_err_set(err_r, MS_EIO, "maildir watch %s: %s", root,
-				uv_strerror(rc));
 	if (rc != MS_OK) {
 		maildir_watch_close(w);
 		return NULL;
@@ -482,7 +416,7 @@ maildir_watch_close(struct maildir_watch *w)
 	w->is_closing = true;
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, maildir_watch_timer_close_cb);
-	uv_close((uv_handle_t *)&w->poll, maildir_watch_poll_close_cb);
+	inotify_reader_leave(&w->own);	/* every descriptor given back */
 	while (w->nodes != NULL) {
 		struct maildir_watch_node *n = w->nodes;
 

@@ -1,6 +1,7 @@
 /*
- * maildir_watch.h - inotify watches (polled by libuv) over an account's mirror
- * tree, delivering debounced "this folder changed" events.
+ * maildir_watch.h - inotify watches (on the daemon's one instance,
+ * inotify_reader.h) over an account's mirror tree, delivering debounced
+ * "this folder changed" events.
  *
  * Each Maildir folder gets watches on its new/ and cur/ (messages added,
  * renamed, removed) and on the folder directory itself; every other
@@ -26,6 +27,7 @@
 #define MS_MAILDIR_WATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "common/ms.h"
@@ -33,6 +35,23 @@
 
 /* The longest a burst is held, in delays after its first event. */
 #define MAILDIR_WATCH_BURST_MAX 10u
+
+/*
+ * When a burst of events is delivered, kept apart from the loop's clock so
+ * that a test drives it with its own.  An event at now_ms opens a burst
+ * (is_open false) due delay_ms later, or moves an open one's delivery to
+ * delay_ms after now_ms but never past MAILDIR_WATCH_BURST_MAX delays
+ * after its first event; returns when it is due.  The delivery closes it
+ * (is_open = false).
+ */
+struct maildir_burst {
+	uint64_t start_ms;	/* its first event */
+	uint64_t due_ms;
+	bool is_open;
+};
+
+uint64_t maildir_burst_event(struct maildir_burst *b, uint64_t now_ms,
+			     unsigned delay_ms);
 
 enum maildir_watch_what {
 	MAILDIR_WATCH_CHANGED = 0,	/* look at this folder again */
@@ -42,6 +61,7 @@ enum maildir_watch_what {
 };
 
 struct maildir_watch;
+struct inotify_reader;
 
 /*
  * rel is the folder's path relative to the root ("" for the root), valid
@@ -52,13 +72,16 @@ typedef void (*maildir_watch_cb)(struct maildir_watch *w, const char *rel,
 
 /*
  * Walks root (its folders as layout nests them: maildir_tree_walk())
- * and starts the watches.  The folders that exist now are not
- * delivered (the caller scans them at start anyway).  rep (may be NULL)
+ * and starts the watches on ino, which must outlive the watcher.  The
+ * folders that exist now are not delivered (the caller scans them at
+ * start anyway).  rep (may be NULL)
  * receives the tree's non-message entries, and must outlive the watcher.
  * Returns NULL with err_r set on failure; handles already made are closing
  * then, so run the loop before uv_loop_close() in that case too.
  */
-struct maildir_watch *maildir_watch_new(uv_loop_t *loop, const char *root,
+struct maildir_watch *maildir_watch_new(uv_loop_t *loop,
+					struct inotify_reader *ino,
+					const char *root,
 					enum maildir_layout layout,
 					unsigned delay_ms, maildir_watch_cb cb,
 					void *arg, struct maildir_report *rep,

@@ -112,7 +112,8 @@ mirror_watch_resume(struct mirror_watch *w)
 }
 
 struct mirror_watch *
-mirror_watch_new(uv_loop_t *loop, const char *root, enum maildir_layout layout,
+mirror_watch_new(uv_loop_t *loop, struct inotify_reader *ino, const char *root,
+		 enum maildir_layout layout,
 		 struct maildir_report *rep, unsigned delay_ms,
 		 mirror_watch_cb cb, void *arg, struct ms_err *err_r)
 {
@@ -124,7 +125,7 @@ mirror_watch_new(uv_loop_t *loop, const char *root, enum maildir_layout layout,
 	}
 	w->cb = cb;
 	w->arg = arg;
-	w->mw = maildir_watch_new(loop, root, layout, delay_ms,
+	w->mw = maildir_watch_new(loop, ino, root, layout, delay_ms,
 				  mirror_watch_on_event,
 				  w, rep, err_r);
 	if (w->mw == NULL) {

@@ -23,6 +23,7 @@
 #include "maildir/maildir_report.h"
 
 struct mirror_watch;
+struct inotify_reader;
 
 /* Folders that changed (paths relative to the root, as the callback below
  * gives them), or is_all: what the next scan is to cover. */
@@ -49,11 +50,14 @@ typedef void (*mirror_watch_cb)(struct mirror_watch *w, const char *rel,
 
 /*
  * Starts watching root (which must exist: export first), its folders
- * nested as layout says (the mirror's maildir_layout).  root and rep
- * (may be NULL) must outlive the watch.  Returns NULL with err_r set on
+ * nested as layout says (the mirror's maildir_layout), on the daemon's
+ * inotify reader ino.  ino, root and rep (may be NULL) must outlive the
+ * watch.  Returns NULL with err_r set on
  * failure; run the loop before uv_loop_close() then too.
  */
-struct mirror_watch *mirror_watch_new(uv_loop_t *loop, const char *root,
+struct mirror_watch *mirror_watch_new(uv_loop_t *loop,
+				      struct inotify_reader *ino,
+				      const char *root,
 				      enum maildir_layout layout,
 				      struct maildir_report *rep,
 				      unsigned delay_ms, mirror_watch_cb cb,

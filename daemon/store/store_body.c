@@ -498,10 +498,13 @@ store__map_release(struct store *s)
  * of 800 changes released 1300 times and spent about a fifth of its CPU
  * time on that.  So release only once the mapped pages have grown by
  * release_over since the last release, as the kernel counts them
- * (/proc/self/statm, about 1 us to read): a pass that keeps going back
+ * (/proc/self/statm, a system call; read every STORE__MAP_CHECK_EVERY
+ * calls, where each call was 655,000 reads in a 100,000-message initial
+ * sync, 6.5 a message): a pass that keeps going back
  * to the same pages keeps them mapped as long as they fit in
  * release_over, and one that walks the whole store still holds no more
- * than release_over (plus what one operation maps) at a time.
+ * than release_over (plus what STORE__MAP_CHECK_EVERY operations map)
+ * at a time.
  * The count is of all mapped file pages, shared libraries too: their
  * growth costs one needless release, after which the floor is taken
  * afresh.  Pool threads check too, hence the atomics; two releases at
@@ -510,9 +513,13 @@ store__map_release(struct store *s)
 void
 store__map_check(struct store *s)
 {
-	long rss = store__map_rss(s);
-	long floor = __atomic_load_n(&s->rss_floor, __ATOMIC_RELAXED);
+	long rss, floor;
 
+	if (__atomic_add_fetch(&s->n_checks, 1, __ATOMIC_RELAXED) %
+	    STORE__MAP_CHECK_EVERY != 0)
+		return;
+	rss = store__map_rss(s);
+	floor = __atomic_load_n(&s->rss_floor, __ATOMIC_RELAXED);
 	if (rss < 0)
 		return;
 	if (rss < floor) {

@@ -58,6 +58,7 @@ struct store {
 	size_t release_over;
 	long rss_floor;		/* atomic: pool threads check too */
 	int statm_fd;
+	unsigned long n_checks;	/* atomic: store__map_check() calls */
 	unsigned long n_releases;	/* atomic; for tests */
 	/* LMDB's map of data.mdb (NULL if not found) and that file. */
 	uint8_t *map_base;
@@ -174,9 +175,17 @@ void store__map_release(struct store *s);
 /*
  * Called after every read transaction and every batch operation: releases
  * the map only when the process's mapped file pages have grown by more
- * than release_over bytes since the last release.  See store_body.c.
+ * than release_over bytes since the last release, as statm says when it
+ * is read, every STORE__MAP_CHECK_EVERY calls.  See store_body.c.
  */
 void store__map_check(struct store *s);
+/*
+ * One statm read per this many checks: one operation maps a few pages (a
+ * B-tree path, a small body's leaf or overflow page), so 32 of them add
+ * little to release_over, where a read per call was some 5 system calls
+ * per message of an initial sync (4 reads and a commit's operation).
+ */
+#define STORE__MAP_CHECK_EVERY 32
 /*
  * 2 MiB: the 18,000-message initial sync of tests/bench peaks at 15.3 MB
  * with it (with 4 MiB at 17.1 MB, 1 MiB 14.7 MB); an incremental sync

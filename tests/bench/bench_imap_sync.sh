@@ -9,6 +9,13 @@
 # Figures, not a test: run by hand after building (not run by ctest).
 #
 #   MS_BENCH_N=18000 bash tests/bench/bench_imap_sync.sh [BUILD_DIR]
+#
+# MS_BENCH_FOLDERS: the server folders filled, space-separated (default
+# INBOX Sent Archive Lists/dev Ünïcödé); MS_BENCH_MAX_SIZE: fill with only
+# the corpus files of at most that many bytes (default: all).  The large
+# folder case is one folder of small messages:
+#   MS_BENCH_N=100000 MS_BENCH_FOLDERS=INBOX MS_BENCH_MAX_SIZE=262144 \
+#     MS_TEST_TMP=/dev/shm bash tests/bench/bench_imap_sync.sh build/release
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export MS_SOURCE_DIR="${MS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
@@ -21,8 +28,19 @@ command -v mbsync >/dev/null || { echo "mbsync (isync) is not installed" >&2; ex
 
 is_sync_setup both
 printf 'maildir = %s\n' "$WORK/mirror" >> "$CFG"
-FOLDERS=(--folder INBOX --folder Sent --folder Archive --folder Lists/dev --folder 'Ünïcödé')
-mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" | tail -1
+FOLDERS=()
+for f in ${MS_BENCH_FOLDERS:-INBOX Sent Archive Lists/dev Ünïcödé}; do
+	FOLDERS+=(--folder "$f")
+done
+FILES=()
+if [ -n "${MS_BENCH_MAX_SIZE:-}" ]; then
+	corpus="$(ms_corpus_dir)" || exit 1
+	while IFS=$'\t' read -r rel size _; do
+		case "$rel" in messages/*) ;; *) continue ;; esac
+		[ "$size" -le "$MS_BENCH_MAX_SIZE" ] && FILES+=(--file "$rel")
+	done < "$corpus/index.tsv"
+fi
+mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" "${FILES[@]}" | tail -1
 
 mkdir -p "$WORK/mbsync"
 . "$MS_SOURCE_DIR/tests/integration/lib/mbsync.sh"
@@ -69,10 +87,10 @@ for round in 1 2 3; do
 	run "mailsyncd no-change" "$MAILSYNCD" -c "$CFG" --once
 	run "mbsync no-change" mbsync -q -c "$WORK/mbsyncrc" -a
 done
-echo "incremental (200 new, 500 flag changes, 100 expunges on the server):"
-mailfill "$MS_USER1" 200 "${FOLDERS[@]}" >/dev/null
+echo "incremental (200 new, 500 flag changes, 100 expunges in ${FOLDERS[-1]} on the server):"
+mailfill "$MS_USER1" 200 "${FOLDERS[@]}" "${FILES[@]}" >/dev/null
 mailmutate_flags "$MS_USER1" INBOX add 1:500 '\Flagged' >/dev/null
-mailmutate_expunge "$MS_USER1" Sent 1:100 >/dev/null
+mailmutate_expunge "$MS_USER1" "${FOLDERS[-1]}" 1:100 >/dev/null
 run "mailsyncd incremental" "$MAILSYNCD" -c "$CFG" --once
 run "mbsync incremental" mbsync -q -c "$WORK/mbsyncrc" -a
 

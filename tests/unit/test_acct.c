@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "acct/acct.h"
+#include "inotify_reader.h"
 #include "test_store_util.h"
 
 /* --- the scripted engine ---------------------------------------------------- */
@@ -168,6 +169,7 @@ fake_finish(int rc, bool is_reached, uint64_t new_msgs)
 
 struct fix {
 	uv_loop_t loop;
+	struct inotify_reader *ino;	/* the daemon's, for mirror watches */
 	struct cfg_account cfg;
 	struct acct *a;
 	unsigned n_ev[3];
@@ -201,6 +203,7 @@ fix_new(struct fix *x, bool is_once)
 
 	memset(x, 0, sizeof(*x));
 	assert_int_equal(uv_loop_init(&x->loop), 0);
+	assert_int_equal(inotify_reader_new(&x->loop, &x->ino, &err), MS_OK);
 	x->cfg.name = name;
 	x->cfg.host = host;
 	x->cfg.protocol = CFG_PROTOCOL_IMAP;
@@ -208,6 +211,7 @@ fix_new(struct fix *x, bool is_once)
 	p.loop = &x->loop;
 	p.account = &x->cfg;
 	p.is_once = is_once;
+	p.inotify = x->ino;
 	p.on_event_cb = fix_on_event;
 	p.arg = x;
 	acct_engine_override(&fake_ops);
@@ -227,6 +231,8 @@ fix_free(struct fix *x)
 	acct_free(&x->a);
 	assert_null(x->a);
 	acct_engine_override(NULL);
+	inotify_reader_close(x->ino);
+	fix_turns(x, 1);
 	assert_int_equal(uv_loop_close(&x->loop), 0);
 }
 
@@ -247,6 +253,7 @@ fix_renew_mirror(struct fix *x, struct store *s, char *mail)
 	p.loop = &x->loop;
 	p.store = s;
 	p.account = &x->cfg;
+	p.inotify = x->ino;
 	p.on_event_cb = fix_on_event;
 	p.arg = x;
 	assert_int_equal(acct_new(&p, &x->a, &err), MS_OK);
@@ -548,6 +555,7 @@ test_early_export_stop(void **state)
 	assert_true(acct_is_stopped(x.a));
 	acct_free(&x.a);
 	acct_engine_override(NULL);
+	inotify_reader_close(x.ino);
 	fix_turns(&x, 3);
 	assert_int_equal(uv_loop_close(&x.loop), 0);
 	store_close(&s);

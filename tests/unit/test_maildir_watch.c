@@ -1,10 +1,12 @@
-/* test_maildir_watch.c - daemon/maildir: debounced inotify watches over a tree. */
+/* test_maildir_watch.c - daemon/maildir: debounced inotify watches over a
+ * tree, on a shared inotify reader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "inotify_reader.h"
 #include "maildir/maildir_expect.h"
 #include "maildir/maildir_watch.h"
 #include "maildir/maildir_write.h"
@@ -22,6 +24,7 @@ struct got {
 struct wt {
 	uv_loop_t loop;
 	uv_timer_t tick;
+	struct inotify_reader *ino;
 	char *root;
 	struct maildir_watch *w;
 	struct maildir_report rep;
@@ -108,7 +111,11 @@ wt_setup(void **state)
 	uv_timer_init(&t->loop, &t->tick);
 	uv_timer_start(&t->tick, tick_cb, 20, 20);
 	maildir_report_init(&t->rep, NULL, NULL);
-	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb, t, &t->rep, &err);
+	if (inotify_reader_new(&t->loop, &t->ino, &err) != MS_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	t->w = maildir_watch_new(&t->loop, t->ino, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb, t, &t->rep, &err);
 	if (t->w == NULL) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
@@ -124,6 +131,10 @@ wt_teardown(void **state)
 
 	maildir_watch_close(t->w);
 	maildir_watch_close(t->w);	/* idempotent */
+	/* The watcher gave back every descriptor it held. */
+	assert_int_equal(inotify_reader_count_wds(t->ino), 0);
+	assert_int_equal(inotify_reader_count_owners(t->ino), 0);
+	inotify_reader_close(t->ino);
 	uv_close((uv_handle_t *)&t->tick, NULL);
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 	/* Every handle closed and freed: the loop closes cleanly. */
@@ -205,47 +216,72 @@ test_burst_coalesced(void **state)
 	assert_int_equal(count_for(t, "", MAILDIR_WATCH_CHANGED), t->got.n);
 }
 
+/*
+ * A burst driven by the test's clock (maildir_burst_event()), as the
+ * watcher's timer delivers it: events at at[0..n) (ms, increasing); the
+ * timer fires before an event at or after the time the burst is due.
+ * Returns the number of deliveries, their times in due_r (max of them).
+ */
+static int
+burst_deliveries(const uint64_t *at, int n, unsigned delay_ms,
+		 uint64_t *due_r, int max)
+{
+	struct maildir_burst b = { 0 };
+	int k = 0;
+
+	for (int i = 0; i <= n; i++) {
+		if (b.is_open && (i == n || b.due_ms <= at[i])) {
+			if (k < max)
+				due_r[k] = b.due_ms;
+			k++;
+			b.is_open = false;	/* the timer's delivery */
+		}
+		if (i < n)
+			(void)maildir_burst_event(&b, at[i], delay_ms);
+	}
+	return k;
+}
+
 /* A reader's burst with gaps shorter than the delay (a slow mutt, a
- * loaded machine) is delivered once it is quiet, not cut every delay. */
+ * loaded machine) is delivered once it is quiet, not cut every delay;
+ * with gaps longer than the delay, each event is a delivery. */
 static void
 test_slow_burst_held_together(void **state)
 {
-	struct wt *t = *state;
-	char name[64];
+	uint64_t at[12], due[12];
 
-	for (int i = 0; i < 12; i++) {
-		snprintf(name, sizeof(name), "new/%d.slow.host", i);
-		assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
-		run_for(t, DELAY_MS / 3);
-	}
-	assert_true(wait_for(t, "", MAILDIR_WATCH_CHANGED) >= 0);
-	run_for(t, 3 * DELAY_MS);
+	(void)state;
 	/* 12 files over 4 delays: cut every delay it would be 4 or 5. */
-	fprintf(stderr, "# 12 files over %d ms -> %d deliveries\n",
-		4 * DELAY_MS, t->got.n);
-	assert_true(t->got.n >= 1 && t->got.n <= 2);
+	for (int i = 0; i < 12; i++)
+		at[i] = 5000 + (uint64_t)i * (DELAY_MS / 3);
+	assert_int_equal(burst_deliveries(at, 12, DELAY_MS, due, 12), 1);
+	/* Once quiet for a delay after the last event. */
+	assert_int_equal(due[0], at[11] + DELAY_MS);
+
+	/* Quiet for more than a delay between files: one each. */
+	for (int i = 0; i < 12; i++)
+		at[i] = 5000 + (uint64_t)i * (2 * DELAY_MS);
+	assert_int_equal(burst_deliveries(at, 12, DELAY_MS, due, 12), 12);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(due[i], at[i] + DELAY_MS);
 }
 
 /* A folder that never goes quiet is still delivered, at most
- * MAILDIR_WATCH_BURST_MAX delays after the burst began. */
+ * MAILDIR_WATCH_BURST_MAX delays after the burst began; the next burst
+ * begins with the next event. */
 static void
 test_endless_burst_still_delivered(void **state)
 {
-	struct wt *t = *state;
-	uint64_t start = now_ms();
-	char name[64];
-	int i = 0;
+	uint64_t at[100], due[100];
 
-	while (t->got.n == 0 && now_ms() - start < WAIT_MS) {
-		snprintf(name, sizeof(name), "new/%d.busy.host", i++);
-		assert_int_equal(tmd_put(t->root, name, "x", 1), 0);
-		run_for(t, DELAY_MS / 4);
-	}
-	fprintf(stderr, "# a busy folder delivered after %llu ms\n",
-		(unsigned long long)(now_ms() - start));
-	assert_true(t->got.n >= 1);
-	assert_true(now_ms() - start >= DELAY_MS * 2);
-	assert_true(now_ms() - start < WAIT_MS);
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		at[i] = 5000 + (uint64_t)i * (DELAY_MS / 4);
+	/* 25 delays of events: held 10 delays each time, then the rest. */
+	assert_int_equal(burst_deliveries(at, 100, DELAY_MS, due, 100), 3);
+	assert_int_equal(due[0], at[0] + MAILDIR_WATCH_BURST_MAX * DELAY_MS);
+	assert_int_equal(due[1], at[40] + MAILDIR_WATCH_BURST_MAX * DELAY_MS);
+	assert_int_equal(due[2], at[99] + DELAY_MS);
 }
 
 static void
@@ -446,7 +482,7 @@ test_close_from_callback(void **state)
 	struct ms_err err = { 0 };
 
 	maildir_watch_close(t->w);
-	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, close_in_cb, t, NULL, &err);
+	t->w = maildir_watch_new(&t->loop, t->ino, t->root, MAILDIR_LAYOUT_VERBATIM, DELAY_MS, close_in_cb, t, NULL, &err);
 	assert_non_null(t->w);
 	assert_int_equal(tmd_put(t->root, "new/6.u.host", "x", 1), 0);
 	assert_int_equal(tmd_put(t->root, "a/new/7.u.host", "x", 1), 0);
@@ -470,7 +506,7 @@ test_layouts(void **state)
 	maildir_watch_close(t->w);
 	assert_int_equal(tmd_mkmaildir(t->root, ".Lists.dev"), 0);
 	assert_int_equal(tmd_mkmaildir(t->root, "Lists/.dev"), 0);
-	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_MAILDIRPP,
+	t->w = maildir_watch_new(&t->loop, t->ino, t->root, MAILDIR_LAYOUT_MAILDIRPP,
 				 DELAY_MS, watch_cb, t, &t->rep, &err);
 	assert_non_null(t->w);
 	/* root, .Lists.dev */
@@ -487,7 +523,7 @@ test_layouts(void **state)
 	assert_int_equal(count_for(t, "a", MAILDIR_WATCH_CHANGED), 0);
 
 	maildir_watch_close(t->w);
-	t->w = maildir_watch_new(&t->loop, t->root, MAILDIR_LAYOUT_LEGACY,
+	t->w = maildir_watch_new(&t->loop, t->ino, t->root, MAILDIR_LAYOUT_LEGACY,
 				 DELAY_MS, watch_cb, t, &t->rep, &err);
 	assert_non_null(t->w);
 	/* root, a, Lists, Lists/.dev, .Lists.dev, .Projects.y (INBOX's
@@ -503,10 +539,15 @@ test_missing_root(void **state)
 	uv_loop_t loop;
 	struct ms_err err = { 0 };
 
+	struct inotify_reader *ino = NULL;
+
 	uv_loop_init(&loop);
-	assert_null(maildir_watch_new(&loop, "/nonexistent/mirror", MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb,
+	assert_int_equal(inotify_reader_new(&loop, &ino, &err), MS_OK);
+	assert_null(maildir_watch_new(&loop, ino, "/nonexistent/mirror", MAILDIR_LAYOUT_VERBATIM, DELAY_MS, watch_cb,
 				      NULL, NULL, &err));
 	assert_non_null(strstr(err.msg, "/nonexistent/mirror"));
+	assert_int_equal(inotify_reader_count_owners(ino), 0);
+	inotify_reader_close(ino);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -518,8 +559,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_initial_state, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_new_file_and_rename, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_burst_coalesced, wt_setup, wt_teardown),
-		cmocka_unit_test_setup_teardown(test_slow_burst_held_together, wt_setup, wt_teardown),
-		cmocka_unit_test_setup_teardown(test_endless_burst_still_delivered, wt_setup, wt_teardown),
+		cmocka_unit_test(test_slow_burst_held_together),
+		cmocka_unit_test(test_endless_burst_still_delivered),
 		cmocka_unit_test_setup_teardown(test_folders_appear_and_go, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_overflow_says_any, wt_setup, wt_teardown),
 		cmocka_unit_test_setup_teardown(test_own_writes_not_delivered, wt_setup, wt_teardown),

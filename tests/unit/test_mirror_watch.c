@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "inotify_reader.h"
 #include "mirror/mirror_scan_job.h"
 #include "mirror/mirror_watch.h"
 #include "test_maildir_util.h"
@@ -20,6 +21,7 @@
 struct wt {
 	uv_loop_t loop;
 	uv_timer_t tick;
+	struct inotify_reader *ino;
 	struct mirror_watch *w;
 	struct store *s;
 	const struct mirror_params *p;
@@ -152,7 +154,8 @@ test_watch_scans(void **state)
 	uv_timer_start(&t.tick, wt_tick, 10, 10);
 	t.s = s;
 	t.p = &p;
-	t.w = mirror_watch_new(&t.loop, root, MAILDIR_LAYOUT_VERBATIM, &rep, DELAY_MS, wt_cb, &t, &err);
+	assert_int_equal(inotify_reader_new(&t.loop, &t.ino, &err), MS_OK);
+	t.w = mirror_watch_new(&t.loop, t.ino, root, MAILDIR_LAYOUT_VERBATIM, &rep, DELAY_MS, wt_cb, &t, &err);
 	assert_non_null(t.w);
 	/* The reader flags uid 1 and deletes uid 2. */
 	wt_reader_flags(s, inbox, 1, root, "FS");
@@ -202,6 +205,7 @@ test_watch_scans(void **state)
 	assert_int_equal(t.calls, 2);
 
 	mirror_watch_close(t.w);
+	inotify_reader_close(t.ino);
 	while (t.job != NULL)
 		uv_run(&t.loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t.tick, NULL);
@@ -238,6 +242,7 @@ test_overflow_scans_everything(void **state)
 	struct wt_rels r = { 0 };
 	uv_loop_t loop;
 	uv_timer_t tick;
+	struct inotify_reader *ino = NULL;
 	struct mirror_watch *w;
 	struct ms_err err = { 0 };
 	char *root = tmd_mkdtemp(), a[1200], b[1200];
@@ -255,7 +260,8 @@ test_overflow_scans_everything(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	uv_timer_init(&loop, &tick);
 	uv_timer_start(&tick, wt_tick, 10, 10);
-	w = mirror_watch_new(&loop, root, MAILDIR_LAYOUT_VERBATIM, NULL, DELAY_MS, wt_rels_cb, &r, &err);
+	assert_int_equal(inotify_reader_new(&loop, &ino, &err), MS_OK);
+	w = mirror_watch_new(&loop, ino, root, MAILDIR_LAYOUT_VERBATIM, NULL, DELAY_MS, wt_rels_cb, &r, &err);
 	assert_non_null(w);
 	/* A reader flips a flag back and forth: two events a rename. */
 	snprintf(a, sizeof(a), "%s/cur/1.flip.host:2,", root);
@@ -268,6 +274,7 @@ test_overflow_scans_everything(void **state)
 		uv_run(&loop, UV_RUN_ONCE);
 	assert_int_equal(r.n_any, 1);
 	mirror_watch_close(w);
+	inotify_reader_close(ino);
 	uv_close((uv_handle_t *)&tick, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
