@@ -16,21 +16,11 @@ LIMIT=4
 mirror_setup
 # A poll far away and no push: only the watches can explain prompt passes.
 printf 'poll_interval = 1h\nidle = no\n' >> "$CFG"
+# Accounts t2..tN: t's section, each with a mirror of its own.
+section="$(sed -n '/^\[account t\]/,$p' "$CFG")"
 for ((k = 2; k <= N; k++)); do
-	cat >> "$CFG" <<EOC
-
-[account t$k]
-protocol = imap
-host = localhost
-port = $MS_IMAPS_PORT
-tls = implicit
-ca_file = $MS_TLS_CA
-user = $MS_USER1
-password = $MS_PASS1
-maildir = $WORK/mail$k
-poll_interval = 1h
-idle = no
-EOC
+	printf '\n%s\n' "$section" | sed -e "s/^\[account t\]/[account t$k]/" \
+		-e "s|^maildir = .*|maildir = $WORK/mail$k|" >> "$CFG"
 done
 mailfill "$MS_USER1" 60 >/dev/null || exit 1
 mirror_of() { if [ "$1" = 1 ]; then echo "$MAIL"; else echo "$WORK/mail$1"; fi; }
@@ -101,15 +91,7 @@ for ((k = 1; k <= N; k++)); do
 		fail "account $(name_of "$k"): no 'mirror changed by a reader' in the log"
 done
 
-kill -TERM "$DPID"
-for ((i = 0; i < 100; i++)); do ms_pid_alive "$DPID" || break; sleep 0.2; done
-if ms_pid_alive "$DPID"; then
-	fail "mailsyncd still running 20 s after SIGTERM"
-else
-	wait "$DPID"
-	rc=$?
-	[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "SIGTERM: exit $rc"
-fi
+mirror_daemon_stop
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failures" >&2; exit 1; }
 echo "all many-account mirror checks passed"
