@@ -14,8 +14,8 @@
 
 #define DELAY_MS 100
 /* Bound on every wait for a delivery, which takes ~DELAY_MS: a wait ends
- * as soon as it comes, so the bound is far beyond what a loaded machine
- * needs (load 20 delays a turn of the loop by a second at most). */
+ * as soon as it comes, so the bound can be far beyond what a loaded
+ * machine needs without slowing the test. */
 #define WAIT_MS 30000
 
 struct got {
