@@ -28,6 +28,7 @@ struct own {
 
 struct ir {
 	uv_loop_t loop;
+	uv_timer_t tick;		/* bounds each UV_RUN_ONCE */
 	struct inotify_reader *r;
 	char *dir;
 	struct own a, b;
@@ -61,6 +62,12 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void
+tick_cb(uv_timer_t *h)
+{
+	(void)h;	/* only makes UV_RUN_ONCE return regularly */
+}
+
 /* Runs the loop until *n reaches want, at most WAIT_MS; then one more
  * non-blocking turn, so that what else was queued arrives too. */
 static void
@@ -69,7 +76,7 @@ run_until(struct ir *t, const int *n, int want)
 	uint64_t start = now_ms();
 
 	while (*n < want && now_ms() - start < WAIT_MS)
-		uv_run(&t->loop, UV_RUN_NOWAIT);
+		uv_run(&t->loop, UV_RUN_ONCE);
 	uv_run(&t->loop, UV_RUN_NOWAIT);
 	assert_true(*n >= want);
 }
@@ -106,6 +113,8 @@ ir_setup(void **state)
 	if (t == NULL || (t->dir = tmd_mkdtemp()) == NULL)
 		return -1;
 	assert_int_equal(uv_loop_init(&t->loop), 0);
+	uv_timer_init(&t->loop, &t->tick);
+	uv_timer_start(&t->tick, tick_cb, 20, 20);
 	if (inotify_reader_new(&t->loop, &t->r, &err) != MS_OK) {
 		fprintf(stderr, "%s\n", err.msg);
 		return -1;
@@ -128,6 +137,7 @@ ir_teardown(void **state)
 	assert_int_equal(inotify_reader_count_owners(t->r), 0);
 	assert_int_equal(inotify_reader_count_wds(t->r), 0);
 	inotify_reader_close(t->r);
+	uv_close((uv_handle_t *)&t->tick, NULL);
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&t->loop), 0);
 	tmd_rmtree(t->dir);
