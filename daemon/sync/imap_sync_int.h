@@ -338,6 +338,8 @@ void sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe);
 bool sync_is_refetch(const struct sync_run *r, uint32_t uid);
 size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
 			uint32_t uid);
+/* Room for one more range after the n in *v (of *cap); MS_ENOMEM. */
+int sync_ranges_reserve(struct sync_uid_range **v, size_t *cap, size_t n);
 
 /* --- discovery (sync_discover.c) ------------------------------------------ */
 

@@ -117,15 +117,8 @@ sync_uid_add(struct sync_run *r, uint32_t uid)
 		r->added[i].lo = uid;
 		return MS_OK;
 	}
-	if (r->n_added == r->added_cap) {
-		size_t cap = r->added_cap ? r->added_cap * 2 : 16;
-		struct sync_uid_range *v = realloc(r->added, cap * sizeof(*v));
-
-		if (v == NULL)
-			return MS_ENOMEM;
-		r->added = v;
-		r->added_cap = cap;
-	}
+	if (sync_ranges_reserve(&r->added, &r->added_cap, r->n_added) < 0)
+		return MS_ENOMEM;
 	memmove(&r->added[i + 1], &r->added[i],
 		(r->n_added - i) * sizeof(*r->added));
 	r->added[i] = (struct sync_uid_range){ uid, uid };
@@ -578,17 +571,10 @@ sync_fetch_load_known(struct imap_sync *as)
 			r->known[r->n_known - 1].hi = m.uid;
 			continue;
 		}
-		if (r->n_known == r->known_cap) {
-			size_t cap = r->known_cap ? r->known_cap * 2 : 16;
-			struct sync_uid_range *v =
-				realloc(r->known, cap * sizeof(*v));
-
-			if (v == NULL) {
-				rc = MS_ENOMEM;
-				break;
-			}
-			r->known = v;
-			r->known_cap = cap;
+		if (sync_ranges_reserve(&r->known, &r->known_cap,
+					r->n_known) < 0) {
+			rc = MS_ENOMEM;
+			break;
 		}
 		r->known[r->n_known++] = (struct sync_uid_range){ m.uid, m.uid };
 	}
