@@ -426,7 +426,9 @@ int store_leftover_list(struct store *s, uint32_t folder_id,
  * A body being received.  Bytes are hashed as they arrive and the header
  * is summarised on the way; bodies above the spool threshold (or announced
  * above it with size_hint) go to an unlinked temporary file in DIR/tmp,
- * so a body is never held twice in memory.
+ * so a body is never held twice in memory.  Those writes are the one
+ * disk write on the caller's thread (the loop, for a fetch): a pwrite()
+ * of each chunk as it arrives, for bodies over 1 MiB only.
  */
 int store_body_writer_new(struct store *s, uint64_t size_hint,
 			  struct store_body_writer **w_r,

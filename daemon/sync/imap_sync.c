@@ -125,10 +125,11 @@ sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 			 "the connection ended early");
 	}
 	/* What held the loop for the disk (tests read it). */
-	log_debug("acct=%s pass loop_commits=%llu loop_waits=%llu", as->name,
+	log_debug("acct=%s pass loop_commits=%llu loop_waits=%llu "
+		  "bodies_waiting_max=%zu", as->name,
 		  (unsigned long long)as->n_loop_commits,
 		  (unsigned long long)(as->behind != NULL ?
-		  sync_commit_behind_waits(as->behind) : 0));
+		  sync_commit_behind_waits(as->behind) : 0), as->max_waiting);
 	as->sum.seconds = (double)(uv_hrtime() - as->t0) / 1e9;
 	as->is_done = true;
 	as->params.on_done_cb(as, &as->sum, as->params.arg);

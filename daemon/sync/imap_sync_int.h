@@ -166,6 +166,11 @@ struct sync_run {
 	 * be): ranges in UID order, left out of the fetch. */
 	struct sync_uid_range *known;
 	size_t n_known, known_cap, known_i;
+	/* UIDs this fetch put in a batch (ranges in UID order): a message
+	 * that comes out of UID order is new unless it is among them, and
+	 * then needs no commit before it is stored. */
+	struct sync_uid_range *added;
+	size_t n_added, added_cap;
 	/* A sparse UID space: each fetch range ends at a cut, the UID of
 	 * every SYNC_RANGE_UIDS-th message (UID SEARCH by sequence
 	 * number), so a range holds about that many messages however far
@@ -227,6 +232,7 @@ struct imap_sync {
 	/* Batches committed in place while the loop runs (sync_commit():
 	 * the loop waits for the disk); a debug line says it at the end. */
 	uint64_t n_loop_commits;
+	size_t max_waiting;		/* most sync_bodies_waiting() seen */
 	/* A commit failed (whatever its code): what it held is not in the
 	 * store, so no watermark may be written past it this pass. */
 	bool has_commit_failed;
@@ -332,6 +338,8 @@ void sync_on_fetch_flags(struct imap_sync *as, const struct imap_ev_fetch *fe);
 bool sync_is_refetch(const struct sync_run *r, uint32_t uid);
 size_t sync_ranges_find(const struct sync_uid_range *v, size_t n,
 			uint32_t uid);
+/* Room for one more range after the n in *v (of *cap); MS_ENOMEM. */
+int sync_ranges_reserve(struct sync_uid_range **v, size_t *cap, size_t n);
 
 /* --- discovery (sync_discover.c) ------------------------------------------ */
 

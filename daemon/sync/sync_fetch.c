@@ -84,6 +84,48 @@ sync_uid_known(const struct sync_run *r, uint32_t uid)
 	return i < r->n_known && r->known[i].lo <= uid;
 }
 
+/* True when this fetch put uid in a batch (sync_run.added). */
+static bool
+sync_uid_added(const struct sync_run *r, uint32_t uid)
+{
+	size_t i = sync_ranges_find(r->added, r->n_added, uid);
+
+	return i < r->n_added && r->added[i].lo <= uid;
+}
+
+/* Notes uid in sync_run.added; MS_OK or MS_ENOMEM.  In UID order it
+ * extends the last range; out of order it is inserted. */
+static int
+sync_uid_add(struct sync_run *r, uint32_t uid)
+{
+	size_t i = sync_ranges_find(r->added, r->n_added, uid);
+
+	if (i < r->n_added && r->added[i].lo <= uid)
+		return MS_OK;
+	if (i > 0 && r->added[i - 1].hi + 1 == uid) {
+		r->added[i - 1].hi = uid;
+		if (i < r->n_added && r->added[i].lo == uid + 1) {
+			/* The gap between two ranges is closed. */
+			r->added[i - 1].hi = r->added[i].hi;
+			memmove(&r->added[i], &r->added[i + 1],
+				(r->n_added - i - 1) * sizeof(*r->added));
+			r->n_added--;
+		}
+		return MS_OK;
+	}
+	if (i < r->n_added && r->added[i].lo == uid + 1) {
+		r->added[i].lo = uid;
+		return MS_OK;
+	}
+	if (sync_ranges_reserve(&r->added, &r->added_cap, r->n_added) < 0)
+		return MS_ENOMEM;
+	memmove(&r->added[i + 1], &r->added[i],
+		(r->n_added - i) * sizeof(*r->added));
+	r->added[i] = (struct sync_uid_range){ uid, uid };
+	r->n_added++;
+	return MS_OK;
+}
+
 /* A new message is complete: its body goes into the batch. */
 static void
 sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
@@ -148,11 +190,13 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 			 (unsigned long long)store_body_size(body),
 			 (unsigned long long)fe->rfc822_size);
 	}
-	if (fe->uid <= r->last_uid && !sync_uid_known(r, fe->uid)) {
-		/* Out of UID order, or this UID again: a record this fetch
-		 * stored is in the batch, where it cannot be read.  The
-		 * commit leaves the watermark where it is, in case this is
-		 * the second message of one UID. */
+	if (fe->uid <= r->last_uid && !sync_uid_known(r, fe->uid) &&
+	    sync_uid_added(r, fe->uid)) {
+		/* This UID again (a server fault): the record this fetch
+		 * stored is in a batch, where it cannot be read, so it is
+		 * committed here, on the loop (a message merely out of UID
+		 * order is not in sync_run.added and needs none).  The
+		 * commit leaves the watermark where it is. */
 		bool has_hole = r->has_hole;
 
 		is_again = true;
@@ -174,9 +218,10 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		 * record, which keeps its file and flags. */
 		if (sync_is_refetch(r, fe->uid) && !is_again) {
 			as->sum.bytes += store_body_size(body);
-			(void)sync_batch_ok(as, store_batch_msg_add(as->batch,
-								    &m, body));
-			(void)sync_commit_if_full(as);
+			if (sync_batch_ok(as, store_batch_msg_add(as->batch,
+								  &m, body)) &&
+			    sync_batch_ok(as, sync_uid_add(r, fe->uid)))
+				(void)sync_commit_if_full(as);
 			return;
 		}
 
@@ -216,8 +261,11 @@ sync_on_new_fetch(struct imap_sync *as, const struct imap_ev_fetch *fe)
 		m.internal_date = 0;
 	as->sum.new_msgs++;
 	as->sum.bytes += store_body_size(body);
-	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body)))
+	if (!sync_batch_ok(as, store_batch_msg_add(as->batch, &m, body)) ||
+	    !sync_batch_ok(as, sync_uid_add(r, fe->uid)))
 		return;
+	if (sync_bodies_waiting(as) > as->max_waiting)
+		as->max_waiting = sync_bodies_waiting(as);
 	(void)sync_commit_if_full(as);
 }
 
@@ -523,17 +571,10 @@ sync_fetch_load_known(struct imap_sync *as)
 			r->known[r->n_known - 1].hi = m.uid;
 			continue;
 		}
-		if (r->n_known == r->known_cap) {
-			size_t cap = r->known_cap ? r->known_cap * 2 : 16;
-			struct sync_uid_range *v =
-				realloc(r->known, cap * sizeof(*v));
-
-			if (v == NULL) {
-				rc = MS_ENOMEM;
-				break;
-			}
-			r->known = v;
-			r->known_cap = cap;
+		if (sync_ranges_reserve(&r->known, &r->known_cap,
+					r->n_known) < 0) {
+			rc = MS_ENOMEM;
+			break;
 		}
 		r->known[r->n_known++] = (struct sync_uid_range){ m.uid, m.uid };
 	}
@@ -626,7 +667,9 @@ sync_fetch_after_top_committed(struct imap_sync *as)
 	struct sync_run *r = &as->run;
 	int rc;
 
+	/* What the top fetch added is committed: known from here on. */
 	r->last_uid = 0;
+	r->n_added = 0;
 	if ((rc = sync_fetch_load_known(as)) < 0) {
 		sync_fail(as, rc, "store: folder %s: %s", r->fold->name,
 			  ms_strerror(rc));
@@ -668,6 +711,7 @@ sync_fetch_start(struct imap_sync *as)
 			r->stored.state.uidnext : 1;
 	r->next_lo = r->fetch_from;
 	r->last_uid = 0;
+	r->n_added = 0;
 	r->is_fetching = true;
 	/* A first fetch only adds records from here on: what the folders
 	 * before it committed may go to the mirror now (is_adding). */

@@ -407,6 +407,7 @@ sync_run_end(struct imap_sync *as)
 	free(r->gone);
 	free(r->refetch);
 	free(r->known);
+	free(r->added);
 	free(r->changes);
 	sync_push_free(&r->push);
 	sync_rematch_free(&r->rematch);

@@ -408,6 +408,21 @@ sync_ranges_find(const struct sync_uid_range *v, size_t n, uint32_t uid)
 	return lo;
 }
 
+int
+sync_ranges_reserve(struct sync_uid_range **v, size_t *cap, size_t n)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	struct sync_uid_range *nv;
+
+	if (n < *cap)
+		return MS_OK;
+	if ((nv = realloc(*v, ncap * sizeof(*nv))) == NULL)
+		return MS_ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return MS_OK;
+}
+
 /* A FETCH with flags for a message the store may know (SELECT QRESYNC,
  * the flag diff, or an unsolicited change while fetching). */
 void
