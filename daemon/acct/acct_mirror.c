@@ -65,6 +65,7 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	/* Without marks (no mutex), exports syncfs each folder. */
 	m->has_marks = mirror_marks_init(&m->marks) == MS_OK;
 	m->mp.marks = m->has_marks ? &m->marks : NULL;
+	m->mp.early = &m->early;
 	/* The watch takes the exports' own writes from here rather than
 	 * scan for them (without it, out of memory: it scans). */
 	if (m->want_watch)
@@ -453,11 +454,14 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 	acct_mirror_flush_later(m);
 	if (m->is_early) {
 		m->is_early = false;
-		if (rc == MS_OK)
+		if (rc == MS_OK) {
 			mirror_stats_add(&m->early_st, st);
-		else
+		} else {
+			/* What it wrote is unknown: the next one lists. */
+			mirror_early_clear(&m->early);
 			log_debug("acct=%s early mirror export: %s",
 				  m->acct->name, err->msg);
+		}
 		m->cbs.on_early_done_cb(rc, m->cbs.arg);
 		return;
 	}
@@ -481,6 +485,10 @@ acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
 		return ms_err_set(err_r, MS_EINVAL, "a mirror scan is running");
 	if ((rc = acct_mirror_ns(m, err_r)) < 0)
 		return rc;
+	/* The export after a pass lists every folder it exports: the
+	 * next pass's early exports start from the listing again. */
+	if (!is_early)
+		mirror_early_clear(&m->early);
 	if (only_folder != NULL &&
 	    (m->export_folder = strdup(only_folder)) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
@@ -621,6 +629,7 @@ acct_mirror_deinit(struct acct_mirror *m)
 	if (m->has_marks)
 		mirror_marks_deinit(&m->marks);
 	m->has_marks = false;
+	mirror_early_clear(&m->early);
 	m->mp.expect = NULL;
 	maildir_expect_free(&m->expect);
 	maildir_report_deinit(&m->rep);

@@ -97,6 +97,7 @@ struct acct_mirror {
 	struct mirror_job *export;
 	bool is_early;			/* export is an early one */
 	struct mirror_stats early_st;	/* the pass's early exports */
+	struct mirror_early early;	/* where they left each folder */
 	struct mirror_scan_job *scan;	/* the one scan running */
 	bool is_pass_scan;		/* it is the one before a pass */
 	bool is_scan_all;		/* it covers every folder */

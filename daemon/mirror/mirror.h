@@ -170,6 +170,30 @@
 
 struct maildir_expect;
 
+/*
+ * Per folder, where the early exports of a pass left it: every record
+ * below uid_from has its file, and the Maildir held no file that was not
+ * a record's when it was last listed.  Early exports only add records'
+ * files while the pass only adds records (acct_mirror.h), so the next one
+ * reads the records from uid_from on, writes those without a file name,
+ * and lists nothing: a 100,000-message folder's initial sync listed it
+ * and looked up every record at each of its early exports.  The export
+ * after the pass lists and reads it all.
+ */
+struct mirror_early_folder {
+	uint32_t folder_id;
+	uint32_t uidvalidity;
+	uint32_t uid_from;
+};
+
+struct mirror_early {
+	struct mirror_early_folder *v;
+	size_t n, cap;
+};
+
+/* Forgets every folder (and frees the array). */
+void mirror_early_clear(struct mirror_early *e);
+
 struct mirror_params {
 	const char *account;	/* store account name */
 	const char *root;	/* the account's maildir path (expanded) */
@@ -196,6 +220,12 @@ struct mirror_params {
 	 * gets no Maildir); and it writes no marker (the export after
 	 * the pass does). */
 	bool is_early;
+	/* Where the early exports of this pass left each folder, so that
+	 * the next one lists no Maildir and reads no record they dealt
+	 * with (NULL: each lists and reads them all).  The caller's, kept
+	 * across the pass's early exports, cleared when it begins the
+	 * export after the pass (mirror_early_clear()). */
+	struct mirror_early *early;
 	/* Scan only these Maildirs (paths relative to root, "" for the
 	 * root: what the watch saw change), plus the Maildirs no folder
 	 * holds yet.  NULL: every folder. */

@@ -659,10 +659,11 @@ mirror_dir_probe(const char *root, const char *path,
 	return rc;
 }
 
-int
-mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
-		 bool create, struct maildir_report *rep, bool *exists_r,
-		 struct ms_err *err_r)
+/* Opens the Maildir unlisted: mirror__dir_open() without its listing. */
+static int
+mirror_dir_open_only(struct mirror_dir *md, const char *root,
+		     const char *path, bool create, struct maildir_report *rep,
+		     bool *exists_r, struct ms_err *err_r)
 {
 	int rc;
 
@@ -680,9 +681,30 @@ mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 		*exists_r = false;
 		return MS_OK;
 	}
-	if (rc != MS_OK)
+	if (rc == MS_OK)
+		md->is_open = true;
+	return rc;
+}
+
+int
+mirror__dir_open_unlisted(struct mirror_dir *md, const char *root,
+			  const char *path, bool *exists_r,
+			  struct ms_err *err_r)
+{
+	return mirror_dir_open_only(md, root, path, true, NULL, exists_r,
+				    err_r);
+}
+
+int
+mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
+		 bool create, struct maildir_report *rep, bool *exists_r,
+		 struct ms_err *err_r)
+{
+	int rc = mirror_dir_open_only(md, root, path, create, rep, exists_r,
+				      err_r);
+
+	if (rc != MS_OK || !md->is_open)
 		return rc;
-	md->is_open = true;
 	mirror__seen_take(md);
 	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
 	md->nlisted = md->l.n;

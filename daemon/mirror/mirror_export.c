@@ -730,7 +730,81 @@ struct mirror_export_job {
 	size_t i;			/* index in ORPHANS and MISSING */
 	int work_rc;			/* of the last blocking work */
 	struct ms_err work_err;
+	/* An early export's folder that an earlier one left (p->early):
+	 * not listed, its records read from from_uid on. */
+	bool is_unlisted;
+	uint32_t from_uid;
 };
+
+void
+mirror_early_clear(struct mirror_early *e)
+{
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+static struct mirror_early_folder *
+mirror_early_find(const struct mirror_early *e, uint32_t folder_id)
+{
+	for (size_t i = 0; e != NULL && i < e->n; i++)
+		if (e->v[i].folder_id == folder_id)
+			return &e->v[i];
+	return NULL;
+}
+
+/* Did an earlier early export leave folder f?  Then from where on. */
+static bool
+mirror_early_from(const struct mirror_export_job *j,
+		  const struct store_folder *f, uint32_t *uid_r)
+{
+	const struct mirror_early_folder *ef;
+
+	*uid_r = 0;
+	if (!j->c.p->is_early ||
+	    (ef = mirror_early_find(j->c.p->early, f->id)) == NULL ||
+	    ef->uidvalidity != f->state.uidvalidity)
+		return false;
+	*uid_r = ef->uid_from;
+	return true;
+}
+
+/*
+ * An early export is done with the folder.  When it had nothing to do but
+ * write new records' files, the next one reads the records from the
+ * folder's watermark as this one found it (every UID below it was in the
+ * store, and has its file now; the newest messages, fetched first, and
+ * ranges answered out of order are above it) and does not list the
+ * folder; otherwise it lists the folder again.
+ */
+static int
+mirror_early_note(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	struct mirror_early *e = j->c.p->early;
+	const struct mirror_export *x = &j->x;
+	struct mirror_early_folder *ef = mirror_early_find(e, x->f->id);
+	uint32_t from = x->f->state.uidnext > j->from_uid ?
+			x->f->state.uidnext : j->from_uid;
+	int rc;
+
+	if (!j->c.p->is_early || e == NULL)
+		return MS_OK;
+	if (!x->is_complete || x->is_unclean || x->left.n != 0) {
+		if (ef != NULL)
+			*ef = e->v[--e->n];
+		return MS_OK;
+	}
+	if (ef == NULL) {
+		rc = mirror__grow((void **)&e->v, &e->cap, e->n, sizeof(*e->v),
+				  err_r);
+		if (rc != MS_OK)
+			return rc;
+		ef = &e->v[e->n++];
+	}
+	ef->folder_id = x->f->id;
+	ef->uidvalidity = x->f->state.uidvalidity;
+	ef->uid_from = from;
+	return MS_OK;
+}
 
 /* Record m finds its file (claimed) or joins the missing. */
 static int
@@ -746,6 +820,10 @@ mirror_export_rec(struct mirror_export_job *j, const struct store_msg *m,
 		j->max_seq = m->local_seq;
 	if (m->local_seq > j->max_seq_all)
 		j->max_seq_all = m->local_seq;
+	/* Unlisted: a record the mirror named has its file (an earlier
+	 * early export of this pass listed the folder or wrote it). */
+	if (j->is_unlisted && m->mirror_name[0] != '\0')
+		return MS_OK;
 	i = mirror__dir_find_unclaimed(&x->md, key, klen);
 	if (i != SIZE_MAX)
 		x->md.claimed[i] = true;
@@ -830,6 +908,7 @@ mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
 	x->is_complete = true;
 	j->max_seq = f->state.mirror_durable;
 	j->max_seq_all = 0;
+	j->is_unlisted = mirror_early_from(j, f, &j->from_uid);
 	return mirror__folder_path(&j->c, f, &j->path, err_r);
 }
 
@@ -845,6 +924,18 @@ mirror_export_list(struct mirror_export_job *j)
 	bool exists;
 	int rc;
 
+	if (j->is_unlisted) {
+		rc = mirror__dir_open_unlisted(&x->md, j->c.p->root, j->path,
+					       &exists, &j->work_err);
+		x->existed = exists;
+		j->has_folder = rc == MS_OK && exists;
+		if (j->has_folder)
+			x->md.d.expect = j->c.p->expect;
+		else if (rc == MS_OK)
+			j->is_complete = false;	/* as below */
+		j->work_rc = rc;
+		return;
+	}
 	rc = mirror__dir_open(&x->md, j->c.p->root, j->path, false, NULL,
 			      &exists, &j->work_err);
 	x->existed = exists;
@@ -967,6 +1058,8 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 	}
 	if (rc == MS_OK)
 		rc = mirror__batch_flush(j->b, true, err_r);
+	if (rc == MS_OK)
+		rc = mirror_early_note(j, err_r);
 	if (!j->x.is_complete)
 		j->is_complete = false;
 	j->st.folders++;
@@ -1060,13 +1153,17 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->phase = MIRROR_PH_FOLDER;
 			return MS_AGAIN;
 		}
-		if ((rc = mirror__left_load(&j->c, j->x.f->id, &j->x.left,
+		/* Unlisted, no leftover's file is looked for (nor cleared
+		 * as gone). */
+		if (!j->is_unlisted &&
+		    (rc = mirror__left_load(&j->c, j->x.f->id, &j->x.left,
 					    err_r)) != MS_OK)
 			return rc;
 		if ((rc = store_local_seq_last(j->c.s, &j->seq_cap,
 					       err_r)) != MS_OK)
 			return rc;
-		if ((rc = store_msg_iter_new(j->c.s, j->x.f->id, 0, &j->it))
+		if ((rc = store_msg_iter_new(j->c.s, j->x.f->id, j->from_uid,
+					     &j->it))
 		    != MS_OK)
 			return ms_err_set(err_r, rc, "out of memory");
 		j->phase = MIRROR_PH_RECORDS;

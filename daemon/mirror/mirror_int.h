@@ -160,6 +160,14 @@ struct mirror_dir {
 int mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 		     bool create, struct maildir_report *rep, bool *exists_r,
 		     struct ms_err *err_r) MS_WUR;
+/*
+ * Opens the Maildir at path (made when it is gone) without listing it:
+ * no entry is found in it.  A link or a file in its path: *exists_r
+ * false, MS_OK, as mirror__dir_open().
+ */
+int mirror__dir_open_unlisted(struct mirror_dir *md, const char *root,
+			      const char *path, bool *exists_r,
+			      struct ms_err *err_r) MS_WUR;
 void mirror__dir_close(struct mirror_dir *md);
 /*
  * Skipping a Maildir nothing changed in (mirror_seen.c).  A pass that

@@ -830,6 +830,67 @@ test_watermark(void **state)
 }
 
 /*
+ * The early exports of one pass (beside a first sync that adds records):
+ * the first lists each folder, a later one lists none and writes only
+ * the records without a file; a folder that held a file no record
+ * claims is listed again; the export after the pass lists them all.
+ */
+static void
+test_early_unlisted(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_early early = { 0 };
+	struct mirror_stats st;
+	char name[512];
+
+	t->p.is_early = true;
+	t->p.early = &early;
+	st = mt_export(t);
+	assert_int_equal(st.written, 5);
+	assert_int_equal(early.n, 3);
+	/* New records (above the watermark each folder had, 100). */
+	mt_add(t, t->inbox, 150, MT_MSG4, 0);
+	mt_add(t, t->dev, 151, MT_MSG2, STORE_FLAG_SEEN);
+	st = mt_export(t);
+	assert_int_equal(st.listed, 0);
+	assert_int_equal(st.written, 2);
+	assert_true(mt_find(t, "", 150, name, sizeof(name)));
+	assert_true(mt_find(t, "Lists/dev", 151, name, sizeof(name)));
+	st = mt_export(t);
+	assert_int_equal(st.listed, 0);
+	assert_int_equal(st.written, 0);
+
+	/* The export after the pass: every folder listed (some twice when
+	 * their times are too recent to record), nothing to do. */
+	mirror_early_clear(&early);
+	t->p.is_early = false;
+	st = mt_export(t);
+	assert_true(st.listed >= 7);
+	assert_int_equal(st.written, 0);
+	mt_check(t);
+
+	/* A reader's file in INBOX: the next pass's early exports list
+	 * INBOX each time, the other folders once. */
+	assert_int_equal(tmd_put(t->root, "cur/1.M1P1.reader:2,S", MT_NEW,
+				 strlen(MT_NEW)), 0);
+	t->p.is_early = true;
+	st = mt_export(t);
+	assert_int_equal(st.listed, 8);
+	assert_int_equal(early.n, 2);
+	mt_add(t, t->inbox, 152, MT_MSG3, 0);
+	st = mt_export(t);
+	assert_int_equal(st.listed, 5);
+	assert_int_equal(st.written, 1);
+	assert_true(mt_find(t, "", 152, name, sizeof(name)));
+	mirror_early_clear(&early);
+	t->p.is_early = false;
+	t->p.early = NULL;
+	(void)mt_scan(t);
+	(void)mt_export(t);
+	mt_check(t);
+}
+
+/*
  * An export in steps while a sync pass commits beside it (the mirror
  * filling during a first sync, acct_mirror.h): a record committed below
  * the UIDs the export has read, after a record above them, is not seen
@@ -1914,6 +1975,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_early_unlisted, mt_setup,
+						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_export_beside_commits, mt_setup,
 						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_folder_names, mt_setup, mt_teardown),
