@@ -799,14 +799,19 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
  * Did the folder's export make its Maildir or write or rename files (or
  * find it changed just now, by an early export), and nothing else that
  * leaves it unlike what a scan would leave alone: then its listing after
- * the writes may record it (mirror_export_verify()).
+ * the writes may record it (mirror_export_verify()).  Only an export of
+ * every folder (a whole pass, --once, the start) pays for that: the
+ * export after a one-folder pass (a pushed message, one at a time) would
+ * wait for the clock and list the folder again for every message, for a
+ * record the next message changes anyway.  Its folder is not recorded,
+ * and the next whole pass lists it once and records it then.
  */
 static bool
 mirror_export_wants_verify(const struct mirror_export_job *j)
 {
 	const struct mirror_export *x = &j->x;
 
-	return !j->c.p->is_early &&
+	return !j->c.p->is_early && j->c.p->only_folder == NULL &&
 	       (x->is_dirty || !x->existed || x->md.is_recent) &&
 	       x->is_complete && !x->is_unclean &&
 	       x->left.n == 0 && x->nmiss_written == x->nmiss;
@@ -872,7 +877,10 @@ mirror_export_list(struct mirror_export_job *j)
 	j->has_folder = true;
 	/* What the export does in new/ and cur/ is announced to the watch. */
 	x->md.d.expect = j->c.p->expect;
-	if (rc == MS_OK)
+	/* A crashed writer's tmp/ files are a day and a half old before
+	 * they go: the export of every folder (the start, each whole pass)
+	 * looks for them, not the one after each pushed message. */
+	if (rc == MS_OK && j->c.p->only_folder == NULL)
 		rc = maildir_dir_clean_tmp(&x->md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
 					   NULL, &j->work_err);
 	j->work_rc = rc;
