@@ -94,6 +94,20 @@ mirror_missing_is_done(const void *e)
 	return ((const struct mirror_missing *)e)->is_done;
 }
 
+/*
+ * Are the export's commits lazy (store_batch_commit_lazy())?  With marks
+ * (the daemon) they hold names, leftovers and flags that a system crash
+ * may take back as a whole: the next export finds the files by their ids
+ * and does it all again (the watermarks, which say the files are on disk,
+ * go in the flush's own durable commit, mirror_durable.h).  Without
+ * marks, the folder's commit carries its watermark after the syncfs.
+ */
+static bool
+mirror_export_is_lazy(const struct mirror_ctx *c)
+{
+	return c->p->marks != NULL;
+}
+
 /* Records where the record's file now is (committed with the batch). */
 static int
 mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
@@ -101,7 +115,9 @@ mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
 {
 	int rc = store_batch_msg_mirror(x->b, x->f->id, uid, name);
 
-	return rc == MS_OK ? mirror__batch_flush(x->b, false, err_r) :
+	return rc == MS_OK ? mirror__batch_flush(x->b, false,
+						 mirror_export_is_lazy(x->c),
+						 err_r) :
 	       ms_err_set(err_r, rc, "recording a mirror name");
 }
 
@@ -974,7 +990,8 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 			ms_err_set(err_r, rc, "out of memory");
 	}
 	if (rc == MS_OK)
-		rc = mirror__batch_flush(j->b, true, err_r);
+		rc = mirror__batch_flush(j->b, true,
+					 mirror_export_is_lazy(&j->c), err_r);
 	if (!j->x.is_complete)
 		j->is_complete = false;
 	j->st.folders++;
@@ -1009,7 +1026,9 @@ mirror_export_left_clear(struct mirror_export_job *j, uint32_t id,
 			rc = ms_err_set(err_r, rc, "out of memory");
 	if (l == &all)
 		mirror__left_free(&all);
-	return rc == MS_OK ? mirror__batch_flush(j->b, false, err_r) : rc;
+	return rc == MS_OK ? mirror__batch_flush(j->b, false,
+						 mirror_export_is_lazy(&j->c),
+						 err_r) : rc;
 }
 
 /* One unit of work; MS_AGAIN when there is more. */
