@@ -228,9 +228,14 @@ static void
 log_status_draw(void)
 {
 	const char *p = log_status_text;
-	size_t cols = log_status_cols();
+	size_t cols;
 	char safe[LOG_STATUS_MAX * 4];
 
+	/* Nothing to draw (not a terminal, or no status): no ioctl for the
+	 * width after every log line. */
+	if (*p == '\0')
+		return;
+	cols = log_status_cols();
 	while (*p != '\0') {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);

@@ -271,16 +271,26 @@ maildir_name_pid(void)
 	return pid;
 }
 
+/* The hostname, read once per process: an export makes a generator for
+ * each pushed message, and a name needs it only to differ from another
+ * host's. */
+static char maildir_name_host[256];
+static pthread_once_t maildir_name_host_once = PTHREAD_ONCE_INIT;
+
+static void
+maildir_name_host_read(void)
+{
+	if (gethostname(maildir_name_host, sizeof(maildir_name_host)) != 0)
+		maildir_name_host[0] = '\0';
+	maildir_name_host[sizeof(maildir_name_host) - 1] = '\0';
+}
+
 void
 maildir_namegen_init(struct maildir_namegen *g)
 {
-	char host[256];
-
 	memset(g, 0, sizeof(*g));
-	if (gethostname(host, sizeof(host)) != 0)
-		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
-	maildir_namegen_set_host(g, host);
+	pthread_once(&maildir_name_host_once, maildir_name_host_read);
+	maildir_namegen_set_host(g, maildir_name_host);
 	g->pid = maildir_name_pid();
 }
 

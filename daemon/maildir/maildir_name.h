@@ -126,7 +126,8 @@ struct maildir_namegen {
 	uint64_t counter;
 };
 
-/* Reads the hostname; after fork() the next name notices the new pid. */
+/* Takes the hostname (read once per process); after fork() the next name
+ * notices the new pid. */
 void maildir_namegen_init(struct maildir_namegen *g);
 
 /* What goes into a new name. */

@@ -988,14 +988,16 @@ mirror__fhash_find(const void *v, size_t n, size_t size,
 }
 
 int
-mirror__batch_flush(struct store_batch *b, bool force, struct ms_err *err_r)
+mirror__batch_flush(struct store_batch *b, bool force, bool is_lazy,
+		    struct ms_err *err_r)
 {
 	if (store_batch_count(b) == 0)
 		return MS_OK;
 	if (!force && store_batch_count(b) < MIRROR_BATCH_OPS &&
 	    store_batch_mem(b) < MIRROR_BATCH_MEM)
 		return MS_OK;
-	return store_batch_commit(b, err_r);
+	return is_lazy ? store_batch_commit_lazy(b, err_r) :
+	       store_batch_commit(b, err_r);
 }
 
 /* --- reports from a pool thread -------------------------------------------- */

@@ -94,6 +94,20 @@ mirror_missing_is_done(const void *e)
 	return ((const struct mirror_missing *)e)->is_done;
 }
 
+/*
+ * Are the export's commits lazy (store_batch_commit_lazy())?  With marks
+ * (the daemon) they hold names, leftovers and flags that a system crash
+ * may take back as a whole: the next export finds the files by their ids
+ * and does it all again (the watermarks, which say the files are on disk,
+ * go in the flush's own durable commit, mirror_durable.h).  Without
+ * marks, the folder's commit carries its watermark after the syncfs.
+ */
+static bool
+mirror_export_is_lazy(const struct mirror_ctx *c)
+{
+	return c->p->marks != NULL;
+}
+
 /* Records where the record's file now is (committed with the batch). */
 static int
 mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
@@ -101,7 +115,9 @@ mirror_export_record(struct mirror_export *x, uint32_t uid, const char *name,
 {
 	int rc = store_batch_msg_mirror(x->b, x->f->id, uid, name);
 
-	return rc == MS_OK ? mirror__batch_flush(x->b, false, err_r) :
+	return rc == MS_OK ? mirror__batch_flush(x->b, false,
+						 mirror_export_is_lazy(x->c),
+						 err_r) :
 	       ms_err_set(err_r, rc, "recording a mirror name");
 }
 
@@ -877,14 +893,19 @@ mirror_export_begin(struct store *s, const struct mirror_params *p,
  * Did the folder's export make its Maildir or write or rename files (or
  * find it changed just now, by an early export), and nothing else that
  * leaves it unlike what a scan would leave alone: then its listing after
- * the writes may record it (mirror_export_verify()).
+ * the writes may record it (mirror_export_verify()).  Only an export of
+ * every folder (a whole pass, --once, the start) pays for that: the
+ * export after a one-folder pass (a pushed message, one at a time) would
+ * wait for the clock and list the folder again for every message, for a
+ * record the next message changes anyway.  Its folder is not recorded,
+ * and the next whole pass lists it once and records it then.
  */
 static bool
 mirror_export_wants_verify(const struct mirror_export_job *j)
 {
 	const struct mirror_export *x = &j->x;
 
-	return !j->c.p->is_early &&
+	return !j->c.p->is_early && j->c.p->only_folder == NULL &&
 	       (x->is_dirty || !x->existed || x->md.is_recent) &&
 	       x->is_complete && !x->is_unclean &&
 	       x->left.n == 0 && x->nmiss_written == x->nmiss;
@@ -963,7 +984,10 @@ mirror_export_list(struct mirror_export_job *j)
 	j->has_folder = true;
 	/* What the export does in new/ and cur/ is announced to the watch. */
 	x->md.d.expect = j->c.p->expect;
-	if (rc == MS_OK)
+	/* A crashed writer's tmp/ files are a day and a half old before
+	 * they go: the export of every folder (the start, each whole pass)
+	 * looks for them, not the one after each pushed message. */
+	if (rc == MS_OK && j->c.p->only_folder == NULL)
 		rc = maildir_dir_clean_tmp(&x->md.d, time(NULL) - MIRROR_TMP_MAX_AGE,
 					   NULL, &j->work_err);
 	j->work_rc = rc;
@@ -1057,7 +1081,8 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 			ms_err_set(err_r, rc, "out of memory");
 	}
 	if (rc == MS_OK)
-		rc = mirror__batch_flush(j->b, true, err_r);
+		rc = mirror__batch_flush(j->b, true,
+					 mirror_export_is_lazy(&j->c), err_r);
 	if (rc == MS_OK)
 		rc = mirror_early_note(j, err_r);
 	if (!j->x.is_complete)
@@ -1094,7 +1119,9 @@ mirror_export_left_clear(struct mirror_export_job *j, uint32_t id,
 			rc = ms_err_set(err_r, rc, "out of memory");
 	if (l == &all)
 		mirror__left_free(&all);
-	return rc == MS_OK ? mirror__batch_flush(j->b, false, err_r) : rc;
+	return rc == MS_OK ? mirror__batch_flush(j->b, false,
+						 mirror_export_is_lazy(&j->c),
+						 err_r) : rc;
 }
 
 /* One unit of work; MS_AGAIN when there is more. */

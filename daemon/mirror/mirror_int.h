@@ -366,8 +366,9 @@ void mirror__report_buf_deinit(struct mirror_report_buf *rb);
 int mirror__grow(void **v, size_t *cap, size_t n, size_t size,
 		 struct ms_err *err_r) MS_WUR;
 
-/* Commits b when it holds enough (or always, with force). */
-int mirror__batch_flush(struct store_batch *b, bool force,
+/* Commits b when it holds enough (or always, with force); is_lazy: with
+ * store_batch_commit_lazy(), for what a later pass would write again. */
+int mirror__batch_flush(struct store_batch *b, bool force, bool is_lazy,
 			struct ms_err *err_r) MS_WUR;
 
 #endif

@@ -98,7 +98,7 @@ mirror_scan_flush(struct mirror_scan *x, bool force, struct ms_err *err_r)
 	const struct mirror_writer *w = x->c->w;
 
 	if (w == NULL)
-		return mirror__batch_flush(x->b, force, err_r);
+		return mirror__batch_flush(x->b, force, false, err_r);
 	if (store_batch_count(x->b) == 0)
 		return MS_OK;
 	if (!force && store_batch_count(x->b) < w->batch_ops &&

@@ -69,31 +69,39 @@ store_grow(struct store *s, struct ms_err *err_r)
 	return MS_OK;
 }
 
-static int store_write_locked(struct store *s, store__txn_fn fn, void *arg,
+static int store_write_locked(struct store *s, unsigned txn_flags,
+			      store__txn_fn fn, void *arg,
 			      struct ms_err *err_r);
 
 int
 store__write(struct store *s, store__txn_fn fn, void *arg,
 	     struct ms_err *err_r)
 {
+	return store__write_flags(s, 0, fn, arg, err_r);
+}
+
+int
+store__write_flags(struct store *s, unsigned txn_flags, store__txn_fn fn,
+		   void *arg, struct ms_err *err_r)
+{
 	int rc;
 
 	pthread_mutex_lock(&s->write_lock);
-	rc = store_write_locked(s, fn, arg, err_r);
+	rc = store_write_locked(s, txn_flags, fn, arg, err_r);
 	pthread_mutex_unlock(&s->write_lock);
 	return rc;
 }
 
 static int
-store_write_locked(struct store *s, store__txn_fn fn, void *arg,
-		   struct ms_err *err_r)
+store_write_locked(struct store *s, unsigned txn_flags, store__txn_fn fn,
+		   void *arg, struct ms_err *err_r)
 {
 	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn;
 		int rc;
 
 		s->last_mdb_rc = 0;
-		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		rc = mdb_txn_begin(s->env, NULL, txn_flags, &txn);
 		if (rc != 0)
 			return store__mdb_err(s, err_r, rc,
 					      "beginning a write transaction");

@@ -820,6 +820,14 @@ size_t store_batch_commit_mem(const struct store_batch *b);
  * may retry it or free it.  MDB_MAP_FULL grows the map and retries.
  */
 int store_batch_commit(struct store_batch *b, struct ms_err *err_r) MS_WUR;
+/*
+ * The same, for what may be lost to a system crash (never half of it:
+ * the commit stays atomic): what a later commit would write again, such
+ * as the mirror's names for files it finds by their ids.  The meta page
+ * goes without its own sync (LMDB's MDB_NOMETASYNC): one device flush
+ * instead of two, and the next durable commit makes this one durable.
+ */
+int store_batch_commit_lazy(struct store_batch *b, struct ms_err *err_r) MS_WUR;
 
 /* --- consistency --------------------------------------------------------- */
 

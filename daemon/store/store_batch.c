@@ -1375,8 +1375,9 @@ store_batch_txn(struct store *s, MDB_txn *txn, void *arg,
 	return MS_OK;
 }
 
-int
-store_batch_commit(struct store_batch *b, struct ms_err *err_r)
+static int
+store_batch_commit_flags(struct store_batch *b, unsigned txn_flags,
+			 struct ms_err *err_r)
 {
 	struct store_commit c = { .b = b };
 	bool has_spooled = false;
@@ -1387,7 +1388,7 @@ store_batch_commit(struct store_batch *b, struct ms_err *err_r)
 	for (size_t i = 0; i < b->n; i++)
 		if (b->ops[i].body != NULL && b->ops[i].body->fd >= 0)
 			has_spooled = true;
-	rc = store__write(b->s, store_batch_txn, &c, err_r);
+	rc = store__write_flags(b->s, txn_flags, store_batch_txn, &c, err_r);
 	free(c.folders);
 	free(c.zero);
 	if (rc < 0)
@@ -1403,4 +1404,19 @@ store_batch_commit(struct store_batch *b, struct ms_err *err_r)
 		malloc_trim(0);
 	store__map_check(b->s);
 	return MS_OK;
+}
+
+int
+store_batch_commit(struct store_batch *b, struct ms_err *err_r)
+{
+	return store_batch_commit_flags(b, 0, err_r);
+}
+
+int
+store_batch_commit_lazy(struct store_batch *b, struct ms_err *err_r)
+{
+	/* The data pages are synced; the meta page that points at them is
+	 * written without its own sync, and reaches the disk with the next
+	 * commit's (or the system's writeback). */
+	return store_batch_commit_flags(b, MDB_NOMETASYNC, err_r);
 }

@@ -139,6 +139,10 @@ typedef int (*store__txn_fn)(struct store *s, MDB_txn *txn, void *arg,
 			     struct ms_err *err_r);
 int store__write(struct store *s, store__txn_fn fn, void *arg,
 		 struct ms_err *err_r);
+/* The same with mdb_txn_begin() flags: MDB_NOMETASYNC for a commit whose
+ * durability may wait for the next one (store_batch_commit_lazy()). */
+int store__write_flags(struct store *s, unsigned txn_flags, store__txn_fn fn,
+		       void *arg, struct ms_err *err_r);
 /* A short read transaction; end it with store__read_end(). */
 int store__read_begin(struct store *s, MDB_txn **txn_r, struct ms_err *err_r);
 void store__read_end(struct store *s, MDB_txn *txn);

@@ -16,7 +16,8 @@
 # floor + 10 ms in every folder.  Memory: mailsyncd's anonymous RSS is
 # sampled every second during the deliveries, and printed at a tenth, half
 # and the end of them with the growth between the first and the last (flat
-# means no growth per delivery); for the 1,000-delivery run:
+# means no growth per delivery), and with its [heap] at each quarter of the
+# deliveries; for the 1,000-delivery run:
 #   MS_BENCH_N=1000 MS_BENCH_GAP_MIN=0.05 MS_BENCH_GAP_MAX=0.15 MS_BENCH_IDLE=10 ...
 # Figures, not a test: run by hand after building (not run by ctest).
 #
@@ -48,6 +49,21 @@ switches()
 }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 anon() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# heap PID: resident kB of the process's [heap] (the main arena's brk).
+heap()
+{
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { h = ($NF == "[heap]") }
+	     h && /^Rss:/ { n += $2 } END { print n + 0 }' "/proc/$1/smaps" 2>/dev/null
+}
+# mirrored: message files in mailsyncd's Maildirs of the three folders.
+mirrored()
+{
+	local d n=0
+	for d in "$WORK/mirror" "$WORK/mirror/Lists" "$WORK/mirror/Work"; do
+		n=$((n + $(find "$d/new" "$d/cur" -maxdepth 1 -type f 2>/dev/null | wc -l)))
+	done
+	echo "$n"
+}
 TCK="$(getconf CLK_TCK)"
 
 LOG="$WORK/daemon.log"
@@ -64,8 +80,12 @@ wait_for "floor in IDLE" 30 test -e "$FLOOR/ready" || { cat "$WORK/floor.err" >&
 echo "bench_push: $N deliveries to INBOX, Lists, Work, ${GAP_MIN}-${GAP_MAX} s apart; mailsyncd (NOTIFY, 1 push connection) and the floor (IDLE + FETCH, 1 connection per folder)"
 d0="$(cpu_ticks "$DPID")" f0="$(cpu_ticks "$FPID")"
 t0=$SECONDS
-# mailsyncd's anonymous RSS, once a second while the deliveries run.
-( while kill -0 "$DPID" 2>/dev/null; do anon "$DPID"; sleep 1; done ) > "$WORK/rss.txt" &
+# mailsyncd's anonymous RSS, once a second while the deliveries run, with
+# its [heap] and the messages delivered so far.
+m0="$(mirrored)"
+( while kill -0 "$DPID" 2>/dev/null; do
+	echo "$(anon "$DPID") $(heap "$DPID") $(( $(mirrored) - m0 ))"; sleep 1
+  done ) > "$WORK/rss.txt" &
 RSSPID=$!
 ms_cleanup_add "ms_pid_stop $RSSPID rss-sampler"
 "$MS_PYTHON" "$HERE/push_deliver.py" localhost "$MS_IMAPS_PORT" "$MS_TLS_CA" "$MS_USER1" "$MS_PASS1" \
@@ -104,4 +124,10 @@ awk -v n="$N" '{ v[NR] = $1 } END {
 	a = v[int(NR / 10) + 1]; m = v[int(NR / 2) + 1]; z = v[NR]
 	printf "memory (mailsyncd RssAnon over %d deliveries, %d samples): at 1/10 %d kB, at 1/2 %d kB, at the end %d kB; growth 1/10 -> 1/2 %+d kB, 1/2 -> end %+d kB (%+.1f bytes per delivery over the second half)\n",
 		n, NR, a, m, z, m - a, z - m, (z - m) * 1024 / (n * 0.5) }' "$WORK/rss.txt"
+# The first sample at or past each quarter of the deliveries.
+awk -v n="$N" '{ for (q = 1; q <= 4; q++)
+		if (!(q in at) && $3 >= n * q / 4) { at[q] = $3; a[q] = $1; h[q] = $2 } }
+	END { printf "memory at each quarter (delivered: RssAnon kB, [heap] kB):"
+	      for (q = 1; q <= 4; q++) if (q in at) printf "  %d: %d, %d", at[q], a[q], h[q]
+	      print "" }' "$WORK/rss.txt"
 grep -E ' (warn|error) ' "$LOG" | head -5

@@ -592,6 +592,56 @@ test_batch_atomic(void **state)
 	tsu_rmdir(dir);
 }
 
+/* A lazy commit is a commit: atomic, seen at once, kept by the next
+ * durable commit and a reopen. */
+static void
+test_batch_lazy(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg m;
+	struct store_folder f;
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 1, "one");
+	assert_int_equal(store_batch_commit_lazy(b, &err), MS_OK);
+	assert_int_equal(store_batch_count(b), 0);
+	assert_int_equal(store_msg_get(s, fid, 1, &m, &err), MS_OK);
+	assert_int_equal(store_batch_msg_mirror(b, fid, 1, "1-1,U=1"), MS_OK);
+	assert_int_equal(store_batch_commit_lazy(b, &err), MS_OK);
+	/* A failing lazy batch leaves nothing, like a durable one. */
+	tsu_add(b, s, fid, 2, "two");
+	memset(&m, 0, sizeof(m));
+	m.folder_id = fid;
+	m.uid = 3;
+	memset(m.hash, 0xab, sizeof(m.hash));
+	assert_int_equal(store_batch_msg_add(b, &m, NULL), MS_OK);
+	assert_int_equal(store_batch_commit_lazy(b, &err), MS_EINVAL);
+	assert_int_equal(store_msg_get(s, fid, 2, &m, &err), STORE_NOTFOUND);
+	store_batch_free(&b);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	tsu_add(b, s, fid, 2, "two");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	store_close(&s);
+
+	s = tsu_open(dir, 0);
+	assert_int_equal(store_msg_get(s, fid, 1, &m, &err), MS_OK);
+	assert_string_equal(m.mirror_name, "1-1,U=1");
+	assert_int_equal(store_msg_get(s, fid, 2, &m, &err), MS_OK);
+	assert_int_equal(store_folder_get(s, fid, &f, &err), MS_OK);
+	assert_int_equal(f.local_count, 2);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 static void
 test_map_growth(void **state)
 {
@@ -1286,6 +1336,7 @@ main(void)
 		cmocka_unit_test(test_leftovers),
 		cmocka_unit_test(test_replace_and_flags),
 		cmocka_unit_test(test_batch_atomic),
+		cmocka_unit_test(test_batch_lazy),
 		cmocka_unit_test(test_map_growth),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_iteration),

@@ -1,0 +1,70 @@
+#!/bin/bash
+# What the export after a pushed message does in the Maildir, as a user
+# could see it in the daemon's -v log: it lists the folder once (the files
+# it held before) and writes the new file, with no second listing to
+# record the folder's times (that waited for the clock and listed every
+# file again, per message); a whole pass after it still ends with the
+# folder recorded, so the pass after that lists no Maildir.  A reader's
+# change right after such a pass is never missed: test_mirror_unchanged.sh.
+. "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
+
+mirror_setup
+cat >> "$CFG" <<EOC
+poll_interval = 1h
+EOC
+mailmutate_create "$MS_USER1" Lists >/dev/null || exit 1
+mapfile -t msgs < <(corpus_messages 12)
+[ "${#msgs[@]}" -ge 10 ] || { echo "corpus: need 10 messages" >&2; exit 1; }
+mailmutate_add "$MS_USER1" Lists "${msgs[@]:0:5}" >/dev/null || exit 1
+mailmutate_add "$MS_USER1" INBOX "${msgs[@]:5:2}" >/dev/null || exit 1
+
+LOG="$WORK/daemon.log"
+"$MAILSYNCD" -v -c "$CFG" 2>"$LOG" &
+DPID=$!
+ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
+log_has() { grep -qE -- "$1" "$LOG"; }
+# exports: the export summary lines ("mirror export folders= unchanged=
+# listed=") so far.
+exports() { grep -cE 'acct=t mirror export folders=' "$LOG" || true; }
+field() { sed -nE "s/.* $1=([0-9]+).*/\1/p" <<<"$2"; }
+
+wait_for "first pass" 30 log_has 'acct=t state=idle next_sync_in=3600s ' || exit 1
+wait_for "push up" 10 log_has 'acct=t push="notify on every folder' || exit 1
+in_mirror Lists 5 || fail "first pass: Lists holds $(mirror_count Lists) files, not 5"
+
+# Three pushed messages, one at a time: each export lists Lists once.
+for k in 1 2 3; do
+	before="$(exports)"
+	mailmutate_add "$MS_USER1" Lists "${msgs[$((6 + k))]}" >/dev/null || exit 1
+	wait_for "pushed message $k" 10 in_mirror Lists $((5 + k)) || continue
+	wait_for "its export's summary" 10 eval '[ "$(exports)" -gt "$before" ]' || continue
+	line="$(grep -E 'acct=t mirror export folders=' "$LOG" | tail -1)"
+	if [ "$(field folders "$line")" = 1 ] && [ "$(field listed "$line")" = $((4 + k)) ]; then
+		ok "pushed message $k: the export listed Lists once ($(sed 's/.* folders=/folders=/' <<<"$line"))"
+	else
+		fail "pushed message $k: the export listed $(field listed "$line") entries in $(field folders "$line") folder(s), not $((4 + k)) in 1: $line"
+	fi
+done
+grep -qE 'acct=t mirror: 0 of 1 folders listed recorded unchanged' "$LOG" &&
+	ok "a push export records no folder times" ||
+	fail "a push export recorded the folder's times: $(grep -E 'folders listed recorded unchanged' "$LOG" | tail -1)"
+
+# Stopped, then whole passes: the first lists what changed and records it,
+# the second lists no Maildir at all.
+ms_pid_stop "$DPID" mailsyncd
+ms_cleanup_remove "ms_pid_stop $DPID mailsyncd"
+mirror_vsync "whole pass after the pushes"
+mirror_vsync "the next whole pass"
+s="$(grep -E 'acct=t mirror scan folders=' "$WORK/err" | tail -1)"
+e="$(grep -E 'acct=t mirror export folders=' "$WORK/err" | tail -1)"
+if [ "$(field listed "$s")" = 0 ] && [ "$(field listed "$e")" = 0 ] &&
+   [ "$(field unchanged "$s")" = "$(field folders "$s")" ] &&
+   [ "$(field folders "$s")" -gt 0 ]; then
+	ok "the pass after a whole pass lists no Maildir: $(sed 's/.* folders=/folders=/' <<<"$s")"
+else
+	fail "the second whole pass listed: $s; $e"
+fi
+mirror_compare "after the pushes"
+
+[ "$FAILS" = 0 ] || { echo "$FAILS failure(s)" >&2; exit 1; }
+echo "all push export checks passed"
