@@ -31,6 +31,11 @@
 #define POP3_FETCH_BATCH_MEM (512u << 10)
 /* A listing longer than this is refused (memory stays bounded). */
 #define POP3_FETCH_MAX_MSGS 10000000u
+/* The listing's arrays are sized from STAT's count up to this many
+ * messages (a STAT that lies costs no more); past it, they double. */
+#define POP3_FETCH_STAT_CAP 65536u
+/* The keys are kept in blocks of this size, never moved. */
+#define POP3_FETCH_KEY_BLOCK (16u << 10)
 
 enum pop3_fetch_step {
 	POP3_FETCH_LISTING,
@@ -76,6 +81,16 @@ struct pop3_fetch_hashes {
 	size_t cap;		/* a power of two */
 };
 
+/*
+ * The listing's keys (UIDLs and TOP keys), one after the other in blocks
+ * that never move, so that a message's key can point at its bytes.
+ */
+struct pop3_fetch_keys {
+	char **blocks;
+	size_t n_blocks;
+	size_t used;			/* bytes of the last block */
+};
+
 struct pop3_fetch {
 	struct pop3_fetch_params p;
 	const char *name;		/* the account's */
@@ -96,6 +111,8 @@ struct pop3_fetch {
 	struct pop3_plan_msg *msgs;	/* in message-number order */
 	struct pop3_fetch_got *got;
 	size_t n, cap;
+	struct pop3_fetch_keys keys;	/* where msgs' keys are */
+	char *renamed;			/* the keys disambiguation made */
 	/* The account's records, sorted by key. */
 	struct store_pop3_entry *recs;
 	size_t nrecs;
@@ -293,6 +310,44 @@ pop3_fetch_hashes_claim(struct pop3_fetch_hashes *h,
 	return true;
 }
 
+/* --- keys ----------------------------------------------------------------- */
+
+/* A copy of key (len bytes) in the pass's key blocks, or NULL (memory). */
+static const char *
+pop3_fetch_key_keep(struct pop3_fetch_keys *k, const char *key, size_t len)
+{
+	char *at;
+
+	if (len >= POP3_FETCH_KEY_BLOCK)
+		return NULL;
+	if (k->n_blocks == 0 || k->used + len + 1 > POP3_FETCH_KEY_BLOCK) {
+		char **nb = realloc(k->blocks, (k->n_blocks + 1) *
+				    sizeof(*k->blocks));
+
+		if (nb == NULL)
+			return NULL;
+		k->blocks = nb;
+		if ((nb[k->n_blocks] = malloc(POP3_FETCH_KEY_BLOCK)) == NULL)
+			return NULL;
+		k->n_blocks++;
+		k->used = 0;
+	}
+	at = k->blocks[k->n_blocks - 1] + k->used;
+	memcpy(at, key, len);
+	at[len] = '\0';
+	k->used += len + 1;
+	return at;
+}
+
+static void
+pop3_fetch_keys_free(struct pop3_fetch_keys *k)
+{
+	for (size_t i = 0; i < k->n_blocks; i++)
+		free(k->blocks[i]);
+	free(k->blocks);
+	memset(k, 0, sizeof(*k));
+}
+
 /* --- commands ------------------------------------------------------------- */
 
 static size_t
@@ -393,7 +448,13 @@ pop3_fetch_on_list_line(struct pop3_session *s, const struct pop3_event *ev,
 		return;
 	}
 	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
+		/* STAT came first: its count, when it is right, is the
+		 * size (no slack, no copy). */
+		size_t cap = f->cap ? f->cap * 2 :
+			     f->has_stat && f->stat_count > 256 ?
+			     (f->stat_count < POP3_FETCH_STAT_CAP ?
+			      (size_t)f->stat_count : POP3_FETCH_STAT_CAP) :
+			     256;
 		void *nm, *ng;
 
 		if (cap > POP3_FETCH_MAX_MSGS ||
@@ -412,6 +473,7 @@ pop3_fetch_on_list_line(struct pop3_session *s, const struct pop3_event *ev,
 	m = &f->msgs[f->n];
 	memset(m, 0, sizeof(*m));
 	memset(&f->got[f->n], 0, sizeof(f->got[f->n]));
+	m->key = "";
 	m->num = (uint32_t)num;
 	m->size = size;
 	f->n++;
@@ -492,8 +554,12 @@ pop3_fetch_on_uidl_line(struct pop3_session *s, const struct pop3_event *ev,
 			 (unsigned long long)num);
 		return;
 	}
-	memcpy(m->key, uidl.p, uidl.len);
-	m->key[uidl.len] = '\0';
+	if ((m->key = pop3_fetch_key_keep(&f->keys, (const char *)uidl.p,
+					  uidl.len)) == NULL) {
+		m->key = "";
+		pop3_fetch_fail(f, MS_ENOMEM, "UIDL: out of memory");
+		return;
+	}
 	f->got[m - f->msgs].has_uidl = true;
 }
 
@@ -576,6 +642,7 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 	struct pop3_fetch *f = arg;
 	size_t i;
 	uint8_t hash[STORE_HASH_LEN];
+	char key[STORE_UIDL_MAX + 1];
 
 	(void)s;
 	if (rc != MS_OK || f->is_done)
@@ -586,7 +653,7 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 				     "TOP refused (-ERR %.*s); left on the "
 				     "server", (int)st->text.len,
 				     (const char *)st->text.p);
-		f->msgs[i].key[0] = '\0';
+		f->msgs[i].key = "";
 	} else {
 		if (!f->has_top_hash &&
 		    body_hash_init(&f->top_hash) != MS_OK) {
@@ -598,7 +665,13 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 			pop3_fetch_fail(f, MS_EINTERNAL, "cannot hash a header");
 			return;
 		}
-		pop3_plan_top_key(f->msgs[i].size, hash, f->msgs[i].key);
+		pop3_plan_top_key(f->msgs[i].size, hash, key);
+		if ((f->msgs[i].key = pop3_fetch_key_keep(&f->keys, key,
+							 strlen(key))) == NULL) {
+			f->msgs[i].key = "";
+			pop3_fetch_fail(f, MS_ENOMEM, "TOP: out of memory");
+			return;
+		}
 	}
 	pop3_fetch_pump(f);
 }
@@ -914,7 +987,7 @@ pop3_fetch_plan(struct pop3_fetch *f)
 	size_t n_prune = 0, n_unlisted = 0;
 	int rc;
 
-	if ((rc = pop3_plan_disambiguate(f->msgs, f->n)) < 0)
+	if ((rc = pop3_plan_disambiguate(f->msgs, f->n, &f->renamed)) < 0)
 		return rc;
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->msgs[i].key[0] == '\0')
@@ -1184,6 +1257,8 @@ pop3_fetch_free(struct pop3_fetch **fp)
 	store_batch_free(&f->batch);
 	free(f->msgs);
 	free(f->got);
+	pop3_fetch_keys_free(&f->keys);
+	free(f->renamed);
 	free(f->recs);
 	free(f->known.slots);
 	free(f->work);
