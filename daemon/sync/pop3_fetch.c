@@ -18,8 +18,17 @@
 #include "sync/pop3_local.h"
 #include "sync/pop3_plan.h"
 
-/* Commands in flight with PIPELINING (RFC 2449 6.6); without, one. */
-#define POP3_FETCH_WINDOW 32
+/*
+ * Commands in flight with PIPELINING (RFC 2449 6.6); without, one.  What
+ * is on the way must cover the link's round trip: 32 RETRs of 17 KB are
+ * 0.5 MB, at most 11 MB/s over a 50 ms round trip, and 32 DELEs a round
+ * trip are 5 s for 800 messages over 200 ms.  The answers wait in the
+ * kernel's socket buffers, not in ours (the pass reads one message at a
+ * time), so RETRs are bounded by the bytes LIST announced for them; the
+ * count keeps the session's queue of callbacks short.
+ */
+#define POP3_FETCH_WINDOW 256
+#define POP3_FETCH_RETR_BYTES (8u << 20)
 /*
  * Commit after this many operations or this many bytes of bodies.  The
  * commit holds the batch's bodies (compressed) in LMDB's malloc'ed dirty
@@ -123,6 +132,7 @@ struct pop3_fetch {
 	/* A step's work: msgs indexes, sent in order, answered in order. */
 	size_t *work;
 	size_t n_work, next_send, next_done;
+	uint64_t retr_bytes;		/* LIST's sizes of the RETRs in flight */
 	/* The message being received (the oldest RETR or TOP in flight). */
 	struct store_body_writer *w;
 	struct body_hasher top_hash;
@@ -350,10 +360,19 @@ pop3_fetch_keys_free(struct pop3_fetch_keys *k)
 
 /* --- commands ------------------------------------------------------------- */
 
-static size_t
-pop3_fetch_window(const struct pop3_fetch *f)
+/* May the step's command for work[i] go out now (pop3_fetch_pump())? */
+static bool
+pop3_fetch_may_send(const struct pop3_fetch *f, size_t i)
 {
-	return f->is_pipelining ? POP3_FETCH_WINDOW : 1;
+	size_t in_flight = i - f->next_done;
+
+	if (in_flight == 0)
+		return true;
+	if (!f->is_pipelining)
+		return false;
+	return in_flight < POP3_FETCH_WINDOW &&
+	       (f->step != POP3_FETCH_RETR ||
+		f->retr_bytes < POP3_FETCH_RETR_BYTES);
 }
 
 /*
@@ -803,6 +822,7 @@ pop3_fetch_on_retr(struct pop3_session *s, int rc, const struct pop3_event *st,
 		return;
 	}
 	i = f->work[f->next_done++];
+	f->retr_bytes -= f->msgs[i].size;
 	if (st->type == POP3_EV_STATUS && !st->is_ok) {
 		pop3_fetch_msg_error(f, i, "RETR refused (-ERR %.*s): not "
 				     "stored, left on the server",
@@ -959,15 +979,17 @@ pop3_fetch_pump(struct pop3_fetch *f)
 	}
 	/* As many as the window allows, built first and then registered,
 	 * so that they leave in one write. */
-	for (; i < f->n_work && i - f->next_done < pop3_fetch_window(f) &&
-	     rc == MS_OK; i++) {
-		uint32_t num = f->msgs[f->work[i]].num;
+	for (; i < f->n_work && pop3_fetch_may_send(f, i) && rc == MS_OK;
+	     i++) {
+		const struct pop3_plan_msg *m = &f->msgs[f->work[i]];
 
-		rc = f->step == POP3_FETCH_TOP ? pop3_cmd_top(c, num, 0) :
-		     f->step == POP3_FETCH_RETR ? pop3_cmd_retr(c, num) :
-		     pop3_cmd_dele(c, num);
+		rc = f->step == POP3_FETCH_TOP ? pop3_cmd_top(c, m->num, 0) :
+		     f->step == POP3_FETCH_RETR ? pop3_cmd_retr(c, m->num) :
+		     pop3_cmd_dele(c, m->num);
 		if (rc != MS_OK)
 			break;
+		if (f->step == POP3_FETCH_RETR)
+			f->retr_bytes += m->size;
 	}
 	if (!pop3_fetch_register(f, i - f->next_send,
 				 f->step == POP3_FETCH_TOP ? &top :
