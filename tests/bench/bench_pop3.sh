@@ -15,7 +15,9 @@
 # (the corpus: MS_CORPUS, else ../shared/corpus beside the checkout;
 # MS_TEST_TMP=/dev/shm keeps every file on tmpfs: the clients' own cost,
 # without the disk's; MS_BENCH_FETCHMAIL=0 leaves fetchmail out, about
-# 30 s of a 5,000-message run, for quick before/after rounds).  The load
+# 30 s of a 5,000-message run, for quick before/after rounds;
+# MS_BENCH_DELAY=MS puts tests/bench/latproxy.py between every client and
+# the server, MS each way: a link with a round trip of twice that).  The load
 # average is printed at the start and the end: on a shared machine the
 # wall times mean little without it.
 set -u
@@ -35,14 +37,25 @@ done
 
 p3_setup
 mailfill "$MS_USER1" "$N" --folder INBOX | tail -1
-p3_config bench implicit "$MS_POP3S_PORT" "keep = yes"
+PORT="$MS_POP3S_PORT"
+if [ -n "${MS_BENCH_DELAY:-}" ]; then
+	"$MS_PYTHON" "$HERE/latproxy.py" --listen 0 --target "$MS_POP3S_PORT" \
+		--delay "$MS_BENCH_DELAY" > "$WORK/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	ms_cleanup_add "ms_pid_stop $PROXY_PID latproxy"
+	proxy_up() { grep -qs '^PORT ' "$WORK/proxy.out"; }
+	wait_for "latproxy listening" 10 proxy_up || exit 1
+	PORT="$(awk '/^PORT /{ print $2 }' "$WORK/proxy.out")"
+	echo "every client through latproxy: ${MS_BENCH_DELAY} ms each way"
+fi
+p3_config bench implicit "$PORT" "keep = yes"
 echo "maildrop: $N messages, $(du -sm "$(dovecot_maildir "$MS_USER1")" | cut -f1) MB"
 
 mkdir -p "$WORK/mpop/cur" "$WORK/mpop/new" "$WORK/mpop/tmp"
 cat > "$WORK/mpoprc" <<EOC
 account bench
 host localhost
-port $MS_POP3S_PORT
+port $PORT
 tls on
 tls_starttls off
 tls_trust_file $MS_TLS_CA
@@ -60,7 +73,7 @@ mkdir -p "$WORK/fetchmail/cur" "$WORK/fetchmail/new" "$WORK/fetchmail/tmp"
 printf ':0\n%s/fetchmail/\n' "$WORK" > "$WORK/procmailrc"
 cat > "$WORK/fetchmailrc" <<EOC
 set no syslog
-poll localhost protocol pop3 port $MS_POP3S_PORT uidl
+poll localhost protocol pop3 port $PORT uidl
   user "$MS_USER1" password "$MS_PASS1"
   ssl sslcertck sslcertfile "$MS_TLS_CA"
   keep no rewrite
@@ -114,7 +127,7 @@ run()
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "first download of $N messages over POP3S:"
 RUN_STDIN="$WORK/raw.cmds" run "raw first" openssl s_client -quiet -CAfile "$MS_TLS_CA" \
-	-verify_return_error -connect "localhost:$MS_POP3S_PORT" -servername localhost
+	-verify_return_error -connect "localhost:$PORT" -servername localhost
 raw_bytes="$(wc -c < "$WORK/run.out")"
 run "mailsyncd first" "$MAILSYNCD" -c "$CFG" --once
 run "mpop first" mpop -C "$WORK/mpoprc" -a
