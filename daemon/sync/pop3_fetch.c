@@ -18,8 +18,17 @@
 #include "sync/pop3_local.h"
 #include "sync/pop3_plan.h"
 
-/* Commands in flight with PIPELINING (RFC 2449 6.6); without, one. */
-#define POP3_FETCH_WINDOW 32
+/*
+ * Commands in flight with PIPELINING (RFC 2449 6.6); without, one.  What
+ * is on the way must cover the link's round trip: 32 RETRs of 17 KB are
+ * 0.5 MB, at most 11 MB/s over a 50 ms round trip, and 32 DELEs a round
+ * trip are 5 s for 800 messages over 200 ms.  The answers wait in the
+ * kernel's socket buffers, not in ours (the pass reads one message at a
+ * time), so RETRs are bounded by the bytes LIST announced for them; the
+ * count keeps the session's queue of callbacks short.
+ */
+#define POP3_FETCH_WINDOW 256
+#define POP3_FETCH_RETR_BYTES (8u << 20)
 /*
  * Commit after this many operations or this many bytes of bodies.  The
  * commit holds the batch's bodies (compressed) in LMDB's malloc'ed dirty
@@ -31,6 +40,11 @@
 #define POP3_FETCH_BATCH_MEM (512u << 10)
 /* A listing longer than this is refused (memory stays bounded). */
 #define POP3_FETCH_MAX_MSGS 10000000u
+/* The listing's arrays are sized from STAT's count up to this many
+ * messages (a STAT that lies costs no more); past it, they double. */
+#define POP3_FETCH_STAT_CAP 65536u
+/* The keys are kept in blocks of this size, never moved. */
+#define POP3_FETCH_KEY_BLOCK (16u << 10)
 
 enum pop3_fetch_step {
 	POP3_FETCH_LISTING,
@@ -76,6 +90,16 @@ struct pop3_fetch_hashes {
 	size_t cap;		/* a power of two */
 };
 
+/*
+ * The listing's keys (UIDLs and TOP keys), one after the other in blocks
+ * that never move, so that a message's key can point at its bytes.
+ */
+struct pop3_fetch_keys {
+	char **blocks;
+	size_t n_blocks;
+	size_t used;			/* bytes of the last block */
+};
+
 struct pop3_fetch {
 	struct pop3_fetch_params p;
 	const char *name;		/* the account's */
@@ -96,6 +120,8 @@ struct pop3_fetch {
 	struct pop3_plan_msg *msgs;	/* in message-number order */
 	struct pop3_fetch_got *got;
 	size_t n, cap;
+	struct pop3_fetch_keys keys;	/* where msgs' keys are */
+	char *renamed;			/* the keys disambiguation made */
 	/* The account's records, sorted by key. */
 	struct store_pop3_entry *recs;
 	size_t nrecs;
@@ -106,6 +132,7 @@ struct pop3_fetch {
 	/* A step's work: msgs indexes, sent in order, answered in order. */
 	size_t *work;
 	size_t n_work, next_send, next_done;
+	uint64_t retr_bytes;		/* LIST's sizes of the RETRs in flight */
 	/* The message being received (the oldest RETR or TOP in flight). */
 	struct store_body_writer *w;
 	struct body_hasher top_hash;
@@ -293,12 +320,59 @@ pop3_fetch_hashes_claim(struct pop3_fetch_hashes *h,
 	return true;
 }
 
+/* --- keys ----------------------------------------------------------------- */
+
+/* A copy of key (len bytes) in the pass's key blocks, or NULL (memory). */
+static const char *
+pop3_fetch_key_keep(struct pop3_fetch_keys *k, const char *key, size_t len)
+{
+	char *at;
+
+	if (len >= POP3_FETCH_KEY_BLOCK)
+		return NULL;
+	if (k->n_blocks == 0 || k->used + len + 1 > POP3_FETCH_KEY_BLOCK) {
+		char **nb = realloc(k->blocks, (k->n_blocks + 1) *
+				    sizeof(*k->blocks));
+
+		if (nb == NULL)
+			return NULL;
+		k->blocks = nb;
+		if ((nb[k->n_blocks] = malloc(POP3_FETCH_KEY_BLOCK)) == NULL)
+			return NULL;
+		k->n_blocks++;
+		k->used = 0;
+	}
+	at = k->blocks[k->n_blocks - 1] + k->used;
+	memcpy(at, key, len);
+	at[len] = '\0';
+	k->used += len + 1;
+	return at;
+}
+
+static void
+pop3_fetch_keys_free(struct pop3_fetch_keys *k)
+{
+	for (size_t i = 0; i < k->n_blocks; i++)
+		free(k->blocks[i]);
+	free(k->blocks);
+	memset(k, 0, sizeof(*k));
+}
+
 /* --- commands ------------------------------------------------------------- */
 
-static size_t
-pop3_fetch_window(const struct pop3_fetch *f)
+/* May the step's command for work[i] go out now (pop3_fetch_pump())? */
+static bool
+pop3_fetch_may_send(const struct pop3_fetch *f, size_t i)
 {
-	return f->is_pipelining ? POP3_FETCH_WINDOW : 1;
+	size_t in_flight = i - f->next_done;
+
+	if (in_flight == 0)
+		return true;
+	if (!f->is_pipelining)
+		return false;
+	return in_flight < POP3_FETCH_WINDOW &&
+	       (f->step != POP3_FETCH_RETR ||
+		f->retr_bytes < POP3_FETCH_RETR_BYTES);
 }
 
 /*
@@ -393,7 +467,13 @@ pop3_fetch_on_list_line(struct pop3_session *s, const struct pop3_event *ev,
 		return;
 	}
 	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 256;
+		/* STAT came first: its count, when it is right, is the
+		 * size (no slack, no copy). */
+		size_t cap = f->cap ? f->cap * 2 :
+			     f->has_stat && f->stat_count > 256 ?
+			     (f->stat_count < POP3_FETCH_STAT_CAP ?
+			      (size_t)f->stat_count : POP3_FETCH_STAT_CAP) :
+			     256;
 		void *nm, *ng;
 
 		if (cap > POP3_FETCH_MAX_MSGS ||
@@ -412,6 +492,7 @@ pop3_fetch_on_list_line(struct pop3_session *s, const struct pop3_event *ev,
 	m = &f->msgs[f->n];
 	memset(m, 0, sizeof(*m));
 	memset(&f->got[f->n], 0, sizeof(f->got[f->n]));
+	m->key = "";
 	m->num = (uint32_t)num;
 	m->size = size;
 	f->n++;
@@ -492,8 +573,12 @@ pop3_fetch_on_uidl_line(struct pop3_session *s, const struct pop3_event *ev,
 			 (unsigned long long)num);
 		return;
 	}
-	memcpy(m->key, uidl.p, uidl.len);
-	m->key[uidl.len] = '\0';
+	if ((m->key = pop3_fetch_key_keep(&f->keys, (const char *)uidl.p,
+					  uidl.len)) == NULL) {
+		m->key = "";
+		pop3_fetch_fail(f, MS_ENOMEM, "UIDL: out of memory");
+		return;
+	}
 	f->got[m - f->msgs].has_uidl = true;
 }
 
@@ -576,6 +661,7 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 	struct pop3_fetch *f = arg;
 	size_t i;
 	uint8_t hash[STORE_HASH_LEN];
+	char key[STORE_UIDL_MAX + 1];
 
 	(void)s;
 	if (rc != MS_OK || f->is_done)
@@ -586,7 +672,7 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 				     "TOP refused (-ERR %.*s); left on the "
 				     "server", (int)st->text.len,
 				     (const char *)st->text.p);
-		f->msgs[i].key[0] = '\0';
+		f->msgs[i].key = "";
 	} else {
 		if (!f->has_top_hash &&
 		    body_hash_init(&f->top_hash) != MS_OK) {
@@ -598,7 +684,13 @@ pop3_fetch_on_top(struct pop3_session *s, int rc, const struct pop3_event *st,
 			pop3_fetch_fail(f, MS_EINTERNAL, "cannot hash a header");
 			return;
 		}
-		pop3_plan_top_key(f->msgs[i].size, hash, f->msgs[i].key);
+		pop3_plan_top_key(f->msgs[i].size, hash, key);
+		if ((f->msgs[i].key = pop3_fetch_key_keep(&f->keys, key,
+							 strlen(key))) == NULL) {
+			f->msgs[i].key = "";
+			pop3_fetch_fail(f, MS_ENOMEM, "TOP: out of memory");
+			return;
+		}
 	}
 	pop3_fetch_pump(f);
 }
@@ -730,6 +822,7 @@ pop3_fetch_on_retr(struct pop3_session *s, int rc, const struct pop3_event *st,
 		return;
 	}
 	i = f->work[f->next_done++];
+	f->retr_bytes -= f->msgs[i].size;
 	if (st->type == POP3_EV_STATUS && !st->is_ok) {
 		pop3_fetch_msg_error(f, i, "RETR refused (-ERR %.*s): not "
 				     "stored, left on the server",
@@ -886,15 +979,17 @@ pop3_fetch_pump(struct pop3_fetch *f)
 	}
 	/* As many as the window allows, built first and then registered,
 	 * so that they leave in one write. */
-	for (; i < f->n_work && i - f->next_done < pop3_fetch_window(f) &&
-	     rc == MS_OK; i++) {
-		uint32_t num = f->msgs[f->work[i]].num;
+	for (; i < f->n_work && pop3_fetch_may_send(f, i) && rc == MS_OK;
+	     i++) {
+		const struct pop3_plan_msg *m = &f->msgs[f->work[i]];
 
-		rc = f->step == POP3_FETCH_TOP ? pop3_cmd_top(c, num, 0) :
-		     f->step == POP3_FETCH_RETR ? pop3_cmd_retr(c, num) :
-		     pop3_cmd_dele(c, num);
+		rc = f->step == POP3_FETCH_TOP ? pop3_cmd_top(c, m->num, 0) :
+		     f->step == POP3_FETCH_RETR ? pop3_cmd_retr(c, m->num) :
+		     pop3_cmd_dele(c, m->num);
 		if (rc != MS_OK)
 			break;
+		if (f->step == POP3_FETCH_RETR)
+			f->retr_bytes += m->size;
 	}
 	if (!pop3_fetch_register(f, i - f->next_send,
 				 f->step == POP3_FETCH_TOP ? &top :
@@ -914,7 +1009,7 @@ pop3_fetch_plan(struct pop3_fetch *f)
 	size_t n_prune = 0, n_unlisted = 0;
 	int rc;
 
-	if ((rc = pop3_plan_disambiguate(f->msgs, f->n)) < 0)
+	if ((rc = pop3_plan_disambiguate(f->msgs, f->n, &f->renamed)) < 0)
 		return rc;
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->msgs[i].key[0] == '\0')
@@ -1184,6 +1279,8 @@ pop3_fetch_free(struct pop3_fetch **fp)
 	store_batch_free(&f->batch);
 	free(f->msgs);
 	free(f->got);
+	pop3_fetch_keys_free(&f->keys);
+	free(f->renamed);
 	free(f->recs);
 	free(f->known.slots);
 	free(f->work);

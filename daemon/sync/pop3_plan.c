@@ -41,12 +41,34 @@ pop3_plan_cmp_idx(const void *a, const void *b)
 	return i < j ? -1 : i > j;
 }
 
+/* The key of the k-th copy (k >= 1: " #2" for the second) of key into
+ * out (NULL: only its length); its length without the NUL. */
+static size_t
+pop3_plan_renamed(const char *key, size_t k, char *out)
+{
+	char suffix[24];
+	size_t kl = strlen(key);
+	size_t sl = (size_t)snprintf(suffix, sizeof(suffix), " #%zu", k + 1);
+
+	/* A UIDL is at most 70 bytes (RFC 1939), so this fits unless a
+	 * server breaks that too. */
+	if (kl + sl > STORE_UIDL_MAX)
+		kl = STORE_UIDL_MAX - sl;
+	if (out != NULL) {
+		memcpy(out, key, kl);
+		memcpy(out + kl, suffix, sl + 1);
+	}
+	return kl + sl;
+}
+
 int
-pop3_plan_disambiguate(struct pop3_plan_msg *msgs, size_t n)
+pop3_plan_disambiguate(struct pop3_plan_msg *msgs, size_t n, char **keys_r)
 {
 	size_t *idx;
-	size_t i, j;
+	size_t i, j, need = 0;
+	char *keys, *at;
 
+	*keys_r = NULL;
 	if (n < 2)
 		return MS_OK;
 	if ((idx = malloc(n * sizeof(*idx))) == NULL)
@@ -56,30 +78,39 @@ pop3_plan_disambiguate(struct pop3_plan_msg *msgs, size_t n)
 	pop3_plan_sort_base = msgs;
 	qsort(idx, n, sizeof(*idx), pop3_plan_cmp_idx);
 	pop3_plan_sort_base = NULL;
+	/* Two walks over the runs of equal keys: the room the renamed keys
+	 * need, then (in one buffer) the keys themselves. */
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && strcmp(msgs[idx[i]].key,
 						msgs[idx[j]].key) == 0; j++)
-			;
-		if (j - i == 1)
-			continue;
-		for (size_t k = i; k < j; k++) {
-			struct pop3_plan_msg *m = &msgs[idx[k]];
-			char suffix[24];
-			size_t kl = strlen(m->key), sl;
+			need += pop3_plan_renamed(msgs[idx[i]].key, j - i,
+						  NULL) + 1;
+	}
+	if (need == 0) {
+		free(idx);
+		return MS_OK;
+	}
+	if ((keys = malloc(need)) == NULL) {
+		free(idx);
+		return MS_ENOMEM;
+	}
+	at = keys;
+	for (i = 0; i < n; i = j) {
+		const char *key = msgs[idx[i]].key;
+
+		for (j = i + 1; j < n && strcmp(key, msgs[idx[j]].key) == 0;
+		     j++) {
+			struct pop3_plan_msg *m = &msgs[idx[j]];
 
 			m->is_ambiguous = true;
-			if (k == i)
-				continue;
-			sl = (size_t)snprintf(suffix, sizeof(suffix), " #%zu",
-					      k - i + 1);
-			/* A UIDL is at most 70 bytes (RFC 1939), so this
-			 * fits unless a server breaks that too. */
-			if (kl + sl > STORE_UIDL_MAX)
-				kl = STORE_UIDL_MAX - sl;
-			memcpy(m->key + kl, suffix, sl + 1);
+			m->key = at;
+			at += pop3_plan_renamed(key, j - i, at) + 1;
 		}
+		if (j - i > 1)
+			msgs[idx[i]].is_ambiguous = true;
 	}
 	free(idx);
+	*keys_r = keys;
 	return MS_OK;
 }
 

@@ -34,14 +34,21 @@ enum pop3_plan_action {
 	POP3_PLAN_DELETE,	/* stored; DELE it */
 };
 
-/* One message of the listing. */
+/*
+ * One message of the listing.  The key is a pointer, not an array: a
+ * listing holds every message the server has (100,000 in a large
+ * maildrop), and a UIDL is usually some 20 bytes of the 128 a key may
+ * have.
+ */
 struct pop3_plan_msg {
-	uint32_t num;			/* its number in this session */
+	const char *key;		/* "" until known; NUL-terminated, in
+					 * the caller's storage (or in
+					 * pop3_plan_disambiguate()'s) */
 	uint64_t size;			/* LIST's octets */
-	char key[STORE_UIDL_MAX + 1];	/* "" until known */
-	bool is_ambiguous;
-	enum pop3_plan_action action;
 	size_t rec;			/* the stored record's index, if any */
+	uint32_t num;			/* its number in this session */
+	enum pop3_plan_action action;
+	bool is_ambiguous;
 };
 
 struct pop3_plan_policy {
@@ -60,9 +67,12 @@ bool pop3_plan_is_top_key(const char *key);
 
 /*
  * Marks repeated keys ambiguous and makes every key unique (see above),
- * in message-number order.  MS_OK or MS_ENOMEM.
+ * in message-number order: the later copies' keys then point into
+ * *keys_r, one buffer the caller frees (NULL when no key repeats).
+ * MS_OK or MS_ENOMEM (keys unchanged).
  */
-int pop3_plan_disambiguate(struct pop3_plan_msg *msgs, size_t n) MS_WUR;
+int pop3_plan_disambiguate(struct pop3_plan_msg *msgs, size_t n,
+			   char **keys_r) MS_WUR;
 
 /* Whether policy wants the stored message rec deleted from the server. */
 bool pop3_plan_want_delete(const struct pop3_plan_policy *policy,

@@ -12,29 +12,50 @@
 # by ctest).
 #
 #   MS_BENCH_N=5000 bash tests/bench/bench_pop3.sh [BUILD_DIR]
-# (the corpus: MS_CORPUS, else ../shared/corpus beside the checkout)
+# (the corpus: MS_CORPUS, else ../shared/corpus beside the checkout;
+# MS_TEST_TMP=/dev/shm keeps every file on tmpfs: the clients' own cost,
+# without the disk's; MS_BENCH_FETCHMAIL=0 leaves fetchmail out, about
+# 30 s of a 5,000-message run, for quick before/after rounds;
+# MS_BENCH_DELAY=MS puts tests/bench/latproxy.py between every client and
+# the server, MS each way: a link with a round trip of twice that).  The load
+# average is printed at the start and the end: on a shared machine the
+# wall times mean little without it.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export MS_SOURCE_DIR="${MS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
 export MS_BUILD_DIR="${1:-${MS_BUILD_DIR:-$MS_SOURCE_DIR/build}}"
 export MAILSYNCD="${MAILSYNCD:-$MS_BUILD_DIR/daemon/mailsyncd}"
 N="${MS_BENCH_N:-5000}"
+WANT_FETCHMAIL="${MS_BENCH_FETCHMAIL:-1}"
 . "$MS_SOURCE_DIR/tests/tools/pop3_common.sh"
-for tool in mpop fetchmail procmail openssl; do
+tools="mpop openssl"
+[ "$WANT_FETCHMAIL" = 1 ] && tools="$tools fetchmail procmail"
+for tool in $tools; do
 	command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/deps.sh --all)" >&2; exit 77; }
 done
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed" >&2; exit 77; }
 
 p3_setup
 mailfill "$MS_USER1" "$N" --folder INBOX | tail -1
-p3_config bench implicit "$MS_POP3S_PORT" "keep = yes"
+PORT="$MS_POP3S_PORT"
+if [ -n "${MS_BENCH_DELAY:-}" ]; then
+	"$MS_PYTHON" "$HERE/latproxy.py" --listen 0 --target "$MS_POP3S_PORT" \
+		--delay "$MS_BENCH_DELAY" > "$WORK/proxy.out" 2>&1 &
+	PROXY_PID=$!
+	ms_cleanup_add "ms_pid_stop $PROXY_PID latproxy"
+	proxy_up() { grep -qs '^PORT ' "$WORK/proxy.out"; }
+	wait_for "latproxy listening" 10 proxy_up || exit 1
+	PORT="$(awk '/^PORT /{ print $2 }' "$WORK/proxy.out")"
+	echo "every client through latproxy: ${MS_BENCH_DELAY} ms each way"
+fi
+p3_config bench implicit "$PORT" "keep = yes"
 echo "maildrop: $N messages, $(du -sm "$(dovecot_maildir "$MS_USER1")" | cut -f1) MB"
 
 mkdir -p "$WORK/mpop/cur" "$WORK/mpop/new" "$WORK/mpop/tmp"
 cat > "$WORK/mpoprc" <<EOC
 account bench
 host localhost
-port $MS_POP3S_PORT
+port $PORT
 tls on
 tls_starttls off
 tls_trust_file $MS_TLS_CA
@@ -52,7 +73,7 @@ mkdir -p "$WORK/fetchmail/cur" "$WORK/fetchmail/new" "$WORK/fetchmail/tmp"
 printf ':0\n%s/fetchmail/\n' "$WORK" > "$WORK/procmailrc"
 cat > "$WORK/fetchmailrc" <<EOC
 set no syslog
-poll localhost protocol pop3 port $MS_POP3S_PORT uidl
+poll localhost protocol pop3 port $PORT uidl
   user "$MS_USER1" password "$MS_PASS1"
   ssl sslcertck sslcertfile "$MS_TLS_CA"
   keep no rewrite
@@ -103,23 +124,29 @@ run()
 }
 
 : > "$WORK/results"
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "first download of $N messages over POP3S:"
 RUN_STDIN="$WORK/raw.cmds" run "raw first" openssl s_client -quiet -CAfile "$MS_TLS_CA" \
-	-verify_return_error -connect "localhost:$MS_POP3S_PORT" -servername localhost
+	-verify_return_error -connect "localhost:$PORT" -servername localhost
 raw_bytes="$(wc -c < "$WORK/run.out")"
 run "mailsyncd first" "$MAILSYNCD" -c "$CFG" --once
 run "mpop first" mpop -C "$WORK/mpoprc" -a
-run "fetchmail first" fetchmail -f "$WORK/fetchmailrc" -i "$WORK/fetchids" \
-	--pidfile "$WORK/fetchmail.pid"
+[ "$WANT_FETCHMAIL" = 1 ] &&
+	run "fetchmail first" fetchmail -f "$WORK/fetchmailrc" -i "$WORK/fetchids" \
+		--pidfile "$WORK/fetchmail.pid"
 echo "no-change run:"
 run "mailsyncd no-change" "$MAILSYNCD" -c "$CFG" --once
 run "mpop no-change" mpop -C "$WORK/mpoprc" -a
-run "fetchmail no-change" fetchmail -f "$WORK/fetchmailrc" -i "$WORK/fetchids" \
-	--pidfile "$WORK/fetchmail.pid"
+[ "$WANT_FETCHMAIL" = 1 ] &&
+	run "fetchmail no-change" fetchmail -f "$WORK/fetchmailrc" -i "$WORK/fetchids" \
+		--pidfile "$WORK/fetchmail.pid"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "ratios (peer / mailsyncd; above 1 means mailsyncd is better):"
+peers="mpop"
+[ "$WANT_FETCHMAIL" = 1 ] && peers="$peers fetchmail"
 for phase in first no-change; do
-	for peer in mpop fetchmail; do
+	for peer in $peers; do
 		awk -v p="$phase" -v peer="$peer" '
 			$1 == "mailsyncd" && $2 == p { mw = $3; mc = $4; mr = $5 }
 			$1 == peer && $2 == p { bw = $3; bc = $4; br = $5 }
@@ -155,10 +182,13 @@ for sub in ("cur", "new"):
 EOF
 }
 maildir_dump "$MAIL" | LC_ALL=C sort > "$WORK/md.mailsync"
-maildir_dump "$WORK/mpop" | LC_ALL=C sort > "$WORK/md.mpop"
-maildir_dump "$WORK/fetchmail" | LC_ALL=C sort > "$WORK/md.fetchmail"
-echo "messages: mailsyncd store $("$STOREDUMP" "$STORE" msgs p INBOX | wc -l), mirror $(wc -l < "$WORK/md.mailsync"), mpop $(wc -l < "$WORK/md.mpop"), fetchmail $(wc -l < "$WORK/md.fetchmail")"
-for peer in mpop fetchmail; do
+counts=""
+for peer in $peers; do
+	maildir_dump "$WORK/$peer" | LC_ALL=C sort > "$WORK/md.$peer"
+	counts="$counts, $peer $(wc -l < "$WORK/md.$peer")"
+done
+echo "messages: mailsyncd store $("$STOREDUMP" "$STORE" msgs p INBOX | wc -l), mirror $(wc -l < "$WORK/md.mailsync")$counts"
+for peer in $peers; do
 	echo "  $peer: $(LC_ALL=C comm -12 "$WORK/md.mailsync" "$WORK/md.$peer" | wc -l) the same as the mirror's," \
 		"$(LC_ALL=C comm -23 "$WORK/md.mailsync" "$WORK/md.$peer" | wc -l) only in the mirror," \
 		"$(LC_ALL=C comm -13 "$WORK/md.mailsync" "$WORK/md.$peer" | wc -l) only in $peer's"

@@ -4,9 +4,9 @@
 # starting with a dot, a lone "." the server did not stuff, a message over
 # 20 MB (streamed: bounded memory), a server that stalls (bounded by
 # timeout), duplicate UIDLs, no UIDL, UIDLs that change, a STAT and a LIST
-# that lie, no PIPELINING, and kill -9 during a large download.  After
-# each: nothing partial is stored, nothing is stored twice, and nothing the
-# server deleted is missing from the store.
+# that lie, no PIPELINING, a pipeline deeper than 32 commands, and kill -9
+# during a large download.  After each: nothing partial is stored, nothing
+# is stored twice, and nothing the server deleted is missing from the store.
 . "$MS_SOURCE_DIR/tests/integration/lib/fake_sync.sh"
 . "$MS_SOURCE_DIR/tests/integration/lib/mailmutate.sh"
 FAKE="$MS_SOURCE_DIR/tests/data/pop3/fake_pop3.py"
@@ -301,6 +301,24 @@ reads="$(awk '$2 == "STAT" || $2 == "LIST" || $2 == "UIDL" || $2 == "RETR" { pri
 [ "$reads" = 0 ] && ok "nopipe: without PIPELINING one command at a time" ||
 	fail "nopipe: $reads reads with two commands"
 [ "$(n_drop)" = 0 ] || fail "nopipe: server keeps $(n_drop)"
+
+# --- a deep pipeline ------------------------------------------------------------
+# With PIPELINING, every RETR of a maildrop inside the window (256 commands,
+# 8 MiB announced) leaves in the first write, and so does every DELE: over
+# a link with a round trip the pass waits for one, not one per 32 messages.
+maildrop 100
+: > "$WORK/batches"
+scenario deep
+pass normal
+[ "$RC" = 0 ] || fail "deep: exit $RC: $(cat "$WORK/deep.err")"
+for cmd in RETR DELE; do
+	most="$(awk -v c="$cmd" '$2 == c { print $1 }' "$WORK/batches" | sort | uniq -c |
+		sort -rn | awk 'NR == 1 { print $1 }')"
+	[ "$most" = 100 ] && ok "deep: all 100 ${cmd}s arrived in one read" ||
+		fail "deep: at most ${most:-0} of 100 ${cmd}s in one read"
+done
+[ "$(n_drop)" = 0 ] && ok "deep: keep = no deletes all 100" || fail "deep: server keeps $(n_drop)"
+invariants "deep pipeline"
 
 # --- a message over 20 MB, streamed ---------------------------------------------
 maildrop 2

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sync/pop3_plan.h"
@@ -25,7 +26,7 @@ msg(uint32_t num, const char *key)
 	memset(&m, 0, sizeof(m));
 	m.num = num;
 	m.size = 100 + num;
-	snprintf(m.key, sizeof(m.key), "%s", key);
+	m.key = key;
 	return m;
 }
 
@@ -64,8 +65,10 @@ test_disambiguate(void **state)
 		msg(5, "a"),
 	};
 
+	char *keys;
+
 	(void)state;
-	assert_int_equal(pop3_plan_disambiguate(m, 5), MS_OK);
+	assert_int_equal(pop3_plan_disambiguate(m, 5, &keys), MS_OK);
 	/* The first keeps its key; all three are ambiguous. */
 	assert_string_equal(m[0].key, "a");
 	assert_string_equal(m[2].key, "a #2");
@@ -74,6 +77,45 @@ test_disambiguate(void **state)
 		    m[4].is_ambiguous);
 	assert_false(m[1].is_ambiguous || m[3].is_ambiguous);
 	assert_string_equal(m[1].key, "b");
+	/* The renamed keys are in the one buffer the caller frees. */
+	assert_non_null(keys);
+	assert_ptr_equal(m[2].key, keys);
+	free(keys);
+}
+
+/* No key repeats: nothing renamed, no buffer. */
+static void
+test_disambiguate_unique(void **state)
+{
+	struct pop3_plan_msg m[3] = { msg(1, "b"), msg(2, "a"), msg(3, "c") };
+	char *keys = (char *)"not set";
+
+	(void)state;
+	assert_int_equal(pop3_plan_disambiguate(m, 3, &keys), MS_OK);
+	assert_null(keys);
+	assert_false(m[0].is_ambiguous || m[1].is_ambiguous ||
+		     m[2].is_ambiguous);
+	assert_string_equal(m[1].key, "a");
+}
+
+/* A key at the limit keeps its suffix: the key is cut, not the suffix. */
+static void
+test_disambiguate_long(void **state)
+{
+	char longkey[STORE_UIDL_MAX + 1];
+	struct pop3_plan_msg m[2];
+	char *keys;
+
+	(void)state;
+	memset(longkey, 'u', STORE_UIDL_MAX);
+	longkey[STORE_UIDL_MAX] = '\0';
+	m[0] = msg(1, longkey);
+	m[1] = msg(2, longkey);
+	assert_int_equal(pop3_plan_disambiguate(m, 2, &keys), MS_OK);
+	assert_int_equal(strlen(m[1].key), STORE_UIDL_MAX);
+	assert_string_equal(m[1].key + STORE_UIDL_MAX - 3, " #2");
+	assert_true(m[0].is_ambiguous && m[1].is_ambiguous);
+	free(keys);
 }
 
 static void
@@ -135,6 +177,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_key),
 		cmocka_unit_test(test_disambiguate),
+		cmocka_unit_test(test_disambiguate_unique),
+		cmocka_unit_test(test_disambiguate_long),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_decide),
 	};
