@@ -22,7 +22,8 @@
 #include "mirror/mirror_int.h"
 
 #define MIRROR_ADOPT_BATCH_OPS 500
-#define MIRROR_ADOPT_BATCH_MEM (16u << 20)
+/* Bodies wait in memory until their batch commits (store.h). */
+#define MIRROR_ADOPT_BATCH_MEM (4u << 20)
 /* A file is read whole up to this size (mirror__mbsync_read()). */
 #define MIRROR_MBSYNC_READ_MAX ((uint64_t)64 << 20)
 

@@ -16,9 +16,11 @@
 #include "mirror/mirror_int.h"
 #include "cfg/cfg.h"
 
-/* Commit a batch once it holds this much (memory stays bounded). */
+/* Commit a batch once it holds this much (memory stays bounded): a
+ * batch's bodies wait in memory until it commits, and the commit copies
+ * them again into LMDB's dirty pages. */
 #define MIRROR_BATCH_OPS 2000
-#define MIRROR_BATCH_MEM (16u << 20)
+#define MIRROR_BATCH_MEM (4u << 20)
 
 static const struct {
 	uint32_t store;
