@@ -25,12 +25,14 @@ _MS_MAILMUTATE_SH=1
 # shellcheck source=dovecot.sh
 . "$(dirname "${BASH_SOURCE[0]}")/dovecot.sh"
 
-# ms_corpus_dir: the shared corpus (MS_CORPUS, else next to the checkout).
+# ms_corpus_dir: the mail corpus: MS_CORPUS, else the shared one next to
+# the checkout, else the checkout's own tests/corpus (a worktree or a clone
+# elsewhere has only that one).
 ms_corpus_dir()
 {
 	local c
 	for c in "${MS_CORPUS:-}" "${MS_SOURCE_DIR:+$MS_SOURCE_DIR/../shared/corpus}" \
-		"$MS_FIXTURE_LIB/../../../../shared/corpus"; do
+		"$MS_FIXTURE_LIB/../../../../shared/corpus" "$MS_FIXTURE_LIB/../../corpus"; do
 		if [ -n "$c" ] && [ -d "$c/messages" ]; then
 			(cd "$c" && pwd)
 			return 0
