@@ -1370,8 +1370,14 @@ store_batch_txn(struct store *s, MDB_txn *txn, void *arg,
 				  err_r)) < 0)
 		return rc;
 	/* The commit is when the dirty pages (the new bodies) peak: no
-	 * mapped pages on top of them. */
-	store__map_release(s);
+	 * mapped pages on top of them.  A small batch (a pushed message, a
+	 * reader's flag) only counts: releasing the whole map at each one
+	 * cost a madvise() of the map, TLB shootdowns and the faults to
+	 * map the B-tree's upper pages again, some 0.3 ms a message. */
+	if (store_batch_commit_mem(c->b) >= s->release_over)
+		store__map_release(s);
+	else
+		store__map_check(s);
 	return MS_OK;
 }
 
