@@ -89,7 +89,6 @@ sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 	}
 	if (!as->has_commit_failed && as->sum.rc != MS_ESTORE) {
 		struct ms_err cerr = { 0 };
-
 		struct store_folder_state st;
 
 		if (sync_watermark(as, &st)) {
@@ -99,15 +98,15 @@ sync_finish(struct imap_sync *as, int reason, const struct ms_err *err)
 						     STORE_FS_UIDNEXT) < 0)
 				store_batch_free(&as->batch);
 		}
-		if (as->batch != NULL && store_batch_count(as->batch) > 0 &&
-		    as->params.loop != NULL)
-			as->n_loop_commits++;
-		if (as->batch != NULL && store_batch_count(as->batch) > 0 &&
-		    store_batch_commit(as->batch, &cerr) < 0 &&
-		    as->sum.rc == MS_OK) {
-			as->sum.rc = MS_ESTORE;
-			snprintf(as->sum.error, sizeof(as->sum.error),
-				 "store: %.200s", cerr.msg);
+		if (as->batch != NULL && store_batch_count(as->batch) > 0) {
+			if (as->params.loop != NULL)
+				as->n_loop_commits++;
+			if (store_batch_commit(as->batch, &cerr) < 0 &&
+			    as->sum.rc == MS_OK) {
+				as->sum.rc = MS_ESTORE;
+				snprintf(as->sum.error, sizeof(as->sum.error),
+					 "store: %.200s", cerr.msg);
+			}
 		}
 	}
 	sync_run_end(as);

@@ -29,8 +29,7 @@ CALLS="${MS_BENCH_CALLS:-200}"
 is_sync_setup both "poll_interval = 1h"
 printf 'maildir = %s\n' "$WORK/mirror" >> "$CFG"
 FOLDERS=(--folder INBOX --folder Sent --folder Archive --folder Lists/dev --folder 'Ünïcödé')
-mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" > "$WORK/fill.log" || { cat "$WORK/fill.log"; echo "the mailbox could not be filled: no benchmark run" >&2; exit 1; }
-tail -1 "$WORK/fill.log"
+bench_mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" || exit 1
 SOCK="$WORK/ctl.sock"
 LOG="$WORK/daemon.log"
 

@@ -40,8 +40,7 @@ if [ -n "${MS_BENCH_MAX_SIZE:-}" ]; then
 		[ "$size" -le "$MS_BENCH_MAX_SIZE" ] && FILES+=(--file "$rel")
 	done < "$corpus/index.tsv"
 fi
-mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" "${FILES[@]}" > "$WORK/fill.log" || { cat "$WORK/fill.log"; echo "the mailbox could not be filled: no benchmark run" >&2; exit 1; }
-tail -1 "$WORK/fill.log"
+bench_mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" "${FILES[@]}" || exit 1
 
 mkdir -p "$WORK/mbsync"
 . "$MS_SOURCE_DIR/tests/integration/lib/mbsync.sh"

@@ -88,8 +88,7 @@ if [[ " $PHASES " == *" a "* ]]; then
 is_sync_setup both
 printf 'maildir = %s\n' "$WORK/mirror" >> "$CFG"
 FOLDERS=(--folder INBOX --folder Sent --folder Archive --folder Lists/dev --folder 'Ünïcödé')
-mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" > "$WORK/fill.log" || { cat "$WORK/fill.log"; echo "the mailbox could not be filled: no benchmark run" >&2; exit 1; }
-tail -1 "$WORK/fill.log"
+bench_mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" || exit 1
 echo "(a) initial sync of $N messages (mailsyncd --once):"
 MAILSYNC_LOOP_LATENESS=$TARGET_MS /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
 	"${NICE[@]}" "$MAILSYNCD" -c "$CFG" --once >"$WORK/a.out" 2>"$WORK/a.log" ||

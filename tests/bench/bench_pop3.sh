@@ -36,8 +36,7 @@ done
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed" >&2; exit 77; }
 
 p3_setup
-mailfill "$MS_USER1" "$N" --folder INBOX > "$WORK/fill.log" || { cat "$WORK/fill.log"; echo "the mailbox could not be filled: no benchmark run" >&2; exit 1; }
-tail -1 "$WORK/fill.log"
+bench_mailfill "$MS_USER1" "$N" --folder INBOX || exit 1
 PORT="$MS_POP3S_PORT"
 if [ -n "${MS_BENCH_DELAY:-}" ]; then
 	"$MS_PYTHON" "$HERE/latproxy.py" --listen 0 --target "$MS_POP3S_PORT" \

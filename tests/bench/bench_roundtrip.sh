@@ -47,8 +47,7 @@ sed -i "s/^port = .*/port = $PORT_MS/" "$CFG"
 printf 'maildir = %s\n' "$MIRROR" >> "$CFG"
 FOLDERS=(--folder INBOX --folder Sent --folder Archive --folder Lists/dev)
 # The same messages, and so the same UIDs, in both accounts.
-mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" > "$WORK/fill.log" || { cat "$WORK/fill.log"; echo "the mailbox could not be filled: no benchmark run" >&2; exit 1; }
-tail -1 "$WORK/fill.log"
+bench_mailfill "$MS_USER1" "$N" "${FOLDERS[@]}" || exit 1
 mailfill "$MS_USER2" "$N" "${FOLDERS[@]}" >/dev/null
 
 mkdir -p "$MBSYNC"

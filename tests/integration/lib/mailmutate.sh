@@ -62,6 +62,21 @@ mailfill()
 	fi
 }
 
+# bench_mailfill USER N ARGS...: mailfill for a benchmark, its last line
+# shown; a mailbox that cannot be filled stops the benchmark (a table of
+# empty syncs would look like a result).
+bench_mailfill()
+{
+	local log="$WORK/fill.log"
+
+	mailfill "$@" > "$log" || {
+		cat "$log"
+		echo "the mailbox could not be filled: no benchmark run" >&2
+		return 1
+	}
+	tail -1 "$log"
+}
+
 mailmutate_add()
 {
 	local user="$1" folder="$2" f
