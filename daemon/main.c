@@ -17,6 +17,7 @@
 #include "daemon_loop.h"
 #include "log.h"
 #include "ms_version.h"
+#include "net/tls_trust.h"
 
 enum {
 	EXIT_FAIL = 1,	/* some account failed */
@@ -205,6 +206,7 @@ main_run(const struct cfg *cfg, const struct main_opts *o)
 	}
 	status = daemon_loop_run(d);
 	daemon_loop_free(&d);
+	net_tls_trust_clear();
 	return status;
 }
 

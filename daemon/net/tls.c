@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "net/tls_trust.h"
 
 #define NET_TLS_CACHE_SLOTS 8
 
@@ -247,8 +248,10 @@ net_tls_ctx_new(const struct net_tls_ctx_params *params,
 		struct net_tls_ctx **ctx_r, struct ms_err *err_r)
 {
 	struct net_tls_ctx *ctx;
+	X509_STORE *store;
 	unsigned long e;
 	char ebuf[160];
+	int rc;
 
 	*ctx_r = NULL;
 	net_tls_init_indices();
@@ -276,20 +279,13 @@ net_tls_ctx_new(const struct net_tls_ctx_params *params,
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT |
 				       SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, net_tls_new_session_cb);
-	if (params->ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx->ssl_ctx,
-						  params->ca_file, NULL) != 1) {
-			e = ERR_get_error();
-			ERR_error_string_n(e, ebuf, sizeof(ebuf));
-			ERR_clear_error();
-			net_tls_ctx_unref(&ctx);
-			return ms_err_set(err_r, MS_ECONFIG,
-			    "ca_file %s: cannot load: %s", params->ca_file,
-			    ebuf);
-		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
-		goto fail_ssl;
+	/* The trust anchors are shared with every context trusting the same. */
+	if ((rc = net_tls_trust_get(params->ca_file, &store, err_r)) < 0) {
+		net_tls_ctx_unref(&ctx);
+		return rc;
 	}
+	SSL_CTX_set1_cert_store(ctx->ssl_ctx, store);
+	X509_STORE_free(store);
 	*ctx_r = ctx;
 	return MS_OK;
 

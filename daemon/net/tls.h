@@ -2,7 +2,9 @@
  * tls.h - the TLS client context of one account: an OpenSSL SSL_CTX with
  * TLS 1.2 minimum, the trust anchors (system store or ca_file), an
  * optional pinned leaf fingerprint, and a small session cache so that a
- * reconnect to the same host:port resumes the previous session.
+ * reconnect to the same host:port resumes the previous session.  The
+ * trust anchors themselves are one store per file, shared by every
+ * context that trusts it (tls_trust.h).
  *
  * One net_tls_ctx is shared by every connection of an account; each
  * net_conn takes a reference for its lifetime.  Loop thread only.

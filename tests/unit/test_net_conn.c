@@ -28,6 +28,7 @@
 #include "net/conn.h"
 #include "net/conn_internal.h"
 #include "net/tls.h"
+#include "net/tls_trust.h"
 
 /* The session tests' helpers: only st_spawn_port is used. */
 #pragma GCC diagnostic push
@@ -405,6 +406,20 @@ mode_case(struct drv *d, const char *mode, enum net_tls_mode tls,
 	assert_false(d->guard_fired);
 }
 
+/* Runs d (initialised, with its TLS context) against s: ping, echo, close. */
+static void
+tls_echo(struct drv *d, struct server *s)
+{
+	struct net_conn_params p;
+
+	drv_params(d, &p, "localhost", s->port, NET_TLS_IMPLICIT);
+	d->send_on_connect = "ping\r\n";
+	d->expect_then_close = "ECHO ping";
+	drv_start(d, &p);
+	drv_run_and_close(d);
+	server_stop(s);
+}
+
 /*
  * Connects to a TLS server with cert C, trusting ca, pinning the
  * fingerprint in pki/pinfile if not NULL; runs it to the end.
@@ -413,7 +428,6 @@ static void
 tls_case(struct drv *d, struct server *s, const char *cert, const char *ca,
 	 const char *pinfile)
 {
-	struct net_conn_params p;
 	char fp[128], pin[140];
 
 	if (pinfile != NULL) {
@@ -423,12 +437,7 @@ tls_case(struct drv *d, struct server *s, const char *cert, const char *ca,
 	server_start(s, "tls", cert, NULL, NULL);
 	drv_init(d);
 	drv_tls_ctx(d, ca, pinfile != NULL ? pin : NULL);
-	drv_params(d, &p, "localhost", s->port, NET_TLS_IMPLICIT);
-	d->send_on_connect = "ping\r\n";
-	d->expect_then_close = "ECHO ping";
-	drv_start(d, &p);
-	drv_run_and_close(d);
-	server_stop(s);
+	tls_echo(d, s);
 }
 
 static void
@@ -473,6 +482,79 @@ test_tls_wrong_ca(void **state)
 	tls_case(&d, &s, "good", "other-ca.pem", NULL);
 	assert_refused(&d, s.port, "unable to get local issuer certificate",
 		       "good.fp");
+}
+
+/* Copies pki/from over pki/to through a new file (a new inode). */
+static void
+pki_replace(const char *from, const char *to)
+{
+	char cmd[1300], a[300], b[300];
+
+	path_in_pki(a, sizeof(a), from);
+	path_in_pki(b, sizeof(b), to);
+	snprintf(cmd, sizeof(cmd), "cp %s %s.new && mv %s.new %s", a, b, b, b);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Contexts trusting the same ca_file share one store, loaded once; a
+ * replaced file is loaded again, and a context made before keeps
+ * verifying with the store it was made with.
+ */
+static void
+test_tls_trust_shared(void **state)
+{
+	struct server s;
+	struct drv d;
+	struct net_tls_ctx *old = NULL;
+	struct net_tls_ctx_params tp = { 0 };
+	struct ms_err err;
+	char cap[300];
+	unsigned loads;
+
+	pki_replace("ca.pem", "trust.pem");
+	loads = net_tls_trust_loads();
+	tls_case(&d, &s, "good", "trust.pem", NULL);
+	assert_int_equal(d.reason, MS_OK);
+	assert_int_equal(net_tls_trust_loads(), loads + 1);
+	path_in_pki(cap, sizeof(cap), "trust.pem");
+	tp.ca_file = cap;
+	assert_int_equal(net_tls_ctx_new(&tp, &old, &err), MS_OK);
+	tls_case(&d, &s, "good", "trust.pem", NULL);
+	assert_int_equal(d.reason, MS_OK);
+	assert_int_equal(net_tls_trust_loads(), loads + 1);
+
+	/* The file now names another CA: the server is no longer trusted. */
+	pki_replace("other-ca.pem", "trust.pem");
+	tls_case(&d, &s, "good", "trust.pem", NULL);
+	assert_refused(&d, s.port, "unable to get local issuer certificate",
+		       "good.fp");
+	assert_int_equal(net_tls_trust_loads(), loads + 2);
+
+	/* The context made before the change still trusts the first CA. */
+	server_start(&s, "tls", "good", NULL, NULL);
+	drv_init(&d);
+	d.tls = old;
+	tls_echo(&d, &s);
+	assert_int_equal(d.reason, MS_OK);
+	assert_string_equal(d.lines, "* OK hello|ECHO ping|");
+}
+
+/* A ca_file that holds no certificate is refused with its name. */
+static void
+test_tls_trust_bad_file(void **state)
+{
+	struct net_tls_ctx_params tp = { 0 };
+	struct net_tls_ctx *ctx = NULL;
+	struct ms_err err = { 0 };
+	char cap[300];
+
+	path_in_pki(cap, sizeof(cap), "good.fp");
+	tp.ca_file = cap;
+	assert_int_equal(net_tls_ctx_new(&tp, &ctx, &err), MS_ECONFIG);
+	assert_null(ctx);
+	assert_contains(err.msg, "ca_file ");
+	assert_contains(err.msg, "good.fp: cannot load");
 }
 
 static void
@@ -1161,6 +1243,7 @@ group_teardown(void **state)
 {
 	char cmd[300];
 
+	net_tls_trust_clear();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -1172,6 +1255,8 @@ main(void)
 		cmocka_unit_test_teardown(test_fingerprint_parse, test_teardown),
 		cmocka_unit_test_teardown(test_tls_ok, test_teardown),
 		cmocka_unit_test_teardown(test_tls_wrong_ca, test_teardown),
+		cmocka_unit_test_teardown(test_tls_trust_shared, test_teardown),
+		cmocka_unit_test_teardown(test_tls_trust_bad_file, test_teardown),
 		cmocka_unit_test_teardown(test_tls_wrong_host, test_teardown),
 		cmocka_unit_test_teardown(test_tls_to_plain_port, test_teardown),
 		cmocka_unit_test_teardown(test_tls_expired, test_teardown),
