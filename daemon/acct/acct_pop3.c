@@ -7,10 +7,12 @@
  * would hold both back.
  *
  * The story of a pass, in order:
- *   IDLE -> CONNECTING (login, STLS) -> FETCH (the pass) -> CLOSING (QUIT,
- *   or a drop without it when the pass failed, so that no DELE takes
- *   effect) -> IDLE, and the result goes to the runtime from the defer
- *   timer.  close(): the pass is cancelled, then CLOSED.
+ *   IDLE -> CONNECTING (login, STLS) -> FETCH (the pass) -> CLOSING (QUIT
+ *   written and the connection closed without waiting for its +OK when
+ *   no deletion was made, or a drop without QUIT when the pass failed,
+ *   so that no DELE takes effect) -> IDLE, and the result goes to the
+ *   runtime from the defer timer.  close(): the pass is cancelled, then
+ *   CLOSED.
  * While the pass downloads it only adds records: each batch it commits
  * is reported with is_adding, and before it changes records it asks
  * hold_cb (acct_engine.h), as the IMAP engine does in a first fetch, so
@@ -167,8 +169,13 @@ acct_pop3_on_fetch_done(const struct pop3_fetch_summary *sum, void *arg)
 	if (e->sess == NULL)
 		return;		/* it ended the pass: on_close reports */
 	acct_pop3_set_state(e, ACCT_POP3_CLOSING);
-	pop3_session_close(e->sess, sum->rc == MS_OK && !sum->has_quit ?
-			   MS_OK : MS_ECANCELED);
+	/* A pass that ended well without QUIT made no deletion real: its
+	 * QUIT changes nothing, so the session ends once QUIT is written,
+	 * without a round trip for the +OK. */
+	if (sum->rc == MS_OK && !sum->has_quit)
+		pop3_session_quit_unanswered(e->sess);
+	else
+		pop3_session_close(e->sess, MS_ECANCELED);
 }
 
 static void

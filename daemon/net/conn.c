@@ -90,6 +90,7 @@ struct net_conn {
 	size_t max_output;
 	uv_write_t write_req;
 	bool is_writing;
+	bool want_close_written;	/* net_conn_close_when_written() */
 
 	bool is_delivering;
 	bool want_discard;		/* starttls called from on_data */
@@ -792,6 +793,8 @@ conn_write_cb(uv_write_t *req, int status)
 		return;
 	}
 	conn_write_start(conn);
+	if (conn->want_close_written && !conn->is_writing)
+		net_conn_close(conn, MS_OK);
 }
 
 /*
@@ -821,6 +824,19 @@ conn_write_start(struct net_conn *conn)
 		return;
 	}
 	conn->is_writing = true;
+}
+
+void
+net_conn_close_when_written(struct net_conn *conn)
+{
+	if (conn->state >= NET_CONN_CLOSING)
+		return;
+	conn_write_start(conn);
+	if (!conn->is_writing) {
+		net_conn_close(conn, MS_OK);
+		return;
+	}
+	conn->want_close_written = true;
 }
 
 int

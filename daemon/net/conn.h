@@ -142,6 +142,15 @@ void net_conn_set_read_timeout(struct net_conn *conn, unsigned ms);
  */
 void net_conn_close(struct net_conn *conn, int reason);
 
+/*
+ * Like net_conn_close(conn, MS_OK) once every byte queued so far has gone
+ * to the kernel (a write error closes with MS_ECONN instead): for a last
+ * command whose reply changes nothing (POP3's QUIT when no DELE was sent),
+ * so that the session ends without waiting a round trip for it.  Replies
+ * still arriving are not read.
+ */
+void net_conn_close_when_written(struct net_conn *conn);
+
 /* Getters, valid until the last reference is dropped. */
 bool net_conn_is_tls(const struct net_conn *conn);
 /* True when the TLS session was resumed from the account's cache. */

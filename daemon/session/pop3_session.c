@@ -458,3 +458,9 @@ pop3_session_close(struct pop3_session *s, int reason)
 {
 	session_base_shutdown(&s->base, reason);
 }
+
+void
+pop3_session_quit_unanswered(struct pop3_session *s)
+{
+	session_base_quit_unanswered(&s->base);
+}

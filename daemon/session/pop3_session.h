@@ -110,4 +110,12 @@ struct net_conn *pop3_session_conn(struct pop3_session *s);
  */
 void pop3_session_close(struct pop3_session *s, int reason);
 
+/*
+ * Ends the session with QUIT, closing once it is written instead of
+ * waiting for its +OK: for a session that sent no DELE (or whose DELEs
+ * all failed), where QUIT changes nothing on the server and its answer
+ * would only cost a round trip.  on_close fires with MS_OK.
+ */
+void pop3_session_quit_unanswered(struct pop3_session *s);
+
 #endif

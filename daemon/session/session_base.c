@@ -220,6 +220,27 @@ session_base_shutdown(struct session_base *b, int reason)
 }
 
 void
+session_base_quit_unanswered(struct session_base *b)
+{
+	if (b->is_closing || b->state == SESSION_QUIT)
+		return;
+	if (b->state != SESSION_READY || b->conn == NULL ||
+	    b->ops->quit_cb(b->arg) != MS_OK) {
+		session_base_close(b, MS_OK);
+		return;
+	}
+	session_base_set_state(b, SESSION_QUIT);
+	b->nsubmitted++;
+	session_base_flush(b);
+	if (b->is_closing)
+		return;		/* the write failed */
+	/* The same bounded wait, should the kernel take no more bytes; a
+	 * reply that comes first closes as in session_base_shutdown(). */
+	session_base_timer_start(b, SESSION_BASE_QUIT_WAIT_MS);
+	net_conn_close_when_written(b->conn);
+}
+
+void
 session_base_unclaimed(struct session_base *b, bool is_quit)
 {
 	/* Else a command built but not submitted: nobody to tell. */

@@ -168,6 +168,14 @@ void session_base_ready(struct session_base *b);
 void session_base_shutdown(struct session_base *b, int reason);
 
 /*
+ * Ends the session with QUIT without waiting for its reply: the
+ * connection closes (reason MS_OK) once QUIT has been written, for a
+ * session whose QUIT changes nothing on the server.  Not READY: closes
+ * with MS_OK.  Idempotent.
+ */
+void session_base_quit_unanswered(struct session_base *b);
+
+/*
  * A reply while READY or QUIT that no submitted command claims: our QUIT
  * answered ends the session cleanly.  is_quit: the reply is to QUIT.
  */

@@ -600,12 +600,15 @@ int store_pop3_get(struct store *s, const char *account, const char *uidl,
 		   struct store_pop3 *rec_r, struct ms_err *err_r) MS_WUR;
 
 struct store_pop3_entry {
-	char uidl[STORE_UIDL_MAX + 1];
+	const char *uidl;	/* NUL-terminated, in the same allocation */
 	struct store_pop3 rec;
 };
 
 /* Every POP3 record of account, ordered by UIDL as memcmp orders bytes.
- * *v_r is malloc'ed (NULL when none): free() it. */
+ * *v_r is one malloc'ed block, the entries then their UIDLs (NULL when
+ * none): free() it.  The map pages the walk reads are released as it
+ * goes (each is read once), so that a large maildrop's records do not
+ * stay mapped. */
 int store_pop3_list(struct store *s, const char *account,
 		    struct store_pop3_entry **v_r, size_t *n_r,
 		    struct ms_err *err_r) MS_WUR;

@@ -159,6 +159,15 @@ after="$(awk '$2 == "STAT" { r = $1 } r && $1 > r { print $2 }' "$WORK/batches" 
 [ "$reads" = 1 ] && [ "$after" = "QUIT " ] &&
 	ok "dots: the no-change pass is one round trip after the login (then QUIT)" ||
 	fail "dots: no-change pass: $(cat "$WORK/batches" | tr '\n' ' ')"
+# With nothing deleted, QUIT changes nothing: the client closes once it is
+# written, without waiting (5 s at most) for the +OK, which this server
+# holds back 2 s.
+: > "$WORK/batches"
+pass quitlate
+[ "$RC" = 0 ] && grep -q '^t: 1 folder, 0 new' "$WORK/dots.out" &&
+	grep -q ' QUIT-UNANSWERED$' "$WORK/batches" &&
+	ok "dots: no deletion: the client closes after QUIT without waiting for its reply" ||
+	fail "dots: quitlate (exit $RC): $(tr '\n' ' ' < "$WORK/batches")"
 # The server changes every UIDL: no message is stored twice.
 for f in "$DROP"/m*; do mv "$f" "$DROP/x${f##*/m}"; done
 sed -i 's/^m/x/' "$WORK/drop.map"
@@ -184,6 +193,23 @@ for cut in drop eof; do
 	[ "$(n_drop)" = 0 ] && ok "$cut: then all deleted on the server" || fail "$cut: server keeps $(n_drop)"
 	invariants "next pass"
 done
+
+# --- keep = no: QUIT's +OK late, still waited for --------------------------
+# The deletions become real at QUIT: the client waits for its +OK before
+# it drops the records, however late it comes (within the 5 s bound).
+maildrop 3
+scenario quitlate
+: > "$WORK/batches"
+pass quitlate
+[ "$RC" = 0 ] && [ "$(n_drop)" = 0 ] && [ "$(wc -l < "$WORK/deleted")" = 3 ] &&
+	! grep -q 'QUIT-UNANSWERED' "$WORK/batches" &&
+	ok "quitlate: after DELE the client waits for QUIT's +OK; all 3 deleted" ||
+	fail "quitlate: exit $RC, server keeps $(n_drop), $(tr '\n' ' ' < "$WORK/batches")"
+complete "deleted on the server"
+[ -z "$("$STOREDUMP" "$STORE" pop3 t)" ] &&
+	ok "quitlate: the records of the deleted messages went after the +OK" ||
+	fail "quitlate: records left: $("$STOREDUMP" "$STORE" pop3 t | head -3)"
+invariants "after a late QUIT reply"
 
 # --- -ERR on RETR ------------------------------------------------------------
 maildrop 5

@@ -36,7 +36,7 @@ rec(const char *uidl, int64_t fetched, bool is_owed)
 	struct store_pop3_entry e;
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.uidl, sizeof(e.uidl), "%s", uidl);
+	e.uidl = uidl;
 	e.rec.fetched = fetched;
 	e.rec.is_deleted = is_owed;
 	return e;

@@ -29,6 +29,9 @@ The mode, read from --mode-file at each connection, makes it misbehave
   statlie         STAT says 3 more messages and 1000 more octets
   listlie:N       LIST says message N is 10 bytes shorter than it is
   slow            sleeps 50 ms per RETR line chunk (for kill -9 tests)
+  quitlate        QUIT: the deletions as usual, then the +OK only after
+                  2 s, unless the client closes first (then logs
+                  "QUIT-UNANSWERED" to --batch-log)
 Modes combine with "," (e.g. "nopipe,retrerr:2").
 """
 import argparse
@@ -78,6 +81,20 @@ class Conn:
             self.rbuf += d
         l, _, self.rbuf = self.rbuf.partition(b"\n")
         return l.rstrip(b"\r").decode("utf-8", "replace")
+
+    def closed_within(self, seconds):
+        """True when the client closes (EOF, or a reset) within seconds."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.sock.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                if not self.sock.recv(65536):
+                    return True
+            except socket.timeout:
+                return False
+            except (ssl.SSLError, ConnectionError):
+                return True
+        return False
 
     def body(self, n):
         with open(os.path.join(self.a.maildrop, self.names[n - 1]), "rb") as f:
@@ -229,6 +246,11 @@ class Conn:
                     if self.a.deleted_log:
                         with open(self.a.deleted_log, "a") as f:
                             f.write(self.names[n - 1] + "\n")
+                if "quitlate" in self.modes and self.closed_within(2.0):
+                    if self.a.batch_log:
+                        with open(self.a.batch_log, "a") as f:
+                            f.write("%d QUIT-UNANSWERED\n" % self.nreads)
+                    return
                 self.line("+OK bye")
                 return
             else:
