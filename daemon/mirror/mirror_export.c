@@ -156,10 +156,10 @@ mirror_export_piece(struct mirror_export *x, const struct store_msg *m,
 }
 
 /*
- * Streams the record's body from the store into the tmp/ file w: with LF
- * line ends (with_lf; *is_exact_r false, and the file incomplete, as soon
- * as a piece shows the body would not come back from them), or exact.
- * *size_r gets the bytes read from the store.
+ * Streams the record's body (handed over, or from the store) into the
+ * tmp/ file w: with LF line ends (with_lf; *is_exact_r false, and the file
+ * incomplete, as soon as a piece shows the body would not come back from
+ * them), or exact.  *size_r gets the body's bytes read.
  */
 static int
 mirror_export_copy(struct mirror_export *x, const struct store_msg *m,
