@@ -405,6 +405,7 @@ acct_on_export_done(int rc, const struct mirror_stats *st,
 	struct acct *a = arg;
 
 	a->is_exporting = false;
+	acct_mirror_handed_drop(&a->mirror);
 	if (rc == MS_ECANCELED) {
 		/* Only a stop cancels an export: the mirror is incomplete
 		 * until the next start re-writes the rest, which --once's

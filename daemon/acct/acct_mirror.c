@@ -33,6 +33,12 @@
 
 /* The watch's folders remembered for the next scan; beyond: all. */
 #define ACCT_MIRROR_DIRS_MAX 64
+/* Bytes of just-committed bodies the store keeps for the export
+ * (store_handed_enable()): in memory, a batch's (SYNC_BATCH_MEM) while the
+ * export writes the one before; large ones, in their spool files (disk
+ * the commit used already), more. */
+#define ACCT_MIRROR_HANDED_MAX (2u << 20)
+#define ACCT_MIRROR_HANDED_SPOOL_MAX (64u << 20)
 
 static void acct_mirror_params(const struct cfg_account *account,
 			       const char *ns_prefix, struct maildir_report *rep,
@@ -70,6 +76,24 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	 * scan for them (without it, out of memory: it scans). */
 	if (m->want_watch)
 		m->mp.expect = m->expect = maildir_expect_new(MAILDIR_EXPECT_TTL_MS);
+	if (acct_mirror_is_on(m))
+		store_handed_enable(store, ACCT_MIRROR_HANDED_MAX,
+				    ACCT_MIRROR_HANDED_SPOOL_MAX);
+}
+
+void
+acct_mirror_handed_drop(struct acct_mirror *m)
+{
+	struct store_handed_stats st;
+
+	if (!acct_mirror_is_on(m))
+		return;
+	store_handed_stats(m->store, &st);
+	log_debug("acct=%s mirror bodies handed over by commits: %" PRIu64
+		  " kept, %" PRIu64 " taken by exports, %" PRIu64
+		  " dropped, %zu left (dropped now)", m->acct->name, st.n_kept,
+		  st.n_taken, st.n_dropped, st.n_held);
+	store_handed_drop(m->store);
 }
 
 /* The mirror's parameters of account; ns_prefix and rep are the

@@ -130,6 +130,9 @@ void acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop,
 		      const struct acct_mirror_cbs *cbs);
 
 bool acct_mirror_is_on(const struct acct_mirror *m);
+/* The export after a pass is over: the bodies its commits handed over and
+ * no export took are freed (store_handed_drop()). */
+void acct_mirror_handed_drop(struct acct_mirror *m);
 
 /*
  * "mirror WHAT MAILDIR: MSG" in out (size bytes), the line a failed scan

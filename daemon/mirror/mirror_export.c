@@ -130,13 +130,40 @@ mirror_export_final(struct mirror_export *x, enum maildir_sub sub,
 }
 
 /*
- * Streams the record's body from the store into the tmp/ file w: with LF
- * line ends (with_lf; *is_exact_r false, and the file incomplete, as soon
- * as a piece shows the body would not come back from them), or exact.
- * *size_r gets the bytes read from the store.
+ * The next piece of the record's body at off into *p_r, *n_r bytes (0 at
+ * the end): from the body its commit handed over (in memory or in a
+ * file), else read from the store into x->buf.
+ */
+static int
+mirror_export_piece(struct mirror_export *x, const struct store_msg *m,
+		    const struct store_handed_body *handed, uint64_t off,
+		    const uint8_t **p_r, size_t *n_r, struct ms_err *err_r)
+{
+	int rc;
+
+	if (handed->mem != NULL || handed->fd >= 0)
+		return store_handed_body_read(handed, off, x->buf,
+					      MIRROR_COPY_CHUNK, p_r, n_r,
+					      err_r);
+	*p_r = x->buf;
+	rc = store_body_read(x->c->s, m->hash, off, x->buf, MIRROR_COPY_CHUNK,
+			     n_r, err_r);
+	if (rc == STORE_NOTFOUND)
+		rc = ms_err_set(err_r, MS_ESTORE,
+				"folder %s uid %" PRIu32 ": body missing",
+				x->f->name, m->uid);
+	return rc;
+}
+
+/*
+ * Streams the record's body (handed over, or from the store) into the
+ * tmp/ file w: with LF line ends (with_lf; *is_exact_r false, and the file
+ * incomplete, as soon as a piece shows the body would not come back from
+ * them), or exact.  *size_r gets the body's bytes read.
  */
 static int
 mirror_export_copy(struct mirror_export *x, const struct store_msg *m,
+		   const struct store_handed_body *handed,
 		   struct maildir_wfile *w, bool with_lf, bool *is_exact_r,
 		   uint64_t *size_r, struct ms_err *err_r)
 {
@@ -148,23 +175,19 @@ mirror_export_copy(struct mirror_export *x, const struct store_msg *m,
 	maildir_eol_lf_init(&eol);
 	*is_exact_r = true;
 	for (;;) {
+		const uint8_t *p;
 		size_t n = 0, k;
 
-		rc = store_body_read(x->c->s, m->hash, off, x->buf,
-				     MIRROR_COPY_CHUNK, &n, err_r);
-		if (rc == STORE_NOTFOUND)
-			rc = ms_err_set(err_r, MS_ESTORE,
-					"folder %s uid %" PRIu32 ": body missing",
-					x->f->name, m->uid);
+		rc = mirror_export_piece(x, m, handed, off, &p, &n, err_r);
 		if (rc != MS_OK)
 			return rc;
 		if (n == 0)
 			break;
 		off += n;
 		if (!with_lf) {
-			rc = maildir_wfile_write(w, x->buf, n, err_r);
+			rc = maildir_wfile_write(w, p, n, err_r);
 		} else {
-			k = maildir_eol_lf_feed(&eol, x->buf, n, out);
+			k = maildir_eol_lf_feed(&eol, p, n, out);
 			if (!eol.is_exact)
 				break;
 			rc = maildir_wfile_write(w, out, k, err_r);
@@ -197,13 +220,18 @@ mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 	struct maildir_name_params np = { 0 };
 	struct maildir_wfile w;
 	char id[MIRROR_ID_MAX], name[MAILDIR_NAME_MAX + 1];
+	struct store_handed_body handed;
 	uint64_t off = 0;
 	bool is_exact = false;
 	int rc;
 
+	/* Just committed: its bytes are still at hand (or the store's). */
+	if (store_handed_take(x->c->s, m->hash, &handed) != MS_OK)
+		handed = (struct store_handed_body){ .fd = -1 };
 	rc = maildir_wfile_open(&w, &x->md.d, &x->c->gen, err_r);
 	if (rc == MS_OK)
-		rc = mirror_export_copy(x, m, &w, true, &is_exact, &off, err_r);
+		rc = mirror_export_copy(x, m, &handed, &w, true,
+					&is_exact, &off, err_r);
 	if (rc == MS_OK && !is_exact) {
 		maildir_wfile_abort(&w);
 		log_debug("acct=%s mirror folder=%s uid=%" PRIu32 " line ends "
@@ -211,9 +239,10 @@ mirror_export_write(struct mirror_export *x, const struct store_msg *m,
 			  x->c->p->account, x->f->name, m->uid);
 		rc = maildir_wfile_open(&w, &x->md.d, &x->c->gen, err_r);
 		if (rc == MS_OK)
-			rc = mirror_export_copy(x, m, &w, false, &is_exact,
-						&off, err_r);
+			rc = mirror_export_copy(x, m, &handed, &w,
+						false, &is_exact, &off, err_r);
 	}
+	store_handed_body_free(&handed);
 	if (rc != MS_OK) {
 		maildir_wfile_abort(&w);
 		return rc;

@@ -698,6 +698,13 @@ store_open(struct store **store_r, const struct store_params *params,
 		free(s);
 		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
 	}
+	if (store__handed_init(s) != MS_OK) {
+		pthread_mutex_destroy(&s->zlock);
+		pthread_mutex_destroy(&s->write_lock);
+		pthread_rwlock_destroy(&s->resize_lock);
+		free(s);
+		return ms_err_set(err_r, MS_ENOMEM, "store: mutex init");
+	}
 	/* Without it (no /proc) the map is not found either (maps). */
 	s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	s->map_size = params->map_size ? params->map_size : STORE_DEFAULT_MAP;
@@ -761,6 +768,7 @@ store_close(struct store **storep)
 	if (s->statm_fd >= 0)
 		close(s->statm_fd);
 	store__zbody_close(s);
+	store__handed_deinit(s);
 	pthread_mutex_destroy(&s->write_lock);
 	pthread_mutex_destroy(&s->zlock);
 	pthread_rwlock_destroy(&s->resize_lock);

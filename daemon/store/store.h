@@ -469,6 +469,44 @@ int store_body_size_get(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 int store_body_read_all(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 			struct ms_buf *out, struct ms_err *err_r) MS_WUR;
 
+/*
+ * Bodies handed over (store_handed.c): each commit keeps the bytes of the
+ * bodies it stored, the oldest going first, at most cap bytes of bodies in
+ * memory and spool_cap bytes of large ones in their spool files (0: none
+ * of the kind), so the mirror's export that follows writes them without
+ * reading them back.  Any thread.
+ */
+void store_handed_enable(struct store *s, size_t cap, uint64_t spool_cap);
+/* A body taken: its bytes in memory (mem), or in a file (fd, -1 if not),
+ * size bytes; the taker's, freed with store_handed_body_free(). */
+struct store_handed_body {
+	uint8_t *mem;
+	int fd;
+	uint64_t size;
+};
+/* The kept body with this hash, taken into *out.  MS_OK, or
+ * STORE_NOTFOUND (then read it from the store). */
+int store_handed_take(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+		      struct store_handed_body *out) MS_WUR;
+/* Up to len bytes of b from off: *p_r points at them (into the body in
+ * memory, or dst, where a file's are read), *n_r counts them (0 at the
+ * end). */
+int store_handed_body_read(const struct store_handed_body *b, uint64_t off,
+			   void *dst, size_t len, const uint8_t **p_r,
+			   size_t *n_r, struct ms_err *err_r) MS_WUR;
+void store_handed_body_free(struct store_handed_body *b);
+/* Frees every body kept (the export after a pass is over). */
+void store_handed_drop(struct store *s);
+struct store_handed_stats {
+	uint64_t n_kept;	/* bodies kept by commits */
+	uint64_t n_taken;	/* taken by an export */
+	uint64_t n_dropped;	/* pushed out or dropped */
+	size_t n_held;		/* held now */
+	uint64_t bytes_held;	/* in memory */
+	uint64_t spool_bytes_held;	/* in spool files */
+};
+void store_handed_stats(struct store *s, struct store_handed_stats *st_r);
+
 /* --- summaries ----------------------------------------------------------- */
 
 /* Decoded header summary of a body; strings are malloc'ed, NUL-terminated

@@ -1399,6 +1399,11 @@ store_batch_commit_flags(struct store_batch *b, unsigned txn_flags,
 	free(c.zero);
 	if (rc < 0)
 		return rc;
+	/* The mirror's export writes these next: it takes them from memory
+	 * rather than read them back (store_handed.c). */
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ops[i].body != NULL)
+			store__handed_keep(b->s, b->ops[i].body);
 	store_batch_clear(b);
 	/*
 	 * LMDB copied the large bodies into malloc'ed dirty pages; glibc

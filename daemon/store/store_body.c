@@ -597,6 +597,7 @@ store_body_read(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	int rc;
 
 	*n_r = 0;
+	__atomic_add_fetch(&s->n_body_reads, 1, __ATOMIC_RELAXED);
 	rc = store__read_begin(s, &txn, err_r);
 	if (rc < 0)
 		return rc;

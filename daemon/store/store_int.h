@@ -38,6 +38,18 @@ enum store__dbi {
 	STORE_DBI_COUNT,
 };
 
+/* Bodies a commit handed over to the mirror's export (store_handed.c),
+ * oldest first; all fields under mu. */
+struct store__handed {
+	pthread_mutex_t mu;
+	struct store__handed_body *v;
+	size_t n, v_cap;
+	uint64_t bytes;			/* of the bodies in memory */
+	uint64_t spool_bytes;		/* of the ones in spool files */
+	uint64_t cap, spool_cap;	/* 0: none of the kind kept */
+	uint64_t n_kept, n_taken, n_dropped;	/* for tests */
+};
+
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_DBI_COUNT];
@@ -60,6 +72,7 @@ struct store {
 	int statm_fd;
 	unsigned long n_checks;	/* atomic: store__map_check() calls */
 	unsigned long n_releases;	/* atomic; for tests */
+	unsigned long n_body_reads;	/* atomic: store_body_read(); tests */
 	/* LMDB's map of data.mdb (NULL if not found) and that file. */
 	uint8_t *map_base;
 	size_t map_len;
@@ -77,6 +90,7 @@ struct store {
 	pthread_mutex_t zlock;
 	ZSTD_DCtx *zdctx[STORE__ZDCTX_KEEP];
 	size_t n_zdctx;
+	struct store__handed handed;
 };
 
 /*
@@ -262,5 +276,12 @@ int store__migrate_1_to_2(struct store *s, MDB_txn *txn, struct ms_err *err_r);
  * part. */
 int store__leftover_key(uint32_t folder_id, const char *part, size_t len,
 			uint8_t *key, size_t *len_r);
+
+/* Bodies handed over to the mirror (store_handed.c). */
+int store__handed_init(struct store *s);
+void store__handed_deinit(struct store *s);
+/* A committed body's bytes kept for the export when they fit (the body
+ * then no longer has them); otherwise left to be freed with it. */
+void store__handed_keep(struct store *s, struct store_body *b);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "mirror/mirror.h"
+#include "store/store_int.h"
 #include "test_maildir_util.h"
 #include "test_store_util.h"
 
@@ -703,6 +704,164 @@ test_export_exact(void **state)
 	assert_int_equal(st.moves, 3);
 	assert_int_equal(st.deletes + st.appends, 0);
 	mt_check(t);
+}
+
+/* Exports, which writes that many files: the bodies it read from the
+ * store meanwhile (store_body_read() calls). */
+static unsigned long
+mt_export_reads(struct mt *t, unsigned written)
+{
+	unsigned long reads = __atomic_load_n(&t->s->n_body_reads,
+					      __ATOMIC_RELAXED);
+	struct mirror_stats st = mt_export(t);
+
+	assert_int_equal(st.written, written);
+	return __atomic_load_n(&t->s->n_body_reads, __ATOMIC_RELAXED) - reads;
+}
+
+/* The bodies held for the export: n of them, bytes in memory, spool_bytes
+ * in files. */
+static void
+mt_handed_held(struct mt *t, size_t n, uint64_t bytes, uint64_t spool_bytes)
+{
+	struct store_handed_stats hs;
+
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_held, n);
+	assert_int_equal(hs.bytes_held, bytes);
+	assert_int_equal(hs.spool_bytes_held, spool_bytes);
+}
+
+/*
+ * Bodies their commit handed over are written into the mirror from
+ * memory: the export reads none of them back from the store, the files
+ * hold the same bytes, and what was not handed over (too large for the
+ * cap, dropped) is read from the store as before.
+ */
+static void
+test_export_handed_bodies(void **state)
+{
+	static const char *const bodies[] = {
+		"Subject: a\r\n\r\nhanded over\r\n",
+		"Subject: cr\r\n\r\nbare\rcr\r\n",	/* written exact */
+		"Subject: a\r\n\r\nhanded over\r\n",	/* the first's */
+	};
+	struct mt *t = *state;
+	struct store_handed_stats hs;
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+	char name[512], buf[256], lf[256];
+	ssize_t n;
+
+	(void)mt_export(t);
+	store_handed_enable(t->s, 1u << 20, 4u << 20);
+	/* One batch, two messages with the same body. */
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	for (uint32_t i = 0; i < 3; i++) {
+		struct store_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.folder_id = t->inbox;
+		m.uid = 30 + i;
+		m.flags = m.synced_flags = STORE_FLAG_SEEN;
+		assert_int_equal(store_batch_msg_add(b, &m,
+						     tsu_body(t->s, bodies[i],
+							      strlen(bodies[i]),
+							      5)),
+				 MS_OK);
+	}
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_kept, 2);
+	mt_handed_held(t, 2, strlen(bodies[0]) + strlen(bodies[1]), 0);
+	assert_int_equal(mt_export_reads(t, 3), 0);
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_taken, 3);
+	mt_handed_held(t, 0, 0, 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_true(mt_find(t, "", 30 + i, name, sizeof(name)));
+		n = tmd_get(t->root, name, buf, sizeof(buf));
+		if (i == 1) {
+			assert_int_equal(n, strlen(bodies[i]));
+			assert_memory_equal(buf, bodies[i], (size_t)n);
+		} else {
+			assert_int_equal(n, mt_lf(bodies[i], lf, sizeof(lf)));
+			assert_memory_equal(buf, lf, (size_t)n);
+		}
+	}
+	mt_check(t);
+
+	/* A large body, in its spool file (over the store's 1 MiB spool
+	 * threshold): taken from the file. */
+	{
+		size_t big_len = (1u << 20) + 4096, k = 0;
+		char *big = malloc(big_len + 1);
+		struct store_msg m;
+
+		assert_non_null(big);
+		k += (size_t)snprintf(big, big_len, "Subject: big\r\n\r\n");
+		while (k + 64 <= big_len) {
+			memset(big + k, 'a' + (char)(k % 26), 62);
+			memcpy(big + k + 62, "\r\n", 2);
+			k += 64;
+		}
+		memset(&m, 0, sizeof(m));
+		m.folder_id = t->inbox;
+		m.uid = 35;
+		mt_add_msg(t, &m, tsu_body(t->s, big, k, 4096));
+		free(big);
+		mt_handed_held(t, 1, 0, k);
+		assert_int_equal(mt_export_reads(t, 1), 0);
+		mt_handed_held(t, 0, 0, 0);
+		mt_check(t);
+	}
+
+	/* Over the cap: not kept, read from the store. */
+	store_handed_enable(t->s, 8, 8);
+	mt_add(t, t->inbox, 40, MT_MSG4, STORE_FLAG_SEEN);
+	mt_handed_held(t, 0, 0, 0);
+	assert_true(mt_export_reads(t, 1) > 0);
+
+	/* Dropped before the export: read from the store. */
+	store_handed_enable(t->s, 1u << 20, 4u << 20);
+	mt_add(t, t->inbox, 41, MT_NEW, STORE_FLAG_SEEN);
+	mt_handed_held(t, 1, strlen(MT_NEW), 0);
+	store_handed_drop(t->s);
+	mt_handed_held(t, 0, 0, 0);
+	assert_true(mt_export_reads(t, 1) > 0);
+	mt_check(t);
+}
+
+/* The oldest bodies go first when a commit's would pass the cap. */
+static void
+test_handed_cap(void **state)
+{
+	struct mt *t = *state;
+	struct store_handed_stats hs;
+	size_t len = strlen(MT_MSG1);
+
+	/* Room for two of the (equally long) bodies. */
+	store_handed_enable(t->s, 2 * len + len / 2, 0);
+	mt_add(t, t->inbox, 50, MT_MSG1 "1", 0);
+	mt_add(t, t->inbox, 51, MT_MSG1 "2", 0);
+	mt_add(t, t->inbox, 52, MT_MSG1 "3", 0);
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_kept, 3);
+	assert_int_equal(hs.n_held, 2);
+	assert_int_equal(hs.n_dropped, 1);
+	assert_int_equal(hs.bytes_held, 2 * (len + 1));
+	(void)mt_export(t);
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_taken, 2);
+	assert_int_equal(hs.n_held, 0);
+	mt_check(t);
+	/* Off: nothing kept. */
+	store_handed_enable(t->s, 0, 0);
+	mt_add(t, t->inbox, 53, MT_MSG2, 0);
+	store_handed_stats(t->s, &hs);
+	assert_int_equal(hs.n_kept, 3);
+	assert_int_equal(hs.n_held, 0);
 }
 
 static void
@@ -1972,6 +2131,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_delete_and_move, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_file, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_lf, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_export_handed_bodies, mt_setup,
+						mt_teardown),
+		cmocka_unit_test_setup_teardown(test_handed_cap, mt_setup,
+						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_not_messages, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
