@@ -7,7 +7,8 @@
  *	NAMESPACE	the personal prefix the mirror strips (not on a kept
  *			session: the store has it), pipelined with LIST
  *	LIST		with STATUS where LIST-STATUS exists, else STATUS of
- *			each wanted folder, pipelined
+ *			each wanted folder, pipelined; of only the pass's
+ *			folder when it has one and nothing is to be pushed
  *	reconcile	wanted folders go into the store; a stored folder the
  *			LIST left out is asked for with STATUS
  *	settle		folders confirmed gone become tombstones (or go);
@@ -249,6 +250,41 @@ sync_expect(struct imap_sync *as, const struct store_folder *stored,
 	sync_progress(as);
 }
 
+/*
+ * Does the pass list only its one folder (a pushed message's)?  When
+ * nothing is to be pushed (no pending change anywhere, no folder a reader
+ * made): then nothing in the pass needs another folder (a Trash for a
+ * deletion, a move's destination, a new folder's parent), and the server
+ * answers one STATUS, not one per folder of the account, per pushed
+ * message.  Not for a name with LIST's wildcards, which would match others.
+ */
+static bool
+sync_list_is_one(struct imap_sync *as)
+{
+	struct store_mirror_stamp stamp;
+	struct store_folder *stored = NULL;
+	size_t n_stored = 0;
+	bool is_one = true;
+
+	if (as->only_folder == NULL || strpbrk(as->only_folder, "*%") != NULL ||
+	    store_mirror_stamp_get(as->params.store, &stamp, NULL) != MS_OK ||
+	    stamp.changes != 0 ||
+	    store_folder_list(as->params.store, as->name, &stored, &n_stored,
+			      NULL) < 0)
+		return false;
+	for (size_t i = 0; i < n_stored && is_one; i++)
+		is_one = (stored[i].attrs & STORE_FOLDER_CREATE) == 0;
+	free(stored);
+	return is_one;
+}
+
+/* A stored folder a LIST of only another one does not judge. */
+static bool
+sync_is_unlisted_other(const struct imap_sync *as, const char *name)
+{
+	return as->is_list_one && strcmp(name, as->only_folder) != 0;
+}
+
 /* The verdict on a stored folder the LIST left out (sync_missing). */
 static enum sync_missing_verdict
 sync_missing_verdict(const struct imap_sync *as, uint32_t id)
@@ -340,7 +376,8 @@ sync_folders_settle(struct imap_sync *as)
 		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
-		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE) ||
+		    sync_is_unlisted_other(as, stored[i].name))
 			continue;
 		if (stored[i].attrs & STORE_FOLDER_CREATE) {
 			if (!sync_create_add(as, &stored[i]))
@@ -528,7 +565,8 @@ sync_folders_check_stored(struct imap_sync *as)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
 		if (is_listed || (stored[i].attrs & (STORE_FOLDER_GONE |
-						     STORE_FOLDER_CREATE)))
+						     STORE_FOLDER_CREATE)) ||
+		    sync_is_unlisted_other(as, stored[i].name))
 			continue;
 		m->id = stored[i].id;
 		m->verdict = (stored[i].attrs & STORE_FOLDER_MISSING) ?
@@ -627,7 +665,9 @@ sync_list_start(struct imap_sync *as)
 			items |= IMAP_STATUS_SIZE;	/* progress */
 	}
 	as->step = SYNC_STEP_LIST;
+	as->is_list_one = sync_list_is_one(as);
 	(void)sync_submit(as, imap_cmd_list(core, MS_SLICE_LIT(""),
+			  as->is_list_one ? ms_slice_from_cstr(as->only_folder) :
 			  MS_SLICE_LIT("*"), ret, items), sync_list_done);
 }
 
