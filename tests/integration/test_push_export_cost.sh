@@ -8,7 +8,8 @@
 # (that waited for the clock and listed every file again, per message).  A
 # reader's change in the folder makes the next one list it again.  The
 # pass before each export asks the server about that folder only (LIST
-# with its name, not "*": one STATUS, not one per folder).  A whole
+# with its name, not "*", and no STATUS: not one per folder; no UNSELECT
+# first, its SELECT leaves the last folder).  A whole
 # pass after them still ends with the folder recorded, so the pass after
 # that lists no Maildir.  A reader's change right after such a pass is
 # never missed: test_mirror_unchanged.sh.
@@ -55,14 +56,21 @@ for k in 1 2 3; do
 		fail "pushed message $k: the export listed $(field listed "$line") entries in $(field folders "$line") folder(s), not $want in 1: $line"
 	fi
 done
-# The passes of the pushed messages: a LIST of Lists alone each.
-lists="$(tail -n +"$from_line" "$LOG" | grep -E 'acct=t imap C: [A-Z]*[0-9]+ LIST ' || true)"
-n_one="$(grep -cE 'LIST "" Lists RETURN' <<<"$lists" || true)"
+# The passes of the pushed messages: a LIST of Lists alone each, without
+# STATUS, and no UNSELECT (their SELECT leaves the last folder).
+cmds="$(tail -n +"$from_line" "$LOG" | grep -E 'acct=t imap C: [A-Z]*[0-9]+ ' || true)"
+lists="$(grep -E ' LIST ' <<<"$cmds" || true)"
+n_one="$(grep -cE 'LIST "" Lists( RETURN \(SPECIAL-USE\))?$' <<<"$lists" || true)"
 n_all="$(grep -c . <<<"$lists" || true)"
 if [ "$n_one" -ge 3 ] && [ "$n_one" = "$n_all" ]; then
 	ok "each pushed message's pass listed Lists alone ($n_one LIST commands)"
 else
 	fail "the pushed messages' passes listed more than Lists: $lists"
+fi
+if grep -qE ' (UNSELECT|STATUS) ' <<<"$cmds"; then
+	fail "a pushed message's pass sent UNSELECT or STATUS: $(grep -E ' (UNSELECT|STATUS) ' <<<"$cmds" | head -3)"
+else
+	ok "no UNSELECT or STATUS in the pushed messages' passes ($(grep -c . <<<"$cmds") commands for 3 messages)"
 fi
 
 # A reader marks a message read: pushed to the server; the pushed
