@@ -436,8 +436,16 @@ acct_pass_export(struct acct *a)
 
 	if (acct_mirror_is_on(&a->mirror) && !a->is_stopping &&
 	    res->rc != MS_ECANCELED) {
+		/* A pushed message: nothing but new messages in the
+		 * folder (what the pass did not report, the mirror sees
+		 * in the store). */
+		bool is_append_only = a->pass_folder != NULL &&
+				      res->rc == MS_OK && res->changed == 0 &&
+				      res->deleted == 0 && res->appended == 0 &&
+				      res->moved == 0 && res->folder_errors == 0;
+
 		if (acct_mirror_export_start(&a->mirror, a->pass_folder,
-					     &err) == MS_OK) {
+					     is_append_only, &err) == MS_OK) {
 			a->is_exporting = true;
 			return;		/* the pass ends with the export */
 		}

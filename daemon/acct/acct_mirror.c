@@ -72,6 +72,7 @@ acct_mirror_init(struct acct_mirror *m, uv_loop_t *loop, struct store *store,
 	m->has_marks = mirror_marks_init(&m->marks) == MS_OK;
 	m->mp.marks = m->has_marks ? &m->marks : NULL;
 	m->mp.early = &m->early;
+	m->mp.pushed = &m->pushed;
 	/* The watch takes the exports' own writes from here rather than
 	 * scan for them (without it, out of memory: it scans). */
 	if (m->want_watch)
@@ -476,6 +477,9 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 	m->export_folder = NULL;
 	m->mp.only_folder = NULL;
 	acct_mirror_flush_later(m);
+	/* What a failed export left is unknown: the next lists. */
+	if (rc != MS_OK)
+		mirror_early_clear(&m->pushed);
 	if (m->is_early) {
 		m->is_early = false;
 		if (rc == MS_OK) {
@@ -498,7 +502,7 @@ acct_mirror_on_export_done(struct mirror_job *j, int rc,
 
 static int
 acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
-			 const char *only_folder,
+			 const char *only_folder, bool is_append_only,
 			 struct ms_err *err_r)
 {
 	int rc;
@@ -513,16 +517,22 @@ acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
 	 * next pass's early exports start from the listing again. */
 	if (!is_early)
 		mirror_early_clear(&m->early);
+	/* So does the export of every folder: push exports start from
+	 * its listing again. */
+	if (!is_early && only_folder == NULL)
+		mirror_early_clear(&m->pushed);
 	if (only_folder != NULL &&
 	    (m->export_folder = strdup(only_folder)) == NULL)
 		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	/* The job keeps a pointer to the name, freed when it ends. */
 	m->mp.only_folder = m->export_folder;
 	m->mp.is_early = is_early;
+	m->mp.is_append_only = only_folder != NULL && is_append_only;
 	m->export = mirror_job_start(m->loop, m->store, &m->mp, 0,
 				     acct_mirror_on_export_done, m, err_r);
 	m->mp.only_folder = NULL;
 	m->mp.is_early = false;
+	m->mp.is_append_only = false;
 	if (m->export == NULL) {
 		free(m->export_folder);
 		m->export_folder = NULL;
@@ -534,15 +544,16 @@ acct_mirror_export_begin(struct acct_mirror *m, bool is_early,
 
 int
 acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
-			 struct ms_err *err_r)
+			 bool is_append_only, struct ms_err *err_r)
 {
-	return acct_mirror_export_begin(m, false, only_folder, err_r);
+	return acct_mirror_export_begin(m, false, only_folder, is_append_only,
+					err_r);
 }
 
 int
 acct_mirror_export_early(struct acct_mirror *m, struct ms_err *err_r)
 {
-	return acct_mirror_export_begin(m, true, NULL, err_r);
+	return acct_mirror_export_begin(m, true, NULL, false, err_r);
 }
 
 bool
@@ -654,6 +665,7 @@ acct_mirror_deinit(struct acct_mirror *m)
 		mirror_marks_deinit(&m->marks);
 	m->has_marks = false;
 	mirror_early_clear(&m->early);
+	mirror_early_clear(&m->pushed);
 	m->mp.expect = NULL;
 	maildir_expect_free(&m->expect);
 	maildir_report_deinit(&m->rep);

@@ -98,6 +98,7 @@ struct acct_mirror {
 	bool is_early;			/* export is an early one */
 	struct mirror_stats early_st;	/* the pass's early exports */
 	struct mirror_early early;	/* where they left each folder */
+	struct mirror_early pushed;	/* where push exports left them */
 	struct mirror_scan_job *scan;	/* the one scan running */
 	bool is_pass_scan;		/* it is the one before a pass */
 	bool is_scan_all;		/* it covers every folder */
@@ -160,11 +161,14 @@ bool acct_mirror_is_busy(const struct acct_mirror *m);
 /*
  * After a pass: starts the export, of only_folder (as the server names
  * it; copied) when the pass synced only that one, else of every folder.
- * MS_OK (on_export_done fires later), or an error in err_r and no
- * callback.  Without a mirror: MS_EINVAL.
+ * is_append_only: the pass of only_folder only added messages to it
+ * (nothing else pulled or pushed), so that the export may write the new
+ * ones without listing the folder (mirror_params.pushed).  MS_OK
+ * (on_export_done fires later), or an error in err_r and no callback.
+ * Without a mirror: MS_EINVAL.
  */
 int acct_mirror_export_start(struct acct_mirror *m, const char *only_folder,
-			     struct ms_err *err_r) MS_WUR;
+			     bool is_append_only, struct ms_err *err_r) MS_WUR;
 
 /*
  * While a pass only adds records: starts an early export.  MS_OK

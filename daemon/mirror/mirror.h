@@ -184,6 +184,10 @@ struct mirror_early_folder {
 	uint32_t folder_id;
 	uint32_t uidvalidity;
 	uint32_t uid_from;
+	/* Push exports only (mirror_params.pushed): the folder's record
+	 * count, and the store's stamp when its records were read. */
+	uint32_t local_count;
+	struct store_mirror_stamp stamp;
 };
 
 struct mirror_early {
@@ -226,6 +230,20 @@ struct mirror_params {
 	 * across the pass's early exports, cleared when it begins the
 	 * export after the pass (mirror_early_clear()). */
 	struct mirror_early *early;
+	/*
+	 * A push export: of only_folder, after a pass that only added
+	 * messages to it (nothing pulled but new messages, nothing pushed).
+	 * Where the push exports left each folder complete (pushed, kept
+	 * by the caller across exports, cleared when an export of every
+	 * folder begins or one fails): the next one reads the records from
+	 * uid_from on, writes those without a file, and lists nothing,
+	 * while the store says nothing else changed there (no pending
+	 * change or leftover added or removed: the stamp; no record gone:
+	 * local_count), else it lists the folder as before.  A pushed
+	 * message then costs the same in a folder of 10 or 100,000.
+	 */
+	bool is_append_only;
+	struct mirror_early *pushed;
 	/* Scan only these Maildirs (paths relative to root, "" for the
 	 * root: what the watch saw change), plus the Maildirs no folder
 	 * holds yet.  NULL: every folder. */

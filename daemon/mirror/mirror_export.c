@@ -775,10 +775,15 @@ struct mirror_export_job {
 	size_t i;			/* index in ORPHANS and MISSING */
 	int work_rc;			/* of the last blocking work */
 	struct ms_err work_err;
-	/* An early export's folder that an earlier one left (p->early):
-	 * not listed, its records read from from_uid on. */
+	/* An early export's folder that an earlier one left (p->early),
+	 * or a push export's (p->pushed, is_push): not listed, its
+	 * records read from from_uid on. */
 	bool is_unlisted;
 	uint32_t from_uid;
+	bool is_push;
+	uint32_t push_count;		/* its records below from_uid */
+	uint32_t nread;			/* records the walk read */
+	uint32_t max_uid;		/* the highest UID it read */
 };
 
 void
@@ -795,6 +800,37 @@ mirror_early_find(const struct mirror_early *e, uint32_t folder_id)
 		if (e->v[i].folder_id == folder_id)
 			return &e->v[i];
 	return NULL;
+}
+
+/*
+ * Folder f's entry in e, made when missing (*ef_r, with its folder and
+ * UIDVALIDITY set), or removed (*ef_r NULL) when is_gone.
+ */
+static int
+mirror_early_set(struct mirror_early *e, const struct store_folder *f,
+		 bool is_gone, struct mirror_early_folder **ef_r,
+		 struct ms_err *err_r)
+{
+	struct mirror_early_folder *ef = mirror_early_find(e, f->id);
+	int rc;
+
+	*ef_r = NULL;
+	if (is_gone) {
+		if (ef != NULL)
+			*ef = e->v[--e->n];
+		return MS_OK;
+	}
+	if (ef == NULL) {
+		rc = mirror__grow((void **)&e->v, &e->cap, e->n, sizeof(*e->v),
+				  err_r);
+		if (rc != MS_OK)
+			return rc;
+		ef = &e->v[e->n++];
+	}
+	ef->folder_id = f->id;
+	ef->uidvalidity = f->state.uidvalidity;
+	*ef_r = ef;
+	return MS_OK;
 }
 
 /* Did an earlier early export leave folder f?  Then from where on. */
@@ -824,30 +860,103 @@ mirror_early_from(const struct mirror_export_job *j,
 static int
 mirror_early_note(struct mirror_export_job *j, struct ms_err *err_r)
 {
-	struct mirror_early *e = j->c.p->early;
 	const struct mirror_export *x = &j->x;
-	struct mirror_early_folder *ef = mirror_early_find(e, x->f->id);
-	uint32_t from = x->f->state.uidnext > j->from_uid ?
-			x->f->state.uidnext : j->from_uid;
+	struct mirror_early_folder *ef;
 	int rc;
 
-	if (!j->c.p->is_early || e == NULL)
+	if (!j->c.p->is_early || j->c.p->early == NULL)
 		return MS_OK;
-	if (!x->is_complete || x->is_unclean || x->left.n != 0) {
-		if (ef != NULL)
-			*ef = e->v[--e->n];
+	rc = mirror_early_set(j->c.p->early, x->f, !x->is_complete ||
+			      x->is_unclean || x->left.n != 0, &ef, err_r);
+	if (rc == MS_OK && ef != NULL)
+		ef->uid_from = x->f->state.uidnext > j->from_uid ?
+			       x->f->state.uidnext : j->from_uid;
+	return rc;
+}
+
+/* Does the store's stamp differ only by records added or changed
+ * (next_local_seq): no pending change or leftover added or removed? */
+static bool
+mirror_push_stamp_eq(const struct store_mirror_stamp *a,
+		     const struct store_mirror_stamp *b)
+{
+	return a->next_change_seq == b->next_change_seq &&
+	       a->changes == b->changes && a->leftovers == b->leftovers;
+}
+
+/*
+ * May a push export leave folder f unlisted (mirror_params.pushed)?  When
+ * the last push export left it complete, the pass only added messages
+ * to it, and the store shows nothing else since: the same UIDVALIDITY,
+ * no pending change (a reader's or mailsyncctl's) or leftover added or
+ * removed anywhere.  A record removed (an expunge the pass did not
+ * report) shows in the count, checked once the records are read
+ * (mirror_push_is_counted()).
+ */
+static bool
+mirror_push_from(const struct mirror_export_job *j,
+		 const struct store_folder *f, uint32_t *uid_r,
+		 uint32_t *count_r)
+{
+	const struct mirror_params *p = j->c.p;
+	const struct mirror_early_folder *ef;
+
+	*uid_r = 0;
+	*count_r = 0;
+	if (p->is_early || p->only_folder == NULL || !p->is_append_only ||
+	    (ef = mirror_early_find(p->pushed, f->id)) == NULL ||
+	    f->state.uidvalidity == 0 ||
+	    ef->uidvalidity != f->state.uidvalidity ||
+	    (f->attrs & (STORE_FOLDER_GONE | STORE_FOLDER_CREATE |
+			 STORE_FOLDER_NOSELECT)) != 0 ||
+	    !mirror_push_stamp_eq(&ef->stamp, &j->c.stamp) ||
+	    f->local_count < ef->local_count)
+		return false;
+	*uid_r = ef->uid_from;
+	*count_r = ef->local_count;
+	return true;
+}
+
+/* Unlisted push export: the records it read from from_uid on are all the
+ * folder has beyond those it had (none removed below from_uid). */
+static bool
+mirror_push_is_counted(const struct mirror_export_job *j)
+{
+	return (uint64_t)j->push_count + j->nread == j->x.f->local_count;
+}
+
+/*
+ * A push export is done with the folder: where the next one may start
+ * (mirror_push_from()), when this one left every record with its file
+ * and no file that is not a record's (a listed one), or read every
+ * record the folder added (an unlisted one); otherwise the next lists.
+ */
+static int
+mirror_push_note(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	const struct mirror_params *p = j->c.p;
+	const struct mirror_export *x = &j->x;
+	struct mirror_early_folder *ef;
+	uint32_t from = x->f->state.uidnext;
+	int rc;
+
+	if (p->is_early || p->only_folder == NULL || p->pushed == NULL)
 		return MS_OK;
-	}
-	if (ef == NULL) {
-		rc = mirror__grow((void **)&e->v, &e->cap, e->n, sizeof(*e->v),
-				  err_r);
-		if (rc != MS_OK)
-			return rc;
-		ef = &e->v[e->n++];
-	}
-	ef->folder_id = x->f->id;
-	ef->uidvalidity = x->f->state.uidvalidity;
+	rc = mirror_early_set(p->pushed, x->f, !x->is_complete ||
+			      x->is_unclean || x->left.n != 0 ||
+			      x->nmiss_written != x->nmiss ||
+			      x->f->state.uidvalidity == 0 ||
+			      (!j->is_unlisted &&
+			       j->nread != x->f->local_count), &ef, err_r);
+	if (rc != MS_OK || ef == NULL)
+		return rc;
+	if (from < j->from_uid)
+		from = j->from_uid;
+	if (j->nread > 0 && j->max_uid != UINT32_MAX && from <= j->max_uid)
+		from = j->max_uid + 1;
 	ef->uid_from = from;
+	ef->local_count = x->f->local_count;
+	ef->stamp = j->c.stamp;
 	return MS_OK;
 }
 
@@ -865,6 +974,9 @@ mirror_export_rec(struct mirror_export_job *j, const struct store_msg *m,
 		j->max_seq = m->local_seq;
 	if (m->local_seq > j->max_seq_all)
 		j->max_seq_all = m->local_seq;
+	j->nread++;
+	if (m->uid > j->max_uid)
+		j->max_uid = m->uid;
 	/* Unlisted: a record the mirror named has its file (an earlier
 	 * early export of this pass listed the folder or wrote it). */
 	if (j->is_unlisted && m->mirror_name[0] != '\0')
@@ -940,9 +1052,11 @@ mirror_export_wants_verify(const struct mirror_export_job *j)
 	       x->left.n == 0 && x->nmiss_written == x->nmiss;
 }
 
-/* Starts folder j->fi: its path, or MS_OK with no path to move past it. */
+/* Starts folder j->fi: its path, or MS_OK with no path to move past it.
+ * is_listed: list it, even where an earlier export left it. */
 static int
-mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
+mirror_export_folder_begin(struct mirror_export_job *j, bool is_listed,
+			   struct ms_err *err_r)
 {
 	const struct store_folder *f = &j->c.folders[j->fi];
 	struct mirror_export *x = &j->x;
@@ -958,7 +1072,15 @@ mirror_export_folder_begin(struct mirror_export_job *j, struct ms_err *err_r)
 	x->is_complete = true;
 	j->max_seq = f->state.mirror_durable;
 	j->max_seq_all = 0;
-	j->is_unlisted = mirror_early_from(j, f, &j->from_uid);
+	j->nread = 0;
+	j->max_uid = 0;
+	j->is_unlisted = !is_listed && mirror_early_from(j, f, &j->from_uid);
+	j->is_push = !is_listed && !j->is_unlisted &&
+		     mirror_push_from(j, f, &j->from_uid, &j->push_count);
+	if (j->is_push)
+		j->is_unlisted = true;
+	else if (!j->is_unlisted)
+		j->from_uid = 0;
 	return mirror__folder_path(&j->c, f, &j->path, err_r);
 }
 
@@ -1114,6 +1236,8 @@ mirror_export_folder_end(struct mirror_export_job *j, struct ms_err *err_r)
 					 mirror_export_is_lazy(&j->c), err_r);
 	if (rc == MS_OK)
 		rc = mirror_early_note(j, err_r);
+	if (rc == MS_OK)
+		rc = mirror_push_note(j, err_r);
 	if (!j->x.is_complete)
 		j->is_complete = false;
 	j->st.folders++;
@@ -1153,6 +1277,29 @@ mirror_export_left_clear(struct mirror_export_job *j, uint32_t id,
 						 err_r) : rc;
 }
 
+/*
+ * An unlisted push export found a record gone that the pass did not
+ * report: the folder starts again, listed, as before push exports.
+ * Nothing was written yet (the records phase only looks).
+ */
+static int
+mirror_export_relist(struct mirror_export_job *j, struct ms_err *err_r)
+{
+	int rc;
+
+	log_debug("acct=%s mirror folder=%s: records gone since the last "
+		  "push export, listing it", j->c.p->account, j->x.f->name);
+	mirror_export_folder_close(j);
+	if ((rc = mirror_export_folder_begin(j, true, err_r)) != MS_OK)
+		return rc;
+	if (j->path == NULL)
+		return ms_err_set(err_r, MS_EINTERNAL, "mirror export: "
+				  "folder without a path");
+	j->work_rc = MS_OK;
+	j->phase = MIRROR_PH_LIST;
+	return MIRROR_EXPORT_WORK;
+}
+
 /* One unit of work; MS_AGAIN when there is more. */
 static int
 mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
@@ -1174,7 +1321,7 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 			j->fi++;
 			return MS_AGAIN;
 		}
-		rc = mirror_export_folder_begin(j, err_r);
+		rc = mirror_export_folder_begin(j, false, err_r);
 		if (rc != MS_OK)
 			return rc;
 		if (j->path == NULL) {
@@ -1232,6 +1379,8 @@ mirror_export_one(struct mirror_export_job *j, struct ms_err *err_r)
 		if (rc != STORE_NOTFOUND)
 			return rc;
 		store_msg_iter_free(&j->it);
+		if (j->is_push && !mirror_push_is_counted(j))
+			return mirror_export_relist(j, err_r);
 		if (x->nmiss > 1)
 			qsort(x->miss, x->nmiss, sizeof(*x->miss),
 			      mirror__hash_cmp);

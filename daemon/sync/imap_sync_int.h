@@ -254,6 +254,9 @@ struct imap_sync {
 	 * imap_sync_resume() */
 	bool is_held;
 	char *only_folder;	/* NULL: every wanted folder */
+	/* The LIST named only only_folder (sync_list_is_one()): the other
+	 * stored folders are not judged by it. */
+	bool is_list_one;
 	bool warned_no_uidplus;
 	bool warned_bad_status;	/* a malformed STATUS response was seen */
 	bool warned_no_trash;	/* local_delete = trash without a Trash */

@@ -7,7 +7,10 @@
  *	NAMESPACE	the personal prefix the mirror strips (not on a kept
  *			session: the store has it), pipelined with LIST
  *	LIST		with STATUS where LIST-STATUS exists, else STATUS of
- *			each wanted folder, pipelined
+ *			each wanted folder, pipelined; of only the pass's
+ *			folder, without STATUS and UNSELECT, when it has one
+ *			synced before and nothing is to be pushed (a pushed
+ *			message: sync_list_is_one())
  *	reconcile	wanted folders go into the store; a stored folder the
  *			LIST left out is asked for with STATUS
  *	settle		folders confirmed gone become tombstones (or go);
@@ -249,6 +252,51 @@ sync_expect(struct imap_sync *as, const struct store_folder *stored,
 	sync_progress(as);
 }
 
+/*
+ * Does the pass list only its one folder (a pushed message's), without
+ * STATUS, and select it whatever its counts (the push said it changed)?
+ * When the folder was synced before and nothing is to be pushed (no
+ * pending change anywhere, no folder a reader made): then nothing in the
+ * pass needs another folder (a Trash for a deletion, a move's
+ * destination, a new folder's parent).  Per pushed message the server
+ * then answers a LIST of one folder, not a LIST and a STATUS of every
+ * folder of the account, and no UNSELECT goes first (the SELECT leaves
+ * the last pass's folder).  Not for a name with LIST's wildcards.
+ */
+static bool
+sync_list_is_one(struct imap_sync *as)
+{
+	const uint32_t unsure = STORE_FOLDER_CREATE | STORE_FOLDER_GONE |
+				STORE_FOLDER_MISSING | STORE_FOLDER_NOSELECT |
+				STORE_FOLDER_UNSELECTABLE;
+	struct store_mirror_stamp stamp;
+	struct store_folder *stored = NULL;
+	size_t n_stored = 0;
+	bool is_one = true, is_synced = false;
+
+	if (as->only_folder == NULL || strpbrk(as->only_folder, "*%") != NULL ||
+	    store_mirror_stamp_get(as->params.store, &stamp, NULL) != MS_OK ||
+	    stamp.changes != 0 ||
+	    store_folder_list(as->params.store, as->name, &stored, &n_stored,
+			      NULL) < 0)
+		return false;
+	for (size_t i = 0; i < n_stored && is_one; i++) {
+		is_one = (stored[i].attrs & STORE_FOLDER_CREATE) == 0;
+		if (strcmp(stored[i].name, as->only_folder) == 0)
+			is_synced = (stored[i].attrs & unsure) == 0 &&
+				    stored[i].state.uidvalidity != 0;
+	}
+	free(stored);
+	return is_one && is_synced;
+}
+
+/* A stored folder a LIST of only another one does not judge. */
+static bool
+sync_is_unlisted_other(const struct imap_sync *as, const char *name)
+{
+	return as->is_list_one && strcmp(name, as->only_folder) != 0;
+}
+
 /* The verdict on a stored folder the LIST left out (sync_missing). */
 static enum sync_missing_verdict
 sync_missing_verdict(const struct imap_sync *as, uint32_t id)
@@ -340,7 +388,8 @@ sync_folders_settle(struct imap_sync *as)
 		for (size_t j = 0; j < as->n_folds && !is_listed; j++)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
-		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE))
+		if (is_listed || (stored[i].attrs & STORE_FOLDER_GONE) ||
+		    sync_is_unlisted_other(as, stored[i].name))
 			continue;
 		if (stored[i].attrs & STORE_FOLDER_CREATE) {
 			if (!sync_create_add(as, &stored[i]))
@@ -528,7 +577,8 @@ sync_folders_check_stored(struct imap_sync *as)
 			is_listed = strcmp(as->folds[j].name,
 					   stored[i].name) == 0;
 		if (is_listed || (stored[i].attrs & (STORE_FOLDER_GONE |
-						     STORE_FOLDER_CREATE)))
+						     STORE_FOLDER_CREATE)) ||
+		    sync_is_unlisted_other(as, stored[i].name))
 			continue;
 		m->id = stored[i].id;
 		m->verdict = (stored[i].attrs & STORE_FOLDER_MISSING) ?
@@ -583,7 +633,7 @@ sync_list_done(struct imap_session *s, int rc, const struct imap_ev_status *st,
 			  st != NULL ? (const char *)st->text.p : "");
 		return;
 	}
-	if (as->caps & IMAP_SESSION_CAP_LIST_STATUS) {
+	if ((as->caps & IMAP_SESSION_CAP_LIST_STATUS) || as->is_list_one) {
 		sync_folders_reconcile(as);
 		return;
 	}
@@ -618,7 +668,7 @@ sync_list_start(struct imap_sync *as)
 
 	if (as->caps & IMAP_SESSION_CAP_SPECIAL_USE)
 		ret |= IMAP_LIST_RET_SPECIAL_USE;
-	if (as->caps & IMAP_SESSION_CAP_LIST_STATUS) {
+	if ((as->caps & IMAP_SESSION_CAP_LIST_STATUS) && !as->is_list_one) {
 		items = IMAP_STATUS_MESSAGES | IMAP_STATUS_UIDNEXT |
 			IMAP_STATUS_UIDVALIDITY;
 		if (as->caps & IMAP_SESSION_CAP_CONDSTORE)
@@ -628,6 +678,7 @@ sync_list_start(struct imap_sync *as)
 	}
 	as->step = SYNC_STEP_LIST;
 	(void)sync_submit(as, imap_cmd_list(core, MS_SLICE_LIT(""),
+			  as->is_list_one ? ms_slice_from_cstr(as->only_folder) :
 			  MS_SLICE_LIT("*"), ret, items), sync_list_done);
 }
 
@@ -689,11 +740,16 @@ sync_discover_start(struct imap_sync *as)
 
 	as->caps = imap_session_caps(as->sess);
 	as->on_event = sync_discover_on_event;
+	as->is_list_one = sync_list_is_one(as);
 	/* A kept session may still have the last pass's folder selected;
 	 * STATUS of it would not show new mail (RFC 3501 6.3.10).  Leave
 	 * it, pipelined with what follows: without UNSELECT, by an EXAMINE
-	 * that fails (which deselects; never CLOSE, which expunges). */
-	if (as->params.is_selected) {
+	 * that fails (which deselects; never CLOSE, which expunges).  A
+	 * pass of one folder listed alone asks for no STATUS: its SELECT
+	 * leaves the other folder (and until then one stays selected). */
+	if (as->params.is_selected && as->is_list_one) {
+		as->sum.is_selected = true;
+	} else if (as->params.is_selected) {
 		tag = (as->caps & IMAP_SESSION_CAP_UNSELECT) ?
 		      imap_cmd_unselect(core) :
 		      imap_cmd_select(core, MS_SLICE_LIT(

@@ -19,6 +19,10 @@
 # means no growth per delivery), and with its [heap] at each quarter of the
 # deliveries; for the 1,000-delivery run:
 #   MS_BENCH_N=1000 MS_BENCH_GAP_MIN=0.05 MS_BENCH_GAP_MAX=0.15 MS_BENCH_IDLE=10 ...
+# MS_BENCH_FILL=N first fills the three folders with N messages (from the
+# corpus, round-robin; synced by the first pass before the deliveries), so
+# that what a pushed message costs in a large folder shows: 3000 for a
+# 1,000-message folder each.
 # Figures, not a test: run by hand after building (not run by ctest).
 #
 #   MS_BENCH_N=100 MS_BENCH_IDLE=60 bash tests/bench/bench_push.sh [BUILD_DIR]
@@ -31,11 +35,16 @@ N="${MS_BENCH_N:-100}"
 GAP_MIN="${MS_BENCH_GAP_MIN:-1}"
 GAP_MAX="${MS_BENCH_GAP_MAX:-2}"
 IDLE_S="${MS_BENCH_IDLE:-60}"
+FILL="${MS_BENCH_FILL:-0}"
 . "$MS_SOURCE_DIR/tests/tools/imap_sync_common.sh"
 
 is_sync_setup both "poll_interval = 1h"
 printf 'maildir = %s\n' "$WORK/mirror" >> "$CFG"
-for f in Lists Work; do mailmutate_create "$MS_USER1" "$f" >/dev/null || exit 1; done
+if [ "$FILL" -gt 0 ]; then
+	bench_mailfill "$MS_USER1" "$FILL" --folder INBOX --folder Lists --folder Work || exit 1
+else
+	for f in Lists Work; do mailmutate_create "$MS_USER1" "$f" >/dev/null || exit 1; done
+fi
 FLOOR="$WORK/floor"
 mkdir -p "$FLOOR"
 
@@ -70,14 +79,14 @@ LOG="$WORK/daemon.log"
 "$MAILSYNCD" -c "$CFG" 2>"$LOG" &
 DPID=$!
 ms_cleanup_add "ms_pid_stop $DPID mailsyncd"
-wait_for "mailsyncd push up" 30 grep -q 'push="notify on every folder' "$LOG" || exit 1
+wait_for "mailsyncd push up" $((30 + FILL / 100)) grep -q 'push="notify on every folder' "$LOG" || exit 1
 "$MS_PYTHON" "$HERE/push_floor.py" localhost "$MS_IMAPS_PORT" "$MS_TLS_CA" "$MS_USER1" "$MS_PASS1" \
 	"$FLOOR" INBOX Lists Work 2>"$WORK/floor.err" &
 FPID=$!
 ms_cleanup_add "ms_pid_stop $FPID push-floor"
 wait_for "floor in IDLE" 30 test -e "$FLOOR/ready" || { cat "$WORK/floor.err" >&2; exit 1; }
 
-echo "bench_push: $N deliveries to INBOX, Lists, Work, ${GAP_MIN}-${GAP_MAX} s apart; mailsyncd (NOTIFY, 1 push connection) and the floor (IDLE + FETCH, 1 connection per folder)"
+echo "bench_push: $N deliveries to INBOX, Lists, Work, ${GAP_MIN}-${GAP_MAX} s apart, into folders of $((FILL / 3)) messages; mailsyncd (NOTIFY, 1 push connection) and the floor (IDLE + FETCH, 1 connection per folder)"
 d0="$(cpu_ticks "$DPID")" f0="$(cpu_ticks "$FPID")"
 t0=$SECONDS
 # mailsyncd's anonymous RSS, once a second while the deliveries run, with

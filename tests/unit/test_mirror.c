@@ -1049,6 +1049,117 @@ test_early_unlisted(void **state)
 	mt_check(t);
 }
 
+/* Expunges INBOX's uid, its file name first set to name (NULL: kept). */
+static void
+mt_push_expunge(struct mt *t, uint32_t uid, const char *name)
+{
+	struct store_batch *b;
+	struct ms_err err = { 0 };
+
+	if (name != NULL) {
+		assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+		assert_int_equal(store_batch_msg_mirror(b, t->inbox, uid, name),
+				 MS_OK);
+		assert_int_equal(store_batch_commit(b, &err), MS_OK);
+		store_batch_free(&b);
+	}
+	assert_int_equal(store_batch_new(t->s, &b), MS_OK);
+	assert_int_equal(store_batch_msg_expunge(b, t->inbox, uid, uid), MS_OK);
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	store_batch_free(&b);
+}
+
+/* An export that lists and writes these many files. */
+static void
+mt_export_counts(struct mt *t, uint64_t listed, uint64_t written)
+{
+	struct mirror_stats st = mt_export(t);
+
+	assert_int_equal(st.listed, listed);
+	assert_int_equal(st.written, written);
+}
+
+/*
+ * Push exports (one folder, after a pass that only added messages): the
+ * first lists the folder, the next ones list nothing and write only the
+ * new records' files; a pass that changed flags, a pending change (a
+ * reader's), a removed record's leftover, or a record gone without one,
+ * and the folder is listed again.
+ */
+static void
+test_push_unlisted(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_early pushed = { 0 };
+	struct mirror_stats st;
+	char name[512], a[8300];
+
+	(void)mt_export(t);
+	t->p.only_folder = "INBOX";
+	t->p.pushed = &pushed;
+	t->p.is_append_only = true;
+	mt_add(t, t->inbox, 149, MT_MSG3, 0);
+	mt_export_counts(t, 3, 1);
+	assert_int_equal(pushed.n, 1);
+	mt_add(t, t->inbox, 150, MT_MSG4, 0);
+	mt_export_counts(t, 0, 1);
+	assert_true(mt_find(t, "", 150, name, sizeof(name)));
+	mt_add(t, t->inbox, 151, MT_MSG2, STORE_FLAG_SEEN);
+	mt_add(t, t->inbox, 152, MT_MSG3, 0);
+	mt_export_counts(t, 0, 2);
+	mt_export_counts(t, 0, 0);
+	mt_check(t);
+
+	/* The pass pulled a flag change: listed, the file renamed; the
+	 * next push export is unlisted again. */
+	mt_server_flags(t, t->inbox, 2, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	t->p.is_append_only = false;
+	st = mt_export(t);
+	assert_int_equal(st.listed, 7);
+	assert_int_equal(st.renamed, 1);
+	t->p.is_append_only = true;
+	mt_add(t, t->inbox, 153, MT_MSG1, 0);
+	mt_export_counts(t, 0, 1);
+	mt_check(t);
+
+	/* A reader's rename, scanned: a pending change, listed. */
+	assert_true(mt_find(t, "", 150, name, sizeof(name)));
+	assert_memory_equal(name, "new/", 4);
+	snprintf(a, sizeof(a), "cur/%s:2,S", name + 4);
+	mt_rename(t, "", name, a);
+	st = mt_scan(t);
+	assert_int_equal(st.flag_changes, 1);
+	st = mt_export(t);
+	assert_true(st.listed > 0);
+	mt_clear_changes(t);
+	st = mt_export(t);
+	assert_true(st.listed > 0);
+	st = mt_export(t);
+	assert_int_equal(st.listed, 0);
+
+	/* An expunge the pass did not report: its leftover, listed, the
+	 * file removed. */
+	mt_push_expunge(t, 151, NULL);
+	st = mt_export(t);
+	assert_true(st.listed > 0);
+	assert_int_equal(st.removed, 1);
+	mt_check(t);
+
+	/* A record gone without a leftover (no file name recorded): the
+	 * count tells, and the folder is listed. */
+	mt_add(t, t->inbox, 154, MT_MSG2, 0);
+	mt_push_expunge(t, 152, "");
+	st = mt_export(t);
+	assert_true(st.listed > 0);
+	assert_int_equal(st.written, 1);
+	assert_true(mt_find(t, "", 154, name, sizeof(name)));
+
+	mirror_early_clear(&pushed);
+	t->p.only_folder = NULL;
+	t->p.pushed = NULL;
+	t->p.is_append_only = false;
+}
+
 /*
  * An export in steps while a sync pass commits beside it (the mirror
  * filling during a first sync, acct_mirror.h): a record committed below
@@ -2139,6 +2250,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rebuild, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_watermark, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_early_unlisted, mt_setup,
+						mt_teardown),
+		cmocka_unit_test_setup_teardown(test_push_unlisted, mt_setup,
 						mt_teardown),
 		cmocka_unit_test_setup_teardown(test_export_beside_commits, mt_setup,
 						mt_teardown),
