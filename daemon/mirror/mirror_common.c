@@ -654,7 +654,9 @@ mirror_dir_probe(const char *root, const char *path,
 		    S_ISDIR(st.st_mode) &&
 		    fstatat(fd, "new", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode);
-	if (*exists_r && mkdirat(fd, "tmp", 0700) != 0 && errno != EEXIST)
+	if (*exists_r && fstatat(fd, "tmp", &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT && mkdirat(fd, "tmp", 0700) != 0 &&
+	    errno != EEXIST)
 		rc = ms_err_set(err_r, MS_EIO, "mkdir %s/tmp: %s", path,
 				strerror(errno));
 	close(fd);
@@ -710,6 +712,8 @@ mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 	mirror__seen_take(md);
 	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
 	md->nlisted = md->l.n;
+	/* Held through the whole folder's export. */
+	maildir_list_trim(&md->l);
 	if (rc == MS_OK)
 		rc = mirror_dir_index(md, err_r);
 	return rc;
