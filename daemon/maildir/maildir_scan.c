@@ -205,6 +205,27 @@ maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 	return maildir_scan_folder_each(d, maildir_list_add_cb, l, rep, err_r);
 }
 
+int
+maildir_list_reserve(struct maildir_list *l, size_t n, size_t names_len)
+{
+	struct maildir_entry *v;
+	char *names;
+
+	if (n > l->cap) {
+		if ((v = realloc(l->v, n * sizeof(*v))) == NULL)
+			return MS_ENOMEM;
+		l->v = v;
+		l->cap = n;
+	}
+	if (names_len > l->names_cap && names_len <= UINT32_MAX) {
+		if ((names = realloc(l->names, names_len)) == NULL)
+			return MS_ENOMEM;
+		l->names = names;
+		l->names_cap = names_len;
+	}
+	return MS_OK;
+}
+
 void
 maildir_list_trim(struct maildir_list *l)
 {

@@ -63,6 +63,12 @@ int maildir_scan_folder_each(struct maildir_dir *d, maildir_entry_cb cb,
 			     void *arg, struct maildir_report *rep,
 			     struct ms_err *err_r) MS_WUR;
 
+/* Room for n entries whose names take names_len bytes (NULs included)
+ * in all: a listing whose size is known ahead grows no slack (doubling
+ * leaves up to half of a large one unused).  MS_OK or MS_ENOMEM. */
+int maildir_list_reserve(struct maildir_list *l, size_t n,
+			 size_t names_len) MS_WUR;
+
 /* Gives back the room l grew for and did not use (a listing that stays
  * while much else is done: up to half its memory). */
 void maildir_list_trim(struct maildir_list *l);

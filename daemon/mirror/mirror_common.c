@@ -699,16 +699,28 @@ mirror__dir_open_unlisted(struct mirror_dir *md, const char *root,
 				    err_r);
 }
 
+/* A mirror file's name, NUL included, as export names them at 100,000
+ * messages ("<uidvalidity>-<uid>-<hash8>,U=<uid>,S=<size>:2,<letters>"),
+ * a little over: the room left is given back after the listing. */
+#define MIRROR_NAME_GUESS 48
+
 int
-mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
-		 bool create, struct maildir_report *rep, bool *exists_r,
-		 struct ms_err *err_r)
+mirror__dir_open_sized(struct mirror_dir *md, const char *root,
+		       const char *path, bool create,
+		       struct maildir_report *rep, size_t expect,
+		       bool *exists_r, struct ms_err *err_r)
 {
 	int rc = mirror_dir_open_only(md, root, path, create, rep, exists_r,
 				      err_r);
 
 	if (rc != MS_OK || !md->is_open)
 		return rc;
+	/* A few more than the records: a reader's new files. */
+	expect += expect / 64;
+	if (expect > 0 &&
+	    maildir_list_reserve(&md->l, expect, expect * MIRROR_NAME_GUESS)
+	    != MS_OK)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	mirror__seen_take(md);
 	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
 	md->nlisted = md->l.n;
@@ -717,6 +729,15 @@ mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
 	if (rc == MS_OK)
 		rc = mirror_dir_index(md, err_r);
 	return rc;
+}
+
+int
+mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
+		 bool create, struct maildir_report *rep, bool *exists_r,
+		 struct ms_err *err_r)
+{
+	return mirror__dir_open_sized(md, root, path, create, rep, 0,
+				      exists_r, err_r);
 }
 
 void

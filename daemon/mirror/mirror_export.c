@@ -963,8 +963,9 @@ mirror_export_list(struct mirror_export_job *j)
 		j->work_rc = rc;
 		return;
 	}
-	rc = mirror__dir_open(&x->md, j->c.p->root, j->path, false, NULL,
-			      &exists, &j->work_err);
+	rc = mirror__dir_open_sized(&x->md, j->c.p->root, j->path, false,
+				    NULL, x->f->local_count, &exists,
+				    &j->work_err);
 	x->existed = exists;
 	j->st.listed += x->md.nlisted;
 	if (rc == MS_OK && !exists && (x->f->attrs & STORE_FOLDER_GONE)) {

@@ -346,7 +346,8 @@ each_cb(const struct maildir_entry *e, const char *name, size_t len, void *arg)
 /*
  * The streamed listing sees exactly the entries the kept one holds and
  * keeps none (what the export's check after its writes uses); a callback's
- * error stops it.  A trimmed list holds no more room than its entries.
+ * error stops it.  A trimmed list holds no more room than its entries,
+ * and one with room reserved ahead does not grow.
  */
 static void
 test_scan_each_and_trim(void **state)
@@ -393,6 +394,17 @@ test_scan_each_and_trim(void **state)
 	assert_int_equal(l.names_cap, l.names_len);
 	assert_non_null(find(&l, "README"));
 	assert_non_null(find(&l, "299.x.host,S=1:2,S"));
+	maildir_list_deinit(&l);
+
+	/* Room made ahead for the entries: the listing grows none. */
+	maildir_list_init(&l);
+	assert_int_equal(maildir_list_reserve(&l, 310, 310 * 24), MS_OK);
+	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+	assert_int_equal(l.n, 301);
+	assert_int_equal(l.cap, 310);
+	assert_int_equal(l.names_cap, 310 * 24);
+	maildir_list_trim(&l);
+	assert_int_equal(l.cap, 301);
 	maildir_list_deinit(&l);
 	maildir_dir_close(&d);
 	tmd_rmtree(root);
