@@ -112,7 +112,7 @@ maildir_scan_note(struct maildir_report *rep, const char *dir, const char *sub,
 
 static int
 maildir_scan_sub(struct maildir_dir *d, enum maildir_sub sub,
-		 struct maildir_list *l, struct maildir_report *rep,
+		 maildir_entry_cb cb, void *arg, struct maildir_report *rep,
 		 struct ms_err *err_r)
 {
 	const char *subname = maildir_sub_name(sub);
@@ -167,9 +167,11 @@ maildir_scan_sub(struct maildir_dir *d, enum maildir_sub sub,
 		e.is_size_from_name = info.has_size;
 		e.size = info.has_size ? info.size :
 			 have_stat ? (uint64_t)st.st_size : 0;
-		rc = maildir_list_add(l, &e, de->d_name, len);
+		rc = cb(&e, de->d_name, len, arg);
 		if (rc != MS_OK)
-			ms_err_set(err_r, rc, "out of memory listing %s", d->path);
+			ms_err_set(err_r, rc, "%s listing %s",
+				   rc == MS_ENOMEM ? "out of memory" :
+				   "stopped", d->path);
 	}
 	if (rc == MS_OK && errno != 0)
 		rc = ms_err_set(err_r, MS_EIO, "readdir %s/%s: %s", d->path,
@@ -179,14 +181,68 @@ maildir_scan_sub(struct maildir_dir *d, enum maildir_sub sub,
 }
 
 int
+maildir_scan_folder_each(struct maildir_dir *d, maildir_entry_cb cb, void *arg,
+			 struct maildir_report *rep, struct ms_err *err_r)
+{
+	int rc = maildir_scan_sub(d, MAILDIR_SUB_NEW, cb, arg, rep, err_r);
+
+	if (rc == MS_OK)
+		rc = maildir_scan_sub(d, MAILDIR_SUB_CUR, cb, arg, rep, err_r);
+	return rc;
+}
+
+static int
+maildir_list_add_cb(const struct maildir_entry *e, const char *name,
+		    size_t len, void *arg)
+{
+	return maildir_list_add(arg, e, name, len);
+}
+
+int
 maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 		    struct maildir_report *rep, struct ms_err *err_r)
 {
-	int rc = maildir_scan_sub(d, MAILDIR_SUB_NEW, l, rep, err_r);
+	return maildir_scan_folder_each(d, maildir_list_add_cb, l, rep, err_r);
+}
 
-	if (rc == MS_OK)
-		rc = maildir_scan_sub(d, MAILDIR_SUB_CUR, l, rep, err_r);
-	return rc;
+int
+maildir_list_reserve(struct maildir_list *l, size_t n, size_t names_len)
+{
+	struct maildir_entry *v;
+	char *names;
+
+	if (n > l->cap) {
+		if ((v = realloc(l->v, n * sizeof(*v))) == NULL)
+			return MS_ENOMEM;
+		l->v = v;
+		l->cap = n;
+	}
+	if (names_len > l->names_cap && names_len <= UINT32_MAX) {
+		if ((names = realloc(l->names, names_len)) == NULL)
+			return MS_ENOMEM;
+		l->names = names;
+		l->names_cap = names_len;
+	}
+	return MS_OK;
+}
+
+void
+maildir_list_trim(struct maildir_list *l)
+{
+	struct maildir_entry *v;
+	char *names;
+
+	/* Shrinking never fails for want of memory: a NULL keeps the old. */
+	if (l->n > 0 && l->n < l->cap &&
+	    (v = realloc(l->v, l->n * sizeof(*v))) != NULL) {
+		l->v = v;
+		l->cap = l->n;
+	}
+	if (l->names_len > 0 && l->names_len < l->names_cap &&
+	    (names = realloc(l->names, l->names_len)) != NULL) {
+		l->names = names;
+		l->names_cap = l->names_len;
+	}
 }
 
 /* --- tree walk ------------------------------------------------------------ */

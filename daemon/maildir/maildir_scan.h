@@ -53,6 +53,27 @@ int maildir_scan_folder(struct maildir_dir *d, struct maildir_list *l,
 			struct maildir_report *rep, struct ms_err *err_r) MS_WUR;
 
 /*
+ * The same listing without keeping it: cb gets each message entry (its
+ * name_off unset) with its name, name[len] NUL; a result other than MS_OK
+ * stops the listing and is returned.  Memory: none per entry.
+ */
+typedef int (*maildir_entry_cb)(const struct maildir_entry *e,
+				const char *name, size_t len, void *arg);
+int maildir_scan_folder_each(struct maildir_dir *d, maildir_entry_cb cb,
+			     void *arg, struct maildir_report *rep,
+			     struct ms_err *err_r) MS_WUR;
+
+/* Room for n entries whose names take names_len bytes (NULs included)
+ * in all: a listing whose size is known ahead grows no slack (doubling
+ * leaves up to half of a large one unused).  MS_OK or MS_ENOMEM. */
+int maildir_list_reserve(struct maildir_list *l, size_t n,
+			 size_t names_len) MS_WUR;
+
+/* Gives back the room l grew for and did not use (a listing that stays
+ * while much else is done: up to half its memory). */
+void maildir_list_trim(struct maildir_list *l);
+
+/*
  * Called for each directory of the tree, root first (rel ""), parents
  * before children; rel is '/'-separated and relative to the root.
  * is_maildir: it has cur/ and new/.  Return MS_OK to go on, anything else

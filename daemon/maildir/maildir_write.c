@@ -56,6 +56,26 @@ maildir_dir_mkdirs(const char *path, struct ms_err *err_r)
 }
 
 /*
+ * Opens directory name in dirfd, not following a link; with create, one
+ * that is not there is made first.  Made only when missing: a mirror
+ * that exists (every export but the first) costs no failing mkdir.  The
+ * fd, or -1 with errno (a mkdirat failure's, other than EEXIST: another
+ * made it in between).
+ */
+static int
+maildir_dir_openat(int dirfd, const char *name, bool create)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dirfd, name, flags);
+
+	if (fd >= 0 || errno != ENOENT || !create)
+		return fd;
+	if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return openat(dirfd, name, flags);
+}
+
+/*
  * Entry name of dirfd, which openat() with O_NOFOLLOW | O_DIRECTORY
  * refused with ENOTDIR or ELOOP (a symbolic link, a file, a FIFO...):
  * reported as the tree walk reports such entries, and MS_EINVAL.  what
@@ -96,10 +116,15 @@ maildir_dir_walk(const char *root, const char *path, bool create,
 	    (path[rlen] != '\0' && path[rlen] != '/' && rlen > 1))
 		return ms_err_set(err_r, MS_EINTERNAL, "%s is not inside %s",
 				  path, root);
-	/* The root is the user's choice, a symbolic link to it too. */
-	if (create && (rc = maildir_dir_mkdirs(root, err_r)) != MS_OK)
-		return rc;
-	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	/* The root is the user's choice, a symbolic link to it too; made
+	 * when it is not there. */
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if ((rc = maildir_dir_mkdirs(root, err_r)) != MS_OK)
+			return rc;
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0) {
 		if (is_missing_r != NULL)
 			*is_missing_r = errno == ENOENT;
 		return ms_err_set(err_r, MS_EIO, "open %s: %s", root,
@@ -122,16 +147,9 @@ maildir_dir_walk(const char *root, const char *path, bool create,
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		p += n;
-		if (create && mkdirat(fd, comp, 0700) != 0 && errno != EEXIST) {
-			rc = ms_err_set(err_r, MS_EIO, "mkdir %.*s: %s",
-					(int)(p - path), path, strerror(errno));
-			close(fd);
-			return rc;
-		}
 		/* Below the root nothing is followed: a reader's link would
 		 * take the mirror into someone else's tree. */
-		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			      O_CLOEXEC);
+		next = maildir_dir_openat(fd, comp, create);
 		if (next < 0 && (errno == ELOOP || errno == ENOTDIR))
 			rc = maildir_dir_refused(fd, comp, rep, path,
 						 (int)(p - path), err_r);
@@ -169,13 +187,7 @@ maildir_dir_open(struct maildir_dir *d, const char *root, const char *path,
 	for (int i = 0; i < 3; i++) {
 		const char *sub = maildir_sub_names[i];
 
-		if (create && mkdirat(d->fd, sub, 0700) != 0 && errno != EEXIST) {
-			rc = ms_err_set(err_r, MS_EIO, "mkdir %s/%s: %s", path,
-					sub, strerror(errno));
-			goto fail;
-		}
-		d->sub_fd[i] = openat(d->fd, sub, O_RDONLY | O_DIRECTORY |
-				      O_NOFOLLOW | O_CLOEXEC);
+		d->sub_fd[i] = maildir_dir_openat(d->fd, sub, create);
 		if (d->sub_fd[i] < 0 && (errno == ELOOP || errno == ENOTDIR)) {
 			char what[PATH_MAX];
 			int len = snprintf(what, sizeof(what), "%s/%s", path,

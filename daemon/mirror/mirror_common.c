@@ -654,7 +654,9 @@ mirror_dir_probe(const char *root, const char *path,
 		    S_ISDIR(st.st_mode) &&
 		    fstatat(fd, "new", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode);
-	if (*exists_r && mkdirat(fd, "tmp", 0700) != 0 && errno != EEXIST)
+	if (*exists_r && fstatat(fd, "tmp", &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT && mkdirat(fd, "tmp", 0700) != 0 &&
+	    errno != EEXIST)
 		rc = ms_err_set(err_r, MS_EIO, "mkdir %s/tmp: %s", path,
 				strerror(errno));
 	close(fd);
@@ -697,22 +699,45 @@ mirror__dir_open_unlisted(struct mirror_dir *md, const char *root,
 				    err_r);
 }
 
+/* A mirror file's name, NUL included, as export names them at 100,000
+ * messages ("<uidvalidity>-<uid>-<hash8>,U=<uid>,S=<size>:2,<letters>"),
+ * a little over: the room left is given back after the listing. */
+#define MIRROR_NAME_GUESS 48
+
 int
-mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
-		 bool create, struct maildir_report *rep, bool *exists_r,
-		 struct ms_err *err_r)
+mirror__dir_open_sized(struct mirror_dir *md, const char *root,
+		       const char *path, bool create,
+		       struct maildir_report *rep, size_t expect,
+		       bool *exists_r, struct ms_err *err_r)
 {
 	int rc = mirror_dir_open_only(md, root, path, create, rep, exists_r,
 				      err_r);
 
 	if (rc != MS_OK || !md->is_open)
 		return rc;
+	/* A few more than the records: a reader's new files. */
+	expect += expect / 64;
+	if (expect > 0 &&
+	    maildir_list_reserve(&md->l, expect, expect * MIRROR_NAME_GUESS)
+	    != MS_OK)
+		return ms_err_set(err_r, MS_ENOMEM, "out of memory");
 	mirror__seen_take(md);
 	rc = maildir_scan_folder(&md->d, &md->l, rep, err_r);
 	md->nlisted = md->l.n;
+	/* Held through the whole folder's export. */
+	maildir_list_trim(&md->l);
 	if (rc == MS_OK)
 		rc = mirror_dir_index(md, err_r);
 	return rc;
+}
+
+int
+mirror__dir_open(struct mirror_dir *md, const char *root, const char *path,
+		 bool create, struct maildir_report *rep, bool *exists_r,
+		 struct ms_err *err_r)
+{
+	return mirror__dir_open_sized(md, root, path, create, rep, 0,
+				      exists_r, err_r);
 }
 
 void

@@ -414,8 +414,9 @@ mirror_scan_folder(struct mirror_scan *x, struct ms_err *err_r)
 	x->nnof = 0;
 	x->is_unclean = false;
 	x->max_seq = 0;
-	rc = mirror__dir_open(&x->md, x->c->p->root, x->path, false,
-			      x->c->p->rep, &exists, err_r);
+	rc = mirror__dir_open_sized(&x->md, x->c->p->root, x->path, false,
+				    x->c->p->rep, x->f->local_count, &exists,
+				    err_r);
 	x->st->listed += x->md.nlisted;
 	if (rc == MS_OK && exists)
 		rc = mirror__left_load(x->c, x->f->id, &x->left, err_r);

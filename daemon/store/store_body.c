@@ -490,6 +490,29 @@ store__map_release(struct store *s)
 		__atomic_store_n(&s->rss_floor, rss, __ATOMIC_RELAXED);
 }
 
+void
+store__map_drop(struct store *s, const uint8_t *base, const uintptr_t *addrs,
+		size_t n)
+{
+	uintptr_t lo, hi, last = 0;
+
+	pthread_rwlock_rdlock(&s->resize_lock);
+	if (s->map_base != NULL && s->map_base == base) {
+		lo = (uintptr_t)s->map_base;
+		hi = lo + s->map_len;
+		for (size_t i = 0; i < n; i++) {
+			uintptr_t w = addrs[i] & ~(uintptr_t)(STORE__MAP_DROP_WINDOW - 1);
+
+			if (w == last || w < lo || w + STORE__MAP_DROP_WINDOW > hi)
+				continue;
+			(void)madvise((void *)w, STORE__MAP_DROP_WINDOW,
+				      MADV_DONTNEED);
+			last = w;
+		}
+	}
+	pthread_rwlock_unlock(&s->resize_lock);
+}
+
 /*
  * Releasing costs more than the madvise() itself: every page used again
  * afterwards (the B-tree's upper pages, the leaves a pass keeps going back

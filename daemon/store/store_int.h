@@ -191,6 +191,19 @@ void store__map_locate(struct store *s);
  */
 void store__map_release(struct store *s);
 /*
+ * Unmaps the windows of STORE__MAP_DROP_WINDOW bytes around each of the n
+ * addresses (of values read in a transaction now ended, while the map was
+ * at base): a walk over many records (store_msg_iter) drops the leaf
+ * pages it read, and the pages the kernel mapped around them on each
+ * fault (fault-around; a whole large folio, up to 2 MiB: the window is
+ * that large, a 64 KiB one left 7.5 MB mapped on ext4), as it goes.
+ * Nothing when the map moved meanwhile.  Pages used again fault in again
+ * from the page cache.
+ */
+void store__map_drop(struct store *s, const uint8_t *base,
+		     const uintptr_t *addrs, size_t n);
+#define STORE__MAP_DROP_WINDOW (2u << 20)
+/*
  * Called after every read transaction and every batch operation: releases
  * the map only when the process's mapped file pages have grown by more
  * than release_over bytes since the last release, as statm says when it

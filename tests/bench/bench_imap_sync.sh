@@ -51,7 +51,9 @@ mbsync_rc "$WORK/mbsyncrc" "$WORK/mbsync" "$MS_IMAPS_PORT" "$MS_USER1" "$MS_PASS
 # file pages).  With MS_BENCH_RSS_DETAIL=1 (the default) tests/bench/
 # rss_watch.py also polls the process's /proc/PID/status every 5 ms and
 # the line after each run shows the largest anonymous and file-backed
-# (shared libraries, mapped store pages) parts seen; 0 turns that off.
+# (shared libraries, mapped store pages) parts seen, and the tmpfs part
+# (mapped store pages when the store is on tmpfs, MS_TEST_TMP=/dev/shm);
+# 0 turns that off.
 RSS_DETAIL="${MS_BENCH_RSS_DETAIL:-1}"
 
 # run NAME CMD...: appends "NAME wall cpu rss_kb" to $WORK/results.
@@ -69,9 +71,9 @@ run()
 	printf '%s %s %s %s\n' "$name" "$wall" "$t" "$rss" >> "$WORK/results"
 	printf '  %-28s wall %6ss  cpu %6ss  rss %7s kB  %s\n' "$name" "$wall" "$t" "$rss" \
 		"$(head -1 "$WORK/run.out")"
-	if [ "$RSS_DETAIL" = 1 ] && read -r anon file _ < "$WORK/rss"; then
-		printf '  %-28s largest parts seen: anonymous %s kB, file-backed %s kB\n' \
-			"" "$anon" "$file"
+	if [ "$RSS_DETAIL" = 1 ] && read -r anon file _ shmem < "$WORK/rss"; then
+		printf '  %-28s largest parts seen: anonymous %s kB, file-backed %s kB, tmpfs %s kB\n' \
+			"" "$anon" "$file" "${shmem:-?}"
 	fi
 }
 

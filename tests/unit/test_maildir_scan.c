@@ -324,6 +324,93 @@ now_s(void)
  * S= in new/ (a stat each), in one folder.  The bound is loose (sanitizers, slow disks); a
  * quadratic scan would take minutes.  MS_MAILDIR_SCAN_N changes the count.
  */
+/* Counts the streamed entries, stops after stop_after (0: never). */
+struct each_count {
+	size_t n, n_new, n_cur, stop_after;
+	bool saw_readme;
+};
+
+static int
+each_cb(const struct maildir_entry *e, const char *name, size_t len, void *arg)
+{
+	struct each_count *c = arg;
+
+	assert_int_equal(strlen(name), len);
+	c->n++;
+	c->n_new += e->sub == MAILDIR_SUB_NEW;
+	c->n_cur += e->sub == MAILDIR_SUB_CUR;
+	c->saw_readme |= strcmp(name, "README") == 0;
+	return c->stop_after != 0 && c->n == c->stop_after ? MS_ECANCELED : MS_OK;
+}
+
+/*
+ * The streamed listing sees exactly the entries the kept one holds and
+ * keeps none (what the export's check after its writes uses); a callback's
+ * error stops it.  A trimmed list holds no more room than its entries,
+ * and one with room reserved ahead does not grow.
+ */
+static void
+test_scan_each_and_trim(void **state)
+{
+	char *root = tmd_mkdtemp();
+	char path[1024], name[64];
+	struct maildir_dir d;
+	struct maildir_list l;
+	struct each_count c = { 0 };
+	struct ms_err err = { 0 };
+
+	(void)state;
+	assert_non_null(root);
+	assert_int_equal(tmd_mkmaildir(root, "f"), 0);
+	snprintf(path, sizeof(path), "%s/f", root);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "%s/%d.x.host,S=1:2,S",
+			 i % 3 == 0 ? "new" : "cur", i);
+		assert_int_equal(tmd_put(path, name, "x", 1), 0);
+	}
+	assert_int_equal(tmd_put(path, "cur/README", "not mail", 8), 0);
+	assert_int_equal(tmd_put(path, "cur/.dot", "z", 1), 0);
+	assert_int_equal(maildir_dir_open(&d, path, path, false, NULL, &err),
+			 MS_OK);
+	assert_int_equal(maildir_scan_folder_each(&d, each_cb, &c, NULL, &err),
+			 MS_OK);
+	assert_int_equal(c.n, 301);
+	assert_int_equal(c.n_new, 100);
+	assert_int_equal(c.n_cur, 201);
+	assert_true(c.saw_readme);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 5;
+	assert_int_equal(maildir_scan_folder_each(&d, each_cb, &c, NULL, &err),
+			 MS_ECANCELED);
+	assert_int_equal(c.n, 5);
+
+	maildir_list_init(&l);
+	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+	assert_int_equal(l.n, 301);
+	assert_true(l.cap > l.n);	/* grown by doubling from 256 */
+	maildir_list_trim(&l);
+	assert_int_equal(l.cap, l.n);
+	assert_int_equal(l.names_cap, l.names_len);
+	assert_non_null(find(&l, "README"));
+	assert_non_null(find(&l, "299.x.host,S=1:2,S"));
+	maildir_list_deinit(&l);
+
+	/* Room made ahead for the entries: the listing grows none. */
+	maildir_list_init(&l);
+	assert_int_equal(maildir_list_reserve(&l, 310, 310 * 24), MS_OK);
+	assert_int_equal(maildir_scan_folder(&d, &l, NULL, &err), MS_OK);
+	assert_int_equal(l.n, 301);
+	assert_int_equal(l.cap, 310);
+	assert_int_equal(l.names_cap, 310 * 24);
+	maildir_list_trim(&l);
+	assert_int_equal(l.cap, 301);
+	maildir_list_deinit(&l);
+	maildir_dir_close(&d);
+	tmd_rmtree(root);
+	free(root);
+}
+
 static void
 test_scan_100k(void **state)
 {
@@ -482,6 +569,7 @@ main(void)
 		cmocka_unit_test(test_report_set_grows),
 		cmocka_unit_test(test_hash_file),
 		cmocka_unit_test(test_hash_not_regular),
+		cmocka_unit_test(test_scan_each_and_trim),
 		cmocka_unit_test(test_scan_100k),
 	};
 
