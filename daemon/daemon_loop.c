@@ -22,6 +22,7 @@
 #include "inotify_reader.h"
 #include "log.h"
 #include "loop_lateness.h"
+#include "mime/mime_charset.h"
 #include "net/net_change.h"
 #include "net/net_watch.h"
 #include "progress_report.h"
@@ -78,6 +79,7 @@ struct daemon_loop {
 	struct net_watch *net_watch;
 	uint64_t backoff_max_ms;	/* MAILSYNC_BACKOFF_MAX; 0: default */
 	bool is_stopping;
+	uv_work_t charset_warm;		/* mime_charset_warm() at start */
 	bool is_closed;
 };
 
@@ -1086,6 +1088,15 @@ daemon_watch_net(struct daemon_loop *d)
 			 err.msg);
 }
 
+/* On the threadpool: the charset modules load there, not on the loop
+ * while the first messages using them are summarised. */
+static void
+daemon_warm_charsets(uv_work_t *req)
+{
+	(void)req;
+	mime_charset_warm();
+}
+
 int
 daemon_loop_run(struct daemon_loop *d)
 {
@@ -1099,6 +1110,8 @@ daemon_loop_run(struct daemon_loop *d)
 	if (!d->opts.is_once)
 		sd_notifier_open(&d->notifier);
 	loop_lateness_start_from_env(&d->lateness, &d->loop);
+	(void)uv_queue_work(&d->loop, &d->charset_warm, daemon_warm_charsets,
+			    NULL);
 	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
 	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
 	if (!d->opts.is_once)
@@ -1177,6 +1190,7 @@ daemon_loop_free(struct daemon_loop **dp)
 	progress_report_deinit(&d->progress);
 	sd_notifier_close(&d->notifier);
 	store_close(&d->store);
+	mime_charset_clear();
 	free(d->accts);
 	cfg_free(&d->own_cfg);
 	free(d);

@@ -5,6 +5,7 @@
 #include "mime/mime.h"
 
 #include "common/base64.h"
+#include "mime/mime_charset.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -145,33 +146,6 @@ mime_utf8_append_lossy(struct ms_buf *out, const uint8_t *p, size_t len)
 	return ms_buf_append(out, p + run, len - run);
 }
 
-/*
- * Names real mail uses that glibc's iconv does not know, or knows as a
- * narrower set than senders actually use (GB2312 mail is written by GBK
- * encoders; ISO-8859-1 and US-ASCII labels hide windows-1252, as the WHATWG
- * encoding standard also assumes).
- */
-static const struct {
-	const char *label;
-	const char *iconv_name;
-} mime_charset_aliases[] = {
-	{ "ks_c_5601-1987", "CP949" },
-	{ "ks_c_5601", "CP949" },
-	{ "euc-kr", "CP949" },
-	{ "gb2312", "GB18030" },
-	{ "gbk", "GB18030" },
-	{ "x-gbk", "GB18030" },
-	{ "iso-8859-8-i", "ISO-8859-8" },
-	{ "iso-8859-6-i", "ISO-8859-6" },
-	{ "x-sjis", "SHIFT_JIS" },
-	{ "shift-jis", "SHIFT_JIS" },
-	{ "iso-8859-1", "WINDOWS-1252" },
-	{ "iso8859-1", "WINDOWS-1252" },
-	{ "latin1", "WINDOWS-1252" },
-	{ "us-ascii", "WINDOWS-1252" },
-	{ "ascii", "WINDOWS-1252" },
-};
-
 /* A run of decoded encoded-word bytes waiting for charset conversion. */
 struct mime_run {
 	char charset[48];	/* label as written, without *lang */
@@ -183,35 +157,25 @@ struct mime_run {
 static bool
 mime_run_open(struct mime_run *r, const uint8_t *cs, size_t len)
 {
-	char name[48];
-	const char *iconv_name = name;
-
-	if (len == 0 || len >= sizeof(name))
+	r->cd = (iconv_t)-1;
+	if (len == 0 || len >= sizeof(r->charset))
 		return false;
-	memcpy(name, cs, len);
-	name[len] = '\0';
-	memcpy(r->charset, name, len + 1);
+	memcpy(r->charset, cs, len);
+	r->charset[len] = '\0';
 	r->is_utf8 = mime_case_eq(cs, len, "utf-8") ||
 		     mime_case_eq(cs, len, "utf8");
-	r->cd = (iconv_t)-1;
 	if (r->is_utf8)
 		return true;
-	for (size_t i = 0; i < sizeof(mime_charset_aliases) /
-			       sizeof(mime_charset_aliases[0]); i++) {
-		if (mime_case_eq(cs, len, mime_charset_aliases[i].label)) {
-			iconv_name = mime_charset_aliases[i].iconv_name;
-			break;
-		}
-	}
-	r->cd = iconv_open("UTF-8", iconv_name);
-	return r->cd != (iconv_t)-1;
+	/* Opened once per process, not per run (mime_charset.h). */
+	return mime_charset_get(cs, len, &r->cd);
 }
 
 static void
 mime_run_close(struct mime_run *r)
 {
 	if (r->cd != (iconv_t)-1)
-		iconv_close(r->cd);
+		mime_charset_put((const uint8_t *)r->charset,
+				 strlen(r->charset), r->cd);
 	r->cd = (iconv_t)-1;
 	r->charset[0] = '\0';
 	r->bytes.len = 0;
@@ -437,7 +401,7 @@ mime_words_decode(struct ms_slice in, struct ms_buf *out)
 			struct mime_run next;
 
 			memset(&next, 0, sizeof(next));
-			if (!mime_run_open(&next, cs.p, cs.len)) {
+			if (!same_run && !mime_run_open(&next, cs.p, cs.len)) {
 				/* Unknown charset: the word stays literal. */
 				i++;
 				continue;
@@ -446,14 +410,13 @@ mime_words_decode(struct ms_slice in, struct ms_buf *out)
 			if (rc == MS_OK && !gap_dropped)
 				rc = mime_utf8_append_lossy(out, in.p + plain,
 							    i - plain);
-			if (rc == MS_OK && !same_run) {
+			if (!same_run) {
+				/* The run owns next's conversion now. */
 				mime_run_close(&run);
 				memcpy(run.charset, next.charset,
 				       sizeof(run.charset));
 				run.is_utf8 = next.is_utf8;
 				run.cd = next.cd;
-			} else if (next.cd != (iconv_t)-1) {
-				iconv_close(next.cd);
 			}
 			if (rc < 0)
 				goto out;
