@@ -541,7 +541,13 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 					       sizeof(*x->miss), &fh,
 					       mirror_missing_is_done);
 	}
-	if (k == SIZE_MAX)
+	/*
+	 * Our own file of a removed record is never adopted by a new record
+	 * with the same bytes: its letters are the removed record's flags,
+	 * which adopting would take for the reader's change and push to the
+	 * server.  It goes, and the new record is written with its own.
+	 */
+	if (k == SIZE_MAX || is_ours)
 		return is_ours ? mirror_export_unlink(x, i, err_r) : MS_OK;
 	rc = store_msg_get(x->c->s, x->f->id, x->miss[k].uid, &m, err_r);
 	if (rc != MS_OK)

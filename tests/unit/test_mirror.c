@@ -1692,6 +1692,43 @@ mt_nchanges(struct mt *t, enum store_change_kind kind, uint32_t folder_id)
 	return k;
 }
 
+/*
+ * The server expunges a flagged message and delivers the same bytes again
+ * under a new UID, unflagged, in one pass: the expunged record's file is
+ * not adopted by the new record (its F would be taken for a reader's
+ * change and pushed to the server); it goes, and the new record gets a
+ * file with its own flags.
+ */
+static void
+test_leftover_not_adopted(void **state)
+{
+	static const char text[] =
+		"From: r@example.org\r\nSubject: again\r\n\r\nsame bytes\r\n";
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_change *ch;
+	char name[256];
+	size_t n;
+
+	mt_add(t, t->inbox, 70, text, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 70, name, sizeof(name)));
+	assert_non_null(strstr(name, ":2,FS"));
+	mt_push_expunge(t, 70, NULL);
+	mt_add(t, t->inbox, 71, text, 0);
+	mt_clear_changes(t);
+	st = mt_export(t);
+	assert_int_equal(st.flag_changes, 0);
+	assert_int_equal(st.adopted, 0);
+	ch = mt_changes(t, &n);
+	free(ch);
+	assert_int_equal(n, 0);
+	assert_false(mt_find(t, "", 70, name, sizeof(name)));
+	assert_true(mt_find(t, "", 71, name, sizeof(name)));
+	assert_null(strchr(name, 'F'));
+	mt_check(t);
+}
+
 /* A tombstone's Maildir with a reader's files is a folder the reader
  * wants (made anew: no state of the deleted folder); one with only the
  * export's leftovers is the export's to remove. */
@@ -2261,6 +2298,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_new_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_refused, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_same_uidvalidity, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_leftover_not_adopted, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_reader_files, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
