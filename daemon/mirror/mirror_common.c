@@ -752,9 +752,12 @@ mirror__dir_close(struct mirror_dir *md)
 	memset(md, 0, sizeof(*md));
 }
 
+enum mirror_dir_want { MIRROR_DIR_ANY, MIRROR_DIR_UNCLAIMED,
+		       MIRROR_DIR_CLAIMED };
+
 static size_t
 mirror_dir_lookup(const struct mirror_dir *md, const char *key, size_t len,
-		  bool want_unclaimed)
+		  enum mirror_dir_want want)
 {
 	size_t slot;
 
@@ -766,7 +769,8 @@ mirror_dir_lookup(const struct mirror_dir *md, const char *key, size_t len,
 
 		if (md->ulen[i] == len &&
 		    memcmp(mirror__dir_name(md, i), key, len) == 0 &&
-		    (!want_unclaimed || !md->claimed[i]))
+		    (want == MIRROR_DIR_ANY ||
+		     md->claimed[i] == (want == MIRROR_DIR_CLAIMED)))
 			return i;
 	}
 	return SIZE_MAX;
@@ -775,14 +779,21 @@ mirror_dir_lookup(const struct mirror_dir *md, const char *key, size_t len,
 size_t
 mirror__dir_find(const struct mirror_dir *md, const char *key, size_t len)
 {
-	return mirror_dir_lookup(md, key, len, false);
+	return mirror_dir_lookup(md, key, len, MIRROR_DIR_ANY);
 }
 
 size_t
 mirror__dir_find_unclaimed(const struct mirror_dir *md, const char *key,
 			   size_t len)
 {
-	return mirror_dir_lookup(md, key, len, true);
+	return mirror_dir_lookup(md, key, len, MIRROR_DIR_UNCLAIMED);
+}
+
+size_t
+mirror__dir_find_claimed(const struct mirror_dir *md, const char *key,
+			 size_t len)
+{
+	return mirror_dir_lookup(md, key, len, MIRROR_DIR_CLAIMED);
 }
 
 /* --- leftovers ------------------------------------------------------------ */

@@ -499,6 +499,10 @@ mirror_export_orphan(struct mirror_export *x, size_t i, struct ms_err *err_r)
 	bool is_ours = false;
 	int rc;
 
+	/* A second name of a record's file (renamed while listed): never
+	 * another record's file, nor a leftover to remove. */
+	if (mirror__dir_find_claimed(&x->md, name, x->md.ulen[i]) != SIZE_MAX)
+		return MS_OK;
 	if (lk != SIZE_MAX && x->left.is_done[lk])
 		lk = SIZE_MAX;	/* two files under one name: one is ours */
 	if (lk == SIZE_MAX && x->nmiss == 0)

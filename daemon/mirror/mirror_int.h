@@ -222,6 +222,9 @@ size_t mirror__dir_find(const struct mirror_dir *md, const char *key,
 /* The first entry of key not yet claimed, or SIZE_MAX. */
 size_t mirror__dir_find_unclaimed(const struct mirror_dir *md,
 				  const char *key, size_t len);
+/* The first entry of key a record claimed, or SIZE_MAX. */
+size_t mirror__dir_find_claimed(const struct mirror_dir *md, const char *key,
+				size_t len);
 static inline const char *
 mirror__dir_name(const struct mirror_dir *md, size_t i)
 {

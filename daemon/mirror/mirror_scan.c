@@ -325,6 +325,19 @@ mirror_scan_orphan(struct mirror_scan *x, size_t i, struct ms_err *err_r)
 	struct stat sb;
 	int rc;
 
+	/*
+	 * A second name of a file a record claimed: a reader renamed it
+	 * while the directory was read, and readdir gave both names.  It
+	 * is that record's file, never a new message; the rename's event
+	 * brings the scan that records its letters.
+	 */
+	if (mirror__dir_find_claimed(&x->md, name, x->md.ulen[i]) != SIZE_MAX) {
+		log_debug("acct=%s mirror %s/%s listed under two names: "
+			  "renamed during the scan", x->c->p->account, x->path,
+			  name);
+		x->is_unclean = true;
+		return MS_OK;
+	}
 	if (mirror__left_find(&x->left, name, x->md.ulen[i]) != SIZE_MAX)
 		return MS_OK;
 	rc = maildir_hash_mail(fd, name, &fh, &herr);

@@ -9,6 +9,10 @@
 #  2. A reader's change made while the watch's scan of a bulk change runs
 #     is not lost: the daemon scans again after it, and the change reaches
 #     the server.
+#  3. A file listed under two names (readdir gives a file renamed during
+#     the listing under its old and its new name; a hard link makes that
+#     certain) is one message: nothing is appended to the server, and
+#     once the old name is gone the new name's letter reaches the server.
 . "$MS_SOURCE_DIR/tests/integration/lib/mirror.sh"
 
 N="${MS_SCAN_MSGS:-3000}"
@@ -111,7 +115,30 @@ answered() { [[ "$(server_flags INBOX "$uid")" == *'\Answered'* ]]; }
 wait_for "the late change on the server" 120 answered && ok "the change made during the scan reached the server (uid $uid)"
 seen() { [ "$(server_count_flag '\Seen')" = "$(is_server_msgs --folder INBOX | wc -l)" ]; }
 wait_for "every message seen on the server" 120 seen && ok "the bulk change reached the server"
+
+# --- 3. One file under two names -----------------------------------------------
+n_before="$(is_server_msgs --folder INBOX | wc -l)"
+two="$(find "$MAIL/cur" -type f -name '*-*-*:2,FS' | sort | tail -1)"
+[ -n "$two" ] || { fail "no file with only F and S in $MAIL/cur"; exit 1; }
+uid2="$(uid_of "$two")"
+ln "$two" "${two%:2,FS}:2,DFS"
+# A pass (with its scan of the mirror) that surely began after the link.
+timeout 120 "$MAILSYNCCTL" -c "$CFG" sync t --wait >/dev/null 2>"$WORK/ctl.err" ||
+	fail "sync --wait after the link: $(cat "$WORK/ctl.err")"
+got="$(is_server_msgs --folder INBOX | wc -l)"
+[ "$got" = "$n_before" ] && ok "a file under two names appends nothing ($got messages)" ||
+	fail "INBOX has $got messages on the server after a file got a second name, want $n_before"
+if grep -q 'APPEND pending' "$LOG"; then
+	fail "a name of a synced file taken for a new message: $(grep 'APPEND pending' "$LOG" | head -1)"
+fi
+rm -f "$two"
+drafted() { [[ "$(server_flags INBOX "$uid2")" == *'\Draft'* ]]; }
+wait_for "the second name's letter on the server" 120 drafted && ok "the new name's letter reached the server (uid $uid2)"
+got="$(is_server_msgs --folder INBOX | wc -l)"
+[ "$got" = "$n_before" ] && ok "still $got messages on the server" ||
+	fail "INBOX has $got messages on the server, want $n_before"
 mirror_daemon_stop
+mirror_compare "after the file with two names"
 
 [ "$FAILS" = 0 ] || { echo "$FAILS failures" >&2; exit 1; }
 echo "all threaded scan checks passed"

@@ -1729,6 +1729,49 @@ test_leftover_not_adopted(void **state)
 	mt_check(t);
 }
 
+/*
+ * A reader renaming a file while the scan lists its directory: readdir
+ * may give the entry under both names (tmpfs and ext4 both can).  Two
+ * names with one unique part are one message, never a reader's new one
+ * (an APPEND would duplicate it on the server); the rename's event brings
+ * the scan that records the letters.  Hard links stand in for the race.
+ */
+static void
+test_listed_twice(void **state)
+{
+	struct mt *t = *state;
+	struct mirror_stats st;
+	struct store_msg m;
+	struct ms_err err = { 0 };
+	char name[256], from[8600], to[8700];
+	unsigned changes;
+	size_t len;
+
+	mt_add(t, t->inbox, 70, MT_MSG2, STORE_FLAG_SEEN);
+	(void)mt_export(t);
+	assert_true(mt_find(t, "", 70, name, sizeof(name)));
+	len = strlen(name);
+	assert_true(len > 4 && strcmp(name + len - 4, ":2,S") == 0);
+	snprintf(from, sizeof(from), "%s/%s", t->root, name);
+	snprintf(to, sizeof(to), "%s/%.*s:2,RS", t->root, (int)(len - 4), name);
+	assert_int_equal(link(from, to), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	changes = st.flag_changes;
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 0);
+	/* Once the old name is gone, the new one is the record's file
+	 * (the first scan took either name for it). */
+	assert_int_equal(unlink(from), 0);
+	st = mt_scan(t);
+	assert_int_equal(st.appends, 0);
+	assert_int_equal(changes + st.flag_changes, 1);
+	assert_int_equal(mt_nchanges(t, STORE_CHANGE_APPEND, t->inbox), 0);
+	assert_int_equal(store_msg_get(t->s, t->inbox, 70, &m, &err), MS_OK);
+	assert_int_equal(m.flags, STORE_FLAG_SEEN | STORE_FLAG_ANSWERED);
+	(void)mt_export(t);
+	mt_check(t);
+}
+
 /* A tombstone's Maildir with a reader's files is a folder the reader
  * wants (made anew: no state of the deleted folder); one with only the
  * export's leftovers is the export's to remove. */
@@ -2299,6 +2342,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_refused, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_same_uidvalidity, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_leftover_not_adopted, mt_setup, mt_teardown),
+		cmocka_unit_test_setup_teardown(test_listed_twice, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_reader_files, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_move_into_gone_folder, mt_setup, mt_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_new_folder_excluded, mt_setup, mt_teardown),
