@@ -336,6 +336,11 @@ conn_arm_read_timer(struct net_conn *conn)
 	if (conn->read_timeout_ms == 0 || conn->is_idle ||
 	    conn->state >= NET_CONN_CLOSING)
 		return;
+	/* From now, not from the start of the loop turn: libuv reads a busy
+	 * socket up to 32 times in one turn, and on a loaded machine handling
+	 * those reads can outlast the timeout, which then fired at the next
+	 * turn although bytes kept coming. */
+	uv_update_time(conn->timer.loop);
 	uv_timer_start(&conn->timer, conn_timer_cb, conn->read_timeout_ms, 0);
 }
 

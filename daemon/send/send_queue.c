@@ -248,7 +248,7 @@ send_queue_on_msg_done(struct send_msg *m, void *arg)
 	struct store_outbox *e = send_queue_entry_of(q, m);
 	struct ms_buf pending, delivered, rejected;
 	const char *last = NULL, *ok_reply = NULL;
-	bool has_delivered = false;
+	bool has_delivered = false, is_retry = false;
 	int64_t now = (int64_t)time(NULL), next;
 
 	ms_buf_init(&pending, STORE_OUTBOX_RCPTS_MAX);
@@ -301,10 +301,7 @@ send_queue_on_msg_done(struct send_msg *m, void *arg)
 					     send_queue_rnd(), &next)) {
 			e->state = STORE_OUTBOX_QUEUED;
 			e->next_attempt = next;
-			log_info("acct=%s outbox id=%llu retry in %lld s "
-				 "(attempt %u): %s", q->acct->name,
-				 (unsigned long long)e->id,
-				 (long long)(next - now), e->attempts, last);
+			is_retry = true;
 		} else {
 			char why[STORE_OUTBOX_STR_MAX];
 
@@ -330,7 +327,13 @@ send_queue_on_msg_done(struct send_msg *m, void *arg)
 	ms_buf_deinit(&pending);
 	ms_buf_deinit(&delivered);
 	ms_buf_deinit(&rejected);
-	(void)send_queue_save(q, e);
+	/* Said once recorded: a crash after this line finds the entry
+	 * queued, not "sending" (which a restart takes for possibly sent). */
+	if (send_queue_save(q, e) == MS_OK && is_retry)
+		log_info("acct=%s outbox id=%llu retry in %lld s "
+			 "(attempt %u): %s", q->acct->name,
+			 (unsigned long long)e->id,
+			 (long long)(e->next_attempt - now), e->attempts, last);
 }
 
 /* --- scheduling ------------------------------------------------------------------ */

@@ -17,6 +17,20 @@ log_has() { [ "$(log_count "$1")" -ge "$2" ]; }
 C() { "$MAILSYNCCTL" -c "$CFG" "$@"; }
 J() { "$MAILSYNCCTL" -c "$CFG" --json "$@"; }
 states() { J status | "$MS_PYTHON" -c 'import json,sys; print(" ".join("%s=%s" % (a["name"], a["state"]) for a in json.load(sys.stdin)["accounts"]))'; }
+# settled NAME...: each runtime's push watches and the pass that push asks
+# for once it does (what changed while it connected) has ended too: its
+# first pass and that one, passes >= 2.  Only then does a runtime stay
+# idle; before, status may rightly show it syncing.
+settled()
+{
+	J status | "$MS_PYTHON" -c '
+import json, sys
+accts = {a["name"]: a for a in json.load(sys.stdin)["accounts"]}
+sys.exit(not all(n in accts and accts[n]["passes"] >= 2 and
+                 accts[n]["state"] != "syncing" and
+                 accts[n]["push"] not in ("", "off") and
+                 "connecting" not in accts[n]["push"] for n in sys.argv[1:]))' "$@"
+}
 cp "$CFG" "$WORK/base.ini"
 account_u()
 {
@@ -81,7 +95,9 @@ wait_for "t restarted" 15 log_has 'reload: account t changed: restarting it' 1 &
 	ok "SIGHUP: t restarted with poll_interval 20m"
 log_has 'reload: 0 added, 0 removed, 1 restarted, 1 unchanged' 1 && ok "SIGHUP: u unchanged" ||
 	fail "SIGHUP summary: $(grep 'reload:' "$LOG" | tail -1)"
-[ "$(states)" = "t=idle u=idle" ] && ok "status: $(states)" || fail "status after SIGHUP: $(states)"
+wait_for "t and u settled" 30 settled t u
+st="$(states)"
+[ "$st" = "t=idle u=idle" ] && ok "status: $st" || fail "status after SIGHUP: $st"
 
 # --- a broken file keeps the running configuration ---------------------------------------------
 { cat "$WORK/base.ini"; echo "bogus_key = 1"; echo "port = notanumber"; } > "$CFG"

@@ -147,11 +147,19 @@ serving && ok "a half-written request does not block others" || fail "not servin
 wait "$HP"
 "$MS_PYTHON" "$PEER" "$SOCK" vanish 3000 >/dev/null
 serving && ok "a client vanishing mid-reply costs nothing" || fail "not serving after a vanished client"
-"$MS_PYTHON" "$PEER" "$SOCK" noread 20000 > "$WORK/noread.txt" &
+# A watcher that never reads (it holds on until dropped), and status
+# requests whose replies fill its queue past the event backlog (1 MiB)
+# and the socket's buffers: 3 MiB of them.  No more: the daemon answers
+# each before it serves the sync whose events drop the watcher, at about
+# 2.5 ms each under ASan at load 14 (more at load 20); the wait allows
+# 20 ms each.
+reply_len="$("$MS_PYTHON" "$PEER" "$SOCK" rawcall '{"id":2,"cmd":"status"}' | wc -c)"
+n_noread=$(( 3 * 1048576 / (reply_len > 100 ? reply_len : 100) ))
+"$MS_PYTHON" "$PEER" "$SOCK" noread "$n_noread" > "$WORK/noread.txt" &
 NP=$!
-wait_for "noread sent" 20 grep -q sent= "$WORK/noread.txt"
+wait_for "noread sent" 30 grep -q sent= "$WORK/noread.txt"
 C sync t >/dev/null
-wait_for "the watcher that never reads is dropped" 20 \
+wait_for "the watcher that never reads is dropped" $(( 20 + n_noread / 50 )) \
 	log_has 'does not read its events|does not fit its output queue' 1 &&
 	ok "a client that never reads is dropped: $(grep -m1 -oE 'ctl client=[0-9]+ does not.*' "$LOG")"
 serving && ok "serving others meanwhile" || fail "not serving beside a stuck watcher"

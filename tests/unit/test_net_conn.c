@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -385,16 +386,18 @@ assert_contains(const char *hay, const char *needle)
 /* ---- implicit TLS ----------------------------------------------------- */
 
 /* Connects to a server in mode (fake_server.py) with tls and the given
- * read timeout (0: the default), and runs it to the end. */
+ * read timeout (0: the default), each line to on_line (NULL: none), and
+ * runs it to the end. */
 static void
-mode_case(struct drv *d, const char *mode, enum net_tls_mode tls,
-	  unsigned read_timeout_ms)
+mode_case_lines(struct drv *d, const char *mode, enum net_tls_mode tls,
+		unsigned read_timeout_ms, drv_line_fn *on_line)
 {
 	struct net_conn_params p;
 	struct server s;
 
 	server_start(&s, mode, NULL, NULL, NULL);
 	drv_init(d);
+	d->on_line = on_line;
 	if (tls != NET_TLS_NONE)
 		drv_tls_ctx(d, "ca.pem", NULL);
 	drv_params(d, &p, "localhost", s.port, tls);
@@ -404,6 +407,13 @@ mode_case(struct drv *d, const char *mode, enum net_tls_mode tls,
 	drv_run_and_close(d);
 	server_stop(&s);
 	assert_false(d->guard_fired);
+}
+
+static void
+mode_case(struct drv *d, const char *mode, enum net_tls_mode tls,
+	  unsigned read_timeout_ms)
+{
+	mode_case_lines(d, mode, tls, read_timeout_ms, NULL);
 }
 
 /* Runs d (initialised, with its TLS context) against s: ping, echo, close. */
@@ -897,6 +907,40 @@ test_stall_handshake(void **state)
 	stall_case(NET_TLS_IMPLICIT, "during the TLS handshake");
 }
 
+/* Slow handling of each line, as on a loaded machine: 150 ms per 16 KiB. */
+static void
+burst_line(struct drv *d, const char *line, size_t *consumed, size_t linelen)
+{
+	const struct timespec ts = { 0, 150 * 1000 * 1000 };
+
+	(void)consumed;
+	(void)linelen;
+	if (line[0] == 'x')
+		nanosleep(&ts, NULL);
+	else if (strcmp(line, "END") == 0)
+		net_conn_close(d->conn, MS_OK);
+}
+
+/*
+ * A server that keeps sending is not silent, however long its data takes
+ * to handle: 512 KiB at once, 150 ms per 16 KiB read (NET_CONN_CHUNK),
+ * under a 600 ms read timeout.  libuv reads a busy socket up to 32 times
+ * in one loop turn (here the socket's buffer, 6 to 11 reads, about 1 to
+ * 1.6 s); a timeout armed from the turn's start fired at the next turn
+ * before its reads, as the sync's did on a LIST of 40,000 folders.
+ */
+static void
+test_read_timeout_busy(void **state)
+{
+	struct drv d;
+
+	(void)state;
+	mode_case_lines(&d, "burst", NET_TLS_NONE, 600, burst_line);
+	if (d.reason != MS_OK)
+		fail_msg("closed: %s", d.err.msg);
+	assert_int_equal(d.n_lines, 32 + 1);
+}
+
 static void
 idle_aux_cb(uv_timer_t *t)
 {
@@ -1276,6 +1320,7 @@ main(void)
 		cmocka_unit_test_teardown(test_stall_plain, test_teardown),
 		cmocka_unit_test_teardown(test_stall_handshake, test_teardown),
 		cmocka_unit_test_teardown(test_idle_disarms_timeout, test_teardown),
+		cmocka_unit_test_teardown(test_read_timeout_busy, test_teardown),
 		cmocka_unit_test_teardown(test_slow_server, test_teardown),
 		cmocka_unit_test_teardown(test_connect_refused, test_teardown),
 		cmocka_unit_test_teardown(test_resolve_failure, test_teardown),

@@ -17,6 +17,7 @@ a time until killed (or --max-conns is reached).  Modes:
   stall       accept and never answer
   full        never accept, and fill the accept queue with one connection
               of its own, so further connects hang (connect timeout)
+  burst       plain; 32 lines of 16 KiB in one send, then "END", then echo
 """
 import argparse
 import socket
@@ -113,6 +114,10 @@ def handle(a, ctx, c, held):
         return
     if mode == "plain":
         serve_echo(c, lambda s: s.sendall(b"* OK hello\r\n"))
+        return
+    if mode == "burst":
+        serve_echo(c, lambda s: s.sendall(
+            (b"x" * 16382 + b"\r\n") * 32 + b"END\r\n"))
         return
     if mode == "tls":
         s = ctx.wrap_socket(c, server_side=True)

@@ -7,13 +7,16 @@ usage: ctl_peer.py SOCKET MODE
   garbage      sends bytes that are not JSON; prints the error reply's code
   bigline      sends a 10 MB line without end; prints the error code
   half         sends half a request and holds it for 3 s, then closes
-  noread N     asks watch, then N status requests, never reads; holds 10 s
+  noread N     asks watch, then N status requests, never reads; holds the
+               connection until the daemon drops it (at most 300 s) and
+               prints "dropped"
   vanish N     sends N status requests and closes without reading
   vanishcat ACCOUNT FOLDER UID   asks cat and closes after 1 byte
   rawcall JSON sends one request line; prints the reply line
   badhello     says hello with protocol 99; prints the error code
 """
 import json
+import select
 import socket
 import sys
 import time
@@ -97,7 +100,12 @@ def main():
             except (BrokenPipeError, ConnectionResetError):
                 break
         print("sent=%d" % off, flush=True)
-        time.sleep(10)
+        # The daemon's close shows as a hang-up without reading a byte.
+        p = select.poll()
+        p.register(s, select.POLLRDHUP)
+        if any(ev & (select.POLLRDHUP | select.POLLHUP)
+               for _, ev in p.poll(300 * 1000)):
+            print("dropped", flush=True)
     elif mode == "vanish":
         n = int(sys.argv[3])
         s.sendall(b'{"id":2,"cmd":"status"}\n' * n)
