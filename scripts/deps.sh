@@ -18,6 +18,7 @@ packages=(
 	python3 python3-aiosmtpd          # real SMTP receiver for tests
 	lmdb-utils procps iproute2 groff-base
 	time                              # peak RSS in tests (test_pop3_faults)
+	strace                            # system call counts in tests (test_push_sync_cost)
 	systemd                           # systemd-analyze verify/security of the units
 	mblaze notmuch neomutt tmux       # Maildir readers for the mirror tests
 	isync                             # mbsync fills the Maildir test_mirror_migrate adopts

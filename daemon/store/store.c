@@ -87,9 +87,51 @@ store__write_flags(struct store *s, unsigned txn_flags, store__txn_fn fn,
 	int rc;
 
 	pthread_mutex_lock(&s->write_lock);
-	rc = store_write_locked(s, txn_flags, fn, arg, err_r);
+	if (s->is_sync_failed)
+		rc = ms_err_set(err_r, MS_EIO, "store: an earlier commit could "
+				"not be made durable (%s): restart mailsyncd "
+				"once the disk is writable", s->sync_error);
+	else
+		rc = store_write_locked(s, txn_flags, fn, arg, err_r);
 	pthread_mutex_unlock(&s->write_lock);
 	return rc;
+}
+
+/*
+ * The environment is opened with MDB_NOMETASYNC (LMDB 0.9 ignores the
+ * flag on mdb_txn_begin(), so a lazy commit paid both syncs): every
+ * commit syncs its data pages before it writes the meta page that points
+ * at them (a system crash may undo the last commit, never damage the
+ * store), and a durable commit then syncs the meta page too.  A sync that
+ * fails after the commit leaves a transaction that other readers already
+ * see but the disk may not keep: no later write is let through (as LMDB
+ * does after a failed meta write), so nothing is built on it.
+ */
+static int
+store_commit_sync(struct store *s, unsigned txn_flags, size_t txn_id,
+		  struct ms_err *err_r)
+{
+	MDB_envinfo info;
+	int rc;
+
+	/* A transaction that changed nothing was not written (LMDB skips
+	 * it): nothing to sync.  The export's removal of a mirror_dir
+	 * record that is not there, after every pushed message, is one. */
+	if (mdb_env_info(s->env, &info) == 0 && info.me_last_txnid != txn_id)
+		return MS_OK;
+	if (txn_flags & MDB_NOMETASYNC) {
+		s->is_lazy_pending = true;
+		return MS_OK;
+	}
+	if ((rc = mdb_env_sync(s->env, 1)) == 0) {
+		s->is_lazy_pending = false;
+		__atomic_add_fetch(&s->n_durable_syncs, 1, __ATOMIC_RELAXED);
+		return MS_OK;
+	}
+	snprintf(s->sync_error, sizeof(s->sync_error), "%s", mdb_strerror(rc));
+	s->is_sync_failed = true;
+	return ms_err_set(err_r, MS_EIO, "store: commit not durable: %s",
+			  s->sync_error);
 }
 
 static int
@@ -109,10 +151,16 @@ store_write_locked(struct store *s, unsigned txn_flags, store__txn_fn fn,
 		if (rc < 0) {
 			mdb_txn_abort(txn);
 		} else {
+			int fn_rc = rc;
+			size_t txn_id = mdb_txn_id(txn);
+
 			rc = mdb_txn_commit(txn);
 			if (rc != 0) {
 				s->last_mdb_rc = rc;
 				rc = store__mdb_err(s, err_r, rc, "commit");
+			} else if ((rc = store_commit_sync(s, txn_flags, txn_id,
+							   err_r)) == MS_OK) {
+				rc = fn_rc;
 			}
 		}
 		if (rc >= 0)
@@ -729,8 +777,9 @@ store_open(struct store **store_r, const struct store_params *params,
 		goto fail;
 	}
 	/* MDB_NOTLS: read transactions are not tied to a thread, so pool
-	 * threads may read.  Default sync: every commit is durable. */
-	rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600);
+	 * threads may read.  MDB_NOMETASYNC: the meta page is synced by
+	 * store_commit_sync(), for the commits that must be durable. */
+	rc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NOMETASYNC, 0600);
 	if (rc != 0) {
 		rc = ms_err_set(err_r, MS_ESTORE, "store: open %s: %s",
 				s->dir, mdb_strerror(rc));
@@ -758,6 +807,9 @@ store_close(struct store **storep)
 	if (s == NULL)
 		return;
 	*storep = NULL;
+	/* A clean close leaves the last lazy commit durable too. */
+	if (s->env != NULL && s->is_lazy_pending && !s->is_sync_failed)
+		(void)mdb_env_sync(s->env, 1);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	/* Closing the descriptor releases the lock. */

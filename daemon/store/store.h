@@ -855,18 +855,24 @@ size_t store_batch_mem(const struct store_batch *b);
 size_t store_batch_commit_mem(const struct store_batch *b);
 
 /*
- * Writes every operation in one write transaction and commits it (with
- * LMDB's default fsync).  On MS_OK the batch is empty and may be reused.
- * On an error nothing was written and the batch is unchanged: the caller
- * may retry it or free it.  MDB_MAP_FULL grows the map and retries.
+ * Writes every operation in one write transaction and commits it
+ * durably: its data pages synced, then its meta page (two device
+ * flushes).  On MS_OK the batch is empty and may be reused.  On an error
+ * nothing was written and the batch is unchanged: the caller may retry
+ * it or free it.  MDB_MAP_FULL grows the map and retries.  A commit that
+ * could not be synced after LMDB committed it (MS_EIO) refuses every
+ * later write of this store: nothing is built on what the disk may not
+ * keep.
  */
 int store_batch_commit(struct store_batch *b, struct ms_err *err_r) MS_WUR;
 /*
  * The same, for what may be lost to a system crash (never half of it:
  * the commit stays atomic): what a later commit would write again, such
  * as the mirror's names for files it finds by their ids.  The meta page
- * goes without its own sync (LMDB's MDB_NOMETASYNC): one device flush
- * instead of two, and the next durable commit makes this one durable.
+ * goes without its own sync (the environment's MDB_NOMETASYNC; LMDB 0.9
+ * ignores the flag on a transaction): one device flush instead of two,
+ * and the next durable commit (or closing the store) makes this one
+ * durable.
  */
 int store_batch_commit_lazy(struct store_batch *b, struct ms_err *err_r) MS_WUR;
 

@@ -83,6 +83,14 @@ struct store {
 	 * come from the loop and from a commit on a pool thread, one at a
 	 * time, and the writer-only fields above are theirs in turn. */
 	pthread_mutex_t write_lock;
+	/* Under write_lock (store_commit_sync()): a lazy commit's meta page
+	 * is not synced yet; a sync failed (then every write is refused,
+	 * with its reason).  n_durable_syncs counts the meta syncs of
+	 * durable commits (atomic; for tests). */
+	bool is_lazy_pending;
+	bool is_sync_failed;
+	char sync_error[128];
+	unsigned long n_durable_syncs;
 	/* Compression (store_zbody.c): the context of the writer (under
 	 * write_lock), and spare decompression contexts for readers of any
 	 * thread (under zlock). */

@@ -592,6 +592,66 @@ test_batch_atomic(void **state)
 	tsu_rmdir(dir);
 }
 
+/* The meta page syncs of the commits that must be durable, counted. */
+static unsigned long
+durable_syncs(struct store *s)
+{
+	return __atomic_load_n(&s->n_durable_syncs, __ATOMIC_RELAXED);
+}
+
+/*
+ * What each commit costs the disk.  LMDB 0.9 ignores MDB_NOMETASYNC on a
+ * transaction, so the store opens the environment with it and syncs the
+ * meta page itself after a durable commit only: a lazy commit syncs once
+ * (its data pages), a durable one twice, and one that changes nothing
+ * not at all.  A durable commit after lazy ones makes them durable too,
+ * and so does a clean close.
+ */
+static void
+test_commit_syncs(void **state)
+{
+	char *dir = tsu_tmpdir();
+	struct store *s = tsu_open(dir, 0);
+	struct ms_err err = { 0 };
+	struct store_batch *b;
+	struct store_msg m;
+	const struct store_mirror_dir *dv[1] = { NULL };
+	unsigned int flags = 0;
+	unsigned long n;
+	uint32_t fid;
+
+	(void)state;
+	assert_int_equal(mdb_env_get_flags(s->env, &flags), 0);
+	assert_true((flags & MDB_NOMETASYNC) != 0);
+	assert_int_equal(store_folder_ensure(s, "a", "INBOX", '/', 0, &fid,
+					     &err), MS_OK);
+	assert_int_equal(store_batch_new(s, &b), MS_OK);
+	n = durable_syncs(s);
+	tsu_add(b, s, fid, 1, "one");
+	assert_int_equal(store_batch_commit_lazy(b, &err), MS_OK);
+	assert_int_equal(durable_syncs(s), n);
+	assert_true(s->is_lazy_pending);
+	tsu_add(b, s, fid, 2, "two");
+	assert_int_equal(store_batch_commit(b, &err), MS_OK);
+	assert_int_equal(durable_syncs(s), n + 1);
+	assert_false(s->is_lazy_pending);
+	/* A transaction that changes nothing (removing a record that is
+	 * not there) is not written, and syncs nothing. */
+	assert_int_equal(store_mirror_dir_put(s, &fid, dv, 1, &err), MS_OK);
+	assert_int_equal(durable_syncs(s), n + 1);
+	tsu_add(b, s, fid, 3, "three");
+	assert_int_equal(store_batch_commit_lazy(b, &err), MS_OK);
+	assert_int_equal(durable_syncs(s), n + 1);
+	store_batch_free(&b);
+	store_close(&s);
+	s = tsu_open(dir, 0);
+	for (uint32_t uid = 1; uid <= 3; uid++)
+		assert_int_equal(store_msg_get(s, fid, uid, &m, &err), MS_OK);
+	assert_int_equal(store_check(s, 0, &err), MS_OK);
+	store_close(&s);
+	tsu_rmdir(dir);
+}
+
 /* A lazy commit is a commit: atomic, seen at once, kept by the next
  * durable commit and a reopen. */
 static void
@@ -1337,6 +1397,7 @@ main(void)
 		cmocka_unit_test(test_replace_and_flags),
 		cmocka_unit_test(test_batch_atomic),
 		cmocka_unit_test(test_batch_lazy),
+		cmocka_unit_test(test_commit_syncs),
 		cmocka_unit_test(test_map_growth),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_iteration),
