@@ -526,22 +526,27 @@ store_body_put(struct store *s, MDB_txn *txn, const struct store_body *body,
 	MDB_val v = { body->size, NULL };
 	uint8_t *z = NULL;
 	size_t zlen = 0;
-	int rc;
+	int rc, zfd = -1;
 
-	if ((rc = store__zbody_encode(s, body, &z, &zlen, err_r)) != MS_OK)
+	if ((rc = store__zbody_encode(s, body, &z, &zfd, &zlen,
+				      err_r)) != MS_OK)
 		return rc;
-	if (z != NULL)
+	if (z != NULL || zfd >= 0)
 		v.mv_size = zlen;
 	rc = mdb_put(txn, s->dbi[STORE_DBI_BODIES], &k, &v, MDB_RESERVE);
-	if (rc != 0) {
-		free(z);
-		return store__mdb_err(s, err_r, rc, "writing a body");
-	}
-	if (z == NULL)
-		return store__body_copy(body, v.mv_data, err_r);
-	memcpy(v.mv_data, z, zlen);
+	if (rc != 0)
+		rc = store__mdb_err(s, err_r, rc, "writing a body");
+	else if (z != NULL)
+		memcpy(v.mv_data, z, zlen);
+	else if (zfd >= 0 && store__pread_all(zfd, v.mv_data, zlen, 0) < 0)
+		rc = ms_err_set(err_r, MS_EIO, "store: reading a spool file: "
+				"%s", strerror(errno));
+	else if (zfd < 0)
+		rc = store__body_copy(body, v.mv_data, err_r);
 	free(z);
-	return MS_OK;
+	if (zfd >= 0)
+		close(zfd);
+	return rc;
 }
 
 /*

@@ -29,9 +29,8 @@ struct store_body_writer {
 	uint64_t size;
 };
 
-/* An unlinked file in DIR/tmp: a crash leaves nothing behind. */
-static int
-store_spool_open(struct store *s, struct ms_err *err_r)
+int
+store__spool_open(struct store *s, struct ms_err *err_r)
 {
 	int fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
@@ -56,9 +55,8 @@ store_spool_open(struct store *s, struct ms_err *err_r)
 	return fd;
 }
 
-/* pread() of exactly len bytes: 0, or -1 with errno (EIO when short). */
-static int
-store_pread_all(int fd, void *dst, size_t len, uint64_t off)
+int
+store__pread_all(int fd, void *dst, size_t len, uint64_t off)
 {
 	uint8_t *p = dst;
 
@@ -79,8 +77,8 @@ store_pread_all(int fd, void *dst, size_t len, uint64_t off)
 	return 0;
 }
 
-static int
-store_pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+int
+store__pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -110,7 +108,7 @@ store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
 		memcpy(dst, b->mem + off, n);
 		return MS_OK;
 	}
-	if (store_pread_all(b->fd, dst, n, off) < 0)
+	if (store__pread_all(b->fd, dst, n, off) < 0)
 		return ms_err_set(err_r, MS_EIO,
 				  "store: reading a spooled body: %s",
 				  strerror(errno));
@@ -148,7 +146,7 @@ store_body_writer_new(struct store *s, uint64_t size_hint,
 				  "limit", (unsigned long long)size_hint);
 	}
 	if (size_hint > s->spool_threshold) {
-		rc = store_spool_open(s, err_r);
+		rc = store__spool_open(s, err_r);
 		if (rc < 0) {
 			store_body_writer_free(&w);
 			return rc;
@@ -172,11 +170,11 @@ store_body_writer_new(struct store *s, uint64_t size_hint,
 static int
 store_writer_spool(struct store_body_writer *w, struct ms_err *err_r)
 {
-	int fd = store_spool_open(w->s, err_r);
+	int fd = store__spool_open(w->s, err_r);
 
 	if (fd < 0)
 		return fd;
-	if (store_pwrite_all(fd, w->mem, w->mem_len, 0) < 0) {
+	if (store__pwrite_all(fd, w->mem, w->mem_len, 0) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -217,7 +215,7 @@ store_body_writer_write(struct store_body_writer *w, const void *p,
 	}
 	if (w->fd >= 0) {
 		/* Every byte so far is in the file. */
-		if (store_pwrite_all(w->fd, p, len, w->size - len) < 0)
+		if (store__pwrite_all(w->fd, p, len, w->size - len) < 0)
 			return ms_err_set(err_r, MS_EIO,
 					  "store: spool write: %s",
 					  strerror(errno));
@@ -440,7 +438,7 @@ store__value_copy(struct store *s, const MDB_val *v, uint64_t off, void *dst,
 		memcpy(dst, src, n);
 		return MS_OK;
 	}
-	if (store_pread_all(s->map_fd, dst, n,
+	if (store__pread_all(s->map_fd, dst, n,
 			    (uint64_t)(src - s->map_base)) < 0)
 		return ms_err_set(err_r, MS_EIO, "store: reading a body: %s",
 				  strerror(errno));

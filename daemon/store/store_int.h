@@ -176,6 +176,13 @@ void store__cursor_end(struct store *s, MDB_txn *txn, MDB_cursor *c);
 /* Copies a finished body's bytes (wherever they are) to dst. */
 int store__body_copy(const struct store_body *b, void *dst,
 		     struct ms_err *err_r);
+/* An unlinked file in the store's tmp/: a crash leaves nothing behind.
+ * The fd, or an error. */
+int store__spool_open(struct store *s, struct ms_err *err_r);
+/* pread() of exactly len bytes: 0, or -1 with errno (EIO when short). */
+int store__pread_all(int fd, void *dst, size_t len, uint64_t off);
+/* pwrite() of all len bytes: 0, or -1 with errno. */
+int store__pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off);
 /* Copies n bytes of a finished body from offset off to dst. */
 int store__body_read_at(const struct store_body *b, uint64_t off, void *dst,
 			size_t n, struct ms_err *err_r);

@@ -459,6 +459,11 @@ store_pop3_list(struct store *s, const char *account,
 	rc = store_pop3_walk(s, c, key, al, v, &n, &bytes, err_r);
 out:
 	store__cursor_end(s, txn, c);
+	/* The pages read since the walk's last release are read no more:
+	 * not left mapped beside the copy (up to 0.6 MB of them at 5,000
+	 * records, the POP3 pass's peak with nothing new). */
+	if (n > 0)
+		store__map_release(s);
 	if (rc < 0) {
 		free(v);
 		return rc;

@@ -3,8 +3,10 @@
  */
 #include "store/store_zbody.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zstd.h>
 
@@ -35,16 +37,44 @@ store_zpiece_len(uint64_t size, size_t i)
 
 /* --- writing -------------------------------------------------------------- */
 
+/* Opens the store's compression context at its first use. */
+static int
+store_zcctx(struct store *s, struct ms_err *err_r)
+{
+	if (s->zcctx != NULL)
+		return MS_OK;
+	if ((s->zcctx = ZSTD_createCCtx()) == NULL)
+		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
+	/* Each frame carries its checksum (4 bytes, checked for far less
+	 * than the decompression costs): a damaged value is an error when
+	 * read, never other bytes. */
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zcctx,
+						ZSTD_c_compressionLevel,
+						STORE__ZLEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(s->zcctx,
+						ZSTD_c_checksumFlag, 1))) {
+		ZSTD_freeCCtx(s->zcctx);
+		s->zcctx = NULL;
+		return ms_err_set(err_r, MS_EINTERNAL,
+				  "store: zstd level %d refused",
+				  STORE__ZLEVEL);
+	}
+	return MS_OK;
+}
+
 int
 store__zbody_encode(struct store *s, const struct store_body *b,
-		    uint8_t **val_r, size_t *len_r, struct ms_err *err_r)
+		    uint8_t **val_r, int *fd_r, size_t *len_r,
+		    struct ms_err *err_r)
 {
 	uint64_t size = b->size;
-	size_t n, head, limit, used;
-	uint8_t *val, *piece;
-	int rc = MS_OK;
+	size_t n, head, limit, used, zcap;
+	uint8_t *table, *piece, *zbuf;
+	bool is_file = b->fd >= 0, is_worth = true;
+	int rc, fd = -1;
 
 	*val_r = NULL;
+	*fd_r = -1;
 	*len_r = 0;
 	if (size < STORE__ZMIN || size > STORE__ZMAX)
 		return MS_OK;
@@ -54,68 +84,77 @@ store__zbody_encode(struct store *s, const struct store_body *b,
 	limit = (size_t)(size - size / 16);
 	if (head >= limit)
 		return MS_OK;
-	if (s->zcctx == NULL) {
-		if ((s->zcctx = ZSTD_createCCtx()) == NULL)
-			return ms_err_set(err_r, MS_ENOMEM,
-					  "store: out of memory");
-		/* Each frame carries its checksum (4 bytes, checked for
-		 * far less than the decompression costs): a damaged value
-		 * is an error when read, never other bytes. */
-		if (ZSTD_isError(ZSTD_CCtx_setParameter(
-				s->zcctx, ZSTD_c_compressionLevel,
-				STORE__ZLEVEL)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(
-				s->zcctx, ZSTD_c_checksumFlag, 1))) {
-			ZSTD_freeCCtx(s->zcctx);
-			s->zcctx = NULL;
-			return ms_err_set(err_r, MS_EINTERNAL,
-					  "store: zstd level %d refused",
-					  STORE__ZLEVEL);
-		}
-	}
-	/* Pages of val past what is written are never touched: a large
-	 * allocation is mapped on demand. */
-	if ((val = malloc(limit)) == NULL)
-		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
-	if ((piece = malloc(n > 1 ? STORE__ZPIECE : (size_t)size)) == NULL) {
-		free(val);
-		return ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
-	}
-	store__put32(val, (uint32_t)n);
+	if ((rc = store_zcctx(s, err_r)) != MS_OK)
+		return rc;
+	/*
+	 * In memory, the value is built in place (pages of it past what is
+	 * written are never touched: a large allocation is mapped on
+	 * demand).  A body in a spool file gets its value in one too,
+	 * frame by frame from a piece's room: it is copied into the map's
+	 * reserved space at the commit, when the map's own dirty copy of
+	 * it peaks, and a whole copy in memory beside that one was the
+	 * largest part of a POP3 first download's peak RSS.
+	 */
+	zcap = is_file ? ZSTD_compressBound(STORE__ZPIECE) : limit;
+	table = malloc(is_file ? head : limit);
+	zbuf = is_file ? malloc(zcap) : table;
+	piece = malloc(n > 1 ? STORE__ZPIECE : (size_t)size);
+	if (table == NULL || zbuf == NULL || piece == NULL)
+		rc = ms_err_set(err_r, MS_ENOMEM, "store: out of memory");
+	else if (is_file && (fd = store__spool_open(s, err_r)) < 0)
+		rc = fd;
+	else
+		store__put32(table, (uint32_t)n);
 	used = head;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = store_zpiece_len(size, i), z;
+	for (size_t i = 0; i < n && rc == MS_OK; i++) {
+		size_t len = store_zpiece_len(size, i), z, room = limit - used;
+		uint8_t *dst = is_file ? zbuf : table + used;
 
 		rc = store__body_read_at(b, (uint64_t)i * STORE__ZPIECE, piece,
 					 len, err_r);
 		if (rc != MS_OK)
 			break;
-		z = ZSTD_compress2(s->zcctx, val + used, limit - used, piece,
-				   len);
+		z = ZSTD_compress2(s->zcctx, dst, room < zcap ? room : zcap,
+				   piece, len);
 		if (ZSTD_isError(z)) {
 			/* dstSize_tooSmall: not worth it; anything else is
 			 * not ours to fail a commit for either. */
 			ZSTD_CCtx_reset(s->zcctx, ZSTD_reset_session_only);
-			free(val);
-			val = NULL;
+			is_worth = false;
+			break;
+		}
+		if (is_file && store__pwrite_all(fd, zbuf, z, used) < 0) {
+			rc = ms_err_set(err_r, MS_EIO, "store: spool write: %s",
+					strerror(errno));
 			break;
 		}
 		used += z;
-		store__put32(val + 4 + 4 * i, (uint32_t)(used - head));
+		store__put32(table + 4 + 4 * i, (uint32_t)(used - head));
 		/* Bytes that do not compress (an 8-bit image, an archive)
 		 * show it in their first pieces: stop there. */
 		if (used - head > (uint64_t)(i + 1) * STORE__ZPIECE / 16 * 15) {
-			free(val);
-			val = NULL;
+			is_worth = false;
 			break;
 		}
 	}
+	if (rc == MS_OK && is_worth && is_file &&
+	    store__pwrite_all(fd, table, head, 0) < 0)
+		rc = ms_err_set(err_r, MS_EIO, "store: spool write: %s",
+				strerror(errno));
 	free(piece);
-	if (rc != MS_OK || val == NULL) {
-		free(val);
+	if (is_file) {
+		free(zbuf);
+		free(table);
+		table = NULL;
+	}
+	if (rc != MS_OK || !is_worth) {
+		free(table);
+		if (fd >= 0)
+			close(fd);
 		return rc;
 	}
-	*val_r = val;
+	*val_r = table;
+	*fd_r = fd;
 	*len_r = used;
 	return MS_OK;
 }

@@ -38,9 +38,9 @@ struct store_body;
 /* Smaller bodies are kept as they are: a frame's overhead eats the gain. */
 #define STORE__ZMIN 512u
 /*
- * Larger ones too: the compressed value is built in memory before the
- * commit reserves its exact size in the map, beside the map's own dirty
- * copy, and a body that large is mostly an attachment already encoded
+ * Larger ones too: the compressed value is built (in a spool file, for a
+ * body over the spool threshold) before the commit reserves its exact
+ * size in the map, and a body that large is mostly an attachment already encoded
  * (base64 compresses to about 75%).  4 MiB keeps that extra memory small
  * and still covers all but a few in a thousand messages.
  */
@@ -54,14 +54,16 @@ store__zbody_is(size_t vlen, uint64_t size)
 }
 
 /*
- * The value to store for body b: MS_OK with *val_r (malloc'ed, the
- * caller frees it) and *len_r when compressing saves enough, MS_OK with
- * *val_r NULL when the body is to be kept as it is, or an error (reading
- * a spooled body, memory).  Called inside a write (store__write()), whose
- * lock makes the store's compression context the caller's.
+ * The value to store for body b: MS_OK with its length in *len_r when
+ * compressing saves enough, the value in *val_r (malloc'ed, the caller
+ * frees it) or, for a body in a spool file, in a spool file of its own
+ * from offset 0, *fd_r (the caller closes it); MS_OK with *val_r NULL and
+ * *fd_r -1 when the body is to be kept as it is, or an error (reading or
+ * writing a spool file, memory).  Called inside a write (store__write()),
+ * whose lock makes the store's compression context the caller's.
  */
 int store__zbody_encode(struct store *s, const struct store_body *b,
-			uint8_t **val_r, size_t *len_r,
+			uint8_t **val_r, int *fd_r, size_t *len_r,
 			struct ms_err *err_r) MS_WUR;
 
 /*

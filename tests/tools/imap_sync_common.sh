@@ -49,6 +49,16 @@ EOC
 	chmod 600 "$CFG"
 }
 
+# is_account_section NAME USER PASSWORD [EXTRA-LINES]: a config section for
+# an IMAP account NAME of the fixture Dovecot over IMAPS, on stdout (to
+# append to a config).
+is_account_section()
+{
+	printf '\n[account %s]\nprotocol = imap\nhost = localhost\n' "$1"
+	printf 'port = %s\ntls = implicit\nca_file = %s\n' "$MS_IMAPS_PORT" "$MS_TLS_CA"
+	printf 'user = %s\npassword = %s\n%s\n' "$2" "$3" "${4:-}"
+}
+
 # is_home_setup: Dovecot, a work dir, and a $HOME in it with an empty
 # ~/.config/mailsync, as a person moving to mailsync has.
 is_home_setup()

@@ -141,8 +141,12 @@ static void
 test_sizes_roundtrip(void **state)
 {
 	const size_t P = STORE__ZPIECE;
+	/* Past 1 MiB (the default spool threshold) the body is in a spool
+	 * file, and its value is built in one (store__zbody_encode()). */
 	const size_t sizes[] = { 1, STORE__ZMIN - 1, STORE__ZMIN, 4000,
-				 P - 1, P, P + 1, 3 * P + 17, 1000000 };
+				 P - 1, P, P + 1, 3 * P + 17, 1000000,
+				 (1u << 20) + 1, 3 * (1u << 20) + P / 2,
+				 STORE__ZMAX };
 	char *dir = tsu_tmpdir();
 	struct store *s = tsu_open(dir, 64u << 20);
 	struct ms_err err = { 0 };
@@ -194,6 +198,11 @@ test_kept_as_is(void **state)
 	put_body(s, fid, 1, rnd, 300000, hash);
 	assert_int_equal(value_len(s, hash), 300000);
 	check_body(s, hash, rnd, 300000);
+	/* The same from a spool file (over 1 MiB). */
+	fill_random(text, (2u << 20), 8);
+	put_body(s, fid, 3, text, (2u << 20), hash);
+	assert_int_equal(value_len(s, hash), (2u << 20));
+	check_body(s, hash, text, (2u << 20));
 	/* Above STORE__ZMAX: as it is, however well it would compress. */
 	fill_text(text, big, 9);
 	put_body(s, fid, 2, text, big, hash);
