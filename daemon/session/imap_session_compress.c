@@ -19,6 +19,20 @@ imap_zstream_best_inflater(void)
 #endif
 }
 
+size_t
+imap_zstream_inflaters(const enum imap_zinflater **list_r)
+{
+	static const enum imap_zinflater all[] = {
+		IMAP_ZINFLATE_ZLIB,
+#ifdef MS_HAVE_ISAL
+		IMAP_ZINFLATE_ISAL,
+#endif
+	};
+
+	*list_r = all;
+	return sizeof(all) / sizeof(all[0]);
+}
+
 int
 imap_zstream_init(struct imap_zstream *z)
 {

@@ -43,6 +43,10 @@ struct imap_zstream {
 /* The fastest inflater this build has: ISA-L's when built with it. */
 enum imap_zinflater imap_zstream_best_inflater(void);
 
+/* Every inflater this build has (the tests run each): sets *list_r to a
+ * static array and returns its length. */
+size_t imap_zstream_inflaters(const enum imap_zinflater **list_r);
+
 /* Sets up both directions, inflating with imap_zstream_best_inflater().
  * MS_OK or MS_ENOMEM (z is then deinit-safe). */
 int imap_zstream_init(struct imap_zstream *z) MS_WUR;

@@ -44,13 +44,17 @@ imap_zinflate_isal(struct inflate_state *st, const uint8_t *in, size_t len,
 	st->next_out = out;
 	st->avail_out = (uint32_t)outsz;
 	rc = isal_inflate(st);
-	*consumed_r = len - st->avail_in;
-	*produced_r = outsz - st->avail_out;
-	/* Negative: an invalid block, symbol or distance.  A raw stream
-	 * never asks for a dictionary (ISAL_NEED_DICT is zlib-wrapped
-	 * only), so anything but ISAL_DECOMP_OK is corrupt data. */
-	if (rc != ISAL_DECOMP_OK)
+	/* On an error ISA-L's counts are not to be trusted (avail_in can
+	 * exceed what it was given): the stream is dead, all of it used. */
+	*produced_r = st->avail_out <= outsz ? outsz - st->avail_out : 0;
+	if (rc != ISAL_DECOMP_OK || st->avail_in > len) {
+		/* Negative: an invalid block, symbol or distance.  A raw
+		 * stream never asks for a dictionary (ISAL_NEED_DICT is
+		 * zlib-wrapped only): anything else is corrupt data. */
+		*consumed_r = len;
 		return MS_EPROTO;
+	}
+	*consumed_r = len - st->avail_in;
 	/* ISAL_BLOCK_FINISH: the final block is decoded and all of its
 	 * output handed out.  ISA-L reads up to 8 bytes ahead into its bit
 	 * buffer and keeps them: a whole byte left there (beyond the last
