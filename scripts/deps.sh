@@ -10,6 +10,7 @@ packages=(
 	build-essential cmake pkg-config git
 	libuv1-dev libssl-dev liblmdb-dev libinih-dev libjansson-dev zlib1g-dev
 	libzstd-dev                       # the store's compressed bodies
+	libisal-dev                       # ISA-L: fast inflate of IMAP COMPRESS
 	libcmocka-dev
 	libc-ares-dev libcurl4-openssl-dev # mailsyncctl setup: DNS and HTTPS
 	clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes

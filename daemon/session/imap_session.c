@@ -27,8 +27,13 @@
 #define SESS_MAX_CAPS 8192u
 /* The bounded wait for the LOGOUT answer. */
 #define SESS_LOGOUT_WAIT_MS 5000u
-/* Fixed buffers for (de)compression. */
+/* Fixed buffers for (de)compression: our commands are short; the
+ * server's mail is inflated 64 KiB at a time, since ISA-L keeps its
+ * history by copying the end of each call's output (with 16 KiB, all of
+ * it) and pays a restart per call: 64 KiB inflated the test corpus
+ * about 1.2x as fast as 16 KiB (512 against 429 MB/s). */
 #define SESS_ZBUF 16384u
+#define SESS_ZBUF_IN 65536u
 /* The core's output queue: commands, literals, SASL responses. */
 #define SESS_MAX_OUTPUT (32u << 20)
 
@@ -785,7 +790,7 @@ sess_compress_done(struct imap_session *s, const struct imap_ev_status *st)
 	s->compress_done = true;
 	if (st->status == IMAP_STATUS_OK) {
 		if (imap_zstream_init(&s->z) != MS_OK ||
-		    (s->zbuf_in = malloc(SESS_ZBUF)) == NULL ||
+		    (s->zbuf_in = malloc(SESS_ZBUF_IN)) == NULL ||
 		    (s->zbuf_out = malloc(SESS_ZBUF)) == NULL) {
 			sess_fail(s, MS_ENOMEM, "COMPRESS: out of memory");
 			return;
@@ -1053,7 +1058,7 @@ sess_feed_compressed(struct imap_session *s, const uint8_t *p, size_t len)
 
 	while ((off < len || more) && !s->is_closing) {
 		if (imap_zstream_inflate(&s->z, p + off, len - off, &used,
-					 s->zbuf_in, SESS_ZBUF, &made,
+					 s->zbuf_in, SESS_ZBUF_IN, &made,
 					 &more) != MS_OK) {
 			sess_fail(s, MS_EPROTO, "COMPRESS: corrupt deflate "
 				  "stream from the server");
