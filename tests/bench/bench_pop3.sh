@@ -164,18 +164,24 @@ echo "raw download received $((raw_bytes / 1048576)) MB"
 
 
 # The three Maildirs: the same messages (bytes with CRLF read as LF, less
-# the Received header mpop and fetchmail add to the header).
+# the Received header mpop and fetchmail add to the header, whose folded
+# lines start with a tab: a message's own first line may start with a
+# space; and less a message's final line end: for a message without one,
+# mailsyncd stores the server's bytes (the size LIST gives), where mpop and
+# fetchmail keep the line end POP3 added before its final dot).
 maildir_dump()
 {
 	"$MS_PYTHON" - "$1" <<'EOF'
 import hashlib, os, re, sys
 root = sys.argv[1]
-added = re.compile(rb"^Received: from localhost [^\n]*\n(?:[ \t][^\n]*\n)*?"
-                   rb"[ \t][^\n]*\((?:mpop|fetchmail)[^\n]*\n(?:[ \t][^\n]*\n)*", re.M)
+added = re.compile(rb"^Received: from localhost [^\n]*\n(?:\t[^\n]*\n)*?"
+                   rb"\t[^\n]*\((?:mpop|fetchmail)[^\n]*\n(?:\t[^\n]*\n)*", re.M)
 for sub in ("cur", "new"):
     for name in os.listdir(os.path.join(root, sub)):
         with open(os.path.join(root, sub, name), "rb") as f:
             data = f.read().replace(b"\r\n", b"\n")
+        if data.endswith(b"\n"):
+            data = data[:-1]
         head, sep, body = data.partition(b"\n\n")
         head = added.sub(b"", head + b"\n", count=1)[:-1]
         print(hashlib.sha256(head + sep + body).hexdigest())
