@@ -126,7 +126,7 @@ awk 'NR > 1 { p50[$1 " " $2] = $4; p99[$1 " " $2] = $5; f[$2] = 1 }
      END { for (x in f) printf "  %-8s p50 %.2f  p99 %.2f  (mailsyncd - floor: p50 %+.1f ms, p99 %+.1f ms)\n", x,
            p50["mailsyncd " x] / p50["floor " x], p99["mailsyncd " x] / p99["floor " x],
            p50["mailsyncd " x] - p50["floor " x], p99["mailsyncd " x] - p99["floor " x] }' "$WORK/lat.txt"
-awk -v d="$dcpu" -v f="$fcpu" 'BEGIN { if (f > 0) printf "  cpu per message: %.2f\n", d / f }'
+awk -v d="$dcpu" -v f="$fcpu" 'BEGIN { if (f > 0) printf "  cpu per message: %.2fx the floor\n", d / f }'
 echo
 awk -v n="$N" '{ v[NR] = $1 } END {
 	if (NR < 3) { print "memory: too few samples"; exit }
